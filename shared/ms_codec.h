@@ -1,0 +1,152 @@
+/*
+ * ms_codec.h - encode and decode message bodies (msgpack maps).
+ *
+ * Each command's body is a msgpack map with short string keys. Encoders
+ * never fail on valid structs except for memory; decoders accept bytes from
+ * the network and so check everything:
+ *
+ *   - before msgpack-c sees the body, ms_mp_check() walks it without
+ *     allocating and rejects any array/map/str/bin/ext count larger than
+ *     the bytes left (msgpack-c's unpacker would otherwise allocate
+ *     count x 24 bytes up front), nesting deeper than MS_MP_MAX_DEPTH,
+ *     and any trailing bytes after the one top-level object;
+ *   - the top-level object must be a map; every known key must carry the
+ *     expected type and lie within the bounds of ms_proto.h; required keys
+ *     must be present; unknown keys are ignored (forward compatibility);
+ *   - strings must not contain NUL bytes (they become C strings and paths).
+ *     They need not be UTF-8: project names are bytes. They travel as msgpack
+ *     bin; a decoder accepts str or bin for a string field.
+ *
+ * Body keys, per command (R = required, O = optional with the default shown):
+ *   HELLO        name:str R, slots:uint R (1..4096)
+ *   READY        credit:uint R (1..4096)
+ *   TASK         run:uint R, task:uint R, attempt:uint R (>=1), flags:uint R,
+ *                project:str R, source:str R, dest:str R
+ *   RESULT       run, task, attempt:uint R, exit:int R, signal:int R,
+ *                secs:float R, files, btotal, bxfer:uint R, cpu_u, cpu_s:float R,
+ *                rss, rd, wr:uint R, msg:str O ("")
+ *   HEARTBEAT    (empty map)
+ *   BYE, ERROR   message:str R
+ *   RUN          source:str O, dest:str O, set:str O  (set, or both paths)
+ *   RUN_STARTED  run:uint R
+ *   RUN_DONE     run:uint R, report:str R (JSON)
+ *   STATUS       (empty map)
+ *   STATUS_REPLY json:str R
+ *   WAIT         run:uint R
+ * Floats are encoded as float64; a decoder also accepts integers there.
+ * Integer fields reject negative values where the type is uint.
+ */
+#ifndef MS_CODEC_H
+#define MS_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ms_proto.h"
+
+#define MS_MP_MAX_DEPTH 8
+
+typedef struct {
+    char *name;
+    uint32_t slots;
+} ms_hello_t;
+
+typedef struct {
+    uint32_t credit;
+} ms_ready_t;
+
+typedef struct {
+    uint64_t run_id;
+    uint64_t task_id;
+    uint32_t attempt;
+    uint32_t flags;  /* MS_TASK_* */
+    char *project;   /* folder name under source; "" for an MS_TASK_TOP task */
+    char *source;    /* source root as the worker sees it */
+    char *dest;      /* destination root: a path or an rsync remote */
+} ms_task_t;
+
+typedef struct {
+    uint64_t run_id;
+    uint64_t task_id;
+    uint32_t attempt;
+    int32_t exit_code;   /* rsync's exit status; -1 when it did not exit */
+    int32_t term_signal; /* signal that ended rsync, 0 when none */
+    double seconds;      /* wall time of the task */
+    uint64_t files;             /* rsync "Number of files" */
+    uint64_t bytes_total;       /* rsync "Total file size" */
+    uint64_t bytes_transferred; /* rsync "Total transferred file size" */
+    double cpu_user_s;   /* rsync and its children, from wait4 */
+    double cpu_sys_s;
+    uint64_t max_rss_kb;
+    uint64_t read_bytes;  /* /proc/<pid>/io read_bytes */
+    uint64_t write_bytes; /* /proc/<pid>/io write_bytes */
+    char *message;        /* why it failed (rsync's stderr tail); "" if none */
+} ms_result_t;
+
+typedef struct {
+    char *message;
+} ms_text_t; /* BYE, ERROR */
+
+typedef struct {
+    char *source; /* NULL when absent */
+    char *dest;
+    char *set;
+} ms_run_t;
+
+typedef struct {
+    uint64_t run_id;
+    char *report; /* RUN_DONE only: JSON text; NULL for RUN_STARTED and WAIT */
+} ms_runref_t; /* RUN_STARTED, RUN_DONE, WAIT */
+
+typedef struct {
+    char *json;
+} ms_json_t; /* STATUS_REPLY */
+
+typedef struct {
+    int cmd; /* ms_cmd_t */
+    union {
+        ms_hello_t hello;
+        ms_ready_t ready;
+        ms_task_t task;
+        ms_result_t result;
+        ms_text_t text;
+        ms_run_t run;
+        ms_runref_t runref;
+        ms_json_t json;
+    } u;
+} ms_msg_t;
+
+/*
+ * Walk one msgpack object in buf[0..len) without allocating. Returns 0 when
+ * buf holds exactly one well-formed object whose every count fits in the
+ * bytes left and whose nesting is at most max_depth; -1 otherwise, with a
+ * reason in err.
+ */
+int ms_mp_check(const void *buf, size_t len, int max_depth, char *err, size_t errlen);
+
+/*
+ * Encode m's body. On success returns 0 and sets *out (malloc'd, the caller
+ * frees it) and *outlen. Returns -1 with err filled for an unknown command
+ * or a field out of bounds (e.g. a string longer than its limit).
+ */
+int ms_msg_encode(const ms_msg_t *m, char **out, size_t *outlen, char *err, size_t errlen);
+
+/*
+ * Decode the body of command cmd. On success returns 0 and fills *m, which
+ * then owns heap strings: release them with ms_msg_clear(). On failure
+ * returns -1, leaves *m cleared (safe to ms_msg_clear) and says why in err
+ * (e.g. "TASK: field 'project' must be a string").
+ */
+int ms_msg_decode(int cmd, const void *body, size_t len, ms_msg_t *m, char *err, size_t errlen);
+
+/* Free the strings m owns and zero it. Accepts a zeroed or NULL m. */
+void ms_msg_clear(ms_msg_t *m);
+
+/*
+ * Check a protocol frame. Returns 0 when it is MS_PROTO_ID at
+ * MS_PROTO_VERSION; -1 when it is not a multisync frame at all; -2 when it
+ * is multisync at another version, with *version set to that version.
+ */
+int ms_proto_check(const void *frame, size_t len, int *version);
+
+#endif

@@ -1,0 +1,70 @@
+/*
+ * ms_proto.h - the multisync wire protocol: constants shared by master,
+ * worker and the command-line client.
+ *
+ * Every message is a multipart ZeroMQ message:
+ *
+ *     [routing id]  (only as seen by a ROUTER socket)
+ *     [protocol]    MS_PROTO_ID followed by one version byte (6 bytes)
+ *     [command]     one byte, an ms_cmd_t
+ *     [body]        one msgpack map (see ms_codec.h for each command's keys)
+ *
+ * A peer that sends a different version gets MS_CMD_ERROR (whose body is the
+ * same in every version: {"message": str}) and a log line on both sides.
+ *
+ * Two conversations share these frames:
+ *   worker  <-> master  (master ROUTER on --listen, worker DEALER)
+ *   client  <-> master  (master ROUTER on --control, client DEALER)
+ */
+#ifndef MS_PROTO_H
+#define MS_PROTO_H
+
+#define MS_PROTO_ID "MSYNC"
+#define MS_PROTO_ID_LEN 5
+#define MS_PROTO_VERSION 1
+#define MS_PROTO_FRAME_LEN (MS_PROTO_ID_LEN + 1)
+
+/* Bounds on what a peer may send. ZMQ_MAXMSGSIZE is per frame, so the frame
+ * count is bounded separately by the receiver. */
+#define MS_MAX_FRAME_BYTES (4 * 1024 * 1024)
+#define MS_MAX_FRAMES 4 /* routing id + protocol + command + body */
+
+/* Field bounds enforced by the codec. */
+#define MS_MAX_NAME 255   /* worker name / host name */
+#define MS_MAX_PATH 4096  /* a source or destination path */
+#define MS_MAX_TEXT 65536 /* an error message or a rsync stderr tail */
+#define MS_MAX_JSON (MS_MAX_FRAME_BYTES - 1024) /* a report or a status */
+
+/* Heartbeating (Paranoid Pirate). */
+#define MS_HEARTBEAT_MS 1000
+#define MS_HEARTBEAT_LIVENESS 3
+#define MS_RECONNECT_MIN_MS 1000
+#define MS_RECONNECT_MAX_MS 32000
+
+typedef enum {
+    /* worker <-> master */
+    MS_CMD_HELLO = 0x01,     /* worker -> master: name, slots */
+    MS_CMD_READY = 0x02,     /* worker -> master: credit (free slots given back) */
+    MS_CMD_TASK = 0x03,      /* master -> worker: one task; costs one credit */
+    MS_CMD_RESULT = 0x04,    /* worker -> master: outcome and counters of a task */
+    MS_CMD_HEARTBEAT = 0x05, /* both ways */
+    MS_CMD_BYE = 0x06,       /* either side is leaving: reason */
+    MS_CMD_ERROR = 0x07,     /* the last message was refused: message */
+    /* client <-> master (control endpoint) */
+    MS_CMD_RUN = 0x10,         /* client -> master: source, dest, set */
+    MS_CMD_RUN_STARTED = 0x11, /* master -> client: run_id */
+    MS_CMD_RUN_DONE = 0x12,    /* master -> client: run_id, report (JSON text) */
+    MS_CMD_STATUS = 0x13,      /* client -> master: (empty) */
+    MS_CMD_STATUS_REPLY = 0x14,/* master -> client: json (JSON text) */
+    MS_CMD_WAIT = 0x15,        /* client -> master: run_id; answered by RUN_DONE */
+} ms_cmd_t;
+
+/* Flags of a task. */
+#define MS_TASK_TOP 0x1u    /* the loose files directly in the source root */
+#define MS_TASK_DELETE 0x2u /* mirror deletions (reserved; refused for now) */
+#define MS_TASK_FLAGS_KNOWN (MS_TASK_TOP | MS_TASK_DELETE)
+
+/* Name of a command for logs ("HELLO"), or "UNKNOWN". */
+const char *ms_cmd_name(int cmd);
+
+#endif
