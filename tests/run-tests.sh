@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Run the unit tests (cmocka binaries), then the integration tests
+# (tests/integration/test_*.sh: real rsync, real sockets, real trees), and
+# print one closing line: "tests: N passed, N failed".
+#   tests/run-tests.sh [--unit-only] BUILD_DIR UNIT_BIN...
+set -u
+unit_only=0
+if [[ ${1:-} == --unit-only ]]; then unit_only=1; shift; fi
+build=$1; shift
+cd "$(dirname "$0")/.." || exit 2
+
+passed=0 failed=0 failures=()
+run_one() { # name command...
+    local name=$1; shift
+    local log; log=$(mktemp)
+    local start=$SECONDS
+    if timeout 600 "$@" >"$log" 2>&1; then
+        passed=$((passed + 1)); printf 'PASS %-40s %3ds\n' "$name" $((SECONDS - start))
+    else
+        failed=$((failed + 1)); failures+=("$name")
+        printf 'FAIL %-40s %3ds\n' "$name" $((SECONDS - start))
+        sed 's/^/    | /' "$log" | tail -n 60
+    fi
+    rm -f "$log"
+}
+
+for t in "$@"; do run_one "unit/$(basename "$t")" "$t"; done
+if ((!unit_only)); then
+    for t in tests/integration/test_*.sh; do
+        run_one "integration/$(basename "$t" .sh)" bash "$t"
+    done
+fi
+echo
+((failed)) && printf 'failed: %s\n' "${failures[*]}"
+echo "tests: $passed passed, $failed failed"
+((failed == 0))
