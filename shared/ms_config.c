@@ -1,0 +1,214 @@
+#include <errno.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ms_config.h"
+#include "ms_log.h"
+
+typedef struct {
+    ms_config_t *cfg;
+    char *err;
+    size_t errlen;
+    const char *path;
+} load_ctx_t;
+
+int ms_config_set_str(char **dst, const char *value)
+{
+    char *copy = strdup(value);
+    if (!copy)
+        return -1;
+    free(*dst);
+    *dst = copy;
+    return 0;
+}
+
+int ms_config_add_rsync_opt(ms_config_t *cfg, const char *opt)
+{
+    char **n = realloc(cfg->rsync_opts, (cfg->n_rsync_opts + 1) * sizeof *n);
+    if (!n)
+        return -1;
+    cfg->rsync_opts = n;
+    if (!(n[cfg->n_rsync_opts] = strdup(opt)))
+        return -1;
+    cfg->n_rsync_opts++;
+    return 0;
+}
+
+const ms_set_t *ms_config_find_set(const ms_config_t *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n_sets; i++)
+        if (strcmp(cfg->sets[i].name, name) == 0)
+            return &cfg->sets[i];
+    return NULL;
+}
+
+int ms_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
+{
+    if (!s || *s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
+static ms_set_t *get_set(ms_config_t *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n_sets; i++)
+        if (strcmp(cfg->sets[i].name, name) == 0)
+            return &cfg->sets[i];
+    ms_set_t *n = realloc(cfg->sets, (cfg->n_sets + 1) * sizeof *n);
+    if (!n)
+        return NULL;
+    cfg->sets = n;
+    ms_set_t *s = &n[cfg->n_sets];
+    memset(s, 0, sizeof *s);
+    if (!(s->name = strdup(name)))
+        return NULL;
+    cfg->n_sets++;
+    return s;
+}
+
+/* Keep the first error's text; inih reports its line number. */
+__attribute__((format(printf, 2, 3))) static int fail(load_ctx_t *c, const char *fmt, ...)
+{
+    if (c->err[0] == '\0') {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(c->err, c->errlen, fmt, ap);
+        va_end(ap);
+    }
+    return 0;
+}
+
+static int log_level_key(load_ctx_t *c, const char *value)
+{
+    ms_log_level_t level;
+    if (ms_log_level_parse(value, &level) != 0)
+        return fail(c, "log_level must be debug, info, warn or error, not '%s'", value);
+    return ms_config_set_str(&c->cfg->log_level, value) == 0;
+}
+
+static int master_key(load_ctx_t *c, const char *key, const char *value)
+{
+    ms_config_t *cfg = c->cfg;
+    if (strcmp(key, "listen") == 0)
+        return ms_config_set_str(&cfg->listen, value) == 0;
+    if (strcmp(key, "control") == 0)
+        return ms_config_set_str(&cfg->control, value) == 0;
+    if (strcmp(key, "log_level") == 0)
+        return log_level_key(c, value);
+    return fail(c, "unknown key '%s' in [%s]", key, "master");
+}
+
+static int worker_key(load_ctx_t *c, const char *key, const char *value)
+{
+    ms_config_t *cfg = c->cfg;
+    if (strcmp(key, "master") == 0)
+        return ms_config_set_str(&cfg->master, value) == 0;
+    if (strcmp(key, "name") == 0)
+        return ms_config_set_str(&cfg->name, value) == 0;
+    if (strcmp(key, "rsync") == 0)
+        return ms_config_set_str(&cfg->rsync, value) == 0;
+    if (strcmp(key, "rsync_opt") == 0)
+        return ms_config_add_rsync_opt(cfg, value) == 0;
+    if (strcmp(key, "log_level") == 0)
+        return log_level_key(c, value);
+    if (strcmp(key, "slots") == 0) {
+        if (ms_parse_uint(value, 1, 4096, &cfg->slots) != 0)
+            return fail(c, "slots must be a number from 1 to 4096, not '%s'", value);
+        return 1;
+    }
+    return fail(c, "unknown key '%s' in [%s]", key, "worker");
+}
+
+static int set_key(load_ctx_t *c, const char *name, const char *key, const char *value)
+{
+    if (*name == '\0')
+        return fail(c, "a [set] section needs a name: [set NAME]");
+    ms_set_t *s = get_set(c->cfg, name);
+    if (!s)
+        return 0;
+    if (strcmp(key, "source") == 0)
+        return ms_config_set_str(&s->source, value) == 0;
+    if (strcmp(key, "destination") == 0)
+        return ms_config_set_str(&s->dest, value) == 0;
+    return fail(c, "unknown key '%s' in [set %s]", key, name);
+}
+
+static int on_entry(void *user, const char *section, const char *key, const char *value)
+{
+    load_ctx_t *c = user;
+    if (strcmp(section, "master") == 0)
+        return master_key(c, key, value);
+    if (strcmp(section, "worker") == 0)
+        return worker_key(c, key, value);
+    if (strncmp(section, "set", 3) == 0 && (section[3] == ' ' || section[3] == '\0')) {
+        const char *name = section + 3;
+        while (*name == ' ')
+            name++;
+        return set_key(c, name, key, value);
+    }
+    return fail(c, "unknown section [%s]", section);
+}
+
+static int check_sets(load_ctx_t *c)
+{
+    for (size_t i = 0; i < c->cfg->n_sets; i++) {
+        const ms_set_t *s = &c->cfg->sets[i];
+        if (!s->source || !s->dest) {
+            snprintf(c->err, c->errlen, "%s: [set %s] needs both source and destination",
+                     c->path, s->name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int ms_config_load(ms_config_t *cfg, const char *path, char *err, size_t errlen)
+{
+    load_ctx_t c = {.cfg = cfg, .err = err, .errlen = errlen, .path = path};
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "cannot open config %s: %s", path, strerror(errno));
+        return -1;
+    }
+    err[0] = '\0';
+    int rc = ini_parse_file(f, on_entry, &c);
+    fclose(f);
+    if (rc != 0) {
+        char what[512];
+        snprintf(what, sizeof what, "%s", err[0] ? err : rc > 0 ? "syntax error" : "out of memory");
+        snprintf(err, errlen, "%s:%d: %s", path, rc > 0 ? rc : 0, what);
+        return -1;
+    }
+    return check_sets(&c);
+}
+
+void ms_config_free(ms_config_t *cfg)
+{
+    if (!cfg)
+        return;
+    free(cfg->listen);
+    free(cfg->control);
+    for (size_t i = 0; i < cfg->n_sets; i++) {
+        free(cfg->sets[i].name);
+        free(cfg->sets[i].source);
+        free(cfg->sets[i].dest);
+    }
+    free(cfg->sets);
+    free(cfg->master);
+    free(cfg->name);
+    free(cfg->rsync);
+    for (size_t i = 0; i < cfg->n_rsync_opts; i++)
+        free(cfg->rsync_opts[i]);
+    free(cfg->rsync_opts);
+    free(cfg->log_level);
+    memset(cfg, 0, sizeof *cfg);
+}

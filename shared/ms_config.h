@@ -1,0 +1,78 @@
+/*
+ * ms_config.h - configuration files (INI, parsed with libinih) and the
+ * settings both daemons share.
+ *
+ * One file may hold the [master] section, the [worker] section and any
+ * number of [set NAME] sections; each program uses its own part. Unknown
+ * sections and keys are errors (a typo in a backup config must not be
+ * silently ignored). Command-line options override the file.
+ *
+ *   [master]
+ *   listen  = tcp://0.0.0.0:5555       ; workers connect here
+ *   control = ipc:///run/multisync/control.sock
+ *
+ *   [set nightly]
+ *   source      = /data/prod
+ *   destination = /backup/prod
+ *
+ *   [worker]
+ *   master    = tcp://backup-master:5555
+ *   slots     = 8
+ *   name      = hostA
+ *   rsync     = /usr/bin/rsync
+ *   rsync_opt = --bwlimit=50m          ; repeatable
+ */
+#ifndef MS_CONFIG_H
+#define MS_CONFIG_H
+
+#include <stddef.h>
+
+typedef struct {
+    char *name;
+    char *source;
+    char *dest;
+} ms_set_t;
+
+typedef struct {
+    /* [master] */
+    char *listen;
+    char *control;
+    ms_set_t *sets;
+    size_t n_sets;
+    /* [worker] */
+    char *master;
+    char *name;
+    char *rsync;
+    unsigned slots; /* 0: not set */
+    char **rsync_opts;
+    size_t n_rsync_opts;
+    /* both */
+    char *log_level;
+} ms_config_t;
+
+/*
+ * Load path into cfg (which must be zeroed or hold earlier settings, which
+ * are replaced). Returns 0, or -1 with err set ("FILE:LINE: unknown key
+ * 'x' in [worker]", "cannot open FILE: ...").
+ */
+int ms_config_load(ms_config_t *cfg, const char *path, char *err, size_t errlen);
+
+/* Free what cfg holds and zero it. */
+void ms_config_free(ms_config_t *cfg);
+
+/* Set *dst to a copy of value (freeing the old one). Returns 0 or -1. */
+int ms_config_set_str(char **dst, const char *value);
+
+/* Append a copy of opt to cfg->rsync_opts. Returns 0 or -1. */
+int ms_config_add_rsync_opt(ms_config_t *cfg, const char *opt);
+
+/* The set called name, or NULL. */
+const ms_set_t *ms_config_find_set(const ms_config_t *cfg, const char *name);
+
+/*
+ * Parse a whole decimal number within [min, max] (no sign, no trailing
+ * characters). Returns 0, or -1 when s is not such a number.
+ */
+int ms_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out);
+
+#endif

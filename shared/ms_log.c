@@ -1,0 +1,63 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "ms_log.h"
+
+static const char *log_program = "multisync";
+static ms_log_level_t log_min = MS_LOG_INFO;
+
+void ms_log_init(const char *program, ms_log_level_t min_level)
+{
+    log_program = program;
+    log_min = min_level;
+}
+
+static const char *level_names[] = {"debug", "info", "warn", "error"};
+
+int ms_log_level_parse(const char *name, ms_log_level_t *out)
+{
+    for (int i = MS_LOG_DEBUG; i <= MS_LOG_ERROR; i++) {
+        if (strcmp(name, level_names[i]) == 0) {
+            *out = (ms_log_level_t)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+void ms_log(ms_log_level_t level, const char *fmt, ...)
+{
+    if (level < log_min)
+        return;
+    struct timespec ts;
+    struct tm tm;
+    char when[32];
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+
+    char line[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s.%03ldZ %s[%s]: %s\n", when, ts.tv_nsec / 1000000, log_program,
+            level_names[level], line);
+}
+
+const char *ms_log_safe(const char *s, char *out, size_t outlen)
+{
+    size_t o = 0;
+    if (outlen == 0)
+        return out;
+    for (const unsigned char *p = (const unsigned char *)s; *p && o + 5 < outlen; p++) {
+        if (*p >= 0x20 && *p < 0x7f && *p != '\\')
+            out[o++] = (char)*p;
+        else
+            o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", *p);
+    }
+    out[o] = '\0';
+    return out;
+}
