@@ -1,0 +1,331 @@
+/*
+ * multisync - the command a person types.
+ *
+ *   multisync run [options] SRC DST        back up every project of SRC into DST
+ *   multisync run --master EP SRC DST|SET  ask a running master for a run
+ *   multisync status --master EP [--json]  what the master is doing
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ms_client.h"
+#include "ms_config.h"
+#include "ms_embedded.h"
+#include "ms_log.h"
+#include "ms_report.h"
+#include "ms_signal.h"
+
+#define MASTER_ANSWER_MS 10000
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: multisync run [options] SRC DST\n"
+            "       multisync run --master EP [options] SRC DST\n"
+            "       multisync run --master EP [options] SET\n"
+            "       multisync status --master EP [--json]\n"
+            "\n"
+            "run: copy every folder of SRC to DST/<name>/ (and the files lying in SRC\n"
+            "itself to DST/), one rsync per folder, in parallel. Without --master, an\n"
+            "embedded master and a local worker do it on this machine.\n"
+            "\n"
+            "  -m, --master EP        control endpoint of a running multisync-master\n"
+            "  -s, --slots N          parallel rsyncs (embedded; default: number of cores)\n"
+            "  -r, --report FILE      also write the report as JSON to FILE\n"
+            "      --rsync PATH       rsync program (embedded)\n"
+            "      --rsync-opt OPT    extra rsync option, repeatable (embedded)\n"
+            "  -v, --verbose          show the master's and worker's logs\n"
+            "      --json             status: print JSON\n"
+            "  -h, --help             this text\n"
+            "\n"
+            "Exit status: 0 when every task succeeded, 1 when any failed, 2 on a usage or\n"
+            "start-up error, 130 when interrupted.\n");
+}
+
+typedef struct {
+    const char *master, *report, *rsync;
+    ms_config_t cfg; /* rsync_opts, slots */
+    int verbose, json;
+    char **args;
+    int n_args;
+} cli_t;
+
+enum { OPT_RSYNC = 256, OPT_RSYNC_OPT, OPT_JSON };
+
+static int parse_args(int argc, char **argv, cli_t *c)
+{
+    static const struct option longopts[] = {
+        {"master", required_argument, NULL, 'm'}, {"slots", required_argument, NULL, 's'},
+        {"report", required_argument, NULL, 'r'}, {"rsync", required_argument, NULL, OPT_RSYNC},
+        {"rsync-opt", required_argument, NULL, OPT_RSYNC_OPT},
+        {"json", no_argument, NULL, OPT_JSON},    {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    int opt;
+    while ((opt = getopt_long(argc, argv, "m:s:r:vh", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'm': c->master = optarg; break;
+        case 'r': c->report = optarg; break;
+        case OPT_RSYNC: c->rsync = optarg; break;
+        case OPT_JSON: c->json = 1; break;
+        case 'v': c->verbose = 1; break;
+        case 'h': usage(stdout); exit(0);
+        case OPT_RSYNC_OPT:
+            if (ms_config_add_rsync_opt(&c->cfg, optarg) != 0)
+                return -1;
+            break;
+        case 's':
+            if (ms_parse_uint(optarg, 1, 4096, &c->cfg.slots) == 0)
+                break;
+            fprintf(stderr, "multisync: --slots takes a number from 1 to 4096\n");
+            return -1;
+        default:
+            return -1;
+        }
+    }
+    c->args = argv + optind;
+    c->n_args = argc - optind;
+    return 0;
+}
+
+/* An rsync remote destination: host:path, user@host:path or rsync://... */
+static int is_remote(const char *dest)
+{
+    const char *colon = strchr(dest, ':');
+    const char *slash = strchr(dest, '/');
+    return strncmp(dest, "rsync://", 8) == 0 || (colon && (!slash || colon < slash));
+}
+
+/* Absolute form of a local path that may not exist yet. */
+static int absolute(const char *path, char *out, size_t outlen)
+{
+    char cwd[PATH_MAX];
+    if (realpath(path, out))
+        return 0;
+    if (path[0] == '/') {
+        snprintf(out, outlen, "%s", path);
+        return 0;
+    }
+    if (!getcwd(cwd, sizeof cwd))
+        return -1;
+    return snprintf(out, outlen, "%s/%s", cwd, path) < (int)outlen ? 0 : -1;
+}
+
+static int write_report_file(const json_t *rep, const char *path)
+{
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (json_dump_file(rep, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) != 0 || rename(tmp, path) != 0) {
+        fprintf(stderr, "multisync: cannot write report %s: %s\n", path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+/* Print the report, write it to --report, and return the exit status. */
+static int finish(const cli_t *c, json_t *rep)
+{
+    fflush(stdout);
+    int failed = ms_report_print(rep, stdout, stderr);
+    int rc = failed == 0 && strcmp(json_string_value(json_object_get(rep, "status")), "ok") == 0
+                 ? 0
+                 : 1;
+    if (c->report && write_report_file(rep, c->report) != 0)
+        rc = 1;
+    if (ms_stop_signal)
+        rc = 130;
+    return rc;
+}
+
+static int run_embedded(cli_t *c)
+{
+    char src[PATH_MAX], dst[PATH_MAX], err[1024];
+    if (c->n_args != 2) {
+        fprintf(stderr, "multisync: run needs SRC and DST (or --master EP)\n");
+        return 2;
+    }
+    if (!realpath(c->args[0], src)) {
+        fprintf(stderr, "multisync: source %s: %s\n", c->args[0], strerror(errno));
+        return 2;
+    }
+    if (is_remote(c->args[1]))
+        snprintf(dst, sizeof dst, "%s", c->args[1]);
+    else if (absolute(c->args[1], dst, sizeof dst) != 0) {
+        fprintf(stderr, "multisync: destination %s: path too long\n", c->args[1]);
+        return 2;
+    }
+    ms_embedded_opts_t o = {.source = src, .dest = dst, .slots = c->cfg.slots, .rsync = c->rsync,
+                            .rsync_opts = c->cfg.rsync_opts, .n_rsync_opts = c->cfg.n_rsync_opts,
+                            .verbose = c->verbose};
+    json_t *rep = ms_embedded_run(&o, err, sizeof err);
+    if (!rep) {
+        fprintf(stderr, "multisync: %s\n", err);
+        return 2;
+    }
+    int rc = finish(c, rep);
+    json_decref(rep);
+    return rc;
+}
+
+/* Wait for the master's answer; an ERROR answer is printed and fails. */
+static int await(ms_client_t *cl, ms_msg_t *m, int want, int timeout_ms, const char *ep)
+{
+    char err[512];
+    int rc = ms_client_recv(cl, m, timeout_ms, err, sizeof err);
+    if (rc == 0)
+        fprintf(stderr, "multisync: no answer from the master at %s\n", ep);
+    else if (rc < 0)
+        fprintf(stderr, "multisync: %s\n", ms_stop_signal ? "interrupted" : err);
+    else if (m->cmd == MS_CMD_ERROR)
+        fprintf(stderr, "multisync: the master says: %s\n", m->u.text.message);
+    else if (m->cmd != want)
+        fprintf(stderr, "multisync: unexpected %s from the master\n", ms_cmd_name(m->cmd));
+    else
+        return 0;
+    return -1;
+}
+
+static int fill_run_request(const cli_t *c, ms_msg_t *req)
+{
+    req->cmd = MS_CMD_RUN;
+    if (c->n_args == 1) {
+        req->u.run.set = c->args[0];
+        return 0;
+    }
+    if (c->n_args != 2 || c->args[0][0] != '/' || (c->args[1][0] != '/' && !is_remote(c->args[1]))) {
+        fprintf(stderr, "multisync: with --master, give a set name, or an absolute SRC and DST "
+                        "as the workers see them\n");
+        return -1;
+    }
+    req->u.run.source = c->args[0];
+    req->u.run.dest = c->args[1];
+    return 0;
+}
+
+static int run_remote(cli_t *c)
+{
+    char err[512];
+    ms_msg_t req = {0}, ans = {0};
+    int rc = 2;
+    if (fill_run_request(c, &req) != 0)
+        return 2;
+    ms_client_t *cl = ms_client_new(c->master, err, sizeof err);
+    if (!cl || ms_client_send(cl, &req, err, sizeof err) != 0) {
+        fprintf(stderr, "multisync: %s\n", err);
+        goto out;
+    }
+    if (await(cl, &ans, MS_CMD_RUN_STARTED, MASTER_ANSWER_MS, c->master) != 0)
+        goto out;
+    fprintf(stderr, "multisync: run %llu started on %s\n",
+            (unsigned long long)ans.u.runref.run_id, c->master);
+    ms_msg_clear(&ans);
+    if (await(cl, &ans, MS_CMD_RUN_DONE, -1, c->master) != 0) {
+        rc = ms_stop_signal ? 130 : 1;
+        goto out;
+    }
+    json_error_t jerr;
+    json_t *rep = json_loads(ans.u.runref.report, 0, &jerr);
+    if (!rep) {
+        fprintf(stderr, "multisync: the master's report is not JSON: %s\n", jerr.text);
+        rc = 1;
+        goto out;
+    }
+    rc = finish(c, rep);
+    json_decref(rep);
+out:
+    ms_msg_clear(&ans);
+    ms_client_destroy(&cl);
+    return rc;
+}
+
+static void print_status(const json_t *st)
+{
+    size_t i;
+    json_t *w, *r;
+    printf("%-8s %-20s %5s %5s %10s %8s\n", "WORKER", "HOST", "SLOTS", "BUSY", "TASKS_DONE",
+           "SEEN_S");
+    json_array_foreach(json_object_get(st, "workers"), i, w)
+        printf("%-8s %-20s %5lld %5lld %10lld %8.1f\n",
+               json_string_value(json_object_get(w, "id")),
+               json_string_value(json_object_get(w, "host")),
+               json_integer_value(json_object_get(w, "slots")),
+               json_integer_value(json_object_get(w, "busy")),
+               json_integer_value(json_object_get(w, "tasks_done")),
+               json_number_value(json_object_get(w, "last_seen_s")));
+    printf("\n%-6s %-8s %6s %6s %6s  %s\n", "RUN", "STATUS", "TASKS", "OK", "FAILED", "SOURCE");
+    json_array_foreach(json_object_get(st, "runs"), i, r)
+    {
+        json_t *t = json_object_get(r, "totals");
+        printf("%-6lld %-8s %6lld %6lld %6lld  %s\n",
+               json_integer_value(json_object_get(r, "run_id")),
+               json_string_value(json_object_get(r, "status")),
+               json_integer_value(json_object_get(t, "tasks")),
+               json_integer_value(json_object_get(t, "ok")),
+               json_integer_value(json_object_get(t, "failed")),
+               json_string_value(json_object_get(r, "source")));
+    }
+}
+
+static int status(cli_t *c)
+{
+    char err[512];
+    ms_msg_t req = {.cmd = MS_CMD_STATUS}, ans = {0};
+    int rc = 1;
+    if (!c->master) {
+        fprintf(stderr, "multisync: status needs --master EP\n");
+        return 2;
+    }
+    ms_client_t *cl = ms_client_new(c->master, err, sizeof err);
+    if (!cl || ms_client_send(cl, &req, err, sizeof err) != 0) {
+        fprintf(stderr, "multisync: %s\n", err);
+        goto out;
+    }
+    if (await(cl, &ans, MS_CMD_STATUS_REPLY, MASTER_ANSWER_MS, c->master) != 0)
+        goto out;
+    json_t *st = json_loads(ans.u.json.json, 0, NULL);
+    if (st && c->json) {
+        json_dumpf(st, stdout, JSON_INDENT(2));
+        putchar('\n');
+    } else if (st) {
+        print_status(st);
+    }
+    rc = st ? 0 : 1;
+    json_decref(st);
+out:
+    ms_msg_clear(&ans);
+    ms_client_destroy(&cl);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    cli_t c = {0};
+    int rc = 2;
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *cmd = argv[1];
+    if (parse_args(argc - 1, argv + 1, &c) != 0) {
+        usage(stderr);
+        goto out;
+    }
+    /* Without -v the report says what failed; the daemons' logs would repeat it. */
+    ms_log_init("multisync", c.verbose ? MS_LOG_INFO : MS_LOG_ERROR);
+    ms_signal_install();
+    if (strcmp(cmd, "run") == 0)
+        rc = c.master ? run_remote(&c) : run_embedded(&c);
+    else if (strcmp(cmd, "status") == 0)
+        rc = status(&c);
+    else
+        fprintf(stderr, "multisync: unknown command '%s' (run, status)\n", cmd);
+out:
+    ms_config_free(&c.cfg);
+    return rc;
+}

@@ -1,0 +1,29 @@
+/*
+ * ms_client.h - the command-line client's side of the control protocol:
+ * a DEALER connected to the master's control endpoint.
+ */
+#ifndef MS_CLIENT_H
+#define MS_CLIENT_H
+
+#include <stddef.h>
+
+#include "ms_codec.h"
+
+typedef struct ms_client ms_client_t;
+
+/* Connect to endpoint (connecting is lazy in ZeroMQ: errors show up as
+ * time-outs in ms_client_call). Returns NULL with err set. */
+ms_client_t *ms_client_new(const char *endpoint, char *err, size_t errlen);
+void ms_client_destroy(ms_client_t **c);
+
+int ms_client_send(ms_client_t *c, const ms_msg_t *m, char *err, size_t errlen);
+
+/*
+ * Wait up to timeout_ms (-1: forever) for the next message from the master.
+ * Returns 1 with *m filled (ms_msg_clear it), 0 on time-out, -1 with err set
+ * (a malformed reply, another protocol version, or an interrupted wait:
+ * errno EINTR). An MS_CMD_ERROR reply is returned as a message, not as -1.
+ */
+int ms_client_recv(ms_client_t *c, ms_msg_t *m, int timeout_ms, char *err, size_t errlen);
+
+#endif

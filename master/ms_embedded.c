@@ -1,0 +1,183 @@
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ms_embedded.h"
+#include "ms_log.h"
+#include "ms_master.h"
+#include "ms_run.h"
+#include "ms_signal.h"
+
+#define WORKER_EXIT_WAIT_MS 10000
+
+typedef struct {
+    char dir[PATH_MAX - 64];
+    char endpoint[PATH_MAX];
+    pid_t worker;
+} embedded_t;
+
+static int make_private_dir(embedded_t *e, char *err, size_t errlen)
+{
+    const char *base = getenv("XDG_RUNTIME_DIR");
+    if (!base || access(base, W_OK) != 0)
+        base = getenv("TMPDIR");
+    if (!base || access(base, W_OK) != 0)
+        base = "/tmp";
+    snprintf(e->dir, sizeof e->dir, "%s/multisync.XXXXXX", base);
+    if (!mkdtemp(e->dir)) { /* mkdtemp makes it 0700 */
+        snprintf(err, errlen, "cannot create a private directory in %s: %s", base,
+                 strerror(errno));
+        return -1;
+    }
+    snprintf(e->endpoint, sizeof e->endpoint, "ipc://%s/worker.sock", e->dir);
+    return 0;
+}
+
+static void remove_private_dir(const embedded_t *e)
+{
+    char sock[PATH_MAX];
+    snprintf(sock, sizeof sock, "%s/worker.sock", e->dir);
+    unlink(sock);
+    rmdir(e->dir);
+}
+
+/* The worker program installed next to this one. */
+static int worker_path(char *out, size_t outlen)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return -1;
+    self[n] = '\0';
+    snprintf(out, outlen, "%s/multisync-worker", dirname(self));
+    return access(out, X_OK);
+}
+
+/* Build the worker's argv (strings point into o and bufs). */
+static char **worker_argv(const ms_embedded_opts_t *o, const embedded_t *e, char *prog,
+                          char *slots)
+{
+    size_t n = 0, max = 12 + 2 * o->n_rsync_opts;
+    char **argv = calloc(max, sizeof *argv);
+    if (!argv)
+        return NULL;
+    argv[n++] = prog;
+    argv[n++] = "--master";
+    argv[n++] = (char *)e->endpoint;
+    argv[n++] = "--slots";
+    argv[n++] = slots;
+    if (o->rsync) {
+        argv[n++] = "--rsync";
+        argv[n++] = (char *)o->rsync;
+    }
+    for (size_t i = 0; i < o->n_rsync_opts; i++) {
+        argv[n++] = "--rsync-opt";
+        argv[n++] = o->rsync_opts[i];
+    }
+    argv[n++] = o->verbose ? "--verbose" : "--quiet";
+    return argv;
+}
+
+static int spawn_worker(const ms_embedded_opts_t *o, embedded_t *e, unsigned slots, char *err,
+                        size_t errlen)
+{
+    char prog[PATH_MAX], slots_s[16];
+    if (worker_path(prog, sizeof prog) != 0) {
+        snprintf(err, errlen, "cannot find multisync-worker next to this program");
+        return -1;
+    }
+    snprintf(slots_s, sizeof slots_s, "%u", slots);
+    char **argv = worker_argv(o, e, prog, slots_s);
+    if (!argv || (e->worker = fork()) < 0) {
+        snprintf(err, errlen, "cannot start the local worker: %s", strerror(errno));
+        free(argv);
+        return -1;
+    }
+    if (e->worker == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        execv(prog, argv);
+        _exit(127);
+    }
+    free(argv);
+    return 0;
+}
+
+/* Wait for the worker to exit after BYE; kill it if it does not. */
+static void reap_worker(embedded_t *e)
+{
+    int status;
+    for (int waited = 0; waited < WORKER_EXIT_WAIT_MS; waited += 50) {
+        if (waitpid(e->worker, &status, WNOHANG) == e->worker)
+            return;
+        usleep(50 * 1000);
+    }
+    kill(e->worker, SIGKILL);
+    waitpid(e->worker, &status, 0);
+}
+
+/* 1 when the worker died on its own (err says how), else 0. */
+static int worker_died(embedded_t *e, char *err, size_t errlen)
+{
+    int status;
+    if (waitpid(e->worker, &status, WNOHANG) != e->worker)
+        return 0;
+    if (WIFEXITED(status))
+        snprintf(err, errlen, "the local worker exited with status %d", WEXITSTATUS(status));
+    else
+        snprintf(err, errlen, "the local worker was killed by signal %d", WTERMSIG(status));
+    e->worker = -1;
+    return 1;
+}
+
+static json_t *drive(ms_master_t *m, embedded_t *e, uint64_t run_id, char *err, size_t errlen)
+{
+    while (ms_master_run_finished(m, run_id) == 0) {
+        if (ms_stop_signal) {
+            ms_warn("interrupted by signal %d: stopping the workers", (int)ms_stop_signal);
+            break;
+        }
+        if (worker_died(e, err, errlen))
+            return NULL;
+        if (ms_master_poll(m, 200) != 0 && errno != EINTR) {
+            snprintf(err, errlen, "master poll failed: %s", strerror(errno));
+            return NULL;
+        }
+    }
+    return ms_master_report(m, run_id);
+}
+
+json_t *ms_embedded_run(const ms_embedded_opts_t *o, char *err, size_t errlen)
+{
+    embedded_t e = {.worker = -1};
+    ms_master_t *m = NULL;
+    json_t *report = NULL;
+    uint64_t run_id = 0;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned slots = o->slots ? o->slots : cores > 0 ? (unsigned)cores : 1;
+
+    if (make_private_dir(&e, err, errlen) != 0)
+        return NULL;
+    ms_master_opts_t mo = {.listen = e.endpoint};
+    if (!(m = ms_master_new(&mo, err, errlen)))
+        goto out;
+    if (ms_master_start_run(m, o->source, o->dest, NULL, &run_id, err, errlen) != 0)
+        goto out;
+    if (spawn_worker(o, &e, slots, err, errlen) != 0)
+        goto out;
+    report = drive(m, &e, run_id, err, errlen);
+out:
+    if (m)
+        ms_master_dismiss_workers(m, ms_stop_signal ? "interrupted" : "run finished");
+    if (e.worker > 0)
+        reap_worker(&e);
+    ms_master_destroy(&m);
+    remove_private_dir(&e);
+    return report;
+}

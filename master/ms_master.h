@@ -1,0 +1,67 @@
+/*
+ * ms_master.h - the master: one zmq_poll loop that owns the worker socket
+ * (ROUTER), the control socket (ROUTER), the runs and the task queue.
+ *
+ * Workers announce themselves (HELLO with their slot count) and then grant
+ * credit (READY n); a task goes out only against credit, to the worker with
+ * the most free slots, so no worker ever holds more tasks than it has slots.
+ * Each task in flight is recorded against its worker; when a worker leaves
+ * (BYE) or falls silent for MS_HEARTBEAT_LIVENESS heartbeats, its tasks go
+ * back to the front of the queue. A result is accepted once, for the
+ * attempt that is in flight; any other copy is ignored.
+ *
+ * The same object serves the daemon (multisync-master: runs come from the
+ * control socket) and the embedded mode of `multisync run` (the caller
+ * starts the run directly and polls until it is finished).
+ */
+#ifndef MS_MASTER_H
+#define MS_MASTER_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "ms_config.h"
+
+typedef struct ms_master ms_master_t;
+
+typedef struct {
+    const char *listen;       /* endpoint the workers connect to (bound) */
+    const char *control;      /* control endpoint (bound), or NULL */
+    const ms_config_t *config;/* backup sets, or NULL; must outlive the master */
+    int heartbeat_ms;         /* 0: MS_HEARTBEAT_MS */
+} ms_master_opts_t;
+
+/* Bind the sockets. Returns NULL with err set (e.g. endpoint in use). */
+ms_master_t *ms_master_new(const ms_master_opts_t *o, char *err, size_t errlen);
+
+/* Close sockets (telling workers BYE first) and free everything. NULL-safe. */
+void ms_master_destroy(ms_master_t **m);
+
+/*
+ * Start a run: scan source (a path the workers also see) and queue one
+ * task per project. Returns 0 and sets *run_id, or -1 with err set (source
+ * unreadable, ...).
+ */
+int ms_master_start_run(ms_master_t *m, const char *source, const char *dest, const char *set,
+                        uint64_t *run_id, char *err, size_t errlen);
+
+/*
+ * Wait up to timeout_ms for socket traffic and handle it, send heartbeats,
+ * expire silent workers and hand out tasks. Returns 0, or -1 when the
+ * context was terminated or polling failed (errno; EINTR for a signal).
+ */
+int ms_master_poll(ms_master_t *m, int timeout_ms);
+
+/* 1 when the run is finished, 0 while it goes on, -1 when it is unknown. */
+int ms_master_run_finished(const ms_master_t *m, uint64_t run_id);
+
+/* The report of a run (new reference), or NULL when it is unknown. */
+json_t *ms_master_report(const ms_master_t *m, uint64_t run_id);
+
+/* How many workers are connected now. */
+unsigned ms_master_workers(const ms_master_t *m);
+
+/* Tell every worker to leave (BYE) and forget them. */
+void ms_master_dismiss_workers(ms_master_t *m, const char *reason);
+
+#endif

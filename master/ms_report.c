@@ -1,0 +1,270 @@
+#include <string.h>
+#include <time.h>
+
+#include "ms_log.h"
+#include "ms_report.h"
+
+const char *ms_report_project_name(const char *project)
+{
+    return project[0] ? project : ".";
+}
+
+/* Length of the valid UTF-8 sequence at s, or 0 when it is not one. */
+static size_t utf8_len(const unsigned char *s)
+{
+    if (s[0] < 0x80)
+        return 1;
+    size_t n = (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3 : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+    if (n == 0 || (n == 2 && s[0] < 0xc2) || (n == 4 && s[0] > 0xf4))
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if (n == 3 && ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0)))
+        return 0; /* overlong, surrogate */
+    if (n == 4 && ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90)))
+        return 0;
+    return n;
+}
+
+const char *ms_utf8_clean(const char *s, char *out, size_t outlen)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t o = 0;
+    while (*p && o + 5 < outlen) {
+        size_t n = utf8_len(p);
+        if (n == 0) {
+            o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", *p);
+            p++;
+            continue;
+        }
+        memcpy(out + o, p, n);
+        o += n;
+        p += n;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static void rfc3339(const struct timespec *ts, char *out, size_t outlen)
+{
+    struct tm tm;
+    gmtime_r(&ts->tv_sec, &tm);
+    strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static const char *state_name(ms_task_state_t s)
+{
+    switch (s) {
+    case MS_TS_HELD:
+    case MS_TS_QUEUED:
+        return "queued";
+    case MS_TS_RUNNING:
+        return "running";
+    case MS_TS_OK:
+        return "ok";
+    case MS_TS_FAILED:
+        return "failed";
+    }
+    return "unknown";
+}
+
+static json_t *task_json(const ms_trec_t *t)
+{
+    char name[4 * MS_MAX_PATH], host[4 * MS_MAX_NAME + 8], msg[4 * 4096];
+    const ms_result_t *r = &t->result;
+    ms_utf8_clean(r->message ? r->message : "", msg, sizeof msg);
+    return json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:f, s:I, s:I, s:I, s:f, s:f, s:I, s:I, "
+                     "s:I, s:s}",
+                     "project", ms_utf8_clean(ms_report_project_name(t->project), name, sizeof name),
+                     "worker", t->worker_id, "host", ms_utf8_clean(t->host, host, sizeof host),
+                     "status", state_name(t->state), "exit_code", (int)r->exit_code, "attempts",
+                     (int)t->attempts, "seconds", r->seconds, "files", (json_int_t)r->files,
+                     "bytes_total", (json_int_t)r->bytes_total, "bytes_transferred",
+                     (json_int_t)r->bytes_transferred, "cpu_user_s", r->cpu_user_s, "cpu_sys_s",
+                     r->cpu_sys_s, "max_rss_kb", (json_int_t)r->max_rss_kb, "read_bytes",
+                     (json_int_t)r->read_bytes, "write_bytes", (json_int_t)r->write_bytes,
+                     "message", msg);
+}
+
+typedef struct {
+    json_int_t tasks, ok, failed, files, total, xfer, rd, wr;
+    double cpu_u, cpu_s, task_secs;
+} totals_t;
+
+static void add_totals(totals_t *s, const ms_trec_t *t)
+{
+    const ms_result_t *r = &t->result;
+    s->tasks++;
+    s->ok += t->state == MS_TS_OK;
+    s->failed += t->state == MS_TS_FAILED;
+    s->files += (json_int_t)r->files;
+    s->total += (json_int_t)r->bytes_total;
+    s->xfer += (json_int_t)r->bytes_transferred;
+    s->rd += (json_int_t)r->read_bytes;
+    s->wr += (json_int_t)r->write_bytes;
+    s->cpu_u += r->cpu_user_s;
+    s->cpu_s += r->cpu_sys_s;
+    s->task_secs += r->seconds;
+}
+
+static json_t *totals_json(const totals_t *s, double wall, unsigned slots)
+{
+    double eff = wall > 0 && slots > 0 ? s->task_secs / (wall * slots) : 0.0;
+    double bps = wall > 0 ? (double)s->xfer / wall : 0.0;
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:I, s:f, s:f, s:i}", "tasks",
+                     s->tasks, "ok", s->ok, "failed", s->failed, "files", s->files,
+                     "bytes_total", s->total, "bytes_transferred", s->xfer, "cpu_user_s",
+                     s->cpu_u, "cpu_sys_s", s->cpu_s, "read_bytes", s->rd, "write_bytes", s->wr,
+                     "throughput_bps", bps, "parallel_efficiency", eff, "slots", (int)slots);
+}
+
+static json_t *workers_json(const ms_runrec_t *r, unsigned *slots)
+{
+    json_t *arr = json_array();
+    char host[4 * MS_MAX_NAME + 8];
+    *slots = 0;
+    for (size_t i = 0; arr && i < r->n_workers; i++) {
+        const ms_run_worker_t *w = &r->workers[i];
+        *slots += w->slots;
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:i, s:i}", "id", w->id, "host",
+                                             ms_utf8_clean(w->host, host, sizeof host), "slots",
+                                             (int)w->slots, "tasks", (int)w->tasks));
+    }
+    return arr;
+}
+
+json_t *ms_report_json(const ms_runrec_t *r)
+{
+    char started[32], finished[32], src[4 * MS_MAX_PATH], dst[4 * MS_MAX_PATH];
+    totals_t tot = {0};
+    json_t *tasks = json_array();
+    for (size_t i = 0; tasks && i < r->n_tasks; i++) {
+        add_totals(&tot, &r->tasks[i]);
+        json_array_append_new(tasks, task_json(&r->tasks[i]));
+    }
+    unsigned slots = 0;
+    json_t *workers = workers_json(r, &slots);
+    int64_t end_ms = r->finished ? r->finished_ms : ms_now_ms();
+    double wall = (double)(end_ms - r->started_ms) / 1000.0;
+    rfc3339(&r->started_rt, started, sizeof started);
+    if (r->finished)
+        rfc3339(&r->finished_rt, finished, sizeof finished);
+    const char *status = !r->finished ? "running" : r->n_failed ? "failed" : "ok";
+    return json_pack("{s:I, s:s, s:s, s:s?, s:s, s:s?, s:f, s:s, s:o, s:o, s:o}", "run_id",
+                     (json_int_t)r->id, "source", ms_utf8_clean(r->source, src, sizeof src),
+                     "destination", ms_utf8_clean(r->dest, dst, sizeof dst), "set", r->set,
+                     "started", started, "finished", r->finished ? finished : NULL,
+                     "wall_seconds", wall, "status", status, "totals",
+                     totals_json(&tot, wall, slots), "tasks", tasks, "workers", workers);
+}
+
+/* --- printing --------------------------------------------------------- */
+
+static const char *human_bytes(double b, char *out, size_t outlen)
+{
+    static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    int u = 0;
+    while (b >= 1024 && u < 5) {
+        b /= 1024;
+        u++;
+    }
+    snprintf(out, outlen, u ? "%.1f %s" : "%.0f %s", b, units[u]);
+    return out;
+}
+
+static double num(const json_t *o, const char *key)
+{
+    return json_number_value(json_object_get(o, key));
+}
+
+static const char *str(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+/* A name for a terminal: UTF-8 kept, control characters as \xNN, cut to
+ * width characters (not bytes) so that the columns stay aligned. */
+static const char *cell(const char *s, int width, char *out, size_t outlen)
+{
+    size_t o = 0;
+    int chars = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p && o + 5 < outlen; p++) {
+        int starts_char = (*p & 0xc0) != 0x80;
+        if (starts_char && chars == width)
+            break;
+        chars += starts_char;
+        if (*p < 0x20 || *p == 0x7f)
+            o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", *p);
+        else
+            out[o++] = (char)*p;
+    }
+    for (; chars < width && o + 1 < outlen; chars++)
+        out[o++] = ' ';
+    out[o] = '\0';
+    return out;
+}
+
+static void print_task(const json_t *t, FILE *out)
+{
+    char name[256], host[256], b1[32], b2[32], b3[32], b4[32];
+    fprintf(out, "%s %s %-6s %3.0f %8.1f %9.0f %10s %10s %7.2f %10s %10s\n",
+            cell(str(t, "project"), 24, name, sizeof name), cell(str(t, "host"), 14, host, sizeof host),
+            str(t, "status"), num(t, "attempts"), num(t, "seconds"),
+            num(t, "files"), human_bytes(num(t, "bytes_total"), b1, sizeof b1),
+            human_bytes(num(t, "bytes_transferred"), b2, sizeof b2),
+            num(t, "cpu_user_s") + num(t, "cpu_sys_s"),
+            human_bytes(num(t, "read_bytes"), b3, sizeof b3),
+            human_bytes(num(t, "write_bytes"), b4, sizeof b4));
+}
+
+static void print_totals(const json_t *rep, const json_t *tot, FILE *out)
+{
+    char b1[32], b2[32], b3[32];
+    double wall = num(rep, "wall_seconds");
+    fprintf(out, "\nrun %.0f: %s  %.0f tasks, %.0f ok, %.0f failed\n", num(rep, "run_id"),
+            str(rep, "status"), num(tot, "tasks"), num(tot, "ok"), num(tot, "failed"));
+    fprintf(out, "wall time %.2f s, %.0f files, %s total, %s transferred (%s/s)\n", wall,
+            num(tot, "files"), human_bytes(num(tot, "bytes_total"), b1, sizeof b1),
+            human_bytes(num(tot, "bytes_transferred"), b2, sizeof b2),
+            human_bytes(num(tot, "throughput_bps"), b3, sizeof b3));
+    fprintf(out, "cpu %.2f s user + %.2f s sys, parallel efficiency %.0f%% of %.0f slots\n",
+            num(tot, "cpu_user_s"), num(tot, "cpu_sys_s"), 100.0 * num(tot, "parallel_efficiency"),
+            num(tot, "slots"));
+}
+
+static void print_failure(const json_t *t, FILE *err)
+{
+    char name[1024], msg[4096];
+    ms_log_safe(str(t, "project"), name, sizeof name);
+    snprintf(msg, sizeof msg, "%s", str(t, "message"));
+    for (char *p = msg; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+    fprintf(err, "FAILED %s on %s (exit %.0f, %.0f attempt%s): %s\n", name, str(t, "host"),
+            num(t, "exit_code"), num(t, "attempts"), num(t, "attempts") == 1 ? "" : "s", msg);
+}
+
+int ms_report_print(const json_t *rep, FILE *out, FILE *err)
+{
+    const json_t *tasks = json_object_get(rep, "tasks");
+    const json_t *tot = json_object_get(rep, "totals");
+    if (!json_is_array(tasks) || !json_is_object(tot))
+        return -1;
+    fprintf(out, "%-24s %-14s %-6s %3s %8s %9s %10s %10s %7s %10s %10s\n", "PROJECT", "HOST",
+            "STATUS", "ATT", "SECONDS", "FILES", "TOTAL", "CHANGED", "CPU_S", "READ", "WRITTEN");
+    size_t i;
+    json_t *t;
+    int failed = 0;
+    json_array_foreach(tasks, i, t) print_task(t, out);
+    print_totals(rep, tot, out);
+    json_array_foreach(tasks, i, t)
+    {
+        if (strcmp(str(t, "status"), "ok") != 0) {
+            print_failure(t, err);
+            failed++;
+        }
+    }
+    return failed;
+}

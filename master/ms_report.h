@@ -1,0 +1,35 @@
+/*
+ * ms_report.h - the report of a run: JSON (the stable, documented form that
+ * `--report FILE.json` writes and scripts read) and the table a person reads,
+ * printed from that same JSON so the two never disagree.
+ *
+ * Strings in the JSON are UTF-8. A project or host name that is not valid
+ * UTF-8 is shown with each invalid byte written as the four characters
+ * "\xNN" (the backup itself is byte-exact; only the report escapes).
+ */
+#ifndef MS_REPORT_H
+#define MS_REPORT_H
+
+#include <jansson.h>
+#include <stdio.h>
+
+#include "ms_run.h"
+
+/* The report of r (finished or not). Returns a new reference, or NULL on
+ * out of memory. */
+json_t *ms_report_json(const ms_runrec_t *r);
+
+/*
+ * Print the table and totals for a report to out, and one line per failed
+ * task to err (which project, which host, what rsync said). Returns the
+ * number of failed tasks, or -1 when the JSON lacks the expected keys.
+ */
+int ms_report_print(const json_t *report, FILE *out, FILE *err);
+
+/* A display name for a project: "." for the top task. */
+const char *ms_report_project_name(const char *project);
+
+/* Write s as valid UTF-8 into out, invalid bytes as "\xNN". Returns out. */
+const char *ms_utf8_clean(const char *s, char *out, size_t outlen);
+
+#endif

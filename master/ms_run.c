@@ -1,0 +1,119 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ms_run.h"
+
+int64_t ms_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int init_task(ms_runrec_t *r, size_t i, const char *project, uint32_t flags)
+{
+    ms_trec_t *t = &r->tasks[i];
+    t->id = i;
+    t->run = r;
+    t->flags = flags;
+    t->state = (flags & MS_TASK_TOP) ? MS_TS_HELD : MS_TS_QUEUED;
+    t->project = strdup(project);
+    return t->project ? 0 : -1;
+}
+
+ms_runrec_t *ms_run_new(uint64_t id, const char *source, const char *dest, const char *set,
+                     char *const *projects, size_t n_projects)
+{
+    ms_runrec_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->id = id;
+    r->n_tasks = n_projects + 1;
+    r->tasks = calloc(r->n_tasks, sizeof *r->tasks);
+    r->source = strdup(source);
+    r->dest = strdup(dest);
+    r->set = set ? strdup(set) : NULL;
+    if (!r->tasks || !r->source || !r->dest || (set && !r->set))
+        goto fail;
+    for (size_t i = 0; i < n_projects; i++)
+        if (init_task(r, i, projects[i], 0) != 0)
+            goto fail;
+    if (init_task(r, n_projects, "", MS_TASK_TOP) != 0)
+        goto fail;
+    clock_gettime(CLOCK_REALTIME, &r->started_rt);
+    r->started_ms = ms_now_ms();
+    return r;
+fail:
+    ms_run_destroy(&r);
+    return NULL;
+}
+
+void ms_run_destroy(ms_runrec_t **rp)
+{
+    if (!rp || !*rp)
+        return;
+    ms_runrec_t *r = *rp;
+    for (size_t i = 0; r->tasks && i < r->n_tasks; i++) {
+        free(r->tasks[i].project);
+        free(r->tasks[i].result.message);
+    }
+    free(r->tasks);
+    free(r->workers);
+    free(r->source);
+    free(r->dest);
+    free(r->set);
+    free(r);
+    *rp = NULL;
+}
+
+ms_trec_t *ms_run_task(ms_runrec_t *r, uint64_t task_id)
+{
+    return task_id < r->n_tasks ? &r->tasks[task_id] : NULL;
+}
+
+int ms_run_note_worker(ms_runrec_t *r, const char *id, const char *host, unsigned slots)
+{
+    for (size_t i = 0; i < r->n_workers; i++) {
+        if (strcmp(r->workers[i].id, id) == 0) {
+            r->workers[i].tasks++;
+            return 0;
+        }
+    }
+    ms_run_worker_t *nw = realloc(r->workers, (r->n_workers + 1) * sizeof *nw);
+    if (!nw)
+        return -1;
+    r->workers = nw;
+    ms_run_worker_t *w = &nw[r->n_workers++];
+    memset(w, 0, sizeof *w);
+    snprintf(w->id, sizeof w->id, "%s", id);
+    snprintf(w->host, sizeof w->host, "%s", host);
+    w->slots = slots;
+    w->tasks = 1;
+    return 0;
+}
+
+int ms_result_ok(const ms_result_t *res)
+{
+    return res->term_signal == 0 && (res->exit_code == 0 || res->exit_code == 24);
+}
+
+int ms_run_finish_task(ms_runrec_t *r, ms_trec_t *t, ms_result_t *res)
+{
+    free(t->result.message);
+    t->result = *res;
+    res->message = NULL;
+    t->state = ms_result_ok(&t->result) ? MS_TS_OK : MS_TS_FAILED;
+    r->n_finished++;
+    if (t->state == MS_TS_FAILED)
+        r->n_failed++;
+    if (r->n_finished == r->n_tasks) {
+        r->finished = 1;
+        clock_gettime(CLOCK_REALTIME, &r->finished_rt);
+        r->finished_ms = ms_now_ms();
+        return 0;
+    }
+    /* The top task is last in the array and the only one held. */
+    ms_trec_t *top = &r->tasks[r->n_tasks - 1];
+    return top->state == MS_TS_HELD && r->n_finished == r->n_tasks - 1;
+}

@@ -1,0 +1,91 @@
+/*
+ * ms_run.h - one backup run as the master tracks it: its tasks, their state
+ * and results, and the workers that took part.
+ *
+ * A run owns its tasks (an array indexed by task id). Task ids are the
+ * index in that array, so a result (run id, task id, attempt) finds its task
+ * in O(1). The top task (loose files and the destination root's attributes)
+ * is held back until every project task has finished, because creating the
+ * projects' folders changes the destination root's times.
+ */
+#ifndef MS_RUN_H
+#define MS_RUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "ms_codec.h"
+
+typedef enum {
+    MS_TS_HELD,    /* waits for the other tasks (the top task) */
+    MS_TS_QUEUED,
+    MS_TS_RUNNING,
+    MS_TS_OK,
+    MS_TS_FAILED,
+} ms_task_state_t;
+
+typedef struct ms_run ms_runrec_t;
+
+typedef struct {
+    uint64_t id;
+    ms_runrec_t *run;
+    char *project;   /* "" for the top task */
+    uint32_t flags;  /* MS_TASK_* */
+    ms_task_state_t state;
+    uint32_t attempts;
+    int64_t started_ms; /* monotonic, when last handed out */
+    char worker_id[32];
+    char host[MS_MAX_NAME + 1];
+    ms_result_t result; /* last result; owns result.message */
+} ms_trec_t;
+
+typedef struct {
+    char id[32];
+    char host[MS_MAX_NAME + 1];
+    unsigned slots;
+    unsigned tasks;
+} ms_run_worker_t;
+
+struct ms_run {
+    uint64_t id;
+    char *source, *dest, *set;
+    struct timespec started_rt, finished_rt; /* wall clock, for the report */
+    int64_t started_ms, finished_ms;         /* monotonic, for durations */
+    ms_trec_t *tasks;
+    size_t n_tasks;
+    size_t n_finished, n_failed;
+    int finished;
+    ms_run_worker_t *workers;
+    size_t n_workers;
+};
+
+/* Monotonic milliseconds. */
+int64_t ms_now_ms(void);
+
+/*
+ * New run over the given projects (copied), plus the top task last.
+ * set may be NULL. Returns NULL on out of memory.
+ */
+ms_runrec_t *ms_run_new(uint64_t id, const char *source, const char *dest, const char *set,
+                     char *const *projects, size_t n_projects);
+void ms_run_destroy(ms_runrec_t **r);
+
+/* The task a result names, or NULL when the id is out of range. */
+ms_trec_t *ms_run_task(ms_runrec_t *r, uint64_t task_id);
+
+/* Note that worker (id, host, slots) was handed a task of this run. */
+int ms_run_note_worker(ms_runrec_t *r, const char *id, const char *host, unsigned slots);
+
+/*
+ * Record a task's final outcome (takes over res->message). Exit 0 and 24
+ * (some source files vanished during the copy) count as success. Marks the
+ * run finished when it was its last task. Returns 1 when the top task
+ * should now be released (all project tasks finished), else 0.
+ */
+int ms_run_finish_task(ms_runrec_t *r, ms_trec_t *t, ms_result_t *res);
+
+/* Whether an rsync outcome counts as success. */
+int ms_result_ok(const ms_result_t *res);
+
+#endif

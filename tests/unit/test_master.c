@@ -1,0 +1,353 @@
+/*
+ * The master's scheduler and protocol handling, driven through its real
+ * ROUTER socket by fake workers (DEALER sockets in this test) over ipc://.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "ms_master.h"
+#include "ms_wire.h"
+
+typedef struct {
+    char dir[64];
+    char ep[128];
+    ms_master_t *m;
+    void *ctx;
+} fx_t;
+
+static void touch(const char *dir, const char *name)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs("x", f);
+    fclose(f);
+}
+
+/* A source tree with n projects under fx->dir/src. */
+static void make_source(fx_t *fx, int n)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/src", fx->dir);
+    assert_int_equal(mkdir(p, 0755), 0);
+    for (int i = 0; i < n; i++) {
+        char d[300];
+        snprintf(d, sizeof d, "%s/p%d", p, i);
+        assert_int_equal(mkdir(d, 0755), 0);
+        touch(d, "f");
+    }
+}
+
+static int setup(void **state)
+{
+    fx_t *fx = calloc(1, sizeof *fx);
+    snprintf(fx->dir, sizeof fx->dir, "/tmp/ms-test-master.XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    snprintf(fx->ep, sizeof fx->ep, "ipc://%s/w.sock", fx->dir);
+    char err[256];
+    ms_master_opts_t o = {.listen = fx->ep, .heartbeat_ms = 100};
+    fx->m = ms_master_new(&o, err, sizeof err);
+    assert_non_null(fx->m);
+    fx->ctx = zmq_ctx_new();
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx_t *fx = *state;
+    ms_master_destroy(&fx->m);
+    zmq_ctx_term(fx->ctx);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", fx->dir);
+    assert_int_equal(system(cmd), 0);
+    free(fx);
+    return 0;
+}
+
+static void *fake_worker(fx_t *fx)
+{
+    void *s = zmq_socket(fx->ctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    assert_int_equal(zmq_connect(s, fx->ep), 0);
+    return s;
+}
+
+static void send_msg(void *s, ms_msg_t *m)
+{
+    char err[256];
+    assert_int_equal(ms_wire_send(s, NULL, m, err, sizeof err), 0);
+}
+
+static void hello(void *s, const char *name, unsigned slots)
+{
+    ms_msg_t m = {.cmd = MS_CMD_HELLO};
+    m.u.hello.name = (char *)name;
+    m.u.hello.slots = slots;
+    send_msg(s, &m);
+    m = (ms_msg_t){.cmd = MS_CMD_READY};
+    m.u.ready.credit = slots;
+    send_msg(s, &m);
+}
+
+/* Let the master work for a while (it needs turns to see our messages). */
+static void spin(fx_t *fx, int turns)
+{
+    for (int i = 0; i < turns; i++)
+        assert_int_equal(ms_master_poll(fx->m, 10), 0);
+}
+
+/* Receive everything pending on s; count TASKs and keep the last ones. */
+static int drain_tasks(void *s, ms_task_t *out, int max, int *errors)
+{
+    int n = 0;
+    ms_msg_t m;
+    char err[256];
+    while (ms_wire_recv(s, 0, NULL, &m, err, sizeof err) == MS_WIRE_OK) {
+        if (m.cmd == MS_CMD_TASK && n < max) {
+            out[n] = m.u.task;
+            out[n].project = strdup(m.u.task.project);
+            out[n].source = out[n].dest = NULL;
+            n++;
+        } else if (m.cmd == MS_CMD_ERROR && errors) {
+            (*errors)++;
+        }
+        ms_msg_clear(&m);
+    }
+    return n;
+}
+
+static void send_result(void *s, const ms_task_t *t, int exit_code)
+{
+    ms_msg_t m = {.cmd = MS_CMD_RESULT};
+    m.u.result = (ms_result_t){.run_id = t->run_id, .task_id = t->task_id,
+                               .attempt = t->attempt, .exit_code = exit_code, .seconds = 0.5,
+                               .files = 3, .message = exit_code ? "boom" : ""};
+    send_msg(s, &m);
+}
+
+static void free_tasks(ms_task_t *t, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(t[i].project);
+}
+
+static uint64_t start_run(fx_t *fx)
+{
+    char src[128], dst[128], err[256];
+    uint64_t id = 0;
+    snprintf(src, sizeof src, "%s/src", fx->dir);
+    snprintf(dst, sizeof dst, "%s/dst", fx->dir);
+    assert_int_equal(ms_master_start_run(fx->m, src, dst, NULL, &id, err, sizeof err), 0);
+    return id;
+}
+
+static void test_tasks_go_out_only_against_credit(void **state)
+{
+    fx_t *fx = *state;
+    make_source(fx, 5);
+    void *w = fake_worker(fx);
+    hello(w, "hostA", 2);
+    spin(fx, 5);
+    uint64_t run = start_run(fx);
+    spin(fx, 5);
+    ms_task_t got[16];
+    int n = drain_tasks(w, got, 16, NULL);
+    assert_int_equal(n, 2); /* 5 projects queued, but only 2 slots */
+    /* One result gives back one slot; READY 1 grants it. */
+    send_result(w, &got[0], 0);
+    ms_msg_t ready = {.cmd = MS_CMD_READY};
+    ready.u.ready.credit = 1;
+    send_msg(w, &ready);
+    spin(fx, 5);
+    ms_task_t more[16];
+    assert_int_equal(drain_tasks(w, more, 16, NULL), 1);
+    assert_int_equal(ms_master_run_finished(fx->m, run), 0);
+    free_tasks(got, n);
+    free_tasks(more, 1);
+    zmq_close(w);
+}
+
+static void test_a_run_finishes_with_every_task_once_and_duplicates_ignored(void **state)
+{
+    fx_t *fx = *state;
+    make_source(fx, 3);
+    void *w = fake_worker(fx);
+    hello(w, "hostA", 8);
+    spin(fx, 5);
+    uint64_t run = start_run(fx);
+    ms_task_t got[16];
+    int total = 0;
+    for (int round = 0; round < 10 && ms_master_run_finished(fx->m, run) != 1; round++) {
+        spin(fx, 3);
+        int n = drain_tasks(w, got, 16, NULL);
+        for (int i = 0; i < n; i++) {
+            send_result(w, &got[i], 0);
+            send_result(w, &got[i], 1); /* a duplicate must not count */
+            ms_msg_t ready = {.cmd = MS_CMD_READY};
+            ready.u.ready.credit = 1;
+            send_msg(w, &ready);
+        }
+        total += n;
+        free_tasks(got, n);
+    }
+    assert_int_equal(ms_master_run_finished(fx->m, run), 1);
+    assert_int_equal(total, 4); /* 3 projects + the top task, each once */
+    json_t *rep = ms_master_report(fx->m, run);
+    assert_string_equal(json_string_value(json_object_get(rep, "status")), "ok");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(rep, "totals"), "ok")), 4);
+    json_decref(rep);
+    zmq_close(w);
+}
+
+static void test_a_failed_task_fails_the_run_with_its_message(void **state)
+{
+    fx_t *fx = *state;
+    make_source(fx, 1);
+    void *w = fake_worker(fx);
+    hello(w, "hostA", 4);
+    spin(fx, 5);
+    uint64_t run = start_run(fx);
+    ms_task_t got[4];
+    for (int round = 0; round < 10 && ms_master_run_finished(fx->m, run) != 1; round++) {
+        spin(fx, 3);
+        int n = drain_tasks(w, got, 4, NULL);
+        for (int i = 0; i < n; i++)
+            send_result(w, &got[i], got[i].flags & MS_TASK_TOP ? 0 : 23);
+        free_tasks(got, n);
+    }
+    json_t *rep = ms_master_report(fx->m, run);
+    assert_string_equal(json_string_value(json_object_get(rep, "status")), "failed");
+    json_t *t0 = json_array_get(json_object_get(rep, "tasks"), 0);
+    assert_string_equal(json_string_value(json_object_get(t0, "message")), "boom");
+    assert_int_equal(json_integer_value(json_object_get(t0, "exit_code")), 23);
+    json_decref(rep);
+    zmq_close(w);
+}
+
+static void test_a_silent_worker_loses_its_tasks_to_another(void **state)
+{
+    fx_t *fx = *state;
+    make_source(fx, 2);
+    void *a = fake_worker(fx);
+    hello(a, "silent", 2);
+    spin(fx, 5);
+    uint64_t run = start_run(fx);
+    spin(fx, 3);
+    ms_task_t got[4];
+    int n = drain_tasks(a, got, 4, NULL);
+    assert_int_equal(n, 2);
+    free_tasks(got, n);
+    /* A second worker joins; the first never speaks again. */
+    void *b = fake_worker(fx);
+    hello(b, "healthy", 2);
+    ms_msg_t hb = {.cmd = MS_CMD_HEARTBEAT};
+    int taken = 0;
+    for (int i = 0; i < 60 && taken < 2; i++) {
+        send_msg(b, &hb);
+        spin(fx, 2);
+        taken += drain_tasks(b, got + taken, 4 - taken, NULL);
+    }
+    assert_int_equal(taken, 2); /* both tasks requeued to the healthy worker */
+    assert_int_equal(got[0].attempt, 2);
+    /* The silent worker's late result is ignored: the run is not finished. */
+    send_result(a, &got[0], 0);
+    spin(fx, 3);
+    assert_int_equal(ms_master_run_finished(fx->m, run), 0);
+    free_tasks(got, taken);
+    zmq_close(a);
+    zmq_close(b);
+}
+
+static void send_raw(void *s, const void *proto, size_t plen, int cmd, const void *body,
+                     size_t blen)
+{
+    unsigned char c = (unsigned char)cmd;
+    zmq_send(s, proto, plen, ZMQ_SNDMORE);
+    zmq_send(s, &c, 1, ZMQ_SNDMORE);
+    zmq_send(s, body, blen, 0);
+}
+
+static int count_errors(fx_t *fx, void *s, char *last, size_t lastlen)
+{
+    int errors = 0;
+    ms_msg_t m;
+    char err[256];
+    spin(fx, 3);
+    int rc;
+    while ((rc = ms_wire_recv(s, 0, NULL, &m, err, sizeof err)) != MS_WIRE_NONE) {
+        if (rc == MS_WIRE_OK && m.cmd == MS_CMD_ERROR) {
+            errors++;
+            snprintf(last, lastlen, "%s", m.u.text.message);
+        }
+        ms_msg_clear(&m);
+    }
+    return errors;
+}
+
+static void test_bad_messages_get_an_error_and_the_master_keeps_serving(void **state)
+{
+    fx_t *fx = *state;
+    void *s = fake_worker(fx);
+    char last[512] = "";
+    unsigned char v99[] = {'M', 'S', 'Y', 'N', 'C', 99};
+    unsigned char v1[] = {'M', 'S', 'Y', 'N', 'C', 1};
+    unsigned char huge_array[] = {0xdd, 0xff, 0xff, 0xff, 0xff};
+
+    send_raw(s, v99, sizeof v99, MS_CMD_HELLO, "\x80", 1);
+    assert_int_equal(count_errors(fx, s, last, sizeof last), 1);
+    assert_non_null(strstr(last, "version 99"));
+
+    send_raw(s, v1, sizeof v1, MS_CMD_HELLO, huge_array, sizeof huge_array);
+    assert_int_equal(count_errors(fx, s, last, sizeof last), 1);
+
+    send_raw(s, v1, sizeof v1, 0x7f, "\x80", 1); /* unknown command */
+    assert_int_equal(count_errors(fx, s, last, sizeof last), 1);
+
+    zmq_send(s, "just one frame", 14, 0);
+    assert_int_equal(count_errors(fx, s, last, sizeof last), 1);
+
+    for (int i = 0; i < 9; i++) /* too many frames */
+        zmq_send(s, "x", 1, i < 8 ? ZMQ_SNDMORE : 0);
+    assert_int_equal(count_errors(fx, s, last, sizeof last), 1);
+
+    ms_msg_t ready = {.cmd = MS_CMD_READY}; /* READY before HELLO */
+    ready.u.ready.credit = 1;
+    send_msg(s, &ready);
+    assert_int_equal(count_errors(fx, s, last, sizeof last), 1);
+    assert_non_null(strstr(last, "HELLO"));
+
+    /* After all that, a proper worker is served. */
+    hello(s, "fine", 1);
+    spin(fx, 3);
+    assert_int_equal(ms_master_workers(fx->m), 1);
+    zmq_close(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_tasks_go_out_only_against_credit, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_run_finishes_with_every_task_once_and_duplicates_ignored, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_failed_task_fails_the_run_with_its_message, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_a_silent_worker_loses_its_tasks_to_another, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_bad_messages_get_an_error_and_the_master_keeps_serving, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
