@@ -1,0 +1,584 @@
+/*
+ * test_pool.c - the pool of rsync children, with the real rsync on real
+ * trees in a temporary directory under /tmp, and small shell scripts
+ * standing in for rsync where a test needs a child that hangs or spies.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ms_pool.h"
+
+#define MiB (1024 * 1024)
+#define BIG_SIZE (20 * MiB)
+#define MAX_RESULTS 8
+#define DEADLINE_S 20
+
+static char g_root[PATH_MAX]; /* mkdtemp'd, removed by the group teardown */
+
+/* ---- files and trees ---------------------------------------------------- */
+
+/* g_root + "/" + printf(fmt, ...) */
+__attribute__((format(printf, 2, 3))) static const char *at(char *buf, const char *fmt, ...)
+{
+    char rel[PATH_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(rel, sizeof(rel), fmt, ap);
+    va_end(ap);
+    if (snprintf(buf, PATH_MAX, "%s/%s", g_root, rel) >= PATH_MAX)
+        fail_msg("path too long: %s", rel);
+    return buf;
+}
+
+static void make_dir(const char *path)
+{
+    if (mkdir(path, 0755) < 0 && errno != EEXIST)
+        fail_msg("mkdir %s: %s", path, strerror(errno));
+}
+
+/* A file of size bytes whose content depends on seed. */
+static void make_file(const char *path, size_t size, unsigned seed)
+{
+    static char chunk[65536];
+    FILE *f = fopen(path, "wb");
+
+    if (f == NULL)
+        fail_msg("create %s: %s", path, strerror(errno));
+    for (size_t i = 0; i < sizeof(chunk); i++)
+        chunk[i] = (char)((i * 31 + seed * 7 + i / 251) & 0xff);
+    for (size_t done = 0; done < size;) {
+        size_t n = size - done < sizeof(chunk) ? size - done : sizeof(chunk);
+
+        assert_int_equal(fwrite(chunk, 1, n, f), n);
+        done += n;
+    }
+    assert_int_equal(fclose(f), 0);
+}
+
+static void make_script(const char *path, const char *body)
+{
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    fprintf(f, "#!/bin/sh\n%s\n", body);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(chmod(path, 0755), 0);
+}
+
+static void assert_same_file(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    int ca, cb;
+
+    if (fa == NULL || fb == NULL)
+        fail_msg("cannot open %s or %s", a, b);
+    do {
+        ca = getc(fa);
+        cb = getc(fb);
+        if (ca != cb)
+            fail_msg("%s and %s differ", a, b);
+    } while (ca != EOF);
+    fclose(fa);
+    fclose(fb);
+}
+
+static bool exists(const char *path)
+{
+    struct stat st;
+
+    return lstat(path, &st) == 0;
+}
+
+static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)type;
+    (void)ftw;
+    return remove(path);
+}
+
+/* ---- driving the pool --------------------------------------------------- */
+
+static double now_s(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static ms_task_t task(uint64_t id, const char *project, const char *source, const char *dest)
+{
+    ms_task_t t = {.run_id = 3,
+                   .task_id = id,
+                   .attempt = 2,
+                   .flags = project[0] == '\0' ? MS_TASK_TOP : 0,
+                   .project = (char *)project,
+                   .source = (char *)source,
+                   .dest = (char *)dest};
+    return t;
+}
+
+static void start(ms_pool_t *p, const ms_task_t *t)
+{
+    char err[256] = "";
+
+    if (ms_pool_start(p, t, err, sizeof(err)) < 0)
+        fail_msg("ms_pool_start(%s): %s", t->project, err);
+}
+
+/* The owner's loop: poll the pool's fds, handle, take results. */
+static void collect(ms_pool_t *p, ms_result_t *out, size_t want)
+{
+    struct pollfd fds[1 + 2 * MAX_RESULTS];
+    double deadline = now_s() + DEADLINE_S;
+    char err[256] = "";
+    size_t got = 0;
+
+    while (got < want) {
+        size_t n = ms_pool_pollfds(p, fds, sizeof(fds) / sizeof(fds[0]));
+
+        assert_true(n >= 1 && n <= 1 + 2 * (size_t)ms_pool_slots(p));
+        if (poll(fds, n, 1000) < 0 && errno != EINTR)
+            fail_msg("poll: %s", strerror(errno));
+        if (ms_pool_handle(p, err, sizeof(err)) < 0)
+            fail_msg("ms_pool_handle: %s", err);
+        while (got < want && ms_pool_next_result(p, &out[got]) == 1)
+            got++;
+        if (now_s() > deadline)
+            fail_msg("only %zu of %zu results after %d s", got, want, DEADLINE_S);
+    }
+}
+
+static ms_result_t *by_task(ms_result_t *r, size_t n, uint64_t task_id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (r[i].task_id == task_id)
+            return &r[i];
+    fail_msg("no result for task %llu", (unsigned long long)task_id);
+    return NULL;
+}
+
+static void free_results(ms_result_t *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(r[i].message);
+        r[i].message = NULL;
+    }
+}
+
+/* A successful first copy: files and bytes as rsync counts them (symlinks
+ * count in bytes by their target's length, but are not "transferred"). */
+static void assert_ok(const ms_result_t *r, uint64_t files, uint64_t bytes, uint64_t xfer)
+{
+    if (r->exit_code != 0)
+        fail_msg("task %llu: exit %d: %s", (unsigned long long)r->task_id, r->exit_code,
+                 r->message);
+    assert_int_equal(r->term_signal, 0);
+    assert_string_equal(r->message, "");
+    assert_int_equal(r->run_id, 3);
+    assert_int_equal(r->attempt, 2);
+    assert_int_equal(r->files, files);
+    assert_int_equal(r->bytes_total, bytes);
+    assert_int_equal(r->bytes_transferred, xfer);
+    assert_true(r->seconds > 0 && r->seconds < DEADLINE_S);
+    assert_true(r->cpu_user_s + r->cpu_sys_s > 0);
+    assert_true(r->max_rss_kb > 0);
+}
+
+static void assert_contains(const char *text, const char *part)
+{
+    if (text == NULL || strstr(text, part) == NULL)
+        fail_msg("\"%s\" does not contain \"%s\"", text != NULL ? text : "(null)", part);
+}
+
+/* Wait until the script stand-in wrote its pid, i.e. it really runs. */
+static pid_t wait_pidfile(const char *path)
+{
+    double deadline = now_s() + DEADLINE_S;
+    long pid = 0;
+
+    while (pid <= 0) {
+        FILE *f = fopen(path, "r");
+
+        if (f != NULL) {
+            if (fscanf(f, "%ld", &pid) != 1)
+                pid = 0;
+            fclose(f);
+        }
+        if (now_s() > deadline)
+            fail_msg("%s never appeared", path);
+        if (pid <= 0)
+            usleep(10000);
+    }
+    return (pid_t)pid;
+}
+
+static ms_pool_t *new_pool(const char *rsync, char *const *extra, size_t n_extra, unsigned slots)
+{
+    char err[256] = "";
+    ms_pool_t *p = ms_pool_new(rsync, extra, n_extra, slots, err, sizeof(err));
+
+    if (p == NULL)
+        fail_msg("ms_pool_new: %s", err);
+    return p;
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+static void pool_runs_at_most_slots_children_and_reports_their_counters(void **state)
+{
+    char a[PATH_MAX], b[PATH_MAX], src[PATH_MAX], dst[PATH_MAX], err[256] = "";
+    ms_pool_t *p = new_pool("rsync", NULL, 0, 2);
+    ms_result_t r[3];
+    ms_task_t alpha, big, gamma;
+
+    (void)state;
+    make_dir(at(src, "slots-src"));
+    at(dst, "slots-dst");
+    make_dir(at(a, "slots-src/alpha"));
+    make_dir(at(a, "slots-src/alpha/sub"));
+    make_dir(at(a, "slots-src/alpha/sub/deeper"));
+    make_file(at(a, "slots-src/alpha/a.txt"), 1000, 1);
+    make_file(at(a, "slots-src/alpha/sub/b.bin"), 5000, 2);
+    make_file(at(a, "slots-src/alpha/sub/deeper/empty"), 0, 3);
+    make_dir(at(a, "slots-src/big"));
+    make_file(at(a, "slots-src/big/f.bin"), BIG_SIZE, 4);
+    make_dir(at(a, "slots-src/gamma"));
+    make_file(at(a, "slots-src/gamma/x"), 10, 5);
+    alpha = task(1, "alpha", src, dst);
+    big = task(2, "big", src, dst);
+    gamma = task(3, "gamma", src, dst);
+
+    start(p, &alpha);
+    start(p, &big);
+    assert_int_equal(ms_pool_start(p, &gamma, err, sizeof(err)), -1);
+    assert_contains(err, "full");
+    assert_int_equal(ms_pool_busy(p), 2);
+    collect(p, r, 2);
+    assert_int_equal(ms_pool_busy(p), 0);
+    start(p, &gamma);
+    collect(p, &r[2], 1);
+
+    assert_ok(by_task(r, 3, 1), 6, 6000, 6000); /* 3 dirs + 3 files */
+    assert_ok(by_task(r, 3, 2), 2, BIG_SIZE, BIG_SIZE);
+    assert_ok(by_task(r, 3, 3), 2, 10, 10);
+    /* write_bytes counts the page-cache pages rsync's receiver dirtied (ext4). */
+    assert_true(by_task(r, 3, 2)->write_bytes >= BIG_SIZE);
+    assert_same_file(at(a, "slots-src/alpha/sub/b.bin"), at(b, "slots-dst/alpha/sub/b.bin"));
+    assert_same_file(at(a, "slots-src/alpha/sub/deeper/empty"),
+                     at(b, "slots-dst/alpha/sub/deeper/empty"));
+    assert_same_file(at(a, "slots-src/big/f.bin"), at(b, "slots-dst/big/f.bin"));
+    assert_same_file(at(a, "slots-src/gamma/x"), at(b, "slots-dst/gamma/x"));
+    free_results(r, 3);
+    ms_pool_destroy(&p);
+}
+
+static void projects_with_a_dash_a_space_or_a_non_utf8_byte_are_copied_intact(void **state)
+{
+    const char *names[] = {"-rf --delete", "with space", "\xff\xfe"};
+    char a[PATH_MAX], b[PATH_MAX], src[PATH_MAX], dst[PATH_MAX];
+    ms_pool_t *p = new_pool("rsync", NULL, 0, 3);
+    ms_result_t r[3];
+
+    (void)state;
+    make_dir(at(src, "odd-src"));
+    at(dst, "odd-dst");
+    for (unsigned i = 0; i < 3; i++) {
+        ms_task_t t = task(10 + i, names[i], src, dst);
+
+        make_dir(at(a, "odd-src/%s", names[i]));
+        make_file(at(a, "odd-src/%s/data", names[i]), 100 + i, i);
+        start(p, &t);
+    }
+    collect(p, r, 3);
+    for (unsigned i = 0; i < 3; i++) {
+        assert_ok(by_task(r, 3, 10 + i), 2, 100 + i, 100 + i);
+        assert_same_file(at(a, "odd-src/%s/data", names[i]), at(b, "odd-dst/%s/data", names[i]));
+    }
+    assert_false(exists(at(b, "odd-dst/-rf")));
+    assert_false(exists(at(b, "odd-dst/with")));
+    free_results(r, 3);
+    ms_pool_destroy(&p);
+}
+
+static void a_failing_rsync_gives_its_exit_code_and_error_text(void **state)
+{
+    char a[PATH_MAX], src[PATH_MAX], dst[PATH_MAX];
+    ms_pool_t *p = new_pool("rsync", NULL, 0, 1);
+    ms_task_t t;
+    ms_result_t r;
+
+    (void)state;
+    make_dir(at(src, "fail-src"));
+    make_dir(at(a, "fail-src/clash"));
+    make_file(at(a, "fail-src/clash/f"), 10, 1);
+    make_dir(at(dst, "fail-dst"));
+    make_file(at(a, "fail-dst/clash"), 10, 2); /* a file where the folder should go */
+    t = task(20, "clash", src, dst);
+    start(p, &t);
+    collect(p, &r, 1);
+    assert_true(r.exit_code > 0);
+    assert_int_equal(r.term_signal, 0);
+    assert_contains(r.message, "File exists");
+    assert_contains(r.message, "rsync error");
+    free_results(&r, 1);
+    ms_pool_destroy(&p);
+}
+
+static void a_top_task_copies_loose_files_and_links_but_not_subfolders(void **state)
+{
+    char a[PATH_MAX], b[PATH_MAX], src[PATH_MAX], dst[PATH_MAX];
+    ms_pool_t *p = new_pool("rsync", NULL, 0, 1);
+    ms_task_t t;
+    ms_result_t r;
+    ssize_t n;
+
+    (void)state;
+    make_dir(at(src, "top-src"));
+    make_file(at(a, "top-src/loose1"), 100, 1);
+    make_file(at(a, "top-src/loose2"), 200, 2);
+    assert_int_equal(symlink("loose1", at(a, "top-src/link")), 0);
+    make_dir(at(a, "top-src/sub1"));
+    make_file(at(a, "top-src/sub1/inner"), 50, 3);
+    make_dir(at(a, "top-src/sub2"));
+    t = task(30, "", src, at(dst, "top-dst"));
+    start(p, &t);
+    collect(p, &r, 1);
+    assert_ok(&r, 4, 300 + 6, 300); /* root, 2 files, a link of 6 bytes ("loose1") */
+    assert_same_file(at(a, "top-src/loose1"), at(b, "top-dst/loose1"));
+    assert_same_file(at(a, "top-src/loose2"), at(b, "top-dst/loose2"));
+    n = readlink(at(b, "top-dst/link"), a, sizeof(a) - 1);
+    assert_int_equal(n, 6);
+    assert_memory_equal(a, "loose1", 6);
+    assert_false(exists(at(b, "top-dst/sub1")));
+    assert_false(exists(at(b, "top-dst/sub2")));
+    free_results(&r, 1);
+    ms_pool_destroy(&p);
+}
+
+static void signal_all_sigkill_ends_a_running_task_with_signal_9(void **state)
+{
+    char script[PATH_MAX], pidfile[PATH_MAX], body[2 * PATH_MAX], src[PATH_MAX];
+    ms_pool_t *p;
+    ms_task_t t;
+    ms_result_t r;
+    pid_t pid;
+
+    (void)state;
+    at(pidfile, "sleeper.pid");
+    snprintf(body, sizeof(body), "echo $$ > '%s'\nexec sleep 30", pidfile);
+    make_script(at(script, "sleeper-rsync"), body);
+    make_dir(at(src, "sleep-src"));
+    p = new_pool(script, NULL, 0, 1);
+    t = task(40, "anything", src, src);
+    start(p, &t);
+    pid = wait_pidfile(pidfile);
+    ms_pool_signal_all(p, SIGKILL);
+    collect(p, &r, 1);
+    assert_int_equal(r.term_signal, SIGKILL);
+    assert_int_equal(r.exit_code, -1);
+    assert_true(r.seconds < 10);
+    assert_contains(r.message, "rsync killed by signal 9 (Killed)");
+    assert_int_equal(kill(pid, 0), -1); /* reaped, not left a zombie */
+    assert_int_equal(errno, ESRCH);
+    free_results(&r, 1);
+    ms_pool_destroy(&p);
+}
+
+static void destroy_kills_and_reaps_what_still_runs(void **state)
+{
+    char script[PATH_MAX], pidfile[PATH_MAX], body[2 * PATH_MAX], src[PATH_MAX];
+    ms_pool_t *p;
+    ms_task_t t;
+    pid_t pid;
+    double t0;
+
+    (void)state;
+    at(pidfile, "destroyed.pid");
+    snprintf(body, sizeof(body), "echo $$ > '%s'\nexec sleep 30", pidfile);
+    make_script(at(script, "destroyed-rsync"), body);
+    make_dir(at(src, "destroy-src"));
+    p = new_pool(script, NULL, 0, 2);
+    t = task(50, "anything", src, src);
+    start(p, &t);
+    pid = wait_pidfile(pidfile);
+    t0 = now_s();
+    ms_pool_destroy(&p);
+    assert_null(p);
+    assert_true(now_s() - t0 < 5);
+    assert_int_equal(kill(pid, 0), -1);
+    assert_int_equal(errno, ESRCH);
+    ms_pool_destroy(&p); /* idempotent */
+    ms_pool_destroy(NULL);
+}
+
+static void a_missing_rsync_program_fails_with_127_and_says_why(void **state)
+{
+    char src[PATH_MAX], noexec[PATH_MAX];
+    const char *progs[] = {"/nonexistent-dir/rsync", "ms-no-such-rsync-program", noexec};
+    const char *why[] = {"No such file or directory", "No such file or directory",
+                         "Permission denied"};
+
+    (void)state;
+    make_dir(at(src, "missing-src"));
+    make_script(at(noexec, "not-executable-rsync"), "exit 0");
+    assert_int_equal(chmod(noexec, 0644), 0);
+    for (unsigned i = 0; i < 3; i++) {
+        ms_pool_t *p = new_pool(progs[i], NULL, 0, 1);
+        ms_task_t t = task(60 + i, "anything", src, src);
+        ms_result_t r;
+
+        start(p, &t);
+        collect(p, &r, 1);
+        assert_int_equal(r.exit_code, 127);
+        assert_int_equal(r.term_signal, 0);
+        assert_contains(r.message, "cannot run rsync program");
+        assert_contains(r.message, progs[i]);
+        assert_contains(r.message, why[i]);
+        free_results(&r, 1);
+        ms_pool_destroy(&p);
+    }
+}
+
+static void a_refused_task_starts_nothing(void **state)
+{
+    ms_pool_t *p = new_pool("rsync", NULL, 0, 1);
+    ms_task_t bad = task(70, "a/b", "/tmp", "/tmp");
+    ms_task_t del = task(71, "a", "/tmp", "/tmp");
+    struct pollfd fds[4];
+    char err[256] = "";
+
+    (void)state;
+    del.flags = MS_TASK_DELETE;
+    assert_int_equal(ms_pool_start(p, &bad, err, sizeof(err)), -1);
+    assert_contains(err, "'/'");
+    assert_int_equal(ms_pool_start(p, &del, err, sizeof(err)), -1);
+    assert_contains(err, "delete");
+    assert_int_equal(ms_pool_busy(p), 0);
+    assert_int_equal(ms_pool_pollfds(p, fds, 4), 1); /* the signalfd alone */
+    ms_pool_destroy(&p);
+}
+
+/* A stand-in rsync that reports what it was given on stderr and fails. */
+static void the_child_runs_with_LC_ALL_C_an_empty_mask_and_no_stdin(void **state)
+{
+    char script[PATH_MAX], src[PATH_MAX];
+    ms_pool_t *p;
+    ms_task_t t;
+    ms_result_t r;
+    char *extra[] = {"--one", "--two"};
+
+    (void)state;
+    make_script(at(script, "spy-rsync"),
+                "echo \"LC_ALL=$LC_ALL\" >&2\n"
+                "echo \"stdin=[$(cat)]\" >&2\n"
+                "grep SigBlk /proc/self/status >&2\n"
+                "[ \"$(cut -d' ' -f5 /proc/$$/stat)\" = \"$$\" ] && echo own-group >&2\n"
+                "echo \"args=$*\" >&2\n"
+                "exit 3");
+    make_dir(at(src, "spy-src"));
+    p = new_pool(script, extra, 2, 1);
+    t = task(80, "proj", src, "/backup");
+    start(p, &t);
+    collect(p, &r, 1);
+    assert_int_equal(r.exit_code, 3);
+    assert_contains(r.message, "LC_ALL=C\n");
+    assert_contains(r.message, "stdin=[]");
+    assert_contains(r.message, "SigBlk:\t0000000000000000");
+    assert_contains(r.message, "own-group");
+    assert_contains(r.message, "args=-a --stats --mkpath --one --two -- ");
+    assert_contains(r.message, "spy-src/proj/ /backup/proj/");
+    assert_int_equal(r.files, 0);
+    free_results(&r, 1);
+    ms_pool_destroy(&p);
+}
+
+static void stats_are_found_after_more_than_64_KiB_of_verbose_output(void **state)
+{
+    char a[PATH_MAX], src[PATH_MAX], dst[PATH_MAX];
+    char *extra[] = {"-v"};
+    ms_pool_t *p = new_pool("rsync", extra, 1, 1);
+    ms_task_t t;
+    ms_result_t r;
+    const unsigned n = 2500; /* ~45 bytes per name: ~110 KiB of file list */
+
+    (void)state;
+    make_dir(at(src, "verbose-src"));
+    make_dir(at(a, "verbose-src/many"));
+    for (unsigned i = 0; i < n; i++)
+        make_file(at(a, "verbose-src/many/a-file-with-a-rather-long-name-%05u", i), 1, i);
+    t = task(90, "many", src, at(dst, "verbose-dst"));
+    start(p, &t);
+    collect(p, &r, 1);
+    assert_ok(&r, n + 1, n, n);
+    free_results(&r, 1);
+    ms_pool_destroy(&p);
+}
+
+static void pool_new_refuses_bad_arguments(void **state)
+{
+    char err[256] = "";
+    char *extra[] = {NULL};
+
+    (void)state;
+    assert_null(ms_pool_new("rsync", NULL, 0, 0, err, sizeof(err)));
+    assert_contains(err, "slots");
+    assert_null(ms_pool_new("", NULL, 0, 1, err, sizeof(err)));
+    assert_contains(err, "rsync");
+    assert_null(ms_pool_new(NULL, NULL, 0, 1, err, sizeof(err)));
+    assert_null(ms_pool_new("rsync", NULL, 1, 1, err, sizeof(err)));
+    assert_null(ms_pool_new("rsync", extra, 1, 1, err, sizeof(err)));
+    assert_int_equal(ms_pool_busy(NULL), 0);
+    assert_int_equal(ms_pool_slots(NULL), 0);
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    snprintf(g_root, sizeof(g_root), "/tmp/ms-test-pool-XXXXXX");
+    return mkdtemp(g_root) != NULL ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    return nftw(g_root, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(pool_runs_at_most_slots_children_and_reports_their_counters),
+        cmocka_unit_test(projects_with_a_dash_a_space_or_a_non_utf8_byte_are_copied_intact),
+        cmocka_unit_test(a_failing_rsync_gives_its_exit_code_and_error_text),
+        cmocka_unit_test(a_top_task_copies_loose_files_and_links_but_not_subfolders),
+        cmocka_unit_test(signal_all_sigkill_ends_a_running_task_with_signal_9),
+        cmocka_unit_test(destroy_kills_and_reaps_what_still_runs),
+        cmocka_unit_test(a_missing_rsync_program_fails_with_127_and_says_why),
+        cmocka_unit_test(a_refused_task_starts_nothing),
+        cmocka_unit_test(the_child_runs_with_LC_ALL_C_an_empty_mask_and_no_stdin),
+        cmocka_unit_test(stats_are_found_after_more_than_64_KiB_of_verbose_output),
+        cmocka_unit_test(pool_new_refuses_bad_arguments),
+    };
+
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

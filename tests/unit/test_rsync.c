@@ -1,0 +1,453 @@
+/*
+ * test_rsync.c - argv building, task checks, --stats parsing and the stderr
+ * tail. The stats fixtures were captured from rsync 3.5.0 (LC_ALL=C) on
+ * small trees: tests/fixtures/rsync-stats-*.txt.
+ */
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ms_rsync.h"
+
+/* ---- helpers ------------------------------------------------------------ */
+
+/* Read tests/fixtures/<name> (or $MS_FIXTURES/<name>); the caller frees. */
+static char *read_fixture(const char *name, size_t *len)
+{
+    const char *dir = getenv("MS_FIXTURES");
+    char path[PATH_MAX];
+    char *buf = NULL;
+    long size;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", dir != NULL ? dir : "tests/fixtures", name);
+    f = fopen(path, "rb");
+    if (f == NULL)
+        fail_msg("cannot open fixture %s (run from the repo root or set MS_FIXTURES)", path);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    size = ftell(f);
+    assert_true(size >= 0);
+    rewind(f);
+    buf = malloc((size_t)size + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)size, f), (size_t)size);
+    buf[size] = '\0';
+    fclose(f);
+    *len = (size_t)size;
+    return buf;
+}
+
+static ms_task_t task(const char *project, uint32_t flags)
+{
+    ms_task_t t = {.run_id = 7,
+                   .task_id = 42,
+                   .attempt = 1,
+                   .flags = flags,
+                   .project = (char *)project,
+                   .source = "/data/prod",
+                   .dest = "/backup/prod"};
+    return t;
+}
+
+/* Compare argv with the expected NULL-terminated list. */
+static void assert_argv(char **argv, const char *const *want)
+{
+    size_t i;
+
+    assert_non_null(argv);
+    for (i = 0; want[i] != NULL; i++) {
+        assert_non_null(argv[i]);
+        assert_string_equal(argv[i], want[i]);
+    }
+    assert_null(argv[i]);
+}
+
+static void assert_refused(const ms_task_t *t, const char *reason_part)
+{
+    char err[256] = "";
+
+    assert_int_equal(ms_rsync_check_task(t, err, sizeof(err)), -1);
+    if (strstr(err, reason_part) == NULL)
+        fail_msg("reason \"%s\" does not mention \"%s\"", err, reason_part);
+}
+
+static ms_rsync_stats_t parse_fixture(const char *name)
+{
+    ms_rsync_stats_t st;
+    size_t len;
+    char *text = read_fixture(name, &len);
+
+    assert_int_equal(ms_rsync_parse_stats(text, len, &st), 0);
+    free(text);
+    return st;
+}
+
+/* ---- argv --------------------------------------------------------------- */
+
+static void argv_for_a_project_copies_source_project_into_dest_project(void **state)
+{
+    ms_task_t t = task("alpha", 0);
+    char err[128];
+    char **argv = ms_rsync_argv("rsync", NULL, 0, &t, err, sizeof(err));
+    const char *const want[] = {
+        "rsync", "-a", "--stats", "--mkpath", "--", "/data/prod/alpha/", "/backup/prod/alpha/",
+        NULL};
+
+    (void)state;
+    assert_argv(argv, want);
+    ms_rsync_argv_free(argv);
+}
+
+static void argv_for_a_top_task_copies_the_root_without_its_subfolders(void **state)
+{
+    ms_task_t t = task("", MS_TASK_TOP);
+    char err[128];
+    char **argv = ms_rsync_argv("/usr/bin/rsync", NULL, 0, &t, err, sizeof(err));
+    const char *const want[] = {
+        "/usr/bin/rsync", "-a", "--stats", "--mkpath", "--exclude=/*/", "--", "/data/prod/",
+        "/backup/prod/",  NULL};
+
+    (void)state;
+    assert_argv(argv, want);
+    ms_rsync_argv_free(argv);
+}
+
+static void argv_puts_extra_options_before_the_exclude_and_the_separator(void **state)
+{
+    ms_task_t t = task("", MS_TASK_TOP);
+    char *extra[] = {"--bwlimit=1000", "-H"};
+    char err[128];
+    char **argv = ms_rsync_argv("rsync", extra, 2, &t, err, sizeof(err));
+    const char *const want[] = {"rsync",
+                                "-a",
+                                "--stats",
+                                "--mkpath",
+                                "--bwlimit=1000",
+                                "-H",
+                                "--exclude=/*/",
+                                "--",
+                                "/data/prod/",
+                                "/backup/prod/",
+                                NULL};
+
+    (void)state;
+    assert_argv(argv, want);
+    ms_rsync_argv_free(argv);
+}
+
+static void argv_does_not_double_a_trailing_slash(void **state)
+{
+    ms_task_t t = task("beta", 0);
+    ms_task_t top = task("", MS_TASK_TOP);
+    char err[128];
+    char **argv;
+
+    (void)state;
+    t.source = "/data/prod/";
+    t.dest = "/backup//";
+    argv = ms_rsync_argv("rsync", NULL, 0, &t, err, sizeof(err));
+    assert_string_equal(argv[5], "/data/prod/beta/");
+    assert_string_equal(argv[6], "/backup/beta/");
+    ms_rsync_argv_free(argv);
+
+    top.source = "/";
+    top.dest = "/backup/";
+    argv = ms_rsync_argv("rsync", NULL, 0, &top, err, sizeof(err));
+    assert_string_equal(argv[6], "/");
+    assert_string_equal(argv[7], "/backup/");
+    ms_rsync_argv_free(argv);
+}
+
+static void argv_keeps_a_remote_dest_home_relative(void **state)
+{
+    ms_task_t t = task("alpha", 0);
+    char err[128];
+    char **argv;
+
+    (void)state;
+    t.dest = "backup-host:";
+    argv = ms_rsync_argv("rsync", NULL, 0, &t, err, sizeof(err));
+    assert_string_equal(argv[6], "backup-host:alpha/");
+    ms_rsync_argv_free(argv);
+}
+
+static void argv_passes_odd_project_names_as_one_argument(void **state)
+{
+    const char *names[] = {"-rf --delete", "with space", "quote\"'", "\xff\xfe latin1", "*?[]"};
+    char err[128];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        ms_task_t t = task(names[i], 0);
+        char **argv = ms_rsync_argv("rsync", NULL, 0, &t, err, sizeof(err));
+        char src[256], dst[256];
+
+        assert_int_equal(ms_rsync_check_task(&t, err, sizeof(err)), 0);
+        snprintf(src, sizeof(src), "/data/prod/%s/", names[i]);
+        snprintf(dst, sizeof(dst), "/backup/prod/%s/", names[i]);
+        assert_string_equal(argv[4], "--");
+        assert_string_equal(argv[5], src);
+        assert_string_equal(argv[6], dst);
+        assert_null(argv[7]);
+        ms_rsync_argv_free(argv);
+    }
+}
+
+/* ---- task checks -------------------------------------------------------- */
+
+static void check_task_accepts_a_project_and_a_top_task(void **state)
+{
+    ms_task_t t = task("alpha", 0), top = task("", MS_TASK_TOP);
+    char err[128];
+
+    (void)state;
+    assert_int_equal(ms_rsync_check_task(&t, err, sizeof(err)), 0);
+    assert_int_equal(ms_rsync_check_task(&top, err, sizeof(err)), 0);
+}
+
+static void check_task_refuses_empty_dot_and_dotdot(void **state)
+{
+    ms_task_t empty = task("", 0), dot = task(".", 0), dotdot = task("..", 0);
+
+    (void)state;
+    assert_refused(&empty, "empty");
+    assert_refused(&dot, "\".\"");
+    assert_refused(&dotdot, "\"..\"");
+}
+
+static void check_task_refuses_a_slash_in_the_project(void **state)
+{
+    ms_task_t t = task("a/b", 0), lead = task("/etc", 0), trail = task("a/", 0);
+
+    (void)state;
+    assert_refused(&t, "'/'");
+    assert_refused(&lead, "'/'");
+    assert_refused(&trail, "'/'");
+}
+
+static void check_task_refuses_a_name_longer_than_NAME_MAX(void **state)
+{
+    char name[NAME_MAX + 2] = "";
+    ms_task_t t = task(name, 0);
+    char err[128];
+
+    (void)state;
+    memset(name, 'x', NAME_MAX);
+    assert_int_equal(ms_rsync_check_task(&t, err, sizeof(err)), 0);
+    name[NAME_MAX] = 'x';
+    name[NAME_MAX + 1] = '\0';
+    assert_refused(&t, "longer");
+}
+
+static void check_task_refuses_unknown_flags(void **state)
+{
+    ms_task_t t = task("alpha", 0x80);
+
+    (void)state;
+    assert_refused(&t, "unknown flags 0x80");
+}
+
+static void check_task_refuses_delete_for_now(void **state)
+{
+    ms_task_t t = task("alpha", MS_TASK_DELETE), top = task("", MS_TASK_TOP | MS_TASK_DELETE);
+
+    (void)state;
+    assert_refused(&t, "delete");
+    assert_refused(&top, "delete");
+}
+
+static void check_task_refuses_empty_roots_and_a_named_top_task(void **state)
+{
+    ms_task_t nosrc = task("alpha", 0), nodst = task("alpha", 0), top = task("alpha", MS_TASK_TOP);
+    ms_task_t noproj = task("alpha", 0);
+
+    (void)state;
+    nosrc.source = "";
+    nodst.dest = NULL;
+    noproj.project = NULL;
+    assert_refused(&nosrc, "source");
+    assert_refused(&nodst, "dest");
+    assert_refused(&top, "top task");
+    assert_refused(&noproj, "project");
+    assert_refused(NULL, "project");
+}
+
+/* ---- --stats ------------------------------------------------------------ */
+
+static void stats_of_a_first_run_count_every_file_and_byte(void **state)
+{
+    ms_rsync_stats_t st = parse_fixture("rsync-stats-first-run.txt");
+
+    (void)state;
+    assert_int_equal(st.files, 5);
+    assert_int_equal(st.bytes_total, 3011);
+    assert_int_equal(st.bytes_transferred, 3006);
+}
+
+static void stats_of_a_no_change_run_transfer_nothing(void **state)
+{
+    ms_rsync_stats_t st = parse_fixture("rsync-stats-no-change.txt");
+
+    (void)state;
+    assert_int_equal(st.files, 5);
+    assert_int_equal(st.bytes_total, 3011);
+    assert_int_equal(st.bytes_transferred, 0);
+}
+
+static void stats_with_thousands_separators_are_read_whole(void **state)
+{
+    ms_rsync_stats_t st = parse_fixture("rsync-stats-thousands.txt");
+    ms_rsync_stats_t plain = parse_fixture("rsync-stats-no-h.txt");
+    ms_rsync_stats_t one = parse_fixture("rsync-stats-one-changed.txt");
+
+    (void)state;
+    assert_int_equal(st.files, 1502);
+    assert_int_equal(st.bytes_total, 1240960);
+    assert_int_equal(st.bytes_transferred, 1240960);
+    assert_memory_equal(&st, &plain, sizeof(st));
+    assert_int_equal(one.files, 1502);
+    assert_int_equal(one.bytes_total, 1240966);
+    assert_int_equal(one.bytes_transferred, 8);
+}
+
+static void stats_accept_dots_as_separators(void **state)
+{
+    const char text[] = "Number of files: 1.234.567 (reg: 1.234.000, dir: 567)\n"
+                        "Total file size: 9.876.543.210 bytes\n"
+                        "Total transferred file size: 1.000 bytes\n";
+    ms_rsync_stats_t st;
+
+    (void)state;
+    assert_int_equal(ms_rsync_parse_stats(text, strlen(text), &st), 0);
+    assert_int_equal(st.files, 1234567);
+    assert_int_equal(st.bytes_total, 9876543210ULL);
+    assert_int_equal(st.bytes_transferred, 1000);
+}
+
+static void stats_do_not_misread_human_readable_sizes(void **state)
+{
+    ms_rsync_stats_t st = parse_fixture("rsync-stats-hh.txt"); /* "1.18M bytes" */
+
+    (void)state;
+    assert_int_equal(st.files, 1502);
+    assert_int_equal(st.bytes_total, 0);
+    assert_int_equal(st.bytes_transferred, 0);
+}
+
+static void stats_missing_or_cut_short_are_refused(void **state)
+{
+    const char text[] = "Number of files: 12 (reg: 11, dir: 1)\n";
+    const char *junk = "rsync: change_dir \"/nope\" failed: No such file or directory (2)\n";
+    ms_rsync_stats_t st;
+
+    (void)state;
+    assert_int_equal(ms_rsync_parse_stats("", 0, &st), -1);
+    assert_int_equal(ms_rsync_parse_stats(NULL, 0, &st), -1);
+    assert_int_equal(ms_rsync_parse_stats(junk, strlen(junk), &st), -1);
+    assert_int_equal(st.files, 0);
+    /* len ends inside "Number of f": the text after len is not looked at. */
+    assert_int_equal(ms_rsync_parse_stats(text, 11, &st), -1);
+    /* A count cut by the end of the buffer is still a whole number. */
+    assert_int_equal(ms_rsync_parse_stats(text, 19, &st), 0);
+    assert_int_equal(st.files, 12);
+    assert_int_equal(ms_rsync_parse_stats("Number of files: 18446744073709551616\n", 38, &st), -1);
+}
+
+static void stats_take_the_last_block_after_a_file_list(void **state)
+{
+    /* With -v, a file named like a stats line is printed before the stats. */
+    const char text[] = "Number of files: 999\n"
+                        "Number of files: 3 (reg: 2, dir: 1)\n"
+                        "Total file size: 10 bytes\n"
+                        "Total transferred file size: 4 bytes\n"
+                        "sent 200 bytes  received 35 bytes  470.00 bytes/sec\n";
+    ms_rsync_stats_t st;
+
+    (void)state;
+    assert_int_equal(ms_rsync_parse_stats(text, strlen(text), &st), 0);
+    assert_int_equal(st.files, 3);
+    assert_int_equal(st.bytes_total, 10);
+    assert_int_equal(st.bytes_transferred, 4);
+}
+
+/* ---- stderr tail -------------------------------------------------------- */
+
+static void error_tail_of_a_real_failure_is_the_whole_message(void **state)
+{
+    size_t len;
+    char *text = read_fixture("rsync-stderr-mkdir-exists.txt", &len);
+    char out[2049];
+
+    (void)state;
+    ms_rsync_error_tail(text, len, out, sizeof(out));
+    assert_int_equal(strlen(out), len - 1); /* the final newline goes */
+    assert_memory_equal(out, text, len - 1);
+    assert_non_null(strstr(out, "File exists (17)"));
+    assert_non_null(strstr(out, "rsync error: error in file IO (code 11)"));
+    free(text);
+}
+
+static void error_tail_keeps_whole_last_lines_and_drops_blank_ones(void **state)
+{
+    const char text[] = "line one\nline two\nline three\n\n \n";
+    char out[32];
+
+    (void)state;
+    ms_rsync_error_tail(text, strlen(text), out, 16);
+    assert_string_equal(out, "line three");
+    ms_rsync_error_tail(text, strlen(text), out, 20);
+    assert_string_equal(out, "line two\nline three");
+}
+
+static void error_tail_cuts_one_long_line_to_fit(void **state)
+{
+    char out[5];
+
+    (void)state;
+    ms_rsync_error_tail("abcdefghij\n", 11, out, sizeof(out));
+    assert_string_equal(out, "ghij");
+    ms_rsync_error_tail("", 0, out, sizeof(out));
+    assert_string_equal(out, "");
+    ms_rsync_error_tail("\n\n\n", 3, out, sizeof(out));
+    assert_string_equal(out, "");
+    ms_rsync_error_tail("a\0b", 3, out, sizeof(out));
+    assert_string_equal(out, "a?b");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(argv_for_a_project_copies_source_project_into_dest_project),
+        cmocka_unit_test(argv_for_a_top_task_copies_the_root_without_its_subfolders),
+        cmocka_unit_test(argv_puts_extra_options_before_the_exclude_and_the_separator),
+        cmocka_unit_test(argv_does_not_double_a_trailing_slash),
+        cmocka_unit_test(argv_keeps_a_remote_dest_home_relative),
+        cmocka_unit_test(argv_passes_odd_project_names_as_one_argument),
+        cmocka_unit_test(check_task_accepts_a_project_and_a_top_task),
+        cmocka_unit_test(check_task_refuses_empty_dot_and_dotdot),
+        cmocka_unit_test(check_task_refuses_a_slash_in_the_project),
+        cmocka_unit_test(check_task_refuses_a_name_longer_than_NAME_MAX),
+        cmocka_unit_test(check_task_refuses_unknown_flags),
+        cmocka_unit_test(check_task_refuses_delete_for_now),
+        cmocka_unit_test(check_task_refuses_empty_roots_and_a_named_top_task),
+        cmocka_unit_test(stats_of_a_first_run_count_every_file_and_byte),
+        cmocka_unit_test(stats_of_a_no_change_run_transfer_nothing),
+        cmocka_unit_test(stats_with_thousands_separators_are_read_whole),
+        cmocka_unit_test(stats_accept_dots_as_separators),
+        cmocka_unit_test(stats_do_not_misread_human_readable_sizes),
+        cmocka_unit_test(stats_missing_or_cut_short_are_refused),
+        cmocka_unit_test(stats_take_the_last_block_after_a_file_list),
+        cmocka_unit_test(error_tail_of_a_real_failure_is_the_whole_message),
+        cmocka_unit_test(error_tail_keeps_whole_last_lines_and_drops_blank_ones),
+        cmocka_unit_test(error_tail_cuts_one_long_line_to_fit),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,75 @@
+/*
+ * ms_pool.h - the worker's local pool of rsync children.
+ *
+ * The pool starts each task as a child rsync (fork/exec, argv from
+ * ms_rsync_argv, never a shell), in a process group of its own, with
+ * PR_SET_PDEATHSIG so it dies with the worker. It collects the child's
+ * stdout (for --stats) and stderr (for the failure message) through pipes,
+ * learns of exits through a signalfd for SIGCHLD, reads /proc/<pid>/io while
+ * the child is a zombie (waitid WNOWAIT) and then reaps it with wait4 for its
+ * CPU times and peak RSS. A task is finished once the child is reaped and
+ * both pipes reached EOF.
+ *
+ * Single-threaded: the owner polls the descriptors from ms_pool_pollfds()
+ * in its own loop and calls ms_pool_handle() when any is ready. The pool
+ * never logs; errors come back as -1 and a message.
+ *
+ * ms_pool_new() blocks SIGCHLD in the calling process (needed for the
+ * signalfd); children get an empty signal mask and default dispositions
+ * back before exec.
+ */
+#ifndef MS_POOL_H
+#define MS_POOL_H
+
+#include <poll.h>
+#include <stddef.h>
+
+#include "ms_codec.h"
+
+typedef struct ms_pool ms_pool_t;
+
+/*
+ * rsync: program to run (looked up in PATH when it has no '/');
+ * extra: options added to every rsync (copied; may be NULL when n_extra 0);
+ * slots: at most this many children at once.
+ * Returns NULL with err set on failure.
+ */
+ms_pool_t *ms_pool_new(const char *rsync, char *const *extra, size_t n_extra,
+                       unsigned slots, char *err, size_t errlen);
+
+/* Kill (SIGKILL to each process group) and reap what still runs, free all.
+ * Accepts NULL and *p == NULL; sets *p to NULL. */
+void ms_pool_destroy(ms_pool_t **p);
+
+/* Number of tasks started and not yet collected with ms_pool_next_result. */
+unsigned ms_pool_busy(const ms_pool_t *p);
+unsigned ms_pool_slots(const ms_pool_t *p);
+
+/*
+ * Start a task (the pool copies what it needs from t). Returns 0, or -1 with
+ * the reason in err when the task is refused (ms_rsync_check_task), the pool
+ * is full, or fork/pipe fails; nothing is started then.
+ */
+int ms_pool_start(ms_pool_t *p, const ms_task_t *t, char *err, size_t errlen);
+
+/*
+ * Fill fds (room for max entries) with the descriptors to poll for POLLIN.
+ * Returns how many were written (at most 1 + 2 x slots).
+ */
+size_t ms_pool_pollfds(const ms_pool_t *p, struct pollfd *fds, size_t max);
+
+/* Read ready pipes and reap exited children without blocking. Returns 0, or
+ * -1 with err set on an unexpected system error (the pool stays usable). */
+int ms_pool_handle(ms_pool_t *p, char *err, size_t errlen);
+
+/*
+ * Take one finished task's result. Returns 1 and fills *r (which then owns
+ * r->message; free with ms_msg_clear on the enclosing message or free()),
+ * or 0 when none is finished.
+ */
+int ms_pool_next_result(ms_pool_t *p, ms_result_t *r);
+
+/* Send sig to the process group of every running task. */
+void ms_pool_signal_all(ms_pool_t *p, int sig);
+
+#endif
