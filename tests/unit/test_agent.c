@@ -1,0 +1,196 @@
+/*
+ * The worker agent against a master played by this test on a real ROUTER
+ * socket: it announces itself, grants its slots as credit, runs a task with
+ * real rsync and reports it, and refuses to work with another protocol
+ * version. The agent runs in a child process (it owns signals and children).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "ms_agent.h"
+#include "ms_log.h"
+#include "ms_wire.h"
+
+typedef struct {
+    char dir[64];
+    char ep[128];
+    void *ctx, *router;
+    pid_t agent;
+    ms_peer_t peer;
+} fx_t;
+
+static volatile sig_atomic_t never_stop = 0;
+
+static int setup(void **state)
+{
+    fx_t *fx = calloc(1, sizeof *fx);
+    snprintf(fx->dir, sizeof fx->dir, "/tmp/ms-test-agent.XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    snprintf(fx->ep, sizeof fx->ep, "ipc://%s/m.sock", fx->dir);
+    fx->agent = fork();
+    assert_true(fx->agent >= 0);
+    if (fx->agent == 0) {
+        ms_log_init("test-agent", MS_LOG_ERROR);
+        ms_agent_opts_t o = {.master = fx->ep, .name = "agent-under-test", .slots = 2,
+                             .rsync = "rsync", .heartbeat_ms = 100};
+        _exit(ms_agent_run(&o, &never_stop));
+    }
+    fx->ctx = zmq_ctx_new();
+    fx->router = zmq_socket(fx->ctx, ZMQ_ROUTER);
+    assert_int_equal(ms_wire_setup(fx->router, 0), 0);
+    assert_int_equal(zmq_bind(fx->router, fx->ep), 0);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx_t *fx = *state;
+    if (fx->agent > 0) {
+        kill(fx->agent, SIGKILL);
+        waitpid(fx->agent, NULL, 0);
+    }
+    zmq_close(fx->router);
+    zmq_ctx_term(fx->ctx);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", fx->dir);
+    assert_int_equal(system(cmd), 0);
+    free(fx);
+    return 0;
+}
+
+/* Next message of the given command from the agent (others skipped). */
+static void expect(fx_t *fx, int cmd, ms_msg_t *m)
+{
+    char err[256];
+    for (int waited = 0; waited < 10000; waited += 10) {
+        zmq_pollitem_t it = {fx->router, 0, ZMQ_POLLIN, 0};
+        zmq_poll(&it, 1, 10);
+        int rc;
+        while ((rc = ms_wire_recv(fx->router, 1, &fx->peer, m, err, sizeof err)) != MS_WIRE_NONE) {
+            assert_int_equal(rc, MS_WIRE_OK);
+            if (m->cmd == cmd)
+                return;
+            ms_msg_clear(m);
+        }
+    }
+    fail_msg("no %s from the agent within 10 s", ms_cmd_name(cmd));
+}
+
+static void test_agent_announces_and_grants_its_slots(void **state)
+{
+    fx_t *fx = *state;
+    ms_msg_t m;
+    expect(fx, MS_CMD_HELLO, &m);
+    assert_string_equal(m.u.hello.name, "agent-under-test");
+    assert_int_equal(m.u.hello.slots, 2);
+    ms_msg_clear(&m);
+    expect(fx, MS_CMD_READY, &m);
+    assert_int_equal(m.u.ready.credit, 2);
+    ms_msg_clear(&m);
+}
+
+static void test_agent_runs_a_task_and_reports_its_counters(void **state)
+{
+    fx_t *fx = *state;
+    char src[128], dst[128], path[256], err[256];
+    snprintf(src, sizeof src, "%s/src", fx->dir);
+    snprintf(dst, sizeof dst, "%s/dst", fx->dir);
+    snprintf(path, sizeof path, "%s/proj", src);
+    assert_int_equal(mkdir(src, 0755), 0);
+    assert_int_equal(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/proj/data", src);
+    FILE *f = fopen(path, "w");
+    for (int i = 0; i < 10000; i++)
+        fputs("0123456789", f);
+    fclose(f);
+
+    ms_msg_t m;
+    expect(fx, MS_CMD_READY, &m);
+    ms_msg_clear(&m);
+    ms_msg_t task = {.cmd = MS_CMD_TASK};
+    task.u.task = (ms_task_t){.run_id = 7, .task_id = 3, .attempt = 1, .project = "proj",
+                              .source = src, .dest = dst};
+    assert_int_equal(ms_wire_send(fx->router, &fx->peer, &task, err, sizeof err), 0);
+
+    expect(fx, MS_CMD_RESULT, &m);
+    assert_int_equal(m.u.result.run_id, 7);
+    assert_int_equal(m.u.result.task_id, 3);
+    assert_int_equal(m.u.result.attempt, 1);
+    assert_int_equal(m.u.result.exit_code, 0);
+    assert_int_equal(m.u.result.bytes_total, 100000);
+    assert_int_equal(m.u.result.bytes_transferred, 100000);
+    assert_int_equal(m.u.result.files, 2); /* the folder and its file */
+    assert_true(m.u.result.cpu_user_s + m.u.result.cpu_sys_s > 0);
+    ms_msg_clear(&m);
+    expect(fx, MS_CMD_READY, &m); /* the slot comes back */
+    assert_int_equal(m.u.ready.credit, 1);
+    ms_msg_clear(&m);
+    snprintf(path, sizeof path, "%s/proj/data", dst);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 100000);
+}
+
+static void test_agent_refuses_a_master_of_another_version(void **state)
+{
+    fx_t *fx = *state;
+    ms_msg_t m;
+    expect(fx, MS_CMD_HELLO, &m);
+    ms_msg_clear(&m);
+    unsigned char v2[] = {'M', 'S', 'Y', 'N', 'C', 2}, cmd = MS_CMD_HEARTBEAT;
+    zmq_send(fx->router, fx->peer.id, fx->peer.len, ZMQ_SNDMORE);
+    zmq_send(fx->router, v2, sizeof v2, ZMQ_SNDMORE);
+    zmq_send(fx->router, &cmd, 1, ZMQ_SNDMORE);
+    zmq_send(fx->router, "\x80", 1, 0);
+    int status = 0;
+    for (int i = 0; i < 500 && waitpid(fx->agent, &status, WNOHANG) == 0; i++)
+        usleep(10000);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 2);
+    fx->agent = -1;
+}
+
+static void test_agent_leaves_when_the_master_says_bye(void **state)
+{
+    fx_t *fx = *state;
+    ms_msg_t m;
+    char err[256];
+    expect(fx, MS_CMD_HELLO, &m);
+    ms_msg_clear(&m);
+    ms_msg_t bye = {.cmd = MS_CMD_BYE};
+    bye.u.text.message = "run finished";
+    assert_int_equal(ms_wire_send(fx->router, &fx->peer, &bye, err, sizeof err), 0);
+    int status = -1;
+    for (int i = 0; i < 500 && waitpid(fx->agent, &status, WNOHANG) == 0; i++)
+        usleep(10000);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    fx->agent = -1;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_agent_announces_and_grants_its_slots, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_agent_runs_a_task_and_reports_its_counters, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_agent_refuses_a_master_of_another_version, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_agent_leaves_when_the_master_says_bye, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,165 @@
+/*
+ * multisync-worker - the agent that runs backup tasks on one host.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ms_agent.h"
+#include "ms_config.h"
+#include "ms_log.h"
+#include "ms_proto.h"
+#include "ms_signal.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: multisync-worker --master ENDPOINT [options]\n"
+            "       multisync-worker -c FILE [options]\n"
+            "\n"
+            "Runs backup tasks handed out by a multisync master, each as a child rsync.\n"
+            "\n"
+            "  -m, --master EP        master's worker endpoint, e.g. tcp://backup1:5555\n"
+            "  -s, --slots N          tasks at once (default: number of cores)\n"
+            "  -n, --name NAME        host name shown in reports (default: hostname)\n"
+            "      --rsync PATH       rsync program (default: rsync from PATH)\n"
+            "      --rsync-opt OPT    extra rsync option, repeatable (e.g. --rsync-opt=-H)\n"
+            "      --heartbeat-ms N   heartbeat interval (default 1000)\n"
+            "  -c, --config FILE      read the [worker] section of FILE\n"
+            "  -v, --verbose          log debug messages\n"
+            "  -q, --quiet            log only errors\n"
+            "  -h, --help             this text\n");
+}
+
+enum { OPT_RSYNC = 256, OPT_RSYNC_OPT, OPT_HEARTBEAT };
+
+/* -v, -q, then the config's log_level, then info. */
+static ms_log_level_t log_level(const ms_config_t *cfg, int verbose)
+{
+    ms_log_level_t level = MS_LOG_INFO;
+    if (verbose > 0)
+        return MS_LOG_DEBUG;
+    if (verbose < 0)
+        return MS_LOG_ERROR;
+    if (cfg->log_level)
+        ms_log_level_parse(cfg->log_level, &level);
+    return level;
+}
+
+static int parse_args(int argc, char **argv, ms_config_t *cfg, int *heartbeat_ms, int *verbose)
+{
+    static const struct option longopts[] = {
+        {"master", required_argument, NULL, 'm'},  {"slots", required_argument, NULL, 's'},
+        {"name", required_argument, NULL, 'n'},    {"rsync", required_argument, NULL, OPT_RSYNC},
+        {"rsync-opt", required_argument, NULL, OPT_RSYNC_OPT},
+        {"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT},
+        {"config", required_argument, NULL, 'c'},  {"verbose", no_argument, NULL, 'v'},
+        {"quiet", no_argument, NULL, 'q'},         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+    char err[512];
+    unsigned u;
+    int c;
+    /* The config file first, so that options given with it override it. */
+    for (int i = 1; i < argc - 1; i++) {
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) &&
+            ms_config_load(cfg, argv[i + 1], err, sizeof err) != 0) {
+            fprintf(stderr, "multisync-worker: %s\n", err);
+            return -1;
+        }
+    }
+    while ((c = getopt_long(argc, argv, "m:s:n:c:vqh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'm':
+            ms_config_set_str(&cfg->master, optarg);
+            break;
+        case 's':
+            if (ms_parse_uint(optarg, 1, 4096, &cfg->slots) != 0) {
+                fprintf(stderr, "multisync-worker: --slots takes a number from 1 to 4096\n");
+                return -1;
+            }
+            break;
+        case 'n':
+            ms_config_set_str(&cfg->name, optarg);
+            break;
+        case OPT_RSYNC:
+            ms_config_set_str(&cfg->rsync, optarg);
+            break;
+        case OPT_RSYNC_OPT:
+            ms_config_add_rsync_opt(cfg, optarg);
+            break;
+        case OPT_HEARTBEAT:
+            if (ms_parse_uint(optarg, 10, 600000, &u) != 0) {
+                fprintf(stderr, "multisync-worker: --heartbeat-ms takes 10 to 600000\n");
+                return -1;
+            }
+            *heartbeat_ms = (int)u;
+            break;
+        case 'c':
+            break;
+        case 'v':
+            *verbose = 1;
+            break;
+        case 'q':
+            *verbose = -1;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            return -1;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "multisync-worker: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    return 0;
+}
+
+static int fill_defaults(ms_config_t *cfg)
+{
+    char host[256];
+    if (!cfg->master) {
+        fprintf(stderr, "multisync-worker: no master: give --master ENDPOINT or -c FILE\n");
+        return -1;
+    }
+    if (cfg->slots == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        cfg->slots = n > 0 && n <= 4096 ? (unsigned)n : 1;
+    }
+    if (!cfg->name) {
+        if (gethostname(host, sizeof host) != 0)
+            snprintf(host, sizeof host, "localhost");
+        host[sizeof host - 1] = '\0';
+        ms_config_set_str(&cfg->name, host);
+    }
+    if (!cfg->rsync)
+        ms_config_set_str(&cfg->rsync, "rsync");
+    if (strlen(cfg->name) > MS_MAX_NAME) {
+        fprintf(stderr, "multisync-worker: --name is longer than %d bytes\n", MS_MAX_NAME);
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    ms_config_t cfg = {0};
+    int heartbeat_ms = 0, verbose = 0, rc = 1;
+    if (parse_args(argc, argv, &cfg, &heartbeat_ms, &verbose) != 0 || fill_defaults(&cfg) != 0)
+        goto out;
+    ms_log_init("multisync-worker", log_level(&cfg, verbose));
+    if (ms_signal_install() != 0) {
+        perror("multisync-worker: sigaction");
+        goto out;
+    }
+    ms_agent_opts_t o = {.master = cfg.master, .name = cfg.name, .slots = cfg.slots,
+                         .rsync = cfg.rsync, .rsync_opts = cfg.rsync_opts,
+                         .n_rsync_opts = cfg.n_rsync_opts, .heartbeat_ms = heartbeat_ms};
+    rc = ms_agent_run(&o, &ms_stop_signal);
+out:
+    ms_config_free(&cfg);
+    return rc;
+}
