@@ -20,12 +20,13 @@ LDLIBS  += $(PKG_LIBS)
 MS_LDFLAGS :=
 
 BUILD   := build
+BIN     := bin
 ifeq ($(SANITIZE),1)
 BUILD   := build-san
+BIN     := bin-san
 MS_CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 MS_LDFLAGS += -fsanitize=address,undefined
 endif
-BIN     := bin
 
 MAINS   := master/main_cli.c master/main_master.c worker/main_worker.c
 SRCS    := $(filter-out $(MAINS),$(wildcard shared/*.c master/*.c worker/*.c))
@@ -63,7 +64,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	$(CC) $(MS_CFLAGS) $(CFLAGS) $(MS_LDFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) $(shell pkg-config --libs cmocka)
 
 test: all $(UNIT_BINS)
-	@tests/run-tests.sh $(BUILD) $(UNIT_BINS)
+	@MS_BIN=$(CURDIR)/$(BIN) tests/run-tests.sh $(BUILD) $(UNIT_BINS)
 
 unit: $(UNIT_BINS)
 	@tests/run-tests.sh --unit-only $(BUILD) $(UNIT_BINS)
@@ -77,7 +78,7 @@ demo:
 	deploy/demo.sh
 
 clean:
-	rm -rf build build-san bin
+	rm -rf build build-san bin bin-san
 
 format:
 	clang-format -i shared/*.[ch] master/*.[ch] worker/*.[ch] tests/unit/*.c

@@ -1,0 +1,95 @@
+# Helpers for the integration tests: real trees, real rsync, real daemons.
+# Each test sources this file; it gets a private $T directory removed at exit
+# and every daemon started with start_bg is killed at exit.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BIN=${MS_BIN:-$ROOT/bin}
+T=$(mktemp -d /tmp/multisync-test.XXXXXX)
+BG_PIDS=()
+cleanup() {
+    local rc=$? pid
+    for pid in "${BG_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${BG_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    # A sanitizer report in any daemon's log fails the test.
+    if grep -ls -d skip "Sanitizer\|runtime error:" "$T"/*; then
+        grep -hs -d skip -A30 "Sanitizer\|runtime error:" "$T"/* | head -60 >&2
+        rc=1
+    fi
+    if [[ ${KEEP_TMP:-0} == 1 ]]; then echo "kept $T"; else rm -rf "$T"; fi
+    exit $rc
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+note() { echo "--- $*"; }
+
+# start_bg LOGFILE CMD... : run a daemon in the background, remember its pid.
+start_bg() {
+    local log=$1; shift
+    "$@" >"$log" 2>&1 &
+    BG_PIDS+=($!)
+    LAST_PID=$!
+}
+
+# A free TCP port on 127.0.0.1 (the kernel picks it).
+free_port() {
+    local p
+    for p in $(shuf -i 20000-60000 -n 50); do
+        if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "$p"; return; fi
+    done
+    fail "no free port"
+}
+
+# make_file PATH SIZE_BYTES : random content of the given size.
+make_file() {
+    mkdir -p "$(dirname "$1")"
+    head -c "$2" /dev/urandom >"$1"
+}
+
+# gen_tree DIR : a source hierarchy with projects of different sizes, names
+# that need care (space, leading dash, UTF-8), nested folders, loose files
+# and a symlink at the top.
+gen_tree() {
+    local s=$1 i
+    mkdir -p "$s"
+    for i in 1 2 3; do make_file "$s/alpha/f$i.bin" $((i * 40000)); done
+    for i in $(seq 1 30); do make_file "$s/beta/d$((i % 4))/sub/f$i" $((i * 300)); done
+    make_file "$s/big/blob.bin" 3000000
+    make_file "$s/big/more/blob2.bin" 1000000
+    make_file "$s/with space/file one" 5000
+    make_file "$s/-starts-with-dash/x" 777
+    make_file "$s/ünïcødé/ファイル" 1234
+    make_file "$s/gamma/a/b/c/d/e/deep" 4321
+    ln -s ../alpha/f1.bin "$s/gamma/link-to-alpha"
+    mkdir -p "$s/empty-project"
+    make_file "$s/loose-top-file.txt" 100
+    ln -s alpha "$s/link-to-alpha-dir"
+    chmod 750 "$s/beta"
+    touch -d '2020-01-02 03:04:05' "$s/alpha/f1.bin" "$s/beta"
+}
+
+# same_tree SRC DST : nothing differs, by diff and by rsync's own check
+# (which also compares times, permissions, links).
+same_tree() {
+    diff -r --no-dereference "$1" "$2" || fail "diff -r $1 $2 shows differences"
+    local out
+    out=$(rsync -ani --no-motd "$1/" "$2/") || fail "rsync -ani failed"
+    [[ -z $out ]] || fail "rsync -ani $1/ $2/ has work to do:
+$out"
+}
+
+# jq_check FILE EXPR MESSAGE : the JSON file satisfies the jq expression.
+jq_check() {
+    jq -e "$2" "$1" >/dev/null || fail "$3 (jq: $2)"
+}
+
+# wait_workers CONTROL_EP N : until the master reports N connected workers.
+wait_workers() {
+    local i n
+    for i in $(seq 1 100); do
+        n=$("$BIN/multisync" status --master "$1" --json 2>/dev/null | jq '.workers | length' || echo 0)
+        [[ $n == "$2" ]] && return 0
+        sleep 0.1
+    done
+    fail "the master did not see $2 workers (saw $n)"
+}

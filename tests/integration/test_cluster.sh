@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# A master daemon and two workers on loopback TCP: a run requested with
+# `multisync run --master`, by paths and by a configured set; both workers
+# take part and the backup is exact.
+source "$(dirname "$0")/lib.sh"
+
+gen_tree "$T/src"
+wport=$(free_port); cport=$(free_port)
+cat >"$T/master.ini" <<INI
+[master]
+listen  = tcp://127.0.0.1:$wport
+control = tcp://127.0.0.1:$cport
+
+[set nightly]
+source      = $T/src
+destination = $T/dst-set
+INI
+CTL=tcp://127.0.0.1:$cport
+
+start_bg "$T/master.log" "$BIN/multisync-master" -c "$T/master.ini"
+start_bg "$T/wA.log" "$BIN/multisync-worker" --master "tcp://127.0.0.1:$wport" --slots 2 --name hostA
+start_bg "$T/wB.log" "$BIN/multisync-worker" --master "tcp://127.0.0.1:$wport" --slots 2 --name hostB
+wait_workers "$CTL" 2
+
+note "run by paths"
+"$BIN/multisync" run --master "$CTL" --report "$T/r1.json" "$T/src" "$T/dst" >"$T/out1" 2>"$T/err1" ||
+    fail "run exited $?: $(cat "$T/err1") / master: $(tail -5 "$T/master.log")"
+cat "$T/out1"
+same_tree "$T/src" "$T/dst"
+jq_check "$T/r1.json" '.status == "ok"' "run ok"
+jq_check "$T/r1.json" '[.workers[].host] | sort == ["hostA", "hostB"]' "both workers listed"
+jq_check "$T/r1.json" 'all(.workers[]; .tasks > 0 and .slots == 2)' "both workers did tasks"
+jq_check "$T/r1.json" '([.tasks[].host] | unique | sort) == ["hostA", "hostB"]' "tasks ran on both hosts"
+jq_check "$T/r1.json" '([.workers[].tasks] | add) == (.tasks | length)' "worker task counts add up"
+grep -q hostA "$T/out1" && grep -q hostB "$T/out1" || fail "the table does not show both hosts"
+
+note "run a configured set"
+"$BIN/multisync" run --master "$CTL" --report "$T/r2.json" nightly >/dev/null 2>"$T/err2" ||
+    fail "set run exited $?: $(cat "$T/err2")"
+same_tree "$T/src" "$T/dst-set"
+jq_check "$T/r2.json" '.set == "nightly" and .status == "ok"' "set run ok"
+
+note "an unknown set is refused clearly"
+if "$BIN/multisync" run --master "$CTL" nosuchset 2>"$T/err3"; then fail "unknown set accepted"; fi
+grep -q "no backup set named 'nosuchset'" "$T/err3" || fail "unclear error: $(cat "$T/err3")"
+
+note "a missing source is refused clearly, the master stays up"
+if "$BIN/multisync" run --master "$CTL" "$T/nope" "$T/dst2" 2>"$T/err4"; then fail "missing source accepted"; fi
+grep -q "cannot read source root" "$T/err4" || fail "unclear error: $(cat "$T/err4")"
+"$BIN/multisync" status --master "$CTL" --json | jq -e '.workers | length == 2' >/dev/null ||
+    fail "master not answering after a refused run"
+
+note "second run transfers nothing"
+"$BIN/multisync" run --master "$CTL" --report "$T/r5.json" "$T/src" "$T/dst" >/dev/null 2>&1 || fail "rerun failed"
+jq_check "$T/r5.json" '.totals.bytes_transferred == 0' "no bytes on a rerun"
+echo ok
