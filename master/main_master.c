@@ -27,19 +27,6 @@ static void usage(FILE *f)
             "  -h, --help             this text\n");
 }
 
-/* -v, -q, then the config's log_level, then info. */
-static ms_log_level_t log_level(const ms_config_t *cfg, int verbose)
-{
-    ms_log_level_t level = MS_LOG_INFO;
-    if (verbose > 0)
-        return MS_LOG_DEBUG;
-    if (verbose < 0)
-        return MS_LOG_ERROR;
-    if (cfg->log_level)
-        ms_log_level_parse(cfg->log_level, &level);
-    return level;
-}
-
 static int parse_args(int argc, char **argv, ms_config_t *cfg, int *heartbeat_ms, int *verbose)
 {
     static const struct option longopts[] = {
@@ -50,12 +37,9 @@ static int parse_args(int argc, char **argv, ms_config_t *cfg, int *heartbeat_ms
     char err[512];
     unsigned u;
     int c;
-    for (int i = 1; i < argc - 1; i++) {
-        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) &&
-            ms_config_load(cfg, argv[i + 1], err, sizeof err) != 0) {
-            fprintf(stderr, "multisync-master: %s\n", err);
-            return -1;
-        }
+    if (ms_config_load_from_args(cfg, argc, argv, err, sizeof err) != 0) {
+        fprintf(stderr, "multisync-master: %s\n", err);
+        return -1;
     }
     while ((c = getopt_long(argc, argv, "l:C:c:vh", longopts, NULL)) != -1) {
         switch (c) {
@@ -104,7 +88,7 @@ int main(int argc, char **argv)
     ms_master_t *m = NULL;
     if (parse_args(argc, argv, &cfg, &heartbeat_ms, &verbose) != 0)
         goto out;
-    ms_log_init("multisync-master", log_level(&cfg, verbose));
+    ms_log_init("multisync-master", ms_config_log_level(&cfg, verbose));
     if (ms_signal_install() != 0) {
         perror("multisync-master: sigaction");
         goto out;

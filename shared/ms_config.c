@@ -191,6 +191,32 @@ int ms_config_load(ms_config_t *cfg, const char *path, char *err, size_t errlen)
     return check_sets(&c);
 }
 
+int ms_config_load_from_args(ms_config_t *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *file = NULL;
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
+            file = argv[i + 1];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            file = argv[i] + 9;
+        if (file && ms_config_load(cfg, file, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+ms_log_level_t ms_config_log_level(const ms_config_t *cfg, int verbose)
+{
+    ms_log_level_t level = MS_LOG_INFO;
+    if (verbose > 0)
+        return MS_LOG_DEBUG;
+    if (verbose < 0)
+        return MS_LOG_ERROR;
+    if (cfg->log_level)
+        ms_log_level_parse(cfg->log_level, &level);
+    return level;
+}
+
 void ms_config_free(ms_config_t *cfg)
 {
     if (!cfg)

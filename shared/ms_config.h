@@ -27,6 +27,8 @@
 
 #include <stddef.h>
 
+#include "ms_log.h"
+
 typedef struct {
     char *name;
     char *source;
@@ -56,6 +58,17 @@ typedef struct {
  * 'x' in [worker]", "cannot open FILE: ...").
  */
 int ms_config_load(ms_config_t *cfg, const char *path, char *err, size_t errlen);
+
+/*
+ * Load the file that argv names with "-c FILE", "--config FILE" or
+ * "--config=FILE", if any, so that the other options, parsed after it, can
+ * override the file. Returns 0 (also when none is named), or -1 with err set.
+ */
+int ms_config_load_from_args(ms_config_t *cfg, int argc, char **argv, char *err, size_t errlen);
+
+/* The log level: verbose > 0 debug, verbose < 0 errors only, else the
+ * config's log_level, else info. */
+ms_log_level_t ms_config_log_level(const ms_config_t *cfg, int verbose);
 
 /* Free what cfg holds and zero it. */
 void ms_config_free(ms_config_t *cfg);

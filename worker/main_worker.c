@@ -35,19 +35,6 @@ static void usage(FILE *f)
 
 enum { OPT_RSYNC = 256, OPT_RSYNC_OPT, OPT_HEARTBEAT };
 
-/* -v, -q, then the config's log_level, then info. */
-static ms_log_level_t log_level(const ms_config_t *cfg, int verbose)
-{
-    ms_log_level_t level = MS_LOG_INFO;
-    if (verbose > 0)
-        return MS_LOG_DEBUG;
-    if (verbose < 0)
-        return MS_LOG_ERROR;
-    if (cfg->log_level)
-        ms_log_level_parse(cfg->log_level, &level);
-    return level;
-}
-
 static int parse_args(int argc, char **argv, ms_config_t *cfg, int *heartbeat_ms, int *verbose)
 {
     static const struct option longopts[] = {
@@ -60,13 +47,9 @@ static int parse_args(int argc, char **argv, ms_config_t *cfg, int *heartbeat_ms
     char err[512];
     unsigned u;
     int c;
-    /* The config file first, so that options given with it override it. */
-    for (int i = 1; i < argc - 1; i++) {
-        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) &&
-            ms_config_load(cfg, argv[i + 1], err, sizeof err) != 0) {
-            fprintf(stderr, "multisync-worker: %s\n", err);
-            return -1;
-        }
+    if (ms_config_load_from_args(cfg, argc, argv, err, sizeof err) != 0) {
+        fprintf(stderr, "multisync-worker: %s\n", err);
+        return -1;
     }
     while ((c = getopt_long(argc, argv, "m:s:n:c:vqh", longopts, NULL)) != -1) {
         switch (c) {
@@ -150,7 +133,7 @@ int main(int argc, char **argv)
     int heartbeat_ms = 0, verbose = 0, rc = 1;
     if (parse_args(argc, argv, &cfg, &heartbeat_ms, &verbose) != 0 || fill_defaults(&cfg) != 0)
         goto out;
-    ms_log_init("multisync-worker", log_level(&cfg, verbose));
+    ms_log_init("multisync-worker", ms_config_log_level(&cfg, verbose));
     if (ms_signal_install() != 0) {
         perror("multisync-worker: sigaction");
         goto out;
