@@ -155,7 +155,8 @@ typedef enum { F_U32, F_U64, F_FLAGS, F_I32, F_F64, F_STR } field_kind_t;
 typedef enum {
     F_REQ,      /* required */
     F_OPT_NULL, /* optional; absent <-> NULL */
-    F_OPT_EMPTY /* optional; absent -> "", NULL is sent as "" */
+    F_OPT_EMPTY, /* optional; absent -> "", NULL is sent as "" */
+    F_OPT_ZERO   /* optional number; absent <-> 0 */
 } field_need_t;
 
 typedef struct {
@@ -180,6 +181,8 @@ typedef struct {
 #define I32(k, m) {k, F_I32, F_REQ, OFF(m), 0, 0}
 #define F64(k, m) {k, F_F64, F_REQ, OFF(m), 0, 0}
 #define STR(k, m, maxlen, need) {k, F_STR, need, OFF(m), 0, maxlen}
+#define OPT_U32(k, m, hi) {k, F_U32, F_OPT_ZERO, OFF(m), 0, hi}
+#define OPT_U64(k, m) {k, F_U64, F_OPT_ZERO, OFF(m), 0, UINT64_MAX}
 /* clang-format on */
 
 static const field_t hello_fields[] = {
@@ -197,6 +200,7 @@ static const field_t task_fields[] = {
     STR("project", task.project, MS_MAX_NAME, F_REQ),
     STR("source", task.source, MS_MAX_PATH, F_REQ),
     STR("dest", task.dest, MS_MAX_PATH, F_REQ),
+    OPT_U32("timeout", task.timeout_s, 366u * 24 * 3600),
 };
 static const field_t result_fields[] = {
     U64("run", result.run_id),
@@ -217,11 +221,23 @@ static const field_t result_fields[] = {
 };
 static const field_t text_fields[] = {
     STR("message", text.message, MS_MAX_TEXT, F_REQ),
+    OPT_U32("reconnect", text.reconnect, 1),
+};
+static const field_t heartbeat_fields[] = {
+    OPT_U64("t", heartbeat.t),
+    OPT_U64("ack", heartbeat.ack),
+    OPT_U32("ttl", heartbeat.ttl_ms, 24u * 3600 * 1000),
+};
+static const field_t taskref_fields[] = {
+    U64("run", taskref.run_id),
+    U64("task", taskref.task_id),
+    U32("attempt", taskref.attempt, 1, UINT32_MAX),
 };
 static const field_t run_fields[] = {
     STR("source", run.source, MS_MAX_PATH, F_OPT_NULL),
     STR("dest", run.dest, MS_MAX_PATH, F_OPT_NULL),
     STR("set", run.set, MS_MAX_NAME, F_OPT_NULL),
+    OPT_U32("flags", run.flags, 1),
 };
 static const field_t runref_fields[] = {
     U64("run", runref.run_id),
@@ -246,7 +262,10 @@ static const cmd_spec_t specs[] = {
     SPEC(MS_CMD_READY, ready_fields),
     SPEC(MS_CMD_TASK, task_fields),
     SPEC(MS_CMD_RESULT, result_fields),
-    {MS_CMD_HEARTBEAT, NULL, 0},
+    SPEC(MS_CMD_HEARTBEAT, heartbeat_fields),
+    SPEC(MS_CMD_HOLD, taskref_fields),
+    SPEC(MS_CMD_CANCEL, taskref_fields),
+    {MS_CMD_DRAIN, NULL, 0},
     SPEC(MS_CMD_BYE, text_fields),
     SPEC(MS_CMD_ERROR, text_fields),
     SPEC(MS_CMD_RUN, run_fields),
@@ -533,6 +552,8 @@ static int validate_field(const char *cmd, const field_t *f, const ms_msg_t *m, 
 
 static int omitted(const field_t *f, const ms_msg_t *m)
 {
+    if (f->need == F_OPT_ZERO)
+        return load_uint(m, f) == 0;
     return f->kind == F_STR && f->need == F_OPT_NULL && *(char *const *)field_cptr(m, f) == NULL;
 }
 
@@ -591,7 +612,7 @@ int ms_msg_encode(const ms_msg_t *m, char **out, size_t *outlen, char *err, size
     if (cs == NULL)
         return seterr(err, errlen, "unknown command %d", m != NULL ? m->cmd : -1);
     for (size_t i = 0; i < cs->n; i++) {
-        if (validate_field(cmd, &cs->fields[i], m, err, errlen) < 0)
+        if (!omitted(&cs->fields[i], m) && validate_field(cmd, &cs->fields[i], m, err, errlen) < 0)
             return -1;
     }
     msgpack_sbuffer_init(&sb);

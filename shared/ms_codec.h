@@ -21,13 +21,16 @@
  *   HELLO        name:str R, slots:uint R (1..4096)
  *   READY        credit:uint R (1..4096)
  *   TASK         run:uint R, task:uint R, attempt:uint R (>=1), flags:uint R,
- *                project:str R, source:str R, dest:str R
+ *                project:str R, source:str R, dest:str R, timeout:uint O (0: none)
  *   RESULT       run, task, attempt:uint R, exit:int R, signal:int R,
  *                secs:float R, files, btotal, bxfer:uint R, cpu_u, cpu_s:float R,
  *                rss, rd, wr:uint R, msg:str O ("")
- *   HEARTBEAT    (empty map)
- *   BYE, ERROR   message:str R
- *   RUN          source:str O, dest:str O, set:str O  (set, or both paths)
+ *   HEARTBEAT    t:uint O, ack:uint O, ttl:uint O (all 0 when absent)
+ *   HOLD, CANCEL run:uint R, task:uint R, attempt:uint R
+ *   DRAIN        (empty map)
+ *   BYE, ERROR   message:str R, reconnect:uint O (0 or 1)
+ *   RUN          source:str O, dest:str O, set:str O  (set, or both paths),
+ *                flags:uint O (1: mirror deletions)
  *   RUN_STARTED  run:uint R
  *   RUN_DONE     run:uint R, report:str R (JSON)
  *   STATUS       (empty map)
@@ -63,6 +66,7 @@ typedef struct {
     char *project;   /* folder name under source; "" for an MS_TASK_TOP task */
     char *source;    /* source root as the worker sees it */
     char *dest;      /* destination root: a path or an rsync remote */
+    uint32_t timeout_s; /* kill the task after this long; 0: no limit */
 } ms_task_t;
 
 typedef struct {
@@ -85,12 +89,33 @@ typedef struct {
 
 typedef struct {
     char *message;
+    uint32_t reconnect; /* BYE from the master: 1 = it restarts, keep tasks */
 } ms_text_t; /* BYE, ERROR */
+
+/*
+ * HEARTBEAT. A worker's heartbeat carries t, its own monotonic clock in ms
+ * when sent. The master answers each one at once, with ack = that t and
+ * ttl = how long it waits for a silent worker before it requeues the
+ * worker's tasks. A worker therefore knows that the master heard it at
+ * (its own) time ack, and must stop its tasks before ack + ttl: the lease.
+ */
+typedef struct {
+    uint64_t t;
+    uint64_t ack;
+    uint32_t ttl_ms;
+} ms_heartbeat_t;
+
+typedef struct {
+    uint64_t run_id;
+    uint64_t task_id;
+    uint32_t attempt;
+} ms_taskref_t; /* HOLD (worker still runs it), CANCEL (stop it) */
 
 typedef struct {
     char *source; /* NULL when absent */
     char *dest;
     char *set;
+    uint32_t flags; /* 1: mirror deletions (MS_RUN_DELETE) */
 } ms_run_t;
 
 typedef struct {
@@ -110,6 +135,8 @@ typedef struct {
         ms_task_t task;
         ms_result_t result;
         ms_text_t text;
+        ms_heartbeat_t heartbeat;
+        ms_taskref_t taskref;
         ms_run_t run;
         ms_runref_t runref;
         ms_json_t json;

@@ -20,6 +20,12 @@ const char *ms_cmd_name(int cmd)
         return "BYE";
     case MS_CMD_ERROR:
         return "ERROR";
+    case MS_CMD_HOLD:
+        return "HOLD";
+    case MS_CMD_CANCEL:
+        return "CANCEL";
+    case MS_CMD_DRAIN:
+        return "DRAIN";
     case MS_CMD_RUN:
         return "RUN";
     case MS_CMD_RUN_STARTED:

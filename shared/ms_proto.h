@@ -50,6 +50,9 @@ typedef enum {
     MS_CMD_HEARTBEAT = 0x05, /* both ways */
     MS_CMD_BYE = 0x06,       /* either side is leaving: reason */
     MS_CMD_ERROR = 0x07,     /* the last message was refused: message */
+    MS_CMD_HOLD = 0x08,      /* worker -> master: after HELLO, a task it still runs */
+    MS_CMD_CANCEL = 0x09,    /* master -> worker: stop that task, it is not yours */
+    MS_CMD_DRAIN = 0x0a,     /* worker -> master: send me no more tasks */
     /* client <-> master (control endpoint) */
     MS_CMD_RUN = 0x10,         /* client -> master: source, dest, set */
     MS_CMD_RUN_STARTED = 0x11, /* master -> client: run_id */
@@ -61,7 +64,7 @@ typedef enum {
 
 /* Flags of a task. */
 #define MS_TASK_TOP 0x1u    /* the loose files directly in the source root */
-#define MS_TASK_DELETE 0x2u /* mirror deletions (reserved; refused for now) */
+#define MS_TASK_DELETE 0x2u /* mirror deletions: rsync --delete-delay */
 #define MS_TASK_FLAGS_KNOWN (MS_TASK_TOP | MS_TASK_DELETE)
 
 /* Name of a command for logs ("HELLO"), or "UNKNOWN". */

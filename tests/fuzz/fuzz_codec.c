@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const int cmds[] = {
     MS_CMD_HELLO,  MS_CMD_READY,        MS_CMD_TASK, MS_CMD_RESULT,      MS_CMD_HEARTBEAT,
     MS_CMD_BYE,    MS_CMD_ERROR,        MS_CMD_RUN,  MS_CMD_RUN_STARTED, MS_CMD_RUN_DONE,
-    MS_CMD_STATUS, MS_CMD_STATUS_REPLY, MS_CMD_WAIT,
+    MS_CMD_STATUS, MS_CMD_STATUS_REPLY, MS_CMD_WAIT, MS_CMD_HOLD, MS_CMD_CANCEL, MS_CMD_DRAIN,
 };
 
 /* The walker guards msgpack-c: it must never pass what msgpack-c cannot read. */

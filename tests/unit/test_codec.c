@@ -395,7 +395,7 @@ static void test_result_without_message_arrives_with_empty_message(void **state)
 
 static void test_heartbeat_and_status_are_empty_maps(void **state)
 {
-    static const int cmds[] = {MS_CMD_HEARTBEAT, MS_CMD_STATUS};
+    static const int cmds[] = {MS_CMD_HEARTBEAT, MS_CMD_STATUS, MS_CMD_DRAIN};
 
     (void)state;
     for (size_t i = 0; i < ARRAY_LEN(cmds); i++) {
@@ -409,6 +409,64 @@ static void test_heartbeat_and_status_are_empty_maps(void **state)
         ms_msg_clear(&out);
         free(buf);
     }
+}
+
+static void test_heartbeat_round_trips_its_clock_ack_and_ttl(void **state)
+{
+    ms_msg_t in = {.cmd = MS_CMD_HEARTBEAT}, out;
+
+    (void)state;
+    in.u.heartbeat = (ms_heartbeat_t){.t = 123456789012ull, .ack = 42, .ttl_ms = 3000};
+    round_trip(&in, &out);
+    assert_int_equal(out.u.heartbeat.t, 123456789012ull);
+    assert_int_equal(out.u.heartbeat.ack, 42);
+    assert_int_equal(out.u.heartbeat.ttl_ms, 3000);
+    ms_msg_clear(&out);
+}
+
+static void test_hold_and_cancel_round_trip_the_task_attempt(void **state)
+{
+    static const int cmds[] = {MS_CMD_HOLD, MS_CMD_CANCEL};
+
+    (void)state;
+    for (size_t i = 0; i < ARRAY_LEN(cmds); i++) {
+        ms_msg_t in = {.cmd = cmds[i]}, out;
+        in.u.taskref = (ms_taskref_t){.run_id = 9, .task_id = 4, .attempt = 2};
+        round_trip(&in, &out);
+        assert_int_equal(out.u.taskref.run_id, 9);
+        assert_int_equal(out.u.taskref.task_id, 4);
+        assert_int_equal(out.u.taskref.attempt, 2);
+        ms_msg_clear(&out);
+        in.u.taskref.attempt = 0; /* attempts start at 1 */
+        expect_encode_fails(&in, "attempt");
+    }
+}
+
+static void test_optional_numbers_round_trip_and_default_to_zero(void **state)
+{
+    ms_msg_t task = sample_task("p"), out;
+    ms_msg_t bye = {.cmd = MS_CMD_BYE}, run = {.cmd = MS_CMD_RUN};
+
+    (void)state;
+    round_trip(&task, &out);
+    assert_int_equal(out.u.task.timeout_s, 0);
+    ms_msg_clear(&out);
+    task.u.task.timeout_s = 3600;
+    round_trip(&task, &out);
+    assert_int_equal(out.u.task.timeout_s, 3600);
+    ms_msg_clear(&out);
+    bye.u.text.message = "restarting";
+    bye.u.text.reconnect = 1;
+    round_trip(&bye, &out);
+    assert_int_equal(out.u.text.reconnect, 1);
+    ms_msg_clear(&out);
+    run.u.run.set = "nightly";
+    run.u.run.flags = 1;
+    round_trip(&run, &out);
+    assert_int_equal(out.u.run.flags, 1);
+    ms_msg_clear(&out);
+    run.u.run.flags = 2; /* unknown run flags are refused */
+    expect_encode_fails(&run, "flags");
 }
 
 static void test_bye_and_error_round_trip_their_message(void **state)
@@ -1013,6 +1071,9 @@ int main(void)
         cmocka_unit_test(test_result_round_trips_with_every_counter),
         cmocka_unit_test(test_result_without_message_arrives_with_empty_message),
         cmocka_unit_test(test_heartbeat_and_status_are_empty_maps),
+        cmocka_unit_test(test_heartbeat_round_trips_its_clock_ack_and_ttl),
+        cmocka_unit_test(test_hold_and_cancel_round_trip_the_task_attempt),
+        cmocka_unit_test(test_optional_numbers_round_trip_and_default_to_zero),
         cmocka_unit_test(test_bye_and_error_round_trip_their_message),
         cmocka_unit_test(test_run_round_trips_only_the_fields_given),
         cmocka_unit_test(test_run_started_and_wait_round_trip_the_run_id),
