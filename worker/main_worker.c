@@ -27,25 +27,27 @@ static void usage(FILE *f)
             "      --rsync PATH       rsync program (default: rsync from PATH)\n"
             "      --rsync-opt OPT    extra rsync option, repeatable (e.g. --rsync-opt=-H)\n"
             "      --heartbeat-ms N   heartbeat interval (default 1000)\n"
+            "      --drain-timeout S  on SIGTERM, let running tasks finish for up to S s\n"
+            "                         (default 60), then interrupt them\n"
             "  -c, --config FILE      read the [worker] section of FILE\n"
             "  -v, --verbose          log debug messages\n"
             "  -q, --quiet            log only errors\n"
             "  -h, --help             this text\n");
 }
 
-enum { OPT_RSYNC = 256, OPT_RSYNC_OPT, OPT_HEARTBEAT };
+enum { OPT_RSYNC = 256, OPT_RSYNC_OPT, OPT_HEARTBEAT, OPT_DRAIN };
 
-static int parse_args(int argc, char **argv, ms_config_t *cfg, int *heartbeat_ms, int *verbose)
+static int parse_args(int argc, char **argv, ms_config_t *cfg, int *verbose)
 {
     static const struct option longopts[] = {
         {"master", required_argument, NULL, 'm'},  {"slots", required_argument, NULL, 's'},
         {"name", required_argument, NULL, 'n'},    {"rsync", required_argument, NULL, OPT_RSYNC},
         {"rsync-opt", required_argument, NULL, OPT_RSYNC_OPT},
         {"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT},
+        {"drain-timeout", required_argument, NULL, OPT_DRAIN},
         {"config", required_argument, NULL, 'c'},  {"verbose", no_argument, NULL, 'v'},
         {"quiet", no_argument, NULL, 'q'},         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     char err[512];
-    unsigned u;
     int c;
     if (ms_config_load_from_args(cfg, argc, argv, err, sizeof err) != 0) {
         fprintf(stderr, "multisync-worker: %s\n", err);
@@ -72,11 +74,16 @@ static int parse_args(int argc, char **argv, ms_config_t *cfg, int *heartbeat_ms
             ms_config_add_rsync_opt(cfg, optarg);
             break;
         case OPT_HEARTBEAT:
-            if (ms_parse_uint(optarg, 10, 600000, &u) != 0) {
+            if (ms_parse_uint(optarg, 10, 600000, &cfg->heartbeat_ms) != 0) {
                 fprintf(stderr, "multisync-worker: --heartbeat-ms takes 10 to 600000\n");
                 return -1;
             }
-            *heartbeat_ms = (int)u;
+            break;
+        case OPT_DRAIN:
+            if (ms_parse_uint(optarg, 1, 86400, &cfg->drain_timeout_s) != 0) {
+                fprintf(stderr, "multisync-worker: --drain-timeout takes 1 to 86400\n");
+                return -1;
+            }
             break;
         case 'c':
             break;
@@ -130,8 +137,8 @@ static int fill_defaults(ms_config_t *cfg)
 int main(int argc, char **argv)
 {
     ms_config_t cfg = {0};
-    int heartbeat_ms = 0, verbose = 0, rc = 1;
-    if (parse_args(argc, argv, &cfg, &heartbeat_ms, &verbose) != 0 || fill_defaults(&cfg) != 0)
+    int verbose = 0, rc = 1;
+    if (parse_args(argc, argv, &cfg, &verbose) != 0 || fill_defaults(&cfg) != 0)
         goto out;
     ms_log_init("multisync-worker", ms_config_log_level(&cfg, verbose));
     if (ms_signal_install() != 0) {
@@ -140,7 +147,8 @@ int main(int argc, char **argv)
     }
     ms_agent_opts_t o = {.master = cfg.master, .name = cfg.name, .slots = cfg.slots,
                          .rsync = cfg.rsync, .rsync_opts = cfg.rsync_opts,
-                         .n_rsync_opts = cfg.n_rsync_opts, .heartbeat_ms = heartbeat_ms};
+                         .n_rsync_opts = cfg.n_rsync_opts, .heartbeat_ms = (int)cfg.heartbeat_ms,
+                         .drain_timeout_s = cfg.drain_timeout_s};
     rc = ms_agent_run(&o, &ms_stop_signal);
 out:
     ms_config_free(&cfg);

@@ -12,20 +12,34 @@
 #include "ms_pool.h"
 #include "ms_wire.h"
 
-#define AGENT_STOP_GRACE_MS 5000
+#define KILL_GRACE_MS 5000
+
+/* A result sent and not yet known to have reached the master. */
+typedef struct {
+    ms_result_t r; /* owns r.message */
+    uint64_t sent_at; /* our clock when last sent */
+} outbox_t;
 
 typedef struct {
     const ms_agent_opts_t *o;
     void *ctx;
     void *sock;
     ms_pool_t *pool;
-    struct pollfd *fds;     /* the pool's descriptors, 1 + 2 x slots */
-    zmq_pollitem_t *items;  /* the socket, then fds */
+    struct pollfd *fds;    /* the pool's descriptors, 1 + 2 x slots */
+    zmq_pollitem_t *items; /* the socket, then fds */
     size_t max_fds;
-    int heartbeat_ms;
-    int64_t next_heartbeat_ms;
-    int64_t last_announce_ms;
-    int done;      /* leave the loop */
+    int hb_ms;
+    int64_t next_hb_ms;
+    int64_t last_heard_ms;  /* anything from the master */
+    int64_t acked_ms;       /* the master heard us at this time of ours */
+    int64_t ttl_ms;         /* the master's patience, from its acks */
+    int64_t reconnect_at_ms;
+    int reconnect_ivl_ms;
+    int lease_lost;         /* tasks were killed for lack of acks */
+    outbox_t *outbox;
+    size_t n_out, cap_out;
+    int draining;
+    int done;               /* leave the loop */
     int exit_code;
 } agent_t;
 
@@ -40,7 +54,7 @@ static int send_msg(agent_t *a, ms_msg_t *m)
 {
     char err[256];
     if (ms_wire_send(a->sock, NULL, m, err, sizeof err) != 0) {
-        ms_warn("%s", err);
+        ms_debug("%s", err);
         return -1;
     }
     return 0;
@@ -50,51 +64,173 @@ static void send_ready(agent_t *a, unsigned credit)
 {
     ms_msg_t m = {.cmd = MS_CMD_READY};
     m.u.ready.credit = credit;
-    if (credit > 0)
+    if (credit > 0 && !a->draining)
         send_msg(a, &m);
 }
 
-/* HELLO, then all free slots as credit. Also used when the master does not
- * know us (it restarted). */
-static void announce(agent_t *a)
+static void send_heartbeat(agent_t *a)
 {
-    ms_msg_t m = {.cmd = MS_CMD_HELLO};
-    m.u.hello.name = (char *)a->o->name;
-    m.u.hello.slots = a->o->slots;
-    a->last_announce_ms = now_ms();
-    if (send_msg(a, &m) == 0)
-        send_ready(a, ms_pool_slots(a->pool) - ms_pool_busy(a->pool));
-}
-
-static void send_result(agent_t *a, ms_result_t *r)
-{
-    ms_msg_t m = {.cmd = MS_CMD_RESULT};
-    m.u.result = *r;
-    if (r->message == NULL)
-        m.u.result.message = "";
+    ms_msg_t m = {.cmd = MS_CMD_HEARTBEAT};
+    m.u.heartbeat.t = (uint64_t)now_ms();
+    a->next_hb_ms = now_ms() + a->hb_ms;
     send_msg(a, &m);
 }
 
-static void refuse_task(agent_t *a, const ms_task_t *t, const char *why)
+/* --- results: kept until the master has them ------------------------------- */
+
+static void send_result(agent_t *a, outbox_t *ob)
+{
+    ms_msg_t m = {.cmd = MS_CMD_RESULT};
+    m.u.result = ob->r;
+    ob->sent_at = (uint64_t)now_ms();
+    send_msg(a, &m);
+}
+
+static int outbox_add(agent_t *a, ms_result_t *r)
+{
+    if (a->n_out == a->cap_out) {
+        size_t ncap = a->cap_out ? a->cap_out * 2 : 8;
+        outbox_t *n = realloc(a->outbox, ncap * sizeof *n);
+        if (!n)
+            return -1;
+        a->outbox = n;
+        a->cap_out = ncap;
+    }
+    outbox_t *ob = &a->outbox[a->n_out++];
+    ob->r = *r;
+    if (!ob->r.message)
+        ob->r.message = strdup("");
+    send_result(a, ob);
+    return 0;
+}
+
+/* The master answered a heartbeat sent at `ack`: on one connection
+ * messages arrive in order, so every result sent before it arrived too. */
+static void outbox_acked(agent_t *a, uint64_t ack)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < a->n_out; i++) {
+        if (a->outbox[i].sent_at <= ack)
+            free(a->outbox[i].r.message);
+        else
+            a->outbox[kept++] = a->outbox[i];
+    }
+    a->n_out = kept;
+}
+
+/* --- (re)connecting ---------------------------------------------------------- */
+
+static int open_socket(agent_t *a, char *err, size_t errlen)
+{
+    int ivl = MS_RECONNECT_MIN_MS, ivl_max = MS_RECONNECT_MAX_MS;
+    if (a->sock)
+        zmq_close(a->sock);
+    a->sock = zmq_socket(a->ctx, ZMQ_DEALER);
+    if (!a->sock || ms_wire_setup(a->sock, 0) != 0 ||
+        zmq_setsockopt(a->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl) != 0 ||
+        zmq_setsockopt(a->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max) != 0 ||
+        zmq_connect(a->sock, a->o->master) != 0) {
+        snprintf(err, errlen, "cannot connect to master %s: %s", a->o->master,
+                 zmq_strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* HELLO, HOLD for each task still running, the results the master may not
+ * have, then the free slots as credit. */
+static void announce(agent_t *a)
+{
+    ms_msg_t m = {.cmd = MS_CMD_HELLO};
+    ms_taskref_t held[4096];
+    m.u.hello.name = (char *)a->o->name;
+    m.u.hello.slots = a->o->slots;
+    a->acked_ms = now_ms(); /* the master starts its clock for us on arrival */
+    send_msg(a, &m);
+    size_t n = ms_pool_running(a->pool, held, sizeof held / sizeof held[0]);
+    for (size_t i = 0; i < n; i++) {
+        ms_msg_t h = {.cmd = MS_CMD_HOLD};
+        h.u.taskref = held[i];
+        send_msg(a, &h);
+    }
+    for (size_t i = 0; i < a->n_out; i++)
+        send_result(a, &a->outbox[i]);
+    if (a->draining) {
+        ms_msg_t d = {.cmd = MS_CMD_DRAIN};
+        send_msg(a, &d);
+    }
+    send_ready(a, ms_pool_slots(a->pool) - ms_pool_busy(a->pool));
+    send_heartbeat(a);
+}
+
+static void reconnect(agent_t *a)
+{
+    char err[512];
+    ms_warn("no answer from master %s for %.1f s: reconnecting (%u task(s) still running)",
+            a->o->master, (now_ms() - a->last_heard_ms) / 1000.0, ms_pool_busy(a->pool));
+    if (open_socket(a, err, sizeof err) != 0) {
+        ms_error("%s", err);
+    } else {
+        announce(a);
+    }
+    a->reconnect_at_ms = now_ms() + a->reconnect_ivl_ms;
+    if (a->reconnect_ivl_ms < MS_RECONNECT_MAX_MS)
+        a->reconnect_ivl_ms *= 2;
+}
+
+/* --- lease ---------------------------------------------------------------------- */
+
+static void check_lease(agent_t *a)
+{
+    int64_t margin = a->hb_ms / 2 < a->ttl_ms / 4 ? a->hb_ms / 2 : a->ttl_ms / 4;
+    if (ms_pool_busy(a->pool) == 0 || now_ms() < a->acked_ms + a->ttl_ms - margin)
+        return;
+    if (!a->lease_lost)
+        ms_warn("lease lost: the master has not acknowledged us for %.1f s; stopping %u "
+                "task(s) before it gives them to another worker",
+                (now_ms() - a->acked_ms) / 1000.0, ms_pool_busy(a->pool));
+    a->lease_lost = 1;
+    ms_pool_kill_all(a->pool, SIGKILL, "stopped: this worker lost contact with the master");
+}
+
+/* --- messages from the master ------------------------------------------------------ */
+
+static void refuse_task(agent_t *a, const ms_task_t *t, int code, const char *why)
 {
     ms_result_t r = {.run_id = t->run_id, .task_id = t->task_id, .attempt = t->attempt,
-                     .exit_code = -1, .message = (char *)why};
+                     .exit_code = code, .message = strdup(why)};
     char name[512];
     ms_warn("task %s of run %llu refused: %s", ms_log_safe(t->project, name, sizeof name),
             (unsigned long long)t->run_id, why);
-    send_result(a, &r);
+    if (outbox_add(a, &r) != 0)
+        free(r.message);
     send_ready(a, 1);
 }
 
 static void on_task(agent_t *a, const ms_task_t *t)
 {
     char err[512], name[512];
+    if (a->draining) {
+        refuse_task(a, t, -2, "worker draining: not started");
+        return;
+    }
     if (ms_pool_start(a->pool, t, err, sizeof err) != 0) {
-        refuse_task(a, t, err);
+        refuse_task(a, t, -1, err);
         return;
     }
     ms_info("run %llu: started %s (attempt %u)", (unsigned long long)t->run_id,
             t->flags & MS_TASK_TOP ? "." : ms_log_safe(t->project, name, sizeof name), t->attempt);
+}
+
+static void on_heartbeat(agent_t *a, const ms_heartbeat_t *hb)
+{
+    if (hb->ack > 0 && (int64_t)hb->ack > a->acked_ms) {
+        a->acked_ms = (int64_t)hb->ack;
+        outbox_acked(a, hb->ack);
+    }
+    if (hb->ttl_ms > 0)
+        a->ttl_ms = hb->ttl_ms;
+    a->lease_lost = 0;
 }
 
 static void on_master_msg(agent_t *a, ms_msg_t *m)
@@ -104,16 +240,28 @@ static void on_master_msg(agent_t *a, ms_msg_t *m)
         on_task(a, &m->u.task);
         break;
     case MS_CMD_HEARTBEAT:
+        on_heartbeat(a, &m->u.heartbeat);
+        break;
+    case MS_CMD_CANCEL:
+        ms_warn("master cancelled run %llu task %llu attempt %u: stopping it",
+                (unsigned long long)m->u.taskref.run_id, (unsigned long long)m->u.taskref.task_id,
+                m->u.taskref.attempt);
+        ms_pool_kill(a->pool, &m->u.taskref, SIGKILL, "cancelled by the master");
         break;
     case MS_CMD_BYE:
         ms_info("master says goodbye: %s", m->u.text.message);
-        a->done = 1;
+        if (m->u.text.reconnect)
+            a->last_heard_ms = now_ms() - 2 * (int64_t)a->hb_ms; /* reconnect at once */
+        else
+            a->done = 1;
         break;
     case MS_CMD_ERROR:
         ms_warn("master refused a message: %s", m->u.text.message);
         if (strstr(m->u.text.message, "unknown worker") &&
-            now_ms() - a->last_announce_ms >= a->heartbeat_ms)
+            now_ms() >= a->reconnect_at_ms) {
+            a->reconnect_at_ms = now_ms() + a->hb_ms;
             announce(a);
+        }
         break;
     default:
         ms_warn("master sent %s, which a worker does not take", ms_cmd_name(m->cmd));
@@ -128,6 +276,8 @@ static void read_master(agent_t *a)
         int rc = ms_wire_recv(a->sock, 0, NULL, &m, err, sizeof err);
         if (rc == MS_WIRE_NONE || rc == MS_WIRE_FAIL)
             return;
+        a->last_heard_ms = now_ms();
+        a->reconnect_ivl_ms = MS_RECONNECT_MIN_MS;
         if (rc == MS_WIRE_VERSION) {
             ms_error("cannot work with this master: %s", err);
             a->done = 1;
@@ -142,9 +292,11 @@ static void read_master(agent_t *a)
     }
 }
 
+/* --- the pool --------------------------------------------------------------------------- */
+
 static void collect_results(agent_t *a)
 {
-    char err[256], name[512];
+    char err[256], msg[1024];
     ms_result_t r;
     if (ms_pool_handle(a->pool, err, sizeof err) != 0)
         ms_warn("pool: %s", err);
@@ -155,27 +307,22 @@ static void collect_results(agent_t *a)
         else
             ms_warn("run %llu task %llu: rsync exit %d: %s", (unsigned long long)r.run_id,
                     (unsigned long long)r.task_id, r.exit_code,
-                    ms_log_safe(r.message ? r.message : "", name, sizeof name));
-        send_result(a, &r);
-        free(r.message);
+                    ms_log_safe(r.message ? r.message : "", msg, sizeof msg));
+        if (outbox_add(a, &r) != 0) {
+            ms_error("out of memory keeping a result");
+            free(r.message);
+        }
         send_ready(a, 1);
     }
-}
-
-static void heartbeat(agent_t *a)
-{
-    int64_t now = now_ms();
-    if (now < a->next_heartbeat_ms)
-        return;
-    a->next_heartbeat_ms = now + a->heartbeat_ms;
-    ms_msg_t m = {.cmd = MS_CMD_HEARTBEAT};
-    send_msg(a, &m);
 }
 
 /* One turn of the loop: wait for the master, the children or the clock. */
 static int turn(agent_t *a, int timeout_ms)
 {
     size_t n = ms_pool_pollfds(a->pool, a->fds, a->max_fds);
+    double next_timeout = ms_pool_expire(a->pool);
+    if (next_timeout >= 0 && next_timeout * 1000 < timeout_ms)
+        timeout_ms = (int)(next_timeout * 1000) + 1;
     a->items[0] = (zmq_pollitem_t){a->sock, 0, ZMQ_POLLIN, 0};
     for (size_t i = 0; i < n; i++)
         a->items[1 + i] = (zmq_pollitem_t){NULL, a->fds[i].fd, ZMQ_POLLIN, 0};
@@ -187,23 +334,61 @@ static int turn(agent_t *a, int timeout_ms)
     return 0;
 }
 
-/* Ask running rsyncs to stop, report what they became, and say BYE. */
-static void stop_tasks(agent_t *a, const char *why)
+/* Housekeeping on the clock: heartbeat, lease, reconnect. */
+static void tick(agent_t *a)
 {
-    if (ms_pool_busy(a->pool) > 0) {
-        ms_info("stopping %u running task(s): %s", ms_pool_busy(a->pool), why);
-        ms_pool_signal_all(a->pool, SIGTERM);
-        int64_t deadline = now_ms() + AGENT_STOP_GRACE_MS;
-        while (ms_pool_busy(a->pool) > 0 && now_ms() < deadline)
-            turn(a, 100);
-        ms_pool_signal_all(a->pool, SIGKILL);
-        while (ms_pool_busy(a->pool) > 0 && turn(a, 100) == 0)
-            ;
+    int64_t now = now_ms();
+    if (now >= a->next_hb_ms)
+        send_heartbeat(a);
+    check_lease(a);
+    if (now - a->last_heard_ms > 2 * (int64_t)a->hb_ms && now >= a->reconnect_at_ms)
+        reconnect(a);
+}
+
+/* --- stopping ------------------------------------------------------------------------------ */
+
+static void wait_tasks(agent_t *a, int64_t deadline)
+{
+    while (ms_pool_busy(a->pool) > 0 && now_ms() < deadline && !a->done) {
+        tick(a);
+        if (turn(a, 100) != 0)
+            break;
     }
+}
+
+/* SIGTERM: no new tasks, let running ones finish up to the drain timeout,
+ * then stop them; they are reported as interrupted (and retried elsewhere). */
+static void drain(agent_t *a)
+{
+    unsigned limit = a->o->drain_timeout_s ? a->o->drain_timeout_s : 60;
+    ms_msg_t d = {.cmd = MS_CMD_DRAIN};
+    a->draining = 1;
+    send_msg(a, &d);
+    if (ms_pool_busy(a->pool) > 0)
+        ms_info("draining: waiting up to %u s for %u running task(s)", limit,
+                ms_pool_busy(a->pool));
+    wait_tasks(a, now_ms() + (int64_t)limit * 1000);
+    if (ms_pool_busy(a->pool) > 0) {
+        ms_warn("drain timeout: interrupting %u task(s)", ms_pool_busy(a->pool));
+        ms_pool_kill_all(a->pool, SIGTERM, "interrupted: the worker was stopped");
+        wait_tasks(a, now_ms() + KILL_GRACE_MS);
+        ms_pool_kill_all(a->pool, SIGKILL, "interrupted: the worker was stopped");
+        wait_tasks(a, now_ms() + KILL_GRACE_MS);
+    }
+}
+
+static void leave(agent_t *a, const char *why)
+{
     ms_msg_t bye = {.cmd = MS_CMD_BYE};
+    if (ms_pool_busy(a->pool) > 0) {
+        ms_pool_kill_all(a->pool, SIGKILL, "interrupted: the worker left");
+        wait_tasks(a, now_ms() + KILL_GRACE_MS);
+    }
     bye.u.text.message = (char *)why;
     send_msg(a, &bye);
 }
+
+/* --- setup ------------------------------------------------------------------------------------ */
 
 static int setup(agent_t *a, char *err, size_t errlen)
 {
@@ -214,52 +399,54 @@ static int setup(agent_t *a, char *err, size_t errlen)
     a->max_fds = 1 + 2 * (size_t)a->o->slots;
     a->fds = calloc(a->max_fds, sizeof *a->fds);
     a->items = calloc(a->max_fds + 1, sizeof *a->items);
-    if (!a->fds || !a->items) {
+    a->ctx = zmq_ctx_new();
+    if (!a->fds || !a->items || !a->ctx) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    a->ctx = zmq_ctx_new();
-    a->sock = a->ctx ? zmq_socket(a->ctx, ZMQ_DEALER) : NULL;
-    int ivl = MS_RECONNECT_MIN_MS, ivl_max = MS_RECONNECT_MAX_MS;
-    if (!a->sock || ms_wire_setup(a->sock, 1000) != 0 ||
-        zmq_setsockopt(a->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl) != 0 ||
-        zmq_setsockopt(a->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max) != 0 ||
-        zmq_connect(a->sock, a->o->master) != 0) {
-        snprintf(err, errlen, "cannot connect to master %s: %s", a->o->master,
-                 zmq_strerror(errno));
-        return -1;
-    }
-    return 0;
+    return open_socket(a, err, errlen);
+}
+
+static void teardown(agent_t *a)
+{
+    ms_pool_destroy(&a->pool);
+    for (size_t i = 0; i < a->n_out; i++)
+        free(a->outbox[i].r.message);
+    free(a->outbox);
+    free(a->fds);
+    free(a->items);
+    if (a->sock)
+        zmq_close(a->sock);
+    if (a->ctx)
+        zmq_ctx_term(a->ctx);
 }
 
 int ms_agent_run(const ms_agent_opts_t *o, volatile sig_atomic_t *stop)
 {
     agent_t a = {.o = o, .exit_code = 0};
     char err[512];
-    a.heartbeat_ms = o->heartbeat_ms > 0 ? o->heartbeat_ms : MS_HEARTBEAT_MS;
+    a.hb_ms = o->heartbeat_ms > 0 ? o->heartbeat_ms : MS_HEARTBEAT_MS;
+    a.ttl_ms = (int64_t)a.hb_ms * MS_HEARTBEAT_LIVENESS;
+    a.reconnect_ivl_ms = MS_RECONNECT_MIN_MS;
     if (setup(&a, err, sizeof err) != 0) {
         ms_error("%s", err);
-        a.exit_code = 1;
-        goto out;
+        teardown(&a);
+        return 1;
     }
     ms_info("worker %s with %u slots, master %s", o->name, o->slots, o->master);
+    a.last_heard_ms = now_ms();
     announce(&a);
     while (!a.done && !*stop) {
-        heartbeat(&a);
-        if (turn(&a, a.heartbeat_ms) != 0) {
+        tick(&a);
+        if (turn(&a, a.hb_ms / 2) != 0) {
             ms_error("poll failed: %s", zmq_strerror(errno));
             a.exit_code = 1;
             break;
         }
     }
-    stop_tasks(&a, *stop ? "worker stopped by a signal" : "worker leaving");
-out:
-    ms_pool_destroy(&a.pool);
-    free(a.fds);
-    free(a.items);
-    if (a.sock)
-        zmq_close(a.sock);
-    if (a.ctx)
-        zmq_ctx_term(a.ctx);
+    if (*stop && !a.done)
+        drain(&a);
+    leave(&a, *stop ? "worker stopped" : "worker leaving");
+    teardown(&a);
     return a.exit_code;
 }

@@ -2,6 +2,20 @@
  * ms_agent.h - the worker agent: connects a DEALER to the master, announces
  * its host name and slots, takes tasks against the credit it grants, runs
  * them in its local pool and reports each result with the task's counters.
+ *
+ * Faults it survives (Paranoid Pirate, plus leases):
+ *   - it heartbeats every heartbeat_ms; the master answers each heartbeat
+ *     with an ack of the worker's clock and the time it waits before it
+ *     requeues a silent worker's tasks (ttl). A task is a lease: when no
+ *     ack newer than (now - ttl + a margin) has come back, the agent kills
+ *     its rsyncs, so a cut-off worker never races the worker that gets its
+ *     tasks next;
+ *   - when the master is silent for 2 heartbeats it reconnects with a new
+ *     socket, backing off from 1 s to 32 s, announces itself again with
+ *     HOLD for each task it still runs, and re-sends every result the master
+ *     has not acknowledged (results are idempotent per task attempt);
+ *   - SIGTERM: DRAIN (no more tasks), let running tasks finish for up to
+ *     drain_timeout_s, then kill them (reported as interrupted), BYE, exit.
  */
 #ifndef MS_AGENT_H
 #define MS_AGENT_H
@@ -17,6 +31,7 @@ typedef struct {
     char *const *rsync_opts;  /* extra rsync options from config/command line */
     size_t n_rsync_opts;
     int heartbeat_ms;         /* 0: MS_HEARTBEAT_MS */
+    unsigned drain_timeout_s; /* on SIGTERM, wait this long for running tasks; 0: 60 */
 } ms_agent_opts_t;
 
 /*

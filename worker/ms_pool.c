@@ -41,8 +41,10 @@ struct ms_child {
     bool reaped, finished;
     uint64_t seq; /* finish order, so results come out first finished first */
     struct timespec started;
+    double timeout_s;  /* kill it when it has run this long; 0: never */
+    char why[128];     /* why the pool killed it, for the message */
     ms_result_t res; /* res.message stays NULL: msg is copied on collection */
-    char msg[MSG_TAIL + 128];
+    char msg[MSG_TAIL + 256]; /* why + tail */
     size_t out_len, err_len;
     char out[OUT_KEEP];
     char errbuf[ERR_KEEP];
@@ -275,6 +277,7 @@ static struct ms_child *child_new(const ms_task_t *t)
     c->res.run_id = t->run_id;
     c->res.task_id = t->task_id;
     c->res.attempt = t->attempt;
+    c->timeout_s = t->timeout_s;
     return c;
 }
 
@@ -311,7 +314,7 @@ int ms_pool_start(ms_pool_t *p, const ms_task_t *t, char *err, size_t errlen)
         snprintf(err, errlen, "no pool");
         return -1;
     }
-    if (ms_rsync_check_task(t, err, errlen) < 0)
+    if (ms_rsync_check_task(t, err, errlen) < 0 || ms_rsync_check_delete_safe(t, err, errlen) < 0)
         return -1;
     if ((slot = free_slot(p)) < 0) {
         snprintf(err, errlen, "pool full: all %u slots busy", p->slots);
@@ -562,7 +565,9 @@ static void build_message(struct ms_child *c)
     int sig = c->res.term_signal;
 
     ms_rsync_error_tail(c->errbuf, c->err_len, tail, sizeof(tail));
-    if (sig != 0) {
+    if (c->why[0] != '\0') {
+        snprintf(c->msg, sizeof(c->msg), "%s%s%s", c->why, tail[0] != '\0' ? "\n" : "", tail);
+    } else if (sig != 0) {
         const char *desc = sigdescr_np(sig);
 
         snprintf(c->msg, sizeof(c->msg), "rsync killed by signal %d (%s)%s%s", sig,
@@ -646,4 +651,63 @@ void ms_pool_signal_all(ms_pool_t *p, int sig)
         if (c != NULL && !c->reaped)
             killpg(c->pid, sig);
     }
+}
+
+/* Signal one running child's process group, noting why. */
+static void kill_child(struct ms_child *c, int sig, const char *why)
+{
+    if (c == NULL || c->reaped || c->finished)
+        return;
+    if (why != NULL && c->why[0] == '\0')
+        snprintf(c->why, sizeof(c->why), "%s", why);
+    killpg(c->pid, sig);
+}
+
+int ms_pool_kill(ms_pool_t *p, const ms_taskref_t *ref, int sig, const char *why)
+{
+    for (unsigned i = 0; p != NULL && i < p->slots; i++) {
+        struct ms_child *c = p->child[i];
+        if (c != NULL && c->res.run_id == ref->run_id && c->res.task_id == ref->task_id &&
+            c->res.attempt == ref->attempt) {
+            kill_child(c, sig, why);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+void ms_pool_kill_all(ms_pool_t *p, int sig, const char *why)
+{
+    for (unsigned i = 0; p != NULL && i < p->slots; i++)
+        kill_child(p->child[i], sig, why);
+}
+
+double ms_pool_expire(ms_pool_t *p)
+{
+    double next = -1;
+    for (unsigned i = 0; p != NULL && i < p->slots; i++) {
+        struct ms_child *c = p->child[i];
+        if (c == NULL || c->reaped || c->timeout_s <= 0)
+            continue;
+        double left = c->timeout_s - seconds_since(&c->started);
+        if (left <= 0) {
+            char why[128];
+            snprintf(why, sizeof(why), "timed out after %.0f s", c->timeout_s);
+            kill_child(c, SIGKILL, why);
+        } else if (next < 0 || left < next) {
+            next = left;
+        }
+    }
+    return next;
+}
+
+size_t ms_pool_running(const ms_pool_t *p, ms_taskref_t *out, size_t max)
+{
+    size_t n = 0;
+    for (unsigned i = 0; p != NULL && i < p->slots && n < max; i++) {
+        const struct ms_child *c = p->child[i];
+        if (c != NULL && !c->finished && !c->reaped)
+            out[n++] = (ms_taskref_t){c->res.run_id, c->res.task_id, c->res.attempt};
+    }
+    return n;
 }

@@ -47,8 +47,10 @@ unsigned ms_pool_slots(const ms_pool_t *p);
 
 /*
  * Start a task (the pool copies what it needs from t). Returns 0, or -1 with
- * the reason in err when the task is refused (ms_rsync_check_task), the pool
- * is full, or fork/pipe fails; nothing is started then.
+ * the reason in err when the task is refused (ms_rsync_check_task, or
+ * ms_rsync_check_delete_safe for a task with MS_TASK_DELETE), the pool is
+ * full, or fork/pipe fails; nothing is started then. A task with timeout_s
+ * is killed by ms_pool_expire once it has run that long.
  */
 int ms_pool_start(ms_pool_t *p, const ms_task_t *t, char *err, size_t errlen);
 
@@ -71,5 +73,25 @@ int ms_pool_next_result(ms_pool_t *p, ms_result_t *r);
 
 /* Send sig to the process group of every running task. */
 void ms_pool_signal_all(ms_pool_t *p, int sig);
+
+/*
+ * Signal the process group of the task ref names and remember why (the
+ * result's message starts with it: "cancelled by the master", ...).
+ * Returns 0, or -1 when the pool does not run that task.
+ */
+int ms_pool_kill(ms_pool_t *p, const ms_taskref_t *ref, int sig, const char *why);
+
+/* The same for every running task. */
+void ms_pool_kill_all(ms_pool_t *p, int sig, const char *why);
+
+/*
+ * Kill (SIGKILL to the group) every task that has run longer than its
+ * timeout_s; their results say "timed out after N s". Returns the seconds
+ * until the next timeout, or -1 when no running task has one.
+ */
+double ms_pool_expire(ms_pool_t *p);
+
+/* List the tasks still running (at most max). Returns how many. */
+size_t ms_pool_running(const ms_pool_t *p, ms_taskref_t *out, size_t max);
 
 #endif

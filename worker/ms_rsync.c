@@ -3,13 +3,16 @@
  */
 #include "ms_rsync.h"
 
+#include <dirent.h>
+#include <errno.h>
+
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MS_RSYNC_FIXED_ARGS 4 /* rsync -a --stats --mkpath */
+#define MS_RSYNC_FIXED_ARGS 5 /* rsync -a --stats --mkpath [--delete-delay] */
 
 /* ---- --stats ------------------------------------------------------------ */
 
@@ -145,10 +148,6 @@ int ms_rsync_check_task(const ms_task_t *t, char *err, size_t errlen)
         snprintf(err, errlen, "task has unknown flags 0x%x", (unsigned)t->flags);
         return -1;
     }
-    if (t->flags & MS_TASK_DELETE) {
-        snprintf(err, errlen, "--delete tasks are not supported");
-        return -1;
-    }
     if (check_root("source", t->source, err, errlen) < 0 ||
         check_root("dest", t->dest, err, errlen) < 0)
         return -1;
@@ -189,7 +188,7 @@ static int push(char **argv, size_t *n, const char *s)
 }
 
 static int push_fixed(char **argv, size_t *n, const char *rsync, char *const *extra, size_t n_extra,
-                      bool top)
+                      bool top, bool del)
 {
     static const char *const fixed[] = {"-a", "--stats", "--mkpath"};
 
@@ -198,6 +197,8 @@ static int push_fixed(char **argv, size_t *n, const char *rsync, char *const *ex
     for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
         if (push(argv, n, fixed[i]) < 0)
             return -1;
+    if (del && push(argv, n, "--delete-delay") < 0)
+        return -1;
     for (size_t i = 0; i < n_extra; i++)
         if (push(argv, n, extra[i]) < 0)
             return -1;
@@ -215,7 +216,7 @@ char **ms_rsync_argv(const char *rsync, char *const *extra, size_t n_extra, cons
 
     if (argv == NULL)
         goto out;
-    if (push_fixed(argv, &n, rsync, extra, n_extra, top) < 0)
+    if (push_fixed(argv, &n, rsync, extra, n_extra, top, (t->flags & MS_TASK_DELETE) != 0) < 0)
         goto out;
     if ((argv[n++] = join_dir(t->source, t->project)) == NULL)
         goto out;
@@ -235,6 +236,60 @@ void ms_rsync_argv_free(char **argv)
     for (size_t i = 0; argv[i] != NULL; i++)
         free(argv[i]);
     free(argv);
+}
+
+/* ---- deletion safety ------------------------------------------------------ */
+
+/* 1 when path is a folder with at least one entry, 0 when it is an empty
+ * folder or missing, -1 when it exists but is not a readable folder. */
+static int folder_has_entries(const char *path)
+{
+    DIR *d = opendir(path);
+    struct dirent *e;
+    int found = 0;
+
+    if (d == NULL)
+        return errno == ENOENT ? 0 : -1;
+    while (!found && (e = readdir(d)) != NULL)
+        found = strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return found;
+}
+
+static bool is_remote(const char *dest)
+{
+    const char *colon = strchr(dest, ':'), *slash = strchr(dest, '/');
+    return strncmp(dest, "rsync://", 8) == 0 || (colon != NULL && (slash == NULL || colon < slash));
+}
+
+int ms_rsync_check_delete_safe(const ms_task_t *t, char *err, size_t errlen)
+{
+    char *src, *dst;
+    int rc = -1, s, d;
+
+    if (!(t->flags & MS_TASK_DELETE))
+        return 0;
+    src = join_dir(t->source, t->project);
+    dst = join_dir(t->dest, t->project);
+    if (src == NULL || dst == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    s = folder_has_entries(src);
+    d = is_remote(t->dest) ? 1 : folder_has_entries(dst);
+    if (s < 0)
+        snprintf(err, errlen, "source %s is not a readable folder: %s", src, strerror(errno));
+    else if (s == 0 && d != 0)
+        snprintf(err, errlen,
+                 "refusing to mirror deletions: source %s is missing or empty while its backup "
+                 "%s is not (unmounted source?)",
+                 src, dst);
+    else
+        rc = 0;
+out:
+    free(src);
+    free(dst);
+    return rc;
 }
 
 /* ---- stderr tail -------------------------------------------------------- */

@@ -30,15 +30,24 @@ int ms_rsync_parse_stats(const char *text, size_t len, ms_rsync_stats_t *out);
 /*
  * Check that a task names what a worker may copy: a project is one path
  * component (non-empty, no '/', not "." or "..", at most NAME_MAX bytes) or
- * "" with MS_TASK_TOP; source and dest are non-empty; flags are known and
- * MS_TASK_DELETE is not set (not supported yet). Returns 0, or -1 with the
- * reason in err.
+ * "" with MS_TASK_TOP; source and dest are non-empty; flags are known.
+ * Returns 0, or -1 with the reason in err.
  */
 int ms_rsync_check_task(const ms_task_t *t, char *err, size_t errlen);
 
 /*
+ * For a task with MS_TASK_DELETE: refuse to mirror deletions from a source
+ * folder that is missing or empty while its backup is not (an unmounted or
+ * wiped source must never empty the backup). A remote destination cannot
+ * be looked at, so there an empty or missing source is always refused.
+ * Returns 0 when the task may run (always for tasks without the flag), or
+ * -1 with the reason in err.
+ */
+int ms_rsync_check_delete_safe(const ms_task_t *t, char *err, size_t errlen);
+
+/*
  * Build the argv for a task:
- *   rsync -a --stats --mkpath [extra...] [--exclude=/STAR/] -- SRC DST
+ *   rsync -a --stats --mkpath [--delete-delay] [extra...] [--exclude=/STAR/] -- SRC DST
  * where for a project   SRC = source/project/  DST = dest/project/
  * and for MS_TASK_TOP   SRC = source/          DST = dest/
  * (STAR being "*": the exclude keeps the top task to the files, links and specials lying

@@ -463,7 +463,8 @@ static void a_refused_task_starts_nothing(void **state)
 {
     ms_pool_t *p = new_pool("rsync", NULL, 0, 1);
     ms_task_t bad = task(70, "a/b", "/tmp", "/tmp");
-    ms_task_t del = task(71, "a", "/tmp", "/tmp");
+    /* Mirroring an absent source onto a backup that has files (/etc). */
+    ms_task_t del = task(71, "etc", "/nonexistent-multisync-source", "/");
     struct pollfd fds[4];
     char err[256] = "";
 
@@ -472,7 +473,7 @@ static void a_refused_task_starts_nothing(void **state)
     assert_int_equal(ms_pool_start(p, &bad, err, sizeof(err)), -1);
     assert_contains(err, "'/'");
     assert_int_equal(ms_pool_start(p, &del, err, sizeof(err)), -1);
-    assert_contains(err, "delete");
+    assert_contains(err, "refusing to mirror deletions");
     assert_int_equal(ms_pool_busy(p), 0);
     assert_int_equal(ms_pool_pollfds(p, fds, 4), 1); /* the signalfd alone */
     ms_pool_destroy(&p);

@@ -254,13 +254,107 @@ static void check_task_refuses_unknown_flags(void **state)
     assert_refused(&t, "unknown flags 0x80");
 }
 
-static void check_task_refuses_delete_for_now(void **state)
+static void argv_for_a_delete_task_mirrors_deletions_after_the_transfer(void **state)
 {
-    ms_task_t t = task("alpha", MS_TASK_DELETE), top = task("", MS_TASK_TOP | MS_TASK_DELETE);
+    ms_task_t t = task("alpha", MS_TASK_DELETE);
+    char err[128];
+    char **argv = ms_rsync_argv("rsync", NULL, 0, &t, err, sizeof(err));
+    const char *const want[] = {"rsync", "-a", "--stats", "--mkpath", "--delete-delay", "--",
+                                "/data/prod/alpha/", "/backup/prod/alpha/", NULL};
 
     (void)state;
-    assert_refused(&t, "delete");
-    assert_refused(&top, "delete");
+    assert_argv(argv, want);
+    ms_rsync_argv_free(argv);
+}
+
+/* A scratch tree: <dir>/src/<proj> and <dir>/dst/<proj>, each with or
+ * without a file in it. */
+static void scratch(char *dir, size_t len, int src_file, int dst_file, int src_missing)
+{
+    char cmd[512];
+
+    snprintf(dir, len, "/tmp/ms-test-delete.XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    snprintf(cmd, sizeof(cmd), "mkdir -p %s/dst/p%s%s%s", dir, src_missing ? "" : " ",
+             src_missing ? "" : dir, src_missing ? "" : "/src/p");
+    assert_int_equal(system(cmd), 0);
+    if (src_file) {
+        snprintf(cmd, sizeof(cmd), "echo x > %s/src/p/f", dir);
+        assert_int_equal(system(cmd), 0);
+    }
+    if (dst_file) {
+        snprintf(cmd, sizeof(cmd), "echo x > %s/dst/p/f", dir);
+        assert_int_equal(system(cmd), 0);
+    }
+}
+
+static void rm_scratch(const char *dir)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static int delete_safe(const char *dir, const char *dest_override, char *err, size_t errlen)
+{
+    char src[128], dst[128];
+    ms_task_t t = task("p", MS_TASK_DELETE);
+
+    snprintf(src, sizeof(src), "%s/src", dir);
+    snprintf(dst, sizeof(dst), "%s/dst", dir);
+    t.source = src;
+    t.dest = dest_override ? (char *)dest_override : dst;
+    return ms_rsync_check_delete_safe(&t, err, errlen);
+}
+
+static void delete_is_refused_when_the_source_is_empty_and_the_backup_is_not(void **state)
+{
+    char dir[64], err[512];
+
+    (void)state;
+    scratch(dir, sizeof(dir), 0, 1, 0);
+    assert_int_equal(delete_safe(dir, NULL, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "refusing to mirror deletions"));
+    rm_scratch(dir);
+    scratch(dir, sizeof(dir), 0, 1, 1); /* source folder missing */
+    assert_int_equal(delete_safe(dir, NULL, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "missing or empty"));
+    rm_scratch(dir);
+}
+
+static void delete_is_allowed_from_a_non_empty_source_or_into_an_empty_backup(void **state)
+{
+    char dir[64], err[512];
+
+    (void)state;
+    scratch(dir, sizeof(dir), 1, 1, 0);
+    assert_int_equal(delete_safe(dir, NULL, err, sizeof(err)), 0);
+    rm_scratch(dir);
+    scratch(dir, sizeof(dir), 0, 0, 0);
+    assert_int_equal(delete_safe(dir, NULL, err, sizeof(err)), 0);
+    rm_scratch(dir);
+}
+
+static void delete_to_a_remote_is_refused_whenever_the_source_is_empty(void **state)
+{
+    char dir[64], err[512];
+
+    (void)state;
+    scratch(dir, sizeof(dir), 0, 0, 0);
+    assert_int_equal(delete_safe(dir, "backup-host:/srv", err, sizeof(err)), -1);
+    rm_scratch(dir);
+    scratch(dir, sizeof(dir), 1, 0, 0);
+    assert_int_equal(delete_safe(dir, "rsync://h/m", err, sizeof(err)), 0);
+    rm_scratch(dir);
+}
+
+static void tasks_without_delete_are_never_checked(void **state)
+{
+    char err[64];
+    ms_task_t t = task("does-not-exist", 0);
+
+    (void)state;
+    assert_int_equal(ms_rsync_check_delete_safe(&t, err, sizeof(err)), 0);
 }
 
 static void check_task_refuses_empty_roots_and_a_named_top_task(void **state)
@@ -435,7 +529,11 @@ int main(void)
         cmocka_unit_test(check_task_refuses_a_slash_in_the_project),
         cmocka_unit_test(check_task_refuses_a_name_longer_than_NAME_MAX),
         cmocka_unit_test(check_task_refuses_unknown_flags),
-        cmocka_unit_test(check_task_refuses_delete_for_now),
+        cmocka_unit_test(argv_for_a_delete_task_mirrors_deletions_after_the_transfer),
+        cmocka_unit_test(delete_is_refused_when_the_source_is_empty_and_the_backup_is_not),
+        cmocka_unit_test(delete_is_allowed_from_a_non_empty_source_or_into_an_empty_backup),
+        cmocka_unit_test(delete_to_a_remote_is_refused_whenever_the_source_is_empty),
+        cmocka_unit_test(tasks_without_delete_are_never_checked),
         cmocka_unit_test(check_task_refuses_empty_roots_and_a_named_top_task),
         cmocka_unit_test(stats_of_a_first_run_count_every_file_and_byte),
         cmocka_unit_test(stats_of_a_no_change_run_transfer_nothing),

@@ -1,0 +1,334 @@
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ms_confine.h"
+
+typedef struct {
+    char **v;
+    size_t n;
+} roots_t;
+
+struct ms_confine {
+    roots_t src;        /* resolved directories */
+    roots_t dst_local;  /* resolved directories */
+    roots_t dst_remote; /* remote prefixes, as written */
+};
+
+__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
+                                                      ...)
+{
+    va_list ap;
+
+    if (err && errlen > 0) {
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* --- paths ------------------------------------------------------------------------ */
+
+/* rsync's rule: "rsync://..." or a ':' before any '/' names another host. */
+static int is_remote(const char *s)
+{
+    return strncmp(s, "rsync://", 8) == 0 || s[strcspn(s, ":/")] == ':';
+}
+
+/* The path part of a remote spec: after "rsync://" or the host's ':' / "::". */
+static const char *remote_path(const char *s)
+{
+    if (strncmp(s, "rsync://", 8) == 0)
+        return s + 8;
+    s = strchr(s, ':');
+    while (*s == ':')
+        s++;
+    return s;
+}
+
+static int has_dotdot(const char *p)
+{
+    while (*p) {
+        size_t n = strcspn(p, "/");
+        if (n == 2 && p[0] == '.' && p[1] == '.')
+            return 1;
+        p += n;
+        p += strspn(p, "/");
+    }
+    return 0;
+}
+
+/* Whether path is root or below it, comparing whole components. */
+static int is_inside(const char *path, const char *root, int remote)
+{
+    size_t n = strlen(root);
+
+    if (strncmp(path, root, n) != 0)
+        return 0;
+    if (path[n] == '\0' || path[n] == '/')
+        return 1;
+    /* "/" and remote prefixes ending at a separator ("host:", ".../") */
+    return n > 0 && (root[n - 1] == '/' || (remote && root[n - 1] == ':'));
+}
+
+static const char *find_root(const roots_t *r, const char *path, int remote)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (is_inside(path, r->v[i], remote))
+            return r->v[i];
+    return NULL;
+}
+
+/* "a, b, c" into buf, cut with "..." when it does not fit. */
+static const char *roots_text(const roots_t *a, const roots_t *b, char *buf, size_t size)
+{
+    size_t len = 0;
+
+    buf[0] = '\0';
+    for (size_t k = 0; k < a->n + (b ? b->n : 0); k++) {
+        const char *r = k < a->n ? a->v[k] : b->v[k - a->n];
+        int n = snprintf(buf + len, size - len, "%s%s", len ? ", " : "", r);
+        if (n < 0 || (size_t)n >= size - len) {
+            snprintf(buf + (size > 4 ? size - 4 : 0), size > 4 ? 4 : size, "...");
+            break;
+        }
+        len += (size_t)n;
+    }
+    return buf;
+}
+
+/* dir + "/" + name as ms_rsync joins them: no slash doubled, none after
+ * the ':' of a remote "host:" (the remote home). */
+static int join(char *out, const char *dir, const char *name)
+{
+    size_t len = strlen(dir);
+    int no_sep =
+        !*name || (len && dir[len - 1] == '/') || (len && dir[len - 1] == ':' && is_remote(dir));
+    const char *sep = no_sep ? "" : "/";
+    return (size_t)snprintf(out, PATH_MAX, "%s%s%s", dir, sep, name) < PATH_MAX ? 0 : -1;
+}
+
+/* Move the last component of head (which has no trailing '/') to *comp and
+ * cut it off head ("/a/b" -> "/a" + "b", "/a" -> "/" + "a", "a" -> "." + "a"). */
+static void split_last(char *head, char *comp, size_t size)
+{
+    size_t len = strlen(head);
+
+    while (len > 1 && head[len - 1] == '/')
+        head[--len] = '\0';
+    char *slash = strrchr(head, '/');
+    snprintf(comp, size, "%s", slash ? slash + 1 : head);
+    if (!slash)
+        strcpy(head, ".");
+    else if (slash == head)
+        head[1] = '\0';
+    else
+        *slash = '\0';
+}
+
+/* Prepend "/" comp to tail, unless comp is "" or ".". */
+static int push_missing(char *tail, const char *comp)
+{
+    char tmp[PATH_MAX];
+
+    if (!*comp || strcmp(comp, ".") == 0)
+        return 0;
+    if ((size_t)snprintf(tmp, sizeof tmp, "/%s%s", comp, tail) >= sizeof tmp)
+        return -1;
+    strcpy(tail, tmp);
+    return 0;
+}
+
+/* Resolve path, which need not exist yet: realpath of its longest existing
+ * prefix, then the missing components. */
+static int resolve_maybe_missing(const char *path, char *out, char *err, size_t errlen)
+{
+    char head[PATH_MAX], tail[PATH_MAX] = "", comp[NAME_MAX + 2];
+    struct stat st;
+
+    snprintf(head, sizeof head, "%s", path);
+    while (!realpath(head, out)) {
+        if (errno != ENOENT)
+            return fail(err, errlen, "destination %s: %s: %s", path, head, strerror(errno));
+        if (lstat(head, &st) == 0)
+            return fail(err, errlen, "destination %s: %s is a symbolic link to nowhere", path,
+                        head);
+        split_last(head, comp, sizeof comp);
+        if (strcmp(comp, "..") == 0)
+            return fail(err, errlen, "destination %s: '..' after a missing directory", path);
+        if (push_missing(tail, comp) != 0)
+            return fail(err, errlen, "destination %s: path too long", path);
+    }
+    const char *base = strcmp(out, "/") == 0 ? "" : out;
+    if ((size_t)snprintf(head, sizeof head, "%s%s", base, tail) >= sizeof head)
+        return fail(err, errlen, "destination %s: path too long", path);
+    strcpy(out, *head ? head : "/");
+    return 0;
+}
+
+/* --- roots ------------------------------------------------------------------------ */
+
+static int roots_add(roots_t *r, const char *path)
+{
+    char **v = realloc(r->v, (r->n + 1) * sizeof *v);
+    if (!v)
+        return -1;
+    r->v = v;
+    if (!(v[r->n] = strdup(path)))
+        return -1;
+    r->n++;
+    return 0;
+}
+
+static void roots_free(roots_t *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        free(r->v[i]);
+    free(r->v);
+    r->v = NULL;
+    r->n = 0;
+}
+
+static int add_local_root(roots_t *r, const char *what, const char *path, char *err, size_t errlen)
+{
+    char resolved[PATH_MAX];
+    struct stat st;
+
+    if (!path || !*path)
+        return fail(err, errlen, "%s: empty path", what);
+    if (!realpath(path, resolved))
+        return fail(err, errlen, "%s %s: %s", what, path, strerror(errno));
+    if (stat(resolved, &st) != 0 || !S_ISDIR(st.st_mode))
+        return fail(err, errlen, "%s %s: not a directory", what, path);
+    if (roots_add(r, resolved) != 0)
+        return fail(err, errlen, "out of memory");
+    return 0;
+}
+
+ms_confine_t *ms_confine_new(void)
+{
+    return calloc(1, sizeof(ms_confine_t));
+}
+
+int ms_confine_allow_source(ms_confine_t *c, const char *path, char *err, size_t errlen)
+{
+    return add_local_root(&c->src, "allow_source", path, err, errlen);
+}
+
+int ms_confine_allow_dest(ms_confine_t *c, const char *path, char *err, size_t errlen)
+{
+    if (!path || !*path || !is_remote(path))
+        return add_local_root(&c->dst_local, "allow_dest", path, err, errlen);
+    if (has_dotdot(remote_path(path)))
+        return fail(err, errlen, "allow_dest %s: '..' is not allowed in a remote prefix", path);
+    if (roots_add(&c->dst_remote, path) != 0)
+        return fail(err, errlen, "out of memory");
+    return 0;
+}
+
+int ms_confine_restricts_sources(const ms_confine_t *c)
+{
+    return c->src.n > 0;
+}
+
+int ms_confine_restricts_dests(const ms_confine_t *c)
+{
+    return c->dst_local.n + c->dst_remote.n > 0;
+}
+
+void ms_confine_destroy(ms_confine_t **cp)
+{
+    if (!cp || !*cp)
+        return;
+    roots_free(&(*cp)->src);
+    roots_free(&(*cp)->dst_local);
+    roots_free(&(*cp)->dst_remote);
+    free(*cp);
+    *cp = NULL;
+}
+
+/* --- checks ------------------------------------------------------------------------ */
+
+static int check_project(const char *project, char *err, size_t errlen)
+{
+    if (strchr(project, '/') || strcmp(project, ".") == 0 || strcmp(project, "..") == 0 ||
+        strlen(project) > NAME_MAX)
+        return fail(err, errlen, "project '%s' is not a single directory name", project);
+    return 0;
+}
+
+/* "...: it resolves to R" when R says more than the path as given. */
+static const char *resolves_note(const char *given, const char *resolved, char *buf, size_t size)
+{
+    if (strcmp(given, resolved) == 0)
+        return "";
+    snprintf(buf, size, ": it resolves to %s", resolved);
+    return buf;
+}
+
+static int check_source(const ms_confine_t *c, const char *path, char *err, size_t errlen)
+{
+    char resolved[PATH_MAX], roots[1024], note[PATH_MAX + 32];
+    struct stat st;
+
+    if (!realpath(path, resolved))
+        return fail(err, errlen, "source %s: %s", path, strerror(errno));
+    if (stat(resolved, &st) != 0 || !S_ISDIR(st.st_mode))
+        return fail(err, errlen, "source %s is not a directory", path);
+    if (find_root(&c->src, resolved, 0))
+        return 0;
+    return fail(err, errlen, "source %s is outside the allowed source roots (%s)%s", path,
+                roots_text(&c->src, NULL, roots, sizeof roots),
+                resolves_note(path, resolved, note, sizeof note));
+}
+
+static int check_remote_dest(const ms_confine_t *c, const char *path, char *err, size_t errlen)
+{
+    char roots[1024];
+
+    if (has_dotdot(remote_path(path)))
+        return fail(err, errlen, "destination %s: '..' is not allowed in a remote path", path);
+    if (find_root(&c->dst_remote, path, 1))
+        return 0;
+    return fail(err, errlen,
+                "destination %s is remote and no allowed remote destination matches it (%s)", path,
+                roots_text(&c->dst_remote, &c->dst_local, roots, sizeof roots));
+}
+
+static int check_local_dest(const ms_confine_t *c, const char *path, char *err, size_t errlen)
+{
+    char resolved[PATH_MAX], roots[1024], note[PATH_MAX + 32];
+
+    if (resolve_maybe_missing(path, resolved, err, errlen) != 0)
+        return -1;
+    if (find_root(&c->dst_local, resolved, 0))
+        return 0;
+    return fail(err, errlen, "destination %s is outside the allowed destination roots (%s)%s", path,
+                roots_text(&c->dst_local, &c->dst_remote, roots, sizeof roots),
+                resolves_note(path, resolved, note, sizeof note));
+}
+
+int ms_confine_check_task(const ms_confine_t *c, const char *source_root, const char *project,
+                          const char *dest_root, char *err, size_t errlen)
+{
+    char src[PATH_MAX], dst[PATH_MAX];
+
+    if (!source_root || !*source_root || !dest_root || !*dest_root || !project)
+        return fail(err, errlen, "task without a source or a destination");
+    if (check_project(project, err, errlen) != 0)
+        return -1;
+    if (join(src, source_root, project) != 0 || join(dst, dest_root, project) != 0)
+        return fail(err, errlen, "path too long");
+    if (c->src.n && check_source(c, src, err, errlen) != 0)
+        return -1;
+    if (!ms_confine_restricts_dests(c))
+        return 0;
+    if (is_remote(dest_root))
+        return check_remote_dest(c, dst, err, errlen);
+    return check_local_dest(c, dst, err, errlen);
+}
