@@ -1,0 +1,899 @@
+/*
+ * ms_catalog.c - runs, tasks, attempts and workers in SQLite.
+ *
+ * Every statement is prepared once at open and bound with sqlite3_bind_*;
+ * no SQL text is ever built from data. Each save or load runs inside a
+ * savepoint: atomic on its own in autocommit mode (one fsync), and simply
+ * nested when the master has opened a transaction with ms_catalog_begin().
+ */
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ms_catalog.h"
+#include "ms_report.h"
+
+#define SCHEMA_VERSION 1
+#define BUSY_TIMEOUT_MS 5000
+#define MAX_TASKS (1 << 24) /* a stored count above this is corruption */
+
+/* The columns of an ms_result_t but its (run, task, attempt), in the order
+ * bind_result() and read_result() use. */
+#define RESULT_COLS                                                                                \
+    "exit_code, term_signal, seconds, files, bytes_total, bytes_transferred, cpu_user_s, "         \
+    "cpu_sys_s, max_rss_kb, read_bytes, write_bytes, message"
+#define RESULT_DDL                                                                                 \
+    " exit_code INTEGER, term_signal INTEGER, seconds REAL, files INTEGER, bytes_total INTEGER,"   \
+    " bytes_transferred INTEGER, cpu_user_s REAL, cpu_sys_s REAL, max_rss_kb INTEGER,"             \
+    " read_bytes INTEGER, write_bytes INTEGER, message BLOB,"
+
+static const char *const schema_sql =
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    "CREATE TABLE runs ("
+    " id INTEGER PRIMARY KEY, source BLOB NOT NULL, dest BLOB NOT NULL,"
+    " set_name BLOB, flags INTEGER NOT NULL, started_ns INTEGER NOT NULL,"
+    " finished_ns INTEGER NOT NULL, finished INTEGER NOT NULL, n_tasks INTEGER NOT NULL);"
+    "CREATE TABLE tasks ("
+    " run_id INTEGER NOT NULL, task_id INTEGER NOT NULL, project BLOB NOT NULL,"
+    " flags INTEGER NOT NULL, state INTEGER NOT NULL, attempts INTEGER NOT NULL,"
+    " worker_id BLOB NOT NULL, host BLOB NOT NULL, failed_on BLOB NOT NULL,"
+    " res_run INTEGER, res_task INTEGER, res_attempt INTEGER," RESULT_DDL
+    " PRIMARY KEY (run_id, task_id));"
+    "CREATE TABLE attempts ("
+    " run_id INTEGER NOT NULL, task_id INTEGER NOT NULL, attempt INTEGER NOT NULL,"
+    " worker_id BLOB NOT NULL, host BLOB NOT NULL, handed_ns INTEGER NOT NULL,"
+    " has_result INTEGER NOT NULL DEFAULT 0," RESULT_DDL " PRIMARY KEY (run_id, task_id, attempt));"
+    "CREATE TABLE run_workers ("
+    " run_id INTEGER NOT NULL, idx INTEGER NOT NULL, worker_id BLOB NOT NULL,"
+    " host BLOB NOT NULL, slots INTEGER NOT NULL, tasks INTEGER NOT NULL,"
+    " PRIMARY KEY (run_id, idx));"
+    "INSERT INTO meta (key, value) VALUES ('schema_version', 1);";
+
+enum {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_SAVEPOINT,
+    ST_RELEASE,
+    ST_ROLLBACK_TO,
+    ST_LAST_ID,
+    ST_RUN_PUT,
+    ST_RUN_END,
+    ST_TASK_PUT,
+    ST_ATTEMPT_PUT,
+    ST_ATTEMPT_RESULT,
+    ST_WORKERS_DEL,
+    ST_WORKER_PUT,
+    ST_RUN_IDS,
+    ST_RUN_GET,
+    ST_TASKS_GET,
+    ST_WORKERS_GET,
+    ST_HISTORY,
+    ST_ATTEMPTS_GET,
+    ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_SAVEPOINT] = "SAVEPOINT ms_op",
+    [ST_RELEASE] = "RELEASE ms_op",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO ms_op",
+    [ST_LAST_ID] = "SELECT COALESCE(MAX(id), 0) FROM runs",
+    [ST_RUN_PUT] = "INSERT OR REPLACE INTO runs (id, source, dest, set_name, flags, started_ns,"
+                   " finished_ns, finished, n_tasks) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_RUN_END] = "UPDATE runs SET finished = ?2, finished_ns = ?3 WHERE id = ?1",
+    [ST_TASK_PUT] =
+        "INSERT OR REPLACE INTO tasks (run_id, task_id, project, flags, state,"
+        " attempts, worker_id, host, failed_on, res_run, res_task, res_attempt, " RESULT_COLS
+        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+        " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    /* handed_ns is when the attempt was first stored, i.e. handed out; a
+     * requeue that cleared the worker must not erase who ran it. */
+    [ST_ATTEMPT_PUT] = "INSERT INTO attempts (run_id, task_id, attempt, worker_id, host, handed_ns)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                       " ON CONFLICT (run_id, task_id, attempt) DO UPDATE SET"
+                       " worker_id = COALESCE(NULLIF(excluded.worker_id, x''), worker_id),"
+                       " host = COALESCE(NULLIF(excluded.host, x''), host)",
+    [ST_ATTEMPT_RESULT] = "UPDATE attempts SET has_result = 1, (" RESULT_COLS ")"
+                          " = (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+                          " WHERE run_id = ?13 AND task_id = ?14 AND attempt = ?15",
+    [ST_WORKERS_DEL] = "DELETE FROM run_workers WHERE run_id = ?1",
+    [ST_WORKER_PUT] =
+        "INSERT OR REPLACE INTO run_workers (run_id, idx, worker_id, host, slots, tasks)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+    [ST_RUN_IDS] = "SELECT id FROM runs WHERE ?1 = 0 OR finished = 0 ORDER BY id DESC LIMIT ?2",
+    [ST_RUN_GET] = "SELECT id, source, dest, set_name, flags, started_ns, finished_ns, finished,"
+                   " n_tasks FROM runs WHERE id = ?1",
+    [ST_TASKS_GET] = "SELECT task_id, project, flags, state, attempts, worker_id, host, failed_on,"
+                     " res_run, res_task, res_attempt, " RESULT_COLS
+                     " FROM tasks WHERE run_id = ?1 ORDER BY task_id",
+    [ST_WORKERS_GET] = "SELECT worker_id, host, slots, tasks FROM run_workers WHERE run_id = ?1"
+                       " ORDER BY idx",
+    [ST_HISTORY] = "SELECT r.id, r.set_name, r.source, r.dest, r.started_ns, r.finished_ns,"
+                   " r.finished, COUNT(t.task_id), COALESCE(SUM(t.state = ?1), 0),"
+                   " COALESCE(SUM(t.bytes_total), 0), COALESCE(SUM(t.bytes_transferred), 0)"
+                   " FROM runs r LEFT JOIN tasks t ON t.run_id = r.id"
+                   " GROUP BY r.id ORDER BY r.id DESC LIMIT ?2",
+    [ST_ATTEMPTS_GET] = "SELECT attempt, worker_id, host, has_result, exit_code, term_signal,"
+                        " seconds, message FROM attempts WHERE run_id = ?1 AND task_id = ?2"
+                        " ORDER BY attempt",
+};
+
+struct ms_catalog {
+    sqlite3 *db;
+    sqlite3_stmt *st[ST_COUNT];
+};
+
+/* --- errors and small helpers ----------------------------------------- */
+
+__attribute__((format(printf, 3, 4))) static int set_err(char *err, size_t errlen, const char *fmt,
+                                                         ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* "catalog: what: SQLite's message"; call before anything resets the error. */
+static int db_err(ms_catalog_t *c, char *err, size_t errlen, const char *what)
+{
+    return set_err(err, errlen, "catalog: %s: %s", what, sqlite3_errmsg(c->db));
+}
+
+/* Run a statement that returns no rows, then reset it. */
+static int step_done(ms_catalog_t *c, int id, const char *what, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = c->st[id];
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_err(c, err, errlen, what);
+    sqlite3_reset(s);
+    return rc;
+}
+
+static sqlite3_int64 ts_to_ns(const struct timespec *ts)
+{
+    return (sqlite3_int64)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+static struct timespec ns_to_ts(sqlite3_int64 ns)
+{
+    struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000), .tv_nsec = (long)(ns % 1000000000)};
+    if (ts.tv_nsec < 0) {
+        ts.tv_nsec += 1000000000;
+        ts.tv_sec--;
+    }
+    return ts;
+}
+
+static sqlite3_int64 now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ts_to_ns(&ts);
+}
+
+/* A name as a BLOB (bytes, not text); NULL as SQL NULL. The string outlives
+ * the step that follows, so SQLite need not copy it. */
+static void bind_bytes(sqlite3_stmt *s, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_blob(s, i, v, (int)strlen(v), SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+/* A column as a C string: NULL for SQL NULL, "" for an empty BLOB.
+ * The pointer lives until the statement steps or resets. */
+static const char *col_str(sqlite3_stmt *s, int i)
+{
+    if (sqlite3_column_type(s, i) == SQLITE_NULL)
+        return NULL;
+    const char *v = (const char *)sqlite3_column_text(s, i);
+    return v ? v : "";
+}
+
+static char *col_dup(sqlite3_stmt *s, int i)
+{
+    const char *v = col_str(s, i);
+    return v ? strdup(v) : NULL;
+}
+
+/* Copy a column into a fixed field. Returns -1 when it does not fit. */
+static int col_copy(sqlite3_stmt *s, int i, char *out, size_t outlen)
+{
+    const char *v = col_str(s, i);
+    size_t n = v ? strlen(v) : 0;
+    if (n >= outlen)
+        return -1;
+    memcpy(out, v ? v : "", n + 1);
+    return 0;
+}
+
+/* --- open and close ---------------------------------------------------- */
+
+/* One integer from a constant query: 0 with *out, 1 for no row, -1. */
+static int query_int(ms_catalog_t *c, const char *sql, sqlite3_int64 *out)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = -1;
+    if (sqlite3_prepare_v2(c->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    int step = sqlite3_step(s);
+    if (step == SQLITE_ROW) {
+        *out = sqlite3_column_int64(s, 0);
+        rc = 0;
+    } else if (step == SQLITE_DONE) {
+        rc = 1;
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int check_version(ms_catalog_t *c, const char *path, char *err, size_t errlen)
+{
+    sqlite3_int64 v = 0;
+    int rc = query_int(c, "SELECT value FROM meta WHERE key = 'schema_version'", &v);
+    if (rc < 0)
+        return db_err(c, err, errlen, path);
+    if (rc > 0)
+        return set_err(err, errlen, "catalog: %s: no schema version in its meta table", path);
+    if (v > SCHEMA_VERSION)
+        return set_err(err, errlen,
+                       "catalog: %s has schema version %lld, newer than this program's %d: "
+                       "use a newer multisync",
+                       path, (long long)v, SCHEMA_VERSION);
+    if (v < SCHEMA_VERSION)
+        return set_err(err, errlen, "catalog: %s: unknown schema version %lld", path, (long long)v);
+    return 0;
+}
+
+/* Create the schema in an empty file, or check the version of a catalog.
+ * Under BEGIN IMMEDIATE so that two masters opening at once agree. */
+static int setup_schema(ms_catalog_t *c, const char *path, char *err, size_t errlen)
+{
+    sqlite3_int64 has_meta = 0, n_objects = 0;
+    int rc = -1;
+    if (sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return db_err(c, err, errlen, path);
+    if (query_int(c, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+                  &has_meta) != 0 ||
+        query_int(c, "SELECT count(*) FROM sqlite_master", &n_objects) != 0) {
+        db_err(c, err, errlen, path);
+        goto out;
+    }
+    if (has_meta)
+        rc = check_version(c, path, err, errlen);
+    else if (n_objects > 0)
+        rc = set_err(err, errlen, "catalog: %s is a SQLite database but not a multisync catalog",
+                     path);
+    else
+        rc = sqlite3_exec(c->db, schema_sql, NULL, NULL, NULL) == SQLITE_OK
+                 ? 0
+                 : db_err(c, err, errlen, path);
+    if (rc == 0 && sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        rc = db_err(c, err, errlen, path);
+out:
+    if (rc != 0)
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+static int configure(ms_catalog_t *c, const char *path, char *err, size_t errlen)
+{
+    sqlite3_extended_result_codes(c->db, 1);
+    sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
+    /* The first statements read the header: a file that is not a database
+     * fails here, with SQLite's "file is not a database". */
+    if (sqlite3_exec(c->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(c->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) != SQLITE_OK)
+        return db_err(c, err, errlen, path);
+    return 0;
+}
+
+static int prepare_all(ms_catalog_t *c, char *err, size_t errlen)
+{
+    for (int i = 0; i < ST_COUNT; i++) {
+        if (sqlite3_prepare_v3(c->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &c->st[i],
+                               NULL) != SQLITE_OK)
+            return db_err(c, err, errlen, "prepare");
+    }
+    return 0;
+}
+
+ms_catalog_t *ms_catalog_open(const char *path, char *err, size_t errlen)
+{
+    ms_catalog_t *c = calloc(1, sizeof *c);
+    if (!c) {
+        set_err(err, errlen, "catalog: out of memory");
+        return NULL;
+    }
+    if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        if (c->db)
+            db_err(c, err, errlen, path);
+        else
+            set_err(err, errlen, "catalog: %s: out of memory", path);
+        goto fail;
+    }
+    if (configure(c, path, err, errlen) != 0 || setup_schema(c, path, err, errlen) != 0 ||
+        prepare_all(c, err, errlen) != 0)
+        goto fail;
+    return c;
+fail:
+    ms_catalog_close(&c);
+    return NULL;
+}
+
+void ms_catalog_close(ms_catalog_t **cp)
+{
+    if (!cp || !*cp)
+        return;
+    ms_catalog_t *c = *cp;
+    if (c->db && !sqlite3_get_autocommit(c->db))
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(c->st[i]);
+    sqlite3_close(c->db);
+    free(c);
+    *cp = NULL;
+}
+
+/* --- transactions ------------------------------------------------------ */
+
+int ms_catalog_begin(ms_catalog_t *c, char *err, size_t errlen)
+{
+    if (!sqlite3_get_autocommit(c->db))
+        return set_err(err, errlen, "catalog: begin: a transaction is already open");
+    return step_done(c, ST_BEGIN, "begin", err, errlen);
+}
+
+int ms_catalog_commit(ms_catalog_t *c, char *err, size_t errlen)
+{
+    if (sqlite3_get_autocommit(c->db))
+        return set_err(err, errlen, "catalog: commit: no transaction is open");
+    return step_done(c, ST_COMMIT, "commit", err, errlen);
+}
+
+/* Every save and load is one savepoint: in autocommit mode it is its own
+ * transaction, inside ms_catalog_begin() it nests. */
+static int op_begin(ms_catalog_t *c, char *err, size_t errlen)
+{
+    return step_done(c, ST_SAVEPOINT, "savepoint", err, errlen);
+}
+
+/* Release the savepoint when rc is 0, else undo the operation (err already
+ * says why). Returns the outcome. */
+static int op_end(ms_catalog_t *c, int rc, char *err, size_t errlen)
+{
+    if (rc == 0)
+        rc = step_done(c, ST_RELEASE, "commit", err, errlen);
+    if (rc != 0) {
+        step_done(c, ST_ROLLBACK_TO, "rollback", NULL, 0);
+        step_done(c, ST_RELEASE, "rollback", NULL, 0);
+    }
+    return rc;
+}
+
+int ms_catalog_last_run_id(ms_catalog_t *c, uint64_t *id, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = c->st[ST_LAST_ID];
+    int rc = sqlite3_step(s);
+    *id = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        snprintf(err, errlen, "catalog: reading the last run id: %s", sqlite3_errmsg(c->db));
+        return -1;
+    }
+    return 0;
+}
+
+/* --- saving ------------------------------------------------------------ */
+
+/* Bind the 12 columns of RESULT_COLS from index i. */
+static void bind_result(sqlite3_stmt *s, int i, const ms_result_t *res)
+{
+    sqlite3_bind_int(s, i, res->exit_code);
+    sqlite3_bind_int(s, i + 1, res->term_signal);
+    sqlite3_bind_double(s, i + 2, res->seconds);
+    sqlite3_bind_int64(s, i + 3, (sqlite3_int64)res->files);
+    sqlite3_bind_int64(s, i + 4, (sqlite3_int64)res->bytes_total);
+    sqlite3_bind_int64(s, i + 5, (sqlite3_int64)res->bytes_transferred);
+    sqlite3_bind_double(s, i + 6, res->cpu_user_s);
+    sqlite3_bind_double(s, i + 7, res->cpu_sys_s);
+    sqlite3_bind_int64(s, i + 8, (sqlite3_int64)res->max_rss_kb);
+    sqlite3_bind_int64(s, i + 9, (sqlite3_int64)res->read_bytes);
+    sqlite3_bind_int64(s, i + 10, (sqlite3_int64)res->write_bytes);
+    bind_bytes(s, i + 11, res->message);
+}
+
+/*
+ * Whether t->result is the outcome of attempt t->attempts: a final state, or
+ * a task requeued after that attempt failed (the result names the attempt).
+ * A task requeued because its worker vanished has no result for it.
+ */
+static int result_is_current(const ms_trec_t *t)
+{
+    if (t->state == MS_TS_OK || t->state == MS_TS_FAILED)
+        return 1;
+    return t->state != MS_TS_RUNNING && t->result.attempt == t->attempts;
+}
+
+static int put_attempt(ms_catalog_t *c, uint64_t run_id, const ms_trec_t *t, char *err,
+                       size_t errlen)
+{
+    sqlite3_stmt *s = c->st[ST_ATTEMPT_PUT];
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)run_id);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)t->id);
+    sqlite3_bind_int64(s, 3, t->attempts);
+    bind_bytes(s, 4, t->worker_id);
+    bind_bytes(s, 5, t->host);
+    sqlite3_bind_int64(s, 6, now_ns());
+    if (step_done(c, ST_ATTEMPT_PUT, "save attempt", err, errlen) != 0)
+        return -1;
+    if (!result_is_current(t))
+        return 0;
+    s = c->st[ST_ATTEMPT_RESULT];
+    bind_result(s, 1, &t->result);
+    sqlite3_bind_int64(s, 13, (sqlite3_int64)run_id);
+    sqlite3_bind_int64(s, 14, (sqlite3_int64)t->id);
+    sqlite3_bind_int64(s, 15, t->attempts);
+    return step_done(c, ST_ATTEMPT_RESULT, "save attempt result", err, errlen);
+}
+
+static int put_worker(ms_catalog_t *c, uint64_t run_id, size_t idx, const ms_run_worker_t *w,
+                      char *err, size_t errlen)
+{
+    sqlite3_stmt *s = c->st[ST_WORKER_PUT];
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)run_id);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)idx);
+    bind_bytes(s, 3, w->id);
+    bind_bytes(s, 4, w->host);
+    sqlite3_bind_int64(s, 5, w->slots);
+    sqlite3_bind_int64(s, 6, w->tasks);
+    return step_done(c, ST_WORKER_PUT, "save worker", err, errlen);
+}
+
+/* The run's entry for the task's worker, so that an unfinished run comes
+ * back with its workers[] too. */
+static int put_task_worker(ms_catalog_t *c, const ms_trec_t *t, char *err, size_t errlen)
+{
+    const ms_runrec_t *r = t->run;
+    for (size_t i = 0; r && t->worker_id[0] && i < r->n_workers; i++)
+        if (strcmp(r->workers[i].id, t->worker_id) == 0)
+            return put_worker(c, r->id, i, &r->workers[i], err, errlen);
+    return 0;
+}
+
+static int put_task(ms_catalog_t *c, uint64_t run_id, const ms_trec_t *t, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = c->st[ST_TASK_PUT];
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)run_id);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)t->id);
+    bind_bytes(s, 3, t->project ? t->project : "");
+    sqlite3_bind_int64(s, 4, t->flags);
+    sqlite3_bind_int(s, 5, (int)t->state);
+    sqlite3_bind_int64(s, 6, t->attempts);
+    bind_bytes(s, 7, t->worker_id);
+    bind_bytes(s, 8, t->host);
+    bind_bytes(s, 9, t->failed_on);
+    sqlite3_bind_int64(s, 10, (sqlite3_int64)t->result.run_id);
+    sqlite3_bind_int64(s, 11, (sqlite3_int64)t->result.task_id);
+    sqlite3_bind_int64(s, 12, t->result.attempt);
+    bind_result(s, 13, &t->result);
+    if (step_done(c, ST_TASK_PUT, "save task", err, errlen) != 0)
+        return -1;
+    if (t->attempts >= 1 && put_attempt(c, run_id, t, err, errlen) != 0)
+        return -1;
+    return put_task_worker(c, t, err, errlen);
+}
+
+static int put_workers(ms_catalog_t *c, const ms_runrec_t *r, char *err, size_t errlen)
+{
+    sqlite3_bind_int64(c->st[ST_WORKERS_DEL], 1, (sqlite3_int64)r->id);
+    if (step_done(c, ST_WORKERS_DEL, "save workers", err, errlen) != 0)
+        return -1;
+    for (size_t i = 0; i < r->n_workers; i++)
+        if (put_worker(c, r->id, i, &r->workers[i], err, errlen) != 0)
+            return -1;
+    return 0;
+}
+
+static int put_run(ms_catalog_t *c, const ms_runrec_t *r, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = c->st[ST_RUN_PUT];
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)r->id);
+    bind_bytes(s, 2, r->source);
+    bind_bytes(s, 3, r->dest);
+    bind_bytes(s, 4, r->set);
+    sqlite3_bind_int64(s, 5, r->flags);
+    sqlite3_bind_int64(s, 6, ts_to_ns(&r->started_rt));
+    sqlite3_bind_int64(s, 7, ts_to_ns(&r->finished_rt));
+    sqlite3_bind_int(s, 8, r->finished != 0);
+    sqlite3_bind_int64(s, 9, (sqlite3_int64)r->n_tasks);
+    if (step_done(c, ST_RUN_PUT, "save run", err, errlen) != 0)
+        return -1;
+    for (size_t i = 0; i < r->n_tasks; i++)
+        if (put_task(c, r->id, &r->tasks[i], err, errlen) != 0)
+            return -1;
+    return put_workers(c, r, err, errlen);
+}
+
+int ms_catalog_save_run(ms_catalog_t *c, const ms_runrec_t *r, char *err, size_t errlen)
+{
+    if (op_begin(c, err, errlen) != 0)
+        return -1;
+    return op_end(c, put_run(c, r, err, errlen), err, errlen);
+}
+
+int ms_catalog_save_task(ms_catalog_t *c, const ms_trec_t *t, char *err, size_t errlen)
+{
+    if (!t->run)
+        return set_err(err, errlen, "catalog: save task %" PRIu64 ": task has no run", t->id);
+    if (op_begin(c, err, errlen) != 0)
+        return -1;
+    return op_end(c, put_task(c, t->run->id, t, err, errlen), err, errlen);
+}
+
+static int put_run_end(ms_catalog_t *c, const ms_runrec_t *r, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = c->st[ST_RUN_END];
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)r->id);
+    sqlite3_bind_int(s, 2, r->finished != 0);
+    sqlite3_bind_int64(s, 3, ts_to_ns(&r->finished_rt));
+    if (step_done(c, ST_RUN_END, "save run end", err, errlen) != 0)
+        return -1;
+    if (sqlite3_changes(c->db) == 0)
+        return set_err(err, errlen, "catalog: save run end: no run %" PRIu64, r->id);
+    return put_workers(c, r, err, errlen);
+}
+
+int ms_catalog_save_run_end(ms_catalog_t *c, const ms_runrec_t *r, char *err, size_t errlen)
+{
+    if (op_begin(c, err, errlen) != 0)
+        return -1;
+    return op_end(c, put_run_end(c, r, err, errlen), err, errlen);
+}
+
+/* --- loading ----------------------------------------------------------- */
+
+/* Read the 12 columns of RESULT_COLS from column i. */
+static int read_result(sqlite3_stmt *s, int i, ms_result_t *res)
+{
+    res->exit_code = sqlite3_column_int(s, i);
+    res->term_signal = sqlite3_column_int(s, i + 1);
+    res->seconds = sqlite3_column_double(s, i + 2);
+    res->files = (uint64_t)sqlite3_column_int64(s, i + 3);
+    res->bytes_total = (uint64_t)sqlite3_column_int64(s, i + 4);
+    res->bytes_transferred = (uint64_t)sqlite3_column_int64(s, i + 5);
+    res->cpu_user_s = sqlite3_column_double(s, i + 6);
+    res->cpu_sys_s = sqlite3_column_double(s, i + 7);
+    res->max_rss_kb = (uint64_t)sqlite3_column_int64(s, i + 8);
+    res->read_bytes = (uint64_t)sqlite3_column_int64(s, i + 9);
+    res->write_bytes = (uint64_t)sqlite3_column_int64(s, i + 10);
+    free(res->message);
+    res->message = col_dup(s, i + 11);
+    return res->message || sqlite3_column_type(s, i + 11) == SQLITE_NULL ? 0 : -1;
+}
+
+/* Overwrite task t with the current row of ST_TASKS_GET. */
+static int fill_task(ms_trec_t *t, sqlite3_stmt *s, char *err, size_t errlen)
+{
+    int state = sqlite3_column_int(s, 3);
+    if (state < MS_TS_HELD || state > MS_TS_FAILED)
+        return set_err(err, errlen, "catalog: run %" PRIu64 " task %" PRIu64 ": bad state %d",
+                       t->run->id, t->id, state);
+    char *project = col_dup(s, 1);
+    if (!project)
+        return set_err(err, errlen, "catalog: out of memory");
+    free(t->project);
+    t->project = project;
+    t->flags = (uint32_t)sqlite3_column_int64(s, 2);
+    t->state = (ms_task_state_t)state;
+    t->attempts = (uint32_t)sqlite3_column_int64(s, 4);
+    if (col_copy(s, 5, t->worker_id, sizeof t->worker_id) != 0 ||
+        col_copy(s, 6, t->host, sizeof t->host) != 0 ||
+        col_copy(s, 7, t->failed_on, sizeof t->failed_on) != 0)
+        return set_err(err, errlen, "catalog: run %" PRIu64 " task %" PRIu64 ": name too long",
+                       t->run->id, t->id);
+    t->result.run_id = (uint64_t)sqlite3_column_int64(s, 8);
+    t->result.task_id = (uint64_t)sqlite3_column_int64(s, 9);
+    t->result.attempt = (uint32_t)sqlite3_column_int64(s, 10);
+    if (read_result(s, 11, &t->result) != 0)
+        return set_err(err, errlen, "catalog: out of memory");
+    return 0;
+}
+
+static void recount(ms_runrec_t *r)
+{
+    r->n_finished = r->n_failed = 0;
+    for (size_t i = 0; i < r->n_tasks; i++) {
+        r->n_finished += r->tasks[i].state == MS_TS_OK || r->tasks[i].state == MS_TS_FAILED;
+        r->n_failed += r->tasks[i].state == MS_TS_FAILED;
+    }
+}
+
+static int read_tasks(ms_catalog_t *c, ms_runrec_t *r, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = c->st[ST_TASKS_GET];
+    size_t i = 0;
+    int rc, ret = -1;
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)r->id);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (i >= r->n_tasks || sqlite3_column_int64(s, 0) != (sqlite3_int64)i) {
+            set_err(err, errlen, "catalog: run %" PRIu64 ": task rows do not match its %zu tasks",
+                    r->id, r->n_tasks);
+            goto out;
+        }
+        if (fill_task(&r->tasks[i++], s, err, errlen) != 0)
+            goto out;
+    }
+    if (rc != SQLITE_DONE) {
+        db_err(c, err, errlen, "load tasks");
+        goto out;
+    }
+    if (i != r->n_tasks) {
+        set_err(err, errlen, "catalog: run %" PRIu64 ": %zu tasks stored, %zu expected", r->id, i,
+                r->n_tasks);
+        goto out;
+    }
+    recount(r);
+    ret = 0;
+out:
+    sqlite3_reset(s);
+    return ret;
+}
+
+static int add_worker(ms_runrec_t *r, sqlite3_stmt *s, char *err, size_t errlen)
+{
+    ms_run_worker_t *nw = realloc(r->workers, (r->n_workers + 1) * sizeof *nw);
+    if (!nw)
+        return set_err(err, errlen, "catalog: out of memory");
+    r->workers = nw;
+    ms_run_worker_t *w = &nw[r->n_workers++];
+    memset(w, 0, sizeof *w);
+    if (col_copy(s, 0, w->id, sizeof w->id) != 0 || col_copy(s, 1, w->host, sizeof w->host) != 0)
+        return set_err(err, errlen, "catalog: run %" PRIu64 ": worker name too long", r->id);
+    w->slots = (unsigned)sqlite3_column_int64(s, 2);
+    w->tasks = (unsigned)sqlite3_column_int64(s, 3);
+    return 0;
+}
+
+static int read_workers(ms_catalog_t *c, ms_runrec_t *r, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = c->st[ST_WORKERS_GET];
+    int rc, ret = -1;
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)r->id);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        if (add_worker(r, s, err, errlen) != 0)
+            goto out;
+    if (rc != SQLITE_DONE) {
+        db_err(c, err, errlen, "load workers");
+        goto out;
+    }
+    ret = 0;
+out:
+    sqlite3_reset(s);
+    return ret;
+}
+
+/*
+ * A run as ms_run_new() allocates it, from the current row of ST_RUN_GET:
+ * n-1 placeholder projects plus the top task, each overwritten later from
+ * its own row.
+ */
+static ms_runrec_t *run_from_row(sqlite3_stmt *s, char *err, size_t errlen)
+{
+    static char empty[] = "";
+    ms_runrec_t *r = NULL;
+    uint64_t id = (uint64_t)sqlite3_column_int64(s, 0);
+    sqlite3_int64 n = sqlite3_column_int64(s, 8);
+    char *src = col_dup(s, 1), *dst = col_dup(s, 2), *set = col_dup(s, 3);
+    char **names = n >= 1 && n <= MAX_TASKS ? calloc((size_t)n, sizeof *names) : NULL;
+    if (n < 1 || n > MAX_TASKS) {
+        set_err(err, errlen, "catalog: run %" PRIu64 ": bad task count %lld", id, (long long)n);
+        goto out;
+    }
+    if (!src || !dst || (!set && sqlite3_column_type(s, 3) != SQLITE_NULL) || !names) {
+        set_err(err, errlen, "catalog: out of memory");
+        goto out;
+    }
+    for (sqlite3_int64 i = 0; i < n - 1; i++)
+        names[i] = empty;
+    if (!(r = ms_run_new(id, src, dst, set, names, (size_t)n - 1))) {
+        set_err(err, errlen, "catalog: out of memory");
+        goto out;
+    }
+    r->flags = (uint32_t)sqlite3_column_int64(s, 4);
+    r->started_rt = ns_to_ts(sqlite3_column_int64(s, 5));
+    r->finished_rt = ns_to_ts(sqlite3_column_int64(s, 6));
+    r->finished = sqlite3_column_int(s, 7) != 0;
+out:
+    free(src);
+    free(dst);
+    free(set);
+    free(names);
+    return r;
+}
+
+static ms_runrec_t *read_run(ms_catalog_t *c, uint64_t run_id, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = c->st[ST_RUN_GET];
+    ms_runrec_t *r = NULL;
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)run_id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        r = run_from_row(s, err, errlen);
+    else if (rc == SQLITE_DONE)
+        set_err(err, errlen, "catalog: no run %" PRIu64, run_id);
+    else
+        db_err(c, err, errlen, "load run");
+    sqlite3_reset(s);
+    if (r && (read_tasks(c, r, err, errlen) != 0 || read_workers(c, r, err, errlen) != 0))
+        ms_run_destroy(&r);
+    return r;
+}
+
+ms_runrec_t *ms_catalog_load_run(ms_catalog_t *c, uint64_t run_id, char *err, size_t errlen)
+{
+    if (op_begin(c, err, errlen) != 0)
+        return NULL;
+    ms_runrec_t *r = read_run(c, run_id, err, errlen);
+    if (op_end(c, r ? 0 : -1, err, errlen) != 0)
+        ms_run_destroy(&r);
+    return r;
+}
+
+static void free_runs(ms_runrec_t **runs, size_t n)
+{
+    for (size_t i = 0; runs && i < n; i++)
+        ms_run_destroy(&runs[i]);
+    free(runs);
+}
+
+/* Rebuild each run ST_RUN_IDS names into *runs (*n of them so far). */
+static int read_runs(ms_catalog_t *c, int unfinished_only, size_t limit, ms_runrec_t ***runs,
+                     size_t *n, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = c->st[ST_RUN_IDS];
+    int rc, ret = -1;
+    sqlite3_bind_int(s, 1, unfinished_only != 0);
+    sqlite3_bind_int64(s, 2, unfinished_only || limit == 0 ? -1 : (sqlite3_int64)limit);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        ms_runrec_t **nr = realloc(*runs, (*n + 1) * sizeof *nr);
+        if (!nr) {
+            set_err(err, errlen, "catalog: out of memory");
+            goto out;
+        }
+        *runs = nr;
+        if (!(nr[*n] = read_run(c, (uint64_t)sqlite3_column_int64(s, 0), err, errlen)))
+            goto out;
+        (*n)++;
+    }
+    if (rc != SQLITE_DONE) {
+        db_err(c, err, errlen, "load runs");
+        goto out;
+    }
+    ret = 0;
+out:
+    sqlite3_reset(s);
+    return ret;
+}
+
+int ms_catalog_load_runs(ms_catalog_t *c, int unfinished_only, size_t limit, ms_runrec_t ***runs,
+                         size_t *n, char *err, size_t errlen)
+{
+    *runs = NULL;
+    *n = 0;
+    if (op_begin(c, err, errlen) != 0)
+        return -1;
+    int rc = read_runs(c, unfinished_only, limit, runs, n, err, errlen);
+    if (op_end(c, rc, err, errlen) != 0) {
+        free_runs(*runs, *n);
+        *runs = NULL;
+        *n = 0;
+        return -1;
+    }
+    return 0;
+}
+
+/* --- JSON -------------------------------------------------------------- */
+
+/* A name as a JSON string in valid UTF-8 (see ms_utf8_clean); null for NULL. */
+static json_t *json_name(const char *s)
+{
+    if (!s)
+        return json_null();
+    size_t cap = 4 * strlen(s) + 6; /* room for every byte as "\xNN" */
+    char *buf = malloc(cap);
+    json_t *j = buf ? json_string(ms_utf8_clean(s, buf, cap)) : NULL;
+    free(buf);
+    return j;
+}
+
+static void rfc3339(sqlite3_int64 ns, char *out, size_t outlen)
+{
+    struct timespec ts = ns_to_ts(ns);
+    struct tm tm;
+    if (!gmtime_r(&ts.tv_sec, &tm) || strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, outlen, "?");
+}
+
+/* One history entry from the current row of ST_HISTORY. */
+static json_t *history_entry(sqlite3_stmt *s)
+{
+    char started[64], finished[64];
+    sqlite3_int64 start = sqlite3_column_int64(s, 4), end = sqlite3_column_int64(s, 5);
+    int done = sqlite3_column_int(s, 6) != 0;
+    sqlite3_int64 failed = sqlite3_column_int64(s, 8);
+    const char *status = !done ? "running" : failed ? "failed" : "ok";
+    rfc3339(start, started, sizeof started);
+    rfc3339(end, finished, sizeof finished);
+    double wall = (double)((done ? end : now_ns()) - start) / 1e9;
+    return json_pack("{s:I, s:o, s:o, s:o, s:s, s:s?, s:s, s:f, s:I, s:I, s:I, s:I}", "run_id",
+                     (json_int_t)sqlite3_column_int64(s, 0), "set", json_name(col_str(s, 1)),
+                     "source", json_name(col_str(s, 2)), "destination", json_name(col_str(s, 3)),
+                     "started", started, "finished", done ? finished : NULL, "status", status,
+                     "wall_seconds", wall, "tasks", (json_int_t)sqlite3_column_int64(s, 7),
+                     "failed", (json_int_t)failed, "bytes_total",
+                     (json_int_t)sqlite3_column_int64(s, 9), "bytes_transferred",
+                     (json_int_t)sqlite3_column_int64(s, 10));
+}
+
+/* One attempt from the current row of ST_ATTEMPTS_GET: the outcome fields
+ * are null while the attempt has no result. */
+static json_t *attempt_entry(sqlite3_stmt *s)
+{
+    int has = sqlite3_column_int(s, 3) != 0;
+    return json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o}", "attempt",
+                     (json_int_t)sqlite3_column_int64(s, 0), "worker", json_name(col_str(s, 1)),
+                     "host", json_name(col_str(s, 2)), "exit_code",
+                     has ? json_integer(sqlite3_column_int(s, 4)) : json_null(), "signal",
+                     has ? json_integer(sqlite3_column_int(s, 5)) : json_null(), "seconds",
+                     has ? json_real(sqlite3_column_double(s, 6)) : json_null(), "message",
+                     has ? json_name(col_str(s, 7)) : json_null());
+}
+
+/* Step s (bound by the caller) into a JSON array of entry(row). */
+static json_t *rows_json(ms_catalog_t *c, sqlite3_stmt *s, json_t *(*entry)(sqlite3_stmt *),
+                         const char *what, char *err, size_t errlen)
+{
+    json_t *arr = json_array();
+    int rc = SQLITE_NOMEM;
+    while (arr && (rc = sqlite3_step(s)) == SQLITE_ROW)
+        if (json_array_append_new(arr, entry(s)) != 0)
+            break;
+    if (rc != SQLITE_DONE) {
+        if (!arr || rc == SQLITE_ROW)
+            set_err(err, errlen, "catalog: %s: out of memory", what);
+        else
+            db_err(c, err, errlen, what);
+        json_decref(arr);
+        arr = NULL;
+    }
+    sqlite3_reset(s);
+    return arr;
+}
+
+json_t *ms_catalog_history(ms_catalog_t *c, size_t n, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = c->st[ST_HISTORY];
+    sqlite3_bind_int(s, 1, MS_TS_FAILED);
+    sqlite3_bind_int64(s, 2, n == 0 ? -1 : (sqlite3_int64)n);
+    return rows_json(c, s, history_entry, "history", err, errlen);
+}
+
+json_t *ms_catalog_attempts(ms_catalog_t *c, uint64_t run_id, uint64_t task_id, char *err,
+                            size_t errlen)
+{
+    sqlite3_stmt *s = c->st[ST_ATTEMPTS_GET];
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)run_id);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)task_id);
+    return rows_json(c, s, attempt_entry, "attempts", err, errlen);
+}

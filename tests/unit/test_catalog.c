@@ -1,0 +1,644 @@
+/*
+ * The catalog: runs and tasks saved, closed, reopened and rebuilt field for
+ * field; uncommitted writes lost on a crash; history and attempts as JSON;
+ * files that are not a catalog refused.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ms_catalog.h"
+
+typedef struct {
+    char dir[64];
+    char path[128];
+    char err[512];
+} fx_t;
+
+static uint64_t last_id(ms_catalog_t *c)
+{
+    uint64_t id = 99;
+    char err[256];
+    assert_int_equal(ms_catalog_last_run_id(c, &id, err, sizeof err), 0);
+    return id;
+}
+
+static int setup(void **state)
+{
+    fx_t *fx = calloc(1, sizeof *fx);
+    assert_non_null(fx);
+    snprintf(fx->dir, sizeof fx->dir, "/tmp/ms-test-catalog.XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    snprintf(fx->path, sizeof fx->path, "%s/catalog.db", fx->dir);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx_t *fx = *state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", fx->dir);
+    assert_int_equal(system(cmd), 0);
+    free(fx);
+    return 0;
+}
+
+static ms_catalog_t *open_ok(fx_t *fx)
+{
+    ms_catalog_t *c = ms_catalog_open(fx->path, fx->err, sizeof fx->err);
+    if (!c)
+        fail_msg("open: %s", fx->err);
+    return c;
+}
+
+static ms_catalog_t *reopen(fx_t *fx, ms_catalog_t **c)
+{
+    ms_catalog_close(c);
+    return open_ok(fx);
+}
+
+/* A run over the given projects (NULL-terminated), started at a fixed
+ * wall-clock time with nanoseconds so that rounding would show. */
+static ms_runrec_t *new_run(uint64_t id, const char *set, const char *const *projects)
+{
+    size_t n = 0;
+    while (projects[n])
+        n++;
+    ms_runrec_t *r = ms_run_new(id, "/data/src", "/backup/dst", set, (char *const *)projects, n);
+    assert_non_null(r);
+    r->started_rt =
+        (struct timespec){.tv_sec = 1700000000 + (time_t)id * 100, .tv_nsec = 123456789};
+    return r;
+}
+
+static void save_task(ms_catalog_t *c, ms_trec_t *t)
+{
+    char err[512];
+    if (ms_catalog_save_task(c, t, err, sizeof err) != 0)
+        fail_msg("save_task: %s", err);
+}
+
+/* Hand attempt t->attempts + 1 to worker w on host h, as the master does. */
+static void dispatch(ms_catalog_t *c, ms_trec_t *t, const char *w, const char *h)
+{
+    t->attempts++;
+    t->state = MS_TS_RUNNING;
+    snprintf(t->worker_id, sizeof t->worker_id, "%s", w);
+    snprintf(t->host, sizeof t->host, "%s", h);
+    assert_int_equal(ms_run_note_worker(t->run, w, h, 4), 0);
+    save_task(c, t);
+}
+
+/* A result for the current attempt, with counters that differ per task. */
+static ms_result_t result_for(const ms_trec_t *t, int exit_code, const char *msg)
+{
+    uint64_t k = t->id * 1000 + t->attempts;
+    return (ms_result_t){.run_id = t->run->id,
+                         .task_id = t->id,
+                         .attempt = t->attempts,
+                         .exit_code = exit_code,
+                         .seconds = 1.25 + (double)k,
+                         .files = k + 1,
+                         .bytes_total = k * 1000000 + 7,
+                         .bytes_transferred = k * 1000 + 3,
+                         .cpu_user_s = 0.5 + (double)k,
+                         .cpu_sys_s = 0.125,
+                         .max_rss_kb = 4096 + k,
+                         .read_bytes = k * 11,
+                         .write_bytes = k * 13,
+                         .message = strdup(msg)};
+}
+
+static void finish(ms_catalog_t *c, ms_trec_t *t, int exit_code, const char *msg)
+{
+    ms_result_t res = result_for(t, exit_code, msg);
+    ms_run_set_result(t, &res);
+    ms_run_task_final(t->run, t);
+    save_task(c, t);
+}
+
+/* A failed attempt that will be retried elsewhere: the master requeues it. */
+static void fail_and_requeue(ms_catalog_t *c, ms_trec_t *t, int exit_code, const char *msg)
+{
+    ms_result_t res = result_for(t, exit_code, msg);
+    ms_run_set_result(t, &res);
+    snprintf(t->failed_on, sizeof t->failed_on, "%s", t->host);
+    t->state = MS_TS_QUEUED;
+    save_task(c, t);
+}
+
+static void assert_results_equal(const ms_result_t *a, const ms_result_t *b)
+{
+    assert_int_equal(a->run_id, b->run_id);
+    assert_int_equal(a->task_id, b->task_id);
+    assert_int_equal(a->attempt, b->attempt);
+    assert_int_equal(a->exit_code, b->exit_code);
+    assert_int_equal(a->term_signal, b->term_signal);
+    assert_true(a->seconds == b->seconds);
+    assert_int_equal(a->files, b->files);
+    assert_int_equal(a->bytes_total, b->bytes_total);
+    assert_int_equal(a->bytes_transferred, b->bytes_transferred);
+    assert_true(a->cpu_user_s == b->cpu_user_s);
+    assert_true(a->cpu_sys_s == b->cpu_sys_s);
+    assert_int_equal(a->max_rss_kb, b->max_rss_kb);
+    assert_int_equal(a->read_bytes, b->read_bytes);
+    assert_int_equal(a->write_bytes, b->write_bytes);
+    if (!a->message || !b->message)
+        assert_ptr_equal(a->message, b->message);
+    else
+        assert_string_equal(a->message, b->message);
+}
+
+static void assert_tasks_equal(const ms_trec_t *a, const ms_trec_t *b)
+{
+    assert_int_equal(a->id, b->id);
+    assert_string_equal(a->project, b->project);
+    assert_int_equal(a->flags, b->flags);
+    assert_int_equal(a->state, b->state);
+    assert_int_equal(a->attempts, b->attempts);
+    assert_string_equal(a->worker_id, b->worker_id);
+    assert_string_equal(a->host, b->host);
+    assert_string_equal(a->failed_on, b->failed_on);
+    assert_results_equal(&a->result, &b->result);
+}
+
+static void assert_runs_equal(const ms_runrec_t *a, const ms_runrec_t *b)
+{
+    assert_int_equal(a->id, b->id);
+    assert_string_equal(a->source, b->source);
+    assert_string_equal(a->dest, b->dest);
+    if (!a->set || !b->set)
+        assert_ptr_equal(a->set, b->set);
+    else
+        assert_string_equal(a->set, b->set);
+    assert_int_equal(a->flags, b->flags);
+    assert_int_equal(a->started_rt.tv_sec, b->started_rt.tv_sec);
+    assert_int_equal(a->started_rt.tv_nsec, b->started_rt.tv_nsec);
+    assert_int_equal(a->finished_rt.tv_sec, b->finished_rt.tv_sec);
+    assert_int_equal(a->finished_rt.tv_nsec, b->finished_rt.tv_nsec);
+    assert_int_equal(a->finished, b->finished);
+    assert_int_equal(a->n_finished, b->n_finished);
+    assert_int_equal(a->n_failed, b->n_failed);
+    assert_int_equal(a->n_tasks, b->n_tasks);
+    for (size_t i = 0; i < a->n_tasks; i++) {
+        assert_ptr_equal(b->tasks[i].run, b);
+        assert_tasks_equal(&a->tasks[i], &b->tasks[i]);
+    }
+    assert_int_equal(a->n_workers, b->n_workers);
+    for (size_t i = 0; i < a->n_workers; i++) {
+        assert_string_equal(a->workers[i].id, b->workers[i].id);
+        assert_string_equal(a->workers[i].host, b->workers[i].host);
+        assert_int_equal(a->workers[i].slots, b->workers[i].slots);
+        assert_int_equal(a->workers[i].tasks, b->workers[i].tasks);
+    }
+}
+
+/* Run id, all its tasks finished ok (top task included), end saved. */
+static void save_finished_run(ms_catalog_t *c, uint64_t id, const char *set, int fail_one)
+{
+    char err[512];
+    const char *projects[] = {"a", "b", NULL};
+    ms_runrec_t *r = new_run(id, set, projects);
+    assert_int_equal(ms_catalog_save_run(c, r, err, sizeof err), 0);
+    for (size_t i = 0; i < r->n_tasks; i++) {
+        dispatch(c, &r->tasks[i], "w1", "h1");
+        finish(c, &r->tasks[i], fail_one && i == 0 ? 23 : 0, fail_one && i == 0 ? "boom" : "");
+    }
+    r->finished_rt = (struct timespec){.tv_sec = r->started_rt.tv_sec + 12, .tv_nsec = 623456789};
+    assert_int_equal(ms_catalog_save_run_end(c, r, err, sizeof err), 0);
+    ms_run_destroy(&r);
+}
+
+static void test_a_finished_run_comes_back_field_for_field_after_reopening(void **state)
+{
+    fx_t *fx = *state;
+    ms_catalog_t *c = open_ok(fx);
+    const char *projects[] = {"alpha", "\xff\xfe", NULL};
+    ms_runrec_t *r = new_run(7, "prod", projects);
+    r->flags = MS_RUN_DELETE;
+    assert_int_equal(ms_catalog_save_run(c, r, fx->err, sizeof fx->err), 0);
+    assert_int_equal(ms_catalog_save_run(c, r, fx->err, sizeof fx->err), 0); /* harmless */
+
+    dispatch(c, &r->tasks[0], "w1", "host-one");
+    dispatch(c, &r->tasks[1], "w2", "h\xc3\x28st");
+    finish(c, &r->tasks[0], 0, "");
+    fail_and_requeue(c, &r->tasks[1], 23, "rsync: send_files failed: Permission denied (13)\n");
+    dispatch(c, &r->tasks[1], "w1", "host-one");
+    finish(c, &r->tasks[1], 23, "rsync error: some files could not be transferred (code 23)");
+    r->tasks[2].state = MS_TS_QUEUED;
+    dispatch(c, &r->tasks[2], "w2", "h\xc3\x28st");
+    finish(c, &r->tasks[2], 24, "file has vanished: \"/data/src/x\"");
+    assert_int_equal(r->finished, 1);
+    r->finished_rt.tv_nsec = 999999999;
+    assert_int_equal(ms_catalog_save_run_end(c, r, fx->err, sizeof fx->err), 0);
+
+    c = reopen(fx, &c);
+    ms_runrec_t *back = ms_catalog_load_run(c, 7, fx->err, sizeof fx->err);
+    assert_non_null(back);
+    assert_runs_equal(r, back);
+    assert_int_equal(back->n_finished, 3);
+    assert_int_equal(back->n_failed, 1);
+    assert_int_equal(back->tasks[2].flags, MS_TASK_TOP);
+    assert_int_equal(back->tasks[1].orphan, 0);
+    ms_run_destroy(&back);
+    ms_run_destroy(&r);
+    ms_catalog_close(&c);
+}
+
+static void test_only_unfinished_runs_come_back_with_their_tasks_as_stored(void **state)
+{
+    fx_t *fx = *state;
+    ms_catalog_t *c = open_ok(fx);
+    save_finished_run(c, 1, "prod", 0);
+    const char *projects[] = {"a", "b", "c", NULL};
+    ms_runrec_t *r = new_run(2, NULL, projects);
+    assert_int_equal(ms_catalog_begin(c, fx->err, sizeof fx->err), 0);
+    assert_int_equal(ms_catalog_save_run(c, r, fx->err, sizeof fx->err), 0);
+    dispatch(c, &r->tasks[0], "w1", "h1");
+    dispatch(c, &r->tasks[1], "w1", "h1");
+    assert_int_equal(ms_catalog_commit(c, fx->err, sizeof fx->err), 0);
+    finish(c, &r->tasks[0], 0, "");
+    fail_and_requeue(c, &r->tasks[1], 12, "protocol error");
+    dispatch(c, &r->tasks[1], "w3", "h3");
+
+    c = reopen(fx, &c);
+    ms_runrec_t **runs = NULL;
+    size_t n = 0;
+    assert_int_equal(ms_catalog_load_runs(c, 1, 0, &runs, &n, fx->err, sizeof fx->err), 0);
+    assert_int_equal(n, 1);
+    ms_runrec_t *b = runs[0];
+    assert_runs_equal(r, b);
+    assert_int_equal(b->tasks[0].state, MS_TS_OK);
+    assert_int_equal(b->tasks[1].state, MS_TS_RUNNING);
+    assert_int_equal(b->tasks[1].attempts, 2);
+    assert_string_equal(b->tasks[1].worker_id, "w3");
+    assert_string_equal(b->tasks[1].host, "h3");
+    assert_string_equal(b->tasks[1].failed_on, "h1");
+    assert_int_equal(b->tasks[2].state, MS_TS_QUEUED);
+    assert_int_equal(b->tasks[3].state, MS_TS_HELD);
+    assert_int_equal(b->n_finished, 1);
+    assert_int_equal(b->n_failed, 0);
+    assert_int_equal(b->finished, 0);
+    for (size_t i = 0; i < n; i++)
+        ms_run_destroy(&runs[i]);
+    free(runs);
+    ms_run_destroy(&r);
+    ms_catalog_close(&c);
+}
+
+static void test_load_runs_without_unfinished_only_returns_the_newest_up_to_limit(void **state)
+{
+    fx_t *fx = *state;
+    ms_catalog_t *c = open_ok(fx);
+    for (uint64_t id = 1; id <= 3; id++)
+        save_finished_run(c, id, "prod", 0);
+    ms_runrec_t **runs = NULL;
+    size_t n = 0;
+    assert_int_equal(ms_catalog_load_runs(c, 1, 0, &runs, &n, fx->err, sizeof fx->err), 0);
+    assert_int_equal(n, 0);
+    free(runs);
+    assert_int_equal(ms_catalog_load_runs(c, 0, 2, &runs, &n, fx->err, sizeof fx->err), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(runs[0]->id, 3);
+    assert_int_equal(runs[1]->id, 2);
+    assert_int_equal(runs[1]->finished, 1);
+    for (size_t i = 0; i < n; i++)
+        ms_run_destroy(&runs[i]);
+    free(runs);
+    assert_null(ms_catalog_load_run(c, 9, fx->err, sizeof fx->err));
+    assert_non_null(strstr(fx->err, "no run 9"));
+    ms_catalog_close(&c);
+}
+
+/* Run 1 saved and committed; task a of run 1 left QUEUED with 0 attempts. */
+static void assert_only_run_1_untouched(fx_t *fx)
+{
+    ms_catalog_t *c = open_ok(fx);
+    assert_int_equal(last_id(c), 1);
+    assert_null(ms_catalog_load_run(c, 2, fx->err, sizeof fx->err));
+    ms_runrec_t *b = ms_catalog_load_run(c, 1, fx->err, sizeof fx->err);
+    assert_non_null(b);
+    assert_int_equal(b->tasks[0].state, MS_TS_QUEUED);
+    assert_int_equal(b->tasks[0].attempts, 0);
+    ms_run_destroy(&b);
+    json_t *a = ms_catalog_attempts(c, 1, 0, fx->err, sizeof fx->err);
+    assert_non_null(a);
+    assert_int_equal(json_array_size(a), 0);
+    json_decref(a);
+    ms_catalog_close(&c);
+}
+
+/* Begin, change run 1 and add run 2, and never commit. */
+static int uncommitted_writes(const char *path, ms_catalog_t **out)
+{
+    char err[512];
+    const char *projects[] = {"a", NULL};
+    ms_catalog_t *c = ms_catalog_open(path, err, sizeof err);
+    if (!c || ms_catalog_begin(c, err, sizeof err) != 0)
+        return -1;
+    ms_runrec_t *r1 = ms_catalog_load_run(c, 1, err, sizeof err);
+    ms_runrec_t *r2 = new_run(2, NULL, projects);
+    int rc = !r1 || ms_catalog_save_run(c, r2, err, sizeof err) != 0 ? -1 : 0;
+    if (rc == 0) {
+        r1->tasks[0].attempts = 1;
+        r1->tasks[0].state = MS_TS_RUNNING;
+        rc = ms_catalog_save_task(c, &r1->tasks[0], err, sizeof err);
+    }
+    ms_run_destroy(&r1);
+    ms_run_destroy(&r2);
+    *out = c;
+    return rc;
+}
+
+static void save_run_1(fx_t *fx)
+{
+    const char *projects[] = {"a", NULL};
+    ms_catalog_t *c = open_ok(fx);
+    ms_runrec_t *r = new_run(1, NULL, projects);
+    assert_int_equal(ms_catalog_save_run(c, r, fx->err, sizeof fx->err), 0);
+    ms_run_destroy(&r);
+    ms_catalog_close(&c);
+}
+
+static void test_closing_without_commit_loses_the_writes_since_begin(void **state)
+{
+    fx_t *fx = *state;
+    save_run_1(fx);
+    ms_catalog_t *c = NULL;
+    assert_int_equal(uncommitted_writes(fx->path, &c), 0);
+    ms_catalog_close(&c);
+    assert_only_run_1_untouched(fx);
+}
+
+static void test_a_crash_before_commit_loses_only_the_uncommitted_writes(void **state)
+{
+    fx_t *fx = *state;
+    save_run_1(fx);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* Die mid-transaction: no commit, no close, no exit handlers (and no
+         * leak report from valgrind, which _exit would still get). */
+        ms_catalog_t *c = NULL;
+        if (uncommitted_writes(fx->path, &c) == 0)
+            kill(getpid(), SIGKILL);
+        _exit(3);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGKILL);
+    assert_only_run_1_untouched(fx);
+}
+
+static void test_nested_begin_and_commit_without_begin_are_errors(void **state)
+{
+    fx_t *fx = *state;
+    ms_catalog_t *c = open_ok(fx);
+    assert_int_equal(ms_catalog_commit(c, fx->err, sizeof fx->err), -1);
+    assert_non_null(strstr(fx->err, "catalog: commit"));
+    assert_int_equal(ms_catalog_begin(c, fx->err, sizeof fx->err), 0);
+    assert_int_equal(ms_catalog_begin(c, fx->err, sizeof fx->err), -1);
+    assert_non_null(strstr(fx->err, "already open"));
+    assert_int_equal(ms_catalog_commit(c, fx->err, sizeof fx->err), 0);
+    assert_int_equal(ms_catalog_begin(c, fx->err, sizeof fx->err), 0);
+    assert_int_equal(ms_catalog_commit(c, fx->err, sizeof fx->err), 0);
+    ms_catalog_close(&c);
+}
+
+static void test_saving_the_end_of_an_unknown_run_is_an_error(void **state)
+{
+    fx_t *fx = *state;
+    ms_catalog_t *c = open_ok(fx);
+    const char *projects[] = {NULL};
+    ms_runrec_t *r = new_run(5, NULL, projects);
+    assert_int_equal(ms_catalog_save_run_end(c, r, fx->err, sizeof fx->err), -1);
+    assert_non_null(strstr(fx->err, "no run 5"));
+    ms_run_destroy(&r);
+    ms_catalog_close(&c);
+}
+
+static void test_last_run_id_is_the_highest_run_stored(void **state)
+{
+    fx_t *fx = *state;
+    ms_catalog_t *c = open_ok(fx);
+    assert_int_equal(last_id(c), 0);
+    save_finished_run(c, 1, "prod", 0);
+    save_finished_run(c, 5, "prod", 0);
+    save_finished_run(c, 3, "prod", 0);
+    assert_int_equal(last_id(c), 5);
+    c = reopen(fx, &c);
+    assert_int_equal(last_id(c), 5);
+    ms_catalog_close(&c);
+}
+
+static void assert_history_keys(const json_t *e)
+{
+    static const char *keys[] = {"run_id",  "set",      "source",      "destination",
+                                 "started", "finished", "status",      "wall_seconds",
+                                 "tasks",   "failed",   "bytes_total", "bytes_transferred"};
+    assert_int_equal(json_object_size(e), sizeof keys / sizeof keys[0]);
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (!json_object_get(e, keys[i]))
+            fail_msg("history entry lacks key %s", keys[i]);
+}
+
+static json_int_t jint(const json_t *o, const char *key)
+{
+    return json_integer_value(json_object_get(o, key));
+}
+
+static const char *jstr(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    assert_non_null(s);
+    return s;
+}
+
+static void test_history_lists_runs_newest_first_with_the_documented_keys(void **state)
+{
+    fx_t *fx = *state;
+    ms_catalog_t *c = open_ok(fx);
+    save_finished_run(c, 1, "prod", 0);
+    save_finished_run(c, 2, "n\xe9ght", 1);
+    const char *projects[] = {"x", NULL};
+    ms_runrec_t *r = new_run(3, NULL, projects);
+    assert_int_equal(ms_catalog_save_run(c, r, fx->err, sizeof fx->err), 0);
+    ms_run_destroy(&r);
+
+    json_t *h = ms_catalog_history(c, 0, fx->err, sizeof fx->err);
+    assert_non_null(h);
+    assert_int_equal(json_array_size(h), 3);
+    for (size_t i = 0; i < 3; i++) {
+        assert_history_keys(json_array_get(h, i));
+        assert_int_equal(jint(json_array_get(h, i), "run_id"), 3 - (json_int_t)i);
+    }
+    json_t *run3 = json_array_get(h, 0), *run2 = json_array_get(h, 1), *run1 = json_array_get(h, 2);
+    assert_string_equal(jstr(run3, "status"), "running");
+    assert_true(json_is_null(json_object_get(run3, "finished")));
+    assert_true(json_is_null(json_object_get(run3, "set")));
+    assert_string_equal(jstr(run2, "status"), "failed");
+    assert_string_equal(jstr(run2, "set"), "n\\xe9ght");
+    assert_int_equal(jint(run2, "failed"), 1);
+    assert_string_equal(jstr(run1, "status"), "ok");
+    assert_string_equal(jstr(run1, "set"), "prod");
+    assert_string_equal(jstr(run1, "source"), "/data/src");
+    assert_string_equal(jstr(run1, "destination"), "/backup/dst");
+    assert_string_equal(jstr(run1, "started"), "2023-11-14T22:15:00Z");
+    assert_string_equal(jstr(run1, "finished"), "2023-11-14T22:15:12Z");
+    assert_true(json_real_value(json_object_get(run1, "wall_seconds")) == 12.5);
+    assert_int_equal(jint(run1, "tasks"), 3);
+    assert_int_equal(jint(run1, "failed"), 0);
+    /* tasks 0..2, attempt 1: bytes_total = k * 1000000 + 7, k = id * 1000 + 1 */
+    assert_int_equal(jint(run1, "bytes_total"), (1 + 1001 + 2001) * 1000000LL + 21);
+    assert_int_equal(jint(run1, "bytes_transferred"), (1 + 1001 + 2001) * 1000LL + 9);
+    json_decref(h);
+
+    h = ms_catalog_history(c, 2, fx->err, sizeof fx->err);
+    assert_non_null(h);
+    assert_int_equal(json_array_size(h), 2);
+    assert_int_equal(jint(json_array_get(h, 1), "run_id"), 2);
+    json_decref(h);
+    ms_catalog_close(&c);
+}
+
+static void test_attempts_of_a_retried_task_are_listed_oldest_first(void **state)
+{
+    fx_t *fx = *state;
+    ms_catalog_t *c = open_ok(fx);
+    const char *projects[] = {"p", NULL};
+    ms_runrec_t *r = new_run(4, NULL, projects);
+    ms_trec_t *t = &r->tasks[0];
+    assert_int_equal(ms_catalog_save_run(c, r, fx->err, sizeof fx->err), 0);
+    dispatch(c, t, "w1", "h1");
+    fail_and_requeue(c, t, 23, "bad \xff byte");
+    dispatch(c, t, "w2", "h2");
+    t->state = MS_TS_QUEUED; /* w2 went silent: requeued without a result */
+    save_task(c, t);
+    dispatch(c, t, "w3", "h3");
+    finish(c, t, 0, "");
+
+    json_t *a = ms_catalog_attempts(c, 4, 0, fx->err, sizeof fx->err);
+    assert_non_null(a);
+    assert_int_equal(json_array_size(a), 3);
+    json_t *a1 = json_array_get(a, 0), *a2 = json_array_get(a, 1), *a3 = json_array_get(a, 2);
+    assert_int_equal(json_object_size(a1), 7);
+    assert_int_equal(jint(a1, "attempt"), 1);
+    assert_string_equal(jstr(a1, "worker"), "w1");
+    assert_string_equal(jstr(a1, "host"), "h1");
+    assert_int_equal(jint(a1, "exit_code"), 23);
+    assert_int_equal(jint(a1, "signal"), 0);
+    assert_true(json_real_value(json_object_get(a1, "seconds")) == 1.25 + 1);
+    assert_string_equal(jstr(a1, "message"), "bad \\xff byte");
+    assert_int_equal(jint(a2, "attempt"), 2);
+    assert_string_equal(jstr(a2, "worker"), "w2");
+    assert_true(json_is_null(json_object_get(a2, "exit_code")));
+    assert_true(json_is_null(json_object_get(a2, "message")));
+    assert_int_equal(jint(a3, "attempt"), 3);
+    assert_string_equal(jstr(a3, "host"), "h3");
+    assert_int_equal(jint(a3, "exit_code"), 0);
+    assert_string_equal(jstr(a3, "message"), "");
+    json_decref(a);
+    ms_run_destroy(&r);
+    ms_catalog_close(&c);
+}
+
+static void write_file(const char *path, const void *buf, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(buf, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void test_a_file_that_is_not_a_catalog_is_refused_with_a_message(void **state)
+{
+    fx_t *fx = *state;
+    unsigned char junk[8192];
+    srand(42);
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = (unsigned char)rand();
+    write_file(fx->path, junk, sizeof junk);
+    assert_null(ms_catalog_open(fx->path, fx->err, sizeof fx->err));
+    assert_non_null(strstr(fx->err, "catalog: "));
+    assert_non_null(strstr(fx->err, "not a database"));
+
+    sqlite3 *db = NULL;
+    assert_int_equal(unlink(fx->path), 0);
+    assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "CREATE TABLE other (x)", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_null(ms_catalog_open(fx->path, fx->err, sizeof fx->err));
+    assert_non_null(strstr(fx->err, "not a multisync catalog"));
+}
+
+static void test_a_newer_schema_version_is_refused_with_a_message(void **state)
+{
+    fx_t *fx = *state;
+    ms_catalog_t *c = open_ok(fx);
+    ms_catalog_close(&c);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "UPDATE meta SET value = 99 WHERE key = 'schema_version'",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_null(ms_catalog_open(fx->path, fx->err, sizeof fx->err));
+    assert_non_null(strstr(fx->err, "schema version 99"));
+    assert_non_null(strstr(fx->err, "newer"));
+}
+
+static void test_closing_null_or_twice_is_harmless(void **state)
+{
+    fx_t *fx = *state;
+    ms_catalog_close(NULL);
+    ms_catalog_t *c = NULL;
+    ms_catalog_close(&c);
+    c = open_ok(fx);
+    ms_catalog_close(&c);
+    assert_null(c);
+    ms_catalog_close(&c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(
+            test_a_finished_run_comes_back_field_for_field_after_reopening, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_only_unfinished_runs_come_back_with_their_tasks_as_stored, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_load_runs_without_unfinished_only_returns_the_newest_up_to_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_closing_without_commit_loses_the_writes_since_begin,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_crash_before_commit_loses_only_the_uncommitted_writes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nested_begin_and_commit_without_begin_are_errors,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_saving_the_end_of_an_unknown_run_is_an_error, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_last_run_id_is_the_highest_run_stored, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_history_lists_runs_newest_first_with_the_documented_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_attempts_of_a_retried_task_are_listed_oldest_first,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_file_that_is_not_a_catalog_is_refused_with_a_message,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_newer_schema_version_is_refused_with_a_message,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_closing_null_or_twice_is_harmless, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
