@@ -37,6 +37,11 @@ static void usage(FILE *f)
             "  -m, --master EP        control endpoint of a running multisync-master\n"
             "  -s, --slots N          parallel rsyncs (embedded; default: number of cores)\n"
             "  -r, --report FILE      also write the report as JSON to FILE\n"
+            "      --delete           mirror deletions (rsync --delete-delay); refused for a\n"
+            "                         project whose source is empty while its backup is not\n"
+            "      --attempts N       attempts per task for transient failures (default 3)\n"
+            "      --retry-delay-ms N first retry after N ms, doubling (default 1000)\n"
+            "      --task-timeout S   kill a task after S seconds; it counts as transient\n"
             "      --rsync PATH       rsync program (embedded)\n"
             "      --rsync-opt OPT    extra rsync option, repeatable (embedded)\n"
             "  -v, --verbose          show the master's and worker's logs\n"
@@ -50,12 +55,27 @@ static void usage(FILE *f)
 typedef struct {
     const char *master, *report, *rsync;
     ms_config_t cfg; /* rsync_opts, slots */
-    int verbose, json;
+    int verbose, json, delete;
+    unsigned attempts, retry_delay_ms, task_timeout_s;
     char **args;
     int n_args;
 } cli_t;
 
-enum { OPT_RSYNC = 256, OPT_RSYNC_OPT, OPT_JSON };
+enum { OPT_RSYNC = 256, OPT_RSYNC_OPT, OPT_JSON, OPT_DELETE, OPT_ATTEMPTS, OPT_RETRY, OPT_TIMEOUT };
+
+static int parse_number(int opt, const char *arg, cli_t *c)
+{
+    const char *name = opt == OPT_ATTEMPTS ? "--attempts" : opt == OPT_RETRY ? "--retry-delay-ms"
+                                                                              : "--task-timeout";
+    unsigned max = opt == OPT_ATTEMPTS ? 100 : opt == OPT_RETRY ? 3600000 : 31536000;
+    unsigned *dst = opt == OPT_ATTEMPTS ? &c->attempts
+                    : opt == OPT_RETRY  ? &c->retry_delay_ms
+                                        : &c->task_timeout_s;
+    if (ms_parse_uint(arg, 1, max, dst) == 0)
+        return 0;
+    fprintf(stderr, "multisync: %s takes a number from 1 to %u\n", name, max);
+    return -1;
+}
 
 static int parse_args(int argc, char **argv, cli_t *c)
 {
@@ -64,6 +84,10 @@ static int parse_args(int argc, char **argv, cli_t *c)
         {"report", required_argument, NULL, 'r'}, {"rsync", required_argument, NULL, OPT_RSYNC},
         {"rsync-opt", required_argument, NULL, OPT_RSYNC_OPT},
         {"json", no_argument, NULL, OPT_JSON},    {"verbose", no_argument, NULL, 'v'},
+        {"delete", no_argument, NULL, OPT_DELETE},
+        {"attempts", required_argument, NULL, OPT_ATTEMPTS},
+        {"retry-delay-ms", required_argument, NULL, OPT_RETRY},
+        {"task-timeout", required_argument, NULL, OPT_TIMEOUT},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     int opt;
     while ((opt = getopt_long(argc, argv, "m:s:r:vh", longopts, NULL)) != -1) {
@@ -73,6 +97,13 @@ static int parse_args(int argc, char **argv, cli_t *c)
         case OPT_RSYNC: c->rsync = optarg; break;
         case OPT_JSON: c->json = 1; break;
         case 'v': c->verbose = 1; break;
+        case OPT_DELETE: c->delete = 1; break;
+        case OPT_ATTEMPTS:
+        case OPT_RETRY:
+        case OPT_TIMEOUT:
+            if (parse_number(opt, optarg, c) != 0)
+                return -1;
+            break;
         case 'h': usage(stdout); exit(0);
         case OPT_RSYNC_OPT:
             if (ms_config_add_rsync_opt(&c->cfg, optarg) != 0)
@@ -161,7 +192,9 @@ static int run_embedded(cli_t *c)
     }
     ms_embedded_opts_t o = {.source = src, .dest = dst, .slots = c->cfg.slots, .rsync = c->rsync,
                             .rsync_opts = c->cfg.rsync_opts, .n_rsync_opts = c->cfg.n_rsync_opts,
-                            .verbose = c->verbose};
+                            .verbose = c->verbose, .delete = c->delete, .attempts = c->attempts,
+                            .retry_delay_ms = (int)c->retry_delay_ms,
+                            .task_timeout_s = c->task_timeout_s};
     json_t *rep = ms_embedded_run(&o, err, sizeof err);
     if (!rep) {
         fprintf(stderr, "multisync: %s\n", err);
@@ -195,6 +228,7 @@ static int fill_run_request(const cli_t *c, ms_msg_t *req)
     req->cmd = MS_CMD_RUN;
     if (c->n_args == 1) {
         req->u.run.set = c->args[0];
+        req->u.run.flags = c->delete ? 1 : 0;
         return 0;
     }
     if (c->n_args != 2 || c->args[0][0] != '/' || (c->args[1][0] != '/' && !is_remote(c->args[1]))) {
@@ -204,6 +238,7 @@ static int fill_run_request(const cli_t *c, ms_msg_t *req)
     }
     req->u.run.source = c->args[0];
     req->u.run.dest = c->args[1];
+    req->u.run.flags = c->delete ? 1 : 0;
     return 0;
 }
 

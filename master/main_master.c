@@ -13,62 +13,80 @@
 #include "ms_master.h"
 #include "ms_signal.h"
 
+#define DEFAULT_CATALOG "/var/lib/multisync/catalog.db"
+
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: multisync-master --listen ENDPOINT --control ENDPOINT [options]\n"
             "       multisync-master -c FILE [options]\n"
             "\n"
-            "  -l, --listen EP        endpoint workers connect to, e.g. tcp://0.0.0.0:5555\n"
-            "  -C, --control EP       endpoint for `multisync run/status --master EP`\n"
-            "      --heartbeat-ms N   heartbeat interval (default 1000)\n"
-            "  -c, --config FILE      read [master] and [set NAME] sections of FILE\n"
-            "  -v, --verbose          log debug messages\n"
-            "  -h, --help             this text\n");
+            "  -l, --listen EP         endpoint workers connect to, e.g. tcp://0.0.0.0:5555\n"
+            "  -C, --control EP        endpoint for `multisync run/status --master EP`\n"
+            "      --catalog FILE      SQLite catalog of runs (default " DEFAULT_CATALOG ")\n"
+            "      --attempts N        attempts per task for transient failures (default 3)\n"
+            "      --retry-delay-ms N  first retry after N ms, doubling (default 1000)\n"
+            "      --task-timeout S    kill a task after S seconds (default: no limit)\n"
+            "      --heartbeat-ms N    heartbeat interval (default 1000); a worker silent for\n"
+            "                          3 intervals loses its tasks to the others\n"
+            "  -c, --config FILE       read [master] and [set NAME] sections of FILE\n"
+            "  -v, --verbose           log debug messages\n"
+            "  -h, --help              this text\n"
+            "\n"
+            "SIGTERM: persist, tell the workers the master restarts, exit 0. Started again\n"
+            "with the same catalog, it resumes unfinished runs.\n");
 }
 
-static int parse_args(int argc, char **argv, ms_config_t *cfg, int *heartbeat_ms, int *verbose)
+enum { OPT_CATALOG = 256, OPT_ATTEMPTS, OPT_RETRY, OPT_TIMEOUT, OPT_HEARTBEAT };
+
+static int number(const char *name, const char *arg, unsigned min, unsigned max, unsigned *out)
+{
+    if (ms_parse_uint(arg, min, max, out) == 0)
+        return 0;
+    fprintf(stderr, "multisync-master: %s takes a number from %u to %u\n", name, min, max);
+    return -1;
+}
+
+static int option(int c, const char *arg, ms_config_t *cfg, int *verbose)
+{
+    switch (c) {
+    case 'l': return ms_config_set_str(&cfg->listen, arg);
+    case 'C': return ms_config_set_str(&cfg->control, arg);
+    case OPT_CATALOG: return ms_config_set_str(&cfg->catalog, arg);
+    case OPT_ATTEMPTS: return number("--attempts", arg, 1, 100, &cfg->attempts);
+    case OPT_RETRY: return number("--retry-delay-ms", arg, 1, 3600000, &cfg->retry_delay_ms);
+    case OPT_TIMEOUT: return number("--task-timeout", arg, 1, 31536000, &cfg->task_timeout_s);
+    case OPT_HEARTBEAT: return number("--heartbeat-ms", arg, 10, 600000, &cfg->heartbeat_ms);
+    case 'c': return 0;
+    case 'v': *verbose = 1; return 0;
+    case 'h': usage(stdout); exit(0);
+    default: usage(stderr); return -1;
+    }
+}
+
+static int parse_args(int argc, char **argv, ms_config_t *cfg, int *verbose)
 {
     static const struct option longopts[] = {
-        {"listen", required_argument, NULL, 'l'},   {"control", required_argument, NULL, 'C'},
-        {"heartbeat-ms", required_argument, NULL, 'H'}, {"config", required_argument, NULL, 'c'},
-        {"verbose", no_argument, NULL, 'v'},        {"help", no_argument, NULL, 'h'},
+        {"listen", required_argument, NULL, 'l'},
+        {"control", required_argument, NULL, 'C'},
+        {"catalog", required_argument, NULL, OPT_CATALOG},
+        {"attempts", required_argument, NULL, OPT_ATTEMPTS},
+        {"retry-delay-ms", required_argument, NULL, OPT_RETRY},
+        {"task-timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT},
+        {"config", required_argument, NULL, 'c'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     char err[512];
-    unsigned u;
     int c;
     if (ms_config_load_from_args(cfg, argc, argv, err, sizeof err) != 0) {
         fprintf(stderr, "multisync-master: %s\n", err);
         return -1;
     }
-    while ((c = getopt_long(argc, argv, "l:C:c:vh", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'l':
-            ms_config_set_str(&cfg->listen, optarg);
-            break;
-        case 'C':
-            ms_config_set_str(&cfg->control, optarg);
-            break;
-        case 'H':
-            if (ms_parse_uint(optarg, 10, 600000, &u) != 0) {
-                fprintf(stderr, "multisync-master: --heartbeat-ms takes 10 to 600000\n");
-                return -1;
-            }
-            *heartbeat_ms = (int)u;
-            break;
-        case 'c':
-            break;
-        case 'v':
-            *verbose = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            exit(0);
-        default:
-            usage(stderr);
+    while ((c = getopt_long(argc, argv, "l:C:c:vh", longopts, NULL)) != -1)
+        if (option(c, optarg, cfg, verbose) != 0)
             return -1;
-        }
-    }
     if (optind != argc) {
         fprintf(stderr, "multisync-master: unexpected argument '%s'\n", argv[optind]);
         return -1;
@@ -77,16 +95,16 @@ static int parse_args(int argc, char **argv, ms_config_t *cfg, int *heartbeat_ms
         fprintf(stderr, "multisync-master: both --listen and --control are needed\n");
         return -1;
     }
-    return 0;
+    return cfg->catalog ? 0 : ms_config_set_str(&cfg->catalog, DEFAULT_CATALOG);
 }
 
 int main(int argc, char **argv)
 {
     ms_config_t cfg = {0};
-    int heartbeat_ms = 0, verbose = 0, rc = 1;
-    char err[512];
+    int verbose = 0, rc = 1;
+    char err[1024];
     ms_master_t *m = NULL;
-    if (parse_args(argc, argv, &cfg, &heartbeat_ms, &verbose) != 0)
+    if (parse_args(argc, argv, &cfg, &verbose) != 0)
         goto out;
     ms_log_init("multisync-master", ms_config_log_level(&cfg, verbose));
     if (ms_signal_install() != 0) {
@@ -94,20 +112,24 @@ int main(int argc, char **argv)
         goto out;
     }
     ms_master_opts_t o = {.listen = cfg.listen, .control = cfg.control, .config = &cfg,
-                          .heartbeat_ms = heartbeat_ms};
+                          .heartbeat_ms = (int)cfg.heartbeat_ms, .attempts = cfg.attempts,
+                          .retry_delay_ms = (int)cfg.retry_delay_ms,
+                          .task_timeout_s = cfg.task_timeout_s, .catalog = cfg.catalog};
     if (!(m = ms_master_new(&o, err, sizeof err))) {
         ms_error("%s", err);
         goto out;
     }
-    ms_info("listening for workers on %s, control on %s, %zu backup set(s)", cfg.listen,
-            cfg.control, cfg.n_sets);
+    ms_info("listening for workers on %s, control on %s, catalog %s, %zu backup set(s)",
+            cfg.listen, cfg.control, cfg.catalog, cfg.n_sets);
     while (!ms_stop_signal) {
         if (ms_master_poll(m, 1000) != 0 && errno != EINTR) {
             ms_error("poll failed: %s", strerror(errno));
             goto out;
         }
     }
-    ms_info("stopping on signal %d", (int)ms_stop_signal);
+    ms_info("stopping on signal %d: workers keep their tasks and will reconnect",
+            (int)ms_stop_signal);
+    ms_master_shutdown(m);
     rc = 0;
 out:
     ms_master_destroy(&m);

@@ -81,13 +81,28 @@ static int resolve_run(const ms_master_t *m, const ms_msg_t *msg, const char **s
     return 0;
 }
 
+/* Run flags: those the client asked for, or the set's. */
+static int resolve_flags(const ms_master_t *m, const ms_msg_t *msg, uint32_t *flags)
+{
+    const ms_set_t *s = msg->u.run.set && m->opts.config
+                            ? ms_config_find_set(m->opts.config, msg->u.run.set)
+                            : NULL;
+    *flags = msg->u.run.flags | (s && s->delete ? MS_RUN_DELETE : 0);
+    return (*flags & ~(uint32_t)MS_RUN_DELETE) ? -1 : 0;
+}
+
 static void on_run(ms_master_t *m, const ms_peer_t *peer, const ms_msg_t *msg)
 {
     const char *src = NULL, *dst = NULL;
-    char err[1024];
+    char err[1024] = "";
     uint64_t id = 0;
+    uint32_t flags = 0;
+    if (resolve_flags(m, msg, &flags) != 0) {
+        ms_wire_send_error(m->csock, peer, "unknown run flags");
+        return;
+    }
     if (resolve_run(m, msg, &src, &dst, err, sizeof err) != 0 ||
-        ms_master_start_run(m, src, dst, msg->u.run.set, &id, err, sizeof err) != 0) {
+        ms_master_start_run(m, src, dst, msg->u.run.set, flags, &id, err, sizeof err) != 0) {
         ms_warn("run refused: %s", err);
         ms_wire_send_error(m->csock, peer, err);
         return;

@@ -140,11 +140,15 @@ static json_t *drive(ms_master_t *m, embedded_t *e, uint64_t run_id, char *err, 
 {
     while (ms_master_run_finished(m, run_id) == 0) {
         if (ms_stop_signal) {
-            ms_warn("interrupted by signal %d: stopping the workers", (int)ms_stop_signal);
-            break;
+            ms_warn("interrupted by signal %d: stopping the rsyncs", (int)ms_stop_signal);
+            json_t *rep = ms_master_report(m, run_id);
+            json_object_set_new(rep, "status", json_string("interrupted"));
+            return rep;
         }
-        if (worker_died(e, err, errlen))
+        if (worker_died(e, err, errlen)) {
+            ms_master_forget_workers(m, err);
             return NULL;
+        }
         if (ms_master_poll(m, 200) != 0 && errno != EINTR) {
             snprintf(err, errlen, "master poll failed: %s", strerror(errno));
             return NULL;
@@ -164,10 +168,13 @@ json_t *ms_embedded_run(const ms_embedded_opts_t *o, char *err, size_t errlen)
 
     if (make_private_dir(&e, err, errlen) != 0)
         return NULL;
-    ms_master_opts_t mo = {.listen = e.endpoint};
+    ms_master_opts_t mo = {.listen = e.endpoint, .attempts = o->attempts,
+                           .retry_delay_ms = o->retry_delay_ms,
+                           .task_timeout_s = o->task_timeout_s, .catalog = o->catalog};
     if (!(m = ms_master_new(&mo, err, errlen)))
         goto out;
-    if (ms_master_start_run(m, o->source, o->dest, NULL, &run_id, err, errlen) != 0)
+    if (ms_master_start_run(m, o->source, o->dest, NULL, o->delete ? MS_RUN_DELETE : 0, &run_id,
+                            err, errlen) != 0)
         goto out;
     if (spawn_worker(o, &e, slots, err, errlen) != 0)
         goto out;

@@ -17,12 +17,18 @@ typedef struct {
     char *const *rsync_opts;
     size_t n_rsync_opts;
     int verbose;               /* show the daemons' info logs */
+    int delete;                /* mirror deletions (rsync --delete-delay) */
+    unsigned attempts;         /* 0: 3 */
+    int retry_delay_ms;        /* 0: 1000 */
+    unsigned task_timeout_s;   /* 0: none */
+    const char *catalog;       /* NULL: no catalog */
 } ms_embedded_opts_t;
 
 /*
  * Run the backup. Returns the report (new reference), which may describe a
- * run cut short by a signal (its status is then not "ok"), or NULL with err
- * set when the run could not start (bad source, worker would not start...).
+ * run cut short by SIGINT/SIGTERM (its status is then "interrupted": the
+ * worker stopped its rsyncs, finished tasks are listed as done), or NULL
+ * with err set when the run could not start or its worker died.
  */
 json_t *ms_embedded_run(const ms_embedded_opts_t *o, char *err, size_t errlen);
 

@@ -29,21 +29,40 @@ typedef struct {
     const char *control;      /* control endpoint (bound), or NULL */
     const ms_config_t *config;/* backup sets, or NULL; must outlive the master */
     int heartbeat_ms;         /* 0: MS_HEARTBEAT_MS */
+    unsigned attempts;        /* attempts per task before it fails; 0: 3 */
+    int retry_delay_ms;       /* backoff before the first retry, doubling; 0: 1000 */
+    unsigned task_timeout_s;  /* a task running longer is killed (transient); 0: none */
+    const char *catalog;      /* SQLite catalog file; NULL: none (nothing survives) */
 } ms_master_opts_t;
 
-/* Bind the sockets. Returns NULL with err set (e.g. endpoint in use). */
+/*
+ * Open the catalog (resuming its unfinished runs: finished tasks are kept,
+ * tasks that were in flight wait one lease for their workers to claim them,
+ * then run again) and bind the sockets. Returns NULL with err set (e.g.
+ * endpoint in use, catalog unreadable).
+ */
 ms_master_t *ms_master_new(const ms_master_opts_t *o, char *err, size_t errlen);
 
-/* Close sockets (telling workers BYE first) and free everything. NULL-safe. */
+/* Close sockets and the catalog, free everything. Workers are not told:
+ * call ms_master_dismiss_workers or ms_master_shutdown first. NULL-safe. */
 void ms_master_destroy(ms_master_t **m);
 
 /*
+ * An orderly stop of the daemon: persist, and tell every worker the master
+ * is restarting (BYE with reconnect), so they keep running their tasks and
+ * reconnect; tasks stay in flight in the catalog for the next start to
+ * adopt.
+ */
+void ms_master_shutdown(ms_master_t *m);
+
+/*
  * Start a run: scan source (a path the workers also see) and queue one
- * task per project. Returns 0 and sets *run_id, or -1 with err set (source
- * unreadable, ...).
+ * task per project. flags: MS_RUN_DELETE to mirror deletions. Returns 0 and
+ * sets *run_id, or -1 with err set (source missing, not a folder, empty —
+ * an unmounted filesystem must not look like a source with nothing in it).
  */
 int ms_master_start_run(ms_master_t *m, const char *source, const char *dest, const char *set,
-                        uint64_t *run_id, char *err, size_t errlen);
+                        uint32_t flags, uint64_t *run_id, char *err, size_t errlen);
 
 /*
  * Wait up to timeout_ms for socket traffic and handle it, send heartbeats,
@@ -61,7 +80,11 @@ json_t *ms_master_report(const ms_master_t *m, uint64_t run_id);
 /* How many workers are connected now. */
 unsigned ms_master_workers(const ms_master_t *m);
 
-/* Tell every worker to leave (BYE) and forget them. */
+/* Tell every worker to leave (BYE), requeue what they held, forget them. */
 void ms_master_dismiss_workers(ms_master_t *m, const char *reason);
+
+/* Put every task in flight back in the queue (e.g. the embedded worker
+ * died) and forget every worker without telling them. */
+void ms_master_forget_workers(ms_master_t *m, const char *reason);
 
 #endif

@@ -1,11 +1,16 @@
 /*
- * ms_master_int.h - the master's internal state, shared by its modules
- * (ms_master.c: loop, workers and dispatch; ms_control.c: the control
- * service). Not for use outside master/.
+ * ms_master_int.h - the master's internal state, shared by its modules:
+ *   ms_master.c   lifecycle, the poll loop, runs, resume, catalog glue
+ *   ms_workers.c  worker registry: HELLO/HOLD/READY/RESULT/HEARTBEAT/DRAIN/BYE,
+ *                 liveness, leases, requeue
+ *   ms_sched.c    the queue, retry backoff, dispatch against credit
+ *   ms_control.c  the control service (runs, waits, status)
+ * Not for use outside master/.
  */
 #ifndef MS_MASTER_INT_H
 #define MS_MASTER_INT_H
 
+#include "ms_catalog.h"
 #include "ms_master.h"
 #include "ms_run.h"
 #include "ms_wire.h"
@@ -19,6 +24,7 @@ typedef struct {
     unsigned slots;
     unsigned credit;  /* tasks it may still be sent */
     unsigned running; /* tasks in flight on it */
+    int draining;     /* asked for no more tasks */
     uint64_t done;
     int64_t last_seen_ms;
 } ms_wrec_t;
@@ -34,7 +40,9 @@ struct ms_master {
     void *csock; /* ROUTER for control clients, or NULL */
     ms_master_opts_t opts;
     int heartbeat_ms;
-    int64_t next_heartbeat_ms;
+    int64_t next_tick_ms;
+    unsigned attempts;      /* failed attempts after which a task fails */
+    int retry_delay_ms;     /* first backoff; doubles per failure */
 
     ms_wrec_t **workers;
     size_t n_workers;
@@ -44,16 +52,47 @@ struct ms_master {
     size_t n_runs;
     uint64_t next_run;
 
-    ms_trec_t **queue; /* ring buffer of queued tasks */
+    ms_trec_t **queue; /* ring buffer of tasks ready to go */
     size_t q_head, q_len, q_cap;
+    ms_trec_t **delayed; /* failed tasks waiting for their backoff */
+    size_t n_delayed, cap_delayed;
+    int64_t orphan_deadline_ms; /* after a restart: adopt until then */
 
     ms_waiter_t *waiters;
     size_t n_waiters;
+
+    ms_catalog_t *cat;   /* NULL: no catalog (embedded mode) */
+    int in_txn;
+    int64_t cat_warned_ms;
 };
 
+/* ms_master.c */
 ms_runrec_t *ms_master_find_run(const ms_master_t *m, uint64_t run_id);
+/* Persist t / r now (within the turn's transaction). */
+void ms_cat_task(ms_master_t *m, const ms_trec_t *t);
+void ms_cat_run_end(ms_master_t *m, const ms_runrec_t *r);
+/* Commit the turn's writes. Returns 0, or -1 (logged) when they could not
+ * be made durable. */
+int ms_cat_flush(ms_master_t *m);
+/* A task reached its final state (ok, or failed for good). */
+void ms_master_task_done(ms_master_t *m, ms_trec_t *t);
 
-/* Control service (ms_control.c). */
+/* ms_sched.c */
+int ms_sched_push(ms_master_t *m, ms_trec_t *t, int front);
+void ms_sched_delay(ms_master_t *m, ms_trec_t *t, int64_t until_ms);
+void ms_sched_release_due(ms_master_t *m);
+void ms_sched_remove_run(ms_master_t *m, const ms_runrec_t *r);
+void ms_sched_dispatch(ms_master_t *m);
+/* Put a task that was in flight back in the queue (its worker is gone). */
+void ms_sched_requeue(ms_master_t *m, ms_trec_t *t, const char *why);
+
+/* ms_workers.c */
+void ms_workers_read(ms_master_t *m);
+void ms_workers_tick(ms_master_t *m);
+ms_wrec_t *ms_worker_by_id(const ms_master_t *m, const char *id);
+void ms_worker_remove(ms_master_t *m, ms_wrec_t *w, const char *why, int requeue);
+
+/* ms_control.c */
 void ms_control_handle(ms_master_t *m);
 void ms_control_run_done(ms_master_t *m, ms_runrec_t *r);
 

@@ -137,6 +137,7 @@ static json_t *workers_json(const ms_runrec_t *r, unsigned *slots)
 json_t *ms_report_json(const ms_runrec_t *r)
 {
     char started[32], finished[32], src[4 * MS_MAX_PATH], dst[4 * MS_MAX_PATH];
+    char set[4 * MS_MAX_NAME + 8];
     totals_t tot = {0};
     json_t *tasks = json_array();
     for (size_t i = 0; tasks && i < r->n_tasks; i++) {
@@ -145,15 +146,19 @@ json_t *ms_report_json(const ms_runrec_t *r)
     }
     unsigned slots = 0;
     json_t *workers = workers_json(r, &slots);
-    int64_t end_ms = r->finished ? r->finished_ms : ms_now_ms();
-    double wall = (double)(end_ms - r->started_ms) / 1000.0;
+    struct timespec end = r->finished_rt;
+    if (!r->finished)
+        clock_gettime(CLOCK_REALTIME, &end);
+    double wall = (double)(end.tv_sec - r->started_rt.tv_sec) +
+                  (double)(end.tv_nsec - r->started_rt.tv_nsec) / 1e9;
     rfc3339(&r->started_rt, started, sizeof started);
     if (r->finished)
         rfc3339(&r->finished_rt, finished, sizeof finished);
     const char *status = !r->finished ? "running" : r->n_failed ? "failed" : "ok";
     return json_pack("{s:I, s:s, s:s, s:s?, s:s, s:s?, s:f, s:s, s:o, s:o, s:o}", "run_id",
                      (json_int_t)r->id, "source", ms_utf8_clean(r->source, src, sizeof src),
-                     "destination", ms_utf8_clean(r->dest, dst, sizeof dst), "set", r->set,
+                     "destination", ms_utf8_clean(r->dest, dst, sizeof dst), "set",
+                     r->set ? ms_utf8_clean(r->set, set, sizeof set) : NULL,
                      "started", started, "finished", r->finished ? finished : NULL,
                      "wall_seconds", wall, "status", status, "totals",
                      totals_json(&tot, wall, slots), "tasks", tasks, "workers", workers);

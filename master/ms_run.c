@@ -42,7 +42,6 @@ ms_runrec_t *ms_run_new(uint64_t id, const char *source, const char *dest, const
     if (init_task(r, n_projects, "", MS_TASK_TOP) != 0)
         goto fail;
     clock_gettime(CLOCK_REALTIME, &r->started_rt);
-    r->started_ms = ms_now_ms();
     return r;
 fail:
     ms_run_destroy(&r);
@@ -98,11 +97,34 @@ int ms_result_ok(const ms_result_t *res)
     return res->term_signal == 0 && (res->exit_code == 0 || res->exit_code == 24);
 }
 
-int ms_run_finish_task(ms_runrec_t *r, ms_trec_t *t, ms_result_t *res)
+ms_outcome_t ms_result_outcome(const ms_result_t *res)
+{
+    if (ms_result_ok(res))
+        return MS_OUTCOME_OK;
+    if (res->term_signal != 0)
+        return MS_OUTCOME_TRANSIENT;
+    switch (res->exit_code) {
+    case -2:
+    case 10: /* error in socket I/O */
+    case 11: /* error in file I/O */
+    case 12: /* error in rsync protocol data stream */
+    case 30: /* timeout in data send/receive */
+    case 35: /* timeout waiting for daemon connection */
+        return MS_OUTCOME_TRANSIENT;
+    default:
+        return MS_OUTCOME_PERMANENT;
+    }
+}
+
+void ms_run_set_result(ms_trec_t *t, ms_result_t *res)
 {
     free(t->result.message);
     t->result = *res;
     res->message = NULL;
+}
+
+int ms_run_task_final(ms_runrec_t *r, ms_trec_t *t)
+{
     t->state = ms_result_ok(&t->result) ? MS_TS_OK : MS_TS_FAILED;
     r->n_finished++;
     if (t->state == MS_TS_FAILED)
@@ -110,7 +132,6 @@ int ms_run_finish_task(ms_runrec_t *r, ms_trec_t *t, ms_result_t *res)
     if (r->n_finished == r->n_tasks) {
         r->finished = 1;
         clock_gettime(CLOCK_REALTIME, &r->finished_rt);
-        r->finished_ms = ms_now_ms();
         return 0;
     }
     /* The top task is last in the array and the only one held. */

@@ -33,10 +33,13 @@ typedef struct {
     char *project;   /* "" for the top task */
     uint32_t flags;  /* MS_TASK_* */
     ms_task_state_t state;
-    uint32_t attempts;
+    uint32_t attempts;  /* attempts handed out so far; the current one is this */
     int64_t started_ms; /* monotonic, when last handed out */
-    char worker_id[32];
+    int64_t not_before_ms; /* monotonic: a retry waits until then (backoff) */
+    int orphan;         /* RUNNING as loaded from the catalog: awaits adoption */
+    char worker_id[32]; /* worker of the current (or last) attempt */
     char host[MS_MAX_NAME + 1];
+    char failed_on[MS_MAX_NAME + 1]; /* host of the last failed attempt: retry elsewhere */
     ms_result_t result; /* last result; owns result.message */
 } ms_trec_t;
 
@@ -47,11 +50,13 @@ typedef struct {
     unsigned tasks;
 } ms_run_worker_t;
 
+#define MS_RUN_DELETE 0x1u /* mirror deletions (rsync --delete-delay) */
+
 struct ms_run {
     uint64_t id;
     char *source, *dest, *set;
-    struct timespec started_rt, finished_rt; /* wall clock, for the report */
-    int64_t started_ms, finished_ms;         /* monotonic, for durations */
+    uint32_t flags; /* MS_RUN_* */
+    struct timespec started_rt, finished_rt; /* wall clock: report and durations */
     ms_trec_t *tasks;
     size_t n_tasks;
     size_t n_finished, n_failed;
@@ -77,13 +82,26 @@ ms_trec_t *ms_run_task(ms_runrec_t *r, uint64_t task_id);
 /* Note that worker (id, host, slots) was handed a task of this run. */
 int ms_run_note_worker(ms_runrec_t *r, const char *id, const char *host, unsigned slots);
 
+/* Keep res as t's last result (takes over res->message). */
+void ms_run_set_result(ms_trec_t *t, ms_result_t *res);
+
 /*
- * Record a task's final outcome (takes over res->message). Exit 0 and 24
- * (some source files vanished during the copy) count as success. Marks the
- * run finished when it was its last task. Returns 1 when the top task
- * should now be released (all project tasks finished), else 0.
+ * t's last result is its final one: mark it ok or failed, count it, and
+ * mark the run finished when it was its last task. Returns 1 when the top
+ * task should now be released (all project tasks finished), else 0.
  */
-int ms_run_finish_task(ms_runrec_t *r, ms_trec_t *t, ms_result_t *res);
+int ms_run_task_final(ms_runrec_t *r, ms_trec_t *t);
+
+typedef enum {
+    MS_OUTCOME_OK,        /* rsync exit 0, or 24: source files vanished meanwhile */
+    MS_OUTCOME_TRANSIENT, /* worth another attempt: 10, 11, 12, 30, 35, killed
+                           * (timeout, lost lease, stopped worker), -2 (worker
+                           * could not take it now) */
+    MS_OUTCOME_PERMANENT, /* 1, 2, 3, 4, 23, refused by the worker (-1), and
+                           * every other code: another attempt would fail too */
+} ms_outcome_t;
+
+ms_outcome_t ms_result_outcome(const ms_result_t *res);
 
 /* Whether an rsync outcome counts as success. */
 int ms_result_ok(const ms_result_t *res);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ms_config.h"
 #include "ms_log.h"
@@ -58,6 +59,18 @@ int ms_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
     return 0;
 }
 
+int ms_parse_bool(const char *s, int *out)
+{
+    static const char *yes[] = {"yes", "true", "on", "1"}, *no[] = {"no", "false", "off", "0"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(s, yes[i]) == 0 || strcasecmp(s, no[i]) == 0) {
+            *out = strcasecmp(s, yes[i]) == 0;
+            return 0;
+        }
+    }
+    return -1;
+}
+
 static ms_set_t *get_set(ms_config_t *cfg, const char *name)
 {
     for (size_t i = 0; i < cfg->n_sets; i++)
@@ -95,9 +108,28 @@ static int log_level_key(load_ctx_t *c, const char *value)
     return ms_config_set_str(&c->cfg->log_level, value) == 0;
 }
 
+/* A number key: "name = N" within [min, max]. */
+static int uint_key(load_ctx_t *c, const char *key, const char *value, unsigned min,
+                    unsigned max, unsigned *out)
+{
+    if (ms_parse_uint(value, min, max, out) != 0)
+        return fail(c, "%s must be a number from %u to %u, not '%s'", key, min, max, value);
+    return 1;
+}
+
 static int master_key(load_ctx_t *c, const char *key, const char *value)
 {
     ms_config_t *cfg = c->cfg;
+    if (strcmp(key, "catalog") == 0)
+        return ms_config_set_str(&cfg->catalog, value) == 0;
+    if (strcmp(key, "attempts") == 0)
+        return uint_key(c, key, value, 1, 100, &cfg->attempts);
+    if (strcmp(key, "retry_delay_ms") == 0)
+        return uint_key(c, key, value, 1, 3600000, &cfg->retry_delay_ms);
+    if (strcmp(key, "task_timeout") == 0)
+        return uint_key(c, key, value, 1, 31536000, &cfg->task_timeout_s);
+    if (strcmp(key, "heartbeat_ms") == 0)
+        return uint_key(c, key, value, 10, 600000, &cfg->heartbeat_ms);
     if (strcmp(key, "listen") == 0)
         return ms_config_set_str(&cfg->listen, value) == 0;
     if (strcmp(key, "control") == 0)
@@ -120,11 +152,12 @@ static int worker_key(load_ctx_t *c, const char *key, const char *value)
         return ms_config_add_rsync_opt(cfg, value) == 0;
     if (strcmp(key, "log_level") == 0)
         return log_level_key(c, value);
-    if (strcmp(key, "slots") == 0) {
-        if (ms_parse_uint(value, 1, 4096, &cfg->slots) != 0)
-            return fail(c, "slots must be a number from 1 to 4096, not '%s'", value);
-        return 1;
-    }
+    if (strcmp(key, "slots") == 0)
+        return uint_key(c, key, value, 1, 4096, &cfg->slots);
+    if (strcmp(key, "drain_timeout") == 0)
+        return uint_key(c, key, value, 1, 86400, &cfg->drain_timeout_s);
+    if (strcmp(key, "heartbeat_ms") == 0)
+        return uint_key(c, key, value, 10, 600000, &cfg->heartbeat_ms);
     return fail(c, "unknown key '%s' in [%s]", key, "worker");
 }
 
@@ -139,6 +172,11 @@ static int set_key(load_ctx_t *c, const char *name, const char *key, const char 
         return ms_config_set_str(&s->source, value) == 0;
     if (strcmp(key, "destination") == 0)
         return ms_config_set_str(&s->dest, value) == 0;
+    if (strcmp(key, "delete") == 0) {
+        if (ms_parse_bool(value, &s->delete) != 0)
+            return fail(c, "delete must be yes or no, not '%s'", value);
+        return 1;
+    }
     return fail(c, "unknown key '%s' in [set %s]", key, name);
 }
 
@@ -223,6 +261,7 @@ void ms_config_free(ms_config_t *cfg)
         return;
     free(cfg->listen);
     free(cfg->control);
+    free(cfg->catalog);
     for (size_t i = 0; i < cfg->n_sets; i++) {
         free(cfg->sets[i].name);
         free(cfg->sets[i].source);

@@ -10,6 +10,8 @@
  *   [master]
  *   listen  = tcp://0.0.0.0:5555       ; workers connect here
  *   control = ipc:///run/multisync/control.sock
+ *   catalog = /var/lib/multisync/catalog.db
+ *   attempts = 3  retry_delay_ms = 1000  task_timeout = 0  heartbeat_ms = 1000
  *
  *   [set nightly]
  *   source      = /data/prod
@@ -21,6 +23,7 @@
  *   name      = hostA
  *   rsync     = /usr/bin/rsync
  *   rsync_opt = --bwlimit=50m          ; repeatable
+ *   drain_timeout = 60  heartbeat_ms = 1000
  */
 #ifndef MS_CONFIG_H
 #define MS_CONFIG_H
@@ -33,12 +36,17 @@ typedef struct {
     char *name;
     char *source;
     char *dest;
+    int delete; /* delete = yes: mirror deletions (rsync --delete-delay) */
 } ms_set_t;
 
 typedef struct {
     /* [master] */
     char *listen;
     char *control;
+    char *catalog;
+    unsigned attempts;       /* 0: not set */
+    unsigned retry_delay_ms; /* 0: not set */
+    unsigned task_timeout_s; /* 0: not set */
     ms_set_t *sets;
     size_t n_sets;
     /* [worker] */
@@ -48,8 +56,10 @@ typedef struct {
     unsigned slots; /* 0: not set */
     char **rsync_opts;
     size_t n_rsync_opts;
+    unsigned drain_timeout_s; /* 0: not set */
     /* both */
     char *log_level;
+    unsigned heartbeat_ms; /* 0: not set */
 } ms_config_t;
 
 /*
@@ -87,5 +97,8 @@ const ms_set_t *ms_config_find_set(const ms_config_t *cfg, const char *name);
  * characters). Returns 0, or -1 when s is not such a number.
  */
 int ms_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out);
+
+/* yes/no, true/false, on/off, 1/0 (any case). Returns 0, or -1. */
+int ms_parse_bool(const char *s, int *out);
 
 #endif

@@ -85,8 +85,11 @@ jq_check() {
 
 # wait_workers CONTROL_EP N : until the master reports N connected workers.
 wait_workers() {
-    local i n
+    local i n=0
     for i in $(seq 1 100); do
+        if [[ -n ${MASTER_PID:-} ]] && ! kill -0 "$MASTER_PID" 2>/dev/null; then
+            fail "the master died: $(tail -5 "$T"/master*.log)"
+        fi
         n=$("$BIN/multisync" status --master "$1" --json 2>/dev/null | jq '.workers | length' || echo 0)
         [[ $n == "$2" ]] && return 0
         sleep 0.1

@@ -10,6 +10,7 @@ cat >"$T/master.ini" <<INI
 [master]
 listen  = tcp://127.0.0.1:$wport
 control = tcp://127.0.0.1:$cport
+catalog = $T/catalog.db
 
 [set nightly]
 source      = $T/src
@@ -18,6 +19,7 @@ INI
 CTL=tcp://127.0.0.1:$cport
 
 start_bg "$T/master.log" "$BIN/multisync-master" -c "$T/master.ini"
+MASTER_PID=$LAST_PID
 start_bg "$T/wA.log" "$BIN/multisync-worker" --master "tcp://127.0.0.1:$wport" --slots 2 --name hostA
 start_bg "$T/wB.log" "$BIN/multisync-worker" --master "tcp://127.0.0.1:$wport" --slots 2 --name hostB
 wait_workers "$CTL" 2

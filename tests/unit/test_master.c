@@ -150,7 +150,7 @@ static uint64_t start_run(fx_t *fx)
     uint64_t id = 0;
     snprintf(src, sizeof src, "%s/src", fx->dir);
     snprintf(dst, sizeof dst, "%s/dst", fx->dir);
-    assert_int_equal(ms_master_start_run(fx->m, src, dst, NULL, &id, err, sizeof err), 0);
+    assert_int_equal(ms_master_start_run(fx->m, src, dst, NULL, 0, &id, err, sizeof err), 0);
     return id;
 }
 

@@ -1,0 +1,232 @@
+/*
+ * ms_sched.c - the master's queue and dispatch.
+ *
+ * Ready tasks wait in a ring (retries of tasks a lost worker held go to the
+ * front); tasks that failed transiently wait in a delayed list until their
+ * backoff ends. Dispatch assigns ready tasks to the workers with the most
+ * free credit, preferring for a retry a worker on another host than the one
+ * it failed on, persists every assignment, and only then sends the TASKs:
+ * a task is in the catalog before any worker can start it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ms_log.h"
+#include "ms_master_int.h"
+#include "ms_report.h"
+
+static int queue_grow(ms_master_t *m)
+{
+    size_t ncap = m->q_cap ? m->q_cap * 2 : 64;
+    ms_trec_t **nq = malloc(ncap * sizeof *nq);
+    if (!nq)
+        return -1;
+    for (size_t i = 0; i < m->q_len; i++)
+        nq[i] = m->queue[(m->q_head + i) % m->q_cap];
+    free(m->queue);
+    m->queue = nq;
+    m->q_cap = ncap;
+    m->q_head = 0;
+    return 0;
+}
+
+int ms_sched_push(ms_master_t *m, ms_trec_t *t, int front)
+{
+    if (m->q_len == m->q_cap && queue_grow(m) != 0) {
+        ms_error("out of memory queueing a task");
+        return -1;
+    }
+    if (front) {
+        m->q_head = (m->q_head + m->q_cap - 1) % m->q_cap;
+        m->queue[m->q_head] = t;
+    } else {
+        m->queue[(m->q_head + m->q_len) % m->q_cap] = t;
+    }
+    m->q_len++;
+    t->state = MS_TS_QUEUED;
+    return 0;
+}
+
+static ms_trec_t *queue_at(const ms_master_t *m, size_t i)
+{
+    return m->queue[(m->q_head + i) % m->q_cap];
+}
+
+/* Take the i-th queued task out, keeping the others in order. */
+static ms_trec_t *queue_take(ms_master_t *m, size_t i)
+{
+    ms_trec_t *t = queue_at(m, i);
+    for (size_t j = i; j > 0; j--)
+        m->queue[(m->q_head + j) % m->q_cap] = queue_at(m, j - 1);
+    m->q_head = (m->q_head + 1) % m->q_cap;
+    m->q_len--;
+    return t;
+}
+
+void ms_sched_delay(ms_master_t *m, ms_trec_t *t, int64_t until_ms)
+{
+    if (m->n_delayed == m->cap_delayed) {
+        size_t ncap = m->cap_delayed ? m->cap_delayed * 2 : 16;
+        ms_trec_t **nd = realloc(m->delayed, ncap * sizeof *nd);
+        if (!nd) {
+            ms_error("out of memory delaying a retry: retrying at once");
+            ms_sched_push(m, t, 0);
+            return;
+        }
+        m->delayed = nd;
+        m->cap_delayed = ncap;
+    }
+    t->state = MS_TS_QUEUED;
+    t->not_before_ms = until_ms;
+    m->delayed[m->n_delayed++] = t;
+}
+
+void ms_sched_release_due(ms_master_t *m)
+{
+    int64_t now = ms_now_ms();
+    size_t kept = 0;
+    for (size_t i = 0; i < m->n_delayed; i++) {
+        ms_trec_t *t = m->delayed[i];
+        if (t->not_before_ms <= now)
+            ms_sched_push(m, t, 1);
+        else
+            m->delayed[kept++] = t;
+    }
+    m->n_delayed = kept;
+}
+
+void ms_sched_remove_run(ms_master_t *m, const ms_runrec_t *r)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < m->q_len; i++) {
+        ms_trec_t *t = queue_at(m, i);
+        if (t->run != r)
+            m->queue[(m->q_head + kept++) % m->q_cap] = t;
+    }
+    m->q_len = kept;
+    kept = 0;
+    for (size_t i = 0; i < m->n_delayed; i++)
+        if (m->delayed[i]->run != r)
+            m->delayed[kept++] = m->delayed[i];
+    m->n_delayed = kept;
+}
+
+void ms_sched_requeue(ms_master_t *m, ms_trec_t *t, const char *why)
+{
+    char name[512];
+    ms_warn("run %llu: %s requeued: %s", (unsigned long long)t->run->id,
+            ms_log_safe(ms_report_project_name(t->project), name, sizeof name), why);
+    t->orphan = 0;
+    ms_sched_push(m, t, 1);
+    ms_cat_task(m, t);
+}
+
+/* --- dispatch ------------------------------------------------------------ */
+
+static ms_wrec_t *freest(const ms_master_t *m, const char *avoid_host)
+{
+    ms_wrec_t *best = NULL;
+    for (size_t i = 0; i < m->n_workers; i++) {
+        ms_wrec_t *w = m->workers[i];
+        if (w->credit == 0 || w->draining || (avoid_host && strcmp(w->name, avoid_host) == 0))
+            continue;
+        if (!best || w->credit > best->credit)
+            best = w;
+    }
+    return best;
+}
+
+/* The worker for t: another host than the one it failed on, if one is free. */
+static ms_wrec_t *pick_worker(const ms_master_t *m, const ms_trec_t *t)
+{
+    ms_wrec_t *w = t->failed_on[0] ? freest(m, t->failed_on) : NULL;
+    return w ? w : freest(m, NULL);
+}
+
+static void assign(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
+{
+    t->attempts++;
+    t->state = MS_TS_RUNNING;
+    t->started_ms = ms_now_ms();
+    snprintf(t->worker_id, sizeof t->worker_id, "%s", w->id);
+    snprintf(t->host, sizeof t->host, "%s", w->name);
+    w->credit--;
+    w->running++;
+    if (ms_run_note_worker(t->run, w->id, w->name, w->slots) != 0)
+        ms_error("out of memory noting worker %s", w->id);
+    ms_cat_task(m, t);
+}
+
+/* Undo assign() for a task that could not be made durable or sent. */
+static void unassign(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
+{
+    t->attempts--;
+    if (w) {
+        w->credit++;
+        w->running--;
+    }
+    ms_sched_push(m, t, 1);
+    ms_cat_task(m, t);
+}
+
+/* A send to w failed: take back w's unsent tasks of the batch, drop w
+ * (which requeues what it really holds). */
+static void drop_unreachable(ms_master_t *m, ms_wrec_t *w, ms_trec_t **batch, size_t n)
+{
+    for (size_t j = n; j-- > 0;)
+        if (batch[j]->state == MS_TS_RUNNING && strcmp(batch[j]->worker_id, w->id) == 0)
+            unassign(m, w, batch[j]);
+    ms_worker_remove(m, w, "cannot be sent to", 1);
+}
+
+static int send_task(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
+{
+    char err[256];
+    ms_runrec_t *run = t->run;
+    ms_msg_t msg = {.cmd = MS_CMD_TASK};
+    uint32_t flags = t->flags | ((run->flags & MS_RUN_DELETE) ? MS_TASK_DELETE : 0);
+    msg.u.task = (ms_task_t){.run_id = run->id, .task_id = t->id, .attempt = t->attempts,
+                             .flags = flags, .project = t->project, .source = run->source,
+                             .dest = run->dest, .timeout_s = m->opts.task_timeout_s};
+    if (ms_wire_send(m->wsock, &w->peer, &msg, err, sizeof err) != 0) {
+        ms_warn("worker %s (%s): %s", w->id, w->name, err);
+        return -1;
+    }
+    return 0;
+}
+
+void ms_sched_dispatch(ms_master_t *m)
+{
+    ms_sched_release_due(m);
+    size_t n = 0, cap = m->q_len;
+    if (cap == 0)
+        return;
+    ms_trec_t **batch = malloc(cap * sizeof *batch);
+    if (!batch)
+        return;
+    /* Assign first, in queue order, while any worker has credit. */
+    for (size_t i = 0; i < m->q_len && n < cap;) {
+        ms_wrec_t *w = pick_worker(m, queue_at(m, i));
+        if (!w)
+            break;
+        ms_trec_t *t = queue_take(m, i);
+        assign(m, w, t);
+        batch[n++] = t;
+    }
+    /* Durable before sent: if the catalog cannot take it, send nothing. */
+    int durable = ms_cat_flush(m) == 0;
+    for (size_t i = n; i-- > 0;) {
+        ms_trec_t *t = batch[i];
+        if (t->state != MS_TS_RUNNING)
+            continue; /* taken back when its worker proved unreachable */
+        ms_wrec_t *w = ms_worker_by_id(m, t->worker_id);
+        if (!durable || !w) {
+            unassign(m, w, t);
+        } else if (send_task(m, w, t) != 0) {
+            unassign(m, w, t);
+            drop_unreachable(m, w, batch, i);
+        }
+    }
+    free(batch);
+}

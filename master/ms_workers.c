@@ -1,0 +1,314 @@
+/*
+ * ms_workers.c - the master's view of its workers.
+ *
+ * A worker is known from its HELLO until it says BYE, cannot be sent to, or
+ * stays silent for MS_HEARTBEAT_LIVENESS heartbeat intervals (the lease
+ * time-to-live); then every task it held goes back to the queue. Each
+ * worker heartbeat is answered at once with an ack of the worker's own
+ * clock and the ttl, which is what lets the worker stop its rsyncs before
+ * the master can hand them to someone else (see ms_codec.h).
+ *
+ * A worker that reconnects (new connection, same name) announces the tasks
+ * it still runs with HOLD; the master adopts those it has not given away
+ * and answers CANCEL for the others. Results are accepted once, for the
+ * attempt in flight, from whichever connection brings them.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ms_log.h"
+#include "ms_master_int.h"
+#include "ms_report.h"
+
+static int64_t ttl_ms(const ms_master_t *m)
+{
+    return (int64_t)m->heartbeat_ms * MS_HEARTBEAT_LIVENESS;
+}
+
+static ms_wrec_t *by_peer(const ms_master_t *m, const ms_peer_t *peer)
+{
+    for (size_t i = 0; i < m->n_workers; i++)
+        if (ms_peer_eq(&m->workers[i]->peer, peer))
+            return m->workers[i];
+    return NULL;
+}
+
+static ms_wrec_t *by_name(const ms_master_t *m, const char *name)
+{
+    for (size_t i = 0; i < m->n_workers; i++)
+        if (strcmp(m->workers[i]->name, name) == 0)
+            return m->workers[i];
+    return NULL;
+}
+
+ms_wrec_t *ms_worker_by_id(const ms_master_t *m, const char *id)
+{
+    for (size_t i = 0; i < m->n_workers; i++)
+        if (strcmp(m->workers[i]->id, id) == 0)
+            return m->workers[i];
+    return NULL;
+}
+
+/* Apply fn to every task in flight on worker id. */
+static void each_task_of(ms_master_t *m, const char *id,
+                         void (*fn)(ms_master_t *, ms_trec_t *, const char *), const char *why)
+{
+    for (size_t r = 0; r < m->n_runs; r++) {
+        ms_runrec_t *run = m->runs[r];
+        for (size_t i = 0; i < run->n_tasks && !run->finished; i++) {
+            ms_trec_t *t = &run->tasks[i];
+            if (t->state == MS_TS_RUNNING && strcmp(t->worker_id, id) == 0)
+                fn(m, t, why);
+        }
+    }
+}
+
+static void make_orphan(ms_master_t *m, ms_trec_t *t, const char *why)
+{
+    (void)why;
+    t->orphan = 1;
+    int64_t deadline = ms_now_ms() + ttl_ms(m);
+    if (m->orphan_deadline_ms < deadline)
+        m->orphan_deadline_ms = deadline;
+}
+
+void ms_worker_remove(ms_master_t *m, ms_wrec_t *w, const char *why, int requeue)
+{
+    ms_info("worker %s (%s) left: %s", w->id, w->name, why);
+    each_task_of(m, w->id, requeue ? ms_sched_requeue : make_orphan, why);
+    for (size_t i = 0; i < m->n_workers; i++) {
+        if (m->workers[i] == w) {
+            m->workers[i] = m->workers[--m->n_workers];
+            break;
+        }
+    }
+    free(w);
+}
+
+/* --- messages -------------------------------------------------------------- */
+
+static void on_hello(ms_master_t *m, const ms_peer_t *peer, const ms_hello_t *h)
+{
+    ms_wrec_t *old = by_peer(m, peer);
+    char name[MS_MAX_NAME + 1];
+    ms_log_safe(h->name, name, sizeof name);
+    if (old)
+        ms_worker_remove(m, old, "announced itself again", 1);
+    /* The same host on a new connection: its tasks may be adopted (HOLD). */
+    if ((old = by_name(m, name)) != NULL)
+        ms_worker_remove(m, old, "reconnected", 0);
+    ms_wrec_t *w = calloc(1, sizeof *w);
+    ms_wrec_t **nw = w ? realloc(m->workers, (m->n_workers + 1) * sizeof *nw) : NULL;
+    if (!nw) {
+        free(w);
+        ms_error("out of memory accepting a worker");
+        return;
+    }
+    m->workers = nw;
+    w->peer = *peer;
+    snprintf(w->id, sizeof w->id, "w%u", ++m->next_worker);
+    snprintf(w->name, sizeof w->name, "%s", name);
+    w->slots = h->slots;
+    w->last_seen_ms = ms_now_ms();
+    m->workers[m->n_workers++] = w;
+    ms_info("worker %s (%s) joined with %u slots", w->id, w->name, w->slots);
+}
+
+static ms_trec_t *find_task(const ms_master_t *m, uint64_t run_id, uint64_t task_id)
+{
+    ms_runrec_t *run = ms_master_find_run(m, run_id);
+    return run ? ms_run_task(run, task_id) : NULL;
+}
+
+static void send_cancel(ms_master_t *m, ms_wrec_t *w, const ms_taskref_t *ref)
+{
+    char err[256];
+    ms_msg_t c = {.cmd = MS_CMD_CANCEL};
+    c.u.taskref = *ref;
+    if (ms_wire_send(m->wsock, &w->peer, &c, err, sizeof err) != 0)
+        ms_warn("worker %s: %s", w->id, err);
+}
+
+static void on_hold(ms_master_t *m, ms_wrec_t *w, const ms_taskref_t *ref)
+{
+    ms_trec_t *t = find_task(m, ref->run_id, ref->task_id);
+    char name[512];
+    if (!t || t->state != MS_TS_RUNNING || t->attempts != ref->attempt ||
+        (!t->orphan && strcmp(t->worker_id, w->id) != 0 && ms_worker_by_id(m, t->worker_id))) {
+        ms_info("worker %s (%s) still runs run %llu task %llu attempt %u, which is no longer "
+                "its: cancelled",
+                w->id, w->name, (unsigned long long)ref->run_id, (unsigned long long)ref->task_id,
+                ref->attempt);
+        send_cancel(m, w, ref);
+        return;
+    }
+    if (strcmp(t->worker_id, w->id) != 0)
+        w->running++;
+    t->orphan = 0;
+    snprintf(t->worker_id, sizeof t->worker_id, "%s", w->id);
+    snprintf(t->host, sizeof t->host, "%s", w->name);
+    ms_cat_task(m, t);
+    ms_info("run %llu: %s adopted from worker %s (%s)", (unsigned long long)t->run->id,
+            ms_log_safe(ms_report_project_name(t->project), name, sizeof name), w->id, w->name);
+}
+
+static void on_ready(ms_wrec_t *w, const ms_ready_t *r)
+{
+    unsigned free_slots = w->slots > w->running ? w->slots - w->running : 0;
+    if (w->draining)
+        return;
+    w->credit += r->credit;
+    if (w->credit > free_slots)
+        w->credit = free_slots;
+}
+
+static void on_heartbeat(ms_master_t *m, ms_wrec_t *w, const ms_heartbeat_t *hb)
+{
+    char err[256];
+    ms_msg_t ack = {.cmd = MS_CMD_HEARTBEAT};
+    ack.u.heartbeat.ack = hb->t;
+    ack.u.heartbeat.ttl_ms = (uint32_t)ttl_ms(m);
+    if (ms_wire_send(m->wsock, &w->peer, &ack, err, sizeof err) != 0 && errno == EHOSTUNREACH)
+        ms_worker_remove(m, w, "disconnected", 1);
+}
+
+/* Whether a result counts: the attempt in flight, once. */
+static int accept_result(const ms_trec_t *t, const ms_result_t *res)
+{
+    return t && t->state == MS_TS_RUNNING && t->attempts == res->attempt;
+}
+
+static int64_t backoff_ms(const ms_master_t *m, uint32_t attempts)
+{
+    int64_t d = m->retry_delay_ms;
+    for (uint32_t i = 1; i < attempts && d < 60000; i++)
+        d *= 2;
+    return d < 60000 ? d : 60000;
+}
+
+static void on_result(ms_master_t *m, ms_wrec_t *w, ms_result_t *res)
+{
+    ms_trec_t *t = find_task(m, res->run_id, res->task_id);
+    char name[512], msg[1024];
+    if (!accept_result(t, res)) {
+        ms_debug("ignoring result for run %llu task %llu attempt %u from %s: not in flight",
+                 (unsigned long long)res->run_id, (unsigned long long)res->task_id, res->attempt,
+                 w->id);
+        return;
+    }
+    ms_wrec_t *holder = ms_worker_by_id(m, t->worker_id);
+    if (holder && holder->running > 0)
+        holder->running--;
+    w->done++;
+    ms_outcome_t out = ms_result_outcome(res);
+    ms_run_set_result(t, res);
+    if (out == MS_OUTCOME_TRANSIENT && t->attempts < m->attempts) {
+        int64_t delay = backoff_ms(m, t->attempts);
+        snprintf(t->failed_on, sizeof t->failed_on, "%s", w->name);
+        ms_warn("run %llu: %s failed on %s (attempt %u, %s), retrying in %.1f s",
+                (unsigned long long)t->run->id,
+                ms_log_safe(ms_report_project_name(t->project), name, sizeof name), w->name,
+                t->attempts, ms_log_safe(t->result.message, msg, sizeof msg), delay / 1000.0);
+        ms_sched_delay(m, t, ms_now_ms() + delay);
+        ms_cat_task(m, t);
+        return;
+    }
+    ms_master_task_done(m, t);
+}
+
+static void on_worker_msg(ms_master_t *m, const ms_peer_t *peer, ms_msg_t *msg)
+{
+    char pid[40];
+    if (msg->cmd == MS_CMD_HELLO) {
+        on_hello(m, peer, &msg->u.hello);
+        return;
+    }
+    ms_wrec_t *w = by_peer(m, peer);
+    if (!w) {
+        ms_debug("%s from unknown peer %s: asking it to HELLO", ms_cmd_name(msg->cmd),
+                 ms_peer_str(peer, pid, sizeof pid));
+        ms_wire_send_error(m->wsock, peer, "unknown worker: send HELLO first");
+        return;
+    }
+    w->last_seen_ms = ms_now_ms();
+    switch (msg->cmd) {
+    case MS_CMD_READY:
+        on_ready(w, &msg->u.ready);
+        break;
+    case MS_CMD_HOLD:
+        on_hold(m, w, &msg->u.taskref);
+        break;
+    case MS_CMD_RESULT:
+        on_result(m, w, &msg->u.result);
+        break;
+    case MS_CMD_HEARTBEAT:
+        on_heartbeat(m, w, &msg->u.heartbeat);
+        break;
+    case MS_CMD_DRAIN:
+        ms_info("worker %s (%s) is draining: no more tasks for it", w->id, w->name);
+        w->draining = 1;
+        w->credit = 0;
+        break;
+    case MS_CMD_BYE:
+        ms_worker_remove(m, w, msg->u.text.message, 1);
+        break;
+    default:
+        ms_warn("worker %s (%s) sent %s, which a worker may not send", w->id, w->name,
+                ms_cmd_name(msg->cmd));
+        ms_wire_send_error(m->wsock, peer, "command not allowed from a worker");
+    }
+}
+
+void ms_workers_read(ms_master_t *m)
+{
+    for (;;) {
+        ms_peer_t peer;
+        ms_msg_t msg;
+        char err[512], pid[40];
+        int rc = ms_wire_recv(m->wsock, 1, &peer, &msg, err, sizeof err);
+        if (rc == MS_WIRE_NONE || rc == MS_WIRE_FAIL)
+            return;
+        if (rc == MS_WIRE_OK) {
+            on_worker_msg(m, &peer, &msg);
+        } else {
+            ms_warn("bad message from worker peer %s: %s", ms_peer_str(&peer, pid, sizeof pid),
+                    err);
+            if (peer.len > 0)
+                ms_wire_send_error(m->wsock, &peer, err);
+        }
+        ms_msg_clear(&msg);
+    }
+}
+
+/* --- liveness ------------------------------------------------------------------ */
+
+static void requeue_orphans(ms_master_t *m)
+{
+    for (size_t r = 0; r < m->n_runs; r++) {
+        ms_runrec_t *run = m->runs[r];
+        for (size_t i = 0; i < run->n_tasks && !run->finished; i++)
+            if (run->tasks[i].orphan)
+                ms_sched_requeue(m, &run->tasks[i], "no worker claimed it after a restart");
+    }
+    m->orphan_deadline_ms = 0;
+}
+
+void ms_workers_tick(ms_master_t *m)
+{
+    int64_t now = ms_now_ms();
+    for (size_t i = 0; i < m->n_workers;) {
+        ms_wrec_t *w = m->workers[i];
+        if (now - w->last_seen_ms > ttl_ms(m)) {
+            char why[96];
+            snprintf(why, sizeof why, "silent for %.1f s (heartbeat expired)",
+                     (now - w->last_seen_ms) / 1000.0);
+            ms_worker_remove(m, w, why, 1);
+            continue; /* the array shifted */
+        }
+        i++;
+    }
+    if (m->orphan_deadline_ms && now >= m->orphan_deadline_ms)
+        requeue_orphans(m);
+}
