@@ -21,6 +21,7 @@
 #include "ms_signal.h"
 
 #define MASTER_ANSWER_MS 10000
+#define WAIT_AGAIN_MS 2000
 
 static void usage(FILE *f)
 {
@@ -223,6 +224,36 @@ static int await(ms_client_t *cl, ms_msg_t *m, int want, int timeout_ms, const c
     return -1;
 }
 
+/*
+ * Wait for the end of run_id. Every few seconds of silence, say WAIT again:
+ * if the master restarted, the reconnected socket registers us again with
+ * the new process, which resumed the run from its catalog.
+ */
+static int wait_for_run(ms_client_t *cl, uint64_t run_id, ms_msg_t *ans, const char *ep)
+{
+    char err[512];
+    for (;;) {
+        int rc = ms_client_recv(cl, ans, WAIT_AGAIN_MS, err, sizeof err);
+        if (rc < 0) {
+            fprintf(stderr, "multisync: %s\n", ms_stop_signal ? "interrupted" : err);
+            return -1;
+        }
+        if (rc == 1 && ans->cmd == MS_CMD_RUN_DONE && ans->u.runref.run_id == run_id)
+            return 0;
+        if (rc == 1 && ans->cmd == MS_CMD_ERROR) {
+            fprintf(stderr, "multisync: the master at %s says: %s\n", ep, ans->u.text.message);
+            return -1;
+        }
+        ms_msg_clear(ans);
+        ms_msg_t wait = {.cmd = MS_CMD_WAIT};
+        wait.u.runref.run_id = run_id;
+        if (rc == 0 && ms_client_send(cl, &wait, err, sizeof err) != 0 && errno != EAGAIN) {
+            fprintf(stderr, "multisync: %s\n", err);
+            return -1;
+        }
+    }
+}
+
 static int fill_run_request(const cli_t *c, ms_msg_t *req)
 {
     req->cmd = MS_CMD_RUN;
@@ -256,10 +287,12 @@ static int run_remote(cli_t *c)
     }
     if (await(cl, &ans, MS_CMD_RUN_STARTED, MASTER_ANSWER_MS, c->master) != 0)
         goto out;
-    fprintf(stderr, "multisync: run %llu started on %s\n",
+    fprintf(stderr, "multisync: run %llu started on %s; waiting for it (Ctrl-C leaves it "
+                    "running)\n",
             (unsigned long long)ans.u.runref.run_id, c->master);
+    uint64_t run_id = ans.u.runref.run_id;
     ms_msg_clear(&ans);
-    if (await(cl, &ans, MS_CMD_RUN_DONE, -1, c->master) != 0) {
+    if (wait_for_run(cl, run_id, &ans, c->master) != 0) {
         rc = ms_stop_signal ? 130 : 1;
         goto out;
     }

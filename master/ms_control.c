@@ -17,24 +17,33 @@ static void reply(ms_master_t *m, const ms_peer_t *peer, ms_msg_t *msg)
         ms_warn("control client %s: %s", ms_peer_str(peer, pid, sizeof pid), err);
 }
 
-static void send_run_done(ms_master_t *m, const ms_peer_t *peer, ms_runrec_t *r)
+/* Send RUN_DONE with rep (consumed). */
+static void send_report(ms_master_t *m, const ms_peer_t *peer, uint64_t run_id, json_t *rep)
 {
-    json_t *rep = ms_report_json(r);
     char *text = rep ? json_dumps(rep, JSON_COMPACT) : NULL;
     json_decref(rep);
-    if (!text) {
-        ms_wire_send_error(m->csock, peer, "out of memory building the report");
+    if (!text || strlen(text) > MS_MAX_JSON) {
+        ms_wire_send_error(m->csock, peer, "report too large or out of memory");
+        free(text);
         return;
     }
     ms_msg_t msg = {.cmd = MS_CMD_RUN_DONE};
-    msg.u.runref.run_id = r->id;
+    msg.u.runref.run_id = run_id;
     msg.u.runref.report = text;
     reply(m, peer, &msg);
     free(text);
 }
 
+static void send_run_done(ms_master_t *m, const ms_peer_t *peer, ms_runrec_t *r)
+{
+    send_report(m, peer, r->id, ms_report_json(r));
+}
+
 static int add_waiter(ms_master_t *m, const ms_peer_t *peer, uint64_t run_id)
 {
+    for (size_t i = 0; i < m->n_waiters; i++)
+        if (m->waiters[i].run_id == run_id && ms_peer_eq(&m->waiters[i].peer, peer))
+            return 0; /* a client saying WAIT again while it waits */
     ms_waiter_t *nw = realloc(m->waiters, (m->n_waiters + 1) * sizeof *nw);
     if (!nw)
         return -1;
@@ -117,10 +126,13 @@ static void on_run(ms_master_t *m, const ms_peer_t *peer, const ms_msg_t *msg)
 static void on_wait(ms_master_t *m, const ms_peer_t *peer, uint64_t run_id)
 {
     ms_runrec_t *r = ms_master_find_run(m, run_id);
-    if (!r) {
+    json_t *rep = r ? NULL : ms_master_report(m, run_id); /* an older run, from the catalog */
+    if (!r && !rep) {
         char text[128];
         snprintf(text, sizeof text, "no run %llu on this master", (unsigned long long)run_id);
         ms_wire_send_error(m->csock, peer, text);
+    } else if (rep) {
+        send_report(m, peer, run_id, rep);
     } else if (r->finished) {
         send_run_done(m, peer, r);
     } else if (add_waiter(m, peer, run_id) != 0) {

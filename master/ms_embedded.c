@@ -136,15 +136,25 @@ static int worker_died(embedded_t *e, char *err, size_t errlen)
     return 1;
 }
 
+/* Stop the rsyncs, collect what they became, and report the run so far. */
+static json_t *interrupt(ms_master_t *m, embedded_t *e, uint64_t run_id)
+{
+    char err[256];
+    ms_warn("interrupted by signal %d: stopping the rsyncs", (int)ms_stop_signal);
+    ms_master_interrupt(m, "interrupted");
+    for (int waited = 0; waited < WORKER_EXIT_WAIT_MS && !worker_died(e, err, sizeof err);
+         waited += 100)
+        ms_master_poll(m, 100);
+    json_t *rep = ms_master_report(m, run_id);
+    json_object_set_new(rep, "status", json_string("interrupted"));
+    return rep;
+}
+
 static json_t *drive(ms_master_t *m, embedded_t *e, uint64_t run_id, char *err, size_t errlen)
 {
     while (ms_master_run_finished(m, run_id) == 0) {
-        if (ms_stop_signal) {
-            ms_warn("interrupted by signal %d: stopping the rsyncs", (int)ms_stop_signal);
-            json_t *rep = ms_master_report(m, run_id);
-            json_object_set_new(rep, "status", json_string("interrupted"));
-            return rep;
-        }
+        if (ms_stop_signal)
+            return interrupt(m, e, run_id);
         if (worker_died(e, err, errlen)) {
             ms_master_forget_workers(m, err);
             return NULL;

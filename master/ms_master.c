@@ -311,6 +311,12 @@ static void send_bye_all(ms_master_t *m, const char *reason, int reconnect)
         (void)ms_wire_send(m->wsock, &m->workers[i]->peer, &bye, err, sizeof err);
 }
 
+void ms_master_interrupt(ms_master_t *m, const char *reason)
+{
+    m->stopping = 1;
+    send_bye_all(m, reason, 0);
+}
+
 void ms_master_dismiss_workers(ms_master_t *m, const char *reason)
 {
     send_bye_all(m, reason, 0);

@@ -80,6 +80,14 @@ json_t *ms_master_report(const ms_master_t *m, uint64_t run_id);
 /* How many workers are connected now. */
 unsigned ms_master_workers(const ms_master_t *m);
 
+/*
+ * Stop the run short (SIGINT in embedded mode): hand out nothing more, take
+ * every result as final (an interrupted task is not retried), and tell the
+ * workers to leave: they stop their rsyncs and report them before BYE.
+ * Keep polling until the workers are gone.
+ */
+void ms_master_interrupt(ms_master_t *m, const char *reason);
+
 /* Tell every worker to leave (BYE), requeue what they held, forget them. */
 void ms_master_dismiss_workers(ms_master_t *m, const char *reason);
 

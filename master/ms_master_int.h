@@ -61,6 +61,7 @@ struct ms_master {
     ms_waiter_t *waiters;
     size_t n_waiters;
 
+    int stopping;        /* no new dispatch; every result is final */
     ms_catalog_t *cat;   /* NULL: no catalog (embedded mode) */
     int in_txn;
     int64_t cat_warned_ms;

@@ -214,7 +214,7 @@ static const char *cell(const char *s, int width, char *out, size_t outlen)
 static void print_task(const json_t *t, FILE *out)
 {
     char name[256], host[256], b1[32], b2[32], b3[32], b4[32];
-    fprintf(out, "%s %s %-6s %3.0f %8.1f %9.0f %10s %10s %7.2f %10s %10s\n",
+    fprintf(out, "%s %s %-8s %3.0f %8.1f %9.0f %10s %10s %7.2f %10s %10s\n",
             cell(str(t, "project"), 24, name, sizeof name), cell(str(t, "host"), 14, host, sizeof host),
             str(t, "status"), num(t, "attempts"), num(t, "seconds"),
             num(t, "files"), human_bytes(num(t, "bytes_total"), b1, sizeof b1),
@@ -257,7 +257,7 @@ int ms_report_print(const json_t *rep, FILE *out, FILE *err)
     const json_t *tot = json_object_get(rep, "totals");
     if (!json_is_array(tasks) || !json_is_object(tot))
         return -1;
-    fprintf(out, "%-24s %-14s %-6s %3s %8s %9s %10s %10s %7s %10s %10s\n", "PROJECT", "HOST",
+    fprintf(out, "%-24s %-14s %-8s %3s %8s %9s %10s %10s %7s %10s %10s\n", "PROJECT", "HOST",
             "STATUS", "ATT", "SECONDS", "FILES", "TOTAL", "CHANGED", "CPU_S", "READ", "WRITTEN");
     size_t i;
     json_t *t;
@@ -266,8 +266,14 @@ int ms_report_print(const json_t *rep, FILE *out, FILE *err)
     print_totals(rep, tot, out);
     json_array_foreach(tasks, i, t)
     {
-        if (strcmp(str(t, "status"), "ok") != 0) {
+        if (strcmp(str(t, "status"), "failed") == 0) {
             print_failure(t, err);
+            failed++;
+        } else if (strcmp(str(t, "status"), "ok") != 0) {
+            char name[1024];
+            ms_log_safe(str(t, "project"), name, sizeof name);
+            fprintf(err, "NOT DONE %s: %s\n", name,
+                    strcmp(str(t, "status"), "running") == 0 ? "still running" : "not started");
             failed++;
         }
     }

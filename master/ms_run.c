@@ -108,6 +108,7 @@ ms_outcome_t ms_result_outcome(const ms_result_t *res)
     case 10: /* error in socket I/O */
     case 11: /* error in file I/O */
     case 12: /* error in rsync protocol data stream */
+    case 20: /* stopped by SIGTERM/SIGINT (a stopping worker, a lost lease) */
     case 30: /* timeout in data send/receive */
     case 35: /* timeout waiting for daemon connection */
         return MS_OUTCOME_TRANSIENT;

@@ -94,7 +94,7 @@ int ms_run_task_final(ms_runrec_t *r, ms_trec_t *t);
 
 typedef enum {
     MS_OUTCOME_OK,        /* rsync exit 0, or 24: source files vanished meanwhile */
-    MS_OUTCOME_TRANSIENT, /* worth another attempt: 10, 11, 12, 30, 35, killed
+    MS_OUTCOME_TRANSIENT, /* worth another attempt: 10, 11, 12, 20, 30, 35, killed
                            * (timeout, lost lease, stopped worker), -2 (worker
                            * could not take it now) */
     MS_OUTCOME_PERMANENT, /* 1, 2, 3, 4, 23, refused by the worker (-1), and

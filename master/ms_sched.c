@@ -198,6 +198,8 @@ static int send_task(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
 
 void ms_sched_dispatch(ms_master_t *m)
 {
+    if (m->stopping)
+        return;
     ms_sched_release_due(m);
     size_t n = 0, cap = m->q_len;
     if (cap == 0)

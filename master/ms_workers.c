@@ -77,6 +77,7 @@ static void make_orphan(ms_master_t *m, ms_trec_t *t, const char *why)
 void ms_worker_remove(ms_master_t *m, ms_wrec_t *w, const char *why, int requeue)
 {
     ms_info("worker %s (%s) left: %s", w->id, w->name, why);
+    requeue = requeue && !m->stopping;
     each_task_of(m, w->id, requeue ? ms_sched_requeue : make_orphan, why);
     for (size_t i = 0; i < m->n_workers; i++) {
         if (m->workers[i] == w) {
@@ -204,7 +205,7 @@ static void on_result(ms_master_t *m, ms_wrec_t *w, ms_result_t *res)
     w->done++;
     ms_outcome_t out = ms_result_outcome(res);
     ms_run_set_result(t, res);
-    if (out == MS_OUTCOME_TRANSIENT && t->attempts < m->attempts) {
+    if (out == MS_OUTCOME_TRANSIENT && t->attempts < m->attempts && !m->stopping) {
         int64_t delay = backoff_ms(m, t->attempts);
         snprintf(t->failed_on, sizeof t->failed_on, "%s", w->name);
         ms_warn("run %llu: %s failed on %s (attempt %u, %s), retrying in %.1f s",

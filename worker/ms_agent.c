@@ -180,17 +180,24 @@ static void reconnect(agent_t *a)
 
 /* --- lease ---------------------------------------------------------------------- */
 
+/*
+ * The master requeues our tasks once it has not heard from us for ttl; it
+ * last heard us at acked_ms (our clock). SIGTERM (rsync cleans up its
+ * temporary file) a margin before that, SIGKILL a quarter margin before.
+ */
 static void check_lease(agent_t *a)
 {
+    static const char why[] = "stopped: this worker lost contact with the master";
     int64_t margin = a->hb_ms / 2 < a->ttl_ms / 4 ? a->hb_ms / 2 : a->ttl_ms / 4;
-    if (ms_pool_busy(a->pool) == 0 || now_ms() < a->acked_ms + a->ttl_ms - margin)
+    int64_t deadline = a->acked_ms + a->ttl_ms, now = now_ms();
+    if (ms_pool_busy(a->pool) == 0 || now < deadline - margin)
         return;
     if (!a->lease_lost)
         ms_warn("lease lost: the master has not acknowledged us for %.1f s; stopping %u "
                 "task(s) before it gives them to another worker",
-                (now_ms() - a->acked_ms) / 1000.0, ms_pool_busy(a->pool));
+                (now - a->acked_ms) / 1000.0, ms_pool_busy(a->pool));
     a->lease_lost = 1;
-    ms_pool_kill_all(a->pool, SIGKILL, "stopped: this worker lost contact with the master");
+    ms_pool_kill_all(a->pool, now < deadline - margin / 4 ? SIGTERM : SIGKILL, why);
 }
 
 /* --- messages from the master ------------------------------------------------------ */
@@ -347,13 +354,26 @@ static void tick(agent_t *a)
 
 /* --- stopping ------------------------------------------------------------------------------ */
 
-static void wait_tasks(agent_t *a, int64_t deadline)
+/* Run the loop until no task runs, the deadline, or (if stop_on_bye) a BYE. */
+static void wait_tasks(agent_t *a, int64_t deadline, int stop_on_bye)
 {
-    while (ms_pool_busy(a->pool) > 0 && now_ms() < deadline && !a->done) {
+    while (ms_pool_busy(a->pool) > 0 && now_ms() < deadline && !(stop_on_bye && a->done)) {
         tick(a);
         if (turn(a, 100) != 0)
             break;
     }
+}
+
+/* SIGTERM first: rsync then removes its temporary file; SIGKILL whatever
+ * is still there after the grace. */
+static void stop_all(agent_t *a, const char *why)
+{
+    if (ms_pool_busy(a->pool) == 0)
+        return;
+    ms_pool_kill_all(a->pool, SIGTERM, why);
+    wait_tasks(a, now_ms() + KILL_GRACE_MS, 0);
+    ms_pool_kill_all(a->pool, SIGKILL, why);
+    wait_tasks(a, now_ms() + KILL_GRACE_MS, 0);
 }
 
 /* SIGTERM: no new tasks, let running ones finish up to the drain timeout,
@@ -367,23 +387,17 @@ static void drain(agent_t *a)
     if (ms_pool_busy(a->pool) > 0)
         ms_info("draining: waiting up to %u s for %u running task(s)", limit,
                 ms_pool_busy(a->pool));
-    wait_tasks(a, now_ms() + (int64_t)limit * 1000);
-    if (ms_pool_busy(a->pool) > 0) {
+    wait_tasks(a, now_ms() + (int64_t)limit * 1000, 1);
+    if (ms_pool_busy(a->pool) > 0 && !a->done) {
         ms_warn("drain timeout: interrupting %u task(s)", ms_pool_busy(a->pool));
-        ms_pool_kill_all(a->pool, SIGTERM, "interrupted: the worker was stopped");
-        wait_tasks(a, now_ms() + KILL_GRACE_MS);
-        ms_pool_kill_all(a->pool, SIGKILL, "interrupted: the worker was stopped");
-        wait_tasks(a, now_ms() + KILL_GRACE_MS);
+        stop_all(a, "interrupted: the worker was stopped");
     }
 }
 
 static void leave(agent_t *a, const char *why)
 {
     ms_msg_t bye = {.cmd = MS_CMD_BYE};
-    if (ms_pool_busy(a->pool) > 0) {
-        ms_pool_kill_all(a->pool, SIGKILL, "interrupted: the worker left");
-        wait_tasks(a, now_ms() + KILL_GRACE_MS);
-    }
+    stop_all(a, "interrupted: the worker left");
     bye.u.text.message = (char *)why;
     send_msg(a, &bye);
 }

@@ -24,11 +24,11 @@ __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, 
 {
     va_list ap;
 
-    if (err && errlen > 0) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
+    if (!err || errlen == 0)
+        return -1;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
     return -1;
 }
 
@@ -84,21 +84,31 @@ static const char *find_root(const roots_t *r, const char *path, int remote)
     return NULL;
 }
 
-/* "a, b, c" into buf, cut with "..." when it does not fit. */
+/* Append ", " r to buf (len bytes used); once it does not fit, end with
+ * "..." and return -1. */
+static int append_root(char *buf, size_t size, size_t *len, const char *r)
+{
+    int n = snprintf(buf + *len, size - *len, "%s%s", *len ? ", " : "", r);
+    if (n < 0 || (size_t)n >= size - *len) {
+        snprintf(buf + size - 4, 4, "...");
+        return -1;
+    }
+    *len += (size_t)n;
+    return 0;
+}
+
+/* The roots of a then b (may be NULL), "a, b, c", into buf (size > 4). */
 static const char *roots_text(const roots_t *a, const roots_t *b, char *buf, size_t size)
 {
     size_t len = 0;
 
     buf[0] = '\0';
-    for (size_t k = 0; k < a->n + (b ? b->n : 0); k++) {
-        const char *r = k < a->n ? a->v[k] : b->v[k - a->n];
-        int n = snprintf(buf + len, size - len, "%s%s", len ? ", " : "", r);
-        if (n < 0 || (size_t)n >= size - len) {
-            snprintf(buf + (size > 4 ? size - 4 : 0), size > 4 ? 4 : size, "...");
-            break;
-        }
-        len += (size_t)n;
-    }
+    for (size_t i = 0; i < a->n; i++)
+        if (append_root(buf, size, &len, a->v[i]) != 0)
+            return buf;
+    for (size_t i = 0; b && i < b->n; i++)
+        if (append_root(buf, size, &len, b->v[i]) != 0)
+            return buf;
     return buf;
 }
 
@@ -124,7 +134,7 @@ static void split_last(char *head, char *comp, size_t size)
     char *slash = strrchr(head, '/');
     snprintf(comp, size, "%s", slash ? slash + 1 : head);
     if (!slash)
-        strcpy(head, ".");
+        memcpy(head, ".", 2);
     else if (slash == head)
         head[1] = '\0';
     else
@@ -138,9 +148,10 @@ static int push_missing(char *tail, const char *comp)
 
     if (!*comp || strcmp(comp, ".") == 0)
         return 0;
-    if ((size_t)snprintf(tmp, sizeof tmp, "/%s%s", comp, tail) >= sizeof tmp)
+    int n = snprintf(tmp, sizeof tmp, "/%s%s", comp, tail);
+    if (n < 0 || (size_t)n >= sizeof tmp)
         return -1;
-    strcpy(tail, tmp);
+    memcpy(tail, tmp, (size_t)n + 1);
     return 0;
 }
 
@@ -165,9 +176,10 @@ static int resolve_maybe_missing(const char *path, char *out, char *err, size_t 
             return fail(err, errlen, "destination %s: path too long", path);
     }
     const char *base = strcmp(out, "/") == 0 ? "" : out;
-    if ((size_t)snprintf(head, sizeof head, "%s%s", base, tail) >= sizeof head)
+    int n = snprintf(head, sizeof head, "%s%s", base, tail);
+    if (n < 0 || (size_t)n >= sizeof head)
         return fail(err, errlen, "destination %s: path too long", path);
-    strcpy(out, *head ? head : "/");
+    snprintf(out, PATH_MAX, "%s", n ? head : "/");
     return 0;
 }
 

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# SIGINT on an embedded `multisync run`: the rsyncs stop, the report says
+# what finished and what did not, the exit status is 130, and nothing keeps
+# running behind the user's back.
+source "$(dirname "$0")/lib.sh"
+
+mkdir -p "$T/src/small" "$T/src/slow1" "$T/src/slow2"
+echo tiny >"$T/src/small/f"
+make_file "$T/src/slow1/f" 3000000
+make_file "$T/src/slow2/f" 3000000
+
+# 500 KB/s per rsync: the slow projects take ~6 s, the small one a moment.
+"$BIN/multisync" run --slots 3 --rsync-opt=--bwlimit=500 --report "$T/r.json" "$T/src" "$T/dst" \
+    >"$T/out" 2>"$T/err" &
+pid=$!
+for i in $(seq 1 50); do [[ -f $T/dst/small/f ]] && break; sleep 0.1; done
+sleep 0.5
+kill -INT "$pid"
+rc=0; wait "$pid" || rc=$?
+cat "$T/out" "$T/err"
+[[ $rc == 130 ]] || fail "exit status $rc, expected 130"
+jq_check "$T/r.json" '.status == "interrupted"' "report says interrupted"
+jq_check "$T/r.json" '(.tasks[] | select(.project == "small") | .status) == "ok"' "the small project finished"
+jq_check "$T/r.json" '[.tasks[] | select(.project | startswith("slow")) | .status] | all(. == "failed")' \
+    "the slow ones are reported stopped"
+grep -q "interrupted" "$T/err" || fail "stderr does not say the tasks were interrupted"
+sleep 0.5
+if pgrep -f "rsync.*$T/src" >/dev/null; then fail "rsync still running after the interrupt"; fi
+if pgrep -f "multisync-worker.*$(basename "$T")" >/dev/null; then fail "worker still running"; fi
+diff -r "$T/src/small" "$T/dst/small" || fail "the finished project is not intact"
+[[ ! -e $T/dst/slow1/f ]] || cmp -s "$T/src/slow1/f" "$T/dst/slow1/f" ||
+    fail "a partial file was left in place of the backup"
+leftovers=$(find "$T/dst" -name '.*' -type f)
+[[ -z $leftovers ]] || fail "rsync temporary files left behind: $leftovers"
+echo ok
