@@ -38,7 +38,10 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 PROGS   := $(BIN)/multisync $(BIN)/multisync-master $(BIN)/multisync-worker
 
-.PHONY: all test unit integration demo bench fuzz clean deps format
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
+.PHONY: all test unit integration demo bench fuzz clean deps format install
 all: $(PROGS)
 
 $(BUILD)/%.o: %.c
@@ -76,6 +79,18 @@ demo:
 	deploy/install-deps.sh
 	$(MAKE) all
 	deploy/demo.sh
+
+# Binaries to $(PREFIX)/bin, the nightly script to $(PREFIX)/lib/multisync,
+# systemd units to /etc/systemd/system, example configs to /etc/multisync.
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/multisync \
+	    $(DESTDIR)/etc/systemd/system $(DESTDIR)/etc/multisync \
+	    $(DESTDIR)$(PREFIX)/share/doc/multisync
+	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 deploy/nightly.sh $(DESTDIR)$(PREFIX)/lib/multisync/
+	install -m 0644 deploy/systemd/*.service deploy/systemd/*.timer $(DESTDIR)/etc/systemd/system/
+	install -m 0644 deploy/master.ini.example deploy/worker.ini.example $(DESTDIR)/etc/multisync/
+	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/multisync/
 
 clean:
 	rm -rf build build-san bin bin-san

@@ -193,6 +193,8 @@ static int on_entry(void *user, const char *section, const char *key, const char
             name++;
         return set_key(c, name, key, value);
     }
+    if (section[0] == '\0')
+        return fail(c, "no valid [section] header before key '%s'", key);
     return fail(c, "unknown section [%s]", section);
 }
 

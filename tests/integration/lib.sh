@@ -6,10 +6,17 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BIN=${MS_BIN:-$ROOT/bin}
 T=$(mktemp -d /tmp/multisync-test.XXXXXX)
 BG_PIDS=()
+CLEANUP_HOOKS=()
 cleanup() {
-    local rc=$? pid
+    local rc=$? pid i
+    # A daemon a test stopped with SIGSTOP could not act on SIGTERM.
+    for pid in "${BG_PIDS[@]}"; do kill -CONT "$pid" 2>/dev/null || true; done
     for pid in "${BG_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${BG_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    # Hooks (at_exit, then EXTRA_CLEANUP if a test defines it) undo what the
+    # test set up outside $T: namespaces, mounts... They must not fail.
+    for ((i = ${#CLEANUP_HOOKS[@]} - 1; i >= 0; i--)); do eval "${CLEANUP_HOOKS[i]}" || true; done
+    if declare -F EXTRA_CLEANUP >/dev/null; then EXTRA_CLEANUP || true; fi
     # A sanitizer report in any daemon's log fails the test.
     if grep -ls -d skip "Sanitizer\|runtime error:" "$T"/*; then
         grep -hs -d skip -A30 "Sanitizer\|runtime error:" "$T"/* | head -60 >&2
@@ -21,6 +28,9 @@ cleanup() {
 trap cleanup EXIT
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# at_exit CMD : run the shell command CMD at exit, after the daemons are
+# stopped and before $T is removed (latest registered runs first).
+at_exit() { CLEANUP_HOOKS+=("$1"); }
 note() { echo "--- $*"; }
 
 # start_bg LOGFILE CMD... : run a daemon in the background, remember its pid.
@@ -95,4 +105,42 @@ wait_workers() {
         sleep 0.1
     done
     fail "the master did not see $2 workers (saw $n)"
+}
+
+# wait_until SECONDS WHAT CMD... : run CMD every 0.1 s until it succeeds;
+# fail saying WHAT did not happen if SECONDS pass first.
+wait_until() {
+    local secs=$1 what=$2 deadline
+    shift 2
+    deadline=$(($(date +%s%N) / 1000000 + secs * 1000))
+    until "$@"; do
+        (($(date +%s%N) / 1000000 < deadline)) || fail "timed out after ${secs}s waiting for: $what"
+        sleep 0.1
+    done
+}
+
+# tree_fingerprint DIR : one line per entry: path, type, size, mode, mtime
+# (ns), inode and, for files, a checksum. Two equal fingerprints mean the
+# tree was not touched, not even rewritten with the same bytes.
+tree_fingerprint() {
+    (cd "$1" && find . -printf '%p %y %s %m %T@ %i\n' | LC_ALL=C sort &&
+        find . -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum)
+}
+
+# gen_projects DIR PREFIX N BYTES : N projects DIR/PREFIX1..N, each with a
+# nested folder and two files of BYTES/2 random bytes.
+gen_projects() {
+    local d=$1 prefix=$2 n=$3 bytes=$4 i
+    for i in $(seq 1 "$n"); do
+        make_file "$d/$prefix$i/part1.bin" $((bytes / 2))
+        make_file "$d/$prefix$i/sub/part2.bin" $((bytes - bytes / 2))
+    done
+}
+
+# log_ms FILE REGEX : the time (ms since the epoch) of the first log line of
+# FILE matching REGEX (the daemons stamp lines with UTC ms); fails if none.
+log_ms() {
+    local line
+    line=$(grep -m1 -e "$2" "$1") || fail "no line matching '$2' in $1"
+    echo $(($(date -u -d "$(cut -c1-23 <<<"$line")" +%s%3N)))
 }

@@ -42,6 +42,13 @@ note "run a configured set"
 same_tree "$T/src" "$T/dst-set"
 jq_check "$T/r2.json" '.set == "nightly" and .status == "ok"' "set run ok"
 
+note "the nightly script runs every configured set and keeps the reports"
+mkdir -p "$T/logs"
+PATH=$BIN:$PATH LOGS_DIRECTORY=$T/logs "$ROOT/deploy/nightly.sh" "$T/master.ini" >"$T/nightly.out" 2>&1 ||
+    fail "nightly.sh failed: $(cat "$T/nightly.out")"
+ls "$T"/logs/nightly-*.json >/dev/null 2>&1 || fail "nightly.sh kept no report"
+jq_check "$(ls "$T"/logs/nightly-*.json | head -1)" '.set == "nightly" and .status == "ok"' "nightly report ok"
+
 note "an unknown set is refused clearly"
 if "$BIN/multisync" run --master "$CTL" nosuchset 2>"$T/err3"; then fail "unknown set accepted"; fi
 grep -q "no backup set named 'nosuchset'" "$T/err3" || fail "unclear error: $(cat "$T/err3")"

@@ -1,0 +1,22 @@
+#!/bin/sh
+# Run every [set NAME] of the master's config through the running master,
+# one after the other, and keep each report in /var/log/multisync.
+# Usage: nightly.sh /etc/multisync/master.ini
+# Exit status: 0 when every set succeeded, 1 otherwise.
+set -u
+conf=${1:-/etc/multisync/master.ini}
+control=$(sed -n 's/^[[:space:]]*control[[:space:]]*=[[:space:]]*//p' "$conf" | head -n 1)
+logdir=${LOGS_DIRECTORY:-/var/log/multisync}
+if [ -z "$control" ]; then
+    echo "nightly: no control endpoint in $conf" >&2
+    exit 2
+fi
+status=0
+for set in $(sed -n 's/^[[:space:]]*\[set[[:space:]]\{1,\}\([^]]*\)\].*/\1/p' "$conf"); do
+    stamp=$(date -u +%Y%m%dT%H%M%SZ)
+    echo "nightly: set $set"
+    if ! multisync run --master "$control" --report "$logdir/$set-$stamp.json" "$set"; then
+        status=1
+    fi
+done
+exit $status
