@@ -2,6 +2,9 @@
 # Run every [set NAME] of the master's config through the running master,
 # one after the other, and keep each report in /var/log/multisync.
 # Usage: nightly.sh /etc/multisync/master.ini
+# MULTISYNC_OPTS: extra options for `multisync run`, e.g. for a tcp://
+# control endpoint "--key /etc/multisync/admin.key --master-key
+# /etc/multisync/master.pub" (no spaces inside paths).
 # Exit status: 0 when every set succeeded, 1 otherwise.
 set -u
 conf=${1:-/etc/multisync/master.ini}
@@ -15,7 +18,8 @@ status=0
 for set in $(sed -n 's/^[[:space:]]*\[set[[:space:]]\{1,\}\([^]]*\)\].*/\1/p' "$conf"); do
     stamp=$(date -u +%Y%m%dT%H%M%SZ)
     echo "nightly: set $set"
-    if ! multisync run --master "$control" --report "$logdir/$set-$stamp.json" "$set"; then
+    # shellcheck disable=SC2086
+    if ! multisync run --master "$control" ${MULTISYNC_OPTS:-} --report "$logdir/$set-$stamp.json" "$set"; then
         status=1
     fi
 done

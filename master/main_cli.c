@@ -16,6 +16,7 @@
 #include "ms_client.h"
 #include "ms_config.h"
 #include "ms_embedded.h"
+#include "ms_keys.h"
 #include "ms_log.h"
 #include "ms_report.h"
 #include "ms_signal.h"
@@ -30,6 +31,7 @@ static void usage(FILE *f)
             "       multisync run --master EP [options] SRC DST\n"
             "       multisync run --master EP [options] SET\n"
             "       multisync status --master EP [--json]\n"
+            "       multisync keygen NAME\n"
             "\n"
             "run: copy every folder of SRC to DST/<name>/ (and the files lying in SRC\n"
             "itself to DST/), one rsync per folder, in parallel. Without --master, an\n"
@@ -47,6 +49,11 @@ static void usage(FILE *f)
             "      --rsync-opt OPT    extra rsync option, repeatable (embedded)\n"
             "  -v, --verbose          show the master's and worker's logs\n"
             "      --json             status: print JSON\n"
+            "      --key FILE.key     our CURVE key pair, for a tcp:// control endpoint\n"
+            "      --master-key FILE  the master's public key (.pub)\n"
+            "      --insecure         allow a plaintext tcp:// control endpoint\n"
+            "\n"
+            "keygen NAME: write a CURVE key pair, NAME.key (secret, mode 0600) and NAME.pub.\n"
             "  -h, --help             this text\n"
             "\n"
             "Exit status: 0 when every task succeeded, 1 when any failed, 2 on a usage or\n"
@@ -54,7 +61,8 @@ static void usage(FILE *f)
 }
 
 typedef struct {
-    const char *master, *report, *rsync;
+    const char *master, *report, *rsync, *key, *master_key;
+    int insecure;
     ms_config_t cfg; /* rsync_opts, slots */
     int verbose, json, delete;
     unsigned attempts, retry_delay_ms, task_timeout_s;
@@ -62,7 +70,10 @@ typedef struct {
     int n_args;
 } cli_t;
 
-enum { OPT_RSYNC = 256, OPT_RSYNC_OPT, OPT_JSON, OPT_DELETE, OPT_ATTEMPTS, OPT_RETRY, OPT_TIMEOUT };
+enum {
+    OPT_RSYNC = 256, OPT_RSYNC_OPT, OPT_JSON, OPT_DELETE, OPT_ATTEMPTS, OPT_RETRY, OPT_TIMEOUT,
+    OPT_KEY, OPT_MASTER_KEY, OPT_INSECURE
+};
 
 static int parse_number(int opt, const char *arg, cli_t *c)
 {
@@ -89,6 +100,9 @@ static int parse_args(int argc, char **argv, cli_t *c)
         {"attempts", required_argument, NULL, OPT_ATTEMPTS},
         {"retry-delay-ms", required_argument, NULL, OPT_RETRY},
         {"task-timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"key", required_argument, NULL, OPT_KEY},
+        {"master-key", required_argument, NULL, OPT_MASTER_KEY},
+        {"insecure", no_argument, NULL, OPT_INSECURE},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     int opt;
     while ((opt = getopt_long(argc, argv, "m:s:r:vh", longopts, NULL)) != -1) {
@@ -99,6 +113,9 @@ static int parse_args(int argc, char **argv, cli_t *c)
         case OPT_JSON: c->json = 1; break;
         case 'v': c->verbose = 1; break;
         case OPT_DELETE: c->delete = 1; break;
+        case OPT_KEY: c->key = optarg; break;
+        case OPT_MASTER_KEY: c->master_key = optarg; break;
+        case OPT_INSECURE: c->insecure = 1; break;
         case OPT_ATTEMPTS:
         case OPT_RETRY:
         case OPT_TIMEOUT:
@@ -145,6 +162,30 @@ static int absolute(const char *path, char *out, size_t outlen)
     if (!getcwd(cwd, sizeof cwd))
         return -1;
     return snprintf(out, outlen, "%s/%s", cwd, path) < (int)outlen ? 0 : -1;
+}
+
+static ms_client_t *connect_master(const cli_t *c, char *err, size_t errlen)
+{
+    ms_client_opts_t o = {.endpoint = c->master, .key = c->key, .master_key = c->master_key,
+                          .insecure = c->insecure};
+    return ms_client_new(&o, err, errlen);
+}
+
+static int keygen(const cli_t *c)
+{
+    char err[512];
+    if (c->n_args != 1) {
+        fprintf(stderr, "multisync: keygen needs a NAME (writes NAME.key and NAME.pub)\n");
+        return 2;
+    }
+    if (ms_keys_generate(c->args[0], err, sizeof err) != 0) {
+        fprintf(stderr, "multisync: %s\n", err);
+        return 1;
+    }
+    printf("wrote %s.key (secret, keep it on this host) and %s.pub (public: copy it to the "
+           "peer that must trust this one)\n",
+           c->args[0], c->args[0]);
+    return 0;
 }
 
 static int write_report_file(const json_t *rep, const char *path)
@@ -280,7 +321,7 @@ static int run_remote(cli_t *c)
     int rc = 2;
     if (fill_run_request(c, &req) != 0)
         return 2;
-    ms_client_t *cl = ms_client_new(c->master, err, sizeof err);
+    ms_client_t *cl = connect_master(c, err, sizeof err);
     if (!cl || ms_client_send(cl, &req, err, sizeof err) != 0) {
         fprintf(stderr, "multisync: %s\n", err);
         goto out;
@@ -348,7 +389,7 @@ static int status(cli_t *c)
         fprintf(stderr, "multisync: status needs --master EP\n");
         return 2;
     }
-    ms_client_t *cl = ms_client_new(c->master, err, sizeof err);
+    ms_client_t *cl = connect_master(c, err, sizeof err);
     if (!cl || ms_client_send(cl, &req, err, sizeof err) != 0) {
         fprintf(stderr, "multisync: %s\n", err);
         goto out;
@@ -391,8 +432,10 @@ int main(int argc, char **argv)
         rc = c.master ? run_remote(&c) : run_embedded(&c);
     else if (strcmp(cmd, "status") == 0)
         rc = status(&c);
+    else if (strcmp(cmd, "keygen") == 0)
+        rc = keygen(&c);
     else
-        fprintf(stderr, "multisync: unknown command '%s' (run, status)\n", cmd);
+        fprintf(stderr, "multisync: unknown command '%s' (run, status, keygen)\n", cmd);
 out:
     ms_config_free(&c.cfg);
     return rc;

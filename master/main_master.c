@@ -29,15 +29,23 @@ static void usage(FILE *f)
             "      --task-timeout S    kill a task after S seconds (default: no limit)\n"
             "      --heartbeat-ms N    heartbeat interval (default 1000); a worker silent for\n"
             "                          3 intervals loses its tasks to the others\n"
+            "      --key FILE.key      the master's CURVE key pair (multisync keygen)\n"
+            "      --authorized DIR    the workers' .pub files: only they may connect\n"
+            "      --admin-keys DIR    the admins' .pub files, for a tcp:// control endpoint\n"
+            "      --insecure          allow plaintext tcp:// endpoints (no --key)\n"
             "  -c, --config FILE       read [master] and [set NAME] sections of FILE\n"
             "  -v, --verbose           log debug messages\n"
             "  -h, --help              this text\n"
             "\n"
             "SIGTERM: persist, tell the workers the master restarts, exit 0. Started again\n"
-            "with the same catalog, it resumes unfinished runs.\n");
+            "with the same catalog, it resumes unfinished runs. SIGHUP: re-read the key\n"
+            "folders; workers whose key was removed are dropped.\n");
 }
 
-enum { OPT_CATALOG = 256, OPT_ATTEMPTS, OPT_RETRY, OPT_TIMEOUT, OPT_HEARTBEAT };
+enum {
+    OPT_CATALOG = 256, OPT_ATTEMPTS, OPT_RETRY, OPT_TIMEOUT, OPT_HEARTBEAT,
+    OPT_KEY, OPT_AUTHORIZED, OPT_ADMIN, OPT_INSECURE
+};
 
 static int number(const char *name, const char *arg, unsigned min, unsigned max, unsigned *out)
 {
@@ -57,6 +65,10 @@ static int option(int c, const char *arg, ms_config_t *cfg, int *verbose)
     case OPT_RETRY: return number("--retry-delay-ms", arg, 1, 3600000, &cfg->retry_delay_ms);
     case OPT_TIMEOUT: return number("--task-timeout", arg, 1, 31536000, &cfg->task_timeout_s);
     case OPT_HEARTBEAT: return number("--heartbeat-ms", arg, 10, 600000, &cfg->heartbeat_ms);
+    case OPT_KEY: return ms_config_set_str(&cfg->key, arg);
+    case OPT_AUTHORIZED: return ms_config_set_str(&cfg->authorized, arg);
+    case OPT_ADMIN: return ms_config_set_str(&cfg->admin_keys, arg);
+    case OPT_INSECURE: cfg->insecure = 1; return 0;
     case 'c': return 0;
     case 'v': *verbose = 1; return 0;
     case 'h': usage(stdout); exit(0);
@@ -74,6 +86,10 @@ static int parse_args(int argc, char **argv, ms_config_t *cfg, int *verbose)
         {"retry-delay-ms", required_argument, NULL, OPT_RETRY},
         {"task-timeout", required_argument, NULL, OPT_TIMEOUT},
         {"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT},
+        {"key", required_argument, NULL, OPT_KEY},
+        {"authorized", required_argument, NULL, OPT_AUTHORIZED},
+        {"admin-keys", required_argument, NULL, OPT_ADMIN},
+        {"insecure", no_argument, NULL, OPT_INSECURE},
         {"config", required_argument, NULL, 'c'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -107,14 +123,16 @@ int main(int argc, char **argv)
     if (parse_args(argc, argv, &cfg, &verbose) != 0)
         goto out;
     ms_log_init("multisync-master", ms_config_log_level(&cfg, verbose));
-    if (ms_signal_install() != 0) {
+    if (ms_signal_install() != 0 || ms_signal_install_reload() != 0) {
         perror("multisync-master: sigaction");
         goto out;
     }
     ms_master_opts_t o = {.listen = cfg.listen, .control = cfg.control, .config = &cfg,
                           .heartbeat_ms = (int)cfg.heartbeat_ms, .attempts = cfg.attempts,
                           .retry_delay_ms = (int)cfg.retry_delay_ms,
-                          .task_timeout_s = cfg.task_timeout_s, .catalog = cfg.catalog};
+                          .task_timeout_s = cfg.task_timeout_s, .catalog = cfg.catalog,
+                          .key = cfg.key, .authorized = cfg.authorized,
+                          .admin_keys = cfg.admin_keys, .insecure = cfg.insecure};
     if (!(m = ms_master_new(&o, err, sizeof err))) {
         ms_error("%s", err);
         goto out;
@@ -122,6 +140,11 @@ int main(int argc, char **argv)
     ms_info("listening for workers on %s, control on %s, catalog %s, %zu backup set(s)",
             cfg.listen, cfg.control, cfg.catalog, cfg.n_sets);
     while (!ms_stop_signal) {
+        if (ms_reload_signal) {
+            ms_reload_signal = 0;
+            if (ms_master_reload(m, err, sizeof err) != 0)
+                ms_error("SIGHUP: %s", err);
+        }
         if (ms_master_poll(m, 1000) != 0 && errno != EINTR) {
             ms_error("poll failed: %s", strerror(errno));
             goto out;

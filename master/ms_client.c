@@ -4,6 +4,7 @@
 #include <zmq.h>
 
 #include "ms_client.h"
+#include "ms_secure.h"
 #include "ms_wire.h"
 
 struct ms_client {
@@ -11,16 +12,26 @@ struct ms_client {
     void *sock;
 };
 
-ms_client_t *ms_client_new(const char *endpoint, char *err, size_t errlen)
+ms_client_t *ms_client_new(const ms_client_opts_t *o, char *err, size_t errlen)
 {
+    int curve = 0;
     ms_client_t *c = calloc(1, sizeof *c);
     if (!c || !(c->ctx = zmq_ctx_new()) || !(c->sock = zmq_socket(c->ctx, ZMQ_DEALER)) ||
-        ms_wire_setup(c->sock, 0) != 0 || zmq_connect(c->sock, endpoint) != 0) {
-        snprintf(err, errlen, "cannot connect to %s: %s", endpoint, zmq_strerror(errno));
-        ms_client_destroy(&c);
-        return NULL;
+        ms_wire_setup(c->sock, 0) != 0) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (ms_secure_client(c->sock, o->endpoint, o->key, o->master_key, o->insecure, &curve, err,
+                         errlen) != 0)
+        goto fail;
+    if (zmq_connect(c->sock, o->endpoint) != 0) {
+        snprintf(err, errlen, "cannot connect to %s: %s", o->endpoint, zmq_strerror(errno));
+        goto fail;
     }
     return c;
+fail:
+    ms_client_destroy(&c);
+    return NULL;
 }
 
 void ms_client_destroy(ms_client_t **cp)

@@ -11,9 +11,17 @@
 
 typedef struct ms_client ms_client_t;
 
-/* Connect to endpoint (connecting is lazy in ZeroMQ: errors show up as
- * time-outs in ms_client_call). Returns NULL with err set. */
-ms_client_t *ms_client_new(const char *endpoint, char *err, size_t errlen);
+typedef struct {
+    const char *endpoint;
+    const char *key;        /* our .key, for a network endpoint (CURVE) */
+    const char *master_key; /* the master's .pub */
+    int insecure;           /* allow plaintext to a network endpoint */
+} ms_client_opts_t;
+
+/* Connect to the endpoint (connecting is lazy in ZeroMQ: errors show up as
+ * time-outs in ms_client_recv). Returns NULL with err set (e.g. a network
+ * endpoint without keys, see ms_secure_client). */
+ms_client_t *ms_client_new(const ms_client_opts_t *o, char *err, size_t errlen);
 void ms_client_destroy(ms_client_t **c);
 
 int ms_client_send(ms_client_t *c, const ms_msg_t *m, char *err, size_t errlen);

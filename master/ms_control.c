@@ -191,7 +191,9 @@ static void on_control_msg(ms_master_t *m, const ms_peer_t *peer, const ms_msg_t
     case MS_CMD_HEARTBEAT:
         break;
     default:
-        ms_warn("control client sent %s, which is not a control command", ms_cmd_name(msg->cmd));
+        if (ms_master_log_once(m, peer, "cmd"))
+            ms_warn("control client sent %s, which is not a control command",
+                    ms_cmd_name(msg->cmd));
         ms_wire_send_error(m->csock, peer, "not a control command");
     }
 }
@@ -205,10 +207,12 @@ void ms_control_handle(ms_master_t *m)
         int rc = ms_wire_recv(m->csock, 1, &peer, &msg, err, sizeof err);
         if (rc == MS_WIRE_NONE || rc == MS_WIRE_FAIL)
             return;
-        if (rc == MS_WIRE_OK) {
+        if (rc == MS_WIRE_OK && ms_master_peer_allowed(m, &peer, "control")) {
             on_control_msg(m, &peer, &msg);
-        } else {
-            ms_warn("bad control message from %s: %s", ms_peer_str(&peer, pid, sizeof pid), err);
+        } else if (rc != MS_WIRE_OK) {
+            if (ms_master_log_once(m, &peer, "bad"))
+                ms_warn("bad control message from %s: %s", ms_peer_str(&peer, pid, sizeof pid),
+                        err);
             if (peer.len > 0)
                 ms_wire_send_error(m->csock, &peer, err);
         }

@@ -8,10 +8,12 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "ms_keys.h"
 #include "ms_log.h"
 #include "ms_master_int.h"
 #include "ms_report.h"
 #include "ms_scan.h"
+#include "ms_secure.h"
 
 #define CAT_WARN_EVERY_MS 10000
 
@@ -258,18 +260,147 @@ static int resume(ms_master_t *m, char *err, size_t errlen)
     return 0;
 }
 
+/* --- security ---------------------------------------------------------------------- */
+
+int ms_master_log_once(ms_master_t *m, const ms_peer_t *peer, const char *kind)
+{
+    char key[128], pid[40];
+    snprintf(key, sizeof key, "%s/%s", ms_peer_str(peer, pid, sizeof pid), kind);
+    return !m->recent || ms_recent_first(m->recent, key, ms_now_ms(), NULL);
+}
+
+int ms_master_peer_allowed(ms_master_t *m, const ms_peer_t *peer, const char *domain)
+{
+    int curve = strcmp(domain, "workers") == 0 ? m->curve_workers : m->curve_control;
+    if (!curve)
+        return 1;
+    if (ms_zap_allows_name(m->zap, domain, peer->user_id))
+        return 1;
+    if (ms_master_log_once(m, peer, "revoked"))
+        ms_warn("refusing messages from '%s' on the %s socket: its key is no longer authorized",
+                peer->user_id, domain);
+    return 0;
+}
+
+static void on_zap_warning(void *arg, const char *domain, const char *message)
+{
+    (void)arg;
+    ms_warn("%s keys: %s", domain, message);
+}
+
+static void on_zap_denied(void *arg, const ms_zap_denial_t *d)
+{
+    ms_master_t *m = arg;
+    char key[256];
+    snprintf(key, sizeof key, "zap/%s/%s/%s", d->domain, d->address, d->key);
+    if (!m->recent || ms_recent_first(m->recent, key, ms_now_ms(), NULL))
+        ms_warn("refused a %s connection from %s: %s (key %s)", d->domain,
+                d->address[0] ? d->address : "a local peer", d->reason,
+                d->key[0] ? d->key : "none");
+}
+
+static void on_handshake_failed(void *arg, const ms_monitor_event_t *ev)
+{
+    (void)arg;
+    ms_warn("handshake failed on %s: %s%s", ev->address, ev->what,
+            ev->suppressed ? " (and more like it)" : "");
+}
+
+/* Which sockets need CURVE, and is everything there for it? */
+static int security_plan(ms_master_t *m, const ms_master_opts_t *o, char *err, size_t errlen)
+{
+    int net_w = ms_endpoint_is_network(o->listen);
+    int net_c = o->control && ms_endpoint_is_network(o->control);
+    if (!net_w && !net_c)
+        return 0;
+    if (!o->key) {
+        if (o->insecure) {
+            ms_warn("INSECURE: network endpoints without CURVE: anyone who reaches them can "
+                    "take tasks, send results and start runs");
+            return 0;
+        }
+        snprintf(err, errlen, "network endpoints need --key MASTER.key and --authorized DIR "
+                              "(CURVE), or --insecure for plaintext");
+        return -1;
+    }
+    if (!zmq_has("curve")) {
+        snprintf(err, errlen, "this libzmq was built without CURVE: cannot secure %s",
+                 net_w ? o->listen : o->control);
+        return -1;
+    }
+    if (net_w && !o->authorized) {
+        snprintf(err, errlen, "%s needs --authorized DIR (the workers' .pub files)", o->listen);
+        return -1;
+    }
+    if (net_c && !o->admin_keys) {
+        snprintf(err, errlen, "%s needs --admin-keys DIR (the admins' .pub files), or use an "
+                              "ipc:// control endpoint", o->control);
+        return -1;
+    }
+    m->curve_workers = net_w;
+    m->curve_control = net_c;
+    return 0;
+}
+
+/* The ZAP handler, bound before any CURVE server socket. */
+static int start_zap(ms_master_t *m, const ms_master_opts_t *o, char *err, size_t errlen)
+{
+    if (!m->curve_workers && !m->curve_control)
+        return 0;
+    if (!(m->zap = ms_zap_new(m->ctx, err, errlen)))
+        return -1;
+    ms_zap_set_hooks(m->zap, on_zap_warning, on_zap_denied, m);
+    if (m->curve_workers && ms_zap_allow_dir(m->zap, "workers", o->authorized, err, errlen) != 0)
+        return -1;
+    if (m->curve_control && ms_zap_allow_dir(m->zap, "control", o->admin_keys, err, errlen) != 0)
+        return -1;
+    ms_info("CURVE on: %zu worker key(s), %zu admin key(s)",
+            ms_zap_key_count(m->zap, "workers"), ms_zap_key_count(m->zap, "control"));
+    return 0;
+}
+
+int ms_master_reload(ms_master_t *m, char *err, size_t errlen)
+{
+    if (!m->zap) {
+        snprintf(err, errlen, "no keys to reload: CURVE is off");
+        return -1;
+    }
+    if (ms_zap_reload(m->zap, err, errlen) != 0)
+        return -1;
+    for (size_t i = 0; i < m->n_workers;) {
+        ms_wrec_t *w = m->workers[i];
+        if (m->curve_workers && !ms_zap_allows_name(m->zap, "workers", w->peer.user_id)) {
+            ms_worker_remove(m, w, "its key was revoked", 1);
+            continue;
+        }
+        i++;
+    }
+    ms_info("keys reloaded: %zu worker key(s), %zu admin key(s)",
+            ms_zap_key_count(m->zap, "workers"), ms_zap_key_count(m->zap, "control"));
+    return 0;
+}
+
 /* --- lifecycle and loop ---------------------------------------------------------------- */
 
-static void *bind_router(void *ctx, const char *ep, char *err, size_t errlen)
+static void *bind_router(ms_master_t *m, const char *ep, int curve, const ms_keypair_t *kp,
+                         const char *domain, ms_monitor_t **mon, char *err, size_t errlen)
 {
-    void *s = zmq_socket(ctx, ZMQ_ROUTER);
-    if (!s || ms_wire_setup(s, 100) != 0 || zmq_bind(s, ep) != 0) {
+    void *s = zmq_socket(m->ctx, ZMQ_ROUTER);
+    if (!s || ms_wire_setup(s, 100) != 0 || (curve && ms_curve_server(s, kp, domain) != 0)) {
+        snprintf(err, errlen, "cannot set up a socket for %s: %s", ep, zmq_strerror(errno));
+        goto fail;
+    }
+    if (ms_endpoint_is_network(ep) && !(*mon = ms_monitor_new(m->ctx, s, err, errlen)))
+        goto fail;
+    if (zmq_bind(s, ep) != 0) {
         snprintf(err, errlen, "cannot bind %s: %s", ep, zmq_strerror(errno));
-        if (s)
-            zmq_close(s);
-        return NULL;
+        goto fail;
     }
     return s;
+fail:
+    if (s)
+        zmq_close(s);
+    return NULL;
 }
 
 static void set_defaults(ms_master_t *m, const ms_master_opts_t *o)
@@ -278,6 +409,26 @@ static void set_defaults(ms_master_t *m, const ms_master_opts_t *o)
     m->heartbeat_ms = o->heartbeat_ms > 0 ? o->heartbeat_ms : MS_HEARTBEAT_MS;
     m->attempts = o->attempts > 0 ? o->attempts : 3;
     m->retry_delay_ms = o->retry_delay_ms > 0 ? o->retry_delay_ms : 1000;
+    m->recent = ms_recent_new(512, 60000);
+}
+
+static int bind_all(ms_master_t *m, const ms_master_opts_t *o, char *err, size_t errlen)
+{
+    ms_keypair_t *kp = NULL;
+    int rc = -1;
+    if ((m->curve_workers || m->curve_control) &&
+        !(kp = ms_keypair_load(o->key, err, errlen)))
+        return -1;
+    m->wsock = bind_router(m, o->listen, m->curve_workers, kp, "workers", &m->wmon, err, errlen);
+    if (!m->wsock)
+        goto out;
+    if (o->control && !(m->csock = bind_router(m, o->control, m->curve_control, kp, "control",
+                                               &m->cmon, err, errlen)))
+        goto out;
+    rc = 0;
+out:
+    ms_keypair_destroy(&kp); /* libzmq keeps its own copy */
+    return rc;
 }
 
 ms_master_t *ms_master_new(const ms_master_opts_t *o, char *err, size_t errlen)
@@ -289,11 +440,12 @@ ms_master_t *ms_master_new(const ms_master_opts_t *o, char *err, size_t errlen)
         return NULL;
     }
     set_defaults(m, o);
+    if (security_plan(m, o, err, errlen) != 0 || start_zap(m, o, err, errlen) != 0)
+        goto fail;
     if (o->catalog && (!(m->cat = ms_catalog_open(o->catalog, err, errlen)) ||
                        resume(m, err, errlen) != 0))
         goto fail;
-    m->wsock = bind_router(m->ctx, o->listen, err, errlen);
-    if (!m->wsock || (o->control && !(m->csock = bind_router(m->ctx, o->control, err, errlen))))
+    if (bind_all(m, o, err, errlen) != 0)
         goto fail;
     return m;
 fail:
@@ -342,12 +494,16 @@ void ms_master_destroy(ms_master_t **mp)
         return;
     ms_master_t *m = *mp;
     ms_cat_flush(m);
+    ms_monitor_destroy(&m->wmon);
+    ms_monitor_destroy(&m->cmon);
     if (m->wsock)
         zmq_close(m->wsock);
     if (m->csock)
         zmq_close(m->csock);
+    ms_zap_destroy(&m->zap);
     if (m->ctx)
         zmq_ctx_term(m->ctx);
+    ms_recent_destroy(&m->recent);
     ms_catalog_close(&m->cat);
     for (size_t i = 0; i < m->n_runs; i++)
         ms_run_destroy(&m->runs[i]);
@@ -379,16 +535,44 @@ static int poll_timeout(const ms_master_t *m, int timeout_ms)
     return timeout_ms < 0 || timeout_ms > until ? (int)until : timeout_ms;
 }
 
+/* The sockets to poll: workers, control, ZAP, monitors (absent ones are
+ * left out; their slot stays NULL and is skipped). */
+static int poll_items(ms_master_t *m, zmq_pollitem_t *items, void **which)
+{
+    void *socks[5] = {m->wsock, m->csock, m->zap ? ms_zap_socket(m->zap) : NULL,
+                      m->wmon ? ms_monitor_socket(m->wmon) : NULL,
+                      m->cmon ? ms_monitor_socket(m->cmon) : NULL};
+    int n = 0;
+    for (int i = 0; i < 5; i++) {
+        if (!socks[i])
+            continue;
+        items[n] = (zmq_pollitem_t){socks[i], 0, ZMQ_POLLIN, 0};
+        which[n++] = socks[i];
+    }
+    return n;
+}
+
 int ms_master_poll(ms_master_t *m, int timeout_ms)
 {
-    zmq_pollitem_t items[2] = {{m->wsock, 0, ZMQ_POLLIN, 0}, {m->csock, 0, ZMQ_POLLIN, 0}};
-    int n = m->csock ? 2 : 1;
+    zmq_pollitem_t items[5];
+    void *which[5];
+    int n = poll_items(m, items, which);
     if (zmq_poll(items, n, poll_timeout(m, timeout_ms)) < 0)
         return -1;
-    if (items[0].revents & ZMQ_POLLIN)
-        ms_workers_read(m);
-    if (n > 1 && (items[1].revents & ZMQ_POLLIN))
-        ms_control_handle(m);
+    for (int i = 0; i < n; i++) {
+        if (!(items[i].revents & ZMQ_POLLIN))
+            continue;
+        if (which[i] == m->wsock)
+            ms_workers_read(m);
+        else if (which[i] == m->csock)
+            ms_control_handle(m);
+        else if (m->zap && which[i] == ms_zap_socket(m->zap))
+            ms_zap_handle(m->zap);
+        else if (m->wmon && which[i] == ms_monitor_socket(m->wmon))
+            ms_monitor_handle(m->wmon, on_handshake_failed, m);
+        else if (m->cmon && which[i] == ms_monitor_socket(m->cmon))
+            ms_monitor_handle(m->cmon, on_handshake_failed, m);
+    }
     if (ms_now_ms() >= m->next_tick_ms) {
         m->next_tick_ms = ms_now_ms() + m->heartbeat_ms / 2;
         ms_workers_tick(m);

@@ -33,6 +33,13 @@ typedef struct {
     int retry_delay_ms;       /* backoff before the first retry, doubling; 0: 1000 */
     unsigned task_timeout_s;  /* a task running longer is killed (transient); 0: none */
     const char *catalog;      /* SQLite catalog file; NULL: none (nothing survives) */
+    /* Security of network (tcp://) endpoints: CURVE with the key pair in
+     * key, workers' public keys in authorized/, admins' in admin_keys/.
+     * Without key, network endpoints are refused unless insecure. */
+    const char *key;
+    const char *authorized;
+    const char *admin_keys;
+    int insecure;
 } ms_master_opts_t;
 
 /*
@@ -76,6 +83,13 @@ int ms_master_run_finished(const ms_master_t *m, uint64_t run_id);
 
 /* The report of a run (new reference), or NULL when it is unknown. */
 json_t *ms_master_report(const ms_master_t *m, uint64_t run_id);
+
+/*
+ * Re-read the authorized and admin key folders (SIGHUP). Workers whose key
+ * is no longer listed are dropped (their tasks requeued) and refused from
+ * then on. Returns 0, or -1 with err set (the old lists stay in force).
+ */
+int ms_master_reload(ms_master_t *m, char *err, size_t errlen);
 
 /* How many workers are connected now. */
 unsigned ms_master_workers(const ms_master_t *m);

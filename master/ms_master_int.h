@@ -12,6 +12,8 @@
 
 #include "ms_catalog.h"
 #include "ms_master.h"
+#include "ms_monitor.h"
+#include "ms_zap.h"
 #include "ms_run.h"
 #include "ms_wire.h"
 
@@ -63,12 +65,22 @@ struct ms_master {
 
     int stopping;        /* no new dispatch; every result is final */
     ms_catalog_t *cat;   /* NULL: no catalog (embedded mode) */
+
+    ms_zap_t *zap;         /* NULL: no CURVE anywhere */
+    int curve_workers;     /* the worker socket authenticates by key */
+    int curve_control;     /* the control socket authenticates by key */
+    ms_monitor_t *wmon, *cmon; /* handshake failures, network sockets only */
+    ms_recent_t *recent;   /* log a misbehaving peer once a minute */
     int in_txn;
     int64_t cat_warned_ms;
 };
 
 /* ms_master.c */
 ms_runrec_t *ms_master_find_run(const ms_master_t *m, uint64_t run_id);
+/* Whether to log what peer did now (once a minute per peer and kind). */
+int ms_master_log_once(ms_master_t *m, const ms_peer_t *peer, const char *kind);
+/* Whether peer may talk on a socket of domain ("workers" / "control"). */
+int ms_master_peer_allowed(ms_master_t *m, const ms_peer_t *peer, const char *domain);
 /* Persist t / r now (within the turn's transaction). */
 void ms_cat_task(ms_master_t *m, const ms_trec_t *t);
 void ms_cat_run_end(ms_master_t *m, const ms_runrec_t *r);

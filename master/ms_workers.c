@@ -93,8 +93,12 @@ void ms_worker_remove(ms_master_t *m, ms_wrec_t *w, const char *why, int requeue
 static void on_hello(ms_master_t *m, const ms_peer_t *peer, const ms_hello_t *h)
 {
     ms_wrec_t *old = by_peer(m, peer);
-    char name[MS_MAX_NAME + 1];
-    ms_log_safe(h->name, name, sizeof name);
+    char name[MS_MAX_NAME + 1], claimed[MS_MAX_NAME + 1];
+    /* Authenticated: the key's name is who it is, whatever it says. */
+    ms_log_safe(peer->user_id[0] ? peer->user_id : h->name, name, sizeof name);
+    if (peer->user_id[0] && strcmp(peer->user_id, h->name) != 0)
+        ms_info("worker with key '%s' calls itself '%s': known as '%s'", peer->user_id,
+                ms_log_safe(h->name, claimed, sizeof claimed), name);
     if (old)
         ms_worker_remove(m, old, "announced itself again", 1);
     /* The same host on a new connection: its tasks may be adopted (HOLD). */
@@ -222,6 +226,12 @@ static void on_result(ms_master_t *m, ms_wrec_t *w, ms_result_t *res)
 static void on_worker_msg(ms_master_t *m, const ms_peer_t *peer, ms_msg_t *msg)
 {
     char pid[40];
+    if (!ms_master_peer_allowed(m, peer, "workers")) {
+        ms_wrec_t *gone = by_peer(m, peer);
+        if (gone)
+            ms_worker_remove(m, gone, "its key was revoked", 1);
+        return;
+    }
     if (msg->cmd == MS_CMD_HELLO) {
         on_hello(m, peer, &msg->u.hello);
         return;
@@ -256,8 +266,9 @@ static void on_worker_msg(ms_master_t *m, const ms_peer_t *peer, ms_msg_t *msg)
         ms_worker_remove(m, w, msg->u.text.message, 1);
         break;
     default:
-        ms_warn("worker %s (%s) sent %s, which a worker may not send", w->id, w->name,
-                ms_cmd_name(msg->cmd));
+        if (ms_master_log_once(m, peer, "cmd"))
+            ms_warn("worker %s (%s) sent %s, which a worker may not send", w->id, w->name,
+                    ms_cmd_name(msg->cmd));
         ms_wire_send_error(m->wsock, peer, "command not allowed from a worker");
     }
 }
@@ -274,8 +285,11 @@ void ms_workers_read(ms_master_t *m)
         if (rc == MS_WIRE_OK) {
             on_worker_msg(m, &peer, &msg);
         } else {
-            ms_warn("bad message from worker peer %s: %s", ms_peer_str(&peer, pid, sizeof pid),
-                    err);
+            if (ms_master_log_once(m, &peer, "bad"))
+                ms_warn("bad message from worker peer %s%s%s: %s (further ones for a minute "
+                        "not logged)",
+                        ms_peer_str(&peer, pid, sizeof pid), peer.user_id[0] ? " key " : "",
+                        peer.user_id, err);
             if (peer.len > 0)
                 ms_wire_send_error(m->wsock, &peer, err);
         }

@@ -276,6 +276,15 @@ int ms_zap_reload(ms_zap_t *z, char *err, size_t errlen)
     return 0;
 }
 
+int ms_zap_allows_name(const ms_zap_t *z, const char *domain, const char *name)
+{
+    const zap_list_t *l = z && domain ? find_list(z, domain, strlen(domain)) : NULL;
+    for (size_t i = 0; l && name && i < l->n_keys; i++)
+        if (strcmp(l->keys[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
 size_t ms_zap_key_count(const ms_zap_t *z, const char *domain)
 {
     const zap_list_t *l = z && domain ? find_list(z, domain, strlen(domain)) : NULL;

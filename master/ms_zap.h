@@ -100,6 +100,14 @@ int ms_zap_allow_dir(ms_zap_t *z, const char *domain, const char *dir, char *err
  */
 int ms_zap_reload(ms_zap_t *z, char *err, size_t errlen);
 
+/*
+ * Whether the key called name (its file name without .pub, the User-Id of
+ * its connections) is in domain's current list. A key removed by
+ * ms_zap_reload keeps its open connections: the owner checks this on every
+ * message to revoke them. Returns 1 or 0.
+ */
+int ms_zap_allows_name(const ms_zap_t *z, const char *domain, const char *name);
+
 /* Number of keys currently allowed in domain (0 for an unknown domain). */
 size_t ms_zap_key_count(const ms_zap_t *z, const char *domain);
 

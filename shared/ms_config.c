@@ -26,16 +26,28 @@ int ms_config_set_str(char **dst, const char *value)
     return 0;
 }
 
+int ms_config_add_str(char ***v, size_t *n, const char *s)
+{
+    char **nv = realloc(*v, (*n + 1) * sizeof *nv);
+    if (!nv)
+        return -1;
+    *v = nv;
+    if (!(nv[*n] = strdup(s)))
+        return -1;
+    (*n)++;
+    return 0;
+}
+
 int ms_config_add_rsync_opt(ms_config_t *cfg, const char *opt)
 {
-    char **n = realloc(cfg->rsync_opts, (cfg->n_rsync_opts + 1) * sizeof *n);
-    if (!n)
-        return -1;
-    cfg->rsync_opts = n;
-    if (!(n[cfg->n_rsync_opts] = strdup(opt)))
-        return -1;
-    cfg->n_rsync_opts++;
-    return 0;
+    return ms_config_add_str(&cfg->rsync_opts, &cfg->n_rsync_opts, opt);
+}
+
+static void free_strs(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
 }
 
 const ms_set_t *ms_config_find_set(const ms_config_t *cfg, const char *name)
@@ -117,9 +129,38 @@ static int uint_key(load_ctx_t *c, const char *key, const char *value, unsigned 
     return 1;
 }
 
+static int bool_key(load_ctx_t *c, const char *key, const char *value, int *out)
+{
+    if (ms_parse_bool(value, out) != 0)
+        return fail(c, "%s must be yes or no, not '%s'", key, value);
+    return 1;
+}
+
+/* Keys both daemons take. Returns -1 when key is not one of them. */
+static int common_key(load_ctx_t *c, const char *key, const char *value)
+{
+    ms_config_t *cfg = c->cfg;
+    if (strcmp(key, "log_level") == 0)
+        return log_level_key(c, value);
+    if (strcmp(key, "heartbeat_ms") == 0)
+        return uint_key(c, key, value, 10, 600000, &cfg->heartbeat_ms);
+    if (strcmp(key, "key") == 0)
+        return ms_config_set_str(&cfg->key, value) == 0;
+    if (strcmp(key, "insecure") == 0)
+        return bool_key(c, key, value, &cfg->insecure);
+    return -1;
+}
+
 static int master_key(load_ctx_t *c, const char *key, const char *value)
 {
     ms_config_t *cfg = c->cfg;
+    int rc = common_key(c, key, value);
+    if (rc >= 0)
+        return rc;
+    if (strcmp(key, "authorized") == 0)
+        return ms_config_set_str(&cfg->authorized, value) == 0;
+    if (strcmp(key, "admin_keys") == 0)
+        return ms_config_set_str(&cfg->admin_keys, value) == 0;
     if (strcmp(key, "catalog") == 0)
         return ms_config_set_str(&cfg->catalog, value) == 0;
     if (strcmp(key, "attempts") == 0)
@@ -128,20 +169,25 @@ static int master_key(load_ctx_t *c, const char *key, const char *value)
         return uint_key(c, key, value, 1, 3600000, &cfg->retry_delay_ms);
     if (strcmp(key, "task_timeout") == 0)
         return uint_key(c, key, value, 1, 31536000, &cfg->task_timeout_s);
-    if (strcmp(key, "heartbeat_ms") == 0)
-        return uint_key(c, key, value, 10, 600000, &cfg->heartbeat_ms);
     if (strcmp(key, "listen") == 0)
         return ms_config_set_str(&cfg->listen, value) == 0;
     if (strcmp(key, "control") == 0)
         return ms_config_set_str(&cfg->control, value) == 0;
-    if (strcmp(key, "log_level") == 0)
-        return log_level_key(c, value);
     return fail(c, "unknown key '%s' in [%s]", key, "master");
 }
 
 static int worker_key(load_ctx_t *c, const char *key, const char *value)
 {
     ms_config_t *cfg = c->cfg;
+    int rc = common_key(c, key, value);
+    if (rc >= 0)
+        return rc;
+    if (strcmp(key, "master_key") == 0)
+        return ms_config_set_str(&cfg->master_key, value) == 0;
+    if (strcmp(key, "allow_source") == 0)
+        return ms_config_add_str(&cfg->allow_source, &cfg->n_allow_source, value) == 0;
+    if (strcmp(key, "allow_dest") == 0)
+        return ms_config_add_str(&cfg->allow_dest, &cfg->n_allow_dest, value) == 0;
     if (strcmp(key, "master") == 0)
         return ms_config_set_str(&cfg->master, value) == 0;
     if (strcmp(key, "name") == 0)
@@ -150,14 +196,10 @@ static int worker_key(load_ctx_t *c, const char *key, const char *value)
         return ms_config_set_str(&cfg->rsync, value) == 0;
     if (strcmp(key, "rsync_opt") == 0)
         return ms_config_add_rsync_opt(cfg, value) == 0;
-    if (strcmp(key, "log_level") == 0)
-        return log_level_key(c, value);
     if (strcmp(key, "slots") == 0)
         return uint_key(c, key, value, 1, 4096, &cfg->slots);
     if (strcmp(key, "drain_timeout") == 0)
         return uint_key(c, key, value, 1, 86400, &cfg->drain_timeout_s);
-    if (strcmp(key, "heartbeat_ms") == 0)
-        return uint_key(c, key, value, 10, 600000, &cfg->heartbeat_ms);
     return fail(c, "unknown key '%s' in [%s]", key, "worker");
 }
 
@@ -264,6 +306,12 @@ void ms_config_free(ms_config_t *cfg)
     free(cfg->listen);
     free(cfg->control);
     free(cfg->catalog);
+    free(cfg->authorized);
+    free(cfg->admin_keys);
+    free(cfg->key);
+    free(cfg->master_key);
+    free_strs(cfg->allow_source, cfg->n_allow_source);
+    free_strs(cfg->allow_dest, cfg->n_allow_dest);
     for (size_t i = 0; i < cfg->n_sets; i++) {
         free(cfg->sets[i].name);
         free(cfg->sets[i].source);
@@ -273,9 +321,7 @@ void ms_config_free(ms_config_t *cfg)
     free(cfg->master);
     free(cfg->name);
     free(cfg->rsync);
-    for (size_t i = 0; i < cfg->n_rsync_opts; i++)
-        free(cfg->rsync_opts[i]);
-    free(cfg->rsync_opts);
+    free_strs(cfg->rsync_opts, cfg->n_rsync_opts);
     free(cfg->log_level);
     memset(cfg, 0, sizeof *cfg);
 }

@@ -44,6 +44,8 @@ typedef struct {
     char *listen;
     char *control;
     char *catalog;
+    char *authorized;        /* folder of workers' .pub files */
+    char *admin_keys;        /* folder of admins' .pub files (TCP control) */
     unsigned attempts;       /* 0: not set */
     unsigned retry_delay_ms; /* 0: not set */
     unsigned task_timeout_s; /* 0: not set */
@@ -57,7 +59,14 @@ typedef struct {
     char **rsync_opts;
     size_t n_rsync_opts;
     unsigned drain_timeout_s; /* 0: not set */
+    char *master_key;         /* the master's .pub file */
+    char **allow_source;      /* roots this worker may read */
+    size_t n_allow_source;
+    char **allow_dest;        /* roots this worker may write */
+    size_t n_allow_dest;
     /* both */
+    char *key;      /* this program's secret key file (.key) */
+    int insecure;   /* allow plaintext TCP */
     char *log_level;
     unsigned heartbeat_ms; /* 0: not set */
 } ms_config_t;
@@ -88,6 +97,9 @@ int ms_config_set_str(char **dst, const char *value);
 
 /* Append a copy of opt to cfg->rsync_opts. Returns 0 or -1. */
 int ms_config_add_rsync_opt(ms_config_t *cfg, const char *opt);
+
+/* Append a copy of s to the list *v of *n strings. Returns 0 or -1. */
+int ms_config_add_str(char ***v, size_t *n, const char *s);
 
 /* The set called name, or NULL. */
 const ms_set_t *ms_config_find_set(const ms_config_t *cfg, const char *name);

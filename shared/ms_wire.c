@@ -92,6 +92,9 @@ static int parse_frames(zmq_msg_t *f, int n, int router, ms_peer_t *peer, ms_msg
         memcpy(peer->id, zmq_msg_data(&f[0]), peer->len);
         i = 1;
     }
+    /* The authenticated identity travels with every frame of the connection. */
+    const char *uid = n > i ? zmq_msg_gets(&f[i], "User-Id") : NULL;
+    snprintf(peer->user_id, sizeof peer->user_id, "%s", uid ? uid : "");
     if (n - i != 3) {
         snprintf(err, errlen, "expected 3 frames after the routing id, got %d", n - i);
         return MS_WIRE_BAD;
@@ -122,8 +125,10 @@ int ms_wire_recv(void *sock, int router, ms_peer_t *peer, ms_msg_t *m, char *err
     zmq_msg_t frames[MS_MAX_FRAMES];
     int kept = 0;
     memset(m, 0, sizeof *m);
-    if (peer)
+    if (peer) {
         peer->len = 0;
+        peer->user_id[0] = '\0';
+    }
     int total = recv_frames(sock, frames, router ? MS_MAX_FRAMES : MS_MAX_FRAMES - 1, &kept);
     if (total <= 0) {
         for (int i = 0; i < kept; i++)

@@ -18,6 +18,7 @@
 typedef struct {
     unsigned char id[MS_PEER_ID_MAX]; /* ROUTER routing id */
     size_t len;                       /* 0 when unknown / DEALER side */
+    char user_id[64]; /* who ZAP authenticated (the key's name); "" when none */
 } ms_peer_t;
 
 /* Receive results. */

@@ -9,8 +9,10 @@
 
 #include "ms_agent.h"
 #include "ms_config.h"
+#include "ms_confine.h"
 #include "ms_log.h"
 #include "ms_proto.h"
+#include "ms_secure.h"
 #include "ms_signal.h"
 
 static void usage(FILE *f)
@@ -29,13 +31,22 @@ static void usage(FILE *f)
             "      --heartbeat-ms N   heartbeat interval (default 1000)\n"
             "      --drain-timeout S  on SIGTERM, let running tasks finish for up to S s\n"
             "                         (default 60), then interrupt them\n"
+            "      --key FILE.key     this worker's CURVE key pair (multisync keygen)\n"
+            "      --master-key FILE  the master's public key (.pub)\n"
+            "      --insecure         allow a plaintext tcp:// master (no keys)\n"
+            "      --allow-source DIR only read sources under DIR (repeatable)\n"
+            "      --allow-dest DIR   only write backups under DIR (repeatable; may be an\n"
+            "                         rsync remote prefix such as backup-host:/srv)\n"
             "  -c, --config FILE      read the [worker] section of FILE\n"
             "  -v, --verbose          log debug messages\n"
             "  -q, --quiet            log only errors\n"
             "  -h, --help             this text\n");
 }
 
-enum { OPT_RSYNC = 256, OPT_RSYNC_OPT, OPT_HEARTBEAT, OPT_DRAIN };
+enum {
+    OPT_RSYNC = 256, OPT_RSYNC_OPT, OPT_HEARTBEAT, OPT_DRAIN, OPT_KEY, OPT_MASTER_KEY,
+    OPT_INSECURE, OPT_ALLOW_SOURCE, OPT_ALLOW_DEST
+};
 
 static int parse_args(int argc, char **argv, ms_config_t *cfg, int *verbose)
 {
@@ -45,6 +56,11 @@ static int parse_args(int argc, char **argv, ms_config_t *cfg, int *verbose)
         {"rsync-opt", required_argument, NULL, OPT_RSYNC_OPT},
         {"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT},
         {"drain-timeout", required_argument, NULL, OPT_DRAIN},
+        {"key", required_argument, NULL, OPT_KEY},
+        {"master-key", required_argument, NULL, OPT_MASTER_KEY},
+        {"insecure", no_argument, NULL, OPT_INSECURE},
+        {"allow-source", required_argument, NULL, OPT_ALLOW_SOURCE},
+        {"allow-dest", required_argument, NULL, OPT_ALLOW_DEST},
         {"config", required_argument, NULL, 'c'},  {"verbose", no_argument, NULL, 'v'},
         {"quiet", no_argument, NULL, 'q'},         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     char err[512];
@@ -84,6 +100,21 @@ static int parse_args(int argc, char **argv, ms_config_t *cfg, int *verbose)
                 fprintf(stderr, "multisync-worker: --drain-timeout takes 1 to 86400\n");
                 return -1;
             }
+            break;
+        case OPT_KEY:
+            ms_config_set_str(&cfg->key, optarg);
+            break;
+        case OPT_MASTER_KEY:
+            ms_config_set_str(&cfg->master_key, optarg);
+            break;
+        case OPT_INSECURE:
+            cfg->insecure = 1;
+            break;
+        case OPT_ALLOW_SOURCE:
+            ms_config_add_str(&cfg->allow_source, &cfg->n_allow_source, optarg);
+            break;
+        case OPT_ALLOW_DEST:
+            ms_config_add_str(&cfg->allow_dest, &cfg->n_allow_dest, optarg);
             break;
         case 'c':
             break;
@@ -134,6 +165,30 @@ static int fill_defaults(ms_config_t *cfg)
     return 0;
 }
 
+/* The roots this worker may touch, from allow_source / allow_dest. */
+static ms_confine_t *make_confine(const ms_config_t *cfg)
+{
+    char err[1024];
+    ms_confine_t *c = ms_confine_new();
+    for (size_t i = 0; c && i < cfg->n_allow_source; i++) {
+        if (ms_confine_allow_source(c, cfg->allow_source[i], err, sizeof err) != 0) {
+            ms_error("allow_source %s: %s", cfg->allow_source[i], err);
+            ms_confine_destroy(&c);
+        }
+    }
+    for (size_t i = 0; c && i < cfg->n_allow_dest; i++) {
+        if (ms_confine_allow_dest(c, cfg->allow_dest[i], err, sizeof err) != 0) {
+            ms_error("allow_dest %s: %s", cfg->allow_dest[i], err);
+            ms_confine_destroy(&c);
+        }
+    }
+    if (c && !ms_confine_restricts_sources(c))
+        ms_warn("no allow_source: tasks may read any folder the master names");
+    if (c && !ms_confine_restricts_dests(c))
+        ms_warn("no allow_dest: tasks may write to any destination the master names");
+    return c;
+}
+
 int main(int argc, char **argv)
 {
     ms_config_t cfg = {0};
@@ -145,11 +200,21 @@ int main(int argc, char **argv)
         perror("multisync-worker: sigaction");
         goto out;
     }
+    ms_confine_t *confine = make_confine(&cfg);
+    if (!confine)
+        goto out;
+    if (ms_endpoint_is_network(cfg.master) && !cfg.key && cfg.insecure)
+        ms_warn("INSECURE: plaintext connection to %s: anyone on the path can read and forge "
+                "tasks",
+                cfg.master);
     ms_agent_opts_t o = {.master = cfg.master, .name = cfg.name, .slots = cfg.slots,
                          .rsync = cfg.rsync, .rsync_opts = cfg.rsync_opts,
                          .n_rsync_opts = cfg.n_rsync_opts, .heartbeat_ms = (int)cfg.heartbeat_ms,
-                         .drain_timeout_s = cfg.drain_timeout_s};
+                         .drain_timeout_s = cfg.drain_timeout_s, .key = cfg.key,
+                         .master_key = cfg.master_key, .insecure = cfg.insecure,
+                         .confine = confine};
     rc = ms_agent_run(&o, &ms_stop_signal);
+    ms_confine_destroy(&confine);
 out:
     ms_config_free(&cfg);
     return rc;

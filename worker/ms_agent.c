@@ -8,8 +8,11 @@
 #include <zmq.h>
 
 #include "ms_agent.h"
+#include "ms_confine.h"
 #include "ms_log.h"
+#include "ms_monitor.h"
 #include "ms_pool.h"
+#include "ms_secure.h"
 #include "ms_wire.h"
 
 #define KILL_GRACE_MS 5000
@@ -24,6 +27,7 @@ typedef struct {
     const ms_agent_opts_t *o;
     void *ctx;
     void *sock;
+    ms_monitor_t *mon;     /* handshake failures of sock (CURVE only) */
     ms_pool_t *pool;
     struct pollfd *fds;    /* the pool's descriptors, 1 + 2 x slots */
     zmq_pollitem_t *items; /* the socket, then fds */
@@ -120,21 +124,44 @@ static void outbox_acked(agent_t *a, uint64_t ack)
 
 /* --- (re)connecting ---------------------------------------------------------- */
 
-static int open_socket(agent_t *a, char *err, size_t errlen)
+static void close_socket(agent_t *a)
 {
-    int ivl = MS_RECONNECT_MIN_MS, ivl_max = MS_RECONNECT_MAX_MS;
+    ms_monitor_destroy(&a->mon);
     if (a->sock)
         zmq_close(a->sock);
+    a->sock = NULL;
+}
+
+static int open_socket(agent_t *a, char *err, size_t errlen)
+{
+    int ivl = MS_RECONNECT_MIN_MS, ivl_max = MS_RECONNECT_MAX_MS, curve = 0;
+    close_socket(a);
     a->sock = zmq_socket(a->ctx, ZMQ_DEALER);
     if (!a->sock || ms_wire_setup(a->sock, 0) != 0 ||
         zmq_setsockopt(a->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl) != 0 ||
-        zmq_setsockopt(a->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max) != 0 ||
-        zmq_connect(a->sock, a->o->master) != 0) {
+        zmq_setsockopt(a->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max) != 0) {
+        snprintf(err, errlen, "cannot make a socket: %s", zmq_strerror(errno));
+        return -1;
+    }
+    if (ms_secure_client(a->sock, a->o->master, a->o->key, a->o->master_key, a->o->insecure,
+                         &curve, err, errlen) != 0)
+        return -1;
+    if (curve && !(a->mon = ms_monitor_new(a->ctx, a->sock, err, errlen)))
+        return -1;
+    if (zmq_connect(a->sock, a->o->master) != 0) {
         snprintf(err, errlen, "cannot connect to master %s: %s", a->o->master,
                  zmq_strerror(errno));
         return -1;
     }
     return 0;
+}
+
+static void on_handshake_failed(void *arg, const ms_monitor_event_t *ev)
+{
+    const agent_t *a = arg;
+    ms_error("cannot authenticate with the master at %s: %s (is --master-key the master's "
+             "public key, and is our key in its authorized folder?)",
+             a->o->master, ev->what);
 }
 
 /* HELLO, HOLD for each task still running, the results the master may not
@@ -219,6 +246,11 @@ static void on_task(agent_t *a, const ms_task_t *t)
     char err[512], name[512];
     if (a->draining) {
         refuse_task(a, t, -2, "worker draining: not started");
+        return;
+    }
+    if (a->o->confine &&
+        ms_confine_check_task(a->o->confine, t->source, t->project, t->dest, err, sizeof err) != 0) {
+        refuse_task(a, t, -1, err);
         return;
     }
     if (ms_pool_start(a->pool, t, err, sizeof err) != 0) {
@@ -333,10 +365,15 @@ static int turn(agent_t *a, int timeout_ms)
     a->items[0] = (zmq_pollitem_t){a->sock, 0, ZMQ_POLLIN, 0};
     for (size_t i = 0; i < n; i++)
         a->items[1 + i] = (zmq_pollitem_t){NULL, a->fds[i].fd, ZMQ_POLLIN, 0};
-    if (zmq_poll(a->items, (int)(n + 1), timeout_ms) < 0)
+    size_t total = n + 1;
+    if (a->mon)
+        a->items[total++] = (zmq_pollitem_t){ms_monitor_socket(a->mon), 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(a->items, (int)total, timeout_ms) < 0)
         return errno == EINTR ? 0 : -1;
     if (a->items[0].revents & ZMQ_POLLIN)
         read_master(a);
+    if (a->mon && (a->items[total - 1].revents & ZMQ_POLLIN))
+        ms_monitor_handle(a->mon, on_handshake_failed, a);
     collect_results(a);
     return 0;
 }
@@ -412,7 +449,7 @@ static int setup(agent_t *a, char *err, size_t errlen)
         return -1;
     a->max_fds = 1 + 2 * (size_t)a->o->slots;
     a->fds = calloc(a->max_fds, sizeof *a->fds);
-    a->items = calloc(a->max_fds + 1, sizeof *a->items);
+    a->items = calloc(a->max_fds + 2, sizeof *a->items);
     a->ctx = zmq_ctx_new();
     if (!a->fds || !a->items || !a->ctx) {
         snprintf(err, errlen, "out of memory");
@@ -429,8 +466,7 @@ static void teardown(agent_t *a)
     free(a->outbox);
     free(a->fds);
     free(a->items);
-    if (a->sock)
-        zmq_close(a->sock);
+    close_socket(a);
     if (a->ctx)
         zmq_ctx_term(a->ctx);
 }

@@ -32,6 +32,10 @@ typedef struct {
     size_t n_rsync_opts;
     int heartbeat_ms;         /* 0: MS_HEARTBEAT_MS */
     unsigned drain_timeout_s; /* on SIGTERM, wait this long for running tasks; 0: 60 */
+    const char *key;          /* our CURVE key pair (.key), for a tcp:// master */
+    const char *master_key;   /* the master's public key (.pub) */
+    int insecure;             /* allow plaintext to a tcp:// master */
+    const struct ms_confine *confine; /* roots tasks may touch; NULL: anywhere */
 } ms_agent_opts_t;
 
 /*

@@ -93,18 +93,20 @@ jq_check() {
     jq -e "$2" "$1" >/dev/null || fail "$3 (jq: $2)"
 }
 
-# wait_workers CONTROL_EP N : until the master reports N connected workers.
+# wait_workers CONTROL_EP N [STATUS_OPTION...] : until the master reports N
+# connected workers (options such as --key/--master-key go to `status`).
 wait_workers() {
-    local i n=0
+    local ep=$1 want=$2 i n=0
+    shift 2
     for i in $(seq 1 100); do
         if [[ -n ${MASTER_PID:-} ]] && ! kill -0 "$MASTER_PID" 2>/dev/null; then
             fail "the master died: $(tail -5 "$T"/master*.log)"
         fi
-        n=$("$BIN/multisync" status --master "$1" --json 2>/dev/null | jq '.workers | length' || echo 0)
-        [[ $n == "$2" ]] && return 0
+        n=$("$BIN/multisync" status --master "$ep" --json "$@" 2>/dev/null | jq '.workers | length' || echo 0)
+        [[ $n == "$want" ]] && return 0
         sleep 0.1
     done
-    fail "the master did not see $2 workers (saw $n)"
+    fail "the master did not see $want workers (saw $n)"
 }
 
 # wait_until SECONDS WHAT CMD... : run CMD every 0.1 s until it succeeds;
@@ -143,4 +145,14 @@ log_ms() {
     local line
     line=$(grep -m1 -e "$2" "$1") || fail "no line matching '$2' in $1"
     echo $(($(date -u -d "$(cut -c1-23 <<<"$line")" +%s%3N)))
+}
+
+# make_keys DIR NAME... : a CURVE key pair per name, in DIR.
+make_keys() {
+    local dir=$1 name
+    shift
+    mkdir -p "$dir"
+    for name in "$@"; do
+        "$BIN/multisync" keygen "$dir/$name" >/dev/null || fail "keygen $name failed"
+    done
 }
