@@ -172,13 +172,13 @@ static ms_confine_t *make_confine(const ms_config_t *cfg)
     ms_confine_t *c = ms_confine_new();
     for (size_t i = 0; c && i < cfg->n_allow_source; i++) {
         if (ms_confine_allow_source(c, cfg->allow_source[i], err, sizeof err) != 0) {
-            ms_error("allow_source %s: %s", cfg->allow_source[i], err);
+            ms_error("%s", err);
             ms_confine_destroy(&c);
         }
     }
     for (size_t i = 0; c && i < cfg->n_allow_dest; i++) {
         if (ms_confine_allow_dest(c, cfg->allow_dest[i], err, sizeof err) != 0) {
-            ms_error("allow_dest %s: %s", cfg->allow_dest[i], err);
+            ms_error("%s", err);
             ms_confine_destroy(&c);
         }
     }
