@@ -37,6 +37,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 PROGS   := $(BIN)/multisync $(BIN)/multisync-master $(BIN)/multisync-worker
+TOOLS   := $(BUILD)/tools/hostile
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -66,8 +67,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(MS_CFLAGS) $(CFLAGS) $(MS_LDFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) $(shell pkg-config --libs cmocka)
 
-test: all $(UNIT_BINS)
-	@MS_BIN=$(CURDIR)/$(BIN) tests/run-tests.sh $(BUILD) $(UNIT_BINS)
+$(BUILD)/tools/%: tests/tools/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(MS_CFLAGS) $(CFLAGS) $(MS_LDFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+test: all $(UNIT_BINS) $(TOOLS)
+	@MS_BIN=$(CURDIR)/$(BIN) MS_TOOLS=$(CURDIR)/$(BUILD)/tools tests/run-tests.sh $(BUILD) $(UNIT_BINS)
 
 unit: $(UNIT_BINS)
 	@tests/run-tests.sh --unit-only $(BUILD) $(UNIT_BINS)

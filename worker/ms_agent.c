@@ -40,6 +40,8 @@ typedef struct {
     int64_t reconnect_at_ms;
     int reconnect_ivl_ms;
     int lease_lost;         /* tasks were killed for lack of acks */
+    int version_logged;     /* said once that the master speaks another version */
+    unsigned bad_logged;    /* malformed messages logged on this connection */
     outbox_t *outbox;
     size_t n_out, cap_out;
     int draining;
@@ -136,6 +138,8 @@ static int open_socket(agent_t *a, char *err, size_t errlen)
 {
     int ivl = MS_RECONNECT_MIN_MS, ivl_max = MS_RECONNECT_MAX_MS, curve = 0;
     close_socket(a);
+    a->version_logged = 0;
+    a->bad_logged = 0;
     a->sock = zmq_socket(a->ctx, ZMQ_DEALER);
     if (!a->sock || ms_wire_setup(a->sock, 0) != 0 ||
         zmq_setsockopt(a->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl) != 0 ||
@@ -315,18 +319,21 @@ static void read_master(agent_t *a)
         int rc = ms_wire_recv(a->sock, 0, NULL, &m, err, sizeof err);
         if (rc == MS_WIRE_NONE || rc == MS_WIRE_FAIL)
             return;
+        if (rc == MS_WIRE_VERSION) {
+            /* Not a master we can work with: say so once per connection and
+             * keep looking (an upgrade of the master needs no worker restart). */
+            if (!a->version_logged)
+                ms_error("cannot work with the master at %s: %s", a->o->master, err);
+            a->version_logged = 1;
+            continue;
+        }
         a->last_heard_ms = now_ms();
         a->reconnect_ivl_ms = MS_RECONNECT_MIN_MS;
-        if (rc == MS_WIRE_VERSION) {
-            ms_error("cannot work with this master: %s", err);
-            a->done = 1;
-            a->exit_code = 2;
-            return;
-        }
         if (rc == MS_WIRE_OK)
             on_master_msg(a, &m);
-        else
-            ms_warn("bad message from master: %s", err);
+        else if (a->bad_logged++ < 3)
+            ms_warn("bad message from master: %s%s", err,
+                    a->bad_logged == 3 ? " (further ones not logged)" : "");
         ms_msg_clear(&m);
     }
 }

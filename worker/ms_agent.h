@@ -41,8 +41,9 @@ typedef struct {
 /*
  * Serve the master until it says BYE, the process is asked to stop (*stop
  * becomes non-zero, from a signal handler) or a fatal error. Returns the
- * process exit status: 0 after BYE or a stop, 1 on a fatal error, 2 when the
- * master speaks another protocol version. Logs through ms_log.
+ * process exit status: 0 after BYE or a stop, 1 on a fatal error. A master
+ * that speaks another protocol version is logged (once per connection) and
+ * treated as absent: the agent keeps reconnecting. Logs through ms_log.
  */
 int ms_agent_run(const ms_agent_opts_t *o, volatile sig_atomic_t *stop);
 
