@@ -39,6 +39,13 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 PROGS   := $(BIN)/multisync $(BIN)/multisync-master $(BIN)/multisync-worker
 TOOLS   := $(BUILD)/tools/hostile
 
+# libFuzzer harnesses: clang, ASan + UBSan, every library source compiled in.
+FUZZ_CC   ?= clang
+FUZZ_TIME ?= 25
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
+FUZZ_LIBSRCS := $(filter shared/% worker/ms_rsync.c,$(SRCS))
+
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
@@ -71,8 +78,22 @@ $(BUILD)/tools/%: tests/tools/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(MS_CFLAGS) $(CFLAGS) $(MS_LDFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
-test: all $(UNIT_BINS) $(TOOLS)
-	@MS_BIN=$(CURDIR)/$(BIN) MS_TOOLS=$(CURDIR)/$(BUILD)/tools tests/run-tests.sh $(BUILD) $(UNIT_BINS)
+build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIBSRCS)
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -Wall -Wextra \
+	    -Werror -Ishared -Iworker $(PKG_CFLAGS) -o $@ $< $(FUZZ_LIBSRCS) $(LDLIBS)
+
+build-fuzz/seeds: tests/fuzz/seeds.c $(LIB)
+	@mkdir -p build-fuzz
+	$(CC) $(MS_CFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# A short run of every harness (FUZZ_TIME seconds each); part of make test.
+fuzz: $(FUZZ_BINS) build-fuzz/seeds
+	tests/fuzz/run.sh $(FUZZ_TIME) build-fuzz/seeds $(FUZZ_BINS)
+
+test: all $(UNIT_BINS) $(TOOLS) $(FUZZ_BINS) build-fuzz/seeds
+	@MS_BIN=$(CURDIR)/$(BIN) MS_TOOLS=$(CURDIR)/$(BUILD)/tools MS_FUZZ="$(FUZZ_TIME) build-fuzz/seeds $(FUZZ_BINS)" \
+	    tests/run-tests.sh $(BUILD) $(UNIT_BINS)
 
 unit: $(UNIT_BINS)
 	@tests/run-tests.sh --unit-only $(BUILD) $(UNIT_BINS)
@@ -98,7 +119,7 @@ install: all
 	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/multisync/
 
 clean:
-	rm -rf build build-san bin bin-san
+	rm -rf build build-san build-fuzz bin bin-san
 
 format:
 	clang-format -i shared/*.[ch] master/*.[ch] worker/*.[ch] tests/unit/*.c

@@ -1,14 +1,18 @@
 #!/bin/sh
 # Install every build, test and run dependency of multisync on Debian 12.
 # Does nothing (and needs no network) when everything is already present.
-# Usage: deploy/install-deps.sh [--dev]   (--dev adds clang and valgrind for
-# sanitizer and fuzz builds)
+# Usage: deploy/install-deps.sh [--dev]
+#   build and run: compiler, pkg-config, the libraries, rsync
+#   make test:     cmocka, jq, iproute2 (network namespaces), procps,
+#                  clang + its sanitizer/libFuzzer runtime (the fuzz step)
+#   --dev adds:    valgrind, cppcheck, clang-format
 set -eu
 
 PKGS="build-essential pkg-config libzmq3-dev libsodium-dev libmsgpack-dev \
-libcmocka-dev libjansson-dev libinih-dev libsqlite3-dev rsync iproute2 procps jq"
+libjansson-dev libinih-dev libsqlite3-dev rsync \
+libcmocka-dev jq iproute2 procps clang libclang-rt-14-dev"
 if [ "${1:-}" = "--dev" ]; then
-    PKGS="$PKGS clang valgrind"
+    PKGS="$PKGS valgrind cppcheck clang-format"
 fi
 
 missing=""

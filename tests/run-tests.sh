@@ -29,6 +29,11 @@ if ((!unit_only)); then
     for t in tests/integration/test_*.sh; do
         run_one "integration/$(basename "$t" .sh)" bash "$t"
     done
+    # MS_FUZZ="SECONDS SEEDS FUZZER..." (set by make test): a short fuzz run.
+    if [[ -n ${MS_FUZZ:-} ]]; then
+        # shellcheck disable=SC2086
+        run_one "fuzz" tests/fuzz/run.sh $MS_FUZZ
+    fi
 fi
 echo
 ((failed)) && printf 'failed: %s\n' "${failures[*]}"

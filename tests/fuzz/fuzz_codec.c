@@ -1,7 +1,8 @@
 /*
  * fuzz_codec.c - libFuzzer harness for the message codec.
  *
- * The first byte picks a command, the rest is that command's body. The
+ * The first byte is the command (any value: unknown ones must be refused),
+ * the rest is that command's body. The
  * harness aborts (a finding) when:
  *   - ms_mp_check accepts bytes that msgpack-c then fails to unpack whole;
  *   - a body decodes but its message does not encode, or the encoding does
@@ -19,12 +20,6 @@
 #include "ms_codec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static const int cmds[] = {
-    MS_CMD_HELLO,  MS_CMD_READY,        MS_CMD_TASK, MS_CMD_RESULT,      MS_CMD_HEARTBEAT,
-    MS_CMD_BYE,    MS_CMD_ERROR,        MS_CMD_RUN,  MS_CMD_RUN_STARTED, MS_CMD_RUN_DONE,
-    MS_CMD_STATUS, MS_CMD_STATUS_REPLY, MS_CMD_WAIT, MS_CMD_HOLD, MS_CMD_CANCEL, MS_CMD_DRAIN,
-};
 
 /* The walker guards msgpack-c: it must never pass what msgpack-c cannot read. */
 static void check_walker_agrees(const uint8_t *body, size_t len)
@@ -62,8 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     check_walker_agrees(data + 1, size - 1);
-    if (ms_msg_decode(cmds[data[0] % (sizeof(cmds) / sizeof(cmds[0]))], data + 1, size - 1, &m, err,
-                      sizeof(err)) != 0) {
+    if (ms_msg_decode(data[0], data + 1, size - 1, &m, err, sizeof(err)) != 0) {
         ms_msg_clear(&m);
         return 0;
     }

@@ -1,0 +1,62 @@
+/*
+ * seeds - write one valid encoded message per command into DIR, as the
+ * seed corpus of fuzz_codec (first byte: the command, then the body).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ms_codec.h"
+
+static int write_seed(const char *dir, const ms_msg_t *m)
+{
+    char *body, err[256], path[4096];
+    size_t len;
+    if (ms_msg_encode(m, &body, &len, err, sizeof err) != 0) {
+        fprintf(stderr, "seeds: %s\n", err);
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/%s", dir, ms_cmd_name(m->cmd));
+    FILE *f = fopen(path, "wb");
+    unsigned char cmd = (unsigned char)m->cmd;
+    int rc = f && fwrite(&cmd, 1, 1, f) == 1 && fwrite(body, 1, len, f) == len ? 0 : -1;
+    if (f)
+        fclose(f);
+    free(body);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: seeds DIR\n");
+        return 2;
+    }
+    ms_msg_t m[16];
+    size_t n = 0;
+    memset(m, 0, sizeof m);
+    m[n].cmd = MS_CMD_HELLO, m[n++].u.hello = (ms_hello_t){"hostA", 8};
+    m[n].cmd = MS_CMD_READY, m[n++].u.ready.credit = 2;
+    m[n].cmd = MS_CMD_TASK, m[n++].u.task = (ms_task_t){1, 2, 1, MS_TASK_DELETE, "-e x\xff",
+                                                         "/data/prod", "host:/backup", 3600};
+    m[n].cmd = MS_CMD_RESULT, m[n++].u.result = (ms_result_t){.run_id = 1, .task_id = 2,
+                                                              .attempt = 1, .exit_code = 23,
+                                                              .seconds = 1.5, .files = 9,
+                                                              .message = "rsync: failed"};
+    m[n].cmd = MS_CMD_HEARTBEAT, m[n++].u.heartbeat = (ms_heartbeat_t){123, 120, 3000};
+    m[n].cmd = MS_CMD_HOLD, m[n++].u.taskref = (ms_taskref_t){1, 2, 3};
+    m[n].cmd = MS_CMD_CANCEL, m[n++].u.taskref = (ms_taskref_t){1, 2, 3};
+    m[n++].cmd = MS_CMD_DRAIN;
+    m[n].cmd = MS_CMD_BYE, m[n++].u.text = (ms_text_t){"restarting", 1};
+    m[n].cmd = MS_CMD_ERROR, m[n++].u.text.message = "bad";
+    m[n].cmd = MS_CMD_RUN, m[n++].u.run = (ms_run_t){"/src", "/dst", "nightly", 1};
+    m[n].cmd = MS_CMD_RUN_STARTED, m[n++].u.runref.run_id = 7;
+    m[n].cmd = MS_CMD_RUN_DONE, m[n++].u.runref = (ms_runref_t){7, "{\"run_id\": 7}"};
+    m[n++].cmd = MS_CMD_STATUS;
+    m[n].cmd = MS_CMD_STATUS_REPLY, m[n++].u.json.json = "{\"workers\": []}";
+    m[n].cmd = MS_CMD_WAIT, m[n++].u.runref.run_id = 7;
+    for (size_t i = 0; i < n; i++)
+        if (write_seed(argv[1], &m[i]) != 0)
+            return 1;
+    return 0;
+}
