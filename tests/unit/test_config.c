@@ -38,6 +38,10 @@ static void the_shipped_master_example_loads_with_its_documented_values(void **s
     assert_int_equal(cfg.attempts, 3);
     assert_int_equal(cfg.retry_delay_ms, 1000);
     assert_int_equal(cfg.heartbeat_ms, 1000);
+    assert_string_equal(cfg.key, "/etc/multisync/master.key");
+    assert_string_equal(cfg.authorized, "/etc/multisync/authorized");
+    assert_null(cfg.admin_keys);
+    assert_int_equal(cfg.insecure, 0);
     const ms_set_t *s = ms_config_find_set(&cfg, "nightly");
     assert_non_null(s);
     assert_string_equal(s->source, "/data/prod");
@@ -56,6 +60,10 @@ static void the_shipped_worker_example_loads_with_its_documented_values(void **s
     assert_string_equal(cfg.rsync, "rsync");
     assert_int_equal(cfg.drain_timeout_s, 60);
     assert_int_equal(cfg.slots, 0); /* commented out: number of cores */
+    assert_string_equal(cfg.master_key, "/etc/multisync/master.pub");
+    assert_int_equal(cfg.n_allow_source, 1);
+    assert_string_equal(cfg.allow_source[0], "/data/prod");
+    assert_int_equal(cfg.n_allow_dest, 1);
     ms_config_free(&cfg);
 }
 
