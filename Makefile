@@ -41,7 +41,7 @@ TOOLS   := $(BUILD)/tools/hostile
 
 # libFuzzer harnesses: clang, ASan + UBSan, every library source compiled in.
 FUZZ_CC   ?= clang
-FUZZ_TIME ?= 25
+FUZZ_TIME ?= 20
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
 FUZZ_LIBSRCS := $(filter shared/% worker/ms_rsync.c,$(SRCS))

@@ -19,6 +19,7 @@
 #include "ms_keys.h"
 #include "ms_log.h"
 #include "ms_report.h"
+#include "ms_run.h"
 #include "ms_signal.h"
 
 #define MASTER_ANSWER_MS 10000
@@ -31,6 +32,8 @@ static void usage(FILE *f)
             "       multisync run --master EP [options] SRC DST\n"
             "       multisync run --master EP [options] SET\n"
             "       multisync status --master EP [--json]\n"
+            "       multisync history --master EP [--json] [-n N]\n"
+            "       multisync report RUN_ID --master EP [--json]\n"
             "       multisync keygen NAME\n"
             "\n"
             "run: copy every folder of SRC to DST/<name>/ (and the files lying in SRC\n"
@@ -48,7 +51,9 @@ static void usage(FILE *f)
             "      --rsync PATH       rsync program (embedded)\n"
             "      --rsync-opt OPT    extra rsync option, repeatable (embedded)\n"
             "  -v, --verbose          show the master's and worker's logs\n"
-            "      --json             status: print JSON\n"
+            "      --json             status, history, report: print JSON\n"
+            "  -n N                   history: the last N runs (default 20)\n"
+            "      --heartbeat-ms N   heartbeat and sampling interval (embedded; default 1000)\n"
             "      --key FILE.key     our CURVE key pair, for a tcp:// control endpoint\n"
             "      --master-key FILE  the master's public key (.pub)\n"
             "      --insecure         allow a plaintext tcp:// control endpoint\n"
@@ -65,6 +70,7 @@ typedef struct {
     int insecure;
     ms_config_t cfg; /* rsync_opts, slots */
     int verbose, json, delete;
+    unsigned count, heartbeat_ms;
     unsigned attempts, retry_delay_ms, task_timeout_s;
     char **args;
     int n_args;
@@ -72,7 +78,7 @@ typedef struct {
 
 enum {
     OPT_RSYNC = 256, OPT_RSYNC_OPT, OPT_JSON, OPT_DELETE, OPT_ATTEMPTS, OPT_RETRY, OPT_TIMEOUT,
-    OPT_KEY, OPT_MASTER_KEY, OPT_INSECURE
+    OPT_KEY, OPT_MASTER_KEY, OPT_INSECURE, OPT_HEARTBEAT
 };
 
 static int parse_number(int opt, const char *arg, cli_t *c)
@@ -103,9 +109,10 @@ static int parse_args(int argc, char **argv, cli_t *c)
         {"key", required_argument, NULL, OPT_KEY},
         {"master-key", required_argument, NULL, OPT_MASTER_KEY},
         {"insecure", no_argument, NULL, OPT_INSECURE},
+        {"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     int opt;
-    while ((opt = getopt_long(argc, argv, "m:s:r:vh", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "m:s:r:n:vh", longopts, NULL)) != -1) {
         switch (opt) {
         case 'm': c->master = optarg; break;
         case 'r': c->report = optarg; break;
@@ -116,6 +123,16 @@ static int parse_args(int argc, char **argv, cli_t *c)
         case OPT_KEY: c->key = optarg; break;
         case OPT_MASTER_KEY: c->master_key = optarg; break;
         case OPT_INSECURE: c->insecure = 1; break;
+        case 'n':
+            if (ms_parse_uint(optarg, 1, 100000, &c->count) == 0)
+                break;
+            fprintf(stderr, "multisync: -n takes a number from 1 to 100000\n");
+            return -1;
+        case OPT_HEARTBEAT:
+            if (ms_parse_uint(optarg, 10, 600000, &c->heartbeat_ms) == 0)
+                break;
+            fprintf(stderr, "multisync: --heartbeat-ms takes 10 to 600000\n");
+            return -1;
         case OPT_ATTEMPTS:
         case OPT_RETRY:
         case OPT_TIMEOUT:
@@ -236,7 +253,9 @@ static int run_embedded(cli_t *c)
                             .rsync_opts = c->cfg.rsync_opts, .n_rsync_opts = c->cfg.n_rsync_opts,
                             .verbose = c->verbose, .delete = c->delete, .attempts = c->attempts,
                             .retry_delay_ms = (int)c->retry_delay_ms,
-                            .task_timeout_s = c->task_timeout_s};
+                            .task_timeout_s = c->task_timeout_s,
+                            .heartbeat_ms = (int)c->heartbeat_ms,
+                            .progress = isatty(STDOUT_FILENO) ? stdout : NULL};
     json_t *rep = ms_embedded_run(&o, err, sizeof err);
     if (!rep) {
         fprintf(stderr, "multisync: %s\n", err);
@@ -265,33 +284,75 @@ static int await(ms_client_t *cl, ms_msg_t *m, int want, int timeout_ms, const c
     return -1;
 }
 
+/* On a terminal, the progress line of run_id from a STATUS answer. */
+static void show_progress(const ms_msg_t *ans, uint64_t run_id)
+{
+    json_t *st = json_loads(ans->u.json.json, 0, NULL);
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(st, "runs"), i, r)
+    {
+        if ((uint64_t)json_integer_value(json_object_get(r, "id")) == run_id)
+            ms_report_progress(stdout, r);
+    }
+    json_decref(st);
+}
+
 /*
- * Wait for the end of run_id. Every few seconds of silence, say WAIT again:
- * if the master restarted, the reconnected socket registers us again with
- * the new process, which resumed the run from its catalog.
+ * Wait for the end of run_id. Every few seconds, say WAIT again (the master
+ * keeps one registration per client): if the master restarted, the
+ * reconnected socket registers us again with the new process, which resumed
+ * the run from its catalog. On a terminal, ask for the status every second
+ * and show a progress line.
  */
+static int send_ref(ms_client_t *cl, int cmd, uint64_t run_id)
+{
+    char err[512];
+    ms_msg_t m = {.cmd = cmd};
+    m.u.runref.run_id = run_id;
+    if (ms_client_send(cl, &m, err, sizeof err) != 0 && errno != EAGAIN) {
+        fprintf(stderr, "multisync: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
 static int wait_for_run(ms_client_t *cl, uint64_t run_id, ms_msg_t *ans, const char *ep)
 {
     char err[512];
+    int tty = isatty(STDOUT_FILENO);
+    int64_t next_wait = ms_now_ms() + WAIT_AGAIN_MS, next_status = 0;
     for (;;) {
-        int rc = ms_client_recv(cl, ans, WAIT_AGAIN_MS, err, sizeof err);
+        int64_t now = ms_now_ms();
+        if (tty && now >= next_status) {
+            next_status = now + 1000;
+            if (send_ref(cl, MS_CMD_STATUS, run_id) != 0)
+                return -1;
+        }
+        if (now >= next_wait) {
+            next_wait = now + WAIT_AGAIN_MS;
+            if (send_ref(cl, MS_CMD_WAIT, run_id) != 0)
+                return -1;
+        }
+        int rc = ms_client_recv(cl, ans, 500, err, sizeof err);
         if (rc < 0) {
             fprintf(stderr, "multisync: %s\n", ms_stop_signal ? "interrupted" : err);
             return -1;
         }
-        if (rc == 1 && ans->cmd == MS_CMD_RUN_DONE && ans->u.runref.run_id == run_id)
+        if (rc == 0)
+            continue;
+        if (ans->cmd == MS_CMD_RUN_DONE && ans->u.runref.run_id == run_id) {
+            if (tty)
+                putchar('\n');
             return 0;
-        if (rc == 1 && ans->cmd == MS_CMD_ERROR) {
+        }
+        if (ans->cmd == MS_CMD_ERROR) {
             fprintf(stderr, "multisync: the master at %s says: %s\n", ep, ans->u.text.message);
             return -1;
         }
+        if (ans->cmd == MS_CMD_STATUS_REPLY && tty)
+            show_progress(ans, run_id);
         ms_msg_clear(ans);
-        ms_msg_t wait = {.cmd = MS_CMD_WAIT};
-        wait.u.runref.run_id = run_id;
-        if (rc == 0 && ms_client_send(cl, &wait, err, sizeof err) != 0 && errno != EAGAIN) {
-            fprintf(stderr, "multisync: %s\n", err);
-            return -1;
-        }
     }
 }
 
@@ -352,59 +413,79 @@ out:
     return rc;
 }
 
-static void print_status(const json_t *st)
-{
-    size_t i;
-    json_t *w, *r;
-    printf("%-8s %-20s %5s %5s %10s %8s\n", "WORKER", "HOST", "SLOTS", "BUSY", "TASKS_DONE",
-           "SEEN_S");
-    json_array_foreach(json_object_get(st, "workers"), i, w)
-        printf("%-8s %-20s %5lld %5lld %10lld %8.1f\n",
-               json_string_value(json_object_get(w, "id")),
-               json_string_value(json_object_get(w, "host")),
-               json_integer_value(json_object_get(w, "slots")),
-               json_integer_value(json_object_get(w, "busy")),
-               json_integer_value(json_object_get(w, "tasks_done")),
-               json_number_value(json_object_get(w, "last_seen_s")));
-    printf("\n%-6s %-8s %6s %6s %6s  %s\n", "RUN", "STATUS", "TASKS", "OK", "FAILED", "SOURCE");
-    json_array_foreach(json_object_get(st, "runs"), i, r)
-    {
-        json_t *t = json_object_get(r, "totals");
-        printf("%-6lld %-8s %6lld %6lld %6lld  %s\n",
-               json_integer_value(json_object_get(r, "run_id")),
-               json_string_value(json_object_get(r, "status")),
-               json_integer_value(json_object_get(t, "tasks")),
-               json_integer_value(json_object_get(t, "ok")),
-               json_integer_value(json_object_get(t, "failed")),
-               json_string_value(json_object_get(r, "source")));
-    }
-}
-
-static int status(cli_t *c)
+/* Ask the master one question and print the JSON answer (STATUS_REPLY). */
+static int query(cli_t *c, ms_msg_t *req, void (*print)(const json_t *, FILE *))
 {
     char err[512];
-    ms_msg_t req = {.cmd = MS_CMD_STATUS}, ans = {0};
+    ms_msg_t ans = {0};
     int rc = 1;
     if (!c->master) {
-        fprintf(stderr, "multisync: status needs --master EP\n");
+        fprintf(stderr, "multisync: this command needs --master EP\n");
         return 2;
     }
     ms_client_t *cl = connect_master(c, err, sizeof err);
-    if (!cl || ms_client_send(cl, &req, err, sizeof err) != 0) {
+    if (!cl || ms_client_send(cl, req, err, sizeof err) != 0) {
         fprintf(stderr, "multisync: %s\n", err);
         goto out;
     }
     if (await(cl, &ans, MS_CMD_STATUS_REPLY, MASTER_ANSWER_MS, c->master) != 0)
         goto out;
-    json_t *st = json_loads(ans.u.json.json, 0, NULL);
-    if (st && c->json) {
-        json_dumpf(st, stdout, JSON_INDENT(2));
+    json_t *j = json_loads(ans.u.json.json, 0, NULL);
+    if (j && c->json) {
+        json_dumpf(j, stdout, JSON_INDENT(2));
         putchar('\n');
-    } else if (st) {
-        print_status(st);
+    } else if (j) {
+        print(j, stdout);
     }
-    rc = st ? 0 : 1;
-    json_decref(st);
+    rc = j ? 0 : 1;
+    json_decref(j);
+out:
+    ms_msg_clear(&ans);
+    ms_client_destroy(&cl);
+    return rc;
+}
+
+static int status(cli_t *c)
+{
+    ms_msg_t req = {.cmd = MS_CMD_STATUS};
+    return query(c, &req, ms_report_print_status);
+}
+
+static int history(cli_t *c)
+{
+    ms_msg_t req = {.cmd = MS_CMD_HISTORY};
+    req.u.history.n = c->count ? c->count : 20;
+    return query(c, &req, ms_report_print_history);
+}
+
+/* The report of one run: the same table (or JSON) as at the end of `run`. */
+static int report(cli_t *c)
+{
+    char err[512];
+    unsigned id;
+    ms_msg_t req = {.cmd = MS_CMD_REPORT}, ans = {0};
+    int rc = 1;
+    if (c->n_args != 1 || ms_parse_uint(c->args[0], 1, UINT32_MAX, &id) != 0 || !c->master) {
+        fprintf(stderr, "multisync: usage: multisync report RUN_ID --master EP [--json]\n");
+        return 2;
+    }
+    req.u.runref.run_id = id;
+    ms_client_t *cl = connect_master(c, err, sizeof err);
+    if (!cl || ms_client_send(cl, &req, err, sizeof err) != 0) {
+        fprintf(stderr, "multisync: %s\n", err);
+        goto out;
+    }
+    if (await(cl, &ans, MS_CMD_RUN_DONE, MASTER_ANSWER_MS, c->master) != 0)
+        goto out;
+    json_t *rep = json_loads(ans.u.runref.report, 0, NULL);
+    if (rep && c->json) {
+        json_dumpf(rep, stdout, JSON_INDENT(2));
+        putchar('\n');
+        rc = 0;
+    } else if (rep) {
+        rc = ms_report_print(rep, stdout, stderr) == 0 ? 0 : 1;
+    }
+    json_decref(rep);
 out:
     ms_msg_clear(&ans);
     ms_client_destroy(&cl);
@@ -434,8 +515,13 @@ int main(int argc, char **argv)
         rc = status(&c);
     else if (strcmp(cmd, "keygen") == 0)
         rc = keygen(&c);
+    else if (strcmp(cmd, "history") == 0)
+        rc = history(&c);
+    else if (strcmp(cmd, "report") == 0)
+        rc = report(&c);
     else
-        fprintf(stderr, "multisync: unknown command '%s' (run, status, keygen)\n", cmd);
+        fprintf(stderr, "multisync: unknown command '%s' (run, status, history, report, keygen)\n",
+                cmd);
 out:
     ms_config_free(&c.cfg);
     return rc;

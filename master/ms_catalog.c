@@ -36,7 +36,8 @@ static const char *const schema_sql =
     "CREATE TABLE runs ("
     " id INTEGER PRIMARY KEY, source BLOB NOT NULL, dest BLOB NOT NULL,"
     " set_name BLOB, flags INTEGER NOT NULL, started_ns INTEGER NOT NULL,"
-    " finished_ns INTEGER NOT NULL, finished INTEGER NOT NULL, n_tasks INTEGER NOT NULL);"
+    " finished_ns INTEGER NOT NULL, finished INTEGER NOT NULL, n_tasks INTEGER NOT NULL,"
+    " extra BLOB);"
     "CREATE TABLE tasks ("
     " run_id INTEGER NOT NULL, task_id INTEGER NOT NULL, project BLOB NOT NULL,"
     " flags INTEGER NOT NULL, state INTEGER NOT NULL, attempts INTEGER NOT NULL,"
@@ -73,10 +74,14 @@ enum {
     ST_WORKERS_GET,
     ST_HISTORY,
     ST_ATTEMPTS_GET,
+    ST_PRIOR,
     ST_COUNT
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
+    [ST_PRIOR] = "SELECT project, bytes_total FROM tasks WHERE state = ?4 AND run_id ="
+                 " (SELECT MAX(id) FROM runs WHERE source = ?1 AND dest = ?2 AND finished = 1"
+                 " AND id != ?3)",
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_SAVEPOINT] = "SAVEPOINT ms_op",
@@ -85,7 +90,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_LAST_ID] = "SELECT COALESCE(MAX(id), 0) FROM runs",
     [ST_RUN_PUT] = "INSERT OR REPLACE INTO runs (id, source, dest, set_name, flags, started_ns,"
                    " finished_ns, finished, n_tasks) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    [ST_RUN_END] = "UPDATE runs SET finished = ?2, finished_ns = ?3 WHERE id = ?1",
+    [ST_RUN_END] = "UPDATE runs SET finished = ?2, finished_ns = ?3, extra = ?4 WHERE id = ?1",
     [ST_TASK_PUT] =
         "INSERT OR REPLACE INTO tasks (run_id, task_id, project, flags, state,"
         " attempts, worker_id, host, failed_on, res_run, res_task, res_attempt, " RESULT_COLS
@@ -107,7 +112,7 @@ static const char *const stmt_sql[ST_COUNT] = {
         " VALUES (?, ?, ?, ?, ?, ?)",
     [ST_RUN_IDS] = "SELECT id FROM runs WHERE ?1 = 0 OR finished = 0 ORDER BY id DESC LIMIT ?2",
     [ST_RUN_GET] = "SELECT id, source, dest, set_name, flags, started_ns, finished_ns, finished,"
-                   " n_tasks FROM runs WHERE id = ?1",
+                   " n_tasks, extra FROM runs WHERE id = ?1",
     [ST_TASKS_GET] = "SELECT task_id, project, flags, state, attempts, worker_id, host, failed_on,"
                      " res_run, res_task, res_attempt, " RESULT_COLS
                      " FROM tasks WHERE run_id = ?1 ORDER BY task_id",
@@ -547,6 +552,10 @@ static int put_run_end(ms_catalog_t *c, const ms_runrec_t *r, char *err, size_t 
     sqlite3_bind_int64(s, 1, (sqlite3_int64)r->id);
     sqlite3_bind_int(s, 2, r->finished != 0);
     sqlite3_bind_int64(s, 3, ts_to_ns(&r->finished_rt));
+    if (r->extra_json)
+        sqlite3_bind_blob(s, 4, r->extra_json, (int)strlen(r->extra_json), SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(s, 4);
     if (step_done(c, ST_RUN_END, "save run end", err, errlen) != 0)
         return -1;
     if (sqlite3_changes(c->db) == 0)
@@ -714,6 +723,7 @@ static ms_runrec_t *run_from_row(sqlite3_stmt *s, char *err, size_t errlen)
     r->started_rt = ns_to_ts(sqlite3_column_int64(s, 5));
     r->finished_rt = ns_to_ts(sqlite3_column_int64(s, 6));
     r->finished = sqlite3_column_int(s, 7) != 0;
+    r->extra_json = col_dup(s, 9); /* NULL when absent or out of memory: recomputed then */
 out:
     free(src);
     free(dst);
@@ -896,4 +906,46 @@ json_t *ms_catalog_attempts(ms_catalog_t *c, uint64_t run_id, uint64_t task_id, 
     sqlite3_bind_int64(s, 1, (sqlite3_int64)run_id);
     sqlite3_bind_int64(s, 2, (sqlite3_int64)task_id);
     return rows_json(c, s, attempt_entry, "attempts", err, errlen);
+}
+
+/* --- sizes from the previous run --------------------------------------- */
+
+static int cmp_task_project(const void *a, const void *b)
+{
+    return strcmp((*(ms_trec_t *const *)a)->project, (*(ms_trec_t *const *)b)->project);
+}
+
+/* Give each task of r, by project name, the size it had last time. */
+static void apply_prior(sqlite3_stmt *s, ms_trec_t **by_name, size_t n)
+{
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        char *project = col_dup(s, 0);
+        if (!project)
+            continue;
+        ms_trec_t key = {.project = project}, *kp = &key;
+        ms_trec_t **hit = bsearch(&kp, by_name, n, sizeof *by_name, cmp_task_project);
+        if (hit)
+            (*hit)->expected_bytes = (uint64_t)sqlite3_column_int64(s, 1);
+        free(project);
+    }
+}
+
+int ms_catalog_prior_sizes(ms_catalog_t *c, ms_runrec_t *r, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = c->st[ST_PRIOR];
+    ms_trec_t **by_name = malloc(r->n_tasks * sizeof *by_name);
+    if (!by_name)
+        return set_err(err, errlen, "catalog: out of memory");
+    for (size_t i = 0; i < r->n_tasks; i++)
+        by_name[i] = &r->tasks[i];
+    qsort(by_name, r->n_tasks, sizeof *by_name, cmp_task_project);
+    sqlite3_bind_blob(s, 1, r->source, (int)strlen(r->source), SQLITE_TRANSIENT);
+    sqlite3_bind_blob(s, 2, r->dest, (int)strlen(r->dest), SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)r->id);
+    sqlite3_bind_int(s, 4, MS_TS_OK);
+    apply_prior(s, by_name, r->n_tasks);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    free(by_name);
+    return 0;
 }

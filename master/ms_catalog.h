@@ -71,6 +71,13 @@ int ms_catalog_save_run_end(ms_catalog_t *c, const ms_runrec_t *r, char *err, si
 int ms_catalog_load_runs(ms_catalog_t *c, int unfinished_only, size_t limit, ms_runrec_t ***runs,
                          size_t *n, char *err, size_t errlen);
 
+/*
+ * Set each task's expected_bytes to its project's size in the newest
+ * finished run with the same source and destination (left 0 for a project
+ * that was not there). Returns 0, or -1 with err set.
+ */
+int ms_catalog_prior_sizes(ms_catalog_t *c, ms_runrec_t *r, char *err, size_t errlen);
+
 /* Rebuild one run, or NULL (err set; "no run N" when it does not exist). */
 ms_runrec_t *ms_catalog_load_run(ms_catalog_t *c, uint64_t run_id, char *err, size_t errlen);
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ms_diag.h"
 #include "ms_log.h"
 #include "ms_master_int.h"
 #include "ms_report.h"
@@ -140,33 +141,151 @@ static void on_wait(ms_master_t *m, const ms_peer_t *peer, uint64_t run_id)
     }
 }
 
-static json_t *status_json(const ms_master_t *m)
+static double percent_used(const ms_heartbeat_t *h)
 {
-    json_t *workers = json_array(), *runs = json_array();
-    int64_t now = ms_now_ms();
-    char name[4 * MS_MAX_NAME + 8];
-    for (size_t i = 0; i < m->n_workers; i++) {
-        const ms_wrec_t *w = m->workers[i];
-        json_array_append_new(workers,
-                              json_pack("{s:s, s:s, s:i, s:i, s:I, s:f}", "id", w->id, "host",
-                                        ms_utf8_clean(w->name, name, sizeof name), "slots",
-                                        (int)w->slots, "busy", (int)w->running, "tasks_done",
-                                        (json_int_t)w->done, "last_seen_s",
-                                        (double)(now - w->last_seen_ms) / 1000.0));
-    }
-    for (size_t i = 0; i < m->n_runs; i++)
-        json_array_append_new(runs, ms_report_json(m->runs[i]));
-    return json_pack("{s:o, s:o, s:I}", "workers", workers, "runs", runs, "queued",
-                     (json_int_t)m->q_len);
+    return h->mem_total ? 100.0 * (double)(h->mem_total - h->mem_available) / h->mem_total : 0.0;
 }
+
+static json_t *cores_json(const ms_heartbeat_t *h)
+{
+    json_t *a = json_array();
+    for (const char *c = h->cores; a && c && *c; c++)
+        json_array_append_new(a, json_integer((unsigned char)*c - 1));
+    return a;
+}
+
+static json_t *worker_status(const ms_wrec_t *w, int64_t now)
+{
+    char name[4 * MS_MAX_NAME + 8];
+    return json_pack("{s:s, s:s, s:i, s:i, s:b, s:f, s:o, s:f, s:f, s:f, s:f, s:f, s:f, s:f, "
+                     "s:I, s:f}",
+                     "id", w->id, "host", ms_utf8_clean(w->name, name, sizeof name), "slots",
+                     (int)w->slots, "busy", (int)w->running, "draining", w->draining,
+                     "cpu_percent", w->host.cpu_percent, "cores", cores_json(&w->host), "load1",
+                     w->host.load1, "mem_used_percent", percent_used(&w->host), "disk_read_bps",
+                     w->disk_read_bps, "disk_write_bps", w->disk_write_bps, "disk_busy_percent",
+                     w->disk_busy_percent, "net_sent_bps", w->net_sent_bps, "net_recv_bps",
+                     w->net_recv_bps, "tasks_done", (json_int_t)w->done, "last_seen_s",
+                     (double)(now - w->last_seen_ms) / 1000.0);
+}
+
+typedef struct {
+    json_int_t queued, running, done, failed;
+    uint64_t bytes_done, bytes_expected;
+    int expected_known; /* every unfinished task has an expected size */
+} progress_t;
+
+/* Bytes: a finished task counts its size; a running one what it did so
+ * far; an unfinished one is expected to be as big as last time. */
+static void count_task(const ms_trec_t *t, progress_t *p)
+{
+    int finished = t->state == MS_TS_OK || t->state == MS_TS_FAILED;
+    p->queued += t->state == MS_TS_QUEUED || t->state == MS_TS_HELD;
+    p->running += t->state == MS_TS_RUNNING;
+    p->done += t->state == MS_TS_OK;
+    p->failed += t->state == MS_TS_FAILED;
+    uint64_t done = finished ? t->result.bytes_total : t->state == MS_TS_RUNNING ? t->bytes_done : 0;
+    p->bytes_done += done;
+    if (finished)
+        p->bytes_expected += done;
+    else if (t->expected_bytes)
+        p->bytes_expected += t->expected_bytes > done ? t->expected_bytes : done;
+    else
+        p->expected_known = 0;
+}
+
+static json_t *run_status(const ms_runrec_t *r)
+{
+    progress_t p = {.expected_known = 1};
+    struct timespec now;
+    char set[4 * MS_MAX_NAME + 8];
+    clock_gettime(CLOCK_REALTIME, &now);
+    for (size_t i = 0; i < r->n_tasks; i++)
+        count_task(&r->tasks[i], &p);
+    double elapsed = (double)(now.tv_sec - r->started_rt.tv_sec) +
+                     (double)(now.tv_nsec - r->started_rt.tv_nsec) / 1e9;
+    double rate = elapsed > 0 ? (double)p.bytes_done / elapsed : 0.0;
+    json_t *eta = p.expected_known && rate > 0
+                      ? json_real((double)(p.bytes_expected - p.bytes_done) / rate)
+                      : json_null();
+    return json_pack("{s:I, s:s?, s:s, s:f, s:{s:I, s:I, s:I, s:I}, s:I, s:o, s:f, s:o, s:o}",
+                     "id", (json_int_t)r->id, "set",
+                     r->set ? ms_utf8_clean(r->set, set, sizeof set) : NULL, "state",
+                     r->finished ? (r->n_failed ? "failed" : "ok") : "running", "elapsed_s",
+                     elapsed, "tasks", "queued", p.queued, "running", p.running, "done", p.done,
+                     "failed", p.failed, "bytes_done", (json_int_t)p.bytes_done,
+                     "bytes_expected",
+                     p.expected_known ? json_integer((json_int_t)p.bytes_expected) : json_null(),
+                     "rate_bps", rate, "eta_s", eta, "diagnosis", ms_diag_json(r));
+}
+
+static void add_running(json_t *arr, const ms_runrec_t *r, int64_t now)
+{
+    char name[4 * MS_MAX_PATH], host[4 * MS_MAX_NAME + 8];
+    for (size_t i = 0; i < r->n_tasks; i++) {
+        const ms_trec_t *t = &r->tasks[i];
+        if (t->state != MS_TS_RUNNING)
+            continue;
+        json_array_append_new(
+            arr, json_pack("{s:I, s:s, s:s, s:i, s:f, s:I, s:I}", "run_id", (json_int_t)r->id,
+                           "project",
+                           ms_utf8_clean(ms_report_project_name(t->project), name, sizeof name),
+                           "host", ms_utf8_clean(t->host, host, sizeof host), "attempt",
+                           (int)t->attempts, "elapsed_s",
+                           t->started_ms ? (double)(now - t->started_ms) / 1000.0 : 0.0,
+                           "bytes_done", (json_int_t)t->bytes_done, "bytes_expected",
+                           (json_int_t)t->expected_bytes));
+    }
+}
+
+/* The newest run that is still going, else the newest one. */
+static const ms_runrec_t *current_run(const ms_master_t *m, int *going)
+{
+    const ms_runrec_t *last = NULL;
+    *going = 0;
+    for (size_t i = 0; i < m->n_runs; i++) {
+        if (!m->runs[i]->finished) {
+            *going = 1;
+            return m->runs[i];
+        }
+        last = m->runs[i];
+    }
+    return last;
+}
+
+json_t *ms_master_status(const ms_master_t *m)
+{
+    json_t *workers = json_array(), *running = json_array(), *active = json_array();
+    int64_t now = ms_now_ms();
+    int going;
+    for (size_t i = 0; i < m->n_workers; i++)
+        json_array_append_new(workers, worker_status(m->workers[i], now));
+    for (size_t i = 0; i < m->n_runs; i++) {
+        if (m->runs[i]->finished)
+            continue;
+        add_running(running, m->runs[i], now);
+        json_array_append_new(active, run_status(m->runs[i]));
+    }
+    const ms_runrec_t *cur = current_run(m, &going);
+    json_t *last = !going && cur ? ms_report_json(cur) : json_null();
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:I}", "run",
+                     going ? run_status(cur) : json_null(), "runs", active, "workers", workers,
+                     "running", running, "last_run", last, "queued", (json_int_t)m->q_len);
+}
+
+static void send_json(ms_master_t *m, const ms_peer_t *peer, json_t *j);
 
 static void on_status(ms_master_t *m, const ms_peer_t *peer)
 {
-    json_t *st = status_json(m);
-    char *text = st ? json_dumps(st, JSON_COMPACT) : NULL;
-    json_decref(st);
+    send_json(m, peer, ms_master_status(m));
+}
+
+static void send_json(ms_master_t *m, const ms_peer_t *peer, json_t *j)
+{
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
     if (!text || strlen(text) > MS_MAX_JSON) {
-        ms_wire_send_error(m->csock, peer, "status too large or out of memory");
+        ms_wire_send_error(m->csock, peer, "answer too large or out of memory");
         free(text);
         return;
     }
@@ -174,6 +293,34 @@ static void on_status(ms_master_t *m, const ms_peer_t *peer)
     msg.u.json.json = text;
     reply(m, peer, &msg);
     free(text);
+}
+
+/* The report of any run, finished or not, now. */
+static void on_report(ms_master_t *m, const ms_peer_t *peer, uint64_t run_id)
+{
+    json_t *rep = ms_master_report(m, run_id);
+    if (!rep) {
+        char text[128];
+        snprintf(text, sizeof text, "no run %llu on this master", (unsigned long long)run_id);
+        ms_wire_send_error(m->csock, peer, text);
+        return;
+    }
+    send_report(m, peer, run_id, rep);
+}
+
+static void on_history(ms_master_t *m, const ms_peer_t *peer, uint32_t n)
+{
+    char err[512];
+    if (!m->cat) {
+        ms_wire_send_error(m->csock, peer, "this master keeps no catalog (no history)");
+        return;
+    }
+    json_t *h = ms_catalog_history(m->cat, n, err, sizeof err);
+    if (!h) {
+        ms_wire_send_error(m->csock, peer, err);
+        return;
+    }
+    send_json(m, peer, h);
 }
 
 static void on_control_msg(ms_master_t *m, const ms_peer_t *peer, const ms_msg_t *msg)
@@ -187,6 +334,12 @@ static void on_control_msg(ms_master_t *m, const ms_peer_t *peer, const ms_msg_t
         break;
     case MS_CMD_STATUS:
         on_status(m, peer);
+        break;
+    case MS_CMD_REPORT:
+        on_report(m, peer, msg->u.runref.run_id);
+        break;
+    case MS_CMD_HISTORY:
+        on_history(m, peer, msg->u.history.n);
         break;
     case MS_CMD_HEARTBEAT:
         break;

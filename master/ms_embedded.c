@@ -12,6 +12,7 @@
 #include "ms_embedded.h"
 #include "ms_log.h"
 #include "ms_master.h"
+#include "ms_report.h"
 #include "ms_run.h"
 #include "ms_signal.h"
 
@@ -62,9 +63,9 @@ static int worker_path(char *out, size_t outlen)
 
 /* Build the worker's argv (strings point into o and bufs). */
 static char **worker_argv(const ms_embedded_opts_t *o, const embedded_t *e, char *prog,
-                          char *slots)
+                          char *slots, char *hb)
 {
-    size_t n = 0, max = 12 + 2 * o->n_rsync_opts;
+    size_t n = 0, max = 14 + 2 * o->n_rsync_opts;
     char **argv = calloc(max, sizeof *argv);
     if (!argv)
         return NULL;
@@ -82,19 +83,24 @@ static char **worker_argv(const ms_embedded_opts_t *o, const embedded_t *e, char
         argv[n++] = o->rsync_opts[i];
     }
     argv[n++] = o->verbose ? "--verbose" : "--quiet";
+    if (o->heartbeat_ms > 0) {
+        argv[n++] = "--heartbeat-ms";
+        argv[n++] = hb;
+    }
     return argv;
 }
 
 static int spawn_worker(const ms_embedded_opts_t *o, embedded_t *e, unsigned slots, char *err,
                         size_t errlen)
 {
-    char prog[PATH_MAX], slots_s[16];
+    char prog[PATH_MAX], slots_s[16], hb[16];
     if (worker_path(prog, sizeof prog) != 0) {
         snprintf(err, errlen, "cannot find multisync-worker next to this program");
         return -1;
     }
     snprintf(slots_s, sizeof slots_s, "%u", slots);
-    char **argv = worker_argv(o, e, prog, slots_s);
+    snprintf(hb, sizeof hb, "%d", o->heartbeat_ms);
+    char **argv = worker_argv(o, e, prog, slots_s, hb);
     if (!argv || (e->worker = fork()) < 0) {
         snprintf(err, errlen, "cannot start the local worker: %s", strerror(errno));
         free(argv);
@@ -150,9 +156,23 @@ static json_t *interrupt(ms_master_t *m, embedded_t *e, uint64_t run_id)
     return rep;
 }
 
-static json_t *drive(ms_master_t *m, embedded_t *e, uint64_t run_id, char *err, size_t errlen)
+/* The live progress line, twice a second. */
+static void progress(ms_master_t *m, FILE *out, int64_t *next)
 {
+    if (!out || ms_now_ms() < *next)
+        return;
+    *next = ms_now_ms() + 500;
+    json_t *st = ms_master_status(m);
+    ms_report_progress(out, json_object_get(st, "run"));
+    json_decref(st);
+}
+
+static json_t *drive(ms_master_t *m, embedded_t *e, const ms_embedded_opts_t *o, uint64_t run_id,
+                     char *err, size_t errlen)
+{
+    int64_t next_progress = 0;
     while (ms_master_run_finished(m, run_id) == 0) {
+        progress(m, o->progress, &next_progress);
         if (ms_stop_signal)
             return interrupt(m, e, run_id);
         if (worker_died(e, err, errlen)) {
@@ -180,7 +200,8 @@ json_t *ms_embedded_run(const ms_embedded_opts_t *o, char *err, size_t errlen)
         return NULL;
     ms_master_opts_t mo = {.listen = e.endpoint, .attempts = o->attempts,
                            .retry_delay_ms = o->retry_delay_ms,
-                           .task_timeout_s = o->task_timeout_s, .catalog = o->catalog};
+                           .task_timeout_s = o->task_timeout_s, .catalog = o->catalog,
+                           .heartbeat_ms = o->heartbeat_ms};
     if (!(m = ms_master_new(&mo, err, errlen)))
         goto out;
     if (ms_master_start_run(m, o->source, o->dest, NULL, o->delete ? MS_RUN_DELETE : 0, &run_id,
@@ -188,7 +209,9 @@ json_t *ms_embedded_run(const ms_embedded_opts_t *o, char *err, size_t errlen)
         goto out;
     if (spawn_worker(o, &e, slots, err, errlen) != 0)
         goto out;
-    report = drive(m, &e, run_id, err, errlen);
+    report = drive(m, &e, o, run_id, err, errlen);
+    if (o->progress)
+        fputc('\n', o->progress);
 out:
     if (m)
         ms_master_dismiss_workers(m, ms_stop_signal ? "interrupted" : "run finished");

@@ -7,6 +7,7 @@
 #define MS_EMBEDDED_H
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stddef.h>
 
 typedef struct {
@@ -22,6 +23,8 @@ typedef struct {
     int retry_delay_ms;        /* 0: 1000 */
     unsigned task_timeout_s;   /* 0: none */
     const char *catalog;       /* NULL: no catalog */
+    int heartbeat_ms;          /* 0: MS_HEARTBEAT_MS */
+    FILE *progress;            /* a terminal for the live progress line, or NULL */
 } ms_embedded_opts_t;
 
 /*

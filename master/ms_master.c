@@ -8,6 +8,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "ms_diag.h"
 #include "ms_keys.h"
 #include "ms_log.h"
 #include "ms_master_int.h"
@@ -157,6 +158,8 @@ int ms_master_start_run(ms_master_t *m, const char *source, const char *dest, co
             snprintf(err, errlen, "cannot record the run in the catalog");
         return -1;
     }
+    if (m->cat && ms_catalog_prior_sizes(m->cat, r, err, errlen) != 0)
+        ms_warn("run %llu: no sizes from earlier runs: %s", (unsigned long long)r->id, err);
     queue_run(m, r);
     trim_runs(m);
     *run_id = r->id;
@@ -192,6 +195,8 @@ void ms_master_task_done(ms_master_t *m, ms_trec_t *t)
         ms_cat_task(m, &run->tasks[run->n_tasks - 1]);
     }
     if (run->finished) {
+        if (ms_diag_freeze(run) != 0)
+            ms_error("out of memory keeping the diagnosis of run %llu", (unsigned long long)run->id);
         ms_cat_run_end(m, run);
         if (ms_cat_flush(m) != 0)
             ms_error("run %llu finished but its end could not be recorded",
@@ -253,6 +258,8 @@ static int resume(ms_master_t *m, char *err, size_t errlen)
         }
         queue_run(m, runs[i]);
         adopt_or_requeue_later(m, runs[i]);
+        if (ms_catalog_prior_sizes(m->cat, runs[i], err, errlen) != 0)
+            err[0] = '\0'; /* sizes are only for the ETA */
         ms_info("run %llu resumed: %zu of %zu tasks finished", (unsigned long long)runs[i]->id,
                 runs[i]->n_finished, runs[i]->n_tasks);
     }
@@ -507,8 +514,10 @@ void ms_master_destroy(ms_master_t **mp)
     ms_catalog_close(&m->cat);
     for (size_t i = 0; i < m->n_runs; i++)
         ms_run_destroy(&m->runs[i]);
-    for (size_t i = 0; i < m->n_workers; i++)
+    for (size_t i = 0; i < m->n_workers; i++) {
+        free(m->workers[i]->host.cores);
         free(m->workers[i]);
+    }
     free(m->runs);
     free(m->workers);
     free(m->queue);

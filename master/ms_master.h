@@ -91,6 +91,13 @@ json_t *ms_master_report(const ms_master_t *m, uint64_t run_id);
  */
 int ms_master_reload(ms_master_t *m, char *err, size_t errlen);
 
+/*
+ * What `multisync status --json` shows (README "Status"): the current run
+ * with its progress, bytes, rate, ETA and live diagnosis; every run still
+ * going; each worker's host counters; each running task. New reference.
+ */
+json_t *ms_master_status(const ms_master_t *m);
+
 /* How many workers are connected now. */
 unsigned ms_master_workers(const ms_master_t *m);
 

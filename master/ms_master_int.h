@@ -29,6 +29,11 @@ typedef struct {
     int draining;     /* asked for no more tasks */
     uint64_t done;
     int64_t last_seen_ms;
+    /* Its host, from the last heartbeat with counters, and rates over the
+     * interval before it. */
+    ms_heartbeat_t host;     /* host.cores is owned (malloc'd) */
+    int64_t host_ms;         /* when host was taken; 0: never */
+    double disk_read_bps, disk_write_bps, disk_busy_percent, net_sent_bps, net_recv_bps;
 } ms_wrec_t;
 
 typedef struct {

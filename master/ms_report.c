@@ -1,6 +1,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ms_diag.h"
 #include "ms_log.h"
 #include "ms_report.h"
 
@@ -119,7 +120,9 @@ static json_t *totals_json(const totals_t *s, double wall, unsigned slots)
                      "throughput_bps", bps, "parallel_efficiency", eff, "slots", (int)slots);
 }
 
-static json_t *workers_json(const ms_runrec_t *r, unsigned *slots)
+/* A frozen run (finished, or read back from the catalog) carries its
+ * diagnosis and workers' figures in extra_json; a live one computes them. */
+static json_t *workers_json(const ms_runrec_t *r, const json_t *frozen, unsigned *slots)
 {
     json_t *arr = json_array();
     char host[4 * MS_MAX_NAME + 8];
@@ -127,9 +130,15 @@ static json_t *workers_json(const ms_runrec_t *r, unsigned *slots)
     for (size_t i = 0; arr && i < r->n_workers; i++) {
         const ms_run_worker_t *w = &r->workers[i];
         *slots += w->slots;
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:i, s:i}", "id", w->id, "host",
-                                             ms_utf8_clean(w->host, host, sizeof host), "slots",
-                                             (int)w->slots, "tasks", (int)w->tasks));
+        json_t *o = json_pack("{s:s, s:s, s:i, s:i}", "id", w->id, "host",
+                              ms_utf8_clean(w->host, host, sizeof host), "slots", (int)w->slots,
+                              "tasks", (int)w->tasks);
+        json_t *figures = json_object_get(json_object_get(frozen, "workers"), w->id);
+        if (figures)
+            json_object_update(o, figures);
+        else
+            json_object_update_new(o, ms_diag_worker_json(w));
+        json_array_append_new(arr, o);
     }
     return arr;
 }
@@ -145,7 +154,11 @@ json_t *ms_report_json(const ms_runrec_t *r)
         json_array_append_new(tasks, task_json(&r->tasks[i]));
     }
     unsigned slots = 0;
-    json_t *workers = workers_json(r, &slots);
+    json_t *frozen = r->extra_json ? json_loads(r->extra_json, 0, NULL) : NULL;
+    json_t *workers = workers_json(r, frozen, &slots);
+    json_t *diag = json_object_get(frozen, "diagnosis");
+    diag = diag ? json_incref(diag) : ms_diag_json(r);
+    json_decref(frozen);
     struct timespec end = r->finished_rt;
     if (!r->finished)
         clock_gettime(CLOCK_REALTIME, &end);
@@ -155,13 +168,14 @@ json_t *ms_report_json(const ms_runrec_t *r)
     if (r->finished)
         rfc3339(&r->finished_rt, finished, sizeof finished);
     const char *status = !r->finished ? "running" : r->n_failed ? "failed" : "ok";
-    return json_pack("{s:I, s:s, s:s, s:s?, s:s, s:s?, s:f, s:s, s:o, s:o, s:o}", "run_id",
+    return json_pack("{s:I, s:s, s:s, s:s?, s:s, s:s?, s:f, s:s, s:o, s:o, s:o, s:o}", "run_id",
                      (json_int_t)r->id, "source", ms_utf8_clean(r->source, src, sizeof src),
                      "destination", ms_utf8_clean(r->dest, dst, sizeof dst), "set",
                      r->set ? ms_utf8_clean(r->set, set, sizeof set) : NULL,
                      "started", started, "finished", r->finished ? finished : NULL,
                      "wall_seconds", wall, "status", status, "totals",
-                     totals_json(&tot, wall, slots), "tasks", tasks, "workers", workers);
+                     totals_json(&tot, wall, slots), "tasks", tasks, "workers", workers,
+                     "diagnosis", diag);
 }
 
 /* --- printing --------------------------------------------------------- */
@@ -278,4 +292,133 @@ int ms_report_print(const json_t *rep, FILE *out, FILE *err)
         }
     }
     return failed;
+}
+
+/* --- status, history, progress ---------------------------------------- */
+
+static const char *hms(double secs, char *out, size_t outlen)
+{
+    long s = secs > 0 ? (long)(secs + 0.5) : 0;
+    snprintf(out, outlen, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+    return out;
+}
+
+void ms_report_progress(FILE *out, const json_t *run)
+{
+    char b1[32], b2[32], b3[32], eta[32];
+    const json_t *tasks = json_object_get(run, "tasks");
+    if (!json_is_object(run))
+        return;
+    const json_t *exp = json_object_get(run, "bytes_expected");
+    const json_t *e = json_object_get(run, "eta_s");
+    double total = num(tasks, "queued") + num(tasks, "running") + num(tasks, "done") +
+                   num(tasks, "failed");
+    fprintf(out, "\r%.0f/%.0f done, %.0f failed, %.0f running | %s%s%s | %s/s | ETA %s\033[K",
+            num(tasks, "done") + num(tasks, "failed"), total, num(tasks, "failed"),
+            num(tasks, "running"), human_bytes(num(run, "bytes_done"), b1, sizeof b1),
+            json_is_number(exp) ? " of " : "",
+            json_is_number(exp) ? human_bytes(json_number_value(exp), b2, sizeof b2) : "",
+            human_bytes(num(run, "rate_bps"), b3, sizeof b3),
+            json_is_number(e) ? hms(json_number_value(e), eta, sizeof eta) : "unknown");
+    fflush(out);
+}
+
+static void print_diagnosis(const json_t *diag, FILE *out)
+{
+    const json_t *run = json_object_get(diag, "run");
+    const char *host;
+    const json_t *h;
+    if (!run)
+        return;
+    fprintf(out, "diagnosis: %s: %s\n  -> %s\n", str(run, "verdict"), str(run, "evidence"),
+            str(run, "suggestion"));
+    json_object_foreach((json_t *)json_object_get(diag, "hosts"), host, h)
+        fprintf(out, "  %s: %s: %s\n", host, str(h, "verdict"), str(h, "evidence"));
+}
+
+static void print_run_status(const json_t *run, FILE *out)
+{
+    char el[32], b1[32], b2[32], b3[32], eta[32], set[300] = "";
+    const json_t *t = json_object_get(run, "tasks"), *exp = json_object_get(run, "bytes_expected");
+    const json_t *e = json_object_get(run, "eta_s");
+    if (json_is_string(json_object_get(run, "set")))
+        snprintf(set, sizeof set, " (set %s)", str(run, "set"));
+    fprintf(out, "run %.0f%s: %s for %s\n", num(run, "id"), set, str(run, "state"),
+            hms(num(run, "elapsed_s"), el, sizeof el));
+    fprintf(out, "  tasks: %.0f queued, %.0f running, %.0f done, %.0f failed\n",
+            num(t, "queued"), num(t, "running"), num(t, "done"), num(t, "failed"));
+    fprintf(out, "  bytes: %s of %s, %s/s, ETA %s\n",
+            human_bytes(num(run, "bytes_done"), b1, sizeof b1),
+            json_is_number(exp) ? human_bytes(json_number_value(exp), b2, sizeof b2) : "unknown",
+            human_bytes(num(run, "rate_bps"), b3, sizeof b3),
+            json_is_number(e) ? hms(json_number_value(e), eta, sizeof eta) : "unknown");
+    print_diagnosis(json_object_get(run, "diagnosis"), out);
+}
+
+static void print_workers(const json_t *workers, FILE *out)
+{
+    size_t i;
+    const json_t *w;
+    char host[64], b1[32], b2[32], b3[32];
+    fprintf(out, "\n%-16s %5s %4s %5s %10s %10s %5s %10s %6s %6s\n", "HOST", "SLOTS", "BUSY",
+            "CPU%", "DISK_R/s", "DISK_W/s", "DISK%", "NET/s", "DONE", "SEEN");
+    json_array_foreach(workers, i, w)
+        fprintf(out, "%s %5.0f %4.0f %5.0f %10s %10s %5.0f %10s %6.0f %5.1fs\n",
+                cell(str(w, "host"), 16, host, sizeof host), num(w, "slots"), num(w, "busy"),
+                num(w, "cpu_percent"), human_bytes(num(w, "disk_read_bps"), b1, sizeof b1),
+                human_bytes(num(w, "disk_write_bps"), b2, sizeof b2),
+                num(w, "disk_busy_percent"),
+                human_bytes(num(w, "net_sent_bps") + num(w, "net_recv_bps"), b3, sizeof b3),
+                num(w, "tasks_done"), num(w, "last_seen_s"));
+}
+
+static void print_running(const json_t *running, FILE *out)
+{
+    size_t i;
+    const json_t *t;
+    char name[128], host[64], el[32], b1[32];
+    if (json_array_size(running) == 0)
+        return;
+    fprintf(out, "\n%-24s %-16s %3s %9s %10s\n", "RUNNING", "HOST", "ATT", "ELAPSED", "BYTES");
+    json_array_foreach(running, i, t)
+        fprintf(out, "%s %s %3.0f %9s %10s\n", cell(str(t, "project"), 24, name, sizeof name),
+                cell(str(t, "host"), 16, host, sizeof host), num(t, "attempt"),
+                hms(num(t, "elapsed_s"), el, sizeof el),
+                human_bytes(num(t, "bytes_done"), b1, sizeof b1));
+}
+
+void ms_report_print_status(const json_t *st, FILE *out)
+{
+    const json_t *run = json_object_get(st, "run"), *last = json_object_get(st, "last_run");
+    char wall[32];
+    if (json_is_object(run)) {
+        print_run_status(run, out);
+    } else if (json_is_object(last)) {
+        fprintf(out, "no run going; the last one, run %.0f, %s: %s, %.0f task(s) failed, took %s\n",
+                num(last, "run_id"), str(last, "finished"), str(last, "status"),
+                num(json_object_get(last, "totals"), "failed"),
+                hms(num(last, "wall_seconds"), wall, sizeof wall));
+        print_diagnosis(json_object_get(last, "diagnosis"), out);
+    } else {
+        fprintf(out, "no run yet\n");
+    }
+    print_workers(json_object_get(st, "workers"), out);
+    print_running(json_object_get(st, "running"), out);
+}
+
+void ms_report_print_history(const json_t *history, FILE *out)
+{
+    size_t i;
+    const json_t *r;
+    char wall[32], b1[32], src[64];
+    fprintf(out, "%-6s %-8s %-20s %9s %6s %6s %10s  %s\n", "RUN", "STATUS", "STARTED", "WALL",
+            "TASKS", "FAILED", "BYTES", "SET / SOURCE");
+    json_array_foreach(history, i, r)
+        fprintf(out, "%-6.0f %-8s %-20s %9s %6.0f %6.0f %10s  %s\n", num(r, "run_id"),
+                str(r, "status"), str(r, "started"), hms(num(r, "wall_seconds"), wall, sizeof wall),
+                num(r, "tasks"), num(r, "failed"),
+                human_bytes(num(r, "bytes_total"), b1, sizeof b1),
+                json_is_string(json_object_get(r, "set")) ? str(r, "set")
+                                                          : cell(str(r, "source"), 40, src,
+                                                                 sizeof src));
 }

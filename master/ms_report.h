@@ -26,6 +26,19 @@ json_t *ms_report_json(const ms_runrec_t *r);
  */
 int ms_report_print(const json_t *report, FILE *out, FILE *err);
 
+/*
+ * One line of live progress for a terminal, from a run object of `status
+ * --json` ("run"): "\r3/12 done, 2 running, 1.2 GiB of 3.4 GiB, 45 MiB/s,
+ * ETA 0:51" and a clear-to-end-of-line. Does nothing for a NULL run.
+ */
+void ms_report_progress(FILE *out, const json_t *run);
+
+/* Print `status --json` for a person. */
+void ms_report_print_status(const json_t *status, FILE *out);
+
+/* Print `history --json` (an array) for a person. */
+void ms_report_print_history(const json_t *history, FILE *out);
+
 /* A display name for a project: "." for the top task. */
 const char *ms_report_project_name(const char *project);
 

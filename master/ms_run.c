@@ -59,6 +59,7 @@ void ms_run_destroy(ms_runrec_t **rp)
     }
     free(r->tasks);
     free(r->workers);
+    free(r->extra_json);
     free(r->source);
     free(r->dest);
     free(r->set);
@@ -69,6 +70,14 @@ void ms_run_destroy(ms_runrec_t **rp)
 ms_trec_t *ms_run_task(ms_runrec_t *r, uint64_t task_id)
 {
     return task_id < r->n_tasks ? &r->tasks[task_id] : NULL;
+}
+
+ms_run_worker_t *ms_run_worker(ms_runrec_t *r, const char *id)
+{
+    for (size_t i = 0; i < r->n_workers; i++)
+        if (strcmp(r->workers[i].id, id) == 0)
+            return &r->workers[i];
+    return NULL;
 }
 
 int ms_run_note_worker(ms_runrec_t *r, const char *id, const char *host, unsigned slots)

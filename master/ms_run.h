@@ -37,6 +37,8 @@ typedef struct {
     int64_t started_ms; /* monotonic, when last handed out */
     int64_t not_before_ms; /* monotonic: a retry waits until then (backoff) */
     int orphan;         /* RUNNING as loaded from the catalog: awaits adoption */
+    uint64_t bytes_done;     /* while running: from the worker's progress reports */
+    uint64_t expected_bytes; /* its size last time (catalog), 0 when unknown */
     char worker_id[32]; /* worker of the current (or last) attempt */
     char host[MS_MAX_NAME + 1];
     char failed_on[MS_MAX_NAME + 1]; /* host of the last failed attempt: retry elsewhere */
@@ -48,6 +50,13 @@ typedef struct {
     char host[MS_MAX_NAME + 1];
     unsigned slots;
     unsigned tasks;
+    /* What the host did while the run went on (ms_diag.c): one sample per
+     * heartbeat carrying counters. */
+    unsigned samples, full_samples;   /* all / with every slot busy */
+    double cpu_sum, full_cpu_sum;     /* cpu % summed over those samples */
+    double full_disk_busy_sum;        /* disk busy % summed while full */
+    double full_net_bps_sum;          /* network bytes/s summed while full */
+    uint64_t disk_read_bytes, disk_write_bytes, net_sent_bytes, net_recv_bytes;
 } ms_run_worker_t;
 
 #define MS_RUN_DELETE 0x1u /* mirror deletions (rsync --delete-delay) */
@@ -63,6 +72,11 @@ struct ms_run {
     int finished;
     ms_run_worker_t *workers;
     size_t n_workers;
+    /* Master ticks while the run went on (ms_diag.c). */
+    unsigned ticks;
+    unsigned ticks_waiting; /* tasks queued while every slot was busy */
+    unsigned ticks_tail;    /* queue empty, slots free, a task still running */
+    char *extra_json;       /* at the end: {"diagnosis":…, "workers":{id:{…}}} */
 };
 
 /* Monotonic milliseconds. */
@@ -81,6 +95,9 @@ ms_trec_t *ms_run_task(ms_runrec_t *r, uint64_t task_id);
 
 /* Note that worker (id, host, slots) was handed a task of this run. */
 int ms_run_note_worker(ms_runrec_t *r, const char *id, const char *host, unsigned slots);
+
+/* The run's entry for worker id, or NULL. */
+ms_run_worker_t *ms_run_worker(ms_runrec_t *r, const char *id);
 
 /* Keep res as t's last result (takes over res->message). */
 void ms_run_set_result(ms_trec_t *t, ms_result_t *res);

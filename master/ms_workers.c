@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ms_diag.h"
 #include "ms_log.h"
 #include "ms_master_int.h"
 #include "ms_report.h"
@@ -85,6 +86,7 @@ void ms_worker_remove(ms_master_t *m, ms_wrec_t *w, const char *why, int requeue
             break;
         }
     }
+    free(w->host.cores);
     free(w);
 }
 
@@ -159,6 +161,13 @@ static void on_hold(ms_master_t *m, ms_wrec_t *w, const ms_taskref_t *ref)
             ms_log_safe(ms_report_project_name(t->project), name, sizeof name), w->id, w->name);
 }
 
+static void on_progress(ms_master_t *m, const ms_progress_t *p)
+{
+    ms_trec_t *t = find_task(m, p->run_id, p->task_id);
+    if (t && t->state == MS_TS_RUNNING && t->attempts == p->attempt)
+        t->bytes_done = p->bytes_done;
+}
+
 static void on_ready(ms_wrec_t *w, const ms_ready_t *r)
 {
     unsigned free_slots = w->slots > w->running ? w->slots - w->running : 0;
@@ -169,8 +178,43 @@ static void on_ready(ms_wrec_t *w, const ms_ready_t *r)
         w->credit = free_slots;
 }
 
-static void on_heartbeat(ms_master_t *m, ms_wrec_t *w, const ms_heartbeat_t *hb)
+/* A counter's growth; 0 when it went backwards (reboot, device gone). */
+static uint64_t grew(uint64_t now, uint64_t before)
 {
+    return now >= before ? now - before : 0;
+}
+
+/* Rates since the previous sample, and the sample into every active run. */
+static void take_host_sample(ms_master_t *m, ms_wrec_t *w, ms_heartbeat_t *hb)
+{
+    int64_t now = ms_now_ms();
+    double secs = w->host_ms ? (double)(now - w->host_ms) / 1000.0 : 0.0;
+    ms_diag_sample_t d = {.slots = w->slots, .busy = hb->busy, .cpu_percent = hb->cpu_percent};
+    if (secs > 0) {
+        d.disk_read_bytes = grew(hb->disk_read_bytes, w->host.disk_read_bytes);
+        d.disk_write_bytes = grew(hb->disk_write_bytes, w->host.disk_write_bytes);
+        d.net_sent_bytes = grew(hb->net_sent_bytes, w->host.net_sent_bytes);
+        d.net_recv_bytes = grew(hb->net_recv_bytes, w->host.net_recv_bytes);
+        d.disk_busy_percent = hb->disk_busy_percent;
+        d.net_bps = (double)(d.net_sent_bytes + d.net_recv_bytes) / secs;
+        w->disk_read_bps = (double)d.disk_read_bytes / secs;
+        w->disk_write_bps = (double)d.disk_write_bytes / secs;
+        w->net_sent_bps = (double)d.net_sent_bytes / secs;
+        w->net_recv_bps = (double)d.net_recv_bytes / secs;
+        w->disk_busy_percent = d.disk_busy_percent;
+        for (size_t r = 0; r < m->n_runs; r++)
+            ms_diag_sample(m->runs[r], w->id, &d);
+    }
+    free(w->host.cores);
+    w->host = *hb;
+    hb->cores = NULL; /* taken over */
+    w->host_ms = now;
+}
+
+static void on_heartbeat(ms_master_t *m, ms_wrec_t *w, ms_heartbeat_t *hb)
+{
+    if (hb->n_cpus > 0 || hb->mem_total > 0)
+        take_host_sample(m, w, hb);
     char err[256];
     ms_msg_t ack = {.cmd = MS_CMD_HEARTBEAT};
     ack.u.heartbeat.ack = hb->t;
@@ -257,6 +301,9 @@ static void on_worker_msg(ms_master_t *m, const ms_peer_t *peer, ms_msg_t *msg)
     case MS_CMD_HEARTBEAT:
         on_heartbeat(m, w, &msg->u.heartbeat);
         break;
+    case MS_CMD_PROGRESS:
+        on_progress(m, &msg->u.progress);
+        break;
     case MS_CMD_DRAIN:
         ms_info("worker %s (%s) is draining: no more tasks for it", w->id, w->name);
         w->draining = 1;
@@ -310,6 +357,25 @@ static void requeue_orphans(ms_master_t *m)
     m->orphan_deadline_ms = 0;
 }
 
+/* Per active run: tasks queued, slots busy and free, tasks running. */
+static void diag_tick(ms_master_t *m)
+{
+    unsigned busy = 0, slots = 0;
+    for (size_t i = 0; i < m->n_workers; i++) {
+        busy += m->workers[i]->running;
+        slots += m->workers[i]->slots;
+    }
+    for (size_t r = 0; r < m->n_runs; r++) {
+        ms_runrec_t *run = m->runs[r];
+        size_t queued = 0, running = 0;
+        for (size_t i = 0; i < run->n_tasks && !run->finished; i++) {
+            queued += run->tasks[i].state == MS_TS_QUEUED;
+            running += run->tasks[i].state == MS_TS_RUNNING;
+        }
+        ms_diag_tick(run, queued, busy, slots, running);
+    }
+}
+
 void ms_workers_tick(ms_master_t *m)
 {
     int64_t now = ms_now_ms();
@@ -326,4 +392,5 @@ void ms_workers_tick(ms_master_t *m)
     }
     if (m->orphan_deadline_ms && now >= m->orphan_deadline_ms)
         requeue_orphans(m);
+    diag_tick(m);
 }

@@ -183,6 +183,8 @@ typedef struct {
 #define STR(k, m, maxlen, need) {k, F_STR, need, OFF(m), 0, maxlen}
 #define OPT_U32(k, m, hi) {k, F_U32, F_OPT_ZERO, OFF(m), 0, hi}
 #define OPT_U64(k, m) {k, F_U64, F_OPT_ZERO, OFF(m), 0, UINT64_MAX}
+#define OPT_F64(k, m) {k, F_F64, F_OPT_ZERO, OFF(m), 0, 0}
+#define OPT_STR(k, m, maxlen) {k, F_STR, F_OPT_NULL, OFF(m), 0, maxlen}
 /* clang-format on */
 
 static const field_t hello_fields[] = {
@@ -227,6 +229,28 @@ static const field_t heartbeat_fields[] = {
     OPT_U64("t", heartbeat.t),
     OPT_U64("ack", heartbeat.ack),
     OPT_U32("ttl", heartbeat.ttl_ms, 24u * 3600 * 1000),
+    OPT_U32("busy", heartbeat.busy, MAX_SLOTS),
+    OPT_F64("cpu", heartbeat.cpu_percent),
+    OPT_F64("iowait", heartbeat.iowait_percent),
+    OPT_U32("ncpu", heartbeat.n_cpus, 65536),
+    OPT_STR("cores", heartbeat.cores, 65536),
+    OPT_F64("load1", heartbeat.load1),
+    OPT_U64("mem_total", heartbeat.mem_total),
+    OPT_U64("mem_avail", heartbeat.mem_available),
+    OPT_U64("disk_r", heartbeat.disk_read_bytes),
+    OPT_U64("disk_w", heartbeat.disk_write_bytes),
+    OPT_F64("disk_busy", heartbeat.disk_busy_percent),
+    OPT_U64("net_s", heartbeat.net_sent_bytes),
+    OPT_U64("net_r", heartbeat.net_recv_bytes),
+};
+static const field_t progress_fields[] = {
+    U64("run", progress.run_id),
+    U64("task", progress.task_id),
+    U32("attempt", progress.attempt, 1, UINT32_MAX),
+    U64("bytes", progress.bytes_done),
+};
+static const field_t history_fields[] = {
+    OPT_U32("n", history.n, 100000),
 };
 static const field_t taskref_fields[] = {
     U64("run", taskref.run_id),
@@ -256,6 +280,7 @@ static const field_t json_fields[] = {
 
 /* decode_map() marks the fields it has seen in a uint32_t; RESULT has the most. */
 _Static_assert(sizeof(result_fields) / sizeof(result_fields[0]) <= 32, "too many fields");
+_Static_assert(sizeof(heartbeat_fields) / sizeof(heartbeat_fields[0]) <= 32, "too many fields");
 
 static const cmd_spec_t specs[] = {
     SPEC(MS_CMD_HELLO, hello_fields),
@@ -274,6 +299,9 @@ static const cmd_spec_t specs[] = {
     {MS_CMD_STATUS, NULL, 0},
     SPEC(MS_CMD_STATUS_REPLY, json_fields),
     SPEC(MS_CMD_WAIT, runref_fields),
+    SPEC(MS_CMD_PROGRESS, progress_fields),
+    SPEC(MS_CMD_REPORT, runref_fields),
+    SPEC(MS_CMD_HISTORY, history_fields),
 };
 
 static const cmd_spec_t *find_spec(int cmd)
@@ -552,6 +580,8 @@ static int validate_field(const char *cmd, const field_t *f, const ms_msg_t *m, 
 
 static int omitted(const field_t *f, const ms_msg_t *m)
 {
+    if (f->need == F_OPT_ZERO && f->kind == F_F64)
+        return *(const double *)field_cptr(m, f) == 0.0;
     if (f->need == F_OPT_ZERO)
         return load_uint(m, f) == 0;
     return f->kind == F_STR && f->need == F_OPT_NULL && *(char *const *)field_cptr(m, f) == NULL;
@@ -656,10 +686,14 @@ void ms_msg_clear(ms_msg_t *m)
     case MS_CMD_RUN_STARTED:
     case MS_CMD_RUN_DONE:
     case MS_CMD_WAIT:
+    case MS_CMD_REPORT:
         free(m->u.runref.report);
         break;
     case MS_CMD_STATUS_REPLY:
         free(m->u.json.json);
+        break;
+    case MS_CMD_HEARTBEAT:
+        free(m->u.heartbeat.cores);
         break;
     default:
         break;

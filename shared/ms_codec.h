@@ -25,7 +25,13 @@
  *   RESULT       run, task, attempt:uint R, exit:int R, signal:int R,
  *                secs:float R, files, btotal, bxfer:uint R, cpu_u, cpu_s:float R,
  *                rss, rd, wr:uint R, msg:str O ("")
- *   HEARTBEAT    t:uint O, ack:uint O, ttl:uint O (all 0 when absent)
+ *   HEARTBEAT    t:uint O, ack:uint O, ttl:uint O (all 0 when absent); from a
+ *                worker also its host's counters, all O: busy, cpu, iowait,
+ *                ncpu, cores, load1, mem_total, mem_avail, disk_r, disk_w,
+ *                disk_busy, net_s, net_r (see ms_heartbeat_t)
+ *   PROGRESS     run, task, attempt, bytes:uint R
+ *   REPORT       run:uint R; answered by RUN_DONE with the run's report so far
+ *   HISTORY      n:uint O (0: all); answered by STATUS_REPLY
  *   HOLD, CANCEL run:uint R, task:uint R, attempt:uint R
  *   DRAIN        (empty map)
  *   BYE, ERROR   message:str R, reconnect:uint O (0 or 1)
@@ -103,7 +109,32 @@ typedef struct {
     uint64_t t;
     uint64_t ack;
     uint32_t ttl_ms;
+    /* A worker's host, sampled from /proc about once a second (0: unknown).
+     * Counters are cumulative since the host booted: the master computes
+     * rates from the difference of two heartbeats, so a lost one costs
+     * nothing. */
+    uint32_t busy;          /* slots running a task */
+    double cpu_percent;     /* whole host, over the last interval */
+    double iowait_percent;
+    uint32_t n_cpus;
+    char *cores;            /* per core: one byte each, percent + 1 (so never NUL) */
+    double load1;
+    uint64_t mem_total, mem_available;
+    uint64_t disk_read_bytes, disk_write_bytes; /* whole disks */
+    double disk_busy_percent;                   /* whole disks, over the last interval */
+    uint64_t net_sent_bytes, net_recv_bytes;    /* all but lo */
 } ms_heartbeat_t;
+
+typedef struct {
+    uint64_t run_id;
+    uint64_t task_id;
+    uint32_t attempt;
+    uint64_t bytes_done; /* rsync --info=progress2: bytes so far */
+} ms_progress_t;
+
+typedef struct {
+    uint32_t n; /* at most this many runs; 0: all */
+} ms_history_t;
 
 typedef struct {
     uint64_t run_id;
@@ -121,7 +152,7 @@ typedef struct {
 typedef struct {
     uint64_t run_id;
     char *report; /* RUN_DONE only: JSON text; NULL for RUN_STARTED and WAIT */
-} ms_runref_t; /* RUN_STARTED, RUN_DONE, WAIT */
+} ms_runref_t; /* RUN_STARTED, RUN_DONE, WAIT, REPORT */
 
 typedef struct {
     char *json;
@@ -137,6 +168,8 @@ typedef struct {
         ms_text_t text;
         ms_heartbeat_t heartbeat;
         ms_taskref_t taskref;
+        ms_progress_t progress;
+        ms_history_t history;
         ms_run_t run;
         ms_runref_t runref;
         ms_json_t json;

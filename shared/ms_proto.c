@@ -26,6 +26,12 @@ const char *ms_cmd_name(int cmd)
         return "CANCEL";
     case MS_CMD_DRAIN:
         return "DRAIN";
+    case MS_CMD_PROGRESS:
+        return "PROGRESS";
+    case MS_CMD_REPORT:
+        return "REPORT";
+    case MS_CMD_HISTORY:
+        return "HISTORY";
     case MS_CMD_RUN:
         return "RUN";
     case MS_CMD_RUN_STARTED:

@@ -53,6 +53,7 @@ typedef enum {
     MS_CMD_HOLD = 0x08,      /* worker -> master: after HELLO, a task it still runs */
     MS_CMD_CANCEL = 0x09,    /* master -> worker: stop that task, it is not yours */
     MS_CMD_DRAIN = 0x0a,     /* worker -> master: send me no more tasks */
+    MS_CMD_PROGRESS = 0x0b,  /* worker -> master: bytes done of a running task */
     /* client <-> master (control endpoint) */
     MS_CMD_RUN = 0x10,         /* client -> master: source, dest, set */
     MS_CMD_RUN_STARTED = 0x11, /* master -> client: run_id */
@@ -60,6 +61,8 @@ typedef enum {
     MS_CMD_STATUS = 0x13,      /* client -> master: (empty) */
     MS_CMD_STATUS_REPLY = 0x14,/* master -> client: json (JSON text) */
     MS_CMD_WAIT = 0x15,        /* client -> master: run_id; answered by RUN_DONE */
+    MS_CMD_REPORT = 0x16,      /* client -> master: run_id; answered by RUN_DONE now */
+    MS_CMD_HISTORY = 0x17,     /* client -> master: n; answered by STATUS_REPLY */
 } ms_cmd_t;
 
 /* Flags of a task. */

@@ -9,6 +9,7 @@
 
 #include "ms_agent.h"
 #include "ms_confine.h"
+#include "ms_host.h"
 #include "ms_log.h"
 #include "ms_monitor.h"
 #include "ms_pool.h"
@@ -16,6 +17,7 @@
 #include "ms_wire.h"
 
 #define KILL_GRACE_MS 5000
+#define PROGRESS_EVERY_MS 2000
 
 /* A result sent and not yet known to have reached the master. */
 typedef struct {
@@ -34,6 +36,8 @@ typedef struct {
     size_t max_fds;
     int hb_ms;
     int64_t next_hb_ms;
+    int64_t next_progress_ms;
+    ms_host_t *host;        /* /proc sampler for the heartbeats; NULL if it failed */
     int64_t last_heard_ms;  /* anything from the master */
     int64_t acked_ms;       /* the master heard us at this time of ours */
     int64_t ttl_ms;         /* the master's patience, from its acks */
@@ -74,12 +78,55 @@ static void send_ready(agent_t *a, unsigned credit)
         send_msg(a, &m);
 }
 
+/* The host's counters, sampled now, into a heartbeat (cores into buf). */
+static void add_host_counters(agent_t *a, ms_heartbeat_t *hb, char *buf, size_t buflen)
+{
+    ms_host_sample_t s;
+    char err[256];
+    hb->busy = ms_pool_busy(a->pool);
+    if (!a->host || ms_host_sample(a->host, &s, err, sizeof err) != 0)
+        return;
+    size_t n = s.n_cpus < buflen - 1 ? s.n_cpus : buflen - 1;
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (char)(s.core_percent[i] + 1); /* never NUL */
+    buf[n] = '\0';
+    hb->cores = buf;
+    hb->cpu_percent = s.cpu_percent;
+    hb->iowait_percent = s.iowait_percent;
+    hb->n_cpus = s.n_cpus;
+    hb->load1 = s.load1;
+    hb->mem_total = s.mem_total;
+    hb->mem_available = s.mem_available;
+    hb->disk_read_bytes = s.disk_read_bytes;
+    hb->disk_write_bytes = s.disk_write_bytes;
+    hb->disk_busy_percent = s.disk_busy_percent;
+    hb->net_sent_bytes = s.net_sent_bytes;
+    hb->net_recv_bytes = s.net_recv_bytes;
+}
+
 static void send_heartbeat(agent_t *a)
 {
     ms_msg_t m = {.cmd = MS_CMD_HEARTBEAT};
+    char cores[MS_HOST_MAX_CPUS + 1];
     m.u.heartbeat.t = (uint64_t)now_ms();
+    add_host_counters(a, &m.u.heartbeat, cores, sizeof cores);
     a->next_hb_ms = now_ms() + a->hb_ms;
     send_msg(a, &m);
+}
+
+/* Every few seconds, how far each running task got. */
+static void send_progress(agent_t *a)
+{
+    ms_progress_t p[64];
+    if (now_ms() < a->next_progress_ms)
+        return;
+    a->next_progress_ms = now_ms() + PROGRESS_EVERY_MS;
+    size_t n = ms_pool_progress(a->pool, p, sizeof p / sizeof p[0]);
+    for (size_t i = 0; i < n; i++) {
+        ms_msg_t m = {.cmd = MS_CMD_PROGRESS};
+        m.u.progress = p[i];
+        send_msg(a, &m);
+    }
 }
 
 /* --- results: kept until the master has them ------------------------------- */
@@ -391,6 +438,7 @@ static void tick(agent_t *a)
     int64_t now = now_ms();
     if (now >= a->next_hb_ms)
         send_heartbeat(a);
+    send_progress(a);
     check_lease(a);
     if (now - a->last_heard_ms > 2 * (int64_t)a->hb_ms && now >= a->reconnect_at_ms)
         reconnect(a);
@@ -458,6 +506,9 @@ static int setup(agent_t *a, char *err, size_t errlen)
     a->fds = calloc(a->max_fds, sizeof *a->fds);
     a->items = calloc(a->max_fds + 2, sizeof *a->items);
     a->ctx = zmq_ctx_new();
+    char herr[256];
+    if (!(a->host = ms_host_new("/proc", "/sys/block", herr, sizeof herr)))
+        ms_warn("no host counters: %s", herr);
     if (!a->fds || !a->items || !a->ctx) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -468,6 +519,7 @@ static int setup(agent_t *a, char *err, size_t errlen)
 static void teardown(agent_t *a)
 {
     ms_pool_destroy(&a->pool);
+    ms_host_destroy(&a->host);
     for (size_t i = 0; i < a->n_out; i++)
         free(a->outbox[i].r.message);
     free(a->outbox);

@@ -43,6 +43,7 @@ struct ms_child {
     struct timespec started;
     double timeout_s;  /* kill it when it has run this long; 0: never */
     char why[128];     /* why the pool killed it, for the message */
+    uint64_t bytes_done; /* from rsync's --info=progress2 lines */
     ms_result_t res; /* res.message stays NULL: msg is copied on collection */
     char msg[MSG_TAIL + 256]; /* why + tail */
     size_t out_len, err_len;
@@ -596,6 +597,15 @@ static void finish(ms_pool_t *p, struct ms_child *c)
     c->seq = ++p->seq;
 }
 
+/* Progress lines are short: the last few hundred bytes hold the newest. */
+static void update_progress(struct ms_child *c)
+{
+    size_t tail = c->out_len < 512 ? c->out_len : 512;
+    uint64_t bytes;
+    if (ms_rsync_parse_progress(c->out + c->out_len - tail, tail, &bytes) == 0)
+        c->bytes_done = bytes;
+}
+
 int ms_pool_handle(ms_pool_t *p, char *err, size_t errlen)
 {
     int rc = 0;
@@ -612,7 +622,10 @@ int ms_pool_handle(ms_pool_t *p, char *err, size_t errlen)
             continue;
         if (!c->reaped && try_reap(c, err, errlen) < 0)
             rc = -1;
+        size_t before = c->out_len;
         drain_pipe(&c->out_fd, c->out, OUT_KEEP, &c->out_len);
+        if (c->out_len != before)
+            update_progress(c);
         drain_pipe(&c->err_fd, c->errbuf, ERR_KEEP, &c->err_len);
         if (c->reaped && c->out_fd < 0 && c->err_fd < 0)
             finish(p, c);
@@ -708,6 +721,18 @@ size_t ms_pool_running(const ms_pool_t *p, ms_taskref_t *out, size_t max)
         const struct ms_child *c = p->child[i];
         if (c != NULL && !c->finished && !c->reaped)
             out[n++] = (ms_taskref_t){c->res.run_id, c->res.task_id, c->res.attempt};
+    }
+    return n;
+}
+
+size_t ms_pool_progress(const ms_pool_t *p, ms_progress_t *out, size_t max)
+{
+    size_t n = 0;
+    for (unsigned i = 0; p != NULL && i < p->slots && n < max; i++) {
+        const struct ms_child *c = p->child[i];
+        if (c != NULL && !c->finished && !c->reaped)
+            out[n++] = (ms_progress_t){c->res.run_id, c->res.task_id, c->res.attempt,
+                                       c->bytes_done};
     }
     return n;
 }

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MS_RSYNC_FIXED_ARGS 5 /* rsync -a --stats --mkpath [--delete-delay] */
+#define MS_RSYNC_FIXED_ARGS 6 /* rsync -a --stats --info=progress2 --mkpath [--delete-delay] */
 
 /* ---- --stats ------------------------------------------------------------ */
 
@@ -190,7 +190,7 @@ static int push(char **argv, size_t *n, const char *s)
 static int push_fixed(char **argv, size_t *n, const char *rsync, char *const *extra, size_t n_extra,
                       bool top, bool del)
 {
-    static const char *const fixed[] = {"-a", "--stats", "--mkpath"};
+    static const char *const fixed[] = {"-a", "--stats", "--info=progress2", "--mkpath"};
 
     if (push(argv, n, rsync) < 0)
         return -1;
@@ -236,6 +236,45 @@ void ms_rsync_argv_free(char **argv)
     for (size_t i = 0; argv[i] != NULL; i++)
         free(argv[i]);
     free(argv);
+}
+
+/* ---- progress ------------------------------------------------------------ */
+
+/* The number at the start of s[0..len) (separators skipped); -1 if none. */
+static int leading_number(const char *s, size_t len, uint64_t *out)
+{
+    size_t i = 0;
+    uint64_t v = 0;
+    int digits = 0;
+    while (i < len && s[i] == ' ')
+        i++;
+    for (; i < len && (is_digit(s[i]) || s[i] == ','); i++) {
+        if (s[i] == ',')
+            continue;
+        if (v > (UINT64_MAX - 9) / 10)
+            return -1;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+        digits++;
+    }
+    if (!digits)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int ms_rsync_parse_progress(const char *text, size_t len, uint64_t *bytes)
+{
+    size_t end = len;
+    while (end > 0) {
+        size_t start = end;
+        while (start > 0 && text[start - 1] != '\r' && text[start - 1] != '\n')
+            start--;
+        if (memchr(text + start, '%', end - start) &&
+            leading_number(text + start, end - start, bytes) == 0)
+            return 0;
+        end = start > 0 ? start - 1 : 0;
+    }
+    return -1;
 }
 
 /* ---- deletion safety ------------------------------------------------------ */

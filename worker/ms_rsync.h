@@ -28,6 +28,14 @@ typedef struct {
 int ms_rsync_parse_stats(const char *text, size_t len, ms_rsync_stats_t *out);
 
 /*
+ * The bytes done so far, from the last "--info=progress2" line in text
+ * (lines are separated by '\r' or '\n'; a progress line starts with the
+ * byte count, with thousands separators, and holds a '%'). Returns 0 and
+ * sets *bytes, or -1 when text has no progress line.
+ */
+int ms_rsync_parse_progress(const char *text, size_t len, uint64_t *bytes);
+
+/*
  * Check that a task names what a worker may copy: a project is one path
  * component (non-empty, no '/', not "." or "..", at most NAME_MAX bytes) or
  * "" with MS_TASK_TOP; source and dest are non-empty; flags are known.
@@ -47,7 +55,8 @@ int ms_rsync_check_delete_safe(const ms_task_t *t, char *err, size_t errlen);
 
 /*
  * Build the argv for a task:
- *   rsync -a --stats --mkpath [--delete-delay] [extra...] [--exclude=/STAR/] -- SRC DST
+ *   rsync -a --stats --info=progress2 --mkpath [--delete-delay] [extra...]
+ *         [--exclude=/STAR/] -- SRC DST
  * where for a project   SRC = source/project/  DST = dest/project/
  * and for MS_TASK_TOP   SRC = source/          DST = dest/
  * (STAR being "*": the exclude keeps the top task to the files, links and specials lying

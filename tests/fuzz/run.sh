@@ -9,13 +9,18 @@ shift 2
 cd "$(dirname "$0")/../.."
 work=$(mktemp -d /tmp/multisync-fuzz.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/fuzz_codec" "$work/fuzz_text"
+mkdir -p "$work/fuzz_codec" "$work/fuzz_text" "$work/fuzz_host"
 "$seeds" "$work/fuzz_codec" || exit 1
 cp tests/fixtures/rsync-stats-*.txt "$work/fuzz_text/" 2>/dev/null
 for f in tests/fixtures/rsync-stats-*.txt; do { printf '\0'; cat "$f"; } >"$work/fuzz_text/s-$(basename "$f")"; done
 { printf '\1'; cat tests/fixtures/proc-io-*.txt; } >"$work/fuzz_text/proc-io"
 { printf '\2'; cat deploy/master.ini.example; } >"$work/fuzz_text/master-ini"
 { printf '\2'; cat deploy/worker.ini.example; } >"$work/fuzz_text/worker-ini"
+i=0
+for f in stat diskstats net/dev meminfo loadavg; do
+    { printf "\\$(printf %03o $i)"; cat "tests/fixtures/host/a/proc/$f"; } >"$work/fuzz_host/seed$i"
+    i=$((i + 1))
+done
 status=0
 for fz in "$@"; do
     name=$(basename "$fz")

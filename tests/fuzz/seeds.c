@@ -32,7 +32,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: seeds DIR\n");
         return 2;
     }
-    ms_msg_t m[16];
+    ms_msg_t m[24];
     size_t n = 0;
     memset(m, 0, sizeof m);
     m[n].cmd = MS_CMD_HELLO, m[n++].u.hello = (ms_hello_t){"hostA", 8};
@@ -43,7 +43,7 @@ int main(int argc, char **argv)
                                                               .attempt = 1, .exit_code = 23,
                                                               .seconds = 1.5, .files = 9,
                                                               .message = "rsync: failed"};
-    m[n].cmd = MS_CMD_HEARTBEAT, m[n++].u.heartbeat = (ms_heartbeat_t){123, 120, 3000};
+    m[n].cmd = MS_CMD_HEARTBEAT, m[n++].u.heartbeat = (ms_heartbeat_t){.t = 123, .ack = 120, .ttl_ms = 3000};
     m[n].cmd = MS_CMD_HOLD, m[n++].u.taskref = (ms_taskref_t){1, 2, 3};
     m[n].cmd = MS_CMD_CANCEL, m[n++].u.taskref = (ms_taskref_t){1, 2, 3};
     m[n++].cmd = MS_CMD_DRAIN;
@@ -55,6 +55,12 @@ int main(int argc, char **argv)
     m[n++].cmd = MS_CMD_STATUS;
     m[n].cmd = MS_CMD_STATUS_REPLY, m[n++].u.json.json = "{\"workers\": []}";
     m[n].cmd = MS_CMD_WAIT, m[n++].u.runref.run_id = 7;
+    m[n].cmd = MS_CMD_REPORT, m[n++].u.runref.run_id = 7;
+    m[n].cmd = MS_CMD_HISTORY, m[n++].u.history.n = 10;
+    m[n].cmd = MS_CMD_PROGRESS, m[n++].u.progress = (ms_progress_t){1, 2, 1, 4096};
+    m[n].cmd = MS_CMD_HEARTBEAT,
+    m[n++].u.heartbeat = (ms_heartbeat_t){.t = 9, .busy = 1, .cpu_percent = 50, .n_cpus = 2,
+                                          .cores = "\x33\x65", .disk_read_bytes = 4096};
     for (size_t i = 0; i < n; i++)
         if (write_seed(argv[1], &m[i]) != 0)
             return 1;

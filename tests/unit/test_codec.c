@@ -1059,7 +1059,44 @@ static void test_every_command_has_a_name(void **state)
     assert_string_equal(ms_cmd_name(MS_CMD_WAIT), "WAIT");
     assert_string_equal(ms_cmd_name(0), "UNKNOWN");
     assert_string_equal(ms_cmd_name(-1), "UNKNOWN");
-    assert_string_equal(ms_cmd_name(0x16), "UNKNOWN");
+    assert_string_equal(ms_cmd_name(MS_CMD_REPORT), "REPORT");
+    assert_string_equal(ms_cmd_name(0x18), "UNKNOWN");
+}
+
+static void test_heartbeat_carries_host_counters_and_cores_without_nul(void **state)
+{
+    ms_msg_t in = {.cmd = MS_CMD_HEARTBEAT}, out;
+    char cores[3] = {1, 101, 0}; /* 0 % and 100 %, as percent + 1 */
+
+    (void)state;
+    in.u.heartbeat = (ms_heartbeat_t){.t = 5, .busy = 2, .cpu_percent = 37.5, .n_cpus = 2,
+                                      .cores = cores, .load1 = 1.25, .mem_total = 1u << 30,
+                                      .disk_write_bytes = 123456789, .disk_busy_percent = 12.5,
+                                      .net_recv_bytes = 42};
+    round_trip(&in, &out);
+    assert_int_equal(out.u.heartbeat.busy, 2);
+    assert_true(out.u.heartbeat.cpu_percent == 37.5);
+    assert_string_equal(out.u.heartbeat.cores, cores);
+    assert_true(out.u.heartbeat.load1 == 1.25);
+    assert_int_equal(out.u.heartbeat.disk_write_bytes, 123456789);
+    assert_int_equal(out.u.heartbeat.net_recv_bytes, 42);
+    assert_int_equal(out.u.heartbeat.net_sent_bytes, 0); /* absent: 0 */
+    ms_msg_clear(&out);
+}
+
+static void test_progress_and_history_round_trip(void **state)
+{
+    ms_msg_t p = {.cmd = MS_CMD_PROGRESS}, h = {.cmd = MS_CMD_HISTORY}, out;
+
+    (void)state;
+    p.u.progress = (ms_progress_t){3, 4, 1, 1ull << 40};
+    round_trip(&p, &out);
+    assert_int_equal(out.u.progress.bytes_done, 1ull << 40);
+    ms_msg_clear(&out);
+    h.u.history.n = 10;
+    round_trip(&h, &out);
+    assert_int_equal(out.u.history.n, 10);
+    ms_msg_clear(&out);
 }
 
 int main(void)
@@ -1073,6 +1110,8 @@ int main(void)
         cmocka_unit_test(test_heartbeat_and_status_are_empty_maps),
         cmocka_unit_test(test_heartbeat_round_trips_its_clock_ack_and_ttl),
         cmocka_unit_test(test_hold_and_cancel_round_trip_the_task_attempt),
+        cmocka_unit_test(test_heartbeat_carries_host_counters_and_cores_without_nul),
+        cmocka_unit_test(test_progress_and_history_round_trip),
         cmocka_unit_test(test_optional_numbers_round_trip_and_default_to_zero),
         cmocka_unit_test(test_bye_and_error_round_trip_their_message),
         cmocka_unit_test(test_run_round_trips_only_the_fields_given),

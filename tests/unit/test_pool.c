@@ -506,7 +506,7 @@ static void the_child_runs_with_LC_ALL_C_an_empty_mask_and_no_stdin(void **state
     assert_contains(r.message, "stdin=[]");
     assert_contains(r.message, "SigBlk:\t0000000000000000");
     assert_contains(r.message, "own-group");
-    assert_contains(r.message, "args=-a --stats --mkpath --one --two -- ");
+    assert_contains(r.message, "args=-a --stats --info=progress2 --mkpath --one --two -- ");
     assert_contains(r.message, "spy-src/proj/ /backup/proj/");
     assert_int_equal(r.files, 0);
     free_results(&r, 1);

@@ -1,0 +1,203 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ms_diag.h"
+#include "ms_report.h"
+
+#define FULL_SHARE 0.5      /* slots full at least this share of samples */
+#define CPU_BOUND 75.0      /* % busy cores while full */
+#define IO_BOUND 50.0       /* % below which cores idle while full */
+#define TAIL_SHARE 0.3      /* share of the run spent on the tail */
+#define LONG_TASK_SHARE 0.5 /* the longest task, share of the wall time */
+#define WAIT_SHARE 0.5      /* tasks waiting for slots, share of the run */
+
+void ms_diag_sample(ms_runrec_t *r, const char *worker_id, const ms_diag_sample_t *s)
+{
+    ms_run_worker_t *w = ms_run_worker(r, worker_id);
+    if (!w || r->finished)
+        return;
+    w->samples++;
+    w->cpu_sum += s->cpu_percent;
+    if (s->slots > 0 && s->busy >= s->slots) {
+        w->full_samples++;
+        w->full_cpu_sum += s->cpu_percent;
+        w->full_disk_busy_sum += s->disk_busy_percent;
+        w->full_net_bps_sum += s->net_bps;
+    }
+    w->disk_read_bytes += s->disk_read_bytes;
+    w->disk_write_bytes += s->disk_write_bytes;
+    w->net_sent_bytes += s->net_sent_bytes;
+    w->net_recv_bytes += s->net_recv_bytes;
+}
+
+void ms_diag_tick(ms_runrec_t *r, size_t queued, unsigned busy, unsigned slots, size_t running)
+{
+    if (r->finished)
+        return;
+    r->ticks++;
+    if (queued > 0 && slots > 0 && busy >= slots)
+        r->ticks_waiting++;
+    if (queued == 0 && busy < slots && running > 0)
+        r->ticks_tail++;
+}
+
+static double share(unsigned part, unsigned whole)
+{
+    return whole ? (double)part / whole : 0.0;
+}
+
+static json_t *verdict(const char *v, const char *evidence, const char *suggestion)
+{
+    return json_pack("{s:s, s:s, s:s}", "verdict", v, "evidence", evidence, "suggestion",
+                     suggestion);
+}
+
+static const char *host_verdict(const ms_run_worker_t *w, double *cpu_full)
+{
+    double full = share(w->full_samples, w->samples);
+    *cpu_full = w->full_samples ? w->full_cpu_sum / w->full_samples : 0.0;
+    if (w->samples == 0 || full < FULL_SHARE)
+        return "balanced";
+    return *cpu_full >= CPU_BOUND ? "cpu-bound" : *cpu_full < IO_BOUND ? "io-bound" : "balanced";
+}
+
+static json_t *host_json(const ms_run_worker_t *w)
+{
+    char ev[512], sug[2048], host[4 * MS_MAX_NAME + 8];
+    double cpu_full, full = share(w->full_samples, w->samples);
+    const char *v = host_verdict(w, &cpu_full);
+    double disk = w->full_samples ? w->full_disk_busy_sum / w->full_samples : 0.0;
+    double net = w->full_samples ? w->full_net_bps_sum / w->full_samples / 1e6 : 0.0;
+    ms_utf8_clean(w->host, host, sizeof host);
+    snprintf(ev, sizeof ev,
+             "all %u slots busy in %.0f%% of %u samples; meanwhile CPU %.0f%%, disk busy "
+             "%.0f%%, network %.1f MB/s",
+             w->slots, 100 * full, w->samples, cpu_full, disk, net);
+    if (strcmp(v, "cpu-bound") == 0)
+        snprintf(sug, sizeof sug, "%s has no CPU to spare: more slots there would not help; add "
+                 "hosts or faster cores", host);
+    else if (strcmp(v, "io-bound") == 0)
+        snprintf(sug, sizeof sug, "%s waits on I/O with idle cores: %s", host,
+                 disk >= 70 ? "its disks are saturated, spread the backups over more disks or "
+                              "hosts"
+                            : "raise --slots on it (more rsyncs in parallel), or lift the "
+                              "bandwidth limit");
+    else
+        snprintf(sug, sizeof sug, "nothing to change on %s", host);
+    return verdict(v, ev, sug);
+}
+
+/* The task that took longest, and its duration. */
+static const ms_trec_t *longest(const ms_runrec_t *r, double *secs)
+{
+    const ms_trec_t *best = NULL;
+    *secs = 0;
+    for (size_t i = 0; i < r->n_tasks; i++) {
+        double s = r->tasks[i].result.seconds;
+        if (r->tasks[i].state == MS_TS_RUNNING && r->tasks[i].started_ms)
+            s = (double)(ms_now_ms() - r->tasks[i].started_ms) / 1000.0;
+        if (!best || s > *secs) {
+            best = &r->tasks[i];
+            *secs = s;
+        }
+    }
+    return best;
+}
+
+static double wall_seconds(const ms_runrec_t *r)
+{
+    struct timespec end = r->finished_rt;
+    if (!r->finished)
+        clock_gettime(CLOCK_REALTIME, &end);
+    return (double)(end.tv_sec - r->started_rt.tv_sec) +
+           (double)(end.tv_nsec - r->started_rt.tv_nsec) / 1e9;
+}
+
+/* How many hosts have each verdict. */
+static void count_hosts(const ms_runrec_t *r, unsigned *cpu, unsigned *io)
+{
+    double unused;
+    *cpu = *io = 0;
+    for (size_t i = 0; i < r->n_workers; i++) {
+        const char *v = host_verdict(&r->workers[i], &unused);
+        *cpu += strcmp(v, "cpu-bound") == 0;
+        *io += strcmp(v, "io-bound") == 0;
+    }
+}
+
+static json_t *long_task_json(const ms_runrec_t *r, const ms_trec_t *t, double secs, double wall)
+{
+    char ev[2048], sug[2048], name[4 * MS_MAX_NAME + 8];
+    ms_utf8_clean(ms_report_project_name(t->project), name, sizeof name);
+    snprintf(ev, sizeof ev,
+             "%s took %.1f s of the %.1f s run; for %.0f%% of the run slots were free with "
+             "nothing queued while it ran",
+             name, secs, wall, 100 * share(r->ticks_tail, r->ticks));
+    snprintf(sug, sizeof sug,
+             "split project %s into smaller tasks (its subfolders), or start it first", name);
+    return verdict("long-task", ev, sug);
+}
+
+static json_t *run_json(const ms_runrec_t *r)
+{
+    char ev[512], sug[512];
+    double secs, wall = wall_seconds(r);
+    const ms_trec_t *t = longest(r, &secs);
+    unsigned cpu, io, n = (unsigned)r->n_workers;
+    double waiting = share(r->ticks_waiting, r->ticks);
+    if (t && share(r->ticks_tail, r->ticks) >= TAIL_SHARE && secs >= LONG_TASK_SHARE * wall)
+        return long_task_json(r, t, secs, wall);
+    count_hosts(r, &cpu, &io);
+    snprintf(ev, sizeof ev,
+             "tasks waited for a free slot %.0f%% of the run; %u of %u host(s) cpu-bound, %u "
+             "io-bound",
+             100 * waiting, cpu, n, io);
+    if (waiting < WAIT_SHARE)
+        return verdict("balanced", ev, "nothing limits the run in particular");
+    if (cpu * 2 > n)
+        return verdict("cpu-bound", ev, "the hosts' cores are the limit: add hosts");
+    if (io * 2 > n)
+        return verdict("io-bound", ev,
+                       "the rsyncs wait on I/O: add slots where disks are idle, or add disks "
+                       "and hosts where they are saturated");
+    snprintf(sug, sizeof sug,
+             "tasks queue up while CPUs and disks have room: raise --slots on the workers or "
+             "add hosts");
+    return verdict("under-provisioned", ev, sug);
+}
+
+json_t *ms_diag_json(const ms_runrec_t *r)
+{
+    json_t *hosts = json_object();
+    char host[4 * MS_MAX_NAME + 8];
+    for (size_t i = 0; hosts && i < r->n_workers; i++)
+        json_object_set_new(hosts, ms_utf8_clean(r->workers[i].host, host, sizeof host),
+                            host_json(&r->workers[i]));
+    return json_pack("{s:o, s:o}", "run", run_json(r), "hosts", hosts);
+}
+
+json_t *ms_diag_worker_json(const ms_run_worker_t *w)
+{
+    return json_pack("{s:f, s:I, s:I, s:I, s:I}", "cpu_percent_avg",
+                     w->samples ? w->cpu_sum / w->samples : 0.0, "disk_read_bytes",
+                     (json_int_t)w->disk_read_bytes, "disk_write_bytes",
+                     (json_int_t)w->disk_write_bytes, "net_sent_bytes",
+                     (json_int_t)w->net_sent_bytes, "net_recv_bytes",
+                     (json_int_t)w->net_recv_bytes);
+}
+
+int ms_diag_freeze(ms_runrec_t *r)
+{
+    json_t *workers = json_object();
+    for (size_t i = 0; workers && i < r->n_workers; i++)
+        json_object_set_new(workers, r->workers[i].id, ms_diag_worker_json(&r->workers[i]));
+    json_t *x = json_pack("{s:o, s:o}", "diagnosis", ms_diag_json(r), "workers", workers);
+    char *text = x ? json_dumps(x, JSON_COMPACT) : NULL;
+    json_decref(x);
+    if (!text)
+        return -1;
+    free(r->extra_json);
+    r->extra_json = text;
+    return 0;
+}

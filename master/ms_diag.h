@@ -1,0 +1,65 @@
+/*
+ * ms_diag.h - where a run's time went, from the counters: per host and for
+ * the whole run, a verdict with the figures behind it and a suggestion.
+ *
+ * Inputs, gathered while the run goes on:
+ *   - per host, every heartbeat with counters (ms_diag_sample): whether all
+ *     its slots were busy, its CPU %, disk busy % and bytes, network bytes;
+ *   - per master tick (ms_diag_tick): whether tasks of the run were waiting
+ *     while every slot was busy, or slots were free with the queue empty
+ *     while a task still ran (the tail of a long task).
+ *
+ * Verdicts (README "Diagnosis" says the same):
+ *   host  cpu-bound   its slots were full at least half the time, and its
+ *                     cores were at least 75 % busy meanwhile
+ *         io-bound    slots full at least half the time, cores under 50 %:
+ *                     the rsyncs waited on disk, network or a bandwidth limit
+ *         balanced    anything else
+ *   run   long-task   for at least 30 % of the run slots were free, the
+ *                     queue was empty and one task still ran, and the longest
+ *                     task took at least half the wall time: name it
+ *         cpu-bound / io-bound
+ *                     tasks waited for slots at least half the time and most
+ *                     hosts have that verdict
+ *         under-provisioned
+ *                     tasks waited for slots at least half the time, and
+ *                     the hosts had CPU and I/O to spare: more slots or hosts
+ *         balanced    anything else
+ */
+#ifndef MS_DIAG_H
+#define MS_DIAG_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "ms_run.h"
+
+/* What a host did between two heartbeats. */
+typedef struct {
+    unsigned slots, busy;
+    double cpu_percent;
+    double disk_busy_percent;
+    double net_bps; /* sent + received */
+    uint64_t disk_read_bytes, disk_write_bytes, net_sent_bytes, net_recv_bytes; /* deltas */
+} ms_diag_sample_t;
+
+/* Add one host sample to the run's entry for worker id (if it has one). */
+void ms_diag_sample(ms_runrec_t *r, const char *worker_id, const ms_diag_sample_t *s);
+
+/* One master tick of the run: tasks queued, slots busy / total (over the
+ * workers that are connected), tasks of this run running. */
+void ms_diag_tick(ms_runrec_t *r, size_t queued, unsigned busy, unsigned slots, size_t running);
+
+/* The diagnosis object {"run": {...}, "hosts": {NAME: {...}}}, each with
+ * verdict, evidence, suggestion. New reference, or NULL (out of memory). */
+json_t *ms_diag_json(const ms_runrec_t *r);
+
+/* The workers[] fields over the run: cpu_percent_avg, disk_read_bytes,
+ * disk_write_bytes, net_sent_bytes, net_recv_bytes. New reference. */
+json_t *ms_diag_worker_json(const ms_run_worker_t *w);
+
+/* At the run's end: keep the diagnosis and the workers' fields as
+ * r->extra_json, which the catalog stores with the run. Returns 0 or -1. */
+int ms_diag_freeze(ms_runrec_t *r);
+
+#endif
