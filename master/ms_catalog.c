@@ -924,8 +924,10 @@ static void apply_prior(sqlite3_stmt *s, ms_trec_t **by_name, size_t n)
             continue;
         ms_trec_t key = {.project = project}, *kp = &key;
         ms_trec_t **hit = bsearch(&kp, by_name, n, sizeof *by_name, cmp_task_project);
-        if (hit)
+        if (hit) {
             (*hit)->expected_bytes = (uint64_t)sqlite3_column_int64(s, 1);
+            (*hit)->expected_known = 1;
+        }
         free(project);
     }
 }

@@ -188,7 +188,7 @@ static void count_task(const ms_trec_t *t, progress_t *p)
     p->bytes_done += done;
     if (finished)
         p->bytes_expected += done;
-    else if (t->expected_bytes)
+    else if (t->expected_known)
         p->bytes_expected += t->expected_bytes > done ? t->expected_bytes : done;
     else
         p->expected_known = 0;

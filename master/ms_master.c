@@ -241,10 +241,26 @@ static void adopt_or_requeue_later(ms_master_t *m, ms_runrec_t *r)
     }
 }
 
+/* The newest finished run, so that status can tell about it after a restart. */
+static void load_last_finished(ms_master_t *m)
+{
+    ms_runrec_t **runs = NULL;
+    size_t n = 0;
+    char err[256];
+    if (ms_catalog_load_runs(m->cat, 0, 1, &runs, &n, err, sizeof err) != 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (!runs[i]->finished || ms_master_find_run(m, runs[i]->id) || add_run(m, runs[i]) != 0)
+            ms_run_destroy(&runs[i]);
+    }
+    free(runs);
+}
+
 static int resume(ms_master_t *m, char *err, size_t errlen)
 {
     ms_runrec_t **runs = NULL;
     size_t n = 0;
+    load_last_finished(m);
     if (ms_catalog_last_run_id(m->cat, &m->next_run, err, errlen) != 0 ||
         ms_catalog_load_runs(m->cat, 1, 0, &runs, &n, err, errlen) != 0)
         return -1;

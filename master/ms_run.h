@@ -38,7 +38,8 @@ typedef struct {
     int64_t not_before_ms; /* monotonic: a retry waits until then (backoff) */
     int orphan;         /* RUNNING as loaded from the catalog: awaits adoption */
     uint64_t bytes_done;     /* while running: from the worker's progress reports */
-    uint64_t expected_bytes; /* its size last time (catalog), 0 when unknown */
+    uint64_t expected_bytes; /* its size last time (catalog), if expected_known */
+    int expected_known;
     char worker_id[32]; /* worker of the current (or last) attempt */
     char host[MS_MAX_NAME + 1];
     char failed_on[MS_MAX_NAME + 1]; /* host of the last failed attempt: retry elsewhere */
