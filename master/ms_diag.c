@@ -153,14 +153,14 @@ static json_t *run_json(const ms_runrec_t *r)
              "tasks waited for a free slot %.0f%% of the run; %u of %u host(s) cpu-bound, %u "
              "io-bound",
              100 * waiting, cpu, n, io);
-    if (waiting < WAIT_SHARE)
-        return verdict("balanced", ev, "nothing limits the run in particular");
     if (cpu * 2 > n)
         return verdict("cpu-bound", ev, "the hosts' cores are the limit: add hosts");
     if (io * 2 > n)
         return verdict("io-bound", ev,
                        "the rsyncs wait on I/O: add slots where disks are idle, or add disks "
                        "and hosts where they are saturated");
+    if (waiting < WAIT_SHARE)
+        return verdict("balanced", ev, "nothing limits the run in particular");
     snprintf(sug, sizeof sug,
              "tasks queue up while CPUs and disks have room: raise --slots on the workers or "
              "add hosts");
