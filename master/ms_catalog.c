@@ -79,7 +79,7 @@ enum {
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
-    [ST_PRIOR] = "SELECT project, bytes_total FROM tasks WHERE state = ?4 AND run_id ="
+    [ST_PRIOR] = "SELECT project, bytes_total, seconds FROM tasks WHERE state = ?4 AND run_id ="
                  " (SELECT MAX(id) FROM runs WHERE source = ?1 AND dest = ?2 AND finished = 1"
                  " AND id != ?3)",
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -926,6 +926,7 @@ static void apply_prior(sqlite3_stmt *s, ms_trec_t **by_name, size_t n)
         ms_trec_t **hit = bsearch(&kp, by_name, n, sizeof *by_name, cmp_task_project);
         if (hit) {
             (*hit)->expected_bytes = (uint64_t)sqlite3_column_int64(s, 1);
+            (*hit)->expected_seconds = sqlite3_column_double(s, 2);
             (*hit)->expected_known = 1;
         }
         free(project);

@@ -109,13 +109,40 @@ static int add_run(ms_master_t *m, ms_runrec_t *r)
     return 0;
 }
 
+/*
+ * Longest expected first: a long task started last would set the run's
+ * end. Projects never seen before go first (they may be the big ones),
+ * then the others by how long they took last time.
+ */
+static int cmp_longest_first(const void *a, const void *b)
+{
+    const ms_trec_t *x = *(ms_trec_t *const *)a, *y = *(ms_trec_t *const *)b;
+    if (x->expected_known != y->expected_known)
+        return x->expected_known - y->expected_known;
+    if (x->expected_seconds != y->expected_seconds)
+        return x->expected_seconds < y->expected_seconds ? 1 : -1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
 /* Queue what is ready to run. The top task waits for all the others. */
 static void queue_run(ms_master_t *m, ms_runrec_t *r)
 {
     ms_trec_t *top = &r->tasks[r->n_tasks - 1];
+    ms_trec_t **order = malloc(r->n_tasks * sizeof *order);
+    size_t n = 0;
     for (size_t i = 0; i < r->n_tasks; i++)
-        if (r->tasks[i].state == MS_TS_QUEUED)
-            ms_sched_push(m, &r->tasks[i], 0);
+        if (r->tasks[i].state == MS_TS_QUEUED) {
+            if (order)
+                order[n++] = &r->tasks[i];
+            else
+                ms_sched_push(m, &r->tasks[i], 0);
+        }
+    if (order) {
+        qsort(order, n, sizeof *order, cmp_longest_first);
+        for (size_t i = 0; i < n; i++)
+            ms_sched_push(m, order[i], 0);
+        free(order);
+    }
     if (top->state == MS_TS_HELD && r->n_finished == r->n_tasks - 1)
         ms_sched_push(m, top, 0);
 }
@@ -272,10 +299,10 @@ static int resume(ms_master_t *m, char *err, size_t errlen)
             free(runs);
             return -1;
         }
+        if (ms_catalog_prior_sizes(m->cat, runs[i], err, errlen) != 0)
+            err[0] = '\0'; /* sizes are only for the order and the ETA */
         queue_run(m, runs[i]);
         adopt_or_requeue_later(m, runs[i]);
-        if (ms_catalog_prior_sizes(m->cat, runs[i], err, errlen) != 0)
-            err[0] = '\0'; /* sizes are only for the ETA */
         ms_info("run %llu resumed: %zu of %zu tasks finished", (unsigned long long)runs[i]->id,
                 runs[i]->n_finished, runs[i]->n_tasks);
     }

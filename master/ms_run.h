@@ -39,6 +39,7 @@ typedef struct {
     int orphan;         /* RUNNING as loaded from the catalog: awaits adoption */
     uint64_t bytes_done;     /* while running: from the worker's progress reports */
     uint64_t expected_bytes; /* its size last time (catalog), if expected_known */
+    double expected_seconds; /* its duration last time, if expected_known */
     int expected_known;
     char worker_id[32]; /* worker of the current (or last) attempt */
     char host[MS_MAX_NAME + 1];

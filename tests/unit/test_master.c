@@ -271,6 +271,69 @@ static void test_a_silent_worker_loses_its_tasks_to_another(void **state)
     zmq_close(b);
 }
 
+/* Finish every task handed to w, saying project pN took seconds[N]. */
+static void finish_run_with_durations(fx_t *fx, void *w, uint64_t run, const double *seconds)
+{
+    ms_task_t got[16];
+    for (int round = 0; round < 50 && ms_master_run_finished(fx->m, run) != 1; round++) {
+        spin(fx, 2);
+        int n = drain_tasks(w, got, 16, NULL);
+        for (int i = 0; i < n; i++) {
+            ms_msg_t r = {.cmd = MS_CMD_RESULT};
+            int idx = got[i].project[0] == 'p' ? atoi(got[i].project + 1) : 0;
+            r.u.result = (ms_result_t){.run_id = got[i].run_id, .task_id = got[i].task_id,
+                                       .attempt = got[i].attempt, .message = "",
+                                       .seconds = got[i].project[0] ? seconds[idx] : 0.1};
+            send_msg(w, &r);
+            ms_msg_t ready = {.cmd = MS_CMD_READY};
+            ready.u.ready.credit = 1;
+            send_msg(w, &ready);
+        }
+        free_tasks(got, n);
+    }
+    assert_int_equal(ms_master_run_finished(fx->m, run), 1);
+}
+
+static void test_tasks_go_longest_expected_first_and_new_projects_before_known(void **state)
+{
+    fx_t *fx = *state;
+    char err[256], cat[128], p[256];
+    static const double took[] = {1.0, 5.0, 9.0};
+    /* A master with a catalog, so that it remembers durations. */
+    ms_master_destroy(&fx->m);
+    snprintf(cat, sizeof cat, "%s/cat.db", fx->dir);
+    ms_master_opts_t o = {.listen = fx->ep, .heartbeat_ms = 100, .catalog = cat};
+    assert_non_null(fx->m = ms_master_new(&o, err, sizeof err));
+    make_source(fx, 3);
+    void *w = fake_worker(fx);
+    hello(w, "hostA", 1);
+    spin(fx, 5);
+    finish_run_with_durations(fx, w, start_run(fx), took);
+    snprintf(p, sizeof p, "%s/src/p3", fx->dir); /* a project never seen */
+    assert_int_equal(mkdir(p, 0755), 0);
+    uint64_t run = start_run(fx);
+    const char *want[] = {"p3", "p2", "p1", "p0", ""};
+    for (int i = 0; i < 5; i++) {
+        ms_task_t got[2];
+        int n = 0;
+        for (int k = 0; k < 50 && n == 0; k++) {
+            spin(fx, 1);
+            n = drain_tasks(w, got, 2, NULL);
+        }
+        assert_int_equal(n, 1); /* one slot: one task at a time */
+        assert_string_equal(got[0].project, want[i]);
+        ms_msg_t r = {.cmd = MS_CMD_RESULT};
+        r.u.result = (ms_result_t){.run_id = run, .task_id = got[0].task_id,
+                                   .attempt = got[0].attempt, .message = ""};
+        send_msg(w, &r);
+        ms_msg_t ready = {.cmd = MS_CMD_READY};
+        ready.u.ready.credit = 1;
+        send_msg(w, &ready);
+        free_tasks(got, n);
+    }
+    zmq_close(w);
+}
+
 static void send_raw(void *s, const void *proto, size_t plen, int cmd, const void *body,
                      size_t blen)
 {
@@ -348,6 +411,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             test_bad_messages_get_an_error_and_the_master_keeps_serving, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_tasks_go_longest_expected_first_and_new_projects_before_known, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
