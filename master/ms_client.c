@@ -15,9 +15,11 @@ struct ms_client {
 ms_client_t *ms_client_new(const ms_client_opts_t *o, char *err, size_t errlen)
 {
     int curve = 0;
+    int64_t max_reply = MS_MAX_REPLY_BYTES; /* reports of big runs come from the master */
     ms_client_t *c = calloc(1, sizeof *c);
     if (!c || !(c->ctx = zmq_ctx_new()) || !(c->sock = zmq_socket(c->ctx, ZMQ_DEALER)) ||
-        ms_wire_setup(c->sock, 0) != 0) {
+        ms_wire_setup(c->sock, 0) != 0 ||
+        zmq_setsockopt(c->sock, ZMQ_MAXMSGSIZE, &max_reply, sizeof max_reply) != 0) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }

@@ -238,6 +238,23 @@ static void add_running(json_t *arr, const ms_runrec_t *r, int64_t now)
     }
 }
 
+/* A finished run's outcome without its (maybe 100,000) task rows: the
+ * totals, the diagnosis and the tasks that failed. */
+static json_t *last_run_summary(const ms_runrec_t *r)
+{
+    json_t *rep = ms_report_json(r), *failed = json_array();
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(rep, "tasks"), i, t)
+    {
+        if (strcmp(json_string_value(json_object_get(t, "status")), "ok") != 0)
+            json_array_append(failed, t);
+    }
+    json_object_del(rep, "tasks");
+    json_object_set_new(rep, "failed_tasks", failed);
+    return rep;
+}
+
 /* The newest run that is still going, else the newest one. */
 static const ms_runrec_t *current_run(const ms_master_t *m, int *going)
 {
@@ -267,7 +284,7 @@ json_t *ms_master_status(const ms_master_t *m)
         json_array_append_new(active, run_status(m->runs[i]));
     }
     const ms_runrec_t *cur = current_run(m, &going);
-    json_t *last = !going && cur ? ms_report_json(cur) : json_null();
+    json_t *last = !going && cur ? last_run_summary(cur) : json_null();
     return json_pack("{s:o, s:o, s:o, s:o, s:o, s:I}", "run",
                      going ? run_status(cur) : json_null(), "runs", active, "workers", workers,
                      "running", running, "last_run", last, "queued", (json_int_t)m->q_len);

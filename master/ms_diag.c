@@ -7,14 +7,16 @@
 
 #define FULL_SHARE 0.5      /* slots full at least this share of samples */
 #define CPU_BOUND 75.0      /* % busy cores while full */
+#define TASK_CPU_BOUND 0.5  /* the rsyncs' own CPU seconds per wall second */
+#define TASK_CPU_IDLE 0.25  /* below this the rsyncs mostly waited */
 #define IO_BOUND 50.0       /* % below which cores idle while full */
 #define TAIL_SHARE 0.3      /* share of the run spent on the tail */
 #define LONG_TASK_SHARE 0.5 /* the longest task, share of the wall time */
 #define WAIT_SHARE 0.5      /* tasks waiting for slots, share of the run */
 
-void ms_diag_sample(ms_runrec_t *r, const char *worker_id, const ms_diag_sample_t *s)
+void ms_diag_sample(ms_runrec_t *r, const char *host, const ms_diag_sample_t *s)
 {
-    ms_run_worker_t *w = ms_run_worker(r, worker_id);
+    ms_run_worker_t *w = ms_run_worker(r, host);
     if (!w || r->finished)
         return;
     w->samples++;
@@ -53,27 +55,53 @@ static json_t *verdict(const char *v, const char *evidence, const char *suggesti
                      suggestion);
 }
 
-static const char *host_verdict(const ms_run_worker_t *w, double *cpu_full)
+/*
+ * How busy its own rsyncs kept a core, on average: CPU seconds over wall
+ * seconds of the tasks that ran on the host. It tells a throttled or
+ * I/O-waiting rsync (near 0) from a CPU-bound one (near 1) even when other
+ * programs load the host. -1 when no task finished there yet.
+ */
+static double task_cpu_share(const ms_runrec_t *r, const ms_run_worker_t *w)
+{
+    double cpu = 0, secs = 0;
+    for (size_t i = 0; i < r->n_tasks; i++) {
+        const ms_trec_t *t = &r->tasks[i];
+        if (t->result.seconds > 0 && strcmp(t->host, w->host) == 0) {
+            cpu += t->result.cpu_user_s + t->result.cpu_sys_s;
+            secs += t->result.seconds;
+        }
+    }
+    return secs > 0 ? cpu / secs : -1;
+}
+
+static const char *host_verdict(const ms_runrec_t *r, const ms_run_worker_t *w, double *cpu_full,
+                                double *task_cpu)
 {
     double full = share(w->full_samples, w->samples);
     *cpu_full = w->full_samples ? w->full_cpu_sum / w->full_samples : 0.0;
+    *task_cpu = task_cpu_share(r, w);
     if (w->samples == 0 || full < FULL_SHARE)
         return "balanced";
-    return *cpu_full >= CPU_BOUND ? "cpu-bound" : *cpu_full < IO_BOUND ? "io-bound" : "balanced";
+    if (*cpu_full >= CPU_BOUND && *task_cpu != -1 && *task_cpu >= TASK_CPU_BOUND)
+        return "cpu-bound";
+    if (*cpu_full < IO_BOUND || (*task_cpu != -1 && *task_cpu < TASK_CPU_IDLE))
+        return "io-bound";
+    return "balanced";
 }
 
-static json_t *host_json(const ms_run_worker_t *w)
+static json_t *host_json(const ms_runrec_t *r, const ms_run_worker_t *w)
 {
     char ev[512], sug[2048], host[4 * MS_MAX_NAME + 8];
-    double cpu_full, full = share(w->full_samples, w->samples);
-    const char *v = host_verdict(w, &cpu_full);
+    double cpu_full, task_cpu, full = share(w->full_samples, w->samples);
+    const char *v = host_verdict(r, w, &cpu_full, &task_cpu);
     double disk = w->full_samples ? w->full_disk_busy_sum / w->full_samples : 0.0;
     double net = w->full_samples ? w->full_net_bps_sum / w->full_samples / 1e6 : 0.0;
     ms_utf8_clean(w->host, host, sizeof host);
     snprintf(ev, sizeof ev,
              "all %u slots busy in %.0f%% of %u samples; meanwhile CPU %.0f%%, disk busy "
-             "%.0f%%, network %.1f MB/s",
-             w->slots, 100 * full, w->samples, cpu_full, disk, net);
+             "%.0f%%, network %.1f MB/s; each rsync kept a core %.0f%% busy",
+             w->slots, 100 * full, w->samples, cpu_full, disk, net,
+             task_cpu < 0 ? 0.0 : 100 * task_cpu);
     if (strcmp(v, "cpu-bound") == 0)
         snprintf(sug, sizeof sug, "%s has no CPU to spare: more slots there would not help; add "
                  "hosts or faster cores", host);
@@ -117,10 +145,10 @@ static double wall_seconds(const ms_runrec_t *r)
 /* How many hosts have each verdict. */
 static void count_hosts(const ms_runrec_t *r, unsigned *cpu, unsigned *io)
 {
-    double unused;
+    double unused, unused2;
     *cpu = *io = 0;
     for (size_t i = 0; i < r->n_workers; i++) {
-        const char *v = host_verdict(&r->workers[i], &unused);
+        const char *v = host_verdict(r, &r->workers[i], &unused, &unused2);
         *cpu += strcmp(v, "cpu-bound") == 0;
         *io += strcmp(v, "io-bound") == 0;
     }
@@ -173,7 +201,7 @@ json_t *ms_diag_json(const ms_runrec_t *r)
     char host[4 * MS_MAX_NAME + 8];
     for (size_t i = 0; hosts && i < r->n_workers; i++)
         json_object_set_new(hosts, ms_utf8_clean(r->workers[i].host, host, sizeof host),
-                            host_json(&r->workers[i]));
+                            host_json(r, &r->workers[i]));
     return json_pack("{s:o, s:o}", "run", run_json(r), "hosts", hosts);
 }
 

@@ -43,8 +43,8 @@ typedef struct {
     uint64_t disk_read_bytes, disk_write_bytes, net_sent_bytes, net_recv_bytes; /* deltas */
 } ms_diag_sample_t;
 
-/* Add one host sample to the run's entry for worker id (if it has one). */
-void ms_diag_sample(ms_runrec_t *r, const char *worker_id, const ms_diag_sample_t *s);
+/* Add one host sample to the run's entry for host (if it has one). */
+void ms_diag_sample(ms_runrec_t *r, const char *host, const ms_diag_sample_t *s);
 
 /* One master tick of the run: tasks queued, slots busy / total (over the
  * workers that are connected), tasks of this run running. */

@@ -72,21 +72,22 @@ ms_trec_t *ms_run_task(ms_runrec_t *r, uint64_t task_id)
     return task_id < r->n_tasks ? &r->tasks[task_id] : NULL;
 }
 
-ms_run_worker_t *ms_run_worker(ms_runrec_t *r, const char *id)
+ms_run_worker_t *ms_run_worker(ms_runrec_t *r, const char *host)
 {
     for (size_t i = 0; i < r->n_workers; i++)
-        if (strcmp(r->workers[i].id, id) == 0)
+        if (strcmp(r->workers[i].host, host) == 0)
             return &r->workers[i];
     return NULL;
 }
 
 int ms_run_note_worker(ms_runrec_t *r, const char *id, const char *host, unsigned slots)
 {
-    for (size_t i = 0; i < r->n_workers; i++) {
-        if (strcmp(r->workers[i].id, id) == 0) {
-            r->workers[i].tasks++;
-            return 0;
-        }
+    ms_run_worker_t *known = ms_run_worker(r, host);
+    if (known) { /* the same host, maybe on a new connection (new id) */
+        snprintf(known->id, sizeof known->id, "%s", id);
+        known->slots = slots;
+        known->tasks++;
+        return 0;
     }
     ms_run_worker_t *nw = realloc(r->workers, (r->n_workers + 1) * sizeof *nw);
     if (!nw)

@@ -95,11 +95,12 @@ void ms_run_destroy(ms_runrec_t **r);
 /* The task a result names, or NULL when the id is out of range. */
 ms_trec_t *ms_run_task(ms_runrec_t *r, uint64_t task_id);
 
-/* Note that worker (id, host, slots) was handed a task of this run. */
+/* Note that worker (id, host, slots) was handed a task of this run. A run
+ * has one entry per host: a host that reconnects (new id) keeps its entry. */
 int ms_run_note_worker(ms_runrec_t *r, const char *id, const char *host, unsigned slots);
 
-/* The run's entry for worker id, or NULL. */
-ms_run_worker_t *ms_run_worker(ms_runrec_t *r, const char *id);
+/* The run's entry for host, or NULL. */
+ms_run_worker_t *ms_run_worker(ms_runrec_t *r, const char *host);
 
 /* Keep res as t's last result (takes over res->message). */
 void ms_run_set_result(ms_trec_t *t, ms_result_t *res);

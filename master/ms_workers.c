@@ -203,7 +203,7 @@ static void take_host_sample(ms_master_t *m, ms_wrec_t *w, ms_heartbeat_t *hb)
         w->net_recv_bps = (double)d.net_recv_bytes / secs;
         w->disk_busy_percent = d.disk_busy_percent;
         for (size_t r = 0; r < m->n_runs; r++)
-            ms_diag_sample(m->runs[r], w->id, &d);
+            ms_diag_sample(m->runs[r], w->name, &d);
     }
     free(w->host.cores);
     w->host = *hb;
@@ -250,6 +250,7 @@ static void on_result(ms_master_t *m, ms_wrec_t *w, ms_result_t *res)
     ms_wrec_t *holder = ms_worker_by_id(m, t->worker_id);
     if (holder && holder->running > 0)
         holder->running--;
+    t->orphan = 0; /* its worker reported it: nothing left to adopt */
     w->done++;
     ms_outcome_t out = ms_result_outcome(res);
     ms_run_set_result(t, res);
@@ -350,9 +351,12 @@ static void requeue_orphans(ms_master_t *m)
 {
     for (size_t r = 0; r < m->n_runs; r++) {
         ms_runrec_t *run = m->runs[r];
-        for (size_t i = 0; i < run->n_tasks && !run->finished; i++)
-            if (run->tasks[i].orphan)
-                ms_sched_requeue(m, &run->tasks[i], "no worker claimed it after a restart");
+        for (size_t i = 0; i < run->n_tasks && !run->finished; i++) {
+            ms_trec_t *t = &run->tasks[i];
+            if (t->orphan && t->state == MS_TS_RUNNING)
+                ms_sched_requeue(m, t, "no worker claimed it after a restart");
+            t->orphan = 0;
+        }
     }
     m->orphan_deadline_ms = 0;
 }

@@ -15,6 +15,8 @@
 #include "ms_secure.h"
 #include "ms_signal.h"
 
+static int noop_executor; /* --noop-executor: for the control-plane benchmark */
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -37,6 +39,7 @@ static void usage(FILE *f)
             "      --allow-source DIR only read sources under DIR (repeatable)\n"
             "      --allow-dest DIR   only write backups under DIR (repeatable; may be an\n"
             "                         rsync remote prefix such as backup-host:/srv)\n"
+            "      --noop-executor    benchmarks only: report every task done, run nothing\n"
             "  -c, --config FILE      read the [worker] section of FILE\n"
             "  -v, --verbose          log debug messages\n"
             "  -q, --quiet            log only errors\n"
@@ -45,7 +48,7 @@ static void usage(FILE *f)
 
 enum {
     OPT_RSYNC = 256, OPT_RSYNC_OPT, OPT_HEARTBEAT, OPT_DRAIN, OPT_KEY, OPT_MASTER_KEY,
-    OPT_INSECURE, OPT_ALLOW_SOURCE, OPT_ALLOW_DEST
+    OPT_INSECURE, OPT_ALLOW_SOURCE, OPT_ALLOW_DEST, OPT_NOOP
 };
 
 static int parse_args(int argc, char **argv, ms_config_t *cfg, int *verbose)
@@ -61,6 +64,7 @@ static int parse_args(int argc, char **argv, ms_config_t *cfg, int *verbose)
         {"insecure", no_argument, NULL, OPT_INSECURE},
         {"allow-source", required_argument, NULL, OPT_ALLOW_SOURCE},
         {"allow-dest", required_argument, NULL, OPT_ALLOW_DEST},
+        {"noop-executor", no_argument, NULL, OPT_NOOP},
         {"config", required_argument, NULL, 'c'},  {"verbose", no_argument, NULL, 'v'},
         {"quiet", no_argument, NULL, 'q'},         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     char err[512];
@@ -109,6 +113,9 @@ static int parse_args(int argc, char **argv, ms_config_t *cfg, int *verbose)
             break;
         case OPT_INSECURE:
             cfg->insecure = 1;
+            break;
+        case OPT_NOOP:
+            noop_executor = 1;
             break;
         case OPT_ALLOW_SOURCE:
             ms_config_add_str(&cfg->allow_source, &cfg->n_allow_source, optarg);
@@ -212,7 +219,7 @@ int main(int argc, char **argv)
                          .n_rsync_opts = cfg.n_rsync_opts, .heartbeat_ms = (int)cfg.heartbeat_ms,
                          .drain_timeout_s = cfg.drain_timeout_s, .key = cfg.key,
                          .master_key = cfg.master_key, .insecure = cfg.insecure,
-                         .confine = confine};
+                         .confine = confine, .noop = noop_executor};
     rc = ms_agent_run(&o, &ms_stop_signal);
     ms_confine_destroy(&confine);
 out:

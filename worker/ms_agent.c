@@ -223,8 +223,7 @@ static void announce(agent_t *a)
     ms_taskref_t held[4096];
     m.u.hello.name = (char *)a->o->name;
     m.u.hello.slots = a->o->slots;
-    a->acked_ms = now_ms(); /* the master starts its clock for us on arrival */
-    send_msg(a, &m);
+    send_msg(a, &m); /* acked_ms moves only on an answer: a HELLO proves nothing */
     size_t n = ms_pool_running(a->pool, held, sizeof held / sizeof held[0]);
     for (size_t i = 0; i < n; i++) {
         ms_msg_t h = {.cmd = MS_CMD_HOLD};
@@ -260,8 +259,11 @@ static void reconnect(agent_t *a)
 
 /*
  * The master requeues our tasks once it has not heard from us for ttl; it
- * last heard us at acked_ms (our clock). SIGTERM (rsync cleans up its
- * temporary file) a margin before that, SIGKILL a quarter margin before.
+ * last heard us at acked_ms (our clock). A margin before that, the rsyncs
+ * get SIGTERM: from then on an rsync writes nothing more into the backup,
+ * it only removes its temporary file and exits, so the task's next copy
+ * cannot race it. The pool sends SIGKILL if it has not exited after a
+ * grace (MS_POOL_KILL_GRACE_S).
  */
 static void check_lease(agent_t *a)
 {
@@ -275,7 +277,7 @@ static void check_lease(agent_t *a)
                 "task(s) before it gives them to another worker",
                 (now - a->acked_ms) / 1000.0, ms_pool_busy(a->pool));
     a->lease_lost = 1;
-    ms_pool_kill_all(a->pool, now < deadline - margin / 4 ? SIGTERM : SIGKILL, why);
+    ms_pool_kill_all(a->pool, SIGTERM, why);
 }
 
 /* --- messages from the master ------------------------------------------------------ */
@@ -297,6 +299,12 @@ static void on_task(agent_t *a, const ms_task_t *t)
     char err[512], name[512];
     if (a->draining) {
         refuse_task(a, t, -2, "worker draining: not started");
+        return;
+    }
+    if (a->o->noop) {
+        ms_result_t r = {.run_id = t->run_id, .task_id = t->task_id, .attempt = t->attempt};
+        outbox_add(a, &r);
+        send_ready(a, 1);
         return;
     }
     if (a->o->confine &&
@@ -336,7 +344,7 @@ static void on_master_msg(agent_t *a, ms_msg_t *m)
         ms_warn("master cancelled run %llu task %llu attempt %u: stopping it",
                 (unsigned long long)m->u.taskref.run_id, (unsigned long long)m->u.taskref.task_id,
                 m->u.taskref.attempt);
-        ms_pool_kill(a->pool, &m->u.taskref, SIGKILL, "cancelled by the master");
+        ms_pool_kill(a->pool, &m->u.taskref, SIGTERM, "cancelled by the master");
         break;
     case MS_CMD_BYE:
         ms_info("master says goodbye: %s", m->u.text.message);
@@ -544,6 +552,7 @@ int ms_agent_run(const ms_agent_opts_t *o, volatile sig_atomic_t *stop)
     }
     ms_info("worker %s with %u slots, master %s", o->name, o->slots, o->master);
     a.last_heard_ms = now_ms();
+    a.acked_ms = now_ms(); /* no task is held before the master answers */
     announce(&a);
     while (!a.done && !*stop) {
         tick(&a);

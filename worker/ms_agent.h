@@ -36,6 +36,8 @@ typedef struct {
     const char *master_key;   /* the master's public key (.pub) */
     int insecure;             /* allow plaintext to a tcp:// master */
     const struct ms_confine *confine; /* roots tasks may touch; NULL: anywhere */
+    int noop;                 /* benchmark the control plane: report every task done
+                               * at once, run nothing */
 } ms_agent_opts_t;
 
 /*

@@ -43,6 +43,7 @@ struct ms_child {
     struct timespec started;
     double timeout_s;  /* kill it when it has run this long; 0: never */
     char why[128];     /* why the pool killed it, for the message */
+    struct timespec term_at; /* when it got SIGTERM from the pool; 0: not yet */
     uint64_t bytes_done; /* from rsync's --info=progress2 lines */
     ms_result_t res; /* res.message stays NULL: msg is copied on collection */
     char msg[MSG_TAIL + 256]; /* why + tail */
@@ -666,13 +667,16 @@ void ms_pool_signal_all(ms_pool_t *p, int sig)
     }
 }
 
-/* Signal one running child's process group, noting why. */
+/* Signal one running child's process group, noting why. SIGTERM starts
+ * the grace after which ms_pool_expire sends SIGKILL. */
 static void kill_child(struct ms_child *c, int sig, const char *why)
 {
     if (c == NULL || c->reaped || c->finished)
         return;
     if (why != NULL && c->why[0] == '\0')
         snprintf(c->why, sizeof(c->why), "%s", why);
+    if (sig == SIGTERM && c->term_at.tv_sec == 0)
+        clock_gettime(CLOCK_MONOTONIC, &c->term_at);
     killpg(c->pid, sig);
 }
 
@@ -695,21 +699,37 @@ void ms_pool_kill_all(ms_pool_t *p, int sig, const char *why)
         kill_child(p->child[i], sig, why);
 }
 
+/* Seconds until c needs the pool's attention (its timeout, or the end of
+ * its SIGTERM grace), acting on what is due now; -1 when never. */
+static double expire_child(struct ms_child *c)
+{
+    if (c->term_at.tv_sec != 0) {
+        double left = MS_POOL_KILL_GRACE_S - seconds_since(&c->term_at);
+        if (left <= 0)
+            killpg(c->pid, SIGKILL); /* repeated each call until it is reaped */
+        return left > 0 ? left : 0.1;
+    }
+    if (c->timeout_s <= 0)
+        return -1;
+    double left = c->timeout_s - seconds_since(&c->started);
+    if (left > 0)
+        return left;
+    char why[128];
+    snprintf(why, sizeof(why), "timed out after %.0f s", c->timeout_s);
+    kill_child(c, SIGTERM, why);
+    return MS_POOL_KILL_GRACE_S;
+}
+
 double ms_pool_expire(ms_pool_t *p)
 {
     double next = -1;
     for (unsigned i = 0; p != NULL && i < p->slots; i++) {
         struct ms_child *c = p->child[i];
-        if (c == NULL || c->reaped || c->timeout_s <= 0)
+        if (c == NULL || c->reaped)
             continue;
-        double left = c->timeout_s - seconds_since(&c->started);
-        if (left <= 0) {
-            char why[128];
-            snprintf(why, sizeof(why), "timed out after %.0f s", c->timeout_s);
-            kill_child(c, SIGKILL, why);
-        } else if (next < 0 || left < next) {
+        double left = expire_child(c);
+        if (left >= 0 && (next < 0 || left < next))
             next = left;
-        }
     }
     return next;
 }

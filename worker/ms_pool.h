@@ -28,6 +28,10 @@
 
 typedef struct ms_pool ms_pool_t;
 
+/* A task the pool stopped with SIGTERM gets this long to exit (rsync
+ * removes its temporary file) before SIGKILL. */
+#define MS_POOL_KILL_GRACE_S 5.0
+
 /*
  * rsync: program to run (looked up in PATH when it has no '/');
  * extra: options added to every rsync (copied; may be NULL when n_extra 0);
@@ -85,9 +89,10 @@ int ms_pool_kill(ms_pool_t *p, const ms_taskref_t *ref, int sig, const char *why
 void ms_pool_kill_all(ms_pool_t *p, int sig, const char *why);
 
 /*
- * Kill (SIGKILL to the group) every task that has run longer than its
- * timeout_s; their results say "timed out after N s". Returns the seconds
- * until the next timeout, or -1 when no running task has one.
+ * Stop (SIGTERM to the group) every task that has run longer than its
+ * timeout_s (its result says "timed out after N s"), and SIGKILL every task
+ * stopped with SIGTERM more than MS_POOL_KILL_GRACE_S ago. Call it every
+ * turn. Returns the seconds until something is due, or -1 when nothing is.
  */
 double ms_pool_expire(ms_pool_t *p);
 

@@ -156,3 +156,20 @@ make_keys() {
         "$BIN/multisync" keygen "$dir/$name" >/dev/null || fail "keygen $name failed"
     done
 }
+
+# wait_exit SECONDS PID WHAT : wait for background PID (a child of this
+# shell) to exit and put its exit status in RC; fail after SECONDS (a run
+# that never ends is a failure, not a test that hangs), printing what the
+# test's `diagnose` function says if it has one.
+wait_exit() {
+    local deadline=$((SECONDS + $1))
+    while kill -0 "$2" 2>/dev/null; do
+        if ((SECONDS >= deadline)); then
+            declare -F diagnose >/dev/null && diagnose >&2
+            fail "$3 did not end within $1 s"
+        fi
+        sleep 0.1
+    done
+    RC=0
+    wait "$2" || RC=$?
+}

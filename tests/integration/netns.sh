@@ -5,8 +5,12 @@
 #   source "$(dirname "$0")/netns.sh"
 #   netns_setup                     # skips the test (exit 0) without root/netns
 #   make_host w1 "$NET.11/24"       # namespace ms$$-w1, address 198.18.N.11
-#   start_bg "$T/w1.log" $(host_exec w1) "$BIN/multisync-worker" --master "tcp://$MASTER_IP:$PORT"
+#   in_host w1 ip addr              # run a command there
+#   start_bg "$T/x.log" $(host_exec w1) CMD...   # a daemon there
 #   link_down w1; link_up w1        # cut / restore w1's cable
+# and, for a multisync cluster (CURVE keys made for each host):
+#   start_master; start_worker w1 SLOTS [OPTIONS]; wait_hosts 1
+#   "$BIN/multisync" run --master "$CTL" "${CLIENT_OPTS[@]}" SRC DST
 #
 # Topology: a bridge in the root namespace holding $MASTER_IP (198.18.N.1/24,
 # in 198.18.0.0/15, the RFC 2544 benchmark range; N is 0 unless another test
@@ -35,18 +39,20 @@ netns_skip() {
 # ns_name NAME : the namespace of host NAME.
 ns_name() { echo "ms$NS_TAG-$1"; }
 
-# Choose a /24 of 198.18.0.0/16 that no interface uses, and put the bridge's
-# address in it, under a lock so that concurrent test runs take different ones.
+# Choose a /24 of 198.18.0.0/16 that no address or route of this machine
+# touches (the default route aside), and put the bridge's address in it,
+# under a lock so that concurrent test runs take different ones.
 netns_pick_subnet() {
     local x used
     exec {lockfd}>"$NS_LOCK"
     flock -w 30 "$lockfd" || fail "cannot lock $NS_LOCK"
     used=$(ip -o -4 addr show | awk '{print $4}')
     for x in $(seq 0 255); do
-        if ! grep -q "^198\.18\.$x\." <<<"$used"; then
-            NET=198.18.$x
-            break
-        fi
+        grep -q "^198\.18\.$x\." <<<"$used" && continue
+        [[ -z $(ip -4 route show table all match "198.18.$x.0/24" 2>/dev/null |
+            grep -v '^default\|^broadcast\|^local 127\.\|^unreachable default') ]] || continue
+        NET=198.18.$x
+        break
     done
     [[ -n $NET ]] || { flock -u "$lockfd"; fail "no free /24 in 198.18.0.0/16"; }
     MASTER_IP=$NET.1
@@ -84,6 +90,7 @@ make_host() {
     inner="msi${NS_TAG}h$idx"
     ip netns add "$ns" || fail "cannot create namespace $ns"
     NS_HOSTS+=("$name")
+    host_key "$name"
     ip link add "$outer" type veth peer name "$inner" || fail "cannot create veth $outer"
     NS_VETHS+=("$outer")
     NS_VETH_OF[$name]=$outer
@@ -142,15 +149,37 @@ netns_cleanup() {
 }
 
 # --- a cluster over the namespaces --------------------------------------------
+#
+# CURVE on every tcp:// socket, as in production: keys in $T/keys (the master,
+# an admin for the control endpoint, one per host: a worker's host name is its
+# key's name), workers authorised by $T/keys/authorized.
 
 # Short heartbeats: a worker is declared dead ~0.6 s after it falls silent.
 HB_MS=${HB_MS:-200}
+CLIENT_OPTS=() # what `multisync run/status` needs to talk to the master
+
+cluster_keys() {
+    [[ -f $T/keys/master.key ]] && return 0
+    make_keys "$T/keys" master admin
+    mkdir -p "$T/keys/authorized" "$T/keys/admins"
+    cp "$T/keys/admin.pub" "$T/keys/admins/"
+    CLIENT_OPTS=(--key "$T/keys/admin.key" --master-key "$T/keys/master.pub")
+}
+
+# host_key NAME : the key pair of host NAME, authorised (the master reads
+# the folder when it starts: make hosts first).
+host_key() {
+    cluster_keys
+    [[ -f $T/keys/$1.key ]] || make_keys "$T/keys" "$1"
+    cp "$T/keys/$1.pub" "$T/keys/authorized/"
+}
 
 # start_master [OPTIONS...] : multisync-master in the root namespace listening
 # for workers on $MASTER_IP:$WPORT (chosen once), control on 127.0.0.1:$CPORT,
 # catalog $T/catalog.db. Sets MASTER_PID, CTL, WORKER_EP. Log: $T/master.log
 # (appended to, so a restarted master continues it).
 start_master() {
+    cluster_keys
     if [[ -z ${WPORT:-} ]]; then
         WPORT=$(free_port)
         CPORT=$(free_port)
@@ -159,6 +188,7 @@ start_master() {
     CTL=tcp://127.0.0.1:$CPORT
     WORKER_EP=tcp://$MASTER_IP:$WPORT
     "$BIN/multisync-master" --listen "$WORKER_EP" --control "$CTL" --catalog "$T/catalog.db" \
+        --key "$T/keys/master.key" --authorized "$T/keys/authorized" --admin-keys "$T/keys/admins" \
         --heartbeat-ms "$HB_MS" "$@" >>"$T/master.log" 2>&1 &
     BG_PIDS+=($!)
     MASTER_PID=$!
@@ -170,29 +200,56 @@ wait_master() {
     local i
     for i in $(seq 1 100); do
         kill -0 "$MASTER_PID" 2>/dev/null || fail "the master died: $(tail -5 "$T/master.log")"
-        "$BIN/multisync" status --master "$CTL" --json >/dev/null 2>&1 && return 0
+        "$BIN/multisync" status --master "$CTL" --json "${CLIENT_OPTS[@]}" >/dev/null 2>&1 && return 0
         sleep 0.1
     done
     fail "the master does not answer on $CTL"
 }
 
-# start_worker HOST SLOTS [OPTIONS...] : a worker named HOST inside host
-# HOST, log $T/HOST.log; its pid in WPID[HOST].
+# start_worker HOST SLOTS [OPTIONS...] : a worker inside host HOST with the
+# key HOST, log $T/HOST.log; its pid in WPID[HOST].
 declare -A WPID=()
 start_worker() {
     local host=$1 slots=$2
     shift 2
+    host_key "$host"
     start_bg "$T/$host.log" $(host_exec "$host") "$BIN/multisync-worker" --master "$WORKER_EP" \
+        --key "$T/keys/$host.key" --master-key "$T/keys/master.pub" \
         --slots "$slots" --name "$host" --heartbeat-ms "$HB_MS" --drain-timeout 1 "$@"
     WPID[$host]=$LAST_PID
 }
 
-# status_json : the master's status, or nothing when it does not answer.
-status_json() { "$BIN/multisync" status --master "$CTL" --json 2>/dev/null || true; }
+# ms_client ARGS... : `multisync ARGS` as the admin (run, status).
+ms_client() { "$BIN/multisync" "$@" "${CLIENT_OPTS[@]}"; }
 
-# running_on HOST : projects of the (only) unfinished run running on HOST now.
-running_on() {
-    status_json | jq -r --arg h "$1" \
-        '.runs[]? | select(.status == "running") | .tasks[]
-         | select(.status == "running" and .host == $h) | .project' 2>/dev/null || true
+# wait_hosts N : until the master sees N workers.
+wait_hosts() { wait_workers "$CTL" "$1" "${CLIENT_OPTS[@]}"; }
+
+# status_json : the master's status, or nothing when it does not answer.
+status_json() { ms_client status --master "$CTL" --json 2>/dev/null || true; }
+
+# running_tasks : "PROJECT HOST" for each task the master has in flight now.
+# (Reads either form of the status: a top-level "running" list, or per-run
+# task lists.)
+running_tasks() {
+    status_json | jq -r '
+        ((.running? // [])[] | [.project, .host]),
+        ((.runs? // [])[] | select(.status? == "running") | (.tasks? // [])
+         | if type == "array" then .[] else empty end
+         | select(.status == "running") | [.project, .host])
+        | @tsv' 2>/dev/null || true
+}
+
+# running_on HOST : projects in flight on HOST now.
+running_on() { running_tasks | awk -F'\t' -v h="$1" '$2 == h {print $1}'; }
+
+# done_in_log RUN : projects the master logged as finished ok in run RUN.
+done_in_log() { sed -n "s/^.*\\[info\\]: run $1: \\(.*\\) ok on .* (attempt [0-9]*).*$/\\1/p" "$T/master.log"; }
+
+# diagnose : what the master thinks (called when a run does not end).
+diagnose() {
+    echo "--- master status:"
+    status_json | jq -c 'del(.. | .diagnosis?)' 2>/dev/null | cut -c1-3000
+    echo "--- master log (end):"
+    tail -n 15 "$T/master.log"
 }

@@ -16,10 +16,11 @@ make_host hB "$NET.12/24"
 make_host hC "$NET.13/24"
 start_master
 for h in hA hB hC; do start_worker "$h" 2 --rsync-opt=--bwlimit=500; done
-wait_workers "$CTL" 3
+wait_hosts 3
 
 note "run, then kill -9 worker hB while it copies"
-start_bg "$T/client.log" "$BIN/multisync" run --master "$CTL" --report "$T/r.json" "$T/src" "$T/dst"
+start_bg "$T/client.log" "$BIN/multisync" run --master "$CTL" "${CLIENT_OPTS[@]}" \
+    --report "$T/r.json" "$T/src" "$T/dst"
 CLIENT=$LAST_PID
 held() { [[ -n $(running_on hB) ]]; }
 wait_until 15 "hB runs tasks" held
@@ -54,8 +55,8 @@ for p in "${HELD[@]}"; do
 done
 
 note "the run completes on hA and hC"
-rc=0
-wait "$CLIENT" || rc=$?
+wait_exit 30 "$CLIENT" "the run (client $CLIENT)"
+rc=$RC
 cat "$T/client.log"
 [[ $rc == 0 ]] || fail "run exited $rc: $(tail -20 "$T/master.log")"
 grep -q "worker w[0-9]* (hB) left: silent for" "$T/master.log" || fail "the master did not declare hB dead"

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Control-plane benchmark: N tiny tasks through a real master and two real
+# workers on loopback TCP with CURVE, the workers' executor a no-op (no
+# rsync), so what is measured is dispatch, accounting and the catalog:
+# tasks per second, and the master's peak RSS (VmHWM).
+#   bench/control.sh [--tasks N] [--json FILE] [--insecure]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=100000 JSON="" SECURITY=curve
+while (($#)); do
+    case $1 in
+    --tasks) N=$2; shift 2 ;;
+    --json) JSON=$2; shift 2 ;;
+    --insecure) SECURITY=plaintext; shift ;;
+    *) echo "usage: $0 [--tasks N] [--json FILE] [--insecure]" >&2; exit 2 ;;
+    esac
+done
+W=$(mktemp -d /tmp/multisync-control.XXXXXX)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$W"; }
+trap cleanup EXIT
+
+echo "control: $N empty projects"
+mkdir -p "$W/src"
+seq -f "$W/src/p%07.0f" 1 "$N" | xargs mkdir
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || shuf -i 20000-60000 -n 1; }
+WEP=tcp://127.0.0.1:$(port)
+M=(--listen "$WEP" --control "ipc://$W/c" --catalog "$W/cat.db")
+WK=(--master "$WEP" --slots 64 --noop-executor -q)
+if [[ $SECURITY == curve ]]; then
+    for k in master w1 w2; do bin/multisync keygen "$W/$k" >/dev/null; done
+    mkdir "$W/auth" && cp "$W/w1.pub" "$W/w2.pub" "$W/auth/"
+    M+=(--key "$W/master.key" --authorized "$W/auth")
+    WK+=(--master-key "$W/master.pub")
+else
+    M+=(--insecure)
+    WK+=(--insecure)
+fi
+bin/multisync-master "${M[@]}" 2>"$W/master.log" &
+MPID=$!
+PIDS+=("$MPID")
+for w in w1 w2; do
+    if [[ $SECURITY == curve ]]; then
+        bin/multisync-worker "${WK[@]}" --key "$W/$w.key" 2>"$W/$w.log" &
+    else
+        bin/multisync-worker "${WK[@]}" --name "$w" 2>"$W/$w.log" &
+    fi
+    PIDS+=("$!")
+done
+for i in $(seq 1 100); do
+    n=$(bin/multisync status --master "ipc://$W/c" --json 2>/dev/null | jq '.workers | length' || echo 0)
+    [[ $n == 2 ]] && break
+    sleep 0.1
+done
+start=$(date +%s.%N)
+bin/multisync run --master "ipc://$W/c" --report "$W/r.json" "$W/src" /tmp/unused-noop-dest >/dev/null
+end=$(date +%s.%N)
+hwm=$(awk '/VmHWM/ {print $2}' "/proc/$MPID/status")
+tasks=$(jq '.tasks | length' "$W/r.json")
+ok=$(jq '.totals.ok' "$W/r.json")
+wall=$(echo "$end - $start" | bc -l)
+rate=$(echo "$tasks / $wall" | bc -l)
+printf 'control: %d tasks (%d ok) in %.2f s = %.0f tasks/s (%s); master peak RSS %d MB\n' \
+    "$tasks" "$ok" "$wall" "$rate" "$SECURITY" $((hwm / 1024))
+[[ $ok == "$tasks" ]] || { echo "control: not every task was accounted" >&2; exit 1; }
+if [[ -n $JSON ]]; then
+    jq -n --argjson tasks "$tasks" --argjson wall "$wall" --argjson rate "$rate" \
+        --argjson rss_kb "$hwm" --arg security "$SECURITY" \
+        '{tasks: $tasks, wall_seconds: $wall, tasks_per_second: $rate, master_peak_rss_kb: $rss_kb, security: $security}' >"$JSON"
+fi
