@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ms_err.h"
 #include "ms_catalog.h"
 #include "ms_report.h"
 
@@ -135,22 +136,10 @@ struct ms_catalog {
 
 /* --- errors and small helpers ----------------------------------------- */
 
-__attribute__((format(printf, 3, 4))) static int set_err(char *err, size_t errlen, const char *fmt,
-                                                         ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 /* "catalog: what: SQLite's message"; call before anything resets the error. */
 static int db_err(ms_catalog_t *c, char *err, size_t errlen, const char *what)
 {
-    return set_err(err, errlen, "catalog: %s: %s", what, sqlite3_errmsg(c->db));
+    return ms_errf(err, errlen, "catalog: %s: %s", what, sqlite3_errmsg(c->db));
 }
 
 /* Run a statement that returns no rows, then reset it. */
@@ -248,14 +237,14 @@ static int check_version(ms_catalog_t *c, const char *path, char *err, size_t er
     if (rc < 0)
         return db_err(c, err, errlen, path);
     if (rc > 0)
-        return set_err(err, errlen, "catalog: %s: no schema version in its meta table", path);
+        return ms_errf(err, errlen, "catalog: %s: no schema version in its meta table", path);
     if (v > SCHEMA_VERSION)
-        return set_err(err, errlen,
+        return ms_errf(err, errlen,
                        "catalog: %s has schema version %lld, newer than this program's %d: "
                        "use a newer multisync",
                        path, (long long)v, SCHEMA_VERSION);
     if (v < SCHEMA_VERSION)
-        return set_err(err, errlen, "catalog: %s: unknown schema version %lld", path, (long long)v);
+        return ms_errf(err, errlen, "catalog: %s: unknown schema version %lld", path, (long long)v);
     return 0;
 }
 
@@ -276,7 +265,7 @@ static int setup_schema(ms_catalog_t *c, const char *path, char *err, size_t err
     if (has_meta)
         rc = check_version(c, path, err, errlen);
     else if (n_objects > 0)
-        rc = set_err(err, errlen, "catalog: %s is a SQLite database but not a multisync catalog",
+        rc = ms_errf(err, errlen, "catalog: %s is a SQLite database but not a multisync catalog",
                      path);
     else
         rc = sqlite3_exec(c->db, schema_sql, NULL, NULL, NULL) == SQLITE_OK
@@ -316,7 +305,7 @@ ms_catalog_t *ms_catalog_open(const char *path, char *err, size_t errlen)
 {
     ms_catalog_t *c = calloc(1, sizeof *c);
     if (!c) {
-        set_err(err, errlen, "catalog: out of memory");
+        ms_errf(err, errlen, "catalog: out of memory");
         return NULL;
     }
     if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
@@ -324,7 +313,7 @@ ms_catalog_t *ms_catalog_open(const char *path, char *err, size_t errlen)
         if (c->db)
             db_err(c, err, errlen, path);
         else
-            set_err(err, errlen, "catalog: %s: out of memory", path);
+            ms_errf(err, errlen, "catalog: %s: out of memory", path);
         goto fail;
     }
     if (configure(c, path, err, errlen) != 0 || setup_schema(c, path, err, errlen) != 0 ||
@@ -355,14 +344,14 @@ void ms_catalog_close(ms_catalog_t **cp)
 int ms_catalog_begin(ms_catalog_t *c, char *err, size_t errlen)
 {
     if (!sqlite3_get_autocommit(c->db))
-        return set_err(err, errlen, "catalog: begin: a transaction is already open");
+        return ms_errf(err, errlen, "catalog: begin: a transaction is already open");
     return step_done(c, ST_BEGIN, "begin", err, errlen);
 }
 
 int ms_catalog_commit(ms_catalog_t *c, char *err, size_t errlen)
 {
     if (sqlite3_get_autocommit(c->db))
-        return set_err(err, errlen, "catalog: commit: no transaction is open");
+        return ms_errf(err, errlen, "catalog: commit: no transaction is open");
     return step_done(c, ST_COMMIT, "commit", err, errlen);
 }
 
@@ -540,7 +529,7 @@ int ms_catalog_save_run(ms_catalog_t *c, const ms_runrec_t *r, char *err, size_t
 int ms_catalog_save_task(ms_catalog_t *c, const ms_trec_t *t, char *err, size_t errlen)
 {
     if (!t->run)
-        return set_err(err, errlen, "catalog: save task %" PRIu64 ": task has no run", t->id);
+        return ms_errf(err, errlen, "catalog: save task %" PRIu64 ": task has no run", t->id);
     if (op_begin(c, err, errlen) != 0)
         return -1;
     return op_end(c, put_task(c, t->run->id, t, err, errlen), err, errlen);
@@ -559,7 +548,7 @@ static int put_run_end(ms_catalog_t *c, const ms_runrec_t *r, char *err, size_t 
     if (step_done(c, ST_RUN_END, "save run end", err, errlen) != 0)
         return -1;
     if (sqlite3_changes(c->db) == 0)
-        return set_err(err, errlen, "catalog: save run end: no run %" PRIu64, r->id);
+        return ms_errf(err, errlen, "catalog: save run end: no run %" PRIu64, r->id);
     return put_workers(c, r, err, errlen);
 }
 
@@ -596,11 +585,11 @@ static int fill_task(ms_trec_t *t, sqlite3_stmt *s, char *err, size_t errlen)
 {
     int state = sqlite3_column_int(s, 3);
     if (state < MS_TS_HELD || state > MS_TS_FAILED)
-        return set_err(err, errlen, "catalog: run %" PRIu64 " task %" PRIu64 ": bad state %d",
+        return ms_errf(err, errlen, "catalog: run %" PRIu64 " task %" PRIu64 ": bad state %d",
                        t->run->id, t->id, state);
     char *project = col_dup(s, 1);
     if (!project)
-        return set_err(err, errlen, "catalog: out of memory");
+        return ms_errf(err, errlen, "catalog: out of memory");
     free(t->project);
     t->project = project;
     t->flags = (uint32_t)sqlite3_column_int64(s, 2);
@@ -609,13 +598,13 @@ static int fill_task(ms_trec_t *t, sqlite3_stmt *s, char *err, size_t errlen)
     if (col_copy(s, 5, t->worker_id, sizeof t->worker_id) != 0 ||
         col_copy(s, 6, t->host, sizeof t->host) != 0 ||
         col_copy(s, 7, t->failed_on, sizeof t->failed_on) != 0)
-        return set_err(err, errlen, "catalog: run %" PRIu64 " task %" PRIu64 ": name too long",
+        return ms_errf(err, errlen, "catalog: run %" PRIu64 " task %" PRIu64 ": name too long",
                        t->run->id, t->id);
     t->result.run_id = (uint64_t)sqlite3_column_int64(s, 8);
     t->result.task_id = (uint64_t)sqlite3_column_int64(s, 9);
     t->result.attempt = (uint32_t)sqlite3_column_int64(s, 10);
     if (read_result(s, 11, &t->result) != 0)
-        return set_err(err, errlen, "catalog: out of memory");
+        return ms_errf(err, errlen, "catalog: out of memory");
     return 0;
 }
 
@@ -636,7 +625,7 @@ static int read_tasks(ms_catalog_t *c, ms_runrec_t *r, char *err, size_t errlen)
     sqlite3_bind_int64(s, 1, (sqlite3_int64)r->id);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         if (i >= r->n_tasks || sqlite3_column_int64(s, 0) != (sqlite3_int64)i) {
-            set_err(err, errlen, "catalog: run %" PRIu64 ": task rows do not match its %zu tasks",
+            ms_errf(err, errlen, "catalog: run %" PRIu64 ": task rows do not match its %zu tasks",
                     r->id, r->n_tasks);
             goto out;
         }
@@ -648,7 +637,7 @@ static int read_tasks(ms_catalog_t *c, ms_runrec_t *r, char *err, size_t errlen)
         goto out;
     }
     if (i != r->n_tasks) {
-        set_err(err, errlen, "catalog: run %" PRIu64 ": %zu tasks stored, %zu expected", r->id, i,
+        ms_errf(err, errlen, "catalog: run %" PRIu64 ": %zu tasks stored, %zu expected", r->id, i,
                 r->n_tasks);
         goto out;
     }
@@ -663,12 +652,12 @@ static int add_worker(ms_runrec_t *r, sqlite3_stmt *s, char *err, size_t errlen)
 {
     ms_run_worker_t *nw = realloc(r->workers, (r->n_workers + 1) * sizeof *nw);
     if (!nw)
-        return set_err(err, errlen, "catalog: out of memory");
+        return ms_errf(err, errlen, "catalog: out of memory");
     r->workers = nw;
     ms_run_worker_t *w = &nw[r->n_workers++];
     memset(w, 0, sizeof *w);
     if (col_copy(s, 0, w->id, sizeof w->id) != 0 || col_copy(s, 1, w->host, sizeof w->host) != 0)
-        return set_err(err, errlen, "catalog: run %" PRIu64 ": worker name too long", r->id);
+        return ms_errf(err, errlen, "catalog: run %" PRIu64 ": worker name too long", r->id);
     w->slots = (unsigned)sqlite3_column_int64(s, 2);
     w->tasks = (unsigned)sqlite3_column_int64(s, 3);
     return 0;
@@ -706,17 +695,17 @@ static ms_runrec_t *run_from_row(sqlite3_stmt *s, char *err, size_t errlen)
     char *src = col_dup(s, 1), *dst = col_dup(s, 2), *set = col_dup(s, 3);
     char **names = n >= 1 && n <= MAX_TASKS ? calloc((size_t)n, sizeof *names) : NULL;
     if (n < 1 || n > MAX_TASKS) {
-        set_err(err, errlen, "catalog: run %" PRIu64 ": bad task count %lld", id, (long long)n);
+        ms_errf(err, errlen, "catalog: run %" PRIu64 ": bad task count %lld", id, (long long)n);
         goto out;
     }
     if (!src || !dst || (!set && sqlite3_column_type(s, 3) != SQLITE_NULL) || !names) {
-        set_err(err, errlen, "catalog: out of memory");
+        ms_errf(err, errlen, "catalog: out of memory");
         goto out;
     }
     for (sqlite3_int64 i = 0; i < n - 1; i++)
         names[i] = empty;
     if (!(r = ms_run_new(id, src, dst, set, names, (size_t)n - 1))) {
-        set_err(err, errlen, "catalog: out of memory");
+        ms_errf(err, errlen, "catalog: out of memory");
         goto out;
     }
     r->flags = (uint32_t)sqlite3_column_int64(s, 4);
@@ -741,7 +730,7 @@ static ms_runrec_t *read_run(ms_catalog_t *c, uint64_t run_id, char *err, size_t
     if (rc == SQLITE_ROW)
         r = run_from_row(s, err, errlen);
     else if (rc == SQLITE_DONE)
-        set_err(err, errlen, "catalog: no run %" PRIu64, run_id);
+        ms_errf(err, errlen, "catalog: no run %" PRIu64, run_id);
     else
         db_err(c, err, errlen, "load run");
     sqlite3_reset(s);
@@ -778,7 +767,7 @@ static int read_runs(ms_catalog_t *c, int unfinished_only, size_t limit, ms_runr
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         ms_runrec_t **nr = realloc(*runs, (*n + 1) * sizeof *nr);
         if (!nr) {
-            set_err(err, errlen, "catalog: out of memory");
+            ms_errf(err, errlen, "catalog: out of memory");
             goto out;
         }
         *runs = nr;
@@ -881,7 +870,7 @@ static json_t *rows_json(ms_catalog_t *c, sqlite3_stmt *s, json_t *(*entry)(sqli
             break;
     if (rc != SQLITE_DONE) {
         if (!arr || rc == SQLITE_ROW)
-            set_err(err, errlen, "catalog: %s: out of memory", what);
+            ms_errf(err, errlen, "catalog: %s: out of memory", what);
         else
             db_err(c, err, errlen, what);
         json_decref(arr);
@@ -938,7 +927,7 @@ int ms_catalog_prior_sizes(ms_catalog_t *c, ms_runrec_t *r, char *err, size_t er
     sqlite3_stmt *s = c->st[ST_PRIOR];
     ms_trec_t **by_name = malloc(r->n_tasks * sizeof *by_name);
     if (!by_name)
-        return set_err(err, errlen, "catalog: out of memory");
+        return ms_errf(err, errlen, "catalog: out of memory");
     for (size_t i = 0; i < r->n_tasks; i++)
         by_name[i] = &r->tasks[i];
     qsort(by_name, r->n_tasks, sizeof *by_name, cmp_task_project);

@@ -18,21 +18,37 @@ static void reply(ms_master_t *m, const ms_peer_t *peer, ms_msg_t *msg)
         ms_warn("control client %s: %s", ms_peer_str(peer, pid, sizeof pid), err);
 }
 
-/* Send RUN_DONE with rep (consumed). */
-static void send_report(ms_master_t *m, const ms_peer_t *peer, uint64_t run_id, json_t *rep)
+/* Send j (consumed) as JSON text: RUN_DONE for run_id when cmd says so,
+ * else STATUS_REPLY. */
+static void send_json_as(ms_master_t *m, const ms_peer_t *peer, int cmd, uint64_t run_id,
+                         json_t *j)
 {
-    char *text = rep ? json_dumps(rep, JSON_COMPACT) : NULL;
-    json_decref(rep);
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
     if (!text || strlen(text) > MS_MAX_JSON) {
-        ms_wire_send_error(m->csock, peer, "report too large or out of memory");
+        ms_wire_send_error(m->csock, peer, "answer too large or out of memory");
         free(text);
         return;
     }
-    ms_msg_t msg = {.cmd = MS_CMD_RUN_DONE};
-    msg.u.runref.run_id = run_id;
-    msg.u.runref.report = text;
+    ms_msg_t msg = {.cmd = cmd};
+    if (cmd == MS_CMD_RUN_DONE) {
+        msg.u.runref.run_id = run_id;
+        msg.u.runref.report = text;
+    } else {
+        msg.u.json.json = text;
+    }
     reply(m, peer, &msg);
     free(text);
+}
+
+static void send_report(ms_master_t *m, const ms_peer_t *peer, uint64_t run_id, json_t *rep)
+{
+    send_json_as(m, peer, MS_CMD_RUN_DONE, run_id, rep);
+}
+
+static void send_json(ms_master_t *m, const ms_peer_t *peer, json_t *j)
+{
+    send_json_as(m, peer, MS_CMD_STATUS_REPLY, 0, j);
 }
 
 static void send_run_done(ms_master_t *m, const ms_peer_t *peer, ms_runrec_t *r)
@@ -290,26 +306,9 @@ json_t *ms_master_status(const ms_master_t *m)
                      "running", running, "last_run", last, "queued", (json_int_t)m->q_len);
 }
 
-static void send_json(ms_master_t *m, const ms_peer_t *peer, json_t *j);
-
 static void on_status(ms_master_t *m, const ms_peer_t *peer)
 {
     send_json(m, peer, ms_master_status(m));
-}
-
-static void send_json(ms_master_t *m, const ms_peer_t *peer, json_t *j)
-{
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    if (!text || strlen(text) > MS_MAX_JSON) {
-        ms_wire_send_error(m->csock, peer, "answer too large or out of memory");
-        free(text);
-        return;
-    }
-    ms_msg_t msg = {.cmd = MS_CMD_STATUS_REPLY};
-    msg.u.json.json = text;
-    reply(m, peer, &msg);
-    free(text);
 }
 
 /* The report of any run, finished or not, now. */

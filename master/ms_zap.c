@@ -9,6 +9,7 @@
 
 #include <zmq.h>
 
+#include "ms_err.h"
 #include "ms_keys.h"
 #include "ms_zap.h"
 
@@ -52,19 +53,6 @@ typedef struct {
     size_t n;
     int too_many;
 } zap_request_t;
-
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
-                                                      ...)
-{
-    va_list ap;
-
-    if (!err || errlen == 0)
-        return -1;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 __attribute__((format(printf, 3, 4))) static void warn(const ms_zap_t *z, const char *domain,
                                                        const char *fmt, ...)
@@ -198,10 +186,10 @@ static int load_list(const ms_zap_t *z, zap_list_t *l, char *err, size_t errlen)
 
     int n = scandir(l->dir, &names, is_pub_file, alphasort);
     if (n < 0)
-        return fail(err, errlen, "cannot read key directory %s: %s", l->dir, strerror(errno));
+        return ms_errf(err, errlen, "cannot read key directory %s: %s", l->dir, strerror(errno));
     for (int i = 0; i < n; i++) {
         if (rc == 0 && load_one(z, l, names[i]->d_name) != 0)
-            rc = fail(err, errlen, "out of memory loading %s", l->dir);
+            rc = ms_errf(err, errlen, "out of memory loading %s", l->dir);
         free(names[i]);
     }
     free(names);
@@ -218,7 +206,7 @@ static int list_load(const ms_zap_t *z, zap_list_t *l, const char *domain, const
     memset(l, 0, sizeof *l);
     snprintf(l->domain, sizeof l->domain, "%s", domain);
     if (!(l->dir = strdup(dir)))
-        return fail(err, errlen, "out of memory");
+        return ms_errf(err, errlen, "out of memory");
     if (load_list(z, l, err, errlen) != 0) {
         list_free(l);
         return -1;
@@ -239,7 +227,7 @@ int ms_zap_allow_dir(ms_zap_t *z, const char *domain, const char *dir, char *err
     zap_list_t fresh;
 
     if (!z || !domain || !*domain || strlen(domain) >= sizeof fresh.domain || !dir || !*dir)
-        return fail(err, errlen, "ZAP domain (1 to %zu bytes) and key directory required",
+        return ms_errf(err, errlen, "ZAP domain (1 to %zu bytes) and key directory required",
                     sizeof fresh.domain - 1);
     if (list_load(z, &fresh, domain, dir, err, errlen) != 0)
         return -1;
@@ -252,7 +240,7 @@ int ms_zap_allow_dir(ms_zap_t *z, const char *domain, const char *dir, char *err
     zap_list_t *lists = realloc(z->lists, (z->n_lists + 1) * sizeof *lists);
     if (!lists) {
         list_free(&fresh);
-        return fail(err, errlen, "out of memory");
+        return ms_errf(err, errlen, "out of memory");
     }
     z->lists = lists;
     lists[z->n_lists++] = fresh;
@@ -264,7 +252,7 @@ int ms_zap_reload(ms_zap_t *z, char *err, size_t errlen)
     zap_list_t *fresh = calloc(z->n_lists ? z->n_lists : 1, sizeof *fresh);
 
     if (!fresh)
-        return fail(err, errlen, "out of memory");
+        return ms_errf(err, errlen, "out of memory");
     for (size_t i = 0; i < z->n_lists; i++) {
         if (list_load(z, &fresh[i], z->lists[i].domain, z->lists[i].dir, err, errlen) != 0) {
             lists_free(fresh, i);
@@ -431,13 +419,13 @@ ms_zap_t *ms_zap_new(void *zmq_ctx, char *err, size_t errlen)
     ms_zap_t *z = calloc(1, sizeof *z);
 
     if (!z) {
-        fail(err, errlen, "out of memory");
+        ms_errf(err, errlen, "out of memory");
         return NULL;
     }
     if (!(z->sock = zmq_socket(zmq_ctx, ZMQ_REP)) ||
         zmq_setsockopt(z->sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
         zmq_bind(z->sock, MS_ZAP_ENDPOINT) != 0) {
-        fail(err, errlen, "cannot bind the ZAP handler on %s: %s", MS_ZAP_ENDPOINT,
+        ms_errf(err, errlen, "cannot bind the ZAP handler on %s: %s", MS_ZAP_ENDPOINT,
              zmq_strerror(errno));
         ms_zap_destroy(&z);
     }

@@ -6,6 +6,7 @@
  * share all walk that table, so the two sides cannot drift apart: anything
  * the encoder accepts, the decoder accepts too.
  */
+#include "ms_err.h"
 #include "ms_codec.h"
 
 #include <inttypes.h>
@@ -19,21 +20,6 @@
 
 #define MAX_SLOTS 4096  /* bound on HELLO slots and READY credit */
 #define MP_STACK_MAX 64 /* deepest max_depth ms_mp_check accepts */
-
-static int seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Fill err (if given) and return -1, so that callers can `return seterr(...)`. */
-static int seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err != NULL && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* ---------------------------------------------------------------------- */
 /* ms_mp_check: a walk over raw msgpack that allocates nothing.          */
@@ -102,14 +88,14 @@ static int mp_item(const uint8_t *buf, size_t len, size_t pos, size_t *used, siz
     size_t hdr = 1u + t.lenbytes + t.fixed, left;
 
     if (t.kind == MP_BAD)
-        return seterr(err, errlen, "invalid byte 0x%02x at offset %zu", buf[pos], pos);
+        return ms_errf(err, errlen, "invalid byte 0x%02x at offset %zu", buf[pos], pos);
     if (hdr > len - pos)
-        return seterr(err, errlen, "truncated at offset %zu", pos);
+        return ms_errf(err, errlen, "truncated at offset %zu", pos);
     if (t.lenbytes > 0)
         n = mp_be(buf + pos + 1, t.lenbytes);
     left = len - pos - hdr;
     if (n > left || (t.kind == MP_MAP && n > left / 2))
-        return seterr(err, errlen, "count %" PRIu64 " at offset %zu exceeds the %zu bytes left", n,
+        return ms_errf(err, errlen, "count %" PRIu64 " at offset %zu exceeds the %zu bytes left", n,
                       pos, left);
     *used = hdr + (t.kind == MP_BLOB ? (size_t)n : 0);
     *items = t.kind == MP_MAP ? 2 * (size_t)n : t.kind == MP_ARRAY ? (size_t)n : 0;
@@ -123,7 +109,7 @@ int ms_mp_check(const void *buf, size_t len, int max_depth, char *err, size_t er
     int depth = 0;
 
     if (max_depth < 0 || max_depth > MP_STACK_MAX)
-        return seterr(err, errlen, "max_depth %d outside 0..%d", max_depth, MP_STACK_MAX);
+        return ms_errf(err, errlen, "max_depth %d outside 0..%d", max_depth, MP_STACK_MAX);
     todo[0] = 1;
     for (;;) {
         while (depth > 0 && todo[depth] == 0)
@@ -132,18 +118,18 @@ int ms_mp_check(const void *buf, size_t len, int max_depth, char *err, size_t er
             break;
         todo[depth]--;
         if (pos >= len)
-            return seterr(err, errlen, "truncated at offset %zu", pos);
+            return ms_errf(err, errlen, "truncated at offset %zu", pos);
         int rc = mp_item(buf, len, pos, &used, &items, err, errlen);
         if (rc < 0)
             return -1;
         if (rc == 1 && depth >= max_depth)
-            return seterr(err, errlen, "nesting deeper than %d at offset %zu", max_depth, pos);
+            return ms_errf(err, errlen, "nesting deeper than %d at offset %zu", max_depth, pos);
         pos += used;
         if (rc == 1)
             todo[++depth] = items;
     }
     if (pos != len)
-        return seterr(err, errlen, "%zu trailing bytes after the object", len - pos);
+        return ms_errf(err, errlen, "%zu trailing bytes after the object", len - pos);
     return 0;
 }
 
@@ -319,10 +305,10 @@ static const cmd_spec_t *find_spec(int cmd)
 static int check_uint(const char *cmd, const field_t *f, uint64_t v, char *err, size_t errlen)
 {
     if (f->kind == F_FLAGS && (v & ~f->max) != 0)
-        return seterr(err, errlen, "%s: field '%s' has unknown bits 0x%" PRIx64, cmd, f->key,
+        return ms_errf(err, errlen, "%s: field '%s' has unknown bits 0x%" PRIx64, cmd, f->key,
                       v & ~f->max);
     if (f->kind != F_FLAGS && (v < f->min || v > f->max))
-        return seterr(err, errlen, "%s: field '%s' is %" PRIu64 ", outside %" PRIu64 "..%" PRIu64,
+        return ms_errf(err, errlen, "%s: field '%s' is %" PRIu64 ", outside %" PRIu64 "..%" PRIu64,
                       cmd, f->key, v, f->min, f->max);
     return 0;
 }
@@ -331,7 +317,7 @@ static int check_uint(const char *cmd, const field_t *f, uint64_t v, char *err, 
 static int check_float(const char *cmd, const field_t *f, double v, char *err, size_t errlen)
 {
     if (!isfinite(v))
-        return seterr(err, errlen, "%s: field '%s' is not a finite number", cmd, f->key);
+        return ms_errf(err, errlen, "%s: field '%s' is not a finite number", cmd, f->key);
     return 0;
 }
 
@@ -339,10 +325,10 @@ static int check_str(const char *cmd, const field_t *f, const char *s, size_t n,
                      size_t errlen)
 {
     if (n > f->max)
-        return seterr(err, errlen, "%s: field '%s' is %zu bytes long, over %" PRIu64, cmd, f->key,
+        return ms_errf(err, errlen, "%s: field '%s' is %zu bytes long, over %" PRIu64, cmd, f->key,
                       n, f->max);
     if (n > 0 && memchr(s, '\0', n) != NULL)
-        return seterr(err, errlen, "%s: field '%s' contains a NUL byte", cmd, f->key);
+        return ms_errf(err, errlen, "%s: field '%s' contains a NUL byte", cmd, f->key);
     return 0;
 }
 
@@ -370,9 +356,9 @@ static int decode_uint(const char *cmd, const field_t *f, const msgpack_object *
                        char *err, size_t errlen)
 {
     if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
-        return seterr(err, errlen, "%s: field '%s' must not be negative", cmd, f->key);
+        return ms_errf(err, errlen, "%s: field '%s' must not be negative", cmd, f->key);
     if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-        return seterr(err, errlen, "%s: field '%s' must be an unsigned integer", cmd, f->key);
+        return ms_errf(err, errlen, "%s: field '%s' must be an unsigned integer", cmd, f->key);
     if (check_uint(cmd, f, v->via.u64, err, errlen) < 0)
         return -1;
     if (f->kind == F_U64)
@@ -393,9 +379,9 @@ static int decode_int(const char *cmd, const field_t *f, const msgpack_object *v
         x = v->via.i64;
     else if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
              v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
-        return seterr(err, errlen, "%s: field '%s' does not fit in 32 bits", cmd, f->key);
+        return ms_errf(err, errlen, "%s: field '%s' does not fit in 32 bits", cmd, f->key);
     else
-        return seterr(err, errlen, "%s: field '%s' must be an integer", cmd, f->key);
+        return ms_errf(err, errlen, "%s: field '%s' must be an integer", cmd, f->key);
     *(int32_t *)field_ptr(m, f) = (int32_t)x;
     return 0;
 }
@@ -412,7 +398,7 @@ static int decode_float(const char *cmd, const field_t *f, const msgpack_object 
     else if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
         x = (double)v->via.i64;
     else
-        return seterr(err, errlen, "%s: field '%s' must be a number", cmd, f->key);
+        return ms_errf(err, errlen, "%s: field '%s' must be a number", cmd, f->key);
     if (check_float(cmd, f, x, err, errlen) < 0)
         return -1;
     *(double *)field_ptr(m, f) = x;
@@ -424,7 +410,7 @@ static int dup_string(const char *cmd, const char *s, size_t n, char **out, char
 {
     *out = malloc(n + 1);
     if (*out == NULL)
-        return seterr(err, errlen, "%s: out of memory", cmd);
+        return ms_errf(err, errlen, "%s: out of memory", cmd);
     if (n > 0)
         memcpy(*out, s, n);
     (*out)[n] = '\0';
@@ -444,7 +430,7 @@ static int decode_str(const char *cmd, const field_t *f, const msgpack_object *v
         s = v->via.bin.ptr;
         n = v->via.bin.size;
     } else {
-        return seterr(err, errlen, "%s: field '%s' must be a string", cmd, f->key);
+        return ms_errf(err, errlen, "%s: field '%s' must be a string", cmd, f->key);
     }
     if (check_str(cmd, f, s, n, err, errlen) < 0)
         return -1;
@@ -466,7 +452,7 @@ static int decode_field(const char *cmd, const field_t *f, const msgpack_object 
     case F_STR:
         return decode_str(cmd, f, v, m, err, errlen);
     }
-    return seterr(err, errlen, "%s: field '%s' has no decoder", cmd, f->key);
+    return ms_errf(err, errlen, "%s: field '%s' has no decoder", cmd, f->key);
 }
 
 /* Index of key in cs->fields, cs->n when unknown, -1 when it is not a str. */
@@ -492,7 +478,7 @@ static int finish_fields(const cmd_spec_t *cs, uint32_t seen, ms_msg_t *m, char 
         if (seen & (1u << i))
             continue;
         if (f->need == F_REQ)
-            return seterr(err, errlen, "%s: field '%s' missing", cmd, f->key);
+            return ms_errf(err, errlen, "%s: field '%s' missing", cmd, f->key);
         if (f->need == F_OPT_EMPTY && dup_string(cmd, "", 0, field_ptr(m, f), err, errlen) < 0)
             return -1;
     }
@@ -506,16 +492,16 @@ static int decode_map(const cmd_spec_t *cs, const msgpack_object *obj, ms_msg_t 
     uint32_t seen = 0;
 
     if (obj->type != MSGPACK_OBJECT_MAP)
-        return seterr(err, errlen, "%s: body must be a map", cmd);
+        return ms_errf(err, errlen, "%s: body must be a map", cmd);
     for (uint32_t i = 0; i < obj->via.map.size; i++) {
         const msgpack_object_kv *kv = &obj->via.map.ptr[i];
         long k = key_index(cs, &kv->key);
         if (k < 0)
-            return seterr(err, errlen, "%s: key %" PRIu32 " is not a string", cmd, i);
+            return ms_errf(err, errlen, "%s: key %" PRIu32 " is not a string", cmd, i);
         if ((size_t)k == cs->n)
             continue; /* a newer peer's field: ignore it */
         if (seen & (1u << k))
-            return seterr(err, errlen, "%s: field '%s' repeated", cmd, cs->fields[k].key);
+            return ms_errf(err, errlen, "%s: field '%s' repeated", cmd, cs->fields[k].key);
         seen |= 1u << k;
         if (decode_field(cmd, &cs->fields[k], &kv->val, m, err, errlen) < 0)
             return -1;
@@ -533,17 +519,17 @@ int ms_msg_decode(int cmd, const void *body, size_t len, ms_msg_t *m, char *err,
     int rc = -1;
 
     if (m == NULL)
-        return seterr(err, errlen, "%s: no message to fill", ms_cmd_name(cmd));
+        return ms_errf(err, errlen, "%s: no message to fill", ms_cmd_name(cmd));
     memset(m, 0, sizeof(*m));
     if (cs == NULL)
-        return seterr(err, errlen, "unknown command %d", cmd);
+        return ms_errf(err, errlen, "unknown command %d", cmd);
     if (ms_mp_check(body, len, MS_MP_MAX_DEPTH, why, sizeof(why)) < 0)
-        return seterr(err, errlen, "%s: %s", ms_cmd_name(cmd), why);
+        return ms_errf(err, errlen, "%s: %s", ms_cmd_name(cmd), why);
     m->cmd = cmd;
     msgpack_unpacked_init(&up);
     ur = msgpack_unpack_next(&up, body, len, &off);
     if (ur != MSGPACK_UNPACK_SUCCESS || off != len)
-        seterr(err, errlen, "%s: body does not unpack (msgpack error %d)", ms_cmd_name(cmd), ur);
+        ms_errf(err, errlen, "%s: body does not unpack (msgpack error %d)", ms_cmd_name(cmd), ur);
     else
         rc = decode_map(cs, &up.data, m, err, errlen);
     msgpack_unpacked_destroy(&up);
@@ -570,7 +556,7 @@ static int validate_field(const char *cmd, const field_t *f, const ms_msg_t *m, 
     case F_STR:
         s = *(char *const *)field_cptr(m, f);
         if (s == NULL && f->need == F_REQ)
-            return seterr(err, errlen, "%s: field '%s' missing", cmd, f->key);
+            return ms_errf(err, errlen, "%s: field '%s' missing", cmd, f->key);
         return s == NULL ? 0 : check_str(cmd, f, s, strlen(s), err, errlen);
     case F_I32:
         break;
@@ -640,7 +626,7 @@ int ms_msg_encode(const ms_msg_t *m, char **out, size_t *outlen, char *err, size
     *out = NULL;
     *outlen = 0;
     if (cs == NULL)
-        return seterr(err, errlen, "unknown command %d", m != NULL ? m->cmd : -1);
+        return ms_errf(err, errlen, "unknown command %d", m != NULL ? m->cmd : -1);
     for (size_t i = 0; i < cs->n; i++) {
         if (!omitted(&cs->fields[i], m) && validate_field(cmd, &cs->fields[i], m, err, errlen) < 0)
             return -1;
@@ -649,7 +635,7 @@ int ms_msg_encode(const ms_msg_t *m, char **out, size_t *outlen, char *err, size
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     if (pack_fields(cs, m, &pk) < 0) {
         msgpack_sbuffer_destroy(&sb);
-        return seterr(err, errlen, "%s: out of memory", cmd);
+        return ms_errf(err, errlen, "%s: out of memory", cmd);
     }
     *outlen = sb.size;
     *out = msgpack_sbuffer_release(&sb);

@@ -12,6 +12,7 @@
 #include <sodium.h>
 #include <zmq.h>
 
+#include "ms_err.h"
 #include "ms_keys.h"
 
 /* A key file is one line; anything larger is not a key file. */
@@ -21,19 +22,6 @@ struct ms_keypair {
     char public_z85[MS_KEY_Z85_SIZE];
     char *secret_z85; /* sodium_malloc'd, MS_KEY_Z85_SIZE, read-only once filled */
 };
-
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
-                                                      ...)
-{
-    va_list ap;
-
-    if (!err || errlen == 0)
-        return -1;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 /* --- reading and checking key text ----------------------------------------- */
 
@@ -59,12 +47,12 @@ static int read_small(int fd, const char *path, char *buf, size_t size, char *er
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            return fail(err, errlen, "cannot read %s: %s", path, strerror(errno));
+            return ms_errf(err, errlen, "cannot read %s: %s", path, strerror(errno));
         if (n == 0)
             break;
         len += (size_t)n;
         if (len == size)
-            return fail(err, errlen, "%s is too large to be a key file", path);
+            return ms_errf(err, errlen, "%s is too large to be a key file", path);
     }
     buf[len] = '\0';
     return 0;
@@ -80,10 +68,10 @@ static int parse_key_text(char *buf, const char *path, const char *what, char *e
                        buf[len - 1] == '\t'))
         buf[--len] = '\0';
     if (len != MS_KEY_Z85_LEN)
-        return fail(err, errlen, "%s is not a CURVE %s key: expected %d Z85 characters, found %zu",
+        return ms_errf(err, errlen, "%s is not a CURVE %s key: expected %d Z85 characters, found %zu",
                     path, what, MS_KEY_Z85_LEN, len);
     if (!ms_key_z85_valid(buf))
-        return fail(err, errlen, "%s is not a CURVE %s key: invalid Z85 text", path, what);
+        return ms_errf(err, errlen, "%s is not a CURVE %s key: invalid Z85 text", path, what);
     return 0;
 }
 
@@ -92,18 +80,18 @@ static int open_regular(const char *path, struct stat *st, char *err, size_t err
     /* O_NONBLOCK: opening a FIFO planted in place of a key must not hang. */
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
-        fail(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        ms_errf(err, errlen, "cannot open %s: %s", path, strerror(errno));
         return -1;
     }
     if (fstat(fd, st) != 0) {
         int saved = errno;
         close(fd);
-        fail(err, errlen, "cannot stat %s: %s", path, strerror(saved));
+        ms_errf(err, errlen, "cannot stat %s: %s", path, strerror(saved));
         return -1;
     }
     if (!S_ISREG(st->st_mode)) {
         close(fd);
-        fail(err, errlen, "%s is not a regular file", path);
+        ms_errf(err, errlen, "%s is not a regular file", path);
         return -1;
     }
     return fd;
@@ -115,10 +103,10 @@ static int check_secret_mode(const struct stat *st, const char *path, char *err,
     uid_t me = geteuid();
 
     if (st->st_uid != me && st->st_uid != 0)
-        return fail(err, errlen, "%s is owned by uid %u, not by this user (uid %u) or root", path,
+        return ms_errf(err, errlen, "%s is owned by uid %u, not by this user (uid %u) or root", path,
                     (unsigned)st->st_uid, (unsigned)me);
     if (st->st_mode & 077)
-        return fail(err, errlen,
+        return ms_errf(err, errlen,
                     "permissions %04o for %s are too open: a secret key must not be accessible "
                     "by group or others (chmod 600 %s)",
                     (unsigned)(st->st_mode & 07777), path, path);
@@ -133,16 +121,16 @@ static ms_keypair_t *keypair_from_secret(const char *secret, const char *path, c
     ms_keypair_t *kp = calloc(1, sizeof *kp);
 
     if (!kp || !(kp->secret_z85 = sodium_malloc(MS_KEY_Z85_SIZE))) {
-        fail(err, errlen, "out of memory loading %s", path);
+        ms_errf(err, errlen, "out of memory loading %s", path);
         goto fail;
     }
     memcpy(kp->secret_z85, secret, MS_KEY_Z85_SIZE);
     if (zmq_curve_public(kp->public_z85, kp->secret_z85) != 0) {
-        fail(err, errlen, "cannot derive the public key of %s: %s", path, zmq_strerror(errno));
+        ms_errf(err, errlen, "cannot derive the public key of %s: %s", path, zmq_strerror(errno));
         goto fail;
     }
     if (sodium_mprotect_readonly(kp->secret_z85) != 0) {
-        fail(err, errlen, "cannot protect the key of %s: %s", path, strerror(errno));
+        ms_errf(err, errlen, "cannot protect the key of %s: %s", path, strerror(errno));
         goto fail;
     }
     return kp;
@@ -159,7 +147,7 @@ ms_keypair_t *ms_keypair_load(const char *secret_path, char *err, size_t errlen)
     int fd = -1;
 
     if (sodium_init() < 0) {
-        fail(err, errlen, "cannot initialise libsodium");
+        ms_errf(err, errlen, "cannot initialise libsodium");
         goto out;
     }
     if ((fd = open_regular(secret_path, &st, err, errlen)) < 0)
@@ -167,7 +155,7 @@ ms_keypair_t *ms_keypair_load(const char *secret_path, char *err, size_t errlen)
     if (check_secret_mode(&st, secret_path, err, errlen) != 0)
         goto out;
     if (!(buf = sodium_malloc(KEY_FILE_MAX + 1))) {
-        fail(err, errlen, "out of memory loading %s", secret_path);
+        ms_errf(err, errlen, "out of memory loading %s", secret_path);
         goto out;
     }
     if (read_small(fd, secret_path, buf, KEY_FILE_MAX + 1, err, errlen) != 0 ||
@@ -241,9 +229,9 @@ static int write_key_file(const char *path, const char *z85, mode_t mode, int *c
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
     if (fd < 0 && errno == EEXIST)
-        return fail(err, errlen, "refusing to overwrite %s", path);
+        return ms_errf(err, errlen, "refusing to overwrite %s", path);
     if (fd < 0)
-        return fail(err, errlen, "cannot create %s: %s", path, strerror(errno));
+        return ms_errf(err, errlen, "cannot create %s: %s", path, strerror(errno));
     *created = 1;
     /* fchmod: the umask must not make a public key unreadable or, for the
      * secret, anything but 0600 (O_CREAT's mode can only lose bits). */
@@ -251,20 +239,20 @@ static int write_key_file(const char *path, const char *z85, mode_t mode, int *c
         write_all(fd, "\n", 1) != 0 || fsync(fd) != 0) {
         int saved = errno;
         close(fd);
-        return fail(err, errlen, "cannot write %s: %s", path, strerror(saved));
+        return ms_errf(err, errlen, "cannot write %s: %s", path, strerror(saved));
     }
     if (close(fd) != 0)
-        return fail(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        return ms_errf(err, errlen, "cannot write %s: %s", path, strerror(errno));
     return 0;
 }
 
 static int key_paths(const char *base, char *key, char *pub, size_t size, char *err, size_t errlen)
 {
     if (!base || !*base)
-        return fail(err, errlen, "no key file name given");
+        return ms_errf(err, errlen, "no key file name given");
     if ((size_t)snprintf(key, size, "%s.key", base) >= size ||
         (size_t)snprintf(pub, size, "%s.pub", base) >= size)
-        return fail(err, errlen, "key file name too long: %s", base);
+        return ms_errf(err, errlen, "key file name too long: %s", base);
     return 0;
 }
 
@@ -273,9 +261,9 @@ static int refuse_existing(const char *path, char *err, size_t errlen)
     struct stat st;
 
     if (lstat(path, &st) == 0)
-        return fail(err, errlen, "refusing to overwrite %s", path);
+        return ms_errf(err, errlen, "refusing to overwrite %s", path);
     if (errno != ENOENT)
-        return fail(err, errlen, "cannot check %s: %s", path, strerror(errno));
+        return ms_errf(err, errlen, "cannot check %s: %s", path, strerror(errno));
     return 0;
 }
 
@@ -286,18 +274,18 @@ int ms_keys_generate(const char *base, char *err, size_t errlen)
     int key_created = 0, pub_created = 0, rc = -1;
 
     if (!zmq_has("curve"))
-        return fail(err, errlen,
+        return ms_errf(err, errlen,
                     "this libzmq has no CURVE support (zmq_has(\"curve\") is "
                     "false): install a libzmq built with libsodium");
     if (key_paths(base, key_path, pub_path, sizeof key_path, err, errlen) != 0 ||
         refuse_existing(pub_path, err, errlen) != 0)
         return -1;
     if (sodium_init() < 0 || !(secret = sodium_malloc(MS_KEY_Z85_SIZE))) {
-        fail(err, errlen, "cannot allocate guarded memory for the secret key");
+        ms_errf(err, errlen, "cannot allocate guarded memory for the secret key");
         goto out;
     }
     if (zmq_curve_keypair(pub, secret) != 0) {
-        fail(err, errlen, "cannot generate a key pair: %s", zmq_strerror(errno));
+        ms_errf(err, errlen, "cannot generate a key pair: %s", zmq_strerror(errno));
         goto out;
     }
     if (write_key_file(key_path, secret, 0600, &key_created, err, errlen) != 0)

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ms_err.h"
 #include "ms_confine.h"
 
 typedef struct {
@@ -18,19 +19,6 @@ struct ms_confine {
     roots_t dst_local;  /* resolved directories */
     roots_t dst_remote; /* remote prefixes, as written */
 };
-
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
-                                                      ...)
-{
-    va_list ap;
-
-    if (!err || errlen == 0)
-        return -1;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 /* --- paths ------------------------------------------------------------------------ */
 
@@ -165,20 +153,20 @@ static int resolve_maybe_missing(const char *path, char *out, char *err, size_t 
     snprintf(head, sizeof head, "%s", path);
     while (!realpath(head, out)) {
         if (errno != ENOENT)
-            return fail(err, errlen, "destination %s: %s: %s", path, head, strerror(errno));
+            return ms_errf(err, errlen, "destination %s: %s: %s", path, head, strerror(errno));
         if (lstat(head, &st) == 0)
-            return fail(err, errlen, "destination %s: %s is a symbolic link to nowhere", path,
+            return ms_errf(err, errlen, "destination %s: %s is a symbolic link to nowhere", path,
                         head);
         split_last(head, comp, sizeof comp);
         if (strcmp(comp, "..") == 0)
-            return fail(err, errlen, "destination %s: '..' after a missing directory", path);
+            return ms_errf(err, errlen, "destination %s: '..' after a missing directory", path);
         if (push_missing(tail, comp) != 0)
-            return fail(err, errlen, "destination %s: path too long", path);
+            return ms_errf(err, errlen, "destination %s: path too long", path);
     }
     const char *base = strcmp(out, "/") == 0 ? "" : out;
     int n = snprintf(head, sizeof head, "%s%s", base, tail);
     if (n < 0 || (size_t)n >= sizeof head)
-        return fail(err, errlen, "destination %s: path too long", path);
+        return ms_errf(err, errlen, "destination %s: path too long", path);
     snprintf(out, PATH_MAX, "%s", n ? head : "/");
     return 0;
 }
@@ -212,13 +200,13 @@ static int add_local_root(roots_t *r, const char *what, const char *path, char *
     struct stat st;
 
     if (!path || !*path)
-        return fail(err, errlen, "%s: empty path", what);
+        return ms_errf(err, errlen, "%s: empty path", what);
     if (!realpath(path, resolved))
-        return fail(err, errlen, "%s %s: %s", what, path, strerror(errno));
+        return ms_errf(err, errlen, "%s %s: %s", what, path, strerror(errno));
     if (stat(resolved, &st) != 0 || !S_ISDIR(st.st_mode))
-        return fail(err, errlen, "%s %s: not a directory", what, path);
+        return ms_errf(err, errlen, "%s %s: not a directory", what, path);
     if (roots_add(r, resolved) != 0)
-        return fail(err, errlen, "out of memory");
+        return ms_errf(err, errlen, "out of memory");
     return 0;
 }
 
@@ -237,9 +225,9 @@ int ms_confine_allow_dest(ms_confine_t *c, const char *path, char *err, size_t e
     if (!path || !*path || !is_remote(path))
         return add_local_root(&c->dst_local, "allow_dest", path, err, errlen);
     if (has_dotdot(remote_path(path)))
-        return fail(err, errlen, "allow_dest %s: '..' is not allowed in a remote prefix", path);
+        return ms_errf(err, errlen, "allow_dest %s: '..' is not allowed in a remote prefix", path);
     if (roots_add(&c->dst_remote, path) != 0)
-        return fail(err, errlen, "out of memory");
+        return ms_errf(err, errlen, "out of memory");
     return 0;
 }
 
@@ -270,7 +258,7 @@ static int check_project(const char *project, char *err, size_t errlen)
 {
     if (strchr(project, '/') || strcmp(project, ".") == 0 || strcmp(project, "..") == 0 ||
         strlen(project) > NAME_MAX)
-        return fail(err, errlen, "project '%s' is not a single directory name", project);
+        return ms_errf(err, errlen, "project '%s' is not a single directory name", project);
     return 0;
 }
 
@@ -289,12 +277,12 @@ static int check_source(const ms_confine_t *c, const char *path, char *err, size
     struct stat st;
 
     if (!realpath(path, resolved))
-        return fail(err, errlen, "source %s: %s", path, strerror(errno));
+        return ms_errf(err, errlen, "source %s: %s", path, strerror(errno));
     if (stat(resolved, &st) != 0 || !S_ISDIR(st.st_mode))
-        return fail(err, errlen, "source %s is not a directory", path);
+        return ms_errf(err, errlen, "source %s is not a directory", path);
     if (find_root(&c->src, resolved, 0))
         return 0;
-    return fail(err, errlen, "source %s is outside the allowed source roots (%s)%s", path,
+    return ms_errf(err, errlen, "source %s is outside the allowed source roots (%s)%s", path,
                 roots_text(&c->src, NULL, roots, sizeof roots),
                 resolves_note(path, resolved, note, sizeof note));
 }
@@ -304,10 +292,10 @@ static int check_remote_dest(const ms_confine_t *c, const char *path, char *err,
     char roots[1024];
 
     if (has_dotdot(remote_path(path)))
-        return fail(err, errlen, "destination %s: '..' is not allowed in a remote path", path);
+        return ms_errf(err, errlen, "destination %s: '..' is not allowed in a remote path", path);
     if (find_root(&c->dst_remote, path, 1))
         return 0;
-    return fail(err, errlen,
+    return ms_errf(err, errlen,
                 "destination %s is remote and no allowed remote destination matches it (%s)", path,
                 roots_text(&c->dst_remote, &c->dst_local, roots, sizeof roots));
 }
@@ -320,7 +308,7 @@ static int check_local_dest(const ms_confine_t *c, const char *path, char *err, 
         return -1;
     if (find_root(&c->dst_local, resolved, 0))
         return 0;
-    return fail(err, errlen, "destination %s is outside the allowed destination roots (%s)%s", path,
+    return ms_errf(err, errlen, "destination %s is outside the allowed destination roots (%s)%s", path,
                 roots_text(&c->dst_local, &c->dst_remote, roots, sizeof roots),
                 resolves_note(path, resolved, note, sizeof note));
 }
@@ -331,11 +319,11 @@ int ms_confine_check_task(const ms_confine_t *c, const char *source_root, const 
     char src[PATH_MAX], dst[PATH_MAX];
 
     if (!source_root || !*source_root || !dest_root || !*dest_root || !project)
-        return fail(err, errlen, "task without a source or a destination");
+        return ms_errf(err, errlen, "task without a source or a destination");
     if (check_project(project, err, errlen) != 0)
         return -1;
     if (join(src, source_root, project) != 0 || join(dst, dest_root, project) != 0)
-        return fail(err, errlen, "path too long");
+        return ms_errf(err, errlen, "path too long");
     if (c->src.n && check_source(c, src, err, errlen) != 0)
         return -1;
     if (!ms_confine_restricts_dests(c))
