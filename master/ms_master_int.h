@@ -27,6 +27,7 @@ typedef struct {
     unsigned credit;  /* tasks it may still be sent */
     unsigned running; /* tasks in flight on it */
     int draining;     /* asked for no more tasks */
+    int unreachable;  /* a send to it failed: dropped once its queued messages are read */
     uint64_t done;
     int64_t last_seen_ms;
     /* Its host, from the last heartbeat with counters, and rates over the

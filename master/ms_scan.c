@@ -67,7 +67,8 @@ int ms_scan_root(const char *root, ms_scan_t *out, char *err, size_t errlen)
         snprintf(err, errlen, "cannot list source root %s: %s", root, strerror(errno));
         goto out;
     }
-    qsort(out->projects, out->n_projects, sizeof *out->projects, cmp_names);
+    if (out->n_projects > 1) /* qsort(NULL, 0) is undefined */
+        qsort(out->projects, out->n_projects, sizeof *out->projects, cmp_names);
     rc = 0;
 out:
     closedir(d);

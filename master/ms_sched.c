@@ -129,7 +129,8 @@ static ms_wrec_t *freest(const ms_master_t *m, const char *avoid_host)
     ms_wrec_t *best = NULL;
     for (size_t i = 0; i < m->n_workers; i++) {
         ms_wrec_t *w = m->workers[i];
-        if (w->credit == 0 || w->draining || (avoid_host && strcmp(w->name, avoid_host) == 0))
+        if (w->credit == 0 || w->draining || w->unreachable ||
+            (avoid_host && strcmp(w->name, avoid_host) == 0))
             continue;
         if (!best || w->credit > best->credit)
             best = w;

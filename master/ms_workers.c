@@ -220,7 +220,7 @@ static void on_heartbeat(ms_master_t *m, ms_wrec_t *w, ms_heartbeat_t *hb)
     ack.u.heartbeat.ack = hb->t;
     ack.u.heartbeat.ttl_ms = (uint32_t)ttl_ms(m);
     if (ms_wire_send(m->wsock, &w->peer, &ack, err, sizeof err) != 0 && errno == EHOSTUNREACH)
-        ms_worker_remove(m, w, "disconnected", 1);
+        w->unreachable = 1; /* what it sent before it went may still be queued */
 }
 
 /* Whether a result counts: the attempt in flight, once. */
@@ -321,6 +321,19 @@ static void on_worker_msg(ms_master_t *m, const ms_peer_t *peer, ms_msg_t *msg)
     }
 }
 
+/* Drop the workers found unreachable, now that their last messages are read. */
+static void drop_unreachable(ms_master_t *m)
+{
+    for (size_t i = 0; i < m->n_workers;) {
+        ms_wrec_t *w = m->workers[i];
+        if (w->unreachable) {
+            ms_worker_remove(m, w, "disconnected", 1);
+            continue;
+        }
+        i++;
+    }
+}
+
 void ms_workers_read(ms_master_t *m)
 {
     for (;;) {
@@ -328,8 +341,10 @@ void ms_workers_read(ms_master_t *m)
         ms_msg_t msg;
         char err[512], pid[40];
         int rc = ms_wire_recv(m->wsock, 1, &peer, &msg, err, sizeof err);
-        if (rc == MS_WIRE_NONE || rc == MS_WIRE_FAIL)
+        if (rc == MS_WIRE_NONE || rc == MS_WIRE_FAIL) {
+            drop_unreachable(m);
             return;
+        }
         if (rc == MS_WIRE_OK) {
             on_worker_msg(m, &peer, &msg);
         } else {

@@ -526,6 +526,11 @@ static int setup(agent_t *a, char *err, size_t errlen)
 
 static void teardown(agent_t *a)
 {
+    /* The last results and the BYE may still sit in the socket's queue:
+     * give them a moment to leave (a reconnect, by contrast, drops them). */
+    int linger = 2000;
+    if (a->sock)
+        zmq_setsockopt(a->sock, ZMQ_LINGER, &linger, sizeof linger);
     ms_pool_destroy(&a->pool);
     ms_host_destroy(&a->host);
     for (size_t i = 0; i < a->n_out; i++)
