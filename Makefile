@@ -106,6 +106,15 @@ demo:
 	$(MAKE) all
 	deploy/demo.sh
 
+# Time serial rsync, xargs -P, fpsync and multisync on a generated tree
+# (bench/bench.sh --help); BENCH_ARGS=--quick for a small one. Then the
+# control plane: CONTROL_TASKS (100000) no-op tasks through master and two
+# workers with CURVE. Not in make test.
+CONTROL_TASKS ?= 100000
+bench: all
+	MS_BIN=$(CURDIR)/$(BIN) bench/bench.sh $(BENCH_ARGS)
+	bench/control.sh --tasks $(CONTROL_TASKS) --json bench/control.json
+
 # Binaries to $(PREFIX)/bin, the nightly script to $(PREFIX)/lib/multisync,
 # systemd units to /etc/systemd/system, example configs to /etc/multisync.
 install: all

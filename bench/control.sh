@@ -53,7 +53,19 @@ for i in $(seq 1 100); do
     sleep 0.1
 done
 start=$(date +%s.%N)
-bin/multisync run --master "ipc://$W/c" --report "$W/r.json" "$W/src" /tmp/unused-noop-dest >/dev/null
+bin/multisync run --master "ipc://$W/c" --report "$W/r.json" "$W/src" /tmp/unused-noop-dest >/dev/null &
+RUN=$!
+# How long `status` takes while the run goes on (the master answers from
+# its loop, between batches of results).
+worst=0 polls=0
+while kill -0 "$RUN" 2>/dev/null && ((polls < 20)); do
+    t0=$(date +%s%N)
+    bin/multisync status --master "ipc://$W/c" --json >/dev/null 2>&1 || break
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    ((ms > worst)) && worst=$ms
+    polls=$((polls + 1))
+done
+wait "$RUN"
 end=$(date +%s.%N)
 hwm=$(awk '/VmHWM/ {print $2}' "/proc/$MPID/status")
 tasks=$(jq '.tasks | length' "$W/r.json")
@@ -62,9 +74,11 @@ wall=$(echo "$end - $start" | bc -l)
 rate=$(echo "$tasks / $wall" | bc -l)
 printf 'control: %d tasks (%d ok) in %.2f s = %.0f tasks/s (%s); master peak RSS %d MB\n' \
     "$tasks" "$ok" "$wall" "$rate" "$SECURITY" $((hwm / 1024))
+printf 'control: status during the run: %d queries, slowest %d ms (a whole client process each)\n' \
+    "$polls" "$worst"
 [[ $ok == "$tasks" ]] || { echo "control: not every task was accounted" >&2; exit 1; }
 if [[ -n $JSON ]]; then
     jq -n --argjson tasks "$tasks" --argjson wall "$wall" --argjson rate "$rate" \
-        --argjson rss_kb "$hwm" --arg security "$SECURITY" \
-        '{tasks: $tasks, wall_seconds: $wall, tasks_per_second: $rate, master_peak_rss_kb: $rss_kb, security: $security}' >"$JSON"
+        --argjson rss_kb "$hwm" --arg security "$SECURITY" --argjson worst "$worst" --argjson polls "$polls" \
+        '{tasks: $tasks, wall_seconds: $wall, tasks_per_second: $rate, master_peak_rss_kb: $rss_kb, security: $security, status_queries: $polls, status_slowest_ms: $worst}' >"$JSON"
 fi
