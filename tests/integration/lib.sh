@@ -41,11 +41,18 @@ start_bg() {
     LAST_PID=$!
 }
 
-# A free TCP port on 127.0.0.1 (the kernel picks it).
+# A free TCP port on 127.0.0.1: below the kernel's ephemeral range (so no
+# outgoing connection takes it meanwhile), unused in any state, and not
+# handed out before in this test (remembered in a file: callers use $(...)).
 free_port() {
     local p
-    for p in $(shuf -i 20000-60000 -n 50); do
-        if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "$p"; return; fi
+    for p in $(shuf -i 20000-31999 -n 200); do
+        grep -qx "$p" "$T/.ports" 2>/dev/null && continue
+        if [[ -z $(ss -Htan "sport = :$p" 2>/dev/null) ]]; then
+            echo "$p" >>"$T/.ports"
+            echo "$p"
+            return
+        fi
     done
     fail "no free port"
 }

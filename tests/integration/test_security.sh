@@ -11,7 +11,7 @@ make_keys "$T/keys" master good1 good2 intruder admin
 [[ $(wc -c <"$T/keys/good1.pub") -ge 40 ]] || fail "public key too short"
 if "$BIN/multisync" keygen "$T/keys/good1" 2>"$T/e.keygen"; then fail "keygen overwrote a key"; fi
 grep -q "refusing to overwrite" "$T/e.keygen" || fail "keygen refusal unclear: $(cat "$T/e.keygen")"
-grep -q "$(head -c 40 "$T/keys/good1.pub")" "$T/keys/good1.key" && fail "the secret file holds the public key text"
+grep -qF "$(head -c 40 "$T/keys/good1.pub")" "$T/keys/good1.key" && fail "the secret file holds the public key text"
 chmod 644 "$T/keys/intruder.key"
 if "$BIN/multisync-worker" --master tcp://127.0.0.1:9 --key "$T/keys/intruder.key" \
     --master-key "$T/keys/master.pub" 2>"$T/e.mode"; then fail "a world-readable key was used"; fi
