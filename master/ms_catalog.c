@@ -285,8 +285,12 @@ static int configure(ms_catalog_t *c, const char *path, char *err, size_t errlen
     sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
     /* The first statements read the header: a file that is not a database
      * fails here, with SQLite's "file is not a database". */
+    /* No automatic checkpoints: one would copy the WAL into the database
+     * (and fsync it) in the middle of a loop turn, hundreds of ms during a
+     * big run. The master checkpoints when it is idle (ms_catalog_checkpoint). */
     if (sqlite3_exec(c->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_exec(c->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) != SQLITE_OK)
+        sqlite3_exec(c->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(c->db, "PRAGMA wal_autocheckpoint=0", NULL, NULL, NULL) != SQLITE_OK)
         return db_err(c, err, errlen, path);
     return 0;
 }
@@ -939,5 +943,18 @@ int ms_catalog_prior_sizes(ms_catalog_t *c, ms_runrec_t *r, char *err, size_t er
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
     free(by_name);
+    return 0;
+}
+
+int ms_catalog_checkpoint(ms_catalog_t *c, int *wal_pages, char *err, size_t errlen)
+{
+    int log = 0, done = 0;
+    if (!sqlite3_get_autocommit(c->db))
+        return ms_errf(err, errlen, "catalog: no checkpoint inside a transaction");
+    if (sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done) !=
+        SQLITE_OK)
+        return ms_errf(err, errlen, "catalog: checkpoint: %s", sqlite3_errmsg(c->db));
+    if (wal_pages)
+        *wal_pages = log - done;
     return 0;
 }

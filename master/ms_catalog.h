@@ -45,6 +45,14 @@ int ms_catalog_commit(ms_catalog_t *c, char *err, size_t errlen);
  * would let a new run overwrite run 1). */
 int ms_catalog_last_run_id(ms_catalog_t *c, uint64_t *id, char *err, size_t errlen);
 
+/*
+ * Copy the write-ahead log into the database (a PASSIVE checkpoint). The
+ * catalog never does it on its own (it would stall a loop turn): call it
+ * when idle, and when the log grows large. Sets *wal_pages (may be NULL) to
+ * the pages still in the log afterwards. Returns 0, or -1 with err set.
+ */
+int ms_catalog_checkpoint(ms_catalog_t *c, int *wal_pages, char *err, size_t errlen);
+
 /* Store a new run with all its tasks (as they are now). */
 int ms_catalog_save_run(ms_catalog_t *c, const ms_runrec_t *r, char *err, size_t errlen);
 

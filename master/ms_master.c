@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zmq.h>
 
 #include "ms_diag.h"
@@ -575,6 +576,35 @@ unsigned ms_master_workers(const ms_master_t *m)
     return (unsigned)m->n_workers;
 }
 
+/* Size of the catalog's write-ahead log after which it is checkpointed even
+ * during a run. */
+#define CHECKPOINT_WAL_BYTES (256LL * 1024 * 1024)
+
+static long long wal_bytes(const ms_master_t *m)
+{
+    char path[4096];
+    struct stat st;
+    snprintf(path, sizeof path, "%s-wal", m->opts.catalog);
+    return stat(path, &st) == 0 ? (long long)st.st_size : 0;
+}
+
+/* Checkpoint the catalog when no run is going (a checkpoint stalls the
+ * loop for a while), or when the log has grown too large to wait. */
+static void maybe_checkpoint(ms_master_t *m)
+{
+    char err[256];
+    int busy = 0;
+    if (!m->cat || m->in_txn || ms_now_ms() < m->next_checkpoint_ms)
+        return;
+    m->next_checkpoint_ms = ms_now_ms() + 10000;
+    for (size_t i = 0; i < m->n_runs && !busy; i++)
+        busy = !m->runs[i]->finished;
+    if (busy && wal_bytes(m) < CHECKPOINT_WAL_BYTES)
+        return;
+    if (ms_catalog_checkpoint(m->cat, NULL, err, sizeof err) != 0)
+        ms_warn("%s", err);
+}
+
 /* How long the loop may sleep: until the next tick or the next retry. */
 static int poll_timeout(const ms_master_t *m, int timeout_ms)
 {
@@ -628,6 +658,7 @@ int ms_master_poll(ms_master_t *m, int timeout_ms)
     if (ms_now_ms() >= m->next_tick_ms) {
         m->next_tick_ms = ms_now_ms() + m->heartbeat_ms / 2;
         ms_workers_tick(m);
+        maybe_checkpoint(m);
     }
     ms_sched_dispatch(m);
     ms_cat_flush(m);

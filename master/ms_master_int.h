@@ -79,6 +79,7 @@ struct ms_master {
     ms_recent_t *recent;   /* log a misbehaving peer once a minute */
     int in_txn;
     int64_t cat_warned_ms;
+    int64_t next_checkpoint_ms;
 };
 
 /* ms_master.c */

@@ -334,9 +334,13 @@ static void drop_unreachable(ms_master_t *m)
     }
 }
 
+/* At most this many worker messages per loop turn: a flood of results from
+ * a big run must not keep the control socket (status) waiting. */
+#define READ_BATCH 256
+
 void ms_workers_read(ms_master_t *m)
 {
-    for (;;) {
+    for (int n = 0; n < READ_BATCH; n++) {
         ms_peer_t peer;
         ms_msg_t msg;
         char err[512], pid[40];
@@ -358,6 +362,7 @@ void ms_workers_read(ms_master_t *m)
         }
         ms_msg_clear(&msg);
     }
+    drop_unreachable(m);
 }
 
 /* --- liveness ------------------------------------------------------------------ */
