@@ -71,7 +71,19 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Next message of the given command from the agent (others skipped). */
+/* Answer a heartbeat as a master does: ack the worker's clock, so that
+ * its lease on running tasks goes on. */
+static void ack(fx_t *fx, const ms_heartbeat_t *hb)
+{
+    char err[256];
+    ms_msg_t a = {.cmd = MS_CMD_HEARTBEAT};
+    a.u.heartbeat.ack = hb->t;
+    a.u.heartbeat.ttl_ms = 300;
+    assert_int_equal(ms_wire_send(fx->router, &fx->peer, &a, err, sizeof err), 0);
+}
+
+/* Next message of the given command from the agent (others skipped,
+ * heartbeats answered). */
 static void expect(fx_t *fx, int cmd, ms_msg_t *m)
 {
     char err[256];
@@ -83,6 +95,8 @@ static void expect(fx_t *fx, int cmd, ms_msg_t *m)
             assert_int_equal(rc, MS_WIRE_OK);
             if (m->cmd == cmd)
                 return;
+            if (m->cmd == MS_CMD_HEARTBEAT && cmd != MS_CMD_HELLO)
+                ack(fx, &m->u.heartbeat);
             ms_msg_clear(m);
         }
     }
