@@ -587,6 +587,7 @@ static int read_result(sqlite3_stmt *s, int i, ms_result_t *res)
 /* Overwrite task t with the current row of ST_TASKS_GET. */
 static int fill_task(ms_trec_t *t, sqlite3_stmt *s, char *err, size_t errlen)
 {
+    char host[MS_MAX_NAME + 1], failed_on[MS_MAX_NAME + 1];
     int state = sqlite3_column_int(s, 3);
     if (state < MS_TS_HELD || state > MS_TS_FAILED)
         return ms_errf(err, errlen, "catalog: run %" PRIu64 " task %" PRIu64 ": bad state %d",
@@ -600,10 +601,11 @@ static int fill_task(ms_trec_t *t, sqlite3_stmt *s, char *err, size_t errlen)
     t->state = (ms_task_state_t)state;
     t->attempts = (uint32_t)sqlite3_column_int64(s, 4);
     if (col_copy(s, 5, t->worker_id, sizeof t->worker_id) != 0 ||
-        col_copy(s, 6, t->host, sizeof t->host) != 0 ||
-        col_copy(s, 7, t->failed_on, sizeof t->failed_on) != 0)
+        col_copy(s, 6, host, sizeof host) != 0 || col_copy(s, 7, failed_on, sizeof failed_on) != 0)
         return ms_errf(err, errlen, "catalog: run %" PRIu64 " task %" PRIu64 ": name too long",
                        t->run->id, t->id);
+    t->host = ms_run_intern(t->run, host);
+    t->failed_on = ms_run_intern(t->run, failed_on);
     t->result.run_id = (uint64_t)sqlite3_column_int64(s, 8);
     t->result.task_id = (uint64_t)sqlite3_column_int64(s, 9);
     t->result.attempt = (uint32_t)sqlite3_column_int64(s, 10);

@@ -18,6 +18,7 @@ static int init_task(ms_runrec_t *r, size_t i, const char *project, uint32_t fla
     t->run = r;
     t->flags = flags;
     t->state = (flags & MS_TASK_TOP) ? MS_TS_HELD : MS_TS_QUEUED;
+    t->host = t->failed_on = "";
     t->project = strdup(project);
     return t->project ? 0 : -1;
 }
@@ -60,11 +61,30 @@ void ms_run_destroy(ms_runrec_t **rp)
     free(r->tasks);
     free(r->workers);
     free(r->extra_json);
+    for (size_t i = 0; i < r->n_names; i++)
+        free(r->names[i]);
+    free(r->names);
     free(r->source);
     free(r->dest);
     free(r->set);
     free(r);
     *rp = NULL;
+}
+
+const char *ms_run_intern(ms_runrec_t *r, const char *name)
+{
+    if (!name || !*name)
+        return "";
+    for (size_t i = 0; i < r->n_names; i++)
+        if (strcmp(r->names[i], name) == 0)
+            return r->names[i];
+    char **n = realloc(r->names, (r->n_names + 1) * sizeof *n);
+    if (!n)
+        return "";
+    r->names = n;
+    if (!(n[r->n_names] = strdup(name)))
+        return "";
+    return n[r->n_names++];
 }
 
 ms_trec_t *ms_run_task(ms_runrec_t *r, uint64_t task_id)

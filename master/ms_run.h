@@ -42,8 +42,10 @@ typedef struct {
     double expected_seconds; /* its duration last time, if expected_known */
     int expected_known;
     char worker_id[32]; /* worker of the current (or last) attempt */
-    char host[MS_MAX_NAME + 1];
-    char failed_on[MS_MAX_NAME + 1]; /* host of the last failed attempt: retry elsewhere */
+    /* Host names are interned in the run (ms_run_intern): a run of 100,000
+     * tasks on a few hosts keeps a few copies, not 100,000. Never NULL. */
+    const char *host;      /* host of the current (or last) attempt; "" */
+    const char *failed_on; /* host of the last failed attempt: retry elsewhere; "" */
     ms_result_t result; /* last result; owns result.message */
 } ms_trec_t;
 
@@ -79,6 +81,8 @@ struct ms_run {
     unsigned ticks_waiting; /* tasks queued while every slot was busy */
     unsigned ticks_tail;    /* queue empty, slots free, a task still running */
     char *extra_json;       /* at the end: {"diagnosis":…, "workers":{id:{…}}} */
+    char **names;           /* interned host names, owned */
+    size_t n_names;
 };
 
 /* Monotonic milliseconds. */
@@ -91,6 +95,13 @@ int64_t ms_now_ms(void);
 ms_runrec_t *ms_run_new(uint64_t id, const char *source, const char *dest, const char *set,
                      char *const *projects, size_t n_projects);
 void ms_run_destroy(ms_runrec_t **r);
+
+/*
+ * The run's copy of name, made once per distinct name and freed with the
+ * run; tasks point to it. Returns "" when out of memory (the name is only
+ * shown, never decides anything).
+ */
+const char *ms_run_intern(ms_runrec_t *r, const char *name);
 
 /* The task a result names, or NULL when the id is out of range. */
 ms_trec_t *ms_run_task(ms_runrec_t *r, uint64_t task_id);

@@ -151,7 +151,7 @@ static void assign(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
     t->state = MS_TS_RUNNING;
     t->started_ms = ms_now_ms();
     snprintf(t->worker_id, sizeof t->worker_id, "%s", w->id);
-    snprintf(t->host, sizeof t->host, "%s", w->name);
+    t->host = ms_run_intern(t->run, w->name);
     w->credit--;
     w->running++;
     if (ms_run_note_worker(t->run, w->id, w->name, w->slots) != 0)

@@ -155,7 +155,7 @@ static void on_hold(ms_master_t *m, ms_wrec_t *w, const ms_taskref_t *ref)
         w->running++;
     t->orphan = 0;
     snprintf(t->worker_id, sizeof t->worker_id, "%s", w->id);
-    snprintf(t->host, sizeof t->host, "%s", w->name);
+    t->host = ms_run_intern(t->run, w->name);
     ms_cat_task(m, t);
     ms_info("run %llu: %s adopted from worker %s (%s)", (unsigned long long)t->run->id,
             ms_log_safe(ms_report_project_name(t->project), name, sizeof name), w->id, w->name);
@@ -256,7 +256,7 @@ static void on_result(ms_master_t *m, ms_wrec_t *w, ms_result_t *res)
     ms_run_set_result(t, res);
     if (out == MS_OUTCOME_TRANSIENT && t->attempts < m->attempts && !m->stopping) {
         int64_t delay = backoff_ms(m, t->attempts);
-        snprintf(t->failed_on, sizeof t->failed_on, "%s", w->name);
+        t->failed_on = ms_run_intern(t->run, w->name);
         ms_warn("run %llu: %s failed on %s (attempt %u, %s), retrying in %.1f s",
                 (unsigned long long)t->run->id,
                 ms_log_safe(ms_report_project_name(t->project), name, sizeof name), w->name,

@@ -95,7 +95,7 @@ static void dispatch(ms_catalog_t *c, ms_trec_t *t, const char *w, const char *h
     t->attempts++;
     t->state = MS_TS_RUNNING;
     snprintf(t->worker_id, sizeof t->worker_id, "%s", w);
-    snprintf(t->host, sizeof t->host, "%s", h);
+    t->host = ms_run_intern(t->run, h);
     assert_int_equal(ms_run_note_worker(t->run, w, h, 4), 0);
     save_task(c, t);
 }
@@ -133,7 +133,7 @@ static void fail_and_requeue(ms_catalog_t *c, ms_trec_t *t, int exit_code, const
 {
     ms_result_t res = result_for(t, exit_code, msg);
     ms_run_set_result(t, &res);
-    snprintf(t->failed_on, sizeof t->failed_on, "%s", t->host);
+    t->failed_on = ms_run_intern(t->run, t->host);
     t->state = MS_TS_QUEUED;
     save_task(c, t);
 }
