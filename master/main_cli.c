@@ -18,6 +18,7 @@
 #include "ms_embedded.h"
 #include "ms_keys.h"
 #include "ms_log.h"
+#include "ms_path.h"
 #include "ms_report.h"
 #include "ms_run.h"
 #include "ms_signal.h"
@@ -158,14 +159,6 @@ static int parse_args(int argc, char **argv, cli_t *c)
     return 0;
 }
 
-/* An rsync remote destination: host:path, user@host:path or rsync://... */
-static int is_remote(const char *dest)
-{
-    const char *colon = strchr(dest, ':');
-    const char *slash = strchr(dest, '/');
-    return strncmp(dest, "rsync://", 8) == 0 || (colon && (!slash || colon < slash));
-}
-
 /* Absolute form of a local path that may not exist yet. */
 static int absolute(const char *path, char *out, size_t outlen)
 {
@@ -243,7 +236,7 @@ static int run_embedded(cli_t *c)
         fprintf(stderr, "multisync: source %s: %s\n", c->args[0], strerror(errno));
         return 2;
     }
-    if (is_remote(c->args[1]))
+    if (ms_path_is_remote(c->args[1]))
         snprintf(dst, sizeof dst, "%s", c->args[1]);
     else if (absolute(c->args[1], dst, sizeof dst) != 0) {
         fprintf(stderr, "multisync: destination %s: path too long\n", c->args[1]);
@@ -364,7 +357,7 @@ static int fill_run_request(const cli_t *c, ms_msg_t *req)
         req->u.run.flags = c->delete ? 1 : 0;
         return 0;
     }
-    if (c->n_args != 2 || c->args[0][0] != '/' || (c->args[1][0] != '/' && !is_remote(c->args[1]))) {
+    if (c->n_args != 2 || c->args[0][0] != '/' || (c->args[1][0] != '/' && !ms_path_is_remote(c->args[1]))) {
         fprintf(stderr, "multisync: with --master, give a set name, or an absolute SRC and DST "
                         "as the workers see them\n");
         return -1;

@@ -4,13 +4,6 @@
 
 #include "ms_run.h"
 
-int64_t ms_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int init_task(ms_runrec_t *r, size_t i, const char *project, uint32_t flags)
 {
     ms_trec_t *t = &r->tasks[i];

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "ms_clock.h"
 #include "ms_codec.h"
 
 typedef enum {
@@ -85,8 +86,6 @@ struct ms_run {
     size_t n_names;
 };
 
-/* Monotonic milliseconds. */
-int64_t ms_now_ms(void);
 
 /*
  * New run over the given projects (copied), plus the top task last.

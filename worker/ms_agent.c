@@ -8,6 +8,7 @@
 #include <zmq.h>
 
 #include "ms_agent.h"
+#include "ms_clock.h"
 #include "ms_confine.h"
 #include "ms_host.h"
 #include "ms_log.h"
@@ -52,13 +53,6 @@ typedef struct {
     int done;               /* leave the loop */
     int exit_code;
 } agent_t;
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int send_msg(agent_t *a, ms_msg_t *m)
 {
@@ -108,9 +102,9 @@ static void send_heartbeat(agent_t *a)
 {
     ms_msg_t m = {.cmd = MS_CMD_HEARTBEAT};
     char cores[MS_HOST_MAX_CPUS + 1];
-    m.u.heartbeat.t = (uint64_t)now_ms();
+    m.u.heartbeat.t = (uint64_t)ms_now_ms();
     add_host_counters(a, &m.u.heartbeat, cores, sizeof cores);
-    a->next_hb_ms = now_ms() + a->hb_ms;
+    a->next_hb_ms = ms_now_ms() + a->hb_ms;
     send_msg(a, &m);
 }
 
@@ -118,9 +112,9 @@ static void send_heartbeat(agent_t *a)
 static void send_progress(agent_t *a)
 {
     ms_progress_t p[64];
-    if (now_ms() < a->next_progress_ms)
+    if (ms_now_ms() < a->next_progress_ms)
         return;
-    a->next_progress_ms = now_ms() + PROGRESS_EVERY_MS;
+    a->next_progress_ms = ms_now_ms() + PROGRESS_EVERY_MS;
     size_t n = ms_pool_progress(a->pool, p, sizeof p / sizeof p[0]);
     for (size_t i = 0; i < n; i++) {
         ms_msg_t m = {.cmd = MS_CMD_PROGRESS};
@@ -135,7 +129,7 @@ static void send_result(agent_t *a, outbox_t *ob)
 {
     ms_msg_t m = {.cmd = MS_CMD_RESULT};
     m.u.result = ob->r;
-    ob->sent_at = (uint64_t)now_ms();
+    ob->sent_at = (uint64_t)ms_now_ms();
     send_msg(a, &m);
 }
 
@@ -244,13 +238,13 @@ static void reconnect(agent_t *a)
 {
     char err[512];
     ms_warn("no answer from master %s for %.1f s: reconnecting (%u task(s) still running)",
-            a->o->master, (now_ms() - a->last_heard_ms) / 1000.0, ms_pool_busy(a->pool));
+            a->o->master, (ms_now_ms() - a->last_heard_ms) / 1000.0, ms_pool_busy(a->pool));
     if (open_socket(a, err, sizeof err) != 0) {
         ms_error("%s", err);
     } else {
         announce(a);
     }
-    a->reconnect_at_ms = now_ms() + a->reconnect_ivl_ms;
+    a->reconnect_at_ms = ms_now_ms() + a->reconnect_ivl_ms;
     if (a->reconnect_ivl_ms < MS_RECONNECT_MAX_MS)
         a->reconnect_ivl_ms *= 2;
 }
@@ -269,7 +263,7 @@ static void check_lease(agent_t *a)
 {
     static const char why[] = "stopped: this worker lost contact with the master";
     int64_t margin = a->hb_ms / 2 < a->ttl_ms / 4 ? a->hb_ms / 2 : a->ttl_ms / 4;
-    int64_t deadline = a->acked_ms + a->ttl_ms, now = now_ms();
+    int64_t deadline = a->acked_ms + a->ttl_ms, now = ms_now_ms();
     if (ms_pool_busy(a->pool) == 0 || now < deadline - margin)
         return;
     if (!a->lease_lost)
@@ -349,15 +343,15 @@ static void on_master_msg(agent_t *a, ms_msg_t *m)
     case MS_CMD_BYE:
         ms_info("master says goodbye: %s", m->u.text.message);
         if (m->u.text.reconnect)
-            a->last_heard_ms = now_ms() - 2 * (int64_t)a->hb_ms; /* reconnect at once */
+            a->last_heard_ms = ms_now_ms() - 2 * (int64_t)a->hb_ms; /* reconnect at once */
         else
             a->done = 1;
         break;
     case MS_CMD_ERROR:
         ms_warn("master refused a message: %s", m->u.text.message);
         if (strstr(m->u.text.message, "unknown worker") &&
-            now_ms() >= a->reconnect_at_ms) {
-            a->reconnect_at_ms = now_ms() + a->hb_ms;
+            ms_now_ms() >= a->reconnect_at_ms) {
+            a->reconnect_at_ms = ms_now_ms() + a->hb_ms;
             announce(a);
         }
         break;
@@ -382,7 +376,7 @@ static void read_master(agent_t *a)
             a->version_logged = 1;
             continue;
         }
-        a->last_heard_ms = now_ms();
+        a->last_heard_ms = ms_now_ms();
         a->reconnect_ivl_ms = MS_RECONNECT_MIN_MS;
         if (rc == MS_WIRE_OK)
             on_master_msg(a, &m);
@@ -443,7 +437,7 @@ static int turn(agent_t *a, int timeout_ms)
 /* Housekeeping on the clock: heartbeat, lease, reconnect. */
 static void tick(agent_t *a)
 {
-    int64_t now = now_ms();
+    int64_t now = ms_now_ms();
     if (now >= a->next_hb_ms)
         send_heartbeat(a);
     send_progress(a);
@@ -457,7 +451,7 @@ static void tick(agent_t *a)
 /* Run the loop until no task runs, the deadline, or (if stop_on_bye) a BYE. */
 static void wait_tasks(agent_t *a, int64_t deadline, int stop_on_bye)
 {
-    while (ms_pool_busy(a->pool) > 0 && now_ms() < deadline && !(stop_on_bye && a->done)) {
+    while (ms_pool_busy(a->pool) > 0 && ms_now_ms() < deadline && !(stop_on_bye && a->done)) {
         tick(a);
         if (turn(a, 100) != 0)
             break;
@@ -471,9 +465,9 @@ static void stop_all(agent_t *a, const char *why)
     if (ms_pool_busy(a->pool) == 0)
         return;
     ms_pool_kill_all(a->pool, SIGTERM, why);
-    wait_tasks(a, now_ms() + KILL_GRACE_MS, 0);
+    wait_tasks(a, ms_now_ms() + KILL_GRACE_MS, 0);
     ms_pool_kill_all(a->pool, SIGKILL, why);
-    wait_tasks(a, now_ms() + KILL_GRACE_MS, 0);
+    wait_tasks(a, ms_now_ms() + KILL_GRACE_MS, 0);
 }
 
 /* SIGTERM: no new tasks, let running ones finish up to the drain timeout,
@@ -487,7 +481,7 @@ static void drain(agent_t *a)
     if (ms_pool_busy(a->pool) > 0)
         ms_info("draining: waiting up to %u s for %u running task(s)", limit,
                 ms_pool_busy(a->pool));
-    wait_tasks(a, now_ms() + (int64_t)limit * 1000, 1);
+    wait_tasks(a, ms_now_ms() + (int64_t)limit * 1000, 1);
     if (ms_pool_busy(a->pool) > 0 && !a->done) {
         ms_warn("drain timeout: interrupting %u task(s)", ms_pool_busy(a->pool));
         stop_all(a, "interrupted: the worker was stopped");
@@ -556,8 +550,8 @@ int ms_agent_run(const ms_agent_opts_t *o, volatile sig_atomic_t *stop)
         return 1;
     }
     ms_info("worker %s with %u slots, master %s", o->name, o->slots, o->master);
-    a.last_heard_ms = now_ms();
-    a.acked_ms = now_ms(); /* no task is held before the master answers */
+    a.last_heard_ms = ms_now_ms();
+    a.acked_ms = ms_now_ms(); /* no task is held before the master answers */
     announce(&a);
     while (!a.done && !*stop) {
         tick(&a);

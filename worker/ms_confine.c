@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ms_path.h"
 #include "ms_err.h"
 #include "ms_confine.h"
 
@@ -22,11 +23,6 @@ struct ms_confine {
 
 /* --- paths ------------------------------------------------------------------------ */
 
-/* rsync's rule: "rsync://..." or a ':' before any '/' names another host. */
-static int is_remote(const char *s)
-{
-    return strncmp(s, "rsync://", 8) == 0 || s[strcspn(s, ":/")] == ':';
-}
 
 /* The path part of a remote spec: after "rsync://" or the host's ':' / "::". */
 static const char *remote_path(const char *s)
@@ -106,7 +102,7 @@ static int join(char *out, const char *dir, const char *name)
 {
     size_t len = strlen(dir);
     int no_sep =
-        !*name || (len && dir[len - 1] == '/') || (len && dir[len - 1] == ':' && is_remote(dir));
+        !*name || (len && dir[len - 1] == '/') || (len && dir[len - 1] == ':' && ms_path_is_remote(dir));
     const char *sep = no_sep ? "" : "/";
     return (size_t)snprintf(out, PATH_MAX, "%s%s%s", dir, sep, name) < PATH_MAX ? 0 : -1;
 }
@@ -222,7 +218,7 @@ int ms_confine_allow_source(ms_confine_t *c, const char *path, char *err, size_t
 
 int ms_confine_allow_dest(ms_confine_t *c, const char *path, char *err, size_t errlen)
 {
-    if (!path || !*path || !is_remote(path))
+    if (!path || !*path || !ms_path_is_remote(path))
         return add_local_root(&c->dst_local, "allow_dest", path, err, errlen);
     if (has_dotdot(remote_path(path)))
         return ms_errf(err, errlen, "allow_dest %s: '..' is not allowed in a remote prefix", path);
@@ -328,7 +324,7 @@ int ms_confine_check_task(const ms_confine_t *c, const char *source_root, const 
         return -1;
     if (!ms_confine_restricts_dests(c))
         return 0;
-    if (is_remote(dest_root))
+    if (ms_path_is_remote(dest_root))
         return check_remote_dest(c, dst, err, errlen);
     return check_local_dest(c, dst, err, errlen);
 }

@@ -2,6 +2,7 @@
  * ms_rsync.c - argv for a task, figures from rsync --stats, stderr tail.
  */
 #include "ms_rsync.h"
+#include "ms_path.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -169,7 +170,7 @@ static char *join_dir(const char *root, const char *project)
 
     while (rlen > 0 && root[rlen - 1] == '/')
         rlen--;
-    if (rlen > 0 && root[rlen - 1] == ':')
+    if (rlen > 0 && root[rlen - 1] == ':' && ms_path_is_remote(root))
         sep = "";
     s = malloc(rlen + plen + 3);
     if (s == NULL)
@@ -295,12 +296,6 @@ static int folder_has_entries(const char *path)
     return found;
 }
 
-static bool is_remote(const char *dest)
-{
-    const char *colon = strchr(dest, ':'), *slash = strchr(dest, '/');
-    return strncmp(dest, "rsync://", 8) == 0 || (colon != NULL && (slash == NULL || colon < slash));
-}
-
 int ms_rsync_check_delete_safe(const ms_task_t *t, char *err, size_t errlen)
 {
     char *src, *dst;
@@ -315,7 +310,7 @@ int ms_rsync_check_delete_safe(const ms_task_t *t, char *err, size_t errlen)
         goto out;
     }
     s = folder_has_entries(src);
-    d = is_remote(t->dest) ? 1 : folder_has_entries(dst);
+    d = ms_path_is_remote(t->dest) ? 1 : folder_has_entries(dst);
     if (s < 0)
         snprintf(err, errlen, "source %s is not a readable folder: %s", src, strerror(errno));
     else if (s == 0 && d != 0)

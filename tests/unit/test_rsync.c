@@ -281,6 +281,22 @@ static void progress_mid_transfer_and_without_any(void **state)
     assert_int_equal(ms_rsync_parse_progress("99999999999999999999999 50%", 27, &bytes), -1);
 }
 
+static void argv_keeps_the_slash_after_a_local_root_ending_in_a_colon(void **state)
+{
+    ms_task_t t = task("alpha", 0);
+    char err[128];
+    char **argv;
+
+    (void)state;
+    t.source = "/data/x:";
+    t.dest = "/backup/y:";
+    argv = ms_rsync_argv("rsync", NULL, 0, &t, err, sizeof(err));
+    assert_non_null(argv);
+    assert_string_equal(argv[6], "/data/x:/alpha/");
+    assert_string_equal(argv[7], "/backup/y:/alpha/");
+    ms_rsync_argv_free(argv);
+}
+
 static void argv_for_a_delete_task_mirrors_deletions_after_the_transfer(void **state)
 {
     ms_task_t t = task("alpha", MS_TASK_DELETE);
@@ -557,6 +573,7 @@ int main(void)
         cmocka_unit_test(check_task_refuses_a_name_longer_than_NAME_MAX),
         cmocka_unit_test(check_task_refuses_unknown_flags),
         cmocka_unit_test(argv_for_a_delete_task_mirrors_deletions_after_the_transfer),
+        cmocka_unit_test(argv_keeps_the_slash_after_a_local_root_ending_in_a_colon),
         cmocka_unit_test(progress_is_the_last_progress2_line_even_after_the_stats),
         cmocka_unit_test(progress_mid_transfer_and_without_any),
         cmocka_unit_test(delete_is_refused_when_the_source_is_empty_and_the_backup_is_not),
