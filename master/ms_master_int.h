@@ -109,6 +109,9 @@ void ms_sched_requeue(ms_master_t *m, ms_trec_t *t, const char *why);
 /* ms_workers.c */
 void ms_workers_read(ms_master_t *m);
 void ms_workers_tick(ms_master_t *m);
+/* Drop (and requeue the tasks of) every worker a send failed to. Called
+ * once its queued messages are read, and on every tick. */
+void ms_workers_drop_unreachable(ms_master_t *m);
 ms_wrec_t *ms_worker_by_id(const ms_master_t *m, const char *id);
 void ms_worker_remove(ms_master_t *m, ms_wrec_t *w, const char *why, int requeue);
 

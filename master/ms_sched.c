@@ -171,16 +171,6 @@ static void unassign(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
     ms_cat_task(m, t);
 }
 
-/* A send to w failed: take back w's unsent tasks of the batch, drop w
- * (which requeues what it really holds). */
-static void drop_unreachable(ms_master_t *m, ms_wrec_t *w, ms_trec_t **batch, size_t n)
-{
-    for (size_t j = n; j-- > 0;)
-        if (batch[j]->state == MS_TS_RUNNING && strcmp(batch[j]->worker_id, w->id) == 0)
-            unassign(m, w, batch[j]);
-    ms_worker_remove(m, w, "cannot be sent to", 1);
-}
-
 static int send_task(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
 {
     char err[256];
@@ -197,14 +187,27 @@ static int send_task(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
     return 0;
 }
 
+/* Tasks the workers may be sent now: their free credit. */
+static size_t total_credit(const ms_master_t *m)
+{
+    size_t credit = 0;
+    for (size_t i = 0; i < m->n_workers; i++) {
+        const ms_wrec_t *w = m->workers[i];
+        if (!w->draining && !w->unreachable)
+            credit += w->credit;
+    }
+    return credit;
+}
+
 void ms_sched_dispatch(ms_master_t *m)
 {
     if (m->stopping)
         return;
     ms_sched_release_due(m);
-    size_t n = 0, cap = m->q_len;
+    size_t n = 0, credit = total_credit(m);
+    size_t cap = m->q_len < credit ? m->q_len : credit;
     if (cap == 0)
-        return;
+        return; /* the common turn: nothing to hand out, nothing to allocate */
     ms_trec_t **batch = malloc(cap * sizeof *batch);
     if (!batch)
         return;
@@ -221,14 +224,12 @@ void ms_sched_dispatch(ms_master_t *m)
     int durable = ms_cat_flush(m) == 0;
     for (size_t i = n; i-- > 0;) {
         ms_trec_t *t = batch[i];
-        if (t->state != MS_TS_RUNNING)
-            continue; /* taken back when its worker proved unreachable */
         ms_wrec_t *w = ms_worker_by_id(m, t->worker_id);
-        if (!durable || !w) {
+        if (!durable || !w || w->unreachable) {
             unassign(m, w, t);
         } else if (send_task(m, w, t) != 0) {
             unassign(m, w, t);
-            drop_unreachable(m, w, batch, i);
+            w->unreachable = 1; /* dropped with its tasks by ms_workers_drop_unreachable */
         }
     }
     free(batch);

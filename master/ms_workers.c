@@ -321,8 +321,7 @@ static void on_worker_msg(ms_master_t *m, const ms_peer_t *peer, ms_msg_t *msg)
     }
 }
 
-/* Drop the workers found unreachable, now that their last messages are read. */
-static void drop_unreachable(ms_master_t *m)
+void ms_workers_drop_unreachable(ms_master_t *m)
 {
     for (size_t i = 0; i < m->n_workers;) {
         ms_wrec_t *w = m->workers[i];
@@ -346,7 +345,7 @@ void ms_workers_read(ms_master_t *m)
         char err[512], pid[40];
         int rc = ms_wire_recv(m->wsock, 1, &peer, &msg, err, sizeof err);
         if (rc == MS_WIRE_NONE || rc == MS_WIRE_FAIL) {
-            drop_unreachable(m);
+            ms_workers_drop_unreachable(m);
             return;
         }
         if (rc == MS_WIRE_OK) {
@@ -362,7 +361,7 @@ void ms_workers_read(ms_master_t *m)
         }
         ms_msg_clear(&msg);
     }
-    drop_unreachable(m);
+    ms_workers_drop_unreachable(m);
 }
 
 /* --- liveness ------------------------------------------------------------------ */
@@ -403,6 +402,7 @@ static void diag_tick(ms_master_t *m)
 void ms_workers_tick(ms_master_t *m)
 {
     int64_t now = ms_now_ms();
+    ms_workers_drop_unreachable(m);
     for (size_t i = 0; i < m->n_workers;) {
         ms_wrec_t *w = m->workers[i];
         if (now - w->last_seen_ms > ttl_ms(m)) {
