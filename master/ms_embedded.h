@@ -22,7 +22,6 @@ typedef struct {
     unsigned attempts;         /* 0: 3 */
     int retry_delay_ms;        /* 0: 1000 */
     unsigned task_timeout_s;   /* 0: none */
-    const char *catalog;       /* NULL: no catalog */
     int heartbeat_ms;          /* 0: MS_HEARTBEAT_MS */
     FILE *progress;            /* a terminal for the live progress line, or NULL */
 } ms_embedded_opts_t;
