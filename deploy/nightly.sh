@@ -15,12 +15,17 @@ if [ -z "$control" ]; then
     exit 2
 fi
 status=0
-for set in $(sed -n 's/^[[:space:]]*\[set[[:space:]]\{1,\}\([^]]*\)\].*/\1/p' "$conf"); do
+# One set name per line, read as is: a name with spaces or '*' stays one name.
+sets=$(sed -n 's/^[[:space:]]*\[set[[:space:]]\{1,\}\([^]]*\)\].*/\1/p' "$conf")
+while IFS= read -r set; do
+    [ -n "$set" ] || continue
     stamp=$(date -u +%Y%m%dT%H%M%SZ)
     echo "nightly: set $set"
     # shellcheck disable=SC2086
-    if ! multisync run --master "$control" ${MULTISYNC_OPTS:-} --report "$logdir/$set-$stamp.json" "$set"; then
+    if ! multisync run --master "$control" ${MULTISYNC_OPTS:-} --report "$logdir/$set-$stamp.json" "$set" </dev/null; then
         status=1
     fi
-done
+done <<EOF_SETS
+$sets
+EOF_SETS
 exit $status
