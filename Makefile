@@ -133,4 +133,4 @@ clean:
 format:
 	clang-format -i shared/*.[ch] master/*.[ch] worker/*.[ch] tests/unit/*.c
 
--include $(OBJS:.o=.d)
+-include $(OBJS:.o=.d) $(MAINS:%.c=$(BUILD)/%.d)
