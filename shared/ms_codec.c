@@ -136,12 +136,14 @@ int ms_mp_check(const void *buf, size_t len, int max_depth, char *err, size_t er
 /* ---------------------------------------------------------------------- */
 /* The body of each command, as a table of fields.                        */
 
-typedef enum { F_U32, F_U64, F_FLAGS, F_I32, F_F64, F_STR } field_kind_t;
+/* F_STRS: an array of at most MS_MAX_ITEMS strings, a char ** and a uint32_t count. */
+typedef enum { F_U32, F_U64, F_FLAGS, F_I32, F_F64, F_STR, F_STRS } field_kind_t;
 
 typedef enum {
-    F_REQ,      /* required */
-    F_OPT_NULL, /* optional; absent <-> NULL */
-    F_OPT_EMPTY, /* optional; absent -> "", NULL is sent as "" */
+    F_REQ,       /* required */
+    F_OPT_NULL,  /* optional; absent <-> NULL (a list: absent <-> no entries, NULL) */
+    F_OPT_EMPTY, /* optional string; absent -> "", NULL is sent as "" */
+    F_OPT_BLANK, /* optional string; absent -> "", NULL and "" are not sent */
     F_OPT_ZERO   /* optional number; absent <-> 0 */
 } field_need_t;
 
@@ -152,6 +154,7 @@ typedef struct {
     size_t off;   /* offset of the member in ms_msg_t */
     uint64_t min; /* uints: smallest value */
     uint64_t max; /* uints: largest value; flags: known bits; strings: longest length */
+    size_t off_n; /* string lists: offset of their uint32_t count in ms_msg_t */
 } field_t;
 
 typedef struct {
@@ -162,15 +165,16 @@ typedef struct {
 
 #define OFF(member) offsetof(ms_msg_t, u.member)
 /* clang-format off */
-#define U32(k, m, lo, hi) {k, F_U32, F_REQ, OFF(m), lo, hi}
-#define U64(k, m) {k, F_U64, F_REQ, OFF(m), 0, UINT64_MAX}
-#define I32(k, m) {k, F_I32, F_REQ, OFF(m), 0, 0}
-#define F64(k, m) {k, F_F64, F_REQ, OFF(m), 0, 0}
-#define STR(k, m, maxlen, need) {k, F_STR, need, OFF(m), 0, maxlen}
-#define OPT_U32(k, m, hi) {k, F_U32, F_OPT_ZERO, OFF(m), 0, hi}
-#define OPT_U64(k, m) {k, F_U64, F_OPT_ZERO, OFF(m), 0, UINT64_MAX}
-#define OPT_F64(k, m) {k, F_F64, F_OPT_ZERO, OFF(m), 0, 0}
-#define OPT_STR(k, m, maxlen) {k, F_STR, F_OPT_NULL, OFF(m), 0, maxlen}
+#define U32(k, m, lo, hi) {k, F_U32, F_REQ, OFF(m), lo, hi, 0}
+#define U64(k, m) {k, F_U64, F_REQ, OFF(m), 0, UINT64_MAX, 0}
+#define I32(k, m) {k, F_I32, F_REQ, OFF(m), 0, 0, 0}
+#define F64(k, m) {k, F_F64, F_REQ, OFF(m), 0, 0, 0}
+#define STR(k, m, maxlen, need) {k, F_STR, need, OFF(m), 0, maxlen, 0}
+#define OPT_U32(k, m, hi) {k, F_U32, F_OPT_ZERO, OFF(m), 0, hi, 0}
+#define OPT_U64(k, m) {k, F_U64, F_OPT_ZERO, OFF(m), 0, UINT64_MAX, 0}
+#define OPT_F64(k, m) {k, F_F64, F_OPT_ZERO, OFF(m), 0, 0, 0}
+#define OPT_STR(k, m, maxlen) {k, F_STR, F_OPT_NULL, OFF(m), 0, maxlen, 0}
+#define OPT_STRS(k, m, n, maxlen) {k, F_STRS, F_OPT_NULL, OFF(m), 0, maxlen, OFF(n)}
 /* clang-format on */
 
 static const field_t hello_fields[] = {
@@ -184,11 +188,14 @@ static const field_t task_fields[] = {
     U64("run", task.run_id),
     U64("task", task.task_id),
     U32("attempt", task.attempt, 1, UINT32_MAX),
-    {"flags", F_FLAGS, F_REQ, OFF(task.flags), 0, MS_TASK_FLAGS_KNOWN},
+    {"flags", F_FLAGS, F_REQ, OFF(task.flags), 0, MS_TASK_FLAGS_KNOWN, 0},
     STR("project", task.project, MS_MAX_NAME, F_REQ),
     STR("source", task.source, MS_MAX_PATH, F_REQ),
     STR("dest", task.dest, MS_MAX_PATH, F_REQ),
     OPT_U32("timeout", task.timeout_s, 366u * 24 * 3600),
+    STR("sub", task.sub, MS_MAX_PATH, F_OPT_BLANK),
+    OPT_STRS("items", task.items, task.n_items, MS_MAX_PATH),
+    OPT_STRS("excl", task.excl, task.n_excl, MS_MAX_PATH),
 };
 static const field_t result_fields[] = {
     U64("run", result.run_id),
@@ -349,6 +356,36 @@ static uint64_t load_uint(const ms_msg_t *m, const field_t *f)
     return *(const uint32_t *)field_cptr(m, f);
 }
 
+/* The number of entries of a string list. */
+static uint32_t *list_count(ms_msg_t *m, const field_t *f)
+{
+    return (uint32_t *)((char *)m + f->off_n);
+}
+
+static uint32_t load_count(const ms_msg_t *m, const field_t *f)
+{
+    return *(const uint32_t *)((const char *)m + f->off_n);
+}
+
+/* Each entry of a string list is checked as a string field of its own. */
+static int check_strs(const char *cmd, const field_t *f, const ms_msg_t *m, char *err,
+                      size_t errlen)
+{
+    char *const *list = *(char **const *)field_cptr(m, f);
+    uint32_t n = load_count(m, f);
+
+    if (n > MS_MAX_ITEMS)
+        return ms_errf(err, errlen, "%s: field '%s' has %" PRIu32 " entries, over %d", cmd, f->key,
+                       n, MS_MAX_ITEMS);
+    for (uint32_t i = 0; i < n; i++) {
+        if (list == NULL || list[i] == NULL)
+            return ms_errf(err, errlen, "%s: field '%s' entry %" PRIu32 " missing", cmd, f->key, i);
+        if (check_str(cmd, f, list[i], strlen(list[i]), err, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Decoding.                                                              */
 
@@ -417,24 +454,66 @@ static int dup_string(const char *cmd, const char *s, size_t n, char **out, char
     return 0;
 }
 
+/* The bytes of a str or bin object; -1 for any other type. */
+static int string_of(const msgpack_object *v, const char **s, size_t *n)
+{
+    if (v->type == MSGPACK_OBJECT_STR) {
+        *s = v->via.str.ptr;
+        *n = v->via.str.size;
+    } else if (v->type == MSGPACK_OBJECT_BIN) {
+        *s = v->via.bin.ptr;
+        *n = v->via.bin.size;
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
 static int decode_str(const char *cmd, const field_t *f, const msgpack_object *v, ms_msg_t *m,
                       char *err, size_t errlen)
 {
     const char *s;
     size_t n;
 
-    if (v->type == MSGPACK_OBJECT_STR) {
-        s = v->via.str.ptr;
-        n = v->via.str.size;
-    } else if (v->type == MSGPACK_OBJECT_BIN) {
-        s = v->via.bin.ptr;
-        n = v->via.bin.size;
-    } else {
+    if (string_of(v, &s, &n) < 0)
         return ms_errf(err, errlen, "%s: field '%s' must be a string", cmd, f->key);
-    }
     if (check_str(cmd, f, s, n, err, errlen) < 0)
         return -1;
     return dup_string(cmd, s, n, (char **)field_ptr(m, f), err, errlen);
+}
+
+/*
+ * The list goes into m at once and its count grows with each string copied,
+ * so that on any error ms_msg_clear() frees exactly what was decoded. An
+ * empty array decodes as no list at all (NULL, 0), as an absent key does.
+ */
+static int decode_strs(const char *cmd, const field_t *f, const msgpack_object *v, ms_msg_t *m,
+                       char *err, size_t errlen)
+{
+    char ***list = field_ptr(m, f);
+    uint32_t *count = list_count(m, f);
+    const char *s;
+    size_t n;
+
+    if (v->type != MSGPACK_OBJECT_ARRAY)
+        return ms_errf(err, errlen, "%s: field '%s' must be an array of strings", cmd, f->key);
+    if (v->via.array.size > MS_MAX_ITEMS)
+        return ms_errf(err, errlen, "%s: field '%s' has %" PRIu32 " entries, over %d", cmd, f->key,
+                       v->via.array.size, MS_MAX_ITEMS);
+    if (v->via.array.size == 0)
+        return 0;
+    if ((*list = calloc(v->via.array.size, sizeof(**list))) == NULL)
+        return ms_errf(err, errlen, "%s: out of memory", cmd);
+    for (uint32_t i = 0; i < v->via.array.size; i++) {
+        if (string_of(&v->via.array.ptr[i], &s, &n) < 0)
+            return ms_errf(err, errlen, "%s: field '%s' entry %" PRIu32 " must be a string", cmd,
+                           f->key, i);
+        if (check_str(cmd, f, s, n, err, errlen) < 0 ||
+            dup_string(cmd, s, n, &(*list)[i], err, errlen) < 0)
+            return -1;
+        (*count)++;
+    }
+    return 0;
 }
 
 static int decode_field(const char *cmd, const field_t *f, const msgpack_object *v, ms_msg_t *m,
@@ -451,6 +530,8 @@ static int decode_field(const char *cmd, const field_t *f, const msgpack_object 
         return decode_float(cmd, f, v, m, err, errlen);
     case F_STR:
         return decode_str(cmd, f, v, m, err, errlen);
+    case F_STRS:
+        return decode_strs(cmd, f, v, m, err, errlen);
     }
     return ms_errf(err, errlen, "%s: field '%s' has no decoder", cmd, f->key);
 }
@@ -479,7 +560,8 @@ static int finish_fields(const cmd_spec_t *cs, uint32_t seen, ms_msg_t *m, char 
             continue;
         if (f->need == F_REQ)
             return ms_errf(err, errlen, "%s: field '%s' missing", cmd, f->key);
-        if (f->need == F_OPT_EMPTY && dup_string(cmd, "", 0, field_ptr(m, f), err, errlen) < 0)
+        if ((f->need == F_OPT_EMPTY || f->need == F_OPT_BLANK) &&
+            dup_string(cmd, "", 0, field_ptr(m, f), err, errlen) < 0)
             return -1;
     }
     return 0;
@@ -558,6 +640,8 @@ static int validate_field(const char *cmd, const field_t *f, const ms_msg_t *m, 
         if (s == NULL && f->need == F_REQ)
             return ms_errf(err, errlen, "%s: field '%s' missing", cmd, f->key);
         return s == NULL ? 0 : check_str(cmd, f, s, strlen(s), err, errlen);
+    case F_STRS:
+        return check_strs(cmd, f, m, err, errlen);
     case F_I32:
         break;
     }
@@ -566,11 +650,41 @@ static int validate_field(const char *cmd, const field_t *f, const ms_msg_t *m, 
 
 static int omitted(const field_t *f, const ms_msg_t *m)
 {
+    const char *s;
+
+    if (f->kind == F_STRS)
+        return load_count(m, f) == 0;
     if (f->need == F_OPT_ZERO && f->kind == F_F64)
         return *(const double *)field_cptr(m, f) == 0.0;
     if (f->need == F_OPT_ZERO)
         return load_uint(m, f) == 0;
-    return f->kind == F_STR && f->need == F_OPT_NULL && *(char *const *)field_cptr(m, f) == NULL;
+    if (f->kind != F_STR)
+        return 0;
+    s = *(char *const *)field_cptr(m, f);
+    return (f->need == F_OPT_NULL && s == NULL) ||
+           (f->need == F_OPT_BLANK && (s == NULL || s[0] == '\0'));
+}
+
+static int pack_bin(msgpack_packer *pk, const char *s)
+{
+    size_t n = strlen(s);
+
+    if (msgpack_pack_bin(pk, n) < 0)
+        return -1;
+    return msgpack_pack_bin_body(pk, s, n);
+}
+
+static int pack_strs(msgpack_packer *pk, const field_t *f, const ms_msg_t *m)
+{
+    char *const *list = *(char **const *)field_cptr(m, f);
+    uint32_t n = load_count(m, f);
+
+    if (msgpack_pack_array(pk, n) < 0)
+        return -1;
+    for (uint32_t i = 0; i < n; i++)
+        if (pack_bin(pk, list[i]) < 0)
+            return -1;
+    return 0;
 }
 
 static int pack_value(msgpack_packer *pk, const field_t *f, const ms_msg_t *m)
@@ -588,10 +702,9 @@ static int pack_value(msgpack_packer *pk, const field_t *f, const ms_msg_t *m)
         return msgpack_pack_double(pk, *(const double *)field_cptr(m, f));
     case F_STR:
         s = *(char *const *)field_cptr(m, f);
-        s = s != NULL ? s : "";
-        if (msgpack_pack_bin(pk, strlen(s)) < 0)
-            return -1;
-        return msgpack_pack_bin_body(pk, s, strlen(s));
+        return pack_bin(pk, s != NULL ? s : "");
+    case F_STRS:
+        return pack_strs(pk, f, m);
     }
     return -1;
 }
@@ -644,6 +757,13 @@ int ms_msg_encode(const ms_msg_t *m, char **out, size_t *outlen, char *err, size
 
 /* ---------------------------------------------------------------------- */
 
+static void free_strs(char **list, uint32_t n)
+{
+    for (uint32_t i = 0; list != NULL && i < n; i++)
+        free(list[i]);
+    free(list);
+}
+
 void ms_msg_clear(ms_msg_t *m)
 {
     if (m == NULL)
@@ -656,6 +776,9 @@ void ms_msg_clear(ms_msg_t *m)
         free(m->u.task.project);
         free(m->u.task.source);
         free(m->u.task.dest);
+        free(m->u.task.sub);
+        free_strs(m->u.task.items, m->u.task.n_items);
+        free_strs(m->u.task.excl, m->u.task.n_excl);
         break;
     case MS_CMD_RESULT:
         free(m->u.result.message);

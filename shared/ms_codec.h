@@ -15,13 +15,20 @@
  *     must be present; unknown keys are ignored (forward compatibility);
  *   - strings must not contain NUL bytes (they become C strings and paths).
  *     They need not be UTF-8: project names are bytes. They travel as msgpack
- *     bin; a decoder accepts str or bin for a string field.
+ *     bin; a decoder accepts str or bin for a string field;
+ *   - a list ([str]) is a msgpack array of such strings, each within the
+ *     field's length limit, at most MS_MAX_ITEMS of them. An empty list is
+ *     not sent (nor an empty sub), so a task that is not split encodes as it
+ *     did before these fields; an absent or empty list decodes as NULL with
+ *     a count of 0.
  *
  * Body keys, per command (R = required, O = optional with the default shown):
  *   HELLO        name:str R, slots:uint R (1..4096)
  *   READY        credit:uint R (1..4096)
  *   TASK         run:uint R, task:uint R, attempt:uint R (>=1), flags:uint R,
- *                project:str R, source:str R, dest:str R, timeout:uint O (0: none)
+ *                project:str R, source:str R, dest:str R, timeout:uint O (0: none),
+ *                sub:str O (""), items:[str] O ([]), excl:[str] O ([])
+ *                (at most MS_MAX_ITEMS entries in items and in excl)
  *   RESULT       run, task, attempt:uint R, exit:int R, signal:int R,
  *                secs:float R, files, btotal, bxfer:uint R, cpu_u, cpu_s:float R,
  *                rss, rd, wr:uint R, msg:str O ("")
@@ -73,6 +80,17 @@ typedef struct {
     char *source;    /* source root as the worker sees it */
     char *dest;      /* destination root: a path or an rsync remote */
     uint32_t timeout_s; /* kill the task after this long; 0: no limit */
+    /* A chunk of a split project (n_items > 0): copy the entries items[] of
+     * the folder sub (relative to the project, "" = the project itself),
+     * each one path component, into the same folder of the backup. */
+    char *sub;          /* never NULL after decoding; "" when absent */
+    char **items;       /* decoded: NULL when n_items is 0 */
+    uint32_t n_items;
+    /* The rest of a split project (n_excl > 0, sub "" and no items): the
+     * whole project but these paths (relative to the project), which its
+     * chunks copy; excluded paths are neither copied nor deleted. */
+    char **excl;        /* decoded: NULL when n_excl is 0 */
+    uint32_t n_excl;
 } ms_task_t;
 
 typedef struct {

@@ -280,9 +280,9 @@ static void refuse_task(agent_t *a, const ms_task_t *t, int code, const char *wh
 {
     ms_result_t r = {.run_id = t->run_id, .task_id = t->task_id, .attempt = t->attempt,
                      .exit_code = code, .message = strdup(why)};
-    char name[512];
+    char name[512], reason[2048]; /* why may name paths, which may hold any byte */
     ms_warn("task %s of run %llu refused: %s", ms_log_safe(t->project, name, sizeof name),
-            (unsigned long long)t->run_id, why);
+            (unsigned long long)t->run_id, ms_log_safe(why, reason, sizeof reason));
     if (outbox_add(a, &r) != 0)
         free(r.message);
     send_ready(a, 1);
@@ -301,8 +301,7 @@ static void on_task(agent_t *a, const ms_task_t *t)
         send_ready(a, 1);
         return;
     }
-    if (a->o->confine &&
-        ms_confine_check_task(a->o->confine, t->source, t->project, t->dest, err, sizeof err) != 0) {
+    if (ms_confine_check_task(a->o->confine, t, err, sizeof err) != 0) {
         refuse_task(a, t, -1, err);
         return;
     }

@@ -8,6 +8,7 @@
 
 #include "ms_path.h"
 #include "ms_err.h"
+#include "ms_rsync.h"
 #include "ms_confine.h"
 
 typedef struct {
@@ -309,22 +310,83 @@ static int check_local_dest(const ms_confine_t *c, const char *path, char *err, 
                 resolves_note(path, resolved, note, sizeof note));
 }
 
-int ms_confine_check_task(const ms_confine_t *c, const char *source_root, const char *project,
-                          const char *dest_root, char *err, size_t errlen)
+/* project/sub, project or sub (either may be ""), below the root. */
+static int rel_path(char *out, const char *project, const char *sub)
 {
-    char src[PATH_MAX], dst[PATH_MAX];
+    const char *sep = *project && *sub ? "/" : "";
+    return (size_t)snprintf(out, PATH_MAX, "%s%s%s", project, sep, sub) < PATH_MAX ? 0 : -1;
+}
 
-    if (!source_root || !*source_root || !dest_root || !*dest_root || !project)
-        return ms_errf(err, errlen, "task without a source or a destination");
-    if (check_project(project, err, errlen) != 0)
+/*
+ * rsync follows symbolic links on the way to the paths it is given. A whole
+ * project goes as root/project/ and is confined by where that resolves; a
+ * chunk goes as root/project/sub/ITEM, through folders that anyone who
+ * writes in the project can swap for links. So for a chunk each component
+ * of rel below root must be a real folder (lstat): all of them in the
+ * source, those that exist in a local destination (missing_ok: --mkpath
+ * makes the rest).
+ */
+static int check_real_dirs(const char *what, const char *root, const char *rel, int missing_ok,
+                           char *err, size_t errlen)
+{
+    char path[PATH_MAX], next[PATH_MAX], comp[NAME_MAX + 1];
+    struct stat st;
+
+    snprintf(path, sizeof path, "%s", root);
+    for (const char *p = rel; *p; p += strspn(p, "/")) {
+        size_t n = strcspn(p, "/");
+        if (n > NAME_MAX)
+            return ms_errf(err, errlen, "%s: a name is longer than %d bytes", what, NAME_MAX);
+        snprintf(comp, sizeof comp, "%.*s", (int)n, p);
+        p += n;
+        if (join(next, path, comp) != 0)
+            return ms_errf(err, errlen, "%s %s: path too long", what, path);
+        memcpy(path, next, strlen(next) + 1);
+        if (lstat(path, &st) != 0) {
+            if (errno == ENOENT && missing_ok)
+                return 0;
+            return ms_errf(err, errlen, "%s %s: %s", what, path, strerror(errno));
+        }
+        if (!S_ISDIR(st.st_mode))
+            return ms_errf(err, errlen, "%s %s is %s: a chunk is copied only through real folders",
+                           what, path, S_ISLNK(st.st_mode) ? "a symbolic link" : "not a folder");
+    }
+    return 0;
+}
+
+/* A chunk's folders, in the source and (when it is local) the destination. */
+static int check_chunk(const ms_task_t *t, const char *rel, char *err, size_t errlen)
+{
+    if (check_real_dirs("source", t->source, rel, 0, err, errlen) != 0)
         return -1;
-    if (join(src, source_root, project) != 0 || join(dst, dest_root, project) != 0)
+    if (ms_path_is_remote(t->dest))
+        return 0;
+    return check_real_dirs("destination", t->dest, rel, 1, err, errlen);
+}
+
+int ms_confine_check_task(const ms_confine_t *c, const ms_task_t *t, char *err, size_t errlen)
+{
+    static const ms_confine_t none;
+    char rel[PATH_MAX], src[PATH_MAX], dst[PATH_MAX];
+    const char *sub;
+
+    if (!t || !t->source || !*t->source || !t->dest || !*t->dest || !t->project)
+        return ms_errf(err, errlen, "task without a source or a destination");
+    c = c ? c : &none;
+    sub = t->sub ? t->sub : "";
+    if (check_project(t->project, err, errlen) != 0 ||
+        (*sub && ms_rsync_check_relpath("sub", sub, err, errlen) != 0))
+        return -1;
+    if (rel_path(rel, t->project, sub) != 0 || join(src, t->source, rel) != 0 ||
+        join(dst, t->dest, rel) != 0)
         return ms_errf(err, errlen, "path too long");
+    if (t->n_items > 0 && check_chunk(t, rel, err, errlen) != 0)
+        return -1;
     if (c->src.n && check_source(c, src, err, errlen) != 0)
         return -1;
     if (!ms_confine_restricts_dests(c))
         return 0;
-    if (ms_path_is_remote(dest_root))
+    if (ms_path_is_remote(t->dest))
         return check_remote_dest(c, dst, err, errlen);
     return check_local_dest(c, dst, err, errlen);
 }

@@ -16,25 +16,36 @@
  * refused. "Inside" compares whole components: /data/prod2 is not inside
  * /data/prod.
  *
- * Source: source_root/project (source_root itself for the top task, project
- * "") must exist, be a directory, and resolve to an allowed source root or
- * below.
+ * The paths checked are source_root/project/sub and dest_root/project/sub
+ * (no sub but for a chunk of a split project; no project for the top task).
+ *
+ * Source: that path must exist, be a directory, and resolve to an allowed
+ * source root or below.
  *
  * Destination: a remote one (rsync's rule: a ':' before any '/', or
  * "rsync://...") is allowed only when an allow_dest entry that is itself
  * remote is a prefix of it ending at a '/' (or the entry ends with '/' or
  * ':'), and it has no ".." component; "host:/x" and "user@host:/x" are
- * different strings. A local one, dest_root/project, may not exist yet: the
- * longest existing prefix is resolved with realpath and the missing rest
- * appended; the rest may not contain ".." and no part of it may be a
- * dangling symbolic link (rsync would follow it). The result must be inside
- * an allowed local destination root.
+ * different strings. A local one may not exist yet: the longest existing
+ * prefix is resolved with realpath and the missing rest appended; the rest
+ * may not contain ".." and no part of it may be a dangling symbolic link
+ * (rsync would follow it). The result must be inside an allowed local
+ * destination root.
+ *
+ * A chunk (a task with items) is given to rsync as source/project/sub/ITEM,
+ * and rsync follows any symbolic link on the way there, where a whole
+ * project is judged once by where source/project leads. So for a chunk,
+ * below the roots, project and each component of sub must be real
+ * directories (lstat: not a symbolic link, not anything else) in the
+ * source, and, for a local destination, those of dest/project/sub that
+ * exist (rsync --mkpath makes the missing tail). The roots themselves may
+ * be links; they are the operator's.
  *
  * Empty lists: with no allow_source, sources are not restricted; with no
  * allow_dest, destinations are not restricted. That keeps existing
  * deployments working; the owner should log a warning at start when
- * ms_confine_restricts_sources/_dests is 0. The project is checked in any
- * case.
+ * ms_confine_restricts_sources/_dests is 0. The project and sub names, and
+ * a chunk's real directories, are checked in any case.
  *
  * Limits: the check sees the file system at check time. Someone who can
  * write inside an allowed root can swap a directory for a symbolic link
@@ -47,6 +58,8 @@
 #define MS_CONFINE_H
 
 #include <stddef.h>
+
+#include "ms_codec.h"
 
 typedef struct ms_confine ms_confine_t;
 
@@ -68,14 +81,18 @@ int ms_confine_restricts_sources(const ms_confine_t *c);
 int ms_confine_restricts_dests(const ms_confine_t *c);
 
 /*
- * Check one task. project is "" (the top task: loose files of source_root)
- * or one path component (no '/', not "." or ".."). Returns 0 when the task
- * may run, or -1 with err set, e.g.
+ * Check the paths of task t: t->source and t->dest are the roots;
+ * t->project is "" (the top task: loose files of the source root) or one
+ * path component (no '/', not "." or ".."); t->sub (NULL taken as "") is ""
+ * or a relative path of names; t->n_items > 0 makes it a chunk. c may be
+ * NULL: no roots, the other checks still apply. Returns 0 when the task may
+ * run, or -1 with err set, e.g.
  *   "source /data/x/../../etc is outside the allowed source roots
  *    (/data/prod): it resolves to /etc"
+ *   "source /data/prod/alpha/lib is a symbolic link: a chunk is copied
+ *    only through real folders"
  */
-int ms_confine_check_task(const ms_confine_t *c, const char *source_root, const char *project,
-                          const char *dest_root, char *err, size_t errlen);
+int ms_confine_check_task(const ms_confine_t *c, const ms_task_t *t, char *err, size_t errlen);
 
 /* Free *cp and set it to NULL. Accepts NULL and *cp == NULL. */
 void ms_confine_destroy(ms_confine_t **cp);

@@ -2,11 +2,12 @@
  * ms_rsync.c - argv for a task, figures from rsync --stats, stderr tail.
  */
 #include "ms_rsync.h"
+#include "ms_err.h"
 #include "ms_path.h"
 
 #include <dirent.h>
 #include <errno.h>
-
+#include <inttypes.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -100,30 +101,90 @@ int ms_rsync_parse_stats(const char *text, size_t len, ms_rsync_stats_t *out)
 
 /* ---- task checks -------------------------------------------------------- */
 
+static const char *task_sub(const ms_task_t *t)
+{
+    return t->sub != NULL ? t->sub : "";
+}
+
+/* s[0..n) is one path component; what names it in the error. */
+static int check_name(const char *what, const char *s, size_t n, char *err, size_t errlen)
+{
+    if (n == 0 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+        return ms_errf(err, errlen, "%s must not be empty, \".\" or \"..\"", what);
+    if (memchr(s, '/', n) != NULL)
+        return ms_errf(err, errlen, "%s must not contain '/'", what);
+    if (n > NAME_MAX)
+        return ms_errf(err, errlen, "%s longer than %d bytes", what, NAME_MAX);
+    return 0;
+}
+
+int ms_rsync_check_relpath(const char *what, const char *path, char *err, size_t errlen)
+{
+    char part[64];
+    size_t len = strlen(path), n;
+
+    if (len >= MS_MAX_PATH)
+        return ms_errf(err, errlen, "%s is %zu bytes long, over %d", what, len, MS_MAX_PATH - 1);
+    snprintf(part, sizeof(part), "each part of %s", what);
+    for (;; path += n + 1) {
+        n = strcspn(path, "/");
+        if (check_name(part, path, n, err, errlen) < 0)
+            return -1;
+        if (path[n] == '\0')
+            return 0;
+    }
+}
+
 static int check_project(const ms_task_t *t, char *err, size_t errlen)
 {
     const char *p = t->project;
 
     if (t->flags & MS_TASK_TOP) {
-        if (p[0] != '\0') {
-            snprintf(err, errlen, "a top task must have an empty project name");
-            return -1;
-        }
+        if (p[0] != '\0')
+            return ms_errf(err, errlen, "a top task must have an empty project name");
         return 0;
     }
-    if (p[0] == '\0' || strcmp(p, ".") == 0 || strcmp(p, "..") == 0) {
-        snprintf(err, errlen, "project name must not be empty, \".\" or \"..\"");
-        return -1;
-    }
-    if (strchr(p, '/') != NULL) {
-        snprintf(err, errlen, "project name must not contain '/'");
-        return -1;
-    }
-    if (strlen(p) > NAME_MAX) {
-        snprintf(err, errlen, "project name longer than %d bytes", NAME_MAX);
-        return -1;
+    return check_name("project name", p, strlen(p), err, errlen);
+}
+
+/* Each entry of a list: an item name (one component) or an excluded path. */
+static int check_list(const char *what, char *const *list, uint32_t n, bool names, char *err,
+                      size_t errlen)
+{
+    char entry[32];
+
+    if (n > MS_MAX_ITEMS)
+        return ms_errf(err, errlen, "task has %" PRIu32 " %s, over %d", n, what, MS_MAX_ITEMS);
+    for (uint32_t i = 0; i < n; i++) {
+        snprintf(entry, sizeof(entry), "%s[%" PRIu32 "]", what, i);
+        if (list == NULL || list[i] == NULL)
+            return ms_errf(err, errlen, "task %s is missing", entry);
+        if (names ? check_name(entry, list[i], strlen(list[i]), err, errlen) < 0
+                  : ms_rsync_check_relpath(entry, list[i], err, errlen) < 0)
+            return -1;
     }
     return 0;
+}
+
+/* A chunk (sub + items), the rest of a split project (excl), or neither. */
+static int check_split(const ms_task_t *t, char *err, size_t errlen)
+{
+    const char *sub = task_sub(t);
+
+    if ((t->flags & MS_TASK_TOP) && (sub[0] != '\0' || t->n_items > 0 || t->n_excl > 0))
+        return ms_errf(err, errlen, "a top task must have no sub, items or excl");
+    if (t->n_items > 0 && t->n_excl > 0)
+        return ms_errf(err, errlen, "a task must not have both items and excl");
+    if (t->n_excl > 0 && sub[0] != '\0')
+        return ms_errf(err, errlen,
+                       "a task with excl (the rest of a split project) must have an empty sub");
+    if (sub[0] != '\0' && t->n_items == 0)
+        return ms_errf(err, errlen, "a task with a sub folder must have items");
+    if (sub[0] != '\0' && ms_rsync_check_relpath("sub", sub, err, errlen) < 0)
+        return -1;
+    if (check_list("items", t->items, t->n_items, true, err, errlen) < 0)
+        return -1;
+    return check_list("excl", t->excl, t->n_excl, false, err, errlen);
 }
 
 static int check_root(const char *what, const char *root, char *err, size_t errlen)
@@ -150,9 +211,9 @@ int ms_rsync_check_task(const ms_task_t *t, char *err, size_t errlen)
         return -1;
     }
     if (check_root("source", t->source, err, errlen) < 0 ||
-        check_root("dest", t->dest, err, errlen) < 0)
+        check_root("dest", t->dest, err, errlen) < 0 || check_project(t, err, errlen) < 0)
         return -1;
-    return check_project(t, err, errlen);
+    return check_split(t, err, errlen);
 }
 
 /* ---- argv --------------------------------------------------------------- */
@@ -179,17 +240,64 @@ static char *join_dir(const char *root, const char *project)
     return s;
 }
 
-static int push(char **argv, size_t *n, const char *s)
+/*
+ * root/project/sub/name: join_dir's folder, then sub and a slash unless sub
+ * is "", then name (none when NULL, leaving the trailing slash).
+ */
+static char *task_path(const char *root, const ms_task_t *t, const char *name)
 {
-    argv[*n] = strdup(s);
-    if (argv[*n] == NULL)
+    const char *sub = task_sub(t);
+    char *dir = join_dir(root, t->project), *s;
+
+    if (dir == NULL)
+        return NULL;
+    if (asprintf(&s, "%s%s%s%s", dir, sub, sub[0] != '\0' ? "/" : "", name ? name : "") < 0)
+        s = NULL;
+    free(dir);
+    return s;
+}
+
+/*
+ * "--exclude=/" + path, anchored at the transfer root. rsync matches a
+ * pattern holding none of *?[ literally, backslashes included; in one that
+ * holds any, a backslash escapes the next character. So a path with a
+ * wildcard character gets each of *?[\ escaped, and any other goes as it is.
+ */
+static char *exclude_arg(const char *path)
+{
+    static const char opt[] = "--exclude=/";
+    bool wild = strpbrk(path, "*?[") != NULL;
+    char *s = malloc(sizeof(opt) + 2 * strlen(path)), *o;
+
+    if (s == NULL)
+        return NULL;
+    o = stpcpy(s, opt);
+    for (; *path != '\0'; path++) {
+        if (wild && strchr("*?[\\", *path) != NULL)
+            *o++ = '\\';
+        *o++ = *path;
+    }
+    *o = '\0';
+    return s;
+}
+
+/* Take s (malloc'd, or NULL when that failed) as the next argument. */
+static int push_own(char **argv, size_t *n, char *s)
+{
+    if (s == NULL)
         return -1;
-    (*n)++;
+    argv[(*n)++] = s;
     return 0;
 }
 
-static int push_fixed(char **argv, size_t *n, const char *rsync, char *const *extra, size_t n_extra,
-                      bool top, bool del)
+static int push(char **argv, size_t *n, const char *s)
+{
+    return push_own(argv, n, strdup(s));
+}
+
+/* Everything up to and including "--". */
+static int push_options(char **argv, size_t *n, const char *rsync, char *const *extra,
+                        size_t n_extra, const ms_task_t *t)
 {
     static const char *const fixed[] = {"-a", "--stats", "--info=progress2", "--mkpath"};
 
@@ -198,30 +306,38 @@ static int push_fixed(char **argv, size_t *n, const char *rsync, char *const *ex
     for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
         if (push(argv, n, fixed[i]) < 0)
             return -1;
-    if (del && push(argv, n, "--delete-delay") < 0)
+    if ((t->flags & MS_TASK_DELETE) && push(argv, n, "--delete-delay") < 0)
         return -1;
     for (size_t i = 0; i < n_extra; i++)
         if (push(argv, n, extra[i]) < 0)
             return -1;
-    if (top && push(argv, n, "--exclude=/*/") < 0)
+    if ((t->flags & MS_TASK_TOP) && push(argv, n, "--exclude=/*/") < 0)
         return -1;
+    for (uint32_t i = 0; i < t->n_excl; i++)
+        if (push_own(argv, n, exclude_arg(t->excl[i])) < 0)
+            return -1;
     return push(argv, n, "--");
+}
+
+/* The sources (the folder itself, or each item of a chunk), then the destination folder. */
+static int push_paths(char **argv, size_t *n, const ms_task_t *t)
+{
+    if (t->n_items == 0 && push_own(argv, n, task_path(t->source, t, NULL)) < 0)
+        return -1;
+    for (uint32_t i = 0; i < t->n_items; i++)
+        if (push_own(argv, n, task_path(t->source, t, t->items[i])) < 0)
+            return -1;
+    return push_own(argv, n, task_path(t->dest, t, NULL));
 }
 
 char **ms_rsync_argv(const char *rsync, char *const *extra, size_t n_extra, const ms_task_t *t,
                      char *err, size_t errlen)
 {
-    bool top = (t->flags & MS_TASK_TOP) != 0;
-    size_t n = 0, cap = MS_RSYNC_FIXED_ARGS + n_extra + 5;
+    size_t n = 0, cap = MS_RSYNC_FIXED_ARGS + n_extra + t->n_excl + t->n_items + 5;
     char **argv = calloc(cap, sizeof(*argv));
 
-    if (argv == NULL)
-        goto out;
-    if (push_fixed(argv, &n, rsync, extra, n_extra, top, (t->flags & MS_TASK_DELETE) != 0) < 0)
-        goto out;
-    if ((argv[n++] = join_dir(t->source, t->project)) == NULL)
-        goto out;
-    if ((argv[n++] = join_dir(t->dest, t->project)) == NULL)
+    if (argv == NULL || push_options(argv, &n, rsync, extra, n_extra, t) < 0 ||
+        push_paths(argv, &n, t) < 0)
         goto out;
     return argv;
 out:

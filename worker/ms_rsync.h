@@ -39,15 +39,32 @@ int ms_rsync_parse_progress(const char *text, size_t len, uint64_t *bytes);
  * Check that a task names what a worker may copy: a project is one path
  * component (non-empty, no '/', not "." or "..", at most NAME_MAX bytes) or
  * "" with MS_TASK_TOP; source and dest are non-empty; flags are known.
- * Returns 0, or -1 with the reason in err.
+ * A split project's fields (ms_codec.h), at most MS_MAX_ITEMS entries each:
+ *   - a chunk has items, each one path component as above, and a sub that
+ *     is "" or a relative path (see ms_rsync_check_relpath);
+ *   - the rest has excl, each a relative path, and sub "";
+ *   - a task has never both items and excl, never a sub without items, and
+ *     a top task has none of them. sub NULL is taken as "".
+ * Returns 0, or -1 with the reason in err (which names no path, only the
+ * field: names may hold any byte but NUL).
  */
 int ms_rsync_check_task(const ms_task_t *t, char *err, size_t errlen);
+
+/*
+ * Check that path is a relative path of names: components separated by
+ * single '/', no leading or trailing '/', none empty, "." or "..", each at
+ * most NAME_MAX bytes, shorter than MS_MAX_PATH in all. what names the
+ * field in the error ("sub", "excl[3]"). Returns 0, or -1 with err set.
+ */
+int ms_rsync_check_relpath(const char *what, const char *path, char *err, size_t errlen);
 
 /*
  * For a task with MS_TASK_DELETE: refuse to mirror deletions from a source
  * folder that is missing or empty while its backup is not (an unmounted or
  * wiped source must never empty the backup). A remote destination cannot
  * be looked at, so there an empty or missing source is always refused.
+ * The folders looked at are source/project and dest/project (the roots for
+ * a top task), for the chunks and the rest of a split project as well.
  * Returns 0 when the task may run (always for tasks without the flag), or
  * -1 with the reason in err.
  */
@@ -56,13 +73,26 @@ int ms_rsync_check_delete_safe(const ms_task_t *t, char *err, size_t errlen);
 /*
  * Build the argv for a task:
  *   rsync -a --stats --info=progress2 --mkpath [--delete-delay] [extra...]
- *         [--exclude=/STAR/] -- SRC DST
+ *         [--exclude=/STAR/] [--exclude=/EXCL...] -- SRC... DST
  * where for a project   SRC = source/project/  DST = dest/project/
- * and for MS_TASK_TOP   SRC = source/          DST = dest/
+ * for MS_TASK_TOP       SRC = source/          DST = dest/
+ * for a chunk (items)   SRC = source/project/sub/ITEM, one per item, in order,
+ *                       DST = dest/project/sub/
+ *                       (with sub "": source/project/ITEM and dest/project/)
+ * for the rest (excl)   SRC and DST as for a project
  * (STAR being "*": the exclude keeps the top task to the files, links and specials lying
- * directly in the source root). Returns a NULL-terminated, malloc'd vector
- * (free with ms_rsync_argv_free) or NULL with err set. The task must have
- * passed ms_rsync_check_task.
+ * directly in the source root). A chunk's sources have no trailing slash, so
+ * each item (folder, file or symbolic link) is copied as itself into DST;
+ * --mkpath creates the missing folders of DST. The rest has one
+ * --exclude=/EXCL per excl path, anchored at the project: EXCL is the path
+ * as it is when it holds none of '*', '?', '[' (rsync then matches it
+ * literally, backslashes included), and otherwise the path with a backslash
+ * before each '*', '?', '[' and '\' (rsync then reads a wildcard pattern in
+ * which a backslash escapes the next character). An excluded path is neither
+ * copied nor, with --delete-delay, deleted. A root's trailing slashes are
+ * not doubled, and a remote root ending in ':' ("host:") gets no slash.
+ * Returns a NULL-terminated, malloc'd vector (free with ms_rsync_argv_free)
+ * or NULL with err set. The task must have passed ms_rsync_check_task.
  */
 char **ms_rsync_argv(const char *rsync, char *const *extra, size_t n_extra,
                      const ms_task_t *t, char *err, size_t errlen);

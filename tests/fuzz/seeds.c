@@ -37,8 +37,13 @@ int main(int argc, char **argv)
     memset(m, 0, sizeof m);
     m[n].cmd = MS_CMD_HELLO, m[n++].u.hello = (ms_hello_t){"hostA", 8};
     m[n].cmd = MS_CMD_READY, m[n++].u.ready.credit = 2;
-    m[n].cmd = MS_CMD_TASK, m[n++].u.task = (ms_task_t){1, 2, 1, MS_TASK_DELETE, "-e x\xff",
-                                                         "/data/prod", "host:/backup", 3600};
+    /* every TASK field, the lists too (a real task has items or excl, not both) */
+    static char *items[] = {"lib", "-rf"}, *excl[] = {"big/a*b"};
+    m[n].cmd = MS_CMD_TASK,
+    m[n++].u.task = (ms_task_t){.run_id = 1, .task_id = 2, .attempt = 1, .flags = MS_TASK_DELETE,
+                                .project = "-e x\xff", .source = "/data/prod",
+                                .dest = "host:/backup", .timeout_s = 3600, .sub = "src/x",
+                                .items = items, .n_items = 2, .excl = excl, .n_excl = 1};
     m[n].cmd = MS_CMD_RESULT, m[n++].u.result = (ms_result_t){.run_id = 1, .task_id = 2,
                                                               .attempt = 1, .exit_code = 23,
                                                               .seconds = 1.5, .files = 9,

@@ -116,15 +116,22 @@ static void test_agent_announces_and_grants_its_slots(void **state)
     ms_msg_clear(&m);
 }
 
+/* Make the folder src/proj of a task, dst its (missing) destination root. */
+static void make_project(const fx_t *fx, char *src, char *dst, size_t size)
+{
+    char path[256];
+    snprintf(src, size, "%s/src", fx->dir);
+    snprintf(dst, size, "%s/dst", fx->dir);
+    snprintf(path, sizeof path, "%s/proj", src);
+    assert_int_equal(mkdir(src, 0755), 0);
+    assert_int_equal(mkdir(path, 0755), 0);
+}
+
 static void test_agent_runs_a_task_and_reports_its_counters(void **state)
 {
     fx_t *fx = *state;
     char src[128], dst[128], path[256], err[256];
-    snprintf(src, sizeof src, "%s/src", fx->dir);
-    snprintf(dst, sizeof dst, "%s/dst", fx->dir);
-    snprintf(path, sizeof path, "%s/proj", src);
-    assert_int_equal(mkdir(src, 0755), 0);
-    assert_int_equal(mkdir(path, 0755), 0);
+    make_project(fx, src, dst, sizeof src);
     snprintf(path, sizeof path, "%s/proj/data", src);
     FILE *f = fopen(path, "w");
     for (int i = 0; i < 10000; i++)
@@ -156,6 +163,44 @@ static void test_agent_runs_a_task_and_reports_its_counters(void **state)
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_size, 100000);
+}
+
+/* With no allowed roots configured at all (this agent has none), a chunk
+ * whose folder is reached through a symbolic link is refused, not run. */
+static void test_agent_refuses_a_chunk_through_a_symbolic_link(void **state)
+{
+    fx_t *fx = *state;
+    char src[128], dst[128], path[256], target[256], err[256], *items[] = {"x"};
+    make_project(fx, src, dst, sizeof src);
+    snprintf(path, sizeof path, "%s/proj/link", src);
+    snprintf(target, sizeof target, "%s/elsewhere", fx->dir);
+    assert_int_equal(mkdir(target, 0755), 0);
+    assert_int_equal(symlink(target, path), 0);
+
+    ms_msg_t m;
+    expect(fx, MS_CMD_READY, &m);
+    ms_msg_clear(&m);
+    ms_msg_t task = {.cmd = MS_CMD_TASK};
+    task.u.task = (ms_task_t){.run_id = 7,
+                              .task_id = 4,
+                              .attempt = 1,
+                              .project = "proj",
+                              .source = src,
+                              .dest = dst,
+                              .sub = "link",
+                              .items = items,
+                              .n_items = 1};
+    assert_int_equal(ms_wire_send(fx->router, &fx->peer, &task, err, sizeof err), 0);
+
+    expect(fx, MS_CMD_RESULT, &m);
+    assert_int_equal(m.u.result.task_id, 4);
+    assert_int_equal(m.u.result.exit_code, -1);
+    if (!strstr(m.u.result.message, "is a symbolic link: a chunk is copied only through real"))
+        fail_msg("unexpected refusal: %s", m.u.result.message);
+    ms_msg_clear(&m);
+    snprintf(path, sizeof path, "%s/proj", dst);
+    struct stat st;
+    assert_int_equal(stat(path, &st), -1);
 }
 
 static void test_agent_ignores_a_master_of_another_version_and_reconnects(void **state)
@@ -201,6 +246,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_agent_announces_and_grants_its_slots, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agent_runs_a_task_and_reports_its_counters, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_agent_refuses_a_chunk_through_a_symbolic_link, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_agent_ignores_a_master_of_another_version_and_reconnects, setup,
                                         teardown),

@@ -100,7 +100,7 @@ static void expect_encode_fails(const ms_msg_t *in, const char *why)
 }
 
 /* A body written by hand, field by field, the way a hostile peer could. */
-typedef enum { V_UINT, V_INT, V_DBL, V_F32, V_BIN, V_STR, V_NIL, V_BOOL, V_ARRAY } vkind_t;
+typedef enum { V_UINT, V_INT, V_DBL, V_F32, V_BIN, V_STR, V_NIL, V_BOOL, V_ARRAY, V_RAW } vkind_t;
 
 typedef struct {
     const char *key;
@@ -121,11 +121,12 @@ typedef struct {
 #define KNIL(k) {k, V_NIL, 0, 0, 0, NULL}
 #define KBOOL(k) {k, V_BOOL, 0, 0, 0, NULL}
 #define KARR(k) {k, V_ARRAY, 0, 0, 0, NULL}
+#define KRAW(k, sb) {k, V_RAW, (sb).size, 0, 0, (sb).data} /* msgpack bytes, as they are */
 /* clang-format on */
 
 static void pack_value(msgpack_packer *pk, const kv_t *kv)
 {
-    size_t n = kv->s != NULL ? strlen(kv->s) : 0;
+    size_t n = kv->kind == V_RAW ? (size_t)kv->u : kv->s != NULL ? strlen(kv->s) : 0;
 
     switch (kv->kind) {
     case V_UINT:
@@ -158,6 +159,27 @@ static void pack_value(msgpack_packer *pk, const kv_t *kv)
         msgpack_pack_array(pk, 1);
         msgpack_pack_nil(pk);
         break;
+    case V_RAW:
+        pk->callback(pk->data, kv->s, n);
+        break;
+    }
+}
+
+/* sb = a msgpack array of the n strings v, as bin; a NULL entry is packed as nil. */
+static void pack_strs(msgpack_sbuffer *sb, const char *const *v, size_t n)
+{
+    msgpack_packer pk;
+
+    msgpack_sbuffer_init(sb);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, n);
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] == NULL) {
+            msgpack_pack_nil(&pk);
+            continue;
+        }
+        msgpack_pack_bin(&pk, strlen(v[i]));
+        msgpack_pack_bin_body(&pk, v[i], strlen(v[i]));
     }
 }
 
@@ -949,6 +971,203 @@ static void test_walker_counts_depth_by_containers(void **state)
 }
 
 /* ---------------------------------------------------------------------- */
+/* A split project's fields: sub, items, excl                             */
+
+static void assert_list_equal(char *const *got, uint32_t n_got, char *const *want, uint32_t n)
+{
+    assert_int_equal(n_got, n);
+    for (uint32_t i = 0; i < n; i++)
+        assert_string_equal(got[i], want[i]);
+}
+
+static void test_a_chunk_and_a_rest_round_trip_with_awkward_names(void **state)
+{
+    static char *items[] = {"-rf", "a*b", "[x]", "new\nline", "back\\slash", " ", "\xff\xfe", ""};
+    static char *excl[] = {"a/b c/*", "x\\y/[z]?", "\xc3\x28/--delete"};
+    ms_msg_t chunk = sample_task("my project"), rest = sample_task("my project"), out;
+
+    (void)state;
+    chunk.u.task.sub = "sub dir/\xff/new\nline";
+    chunk.u.task.items = items;
+    chunk.u.task.n_items = ARRAY_LEN(items);
+    round_trip(&chunk, &out);
+    assert_string_equal(out.u.task.sub, chunk.u.task.sub);
+    assert_list_equal(out.u.task.items, out.u.task.n_items, items, ARRAY_LEN(items));
+    assert_null(out.u.task.excl);
+    assert_int_equal(out.u.task.n_excl, 0);
+    ms_msg_clear(&out);
+    reject_every_prefix(&chunk);
+
+    rest.u.task.excl = excl;
+    rest.u.task.n_excl = ARRAY_LEN(excl);
+    round_trip(&rest, &out);
+    assert_string_equal(out.u.task.sub, "");
+    assert_null(out.u.task.items);
+    assert_int_equal(out.u.task.n_items, 0);
+    assert_list_equal(out.u.task.excl, out.u.task.n_excl, excl, ARRAY_LEN(excl));
+    ms_msg_clear(&out);
+}
+
+static void test_a_whole_project_task_encodes_as_before(void **state)
+{
+    ms_msg_t in = {.cmd = MS_CMD_TASK}, out;
+    ms_task_t *t = &in.u.task;
+    msgpack_sbuffer old, empty_lists;
+    const kv_t empties[] = {KB("sub", ""), KARR("items"), KARR("excl")};
+    char *buf;
+    size_t len;
+
+    (void)state;
+    /* the same fields as task_kvs, which is what an older encoder sent */
+    *t = (ms_task_t){.run_id = 7,
+                     .task_id = 42,
+                     .attempt = 1,
+                     .project = "alpha",
+                     .source = "/data/prod",
+                     .dest = "backup:/srv/prod"};
+    pack_map(&old, task_kvs, ARRAY_LEN(task_kvs), NULL, NULL);
+    for (int with_empty_sub = 0; with_empty_sub <= 1; with_empty_sub++) {
+        t->sub = with_empty_sub ? "" : NULL;
+        encode_ok(&in, &buf, &len);
+        assert_int_equal(len, old.size);
+        assert_memory_equal(buf, old.data, len);
+        free(buf);
+    }
+    expect_accept(MS_CMD_TASK, old.data, old.size, &out);
+    assert_non_null(out.u.task.sub);
+    assert_string_equal(out.u.task.sub, "");
+    assert_null(out.u.task.items);
+    assert_null(out.u.task.excl);
+    assert_int_equal(out.u.task.n_items + out.u.task.n_excl, 0);
+    ms_msg_clear(&out);
+    msgpack_sbuffer_destroy(&old);
+
+    /* an empty sub and empty arrays, sent explicitly, mean the same */
+    for (size_t i = 0; i < ARRAY_LEN(empties); i++) {
+        if (empties[i].kind == V_ARRAY) { /* KARR is [nil]: make it [] */
+            pack_strs(&empty_lists, NULL, 0);
+            kv_t swap = KRAW(empties[i].key, empty_lists);
+            accept_swap(MS_CMD_TASK, &swap, &out);
+            msgpack_sbuffer_destroy(&empty_lists);
+        } else {
+            accept_swap(MS_CMD_TASK, &empties[i], &out);
+        }
+        assert_string_equal(out.u.task.sub, "");
+        assert_null(out.u.task.items);
+        assert_null(out.u.task.excl);
+        ms_msg_clear(&out);
+    }
+}
+
+static void test_a_list_of_more_than_max_items_is_rejected(void **state)
+{
+    const char **v = malloc((MS_MAX_ITEMS + 1) * sizeof(*v));
+    ms_msg_t in = sample_task("p"), out;
+    msgpack_sbuffer sb;
+
+    (void)state;
+    assert_non_null(v);
+    for (size_t i = 0; i <= MS_MAX_ITEMS; i++)
+        v[i] = "x";
+    pack_strs(&sb, v, MS_MAX_ITEMS);
+    kv_t at_limit = KRAW("items", sb);
+    accept_swap(MS_CMD_TASK, &at_limit, &out);
+    assert_int_equal(out.u.task.n_items, MS_MAX_ITEMS);
+    assert_string_equal(out.u.task.items[MS_MAX_ITEMS - 1], "x");
+    ms_msg_clear(&out);
+    msgpack_sbuffer_destroy(&sb);
+
+    pack_strs(&sb, v, MS_MAX_ITEMS + 1);
+    kv_t over = KRAW("excl", sb);
+    expect_swap_rejected(MS_CMD_TASK, &over, "TASK: field 'excl' has 4097 entries, over 4096");
+    msgpack_sbuffer_destroy(&sb);
+
+    in.u.task.items = (char **)v;
+    in.u.task.n_items = MS_MAX_ITEMS + 1;
+    expect_encode_fails(&in, "TASK: field 'items' has 4097 entries, over 4096");
+    free(v);
+}
+
+static void test_a_list_entry_that_is_not_a_clean_string_is_rejected(void **state)
+{
+    /* {"items": ["a", "b\0c"]}, with the entries as bin */
+    static const unsigned char nul[] = {0x92, 0xc4, 0x01, 'a', 0xc4, 0x03, 'b', 0x00, 'c'};
+    static const unsigned char nested[] = {0x91, 0x91, 0xa1, 'a'}; /* [["a"]] */
+    static const char *const late_nil[] = {"ok", "fine", NULL};
+    msgpack_sbuffer sb = {.size = sizeof(nul), .data = (char *)nul};
+    char *long_entry = malloc(MS_MAX_PATH + 2);
+
+    (void)state;
+    kv_t swap = KRAW("items", sb);
+    expect_swap_rejected(MS_CMD_TASK, &swap, "TASK: field 'items' contains a NUL byte");
+    sb = (msgpack_sbuffer){.size = sizeof(nested), .data = (char *)nested};
+    swap = (kv_t)KRAW("excl", sb);
+    expect_swap_rejected(MS_CMD_TASK, &swap, "TASK: field 'excl' entry 0 must be a string");
+    /* strings decoded before the bad entry are freed (ASan, valgrind) */
+    pack_strs(&sb, late_nil, ARRAY_LEN(late_nil));
+    swap = (kv_t)KRAW("items", sb);
+    expect_swap_rejected(MS_CMD_TASK, &swap, "TASK: field 'items' entry 2 must be a string");
+    msgpack_sbuffer_destroy(&sb);
+
+    assert_non_null(long_entry);
+    memset(long_entry, 'x', MS_MAX_PATH + 1);
+    long_entry[MS_MAX_PATH + 1] = '\0';
+    const char *const too_long[] = {"ok", long_entry};
+    pack_strs(&sb, too_long, ARRAY_LEN(too_long));
+    swap = (kv_t)KRAW("excl", sb);
+    expect_swap_rejected(MS_CMD_TASK, &swap, "TASK: field 'excl' is 4097 bytes long, over 4096");
+    msgpack_sbuffer_destroy(&sb);
+    free(long_entry);
+}
+
+static void test_split_fields_of_the_wrong_type_are_rejected(void **state)
+{
+    static const bad_field_t cases[] = {
+        {MS_CMD_TASK, KB("items", "a"), "TASK: field 'items' must be an array of strings"},
+        {MS_CMD_TASK, KU("excl", 1), "TASK: field 'excl' must be an array of strings"},
+        {MS_CMD_TASK, KNIL("items"), "TASK: field 'items' must be an array of strings"},
+        {MS_CMD_TASK, KARR("items"), "TASK: field 'items' entry 0 must be a string"},
+        {MS_CMD_TASK, KARR("sub"), "TASK: field 'sub' must be a string"},
+        {MS_CMD_TASK, KU("sub", 0), "TASK: field 'sub' must be a string"},
+    };
+    const valid_body_t *vb = valid_body(MS_CMD_TASK);
+    kv_t kvs[ARRAY_LEN(task_kvs) + 2];
+    msgpack_sbuffer sb, list;
+    static const char *const one[] = {"a"};
+
+    (void)state;
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++)
+        expect_swap_rejected(cases[i].cmd, &cases[i].swap, cases[i].why);
+    /* a map is not an array either, and a list may not come twice */
+    msgpack_sbuffer_init(&list);
+    msgpack_sbuffer_write(&list, "\x81\xa1k\xa1v", 5);
+    kv_t map = KRAW("excl", list);
+    expect_swap_rejected(MS_CMD_TASK, &map, "TASK: field 'excl' must be an array of strings");
+    msgpack_sbuffer_destroy(&list);
+    pack_strs(&list, one, 1);
+    memcpy(kvs, vb->kvs, sizeof(task_kvs));
+    kvs[ARRAY_LEN(task_kvs)] = (kv_t)KRAW("items", list);
+    kvs[ARRAY_LEN(task_kvs) + 1] = (kv_t)KRAW("items", list);
+    pack_map(&sb, kvs, ARRAY_LEN(kvs), NULL, NULL);
+    expect_reject(MS_CMD_TASK, sb.data, sb.size, "TASK: field 'items' repeated");
+    msgpack_sbuffer_destroy(&sb);
+    msgpack_sbuffer_destroy(&list);
+}
+
+static void test_encoder_refuses_a_list_with_a_missing_entry(void **state)
+{
+    static char *with_null[] = {"a", NULL};
+    ms_msg_t in = sample_task("p");
+
+    (void)state;
+    in.u.task.items = with_null;
+    in.u.task.n_items = 2;
+    expect_encode_fails(&in, "TASK: field 'items' entry 1 missing");
+    in.u.task.items = NULL;
+    expect_encode_fails(&in, "TASK: field 'items' entry 0 missing");
+}
+
+/* ---------------------------------------------------------------------- */
 /* Encoder checks and clearing                                            */
 
 static void test_encoder_refuses_what_the_decoder_would_refuse(void **state)
@@ -1140,6 +1359,12 @@ int main(void)
         cmocka_unit_test(test_walker_accepts_every_format_as_msgpack_c_does),
         cmocka_unit_test(test_walker_rejects_every_truncation_of_every_format),
         cmocka_unit_test(test_walker_counts_depth_by_containers),
+        cmocka_unit_test(test_a_chunk_and_a_rest_round_trip_with_awkward_names),
+        cmocka_unit_test(test_a_whole_project_task_encodes_as_before),
+        cmocka_unit_test(test_a_list_of_more_than_max_items_is_rejected),
+        cmocka_unit_test(test_a_list_entry_that_is_not_a_clean_string_is_rejected),
+        cmocka_unit_test(test_split_fields_of_the_wrong_type_are_rejected),
+        cmocka_unit_test(test_encoder_refuses_a_list_with_a_missing_entry),
         cmocka_unit_test(test_encoder_refuses_what_the_decoder_would_refuse),
         cmocka_unit_test(test_encoder_refuses_a_path_over_the_limit),
         cmocka_unit_test(test_clear_accepts_null_and_zeroed_messages),

@@ -11,6 +11,14 @@
  *   T/backup/prod/evil -> T/etc
  *   T/backup/prod/dangling -> T/nowhere/x
  *   T/backup/prod2            sibling of the destination root
+ * and, for the chunks of a split project:
+ *   T/data/prod/alpha/lib/deep/        real folders
+ *   T/data/prod/alpha/link -> T/data/prod/alpha/lib  (a link that stays inside)
+ *   T/data/prod/alpha/file             a file
+ *   T/backup/prod/alpha/lib/           real folders of the backup
+ *   T/backup/prod/bad/alpha/lib -> T/etc   a link in a backup
+ *   T/backup/prod/worse/alpha/lib      a file in a backup
+ *   T/backup/link -> T/backup/prod     a destination root that is a link
  */
 #include <errno.h>
 #include <ftw.h>
@@ -70,20 +78,41 @@ static int setup_tree(void **state)
     (void)state;
     if (!mkdtemp(tmpl) || !realpath(tmpl, g_root))
         return -1;
-    const char *dirs[] = {
-        "data",         "data/prod", "data/prod/alpha", "data/prod/beta", "data/prod2",
-        "data/prod2/x", "etc",       "backup",          "backup/prod",    "backup/prod2"};
+    const char *dirs[] = {"data",
+                          "data/prod",
+                          "data/prod/alpha",
+                          "data/prod/alpha/lib",
+                          "data/prod/alpha/lib/deep",
+                          "data/prod/beta",
+                          "data/prod2",
+                          "data/prod2/x",
+                          "etc",
+                          "backup",
+                          "backup/prod",
+                          "backup/prod/alpha",
+                          "backup/prod/alpha/lib",
+                          "backup/prod/bad",
+                          "backup/prod/bad/alpha",
+                          "backup/prod/worse",
+                          "backup/prod/worse/alpha",
+                          "backup/prod2"};
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
         make_dir(dirs[i]);
     make_link("etc", "data/prod/evil");
     make_link("data/prod/alpha", "data/prod/inner");
     make_link("etc", "backup/prod/evil");
     make_link("nowhere/x", "backup/prod/dangling");
-    char f[PATH_MAX];
-    FILE *fp = fopen(at(f, "data/prod/file"), "w");
-    if (!fp)
-        return -1;
-    fclose(fp);
+    make_link("data/prod/alpha/lib", "data/prod/alpha/link");
+    make_link("etc", "backup/prod/bad/alpha/lib");
+    make_link("backup/prod", "backup/link");
+    const char *files[] = {"data/prod/file", "data/prod/alpha/file", "backup/prod/worse/alpha/lib"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char f[PATH_MAX];
+        FILE *fp = fopen(at(f, "%s", files[i]), "w");
+        if (!fp)
+            return -1;
+        fclose(fp);
+    }
     return 0;
 }
 
@@ -116,14 +145,39 @@ static int teardown_confine(void **state)
     return 0;
 }
 
+/* check_task on a whole-project task with these roots, as they are. */
+static int check_abs(const ms_confine_t *c, const char *source, const char *project,
+                     const char *dest, char *err, size_t errlen)
+{
+    ms_task_t t = {
+        .attempt = 1, .project = (char *)project, .source = (char *)source, .dest = (char *)dest};
+    err[0] = '\0';
+    return ms_confine_check_task(c, &t, err, errlen);
+}
+
 /* check_task with paths relative to T (remote dests are passed as they are). */
 static int check(ms_confine_t *c, const char *src_rel, const char *project, const char *dst,
                  char *err, size_t errlen)
 {
     char s[PATH_MAX], d[PATH_MAX];
     const char *dest = strchr(dst, ':') ? dst : at(d, "%s", dst);
+    return check_abs(c, at(s, "%s", src_rel), project, dest, err, errlen);
+}
+
+/* check_task on a chunk of T/data/prod/project/sub (one item) into dst (as check's). */
+static int check_chunk(const ms_confine_t *c, const char *project, const char *sub, const char *dst,
+                       char *err, size_t errlen)
+{
+    char s[PATH_MAX], d[PATH_MAX], *items[] = {"x"};
+    ms_task_t t = {.attempt = 1,
+                   .project = (char *)project,
+                   .source = (char *)at(s, "data/prod"),
+                   .dest = (char *)(strchr(dst, ':') ? dst : at(d, "%s", dst)),
+                   .sub = (char *)sub,
+                   .items = items,
+                   .n_items = 1};
     err[0] = '\0';
-    return ms_confine_check_task(c, at(s, "%s", src_rel), project, dest, err, errlen);
+    return ms_confine_check_task(c, &t, err, errlen);
 }
 
 #define assert_contains(hay, needle)                                                               \
@@ -303,9 +357,111 @@ static void test_a_remote_destination_needs_a_remote_entry(void **state)
     (void)state;
     assert_int_equal(ms_confine_allow_dest(c, at(p, "backup/prod"), err, sizeof err), 0);
     assert_int_equal(
-        ms_confine_check_task(c, at(p, "data/prod"), "alpha", "vault:/srv/backup", err, sizeof err),
-        -1);
+        check_abs(c, at(p, "data/prod"), "alpha", "vault:/srv/backup", err, sizeof err), -1);
     assert_contains(err, "is remote and no allowed remote destination matches it");
+    ms_confine_destroy(&c);
+}
+
+/* --- chunks of a split project ----------------------------------------------------- */
+
+static void test_a_chunk_through_real_folders_is_allowed(void **state)
+{
+    char err[1024];
+    assert_int_equal(check_chunk(*state, "alpha", "", "backup/prod", err, sizeof err), 0);
+    assert_int_equal(check_chunk(*state, "alpha", "lib", "backup/prod", err, sizeof err), 0);
+    assert_int_equal(check_chunk(*state, "alpha", "lib/deep", "backup/prod/", err, sizeof err), 0);
+    /* the missing tail of the destination is made by rsync --mkpath */
+    assert_int_equal(check_chunk(*state, "alpha", "lib/deep", "backup/prod/new", err, sizeof err),
+                     0);
+    assert_int_equal(check_chunk(*state, "beta", "", "backup/prod", err, sizeof err), 0);
+    assert_int_equal(check_chunk(*state, "alpha", "lib", "vault:/srv/backup", err, sizeof err), 0);
+}
+
+/* check_chunk refuses, naming T/rel on its side as a symbolic link. */
+static void expect_link_refused(const ms_confine_t *c, const char *project, const char *sub,
+                                const char *dst, const char *side, const char *rel)
+{
+    char err[1024], p[PATH_MAX], want[PATH_MAX + 128];
+    assert_int_equal(check_chunk(c, project, sub, dst, err, sizeof err), -1);
+    snprintf(want, sizeof want,
+             "%s %s is a symbolic link: a chunk is copied only through real folders", side,
+             at(p, "%s", rel));
+    assert_string_equal(err, want);
+}
+
+static void test_a_chunk_through_a_source_symlink_is_refused_even_inside_the_root(void **state)
+{
+    char err[1024];
+    ms_confine_t *c = *state;
+    /* the same links and files, with roots and with none */
+    for (int with_roots = 1; with_roots >= 0; with_roots--, c = NULL) {
+        expect_link_refused(c, "alpha", "link", "backup/prod", "source", "data/prod/alpha/link");
+        expect_link_refused(c, "alpha", "link/deep", "backup/prod", "source",
+                            "data/prod/alpha/link");
+        /* the project itself, which a whole-project copy may go through */
+        assert_int_equal(check(c, "data/prod", "inner", "backup/prod", err, sizeof err), 0);
+        expect_link_refused(c, "inner", "lib", "backup/prod", "source", "data/prod/inner");
+        assert_int_equal(check_chunk(c, "alpha", "file", "backup/prod", err, sizeof err), -1);
+        assert_contains(err, "is not a folder");
+    }
+}
+
+static void test_a_chunk_into_a_destination_symlink_or_file_is_refused(void **state)
+{
+    char err[1024];
+    ms_confine_t *c = *state;
+    for (int with_roots = 1; with_roots >= 0; with_roots--, c = NULL) {
+        expect_link_refused(c, "alpha", "lib", "backup/prod/bad", "destination",
+                            "backup/prod/bad/alpha/lib");
+        expect_link_refused(c, "alpha", "lib/deep", "backup/prod/bad", "destination",
+                            "backup/prod/bad/alpha/lib");
+        assert_int_equal(check_chunk(c, "alpha", "lib", "backup/prod/worse", err, sizeof err), -1);
+        assert_contains(err, "is not a folder");
+        /* a link as the destination root itself is the operator's choice */
+        assert_int_equal(check_chunk(c, "alpha", "lib", "backup/link", err, sizeof err), 0);
+    }
+}
+
+static void test_a_chunk_whose_source_folder_is_missing_is_refused(void **state)
+{
+    char err[1024];
+    assert_int_equal(check_chunk(*state, "alpha", "nope", "backup/prod", err, sizeof err), -1);
+    assert_contains(err, "No such file or directory");
+    assert_int_equal(check_chunk(NULL, "gamma", "", "backup/prod", err, sizeof err), -1);
+    assert_contains(err, "No such file or directory");
+}
+
+static void test_a_sub_that_is_not_a_relative_path_of_names_is_refused(void **state)
+{
+    const char *bad[] = {"..", "../etc", "lib/../..", "/lib", "lib/", "lib//deep", ".", "lib/./x"};
+    char err[1024];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (check_chunk(*state, "alpha", bad[i], "backup/prod", err, sizeof err) != -1)
+            fail_msg("sub %s was allowed", bad[i]);
+        assert_contains(err, "sub");
+        assert_int_equal(check_chunk(NULL, "alpha", bad[i], "backup/prod", err, sizeof err), -1);
+    }
+}
+
+static void test_the_roots_judge_a_chunk_by_its_whole_folder(void **state)
+{
+    char p[PATH_MAX], err[1024];
+    ms_confine_t *c = ms_confine_new();
+    (void)state;
+    assert_int_equal(ms_confine_allow_source(c, at(p, "data/prod/alpha/lib"), err, sizeof err), 0);
+    assert_int_equal(ms_confine_allow_dest(c, at(p, "backup/prod/alpha/lib"), err, sizeof err), 0);
+    assert_int_equal(ms_confine_allow_dest(c, "vault:/srv/backup/alpha/lib", err, sizeof err), 0);
+    /* inside the roots only with the sub: T/data/prod/alpha/lib, T/backup/prod/alpha/lib */
+    assert_int_equal(check_chunk(c, "alpha", "lib", "vault:/srv/backup", err, sizeof err), 0);
+    assert_int_equal(check_chunk(c, "alpha", "lib", "backup/prod", err, sizeof err), 0);
+    assert_int_equal(check_chunk(c, "alpha", "lib", "backup/prod/new", err, sizeof err), -1);
+    assert_contains(err, "is outside the allowed destination roots");
+    assert_int_equal(check_chunk(c, "alpha", "lib/deep", "vault:/srv/backup", err, sizeof err), 0);
+    assert_int_equal(check_chunk(c, "alpha", "", "vault:/srv/backup", err, sizeof err), -1);
+    assert_contains(err, "is outside the allowed source roots");
+    assert_int_equal(check_chunk(c, "alpha", "lib", "vault:/srv/other", err, sizeof err), -1);
+    assert_contains(err, "vault:/srv/other/alpha/lib");
+    assert_int_equal(check(c, "data/prod", "alpha", "vault:/srv/backup", err, sizeof err), -1);
     ms_confine_destroy(&c);
 }
 
@@ -318,15 +474,14 @@ static void test_no_roots_means_no_restriction_but_the_project_is_still_checked(
     (void)state;
     assert_int_equal(ms_confine_restricts_sources(c), 0);
     assert_int_equal(ms_confine_restricts_dests(c), 0);
-    assert_int_equal(ms_confine_check_task(c, "/etc", "", "/anywhere/at/all", err, sizeof err), 0);
-    assert_int_equal(ms_confine_check_task(c, "/", "x", "vault:/", err, sizeof err), 0);
-    assert_int_equal(ms_confine_check_task(c, "/etc", "..", "/tmp", err, sizeof err), -1);
+    assert_int_equal(check_abs(c, "/etc", "", "/anywhere/at/all", err, sizeof err), 0);
+    assert_int_equal(check_abs(c, "/", "x", "vault:/", err, sizeof err), 0);
+    assert_int_equal(check_abs(c, "/etc", "..", "/tmp", err, sizeof err), -1);
     /* sources restricted, destinations free */
     assert_int_equal(ms_confine_allow_source(c, at(p, "data/prod"), err, sizeof err), 0);
     assert_int_equal(ms_confine_restricts_sources(c), 1);
-    assert_int_equal(ms_confine_check_task(c, at(p, "data/prod"), "alpha", "/x/y", err, sizeof err),
-                     0);
-    assert_int_equal(ms_confine_check_task(c, at(p, "etc"), "", "/x/y", err, sizeof err), -1);
+    assert_int_equal(check_abs(c, at(p, "data/prod"), "alpha", "/x/y", err, sizeof err), 0);
+    assert_int_equal(check_abs(c, at(p, "etc"), "", "/x/y", err, sizeof err), -1);
     ms_confine_destroy(&c);
 }
 
@@ -354,8 +509,7 @@ static void test_a_root_of_slash_allows_everything_below_it(void **state)
     (void)state;
     assert_int_equal(ms_confine_allow_source(c, "/", err, sizeof err), 0);
     assert_int_equal(ms_confine_allow_dest(c, "/", err, sizeof err), 0);
-    assert_int_equal(ms_confine_check_task(c, at(p, "data"), "prod", "/new/dir", err, sizeof err),
-                     0);
+    assert_int_equal(check_abs(c, at(p, "data"), "prod", "/new/dir", err, sizeof err), 0);
     ms_confine_destroy(&c);
 }
 
@@ -390,6 +544,12 @@ int main(void)
         T(test_a_dangling_symlink_in_the_destination_is_refused),
         T(test_a_remote_destination_under_an_allowed_prefix_is_allowed),
         T(test_a_remote_destination_outside_the_prefixes_is_refused),
+        T(test_a_chunk_through_real_folders_is_allowed),
+        T(test_a_chunk_through_a_source_symlink_is_refused_even_inside_the_root),
+        T(test_a_chunk_into_a_destination_symlink_or_file_is_refused),
+        T(test_a_chunk_whose_source_folder_is_missing_is_refused),
+        T(test_a_sub_that_is_not_a_relative_path_of_names_is_refused),
+        cmocka_unit_test(test_the_roots_judge_a_chunk_by_its_whole_folder),
         cmocka_unit_test(test_a_remote_destination_needs_a_remote_entry),
         cmocka_unit_test(test_no_roots_means_no_restriction_but_the_project_is_still_checked),
         cmocka_unit_test(test_allowed_roots_must_exist_and_remote_ones_have_no_dot_dot),

@@ -69,6 +69,17 @@ static void assert_argv(char **argv, const char *const *want)
     assert_null(argv[i]);
 }
 
+/* The argv of t (with these extra options) is want. */
+static void assert_task_argv(const ms_task_t *t, char *const *extra, size_t n_extra,
+                             const char *const *want)
+{
+    char err[128];
+    char **argv = ms_rsync_argv("rsync", extra, n_extra, t, err, sizeof(err));
+
+    assert_argv(argv, want);
+    ms_rsync_argv_free(argv);
+}
+
 static void assert_refused(const ms_task_t *t, const char *reason_part)
 {
     char err[256] = "";
@@ -416,6 +427,216 @@ static void check_task_refuses_empty_roots_and_a_named_top_task(void **state)
     assert_refused(NULL, "project");
 }
 
+/* ---- split projects: chunks and rests ----------------------------------- */
+
+static ms_task_t chunk(const char *sub, char **items, uint32_t n)
+{
+    ms_task_t t = task("alpha", 0);
+
+    t.sub = (char *)sub;
+    t.items = items;
+    t.n_items = n;
+    return t;
+}
+
+static ms_task_t rest(char **excl, uint32_t n)
+{
+    ms_task_t t = task("alpha", 0);
+
+    t.sub = "";
+    t.excl = excl;
+    t.n_excl = n;
+    return t;
+}
+
+static void argv_for_a_chunk_copies_each_item_as_itself_into_the_sub_folder(void **state)
+{
+    char *items[] = {"lib", "-rf", "a b\nc"}, *extra[] = {"-H"};
+    ms_task_t t = chunk("src/x y", items, 3);
+    const char *const want[] = {"rsync",
+                                "-a",
+                                "--stats",
+                                "--info=progress2",
+                                "--mkpath",
+                                "-H",
+                                "--",
+                                "/data/prod/alpha/src/x y/lib",
+                                "/data/prod/alpha/src/x y/-rf",
+                                "/data/prod/alpha/src/x y/a b\nc",
+                                "/backup/prod/alpha/src/x y/",
+                                NULL};
+
+    (void)state;
+    assert_task_argv(&t, extra, 1, want);
+}
+
+static void argv_for_a_chunk_of_the_project_folder_itself_and_with_delete(void **state)
+{
+    char *items[] = {"big"};
+    ms_task_t t = chunk("", items, 1), nosub = chunk(NULL, items, 1);
+    const char *const want[] = {"rsync",
+                                "-a",
+                                "--stats",
+                                "--info=progress2",
+                                "--mkpath",
+                                "--delete-delay",
+                                "--",
+                                "/data/prod/alpha/big",
+                                "/backup/prod/alpha/",
+                                NULL};
+
+    (void)state;
+    t.flags = MS_TASK_DELETE;
+    nosub.flags = MS_TASK_DELETE;
+    assert_task_argv(&t, NULL, 0, want);
+    assert_task_argv(&nosub, NULL, 0, want);
+}
+
+static void argv_for_a_rest_excludes_each_path_anchored_at_the_project(void **state)
+{
+    char *excl[] = {"big", "src/x y/lib", "-dash", "new\nline", "back\\slash"}, *extra[] = {"-H"};
+    ms_task_t t = rest(excl, 5);
+    const char *const want[] = {
+        "rsync", "-a", "--stats", "--info=progress2", "--mkpath", "--delete-delay", "-H",
+        "--exclude=/big", "--exclude=/src/x y/lib", "--exclude=/-dash", "--exclude=/new\nline",
+        /* no wildcard: rsync takes the backslash literally */
+        "--exclude=/back\\slash", "--", "/data/prod/alpha/", "/backup/prod/alpha/", NULL};
+
+    (void)state;
+    t.flags = MS_TASK_DELETE;
+    assert_task_argv(&t, extra, 1, want);
+}
+
+static void argv_escapes_an_excluded_path_with_a_wildcard_character(void **state)
+{
+    char *excl[] = {"a*b", "a?b", "[a]", "d/x*\\y", "]{}!"};
+    ms_task_t t = rest(excl, 5);
+    const char *const want[] = {"rsync",
+                                "-a",
+                                "--stats",
+                                "--info=progress2",
+                                "--mkpath",
+                                "--exclude=/a\\*b",
+                                "--exclude=/a\\?b",
+                                "--exclude=/\\[a]",
+                                "--exclude=/d/x\\*\\\\y",
+                                "--exclude=/]{}!",
+                                "--",
+                                "/data/prod/alpha/",
+                                "/backup/prod/alpha/",
+                                NULL};
+
+    (void)state;
+    assert_task_argv(&t, NULL, 0, want);
+}
+
+static void check_task_accepts_chunks_and_rests(void **state)
+{
+    char *items[] = {"lib", "-rf", "a b"}, *excl[] = {"big", "src/x y/lib"};
+    ms_task_t c1 = chunk("", items, 3), c2 = chunk("src/x y", items, 1), c3 = chunk(NULL, items, 1);
+    ms_task_t r = rest(excl, 2);
+    char err[128];
+
+    (void)state;
+    assert_int_equal(ms_rsync_check_task(&c1, err, sizeof(err)), 0);
+    assert_int_equal(ms_rsync_check_task(&c2, err, sizeof(err)), 0);
+    assert_int_equal(ms_rsync_check_task(&c3, err, sizeof(err)), 0);
+    assert_int_equal(ms_rsync_check_task(&r, err, sizeof(err)), 0);
+}
+
+static void check_task_refuses_a_sub_or_excl_that_is_not_a_relative_path_of_names(void **state)
+{
+    static const char *bad[] = {"/abs", "trail/", "a//b", "..", "a/../b", ".", "./a", "a/."};
+    char long_name[NAME_MAX + 2], err[128], *items[] = {"x"}, *excl[1];
+    char *long_path = malloc(MS_MAX_PATH + 1);
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ms_task_t c = chunk(bad[i], items, 1), r;
+        excl[0] = (char *)bad[i];
+        r = rest(excl, 1);
+        assert_refused(&c, "each part of sub");
+        assert_refused(&r, "each part of excl[0]");
+    }
+    memset(long_name, 'n', NAME_MAX + 1);
+    long_name[NAME_MAX + 1] = '\0';
+    ms_task_t c = chunk(long_name, items, 1);
+    assert_refused(&c, "longer than 255 bytes");
+    assert_non_null(long_path);
+    for (size_t i = 0; i < MS_MAX_PATH; i++)
+        long_path[i] = i % 200 == 199 ? '/' : 'a'; /* names of 199 bytes */
+    long_path[MS_MAX_PATH] = '\0';
+    c = chunk(long_path, items, 1);
+    assert_refused(&c, "sub is 4096 bytes long, over 4095");
+    long_path[MS_MAX_PATH - 1] = '\0';
+    assert_int_equal(ms_rsync_check_task(&c, err, sizeof(err)), 0);
+    excl[0] = "";
+    ms_task_t r = rest(excl, 1);
+    assert_refused(&r, "excl[0] must not be empty");
+    free(long_path);
+}
+
+static void check_task_refuses_an_item_that_is_not_one_name(void **state)
+{
+    static const char *bad[] = {"", ".", "..", "a/b", "/a", "a/"};
+    char *items[2] = {"ok"};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        items[1] = (char *)bad[i];
+        ms_task_t c = chunk("", items, 2);
+        assert_refused(&c, "items[1]");
+    }
+    ms_task_t missing = chunk("", NULL, 1);
+    assert_refused(&missing, "items[0] is missing");
+    ms_task_t many = chunk("", items, MS_MAX_ITEMS + 1);
+    assert_refused(&many, "4097 items, over 4096");
+}
+
+static void check_task_refuses_impossible_mixes_of_sub_items_and_excl(void **state)
+{
+    char *items[] = {"x"}, *excl[] = {"y"};
+    ms_task_t both = chunk("", items, 1), rest_sub = rest(excl, 1),
+              sub_only = chunk("lib", NULL, 0);
+    ms_task_t top = task("", MS_TASK_TOP), top_excl = task("", MS_TASK_TOP);
+    ms_task_t top_sub = task("", MS_TASK_TOP);
+
+    (void)state;
+    both.excl = excl;
+    both.n_excl = 1;
+    assert_refused(&both, "both items and excl");
+    rest_sub.sub = "lib";
+    assert_refused(&rest_sub, "must have an empty sub");
+    assert_refused(&sub_only, "a sub folder must have items");
+    top.items = items;
+    top.n_items = 1;
+    assert_refused(&top, "a top task must have no sub, items or excl");
+    top_excl.excl = excl;
+    top_excl.n_excl = 1;
+    assert_refused(&top_excl, "a top task must have no sub, items or excl");
+    top_sub.sub = "lib";
+    assert_refused(&top_sub, "a top task must have no sub, items or excl");
+}
+
+static void delete_safety_of_a_chunk_or_a_rest_looks_at_the_project_folder(void **state)
+{
+    char dir[64], err[512], src[128], dst[128], *items[] = {"f"}, *excl[] = {"f"};
+    ms_task_t c = chunk("", items, 1), r = rest(excl, 1);
+
+    (void)state;
+    scratch(dir, sizeof(dir), 0, 1, 0); /* src/p empty, dst/p not */
+    snprintf(src, sizeof(src), "%s/src", dir);
+    snprintf(dst, sizeof(dst), "%s/dst", dir);
+    c.project = r.project = "p";
+    c.source = r.source = src;
+    c.dest = r.dest = dst;
+    c.flags = r.flags = MS_TASK_DELETE;
+    assert_int_equal(ms_rsync_check_delete_safe(&c, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "refusing to mirror deletions"));
+    assert_int_equal(ms_rsync_check_delete_safe(&r, err, sizeof(err)), -1);
+    rm_scratch(dir);
+}
+
 /* ---- --stats ------------------------------------------------------------ */
 
 static void stats_of_a_first_run_count_every_file_and_byte(void **state)
@@ -581,6 +802,15 @@ int main(void)
         cmocka_unit_test(delete_to_a_remote_is_refused_whenever_the_source_is_empty),
         cmocka_unit_test(tasks_without_delete_are_never_checked),
         cmocka_unit_test(check_task_refuses_empty_roots_and_a_named_top_task),
+        cmocka_unit_test(argv_for_a_chunk_copies_each_item_as_itself_into_the_sub_folder),
+        cmocka_unit_test(argv_for_a_chunk_of_the_project_folder_itself_and_with_delete),
+        cmocka_unit_test(argv_for_a_rest_excludes_each_path_anchored_at_the_project),
+        cmocka_unit_test(argv_escapes_an_excluded_path_with_a_wildcard_character),
+        cmocka_unit_test(check_task_accepts_chunks_and_rests),
+        cmocka_unit_test(check_task_refuses_a_sub_or_excl_that_is_not_a_relative_path_of_names),
+        cmocka_unit_test(check_task_refuses_an_item_that_is_not_one_name),
+        cmocka_unit_test(check_task_refuses_impossible_mixes_of_sub_items_and_excl),
+        cmocka_unit_test(delete_safety_of_a_chunk_or_a_rest_looks_at_the_project_folder),
         cmocka_unit_test(stats_of_a_first_run_count_every_file_and_byte),
         cmocka_unit_test(stats_of_a_no_change_run_transfer_nothing),
         cmocka_unit_test(stats_with_thousands_separators_are_read_whole),
