@@ -50,6 +50,9 @@ static void usage(FILE *f)
             "      --retry-delay-ms N first retry after N ms, doubling (default 1000)\n"
             "      --task-timeout S   kill a task after S seconds; it counts as transient\n"
             "      --rsync PATH       rsync program (embedded)\n"
+            "      --split-min-mb N   split a big project into chunks of at least N MB\n"
+            "                         (embedded; default 32; data plus 16 KiB per entry)\n"
+            "      --no-split         never split a project: one rsync each (embedded)\n"
             "      --rsync-opt OPT    extra rsync option, repeatable (embedded)\n"
             "  -v, --verbose          show the master's and worker's logs\n"
             "      --json             status, history, report: print JSON\n"
@@ -72,14 +75,15 @@ typedef struct {
     ms_config_t cfg; /* rsync_opts, slots */
     int verbose, json, delete;
     unsigned count, heartbeat_ms;
-    unsigned attempts, retry_delay_ms, task_timeout_s;
+    unsigned attempts, retry_delay_ms, task_timeout_s, split_min_mb;
+    int no_split;
     char **args;
     int n_args;
 } cli_t;
 
 enum {
     OPT_RSYNC = 256, OPT_RSYNC_OPT, OPT_JSON, OPT_DELETE, OPT_ATTEMPTS, OPT_RETRY, OPT_TIMEOUT,
-    OPT_KEY, OPT_MASTER_KEY, OPT_INSECURE, OPT_HEARTBEAT
+    OPT_KEY, OPT_MASTER_KEY, OPT_INSECURE, OPT_HEARTBEAT, OPT_SPLIT_MIN, OPT_NO_SPLIT
 };
 
 static int parse_number(int opt, const char *arg, cli_t *c)
@@ -107,6 +111,8 @@ static int parse_args(int argc, char **argv, cli_t *c)
         {"attempts", required_argument, NULL, OPT_ATTEMPTS},
         {"retry-delay-ms", required_argument, NULL, OPT_RETRY},
         {"task-timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"split-min-mb", required_argument, NULL, OPT_SPLIT_MIN},
+        {"no-split", no_argument, NULL, OPT_NO_SPLIT},
         {"key", required_argument, NULL, OPT_KEY},
         {"master-key", required_argument, NULL, OPT_MASTER_KEY},
         {"insecure", no_argument, NULL, OPT_INSECURE},
@@ -124,6 +130,12 @@ static int parse_args(int argc, char **argv, cli_t *c)
         case OPT_KEY: c->key = optarg; break;
         case OPT_MASTER_KEY: c->master_key = optarg; break;
         case OPT_INSECURE: c->insecure = 1; break;
+        case OPT_NO_SPLIT: c->no_split = 1; break;
+        case OPT_SPLIT_MIN:
+            if (ms_parse_uint(optarg, 1, 1048576, &c->split_min_mb) == 0)
+                break;
+            fprintf(stderr, "multisync: --split-min-mb takes a number from 1 to 1048576\n");
+            return -1;
         case 'n':
             if (ms_parse_uint(optarg, 1, 100000, &c->count) == 0)
                 break;
@@ -247,6 +259,7 @@ static int run_embedded(cli_t *c)
                             .verbose = c->verbose, .delete = c->delete, .attempts = c->attempts,
                             .retry_delay_ms = (int)c->retry_delay_ms,
                             .task_timeout_s = c->task_timeout_s,
+                            .split_min_mb = c->split_min_mb, .no_split = c->no_split,
                             .heartbeat_ms = (int)c->heartbeat_ms,
                             .progress = isatty(STDOUT_FILENO) ? stdout : NULL};
     json_t *rep = ms_embedded_run(&o, err, sizeof err);

@@ -27,6 +27,9 @@ static void usage(FILE *f)
             "      --attempts N        attempts per task for transient failures (default 3)\n"
             "      --retry-delay-ms N  first retry after N ms, doubling (default 1000)\n"
             "      --task-timeout S    kill a task after S seconds (default: no limit)\n"
+            "      --split-min-mb N    split a big project into chunks of at least N MB\n"
+            "                          (default 32; data plus 16 KiB per entry)\n"
+            "      --no-split          never split a project: one rsync each\n"
             "      --heartbeat-ms N    heartbeat interval (default 1000); a worker silent for\n"
             "                          3 intervals loses its tasks to the others\n"
             "      --key FILE.key      the master's CURVE key pair (multisync keygen)\n"
@@ -44,7 +47,7 @@ static void usage(FILE *f)
 
 enum {
     OPT_CATALOG = 256, OPT_ATTEMPTS, OPT_RETRY, OPT_TIMEOUT, OPT_HEARTBEAT,
-    OPT_KEY, OPT_AUTHORIZED, OPT_ADMIN, OPT_INSECURE
+    OPT_KEY, OPT_AUTHORIZED, OPT_ADMIN, OPT_INSECURE, OPT_SPLIT_MIN, OPT_NO_SPLIT
 };
 
 static int number(const char *name, const char *arg, unsigned min, unsigned max, unsigned *out)
@@ -69,6 +72,8 @@ static int option(int c, const char *arg, ms_config_t *cfg, int *verbose)
     case OPT_AUTHORIZED: return ms_config_set_str(&cfg->authorized, arg);
     case OPT_ADMIN: return ms_config_set_str(&cfg->admin_keys, arg);
     case OPT_INSECURE: cfg->insecure = 1; return 0;
+    case OPT_SPLIT_MIN: return number("--split-min-mb", arg, 1, 1048576, &cfg->split_min_mb);
+    case OPT_NO_SPLIT: cfg->no_split = 1; return 0;
     case 'c': return 0;
     case 'v': *verbose = 1; return 0;
     case 'h': usage(stdout); exit(0);
@@ -90,6 +95,8 @@ static int parse_args(int argc, char **argv, ms_config_t *cfg, int *verbose)
         {"authorized", required_argument, NULL, OPT_AUTHORIZED},
         {"admin-keys", required_argument, NULL, OPT_ADMIN},
         {"insecure", no_argument, NULL, OPT_INSECURE},
+        {"split-min-mb", required_argument, NULL, OPT_SPLIT_MIN},
+        {"no-split", no_argument, NULL, OPT_NO_SPLIT},
         {"config", required_argument, NULL, 'c'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -131,6 +138,7 @@ int main(int argc, char **argv)
                           .heartbeat_ms = (int)cfg.heartbeat_ms, .attempts = cfg.attempts,
                           .retry_delay_ms = (int)cfg.retry_delay_ms,
                           .task_timeout_s = cfg.task_timeout_s, .catalog = cfg.catalog,
+                          .split_min_mb = cfg.split_min_mb, .no_split = cfg.no_split,
                           .key = cfg.key, .authorized = cfg.authorized,
                           .admin_keys = cfg.admin_keys, .insecure = cfg.insecure};
     if (!(m = ms_master_new(&o, err, sizeof err))) {

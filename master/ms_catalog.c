@@ -17,8 +17,9 @@
 #include "ms_err.h"
 #include "ms_catalog.h"
 #include "ms_report.h"
+#include "ms_split.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define BUSY_TIMEOUT_MS 5000
 #define MAX_TASKS (1 << 24) /* a stored count above this is corruption */
 
@@ -44,6 +45,7 @@ static const char *const schema_sql =
     " flags INTEGER NOT NULL, state INTEGER NOT NULL, attempts INTEGER NOT NULL,"
     " worker_id BLOB NOT NULL, host BLOB NOT NULL, failed_on BLOB NOT NULL,"
     " res_run INTEGER, res_task INTEGER, res_attempt INTEGER," RESULT_DDL
+    " parent INTEGER NOT NULL DEFAULT -1, spec BLOB,"
     " PRIMARY KEY (run_id, task_id));"
     "CREATE TABLE attempts ("
     " run_id INTEGER NOT NULL, task_id INTEGER NOT NULL, attempt INTEGER NOT NULL,"
@@ -53,7 +55,13 @@ static const char *const schema_sql =
     " run_id INTEGER NOT NULL, idx INTEGER NOT NULL, worker_id BLOB NOT NULL,"
     " host BLOB NOT NULL, slots INTEGER NOT NULL, tasks INTEGER NOT NULL,"
     " PRIMARY KEY (run_id, idx));"
-    "INSERT INTO meta (key, value) VALUES ('schema_version', 1);";
+    "INSERT INTO meta (key, value) VALUES ('schema_version', 2);";
+
+/* From schema 1 (no split projects): a chunk's parent and its paths. */
+static const char *const upgrade_1_sql =
+    "ALTER TABLE tasks ADD COLUMN parent INTEGER NOT NULL DEFAULT -1;"
+    "ALTER TABLE tasks ADD COLUMN spec BLOB;"
+    "UPDATE meta SET value = 2 WHERE key = 'schema_version';";
 
 enum {
     ST_BEGIN,
@@ -64,6 +72,7 @@ enum {
     ST_LAST_ID,
     ST_RUN_PUT,
     ST_RUN_END,
+    ST_RUN_NTASKS,
     ST_TASK_PUT,
     ST_ATTEMPT_PUT,
     ST_ATTEMPT_RESULT,
@@ -80,9 +89,11 @@ enum {
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
-    [ST_PRIOR] = "SELECT project, bytes_total, seconds FROM tasks WHERE state = ?4 AND run_id ="
-                 " (SELECT MAX(id) FROM runs WHERE source = ?1 AND dest = ?2 AND finished = 1"
-                 " AND id != ?3)",
+    /* A split project's chunks add up: its bytes, and the work it took. */
+    [ST_PRIOR] = "SELECT project, SUM(bytes_total), SUM(seconds), SUM(files) FROM tasks"
+                 " WHERE state = ?4"
+                 " AND run_id = (SELECT MAX(id) FROM runs WHERE source = ?1 AND dest = ?2"
+                 " AND finished = 1 AND id != ?3) GROUP BY project",
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_SAVEPOINT] = "SAVEPOINT ms_op",
@@ -91,12 +102,13 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_LAST_ID] = "SELECT COALESCE(MAX(id), 0) FROM runs",
     [ST_RUN_PUT] = "INSERT OR REPLACE INTO runs (id, source, dest, set_name, flags, started_ns,"
                    " finished_ns, finished, n_tasks) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_RUN_NTASKS] = "UPDATE runs SET n_tasks = ?2 WHERE id = ?1",
     [ST_RUN_END] = "UPDATE runs SET finished = ?2, finished_ns = ?3, extra = ?4 WHERE id = ?1",
     [ST_TASK_PUT] =
         "INSERT OR REPLACE INTO tasks (run_id, task_id, project, flags, state,"
         " attempts, worker_id, host, failed_on, res_run, res_task, res_attempt, " RESULT_COLS
-        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-        " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        ", parent, spec) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+        " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     /* handed_ns is when the attempt was first stored, i.e. handed out; a
      * requeue that cleared the worker must not erase who ran it. */
     [ST_ATTEMPT_PUT] = "INSERT INTO attempts (run_id, task_id, attempt, worker_id, host, handed_ns)"
@@ -115,7 +127,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_RUN_GET] = "SELECT id, source, dest, set_name, flags, started_ns, finished_ns, finished,"
                    " n_tasks, extra FROM runs WHERE id = ?1",
     [ST_TASKS_GET] = "SELECT task_id, project, flags, state, attempts, worker_id, host, failed_on,"
-                     " res_run, res_task, res_attempt, " RESULT_COLS
+                     " res_run, res_task, res_attempt, " RESULT_COLS ", parent, spec"
                      " FROM tasks WHERE run_id = ?1 ORDER BY task_id",
     [ST_WORKERS_GET] = "SELECT worker_id, host, slots, tasks FROM run_workers WHERE run_id = ?1"
                        " ORDER BY idx",
@@ -243,6 +255,10 @@ static int check_version(ms_catalog_t *c, const char *path, char *err, size_t er
                        "catalog: %s has schema version %lld, newer than this program's %d: "
                        "use a newer multisync",
                        path, (long long)v, SCHEMA_VERSION);
+    if (v == 1)
+        return sqlite3_exec(c->db, upgrade_1_sql, NULL, NULL, NULL) == SQLITE_OK
+                   ? 0
+                   : db_err(c, err, errlen, path);
     if (v < SCHEMA_VERSION)
         return ms_errf(err, errlen, "catalog: %s: unknown schema version %lld", path, (long long)v);
     return 0;
@@ -485,6 +501,15 @@ static int put_task(ms_catalog_t *c, uint64_t run_id, const ms_trec_t *t, char *
     sqlite3_bind_int64(s, 11, (sqlite3_int64)t->result.task_id);
     sqlite3_bind_int64(s, 12, t->result.attempt);
     bind_result(s, 13, &t->result);
+    sqlite3_bind_int64(s, 25, t->parent == MS_NO_TASK ? -1 : (sqlite3_int64)t->parent);
+    size_t spec_len = 0;
+    char *spec = ms_run_spec_encode(t, &spec_len);
+    if (!spec && (t->n_items || t->n_excl))
+        return ms_errf(err, errlen, "catalog: out of memory");
+    if (spec)
+        sqlite3_bind_blob(s, 26, spec, (int)spec_len, free);
+    else
+        sqlite3_bind_null(s, 26);
     if (step_done(c, ST_TASK_PUT, "save task", err, errlen) != 0)
         return -1;
     if (t->attempts >= 1 && put_attempt(c, run_id, t, err, errlen) != 0)
@@ -518,7 +543,7 @@ static int put_run(ms_catalog_t *c, const ms_runrec_t *r, char *err, size_t errl
     if (step_done(c, ST_RUN_PUT, "save run", err, errlen) != 0)
         return -1;
     for (size_t i = 0; i < r->n_tasks; i++)
-        if (put_task(c, r->id, &r->tasks[i], err, errlen) != 0)
+        if (put_task(c, r->id, ms_run_at(r, i), err, errlen) != 0)
             return -1;
     return put_workers(c, r, err, errlen);
 }
@@ -537,6 +562,14 @@ int ms_catalog_save_task(ms_catalog_t *c, const ms_trec_t *t, char *err, size_t 
     if (op_begin(c, err, errlen) != 0)
         return -1;
     return op_end(c, put_task(c, t->run->id, t, err, errlen), err, errlen);
+}
+
+int ms_catalog_save_ntasks(ms_catalog_t *c, const ms_runrec_t *r, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = c->st[ST_RUN_NTASKS];
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)r->id);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)r->n_tasks);
+    return step_done(c, ST_RUN_NTASKS, "save task count", err, errlen);
 }
 
 static int put_run_end(ms_catalog_t *c, const ms_runrec_t *r, char *err, size_t errlen)
@@ -611,43 +644,49 @@ static int fill_task(ms_trec_t *t, sqlite3_stmt *s, char *err, size_t errlen)
     t->result.attempt = (uint32_t)sqlite3_column_int64(s, 10);
     if (read_result(s, 11, &t->result) != 0)
         return ms_errf(err, errlen, "catalog: out of memory");
+    sqlite3_int64 parent = sqlite3_column_int64(s, 23);
+    t->parent = parent < 0 ? MS_NO_TASK : (uint64_t)parent;
+    const void *spec = sqlite3_column_blob(s, 24);
+    int spec_len = sqlite3_column_bytes(s, 24);
+    if (spec && ms_run_spec_decode(t, spec, (size_t)spec_len) != 0)
+        return ms_errf(err, errlen, "catalog: run %" PRIu64 " task %" PRIu64 ": bad chunk paths",
+                       t->run->id, t->id);
     return 0;
 }
 
-static void recount(ms_runrec_t *r)
-{
-    r->n_finished = r->n_failed = 0;
-    for (size_t i = 0; i < r->n_tasks; i++) {
-        r->n_finished += r->tasks[i].state == MS_TS_OK || r->tasks[i].state == MS_TS_FAILED;
-        r->n_failed += r->tasks[i].state == MS_TS_FAILED;
-    }
-}
-
-static int read_tasks(ms_catalog_t *c, ms_runrec_t *r, char *err, size_t errlen)
+/* The tasks of r, which has none yet, from their rows: expected of them. */
+static int read_tasks(ms_catalog_t *c, ms_runrec_t *r, size_t expected, char *err,
+                      size_t errlen)
 {
     sqlite3_stmt *s = c->st[ST_TASKS_GET];
     size_t i = 0;
     int rc, ret = -1;
     sqlite3_bind_int64(s, 1, (sqlite3_int64)r->id);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (i >= r->n_tasks || sqlite3_column_int64(s, 0) != (sqlite3_int64)i) {
+        if (i >= expected || sqlite3_column_int64(s, 0) != (sqlite3_int64)i) {
             ms_errf(err, errlen, "catalog: run %" PRIu64 ": task rows do not match its %zu tasks",
-                    r->id, r->n_tasks);
+                    r->id, expected);
             goto out;
         }
-        if (fill_task(&r->tasks[i++], s, err, errlen) != 0)
+        ms_trec_t *t = ms_run_add_task(r, "", 0);
+        i++;
+        if (!t) {
+            ms_errf(err, errlen, "catalog: out of memory");
+            goto out;
+        }
+        if (fill_task(t, s, err, errlen) != 0)
             goto out;
     }
     if (rc != SQLITE_DONE) {
         db_err(c, err, errlen, "load tasks");
         goto out;
     }
-    if (i != r->n_tasks) {
+    if (i != expected) {
         ms_errf(err, errlen, "catalog: run %" PRIu64 ": %zu tasks stored, %zu expected", r->id, i,
-                r->n_tasks);
+                expected);
         goto out;
     }
-    recount(r);
+    ms_run_recount(r);
     ret = 0;
 out:
     sqlite3_reset(s);
@@ -687,33 +726,24 @@ out:
     return ret;
 }
 
-/*
- * A run as ms_run_new() allocates it, from the current row of ST_RUN_GET:
- * n-1 placeholder projects plus the top task, each overwritten later from
- * its own row.
- */
-static ms_runrec_t *run_from_row(sqlite3_stmt *s, char *err, size_t errlen)
+/* A run without its tasks from the current row of ST_RUN_GET; *n_tasks
+ * says how many rows read_tasks() must find. */
+static ms_runrec_t *run_from_row(sqlite3_stmt *s, size_t *n_tasks, char *err, size_t errlen)
 {
-    static char empty[] = "";
     ms_runrec_t *r = NULL;
     uint64_t id = (uint64_t)sqlite3_column_int64(s, 0);
     sqlite3_int64 n = sqlite3_column_int64(s, 8);
     char *src = col_dup(s, 1), *dst = col_dup(s, 2), *set = col_dup(s, 3);
-    char **names = n >= 1 && n <= MAX_TASKS ? calloc((size_t)n, sizeof *names) : NULL;
     if (n < 1 || n > MAX_TASKS) {
         ms_errf(err, errlen, "catalog: run %" PRIu64 ": bad task count %lld", id, (long long)n);
         goto out;
     }
-    if (!src || !dst || (!set && sqlite3_column_type(s, 3) != SQLITE_NULL) || !names) {
+    if (!src || !dst || (!set && sqlite3_column_type(s, 3) != SQLITE_NULL) ||
+        !(r = ms_run_new(id, src, dst, set))) {
         ms_errf(err, errlen, "catalog: out of memory");
         goto out;
     }
-    for (sqlite3_int64 i = 0; i < n - 1; i++)
-        names[i] = empty;
-    if (!(r = ms_run_new(id, src, dst, set, names, (size_t)n - 1))) {
-        ms_errf(err, errlen, "catalog: out of memory");
-        goto out;
-    }
+    *n_tasks = (size_t)n;
     r->flags = (uint32_t)sqlite3_column_int64(s, 4);
     r->started_rt = ns_to_ts(sqlite3_column_int64(s, 5));
     r->finished_rt = ns_to_ts(sqlite3_column_int64(s, 6));
@@ -723,7 +753,6 @@ out:
     free(src);
     free(dst);
     free(set);
-    free(names);
     return r;
 }
 
@@ -731,16 +760,18 @@ static ms_runrec_t *read_run(ms_catalog_t *c, uint64_t run_id, char *err, size_t
 {
     sqlite3_stmt *s = c->st[ST_RUN_GET];
     ms_runrec_t *r = NULL;
+    size_t n_tasks = 0;
     sqlite3_bind_int64(s, 1, (sqlite3_int64)run_id);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW)
-        r = run_from_row(s, err, errlen);
+        r = run_from_row(s, &n_tasks, err, errlen);
     else if (rc == SQLITE_DONE)
         ms_errf(err, errlen, "catalog: no run %" PRIu64, run_id);
     else
         db_err(c, err, errlen, "load run");
     sqlite3_reset(s);
-    if (r && (read_tasks(c, r, err, errlen) != 0 || read_workers(c, r, err, errlen) != 0))
+    if (r && (read_tasks(c, r, n_tasks, err, errlen) != 0 ||
+              read_workers(c, r, err, errlen) != 0))
         ms_run_destroy(&r);
     return r;
 }
@@ -910,10 +941,14 @@ static int cmp_task_project(const void *a, const void *b)
     return strcmp((*(ms_trec_t *const *)a)->project, (*(ms_trec_t *const *)b)->project);
 }
 
-/* Give each task of r, by project name, the size it had last time. */
-static void apply_prior(sqlite3_stmt *s, ms_trec_t **by_name, size_t n)
+/* Give each task of r, by project name, the size it had last time, and r
+ * the total cost of that run. */
+static void apply_prior(ms_runrec_t *r, sqlite3_stmt *s, ms_trec_t **by_name, size_t n)
 {
+    r->prior_cost = 0;
     while (sqlite3_step(s) == SQLITE_ROW) {
+        r->prior_cost += ms_split_cost((uint64_t)sqlite3_column_int64(s, 1),
+                                       (uint64_t)sqlite3_column_int64(s, 3));
         char *project = col_dup(s, 0);
         if (!project)
             continue;
@@ -935,13 +970,13 @@ int ms_catalog_prior_sizes(ms_catalog_t *c, ms_runrec_t *r, char *err, size_t er
     if (!by_name)
         return ms_errf(err, errlen, "catalog: out of memory");
     for (size_t i = 0; i < r->n_tasks; i++)
-        by_name[i] = &r->tasks[i];
+        by_name[i] = ms_run_at(r, i);
     qsort(by_name, r->n_tasks, sizeof *by_name, cmp_task_project);
     sqlite3_bind_blob(s, 1, r->source, (int)strlen(r->source), SQLITE_TRANSIENT);
     sqlite3_bind_blob(s, 2, r->dest, (int)strlen(r->dest), SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 3, (sqlite3_int64)r->id);
     sqlite3_bind_int(s, 4, MS_TS_OK);
-    apply_prior(s, by_name, r->n_tasks);
+    apply_prior(r, s, by_name, r->n_tasks);
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
     free(by_name);

@@ -56,6 +56,10 @@ int ms_catalog_checkpoint(ms_catalog_t *c, int *wal_pages, char *err, size_t err
 /* Store a new run with all its tasks (as they are now). */
 int ms_catalog_save_run(ms_catalog_t *c, const ms_runrec_t *r, char *err, size_t errlen);
 
+/* Record r's task count after tasks were added to it (a project split into
+ * chunks); the new tasks are saved with ms_catalog_save_task. */
+int ms_catalog_save_ntasks(ms_catalog_t *c, const ms_runrec_t *r, char *err, size_t errlen);
+
 /*
  * Store a task as it is now: its state, attempts, worker, host and last
  * result; and the row of its current attempt (t->attempts) in the attempts

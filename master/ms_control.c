@@ -217,19 +217,20 @@ static json_t *run_status(const ms_runrec_t *r)
     char set[4 * MS_MAX_NAME + 8];
     clock_gettime(CLOCK_REALTIME, &now);
     for (size_t i = 0; i < r->n_tasks; i++)
-        count_task(&r->tasks[i], &p);
+        count_task(ms_run_at(r, i), &p);
     double elapsed = (double)(now.tv_sec - r->started_rt.tv_sec) +
                      (double)(now.tv_nsec - r->started_rt.tv_nsec) / 1e9;
     double rate = elapsed > 0 ? (double)p.bytes_done / elapsed : 0.0;
     json_t *eta = p.expected_known && rate > 0
                       ? json_real((double)(p.bytes_expected - p.bytes_done) / rate)
                       : json_null();
-    return json_pack("{s:I, s:s?, s:s, s:f, s:{s:I, s:I, s:I, s:I}, s:I, s:o, s:f, s:o, s:o}",
+    return json_pack("{s:I, s:s?, s:s, s:f, s:{s:I, s:I, s:I, s:I, s:I}, s:I, s:o, s:f, s:o, s:o}",
                      "id", (json_int_t)r->id, "set",
                      r->set ? ms_utf8_clean(r->set, set, sizeof set) : NULL, "state",
                      r->finished ? (r->n_failed ? "failed" : "ok") : "running", "elapsed_s",
                      elapsed, "tasks", "queued", p.queued, "running", p.running, "done", p.done,
-                     "failed", p.failed, "bytes_done", (json_int_t)p.bytes_done,
+                     "failed", p.failed, "scanning", (json_int_t)r->n_scanning, "bytes_done",
+                     (json_int_t)p.bytes_done,
                      "bytes_expected",
                      p.expected_known ? json_integer((json_int_t)p.bytes_expected) : json_null(),
                      "rate_bps", rate, "eta_s", eta, "diagnosis", ms_diag_json(r));
@@ -237,15 +238,17 @@ static json_t *run_status(const ms_runrec_t *r)
 
 static void add_running(json_t *arr, const ms_runrec_t *r, int64_t now)
 {
-    char name[4 * MS_MAX_PATH], host[4 * MS_MAX_NAME + 8];
+    char name[4 * MS_MAX_PATH], host[4 * MS_MAX_NAME + 8], part[1024], clean[4 * 1024];
     for (size_t i = 0; i < r->n_tasks; i++) {
-        const ms_trec_t *t = &r->tasks[i];
+        const ms_trec_t *t = ms_run_at(r, i);
         if (t->state != MS_TS_RUNNING)
             continue;
+        ms_utf8_clean(ms_report_part(t, part, sizeof part), clean, sizeof clean);
         json_array_append_new(
-            arr, json_pack("{s:I, s:s, s:s, s:i, s:f, s:I, s:I}", "run_id", (json_int_t)r->id,
+            arr, json_pack("{s:I, s:s, s:s, s:s, s:i, s:f, s:I, s:I}", "run_id", (json_int_t)r->id,
                            "project",
                            ms_utf8_clean(ms_report_project_name(t->project), name, sizeof name),
+                           "part", clean,
                            "host", ms_utf8_clean(t->host, host, sizeof host), "attempt",
                            (int)t->attempts, "elapsed_s",
                            t->started_ms ? (double)(now - t->started_ms) / 1000.0 : 0.0,

@@ -65,7 +65,7 @@ static double task_cpu_share(const ms_runrec_t *r, const ms_run_worker_t *w)
 {
     double cpu = 0, secs = 0;
     for (size_t i = 0; i < r->n_tasks; i++) {
-        const ms_trec_t *t = &r->tasks[i];
+        const ms_trec_t *t = ms_run_at(r, i);
         if (t->result.seconds > 0 && strcmp(t->host, w->host) == 0) {
             cpu += t->result.cpu_user_s + t->result.cpu_sys_s;
             secs += t->result.seconds;
@@ -122,11 +122,11 @@ static const ms_trec_t *longest(const ms_runrec_t *r, double *secs)
     const ms_trec_t *best = NULL;
     *secs = 0;
     for (size_t i = 0; i < r->n_tasks; i++) {
-        double s = r->tasks[i].result.seconds;
-        if (r->tasks[i].state == MS_TS_RUNNING && r->tasks[i].started_ms)
-            s = (double)(ms_now_ms() - r->tasks[i].started_ms) / 1000.0;
+        double s = ms_run_at(r, i)->result.seconds;
+        if (ms_run_at(r, i)->state == MS_TS_RUNNING && ms_run_at(r, i)->started_ms)
+            s = (double)(ms_now_ms() - ms_run_at(r, i)->started_ms) / 1000.0;
         if (!best || s > *secs) {
-            best = &r->tasks[i];
+            best = ms_run_at(r, i);
             *secs = s;
         }
     }
@@ -157,13 +157,22 @@ static void count_hosts(const ms_runrec_t *r, unsigned *cpu, unsigned *io)
 static json_t *long_task_json(const ms_runrec_t *r, const ms_trec_t *t, double secs, double wall)
 {
     char ev[2048], sug[2048], name[4 * MS_MAX_NAME + 8];
-    ms_utf8_clean(ms_report_project_name(t->project), name, sizeof name);
+    char task[4 * MS_MAX_PATH];
+    ms_utf8_clean(ms_report_task_name(t, task, sizeof task), name, sizeof name);
     snprintf(ev, sizeof ev,
              "%s took %.1f s of the %.1f s run; for %.0f%% of the run slots were free with "
              "nothing queued while it ran",
              name, secs, wall, 100 * share(r->ticks_tail, r->ticks));
-    snprintf(sug, sizeof sug,
-             "split project %s into smaller tasks (its subfolders), or start it first", name);
+    if (t->n_items || t->n_chunks)
+        snprintf(sug, sizeof sug,
+                 "%s is part of a split project and still too big: lower split_min_mb, or give "
+                 "the folder more, smaller subfolders to cut it by", name);
+    else
+        snprintf(sug, sizeof sug,
+                 "%s was not split: a project is cut into chunks only when it costs more than a "
+                 "fair share of the run, has no hard links, and has folders or big files to cut "
+                 "it by; give it subfolders, or lower split_min_mb",
+                 name);
     return verdict("long-task", ev, sug);
 }
 

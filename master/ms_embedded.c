@@ -201,6 +201,7 @@ json_t *ms_embedded_run(const ms_embedded_opts_t *o, char *err, size_t errlen)
     ms_master_opts_t mo = {.listen = e.endpoint, .attempts = o->attempts,
                            .retry_delay_ms = o->retry_delay_ms,
                            .task_timeout_s = o->task_timeout_s,
+                           .split_min_mb = o->split_min_mb, .no_split = o->no_split,
                            .heartbeat_ms = o->heartbeat_ms};
     if (!(m = ms_master_new(&mo, err, errlen)))
         goto out;

@@ -22,6 +22,8 @@ typedef struct {
     unsigned attempts;         /* 0: 3 */
     int retry_delay_ms;        /* 0: 1000 */
     unsigned task_timeout_s;   /* 0: none */
+    unsigned split_min_mb;     /* 0: 32 */
+    int no_split;
     int heartbeat_ms;          /* 0: MS_HEARTBEAT_MS */
     FILE *progress;            /* a terminal for the live progress line, or NULL */
 } ms_embedded_opts_t;

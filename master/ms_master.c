@@ -15,6 +15,7 @@
 #include "ms_master_int.h"
 #include "ms_report.h"
 #include "ms_scan.h"
+#include "ms_walk.h"
 #include "ms_secure.h"
 
 #define CAT_WARN_EVERY_MS 10000
@@ -54,6 +55,13 @@ void ms_cat_run_end(ms_master_t *m, const ms_runrec_t *r)
 {
     char err[512];
     if (m->cat && cat_begin(m) == 0 && ms_catalog_save_run_end(m->cat, r, err, sizeof err) != 0)
+        cat_failed(m, err);
+}
+
+void ms_cat_ntasks(ms_master_t *m, const ms_runrec_t *r)
+{
+    char err[512];
+    if (m->cat && cat_begin(m) == 0 && ms_catalog_save_ntasks(m->cat, r, err, sizeof err) != 0)
         cat_failed(m, err);
 }
 
@@ -110,42 +118,16 @@ static int add_run(ms_master_t *m, ms_runrec_t *r)
     return 0;
 }
 
-/*
- * Longest expected first: a long task started last would set the run's
- * end. Projects never seen before go first (they may be the big ones),
- * then the others by how long they took last time.
- */
-static int cmp_longest_first(const void *a, const void *b)
-{
-    const ms_trec_t *x = *(ms_trec_t *const *)a, *y = *(ms_trec_t *const *)b;
-    if (x->expected_known != y->expected_known)
-        return x->expected_known - y->expected_known;
-    if (x->expected_seconds != y->expected_seconds)
-        return x->expected_seconds < y->expected_seconds ? 1 : -1;
-    return x->id < y->id ? -1 : x->id > y->id;
-}
-
-/* Queue what is ready to run. The top task waits for all the others. */
+/* Queue what is ready to run (the queue orders it), and what waited for
+ * tasks that are all final now. */
 static void queue_run(ms_master_t *m, ms_runrec_t *r)
 {
-    ms_trec_t *top = &r->tasks[r->n_tasks - 1];
-    ms_trec_t **order = malloc(r->n_tasks * sizeof *order);
-    size_t n = 0;
-    for (size_t i = 0; i < r->n_tasks; i++)
-        if (r->tasks[i].state == MS_TS_QUEUED) {
-            if (order)
-                order[n++] = &r->tasks[i];
-            else
-                ms_sched_push(m, &r->tasks[i], 0);
-        }
-    if (order) {
-        qsort(order, n, sizeof *order, cmp_longest_first);
-        for (size_t i = 0; i < n; i++)
-            ms_sched_push(m, order[i], 0);
-        free(order);
+    for (size_t i = 0; i < r->n_tasks; i++) {
+        ms_trec_t *t = ms_run_at(r, i);
+        if (t->state == MS_TS_QUEUED ||
+            (t->state == MS_TS_HELD && !ms_run_task_waits(r, t)))
+            ms_sched_push(m, t, 0);
     }
-    if (top->state == MS_TS_HELD && r->n_finished == r->n_tasks - 1)
-        ms_sched_push(m, top, 0);
 }
 
 static int check_source(const char *source, const ms_scan_t *scan, char *err, size_t errlen)
@@ -168,10 +150,10 @@ int ms_master_start_run(ms_master_t *m, const char *source, const char *dest, co
         ms_scan_free(&scan);
         return -1;
     }
-    ms_runrec_t *r = ms_run_new(m->next_run + 1, source, dest, set, scan.projects,
-                                scan.n_projects);
+    ms_runrec_t *r = ms_run_new(m->next_run + 1, source, dest, set);
+    int added = r ? ms_run_add_projects(r, scan.projects, scan.n_projects, MS_TS_SCANNING) : -1;
     ms_scan_free(&scan);
-    if (!r || add_run(m, r) != 0) {
+    if (added != 0 || add_run(m, r) != 0) {
         snprintf(err, errlen, "out of memory starting a run");
         ms_run_destroy(&r);
         return -1;
@@ -188,6 +170,7 @@ int ms_master_start_run(ms_master_t *m, const char *source, const char *dest, co
     }
     if (m->cat && ms_catalog_prior_sizes(m->cat, r, err, errlen) != 0)
         ms_warn("run %llu: no sizes from earlier runs: %s", (unsigned long long)r->id, err);
+    ms_chunks_start(m, r);
     queue_run(m, r);
     trim_runs(m);
     *run_id = r->id;
@@ -200,7 +183,7 @@ int ms_master_start_run(ms_master_t *m, const char *source, const char *dest, co
 static void log_done(const ms_trec_t *t)
 {
     char name[512], msg[2048];
-    ms_log_safe(ms_report_project_name(t->project), name, sizeof name);
+    ms_report_task_log(t, name, sizeof name);
     ms_log_safe(t->result.message ? t->result.message : "", msg, sizeof msg);
     if (t->state == MS_TS_OK)
         ms_info("run %llu: %s ok on %s in %.1f s (attempt %u)%s", (unsigned long long)t->run->id,
@@ -215,12 +198,13 @@ static void log_done(const ms_trec_t *t)
 void ms_master_task_done(ms_master_t *m, ms_trec_t *t)
 {
     ms_runrec_t *run = t->run;
-    int release_top = ms_run_task_final(run, t);
+    ms_trec_t *rel[2];
+    int n_rel = ms_run_task_final(run, t, rel);
     log_done(t);
     ms_cat_task(m, t);
-    if (release_top) {
-        ms_sched_push(m, &run->tasks[run->n_tasks - 1], 0);
-        ms_cat_task(m, &run->tasks[run->n_tasks - 1]);
+    for (int i = 0; i < n_rel; i++) {
+        ms_sched_push(m, rel[i], 0);
+        ms_cat_task(m, rel[i]);
     }
     if (run->finished) {
         if (ms_diag_freeze(run) != 0)
@@ -262,9 +246,9 @@ json_t *ms_master_report(const ms_master_t *m, uint64_t run_id)
 static void adopt_or_requeue_later(ms_master_t *m, ms_runrec_t *r)
 {
     for (size_t i = 0; i < r->n_tasks; i++) {
-        if (r->tasks[i].state != MS_TS_RUNNING)
+        if (ms_run_at(r, i)->state != MS_TS_RUNNING)
             continue;
-        r->tasks[i].orphan = 1;
+        ms_run_at(r, i)->orphan = 1;
         m->orphan_deadline_ms = ms_now_ms() + (int64_t)m->heartbeat_ms * MS_HEARTBEAT_LIVENESS;
     }
 }
@@ -302,6 +286,7 @@ static int resume(ms_master_t *m, char *err, size_t errlen)
         }
         if (ms_catalog_prior_sizes(m->cat, runs[i], err, errlen) != 0)
             err[0] = '\0'; /* sizes are only for the order and the ETA */
+        ms_chunks_resume(m, runs[i]);
         queue_run(m, runs[i]);
         adopt_or_requeue_later(m, runs[i]);
         ms_info("run %llu resumed: %zu of %zu tasks finished", (unsigned long long)runs[i]->id,
@@ -634,13 +619,33 @@ static int poll_items(ms_master_t *m, zmq_pollitem_t *items, void **which)
     return n;
 }
 
+/* The walks going on, after the sockets: at most MAX_WALKS of them (more
+ * runs at once are looked at every tick). */
+#define MAX_WALKS 8
+
+static int walk_items(ms_master_t *m, zmq_pollitem_t *items, ms_runrec_t **runs)
+{
+    int n = 0;
+    for (size_t i = 0; i < m->n_runs && n < MAX_WALKS; i++)
+        if (m->runs[i]->walker) {
+            items[n] = (zmq_pollitem_t){NULL, ms_walker_fd(m->runs[i]->walker), ZMQ_POLLIN, 0};
+            runs[n++] = m->runs[i];
+        }
+    return n;
+}
+
 int ms_master_poll(ms_master_t *m, int timeout_ms)
 {
-    zmq_pollitem_t items[5];
+    zmq_pollitem_t items[5 + MAX_WALKS];
     void *which[5];
+    ms_runrec_t *walking[MAX_WALKS];
     int n = poll_items(m, items, which);
-    if (zmq_poll(items, n, poll_timeout(m, timeout_ms)) < 0)
+    int n_walks = walk_items(m, items + n, walking);
+    if (zmq_poll(items, n + n_walks, poll_timeout(m, timeout_ms)) < 0)
         return -1;
+    for (int i = 0; i < n_walks; i++)
+        if (items[n + i].revents & ZMQ_POLLIN)
+            ms_chunks_update(m, walking[i]);
     for (int i = 0; i < n; i++) {
         if (!(items[i].revents & ZMQ_POLLIN))
             continue;
@@ -658,6 +663,9 @@ int ms_master_poll(ms_master_t *m, int timeout_ms)
     if (ms_now_ms() >= m->next_tick_ms) {
         m->next_tick_ms = ms_now_ms() + m->heartbeat_ms / 2;
         ms_workers_tick(m);
+        for (size_t i = 0; i < m->n_runs; i++)
+            if (m->runs[i]->walker || m->runs[i]->n_waiting)
+                ms_chunks_update(m, m->runs[i]);
         maybe_checkpoint(m);
     }
     ms_sched_dispatch(m);

@@ -32,6 +32,8 @@ typedef struct {
     unsigned attempts;        /* attempts per task before it fails; 0: 3 */
     int retry_delay_ms;       /* backoff before the first retry, doubling; 0: 1000 */
     unsigned task_timeout_s;  /* a task running longer is killed (transient); 0: none */
+    unsigned split_min_mb;    /* chunks of a split project are at least this big; 0: 32 */
+    int no_split;             /* never split a project */
     const char *catalog;      /* SQLite catalog file; NULL: none (nothing survives) */
     /* Security of network (tcp://) endpoints: CURVE with the key pair in
      * key, workers' public keys in authorized/, admins' in admin_keys/.

@@ -60,8 +60,9 @@ struct ms_master {
     size_t n_runs;
     uint64_t next_run;
 
-    ms_trec_t **queue; /* ring buffer of tasks ready to go */
-    size_t q_head, q_len, q_cap;
+    ms_trec_t **queue; /* tasks ready to go: a heap, first to go on top (ms_sched.c) */
+    size_t q_len, q_cap;
+    uint64_t q_seq;
     ms_trec_t **delayed; /* failed tasks waiting for their backoff */
     size_t n_delayed, cap_delayed;
     int64_t orphan_deadline_ms; /* after a restart: adopt until then */
@@ -91,6 +92,7 @@ int ms_master_peer_allowed(ms_master_t *m, const ms_peer_t *peer, const char *do
 /* Persist t / r now (within the turn's transaction). */
 void ms_cat_task(ms_master_t *m, const ms_trec_t *t);
 void ms_cat_run_end(ms_master_t *m, const ms_runrec_t *r);
+void ms_cat_ntasks(ms_master_t *m, const ms_runrec_t *r);
 /* Commit the turn's writes. Returns 0, or -1 (logged) when they could not
  * be made durable. */
 int ms_cat_flush(ms_master_t *m);
@@ -114,6 +116,15 @@ void ms_workers_tick(ms_master_t *m);
 void ms_workers_drop_unreachable(ms_master_t *m);
 ms_wrec_t *ms_worker_by_id(const ms_master_t *m, const char *id);
 void ms_worker_remove(ms_master_t *m, ms_wrec_t *w, const char *why, int requeue);
+
+/* ms_chunks.c */
+/* Walk r's projects (state SCANNING) in a thread; each then runs whole or
+ * split into chunks. */
+void ms_chunks_start(ms_master_t *m, ms_runrec_t *r);
+/* Take the walks that ended and decide what can be decided now. */
+void ms_chunks_update(ms_master_t *m, ms_runrec_t *r);
+/* A resumed run's projects that were still being walked: they run whole. */
+void ms_chunks_resume(ms_master_t *m, ms_runrec_t *r);
 
 /* ms_control.c */
 void ms_control_handle(ms_master_t *m);

@@ -10,6 +10,35 @@ const char *ms_report_project_name(const char *project)
     return project[0] ? project : ".";
 }
 
+const char *ms_report_part(const ms_trec_t *t, char *out, size_t outlen)
+{
+    if (t->n_items)
+        snprintf(out, outlen, "%s%s%s", t->sub ? t->sub : "", t->sub && *t->sub ? "/" : "",
+                 t->items[0]);
+    else
+        snprintf(out, outlen, "%s", t->n_chunks ? "rest" : "");
+    if (t->n_items > 1) {
+        size_t len = strlen(out);
+        snprintf(out + len, outlen - len, " +%u", t->n_items - 1);
+    }
+    return out;
+}
+
+const char *ms_report_task_name(const ms_trec_t *t, char *out, size_t outlen)
+{
+    char part[1024];
+    ms_report_part(t, part, sizeof part);
+    snprintf(out, outlen, "%s%s%s%s", ms_report_project_name(t->project), *part ? " [" : "", part,
+             *part ? "]" : "");
+    return out;
+}
+
+const char *ms_report_task_log(const ms_trec_t *t, char *out, size_t outlen)
+{
+    char name[4 * MS_MAX_PATH];
+    return ms_log_safe(ms_report_task_name(t, name, sizeof name), out, outlen);
+}
+
 /* Length of the valid UTF-8 sequence at s, or 0 when it is not one. */
 static size_t utf8_len(const unsigned char *s)
 {
@@ -59,6 +88,7 @@ static const char *state_name(ms_task_state_t s)
     switch (s) {
     case MS_TS_HELD:
     case MS_TS_QUEUED:
+    case MS_TS_SCANNING:
         return "queued";
     case MS_TS_RUNNING:
         return "running";
@@ -68,6 +98,55 @@ static const char *state_name(ms_task_state_t s)
         return "failed";
     }
     return "unknown";
+}
+
+/* How far along a state is, to fold a split project's tasks into one
+ * state: failed if any failed, else running if any runs, ... */
+static int state_rank(ms_task_state_t s)
+{
+    switch (s) {
+    case MS_TS_OK:
+        return 0;
+    case MS_TS_HELD:
+    case MS_TS_QUEUED:
+    case MS_TS_SCANNING:
+        return 1;
+    case MS_TS_RUNNING:
+        return 2;
+    case MS_TS_FAILED:
+        return 3;
+    }
+    return 0;
+}
+
+/* Fold chunk c into row, its project's row (a copy of the project's rest):
+ * counters add up, and the worst state and its failure show. */
+static void fold_chunk(ms_trec_t *row, const ms_trec_t *c)
+{
+    ms_result_t *a = &row->result;
+    const ms_result_t *b = &c->result;
+    a->seconds += b->seconds;
+    a->files += b->files;
+    a->bytes_total += b->bytes_total;
+    a->bytes_transferred += b->bytes_transferred;
+    a->cpu_user_s += b->cpu_user_s;
+    a->cpu_sys_s += b->cpu_sys_s;
+    a->read_bytes += b->read_bytes;
+    a->write_bytes += b->write_bytes;
+    if (b->max_rss_kb > a->max_rss_kb)
+        a->max_rss_kb = b->max_rss_kb;
+    if (c->attempts > row->attempts)
+        row->attempts = c->attempts;
+    if (state_rank(c->state) > state_rank(row->state)) {
+        row->state = c->state;
+        row->host = c->host;
+        snprintf(row->worker_id, sizeof row->worker_id, "%s", c->worker_id);
+        if (c->state == MS_TS_FAILED) {
+            a->exit_code = b->exit_code;
+            a->term_signal = b->term_signal;
+            a->message = b->message; /* borrowed */
+        }
+    }
 }
 
 static json_t *task_json(const ms_trec_t *t)
@@ -143,16 +222,55 @@ static json_t *workers_json(const ms_runrec_t *r, const json_t *frozen, unsigned
     return arr;
 }
 
+/* One row per project, a split project's chunks folded into it. */
+static json_t *fold_rows(const ms_runrec_t *r, totals_t *tot)
+{
+    json_t *tasks = json_array();
+    ms_trec_t **rows = calloc(r->n_tasks ? r->n_tasks : 1, sizeof *rows);
+    if (!tasks || !rows)
+        goto fail;
+    for (size_t i = 0; i < r->n_tasks; i++) {
+        const ms_trec_t *c = ms_run_at(r, i);
+        if (c->parent >= r->n_tasks)
+            continue;
+        ms_trec_t **row = &rows[c->parent];
+        if (!*row && !(*row = calloc(1, sizeof **row)))
+            goto fail;
+        if (!(*row)->run) {
+            **row = *ms_run_at(r, c->parent);
+            (*row)->run = (ms_runrec_t *)r;
+        }
+        fold_chunk(*row, c);
+    }
+    for (size_t i = 0; i < r->n_tasks; i++) {
+        const ms_trec_t *t = ms_run_at(r, i);
+        if (t->parent < r->n_tasks)
+            continue;
+        const ms_trec_t *row = rows[i] ? rows[i] : t;
+        add_totals(tot, row);
+        json_t *o = task_json(row);
+        if (t->n_chunks)
+            json_object_set_new(o, "chunks", json_integer(t->n_chunks));
+        json_array_append_new(tasks, o);
+    }
+    for (size_t i = 0; i < r->n_tasks; i++)
+        free(rows[i]);
+    free(rows);
+    return tasks;
+fail:
+    for (size_t i = 0; rows && i < r->n_tasks; i++)
+        free(rows[i]);
+    free(rows);
+    json_decref(tasks);
+    return NULL;
+}
+
 json_t *ms_report_json(const ms_runrec_t *r)
 {
     char started[32], finished[32], src[4 * MS_MAX_PATH], dst[4 * MS_MAX_PATH];
     char set[4 * MS_MAX_NAME + 8];
     totals_t tot = {0};
-    json_t *tasks = json_array();
-    for (size_t i = 0; tasks && i < r->n_tasks; i++) {
-        add_totals(&tot, &r->tasks[i]);
-        json_array_append_new(tasks, task_json(&r->tasks[i]));
-    }
+    json_t *tasks = fold_rows(r, &tot);
     unsigned slots = 0;
     json_t *frozen = r->extra_json ? json_loads(r->extra_json, 0, NULL) : NULL;
     json_t *workers = workers_json(r, frozen, &slots);
@@ -345,8 +463,11 @@ static void print_run_status(const json_t *run, FILE *out)
         snprintf(set, sizeof set, " (set %s)", str(run, "set"));
     fprintf(out, "run %.0f%s: %s for %s\n", num(run, "id"), set, str(run, "state"),
             hms(num(run, "elapsed_s"), el, sizeof el));
-    fprintf(out, "  tasks: %.0f queued, %.0f running, %.0f done, %.0f failed\n",
-            num(t, "queued"), num(t, "running"), num(t, "done"), num(t, "failed"));
+    fprintf(out, "  tasks: %.0f queued, %.0f running, %.0f done, %.0f failed", num(t, "queued"),
+            num(t, "running"), num(t, "done"), num(t, "failed"));
+    if (num(t, "scanning") > 0)
+        fprintf(out, "; %.0f project(s) still being walked", num(t, "scanning"));
+    fputc('\n', out);
     fprintf(out, "  bytes: %s of %s, %s/s, ETA %s\n",
             human_bytes(num(run, "bytes_done"), b1, sizeof b1),
             json_is_number(exp) ? human_bytes(json_number_value(exp), b2, sizeof b2) : "unknown",
@@ -376,15 +497,20 @@ static void print_running(const json_t *running, FILE *out)
 {
     size_t i;
     const json_t *t;
-    char name[128], host[64], el[32], b1[32];
+    char name[128], host[64], el[32], b1[32], full[1024];
     if (json_array_size(running) == 0)
         return;
-    fprintf(out, "\n%-24s %-16s %3s %9s %10s\n", "RUNNING", "HOST", "ATT", "ELAPSED", "BYTES");
+    fprintf(out, "\n%-32s %-16s %3s %9s %10s\n", "RUNNING", "HOST", "ATT", "ELAPSED", "BYTES");
     json_array_foreach(running, i, t)
-        fprintf(out, "%s %s %3.0f %9s %10s\n", cell(str(t, "project"), 24, name, sizeof name),
+    {
+        const char *part = str(t, "part");
+        snprintf(full, sizeof full, "%s%s%s%s", str(t, "project"), *part ? " [" : "", part,
+                 *part ? "]" : "");
+        fprintf(out, "%s %s %3.0f %9s %10s\n", cell(full, 32, name, sizeof name),
                 cell(str(t, "host"), 16, host, sizeof host), num(t, "attempt"),
                 hms(num(t, "elapsed_s"), el, sizeof el),
                 human_bytes(num(t, "bytes_done"), b1, sizeof b1));
+    }
 }
 
 void ms_report_print_status(const json_t *st, FILE *out)

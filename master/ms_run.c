@@ -3,43 +3,93 @@
 #include <string.h>
 
 #include "ms_run.h"
+#include "ms_walk.h"
 
-static int init_task(ms_runrec_t *r, size_t i, const char *project, uint32_t flags)
-{
-    ms_trec_t *t = &r->tasks[i];
-    t->id = i;
-    t->run = r;
-    t->flags = flags;
-    t->state = (flags & MS_TASK_TOP) ? MS_TS_HELD : MS_TS_QUEUED;
-    t->host = t->failed_on = "";
-    t->project = strdup(project);
-    return t->project ? 0 : -1;
-}
-
-ms_runrec_t *ms_run_new(uint64_t id, const char *source, const char *dest, const char *set,
-                     char *const *projects, size_t n_projects)
+ms_runrec_t *ms_run_new(uint64_t id, const char *source, const char *dest, const char *set)
 {
     ms_runrec_t *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
     r->id = id;
-    r->n_tasks = n_projects + 1;
-    r->tasks = calloc(r->n_tasks, sizeof *r->tasks);
     r->source = strdup(source);
     r->dest = strdup(dest);
     r->set = set ? strdup(set) : NULL;
-    if (!r->tasks || !r->source || !r->dest || (set && !r->set))
-        goto fail;
-    for (size_t i = 0; i < n_projects; i++)
-        if (init_task(r, i, projects[i], 0) != 0)
-            goto fail;
-    if (init_task(r, n_projects, "", MS_TASK_TOP) != 0)
-        goto fail;
+    if (!r->source || !r->dest || (set && !r->set)) {
+        ms_run_destroy(&r);
+        return NULL;
+    }
     clock_gettime(CLOCK_REALTIME, &r->started_rt);
     return r;
-fail:
-    ms_run_destroy(&r);
-    return NULL;
+}
+
+ms_trec_t *ms_run_add_task(ms_runrec_t *r, const char *project, uint32_t flags)
+{
+    size_t i = r->n_tasks;
+    if (i / MS_RUN_SEG == r->n_segs) {
+        ms_trec_t **ns = realloc(r->segs, (r->n_segs + 1) * sizeof *ns);
+        if (!ns)
+            return NULL;
+        r->segs = ns;
+        if (!(ns[r->n_segs] = calloc(MS_RUN_SEG, sizeof **ns)))
+            return NULL;
+        r->n_segs++;
+    }
+    ms_trec_t *t = ms_run_at(r, i);
+    memset(t, 0, sizeof *t);
+    if (!(t->project = strdup(project)))
+        return NULL;
+    t->id = i;
+    t->run = r;
+    t->flags = flags;
+    t->parent = MS_NO_TASK;
+    t->state = (flags & MS_TASK_TOP) ? MS_TS_HELD : MS_TS_QUEUED;
+    t->host = t->failed_on = "";
+    r->n_tasks++;
+    if (flags & MS_TASK_TOP)
+        r->top = i;
+    return t;
+}
+
+int ms_run_add_projects(ms_runrec_t *r, char *const *projects, size_t n, ms_task_state_t state)
+{
+    for (size_t i = 0; i < n; i++) {
+        ms_trec_t *t = ms_run_add_task(r, projects[i], 0);
+        if (!t)
+            return -1;
+        t->state = state;
+        r->n_scanning += state == MS_TS_SCANNING;
+    }
+    return ms_run_add_task(r, "", MS_TASK_TOP) ? 0 : -1;
+}
+
+ms_trec_t *ms_run_top(const ms_runrec_t *r)
+{
+    return r->top < r->n_tasks ? ms_run_at(r, r->top) : NULL;
+}
+
+static void free_list(char **v, uint32_t n)
+{
+    for (uint32_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static void free_task(ms_trec_t *t)
+{
+    free(t->project);
+    free(t->result.message);
+    free(t->sub);
+    free_list(t->items, t->n_items);
+    free_list(t->excl, t->n_excl);
+    memset(t, 0, sizeof *t);
+}
+
+void ms_run_drop_from(ms_runrec_t *r, size_t n)
+{
+    while (r->n_tasks > n)
+        free_task(ms_run_at(r, --r->n_tasks));
+    if (r->top >= r->n_tasks)
+        r->top = r->n_tasks;
 }
 
 void ms_run_destroy(ms_runrec_t **rp)
@@ -47,11 +97,14 @@ void ms_run_destroy(ms_runrec_t **rp)
     if (!rp || !*rp)
         return;
     ms_runrec_t *r = *rp;
-    for (size_t i = 0; r->tasks && i < r->n_tasks; i++) {
-        free(r->tasks[i].project);
-        free(r->tasks[i].result.message);
-    }
-    free(r->tasks);
+    ms_walker_stop(&r->walker);
+    for (size_t i = 0; i < r->n_waiting; i++)
+        ms_walk_free(&r->waiting[i]);
+    free(r->waiting);
+    ms_run_drop_from(r, 0);
+    for (size_t i = 0; i < r->n_segs; i++)
+        free(r->segs[i]);
+    free(r->segs);
     free(r->workers);
     free(r->extra_json);
     for (size_t i = 0; i < r->n_names; i++)
@@ -62,6 +115,90 @@ void ms_run_destroy(ms_runrec_t **rp)
     free(r->set);
     free(r);
     *rp = NULL;
+}
+
+/*
+ * Blob: 'i' (items) or 'e' (excl), then sub, then each entry, every string
+ * followed by a NUL (no string holds one).
+ */
+char *ms_run_spec_encode(const ms_trec_t *t, size_t *len)
+{
+    char **v = t->n_items ? t->items : t->excl;
+    uint32_t n = t->n_items ? t->n_items : t->n_excl;
+    const char *sub = t->sub ? t->sub : "";
+    if (n == 0)
+        return NULL;
+    size_t total = 1 + strlen(sub) + 1;
+    for (uint32_t i = 0; i < n; i++)
+        total += strlen(v[i]) + 1;
+    char *blob = malloc(total), *p = blob;
+    if (!blob)
+        return NULL;
+    *p++ = t->n_items ? 'i' : 'e';
+    p = stpcpy(p, sub) + 1;
+    for (uint32_t i = 0; i < n; i++)
+        p = stpcpy(p, v[i]) + 1;
+    *len = total;
+    return blob;
+}
+
+int ms_run_spec_decode(ms_trec_t *t, const void *blob, size_t len)
+{
+    const char *b = blob;
+    if (len < 3 || (b[0] != 'i' && b[0] != 'e') || b[len - 1] != '\0')
+        return -1;
+    uint32_t n = 0;
+    for (size_t i = 1; i < len; i++)
+        n += b[i] == '\0';
+    n--; /* the first string is sub */
+    if (n == 0 || n > MS_MAX_ITEMS)
+        return -1;
+    char **v = calloc(n, sizeof *v);
+    char *sub = strdup(b + 1);
+    const char *p = b + 1 + strlen(b + 1) + 1;
+    for (uint32_t i = 0; v && sub && i < n; i++, p += strlen(p) + 1)
+        if (!(v[i] = strdup(p))) {
+            free_list(v, n);
+            v = NULL;
+        }
+    if (!v || !sub) {
+        free_list(v, n);
+        free(sub);
+        return -1;
+    }
+    t->sub = sub;
+    if (b[0] == 'i') {
+        t->items = v;
+        t->n_items = n;
+    } else {
+        t->excl = v;
+        t->n_excl = n;
+    }
+    return 0;
+}
+
+void ms_run_recount(ms_runrec_t *r)
+{
+    r->n_finished = r->n_failed = r->n_scanning = 0;
+    r->top = r->n_tasks;
+    for (size_t i = 0; i < r->n_tasks; i++) {
+        ms_trec_t *t = ms_run_at(r, i);
+        t->pending = t->n_chunks = 0;
+    }
+    for (size_t i = 0; i < r->n_tasks; i++) {
+        ms_trec_t *t = ms_run_at(r, i);
+        int final = t->state == MS_TS_OK || t->state == MS_TS_FAILED;
+        r->n_finished += final;
+        r->n_failed += t->state == MS_TS_FAILED;
+        r->n_scanning += t->state == MS_TS_SCANNING;
+        if (t->flags & MS_TASK_TOP)
+            r->top = i;
+        if (t->parent < r->n_tasks) {
+            ms_trec_t *rest = ms_run_at(r, t->parent);
+            rest->n_chunks++;
+            rest->pending += !final;
+        }
+    }
 }
 
 const char *ms_run_intern(ms_runrec_t *r, const char *name)
@@ -82,7 +219,7 @@ const char *ms_run_intern(ms_runrec_t *r, const char *name)
 
 ms_trec_t *ms_run_task(ms_runrec_t *r, uint64_t task_id)
 {
-    return task_id < r->n_tasks ? &r->tasks[task_id] : NULL;
+    return task_id < r->n_tasks ? ms_run_at(r, task_id) : NULL;
 }
 
 ms_run_worker_t *ms_run_worker(ms_runrec_t *r, const char *host)
@@ -147,8 +284,21 @@ void ms_run_set_result(ms_trec_t *t, ms_result_t *res)
     res->message = NULL;
 }
 
-int ms_run_task_final(ms_runrec_t *r, ms_trec_t *t)
+int ms_run_task_waits(const ms_runrec_t *r, const ms_trec_t *t)
 {
+    if (t->flags & MS_TASK_TOP)
+        return r->n_finished < r->n_tasks - 1;
+    return t->n_chunks > 0 && t->pending > 0;
+}
+
+static int release(const ms_runrec_t *r, ms_trec_t *t)
+{
+    return t && t->state == MS_TS_HELD && !ms_run_task_waits(r, t);
+}
+
+int ms_run_task_final(ms_runrec_t *r, ms_trec_t *t, ms_trec_t *rel[2])
+{
+    int n = 0;
     t->state = ms_result_ok(&t->result) ? MS_TS_OK : MS_TS_FAILED;
     r->n_finished++;
     if (t->state == MS_TS_FAILED)
@@ -158,7 +308,15 @@ int ms_run_task_final(ms_runrec_t *r, ms_trec_t *t)
         clock_gettime(CLOCK_REALTIME, &r->finished_rt);
         return 0;
     }
-    /* The top task is last in the array and the only one held. */
-    ms_trec_t *top = &r->tasks[r->n_tasks - 1];
-    return top->state == MS_TS_HELD && r->n_finished == r->n_tasks - 1;
+    if (t->parent < r->n_tasks) {
+        ms_trec_t *rest = ms_run_at(r, t->parent);
+        if (rest->pending > 0)
+            rest->pending--;
+        if (release(r, rest))
+            rel[n++] = rest;
+    }
+    ms_trec_t *top = ms_run_top(r);
+    if (release(r, top))
+        rel[n++] = top;
+    return n;
 }

@@ -19,12 +19,15 @@
 #include "ms_codec.h"
 
 typedef enum {
-    MS_TS_HELD,    /* waits for the other tasks (the top task) */
+    MS_TS_HELD,    /* waits for other tasks: the top task, the rest of a split project */
     MS_TS_QUEUED,
     MS_TS_RUNNING,
     MS_TS_OK,
     MS_TS_FAILED,
+    MS_TS_SCANNING, /* a project whose tree is being walked: split or not? */
 } ms_task_state_t;
+
+#define MS_NO_TASK UINT64_MAX
 
 typedef struct ms_run ms_runrec_t;
 
@@ -33,6 +36,22 @@ typedef struct {
     ms_runrec_t *run;
     char *project;   /* "" for the top task */
     uint32_t flags;  /* MS_TASK_* */
+    /* A split project is its chunks plus its rest: the rest is the project's
+     * own task, run once every chunk is final, with the chunks' paths
+     * excluded (so it neither copies nor deletes them) and fixing the times
+     * of the folders the chunks wrote into. */
+    uint64_t parent;   /* a chunk: its project's rest task; else MS_NO_TASK */
+    uint32_t pending;  /* the rest: chunks not final yet */
+    uint32_t n_chunks; /* the rest: chunks it was split into */
+    char *sub;         /* a chunk: folder in the project holding its items; NULL: "" */
+    char **items;      /* a chunk: entries of sub it copies */
+    uint32_t n_items;
+    char **excl;       /* the rest: paths it leaves to its chunks */
+    uint32_t n_excl;
+    double cost;       /* from the walk (bytes + files * MS_FILE_COST); 0: not walked */
+    uint64_t qseq;     /* queue order among equals (ms_sched.c) */
+    double qkey;       /* queue order within its class (ms_sched.c) */
+    int qclass;        /* 2: a retry or requeue, 1: never seen before, 0: known */
     ms_task_state_t state;
     uint32_t attempts;  /* attempts handed out so far; the current one is this */
     int64_t started_ms; /* monotonic, when last handed out */
@@ -66,13 +85,26 @@ typedef struct {
 
 #define MS_RUN_DELETE 0x1u /* mirror deletions (rsync --delete-delay) */
 
+/* Tasks live in segments of this many, so that adding tasks (chunks of a
+ * split project) never moves one: the queue holds pointers to them. */
+#define MS_RUN_SEG 1024
+
 struct ms_run {
     uint64_t id;
     char *source, *dest, *set;
     uint32_t flags; /* MS_RUN_* */
     struct timespec started_rt, finished_rt; /* wall clock: report and durations */
-    ms_trec_t *tasks;
+    ms_trec_t **segs;
+    size_t n_segs;
     size_t n_tasks;
+    size_t top;     /* index of the top task; n_tasks while there is none */
+    size_t n_scanning; /* projects still being walked or waiting to be split */
+    struct ms_walker *walker; /* the walk of the projects' trees, while it goes on */
+    int walk_done;     /* every project was walked: the total is known */
+    double walked_cost;   /* what the walk found so far (ms_split_cost) */
+    double prior_cost;    /* the previous run's total, from the catalog; 0: none */
+    struct ms_walk **waiting; /* walks of big projects, split once the total is known */
+    size_t n_waiting;
     size_t n_finished, n_failed;
     int finished;
     ms_run_worker_t *workers;
@@ -87,13 +119,42 @@ struct ms_run {
 };
 
 
-/*
- * New run over the given projects (copied), plus the top task last.
- * set may be NULL. Returns NULL on out of memory.
- */
-ms_runrec_t *ms_run_new(uint64_t id, const char *source, const char *dest, const char *set,
-                     char *const *projects, size_t n_projects);
+/* A run with no tasks yet. set may be NULL. Returns NULL on out of memory. */
+ms_runrec_t *ms_run_new(uint64_t id, const char *source, const char *dest, const char *set);
+
+/* Add a task (project copied; state: HELD for the top task, else QUEUED).
+ * Its id is its index. Returns it, or NULL on out of memory. */
+ms_trec_t *ms_run_add_task(ms_runrec_t *r, const char *project, uint32_t flags);
+
+/* Drop the tasks from index n on (undo ms_run_add_task). */
+void ms_run_drop_from(ms_runrec_t *r, size_t n);
+
+/* Add a task per project, in the state given, then the top task.
+ * Returns 0, or -1 on out of memory. */
+int ms_run_add_projects(ms_runrec_t *r, char *const *projects, size_t n, ms_task_state_t state);
+
+/* Task i (< n_tasks). */
+static inline ms_trec_t *ms_run_at(const ms_runrec_t *r, size_t i)
+{
+    return &r->segs[i / MS_RUN_SEG][i % MS_RUN_SEG];
+}
+
+/* The top task, or NULL. */
+ms_trec_t *ms_run_top(const ms_runrec_t *r);
+
+/* After loading tasks from the catalog: find the top task, count the
+ * finished ones and each rest's pending chunks. */
+void ms_run_recount(ms_runrec_t *r);
+
 void ms_run_destroy(ms_runrec_t **r);
+
+/* A chunk's or a rest's paths (sub, items, excl) as one blob for the
+ * catalog: malloc'd, *len bytes; NULL for a task with none (or out of
+ * memory when it has some). */
+char *ms_run_spec_encode(const ms_trec_t *t, size_t *len);
+/* Set t's paths from such a blob. Returns 0, or -1 when it is malformed or
+ * memory runs out (t keeps no paths then). */
+int ms_run_spec_decode(ms_trec_t *t, const void *blob, size_t len);
 
 /*
  * The run's copy of name, made once per distinct name and freed with the
@@ -117,10 +178,16 @@ void ms_run_set_result(ms_trec_t *t, ms_result_t *res);
 
 /*
  * t's last result is its final one: mark it ok or failed, count it, and
- * mark the run finished when it was its last task. Returns 1 when the top
- * task should now be released (all project tasks finished), else 0.
+ * mark the run finished when it was its last task. Returns the tasks it
+ * releases (held until now) in rel[0..1]: the rest of t's project when t
+ * was its last chunk, the top task when every other task is final.
+ * Returns how many (0..2).
  */
-int ms_run_task_final(ms_runrec_t *r, ms_trec_t *t);
+int ms_run_task_final(ms_runrec_t *r, ms_trec_t *t, ms_trec_t *rel[2]);
+
+/* Whether t waits for other tasks: a rest with chunks pending, the top task
+ * while other tasks are not final. */
+int ms_run_task_waits(const ms_runrec_t *r, const ms_trec_t *t);
 
 typedef enum {
     MS_OUTCOME_OK,        /* rsync exit 0, or 24: source files vanished meanwhile */

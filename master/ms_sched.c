@@ -1,9 +1,9 @@
 /*
  * ms_sched.c - the master's queue and dispatch.
  *
- * Ready tasks wait in a ring (retries of tasks a lost worker held go to the
- * front); tasks that failed transiently wait in a delayed list until their
- * backoff ends. Dispatch assigns ready tasks to the workers with the most
+ * Ready tasks wait in a heap, longest expected first (retries of tasks a
+ * lost worker held go first of all); tasks that failed transiently wait in
+ * a delayed list until their backoff ends. Dispatch assigns ready tasks to the workers with the most
  * free credit, preferring for a retry a worker on another host than the one
  * it failed on, persists every assignment, and only then sends the TASKs:
  * a task is in the catalog before any worker can start it.
@@ -19,16 +19,57 @@
 static int queue_grow(ms_master_t *m)
 {
     size_t ncap = m->q_cap ? m->q_cap * 2 : 64;
-    ms_trec_t **nq = malloc(ncap * sizeof *nq);
+    ms_trec_t **nq = realloc(m->queue, ncap * sizeof *nq);
     if (!nq)
         return -1;
-    for (size_t i = 0; i < m->q_len; i++)
-        nq[i] = m->queue[(m->q_head + i) % m->q_cap];
-    free(m->queue);
     m->queue = nq;
     m->q_cap = ncap;
-    m->q_head = 0;
     return 0;
+}
+
+/* Whether a goes before b: retries first, then tasks never seen before by
+ * their cost from the walk, then the others by their duration last time
+ * (longest first: a long task started last would set the run's end), and
+ * among equals the first queued. */
+static int goes_before(const ms_trec_t *a, const ms_trec_t *b)
+{
+    if (a->qclass != b->qclass)
+        return a->qclass > b->qclass;
+    if (a->qkey != b->qkey)
+        return a->qkey > b->qkey;
+    return a->qseq < b->qseq;
+}
+
+static void sift_up(ms_master_t *m, size_t i)
+{
+    ms_trec_t **q = m->queue;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!goes_before(q[i], q[p]))
+            break;
+        ms_trec_t *x = q[i];
+        q[i] = q[p];
+        q[p] = x;
+        i = p;
+    }
+}
+
+static void sift_down(ms_master_t *m, size_t i)
+{
+    ms_trec_t **q = m->queue;
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, best = i;
+        if (l < m->q_len && goes_before(q[l], q[best]))
+            best = l;
+        if (r < m->q_len && goes_before(q[r], q[best]))
+            best = r;
+        if (best == i)
+            return;
+        ms_trec_t *x = q[i];
+        q[i] = q[best];
+        q[best] = x;
+        i = best;
+    }
 }
 
 int ms_sched_push(ms_master_t *m, ms_trec_t *t, int front)
@@ -37,30 +78,22 @@ int ms_sched_push(ms_master_t *m, ms_trec_t *t, int front)
         ms_error("out of memory queueing a task");
         return -1;
     }
-    if (front) {
-        m->q_head = (m->q_head + m->q_cap - 1) % m->q_cap;
-        m->queue[m->q_head] = t;
-    } else {
-        m->queue[(m->q_head + m->q_len) % m->q_cap] = t;
-    }
-    m->q_len++;
+    t->qclass = front ? 2 : t->expected_known ? 0 : 1;
+    t->qkey = front ? 0 : t->expected_known ? t->expected_seconds : t->cost;
+    t->qseq = m->q_seq++;
+    m->queue[m->q_len++] = t;
+    sift_up(m, m->q_len - 1);
     t->state = MS_TS_QUEUED;
     return 0;
 }
 
-static ms_trec_t *queue_at(const ms_master_t *m, size_t i)
+/* Take the first task out. */
+static ms_trec_t *queue_pop(ms_master_t *m)
 {
-    return m->queue[(m->q_head + i) % m->q_cap];
-}
-
-/* Take the i-th queued task out, keeping the others in order. */
-static ms_trec_t *queue_take(ms_master_t *m, size_t i)
-{
-    ms_trec_t *t = queue_at(m, i);
-    for (size_t j = i; j > 0; j--)
-        m->queue[(m->q_head + j) % m->q_cap] = queue_at(m, j - 1);
-    m->q_head = (m->q_head + 1) % m->q_cap;
-    m->q_len--;
+    ms_trec_t *t = m->queue[0];
+    m->queue[0] = m->queue[--m->q_len];
+    if (m->q_len)
+        sift_down(m, 0);
     return t;
 }
 
@@ -99,12 +132,12 @@ void ms_sched_release_due(ms_master_t *m)
 void ms_sched_remove_run(ms_master_t *m, const ms_runrec_t *r)
 {
     size_t kept = 0;
-    for (size_t i = 0; i < m->q_len; i++) {
-        ms_trec_t *t = queue_at(m, i);
-        if (t->run != r)
-            m->queue[(m->q_head + kept++) % m->q_cap] = t;
-    }
+    for (size_t i = 0; i < m->q_len; i++)
+        if (m->queue[i]->run != r)
+            m->queue[kept++] = m->queue[i];
     m->q_len = kept;
+    for (size_t i = m->q_len / 2; i-- > 0;)
+        sift_down(m, i);
     kept = 0;
     for (size_t i = 0; i < m->n_delayed; i++)
         if (m->delayed[i]->run != r)
@@ -116,7 +149,7 @@ void ms_sched_requeue(ms_master_t *m, ms_trec_t *t, const char *why)
 {
     char name[512];
     ms_warn("run %llu: %s requeued: %s", (unsigned long long)t->run->id,
-            ms_log_safe(ms_report_project_name(t->project), name, sizeof name), why);
+            ms_report_task_log(t, name, sizeof name), why);
     t->orphan = 0;
     ms_sched_push(m, t, 1);
     ms_cat_task(m, t);
@@ -179,7 +212,9 @@ static int send_task(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
     uint32_t flags = t->flags | ((run->flags & MS_RUN_DELETE) ? MS_TASK_DELETE : 0);
     msg.u.task = (ms_task_t){.run_id = run->id, .task_id = t->id, .attempt = t->attempts,
                              .flags = flags, .project = t->project, .source = run->source,
-                             .dest = run->dest, .timeout_s = m->opts.task_timeout_s};
+                             .dest = run->dest, .timeout_s = m->opts.task_timeout_s,
+                             .sub = t->sub ? t->sub : "", .items = t->items,
+                             .n_items = t->n_items, .excl = t->excl, .n_excl = t->n_excl};
     if (ms_wire_send(m->wsock, &w->peer, &msg, err, sizeof err) != 0) {
         ms_warn("worker %s (%s): %s", w->id, w->name, err);
         return -1;
@@ -212,11 +247,11 @@ void ms_sched_dispatch(ms_master_t *m)
     if (!batch)
         return;
     /* Assign first, in queue order, while any worker has credit. */
-    for (size_t i = 0; i < m->q_len && n < cap;) {
-        ms_wrec_t *w = pick_worker(m, queue_at(m, i));
+    while (m->q_len > 0 && n < cap) {
+        ms_wrec_t *w = pick_worker(m, m->queue[0]);
         if (!w)
             break;
-        ms_trec_t *t = queue_take(m, i);
+        ms_trec_t *t = queue_pop(m);
         assign(m, w, t);
         batch[n++] = t;
     }

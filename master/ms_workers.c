@@ -59,7 +59,7 @@ static void each_task_of(ms_master_t *m, const char *id,
     for (size_t r = 0; r < m->n_runs; r++) {
         ms_runrec_t *run = m->runs[r];
         for (size_t i = 0; i < run->n_tasks && !run->finished; i++) {
-            ms_trec_t *t = &run->tasks[i];
+            ms_trec_t *t = ms_run_at(run, i);
             if (t->state == MS_TS_RUNNING && strcmp(t->worker_id, id) == 0)
                 fn(m, t, why);
         }
@@ -158,7 +158,7 @@ static void on_hold(ms_master_t *m, ms_wrec_t *w, const ms_taskref_t *ref)
     t->host = ms_run_intern(t->run, w->name);
     ms_cat_task(m, t);
     ms_info("run %llu: %s adopted from worker %s (%s)", (unsigned long long)t->run->id,
-            ms_log_safe(ms_report_project_name(t->project), name, sizeof name), w->id, w->name);
+            ms_report_task_log(t, name, sizeof name), w->id, w->name);
 }
 
 static void on_progress(ms_master_t *m, const ms_progress_t *p)
@@ -259,7 +259,7 @@ static void on_result(ms_master_t *m, ms_wrec_t *w, ms_result_t *res)
         t->failed_on = ms_run_intern(t->run, w->name);
         ms_warn("run %llu: %s failed on %s (attempt %u, %s), retrying in %.1f s",
                 (unsigned long long)t->run->id,
-                ms_log_safe(ms_report_project_name(t->project), name, sizeof name), w->name,
+                ms_report_task_log(t, name, sizeof name), w->name,
                 t->attempts, ms_log_safe(t->result.message, msg, sizeof msg), delay / 1000.0);
         ms_sched_delay(m, t, ms_now_ms() + delay);
         ms_cat_task(m, t);
@@ -371,7 +371,7 @@ static void requeue_orphans(ms_master_t *m)
     for (size_t r = 0; r < m->n_runs; r++) {
         ms_runrec_t *run = m->runs[r];
         for (size_t i = 0; i < run->n_tasks && !run->finished; i++) {
-            ms_trec_t *t = &run->tasks[i];
+            ms_trec_t *t = ms_run_at(run, i);
             if (t->orphan && t->state == MS_TS_RUNNING)
                 ms_sched_requeue(m, t, "no worker claimed it after a restart");
             t->orphan = 0;
@@ -392,8 +392,8 @@ static void diag_tick(ms_master_t *m)
         ms_runrec_t *run = m->runs[r];
         size_t queued = 0, running = 0;
         for (size_t i = 0; i < run->n_tasks && !run->finished; i++) {
-            queued += run->tasks[i].state == MS_TS_QUEUED;
-            running += run->tasks[i].state == MS_TS_RUNNING;
+            queued += ms_run_at(run, i)->state == MS_TS_QUEUED;
+            running += ms_run_at(run, i)->state == MS_TS_RUNNING;
         }
         ms_diag_tick(run, queued, busy, slots, running);
     }

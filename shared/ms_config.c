@@ -169,6 +169,15 @@ static int master_key(load_ctx_t *c, const char *key, const char *value)
         return uint_key(c, key, value, 1, 3600000, &cfg->retry_delay_ms);
     if (strcmp(key, "task_timeout") == 0)
         return uint_key(c, key, value, 1, 31536000, &cfg->task_timeout_s);
+    if (strcmp(key, "split_min_mb") == 0)
+        return uint_key(c, key, value, 1, 1048576, &cfg->split_min_mb);
+    if (strcmp(key, "split") == 0) {
+        int split = 1;
+        if (!bool_key(c, key, value, &split))
+            return 0;
+        cfg->no_split = !split;
+        return 1;
+    }
     if (strcmp(key, "listen") == 0)
         return ms_config_set_str(&cfg->listen, value) == 0;
     if (strcmp(key, "control") == 0)

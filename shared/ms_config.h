@@ -49,6 +49,8 @@ typedef struct {
     unsigned attempts;       /* 0: not set */
     unsigned retry_delay_ms; /* 0: not set */
     unsigned task_timeout_s; /* 0: not set */
+    unsigned split_min_mb;   /* smallest chunk of a split project; 0: not set */
+    int no_split;            /* split = no: every project runs whole */
     ms_set_t *sets;
     size_t n_sets;
     /* [worker] */

@@ -75,8 +75,9 @@ static ms_runrec_t *new_run(uint64_t id, const char *set, const char *const *pro
     size_t n = 0;
     while (projects[n])
         n++;
-    ms_runrec_t *r = ms_run_new(id, "/data/src", "/backup/dst", set, (char *const *)projects, n);
+    ms_runrec_t *r = ms_run_new(id, "/data/src", "/backup/dst", set);
     assert_non_null(r);
+    assert_int_equal(ms_run_add_projects(r, (char *const *)projects, n, MS_TS_QUEUED), 0);
     r->started_rt =
         (struct timespec){.tv_sec = 1700000000 + (time_t)id * 100, .tv_nsec = 123456789};
     return r;
@@ -124,7 +125,8 @@ static void finish(ms_catalog_t *c, ms_trec_t *t, int exit_code, const char *msg
 {
     ms_result_t res = result_for(t, exit_code, msg);
     ms_run_set_result(t, &res);
-    ms_run_task_final(t->run, t);
+    ms_trec_t *rel[2];
+    ms_run_task_final(t->run, t, rel);
     save_task(c, t);
 }
 
@@ -171,6 +173,16 @@ static void assert_tasks_equal(const ms_trec_t *a, const ms_trec_t *b)
     assert_string_equal(a->host, b->host);
     assert_string_equal(a->failed_on, b->failed_on);
     assert_results_equal(&a->result, &b->result);
+    assert_int_equal(a->parent, b->parent);
+    assert_int_equal(a->n_chunks, b->n_chunks);
+    assert_int_equal(a->pending, b->pending);
+    assert_string_equal(a->sub ? a->sub : "", b->sub ? b->sub : "");
+    assert_int_equal(a->n_items, b->n_items);
+    for (uint32_t i = 0; i < a->n_items; i++)
+        assert_string_equal(a->items[i], b->items[i]);
+    assert_int_equal(a->n_excl, b->n_excl);
+    for (uint32_t i = 0; i < a->n_excl; i++)
+        assert_string_equal(a->excl[i], b->excl[i]);
 }
 
 static void assert_runs_equal(const ms_runrec_t *a, const ms_runrec_t *b)
@@ -192,8 +204,8 @@ static void assert_runs_equal(const ms_runrec_t *a, const ms_runrec_t *b)
     assert_int_equal(a->n_failed, b->n_failed);
     assert_int_equal(a->n_tasks, b->n_tasks);
     for (size_t i = 0; i < a->n_tasks; i++) {
-        assert_ptr_equal(b->tasks[i].run, b);
-        assert_tasks_equal(&a->tasks[i], &b->tasks[i]);
+        assert_ptr_equal(ms_run_at(b, i)->run, b);
+        assert_tasks_equal(ms_run_at(a, i), ms_run_at(b, i));
     }
     assert_int_equal(a->n_workers, b->n_workers);
     for (size_t i = 0; i < a->n_workers; i++) {
@@ -212,8 +224,8 @@ static void save_finished_run(ms_catalog_t *c, uint64_t id, const char *set, int
     ms_runrec_t *r = new_run(id, set, projects);
     assert_int_equal(ms_catalog_save_run(c, r, err, sizeof err), 0);
     for (size_t i = 0; i < r->n_tasks; i++) {
-        dispatch(c, &r->tasks[i], "w1", "h1");
-        finish(c, &r->tasks[i], fail_one && i == 0 ? 23 : 0, fail_one && i == 0 ? "boom" : "");
+        dispatch(c, ms_run_at(r, i), "w1", "h1");
+        finish(c, ms_run_at(r, i), fail_one && i == 0 ? 23 : 0, fail_one && i == 0 ? "boom" : "");
     }
     r->finished_rt = (struct timespec){.tv_sec = r->started_rt.tv_sec + 12, .tv_nsec = 623456789};
     assert_int_equal(ms_catalog_save_run_end(c, r, err, sizeof err), 0);
@@ -230,15 +242,15 @@ static void test_a_finished_run_comes_back_field_for_field_after_reopening(void 
     assert_int_equal(ms_catalog_save_run(c, r, fx->err, sizeof fx->err), 0);
     assert_int_equal(ms_catalog_save_run(c, r, fx->err, sizeof fx->err), 0); /* harmless */
 
-    dispatch(c, &r->tasks[0], "w1", "host-one");
-    dispatch(c, &r->tasks[1], "w2", "h\xc3\x28st");
-    finish(c, &r->tasks[0], 0, "");
-    fail_and_requeue(c, &r->tasks[1], 23, "rsync: send_files failed: Permission denied (13)\n");
-    dispatch(c, &r->tasks[1], "w1", "host-one");
-    finish(c, &r->tasks[1], 23, "rsync error: some files could not be transferred (code 23)");
-    r->tasks[2].state = MS_TS_QUEUED;
-    dispatch(c, &r->tasks[2], "w2", "h\xc3\x28st");
-    finish(c, &r->tasks[2], 24, "file has vanished: \"/data/src/x\"");
+    dispatch(c, ms_run_at(r, 0), "w1", "host-one");
+    dispatch(c, ms_run_at(r, 1), "w2", "h\xc3\x28st");
+    finish(c, ms_run_at(r, 0), 0, "");
+    fail_and_requeue(c, ms_run_at(r, 1), 23, "rsync: send_files failed: Permission denied (13)\n");
+    dispatch(c, ms_run_at(r, 1), "w1", "host-one");
+    finish(c, ms_run_at(r, 1), 23, "rsync error: some files could not be transferred (code 23)");
+    ms_run_at(r, 2)->state = MS_TS_QUEUED;
+    dispatch(c, ms_run_at(r, 2), "w2", "h\xc3\x28st");
+    finish(c, ms_run_at(r, 2), 24, "file has vanished: \"/data/src/x\"");
     assert_int_equal(r->finished, 1);
     r->finished_rt.tv_nsec = 999999999;
     assert_int_equal(ms_catalog_save_run_end(c, r, fx->err, sizeof fx->err), 0);
@@ -249,8 +261,8 @@ static void test_a_finished_run_comes_back_field_for_field_after_reopening(void 
     assert_runs_equal(r, back);
     assert_int_equal(back->n_finished, 3);
     assert_int_equal(back->n_failed, 1);
-    assert_int_equal(back->tasks[2].flags, MS_TASK_TOP);
-    assert_int_equal(back->tasks[1].orphan, 0);
+    assert_int_equal(ms_run_at(back, 2)->flags, MS_TASK_TOP);
+    assert_int_equal(ms_run_at(back, 1)->orphan, 0);
     ms_run_destroy(&back);
     ms_run_destroy(&r);
     ms_catalog_close(&c);
@@ -265,12 +277,12 @@ static void test_only_unfinished_runs_come_back_with_their_tasks_as_stored(void 
     ms_runrec_t *r = new_run(2, NULL, projects);
     assert_int_equal(ms_catalog_begin(c, fx->err, sizeof fx->err), 0);
     assert_int_equal(ms_catalog_save_run(c, r, fx->err, sizeof fx->err), 0);
-    dispatch(c, &r->tasks[0], "w1", "h1");
-    dispatch(c, &r->tasks[1], "w1", "h1");
+    dispatch(c, ms_run_at(r, 0), "w1", "h1");
+    dispatch(c, ms_run_at(r, 1), "w1", "h1");
     assert_int_equal(ms_catalog_commit(c, fx->err, sizeof fx->err), 0);
-    finish(c, &r->tasks[0], 0, "");
-    fail_and_requeue(c, &r->tasks[1], 12, "protocol error");
-    dispatch(c, &r->tasks[1], "w3", "h3");
+    finish(c, ms_run_at(r, 0), 0, "");
+    fail_and_requeue(c, ms_run_at(r, 1), 12, "protocol error");
+    dispatch(c, ms_run_at(r, 1), "w3", "h3");
 
     c = reopen(fx, &c);
     ms_runrec_t **runs = NULL;
@@ -279,14 +291,14 @@ static void test_only_unfinished_runs_come_back_with_their_tasks_as_stored(void 
     assert_int_equal(n, 1);
     ms_runrec_t *b = runs[0];
     assert_runs_equal(r, b);
-    assert_int_equal(b->tasks[0].state, MS_TS_OK);
-    assert_int_equal(b->tasks[1].state, MS_TS_RUNNING);
-    assert_int_equal(b->tasks[1].attempts, 2);
-    assert_string_equal(b->tasks[1].worker_id, "w3");
-    assert_string_equal(b->tasks[1].host, "h3");
-    assert_string_equal(b->tasks[1].failed_on, "h1");
-    assert_int_equal(b->tasks[2].state, MS_TS_QUEUED);
-    assert_int_equal(b->tasks[3].state, MS_TS_HELD);
+    assert_int_equal(ms_run_at(b, 0)->state, MS_TS_OK);
+    assert_int_equal(ms_run_at(b, 1)->state, MS_TS_RUNNING);
+    assert_int_equal(ms_run_at(b, 1)->attempts, 2);
+    assert_string_equal(ms_run_at(b, 1)->worker_id, "w3");
+    assert_string_equal(ms_run_at(b, 1)->host, "h3");
+    assert_string_equal(ms_run_at(b, 1)->failed_on, "h1");
+    assert_int_equal(ms_run_at(b, 2)->state, MS_TS_QUEUED);
+    assert_int_equal(ms_run_at(b, 3)->state, MS_TS_HELD);
     assert_int_equal(b->n_finished, 1);
     assert_int_equal(b->n_failed, 0);
     assert_int_equal(b->finished, 0);
@@ -329,8 +341,8 @@ static void assert_only_run_1_untouched(fx_t *fx)
     assert_null(ms_catalog_load_run(c, 2, fx->err, sizeof fx->err));
     ms_runrec_t *b = ms_catalog_load_run(c, 1, fx->err, sizeof fx->err);
     assert_non_null(b);
-    assert_int_equal(b->tasks[0].state, MS_TS_QUEUED);
-    assert_int_equal(b->tasks[0].attempts, 0);
+    assert_int_equal(ms_run_at(b, 0)->state, MS_TS_QUEUED);
+    assert_int_equal(ms_run_at(b, 0)->attempts, 0);
     ms_run_destroy(&b);
     json_t *a = ms_catalog_attempts(c, 1, 0, fx->err, sizeof fx->err);
     assert_non_null(a);
@@ -351,9 +363,9 @@ static int uncommitted_writes(const char *path, ms_catalog_t **out)
     ms_runrec_t *r2 = new_run(2, NULL, projects);
     int rc = !r1 || ms_catalog_save_run(c, r2, err, sizeof err) != 0 ? -1 : 0;
     if (rc == 0) {
-        r1->tasks[0].attempts = 1;
-        r1->tasks[0].state = MS_TS_RUNNING;
-        rc = ms_catalog_save_task(c, &r1->tasks[0], err, sizeof err);
+        ms_run_at(r1, 0)->attempts = 1;
+        ms_run_at(r1, 0)->state = MS_TS_RUNNING;
+        rc = ms_catalog_save_task(c, ms_run_at(r1, 0), err, sizeof err);
     }
     ms_run_destroy(&r1);
     ms_run_destroy(&r2);
@@ -519,7 +531,7 @@ static void test_attempts_of_a_retried_task_are_listed_oldest_first(void **state
     ms_catalog_t *c = open_ok(fx);
     const char *projects[] = {"p", NULL};
     ms_runrec_t *r = new_run(4, NULL, projects);
-    ms_trec_t *t = &r->tasks[0];
+    ms_trec_t *t = ms_run_at(r, 0);
     assert_int_equal(ms_catalog_save_run(c, r, fx->err, sizeof fx->err), 0);
     dispatch(c, t, "w1", "h1");
     fail_and_requeue(c, t, 23, "bad \xff byte");
@@ -599,6 +611,109 @@ static void test_a_newer_schema_version_is_refused_with_a_message(void **state)
     assert_non_null(strstr(fx->err, "newer"));
 }
 
+static char **strv(const char *const *v, uint32_t n)
+{
+    char **out = calloc(n, sizeof *out);
+    assert_non_null(out);
+    for (uint32_t i = 0; i < n; i++)
+        assert_non_null(out[i] = strdup(v[i]));
+    return out;
+}
+
+/* Project "big" split into two chunks plus its rest, the way ms_chunks.c
+ * does it: the rest waits (HELD) for its chunks. */
+static ms_runrec_t *split_run(ms_catalog_t *c, fx_t *fx)
+{
+    const char *projects[] = {"big", "small", NULL};
+    ms_runrec_t *r = new_run(3, NULL, projects);
+    assert_int_equal(ms_catalog_save_run(c, r, fx->err, sizeof fx->err), 0);
+    ms_trec_t *rest = ms_run_at(r, 0);
+    const char *items1[] = {"a", "b c"}, *items2[] = {"\xff*?["}, *excl[] = {"x/a", "x/b c", "\xff*?["};
+    ms_trec_t *c1 = ms_run_add_task(r, "big", 0), *c2 = ms_run_add_task(r, "big", 0);
+    assert_non_null(c1);
+    assert_non_null(c2);
+    c1->parent = c2->parent = rest->id;
+    c1->sub = strdup("x");
+    c1->items = strv(items1, 2);
+    c1->n_items = 2;
+    c2->sub = strdup("");
+    c2->items = strv(items2, 1);
+    c2->n_items = 1;
+    rest->excl = strv(excl, 3);
+    rest->n_excl = 3;
+    rest->n_chunks = rest->pending = 2;
+    rest->state = MS_TS_HELD;
+    save_task(c, rest);
+    save_task(c, c1);
+    save_task(c, c2);
+    assert_int_equal(ms_catalog_save_ntasks(c, r, fx->err, sizeof fx->err), 0);
+    return r;
+}
+
+static void test_a_split_project_comes_back_with_its_chunks_and_their_paths(void **state)
+{
+    fx_t *fx = *state;
+    ms_catalog_t *c = open_ok(fx);
+    ms_runrec_t *r = split_run(c, fx);
+    dispatch(c, ms_run_at(r, 3), "w1", "h1");
+    finish(c, ms_run_at(r, 3), 0, "");
+    assert_int_equal(ms_run_at(r, 0)->pending, 1);
+
+    c = reopen(fx, &c);
+    ms_runrec_t *back = ms_catalog_load_run(c, 3, fx->err, sizeof fx->err);
+    if (!back)
+        fail_msg("load: %s", fx->err);
+    assert_int_equal(back->n_tasks, 5);
+    assert_int_equal(back->top, 2);
+    assert_runs_equal(r, back);
+    /* The rest is released only by its last chunk. */
+    ms_trec_t *rel[2];
+    assert_int_equal(ms_run_task_waits(back, ms_run_at(back, 0)), 1);
+    ms_run_at(back, 4)->result.exit_code = 0;
+    assert_int_equal(ms_run_task_final(back, ms_run_at(back, 4), rel), 1);
+    assert_ptr_equal(rel[0], ms_run_at(back, 0));
+    ms_run_destroy(&back);
+    ms_run_destroy(&r);
+    ms_catalog_close(&c);
+}
+
+static void test_a_catalog_of_schema_1_is_upgraded_and_keeps_its_runs(void **state)
+{
+    fx_t *fx = *state;
+    ms_catalog_t *c = open_ok(fx);
+    const char *projects[] = {"alpha", NULL};
+    ms_runrec_t *r = new_run(5, "prod", projects);
+    assert_int_equal(ms_catalog_save_run(c, r, fx->err, sizeof fx->err), 0);
+    ms_catalog_close(&c);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "ALTER TABLE tasks DROP COLUMN spec;"
+                                  "ALTER TABLE tasks DROP COLUMN parent;"
+                                  "UPDATE meta SET value = 1 WHERE key = 'schema_version'",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    c = open_ok(fx);
+    ms_runrec_t *back = ms_catalog_load_run(c, 5, fx->err, sizeof fx->err);
+    if (!back)
+        fail_msg("load: %s", fx->err);
+    assert_runs_equal(r, back);
+    assert_int_equal(ms_run_at(back, 0)->parent, MS_NO_TASK);
+    ms_run_destroy(&back);
+    ms_run_destroy(&r);
+    ms_catalog_close(&c);
+    assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema_version'",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 2);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
 static void test_closing_null_or_twice_is_harmless(void **state)
 {
     fx_t *fx = *state;
@@ -639,6 +754,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_newer_schema_version_is_refused_with_a_message,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_closing_null_or_twice_is_harmless, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_split_project_comes_back_with_its_chunks_and_their_paths, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_catalog_of_schema_1_is_upgraded_and_keeps_its_runs,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

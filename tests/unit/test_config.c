@@ -42,6 +42,8 @@ static void the_shipped_master_example_loads_with_its_documented_values(void **s
     assert_string_equal(cfg.authorized, "/etc/multisync/authorized");
     assert_null(cfg.admin_keys);
     assert_int_equal(cfg.insecure, 0);
+    assert_int_equal(cfg.no_split, 0);
+    assert_int_equal(cfg.split_min_mb, 32);
     const ms_set_t *s = ms_config_find_set(&cfg, "nightly");
     assert_non_null(s);
     assert_string_equal(s->source, "/data/prod");
@@ -90,6 +92,8 @@ static void mistakes_are_refused_with_their_line(void **state)
         {"[worker]\nslots = 0\n", ":2: slots must be a number from 1 to 4096"},
         {"[worker]\nslots = 4x\n", ":2: slots must be a number"},
         {"[master]\nattempts = -1\n", ":2: attempts must be a number from 1 to 100"},
+        {"[master]\nsplit = sometimes\n", ":2: split must be yes or no"},
+        {"[master]\nsplit_min_mb = 0\n", ":2: split_min_mb must be a number from 1 to 1048576"},
         {"[master]\nlog_level = loud\n", ":2: log_level must be debug, info, warn or error"},
         {"[set a]\nsource = /s\ndestination = /d\ndelete = maybe\n", ":4: delete must be yes or no"},
         {"[set a]\nsource = /s\n", "[set a] needs both source and destination"},

@@ -1,0 +1,377 @@
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ms_split.h"
+#include "ms_walk.h"
+
+#define NONE ((size_t)-1)
+
+typedef struct {
+    ms_walk_t *w;
+    size_t cap;
+    uint64_t keep_min;
+    const atomic_int *stop;
+    int oom;
+    size_t plen;
+    char path[PATH_MAX];
+} walk_ctx_t;
+
+typedef struct {
+    char *name;
+    int is_dir;
+    uint64_t size; /* regular files */
+} entry_t;
+
+/* Append a node; NONE when there are too many (the walk is then incomplete). */
+static size_t add_node(walk_ctx_t *c, const char *name, size_t parent, int is_dir)
+{
+    ms_walk_t *w = c->w;
+    if (w->n_nodes >= MS_WALK_MAX_NODES) {
+        w->incomplete = 1;
+        return NONE;
+    }
+    if (w->n_nodes == c->cap) {
+        size_t ncap = c->cap ? c->cap * 2 : 64;
+        ms_wnode_t *nn = realloc(w->nodes, ncap * sizeof *nn);
+        if (!nn) {
+            c->oom = 1;
+            return NONE;
+        }
+        w->nodes = nn;
+        c->cap = ncap;
+    }
+    ms_wnode_t *n = &w->nodes[w->n_nodes];
+    memset(n, 0, sizeof *n);
+    if (!(n->name = strdup(name))) {
+        c->oom = 1;
+        return NONE;
+    }
+    n->parent = (uint32_t)parent;
+    n->is_dir = (uint8_t)is_dir;
+    return w->n_nodes++;
+}
+
+/* Drop the nodes from index keep on (a subtree too small to keep). */
+static void truncate_nodes(ms_walk_t *w, size_t keep)
+{
+    for (size_t i = keep; i < w->n_nodes; i++)
+        free(w->nodes[i].name);
+    if (keep < w->n_nodes)
+        w->n_nodes = keep;
+}
+
+static void free_entries(entry_t *e, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(e[i].name);
+    free(e);
+}
+
+/* Read the folder at c->path: its entries (lstat'ed), without "." and "..".
+ * Returns -1 when it cannot be read (the walk is then incomplete). */
+static int read_folder(walk_ctx_t *c, entry_t **out, size_t *n_out)
+{
+    DIR *d = opendir(c->path);
+    *out = NULL;
+    *n_out = 0;
+    if (!d)
+        return -1;
+    entry_t *e = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    int rc = 0;
+    errno = 0;
+    while ((de = readdir(d)) != NULL && !atomic_load(c->stop)) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        struct stat st;
+        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+            continue; /* vanished meanwhile */
+        if (S_ISREG(st.st_mode) && st.st_nlink > 1)
+            c->w->hardlinks = 1;
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 32;
+            entry_t *ne = realloc(e, ncap * sizeof *ne);
+            if (!ne)
+                goto oom;
+            e = ne;
+            cap = ncap;
+        }
+        if (!(e[n].name = strdup(de->d_name)))
+            goto oom;
+        e[n].is_dir = S_ISDIR(st.st_mode);
+        e[n].size = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+        n++;
+        errno = 0;
+    }
+    if (errno != 0)
+        rc = -1;
+    closedir(d);
+    *out = e;
+    *n_out = n;
+    return rc;
+oom:
+    c->oom = 1;
+    closedir(d);
+    free_entries(e, n);
+    *out = NULL;
+    *n_out = 0;
+    return 0;
+}
+
+/*
+ * Walk the folder at c->path, whose node is k (NONE: not kept), adding its
+ * subtree's bytes and entries to *bytes and *files.
+ */
+static void walk_folder(walk_ctx_t *c, size_t k, uint64_t *bytes, uint64_t *files)
+{
+    entry_t *e = NULL;
+    size_t n = 0;
+    if (read_folder(c, &e, &n) != 0)
+        c->w->incomplete = 1;
+    uint64_t own_bytes = 0, own_files = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!e[i].is_dir) {
+            own_bytes += e[i].size;
+            own_files++;
+        }
+    int keep_files = k != NONE && own_files <= MS_WALK_MAX_FILES &&
+                     ms_split_cost(own_bytes, own_files) >= (double)c->keep_min;
+    *bytes += own_bytes;
+    *files += n;
+    for (size_t i = 0; i < n && !c->oom && !atomic_load(c->stop); i++) {
+        if (!e[i].is_dir) {
+            size_t f = keep_files ? add_node(c, e[i].name, k, 0) : NONE;
+            if (f != NONE) {
+                c->w->nodes[f].bytes = e[i].size;
+                c->w->nodes[f].files = 1;
+            }
+            continue;
+        }
+        size_t len = strlen(e[i].name);
+        if (c->plen + 1 + len >= sizeof c->path) {
+            c->w->incomplete = 1;
+            continue;
+        }
+        size_t saved = c->plen;
+        c->path[c->plen++] = '/';
+        memcpy(c->path + c->plen, e[i].name, len + 1);
+        c->plen += len;
+        size_t d = k != NONE ? add_node(c, e[i].name, k, 1) : NONE;
+        uint64_t sb = 0, sf = 1;
+        walk_folder(c, d, &sb, &sf);
+        c->path[saved] = '\0';
+        c->plen = saved;
+        *bytes += sb;
+        *files += sf - 1; /* the folder itself is counted in n */
+        if (d != NONE) {
+            ms_wnode_t *dn = &c->w->nodes[d];
+            dn->bytes = sb;
+            dn->files = sf;
+            dn->kept = ms_split_cost(sb, sf) >= (double)c->keep_min;
+            if (!dn->kept)
+                truncate_nodes(c->w, d + 1);
+        }
+    }
+    free_entries(e, n);
+}
+
+ms_walk_t *ms_walk_project(const char *source, const char *project, uint64_t task_id,
+                           uint64_t keep_min, const atomic_int *stop)
+{
+    walk_ctx_t *c = calloc(1, sizeof *c);
+    ms_walk_t *w = calloc(1, sizeof *w);
+    if (!c || !w)
+        goto fail;
+    c->w = w;
+    c->keep_min = keep_min;
+    c->stop = stop;
+    w->task_id = task_id;
+    int len = snprintf(c->path, sizeof c->path, "%s/%s", source, project);
+    if (len < 0 || (size_t)len >= sizeof c->path) {
+        w->incomplete = 1;
+        free(c);
+        return w;
+    }
+    c->plen = (size_t)len;
+    size_t root = add_node(c, "", 0, 1);
+    if (root == NONE)
+        goto fail;
+    uint64_t files = 1;
+    walk_folder(c, root, &w->bytes, &files);
+    w->files = files;
+    w->nodes[0].bytes = w->bytes;
+    w->nodes[0].files = w->files;
+    w->nodes[0].kept = 1;
+    if (c->oom || atomic_load(stop))
+        goto fail;
+    free(c);
+    return w;
+fail:
+    free(c);
+    ms_walk_free(&w);
+    return NULL;
+}
+
+void ms_walk_free(ms_walk_t **wp)
+{
+    if (!wp || !*wp)
+        return;
+    ms_walk_t *w = *wp;
+    truncate_nodes(w, 0);
+    free(w->nodes);
+    free(w);
+    *wp = NULL;
+}
+
+/* --- the thread ------------------------------------------------------------ */
+
+struct ms_walker {
+    pthread_t thread;
+    int efd;
+    atomic_int stop;
+    char *source;
+    char **projects;
+    uint64_t *ids;
+    size_t n;
+    uint64_t keep_min;
+    pthread_mutex_t lock; /* guards what follows */
+    ms_walk_t **out;
+    size_t n_out, cap_out;
+    int done;
+};
+
+static void hand_over(ms_walker_t *wk, ms_walk_t *w)
+{
+    pthread_mutex_lock(&wk->lock);
+    if (wk->n_out == wk->cap_out) {
+        size_t ncap = wk->cap_out ? wk->cap_out * 2 : 64;
+        ms_walk_t **no = realloc(wk->out, ncap * sizeof *no);
+        if (no) {
+            wk->out = no;
+            wk->cap_out = ncap;
+        }
+    }
+    if (wk->n_out < wk->cap_out)
+        wk->out[wk->n_out++] = w;
+    else
+        ms_walk_free(&w); /* out of memory: the project runs whole */
+    pthread_mutex_unlock(&wk->lock);
+}
+
+static void *walker_main(void *arg)
+{
+    ms_walker_t *wk = arg;
+    for (size_t i = 0; i < wk->n && !atomic_load(&wk->stop); i++) {
+        ms_walk_t *w = ms_walk_project(wk->source, wk->projects[i], wk->ids[i], wk->keep_min,
+                                       &wk->stop);
+        if (!w && !atomic_load(&wk->stop) && (w = calloc(1, sizeof *w))) {
+            w->task_id = wk->ids[i]; /* out of memory: an empty, incomplete walk */
+            w->incomplete = 1;
+        }
+        if (w)
+            hand_over(wk, w);
+        uint64_t one = 1;
+        if (write(wk->efd, &one, sizeof one) < 0) {
+            /* an eventfd write fails only on overflow: the reader is woken */
+        }
+    }
+    pthread_mutex_lock(&wk->lock);
+    wk->done = 1;
+    pthread_mutex_unlock(&wk->lock);
+    uint64_t one = 1;
+    if (write(wk->efd, &one, sizeof one) < 0) {
+    }
+    return NULL;
+}
+
+static void walker_free(ms_walker_t *wk)
+{
+    for (size_t i = 0; i < wk->n; i++)
+        free(wk->projects ? wk->projects[i] : NULL);
+    free(wk->projects);
+    free(wk->ids);
+    for (size_t i = 0; i < wk->n_out; i++)
+        ms_walk_free(&wk->out[i]);
+    free(wk->out);
+    free(wk->source);
+    if (wk->efd >= 0)
+        close(wk->efd);
+    pthread_mutex_destroy(&wk->lock);
+    free(wk);
+}
+
+ms_walker_t *ms_walker_start(const char *source, char *const *projects, const uint64_t *ids,
+                             size_t n, uint64_t keep_min, char *err, size_t errlen)
+{
+    ms_walker_t *wk = calloc(1, sizeof *wk);
+    if (!wk) {
+        snprintf(err, errlen, "walk: out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&wk->lock, NULL);
+    wk->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    wk->keep_min = keep_min;
+    wk->source = strdup(source);
+    wk->projects = calloc(n ? n : 1, sizeof *wk->projects);
+    wk->ids = calloc(n ? n : 1, sizeof *wk->ids);
+    int ok = wk->efd >= 0 && wk->source && wk->projects && wk->ids;
+    for (size_t i = 0; ok && i < n; i++) {
+        wk->ids[i] = ids[i];
+        ok = (wk->projects[i] = strdup(projects[i])) != NULL;
+        wk->n = i + 1;
+    }
+    if (!ok) {
+        snprintf(err, errlen, "walk: %s", wk->efd < 0 ? strerror(errno) : "out of memory");
+        walker_free(wk);
+        return NULL;
+    }
+    int rc = pthread_create(&wk->thread, NULL, walker_main, wk);
+    if (rc != 0) {
+        snprintf(err, errlen, "walk: cannot start a thread: %s", strerror(rc));
+        walker_free(wk);
+        return NULL;
+    }
+    return wk;
+}
+
+int ms_walker_fd(const ms_walker_t *wk)
+{
+    return wk->efd;
+}
+
+ms_walk_t **ms_walker_take(ms_walker_t *wk, size_t *n, int *done)
+{
+    uint64_t count;
+    if (read(wk->efd, &count, sizeof count) < 0) {
+        /* EAGAIN: nothing signalled since the last take */
+    }
+    pthread_mutex_lock(&wk->lock);
+    ms_walk_t **out = wk->out;
+    *n = wk->n_out;
+    *done = wk->done;
+    wk->out = NULL;
+    wk->n_out = wk->cap_out = 0;
+    pthread_mutex_unlock(&wk->lock);
+    return out;
+}
+
+void ms_walker_stop(ms_walker_t **wkp)
+{
+    if (!wkp || !*wkp)
+        return;
+    ms_walker_t *wk = *wkp;
+    atomic_store(&wk->stop, 1);
+    pthread_join(wk->thread, NULL);
+    walker_free(wk);
+    *wkp = NULL;
+}

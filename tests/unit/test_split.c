@@ -1,0 +1,277 @@
+/*
+ * test_split.c - walking a real project tree and cutting it into chunks.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ms_split.h"
+#include "ms_walk.h"
+
+#define MB (1024 * 1024)
+
+typedef struct {
+    char root[64];
+} fx_t;
+
+static int setup(void **state)
+{
+    fx_t *fx = calloc(1, sizeof *fx);
+    snprintf(fx->root, sizeof fx->root, "/tmp/ms-test-split.XXXXXX");
+    assert_non_null(mkdtemp(fx->root));
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx_t *fx = *state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", fx->root);
+    assert_int_equal(system(cmd), 0);
+    free(fx);
+    return 0;
+}
+
+static void mkdirs(fx_t *fx, const char *rel)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/%s'", fx->root, rel);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* A sparse file of size bytes: its size counts, no disk is used. */
+static void file_of(fx_t *fx, const char *rel, off_t size)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", fx->root, rel);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, size), 0);
+    close(fd);
+}
+
+static const ms_wnode_t *node(const ms_walk_t *w, const char *name)
+{
+    for (size_t i = 0; i < w->n_nodes; i++)
+        if (strcmp(w->nodes[i].name, name) == 0)
+            return &w->nodes[i];
+    return NULL;
+}
+
+/* p/big/{a,b,c,d} of 100 MB each, p/big/tiny/ small, p/mid of 60 MB,
+ * p/small of 1 MB, and a 5 MB file at the top. */
+static void skewed_tree(fx_t *fx)
+{
+    const char *dirs[] = {"p/big/a", "p/big/b", "p/big/c", "p/big/d", "p/big/tiny", "p/mid",
+                          "p/small"};
+    for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++)
+        mkdirs(fx, dirs[i]);
+    file_of(fx, "p/big/a/f", 100 * MB);
+    file_of(fx, "p/big/b/f", 100 * MB);
+    file_of(fx, "p/big/c/f", 100 * MB);
+    file_of(fx, "p/big/d/f", 100 * MB);
+    file_of(fx, "p/big/tiny/f", 1000);
+    file_of(fx, "p/mid/f", 60 * MB);
+    file_of(fx, "p/small/f", 1 * MB);
+    file_of(fx, "p/top", 5 * MB);
+}
+
+static void test_a_walk_counts_bytes_and_entries_and_keeps_only_big_folders(void **state)
+{
+    fx_t *fx = *state;
+    atomic_int stop = 0;
+    skewed_tree(fx);
+    ms_walk_t *w = ms_walk_project(fx->root, "p", 42, 32 * MB, &stop);
+    assert_non_null(w);
+    assert_int_equal(w->task_id, 42);
+    assert_int_equal(w->bytes, 466ull * MB + 1000);
+    /* p, top, big, mid, small, 4+1 folders in big with a file each, mid/f, small/f */
+    assert_int_equal(w->files, 1 + 1 + 3 + 5 * 2 + 2);
+    assert_false(w->hardlinks);
+    assert_false(w->incomplete);
+    assert_non_null(node(w, "big"));
+    assert_non_null(node(w, "a"));
+    assert_non_null(node(w, "small")); /* itself kept, as an entry of p */
+    assert_true(node(w, "big")->kept);
+    assert_false(node(w, "small")->kept);
+    assert_int_equal(node(w, "big")->bytes, 400ull * MB + 1000);
+    ms_walk_free(&w);
+    assert_null(w);
+}
+
+static int has_item(const ms_plan_t *p, const char *sub, const char *item)
+{
+    for (size_t i = 0; i < p->n; i++)
+        for (uint32_t j = 0; j < p->chunks[i].n_items; j++)
+            if (strcmp(p->chunks[i].sub, sub) == 0 && strcmp(p->chunks[i].items[j], item) == 0)
+                return 1;
+    return 0;
+}
+
+static void test_a_big_project_is_cut_by_its_big_folders_and_the_rest_stays(void **state)
+{
+    fx_t *fx = *state;
+    atomic_int stop = 0;
+    skewed_tree(fx);
+    ms_walk_t *w = ms_walk_project(fx->root, "p", 1, 32 * MB, &stop);
+    ms_plan_t p;
+    assert_int_equal(ms_split_plan(w, 110.0 * MB, 32.0 * MB, &p), 0);
+    /* big (400 MB) is descended into: a..d take a chunk each, tiny rides
+     * along with one of them; at the top, mid and small are packed into one
+     * chunk (61 MB); the top file was not kept (a folder's files are, only
+     * when they weigh a chunk): the rest's. */
+    assert_true(has_item(&p, "big", "a"));
+    assert_true(has_item(&p, "big", "b"));
+    assert_true(has_item(&p, "big", "c"));
+    assert_true(has_item(&p, "big", "d"));
+    assert_true(has_item(&p, "", "mid"));
+    assert_true(has_item(&p, "", "small"));
+    assert_false(has_item(&p, "", "top"));
+    assert_true(has_item(&p, "big", "tiny"));
+    assert_int_equal(p.n, 5);
+    assert_int_equal(p.n_items, 7);
+    double sum = p.rest_cost;
+    for (size_t i = 0; i < p.n; i++) {
+        assert_true(p.chunks[i].cost <= 110.0 * MB + 2 * MS_FILE_COST);
+        sum += p.chunks[i].cost;
+    }
+    assert_true(sum > ms_split_cost(w->bytes, w->files) - 1 &&
+                sum < ms_split_cost(w->bytes, w->files) + 1);
+    ms_split_free(&p);
+    ms_walk_free(&w);
+}
+
+static void test_small_folders_are_packed_together_up_to_the_target(void **state)
+{
+    fx_t *fx = *state;
+    atomic_int stop = 0;
+    char rel[64];
+    for (int i = 0; i < 10; i++) {
+        snprintf(rel, sizeof rel, "q/d%d", i);
+        mkdirs(fx, rel);
+        snprintf(rel, sizeof rel, "q/d%d/f", i);
+        file_of(fx, rel, 20 * MB);
+    }
+    ms_walk_t *w = ms_walk_project(fx->root, "q", 1, 16 * MB, &stop);
+    ms_plan_t p;
+    assert_int_equal(ms_split_plan(w, 50.0 * MB, 16.0 * MB, &p), 0);
+    assert_int_equal(p.n, 5); /* two 20 MB folders per 50 MB chunk */
+    assert_int_equal(p.n_items, 10);
+    for (size_t i = 0; i < p.n; i++)
+        assert_int_equal(p.chunks[i].n_items, 2);
+    ms_split_free(&p);
+    ms_walk_free(&w);
+}
+
+static void test_big_files_of_a_flat_folder_become_chunks(void **state)
+{
+    fx_t *fx = *state;
+    atomic_int stop = 0;
+    mkdirs(fx, "vm");
+    file_of(fx, "vm/one.img", 100 * MB);
+    file_of(fx, "vm/two.img", 100 * MB);
+    file_of(fx, "vm/three.img", 100 * MB);
+    ms_walk_t *w = ms_walk_project(fx->root, "vm", 1, 32 * MB, &stop);
+    ms_plan_t p;
+    assert_int_equal(ms_split_plan(w, 100.0 * MB, 32.0 * MB, &p), 0);
+    assert_int_equal(p.n, 3);
+    assert_true(has_item(&p, "", "one.img"));
+    ms_split_free(&p);
+    ms_walk_free(&w);
+}
+
+static void test_hard_links_or_links_to_folders_never_split_what_they_should_not(void **state)
+{
+    fx_t *fx = *state;
+    atomic_int stop = 0;
+    char a[512], b[512];
+    skewed_tree(fx);
+    /* A symbolic link to a big folder is an entry, not a folder to walk. */
+    snprintf(a, sizeof a, "%s/p/big", fx->root);
+    snprintf(b, sizeof b, "%s/p/link", fx->root);
+    assert_int_equal(symlink(a, b), 0);
+    ms_walk_t *w = ms_walk_project(fx->root, "p", 1, 32 * MB, &stop);
+    assert_int_equal(w->bytes, 466ull * MB + 1000);
+    assert_false(node(w, "link") && node(w, "link")->is_dir);
+    ms_walk_free(&w);
+    /* One hard link anywhere: the project runs whole. */
+    snprintf(a, sizeof a, "%s/p/mid/f", fx->root);
+    snprintf(b, sizeof b, "%s/p/big/a/hard", fx->root);
+    assert_int_equal(link(a, b), 0);
+    w = ms_walk_project(fx->root, "p", 1, 32 * MB, &stop);
+    assert_true(w->hardlinks);
+    ms_plan_t p;
+    assert_int_equal(ms_split_plan(w, 110.0 * MB, 32.0 * MB, &p), 0);
+    assert_int_equal(p.n, 0);
+    ms_walk_free(&w);
+}
+
+static void test_a_missing_project_is_an_incomplete_walk_of_nothing(void **state)
+{
+    fx_t *fx = *state;
+    atomic_int stop = 0;
+    ms_walk_t *w = ms_walk_project(fx->root, "gone", 9, 32 * MB, &stop);
+    assert_non_null(w);
+    assert_true(w->incomplete);
+    assert_int_equal(w->bytes, 0);
+    ms_walk_free(&w);
+}
+
+static void test_the_walker_thread_hands_every_project_back(void **state)
+{
+    fx_t *fx = *state;
+    char err[256];
+    skewed_tree(fx);
+    mkdirs(fx, "q");
+    char *names[] = {"p", "q", "gone"};
+    uint64_t ids[] = {5, 6, 7};
+    ms_walker_t *wk = ms_walker_start(fx->root, names, ids, 3, 32 * MB, err, sizeof err);
+    assert_non_null(wk);
+    uint64_t seen = 0;
+    int done = 0;
+    for (int tries = 0; !done && tries < 1000; tries++) {
+        size_t n = 0;
+        ms_walk_t **walks = ms_walker_take(wk, &n, &done);
+        for (size_t i = 0; i < n; i++) {
+            seen |= 1u << walks[i]->task_id;
+            ms_walk_free(&walks[i]);
+        }
+        free(walks);
+        if (!done)
+            usleep(10000);
+    }
+    assert_true(done);
+    assert_int_equal(seen, (1u << 5) | (1u << 6) | (1u << 7));
+    ms_walker_stop(&wk);
+    assert_null(wk);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(
+            test_a_walk_counts_bytes_and_entries_and_keeps_only_big_folders, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_big_project_is_cut_by_its_big_folders_and_the_rest_stays, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_small_folders_are_packed_together_up_to_the_target,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_big_files_of_a_flat_folder_become_chunks, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_hard_links_or_links_to_folders_never_split_what_they_should_not, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_missing_project_is_an_incomplete_walk_of_nothing,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_the_walker_thread_hands_every_project_back, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
