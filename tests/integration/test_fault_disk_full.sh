@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Fault: the destination filesystem is full. DST is a 3 MB tmpfs, the source
-# holds 4.6 MB: small projects a1..a3 (copied first) fit, at most one of the
-# large z1..z3 does. The tasks that do not fit fail with rsync's "No space
-# left on device" (exit 11, retried, then failed), the master and workers stay
-# up, the run exits 1 and names the failed projects; what was copied is
-# exact and nothing half-written is left. Once there is room, a new run
-# completes the backup.
+# holds 4.6 MB: small projects a1..a3 and large z1..z3 (1.5 MB each, started
+# first: longest first), so not all of them fit; which ones do depends on
+# the race for the space. The tasks that do not fit fail with rsync's "No
+# space left on device" (exit 11, retried, then failed), the master and
+# workers stay up, the run exits 1 and names the failed projects; what was
+# copied is exact and nothing half-written is left. Once there is room, a
+# new run completes the backup.
 source "$(dirname "$0")/lib.sh"
 
 [[ $(id -u) == 0 ]] || { echo "SKIP: needs root to mount a tmpfs"; exit 0; }
@@ -40,14 +41,11 @@ cat "$T/out" "$T/err"
 mapfile -t FAILED < <(jq -r '.tasks[] | select(.status == "failed") | .project' "$T/r.json")
 mapfile -t OK < <(jq -r '.tasks[] | select(.status == "ok") | .project' "$T/r.json")
 note "failed: ${FAILED[*]}; ok: ${OK[*]}"
-((${#FAILED[@]} >= 2)) || fail "at most one large project fits, but ${#FAILED[@]} failed"
-jq_check "$T/r.json" '.status == "failed" and .totals.failed >= 2 and .totals.ok + .totals.failed == .totals.tasks' "totals"
-jq_check "$T/r.json" '[.tasks[] | select(.status == "failed")]
-    | all(.project | test("^z[0-9]$"))' "only large projects failed"
+((${#FAILED[@]} >= 1)) || fail "4.6 MB fit in 3 MB: nothing failed"
+jq_check "$T/r.json" '.status == "failed" and .totals.failed >= 1 and .totals.ok + .totals.failed == .totals.tasks' "totals"
 jq_check "$T/r.json" '[.tasks[] | select(.status == "failed")]
     | all(.exit_code != 0 and (.message | test("No space left on device")))' \
     "failed tasks carry rsync's 'No space left on device'"
-jq_check "$T/r.json" '[.tasks[] | select(.project | test("^a[0-9]$")) | .status] | all(. == "ok")' "small projects ok"
 for p in "${FAILED[@]}"; do
     grep -q "^FAILED $p on host[AB] (exit " "$T/err" || fail "stderr does not name failed project $p"
 done

@@ -9,16 +9,17 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/netns.sh"
 netns_setup
 
-# Sorted first and small: a1..a3 (finish at once). Then b1..b4, 2 MB each at
-# 500 KiB/s: ~4 s, in flight when the master dies.
+# b1..b4, 2 MB each at 500 KiB/s: ~4 s, go first (longest first) and are in
+# flight when the master dies; a1..a3 are small and finish at once in the
+# two slots left, then the third.
 gen_projects "$T/src" a 3 20000
 gen_projects "$T/src" b 4 2000000
 make_file "$T/src/top.txt" 1000
 make_host hA "$NET.11/24"
 make_host hB "$NET.12/24"
 start_master
-start_worker hA 2 --rsync-opt=--bwlimit=500
-start_worker hB 2 --rsync-opt=--bwlimit=500
+start_worker hA 3 --rsync-opt=--bwlimit=500
+start_worker hB 3 --rsync-opt=--bwlimit=500
 wait_hosts 2
 
 note "run; kill -9 the master once a* are done and b* are being copied"
