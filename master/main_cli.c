@@ -290,6 +290,70 @@ static int await(ms_client_t *cl, ms_msg_t *m, int want, int timeout_ms, const c
     return -1;
 }
 
+/* The next RUN_DONE (answers to earlier STATUS requests are skipped), as
+ * JSON. NULL when none comes (said on stderr). */
+static json_t *next_report(ms_client_t *cl, const char *ep)
+{
+    ms_msg_t ans = {0};
+    json_t *rep = NULL;
+    char err[512];
+    int rc;
+    while ((rc = ms_client_recv(cl, &ans, MASTER_ANSWER_MS, err, sizeof err)) > 0 &&
+           ans.cmd == MS_CMD_STATUS_REPLY)
+        ms_msg_clear(&ans);
+    if (rc == 0)
+        fprintf(stderr, "multisync: no answer from the master at %s\n", ep);
+    else if (rc < 0)
+        fprintf(stderr, "multisync: %s\n", ms_stop_signal ? "interrupted" : err);
+    else if (ans.cmd == MS_CMD_ERROR)
+        fprintf(stderr, "multisync: the master says: %s\n", ans.u.text.message);
+    else if (ans.cmd != MS_CMD_RUN_DONE)
+        fprintf(stderr, "multisync: unexpected %s from the master\n", ms_cmd_name(ans.cmd));
+    else if (!(rep = json_loads(ans.u.runref.report, 0, NULL)))
+        fprintf(stderr, "multisync: the master's report is not JSON\n");
+    ms_msg_clear(&ans);
+    return rep;
+}
+
+/*
+ * The master sends a big run's report in pages ("tasks_total" says how many
+ * task rows there are): ask for the rows after those in rep, page by page,
+ * and append them. Returns 0, or -1 (said on stderr).
+ */
+static int fetch_pages(ms_client_t *cl, json_t *rep, const char *ep)
+{
+    json_t *tasks = json_object_get(rep, "tasks");
+    json_int_t total = json_integer_value(json_object_get(rep, "tasks_total"));
+    uint64_t run_id = (uint64_t)json_integer_value(json_object_get(rep, "run_id"));
+    char err[512];
+    while (json_is_array(tasks) && (json_int_t)json_array_size(tasks) < total) {
+        ms_msg_t req = {.cmd = MS_CMD_REPORT};
+        req.u.runref.run_id = run_id;
+        req.u.runref.from = json_array_size(tasks);
+        if (ms_client_send(cl, &req, err, sizeof err) != 0) {
+            fprintf(stderr, "multisync: %s\n", err);
+            return -1;
+        }
+        json_t *page = next_report(cl, ep);
+        json_t *more = json_object_get(page, "tasks");
+        if (!page || json_integer_value(json_object_get(page, "tasks_from")) !=
+                         (json_int_t)req.u.runref.from ||
+            json_array_size(more) == 0) {
+            fprintf(stderr, "multisync: the master's report of run %llu ended early, at row "
+                            "%llu of %lld\n",
+                    (unsigned long long)run_id, (unsigned long long)req.u.runref.from,
+                    (long long)total);
+            json_decref(page);
+            return -1;
+        }
+        json_array_extend(tasks, more);
+        json_decref(page);
+    }
+    json_object_del(rep, "tasks_total");
+    json_object_del(rep, "tasks_from");
+    return 0;
+}
+
 /* On a terminal, the progress line of run_id from a STATUS answer. */
 static void show_progress(const ms_msg_t *ans, uint64_t run_id)
 {
@@ -411,6 +475,11 @@ static int run_remote(cli_t *c)
         rc = 1;
         goto out;
     }
+    if (fetch_pages(cl, rep, c->master) != 0) {
+        json_decref(rep);
+        rc = 1;
+        goto out;
+    }
     rc = finish(c, rep);
     json_decref(rep);
 out:
@@ -481,9 +550,11 @@ static int report(cli_t *c)
         fprintf(stderr, "multisync: %s\n", err);
         goto out;
     }
-    if (await(cl, &ans, MS_CMD_RUN_DONE, MASTER_ANSWER_MS, c->master) != 0)
+    json_t *rep = next_report(cl, c->master);
+    if (rep && fetch_pages(cl, rep, c->master) != 0) {
+        json_decref(rep);
         goto out;
-    json_t *rep = json_loads(ans.u.runref.report, 0, NULL);
+    }
     if (rep && c->json) {
         json_dumpf(rep, stdout, JSON_INDENT(2));
         putchar('\n');

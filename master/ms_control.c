@@ -51,9 +51,18 @@ static void send_json(ms_master_t *m, const ms_peer_t *peer, json_t *j)
     send_json_as(m, peer, MS_CMD_STATUS_REPLY, 0, j);
 }
 
+/* Task rows in one RUN_DONE: a report holds a page of them; a client asks
+ * for the others with REPORT (from, count). */
+#define REPORT_PAGE 2000
+
+static size_t page_size(uint32_t count)
+{
+    return count == 0 || count > REPORT_PAGE ? REPORT_PAGE : count;
+}
+
 static void send_run_done(ms_master_t *m, const ms_peer_t *peer, ms_runrec_t *r)
 {
-    send_report(m, peer, r->id, ms_report_json(r));
+    send_report(m, peer, r->id, ms_report_json_page(r, 0, REPORT_PAGE, 0));
 }
 
 static int add_waiter(ms_master_t *m, const ms_peer_t *peer, uint64_t run_id)
@@ -143,7 +152,7 @@ static void on_run(ms_master_t *m, const ms_peer_t *peer, const ms_msg_t *msg)
 static void on_wait(ms_master_t *m, const ms_peer_t *peer, uint64_t run_id)
 {
     ms_runrec_t *r = ms_master_find_run(m, run_id);
-    json_t *rep = r ? NULL : ms_master_report(m, run_id); /* an older run, from the catalog */
+    json_t *rep = r ? NULL : ms_master_report_page(m, run_id, 0, REPORT_PAGE); /* older run */
     if (!r && !rep) {
         char text[128];
         snprintf(text, sizeof text, "no run %llu on this master", (unsigned long long)run_id);
@@ -261,16 +270,11 @@ static void add_running(json_t *arr, const ms_runrec_t *r, int64_t now)
  * totals, the diagnosis and the tasks that failed. */
 static json_t *last_run_summary(const ms_runrec_t *r)
 {
-    json_t *rep = ms_report_json(r), *failed = json_array();
-    size_t i;
-    json_t *t;
-    json_array_foreach(json_object_get(rep, "tasks"), i, t)
-    {
-        if (strcmp(json_string_value(json_object_get(t, "status")), "ok") != 0)
-            json_array_append(failed, t);
+    json_t *rep = ms_report_json_page(r, 0, REPORT_PAGE, 1);
+    if (rep) {
+        json_object_set(rep, "failed_tasks", json_object_get(rep, "tasks"));
+        json_object_del(rep, "tasks");
     }
-    json_object_del(rep, "tasks");
-    json_object_set_new(rep, "failed_tasks", failed);
     return rep;
 }
 
@@ -315,9 +319,10 @@ static void on_status(ms_master_t *m, const ms_peer_t *peer)
 }
 
 /* The report of any run, finished or not, now. */
-static void on_report(ms_master_t *m, const ms_peer_t *peer, uint64_t run_id)
+static void on_report(ms_master_t *m, const ms_peer_t *peer, const ms_runref_t *ref)
 {
-    json_t *rep = ms_master_report(m, run_id);
+    uint64_t run_id = ref->run_id;
+    json_t *rep = ms_master_report_page(m, run_id, ref->from, page_size(ref->count));
     if (!rep) {
         char text[128];
         snprintf(text, sizeof text, "no run %llu on this master", (unsigned long long)run_id);
@@ -355,7 +360,7 @@ static void on_control_msg(ms_master_t *m, const ms_peer_t *peer, const ms_msg_t
         on_status(m, peer);
         break;
     case MS_CMD_REPORT:
-        on_report(m, peer, msg->u.runref.run_id);
+        on_report(m, peer, &msg->u.runref);
         break;
     case MS_CMD_HISTORY:
         on_history(m, peer, msg->u.history.n);

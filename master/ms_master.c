@@ -225,18 +225,25 @@ int ms_master_run_finished(const ms_master_t *m, uint64_t run_id)
     return r ? r->finished : -1;
 }
 
-json_t *ms_master_report(const ms_master_t *m, uint64_t run_id)
+json_t *ms_master_report(ms_master_t *m, uint64_t run_id)
+{
+    return ms_master_report_page(m, run_id, 0, SIZE_MAX);
+}
+
+json_t *ms_master_report_page(ms_master_t *m, uint64_t run_id, size_t from, size_t count)
 {
     ms_runrec_t *r = ms_master_find_run(m, run_id);
     if (r)
-        return ms_report_json(r);
+        return ms_report_json_page(r, from, count, 0);
     if (!m->cat)
         return NULL;
-    char err[256];
-    ms_runrec_t *old = ms_catalog_load_run(m->cat, run_id, err, sizeof err);
-    json_t *rep = old ? ms_report_json(old) : NULL;
-    ms_run_destroy(&old);
-    return rep;
+    /* An older run, from the catalog: kept while its pages are asked for. */
+    if (!m->old_run || m->old_run->id != run_id) {
+        char err[256];
+        ms_run_destroy(&m->old_run);
+        m->old_run = ms_catalog_load_run(m->cat, run_id, err, sizeof err);
+    }
+    return m->old_run ? ms_report_json_page(m->old_run, from, count, 0) : NULL;
 }
 
 /* --- resume ------------------------------------------------------------------------ */
@@ -547,6 +554,7 @@ void ms_master_destroy(ms_master_t **mp)
         free(m->workers[i]->host.cores);
         free(m->workers[i]);
     }
+    ms_run_destroy(&m->old_run);
     free(m->runs);
     free(m->workers);
     free(m->queue);

@@ -84,7 +84,10 @@ int ms_master_poll(ms_master_t *m, int timeout_ms);
 int ms_master_run_finished(const ms_master_t *m, uint64_t run_id);
 
 /* The report of a run (new reference), or NULL when it is unknown. */
-json_t *ms_master_report(const ms_master_t *m, uint64_t run_id);
+json_t *ms_master_report(ms_master_t *m, uint64_t run_id);
+
+/* The same with only task rows from..from+count-1 (ms_report_json_page). */
+json_t *ms_master_report_page(ms_master_t *m, uint64_t run_id, size_t from, size_t count);
 
 /*
  * Re-read the authorized and admin key folders (SIGHUP). Workers whose key

@@ -67,6 +67,8 @@ struct ms_master {
     size_t n_delayed, cap_delayed;
     int64_t orphan_deadline_ms; /* after a restart: adopt until then */
 
+    ms_runrec_t *old_run; /* the last run loaded from the catalog for a report */
+
     ms_waiter_t *waiters;
     size_t n_waiters;
 

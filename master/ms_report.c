@@ -222,8 +222,16 @@ static json_t *workers_json(const ms_runrec_t *r, const json_t *frozen, unsigned
     return arr;
 }
 
-/* One row per project, a split project's chunks folded into it. */
-static json_t *fold_rows(const ms_runrec_t *r, totals_t *tot)
+/* The rows of a report: one per project, a split project's chunks folded
+ * in. Every row counts in tot; only the rows from..from+max-1 (among those
+ * selected: all, or the failed ones) become JSON. */
+typedef struct {
+    size_t from, max;
+    int failed_only;
+    size_t selected; /* rows selected, in all */
+} page_t;
+
+static json_t *fold_rows(const ms_runrec_t *r, totals_t *tot, page_t *pg)
 {
     json_t *tasks = json_array();
     ms_trec_t **rows = calloc(r->n_tasks ? r->n_tasks : 1, sizeof *rows);
@@ -248,6 +256,11 @@ static json_t *fold_rows(const ms_runrec_t *r, totals_t *tot)
             continue;
         const ms_trec_t *row = rows[i] ? rows[i] : t;
         add_totals(tot, row);
+        if (pg->failed_only && row->state != MS_TS_FAILED)
+            continue;
+        size_t k = pg->selected++;
+        if (k < pg->from || k - pg->from >= pg->max)
+            continue;
         json_t *o = task_json(row);
         if (t->n_chunks)
             json_object_set_new(o, "chunks", json_integer(t->n_chunks));
@@ -267,10 +280,16 @@ fail:
 
 json_t *ms_report_json(const ms_runrec_t *r)
 {
+    return ms_report_json_page(r, 0, SIZE_MAX, 0);
+}
+
+json_t *ms_report_json_page(const ms_runrec_t *r, size_t from, size_t max, int failed_only)
+{
     char started[32], finished[32], src[4 * MS_MAX_PATH], dst[4 * MS_MAX_PATH];
     char set[4 * MS_MAX_NAME + 8];
     totals_t tot = {0};
-    json_t *tasks = fold_rows(r, &tot);
+    page_t pg = {.from = from, .max = max, .failed_only = failed_only};
+    json_t *tasks = fold_rows(r, &tot, &pg);
     unsigned slots = 0;
     json_t *frozen = r->extra_json ? json_loads(r->extra_json, 0, NULL) : NULL;
     json_t *workers = workers_json(r, frozen, &slots);
@@ -286,7 +305,7 @@ json_t *ms_report_json(const ms_runrec_t *r)
     if (r->finished)
         rfc3339(&r->finished_rt, finished, sizeof finished);
     const char *status = !r->finished ? "running" : r->n_failed ? "failed" : "ok";
-    return json_pack("{s:I, s:s, s:s, s:s?, s:s, s:s?, s:f, s:s, s:o, s:o, s:o, s:o}", "run_id",
+    json_t *rep = json_pack("{s:I, s:s, s:s, s:s?, s:s, s:s?, s:f, s:s, s:o, s:o, s:o, s:o}", "run_id",
                      (json_int_t)r->id, "source", ms_utf8_clean(r->source, src, sizeof src),
                      "destination", ms_utf8_clean(r->dest, dst, sizeof dst), "set",
                      r->set ? ms_utf8_clean(r->set, set, sizeof set) : NULL,
@@ -294,6 +313,11 @@ json_t *ms_report_json(const ms_runrec_t *r)
                      "wall_seconds", wall, "status", status, "totals",
                      totals_json(&tot, wall, slots), "tasks", tasks, "workers", workers,
                      "diagnosis", diag);
+    if (rep && (from > 0 || pg.selected > json_array_size(tasks))) {
+        json_object_set_new(rep, "tasks_from", json_integer((json_int_t)from));
+        json_object_set_new(rep, "tasks_total", json_integer((json_int_t)pg.selected));
+    }
+    return rep;
 }
 
 /* --- printing --------------------------------------------------------- */

@@ -20,6 +20,15 @@
 json_t *ms_report_json(const ms_runrec_t *r);
 
 /*
+ * The same with only some rows in "tasks" (the totals count them all): rows
+ * from..from+max-1, among all rows or, with failed_only, the failed ones.
+ * When that is not every row, "tasks_from" and "tasks_total" (rows selected
+ * in all) say which part this is. A big run's report travels in pages: the
+ * master's memory then holds one page of JSON, not 100,000 rows.
+ */
+json_t *ms_report_json_page(const ms_runrec_t *r, size_t from, size_t max, int failed_only);
+
+/*
  * Print the table and totals for a report to out, and one line per failed
  * task to err (which project, which host, what rsync said). Returns the
  * number of failed tasks, or -1 when the JSON lacks the expected keys.

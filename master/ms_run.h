@@ -31,42 +31,42 @@ typedef enum {
 
 typedef struct ms_run ms_runrec_t;
 
+/* Fields are ordered by size: a run of 100,000 tasks keeps 100,000 of these. */
 typedef struct {
     uint64_t id;
     ms_runrec_t *run;
     char *project;   /* "" for the top task */
-    uint32_t flags;  /* MS_TASK_* */
     /* A split project is its chunks plus its rest: the rest is the project's
      * own task, run once every chunk is final, with the chunks' paths
      * excluded (so it neither copies nor deletes them) and fixing the times
      * of the folders the chunks wrote into. */
     uint64_t parent;   /* a chunk: its project's rest task; else MS_NO_TASK */
-    uint32_t pending;  /* the rest: chunks not final yet */
-    uint32_t n_chunks; /* the rest: chunks it was split into */
     char *sub;         /* a chunk: folder in the project holding its items; NULL: "" */
     char **items;      /* a chunk: entries of sub it copies */
-    uint32_t n_items;
     char **excl;       /* the rest: paths it leaves to its chunks */
-    uint32_t n_excl;
     double cost;       /* from the walk (bytes + files * MS_FILE_COST); 0: not walked */
     uint64_t qseq;     /* queue order among equals (ms_sched.c) */
-    double qkey;       /* queue order within its class (ms_sched.c) */
-    int qclass;        /* 2: a retry or requeue, 1: never seen before, 0: known */
-    ms_task_state_t state;
-    uint32_t attempts;  /* attempts handed out so far; the current one is this */
     int64_t started_ms; /* monotonic, when last handed out */
     int64_t not_before_ms; /* monotonic: a retry waits until then (backoff) */
-    int orphan;         /* RUNNING as loaded from the catalog: awaits adoption */
     uint64_t bytes_done;     /* while running: from the worker's progress reports */
     uint64_t expected_bytes; /* its size last time (catalog), if expected_known */
     double expected_seconds; /* its duration last time, if expected_known */
-    int expected_known;
-    char worker_id[32]; /* worker of the current (or last) attempt */
     /* Host names are interned in the run (ms_run_intern): a run of 100,000
      * tasks on a few hosts keeps a few copies, not 100,000. Never NULL. */
     const char *host;      /* host of the current (or last) attempt; "" */
     const char *failed_on; /* host of the last failed attempt: retry elsewhere; "" */
     ms_result_t result; /* last result; owns result.message */
+    uint32_t flags;    /* MS_TASK_* */
+    uint32_t pending;  /* the rest: chunks not final yet */
+    uint32_t n_chunks; /* the rest: chunks it was split into */
+    uint32_t n_items;
+    uint32_t n_excl;
+    ms_task_state_t state;
+    uint32_t attempts;  /* attempts handed out so far; the current one is this */
+    uint8_t qclass;     /* 2: a retry or requeue, 1: never seen before, 0: known */
+    uint8_t orphan;     /* RUNNING as loaded from the catalog: awaits adoption */
+    uint8_t expected_known;
+    char worker_id[32]; /* worker of the current (or last) attempt */
 } ms_trec_t;
 
 typedef struct {

@@ -31,12 +31,18 @@ static int queue_grow(ms_master_t *m)
  * their cost from the walk, then the others by their duration last time
  * (longest first: a long task started last would set the run's end), and
  * among equals the first queued. */
+static double queue_key(const ms_trec_t *t)
+{
+    return t->qclass == 2 ? 0 : t->expected_known ? t->expected_seconds : t->cost;
+}
+
 static int goes_before(const ms_trec_t *a, const ms_trec_t *b)
 {
     if (a->qclass != b->qclass)
         return a->qclass > b->qclass;
-    if (a->qkey != b->qkey)
-        return a->qkey > b->qkey;
+    double ka = queue_key(a), kb = queue_key(b);
+    if (ka != kb)
+        return ka > kb;
     return a->qseq < b->qseq;
 }
 
@@ -79,7 +85,6 @@ int ms_sched_push(ms_master_t *m, ms_trec_t *t, int front)
         return -1;
     }
     t->qclass = front ? 2 : t->expected_known ? 0 : 1;
-    t->qkey = front ? 0 : t->expected_known ? t->expected_seconds : t->cost;
     t->qseq = m->q_seq++;
     m->queue[m->q_len++] = t;
     sift_up(m, m->q_len - 1);

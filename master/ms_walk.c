@@ -40,7 +40,7 @@ static size_t add_node(walk_ctx_t *c, const char *name, size_t parent, int is_di
         return NONE;
     }
     if (w->n_nodes == c->cap) {
-        size_t ncap = c->cap ? c->cap * 2 : 64;
+        size_t ncap = c->cap ? c->cap * 2 : 4;
         ms_wnode_t *nn = realloc(w->nodes, ncap * sizeof *nn);
         if (!nn) {
             c->oom = 1;

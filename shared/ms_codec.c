@@ -258,6 +258,8 @@ static const field_t run_fields[] = {
 };
 static const field_t runref_fields[] = {
     U64("run", runref.run_id),
+    OPT_U64("from", runref.from),
+    OPT_U32("count", runref.count, UINT32_MAX),
 };
 static const field_t run_done_fields[] = {
     U64("run", runref.run_id),

@@ -37,7 +37,9 @@
  *                ncpu, cores, load1, mem_total, mem_avail, disk_r, disk_w,
  *                disk_busy, net_s, net_r (see ms_heartbeat_t)
  *   PROGRESS     run, task, attempt, bytes:uint R
- *   REPORT       run:uint R; answered by RUN_DONE with the run's report so far
+ *   REPORT       run:uint R, from:uint O (0), count:uint O (0: a page); answered by
+ *                RUN_DONE with the run's report so far, its task rows from..from+count-1
+ *                (see ms_report_json_page: "tasks_from", "tasks_total")
  *   HISTORY      n:uint O (0: all); answered by STATUS_REPLY
  *   HOLD, CANCEL run:uint R, task:uint R, attempt:uint R
  *   DRAIN        (empty map)
@@ -170,6 +172,8 @@ typedef struct {
 typedef struct {
     uint64_t run_id;
     char *report; /* RUN_DONE only: JSON text; NULL for RUN_STARTED and WAIT */
+    uint64_t from;  /* REPORT: the first task row wanted (0: from the first) */
+    uint32_t count; /* REPORT: rows wanted (0: a page of the master's size) */
 } ms_runref_t; /* RUN_STARTED, RUN_DONE, WAIT, REPORT */
 
 typedef struct {
