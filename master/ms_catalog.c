@@ -439,8 +439,9 @@ static int result_is_current(const ms_trec_t *t)
     return t->state != MS_TS_RUNNING && t->result.attempt == t->attempts;
 }
 
-static int put_attempt(ms_catalog_t *c, uint64_t run_id, const ms_trec_t *t, char *err,
-                       size_t errlen)
+/* The attempt's row as handed out (who, when); upserted. */
+static int put_attempt_row(ms_catalog_t *c, uint64_t run_id, const ms_trec_t *t, char *err,
+                           size_t errlen)
 {
     sqlite3_stmt *s = c->st[ST_ATTEMPT_PUT];
     sqlite3_bind_int64(s, 1, (sqlite3_int64)run_id);
@@ -449,16 +450,36 @@ static int put_attempt(ms_catalog_t *c, uint64_t run_id, const ms_trec_t *t, cha
     bind_bytes(s, 4, t->worker_id);
     bind_bytes(s, 5, t->host);
     sqlite3_bind_int64(s, 6, now_ns());
-    if (step_done(c, ST_ATTEMPT_PUT, "save attempt", err, errlen) != 0)
-        return -1;
-    if (!result_is_current(t))
-        return 0;
-    s = c->st[ST_ATTEMPT_RESULT];
+    return step_done(c, ST_ATTEMPT_PUT, "save attempt", err, errlen);
+}
+
+static int put_attempt_result(ms_catalog_t *c, uint64_t run_id, const ms_trec_t *t, char *err,
+                              size_t errlen)
+{
+    sqlite3_stmt *s = c->st[ST_ATTEMPT_RESULT];
     bind_result(s, 1, &t->result);
     sqlite3_bind_int64(s, 13, (sqlite3_int64)run_id);
     sqlite3_bind_int64(s, 14, (sqlite3_int64)t->id);
     sqlite3_bind_int64(s, 15, t->attempts);
     return step_done(c, ST_ATTEMPT_RESULT, "save attempt result", err, errlen);
+}
+
+/* An attempt is inserted when it is handed out; its result, when it comes,
+ * updates that row (one statement per save, not two: a run of 100,000
+ * tasks saves each three times). */
+static int put_attempt(ms_catalog_t *c, uint64_t run_id, const ms_trec_t *t, char *err,
+                       size_t errlen)
+{
+    if (!result_is_current(t))
+        return put_attempt_row(c, run_id, t, err, errlen);
+    if (put_attempt_result(c, run_id, t, err, errlen) != 0)
+        return -1;
+    if (sqlite3_changes(c->db) > 0)
+        return 0;
+    /* No row yet (a result for an attempt never saved as handed out). */
+    if (put_attempt_row(c, run_id, t, err, errlen) != 0)
+        return -1;
+    return put_attempt_result(c, run_id, t, err, errlen);
 }
 
 static int put_worker(ms_catalog_t *c, uint64_t run_id, size_t idx, const ms_run_worker_t *w,
@@ -514,7 +535,8 @@ static int put_task(ms_catalog_t *c, uint64_t run_id, const ms_trec_t *t, char *
         return -1;
     if (t->attempts >= 1 && put_attempt(c, run_id, t, err, errlen) != 0)
         return -1;
-    return put_task_worker(c, t, err, errlen);
+    /* The worker's count of tasks changes when a task is handed out. */
+    return t->state == MS_TS_RUNNING ? put_task_worker(c, t, err, errlen) : 0;
 }
 
 static int put_workers(ms_catalog_t *c, const ms_runrec_t *r, char *err, size_t errlen)
@@ -622,7 +644,7 @@ static int fill_task(ms_trec_t *t, sqlite3_stmt *s, char *err, size_t errlen)
 {
     char host[MS_MAX_NAME + 1], failed_on[MS_MAX_NAME + 1];
     int state = sqlite3_column_int(s, 3);
-    if (state < MS_TS_HELD || state > MS_TS_FAILED)
+    if (state < MS_TS_HELD || state > MS_TS_SCANNING)
         return ms_errf(err, errlen, "catalog: run %" PRIu64 " task %" PRIu64 ": bad state %d",
                        t->run->id, t->id, state);
     char *project = col_dup(s, 1);

@@ -39,12 +39,14 @@ static unsigned total_slots(const ms_master_t *m)
     return slots;
 }
 
+/* Not saved: a project the catalog has as SCANNING runs whole after a
+ * restart anyway (ms_chunks_resume), and a run of 100,000 projects saves
+ * 100,000 rows fewer. */
 static void run_whole(ms_master_t *m, ms_runrec_t *r, ms_trec_t *t)
 {
     t->state = MS_TS_QUEUED;
     r->n_scanning--;
     ms_sched_push(m, t, 0);
-    ms_cat_task(m, t);
 }
 
 static char **exclusions(const ms_plan_t *p)

@@ -672,10 +672,15 @@ int ms_master_poll(ms_master_t *m, int timeout_ms)
         m->next_tick_ms = ms_now_ms() + m->heartbeat_ms / 2;
         ms_workers_tick(m);
         for (size_t i = 0; i < m->n_runs; i++)
-            if (m->runs[i]->walker || m->runs[i]->n_waiting)
+            if (m->runs[i]->walker)
                 ms_chunks_update(m, m->runs[i]);
         maybe_checkpoint(m);
     }
+    /* Big projects wait for the total and for slots: a worker that just
+     * joined lets them be split now, not a tick later. */
+    for (size_t i = 0; i < m->n_runs; i++)
+        if (m->runs[i]->n_waiting)
+            ms_chunks_update(m, m->runs[i]);
     ms_sched_dispatch(m);
     ms_cat_flush(m);
     return 0;

@@ -659,11 +659,16 @@ static void test_a_split_project_comes_back_with_its_chunks_and_their_paths(void
     finish(c, ms_run_at(r, 3), 0, "");
     assert_int_equal(ms_run_at(r, 0)->pending, 1);
 
+    /* "small" was still being walked when the master stopped. */
+    ms_run_at(r, 1)->state = MS_TS_SCANNING;
+    save_task(c, ms_run_at(r, 1));
+
     c = reopen(fx, &c);
     ms_runrec_t *back = ms_catalog_load_run(c, 3, fx->err, sizeof fx->err);
     if (!back)
         fail_msg("load: %s", fx->err);
     assert_int_equal(back->n_tasks, 5);
+    assert_int_equal(back->n_scanning, 1);
     assert_int_equal(back->top, 2);
     assert_runs_equal(r, back);
     /* The rest is released only by its last chunk. */
