@@ -49,7 +49,7 @@ FUZZ_LIBSRCS := $(filter shared/% worker/ms_rsync.c,$(SRCS))
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all test unit integration demo bench fuzz clean deps format install
+.PHONY: all test unit integration demo bench bench-scale fuzz clean deps format install
 all: $(PROGS)
 
 $(BUILD)/%.o: %.c
@@ -108,12 +108,18 @@ demo:
 
 # Time serial rsync, xargs -P, fpsync and multisync on a generated tree
 # (bench/bench.sh --help); BENCH_ARGS=--quick for a small one. Then the
-# control plane: CONTROL_TASKS (100000) no-op tasks through master and two
-# workers with CURVE. Not in make test.
+# scheduling: a skewed tree's makespan against its lower bound, split and
+# not, and 8 slots against 1 on bandwidth-bound tasks (bench/scale.sh;
+# SCALE_ARGS). Then the control plane: CONTROL_TASKS (100000) no-op tasks
+# through master and two workers with CURVE. Not in make test.
 CONTROL_TASKS ?= 100000
 bench: all
 	MS_BIN=$(CURDIR)/$(BIN) bench/bench.sh $(BENCH_ARGS)
+	MS_BIN=$(CURDIR)/$(BIN) bench/scale.sh $(SCALE_ARGS)
 	bench/control.sh --tasks $(CONTROL_TASKS) --json bench/control.json
+
+bench-scale: all
+	MS_BIN=$(CURDIR)/$(BIN) bench/scale.sh $(SCALE_ARGS)
 
 # Binaries to $(PREFIX)/bin, the nightly script to $(PREFIX)/lib/multisync,
 # systemd units to /etc/systemd/system, example configs to /etc/multisync.

@@ -1,19 +1,25 @@
 #!/bin/sh
 # Install every build, test and run dependency of multisync on Debian 12.
 # Does nothing (and needs no network) when everything is already present.
-# Usage: deploy/install-deps.sh [--dev]
+# Usage: deploy/install-deps.sh [--dev] [--bench]
 #   build and run: compiler, pkg-config, the libraries, rsync
 #   make test:     cmocka, jq, iproute2 (network namespaces), procps,
 #                  clang + its sanitizer/libFuzzer runtime (the fuzz step)
 #   --dev adds:    valgrind, cppcheck, clang-format
+#   --bench adds:  fpart (fpsync, a method make bench compares), GNU time
+#                  (CPU and peak memory of each method), openssl and bc
 set -eu
 
 PKGS="build-essential pkg-config libzmq3-dev libsodium-dev libmsgpack-dev \
 libjansson-dev libinih-dev libsqlite3-dev rsync \
 libcmocka-dev jq iproute2 procps clang libclang-rt-14-dev"
-if [ "${1:-}" = "--dev" ]; then
-    PKGS="$PKGS valgrind cppcheck clang-format"
-fi
+for arg in "$@"; do
+    case $arg in
+        --dev) PKGS="$PKGS valgrind cppcheck clang-format" ;;
+        --bench) PKGS="$PKGS fpart time openssl bc" ;;
+        *) echo "install-deps: unknown option $arg (--dev, --bench)" >&2; exit 2 ;;
+    esac
+done
 
 missing=""
 for p in $PKGS; do
