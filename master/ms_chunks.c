@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "ms_log.h"
+#include "ms_path.h"
 #include "ms_master_int.h"
 #include "ms_report.h"
 #include "ms_split.h"
@@ -126,7 +127,11 @@ static int decide(ms_master_t *m, ms_runrec_t *r, ms_walk_t *w)
     double cost = ms_split_cost(w->bytes, w->files);
     t->cost = cost;
     double min = min_chunk(m);
-    if (m->opts.no_split || w->hardlinks || w->incomplete || cost < 2 * min) {
+    /* A remote backup is never split: a chunk's path there (DST/P/sub/)
+     * could hold a symlink the last run copied from the source, which the
+     * remote rsync would follow; a worker can check only a local path. */
+    if (m->opts.no_split || w->hardlinks || w->incomplete || cost < 2 * min ||
+        ms_path_is_remote(r->dest)) {
         run_whole(m, r, t);
         return 0;
     }

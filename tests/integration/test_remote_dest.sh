@@ -27,4 +27,12 @@ jq_check "$T/r.json" '.status == "ok" and .destination == "'"$DST"'"' "remote ru
 
 "$BIN/multisync" run --report "$T/r2.json" "$T/src" "$DST" >/dev/null 2>&1 || fail "second remote run failed"
 jq_check "$T/r2.json" '.totals.bytes_transferred == 0' "nothing transferred the second time"
+
+note "a big project is not split for a remote backup (its paths there cannot be checked)"
+for i in 1 2 3 4; do make_file "$T/src/big/part$i/blob" 1500000; done
+"$BIN/multisync" run -v --slots 4 --split-min-mb 1 --report "$T/r3.json" "$T/src" "$DST" \
+    >/dev/null 2>"$T/err3" || fail "third remote run failed: $(tail -5 "$T/err3")"
+grep -q "split into" "$T/err3" && fail "a project was split for a remote destination"
+jq_check "$T/r3.json" '.status == "ok" and ([.tasks[] | has("chunks")] | any | not)' "no chunks"
+same_tree "$T/src" "$T/module/prod"
 echo ok
