@@ -56,11 +56,13 @@ int main(int argc, char **argv)
     m[n].cmd = MS_CMD_ERROR, m[n++].u.text.message = "bad";
     m[n].cmd = MS_CMD_RUN, m[n++].u.run = (ms_run_t){"/src", "/dst", "nightly", 1};
     m[n].cmd = MS_CMD_RUN_STARTED, m[n++].u.runref.run_id = 7;
-    m[n].cmd = MS_CMD_RUN_DONE, m[n++].u.runref = (ms_runref_t){7, "{\"run_id\": 7}"};
+    m[n].cmd = MS_CMD_RUN_DONE,
+    m[n++].u.runref = (ms_runref_t){.run_id = 7, .report = "{\"run_id\": 7}"};
     m[n++].cmd = MS_CMD_STATUS;
     m[n].cmd = MS_CMD_STATUS_REPLY, m[n++].u.json.json = "{\"workers\": []}";
     m[n].cmd = MS_CMD_WAIT, m[n++].u.runref.run_id = 7;
     m[n].cmd = MS_CMD_REPORT, m[n++].u.runref.run_id = 7;
+    m[n].cmd = MS_CMD_REPORT, m[n++].u.runref = (ms_runref_t){.run_id = 7, .from = 2000, .count = 500};
     m[n].cmd = MS_CMD_HISTORY, m[n++].u.history.n = 10;
     m[n].cmd = MS_CMD_PROGRESS, m[n++].u.progress = (ms_progress_t){1, 2, 1, 4096};
     m[n].cmd = MS_CMD_HEARTBEAT,
