@@ -309,8 +309,16 @@ static void on_task(agent_t *a, const ms_task_t *t)
         refuse_task(a, t, -1, err);
         return;
     }
-    ms_info("run %llu: started %s (attempt %u)", (unsigned long long)t->run_id,
-            t->flags & MS_TASK_TOP ? "." : ms_log_safe(t->project, name, sizeof name), t->attempt);
+    /* Which part of a split project, as the master names it: "[sub/e +N]", "[rest]". */
+    char part[600] = "", safe[600];
+    if (t->n_items)
+        snprintf(part, sizeof part, " [%s%s%s%s]", t->sub, *t->sub ? "/" : "", t->items[0],
+                 t->n_items > 1 ? " +more" : "");
+    else if (t->n_excl)
+        snprintf(part, sizeof part, " [rest]");
+    ms_info("run %llu: started %s%s (attempt %u)", (unsigned long long)t->run_id,
+            t->flags & MS_TASK_TOP ? "." : ms_log_safe(t->project, name, sizeof name),
+            ms_log_safe(part, safe, sizeof safe), t->attempt);
 }
 
 static void on_heartbeat(agent_t *a, const ms_heartbeat_t *hb)
