@@ -196,6 +196,8 @@ static const field_t task_fields[] = {
     STR("sub", task.sub, MS_MAX_PATH, F_OPT_BLANK),
     OPT_STRS("items", task.items, task.n_items, MS_MAX_PATH),
     OPT_STRS("excl", task.excl, task.n_excl, MS_MAX_PATH),
+    OPT_STRS("match", task.match, task.n_match, MS_MAX_PATH),
+    OPT_STRS("xmatch", task.xmatch, task.n_xmatch, MS_MAX_PATH),
 };
 static const field_t result_fields[] = {
     U64("run", result.run_id),
@@ -276,6 +278,7 @@ static const field_t json_fields[] = {
 /* decode_map() marks the fields it has seen in a uint32_t; RESULT has the most. */
 _Static_assert(sizeof(result_fields) / sizeof(result_fields[0]) <= 32, "too many fields");
 _Static_assert(sizeof(heartbeat_fields) / sizeof(heartbeat_fields[0]) <= 32, "too many fields");
+_Static_assert(sizeof(task_fields) / sizeof(task_fields[0]) <= 32, "too many fields");
 
 static const cmd_spec_t specs[] = {
     SPEC(MS_CMD_HELLO, hello_fields),
@@ -781,6 +784,8 @@ void ms_msg_clear(ms_msg_t *m)
         free(m->u.task.sub);
         free_strs(m->u.task.items, m->u.task.n_items);
         free_strs(m->u.task.excl, m->u.task.n_excl);
+        free_strs(m->u.task.match, m->u.task.n_match);
+        free_strs(m->u.task.xmatch, m->u.task.n_xmatch);
         break;
     case MS_CMD_RESULT:
         free(m->u.result.message);

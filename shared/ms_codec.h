@@ -27,8 +27,9 @@
  *   READY        credit:uint R (1..4096)
  *   TASK         run:uint R, task:uint R, attempt:uint R (>=1), flags:uint R,
  *                project:str R, source:str R, dest:str R, timeout:uint O (0: none),
- *                sub:str O (""), items:[str] O ([]), excl:[str] O ([])
- *                (at most MS_MAX_ITEMS entries in items and in excl)
+ *                sub:str O (""), items:[str] O ([]), excl:[str] O ([]),
+ *                match:[str] O ([]), xmatch:[str] O ([])
+ *                (at most MS_MAX_ITEMS entries in each list)
  *   RESULT       run, task, attempt:uint R, exit:int R, signal:int R,
  *                secs:float R, files, btotal, bxfer:uint R, cpu_u, cpu_s:float R,
  *                rss, rd, wr:uint R, msg:str O ("")
@@ -93,6 +94,17 @@ typedef struct {
      * chunks copy; excluded paths are neither copied nor deleted. */
     char **excl;        /* decoded: NULL when n_excl is 0 */
     uint32_t n_excl;
+    /* A chunk of a folder with very many entries (n_match > 0, no items):
+     * the entries of sub whose names match one of these rsync patterns,
+     * and everything below them. Each pattern is one path component, built
+     * by the master so that it holds a wildcard ('[' at least), so rsync
+     * reads backslashes in it as escapes. */
+    char **match;       /* decoded: NULL when n_match is 0 */
+    uint32_t n_match;
+    /* The rest of a project with such chunks: rsync patterns relative to
+     * the project ("sub/[a-f]*", sub escaped), each excluded like excl. */
+    char **xmatch;      /* decoded: NULL when n_xmatch is 0 */
+    uint32_t n_xmatch;
 } ms_task_t;
 
 typedef struct {

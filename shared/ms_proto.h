@@ -32,7 +32,7 @@
 /* Field bounds enforced by the codec. */
 #define MS_MAX_NAME 255   /* worker name / host name */
 #define MS_MAX_PATH 4096  /* a source or destination path */
-#define MS_MAX_ITEMS 4096 /* entries in a TASK's items or excl list */
+#define MS_MAX_ITEMS 4096 /* entries in each list of a TASK: items, excl, match, xmatch */
 #define MS_MAX_TEXT 65536 /* an error message or a rsync stderr tail */
 /* A report or a status, master -> client only: a run of 100,000 tasks has a
  * report of about 40 MB. The client raises its own ZMQ_MAXMSGSIZE to take

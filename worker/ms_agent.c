@@ -311,10 +311,11 @@ static void on_task(agent_t *a, const ms_task_t *t)
     }
     /* Which part of a split project, as the master names it: "[sub/e +N]", "[rest]". */
     char part[600] = "", safe[600];
-    if (t->n_items)
-        snprintf(part, sizeof part, " [%s%s%s%s]", t->sub, *t->sub ? "/" : "", t->items[0],
-                 t->n_items > 1 ? " +more" : "");
-    else if (t->n_excl)
+    uint32_t n = t->n_items ? t->n_items : t->n_match;
+    if (n)
+        snprintf(part, sizeof part, " [%s%s%s%s]", t->sub, *t->sub ? "/" : "",
+                 t->n_items ? t->items[0] : t->match[0], n > 1 ? " +more" : "");
+    else if (t->n_excl || t->n_xmatch)
         snprintf(part, sizeof part, " [rest]");
     ms_info("run %llu: started %s%s (attempt %u)", (unsigned long long)t->run_id,
             t->flags & MS_TASK_TOP ? "." : ms_log_safe(t->project, name, sizeof name),

@@ -320,11 +320,11 @@ static int rel_path(char *out, const char *project, const char *sub)
 /*
  * rsync follows symbolic links on the way to the paths it is given. A whole
  * project goes as root/project/ and is confined by where that resolves; a
- * chunk goes as root/project/sub/ITEM, through folders that anyone who
- * writes in the project can swap for links. So for a chunk each component
- * of rel below root must be a real folder (lstat): all of them in the
- * source, those that exist in a local destination (missing_ok: --mkpath
- * makes the rest).
+ * chunk goes as root/project/sub/ITEM (or root/project/sub/ for a match
+ * chunk), through folders that anyone who writes in the project can swap
+ * for links. So for a chunk each component of rel below root must be a
+ * real folder (lstat): all of them in the source, those that exist in a
+ * local destination (missing_ok: --mkpath makes the rest).
  */
 static int check_real_dirs(const char *what, const char *root, const char *rel, int missing_ok,
                            char *err, size_t errlen)
@@ -380,7 +380,7 @@ int ms_confine_check_task(const ms_confine_t *c, const ms_task_t *t, char *err, 
     if (rel_path(rel, t->project, sub) != 0 || join(src, t->source, rel) != 0 ||
         join(dst, t->dest, rel) != 0)
         return ms_errf(err, errlen, "path too long");
-    if (t->n_items > 0 && check_chunk(t, rel, err, errlen) != 0)
+    if ((t->n_items > 0 || t->n_match > 0) && check_chunk(t, rel, err, errlen) != 0)
         return -1;
     if (c->src.n && check_source(c, src, err, errlen) != 0)
         return -1;

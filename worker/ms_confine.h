@@ -33,8 +33,9 @@
  * destination root.
  *
  * A chunk (a task with items) is given to rsync as source/project/sub/ITEM,
- * and rsync follows any symbolic link on the way there, where a whole
- * project is judged once by where source/project leads. So for a chunk,
+ * a match chunk (a task with match) as source/project/sub/, and rsync
+ * follows any symbolic link on the way there, where a whole project is
+ * judged once by where source/project leads. So for a chunk of either kind,
  * below the roots, project and each component of sub must be real
  * directories (lstat: not a symbolic link, not anything else) in the
  * source, and, for a local destination, those of dest/project/sub that
@@ -84,9 +85,9 @@ int ms_confine_restricts_dests(const ms_confine_t *c);
  * Check the paths of task t: t->source and t->dest are the roots;
  * t->project is "" (the top task: loose files of the source root) or one
  * path component (no '/', not "." or ".."); t->sub (NULL taken as "") is ""
- * or a relative path of names; t->n_items > 0 makes it a chunk. c may be
- * NULL: no roots, the other checks still apply. Returns 0 when the task may
- * run, or -1 with err set, e.g.
+ * or a relative path of names; t->n_items > 0 or t->n_match > 0 makes it a
+ * chunk. c may be NULL: no roots, the other checks still apply. Returns 0
+ * when the task may run, or -1 with err set, e.g.
  *   "source /data/x/../../etc is outside the allowed source roots
  *    (/data/prod): it resolves to /etc"
  *   "source /data/prod/alpha/lib is a symbolic link: a chunk is copied

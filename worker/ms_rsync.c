@@ -147,9 +147,63 @@ static int check_project(const ms_task_t *t, char *err, size_t errlen)
     return check_name("project name", p, strlen(p), err, errlen);
 }
 
-/* Each entry of a list: an item name (one component) or an excluded path. */
-static int check_list(const char *what, char *const *list, uint32_t n, bool names, char *err,
-                      size_t errlen)
+static int check_item(const char *what, const char *s, char *err, size_t errlen)
+{
+    return check_name(what, s, strlen(s), err, errlen);
+}
+
+/*
+ * rsync reads a pattern holding none of *?[ literally, backslashes included,
+ * and one holding any as a wildcard pattern in which a backslash escapes.
+ * The master escapes match and xmatch for the second reading, and a '['
+ * (the name range) guarantees it.
+ */
+static int check_wild(const char *what, const char *s, char *err, size_t errlen)
+{
+    if (strchr(s, '[') == NULL)
+        return ms_errf(err, errlen, "%s must hold a '[' (rsync reads it as a pattern only then)",
+                       what);
+    return 0;
+}
+
+/* A match pattern: one path component of up to 2*NAME_MAX bytes (escaped). */
+static int check_match(const char *what, const char *s, char *err, size_t errlen)
+{
+    size_t n = strlen(s);
+
+    if (n == 0)
+        return ms_errf(err, errlen, "%s must not be empty", what);
+    if (strchr(s, '/') != NULL)
+        return ms_errf(err, errlen, "%s must not contain '/'", what);
+    if (n > 2 * NAME_MAX)
+        return ms_errf(err, errlen, "%s longer than %d bytes", what, 2 * NAME_MAX);
+    return check_wild(what, s, err, errlen);
+}
+
+/* An xmatch pattern: relative to the project, no part empty, "." or "..". */
+static int check_xmatch(const char *what, const char *s, char *err, size_t errlen)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || s[0] == '/')
+        return ms_errf(err, errlen, "%s must not be empty or start with '/'", what);
+    if (n > MS_MAX_PATH)
+        return ms_errf(err, errlen, "%s is %zu bytes long, over %d", what, n, MS_MAX_PATH);
+    for (const char *p = s;; p += n + 1) {
+        n = strcspn(p, "/");
+        if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+            return ms_errf(err, errlen, "each part of %s must not be empty, \".\" or \"..\"", what);
+        if (p[n] == '\0')
+            break;
+    }
+    return check_wild(what, s, err, errlen);
+}
+
+typedef int (*entry_check_fn)(const char *what, const char *s, char *err, size_t errlen);
+
+/* Each entry of a list, checked by check; what names the list ("items"). */
+static int check_list(const char *what, char *const *list, uint32_t n, entry_check_fn check,
+                      char *err, size_t errlen)
 {
     char entry[32];
 
@@ -159,32 +213,56 @@ static int check_list(const char *what, char *const *list, uint32_t n, bool name
         snprintf(entry, sizeof(entry), "%s[%" PRIu32 "]", what, i);
         if (list == NULL || list[i] == NULL)
             return ms_errf(err, errlen, "task %s is missing", entry);
-        if (names ? check_name(entry, list[i], strlen(list[i]), err, errlen) < 0
-                  : ms_rsync_check_relpath(entry, list[i], err, errlen) < 0)
+        if (check(entry, list[i], err, errlen) < 0)
             return -1;
     }
     return 0;
 }
 
-/* A chunk (sub + items), the rest of a split project (excl), or neither. */
+/* The first field of a chunk (items, match) or of a rest (excl, xmatch) t has; NULL: none. */
+static const char *chunk_field(const ms_task_t *t)
+{
+    return t->n_items > 0 ? "items" : t->n_match > 0 ? "match" : NULL;
+}
+
+static const char *rest_field(const ms_task_t *t)
+{
+    return t->n_excl > 0 ? "excl" : t->n_xmatch > 0 ? "xmatch" : NULL;
+}
+
+/* Which fields go together: a chunk has items or match, a rest excl and/or xmatch. */
+static int check_split_shape(const ms_task_t *t, char *err, size_t errlen)
+{
+    const char *sub = task_sub(t), *chunk = chunk_field(t), *rest = rest_field(t);
+
+    if ((t->flags & MS_TASK_TOP) && (sub[0] != '\0' || chunk != NULL || rest != NULL))
+        return ms_errf(err, errlen, "a top task must have no sub, items, excl, match or xmatch");
+    if (t->n_items > 0 && t->n_match > 0)
+        return ms_errf(err, errlen, "a task must not have both items and match");
+    if (chunk != NULL && rest != NULL)
+        return ms_errf(err, errlen, "a task must not have both %s and %s", chunk, rest);
+    if (rest != NULL && sub[0] != '\0')
+        return ms_errf(err, errlen,
+                       "a task with %s (the rest of a split project) must have an empty sub", rest);
+    if (sub[0] != '\0' && chunk == NULL)
+        return ms_errf(err, errlen, "a task with a sub folder must have items or match");
+    return 0;
+}
+
+/* A chunk (sub + items or match), the rest of a split project (excl, xmatch), or neither. */
 static int check_split(const ms_task_t *t, char *err, size_t errlen)
 {
     const char *sub = task_sub(t);
 
-    if ((t->flags & MS_TASK_TOP) && (sub[0] != '\0' || t->n_items > 0 || t->n_excl > 0))
-        return ms_errf(err, errlen, "a top task must have no sub, items or excl");
-    if (t->n_items > 0 && t->n_excl > 0)
-        return ms_errf(err, errlen, "a task must not have both items and excl");
-    if (t->n_excl > 0 && sub[0] != '\0')
-        return ms_errf(err, errlen,
-                       "a task with excl (the rest of a split project) must have an empty sub");
-    if (sub[0] != '\0' && t->n_items == 0)
-        return ms_errf(err, errlen, "a task with a sub folder must have items");
+    if (check_split_shape(t, err, errlen) < 0)
+        return -1;
     if (sub[0] != '\0' && ms_rsync_check_relpath("sub", sub, err, errlen) < 0)
         return -1;
-    if (check_list("items", t->items, t->n_items, true, err, errlen) < 0)
+    if (check_list("items", t->items, t->n_items, check_item, err, errlen) < 0 ||
+        check_list("excl", t->excl, t->n_excl, ms_rsync_check_relpath, err, errlen) < 0 ||
+        check_list("match", t->match, t->n_match, check_match, err, errlen) < 0)
         return -1;
-    return check_list("excl", t->excl, t->n_excl, false, err, errlen);
+    return check_list("xmatch", t->xmatch, t->n_xmatch, check_xmatch, err, errlen);
 }
 
 static int check_root(const char *what, const char *root, char *err, size_t errlen)
@@ -295,6 +373,37 @@ static int push(char **argv, size_t *n, const char *s)
     return push_own(argv, n, strdup(s));
 }
 
+/* opt + "/" + pattern, as the master wrote it (already escaped). */
+static char *anchored(const char *opt, const char *pattern)
+{
+    char *s;
+
+    return asprintf(&s, "%s/%s", opt, pattern) < 0 ? NULL : s;
+}
+
+/*
+ * The filter rules, anchored at the transfer root: the top task's, the
+ * rest's excluded paths (escaped here) and patterns (xmatch), or a match
+ * chunk's includes, then the exclude of every other entry of its folder.
+ */
+static int push_filters(char **argv, size_t *n, const ms_task_t *t)
+{
+    if ((t->flags & MS_TASK_TOP) && push(argv, n, "--exclude=/*/") < 0)
+        return -1;
+    for (uint32_t i = 0; i < t->n_excl; i++)
+        if (push_own(argv, n, exclude_arg(t->excl[i])) < 0)
+            return -1;
+    for (uint32_t i = 0; i < t->n_xmatch; i++)
+        if (push_own(argv, n, anchored("--exclude=", t->xmatch[i])) < 0)
+            return -1;
+    for (uint32_t i = 0; i < t->n_match; i++)
+        if (push_own(argv, n, anchored("--include=", t->match[i])) < 0)
+            return -1;
+    if (t->n_match > 0 && push(argv, n, "--exclude=/*") < 0)
+        return -1;
+    return 0;
+}
+
 /* Everything up to and including "--". */
 static int push_options(char **argv, size_t *n, const char *rsync, char *const *extra,
                         size_t n_extra, const ms_task_t *t)
@@ -311,15 +420,12 @@ static int push_options(char **argv, size_t *n, const char *rsync, char *const *
     for (size_t i = 0; i < n_extra; i++)
         if (push(argv, n, extra[i]) < 0)
             return -1;
-    if ((t->flags & MS_TASK_TOP) && push(argv, n, "--exclude=/*/") < 0)
+    if (push_filters(argv, n, t) < 0)
         return -1;
-    for (uint32_t i = 0; i < t->n_excl; i++)
-        if (push_own(argv, n, exclude_arg(t->excl[i])) < 0)
-            return -1;
     return push(argv, n, "--");
 }
 
-/* The sources (the folder itself, or each item of a chunk), then the destination folder. */
+/* The sources (the folder itself, or each item of an items chunk), then the destination folder. */
 static int push_paths(char **argv, size_t *n, const ms_task_t *t)
 {
     if (t->n_items == 0 && push_own(argv, n, task_path(t->source, t, NULL)) < 0)
@@ -333,7 +439,18 @@ static int push_paths(char **argv, size_t *n, const ms_task_t *t)
 char **ms_rsync_argv(const char *rsync, char *const *extra, size_t n_extra, const ms_task_t *t,
                      char *err, size_t errlen)
 {
-    size_t n = 0, cap = MS_RSYNC_FIXED_ARGS + n_extra + t->n_excl + t->n_items + 5;
+    /* A chunk or rest relies on excluded paths being left alone: with
+     * --delete-excluded, each would delete what the others copy. */
+    int split = t->n_items || t->n_excl || t->n_match || t->n_xmatch;
+    for (size_t i = 0; split && i < n_extra; i++)
+        if (strncmp(extra[i], "--delete-excluded", 17) == 0) {
+            ms_errf(err, errlen, "refusing part of a split project with rsync option %s: it "
+                    "would delete what other parts copy (remove it, or run the master with "
+                    "--no-split)", extra[i]);
+            return NULL;
+        }
+    size_t n = 0, cap = MS_RSYNC_FIXED_ARGS + n_extra + t->n_excl + t->n_xmatch + t->n_match +
+                        t->n_items + 6;
     char **argv = calloc(cap, sizeof(*argv));
 
     if (argv == NULL || push_options(argv, &n, rsync, extra, n_extra, t) < 0 ||

@@ -42,9 +42,16 @@ int ms_rsync_parse_progress(const char *text, size_t len, uint64_t *bytes);
  * A split project's fields (ms_codec.h), at most MS_MAX_ITEMS entries each:
  *   - a chunk has items, each one path component as above, and a sub that
  *     is "" or a relative path (see ms_rsync_check_relpath);
- *   - the rest has excl, each a relative path, and sub "";
- *   - a task has never both items and excl, never a sub without items, and
- *     a top task has none of them. sub NULL is taken as "".
+ *   - a match chunk has match and a sub as a chunk's; each pattern is
+ *     non-empty, has no '/', is at most 2 * NAME_MAX bytes and holds a '['
+ *     (so that rsync reads it as a wildcard pattern, backslashes escaping);
+ *   - the rest has excl, each a relative path, and/or xmatch, each a
+ *     pattern relative to the project: non-empty, no leading '/', at most
+ *     MS_MAX_PATH bytes, holding a '[', no part empty, "." or ".."; and
+ *     sub "";
+ *   - a task has never more than one of items and match, never one of them
+ *     with excl or xmatch, never a sub without items or match, and a top
+ *     task has none of them. sub NULL is taken as "".
  * Returns 0, or -1 with the reason in err (which names no path, only the
  * field: names may hold any byte but NUL).
  */
@@ -64,7 +71,8 @@ int ms_rsync_check_relpath(const char *what, const char *path, char *err, size_t
  * wiped source must never empty the backup). A remote destination cannot
  * be looked at, so there an empty or missing source is always refused.
  * The folders looked at are source/project and dest/project (the roots for
- * a top task), for the chunks and the rest of a split project as well.
+ * a top task), for the chunks (items or match) and the rest of a split
+ * project as well.
  * Returns 0 when the task may run (always for tasks without the flag), or
  * -1 with the reason in err.
  */
@@ -73,13 +81,16 @@ int ms_rsync_check_delete_safe(const ms_task_t *t, char *err, size_t errlen);
 /*
  * Build the argv for a task:
  *   rsync -a --stats --info=progress2 --mkpath [--delete-delay] [extra...]
- *         [--exclude=/STAR/] [--exclude=/EXCL...] -- SRC... DST
+ *         [--exclude=/STAR/] [--exclude=/EXCL...] [--exclude=/XMATCH...]
+ *         [--include=/MATCH... --exclude=/STAR] -- SRC... DST
  * where for a project   SRC = source/project/  DST = dest/project/
  * for MS_TASK_TOP       SRC = source/          DST = dest/
  * for a chunk (items)   SRC = source/project/sub/ITEM, one per item, in order,
  *                       DST = dest/project/sub/
  *                       (with sub "": source/project/ITEM and dest/project/)
- * for the rest (excl)   SRC and DST as for a project
+ * for a match chunk     SRC = source/project/sub/  DST = dest/project/sub/
+ *                       (with sub "": source/project/ and dest/project/)
+ * for the rest (excl, xmatch)  SRC and DST as for a project
  * (STAR being "*": the exclude keeps the top task to the files, links and specials lying
  * directly in the source root). A chunk's sources have no trailing slash, so
  * each item (folder, file or symbolic link) is copied as itself into DST;
@@ -88,9 +99,15 @@ int ms_rsync_check_delete_safe(const ms_task_t *t, char *err, size_t errlen);
  * as it is when it holds none of '*', '?', '[' (rsync then matches it
  * literally, backslashes included), and otherwise the path with a backslash
  * before each '*', '?', '[' and '\' (rsync then reads a wildcard pattern in
- * which a backslash escapes the next character). An excluded path is neither
- * copied nor, with --delete-delay, deleted. A root's trailing slashes are
- * not doubled, and a remote root ending in ':' ("host:") gets no slash.
+ * which a backslash escapes the next character). Then one --exclude=/XMATCH
+ * per xmatch pattern, as the master wrote it (escaped already). A match
+ * chunk has one --include=/MATCH per pattern, as written, then
+ * --exclude=/STAR: it copies the entries of its folder whose names match,
+ * with all below them, and no other entry (rsync matches an anchored
+ * pattern without '/' against the folder's own entries only). An excluded
+ * path is neither copied nor, with --delete-delay, deleted. A root's
+ * trailing slashes are not doubled, and a remote root ending in ':'
+ * ("host:") gets no slash.
  * Returns a NULL-terminated, malloc'd vector (free with ms_rsync_argv_free)
  * or NULL with err set. The task must have passed ms_rsync_check_task.
  */

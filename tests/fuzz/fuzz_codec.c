@@ -6,10 +6,12 @@
  * harness aborts (a finding) when:
  *   - ms_mp_check accepts bytes that msgpack-c then fails to unpack whole;
  *   - a body decodes but its message does not encode, or the encoding does
- *     not decode again, or re-encodes to different bytes.
+ *     not decode again, or re-encodes to different bytes;
+ *   - a TASK passes ms_rsync_check_task, as a worker checks it, but no
+ *     rsync argv can be built from it.
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Ishared \
- *       tests/fuzz/fuzz_codec.c shared/ms_codec.c shared/ms_proto.c -lmsgpackc
+ *   make build-fuzz/fuzz_codec   (clang, libFuzzer + ASan + UBSan, with the shared
+ *                                sources and worker/ms_rsync.c compiled in)
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@
 #include <msgpack.h>
 
 #include "ms_codec.h"
+#include "ms_rsync.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -48,6 +51,19 @@ static void reencode(const ms_msg_t *m, char **enc, size_t *len, ms_msg_t *out)
         abort();
 }
 
+/* What a worker does with a TASK from the network: check it, build its argv. */
+static void check_task(const ms_msg_t *m)
+{
+    char err[256], **argv;
+
+    if (m->cmd != MS_CMD_TASK || ms_rsync_check_task(&m->u.task, err, sizeof(err)) != 0)
+        return;
+    argv = ms_rsync_argv("rsync", NULL, 0, &m->u.task, err, sizeof(err));
+    if (argv == NULL)
+        abort();
+    ms_rsync_argv_free(argv);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     ms_msg_t m, again, third;
@@ -61,6 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ms_msg_clear(&m);
         return 0;
     }
+    check_task(&m);
     reencode(&m, &enc1, &len1, &again);
     reencode(&again, &enc2, &len2, &third);
     if (len1 != len2 || memcmp(enc1, enc2, len1) != 0)

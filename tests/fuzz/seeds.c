@@ -1,6 +1,7 @@
 /*
- * seeds - write one valid encoded message per command into DIR, as the
- * seed corpus of fuzz_codec (first byte: the command, then the body).
+ * seeds - write valid encoded messages, at least one per command, into DIR
+ * as the seed corpus of fuzz_codec (first byte: the command, then the
+ * body), each in a file of its own: COMMAND-N.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +9,7 @@
 
 #include "ms_codec.h"
 
-static int write_seed(const char *dir, const ms_msg_t *m)
+static int write_seed(const char *dir, const ms_msg_t *m, size_t i)
 {
     char *body, err[256], path[4096];
     size_t len;
@@ -16,7 +17,7 @@ static int write_seed(const char *dir, const ms_msg_t *m)
         fprintf(stderr, "seeds: %s\n", err);
         return -1;
     }
-    snprintf(path, sizeof path, "%s/%s", dir, ms_cmd_name(m->cmd));
+    snprintf(path, sizeof path, "%s/%s-%zu", dir, ms_cmd_name(m->cmd), i);
     FILE *f = fopen(path, "wb");
     unsigned char cmd = (unsigned char)m->cmd;
     int rc = f && fwrite(&cmd, 1, 1, f) == 1 && fwrite(body, 1, len, f) == len ? 0 : -1;
@@ -32,18 +33,30 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: seeds DIR\n");
         return 2;
     }
-    ms_msg_t m[24];
+    ms_msg_t m[32];
     size_t n = 0;
     memset(m, 0, sizeof m);
     m[n].cmd = MS_CMD_HELLO, m[n++].u.hello = (ms_hello_t){"hostA", 8};
     m[n].cmd = MS_CMD_READY, m[n++].u.ready.credit = 2;
-    /* every TASK field, the lists too (a real task has items or excl, not both) */
+    /* every TASK field, the lists too (a real task has items or match, or
+     * excl and xmatch, never a mix) */
     static char *items[] = {"lib", "-rf"}, *excl[] = {"big/a*b"};
+    static char *match[] = {"IMG_0[\\0-\\4]*", "ab[\\c]"}, *xmatch[] = {"f/[\\\x80-\\\xff]*"};
     m[n].cmd = MS_CMD_TASK,
     m[n++].u.task = (ms_task_t){.run_id = 1, .task_id = 2, .attempt = 1, .flags = MS_TASK_DELETE,
                                 .project = "-e x\xff", .source = "/data/prod",
                                 .dest = "host:/backup", .timeout_s = 3600, .sub = "src/x",
-                                .items = items, .n_items = 2, .excl = excl, .n_excl = 1};
+                                .items = items, .n_items = 2, .excl = excl, .n_excl = 1,
+                                .match = match, .n_match = 2, .xmatch = xmatch, .n_xmatch = 1};
+    /* a match chunk and a rest as a worker accepts them (ms_rsync_check_task) */
+    m[n].cmd = MS_CMD_TASK,
+    m[n++].u.task = (ms_task_t){.run_id = 1, .task_id = 3, .attempt = 1, .flags = MS_TASK_DELETE,
+                                .project = "p", .source = "/data", .dest = "/backup",
+                                .sub = "flat", .match = match, .n_match = 2};
+    m[n].cmd = MS_CMD_TASK,
+    m[n++].u.task = (ms_task_t){.run_id = 1, .task_id = 4, .attempt = 1, .project = "p",
+                                .source = "/data", .dest = "/backup", .excl = excl,
+                                .n_excl = 1, .xmatch = xmatch, .n_xmatch = 1};
     m[n].cmd = MS_CMD_RESULT, m[n++].u.result = (ms_result_t){.run_id = 1, .task_id = 2,
                                                               .attempt = 1, .exit_code = 23,
                                                               .seconds = 1.5, .files = 9,
@@ -69,7 +82,7 @@ int main(int argc, char **argv)
     m[n++].u.heartbeat = (ms_heartbeat_t){.t = 9, .busy = 1, .cpu_percent = 50, .n_cpus = 2,
                                           .cores = "\x33\x65", .disk_read_bytes = 4096};
     for (size_t i = 0; i < n; i++)
-        if (write_seed(argv[1], &m[i]) != 0)
+        if (write_seed(argv[1], &m[i], i) != 0)
             return 1;
     return 0;
 }

@@ -971,41 +971,93 @@ static void test_walker_counts_depth_by_containers(void **state)
 }
 
 /* ---------------------------------------------------------------------- */
-/* A split project's fields: sub, items, excl                             */
+/* A split project's fields: sub, items, excl, match, xmatch              */
 
-static void assert_list_equal(char *const *got, uint32_t n_got, char *const *want, uint32_t n)
+static const char *const list_keys[] = {"items", "excl", "match", "xmatch"};
+
+/* The list of t named key; *n points to its count. */
+static char ***task_list(ms_task_t *t, const char *key, uint32_t **n)
 {
-    assert_int_equal(n_got, n);
-    for (uint32_t i = 0; i < n; i++)
-        assert_string_equal(got[i], want[i]);
+    char **const lists[] = {(char **)&t->items, (char **)&t->excl, (char **)&t->match,
+                            (char **)&t->xmatch};
+    uint32_t *const counts[] = {&t->n_items, &t->n_excl, &t->n_match, &t->n_xmatch};
+
+    for (size_t i = 0; i < ARRAY_LEN(list_keys); i++)
+        if (strcmp(key, list_keys[i]) == 0) {
+            *n = counts[i];
+            return (char ***)lists[i];
+        }
+    fail_msg("no list %s", key);
+    return NULL;
 }
 
-static void test_a_chunk_and_a_rest_round_trip_with_awkward_names(void **state)
+/* Every list of t decoded as absent: NULL with a count of 0. */
+static void assert_no_lists(ms_task_t *t)
+{
+    uint32_t *n;
+
+    for (size_t i = 0; i < ARRAY_LEN(list_keys); i++)
+        if (*task_list(t, list_keys[i], &n) != NULL || *n != 0)
+            fail_msg("list %s is present", list_keys[i]);
+}
+
+/*
+ * Encode and decode the TASK in: sub and every list arrive as sent (an
+ * empty list as none at all), and no prefix of the encoding decodes.
+ */
+static void task_round_trips(ms_msg_t *in)
+{
+    ms_msg_t out;
+    uint32_t *n_got, *n_want;
+
+    round_trip(in, &out);
+    assert_string_equal(out.u.task.sub, in->u.task.sub != NULL ? in->u.task.sub : "");
+    for (size_t i = 0; i < ARRAY_LEN(list_keys); i++) {
+        char **got = *task_list(&out.u.task, list_keys[i], &n_got);
+        char **want = *task_list(&in->u.task, list_keys[i], &n_want);
+        assert_int_equal(*n_got, *n_want);
+        if (*n_want == 0)
+            assert_null(got);
+        for (uint32_t k = 0; k < *n_want; k++)
+            assert_string_equal(got[k], want[k]);
+    }
+    ms_msg_clear(&out);
+    reject_every_prefix(in);
+}
+
+/*
+ * Names with any byte but NUL; and patterns as the master writes them: a
+ * prefix with each of *?[\ escaped, a range of escaped bytes, a star; an
+ * exact name with its last byte in brackets.
+ */
+static void test_chunks_and_rests_round_trip_with_awkward_names_and_patterns(void **state)
 {
     static char *items[] = {"-rf", "a*b", "[x]", "new\nline", "back\\slash", " ", "\xff\xfe", ""};
     static char *excl[] = {"a/b c/*", "x\\y/[z]?", "\xc3\x28/--delete"};
-    ms_msg_t chunk = sample_task("my project"), rest = sample_task("my project"), out;
+    static char *match[] = {"IMG_0[\\0-\\4]*", "ab[\\c]", "[\\\x80-\\\xff]*",
+                            "a\\*\\?\\[\\\\[\\]-\\^]*", "\xc3[\\\xa9]", "[\\--\\!]*"};
+    static char *xmatch[] = {"flat/[\\a-\\f]*", "s\\[1]/\xff x/[\\\x01-\\\xfe]*"};
+    ms_msg_t chunk = sample_task("my project"), rest = sample_task("my project");
 
     (void)state;
     chunk.u.task.sub = "sub dir/\xff/new\nline";
     chunk.u.task.items = items;
     chunk.u.task.n_items = ARRAY_LEN(items);
-    round_trip(&chunk, &out);
-    assert_string_equal(out.u.task.sub, chunk.u.task.sub);
-    assert_list_equal(out.u.task.items, out.u.task.n_items, items, ARRAY_LEN(items));
-    assert_null(out.u.task.excl);
-    assert_int_equal(out.u.task.n_excl, 0);
-    ms_msg_clear(&out);
-    reject_every_prefix(&chunk);
+    task_round_trips(&chunk);
+    chunk.u.task.items = NULL; /* a chunk by names instead */
+    chunk.u.task.n_items = 0;
+    chunk.u.task.match = match;
+    chunk.u.task.n_match = ARRAY_LEN(match);
+    task_round_trips(&chunk);
 
     rest.u.task.excl = excl;
     rest.u.task.n_excl = ARRAY_LEN(excl);
-    round_trip(&rest, &out);
-    assert_string_equal(out.u.task.sub, "");
-    assert_null(out.u.task.items);
-    assert_int_equal(out.u.task.n_items, 0);
-    assert_list_equal(out.u.task.excl, out.u.task.n_excl, excl, ARRAY_LEN(excl));
-    ms_msg_clear(&out);
+    task_round_trips(&rest);
+    rest.u.task.xmatch = xmatch; /* a rest may exclude paths and patterns */
+    rest.u.task.n_xmatch = ARRAY_LEN(xmatch);
+    task_round_trips(&rest);
+    rest.u.task.n_excl = 0;
+    task_round_trips(&rest);
 }
 
 static void test_a_whole_project_task_encodes_as_before(void **state)
@@ -1013,7 +1065,8 @@ static void test_a_whole_project_task_encodes_as_before(void **state)
     ms_msg_t in = {.cmd = MS_CMD_TASK}, out;
     ms_task_t *t = &in.u.task;
     msgpack_sbuffer old, empty_lists;
-    const kv_t empties[] = {KB("sub", ""), KARR("items"), KARR("excl")};
+    const kv_t empties[] = {KB("sub", ""), KARR("items"), KARR("excl"), KARR("match"),
+                            KARR("xmatch")};
     char *buf;
     size_t len;
 
@@ -1036,9 +1089,7 @@ static void test_a_whole_project_task_encodes_as_before(void **state)
     expect_accept(MS_CMD_TASK, old.data, old.size, &out);
     assert_non_null(out.u.task.sub);
     assert_string_equal(out.u.task.sub, "");
-    assert_null(out.u.task.items);
-    assert_null(out.u.task.excl);
-    assert_int_equal(out.u.task.n_items + out.u.task.n_excl, 0);
+    assert_no_lists(&out.u.task);
     ms_msg_clear(&out);
     msgpack_sbuffer_destroy(&old);
 
@@ -1053,8 +1104,7 @@ static void test_a_whole_project_task_encodes_as_before(void **state)
             accept_swap(MS_CMD_TASK, &empties[i], &out);
         }
         assert_string_equal(out.u.task.sub, "");
-        assert_null(out.u.task.items);
-        assert_null(out.u.task.excl);
+        assert_no_lists(&out.u.task);
         ms_msg_clear(&out);
     }
 }
@@ -1062,61 +1112,76 @@ static void test_a_whole_project_task_encodes_as_before(void **state)
 static void test_a_list_of_more_than_max_items_is_rejected(void **state)
 {
     const char **v = malloc((MS_MAX_ITEMS + 1) * sizeof(*v));
-    ms_msg_t in = sample_task("p"), out;
-    msgpack_sbuffer sb;
+    msgpack_sbuffer at_limit, over;
+    char why[64];
+    uint32_t *n;
 
     (void)state;
     assert_non_null(v);
     for (size_t i = 0; i <= MS_MAX_ITEMS; i++)
         v[i] = "x";
-    pack_strs(&sb, v, MS_MAX_ITEMS);
-    kv_t at_limit = KRAW("items", sb);
-    accept_swap(MS_CMD_TASK, &at_limit, &out);
-    assert_int_equal(out.u.task.n_items, MS_MAX_ITEMS);
-    assert_string_equal(out.u.task.items[MS_MAX_ITEMS - 1], "x");
-    ms_msg_clear(&out);
-    msgpack_sbuffer_destroy(&sb);
+    pack_strs(&at_limit, v, MS_MAX_ITEMS);
+    pack_strs(&over, v, MS_MAX_ITEMS + 1);
+    for (size_t k = 0; k < ARRAY_LEN(list_keys); k++) {
+        ms_msg_t in = sample_task("p"), out;
+        kv_t swap = KRAW(list_keys[k], at_limit);
+        char **got;
 
-    pack_strs(&sb, v, MS_MAX_ITEMS + 1);
-    kv_t over = KRAW("excl", sb);
-    expect_swap_rejected(MS_CMD_TASK, &over, "TASK: field 'excl' has 4097 entries, over 4096");
-    msgpack_sbuffer_destroy(&sb);
+        accept_swap(MS_CMD_TASK, &swap, &out);
+        got = *task_list(&out.u.task, list_keys[k], &n);
+        assert_int_equal(*n, MS_MAX_ITEMS);
+        assert_string_equal(got[MS_MAX_ITEMS - 1], "x");
+        ms_msg_clear(&out);
 
-    in.u.task.items = (char **)v;
-    in.u.task.n_items = MS_MAX_ITEMS + 1;
-    expect_encode_fails(&in, "TASK: field 'items' has 4097 entries, over 4096");
+        snprintf(why, sizeof(why), "TASK: field '%s' has 4097 entries, over 4096", list_keys[k]);
+        swap = (kv_t)KRAW(list_keys[k], over);
+        expect_swap_rejected(MS_CMD_TASK, &swap, why);
+        *task_list(&in.u.task, list_keys[k], &n) = (char **)v;
+        *n = MS_MAX_ITEMS + 1;
+        expect_encode_fails(&in, why);
+    }
+    msgpack_sbuffer_destroy(&at_limit);
+    msgpack_sbuffer_destroy(&over);
     free(v);
 }
 
 static void test_a_list_entry_that_is_not_a_clean_string_is_rejected(void **state)
 {
-    /* {"items": ["a", "b\0c"]}, with the entries as bin */
+    /* ["a", "b\0c"], with the entries as bin */
     static const unsigned char nul[] = {0x92, 0xc4, 0x01, 'a', 0xc4, 0x03, 'b', 0x00, 'c'};
     static const unsigned char nested[] = {0x91, 0x91, 0xa1, 'a'}; /* [["a"]] */
     static const char *const late_nil[] = {"ok", "fine", NULL};
-    msgpack_sbuffer sb = {.size = sizeof(nul), .data = (char *)nul};
-    char *long_entry = malloc(MS_MAX_PATH + 2);
+    msgpack_sbuffer with_nul = {.size = sizeof(nul), .data = (char *)nul};
+    msgpack_sbuffer in_list = {.size = sizeof(nested), .data = (char *)nested};
+    msgpack_sbuffer nil_third, too_long;
+    char *long_entry = malloc(MS_MAX_PATH + 2), why[64];
 
     (void)state;
-    kv_t swap = KRAW("items", sb);
-    expect_swap_rejected(MS_CMD_TASK, &swap, "TASK: field 'items' contains a NUL byte");
-    sb = (msgpack_sbuffer){.size = sizeof(nested), .data = (char *)nested};
-    swap = (kv_t)KRAW("excl", sb);
-    expect_swap_rejected(MS_CMD_TASK, &swap, "TASK: field 'excl' entry 0 must be a string");
-    /* strings decoded before the bad entry are freed (ASan, valgrind) */
-    pack_strs(&sb, late_nil, ARRAY_LEN(late_nil));
-    swap = (kv_t)KRAW("items", sb);
-    expect_swap_rejected(MS_CMD_TASK, &swap, "TASK: field 'items' entry 2 must be a string");
-    msgpack_sbuffer_destroy(&sb);
-
     assert_non_null(long_entry);
     memset(long_entry, 'x', MS_MAX_PATH + 1);
     long_entry[MS_MAX_PATH + 1] = '\0';
-    const char *const too_long[] = {"ok", long_entry};
-    pack_strs(&sb, too_long, ARRAY_LEN(too_long));
-    swap = (kv_t)KRAW("excl", sb);
-    expect_swap_rejected(MS_CMD_TASK, &swap, "TASK: field 'excl' is 4097 bytes long, over 4096");
-    msgpack_sbuffer_destroy(&sb);
+    const char *const long_list[] = {"ok", long_entry};
+    /* strings decoded before the bad entry are freed (ASan, valgrind) */
+    pack_strs(&nil_third, late_nil, ARRAY_LEN(late_nil));
+    pack_strs(&too_long, long_list, ARRAY_LEN(long_list));
+    for (size_t k = 0; k < ARRAY_LEN(list_keys); k++) {
+        const struct {
+            msgpack_sbuffer *list;
+            const char *why; /* after "TASK: field 'KEY' " */
+        } cases[] = {
+            {&with_nul, "contains a NUL byte"},
+            {&in_list, "entry 0 must be a string"},
+            {&nil_third, "entry 2 must be a string"},
+            {&too_long, "is 4097 bytes long, over 4096"},
+        };
+        for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+            kv_t swap = KRAW(list_keys[k], *cases[i].list);
+            snprintf(why, sizeof(why), "TASK: field '%s' %s", list_keys[k], cases[i].why);
+            expect_swap_rejected(MS_CMD_TASK, &swap, why);
+        }
+    }
+    msgpack_sbuffer_destroy(&nil_third);
+    msgpack_sbuffer_destroy(&too_long);
     free(long_entry);
 }
 
@@ -1127,6 +1192,11 @@ static void test_split_fields_of_the_wrong_type_are_rejected(void **state)
         {MS_CMD_TASK, KU("excl", 1), "TASK: field 'excl' must be an array of strings"},
         {MS_CMD_TASK, KNIL("items"), "TASK: field 'items' must be an array of strings"},
         {MS_CMD_TASK, KARR("items"), "TASK: field 'items' entry 0 must be a string"},
+        {MS_CMD_TASK, KB("match", "[\\a-\\z]*"), "TASK: field 'match' must be an array of strings"},
+        {MS_CMD_TASK, KU("xmatch", 1), "TASK: field 'xmatch' must be an array of strings"},
+        {MS_CMD_TASK, KNIL("xmatch"), "TASK: field 'xmatch' must be an array of strings"},
+        {MS_CMD_TASK, KARR("match"), "TASK: field 'match' entry 0 must be a string"},
+        {MS_CMD_TASK, KARR("xmatch"), "TASK: field 'xmatch' entry 0 must be a string"},
         {MS_CMD_TASK, KARR("sub"), "TASK: field 'sub' must be a string"},
         {MS_CMD_TASK, KU("sub", 0), "TASK: field 'sub' must be a string"},
     };
@@ -1143,6 +1213,8 @@ static void test_split_fields_of_the_wrong_type_are_rejected(void **state)
     msgpack_sbuffer_write(&list, "\x81\xa1k\xa1v", 5);
     kv_t map = KRAW("excl", list);
     expect_swap_rejected(MS_CMD_TASK, &map, "TASK: field 'excl' must be an array of strings");
+    map = (kv_t)KRAW("match", list);
+    expect_swap_rejected(MS_CMD_TASK, &map, "TASK: field 'match' must be an array of strings");
     msgpack_sbuffer_destroy(&list);
     pack_strs(&list, one, 1);
     memcpy(kvs, vb->kvs, sizeof(task_kvs));
@@ -1150,6 +1222,11 @@ static void test_split_fields_of_the_wrong_type_are_rejected(void **state)
     kvs[ARRAY_LEN(task_kvs) + 1] = (kv_t)KRAW("items", list);
     pack_map(&sb, kvs, ARRAY_LEN(kvs), NULL, NULL);
     expect_reject(MS_CMD_TASK, sb.data, sb.size, "TASK: field 'items' repeated");
+    msgpack_sbuffer_destroy(&sb);
+    kvs[ARRAY_LEN(task_kvs)] = (kv_t)KRAW("xmatch", list);
+    kvs[ARRAY_LEN(task_kvs) + 1] = (kv_t)KRAW("xmatch", list);
+    pack_map(&sb, kvs, ARRAY_LEN(kvs), NULL, NULL);
+    expect_reject(MS_CMD_TASK, sb.data, sb.size, "TASK: field 'xmatch' repeated");
     msgpack_sbuffer_destroy(&sb);
     msgpack_sbuffer_destroy(&list);
 }
@@ -1359,7 +1436,7 @@ int main(void)
         cmocka_unit_test(test_walker_accepts_every_format_as_msgpack_c_does),
         cmocka_unit_test(test_walker_rejects_every_truncation_of_every_format),
         cmocka_unit_test(test_walker_counts_depth_by_containers),
-        cmocka_unit_test(test_a_chunk_and_a_rest_round_trip_with_awkward_names),
+        cmocka_unit_test(test_chunks_and_rests_round_trip_with_awkward_names_and_patterns),
         cmocka_unit_test(test_a_whole_project_task_encodes_as_before),
         cmocka_unit_test(test_a_list_of_more_than_max_items_is_rejected),
         cmocka_unit_test(test_a_list_entry_that_is_not_a_clean_string_is_rejected),

@@ -39,6 +39,10 @@
 
 static char g_root[PATH_MAX];
 
+/* Whether check_chunk makes match chunks (names by pattern) rather than
+ * chunks of items: the chunk tests run once for each kind (see main). */
+static int g_match_chunks;
+
 __attribute__((format(printf, 2, 3))) static const char *at(char *buf, const char *fmt, ...)
 {
     char rel[PATH_MAX];
@@ -142,7 +146,21 @@ static int teardown_confine(void **state)
 {
     ms_confine_t *c = *state;
     ms_confine_destroy(&c);
+    g_match_chunks = 0;
     return 0;
+}
+
+static int setup_match_chunks(void **state)
+{
+    g_match_chunks = 1;
+    *state = NULL;
+    return 0;
+}
+
+static int setup_confine_match_chunks(void **state)
+{
+    g_match_chunks = 1;
+    return setup_confine(state);
 }
 
 /* check_task on a whole-project task with these roots, as they are. */
@@ -164,18 +182,24 @@ static int check(ms_confine_t *c, const char *src_rel, const char *project, cons
     return check_abs(c, at(s, "%s", src_rel), project, dest, err, errlen);
 }
 
-/* check_task on a chunk of T/data/prod/project/sub (one item) into dst (as check's). */
+/* check_task on a chunk of T/data/prod/project/sub (one item or one
+ * pattern) into dst (as check's). */
 static int check_chunk(const ms_confine_t *c, const char *project, const char *sub, const char *dst,
                        char *err, size_t errlen)
 {
-    char s[PATH_MAX], d[PATH_MAX], *items[] = {"x"};
+    char s[PATH_MAX], d[PATH_MAX], *names[] = {"x"}, *match[] = {"[\\a-\\z]*"};
     ms_task_t t = {.attempt = 1,
                    .project = (char *)project,
                    .source = (char *)at(s, "data/prod"),
                    .dest = (char *)(strchr(dst, ':') ? dst : at(d, "%s", dst)),
-                   .sub = (char *)sub,
-                   .items = items,
-                   .n_items = 1};
+                   .sub = (char *)sub};
+    if (g_match_chunks) {
+        t.match = match;
+        t.n_match = 1;
+    } else {
+        t.items = names;
+        t.n_items = 1;
+    }
     err[0] = '\0';
     return ms_confine_check_task(c, &t, err, errlen);
 }
@@ -526,6 +550,9 @@ static void test_destroy_accepts_null_and_is_idempotent(void **state)
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup_confine, teardown_confine)
+/* clang-format off */
+#define M(name, setup) {"match chunk: " #name, name, setup, teardown_confine, NULL}
+    /* clang-format on */
     const struct CMUnitTest tests[] = {
         T(test_a_project_under_an_allowed_source_root_is_allowed),
         T(test_the_top_task_checks_the_source_root_itself),
@@ -550,6 +577,14 @@ int main(void)
         T(test_a_chunk_whose_source_folder_is_missing_is_refused),
         T(test_a_sub_that_is_not_a_relative_path_of_names_is_refused),
         cmocka_unit_test(test_the_roots_judge_a_chunk_by_its_whole_folder),
+        /* the same for a match chunk, given to rsync as its folder, source/project/sub/ */
+        M(test_a_chunk_through_real_folders_is_allowed, setup_confine_match_chunks),
+        M(test_a_chunk_through_a_source_symlink_is_refused_even_inside_the_root,
+          setup_confine_match_chunks),
+        M(test_a_chunk_into_a_destination_symlink_or_file_is_refused, setup_confine_match_chunks),
+        M(test_a_chunk_whose_source_folder_is_missing_is_refused, setup_confine_match_chunks),
+        M(test_a_sub_that_is_not_a_relative_path_of_names_is_refused, setup_confine_match_chunks),
+        M(test_the_roots_judge_a_chunk_by_its_whole_folder, setup_match_chunks),
         cmocka_unit_test(test_a_remote_destination_needs_a_remote_entry),
         cmocka_unit_test(test_no_roots_means_no_restriction_but_the_project_is_still_checked),
         cmocka_unit_test(test_allowed_roots_must_exist_and_remote_ones_have_no_dot_dot),
@@ -557,5 +592,6 @@ int main(void)
         cmocka_unit_test(test_destroy_accepts_null_and_is_idempotent),
     };
 #undef T
+#undef M
     return cmocka_run_group_tests(tests, setup_tree, teardown_tree);
 }

@@ -429,42 +429,58 @@ static void check_task_refuses_empty_roots_and_a_named_top_task(void **state)
 
 /* ---- split projects: chunks and rests ----------------------------------- */
 
-static ms_task_t chunk(const char *sub, char **items, uint32_t n)
+/* What every argv starts with. */
+#define RSYNC_FIXED "rsync", "-a", "--stats", "--info=progress2", "--mkpath"
+
+typedef enum { ITEMS, EXCL, MATCH, XMATCH } list_t;
+
+/* A task of project alpha with sub and one list of a split project, v[0..n). */
+static ms_task_t split(const char *sub, list_t which, char **v, uint32_t n)
 {
     ms_task_t t = task("alpha", 0);
+    char ***lists[] = {&t.items, &t.excl, &t.match, &t.xmatch};
+    uint32_t *counts[] = {&t.n_items, &t.n_excl, &t.n_match, &t.n_xmatch};
 
     t.sub = (char *)sub;
-    t.items = items;
-    t.n_items = n;
+    *lists[which] = v;
+    *counts[which] = n;
     return t;
+}
+
+static ms_task_t chunk(const char *sub, char **items, uint32_t n)
+{
+    return split(sub, ITEMS, items, n);
 }
 
 static ms_task_t rest(char **excl, uint32_t n)
 {
-    ms_task_t t = task("alpha", 0);
+    return split("", EXCL, excl, n);
+}
 
-    t.sub = "";
-    t.excl = excl;
-    t.n_excl = n;
-    return t;
+static ms_task_t match_chunk(const char *sub, char **match, uint32_t n)
+{
+    return split(sub, MATCH, match, n);
+}
+
+static ms_task_t match_rest(char **xmatch, uint32_t n)
+{
+    return split("", XMATCH, xmatch, n);
 }
 
 static void argv_for_a_chunk_copies_each_item_as_itself_into_the_sub_folder(void **state)
 {
     char *items[] = {"lib", "-rf", "a b\nc"}, *extra[] = {"-H"};
     ms_task_t t = chunk("src/x y", items, 3);
-    const char *const want[] = {"rsync",
-                                "-a",
-                                "--stats",
-                                "--info=progress2",
-                                "--mkpath",
-                                "-H",
-                                "--",
-                                "/data/prod/alpha/src/x y/lib",
-                                "/data/prod/alpha/src/x y/-rf",
-                                "/data/prod/alpha/src/x y/a b\nc",
-                                "/backup/prod/alpha/src/x y/",
-                                NULL};
+    const char *const want[] = {
+        RSYNC_FIXED,
+        "-H",
+        "--",
+        "/data/prod/alpha/src/x y/lib",
+        "/data/prod/alpha/src/x y/-rf",
+        "/data/prod/alpha/src/x y/a b\nc",
+        "/backup/prod/alpha/src/x y/",
+        NULL,
+    };
 
     (void)state;
     assert_task_argv(&t, extra, 1, want);
@@ -474,16 +490,9 @@ static void argv_for_a_chunk_of_the_project_folder_itself_and_with_delete(void *
 {
     char *items[] = {"big"};
     ms_task_t t = chunk("", items, 1), nosub = chunk(NULL, items, 1);
-    const char *const want[] = {"rsync",
-                                "-a",
-                                "--stats",
-                                "--info=progress2",
-                                "--mkpath",
-                                "--delete-delay",
-                                "--",
-                                "/data/prod/alpha/big",
-                                "/backup/prod/alpha/",
-                                NULL};
+    const char *const want[] = {
+        RSYNC_FIXED, "--delete-delay", "--", "/data/prod/alpha/big", "/backup/prod/alpha/", NULL,
+    };
 
     (void)state;
     t.flags = MS_TASK_DELETE;
@@ -492,15 +501,40 @@ static void argv_for_a_chunk_of_the_project_folder_itself_and_with_delete(void *
     assert_task_argv(&nosub, NULL, 0, want);
 }
 
+static void argv_refuses_delete_excluded_for_parts_of_a_split_project(void **state)
+{
+    char *items[] = {"big"}, *excl[] = {"big"}, *extra[] = {"-H", "--delete-excluded"}, err[256];
+    ms_task_t c = chunk("sub", items, 1), r = rest(excl, 1), whole = chunk(NULL, items, 1);
+    (void)state;
+    whole.n_items = 0;
+    whole.items = NULL;
+    assert_null(ms_rsync_argv("rsync", extra, 2, &c, err, sizeof err));
+    assert_non_null(strstr(err, "--delete-excluded"));
+    assert_null(ms_rsync_argv("rsync", extra, 2, &r, err, sizeof err));
+    char **argv = ms_rsync_argv("rsync", extra, 2, &whole, err, sizeof err);
+    assert_non_null(argv); /* a whole project may use it: nothing else copies there */
+    ms_rsync_argv_free(argv);
+}
+
 static void argv_for_a_rest_excludes_each_path_anchored_at_the_project(void **state)
 {
     char *excl[] = {"big", "src/x y/lib", "-dash", "new\nline", "back\\slash"}, *extra[] = {"-H"};
     ms_task_t t = rest(excl, 5);
     const char *const want[] = {
-        "rsync", "-a", "--stats", "--info=progress2", "--mkpath", "--delete-delay", "-H",
-        "--exclude=/big", "--exclude=/src/x y/lib", "--exclude=/-dash", "--exclude=/new\nline",
+        RSYNC_FIXED,
+        "--delete-delay",
+        "-H",
+        "--exclude=/big",
+        "--exclude=/src/x y/lib",
+        "--exclude=/-dash",
+        "--exclude=/new\nline",
         /* no wildcard: rsync takes the backslash literally */
-        "--exclude=/back\\slash", "--", "/data/prod/alpha/", "/backup/prod/alpha/", NULL};
+        "--exclude=/back\\slash",
+        "--",
+        "/data/prod/alpha/",
+        "/backup/prod/alpha/",
+        NULL,
+    };
 
     (void)state;
     t.flags = MS_TASK_DELETE;
@@ -511,23 +545,85 @@ static void argv_escapes_an_excluded_path_with_a_wildcard_character(void **state
 {
     char *excl[] = {"a*b", "a?b", "[a]", "d/x*\\y", "]{}!"};
     ms_task_t t = rest(excl, 5);
-    const char *const want[] = {"rsync",
-                                "-a",
-                                "--stats",
-                                "--info=progress2",
-                                "--mkpath",
-                                "--exclude=/a\\*b",
-                                "--exclude=/a\\?b",
-                                "--exclude=/\\[a]",
-                                "--exclude=/d/x\\*\\\\y",
-                                "--exclude=/]{}!",
-                                "--",
-                                "/data/prod/alpha/",
-                                "/backup/prod/alpha/",
-                                NULL};
+    const char *const want[] = {
+        RSYNC_FIXED,
+        "--exclude=/a\\*b",
+        "--exclude=/a\\?b",
+        "--exclude=/\\[a]",
+        "--exclude=/d/x\\*\\\\y",
+        "--exclude=/]{}!",
+        "--",
+        "/data/prod/alpha/",
+        "/backup/prod/alpha/",
+        NULL,
+    };
 
     (void)state;
     assert_task_argv(&t, NULL, 0, want);
+}
+
+static void argv_for_a_match_chunk_includes_its_patterns_then_excludes_the_rest(void **state)
+{
+    char *match[] = {"IMG_0[\\0-\\4]*", "ab[\\c]", "\\*x[\\\xff]*"}, *extra[] = {"-H"};
+    ms_task_t t = match_chunk("flat/x y", match, 3);
+    const char *const want[] = {
+        RSYNC_FIXED,
+        "--delete-delay",
+        "-H",
+        "--include=/IMG_0[\\0-\\4]*",
+        "--include=/ab[\\c]",
+        "--include=/\\*x[\\\xff]*",
+        "--exclude=/*",
+        "--",
+        "/data/prod/alpha/flat/x y/",
+        "/backup/prod/alpha/flat/x y/",
+        NULL,
+    };
+
+    (void)state;
+    t.flags = MS_TASK_DELETE;
+    assert_task_argv(&t, extra, 1, want);
+}
+
+static void argv_for_a_match_chunk_of_the_project_folder_itself(void **state)
+{
+    char *match[] = {"[\\a-\\m]*"};
+    ms_task_t t = match_chunk("", match, 1), nosub = match_chunk(NULL, match, 1);
+    const char *const want[] = {
+        RSYNC_FIXED,         "--include=/[\\a-\\m]*", "--exclude=/*", "--",
+        "/data/prod/alpha/", "/backup/prod/alpha/",   NULL,
+    };
+
+    (void)state;
+    assert_task_argv(&t, NULL, 0, want);
+    assert_task_argv(&nosub, NULL, 0, want);
+}
+
+static void argv_for_a_rest_excludes_its_patterns_as_written_after_its_paths(void **state)
+{
+    char *excl[] = {"big", "a*b"}, *xmatch[] = {"flat/[\\a-\\f]*", "s\\[1]/ab[\\c]"};
+    ms_task_t t = match_rest(xmatch, 2), only = match_rest(xmatch, 1);
+    const char *const want[] = {
+        RSYNC_FIXED,
+        "--exclude=/big",
+        "--exclude=/a\\*b",
+        "--exclude=/flat/[\\a-\\f]*",
+        "--exclude=/s\\[1]/ab[\\c]",
+        "--",
+        "/data/prod/alpha/",
+        "/backup/prod/alpha/",
+        NULL,
+    };
+    const char *const want_only[] = {
+        RSYNC_FIXED,         "--exclude=/flat/[\\a-\\f]*", "--",
+        "/data/prod/alpha/", "/backup/prod/alpha/",        NULL,
+    };
+
+    (void)state;
+    t.excl = excl;
+    t.n_excl = 2;
+    assert_task_argv(&t, NULL, 0, want);
+    assert_task_argv(&only, NULL, 0, want_only);
 }
 
 static void check_task_accepts_chunks_and_rests(void **state)
@@ -593,6 +689,134 @@ static void check_task_refuses_an_item_that_is_not_one_name(void **state)
     assert_refused(&many, "4097 items, over 4096");
 }
 
+static void check_task_accepts_match_chunks_and_rests_with_xmatch(void **state)
+{
+    char *match[] = {"IMG_0[\\0-\\4]*", "ab[\\c]", "[\\.-\\.]*", "\\*[\\!-\\~]*"};
+    char *xmatch[] = {"flat/[\\a-\\f]*", "a\\*b/c d/[\\\x80-\\\xff]*", ".x/..y[z]"};
+    char *excl[] = {"big"};
+    ms_task_t c1 = match_chunk("", match, 4), c2 = match_chunk("flat/x y", match, 1);
+    ms_task_t c3 = match_chunk(NULL, match, 2), r1 = match_rest(xmatch, 3), r2 = r1;
+    char err[128];
+
+    (void)state;
+    r2.excl = excl;
+    r2.n_excl = 1;
+    assert_int_equal(ms_rsync_check_task(&c1, err, sizeof(err)), 0);
+    assert_int_equal(ms_rsync_check_task(&c2, err, sizeof(err)), 0);
+    assert_int_equal(ms_rsync_check_task(&c3, err, sizeof(err)), 0);
+    assert_int_equal(ms_rsync_check_task(&r1, err, sizeof(err)), 0);
+    assert_int_equal(ms_rsync_check_task(&r2, err, sizeof(err)), 0);
+}
+
+static void check_task_refuses_a_match_pattern_that_is_not_one_wildcard_name(void **state)
+{
+    static const struct {
+        const char *pattern, *why;
+    } bad[] = {
+        {"", "match[1] must not be empty"},         {"a/[b]*", "match[1] must not contain '/'"},
+        {"/[b]*", "match[1] must not contain '/'"}, {"abc", "match[1] must hold a '['"},
+        {"a\\*", "match[1] must hold a '['"},       {"..", "match[1] must hold a '['"},
+    };
+    char *match[2] = {"[\\a]*"}, long_pattern[2 * NAME_MAX + 2], err[128];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        match[1] = (char *)bad[i].pattern;
+        ms_task_t c = match_chunk("flat", match, 2);
+        assert_refused(&c, bad[i].why);
+    }
+    memset(long_pattern, 'x', sizeof(long_pattern) - 1);
+    long_pattern[0] = '[';
+    long_pattern[2 * NAME_MAX] = '\0';
+    match[1] = long_pattern;
+    ms_task_t c = match_chunk("flat", match, 2);
+    assert_int_equal(ms_rsync_check_task(&c, err, sizeof(err)), 0);
+    long_pattern[2 * NAME_MAX] = 'x';
+    long_pattern[2 * NAME_MAX + 1] = '\0';
+    assert_refused(&c, "match[1] longer than 510 bytes");
+    ms_task_t missing = match_chunk("", NULL, 1);
+    assert_refused(&missing, "match[0] is missing");
+    ms_task_t many = match_chunk("", match, MS_MAX_ITEMS + 1);
+    assert_refused(&many, "4097 match, over 4096");
+    ms_task_t bad_sub = match_chunk("a/../b", match, 1);
+    assert_refused(&bad_sub, "each part of sub");
+}
+
+static void check_task_refuses_an_xmatch_that_is_not_a_relative_wildcard_path(void **state)
+{
+    static const struct {
+        const char *pattern, *why;
+    } bad[] = {
+        {"", "xmatch[1] must not be empty or start with '/'"},
+        {"/flat/[a]*", "xmatch[1] must not be empty or start with '/'"},
+        {"flat/abc", "xmatch[1] must hold a '['"},
+        {"flat/a\\*", "xmatch[1] must hold a '['"},
+        {"../[a]*", "each part of xmatch[1] must not be empty, \".\" or \"..\""},
+        {"flat/../[a]*", "each part of xmatch[1]"},
+        {"./[a]*", "each part of xmatch[1]"},
+        {"flat/.", "each part of xmatch[1]"},
+        {"[a]/..", "each part of xmatch[1]"},
+        {"flat//[a]*", "each part of xmatch[1]"},
+        {"flat/[a]*/", "each part of xmatch[1]"},
+    };
+    char *xmatch[2] = {"flat/[\\a]*"}, err[128];
+    char *long_pattern = malloc(MS_MAX_PATH + 2);
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        xmatch[1] = (char *)bad[i].pattern;
+        ms_task_t r = match_rest(xmatch, 2);
+        assert_refused(&r, bad[i].why);
+    }
+    assert_non_null(long_pattern);
+    memset(long_pattern, 'x', MS_MAX_PATH + 1);
+    long_pattern[0] = '[';
+    long_pattern[MS_MAX_PATH] = '\0';
+    xmatch[1] = long_pattern;
+    ms_task_t r = match_rest(xmatch, 2);
+    assert_int_equal(ms_rsync_check_task(&r, err, sizeof(err)), 0);
+    long_pattern[MS_MAX_PATH] = 'x';
+    long_pattern[MS_MAX_PATH + 1] = '\0';
+    assert_refused(&r, "xmatch[1] is 4097 bytes long, over 4096");
+    free(long_pattern);
+    ms_task_t missing = match_rest(NULL, 1);
+    assert_refused(&missing, "xmatch[0] is missing");
+    ms_task_t many = match_rest(xmatch, MS_MAX_ITEMS + 1);
+    assert_refused(&many, "4097 xmatch, over 4096");
+}
+
+static void check_task_refuses_impossible_mixes_with_match_and_xmatch(void **state)
+{
+    char *items[] = {"x"}, *excl[] = {"y"}, *match[] = {"[\\a]*"}, *xmatch[] = {"f/[\\a]*"};
+    ms_task_t items_match = chunk("", items, 1), match_excl = match_chunk("", match, 1);
+    ms_task_t match_xmatch = match_chunk("", match, 1), items_xmatch = chunk("", items, 1);
+    ms_task_t xmatch_sub = match_rest(xmatch, 1), top_match = task("", MS_TASK_TOP);
+    ms_task_t top_xmatch = task("", MS_TASK_TOP);
+
+    (void)state;
+    items_match.match = match;
+    items_match.n_match = 1;
+    assert_refused(&items_match, "a task must not have both items and match");
+    match_excl.excl = excl;
+    match_excl.n_excl = 1;
+    assert_refused(&match_excl, "a task must not have both match and excl");
+    match_xmatch.xmatch = xmatch;
+    match_xmatch.n_xmatch = 1;
+    assert_refused(&match_xmatch, "a task must not have both match and xmatch");
+    items_xmatch.xmatch = xmatch;
+    items_xmatch.n_xmatch = 1;
+    assert_refused(&items_xmatch, "a task must not have both items and xmatch");
+    xmatch_sub.sub = "flat";
+    assert_refused(&xmatch_sub,
+                   "a task with xmatch (the rest of a split project) must have an empty sub");
+    top_match.match = match;
+    top_match.n_match = 1;
+    assert_refused(&top_match, "a top task must have no sub, items, excl, match or xmatch");
+    top_xmatch.xmatch = xmatch;
+    top_xmatch.n_xmatch = 1;
+    assert_refused(&top_xmatch, "a top task must have no sub, items, excl, match or xmatch");
+}
+
 static void check_task_refuses_impossible_mixes_of_sub_items_and_excl(void **state)
 {
     char *items[] = {"x"}, *excl[] = {"y"};
@@ -607,33 +831,36 @@ static void check_task_refuses_impossible_mixes_of_sub_items_and_excl(void **sta
     assert_refused(&both, "both items and excl");
     rest_sub.sub = "lib";
     assert_refused(&rest_sub, "must have an empty sub");
-    assert_refused(&sub_only, "a sub folder must have items");
+    assert_refused(&sub_only, "a task with a sub folder must have items or match");
     top.items = items;
     top.n_items = 1;
-    assert_refused(&top, "a top task must have no sub, items or excl");
+    assert_refused(&top, "a top task must have no sub, items, excl, match or xmatch");
     top_excl.excl = excl;
     top_excl.n_excl = 1;
-    assert_refused(&top_excl, "a top task must have no sub, items or excl");
+    assert_refused(&top_excl, "a top task must have no sub, items, excl, match or xmatch");
     top_sub.sub = "lib";
-    assert_refused(&top_sub, "a top task must have no sub, items or excl");
+    assert_refused(&top_sub, "a top task must have no sub, items, excl, match or xmatch");
 }
 
 static void delete_safety_of_a_chunk_or_a_rest_looks_at_the_project_folder(void **state)
 {
     char dir[64], err[512], src[128], dst[128], *items[] = {"f"}, *excl[] = {"f"};
-    ms_task_t c = chunk("", items, 1), r = rest(excl, 1);
+    char *match[] = {"[\\f]"}, *xmatch[] = {"[\\f]"};
+    ms_task_t parts[] = {chunk("", items, 1), rest(excl, 1), match_chunk("", match, 1),
+                         match_rest(xmatch, 1)};
 
     (void)state;
     scratch(dir, sizeof(dir), 0, 1, 0); /* src/p empty, dst/p not */
     snprintf(src, sizeof(src), "%s/src", dir);
     snprintf(dst, sizeof(dst), "%s/dst", dir);
-    c.project = r.project = "p";
-    c.source = r.source = src;
-    c.dest = r.dest = dst;
-    c.flags = r.flags = MS_TASK_DELETE;
-    assert_int_equal(ms_rsync_check_delete_safe(&c, err, sizeof(err)), -1);
-    assert_non_null(strstr(err, "refusing to mirror deletions"));
-    assert_int_equal(ms_rsync_check_delete_safe(&r, err, sizeof(err)), -1);
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+        parts[i].project = "p";
+        parts[i].source = src;
+        parts[i].dest = dst;
+        parts[i].flags = MS_TASK_DELETE;
+        assert_int_equal(ms_rsync_check_delete_safe(&parts[i], err, sizeof(err)), -1);
+        assert_non_null(strstr(err, "refusing to mirror deletions"));
+    }
     rm_scratch(dir);
 }
 
@@ -804,9 +1031,17 @@ int main(void)
         cmocka_unit_test(check_task_refuses_empty_roots_and_a_named_top_task),
         cmocka_unit_test(argv_for_a_chunk_copies_each_item_as_itself_into_the_sub_folder),
         cmocka_unit_test(argv_for_a_chunk_of_the_project_folder_itself_and_with_delete),
+        cmocka_unit_test(argv_refuses_delete_excluded_for_parts_of_a_split_project),
         cmocka_unit_test(argv_for_a_rest_excludes_each_path_anchored_at_the_project),
         cmocka_unit_test(argv_escapes_an_excluded_path_with_a_wildcard_character),
+        cmocka_unit_test(argv_for_a_match_chunk_includes_its_patterns_then_excludes_the_rest),
+        cmocka_unit_test(argv_for_a_match_chunk_of_the_project_folder_itself),
+        cmocka_unit_test(argv_for_a_rest_excludes_its_patterns_as_written_after_its_paths),
         cmocka_unit_test(check_task_accepts_chunks_and_rests),
+        cmocka_unit_test(check_task_accepts_match_chunks_and_rests_with_xmatch),
+        cmocka_unit_test(check_task_refuses_a_match_pattern_that_is_not_one_wildcard_name),
+        cmocka_unit_test(check_task_refuses_an_xmatch_that_is_not_a_relative_wildcard_path),
+        cmocka_unit_test(check_task_refuses_impossible_mixes_with_match_and_xmatch),
         cmocka_unit_test(check_task_refuses_a_sub_or_excl_that_is_not_a_relative_path_of_names),
         cmocka_unit_test(check_task_refuses_an_item_that_is_not_one_name),
         cmocka_unit_test(check_task_refuses_impossible_mixes_of_sub_items_and_excl),
