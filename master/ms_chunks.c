@@ -50,19 +50,44 @@ static void run_whole(ms_master_t *m, ms_runrec_t *r, ms_trec_t *t)
     ms_sched_push(m, t, 0);
 }
 
+static void free_strv(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* The rest's literal exclusions: every chunk entry, "sub/item". */
 static char **exclusions(const ms_plan_t *p)
 {
-    char **excl = calloc(p->n_items, sizeof *excl);
+    char **excl = calloc(p->n_items ? p->n_items : 1, sizeof *excl);
     size_t k = 0;
     for (size_t i = 0; excl && i < p->n; i++)
         for (uint32_t j = 0; j < p->chunks[i].n_items; j++, k++)
             if (!(excl[k] = ms_split_join(p->chunks[i].sub, p->chunks[i].items[j]))) {
-                for (size_t x = 0; x < k; x++)
-                    free(excl[x]);
-                free(excl);
+                free_strv(excl, k);
                 return NULL;
             }
     return excl;
+}
+
+/* The rest's pattern exclusions: every chunk pattern under its folder,
+ * the folder escaped ("big\\*dir/[\\a-\\f]*"). */
+static char **pattern_exclusions(const ms_plan_t *p)
+{
+    char **x = calloc(p->n_match ? p->n_match : 1, sizeof *x);
+    size_t k = 0;
+    for (size_t i = 0; x && i < p->n; i++) {
+        char *sub = p->chunks[i].n_match ? ms_split_escape(p->chunks[i].sub) : NULL;
+        for (uint32_t j = 0; j < p->chunks[i].n_match; j++, k++)
+            if (!sub || !(x[k] = ms_split_join(sub, p->chunks[i].match[j]))) {
+                free(sub);
+                free_strv(x, k);
+                return NULL;
+            }
+        free(sub);
+    }
+    return x;
 }
 
 /* Scale what the catalog expects of the whole project down to a part. */
@@ -78,16 +103,18 @@ static void expect_part(ms_trec_t *part, const ms_trec_t *whole, double share)
 static int apply_split(ms_master_t *m, ms_runrec_t *r, ms_trec_t *t, ms_plan_t *p, double cost)
 {
     size_t first = r->n_tasks;
-    char **excl = exclusions(p);
-    if (!excl)
+    char **excl = exclusions(p), **xmatch = pattern_exclusions(p);
+    if (!excl || !xmatch) {
+        free_strv(excl, p->n_items);
+        free_strv(xmatch, p->n_match);
         return -1;
+    }
     for (size_t i = 0; i < p->n; i++) {
         ms_trec_t *c = ms_run_add_task(r, t->project, 0);
         if (!c) {
             ms_run_drop_from(r, first);
-            for (uint32_t x = 0; x < p->n_items; x++)
-                free(excl[x]);
-            free(excl);
+            free_strv(excl, p->n_items);
+            free_strv(xmatch, p->n_match);
             return -1;
         }
         ms_chunk_t *ch = &p->chunks[i];
@@ -95,14 +122,26 @@ static int apply_split(ms_master_t *m, ms_runrec_t *r, ms_trec_t *t, ms_plan_t *
         c->sub = ch->sub;
         c->items = ch->items;
         c->n_items = ch->n_items;
+        c->match = ch->match;
+        c->n_match = ch->n_match;
         c->cost = ch->cost;
         ch->sub = NULL;
-        ch->items = NULL;
-        ch->n_items = 0;
+        ch->items = ch->match = NULL;
+        ch->n_items = ch->n_match = 0;
         expect_part(c, t, cost > 0 ? c->cost / cost : 0);
     }
-    t->excl = excl;
-    t->n_excl = p->n_items;
+    if (p->n_items) {
+        t->excl = excl;
+        t->n_excl = p->n_items;
+    } else {
+        free(excl);
+    }
+    if (p->n_match) {
+        t->xmatch = xmatch;
+        t->n_xmatch = p->n_match;
+    } else {
+        free(xmatch);
+    }
     t->n_chunks = t->pending = (uint32_t)p->n;
     t->state = MS_TS_HELD;
     t->cost = p->rest_cost;

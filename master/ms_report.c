@@ -12,14 +12,15 @@ const char *ms_report_project_name(const char *project)
 
 const char *ms_report_part(const ms_trec_t *t, char *out, size_t outlen)
 {
-    if (t->n_items)
+    uint32_t n = t->n_items ? t->n_items : t->n_match;
+    if (n)
         snprintf(out, outlen, "%s%s%s", t->sub ? t->sub : "", t->sub && *t->sub ? "/" : "",
-                 t->items[0]);
+                 t->n_items ? t->items[0] : t->match[0]);
     else
         snprintf(out, outlen, "%s", t->n_chunks ? "rest" : "");
-    if (t->n_items > 1) {
+    if (n > 1) {
         size_t len = strlen(out);
-        snprintf(out + len, outlen - len, " +%u", t->n_items - 1);
+        snprintf(out + len, outlen - len, " +%u", n - 1);
     }
     return out;
 }

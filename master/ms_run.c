@@ -81,6 +81,8 @@ static void free_task(ms_trec_t *t)
     free(t->sub);
     free_list(t->items, t->n_items);
     free_list(t->excl, t->n_excl);
+    free_list(t->match, t->n_match);
+    free_list(t->xmatch, t->n_xmatch);
     memset(t, 0, sizeof *t);
 }
 
@@ -118,62 +120,101 @@ void ms_run_destroy(ms_runrec_t **rp)
 }
 
 /*
- * Blob: 'i' (items) or 'e' (excl), then sub, then each entry, every string
- * followed by a NUL (no string holds one).
+ * Blob: sections, each a tag byte and a string ended by a NUL (no string
+ * holds one): 's' sub, 'i' an item, 'e' an excl, 'm' a match, 'x' an xmatch.
  */
+static int has_part(const ms_trec_t *t)
+{
+    return t->n_items || t->n_excl || t->n_match || t->n_xmatch;
+}
+
+static size_t put_section(char *p, char tag, const char *s)
+{
+    size_t n = strlen(s) + 2;
+    if (p) {
+        p[0] = tag;
+        memcpy(p + 1, s, n - 1);
+    }
+    return n;
+}
+
+static size_t put_sections(char *p, char tag, char **v, uint32_t n)
+{
+    size_t len = 0;
+    for (uint32_t i = 0; i < n; i++)
+        len += put_section(p ? p + len : NULL, tag, v[i]);
+    return len;
+}
+
+static size_t put_all(char *p, const ms_trec_t *t)
+{
+    size_t len = put_section(p, 's', t->sub ? t->sub : "");
+    len += put_sections(p ? p + len : NULL, 'i', t->items, t->n_items);
+    len += put_sections(p ? p + len : NULL, 'e', t->excl, t->n_excl);
+    len += put_sections(p ? p + len : NULL, 'm', t->match, t->n_match);
+    len += put_sections(p ? p + len : NULL, 'x', t->xmatch, t->n_xmatch);
+    return len;
+}
+
 char *ms_run_spec_encode(const ms_trec_t *t, size_t *len)
 {
-    char **v = t->n_items ? t->items : t->excl;
-    uint32_t n = t->n_items ? t->n_items : t->n_excl;
-    const char *sub = t->sub ? t->sub : "";
-    if (n == 0)
+    if (!has_part(t))
         return NULL;
-    size_t total = 1 + strlen(sub) + 1;
-    for (uint32_t i = 0; i < n; i++)
-        total += strlen(v[i]) + 1;
-    char *blob = malloc(total), *p = blob;
-    if (!blob)
-        return NULL;
-    *p++ = t->n_items ? 'i' : 'e';
-    p = stpcpy(p, sub) + 1;
-    for (uint32_t i = 0; i < n; i++)
-        p = stpcpy(p, v[i]) + 1;
-    *len = total;
+    *len = put_all(NULL, t);
+    char *blob = malloc(*len);
+    if (blob)
+        put_all(blob, t);
     return blob;
+}
+
+/* The entries tagged tag in blob, as a new vector (*n of them). */
+static int take_sections(const char *b, size_t len, char tag, char ***out, uint32_t *n)
+{
+    uint32_t count = 0;
+    for (size_t i = 0; i < len; i += strlen(b + i + 1) + 2)
+        count += b[i] == tag;
+    if (count > MS_MAX_ITEMS)
+        return -1;
+    *out = NULL;
+    *n = 0;
+    if (count == 0)
+        return 0;
+    char **v = calloc(count, sizeof *v);
+    if (!v)
+        return -1;
+    for (size_t i = 0; i < len; i += strlen(b + i + 1) + 2)
+        if (b[i] == tag && !(v[(*n)++] = strdup(b + i + 1))) {
+            free_list(v, *n);
+            *n = 0;
+            return -1;
+        }
+    *out = v;
+    return 0;
 }
 
 int ms_run_spec_decode(ms_trec_t *t, const void *blob, size_t len)
 {
     const char *b = blob;
-    if (len < 3 || (b[0] != 'i' && b[0] != 'e') || b[len - 1] != '\0')
-        return -1;
-    uint32_t n = 0;
-    for (size_t i = 1; i < len; i++)
-        n += b[i] == '\0';
-    n--; /* the first string is sub */
-    if (n == 0 || n > MS_MAX_ITEMS)
-        return -1;
-    char **v = calloc(n, sizeof *v);
-    char *sub = strdup(b + 1);
-    const char *p = b + 1 + strlen(b + 1) + 1;
-    for (uint32_t i = 0; v && sub && i < n; i++, p += strlen(p) + 1)
-        if (!(v[i] = strdup(p))) {
-            free_list(v, n);
-            v = NULL;
-        }
-    if (!v || !sub) {
-        free_list(v, n);
-        free(sub);
+    /* Every section is a known tag and a NUL-ended string within len. */
+    for (size_t i = 0; i < len;) {
+        const char *end = i + 1 < len ? memchr(b + i + 1, '\0', len - i - 1) : NULL;
+        if (!end || !strchr("siemx", b[i]))
+            return -1;
+        i = (size_t)(end - b) + 1;
+    }
+    char **sub = NULL;
+    uint32_t n_sub = 0;
+    if (take_sections(b, len, 's', &sub, &n_sub) != 0 || n_sub != 1) {
+        free_list(sub, n_sub);
         return -1;
     }
-    t->sub = sub;
-    if (b[0] == 'i') {
-        t->items = v;
-        t->n_items = n;
-    } else {
-        t->excl = v;
-        t->n_excl = n;
-    }
+    t->sub = sub[0];
+    free(sub);
+    if (take_sections(b, len, 'i', &t->items, &t->n_items) != 0 ||
+        take_sections(b, len, 'e', &t->excl, &t->n_excl) != 0 ||
+        take_sections(b, len, 'm', &t->match, &t->n_match) != 0 ||
+        take_sections(b, len, 'x', &t->xmatch, &t->n_xmatch) != 0)
+        return -1; /* what was taken is freed with the task */
     return 0;
 }
 

@@ -44,6 +44,8 @@ typedef struct {
     char *sub;         /* a chunk: folder in the project holding its items; NULL: "" */
     char **items;      /* a chunk: entries of sub it copies */
     char **excl;       /* the rest: paths it leaves to its chunks */
+    char **match;      /* a chunk of a big folder: rsync patterns of its names */
+    char **xmatch;     /* the rest: patterns (under their folder) it leaves */
     double cost;       /* from the walk (bytes + files * MS_FILE_COST); 0: not walked */
     uint64_t qseq;     /* queue order among equals (ms_sched.c) */
     int64_t started_ms; /* monotonic, when last handed out */
@@ -61,6 +63,8 @@ typedef struct {
     uint32_t n_chunks; /* the rest: chunks it was split into */
     uint32_t n_items;
     uint32_t n_excl;
+    uint32_t n_match;
+    uint32_t n_xmatch;
     ms_task_state_t state;
     uint32_t attempts;  /* attempts handed out so far; the current one is this */
     uint8_t qclass;     /* 2: a retry or requeue, 1: never seen before, 0: known */
@@ -148,9 +152,9 @@ void ms_run_recount(ms_runrec_t *r);
 
 void ms_run_destroy(ms_runrec_t **r);
 
-/* A chunk's or a rest's paths (sub, items, excl) as one blob for the
- * catalog: malloc'd, *len bytes; NULL for a task with none (or out of
- * memory when it has some). */
+/* A chunk's or a rest's paths (sub, items, excl, match, xmatch) as one
+ * blob for the catalog: malloc'd, *len bytes; NULL for a task with none (or
+ * out of memory when it has some). */
 char *ms_run_spec_encode(const ms_trec_t *t, size_t *len);
 /* Set t's paths from such a blob. Returns 0, or -1 when it is malformed or
  * memory runs out (t keeps no paths then). */

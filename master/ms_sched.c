@@ -219,7 +219,9 @@ static int send_task(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
                              .flags = flags, .project = t->project, .source = run->source,
                              .dest = run->dest, .timeout_s = m->opts.task_timeout_s,
                              .sub = t->sub ? t->sub : "", .items = t->items,
-                             .n_items = t->n_items, .excl = t->excl, .n_excl = t->n_excl};
+                             .n_items = t->n_items, .excl = t->excl, .n_excl = t->n_excl,
+                             .match = t->match, .n_match = t->n_match, .xmatch = t->xmatch,
+                             .n_xmatch = t->n_xmatch};
     if (ms_wire_send(m->wsock, &w->peer, &msg, err, sizeof err) != 0) {
         ms_warn("worker %s (%s): %s", w->id, w->name, err);
         return -1;

@@ -8,6 +8,7 @@
 typedef struct {
     const ms_walk_t *w;
     size_t *first, *kids; /* children of node i: kids[first[i] .. first[i+1]) */
+    size_t *list_of;      /* node i's name list in w->lists, or SIZE_MAX */
     double target, min_chunk;
     ms_plan_t *out;
     size_t cap;
@@ -49,40 +50,221 @@ static int cmp_cost_desc(const void *a, const void *b, void *arg)
     return strcmp(nodes[*(const size_t *)a].name, nodes[*(const size_t *)b].name);
 }
 
-static int budget_left(const plan_ctx_t *c, uint32_t items)
+/* Whether a chunk with items entries, whose exclusions in the rest take
+ * bytes, still fits the plan's bounds. */
+static int budget_left(const plan_ctx_t *c, uint32_t items, size_t bytes)
 {
-    return c->out->n < MS_SPLIT_MAX_CHUNKS && c->out->n_items + items <= MS_MAX_ITEMS;
+    return c->out->n < MS_SPLIT_MAX_CHUNKS && c->out->n_items + items <= MS_MAX_ITEMS &&
+           c->out->rest_bytes + bytes <= MS_SPLIT_REST_BYTES;
 }
 
-/* Make a chunk of sub's entries idx[0..n). */
-static void add_chunk(plan_ctx_t *c, const char *sub, const size_t *idx, uint32_t n, double cost)
+/* A new chunk at the end of the plan (counted, so that ms_split_free frees
+ * it); NULL when out of memory. */
+static ms_chunk_t *new_chunk(plan_ctx_t *c, const char *sub, double cost)
 {
     ms_plan_t *p = c->out;
-    if (!budget_left(c, n))
-        return;
     if (p->n == c->cap) {
         size_t ncap = c->cap ? c->cap * 2 : 8;
         ms_chunk_t *nc = realloc(p->chunks, ncap * sizeof *nc);
         if (!nc) {
             c->oom = 1;
-            return;
+            return NULL;
         }
         p->chunks = nc;
         c->cap = ncap;
     }
-    ms_chunk_t *ch = &p->chunks[p->n];
+    ms_chunk_t *ch = &p->chunks[p->n++];
     memset(ch, 0, sizeof *ch);
-    ch->sub = strdup(sub);
-    ch->items = calloc(n, sizeof *ch->items);
-    for (uint32_t i = 0; ch->sub && ch->items && i < n; i++)
+    ch->cost = cost;
+    if (!(ch->sub = strdup(sub)))
+        c->oom = 1;
+    return ch;
+}
+
+/* Make a chunk of sub's entries idx[0..n). */
+static void add_chunk(plan_ctx_t *c, const char *sub, const size_t *idx, uint32_t n, double cost)
+{
+    size_t bytes = 0;
+    for (uint32_t i = 0; i < n; i++)
+        bytes += strlen(sub) + strlen(c->w->nodes[idx[i]].name) + 2;
+    if (!budget_left(c, n, bytes))
+        return;
+    c->out->rest_bytes += bytes;
+    ms_chunk_t *ch = new_chunk(c, sub, cost);
+    if (!ch)
+        return;
+    if (!(ch->items = calloc(n, sizeof *ch->items))) {
+        c->oom = 1;
+        return;
+    }
+    ch->n_items = n;
+    c->out->n_items += n;
+    for (uint32_t i = 0; i < n; i++)
         if (!(ch->items[i] = strdup(c->w->nodes[idx[i]].name)))
             c->oom = 1;
-    ch->n_items = n;
-    ch->cost = cost;
-    p->n++; /* counted even when incomplete, so that ms_split_free frees it */
-    if (!ch->sub || !ch->items)
+}
+
+/* --- a folder with very many entries: ranges of names ------------------- */
+
+char *ms_split_escape(const char *s)
+{
+    char *out = malloc(2 * strlen(s) + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (; *s; s++) {
+        if (strchr("*?[\\", *s))
+            *o++ = '\\';
+        *o++ = *s;
+    }
+    *o = '\0';
+    return out;
+}
+
+typedef struct {
+    char *pat;
+    double cost;
+} unit_t;
+
+typedef struct {
+    unit_t *u;
+    size_t n, cap;
+} units_t;
+
+static double entry_cost(const ms_wentry_t *e)
+{
+    return ms_split_cost(e->bytes, e->files);
+}
+
+/*
+ * The pattern of the names that start with name's first d bytes followed by
+ * a byte from lo to hi (then anything, with star): the prefix escaped, the
+ * bytes in brackets, each escaped too ("IMG_0[\\0-\\4]*"). A name of d + 1
+ * bytes alone, without star: "ab[\\c]". Every pattern holds a '[', so rsync
+ * reads it as a wildcard pattern and its backslashes as escapes.
+ */
+static char *range_pattern(const char *name, size_t d, unsigned char lo, unsigned char hi,
+                           int star)
+{
+    char *prefix = strndup(name, d), *esc = prefix ? ms_split_escape(prefix) : NULL, *pat = NULL;
+    size_t len = esc ? strlen(esc) + 10 : 0;
+    if (esc && (pat = malloc(len))) {
+        if (lo == hi)
+            snprintf(pat, len, "%s[\\%c]%s", esc, lo, star ? "*" : "");
+        else
+            snprintf(pat, len, "%s[\\%c-\\%c]%s", esc, lo, hi, star ? "*" : "");
+    }
+    free(prefix);
+    free(esc);
+    return pat;
+}
+
+static void add_unit(plan_ctx_t *c, units_t *us, char *pat, double cost)
+{
+    if (!pat) {
         c->oom = 1;
-    p->n_items += n;
+        return;
+    }
+    if (us->n == us->cap) {
+        size_t ncap = us->cap ? us->cap * 2 : 64;
+        unit_t *nu = realloc(us->u, ncap * sizeof *nu);
+        if (!nu) {
+            free(pat);
+            c->oom = 1;
+            return;
+        }
+        us->u = nu;
+        us->cap = ncap;
+    }
+    us->u[us->n++] = (unit_t){pat, cost};
+}
+
+/*
+ * Cut the entries e[lo..hi), which share their first d bytes and are sorted,
+ * into units of at most the target cost: runs of next bytes, and a byte whose
+ * names alone weigh more is cut one byte further.
+ */
+static void partition(plan_ctx_t *c, units_t *us, const ms_wentry_t *e, size_t lo, size_t hi,
+                      size_t d)
+{
+    size_t i = lo;
+    while (i < hi && !c->oom) {
+        size_t start = i;
+        unsigned char first = (unsigned char)e[i].name[d], last = first;
+        double run = 0;
+        while (i < hi) {
+            unsigned char b = (unsigned char)e[i].name[d];
+            size_t j = i;
+            double g = 0;
+            while (j < hi && (unsigned char)e[j].name[d] == b)
+                g += entry_cost(&e[j++]);
+            if (g > c->target && i == start) {
+                /* Too big alone: one name (indivisible), or one byte further.
+                 * The name of exactly d + 1 bytes sorts first: its own unit. */
+                size_t k = i;
+                if (strlen(e[k].name) == d + 1 && j - k > 1) {
+                    add_unit(c, us, range_pattern(e[k].name, d, b, b, 0), entry_cost(&e[k]));
+                    k++;
+                }
+                if (j - k == 1 || d + 1 >= MS_SPLIT_MAX_DEPTH) {
+                    double gk = 0;
+                    for (size_t x = k; x < j; x++)
+                        gk += entry_cost(&e[x]);
+                    add_unit(c, us, range_pattern(e[k].name, d, b, b, 1), gk);
+                } else {
+                    partition(c, us, e, k, j, d + 1);
+                }
+                i = j;
+                start = i;
+                break;
+            }
+            if (i > start && run + g > c->target)
+                break;
+            run += g;
+            last = b;
+            i = j;
+        }
+        if (i > start)
+            add_unit(c, us, range_pattern(e[start].name, d, first, last, 1), run);
+    }
+}
+
+/* Cut the listed folder (path sub) by ranges of names, then pack the units,
+ * in name order, into chunks of about the target. */
+static void plan_ranges(plan_ctx_t *c, const ms_wlist_t *l, const char *sub)
+{
+    units_t us = {0};
+    partition(c, &us, l->e, 0, l->n, 0);
+    size_t i = 0;
+    while (i < us.n && !c->oom) {
+        size_t j = i;
+        double cost = 0;
+        while (j < us.n && j - i < MS_SPLIT_CHUNK_PATTERNS &&
+               (j == i || cost + us.u[j].cost <= c->target))
+            cost += us.u[j++].cost;
+        uint32_t n = (uint32_t)(j - i);
+        size_t bytes = 0;
+        for (size_t k = i; k < j; k++)
+            bytes += 2 * strlen(sub) + strlen(us.u[k].pat) + 2;
+        if (cost >= c->min_chunk && c->out->n < MS_SPLIT_MAX_CHUNKS &&
+            c->out->n_match + n <= MS_MAX_ITEMS && c->out->rest_bytes + bytes <= MS_SPLIT_REST_BYTES) {
+            c->out->rest_bytes += bytes;
+            ms_chunk_t *ch = new_chunk(c, sub, cost);
+            if (ch && (ch->match = calloc(n, sizeof *ch->match))) {
+                for (uint32_t k = 0; k < n; k++) {
+                    ch->match[k] = us.u[i + k].pat;
+                    us.u[i + k].pat = NULL;
+                }
+                ch->n_match = n;
+                c->out->n_match += n;
+            } else {
+                c->oom = 1;
+            }
+        }
+        i = j;
+    }
+    for (size_t k = 0; k < us.n; k++)
+        free(us.u[k].pat);
+    free(us.u);
 }
 
 static void plan_folder(plan_ctx_t *c, size_t k, const char *sub);
@@ -141,6 +323,10 @@ static void pack(plan_ctx_t *c, const char *sub, const size_t *idx, size_t n)
 static void plan_folder(plan_ctx_t *c, size_t k, const char *sub)
 {
     const ms_wnode_t *nodes = c->w->nodes;
+    if (c->list_of[k] != SIZE_MAX) {
+        plan_ranges(c, &c->w->lists[c->list_of[k]], sub);
+        return;
+    }
     size_t n = c->first[k + 1] - c->first[k];
     size_t *kids = c->kids + c->first[k];
     size_t *small = malloc((n ? n : 1) * sizeof *small);
@@ -155,7 +341,8 @@ static void plan_folder(plan_ctx_t *c, size_t k, const char *sub)
         double cost = node_cost(e);
         if (cost <= c->target)
             small[n_small++] = kids[i];
-        else if (e->is_dir && e->kept && c->first[kids[i] + 1] > c->first[kids[i]])
+        else if (e->is_dir && e->kept &&
+                 (c->first[kids[i] + 1] > c->first[kids[i]] || c->list_of[kids[i]] != SIZE_MAX))
             descend(c, kids[i], sub);
         else
             add_chunk(c, sub, &kids[i], 1, cost);
@@ -168,16 +355,23 @@ int ms_split_plan(const ms_walk_t *w, double target, double min_chunk, ms_plan_t
 {
     memset(out, 0, sizeof *out);
     out->rest_cost = ms_split_cost(w->bytes, w->files);
-    if (w->hardlinks || w->incomplete || w->n_nodes < 2 || target < min_chunk)
+    if (w->hardlinks || w->incomplete || (w->n_nodes < 2 && w->n_lists == 0) ||
+        target < min_chunk)
         return 0;
     plan_ctx_t c = {.w = w, .target = target, .min_chunk = min_chunk, .out = out};
     c.first = calloc(w->n_nodes + 1, sizeof *c.first);
     c.kids = malloc(w->n_nodes * sizeof *c.kids);
+    c.list_of = malloc(w->n_nodes * sizeof *c.list_of);
     size_t *fill = calloc(w->n_nodes, sizeof *fill);
-    if (!c.first || !c.kids || !fill) {
+    if (!c.first || !c.kids || !c.list_of || !fill) {
         c.oom = 1;
         goto out;
     }
+    for (size_t i = 0; i < w->n_nodes; i++)
+        c.list_of[i] = SIZE_MAX;
+    for (size_t i = 0; i < w->n_lists; i++)
+        if (w->lists[i].node < w->n_nodes)
+            c.list_of[w->lists[i].node] = i;
     /* Children lists: count, prefix sums, place (parents precede children). */
     for (size_t i = 1; i < w->n_nodes; i++)
         c.first[w->nodes[i].parent + 1]++;
@@ -191,6 +385,7 @@ int ms_split_plan(const ms_walk_t *w, double target, double min_chunk, ms_plan_t
 out:
     free(c.first);
     free(c.kids);
+    free(c.list_of);
     free(fill);
     if (c.oom) {
         ms_split_free(out);
@@ -210,6 +405,9 @@ void ms_split_free(ms_plan_t *p)
         for (uint32_t j = 0; p->chunks[i].items && j < p->chunks[i].n_items; j++)
             free(p->chunks[i].items[j]);
         free(p->chunks[i].items);
+        for (uint32_t j = 0; p->chunks[i].match && j < p->chunks[i].n_match; j++)
+            free(p->chunks[i].match[j]);
+        free(p->chunks[i].match);
     }
     if (p) {
         free(p->chunks);

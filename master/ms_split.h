@@ -2,7 +2,10 @@
  * ms_split.h - how a big project is cut into chunks, the way fpart
  * partitions a tree: by folders where they balance, else by the entries of
  * a folder (its subfolders and, when it keeps them, its big files), packed
- * into chunks of about the target cost. What no chunk takes stays with the
+ * into chunks of about the target cost. A folder with very many entries is
+ * cut by ranges of names instead, each written as rsync patterns ("IMG_0"
+ * then a bracket of next bytes, then '*'), so that neither the chunk nor
+ * the rest needs a list of files. What no chunk takes stays with the
  * project's rest (see ms_run.h).
  *
  * Cost is rsync's work in bytes: a file's size plus MS_FILE_COST per entry,
@@ -29,10 +32,18 @@ static inline double ms_split_cost(uint64_t bytes, uint64_t files)
     return (double)bytes + (double)files * MS_FILE_COST;
 }
 
+#define MS_SPLIT_CHUNK_PATTERNS 64   /* name-range patterns per chunk */
+#define MS_SPLIT_REST_BYTES (1024 * 1024) /* the rest's exclusions, in all: its TASK
+                                           * must fit a frame (MS_MAX_FRAME_BYTES) */
+#define MS_SPLIT_MAX_DEPTH 240 /* name bytes a range goes into: patterns stay
+                                * under 2 * NAME_MAX bytes, escapes included */
+
 typedef struct {
     char *sub;      /* folder relative to the project, "" for the project */
     char **items;   /* entries of sub */
     uint32_t n_items;
+    char **match;   /* or: rsync patterns of entries of sub (name ranges) */
+    uint32_t n_match;
     double cost;
 } ms_chunk_t;
 
@@ -40,8 +51,14 @@ typedef struct {
     ms_chunk_t *chunks;
     size_t n;
     uint32_t n_items;  /* over all chunks: the rest's exclusions */
+    uint32_t n_match;  /* over all chunks: the rest's pattern exclusions */
+    size_t rest_bytes; /* the bytes of all those exclusions */
     double rest_cost;  /* what stays with the rest */
 } ms_plan_t;
+
+/* s with each of * ? [ \ preceded by a backslash, for an rsync pattern that
+ * holds a wildcard (malloc'd; NULL when out of memory). */
+char *ms_split_escape(const char *s);
 
 /*
  * Cut the walked project w into chunks of about target cost (none below

@@ -60,13 +60,61 @@ static size_t add_node(walk_ctx_t *c, const char *name, size_t parent, int is_di
     return w->n_nodes++;
 }
 
-/* Drop the nodes from index keep on (a subtree too small to keep). */
+static void free_list(ms_wlist_t *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->e[i].name);
+    free(l->e);
+}
+
+/* Drop the name lists of the nodes from index from on. */
+static void drop_lists(ms_walk_t *w, size_t from)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < w->n_lists; i++) {
+        if (w->lists[i].node >= from)
+            free_list(&w->lists[i]);
+        else
+            w->lists[kept++] = w->lists[i];
+    }
+    w->n_lists = kept;
+}
+
+/* Drop the nodes from index keep on (a subtree too small to keep), and
+ * their name lists. */
 static void truncate_nodes(ms_walk_t *w, size_t keep)
 {
     for (size_t i = keep; i < w->n_nodes; i++)
         free(w->nodes[i].name);
     if (keep < w->n_nodes)
         w->n_nodes = keep;
+    drop_lists(w, keep);
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+    return strcmp(((const ms_wentry_t *)a)->name, ((const ms_wentry_t *)b)->name);
+}
+
+/* Keep folder node k's entries as a sorted name list; takes the names
+ * (their owners' pointers are set to NULL). Out of memory: nothing kept. */
+static void keep_list(walk_ctx_t *c, size_t k, entry_t *e, size_t n, const uint64_t *bytes,
+                      const uint64_t *files)
+{
+    ms_walk_t *w = c->w;
+    ms_wlist_t *nl = realloc(w->lists, (w->n_lists + 1) * sizeof *nl);
+    if (!nl)
+        return;
+    w->lists = nl;
+    ms_wentry_t *le = malloc(n * sizeof *le);
+    if (!le)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        le[i] = (ms_wentry_t){.name = e[i].name, .bytes = bytes[i], .files = files[i]};
+        e[i].name = NULL;
+    }
+    qsort(le, n, sizeof *le, cmp_entry);
+    w->lists[w->n_lists++] = (ms_wlist_t){.node = k, .e = le, .n = n};
 }
 
 static void free_entries(entry_t *e, size_t n)
@@ -146,9 +194,18 @@ static void walk_folder(walk_ctx_t *c, size_t k, uint64_t *bytes, uint64_t *file
         }
     int keep_files = k != NONE && own_files <= MS_WALK_MAX_FILES &&
                      ms_split_cost(own_bytes, own_files) >= (double)c->keep_min;
+    /* Too many entries for nodes: their sizes, for a name list. */
+    int listed = k != NONE && n > MS_WALK_MAX_FILES && n <= MS_WALK_MAX_LIST;
+    uint64_t *eb = listed ? malloc(n * sizeof *eb) : NULL;
+    uint64_t *ef = listed ? malloc(n * sizeof *ef) : NULL;
+    listed = eb && ef;
     *bytes += own_bytes;
     *files += n;
     for (size_t i = 0; i < n && !c->oom && !atomic_load(c->stop); i++) {
+        if (listed) {
+            eb[i] = e[i].size;
+            ef[i] = 1;
+        }
         if (!e[i].is_dir) {
             size_t f = keep_files ? add_node(c, e[i].name, k, 0) : NONE;
             if (f != NONE) {
@@ -173,15 +230,25 @@ static void walk_folder(walk_ctx_t *c, size_t k, uint64_t *bytes, uint64_t *file
         c->plen = saved;
         *bytes += sb;
         *files += sf - 1; /* the folder itself is counted in n */
+        if (listed) {
+            eb[i] = sb;
+            ef[i] = sf;
+        }
         if (d != NONE) {
             ms_wnode_t *dn = &c->w->nodes[d];
             dn->bytes = sb;
             dn->files = sf;
             dn->kept = ms_split_cost(sb, sf) >= (double)c->keep_min;
-            if (!dn->kept)
+            if (!dn->kept) {
                 truncate_nodes(c->w, d + 1);
+                drop_lists(c->w, d);
+            }
         }
     }
+    if (listed && !c->oom && !atomic_load(c->stop))
+        keep_list(c, k, e, n, eb, ef);
+    free(eb);
+    free(ef);
     free_entries(e, n);
 }
 
@@ -229,6 +296,7 @@ void ms_walk_free(ms_walk_t **wp)
     ms_walk_t *w = *wp;
     truncate_nodes(w, 0);
     free(w->nodes);
+    free(w->lists);
     free(w);
     *wp = NULL;
 }

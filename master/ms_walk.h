@@ -9,8 +9,11 @@
  * a project is never split, so that rsync -H would see every link), and a
  * node per folder whose size reaches keep_min, with its entries: folders,
  * and files too when the folder's own files reach keep_min and are at most
- * MS_WALK_MAX_FILES. Nothing smaller is kept, so a tree of millions of small
- * files costs memory only for its big folders.
+ * MS_WALK_MAX_FILES. A folder with more entries than that, and big enough,
+ * keeps them instead as a name list, sorted, each with its size (a chunk of
+ * such a folder is a range of names, ms_split.h). Nothing smaller is kept,
+ * so a tree of millions of small files costs memory only for its big
+ * folders.
  *
  * The walk never follows a symbolic link. Like rsync -a it goes on below
  * mount points, so the sizes count what rsync will copy. A folder it cannot
@@ -24,7 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MS_WALK_MAX_FILES 4096  /* file entries kept per folder */
+#define MS_WALK_MAX_FILES 4096  /* file entries kept per folder as nodes */
+#define MS_WALK_MAX_LIST 2000000 /* entries of one folder kept as a name list */
 #define MS_WALK_MAX_NODES 1000000 /* per project: beyond, it is not split */
 
 typedef struct {
@@ -36,6 +40,18 @@ typedef struct {
     uint64_t files;  /* entries, the whole subtree, itself included */
 } ms_wnode_t;
 
+typedef struct {
+    char *name;      /* one path component */
+    uint64_t bytes;  /* its size; a folder's: its whole subtree */
+    uint64_t files;  /* 1; a folder's: its entries, itself included */
+} ms_wentry_t;
+
+typedef struct {
+    size_t node;       /* the folder */
+    ms_wentry_t *e;    /* its entries, by name (byte order) */
+    size_t n;
+} ms_wlist_t;
+
 typedef struct ms_walk {
     uint64_t task_id;
     uint64_t bytes, files; /* the whole project */
@@ -43,6 +59,8 @@ typedef struct ms_walk {
     int incomplete;  /* some folder could not be read, or too many nodes */
     ms_wnode_t *nodes; /* nodes[0] is the project; parents come before children */
     size_t n_nodes;
+    ms_wlist_t *lists; /* folders with too many entries for nodes */
+    size_t n_lists;
 } ms_walk_t;
 
 typedef struct ms_walker ms_walker_t;

@@ -3,7 +3,8 @@
 # of the whole tree gives (contents, links, folders' times and modes), with
 # deletions mirrored, and the report still shows one row per project.
 # Names that rsync's filter rules would read as wildcards are chunked too,
-# next to siblings an unescaped pattern would match.
+# next to siblings an unescaped pattern would match. A folder of more files
+# than a chunk may list is cut by ranges of names (rsync patterns).
 source "$(dirname "$0")/lib.sh"
 
 s=$T/src
@@ -18,6 +19,10 @@ make_file "$s/big/qXmark/f" 100        # matched by an unescaped q?mark
 make_file "$s/big/deep/level/one/blob" 1500000
 make_file "$s/big/deep/level/two/blob" 1500000
 make_file "$s/big/top-file" 2000
+# 5,000 files directly in one folder: too many to list, cut by name ranges.
+mkdir -p "$s/big/many"
+(cd "$s/big/many" && seq -f "f%05g" 1 5000 | xargs truncate -s 300 &&
+    truncate -s 300 -- '[odd]' 'a*' 'b\c' $'\xff' '-x' f f0)
 ln -s plain "$s/big/link-to-plain"
 mkdir -p "$s/big/empty"
 # A project with hard links: never split, so that rsync -H keeps them.
@@ -54,6 +59,7 @@ want=$(du -sb --apparent-size "$s/big" | cut -f1)
 jq_check "$T/r1.json" "(.tasks[] | select(.project == \"big\") | .bytes_transferred) > 15000000" \
     "big's chunks' bytes add up in its row"
 jq_check "$T/r1.json" '.workers[0].tasks > '$((nproj + 1)) "the worker ran more tasks than projects"
+grep -q "started big \[many/.*\[" "$T/err1" || fail "big/many was not cut by name ranges"
 
 note "second run, nothing changed: nothing is sent"
 "$BIN/multisync" run --slots 4 --split-min-mb 1 --rsync-opt=-H --report "$T/r2.json" \
@@ -64,6 +70,10 @@ same_tree "$T/ref" "$T/dst"
 note "deletions inside chunks, of whole chunks and in the rest are mirrored"
 rm "$s/big/plain/data.bin" "$s/big/starX/data.bin" "$s/big/top-file"
 rm -r "$s/big/-dash" "$s/big/deep/level/two"
+rm "$s/big/many/f00007" "$s/big/many/f04999" "$s/big/many/[odd]"
+echo stray >"$T/dst/big/many/f00007x"
+echo stray >"$T/dst/big/many/zzz"
+truncate -s 300 "$s/big/many/f02500b"
 make_file "$s/big/br[a]ck/new" 5000
 make_file "$s/big/qXmark/new" 5000
 echo stray >"$T/dst/big/sp ace/stray"

@@ -183,6 +183,12 @@ static void assert_tasks_equal(const ms_trec_t *a, const ms_trec_t *b)
     assert_int_equal(a->n_excl, b->n_excl);
     for (uint32_t i = 0; i < a->n_excl; i++)
         assert_string_equal(a->excl[i], b->excl[i]);
+    assert_int_equal(a->n_match, b->n_match);
+    for (uint32_t i = 0; i < a->n_match; i++)
+        assert_string_equal(a->match[i], b->match[i]);
+    assert_int_equal(a->n_xmatch, b->n_xmatch);
+    for (uint32_t i = 0; i < a->n_xmatch; i++)
+        assert_string_equal(a->xmatch[i], b->xmatch[i]);
 }
 
 static void assert_runs_equal(const ms_runrec_t *a, const ms_runrec_t *b)
@@ -628,7 +634,9 @@ static ms_runrec_t *split_run(ms_catalog_t *c, fx_t *fx)
     ms_runrec_t *r = new_run(3, NULL, projects);
     assert_int_equal(ms_catalog_save_run(c, r, fx->err, sizeof fx->err), 0);
     ms_trec_t *rest = ms_run_at(r, 0);
-    const char *items1[] = {"a", "b c"}, *items2[] = {"\xff*?["}, *excl[] = {"x/a", "x/b c", "\xff*?["};
+    const char *items1[] = {"a", "b c\xff*?["}, *excl[] = {"x/a", "x/b c\xff*?["};
+    const char *match[] = {"[\\a-\\f]*", "g[\\\xff]"};
+    const char *xmatch[] = {"fl\\*at/[\\a-\\f]*", "fl\\*at/g[\\\xff]"};
     ms_trec_t *c1 = ms_run_add_task(r, "big", 0), *c2 = ms_run_add_task(r, "big", 0);
     assert_non_null(c1);
     assert_non_null(c2);
@@ -636,11 +644,13 @@ static ms_runrec_t *split_run(ms_catalog_t *c, fx_t *fx)
     c1->sub = strdup("x");
     c1->items = strv(items1, 2);
     c1->n_items = 2;
-    c2->sub = strdup("");
-    c2->items = strv(items2, 1);
-    c2->n_items = 1;
-    rest->excl = strv(excl, 3);
-    rest->n_excl = 3;
+    c2->sub = strdup("fl*at"); /* a chunk of a folder with very many entries */
+    c2->match = strv(match, 2);
+    c2->n_match = 2;
+    rest->excl = strv(excl, 2);
+    rest->n_excl = 2;
+    rest->xmatch = strv(xmatch, 2);
+    rest->n_xmatch = 2;
     rest->n_chunks = rest->pending = 2;
     rest->state = MS_TS_HELD;
     save_task(c, rest);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,6 +216,67 @@ static void test_hard_links_or_links_to_folders_never_split_what_they_should_not
     ms_walk_free(&w);
 }
 
+/* The chunks whose patterns match name (rsync's wildmatch and fnmatch
+ * agree on these shapes: escaped literals, bracket ranges, a final '*'). */
+static int chunks_matching(const ms_plan_t *p, const char *name)
+{
+    int n = 0;
+    for (size_t i = 0; i < p->n; i++)
+        for (uint32_t j = 0; j < p->chunks[i].n_match; j++)
+            n += fnmatch(p->chunks[i].match[j], name, FNM_PERIOD * 0) == 0;
+    return n;
+}
+
+static void test_a_folder_of_very_many_files_is_cut_by_ranges_of_names(void **state)
+{
+    fx_t *fx = *state;
+    atomic_int stop = 0;
+    char rel[128];
+    /* 6,000 files of 20 KB: names mostly "IMG_0xxxx" (one prefix holds
+     * most of the cost, so the cut goes several bytes deep), a few others,
+     * and names that need escaping or are prefixes of others. */
+    mkdirs(fx, "cam/flat");
+    for (int i = 0; i < 5990; i++) {
+        snprintf(rel, sizeof rel, "cam/flat/IMG_%05d.jpg", i);
+        file_of(fx, rel, 20000);
+    }
+    const char *odd[] = {"IMG", "IMG_", "a*b", "[x]", "back\\slash", "\xff\xfe", "zz", "-d", "a", "ab"};
+    for (size_t i = 0; i < sizeof odd / sizeof *odd; i++) {
+        snprintf(rel, sizeof rel, "cam/flat/%s", odd[i]);
+        file_of(fx, rel, 20000);
+    }
+    ms_walk_t *w = ms_walk_project(fx->root, "cam", 1, 16 * MB, &stop);
+    assert_non_null(w);
+    assert_int_equal(w->n_lists, 1);
+    assert_int_equal(w->lists[0].n, 6000);
+    for (size_t i = 1; i < w->lists[0].n; i++)
+        assert_true(strcmp(w->lists[0].e[i - 1].name, w->lists[0].e[i].name) < 0);
+    ms_plan_t p;
+    double target = 40.0 * MB;
+    assert_int_equal(ms_split_plan(w, target, 16.0 * MB, &p), 0);
+    /* ~216 MB of cost (data plus 16 KiB an entry): at least 5 chunks. */
+    assert_true(p.n >= 5);
+    assert_int_equal(p.n_items, 0);
+    for (size_t i = 0; i < p.n; i++) {
+        assert_string_equal(p.chunks[i].sub, "flat");
+        assert_true(p.chunks[i].n_match >= 1);
+        assert_true(p.chunks[i].cost <= target + 1);
+        for (uint32_t j = 0; j < p.chunks[i].n_match; j++)
+            assert_non_null(strchr(p.chunks[i].match[j], '['));
+    }
+    /* Every name is in at most one chunk, and what is in none is small. */
+    double rest = 0;
+    for (size_t i = 0; i < w->lists[0].n; i++) {
+        int k = chunks_matching(&p, w->lists[0].e[i].name);
+        assert_true(k <= 1);
+        if (k == 0)
+            rest += ms_split_cost(w->lists[0].e[i].bytes, w->lists[0].e[i].files);
+    }
+    assert_true(rest < 2 * 16.0 * MB);
+    ms_split_free(&p);
+    ms_walk_free(&w);
+}
+
 static void test_a_missing_project_is_an_incomplete_walk_of_nothing(void **state)
 {
     fx_t *fx = *state;
@@ -268,6 +330,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             test_hard_links_or_links_to_folders_never_split_what_they_should_not, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_folder_of_very_many_files_is_cut_by_ranges_of_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_missing_project_is_an_incomplete_walk_of_nothing,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_the_walker_thread_hands_every_project_back, setup,
