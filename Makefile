@@ -70,7 +70,7 @@ $(BIN)/multisync-worker: $(BUILD)/worker/main_worker.o $(LIB)
 	@mkdir -p $(BIN)
 	$(CC) $(MS_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/ms_test.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(MS_CFLAGS) $(CFLAGS) $(MS_LDFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) $(shell pkg-config --libs cmocka)
 

@@ -22,6 +22,7 @@
 #include "ms_agent.h"
 #include "ms_log.h"
 #include "ms_wire.h"
+#include "ms_test.h"
 
 typedef struct {
     char dir[64];
@@ -36,8 +37,7 @@ static volatile sig_atomic_t never_stop = 0;
 static int setup(void **state)
 {
     fx_t *fx = calloc(1, sizeof *fx);
-    snprintf(fx->dir, sizeof fx->dir, "/tmp/ms-test-agent.XXXXXX");
-    assert_non_null(mkdtemp(fx->dir));
+    ms_test_tmpdir(fx->dir, sizeof fx->dir, "agent");
     snprintf(fx->ep, sizeof fx->ep, "ipc://%s/m.sock", fx->dir);
     fx->agent = fork();
     assert_true(fx->agent >= 0);
@@ -64,9 +64,7 @@ static int teardown(void **state)
     }
     zmq_close(fx->router);
     zmq_ctx_term(fx->ctx);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", fx->dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(ms_test_rmtree(fx->dir), 0);
     free(fx);
     return 0;
 }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "ms_catalog.h"
+#include "ms_test.h"
 
 typedef struct {
     char dir[64];
@@ -37,8 +38,7 @@ static int setup(void **state)
 {
     fx_t *fx = calloc(1, sizeof *fx);
     assert_non_null(fx);
-    snprintf(fx->dir, sizeof fx->dir, "/tmp/ms-test-catalog.XXXXXX");
-    assert_non_null(mkdtemp(fx->dir));
+    ms_test_tmpdir(fx->dir, sizeof fx->dir, "catalog");
     snprintf(fx->path, sizeof fx->path, "%s/catalog.db", fx->dir);
     *state = fx;
     return 0;
@@ -47,9 +47,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fx_t *fx = *state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", fx->dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(ms_test_rmtree(fx->dir), 0);
     free(fx);
     return 0;
 }

@@ -17,6 +17,7 @@
 
 #include "ms_master.h"
 #include "ms_wire.h"
+#include "ms_test.h"
 
 typedef struct {
     char dir[64];
@@ -52,8 +53,7 @@ static void make_source(fx_t *fx, int n)
 static int setup(void **state)
 {
     fx_t *fx = calloc(1, sizeof *fx);
-    snprintf(fx->dir, sizeof fx->dir, "/tmp/ms-test-master.XXXXXX");
-    assert_non_null(mkdtemp(fx->dir));
+    ms_test_tmpdir(fx->dir, sizeof fx->dir, "master");
     snprintf(fx->ep, sizeof fx->ep, "ipc://%s/w.sock", fx->dir);
     char err[256];
     ms_master_opts_t o = {.listen = fx->ep, .heartbeat_ms = 100};
@@ -69,9 +69,7 @@ static int teardown(void **state)
     fx_t *fx = *state;
     ms_master_destroy(&fx->m);
     zmq_ctx_term(fx->ctx);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", fx->dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(ms_test_rmtree(fx->dir), 0);
     free(fx);
     return 0;
 }

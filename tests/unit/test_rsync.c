@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "ms_rsync.h"
+#include "ms_test.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -327,8 +328,7 @@ static void scratch(char *dir, size_t len, int src_file, int dst_file, int src_m
 {
     char cmd[512];
 
-    snprintf(dir, len, "/tmp/ms-test-delete.XXXXXX");
-    assert_non_null(mkdtemp(dir));
+    ms_test_tmpdir(dir, len, "delete");
     snprintf(cmd, sizeof(cmd), "mkdir -p %s/dst/p%s%s%s", dir, src_missing ? "" : " ",
              src_missing ? "" : dir, src_missing ? "" : "/src/p");
     assert_int_equal(system(cmd), 0);
@@ -344,9 +344,7 @@ static void scratch(char *dir, size_t len, int src_file, int dst_file, int src_m
 
 static void rm_scratch(const char *dir)
 {
-    char cmd[256];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(ms_test_rmtree(dir), 0);
 }
 
 static int delete_safe(const char *dir, const char *dest_override, char *err, size_t errlen)

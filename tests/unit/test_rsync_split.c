@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "ms_rsync.h"
+#include "ms_test.h"
 
 #define NEW "new content"
 #define OLD "old"
@@ -93,11 +94,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    char cmd[sizeof g_root + 16];
-
     (void)state;
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_root);
-    return system(cmd) == 0 ? 0 : -1;
+    return ms_test_rmtree(g_root);
 }
 
 static int exists(const char *side, const char *rel)

@@ -16,6 +16,7 @@
 
 #include "ms_split.h"
 #include "ms_walk.h"
+#include "ms_test.h"
 
 #define MB (1024 * 1024)
 
@@ -26,8 +27,8 @@ typedef struct {
 static int setup(void **state)
 {
     fx_t *fx = calloc(1, sizeof *fx);
-    snprintf(fx->root, sizeof fx->root, "/tmp/ms-test-split.XXXXXX");
-    assert_non_null(mkdtemp(fx->root));
+    assert_non_null(fx);
+    ms_test_tmpdir(fx->root, sizeof fx->root, "split");
     *state = fx;
     return 0;
 }
@@ -35,9 +36,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fx_t *fx = *state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", fx->root);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(ms_test_rmtree(fx->root), 0);
     free(fx);
     return 0;
 }
@@ -223,7 +222,7 @@ static int chunks_matching(const ms_plan_t *p, const char *name)
     int n = 0;
     for (size_t i = 0; i < p->n; i++)
         for (uint32_t j = 0; j < p->chunks[i].n_match; j++)
-            n += fnmatch(p->chunks[i].match[j], name, FNM_PERIOD * 0) == 0;
+            n += fnmatch(p->chunks[i].match[j], name, 0) == 0;
     return n;
 }
 
