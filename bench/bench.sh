@@ -22,6 +22,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=${MS_BIN:-$ROOT/bin} # make bench passes the bin/ it built (bin-san with SANITIZE=1)
 SEED=42
+source "$ROOT/bench/lib.sh"
 
 usage() {
     sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
@@ -133,7 +134,6 @@ ensure_tree() {
     say "generated in $(elapsed "$t0") s: $info"
 }
 
-elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.3f", b - a}'; }
 
 # ---------------------------------------------------------------- methods
 # Each runs in its own `bash -c` under GNU time, so the CPU and RSS counted
@@ -158,46 +158,7 @@ export -f m_serial m_xargs m_fpsync m_multisync m_multisync_2w
 export CORES BIN
 
 # ---------------------------------------------------------------- cluster
-# multisync-2w: a master and two workers on this machine, over ipc:// in a
-# short private folder (a socket path must fit in 108 bytes, --out may not).
-IPC='' MASTER_PID='' WORKER_PIDS=()
-
-start_cluster() {
-    local log=$1 i
-    IPC=$(mktemp -d /tmp/msbench.XXXXXX)
-    export IPC # m_multisync_2w runs in a child bash
-    "$BIN/multisync-master" --listen "ipc://$IPC/w" --control "ipc://$IPC/c" \
-        --catalog "$IPC/cat.db" >"$log.master.log" 2>&1 &
-    MASTER_PID=$!
-    for i in 1 2; do
-        "$BIN/multisync-worker" --master "ipc://$IPC/w" --slots "$HALF" --name "bench-w$i" \
-            >"$log.worker$i.log" 2>&1 &
-        WORKER_PIDS+=($!)
-    done
-    # Time only the run, not start-up: wait until both workers are known.
-    for i in $(seq 100); do
-        if "$BIN/multisync" status --master "ipc://$IPC/c" --json 2>/dev/null |
-            jq -e '.workers | length == 2' >/dev/null 2>&1; then
-            return
-        fi
-        kill -0 "$MASTER_PID" 2>/dev/null || die "the master died at start-up: $(tail -5 "$log.master.log")"
-        sleep 0.2
-    done
-    die "the two workers did not join the master within 20 s (see $log.*.log)"
-}
-
-# SIGTERM drains a worker (it is idle: it exits at once); then the master.
-stop_cluster() {
-    local pid
-    for pid in "${WORKER_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${WORKER_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    if [[ -n $MASTER_PID ]]; then
-        kill "$MASTER_PID" 2>/dev/null || true
-        wait "$MASTER_PID" 2>/dev/null || true
-    fi
-    [[ -n $IPC ]] && rm -rf "$IPC"
-    IPC='' MASTER_PID='' WORKER_PIDS=()
-}
+# multisync-2w: a master and two workers on this machine (bench/lib.sh).
 trap stop_cluster EXIT
 
 # CPU ticks of a process and of the children it has reaped (the workers reap
@@ -310,7 +271,7 @@ verify() {
 run_method() {
     local method=$1 rep=$2
     rm -rf "$DST"
-    [[ $method == multisync-2w ]] && start_cluster "$RUNS/r$rep-$method"
+    [[ $method == multisync-2w ]] && start_cluster 2 "$HALF" "$RUNS/r$rep-$method"
     timed_run "$method" first "$rep"
     verify "$method" first "$rep"
     timed_run "$method" second "$rep"

@@ -25,6 +25,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=${MS_BIN:-$ROOT/bin}
 SEED=42
+source "$ROOT/bench/lib.sh"
 FILE=524288 # every data file is 512 KiB
 
 usage() {
@@ -83,7 +84,6 @@ machine_json() {
         '{nproc: $nproc, cpu_model: $model, mem_total_kb: $mem_kb, out_fstype: $fs, kernel: $kernel,
           rsync: $rsync, multisync_commit: $commit, bin: $bin, bin_sha256_16: ($sums | split(" "))}'
 }
-elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.3f", b - a}'; }
 
 # ---------------------------------------------------------------- trees
 # File contents are AES-128-CTR of zeros, keyed by SEED, one IV per file
@@ -166,39 +166,12 @@ skew_run() { # MODE REP
 }
 
 # ---------------------------------------------------------------- part 2: scale
-IPC='' MASTER_PID='' WORKER_PIDS=()
-start_cluster() { # WORKERS SLOTS LOG
-    local n=$1 slots=$2 log=$3 i
-    IPC=$(mktemp -d /tmp/msscale.XXXXXX) # short: a socket path must fit in 108 bytes
-    "$BIN/multisync-master" --listen "ipc://$IPC/w" --control "ipc://$IPC/c" --catalog "$IPC/cat.db" >"$log.master.log" 2>&1 &
-    MASTER_PID=$!
-    for ((i = 1; i <= n; i++)); do
-        "$BIN/multisync-worker" --master "ipc://$IPC/w" --slots "$slots" --name "scale-w$i" \
-            --rsync-opt="--bwlimit=$bw" >"$log.worker$i.log" 2>&1 &
-        WORKER_PIDS+=($!)
-    done
-    for i in $(seq 100); do
-        "$BIN/multisync" status --master "ipc://$IPC/c" --json 2>/dev/null |
-            jq -e --argjson n "$n" '.workers | length == $n' >/dev/null 2>&1 && return
-        kill -0 "$MASTER_PID" 2>/dev/null || die "the master died at start-up: $(tail -5 "$log.master.log")"
-        sleep 0.2
-    done
-    die "$n workers did not join the master within 20 s (see $log.*.log)"
-}
-stop_cluster() {
-    local pid
-    for pid in "${WORKER_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${WORKER_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    if [[ -n $MASTER_PID ]]; then kill "$MASTER_PID" 2>/dev/null || true; wait "$MASTER_PID" 2>/dev/null || true; fi
-    [[ -n $IPC ]] && rm -rf "$IPC"
-    IPC='' MASTER_PID='' WORKER_PIDS=()
-}
 trap stop_cluster EXIT
 
 scale_run() { # WORKERS SLOTS REP
     local n=$1 slots=$2 rep=$3 log=$RUNS/scale-$1x$2-r$3 t0 wall
     rm -rf "$DST" "$log".*
-    start_cluster "$n" "$slots" "$log"
+    start_cluster "$n" "$slots" "$log" --rsync-opt="--bwlimit=$bw"
     t0=$EPOCHREALTIME
     "$BIN/multisync" run --master "ipc://$IPC/c" --report "$log.report.json" "$out/even/src" "$DST" >"$log.out" 2>&1 ||
         { tail "$log.out" >&2; die "scale ${n}x$slots run $rep failed (log: $log.out)"; }
