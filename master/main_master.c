@@ -103,11 +103,12 @@ static int parse_args(int argc, char **argv, ms_config_t *cfg, int *verbose)
         {NULL, 0, NULL, 0}};
     char err[512];
     int c;
-    if (ms_config_load_from_args(cfg, argc, argv, err, sizeof err) != 0) {
+    static const char optstring[] = "l:C:c:vh";
+    if (ms_config_load_from_args(cfg, argc, argv, optstring, longopts, err, sizeof err) != 0) {
         fprintf(stderr, "multisync-master: %s\n", err);
         return -1;
     }
-    while ((c = getopt_long(argc, argv, "l:C:c:vh", longopts, NULL)) != -1)
+    while ((c = getopt_long(argc, argv, optstring, longopts, NULL)) != -1)
         if (option(c, optarg, cfg, verbose) != 0)
             return -1;
     if (optind != argc) {

@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <ini.h>
 #include <stdarg.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -282,18 +283,17 @@ int ms_config_load(ms_config_t *cfg, const char *path, char *err, size_t errlen)
     return check_sets(&c);
 }
 
-int ms_config_load_from_args(ms_config_t *cfg, int argc, char **argv, char *err, size_t errlen)
+int ms_config_load_from_args(ms_config_t *cfg, int argc, char **argv, const char *optstring,
+                             const struct option *longopts, char *err, size_t errlen)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *file = NULL;
-        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
-            file = argv[i + 1];
-        else if (strncmp(argv[i], "--config=", 9) == 0)
-            file = argv[i] + 9;
-        if (file && ms_config_load(cfg, file, err, errlen) != 0)
-            return -1;
-    }
-    return 0;
+    int c, rc = 0, saved_opterr = opterr;
+    opterr = 0; /* the real pass reports unknown options */
+    while (rc == 0 && (c = getopt_long(argc, argv, optstring, longopts, NULL)) != -1)
+        if (c == 'c')
+            rc = ms_config_load(cfg, optarg, err, errlen);
+    opterr = saved_opterr;
+    optind = 0; /* glibc: start the next getopt from scratch */
+    return rc;
 }
 
 ms_log_level_t ms_config_log_level(const ms_config_t *cfg, int verbose)

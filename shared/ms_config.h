@@ -81,11 +81,16 @@ typedef struct {
 int ms_config_load(ms_config_t *cfg, const char *path, char *err, size_t errlen);
 
 /*
- * Load the file that argv names with "-c FILE", "--config FILE" or
- * "--config=FILE", if any, so that the other options, parsed after it, can
- * override the file. Returns 0 (also when none is named), or -1 with err set.
+ * Load the file that argv names with -c / --config (in any form getopt
+ * accepts: "-cFILE", "-vc FILE", "--config=FILE"...), if any, so that the
+ * other options, parsed after it, can override the file. argv is read with
+ * the program's own getopt_long optstring and longopts, so that an option's
+ * argument that looks like "-c" is not taken for it; getopt is reset after.
+ * Returns 0 (also when none is named), or -1 with err set.
  */
-int ms_config_load_from_args(ms_config_t *cfg, int argc, char **argv, char *err, size_t errlen);
+struct option;
+int ms_config_load_from_args(ms_config_t *cfg, int argc, char **argv, const char *optstring,
+                             const struct option *longopts, char *err, size_t errlen);
 
 /* The log level: verbose > 0 debug, verbose < 0 errors only, else the
  * config's log_level, else info. */

@@ -69,11 +69,12 @@ static int parse_args(int argc, char **argv, ms_config_t *cfg, int *verbose)
         {"quiet", no_argument, NULL, 'q'},         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     char err[512];
     int c;
-    if (ms_config_load_from_args(cfg, argc, argv, err, sizeof err) != 0) {
+    static const char optstring[] = "m:s:n:c:vqh";
+    if (ms_config_load_from_args(cfg, argc, argv, optstring, longopts, err, sizeof err) != 0) {
         fprintf(stderr, "multisync-worker: %s\n", err);
         return -1;
     }
-    while ((c = getopt_long(argc, argv, "m:s:n:c:vqh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
         switch (c) {
         case 'm':
             ms_config_set_str(&cfg->master, optarg);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +122,48 @@ static void a_missing_file_is_refused_clearly(void **state)
     assert_non_null(strstr(err, "cannot open config /nonexistent/multisync.ini"));
 }
 
+/* The worker's options, as multisync-worker declares them (enough of them). */
+static const struct option worker_longopts[] = {
+    {"master", required_argument, NULL, 'm'}, {"rsync-opt", required_argument, NULL, 256},
+    {"config", required_argument, NULL, 'c'}, {"verbose", no_argument, NULL, 'v'},
+    {NULL, 0, NULL, 0}};
+
+/* Load from argv (NULL-terminated) and say which master the file set. */
+static const char *master_from_args(ms_config_t *cfg, char **argv)
+{
+    char err[512];
+    int argc = 0;
+    while (argv[argc])
+        argc++;
+    memset(cfg, 0, sizeof *cfg);
+    assert_int_equal(
+        ms_config_load_from_args(cfg, argc, argv, "m:c:v", worker_longopts, err, sizeof err), 0);
+    assert_int_equal(optind, 0); /* the program's own getopt pass starts afresh */
+    return cfg->master ? cfg->master : "(none)";
+}
+
+static void the_config_file_is_found_in_every_form_getopt_accepts(void **state)
+{
+    ms_config_t cfg;
+    (void)state;
+    assert_string_equal(master_from_args(&cfg, (char *[]){"w", "-cdeploy/worker.ini.example", NULL}),
+                        "tcp://backup-master:5555");
+    ms_config_free(&cfg);
+    assert_string_equal(
+        master_from_args(&cfg, (char *[]){"w", "-vc", "deploy/worker.ini.example", NULL}),
+        "tcp://backup-master:5555");
+    ms_config_free(&cfg);
+    assert_string_equal(
+        master_from_args(&cfg, (char *[]){"w", "--config=deploy/worker.ini.example", NULL}),
+        "tcp://backup-master:5555");
+    ms_config_free(&cfg);
+    /* rsync's -c given to --rsync-opt is its argument, not a config option. */
+    assert_string_equal(
+        master_from_args(&cfg, (char *[]){"w", "--rsync-opt", "-c", "--master", "x", NULL}),
+        "(none)");
+    ms_config_free(&cfg);
+}
+
 static void delete_accepts_the_usual_spellings(void **state)
 {
     ms_config_t cfg = {0};
@@ -144,6 +187,7 @@ int main(void)
         cmocka_unit_test(mistakes_are_refused_with_their_line),
         cmocka_unit_test(a_missing_file_is_refused_clearly),
         cmocka_unit_test(delete_accepts_the_usual_spellings),
+        cmocka_unit_test(the_config_file_is_found_in_every_form_getopt_accepts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
