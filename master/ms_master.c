@@ -170,8 +170,10 @@ int ms_master_start_run(ms_master_t *m, const char *source, const char *dest, co
     }
     if (m->cat && ms_catalog_prior_sizes(m->cat, r, err, errlen) != 0)
         ms_warn("run %llu: no sizes from earlier runs: %s", (unsigned long long)r->id, err);
-    ms_chunks_start(m, r);
+    /* Queue first: a project the walk's start already runs whole (no
+     * walker) is pushed by ms_chunks_start itself, and must be pushed once. */
     queue_run(m, r);
+    ms_chunks_start(m, r);
     trim_runs(m);
     *run_id = r->id;
     ms_info("run %llu started: %s -> %s, %zu tasks%s", (unsigned long long)r->id, source, dest,
@@ -249,14 +251,16 @@ json_t *ms_master_report_page(ms_master_t *m, uint64_t run_id, size_t from, size
 /* --- resume ------------------------------------------------------------------------ */
 
 /* Tasks stored RUNNING: their workers may still run them and claim them
- * with HOLD within a lease; after that they run again. */
+ * with HOLD within a lease; after that they run again. The worker ids they
+ * name were the last master's: this one numbers its workers afresh. */
 static void adopt_or_requeue_later(ms_master_t *m, ms_runrec_t *r)
 {
     for (size_t i = 0; i < r->n_tasks; i++) {
-        if (ms_run_at(r, i)->state != MS_TS_RUNNING)
+        ms_trec_t *t = ms_run_at(r, i);
+        if (t->state != MS_TS_RUNNING)
             continue;
-        ms_run_at(r, i)->orphan = 1;
-        m->orphan_deadline_ms = ms_now_ms() + (int64_t)m->heartbeat_ms * MS_HEARTBEAT_LIVENESS;
+        t->worker_id[0] = '\0';
+        ms_workers_make_orphan(m, t);
     }
 }
 
@@ -293,8 +297,8 @@ static int resume(ms_master_t *m, char *err, size_t errlen)
         }
         if (ms_catalog_prior_sizes(m->cat, runs[i], err, errlen) != 0)
             err[0] = '\0'; /* sizes are only for the order and the ETA */
-        ms_chunks_resume(m, runs[i]);
         queue_run(m, runs[i]);
+        ms_chunks_resume(m, runs[i]); /* after: it pushes the projects it runs whole */
         adopt_or_requeue_later(m, runs[i]);
         ms_info("run %llu resumed: %zu of %zu tasks finished", (unsigned long long)runs[i]->id,
                 runs[i]->n_finished, runs[i]->n_tasks);

@@ -118,6 +118,8 @@ void ms_workers_tick(ms_master_t *m);
 void ms_workers_drop_unreachable(ms_master_t *m);
 ms_wrec_t *ms_worker_by_id(const ms_master_t *m, const char *id);
 void ms_worker_remove(ms_master_t *m, ms_wrec_t *w, const char *why, int requeue);
+/* t's worker is gone: it waits one lease for a worker to claim it (HOLD). */
+void ms_workers_make_orphan(ms_master_t *m, ms_trec_t *t);
 
 /* ms_chunks.c */
 /* Walk r's projects (state SCANNING) in a thread; each then runs whole or

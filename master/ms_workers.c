@@ -66,13 +66,18 @@ static void each_task_of(ms_master_t *m, const char *id,
     }
 }
 
-static void make_orphan(ms_master_t *m, ms_trec_t *t, const char *why)
+void ms_workers_make_orphan(ms_master_t *m, ms_trec_t *t)
 {
-    (void)why;
     t->orphan = 1;
     int64_t deadline = ms_now_ms() + ttl_ms(m);
     if (m->orphan_deadline_ms < deadline)
         m->orphan_deadline_ms = deadline;
+}
+
+static void make_orphan(ms_master_t *m, ms_trec_t *t, const char *why)
+{
+    (void)why;
+    ms_workers_make_orphan(m, t);
 }
 
 void ms_worker_remove(ms_master_t *m, ms_wrec_t *w, const char *why, int requeue)
@@ -151,7 +156,8 @@ static void on_hold(ms_master_t *m, ms_wrec_t *w, const ms_taskref_t *ref)
         send_cancel(m, w, ref);
         return;
     }
-    if (strcmp(t->worker_id, w->id) != 0)
+    /* An orphan's worker is gone (or was the last master's): w takes it on. */
+    if (t->orphan || strcmp(t->worker_id, w->id) != 0)
         w->running++;
     t->orphan = 0;
     snprintf(t->worker_id, sizeof t->worker_id, "%s", w->id);

@@ -24,6 +24,8 @@ typedef struct {
     char ep[128];
     ms_master_t *m;
     void *ctx;
+    void *socks[4]; /* fake workers: closed by teardown, also after a failed assert */
+    int n_socks;
 } fx_t;
 
 static void touch(const char *dir, const char *name)
@@ -68,6 +70,8 @@ static int teardown(void **state)
 {
     fx_t *fx = *state;
     ms_master_destroy(&fx->m);
+    for (int i = 0; i < fx->n_socks; i++)
+        zmq_close(fx->socks[i]); /* else zmq_ctx_term waits for them forever */
     zmq_ctx_term(fx->ctx);
     assert_int_equal(ms_test_rmtree(fx->dir), 0);
     free(fx);
@@ -80,6 +84,8 @@ static void *fake_worker(fx_t *fx)
     int linger = 0;
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
     assert_int_equal(zmq_connect(s, fx->ep), 0);
+    assert_true(fx->n_socks < 4);
+    fx->socks[fx->n_socks++] = s;
     return s;
 }
 
@@ -142,6 +148,19 @@ static void free_tasks(ms_task_t *t, int n)
         free(t[i].project);
 }
 
+/* Spin until s has received want TASKs (the walk that queues them runs in
+ * its own thread: no fixed number of turns is enough on a loaded machine),
+ * at most 5 s. Returns how many came. */
+static int await_tasks(fx_t *fx, void *s, ms_task_t *out, int max, int want)
+{
+    int n = 0;
+    for (int k = 0; k < 500 && n < want; k++) {
+        spin(fx, 1);
+        n += drain_tasks(s, out + n, max - n, NULL);
+    }
+    return n;
+}
+
 static uint64_t start_run(fx_t *fx)
 {
     char src[128], dst[128], err[256];
@@ -160,9 +179,10 @@ static void test_tasks_go_out_only_against_credit(void **state)
     hello(w, "hostA", 2);
     spin(fx, 5);
     uint64_t run = start_run(fx);
-    spin(fx, 5);
     ms_task_t got[16];
-    int n = drain_tasks(w, got, 16, NULL);
+    int n = await_tasks(fx, w, got, 16, 2);
+    spin(fx, 5);
+    n += drain_tasks(w, got + n, 16 - n, NULL);
     assert_int_equal(n, 2); /* 5 projects queued, but only 2 slots */
     /* One result gives back one slot; READY 1 grants it. */
     send_result(w, &got[0], 0);
@@ -175,7 +195,6 @@ static void test_tasks_go_out_only_against_credit(void **state)
     assert_int_equal(ms_master_run_finished(fx->m, run), 0);
     free_tasks(got, n);
     free_tasks(more, 1);
-    zmq_close(w);
 }
 
 static void test_a_run_finishes_with_every_task_once_and_duplicates_ignored(void **state)
@@ -188,7 +207,7 @@ static void test_a_run_finishes_with_every_task_once_and_duplicates_ignored(void
     uint64_t run = start_run(fx);
     ms_task_t got[16];
     int total = 0;
-    for (int round = 0; round < 10 && ms_master_run_finished(fx->m, run) != 1; round++) {
+    for (int round = 0; round < 200 && ms_master_run_finished(fx->m, run) != 1; round++) {
         spin(fx, 3);
         int n = drain_tasks(w, got, 16, NULL);
         for (int i = 0; i < n; i++) {
@@ -207,7 +226,6 @@ static void test_a_run_finishes_with_every_task_once_and_duplicates_ignored(void
     assert_string_equal(json_string_value(json_object_get(rep, "status")), "ok");
     assert_int_equal(json_integer_value(json_object_get(json_object_get(rep, "totals"), "ok")), 4);
     json_decref(rep);
-    zmq_close(w);
 }
 
 static void test_a_failed_task_fails_the_run_with_its_message(void **state)
@@ -219,7 +237,7 @@ static void test_a_failed_task_fails_the_run_with_its_message(void **state)
     spin(fx, 5);
     uint64_t run = start_run(fx);
     ms_task_t got[4];
-    for (int round = 0; round < 10 && ms_master_run_finished(fx->m, run) != 1; round++) {
+    for (int round = 0; round < 200 && ms_master_run_finished(fx->m, run) != 1; round++) {
         spin(fx, 3);
         int n = drain_tasks(w, got, 4, NULL);
         for (int i = 0; i < n; i++)
@@ -232,7 +250,6 @@ static void test_a_failed_task_fails_the_run_with_its_message(void **state)
     assert_string_equal(json_string_value(json_object_get(t0, "message")), "boom");
     assert_int_equal(json_integer_value(json_object_get(t0, "exit_code")), 23);
     json_decref(rep);
-    zmq_close(w);
 }
 
 static void test_a_silent_worker_loses_its_tasks_to_another(void **state)
@@ -243,9 +260,8 @@ static void test_a_silent_worker_loses_its_tasks_to_another(void **state)
     hello(a, "silent", 2);
     spin(fx, 5);
     uint64_t run = start_run(fx);
-    spin(fx, 3);
     ms_task_t got[4];
-    int n = drain_tasks(a, got, 4, NULL);
+    int n = await_tasks(fx, a, got, 4, 2);
     assert_int_equal(n, 2);
     free_tasks(got, n);
     /* A second worker joins; the first never speaks again. */
@@ -265,8 +281,6 @@ static void test_a_silent_worker_loses_its_tasks_to_another(void **state)
     spin(fx, 3);
     assert_int_equal(ms_master_run_finished(fx->m, run), 0);
     free_tasks(got, taken);
-    zmq_close(a);
-    zmq_close(b);
 }
 
 /* Finish every task handed to w, saying project pN took seconds[N]. */
@@ -314,7 +328,7 @@ static void test_tasks_go_longest_expected_first_and_new_projects_before_known(v
     for (int i = 0; i < 5; i++) {
         ms_task_t got[2];
         int n = 0;
-        for (int k = 0; k < 50 && n == 0; k++) {
+        for (int k = 0; k < 500 && n == 0; k++) {
             spin(fx, 1);
             n = drain_tasks(w, got, 2, NULL);
         }
@@ -329,7 +343,61 @@ static void test_tasks_go_longest_expected_first_and_new_projects_before_known(v
         send_msg(w, &ready);
         free_tasks(got, n);
     }
-    zmq_close(w);
+}
+
+static json_int_t queued(const fx_t *fx)
+{
+    json_t *st = ms_master_status(fx->m);
+    json_int_t n = json_integer_value(json_object_get(st, "queued"));
+    json_decref(st);
+    return n;
+}
+
+/* A master stopped after its walk queued the projects (the catalog still
+ * has them SCANNING) resumes with each project queued once, and hands each
+ * out once: never two rsyncs on one project. */
+static void test_a_run_resumed_after_its_walk_queues_each_project_once(void **state)
+{
+    fx_t *fx = *state;
+    char err[256], cat[128];
+    ms_master_destroy(&fx->m);
+    snprintf(cat, sizeof cat, "%s/cat.db", fx->dir);
+    ms_master_opts_t o = {.listen = fx->ep, .heartbeat_ms = 100, .catalog = cat};
+    assert_non_null(fx->m = ms_master_new(&o, err, sizeof err));
+    make_source(fx, 3);
+    uint64_t run = start_run(fx);
+    for (int k = 0; k < 100 && queued(fx) < 3; k++)
+        spin(fx, 1);
+    assert_int_equal(queued(fx), 3); /* walked, no worker yet */
+    ms_master_destroy(&fx->m);
+    assert_non_null(fx->m = ms_master_new(&o, err, sizeof err));
+    assert_int_equal(queued(fx), 3);
+    void *w = fake_worker(fx);
+    hello(w, "hostA", 1);
+    int seen[3] = {0};
+    for (int i = 0; i < 4; i++) { /* p0..p2, then the top task */
+        ms_task_t got[2];
+        int n = 0;
+        for (int k = 0; k < 500 && n == 0; k++) {
+            spin(fx, 1);
+            n = drain_tasks(w, got, 2, NULL);
+        }
+        assert_int_equal(n, 1);
+        if (got[0].project[0])
+            seen[got[0].project[1] - '0']++;
+        ms_msg_t r = {.cmd = MS_CMD_RESULT};
+        r.u.result = (ms_result_t){.run_id = run, .task_id = got[0].task_id,
+                                   .attempt = got[0].attempt, .message = ""};
+        send_msg(w, &r);
+        ms_msg_t ready = {.cmd = MS_CMD_READY};
+        ready.u.ready.credit = 1;
+        send_msg(w, &ready);
+        free_tasks(got, n);
+    }
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(seen[i], 1);
+    spin(fx, 5);
+    assert_int_equal(ms_master_run_finished(fx->m, run), 1);
 }
 
 static void send_raw(void *s, const void *proto, size_t plen, int cmd, const void *body,
@@ -394,13 +462,14 @@ static void test_bad_messages_get_an_error_and_the_master_keeps_serving(void **s
     hello(s, "fine", 1);
     spin(fx, 3);
     assert_int_equal(ms_master_workers(fx->m), 1);
-    zmq_close(s);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_tasks_go_out_only_against_credit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_run_resumed_after_its_walk_queues_each_project_once,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_a_run_finishes_with_every_task_once_and_duplicates_ignored, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_failed_task_fails_the_run_with_its_message, setup,
