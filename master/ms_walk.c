@@ -142,8 +142,12 @@ static int read_folder(walk_ctx_t *c, entry_t **out, size_t *n_out)
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
         struct stat st;
-        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-            continue; /* vanished meanwhile */
+        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno != ENOENT) /* not just vanished: the sizes miss it */
+                rc = -1;
+            errno = 0; /* else readdir's end would read as its error */
+            continue;
+        }
         if (S_ISREG(st.st_mode) && st.st_nlink > 1)
             c->w->hardlinks = 1;
         if (n == cap) {
