@@ -43,6 +43,12 @@ void ms_log(ms_log_level_t level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    /* One line per message, whatever a peer or a path put in it: control
+     * bytes (newlines, escapes) become '?'. Callers that show names use
+     * ms_log_safe, which keeps them readable as \xNN. */
+    for (unsigned char *p = (unsigned char *)line; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            *p = '?';
     fprintf(stderr, "%s.%03ldZ %s[%s]: %s\n", when, ts.tv_nsec / 1000000, log_program,
             level_names[level], line);
 }
