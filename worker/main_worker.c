@@ -211,7 +211,8 @@ int main(int argc, char **argv)
     ms_confine_t *confine = make_confine(&cfg);
     if (!confine)
         goto out;
-    if (ms_endpoint_is_network(cfg.master) && !cfg.key && cfg.insecure)
+    /* Plaintext also with a key but no master key (ms_secure_client). */
+    if (ms_endpoint_is_network(cfg.master) && (!cfg.key || !cfg.master_key) && cfg.insecure)
         ms_warn("INSECURE: plaintext connection to %s: anyone on the path can read and forge "
                 "tasks",
                 cfg.master);

@@ -14,6 +14,7 @@
 #include "ms_log.h"
 #include "ms_monitor.h"
 #include "ms_pool.h"
+#include "ms_rsync.h"
 #include "ms_secure.h"
 #include "ms_wire.h"
 
@@ -157,7 +158,7 @@ static void outbox_acked(agent_t *a, uint64_t ack)
 {
     size_t kept = 0;
     for (size_t i = 0; i < a->n_out; i++) {
-        if (a->outbox[i].sent_at <= ack)
+        if (a->outbox[i].sent_at < ack) /* one sent in the same ms may follow it */
             free(a->outbox[i].r.message);
         else
             a->outbox[kept++] = a->outbox[i];
@@ -301,7 +302,10 @@ static void on_task(agent_t *a, const ms_task_t *t)
         send_ready(a, 1);
         return;
     }
-    if (ms_confine_check_task(a->o->confine, t, err, sizeof err) != 0) {
+    /* The task's shape (ms_rsync.c's rules) before any of its bytes reach
+     * realpath or lstat in the confinement check. */
+    if (ms_rsync_check_task(t, err, sizeof err) != 0 ||
+        ms_confine_check_task(a->o->confine, t, err, sizeof err) != 0) {
         refuse_task(a, t, -1, err);
         return;
     }
@@ -335,6 +339,7 @@ static void on_heartbeat(agent_t *a, const ms_heartbeat_t *hb)
 
 static void on_master_msg(agent_t *a, ms_msg_t *m)
 {
+    char text[1024];
     switch (m->cmd) {
     case MS_CMD_TASK:
         on_task(a, &m->u.task);
@@ -349,14 +354,15 @@ static void on_master_msg(agent_t *a, ms_msg_t *m)
         ms_pool_kill(a->pool, &m->u.taskref, SIGTERM, "cancelled by the master");
         break;
     case MS_CMD_BYE:
-        ms_info("master says goodbye: %s", m->u.text.message);
+        ms_info("master says goodbye: %s", ms_log_safe(m->u.text.message, text, sizeof text));
         if (m->u.text.reconnect)
             a->last_heard_ms = ms_now_ms() - 2 * (int64_t)a->hb_ms; /* reconnect at once */
         else
             a->done = 1;
         break;
     case MS_CMD_ERROR:
-        ms_warn("master refused a message: %s", m->u.text.message);
+        ms_warn("master refused a message: %s",
+                ms_log_safe(m->u.text.message, text, sizeof text));
         if (strstr(m->u.text.message, "unknown worker") &&
             ms_now_ms() >= a->reconnect_at_ms) {
             a->reconnect_at_ms = ms_now_ms() + a->hb_ms;

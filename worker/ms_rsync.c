@@ -536,16 +536,26 @@ int ms_rsync_check_delete_safe(const ms_task_t *t, char *err, size_t errlen)
 
     if (!(t->flags & MS_TASK_DELETE))
         return 0;
-    src = join_dir(t->source, t->project);
-    dst = join_dir(t->dest, t->project);
+    /* The folder the task mirrors: the project, or for a chunk of name
+     * ranges the folder it runs rsync on (an unmounted sub must not empty
+     * its backup either). */
+    if (t->n_match > 0) {
+        src = task_path(t->source, t, NULL);
+        dst = task_path(t->dest, t, NULL);
+    } else {
+        src = join_dir(t->source, t->project);
+        dst = join_dir(t->dest, t->project);
+    }
     if (src == NULL || dst == NULL) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
     s = folder_has_entries(src);
+    int src_errno = errno;
     d = ms_path_is_remote(t->dest) ? 1 : folder_has_entries(dst);
     if (s < 0)
-        snprintf(err, errlen, "source %s is not a readable folder: %s", src, strerror(errno));
+        snprintf(err, errlen, "source %s is not a readable folder: %s", src,
+                 strerror(src_errno));
     else if (s == 0 && d != 0)
         snprintf(err, errlen,
                  "refusing to mirror deletions: source %s is missing or empty while its backup "

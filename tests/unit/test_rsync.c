@@ -862,6 +862,39 @@ static void delete_safety_of_a_chunk_or_a_rest_looks_at_the_project_folder(void 
     rm_scratch(dir);
 }
 
+/* A chunk of name ranges runs rsync on its sub folder: that folder empty in
+ * the source (an unmounted disk under the project) while its backup is not
+ * is refused, even when the project itself has other entries. */
+static void delete_safety_of_a_chunk_of_name_ranges_looks_at_its_folder(void **state)
+{
+    char dir[64], err[512], src[128], dst[128], p[256], *match[] = {"[\\a-\\m]*"};
+    ms_task_t t = match_chunk("big", match, 1);
+
+    (void)state;
+    scratch(dir, sizeof(dir), 1, 1, 0); /* src/p/f and dst/p/f */
+    snprintf(src, sizeof(src), "%s/src", dir);
+    snprintf(dst, sizeof(dst), "%s/dst", dir);
+    snprintf(p, sizeof(p), "%s/p/big", src);
+    assert_int_equal(mkdir(p, 0755), 0);
+    snprintf(p, sizeof(p), "%s/p/big", dst);
+    assert_int_equal(mkdir(p, 0755), 0);
+    snprintf(p, sizeof(p), "%s/p/big/aaa", dst);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fclose(f);
+    t.project = "p";
+    t.source = src;
+    t.dest = dst;
+    t.flags = MS_TASK_DELETE;
+    assert_int_equal(ms_rsync_check_delete_safe(&t, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "/p/big"));
+    snprintf(p, sizeof(p), "%s/p/big/aaa", src);
+    assert_non_null(f = fopen(p, "w"));
+    fclose(f);
+    assert_int_equal(ms_rsync_check_delete_safe(&t, err, sizeof(err)), 0);
+    rm_scratch(dir);
+}
+
 /* ---- --stats ------------------------------------------------------------ */
 
 static void stats_of_a_first_run_count_every_file_and_byte(void **state)
@@ -1044,6 +1077,7 @@ int main(void)
         cmocka_unit_test(check_task_refuses_an_item_that_is_not_one_name),
         cmocka_unit_test(check_task_refuses_impossible_mixes_of_sub_items_and_excl),
         cmocka_unit_test(delete_safety_of_a_chunk_or_a_rest_looks_at_the_project_folder),
+        cmocka_unit_test(delete_safety_of_a_chunk_of_name_ranges_looks_at_its_folder),
         cmocka_unit_test(stats_of_a_first_run_count_every_file_and_byte),
         cmocka_unit_test(stats_of_a_no_change_run_transfer_nothing),
         cmocka_unit_test(stats_with_thousands_separators_are_read_whole),
