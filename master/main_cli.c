@@ -227,9 +227,8 @@ static int finish(const cli_t *c, json_t *rep)
 {
     fflush(stdout);
     int failed = ms_report_print(rep, stdout, stderr);
-    int rc = failed == 0 && strcmp(json_string_value(json_object_get(rep, "status")), "ok") == 0
-                 ? 0
-                 : 1;
+    const char *status = json_string_value(json_object_get(rep, "status")); /* from the network */
+    int rc = failed == 0 && status && strcmp(status, "ok") == 0 ? 0 : 1;
     if (c->report && write_report_file(rep, c->report) != 0)
         rc = 1;
     if (ms_stop_signal)
@@ -292,14 +291,30 @@ static int await(ms_client_t *cl, ms_msg_t *m, int want, int timeout_ms, const c
 
 /* The next RUN_DONE (answers to earlier STATUS requests are skipped), as
  * JSON. NULL when none comes (said on stderr). */
-static json_t *next_report(ms_client_t *cl, const char *ep)
+/* Whether ans is a message next_report passes over: a STATUS answer, or a
+ * RUN_DONE that is not the page asked for (one more answer to an earlier
+ * WAIT: it holds the first page). */
+static int not_the_page(const ms_msg_t *ans, int64_t from)
+{
+    if (ans->cmd == MS_CMD_STATUS_REPLY)
+        return 1;
+    if (ans->cmd != MS_CMD_RUN_DONE || from <= 0)
+        return 0;
+    json_t *rep = json_loads(ans->u.runref.report, 0, NULL);
+    int other = !rep || json_integer_value(json_object_get(rep, "tasks_from")) != from;
+    json_decref(rep);
+    return other;
+}
+
+/* The next RUN_DONE holding the rows from `from` (0: any), as JSON. */
+static json_t *next_report(ms_client_t *cl, const char *ep, int64_t from)
 {
     ms_msg_t ans = {0};
     json_t *rep = NULL;
     char err[512];
     int rc;
     while ((rc = ms_client_recv(cl, &ans, MASTER_ANSWER_MS, err, sizeof err)) > 0 &&
-           ans.cmd == MS_CMD_STATUS_REPLY)
+           not_the_page(&ans, from))
         ms_msg_clear(&ans);
     if (rc == 0)
         fprintf(stderr, "multisync: no answer from the master at %s\n", ep);
@@ -334,7 +349,7 @@ static int fetch_pages(ms_client_t *cl, json_t *rep, const char *ep)
             fprintf(stderr, "multisync: %s\n", err);
             return -1;
         }
-        json_t *page = next_report(cl, ep);
+        json_t *page = next_report(cl, ep, (int64_t)req.u.runref.from);
         json_t *more = json_object_get(page, "tasks");
         if (!page || json_integer_value(json_object_get(page, "tasks_from")) !=
                          (json_int_t)req.u.runref.from ||
@@ -550,7 +565,7 @@ static int report(cli_t *c)
         fprintf(stderr, "multisync: %s\n", err);
         goto out;
     }
-    json_t *rep = next_report(cl, c->master);
+    json_t *rep = next_report(cl, c->master, 0);
     if (rep && fetch_pages(cl, rep, c->master) != 0) {
         json_decref(rep);
         goto out;

@@ -131,8 +131,12 @@ static const char *const stmt_sql[ST_COUNT] = {
                      " FROM tasks WHERE run_id = ?1 ORDER BY task_id",
     [ST_WORKERS_GET] = "SELECT worker_id, host, slots, tasks FROM run_workers WHERE run_id = ?1"
                        " ORDER BY idx",
+    /* Tasks and failures count projects, as the report does: a split
+     * project's chunks are one row with it (parent is its rest's id). */
     [ST_HISTORY] = "SELECT r.id, r.set_name, r.source, r.dest, r.started_ns, r.finished_ns,"
-                   " r.finished, COUNT(t.task_id), COALESCE(SUM(t.state = ?1), 0),"
+                   " r.finished, COALESCE(SUM(t.parent < 0), 0), COUNT(DISTINCT CASE WHEN"
+                   " t.state = ?1 THEN (CASE WHEN t.parent >= 0 THEN t.parent ELSE t.task_id END)"
+                   " END),"
                    " COALESCE(SUM(t.bytes_total), 0), COALESCE(SUM(t.bytes_transferred), 0)"
                    " FROM runs r LEFT JOIN tasks t ON t.run_id = r.id"
                    " GROUP BY r.id ORDER BY r.id DESC LIMIT ?2",
@@ -965,10 +969,11 @@ static int cmp_task_project(const void *a, const void *b)
 
 /* Give each task of r, by project name, the size it had last time, and r
  * the total cost of that run. */
-static void apply_prior(ms_runrec_t *r, sqlite3_stmt *s, ms_trec_t **by_name, size_t n)
+static int apply_prior(ms_runrec_t *r, sqlite3_stmt *s, ms_trec_t **by_name, size_t n)
 {
+    int rc;
     r->prior_cost = 0;
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         r->prior_cost += ms_split_cost((uint64_t)sqlite3_column_int64(s, 1),
                                        (uint64_t)sqlite3_column_int64(s, 3));
         char *project = col_dup(s, 0);
@@ -983,6 +988,7 @@ static void apply_prior(ms_runrec_t *r, sqlite3_stmt *s, ms_trec_t **by_name, si
         }
         free(project);
     }
+    return rc;
 }
 
 int ms_catalog_prior_sizes(ms_catalog_t *c, ms_runrec_t *r, char *err, size_t errlen)
@@ -998,11 +1004,13 @@ int ms_catalog_prior_sizes(ms_catalog_t *c, ms_runrec_t *r, char *err, size_t er
     sqlite3_bind_blob(s, 2, r->dest, (int)strlen(r->dest), SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 3, (sqlite3_int64)r->id);
     sqlite3_bind_int(s, 4, MS_TS_OK);
-    apply_prior(r, s, by_name, r->n_tasks);
+    int rc = apply_prior(r, s, by_name, r->n_tasks) == SQLITE_DONE
+                 ? 0
+                 : db_err(c, err, errlen, "sizes of the previous run");
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
     free(by_name);
-    return 0;
+    return rc;
 }
 
 int ms_catalog_checkpoint(ms_catalog_t *c, int *wal_pages, char *err, size_t errlen)

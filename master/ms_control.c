@@ -9,6 +9,7 @@
 #include "ms_diag.h"
 #include "ms_log.h"
 #include "ms_master_int.h"
+#include "ms_path.h"
 #include "ms_report.h"
 
 static void reply(ms_master_t *m, const ms_peer_t *peer, ms_msg_t *msg)
@@ -109,8 +110,11 @@ static int resolve_run(const ms_master_t *m, const ms_msg_t *msg, const char **s
     }
     *src = msg->u.run.source;
     *dst = msg->u.run.dest;
-    if (!*src || !*dst || (*src)[0] != '/') {
-        snprintf(err, errlen, "a run needs a set name, or an absolute source and a destination");
+    /* A relative destination would be relative to each worker's own working
+     * folder: refused here, not only by the multisync client. */
+    if (!*src || !*dst || (*src)[0] != '/' || ((*dst)[0] != '/' && !ms_path_is_remote(*dst))) {
+        snprintf(err, errlen, "a run needs a set name, or an absolute source and an absolute "
+                              "or remote destination");
         return -1;
     }
     return 0;
@@ -274,6 +278,12 @@ static json_t *last_run_summary(const ms_runrec_t *r)
     if (rep) {
         json_object_set(rep, "failed_tasks", json_object_get(rep, "tasks"));
         json_object_del(rep, "tasks");
+        /* The page's keys name "tasks": say how many failed rows there are. */
+        json_t *total = json_object_get(rep, "tasks_total");
+        if (total)
+            json_object_set(rep, "failed_tasks_total", total);
+        json_object_del(rep, "tasks_total");
+        json_object_del(rep, "tasks_from");
     }
     return rep;
 }
@@ -308,8 +318,9 @@ json_t *ms_master_status(const ms_master_t *m)
     }
     const ms_runrec_t *cur = current_run(m, &going);
     json_t *last = !going && cur ? last_run_summary(cur) : json_null();
-    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:I}", "run",
-                     going ? run_status(cur) : json_null(), "runs", active, "workers", workers,
+    /* The current run is the first going one: runs[0], already built. */
+    json_t *run = going ? json_incref(json_array_get(active, 0)) : json_null();
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:I}", "run", run, "runs", active, "workers", workers,
                      "running", running, "last_run", last, "queued", (json_int_t)m->q_len);
 }
 

@@ -677,6 +677,12 @@ static void test_a_split_project_comes_back_with_its_chunks_and_their_paths(void
         fail_msg("load: %s", fx->err);
     assert_int_equal(back->n_tasks, 5);
     assert_int_equal(back->n_scanning, 1);
+    /* History counts projects, as the report does: big (its chunks in it),
+     * small and the top task. */
+    json_t *h = ms_catalog_history(c, 1, fx->err, sizeof fx->err);
+    assert_non_null(h);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(h, 0), "tasks")), 3);
+    json_decref(h);
     assert_int_equal(back->top, 2);
     assert_runs_equal(r, back);
     /* The rest is released only by its last chunk. */
