@@ -4,6 +4,9 @@
 # task's own CPU and write counters in the report.
 source "$(dirname "$0")/lib.sh"
 RUN=("$BIN/multisync" run --slots 2 --heartbeat-ms 200)
+# The host's CPU is the average over all its cores: to make it CPU-bound,
+# burn as many at once as it has.
+CORES=$(nproc)
 
 note "CPU-bound: every task burns CPU (a fixed amount of work) before its rsync"
 # Work, not time: on a loaded machine the task still burns what it must.
@@ -13,8 +16,8 @@ for ((i = 0; i < 2000000; i++)); do :; done
 exec rsync "$@"
 SH
 chmod +x "$T/burn-rsync"
-for i in 1 2 3 4 5 6; do make_file "$T/cpu/p$i/f" 1000; done
-"${RUN[@]}" --rsync "$T/burn-rsync" --report "$T/cpu.json" "$T/cpu" "$T/cpu-dst" >/dev/null 2>&1 ||
+for i in $(seq 1 $((3 * CORES))); do make_file "$T/cpu/p$i/f" 1000; done
+"${RUN[@]}" --slots "$CORES" --rsync "$T/burn-rsync" --report "$T/cpu.json" "$T/cpu" "$T/cpu-dst" >/dev/null 2>&1 ||
     fail "cpu run failed"
 jq -c '.diagnosis' "$T/cpu.json"
 jq_check "$T/cpu.json" '.diagnosis.run.verdict == "cpu-bound"' "the run is cpu-bound"
