@@ -116,7 +116,7 @@ CONTROL_TASKS ?= 100000
 bench: all
 	MS_BIN=$(CURDIR)/$(BIN) bench/bench.sh $(BENCH_ARGS)
 	MS_BIN=$(CURDIR)/$(BIN) bench/scale.sh $(SCALE_ARGS)
-	bench/control.sh --tasks $(CONTROL_TASKS) --json bench/control.json
+	MS_BIN=$(CURDIR)/$(BIN) bench/control.sh --tasks $(CONTROL_TASKS) --json bench/control.json
 
 bench-scale: all
 	MS_BIN=$(CURDIR)/$(BIN) bench/scale.sh $(SCALE_ARGS)

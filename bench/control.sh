@@ -6,6 +6,7 @@
 #   bench/control.sh [--tasks N] [--json FILE] [--insecure]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+BIN=${MS_BIN:-bin} # make bench passes the bin/ it built
 N=100000 JSON="" SECURITY=curve
 while (($#)); do
     case $1 in
@@ -28,7 +29,7 @@ WEP=tcp://127.0.0.1:$(port)
 M=(--listen "$WEP" --control "ipc://$W/c" --catalog "$W/cat.db")
 WK=(--master "$WEP" --slots 64 --noop-executor -q)
 if [[ $SECURITY == curve ]]; then
-    for k in master w1 w2; do bin/multisync keygen "$W/$k" >/dev/null; done
+    for k in master w1 w2; do "$BIN"/multisync keygen "$W/$k" >/dev/null; done
     mkdir "$W/auth" && cp "$W/w1.pub" "$W/w2.pub" "$W/auth/"
     M+=(--key "$W/master.key" --authorized "$W/auth")
     WK+=(--master-key "$W/master.pub")
@@ -36,24 +37,24 @@ else
     M+=(--insecure)
     WK+=(--insecure)
 fi
-bin/multisync-master "${M[@]}" 2>"$W/master.log" &
+"$BIN"/multisync-master "${M[@]}" 2>"$W/master.log" &
 MPID=$!
 PIDS+=("$MPID")
 for w in w1 w2; do
     if [[ $SECURITY == curve ]]; then
-        bin/multisync-worker "${WK[@]}" --key "$W/$w.key" 2>"$W/$w.log" &
+        "$BIN"/multisync-worker "${WK[@]}" --key "$W/$w.key" 2>"$W/$w.log" &
     else
-        bin/multisync-worker "${WK[@]}" --name "$w" 2>"$W/$w.log" &
+        "$BIN"/multisync-worker "${WK[@]}" --name "$w" 2>"$W/$w.log" &
     fi
     PIDS+=("$!")
 done
 for i in $(seq 1 100); do
-    n=$(bin/multisync status --master "ipc://$W/c" --json 2>/dev/null | jq '.workers | length' || echo 0)
+    n=$("$BIN"/multisync status --master "ipc://$W/c" --json 2>/dev/null | jq '.workers | length' || echo 0)
     [[ $n == 2 ]] && break
     sleep 0.1
 done
 start=$(date +%s.%N)
-bin/multisync run --master "ipc://$W/c" --report "$W/r.json" "$W/src" /tmp/unused-noop-dest >/dev/null &
+"$BIN"/multisync run --master "ipc://$W/c" --report "$W/r.json" "$W/src" /tmp/unused-noop-dest >/dev/null &
 RUN=$!
 # How long `status` takes while the run goes on (the master answers from
 # its loop, between batches of results). Starting a run of N projects (scan
@@ -62,7 +63,7 @@ RUN=$!
 worst=0 polls=0 lat=()
 while kill -0 "$RUN" 2>/dev/null && ((polls < 20)); do
     t0=$(date +%s%N)
-    bin/multisync status --master "ipc://$W/c" --json >"$W/st.json" 2>/dev/null || break
+    "$BIN"/multisync status --master "ipc://$W/c" --json >"$W/st.json" 2>/dev/null || break
     ms=$((($(date +%s%N) - t0) / 1000000))
     state=$(jq -r '.run.state // "none"' "$W/st.json")
     [[ $state == running ]] || continue

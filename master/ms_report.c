@@ -279,11 +279,6 @@ fail:
     return NULL;
 }
 
-json_t *ms_report_json(const ms_runrec_t *r)
-{
-    return ms_report_json_page(r, 0, SIZE_MAX, 0);
-}
-
 json_t *ms_report_json_page(const ms_runrec_t *r, size_t from, size_t max, int failed_only)
 {
     char started[32], finished[32], src[4 * MS_MAX_PATH], dst[4 * MS_MAX_PATH];

@@ -15,16 +15,14 @@
 
 #include "ms_run.h"
 
-/* The report of r (finished or not). Returns a new reference, or NULL on
- * out of memory. */
-json_t *ms_report_json(const ms_runrec_t *r);
-
 /*
- * The same with only some rows in "tasks" (the totals count them all): rows
- * from..from+max-1, among all rows or, with failed_only, the failed ones.
+ * The report of r (finished or not), with only some rows in "tasks" (the
+ * totals count them all): rows from..from+max-1 (SIZE_MAX: all), among all
+ * rows or, with failed_only, the failed ones.
  * When that is not every row, "tasks_from" and "tasks_total" (rows selected
  * in all) say which part this is. A big run's report travels in pages: the
- * master's memory then holds one page of JSON, not 100,000 rows.
+ * master's memory then holds one page of JSON, not 100,000 rows. Returns a
+ * new reference, or NULL on out of memory.
  */
 json_t *ms_report_json_page(const ms_runrec_t *r, size_t from, size_t max, int failed_only);
 
