@@ -274,14 +274,15 @@ static int run_embedded(cli_t *c)
 /* Wait for the master's answer; an ERROR answer is printed and fails. */
 static int await(ms_client_t *cl, ms_msg_t *m, int want, int timeout_ms, const char *ep)
 {
-    char err[512];
+    char err[512], text[1024];
     int rc = ms_client_recv(cl, m, timeout_ms, err, sizeof err);
     if (rc == 0)
         fprintf(stderr, "multisync: no answer from the master at %s\n", ep);
     else if (rc < 0)
         fprintf(stderr, "multisync: %s\n", ms_stop_signal ? "interrupted" : err);
     else if (m->cmd == MS_CMD_ERROR)
-        fprintf(stderr, "multisync: the master says: %s\n", m->u.text.message);
+        fprintf(stderr, "multisync: the master says: %s\n",
+                ms_log_safe(m->u.text.message, text, sizeof text));
     else if (m->cmd != want)
         fprintf(stderr, "multisync: unexpected %s from the master\n", ms_cmd_name(m->cmd));
     else
@@ -311,7 +312,7 @@ static json_t *next_report(ms_client_t *cl, const char *ep, int64_t from)
 {
     ms_msg_t ans = {0};
     json_t *rep = NULL;
-    char err[512];
+    char err[512], text[1024];
     int rc;
     while ((rc = ms_client_recv(cl, &ans, MASTER_ANSWER_MS, err, sizeof err)) > 0 &&
            not_the_page(&ans, from))
@@ -321,7 +322,8 @@ static json_t *next_report(ms_client_t *cl, const char *ep, int64_t from)
     else if (rc < 0)
         fprintf(stderr, "multisync: %s\n", ms_stop_signal ? "interrupted" : err);
     else if (ans.cmd == MS_CMD_ERROR)
-        fprintf(stderr, "multisync: the master says: %s\n", ans.u.text.message);
+        fprintf(stderr, "multisync: the master says: %s\n",
+                ms_log_safe(ans.u.text.message, text, sizeof text));
     else if (ans.cmd != MS_CMD_RUN_DONE)
         fprintf(stderr, "multisync: unexpected %s from the master\n", ms_cmd_name(ans.cmd));
     else if (!(rep = json_loads(ans.u.runref.report, 0, NULL)))
@@ -404,7 +406,7 @@ static int send_ref(ms_client_t *cl, int cmd, uint64_t run_id)
 
 static int wait_for_run(ms_client_t *cl, uint64_t run_id, ms_msg_t *ans, const char *ep)
 {
-    char err[512];
+    char err[512], text[1024];
     int tty = isatty(STDOUT_FILENO);
     int64_t next_wait = ms_now_ms() + WAIT_AGAIN_MS, next_status = 0;
     for (;;) {
@@ -432,7 +434,8 @@ static int wait_for_run(ms_client_t *cl, uint64_t run_id, ms_msg_t *ans, const c
             return 0;
         }
         if (ans->cmd == MS_CMD_ERROR) {
-            fprintf(stderr, "multisync: the master at %s says: %s\n", ep, ans->u.text.message);
+            fprintf(stderr, "multisync: the master at %s says: %s\n", ep,
+                    ms_log_safe(ans->u.text.message, text, sizeof text));
             return -1;
         }
         if (ans->cmd == MS_CMD_STATUS_REPLY && tty)

@@ -335,10 +335,30 @@ static double num(const json_t *o, const char *key)
     return json_number_value(json_object_get(o, key));
 }
 
+/*
+ * o's string at key, safe for a terminal: these come from a master over the
+ * network and hold names anyone who can make a folder chose, so control
+ * bytes (escape sequences, carriage returns) become \xNN and a newline a
+ * space; UTF-8 stays. The text lives in one of a few rotating buffers, long
+ * enough for a printf with several of them.
+ */
 static const char *str(const json_t *o, const char *key)
 {
+    static _Thread_local char ring[8][16384];
+    static _Thread_local unsigned next;
     const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "";
+    char *out = ring[next++ % 8];
+    size_t n = 0, len = sizeof ring[0];
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p && n + 5 < len; p++) {
+        if (*p == '\n')
+            out[n++] = ' ';
+        else if (*p < 0x20 || *p == 0x7f)
+            n += (size_t)snprintf(out + n, len - n, "\\x%02x", *p);
+        else
+            out[n++] = (char)*p;
+    }
+    out[n] = '\0';
+    return out;
 }
 
 /* A name for a terminal: UTF-8 kept, control characters as \xNN, cut to
@@ -395,10 +415,7 @@ static void print_failure(const json_t *t, FILE *err)
 {
     char name[1024], msg[4096];
     ms_log_safe(str(t, "project"), name, sizeof name);
-    snprintf(msg, sizeof msg, "%s", str(t, "message"));
-    for (char *p = msg; *p; p++)
-        if (*p == '\n')
-            *p = ' ';
+    snprintf(msg, sizeof msg, "%s", str(t, "message")); /* one line: str() */
     fprintf(err, "FAILED %s on %s (exit %.0f, %.0f attempt%s): %s\n", name, str(t, "host"),
             num(t, "exit_code"), num(t, "attempts"), num(t, "attempts") == 1 ? "" : "s", msg);
 }
