@@ -336,29 +336,38 @@ static double num(const json_t *o, const char *key)
 }
 
 /*
- * o's string at key, safe for a terminal: these come from a master over the
- * network and hold names anyone who can make a folder chose, so control
- * bytes (escape sequences, carriage returns) become \xNN and a newline a
- * space; UTF-8 stays. The text lives in one of a few rotating buffers, long
- * enough for a printf with several of them.
+ * s, safe for a terminal: what the printers show comes from a master over
+ * the network and holds names anyone who can make a folder chose, so
+ * control bytes (escape sequences, carriage returns, newlines) become \xNN;
+ * UTF-8 stays. The text lives in one of a few rotating buffers, enough for
+ * a printf with several of them.
  */
-static const char *str(const json_t *o, const char *key)
+static const char *esc(const char *s)
 {
     static _Thread_local char ring[8][16384];
     static _Thread_local unsigned next;
-    const char *s = json_string_value(json_object_get(o, key));
     char *out = ring[next++ % 8];
     size_t n = 0, len = sizeof ring[0];
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p && n + 5 < len; p++) {
-        if (*p == '\n')
-            out[n++] = ' ';
-        else if (*p < 0x20 || *p == 0x7f)
+    for (const unsigned char *p = (const unsigned char *)s; *p && n + 5 < len; p++) {
+        if (*p < 0x20 || *p == 0x7f)
             n += (size_t)snprintf(out + n, len - n, "\\x%02x", *p);
         else
             out[n++] = (char)*p;
     }
     out[n] = '\0';
     return out;
+}
+
+static const char *raw(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+/* o's string at key, escaped (esc). */
+static const char *str(const json_t *o, const char *key)
+{
+    return esc(raw(o, key));
 }
 
 /* A name for a terminal: UTF-8 kept, control characters as \xNN, cut to
@@ -387,7 +396,7 @@ static void print_task(const json_t *t, FILE *out)
 {
     char name[256], host[256], b1[32], b2[32], b3[32], b4[32];
     fprintf(out, "%s %s %-8s %3.0f %8.1f %9.0f %10s %10s %7.2f %10s %10s\n",
-            cell(str(t, "project"), 24, name, sizeof name), cell(str(t, "host"), 14, host, sizeof host),
+            cell(raw(t, "project"), 24, name, sizeof name), cell(raw(t, "host"), 14, host, sizeof host),
             str(t, "status"), num(t, "attempts"), num(t, "seconds"),
             num(t, "files"), human_bytes(num(t, "bytes_total"), b1, sizeof b1),
             human_bytes(num(t, "bytes_transferred"), b2, sizeof b2),
@@ -414,10 +423,13 @@ static void print_totals(const json_t *rep, const json_t *tot, FILE *out)
 static void print_failure(const json_t *t, FILE *err)
 {
     char name[1024], msg[4096];
-    ms_log_safe(str(t, "project"), name, sizeof name);
-    snprintf(msg, sizeof msg, "%s", str(t, "message")); /* one line: str() */
+    ms_log_safe(raw(t, "project"), name, sizeof name);
+    snprintf(msg, sizeof msg, "%s", raw(t, "message"));
+    for (char *p = msg; *p; p++) /* rsync's lines, on one line */
+        if (*p == '\n')
+            *p = ' ';
     fprintf(err, "FAILED %s on %s (exit %.0f, %.0f attempt%s): %s\n", name, str(t, "host"),
-            num(t, "exit_code"), num(t, "attempts"), num(t, "attempts") == 1 ? "" : "s", msg);
+            num(t, "exit_code"), num(t, "attempts"), num(t, "attempts") == 1 ? "" : "s", esc(msg));
 }
 
 int ms_report_print(const json_t *rep, FILE *out, FILE *err)
@@ -440,7 +452,7 @@ int ms_report_print(const json_t *rep, FILE *out, FILE *err)
             failed++;
         } else if (strcmp(str(t, "status"), "ok") != 0) {
             char name[1024];
-            ms_log_safe(str(t, "project"), name, sizeof name);
+            ms_log_safe(raw(t, "project"), name, sizeof name);
             fprintf(err, "NOT DONE %s: %s\n", name,
                     strcmp(str(t, "status"), "running") == 0 ? "still running" : "not started");
             failed++;
@@ -522,7 +534,7 @@ static void print_workers(const json_t *workers, FILE *out)
             "CPU%", "DISK_R/s", "DISK_W/s", "DISK%", "NET/s", "DONE", "SEEN");
     json_array_foreach(workers, i, w)
         fprintf(out, "%s %5.0f %4.0f %5.0f %10s %10s %5.0f %10s %6.0f %5.1fs\n",
-                cell(str(w, "host"), 16, host, sizeof host), num(w, "slots"), num(w, "busy"),
+                cell(raw(w, "host"), 16, host, sizeof host), num(w, "slots"), num(w, "busy"),
                 num(w, "cpu_percent"), human_bytes(num(w, "disk_read_bps"), b1, sizeof b1),
                 human_bytes(num(w, "disk_write_bps"), b2, sizeof b2),
                 num(w, "disk_busy_percent"),
@@ -540,11 +552,11 @@ static void print_running(const json_t *running, FILE *out)
     fprintf(out, "\n%-32s %-16s %3s %9s %10s\n", "RUNNING", "HOST", "ATT", "ELAPSED", "BYTES");
     json_array_foreach(running, i, t)
     {
-        const char *part = str(t, "part");
-        snprintf(full, sizeof full, "%s%s%s%s", str(t, "project"), *part ? " [" : "", part,
+        const char *part = raw(t, "part");
+        snprintf(full, sizeof full, "%s%s%s%s", raw(t, "project"), *part ? " [" : "", part,
                  *part ? "]" : "");
         fprintf(out, "%s %s %3.0f %9s %10s\n", cell(full, 32, name, sizeof name),
-                cell(str(t, "host"), 16, host, sizeof host), num(t, "attempt"),
+                cell(raw(t, "host"), 16, host, sizeof host), num(t, "attempt"),
                 hms(num(t, "elapsed_s"), el, sizeof el),
                 human_bytes(num(t, "bytes_done"), b1, sizeof b1));
     }
@@ -582,6 +594,6 @@ void ms_report_print_history(const json_t *history, FILE *out)
                 num(r, "tasks"), num(r, "failed"),
                 human_bytes(num(r, "bytes_total"), b1, sizeof b1),
                 json_is_string(json_object_get(r, "set")) ? str(r, "set")
-                                                          : cell(str(r, "source"), 40, src,
+                                                          : cell(raw(r, "source"), 40, src,
                                                                  sizeof src));
 }
