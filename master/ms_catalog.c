@@ -74,6 +74,7 @@ enum {
     ST_RUN_END,
     ST_RUN_NTASKS,
     ST_TASK_PUT,
+    ST_TASK_STATE,
     ST_ATTEMPT_PUT,
     ST_ATTEMPT_RESULT,
     ST_WORKERS_DEL,
@@ -103,6 +104,11 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_RUN_PUT] = "INSERT OR REPLACE INTO runs (id, source, dest, set_name, flags, started_ns,"
                    " finished_ns, finished, n_tasks) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_RUN_NTASKS] = "UPDATE runs SET n_tasks = ?2 WHERE id = ?1",
+    /* What a task's life changes; its name, flags, parent and spec stay. */
+    [ST_TASK_STATE] = "UPDATE tasks SET (state, attempts, worker_id, host, failed_on, res_run,"
+                      " res_task, res_attempt, " RESULT_COLS ") = (?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+                      " ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)"
+                      " WHERE run_id = ?1 AND task_id = ?2",
     [ST_RUN_END] = "UPDATE runs SET finished = ?2, finished_ns = ?3, extra = ?4 WHERE id = ?1",
     [ST_TASK_PUT] =
         "INSERT OR REPLACE INTO tasks (run_id, task_id, project, flags, state,"
@@ -332,8 +338,10 @@ ms_catalog_t *ms_catalog_open(const char *path, char *err, size_t errlen)
         ms_errf(err, errlen, "catalog: out of memory");
         return NULL;
     }
-    if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-        SQLITE_OK) {
+    /* One thread uses a connection: SQLite's own locking would only cost. */
+    if (sqlite3_open_v2(path, &c->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
         if (c->db)
             db_err(c, err, errlen, path);
         else
@@ -370,6 +378,17 @@ int ms_catalog_begin(ms_catalog_t *c, char *err, size_t errlen)
     if (!sqlite3_get_autocommit(c->db))
         return ms_errf(err, errlen, "catalog: begin: a transaction is already open");
     return step_done(c, ST_BEGIN, "begin", err, errlen);
+}
+
+void ms_catalog_rollback(ms_catalog_t *c)
+{
+    if (!sqlite3_get_autocommit(c->db))
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int ms_catalog_in_txn(const ms_catalog_t *c)
+{
+    return !sqlite3_get_autocommit(c->db);
 }
 
 int ms_catalog_commit(ms_catalog_t *c, char *err, size_t errlen)
@@ -510,22 +529,31 @@ static int put_task_worker(ms_catalog_t *c, const ms_trec_t *t, char *err, size_
     return 0;
 }
 
-static int put_task(ms_catalog_t *c, uint64_t run_id, const ms_trec_t *t, char *err, size_t errlen)
+/* Bind what a task's life changes, 20 columns from index i: state,
+ * attempts, worker_id, host, failed_on, res_run, res_task, res_attempt
+ * and RESULT_COLS. */
+static void bind_life(sqlite3_stmt *s, int i, const ms_trec_t *t)
+{
+    sqlite3_bind_int(s, i, (int)t->state);
+    sqlite3_bind_int64(s, i + 1, t->attempts);
+    bind_bytes(s, i + 2, t->worker_id);
+    bind_bytes(s, i + 3, t->host);
+    bind_bytes(s, i + 4, t->failed_on);
+    sqlite3_bind_int64(s, i + 5, (sqlite3_int64)t->result.run_id);
+    sqlite3_bind_int64(s, i + 6, (sqlite3_int64)t->result.task_id);
+    sqlite3_bind_int64(s, i + 7, t->result.attempt);
+    bind_result(s, i + 8, &t->result);
+}
+
+static int put_task(ms_catalog_t *c, uint64_t run_id, const ms_trec_t *t, int with_worker,
+                    char *err, size_t errlen)
 {
     sqlite3_stmt *s = c->st[ST_TASK_PUT];
     sqlite3_bind_int64(s, 1, (sqlite3_int64)run_id);
     sqlite3_bind_int64(s, 2, (sqlite3_int64)t->id);
     bind_bytes(s, 3, t->project ? t->project : "");
     sqlite3_bind_int64(s, 4, t->flags);
-    sqlite3_bind_int(s, 5, (int)t->state);
-    sqlite3_bind_int64(s, 6, t->attempts);
-    bind_bytes(s, 7, t->worker_id);
-    bind_bytes(s, 8, t->host);
-    bind_bytes(s, 9, t->failed_on);
-    sqlite3_bind_int64(s, 10, (sqlite3_int64)t->result.run_id);
-    sqlite3_bind_int64(s, 11, (sqlite3_int64)t->result.task_id);
-    sqlite3_bind_int64(s, 12, t->result.attempt);
-    bind_result(s, 13, &t->result);
+    bind_life(s, 5, t);
     sqlite3_bind_int64(s, 25, t->parent == MS_NO_TASK ? -1 : (sqlite3_int64)t->parent);
     size_t spec_len = 0;
     char *spec = ms_run_spec_encode(t, &spec_len);
@@ -540,7 +568,7 @@ static int put_task(ms_catalog_t *c, uint64_t run_id, const ms_trec_t *t, char *
     if (t->attempts >= 1 && put_attempt(c, run_id, t, err, errlen) != 0)
         return -1;
     /* The worker's count of tasks changes when a task is handed out. */
-    return t->state == MS_TS_RUNNING ? put_task_worker(c, t, err, errlen) : 0;
+    return with_worker && t->state == MS_TS_RUNNING ? put_task_worker(c, t, err, errlen) : 0;
 }
 
 static int put_workers(ms_catalog_t *c, const ms_runrec_t *r, char *err, size_t errlen)
@@ -569,7 +597,7 @@ static int put_run(ms_catalog_t *c, const ms_runrec_t *r, char *err, size_t errl
     if (step_done(c, ST_RUN_PUT, "save run", err, errlen) != 0)
         return -1;
     for (size_t i = 0; i < r->n_tasks; i++)
-        if (put_task(c, r->id, ms_run_at(r, i), err, errlen) != 0)
+        if (put_task(c, r->id, ms_run_at(r, i), 0, err, errlen) != 0)
             return -1;
     return put_workers(c, r, err, errlen);
 }
@@ -587,7 +615,49 @@ int ms_catalog_save_task(ms_catalog_t *c, const ms_trec_t *t, char *err, size_t 
         return ms_errf(err, errlen, "catalog: save task %" PRIu64 ": task has no run", t->id);
     if (op_begin(c, err, errlen) != 0)
         return -1;
-    return op_end(c, put_task(c, t->run->id, t, err, errlen), err, errlen);
+    return op_end(c, put_task(c, t->run->id, t, 1, err, errlen), err, errlen);
+}
+
+/* The columns ST_TASK_STATE changes; 0, or -1 when there is no row. */
+static int put_task_state(ms_catalog_t *c, uint64_t run_id, const ms_trec_t *t, char *err,
+                          size_t errlen)
+{
+    sqlite3_stmt *s = c->st[ST_TASK_STATE];
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)run_id);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)t->id);
+    bind_life(s, 3, t);
+    if (step_done(c, ST_TASK_STATE, "save task state", err, errlen) != 0)
+        return -1;
+    return sqlite3_changes(c->db) > 0 ? 0 : 1;
+}
+
+static int update_task(ms_catalog_t *c, const ms_trec_t *t, char *err, size_t errlen)
+{
+    int rc = put_task_state(c, t->run->id, t, err, errlen);
+    if (rc == 1) /* never stored: the whole row */
+        return put_task(c, t->run->id, t, 0, err, errlen);
+    if (rc == 0 && t->attempts >= 1)
+        rc = put_attempt(c, t->run->id, t, err, errlen);
+    return rc;
+}
+
+int ms_catalog_update_task(ms_catalog_t *c, const ms_trec_t *t, char *err, size_t errlen)
+{
+    if (!t->run)
+        return ms_errf(err, errlen, "catalog: save task %" PRIu64 ": task has no run", t->id);
+    if (ms_catalog_in_txn(c))
+        return update_task(c, t, err, errlen);
+    if (op_begin(c, err, errlen) != 0)
+        return -1;
+    return op_end(c, update_task(c, t, err, errlen), err, errlen);
+}
+
+int ms_catalog_save_workers(ms_catalog_t *c, const ms_runrec_t *r, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < r->n_workers; i++)
+        if (put_worker(c, r->id, i, &r->workers[i], err, errlen) != 0)
+            return -1;
+    return 0;
 }
 
 int ms_catalog_save_ntasks(ms_catalog_t *c, const ms_runrec_t *r, char *err, size_t errlen)

@@ -39,6 +39,11 @@ void ms_catalog_close(ms_catalog_t **c);
 /* Group the following writes in one transaction. Nested begin is an error. */
 int ms_catalog_begin(ms_catalog_t *c, char *err, size_t errlen);
 int ms_catalog_commit(ms_catalog_t *c, char *err, size_t errlen);
+/* Whether a transaction is open. SQLite may roll one back by itself when a
+ * statement fails (disk full, I/O error): what it held is then lost. */
+int ms_catalog_in_txn(const ms_catalog_t *c);
+/* Undo the open transaction, if any. */
+void ms_catalog_rollback(ms_catalog_t *c);
 
 /* Set *id to the highest run id ever stored (0 when none): new runs take
  * the next one. Returns 0, or -1 with err set (never a guess: a wrong 0
@@ -68,6 +73,19 @@ int ms_catalog_save_ntasks(ms_catalog_t *c, const ms_runrec_t *r, char *err, siz
  * that result.
  */
 int ms_catalog_save_task(ms_catalog_t *c, const ms_trec_t *t, char *err, size_t errlen);
+
+/*
+ * Store what a task's life changes (state, attempts, worker, host, result,
+ * and the row of its current attempt), as ms_catalog_save_task does, but
+ * not its name, parent or spec, nor its run's workers[]: the cheap save for
+ * each hand-out and result. A task never stored is stored whole. Inside a
+ * transaction it takes no savepoint of its own: when it fails, what it
+ * wrote may be half there, and the caller must store the task again.
+ */
+int ms_catalog_update_task(ms_catalog_t *c, const ms_trec_t *t, char *err, size_t errlen);
+
+/* Store r's workers[] (who ran its tasks, with their task counts). */
+int ms_catalog_save_workers(ms_catalog_t *c, const ms_runrec_t *r, char *err, size_t errlen);
 
 /* Store a run's end: finished time, status, and its workers[]. */
 int ms_catalog_save_run_end(ms_catalog_t *c, const ms_runrec_t *r, char *err, size_t errlen);

@@ -20,6 +20,10 @@
 #include "ms_catalog.h"
 #include "ms_test.h"
 
+/* 1: save tasks as the master does on each hand-out and result
+ * (ms_catalog_update_task), not whole. */
+static int cheap_saves;
+
 typedef struct {
     char dir[64];
     char path[128];
@@ -40,6 +44,7 @@ static int setup(void **state)
     assert_non_null(fx);
     ms_test_tmpdir(fx->dir, sizeof fx->dir, "catalog");
     snprintf(fx->path, sizeof fx->path, "%s/catalog.db", fx->dir);
+    cheap_saves = 0;
     *state = fx;
     return 0;
 }
@@ -84,7 +89,9 @@ static ms_runrec_t *new_run(uint64_t id, const char *set, const char *const *pro
 static void save_task(ms_catalog_t *c, ms_trec_t *t)
 {
     char err[512];
-    if (ms_catalog_save_task(c, t, err, sizeof err) != 0)
+    int rc = cheap_saves ? ms_catalog_update_task(c, t, err, sizeof err)
+                         : ms_catalog_save_task(c, t, err, sizeof err);
+    if (rc != 0)
         fail_msg("save_task: %s", err);
 }
 
@@ -733,6 +740,59 @@ static void test_a_catalog_of_schema_1_is_upgraded_and_keeps_its_runs(void **sta
     sqlite3_close(db);
 }
 
+/*
+ * The master saves a task on each hand-out and result with the cheap
+ * update (its state, worker, result and attempt row; not its name or spec)
+ * and a run's workers once per commit. Inside a transaction, and in
+ * autocommit mode, a run comes back as if every save had been whole; a
+ * task never stored before (a chunk) is stored whole by the update.
+ */
+static void test_cheap_task_updates_store_what_whole_saves_store(void **state)
+{
+    fx_t *fx = *state;
+    ms_catalog_t *c = open_ok(fx);
+    const char *projects[] = {"alpha", "beta", NULL};
+    ms_runrec_t *r = new_run(9, "prod", projects);
+    assert_int_equal(ms_catalog_save_run(c, r, fx->err, sizeof fx->err), 0);
+    cheap_saves = 1;
+    ms_trec_t *a = ms_run_at(r, 0), *b = ms_run_at(r, 1);
+    assert_int_equal(ms_catalog_begin(c, fx->err, sizeof fx->err), 0);
+    dispatch(c, a, "w1", "h1");
+    dispatch(c, b, "w2", "h2");
+    finish(c, a, 0, "");
+    fail_and_requeue(c, b, 23, "Permission denied (13)");
+    dispatch(c, b, "w1", "h1");
+    assert_int_equal(ms_catalog_commit(c, fx->err, sizeof fx->err), 0);
+    /* Autocommit: each update is its own transaction. */
+    finish(c, b, 24, "file has vanished");
+    ms_trec_t *chunk = ms_run_add_task(r, "alpha", 0);
+    assert_non_null(chunk);
+    const char *items[] = {"x", "y z"};
+    chunk->parent = a->id;
+    chunk->sub = strdup("deep/er");
+    assert_non_null(chunk->sub);
+    chunk->items = strv(items, 2);
+    chunk->n_items = 2;
+    ms_run_recount(r); /* a's chunk count, as loading computes it */
+    dispatch(c, chunk, "w2", "h2");
+    assert_int_equal(ms_catalog_save_ntasks(c, r, fx->err, sizeof fx->err), 0);
+    assert_int_equal(ms_catalog_save_workers(c, r, fx->err, sizeof fx->err), 0);
+
+    c = reopen(fx, &c);
+    ms_runrec_t *back = ms_catalog_load_run(c, 9, fx->err, sizeof fx->err);
+    assert_non_null(back);
+    assert_runs_equal(r, back);
+    assert_int_equal(back->workers[0].tasks + back->workers[1].tasks, 4);
+    json_t *att = ms_catalog_attempts(c, 9, b->id, fx->err, sizeof fx->err);
+    assert_int_equal(json_array_size(att), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(att, 0), "exit_code")), 23);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(att, 1), "exit_code")), 24);
+    json_decref(att);
+    ms_run_destroy(&back);
+    ms_run_destroy(&r);
+    ms_catalog_close(&c);
+}
+
 static void test_closing_null_or_twice_is_harmless(void **state)
 {
     fx_t *fx = *state;
@@ -773,6 +833,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_newer_schema_version_is_refused_with_a_message,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_closing_null_or_twice_is_harmless, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cheap_task_updates_store_what_whole_saves_store,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_a_split_project_comes_back_with_its_chunks_and_their_paths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_catalog_of_schema_1_is_upgraded_and_keeps_its_runs,
