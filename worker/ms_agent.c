@@ -36,7 +36,8 @@ typedef struct {
     struct pollfd *fds;    /* the pool's descriptors, 1 + 2 x slots */
     zmq_pollitem_t *items; /* the socket, then fds */
     size_t max_fds;
-    int hb_ms;
+    int hb_ms;              /* our heartbeat interval (--heartbeat-ms) */
+    int beat_ms;            /* the one used: shorter when the master's lease asks */
     int64_t next_hb_ms;
     int64_t next_progress_ms;
     ms_host_t *host;        /* /proc sampler for the heartbeats; NULL if it failed */
@@ -105,7 +106,7 @@ static void send_heartbeat(agent_t *a)
     char cores[MS_HOST_MAX_CPUS + 1];
     m.u.heartbeat.t = (uint64_t)ms_now_ms();
     add_host_counters(a, &m.u.heartbeat, cores, sizeof cores);
-    a->next_hb_ms = ms_now_ms() + a->hb_ms;
+    a->next_hb_ms = ms_now_ms() + a->beat_ms;
     send_msg(a, &m);
 }
 
@@ -263,7 +264,7 @@ static void reconnect(agent_t *a)
 static void check_lease(agent_t *a)
 {
     static const char why[] = "stopped: this worker lost contact with the master";
-    int64_t margin = a->hb_ms / 2 < a->ttl_ms / 4 ? a->hb_ms / 2 : a->ttl_ms / 4;
+    int64_t margin = a->beat_ms / 2 < a->ttl_ms / 4 ? a->beat_ms / 2 : a->ttl_ms / 4;
     int64_t deadline = a->acked_ms + a->ttl_ms, now = ms_now_ms();
     if (ms_pool_busy(a->pool) == 0 || now < deadline - margin)
         return;
@@ -332,8 +333,15 @@ static void on_heartbeat(agent_t *a, const ms_heartbeat_t *hb)
         a->acked_ms = (int64_t)hb->ack;
         outbox_acked(a, hb->ack);
     }
-    if (hb->ttl_ms > 0)
+    if (hb->ttl_ms > 0) {
         a->ttl_ms = hb->ttl_ms;
+        /* A master whose lease is shorter than our heartbeats allow (it was
+         * given a shorter --heartbeat-ms): beat often enough for it. */
+        int64_t beat = a->ttl_ms / MS_HEARTBEAT_LIVENESS;
+        a->beat_ms = beat > 0 && beat < a->hb_ms ? (int)beat : a->hb_ms;
+        if (a->next_hb_ms > ms_now_ms() + a->beat_ms)
+            a->next_hb_ms = ms_now_ms() + a->beat_ms;
+    }
     a->lease_lost = 0;
 }
 
@@ -556,6 +564,7 @@ int ms_agent_run(const ms_agent_opts_t *o, volatile sig_atomic_t *stop)
     agent_t a = {.o = o, .exit_code = 0};
     char err[512];
     a.hb_ms = o->heartbeat_ms > 0 ? o->heartbeat_ms : MS_HEARTBEAT_MS;
+    a.beat_ms = a.hb_ms;
     a.ttl_ms = (int64_t)a.hb_ms * MS_HEARTBEAT_LIVENESS;
     a.reconnect_ivl_ms = MS_RECONNECT_MIN_MS;
     if (setup(&a, err, sizeof err) != 0) {
@@ -569,7 +578,7 @@ int ms_agent_run(const ms_agent_opts_t *o, volatile sig_atomic_t *stop)
     announce(&a);
     while (!a.done && !*stop) {
         tick(&a);
-        if (turn(&a, a.hb_ms / 2) != 0) {
+        if (turn(&a, a.beat_ms / 2) != 0) {
             ms_error("poll failed: %s", zmq_strerror(errno));
             a.exit_code = 1;
             break;
