@@ -290,33 +290,35 @@ static int await(ms_client_t *cl, ms_msg_t *m, int want, int timeout_ms, const c
     return -1;
 }
 
-/* The next RUN_DONE (answers to earlier STATUS requests are skipped), as
- * JSON. NULL when none comes (said on stderr). */
-/* Whether ans is a message next_report passes over: a STATUS answer, or a
+/*
+ * The next RUN_DONE holding the rows from `from` (0: any), as JSON; NULL
+ * when none comes (said on stderr). Passed over: STATUS answers, and a
  * RUN_DONE that is not the page asked for (one more answer to an earlier
- * WAIT: it holds the first page). */
-static int not_the_page(const ms_msg_t *ans, int64_t from)
-{
-    if (ans->cmd == MS_CMD_STATUS_REPLY)
-        return 1;
-    if (ans->cmd != MS_CMD_RUN_DONE || from <= 0)
-        return 0;
-    json_t *rep = json_loads(ans->u.runref.report, 0, NULL);
-    int other = !rep || json_integer_value(json_object_get(rep, "tasks_from")) != from;
-    json_decref(rep);
-    return other;
-}
-
-/* The next RUN_DONE holding the rows from `from` (0: any), as JSON. */
+ * WAIT: it holds the first page; or a page no longer wanted).
+ */
 static json_t *next_report(ms_client_t *cl, const char *ep, int64_t from)
 {
     ms_msg_t ans = {0};
-    json_t *rep = NULL;
     char err[512], text[1024];
     int rc;
-    while ((rc = ms_client_recv(cl, &ans, MASTER_ANSWER_MS, err, sizeof err)) > 0 &&
-           not_the_page(&ans, from))
+    for (;;) {
+        rc = ms_client_recv(cl, &ans, MASTER_ANSWER_MS, err, sizeof err);
+        if (rc <= 0 || ans.cmd == MS_CMD_ERROR || (ans.cmd != MS_CMD_RUN_DONE &&
+                                                   ans.cmd != MS_CMD_STATUS_REPLY))
+            break;
+        if (ans.cmd == MS_CMD_RUN_DONE) {
+            json_t *rep = json_loads(ans.u.runref.report, 0, NULL);
+            ms_msg_clear(&ans);
+            if (!rep) {
+                fprintf(stderr, "multisync: the master's report is not JSON\n");
+                return NULL;
+            }
+            if (from <= 0 || json_integer_value(json_object_get(rep, "tasks_from")) == from)
+                return rep;
+            json_decref(rep);
+        }
         ms_msg_clear(&ans);
+    }
     if (rc == 0)
         fprintf(stderr, "multisync: no answer from the master at %s\n", ep);
     else if (rc < 0)
@@ -324,47 +326,71 @@ static json_t *next_report(ms_client_t *cl, const char *ep, int64_t from)
     else if (ans.cmd == MS_CMD_ERROR)
         fprintf(stderr, "multisync: the master says: %s\n",
                 ms_log_safe(ans.u.text.message, text, sizeof text));
-    else if (ans.cmd != MS_CMD_RUN_DONE)
+    else
         fprintf(stderr, "multisync: unexpected %s from the master\n", ms_cmd_name(ans.cmd));
-    else if (!(rep = json_loads(ans.u.runref.report, 0, NULL)))
-        fprintf(stderr, "multisync: the master's report is not JSON\n");
     ms_msg_clear(&ans);
-    return rep;
+    return NULL;
+}
+
+/* Pages asked for before the first comes back: the master builds the next
+ * ones while this client parses one. */
+#define PAGES_AHEAD 4
+
+static int ask_page(ms_client_t *cl, uint64_t run_id, size_t from, size_t count)
+{
+    char err[512];
+    ms_msg_t req = {.cmd = MS_CMD_REPORT};
+    req.u.runref.run_id = run_id;
+    req.u.runref.from = from;
+    req.u.runref.count = count;
+    if (ms_client_send(cl, &req, err, sizeof err) != 0) {
+        fprintf(stderr, "multisync: %s\n", err);
+        return -1;
+    }
+    return 0;
 }
 
 /*
  * The master sends a big run's report in pages ("tasks_total" says how many
- * task rows there are): ask for the rows after those in rep, page by page,
- * and append them. Returns 0, or -1 (said on stderr).
+ * task rows there are): ask for the rows after those in rep, a few pages
+ * ahead, and append them in order. An answer for rows no longer wanted (a
+ * page came back shorter than asked) is passed over by next_report.
+ * Returns 0, or -1 (said on stderr).
  */
 static int fetch_pages(ms_client_t *cl, json_t *rep, const char *ep)
 {
     json_t *tasks = json_object_get(rep, "tasks");
     json_int_t total = json_integer_value(json_object_get(rep, "tasks_total"));
     uint64_t run_id = (uint64_t)json_integer_value(json_object_get(rep, "run_id"));
-    char err[512];
-    while (json_is_array(tasks) && (json_int_t)json_array_size(tasks) < total) {
-        ms_msg_t req = {.cmd = MS_CMD_REPORT};
-        req.u.runref.run_id = run_id;
-        req.u.runref.from = json_array_size(tasks);
-        if (ms_client_send(cl, &req, err, sizeof err) != 0) {
-            fprintf(stderr, "multisync: %s\n", err);
-            return -1;
+    size_t have = json_array_size(tasks), page = have ? have : 1;
+    size_t asked[PAGES_AHEAD], n_asked = 0; /* offsets asked for, oldest first */
+    while (json_is_array(tasks) && (json_int_t)have < total) {
+        if (n_asked == 0 || asked[0] != have) { /* the pipeline broke: start again */
+            n_asked = 0;
+            if (ask_page(cl, run_id, have, page) != 0)
+                return -1;
+            asked[n_asked++] = have;
         }
-        json_t *page = next_report(cl, ep, (int64_t)req.u.runref.from);
-        json_t *more = json_object_get(page, "tasks");
-        if (!page || json_integer_value(json_object_get(page, "tasks_from")) !=
-                         (json_int_t)req.u.runref.from ||
+        while (n_asked < PAGES_AHEAD && (json_int_t)(asked[n_asked - 1] + page) < total) {
+            size_t from = asked[n_asked - 1] + page;
+            if (ask_page(cl, run_id, from, page) != 0)
+                return -1;
+            asked[n_asked++] = from;
+        }
+        json_t *got = next_report(cl, ep, (int64_t)have);
+        json_t *more = json_object_get(got, "tasks");
+        if (!got || json_integer_value(json_object_get(got, "tasks_from")) != (json_int_t)have ||
             json_array_size(more) == 0) {
             fprintf(stderr, "multisync: the master's report of run %llu ended early, at row "
-                            "%llu of %lld\n",
-                    (unsigned long long)run_id, (unsigned long long)req.u.runref.from,
-                    (long long)total);
-            json_decref(page);
+                            "%zu of %lld\n",
+                    (unsigned long long)run_id, have, (long long)total);
+            json_decref(got);
             return -1;
         }
         json_array_extend(tasks, more);
-        json_decref(page);
+        have += json_array_size(more);
+        json_decref(got);
+        memmove(asked, asked + 1, --n_asked * sizeof *asked);
     }
     json_object_del(rep, "tasks_total");
     json_object_del(rep, "tasks_from");

@@ -224,28 +224,47 @@ static json_t *workers_json(const ms_runrec_t *r, const json_t *frozen, unsigned
 }
 
 /* The rows of a report: one per project, a split project's chunks folded
- * in. Every row counts in tot; only the rows from..from+max-1 (among those
- * selected: all, or the failed ones) become JSON. */
+ * into a copy of its rest. A finished run's fold never changes: it is kept
+ * with the run, so that each page of a big report costs its own rows, not
+ * a pass over every task. */
 typedef struct {
-    size_t from, max;
-    int failed_only;
-    size_t selected; /* rows selected, in all */
-} page_t;
+    const ms_trec_t **rows; /* in task order */
+    ms_trec_t **folded;     /* by task index: the folded copy, or NULL */
+    size_t n_rows, n_tasks;
+    totals_t tot;
+} fold_t;
 
-static json_t *fold_rows(const ms_runrec_t *r, totals_t *tot, page_t *pg)
+static void fold_free(void *p)
 {
-    json_t *tasks = json_array();
-    ms_trec_t **rows = calloc(r->n_tasks ? r->n_tasks : 1, sizeof *rows);
-    if (!tasks || !rows)
-        goto fail;
+    fold_t *f = p;
+    if (!f)
+        return;
+    for (size_t i = 0; f->folded && i < f->n_tasks; i++)
+        free(f->folded[i]);
+    free(f->folded);
+    free(f->rows);
+    free(f);
+}
+
+static fold_t *fold_new(const ms_runrec_t *r)
+{
+    fold_t *f = calloc(1, sizeof *f);
+    size_t n = r->n_tasks ? r->n_tasks : 1;
+    if (!f || !(f->folded = calloc(n, sizeof *f->folded)) || !(f->rows = calloc(n, sizeof *f->rows))) {
+        fold_free(f);
+        return NULL;
+    }
+    f->n_tasks = r->n_tasks;
     for (size_t i = 0; i < r->n_tasks; i++) {
         const ms_trec_t *c = ms_run_at(r, i);
         if (c->parent >= r->n_tasks)
             continue;
-        ms_trec_t **row = &rows[c->parent];
-        if (!*row && !(*row = calloc(1, sizeof **row)))
-            goto fail;
-        if (!(*row)->run) {
+        ms_trec_t **row = &f->folded[c->parent];
+        if (!*row) {
+            if (!(*row = malloc(sizeof **row))) {
+                fold_free(f);
+                return NULL;
+            }
             **row = *ms_run_at(r, c->parent);
             (*row)->run = (ms_runrec_t *)r;
         }
@@ -255,37 +274,52 @@ static json_t *fold_rows(const ms_runrec_t *r, totals_t *tot, page_t *pg)
         const ms_trec_t *t = ms_run_at(r, i);
         if (t->parent < r->n_tasks)
             continue;
-        const ms_trec_t *row = rows[i] ? rows[i] : t;
-        add_totals(tot, row);
-        if (pg->failed_only && row->state != MS_TS_FAILED)
+        const ms_trec_t *row = f->folded[i] ? f->folded[i] : t;
+        add_totals(&f->tot, row);
+        f->rows[f->n_rows++] = row;
+    }
+    return f;
+}
+
+/* The rows from..from+max-1 among those selected (all, or the failed ones)
+ * as JSON; *selected: how many rows are selected in all. */
+static json_t *page_rows(const ms_runrec_t *r, const fold_t *f, size_t from, size_t max,
+                         int failed_only, size_t *selected)
+{
+    json_t *tasks = json_array();
+    size_t k = 0;
+    for (size_t i = 0; tasks && i < f->n_rows; i++) {
+        const ms_trec_t *row = f->rows[i];
+        if (failed_only && row->state != MS_TS_FAILED)
             continue;
-        size_t k = pg->selected++;
-        if (k < pg->from || k - pg->from >= pg->max)
+        if (k++ < from || k - from > max)
             continue;
         json_t *o = task_json(row);
-        if (t->n_chunks)
-            json_object_set_new(o, "chunks", json_integer(t->n_chunks));
+        uint32_t chunks = ms_run_at(r, row->id)->n_chunks;
+        if (chunks)
+            json_object_set_new(o, "chunks", json_integer(chunks));
         json_array_append_new(tasks, o);
     }
-    for (size_t i = 0; i < r->n_tasks; i++)
-        free(rows[i]);
-    free(rows);
+    *selected = k;
     return tasks;
-fail:
-    for (size_t i = 0; rows && i < r->n_tasks; i++)
-        free(rows[i]);
-    free(rows);
-    json_decref(tasks);
-    return NULL;
 }
 
 json_t *ms_report_json_page(const ms_runrec_t *r, size_t from, size_t max, int failed_only)
 {
     char started[32], finished[32], src[4 * MS_MAX_PATH], dst[4 * MS_MAX_PATH];
     char set[4 * MS_MAX_NAME + 8];
-    totals_t tot = {0};
-    page_t pg = {.from = from, .max = max, .failed_only = failed_only};
-    json_t *tasks = fold_rows(r, &tot, &pg);
+    fold_t *f = r->report_cache;
+    if (!f && (f = fold_new(r)) && r->finished) {
+        ((ms_runrec_t *)r)->report_cache = f; /* a cache: the run is the same */
+        ((ms_runrec_t *)r)->report_cache_free = fold_free;
+    }
+    if (!f)
+        return NULL;
+    size_t selected = 0;
+    json_t *tasks = page_rows(r, f, from, max, failed_only, &selected);
+    totals_t tot = f->tot;
+    if (f != r->report_cache)
+        fold_free(f);
     unsigned slots = 0;
     json_t *frozen = r->extra_json ? json_loads(r->extra_json, 0, NULL) : NULL;
     json_t *workers = workers_json(r, frozen, &slots);
@@ -309,9 +343,9 @@ json_t *ms_report_json_page(const ms_runrec_t *r, size_t from, size_t max, int f
                      "wall_seconds", wall, "status", status, "totals",
                      totals_json(&tot, wall, slots), "tasks", tasks, "workers", workers,
                      "diagnosis", diag);
-    if (rep && (from > 0 || pg.selected > json_array_size(tasks))) {
+    if (rep && (from > 0 || selected > json_array_size(tasks))) {
         json_object_set_new(rep, "tasks_from", json_integer((json_int_t)from));
-        json_object_set_new(rep, "tasks_total", json_integer((json_int_t)pg.selected));
+        json_object_set_new(rep, "tasks_total", json_integer((json_int_t)selected));
     }
     return rep;
 }

@@ -113,12 +113,15 @@ struct ms_run {
     int finished;
     ms_run_worker_t *workers;
     size_t n_workers;
+    int workers_dirty;      /* a worker's task count changed since the catalog's copy */
     /* Master ticks while the run went on (ms_diag.c). */
     unsigned ticks;
     unsigned ticks_waiting; /* tasks queued while every slot was busy */
     unsigned ticks_tail;    /* queue empty, slots free, a task still running */
     char *extra_json;       /* at the end: {"diagnosis":…, "workers":{id:{…}}} */
     char **names;           /* interned host names, owned */
+    void *report_cache;     /* a finished run's report rows (ms_report.c), owned */
+    void (*report_cache_free)(void *);
     size_t n_names;
 };
 
