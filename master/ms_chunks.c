@@ -147,11 +147,11 @@ static int apply_split(ms_master_t *m, ms_runrec_t *r, ms_trec_t *t, ms_plan_t *
     t->cost = p->rest_cost;
     expect_part(t, t, cost > 0 ? p->rest_cost / cost : 0);
     r->n_scanning--;
-    ms_cat_task(m, t);
+    ms_cat_task_whole(m, t);
     for (size_t i = first; i < r->n_tasks; i++) {
         ms_trec_t *c = ms_run_at(r, i);
         ms_sched_push(m, c, 0);
-        ms_cat_task(m, c);
+        ms_cat_task_whole(m, c);
     }
     ms_cat_ntasks(m, r);
     return 0;

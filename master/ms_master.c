@@ -19,8 +19,22 @@
 #include "ms_secure.h"
 
 #define CAT_WARN_EVERY_MS 10000
+#define CAT_RETRY_MS 1000
 
-/* --- catalog glue: every state change is written; a turn commits once ------- */
+/* --- catalog glue: every state change is written; a commit per turn or few --- */
+
+/* A write failed: what it wrote may be half there, or SQLite may have
+ * rolled the whole transaction back. The next flush stores everything
+ * again before it commits. */
+static void cat_failed(ms_master_t *m, const char *err)
+{
+    int64_t now = ms_now_ms();
+    m->cat_lost = 1;
+    if (now - m->cat_warned_ms >= CAT_WARN_EVERY_MS || m->cat_warned_ms == 0) {
+        ms_error("catalog write failed, tasks are held back until it works again: %s", err);
+        m->cat_warned_ms = now;
+    }
+}
 
 static int cat_begin(ms_master_t *m)
 {
@@ -28,23 +42,27 @@ static int cat_begin(ms_master_t *m)
     if (!m->cat || m->in_txn)
         return 0;
     if (ms_catalog_begin(m->cat, err, sizeof err) != 0) {
-        ms_error("%s", err);
+        cat_failed(m, err);
         return -1;
     }
     m->in_txn = 1;
+    m->txn_since_ms = ms_now_ms();
     return 0;
 }
 
-static void cat_failed(ms_master_t *m, const char *err)
+void ms_cat_task(ms_master_t *m, const ms_trec_t *t)
 {
-    int64_t now = ms_now_ms();
-    if (now - m->cat_warned_ms >= CAT_WARN_EVERY_MS || m->cat_warned_ms == 0) {
-        ms_error("catalog write failed, tasks are held back until it works again: %s", err);
-        m->cat_warned_ms = now;
-    }
+    char err[512];
+    if (!m->cat || cat_begin(m) != 0)
+        return;
+    /* Handing out changes a worker's task count: stored once per commit. */
+    if (t->state == MS_TS_RUNNING)
+        t->run->workers_dirty = 1;
+    if (ms_catalog_update_task(m->cat, t, err, sizeof err) != 0)
+        cat_failed(m, err);
 }
 
-void ms_cat_task(ms_master_t *m, const ms_trec_t *t)
+void ms_cat_task_whole(ms_master_t *m, const ms_trec_t *t)
 {
     char err[512];
     if (m->cat && cat_begin(m) == 0 && ms_catalog_save_task(m->cat, t, err, sizeof err) != 0)
@@ -65,17 +83,58 @@ void ms_cat_ntasks(ms_master_t *m, const ms_runrec_t *r)
         cat_failed(m, err);
 }
 
+/* Store every run in memory again, whole, after writes were lost. */
+static int cat_restore(ms_master_t *m, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < m->n_runs; i++) {
+        ms_runrec_t *r = m->runs[i];
+        if (ms_catalog_save_run(m->cat, r, err, errlen) != 0 ||
+            (r->finished && ms_catalog_save_run_end(m->cat, r, err, errlen) != 0))
+            return -1;
+        r->workers_dirty = 0;
+    }
+    return 0;
+}
+
 int ms_cat_flush(ms_master_t *m)
 {
-    char err[512];
-    if (!m->cat || !m->in_txn)
+    char err[512] = "";
+    if (!m->cat)
         return 0;
-    if (ms_catalog_commit(m->cat, err, sizeof err) != 0) {
-        cat_failed(m, err);
-        return -1; /* the transaction stays open; the next flush retries */
+    /* SQLite rolls a transaction back by itself on some failures. */
+    if (m->in_txn && !ms_catalog_in_txn(m->cat)) {
+        m->in_txn = 0;
+        m->cat_lost = 1;
     }
+    if (!m->in_txn && !m->cat_lost)
+        return 0;
+    /* Storing everything again is heavy: once a second while it fails. */
+    if (m->cat_lost && ms_now_ms() < m->cat_retry_ms)
+        return -1;
+    if (cat_begin(m) != 0)
+        return -1;
+    if (m->cat_lost && cat_restore(m, err, sizeof err) != 0)
+        goto fail;
+    for (size_t i = 0; i < m->n_runs; i++) {
+        ms_runrec_t *r = m->runs[i];
+        if (r->workers_dirty && ms_catalog_save_workers(m->cat, r, err, sizeof err) != 0)
+            goto fail;
+    }
+    if (ms_catalog_commit(m->cat, err, sizeof err) != 0)
+        goto fail;
+    if (m->cat_lost)
+        ms_info("catalog writes work again: it holds every change");
     m->in_txn = 0;
+    m->cat_lost = 0;
+    for (size_t i = 0; i < m->n_runs; i++)
+        m->runs[i]->workers_dirty = 0;
     return 0;
+fail:
+    cat_failed(m, err);
+    m->cat_retry_ms = ms_now_ms() + CAT_RETRY_MS;
+    if (!ms_catalog_in_txn(m->cat))
+        m->in_txn = 0;
+    return -1; /* what is open stays open; the next flush tries again */
 }
 
 /* --- runs ----------------------------------------------------------------------- */
@@ -164,6 +223,11 @@ int ms_master_start_run(ms_master_t *m, const char *source, const char *dest, co
                    ms_cat_flush(m) != 0)) {
         m->n_runs--;
         ms_run_destroy(&r);
+        /* The refused run's rows must not be committed later: undo the
+         * whole transaction, and store every other run again. */
+        ms_catalog_rollback(m->cat);
+        m->in_txn = 0;
+        m->cat_lost = 1;
         if (!err[0])
             snprintf(err, errlen, "cannot record the run in the catalog");
         return -1;
@@ -602,13 +666,32 @@ static void maybe_checkpoint(ms_master_t *m)
         ms_warn("%s", err);
 }
 
-/* How long the loop may sleep: until the next tick or the next retry. */
+/*
+ * Group commit. Results that come within GROUP_COMMIT_MS of the first
+ * change not yet committed share its commit, and so its fsync: a flood of
+ * small tasks costs one fsync per few milliseconds instead of one per few
+ * results. Tasks are handed out after the commit (durable before sent), so
+ * a free slot waits at most this long for its next task.
+ */
+#define GROUP_COMMIT_MS 2
+
+static int64_t commit_due_ms(const ms_master_t *m)
+{
+    return m->txn_since_ms + GROUP_COMMIT_MS;
+}
+
+/* How long the loop may sleep: until the next tick, the next retry, or
+ * the open transaction's commit. */
 static int poll_timeout(const ms_master_t *m, int timeout_ms)
 {
     int64_t now = ms_now_ms(), until = m->next_tick_ms - now;
     for (size_t i = 0; i < m->n_delayed; i++)
         if (m->delayed[i]->not_before_ms - now < until)
             until = m->delayed[i]->not_before_ms - now;
+    /* Only a commit still ahead: one that failed is retried next turn, not
+     * in a busy loop. */
+    if (m->in_txn && commit_due_ms(m) > now && commit_due_ms(m) - now < until)
+        until = commit_due_ms(m) - now;
     if (until < 0)
         until = 0;
     return timeout_ms < 0 || timeout_ms > until ? (int)until : timeout_ms;
@@ -653,6 +736,7 @@ int ms_master_poll(ms_master_t *m, int timeout_ms)
     ms_runrec_t *walking[MAX_WALKS];
     int n = poll_items(m, items, which);
     int n_walks = walk_items(m, items + n, walking);
+    int more = 0;
     if (zmq_poll(items, n + n_walks, poll_timeout(m, timeout_ms)) < 0)
         return -1;
     for (int i = 0; i < n_walks; i++)
@@ -662,7 +746,7 @@ int ms_master_poll(ms_master_t *m, int timeout_ms)
         if (!(items[i].revents & ZMQ_POLLIN))
             continue;
         if (which[i] == m->wsock)
-            ms_workers_read(m);
+            more = ms_workers_read(m);
         else if (which[i] == m->csock)
             ms_control_handle(m);
         else if (m->zap && which[i] == ms_zap_socket(m->zap))
@@ -685,6 +769,10 @@ int ms_master_poll(ms_master_t *m, int timeout_ms)
     for (size_t i = 0; i < m->n_runs; i++)
         if (m->runs[i]->n_waiting)
             ms_chunks_update(m, m->runs[i]);
+    /* Gather more results into the open transaction until its commit is
+     * due, unless a full batch is already waiting. */
+    if (m->in_txn && !more && !m->stopping && ms_now_ms() < commit_due_ms(m))
+        return 0;
     ms_sched_dispatch(m);
     ms_cat_flush(m);
     return 0;

@@ -81,6 +81,9 @@ struct ms_master {
     ms_monitor_t *wmon, *cmon; /* handshake failures, network sockets only */
     ms_recent_t *recent;   /* log a misbehaving peer once a minute */
     int in_txn;
+    int64_t txn_since_ms; /* when the open transaction took its first write */
+    int cat_lost;         /* a write failed: the catalog misses changes (ms_cat_flush) */
+    int64_t cat_retry_ms; /* after a failed flush: not again before then */
     int64_t cat_warned_ms;
     int64_t next_checkpoint_ms;
 };
@@ -91,8 +94,11 @@ ms_runrec_t *ms_master_find_run(const ms_master_t *m, uint64_t run_id);
 int ms_master_log_once(ms_master_t *m, const ms_peer_t *peer, const char *kind);
 /* Whether peer may talk on a socket of domain ("workers" / "control"). */
 int ms_master_peer_allowed(ms_master_t *m, const ms_peer_t *peer, const char *domain);
-/* Persist t / r now (within the turn's transaction). */
+/* Persist t / r now (within the turn's transaction): ms_cat_task what a
+ * task's life changes (state, worker, result), ms_cat_task_whole all of it
+ * (a task new, or cut into chunks). */
 void ms_cat_task(ms_master_t *m, const ms_trec_t *t);
+void ms_cat_task_whole(ms_master_t *m, const ms_trec_t *t);
 void ms_cat_run_end(ms_master_t *m, const ms_runrec_t *r);
 void ms_cat_ntasks(ms_master_t *m, const ms_runrec_t *r);
 /* Commit the turn's writes. Returns 0, or -1 (logged) when they could not
@@ -111,7 +117,9 @@ void ms_sched_dispatch(ms_master_t *m);
 void ms_sched_requeue(ms_master_t *m, ms_trec_t *t, const char *why);
 
 /* ms_workers.c */
-void ms_workers_read(ms_master_t *m);
+/* Read what the workers sent, up to a batch; 1 when the batch was full
+ * (more may be waiting). */
+int ms_workers_read(ms_master_t *m);
 void ms_workers_tick(ms_master_t *m);
 /* Drop (and requeue the tasks of) every worker a send failed to. Called
  * once its queued messages are read, and on every tick. */

@@ -205,6 +205,12 @@ static void unassign(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
         w->credit++;
         w->running--;
     }
+    /* Nor did the host get it: its count in the run's report goes back. */
+    ms_run_worker_t *rw = ms_run_worker(t->run, t->host);
+    if (rw && rw->tasks > 0) {
+        rw->tasks--;
+        t->run->workers_dirty = 1;
+    }
     ms_sched_push(m, t, 1);
     ms_cat_task(m, t);
 }

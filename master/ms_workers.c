@@ -343,7 +343,7 @@ void ms_workers_drop_unreachable(ms_master_t *m)
  * a big run must not keep the control socket (status) waiting. */
 #define READ_BATCH 256
 
-void ms_workers_read(ms_master_t *m)
+int ms_workers_read(ms_master_t *m)
 {
     for (int n = 0; n < READ_BATCH; n++) {
         ms_peer_t peer;
@@ -352,7 +352,7 @@ void ms_workers_read(ms_master_t *m)
         int rc = ms_wire_recv(m->wsock, 1, &peer, &msg, err, sizeof err);
         if (rc == MS_WIRE_NONE || rc == MS_WIRE_FAIL) {
             ms_workers_drop_unreachable(m);
-            return;
+            return 0;
         }
         if (rc == MS_WIRE_OK) {
             on_worker_msg(m, &peer, &msg);
@@ -368,6 +368,7 @@ void ms_workers_read(ms_master_t *m)
         ms_msg_clear(&msg);
     }
     ms_workers_drop_unreachable(m);
+    return 1;
 }
 
 /* --- liveness ------------------------------------------------------------------ */
