@@ -481,7 +481,7 @@ int ms_master_reload(ms_master_t *m, char *err, size_t errlen)
     for (size_t i = 0; i < m->n_workers;) {
         ms_wrec_t *w = m->workers[i];
         if (m->curve_workers && !ms_zap_allows_name(m->zap, "workers", w->peer.user_id)) {
-            ms_worker_remove(m, w, "its key was revoked", 1);
+            ms_worker_remove(m, w, "its key was revoked", 0);
             continue;
         }
         i++;

@@ -121,10 +121,18 @@ void ms_sched_requeue(ms_master_t *m, ms_trec_t *t, const char *why);
  * (more may be waiting). */
 int ms_workers_read(ms_master_t *m);
 void ms_workers_tick(ms_master_t *m);
-/* Drop (and requeue the tasks of) every worker a send failed to. Called
+/* Drop every worker a send failed to (its tasks become orphans). Called
  * once its queued messages are read, and on every tick. */
 void ms_workers_drop_unreachable(ms_master_t *m);
 ms_wrec_t *ms_worker_by_id(const ms_master_t *m, const char *id);
+/*
+ * Forget worker w. Its tasks are requeued at once when its rsyncs are
+ * known to be stopped (requeue: it said BYE after stopping them, or its
+ * lease is over: heartbeats expired); else (it disconnected, said HELLO
+ * again, or its key was revoked: its rsyncs may still run until its lease
+ * runs out) they become orphans, which the same host may claim back with
+ * HOLD, and which are requeued only one lease later.
+ */
 void ms_worker_remove(ms_master_t *m, ms_wrec_t *w, const char *why, int requeue);
 /* t's worker is gone: it waits one lease for a worker to claim it (HOLD). */
 void ms_workers_make_orphan(ms_master_t *m, ms_trec_t *t);

@@ -106,8 +106,10 @@ static void on_hello(ms_master_t *m, const ms_peer_t *peer, const ms_hello_t *h)
     if (peer->user_id[0] && strcmp(peer->user_id, h->name) != 0)
         ms_info("worker with key '%s' calls itself '%s': known as '%s'", peer->user_id,
                 ms_log_safe(h->name, claimed, sizeof claimed), name);
+    /* Its rsyncs may still run: they stay its own if it claims them (HOLD),
+     * and go to another worker only once its lease is surely over. */
     if (old)
-        ms_worker_remove(m, old, "announced itself again", 1);
+        ms_worker_remove(m, old, "announced itself again", 0);
     /* The same host on a new connection: its tasks may be adopted (HOLD). */
     if ((old = by_name(m, name)) != NULL)
         ms_worker_remove(m, old, "reconnected", 0);
@@ -280,7 +282,7 @@ static void on_worker_msg(ms_master_t *m, const ms_peer_t *peer, ms_msg_t *msg)
     if (!ms_master_peer_allowed(m, peer, "workers")) {
         ms_wrec_t *gone = by_peer(m, peer);
         if (gone)
-            ms_worker_remove(m, gone, "its key was revoked", 1);
+            ms_worker_remove(m, gone, "its key was revoked", 0); /* see ms_worker_remove */
         return;
     }
     if (msg->cmd == MS_CMD_HELLO) {
@@ -332,7 +334,7 @@ void ms_workers_drop_unreachable(ms_master_t *m)
     for (size_t i = 0; i < m->n_workers;) {
         ms_wrec_t *w = m->workers[i];
         if (w->unreachable) {
-            ms_worker_remove(m, w, "disconnected", 1);
+            ms_worker_remove(m, w, "disconnected", 0); /* its rsyncs may still run */
             continue;
         }
         i++;

@@ -283,6 +283,75 @@ static void test_a_silent_worker_loses_its_tasks_to_another(void **state)
     free_tasks(got, taken);
 }
 
+/*
+ * A worker that says HELLO again on its connection (its agent started its
+ * session over) still runs its rsyncs: it claims them with HOLD, and they
+ * stay its own. None may go to another worker meanwhile: two rsyncs would
+ * write one project at once.
+ */
+static void test_a_worker_announcing_itself_again_keeps_its_tasks(void **state)
+{
+    fx_t *fx = *state;
+    make_source(fx, 2);
+    void *a = fake_worker(fx);
+    hello(a, "again", 2);
+    spin(fx, 5);
+    uint64_t run = start_run(fx);
+    ms_task_t got[4], other[4];
+    int n = await_tasks(fx, a, got, 4, 2);
+    assert_int_equal(n, 2);
+    void *b = fake_worker(fx);
+    hello(b, "idle", 2);
+    spin(fx, 3);
+    ms_msg_t m = {.cmd = MS_CMD_HELLO};
+    m.u.hello.name = "again";
+    m.u.hello.slots = 2;
+    send_msg(a, &m);
+    for (int i = 0; i < n; i++) {
+        ms_msg_t h = {.cmd = MS_CMD_HOLD};
+        h.u.taskref = (ms_taskref_t){.run_id = got[i].run_id, .task_id = got[i].task_id,
+                                     .attempt = got[i].attempt};
+        send_msg(a, &h);
+    }
+    /* Longer than the lease (3 heartbeats of 100 ms): nothing for b. */
+    ms_msg_t hb = {.cmd = MS_CMD_HEARTBEAT};
+    int taken = 0;
+    for (int i = 0; i < 40; i++) {
+        send_msg(a, &hb);
+        send_msg(b, &hb);
+        spin(fx, 2);
+        taken += drain_tasks(b, other + taken, 4 - taken, NULL);
+    }
+    free_tasks(other, taken);
+    assert_int_equal(taken, 0);
+    for (int i = 0; i < n; i++)
+        send_result(a, &got[i], 0);
+    /* Then the top task (the root's own files), to either worker. */
+    for (int i = 0; i < 50 && ms_master_run_finished(fx->m, run) != 1; i++) {
+        send_msg(a, &hb);
+        send_msg(b, &hb);
+        spin(fx, 2);
+        void *w[2] = {a, b};
+        for (int k = 0; k < 2; k++) {
+            int got_top = drain_tasks(w[k], other, 4, NULL);
+            for (int j = 0; j < got_top; j++)
+                send_result(w[k], &other[j], 0);
+            free_tasks(other, got_top);
+        }
+    }
+    assert_int_equal(ms_master_run_finished(fx->m, run), 1);
+    json_t *rep = ms_master_report(fx->m, run);
+    json_t *t;
+    size_t k;
+    json_array_foreach(json_object_get(rep, "tasks"), k, t)
+    {
+        assert_int_equal(json_integer_value(json_object_get(t, "attempts")), 1);
+        assert_string_equal(json_string_value(json_object_get(t, "status")), "ok");
+    }
+    json_decref(rep);
+    free_tasks(got, n);
+}
+
 /* Finish every task handed to w, saying project pN took seconds[N]. */
 static void finish_run_with_durations(fx_t *fx, void *w, uint64_t run, const double *seconds)
 {
@@ -474,6 +543,8 @@ int main(void)
             test_a_run_finishes_with_every_task_once_and_duplicates_ignored, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_failed_task_fails_the_run_with_its_message, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_a_worker_announcing_itself_again_keeps_its_tasks,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_silent_worker_loses_its_tasks_to_another, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(
