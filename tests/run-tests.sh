@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Run the unit tests (cmocka binaries), then the integration tests
 # (tests/integration/test_*.sh: real rsync, real sockets, real trees), and
-# print one closing line: "tests: N passed, N failed".
+# print one closing line: "tests: N passed, N failed, N skipped". A test
+# that exits 77 could not run here (it says why on a line starting SKIP:):
+# it is counted as skipped, not passed.
 #   tests/run-tests.sh [--unit-only] BUILD_DIR UNIT_BIN...
 set -u
 unit_only=0
@@ -9,13 +11,18 @@ if [[ ${1:-} == --unit-only ]]; then unit_only=1; shift; fi
 build=$1; shift
 cd "$(dirname "$0")/.." || exit 2
 
-passed=0 failed=0 failures=()
+passed=0 failed=0 skipped=0 failures=()
 run_one() { # name command...
     local name=$1; shift
     local log; log=$(mktemp)
     local start=$SECONDS
-    if timeout 600 "$@" >"$log" 2>&1; then
+    local rc=0
+    timeout 600 "$@" >"$log" 2>&1 || rc=$?
+    if ((rc == 0)); then
         passed=$((passed + 1)); printf 'PASS %-40s %3ds\n' "$name" $((SECONDS - start))
+    elif ((rc == 77)); then
+        skipped=$((skipped + 1))
+        printf 'SKIP %-40s %3ds  %s\n' "$name" $((SECONDS - start)) "$(grep -m1 '^SKIP:' "$log" | cut -c7-)"
     else
         failed=$((failed + 1)); failures+=("$name")
         printf 'FAIL %-40s %3ds\n' "$name" $((SECONDS - start))
@@ -37,5 +44,5 @@ if ((!unit_only)); then
 fi
 echo
 ((failed)) && printf 'failed: %s\n' "${failures[*]}"
-echo "tests: $passed passed, $failed failed"
+echo "tests: $passed passed, $failed failed, $skipped skipped"
 ((failed == 0))

@@ -9,9 +9,9 @@
 # new run completes the backup.
 source "$(dirname "$0")/lib.sh"
 
-[[ $(id -u) == 0 ]] || { echo "SKIP: needs root to mount a tmpfs"; exit 0; }
+[[ $(id -u) == 0 ]] || { echo "SKIP: needs root to mount a tmpfs"; exit 77; }
 mkdir -p "$T/dst"
-mount -t tmpfs -o size=3m,mode=0755 "ms-test-$$" "$T/dst" || { echo "SKIP: cannot mount a tmpfs"; exit 0; }
+mount -t tmpfs -o size=3m,mode=0755 "ms-test-$$" "$T/dst" || { echo "SKIP: cannot mount a tmpfs"; exit 77; }
 at_exit "umount -l '$T/dst'"
 
 for i in 1 2 3; do
