@@ -27,30 +27,48 @@ int ms_log_level_parse(const char *name, ms_log_level_t *out)
     return -1;
 }
 
+/* "YYYY-MM-DDTHH:MM:SS" of t, formatted once per second (a busy master logs
+ * a line per task: thousands a second). Per thread: the walker logs too. */
+static const char *log_second(time_t t)
+{
+    static _Thread_local time_t cached = (time_t)-1;
+    static _Thread_local char when[32];
+    if (t != cached) {
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+        cached = t;
+    }
+    return when;
+}
+
 void ms_log(ms_log_level_t level, const char *fmt, ...)
 {
     if (level < log_min)
         return;
     struct timespec ts;
-    struct tm tm;
-    char when[32];
     clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-
-    char line[2048];
+    char line[2304];
+    int head = snprintf(line, sizeof line, "%s.%03ldZ %s[%s]: ", log_second(ts.tv_sec),
+                        ts.tv_nsec / 1000000, log_program, level_names[level]);
+    if (head < 0 || (size_t)head >= sizeof line - 2)
+        return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    int n = vsnprintf(line + head, sizeof line - (size_t)head - 1, fmt, ap);
     va_end(ap);
+    size_t len = (size_t)head + (n < 0 ? 0 : (size_t)n);
+    if (len > sizeof line - 2)
+        len = sizeof line - 2;
     /* One line per message, whatever a peer or a path put in it: control
      * bytes (newlines, escapes) become '?'. Callers that show names use
      * ms_log_safe, which keeps them readable as \xNN. */
-    for (unsigned char *p = (unsigned char *)line; *p; p++)
+    for (unsigned char *p = (unsigned char *)line + head; p < (unsigned char *)line + len; p++)
         if (*p < 0x20 || *p == 0x7f)
             *p = '?';
-    fprintf(stderr, "%s.%03ldZ %s[%s]: %s\n", when, ts.tv_nsec / 1000000, log_program,
-            level_names[level], line);
+    line[len++] = '\n';
+    /* One write: lines of several processes sharing a log do not mix. */
+    fwrite(line, 1, len, stderr);
 }
 
 const char *ms_log_safe(const char *s, char *out, size_t outlen)
