@@ -16,6 +16,7 @@
 #include <zmq.h>
 
 #include "ms_master.h"
+#include "ms_run.h"
 #include "ms_wire.h"
 #include "ms_test.h"
 
@@ -352,6 +353,34 @@ static void test_a_worker_announcing_itself_again_keeps_its_tasks(void **state)
     free_tasks(got, n);
 }
 
+/* The table of "When things fail" in the README: which rsync outcomes are
+ * success, which are retried, which fail the task at once. */
+static void test_rsync_outcomes_are_classified_as_documented(void **state)
+{
+    (void)state;
+    static const struct {
+        int exit_code, term_signal;
+        ms_outcome_t want;
+    } table[] = {
+        {0, 0, MS_OUTCOME_OK},          {24, 0, MS_OUTCOME_OK},
+        {10, 0, MS_OUTCOME_TRANSIENT},  {11, 0, MS_OUTCOME_TRANSIENT},
+        {12, 0, MS_OUTCOME_TRANSIENT},  {20, 0, MS_OUTCOME_TRANSIENT},
+        {30, 0, MS_OUTCOME_TRANSIENT},  {35, 0, MS_OUTCOME_TRANSIENT},
+        {-2, 0, MS_OUTCOME_TRANSIENT},  {0, 9, MS_OUTCOME_TRANSIENT},
+        {24, 15, MS_OUTCOME_TRANSIENT}, {1, 0, MS_OUTCOME_PERMANENT},
+        {2, 0, MS_OUTCOME_PERMANENT},   {3, 0, MS_OUTCOME_PERMANENT},
+        {4, 0, MS_OUTCOME_PERMANENT},   {23, 0, MS_OUTCOME_PERMANENT},
+        {-1, 0, MS_OUTCOME_PERMANENT},  {5, 0, MS_OUTCOME_PERMANENT},
+        {25, 0, MS_OUTCOME_PERMANENT},  {127, 0, MS_OUTCOME_PERMANENT},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        ms_result_t r = {.exit_code = table[i].exit_code, .term_signal = table[i].term_signal};
+        if (ms_result_outcome(&r) != table[i].want)
+            fail_msg("exit %d signal %d: outcome %d, documented %d", table[i].exit_code,
+                     table[i].term_signal, (int)ms_result_outcome(&r), (int)table[i].want);
+    }
+}
+
 /* Finish every task handed to w, saying project pN took seconds[N]. */
 static void finish_run_with_durations(fx_t *fx, void *w, uint64_t run, const double *seconds)
 {
@@ -543,6 +572,7 @@ int main(void)
             test_a_run_finishes_with_every_task_once_and_duplicates_ignored, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_failed_task_fails_the_run_with_its_message, setup,
                                         teardown),
+        cmocka_unit_test(test_rsync_outcomes_are_classified_as_documented),
         cmocka_unit_test_setup_teardown(test_a_worker_announcing_itself_again_keeps_its_tasks,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_silent_worker_loses_its_tasks_to_another, setup,
