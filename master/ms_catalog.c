@@ -86,10 +86,14 @@ enum {
     ST_HISTORY,
     ST_ATTEMPTS_GET,
     ST_PRIOR,
+    ST_HOST_CPU,
     ST_COUNT
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
+    /* Every result of a run, summed per host that produced it. */
+    [ST_HOST_CPU] = "SELECT host, SUM(cpu_user_s + cpu_sys_s), SUM(seconds) FROM attempts"
+                    " WHERE run_id = ?1 AND has_result = 1 AND seconds > 0 GROUP BY host",
     /* A split project's chunks add up: its bytes, and the work it took. */
     [ST_PRIOR] = "SELECT project, SUM(bytes_total), SUM(seconds), SUM(files) FROM tasks"
                  " WHERE state = ?4"
@@ -789,6 +793,25 @@ out:
     return ret;
 }
 
+/* Each worker's task CPU and wall seconds: every result its host sent
+ * (the attempts table keeps them all; a task keeps only its last). */
+static int read_host_cpu(ms_catalog_t *c, ms_runrec_t *r, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = c->st[ST_HOST_CPU];
+    int rc;
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)r->id);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        char host[MS_MAX_NAME + 1];
+        ms_run_worker_t *w = col_copy(s, 0, host, sizeof host) == 0 ? ms_run_worker(r, host) : NULL;
+        if (w) {
+            w->task_cpu_s = sqlite3_column_double(s, 1);
+            w->task_secs = sqlite3_column_double(s, 2);
+        }
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : db_err(c, err, errlen, "load task cpu per host");
+}
+
 static int add_worker(ms_runrec_t *r, sqlite3_stmt *s, char *err, size_t errlen)
 {
     ms_run_worker_t *nw = realloc(r->workers, (r->n_workers + 1) * sizeof *nw);
@@ -867,7 +890,7 @@ static ms_runrec_t *read_run(ms_catalog_t *c, uint64_t run_id, char *err, size_t
         db_err(c, err, errlen, "load run");
     sqlite3_reset(s);
     if (r && (read_tasks(c, r, n_tasks, err, errlen) != 0 ||
-              read_workers(c, r, err, errlen) != 0))
+              read_workers(c, r, err, errlen) != 0 || read_host_cpu(c, r, err, errlen) != 0))
         ms_run_destroy(&r);
     return r;
 }

@@ -57,29 +57,23 @@ static json_t *verdict(const char *v, const char *evidence, const char *suggesti
 
 /*
  * How busy its own rsyncs kept a core, on average: CPU seconds over wall
- * seconds of the tasks that ran on the host. It tells a throttled or
- * I/O-waiting rsync (near 0) from a CPU-bound one (near 1) even when other
- * programs load the host. -1 when no task finished there yet.
+ * seconds of the tasks that ran on the host (every result it sent, summed
+ * as they came: a status query costs nothing per task). It tells a
+ * throttled or I/O-waiting rsync (near 0) from a CPU-bound one (near 1)
+ * even when other programs load the host. -1 when no task finished there
+ * yet.
  */
-static double task_cpu_share(const ms_runrec_t *r, const ms_run_worker_t *w)
+static double task_cpu_share(const ms_run_worker_t *w)
 {
-    double cpu = 0, secs = 0;
-    for (size_t i = 0; i < r->n_tasks; i++) {
-        const ms_trec_t *t = ms_run_at(r, i);
-        if (t->result.seconds > 0 && strcmp(t->host, w->host) == 0) {
-            cpu += t->result.cpu_user_s + t->result.cpu_sys_s;
-            secs += t->result.seconds;
-        }
-    }
-    return secs > 0 ? cpu / secs : -1;
+    return w->task_secs > 0 ? w->task_cpu_s / w->task_secs : -1;
 }
 
-static const char *host_verdict(const ms_runrec_t *r, const ms_run_worker_t *w, double *cpu_full,
+static const char *host_verdict(const ms_run_worker_t *w, double *cpu_full,
                                 double *task_cpu)
 {
     double full = share(w->full_samples, w->samples);
     *cpu_full = w->full_samples ? w->full_cpu_sum / w->full_samples : 0.0;
-    *task_cpu = task_cpu_share(r, w);
+    *task_cpu = task_cpu_share(w);
     if (w->samples == 0 || full < FULL_SHARE)
         return "balanced";
     if (*cpu_full >= CPU_BOUND && *task_cpu != -1 && *task_cpu >= TASK_CPU_BOUND)
@@ -89,11 +83,11 @@ static const char *host_verdict(const ms_runrec_t *r, const ms_run_worker_t *w, 
     return "balanced";
 }
 
-static json_t *host_json(const ms_runrec_t *r, const ms_run_worker_t *w)
+static json_t *host_json(const ms_run_worker_t *w)
 {
     char ev[512], sug[2048], host[4 * MS_MAX_NAME + 8];
     double cpu_full, task_cpu, full = share(w->full_samples, w->samples);
-    const char *v = host_verdict(r, w, &cpu_full, &task_cpu);
+    const char *v = host_verdict(w, &cpu_full, &task_cpu);
     double disk = w->full_samples ? w->full_disk_busy_sum / w->full_samples : 0.0;
     double net = w->full_samples ? w->full_net_bps_sum / w->full_samples / 1e6 : 0.0;
     ms_utf8_clean(w->host, host, sizeof host);
@@ -148,7 +142,7 @@ static void count_hosts(const ms_runrec_t *r, unsigned *cpu, unsigned *io)
     double unused, unused2;
     *cpu = *io = 0;
     for (size_t i = 0; i < r->n_workers; i++) {
-        const char *v = host_verdict(r, &r->workers[i], &unused, &unused2);
+        const char *v = host_verdict(&r->workers[i], &unused, &unused2);
         *cpu += strcmp(v, "cpu-bound") == 0;
         *io += strcmp(v, "io-bound") == 0;
     }
@@ -210,7 +204,7 @@ json_t *ms_diag_json(const ms_runrec_t *r)
     char host[4 * MS_MAX_NAME + 8];
     for (size_t i = 0; hosts && i < r->n_workers; i++)
         json_object_set_new(hosts, ms_utf8_clean(r->workers[i].host, host, sizeof host),
-                            host_json(r, &r->workers[i]));
+                            host_json(&r->workers[i]));
     return json_pack("{s:o, s:o}", "run", run_json(r), "hosts", hosts);
 }
 

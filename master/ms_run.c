@@ -320,12 +320,24 @@ ms_outcome_t ms_result_outcome(const ms_result_t *res)
     }
 }
 
+/* Count t's result for the host that produced it (t->host). */
+static void count_result(ms_runrec_t *r, const ms_trec_t *t)
+{
+    ms_run_worker_t *w = r && t->result.seconds > 0 && t->host ? ms_run_worker(r, t->host) : NULL;
+    if (w) {
+        w->task_cpu_s += t->result.cpu_user_s + t->result.cpu_sys_s;
+        w->task_secs += t->result.seconds;
+    }
+}
+
 void ms_run_set_result(ms_trec_t *t, ms_result_t *res)
 {
     free(t->result.message);
     t->result = *res;
     res->message = NULL;
+    count_result(t->run, t);
 }
+
 
 int ms_run_task_waits(const ms_runrec_t *r, const ms_trec_t *t)
 {

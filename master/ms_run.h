@@ -85,6 +85,8 @@ typedef struct {
     double full_disk_busy_sum;        /* disk busy % summed while full */
     double full_net_bps_sum;          /* network bytes/s summed while full */
     uint64_t disk_read_bytes, disk_write_bytes, net_sent_bytes, net_recv_bytes;
+    /* The results of the tasks that ran there: CPU and wall seconds. */
+    double task_cpu_s, task_secs;
 } ms_run_worker_t;
 
 #define MS_RUN_DELETE 0x1u /* mirror deletions (rsync --delete-delay) */
@@ -180,8 +182,10 @@ int ms_run_note_worker(ms_runrec_t *r, const char *id, const char *host, unsigne
 /* The run's entry for host, or NULL. */
 ms_run_worker_t *ms_run_worker(ms_runrec_t *r, const char *host);
 
-/* Keep res as t's last result (takes over res->message). */
+/* Keep res as t's last result (taking its message), and count it for the host
+ * that ran t (t->host) in the run's worker entry. */
 void ms_run_set_result(ms_trec_t *t, ms_result_t *res);
+
 
 /*
  * t's last result is its final one: mark it ok or failed, count it, and
