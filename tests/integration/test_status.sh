@@ -22,10 +22,13 @@ note "status with no run yet"
 note "status while a run goes on"
 "$BIN/multisync" run --master "$CTL" --report "$T/r1.json" "$T/src" "$T/dst" >"$T/out1" 2>&1 &
 RUN_PID=$!
-sleep 1.5
-"$BIN/multisync" status --master "$CTL" --json >"$T/s1.json"
-sleep 2.5
-"$BIN/multisync" status --master "$CTL" --json >"$T/s2.json"
+# status_is FILE JQ : take a status into FILE; true when JQ holds on it.
+status_is() { "$BIN/multisync" status --master "$CTL" --json >"$1" 2>/dev/null && jq -e "$2" "$1" >/dev/null; }
+wait_until 10 "two tasks running with bytes copied" \
+    status_is "$T/s1.json" '.run.tasks.running == 2 and ([.running[].bytes_done] | add) > 0'
+b1=$(jq '[.running[] | select(.project == "p1" or .project == "p2") | .bytes_done] | add' "$T/s1.json")
+wait_until 10 "the running byte counts to move" status_is "$T/s2.json" \
+    "([.running[] | select(.project == \"p1\" or .project == \"p2\") | .bytes_done] | add) > $b1"
 "$BIN/multisync" status --master "$CTL" >"$T/s2.txt"
 cat "$T/s2.txt"
 jq_check "$T/s1.json" '.run.state == "running" and .run.tasks.running == 2 and .run.tasks.queued >= 1' \
@@ -37,7 +40,6 @@ jq_check "$T/s1.json" '.running | length == 2 and all(.[]; has("project") and ha
 jq_check "$T/s1.json" '.workers[0] | .host == "statushost" and .slots == 2 and .busy == 2 and has("cpu_percent") and has("disk_read_bps") and has("disk_write_bps") and has("net_sent_bps") and has("net_recv_bps") and .last_seen_s < 2' \
     "worker row with host counters"
 jq_check "$T/s1.json" '.workers[0].cores | length >= 1' "per-core CPU"
-b1=$(jq '[.running[] | select(.project == "p1" or .project == "p2") | .bytes_done] | add' "$T/s1.json")
 b2=$(jq '[.running[] | select(.project == "p1" or .project == "p2") | .bytes_done] | add' "$T/s2.json")
 echo "bytes done by the running tasks: $b1 then $b2"
 ((b2 > b1)) || fail "running byte counts do not move ($b1 -> $b2)"
@@ -49,8 +51,8 @@ note "the second run knows the sizes: bytes expected and an ETA"
 echo x >>"$T/src/p1/data"
 "$BIN/multisync" run --master "$CTL" --report "$T/r2.json" "$T/src" "$T/dst" >/dev/null 2>&1 &
 RUN_PID=$!
-sleep 1.5
-"$BIN/multisync" status --master "$CTL" --json >"$T/s3.json"
+wait_until 10 "the second run going, with an ETA" status_is "$T/s3.json" \
+    '.run.state == "running" and (.run.eta_s | type) == "number"'
 jq_check "$T/s3.json" '.run.bytes_expected >= 12000000 and (.run.eta_s | type) == "number"' \
     "expected bytes from the first run, and an ETA"
 wait "$RUN_PID" || fail "second run failed"
