@@ -239,6 +239,52 @@ static void test_agent_leaves_when_the_master_says_bye(void **state)
     fx->agent = -1;
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/*
+ * A master whose lease is shorter than three of the worker's heartbeats
+ * (it runs with a shorter --heartbeat-ms): the worker beats every ttl/3,
+ * else its own lease check would stop its rsyncs between two heartbeats.
+ * The agent beats every 100 ms; this master announces a lease of 150 ms.
+ */
+static void test_agent_beats_as_often_as_the_master_lease_needs(void **state)
+{
+    fx_t *fx = *state;
+    ms_msg_t m;
+    char err[256];
+    expect(fx, MS_CMD_HELLO, &m);
+    ms_msg_clear(&m);
+    int64_t t[16];
+    int n = 0;
+    for (int waited = 0; waited < 5000 && n < 16; waited += 5) {
+        zmq_pollitem_t it = {fx->router, 0, ZMQ_POLLIN, 0};
+        zmq_poll(&it, 1, 5);
+        while (n < 16 && ms_wire_recv(fx->router, 1, &fx->peer, &m, err, sizeof err) == MS_WIRE_OK) {
+            if (m.cmd == MS_CMD_HEARTBEAT) {
+                t[n++] = (int64_t)m.u.heartbeat.t; /* the agent's own clock */
+                ms_msg_t a = {.cmd = MS_CMD_HEARTBEAT};
+                a.u.heartbeat.ack = m.u.heartbeat.t;
+                a.u.heartbeat.ttl_ms = 150;
+                assert_int_equal(ms_wire_send(fx->router, &fx->peer, &a, err, sizeof err), 0);
+            }
+            ms_msg_clear(&m);
+        }
+    }
+    assert_int_equal(n, 16);
+    /* The intervals once the first answer came (the median: a loaded
+     * machine may delay one beat). 50 ms expected, 100 ms before. */
+    int64_t gaps[14];
+    for (int i = 2; i < 16; i++)
+        gaps[i - 2] = t[i] - t[i - 1];
+    qsort(gaps, 14, sizeof gaps[0], cmp_i64);
+    if (gaps[7] >= 80)
+        fail_msg("median heartbeat interval %lld ms against a lease of 150 ms", (long long)gaps[7]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -251,6 +297,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_agent_leaves_when_the_master_says_bye, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_agent_beats_as_often_as_the_master_lease_needs,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
