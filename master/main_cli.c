@@ -6,6 +6,7 @@
  *   multisync status --master EP [--json]  what the master is doing
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -210,16 +211,91 @@ static int keygen(const cli_t *c)
     return 0;
 }
 
+/* jansson hands its text over a few bytes at a time: gather it into big
+ * writes (a 100,000-row report is 38 MB; fwrite per token took half the
+ * time of writing it). */
+typedef struct {
+    int fd;
+    size_t len;
+    int failed;
+    char buf[1 << 16];
+} dump_t;
+
+static int dump_flush(dump_t *d)
+{
+    for (size_t off = 0; off < d->len && !d->failed;) {
+        ssize_t n = write(d->fd, d->buf + off, d->len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            d->failed = 1;
+        else
+            off += (size_t)n;
+    }
+    d->len = 0;
+    return d->failed ? -1 : 0;
+}
+
+static int dump_chunk(const char *text, size_t size, void *arg)
+{
+    dump_t *d = arg;
+    while (size > 0) {
+        if (d->len == sizeof d->buf && dump_flush(d) != 0)
+            return -1;
+        size_t n = size < sizeof d->buf - d->len ? size : sizeof d->buf - d->len;
+        memcpy(d->buf + d->len, text, n);
+        d->len += n;
+        text += n;
+        size -= n;
+    }
+    return 0;
+}
+
+/* j as indented JSON and a newline on fd, in big writes. Returns 0, or -1
+ * with errno set. */
+static int dump_json_fd(const json_t *j, int fd, size_t flags)
+{
+    dump_t *d = malloc(sizeof *d);
+    if (!d)
+        return -1;
+    d->fd = fd;
+    d->len = 0;
+    d->failed = 0;
+    int rc = json_dump_callback(j, dump_chunk, d, flags) == 0 && dump_chunk("\n", 1, d) == 0 &&
+                     dump_flush(d) == 0
+                 ? 0
+                 : -1;
+    free(d);
+    return rc;
+}
+
+/* Write rep to path, through a temporary file renamed at the end: a
+ * report is whole or absent. */
 static int write_report_file(const json_t *rep, const char *path)
 {
     char tmp[PATH_MAX];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    if (json_dump_file(rep, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) != 0 || rename(tmp, path) != 0) {
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int rc = fd >= 0 ? dump_json_fd(rep, fd, JSON_INDENT(2) | JSON_SORT_KEYS) : -1;
+    int saved = errno;
+    if (fd >= 0 && close(fd) != 0 && rc == 0)
+        rc = -1;
+    else
+        errno = saved;
+    if (rc != 0 || rename(tmp, path) != 0) {
         fprintf(stderr, "multisync: cannot write report %s: %s\n", path, strerror(errno));
         unlink(tmp);
         return -1;
     }
     return 0;
+}
+
+/* JSON for a person or a script on stdout. */
+static void print_json(const json_t *j)
+{
+    fflush(stdout);
+    if (dump_json_fd(j, STDOUT_FILENO, JSON_INDENT(2)) != 0)
+        fprintf(stderr, "multisync: cannot write to stdout: %s\n", strerror(errno));
 }
 
 /* Print the report, write it to --report, and return the exit status. */
@@ -551,8 +627,7 @@ static int query(cli_t *c, ms_msg_t *req, void (*print)(const json_t *, FILE *))
         goto out;
     json_t *j = json_loads(ans.u.json.json, 0, NULL);
     if (j && c->json) {
-        json_dumpf(j, stdout, JSON_INDENT(2));
-        putchar('\n');
+        print_json(j);
     } else if (j) {
         print(j, stdout);
     }
@@ -600,8 +675,7 @@ static int report(cli_t *c)
         goto out;
     }
     if (rep && c->json) {
-        json_dumpf(rep, stdout, JSON_INDENT(2));
-        putchar('\n');
+        print_json(rep);
         rc = 0;
     } else if (rep) {
         rc = ms_report_print(rep, stdout, stderr) == 0 ? 0 : 1;
