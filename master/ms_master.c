@@ -23,13 +23,15 @@
 
 /* --- catalog glue: every state change is written; a commit per turn or few --- */
 
-/* A write failed: what it wrote may be half there, or SQLite may have
- * rolled the whole transaction back. The next flush stores everything
- * again before it commits. */
-static void cat_failed(ms_master_t *m, const char *err)
+/* A catalog operation failed. lost: a write's effect may be missing (half
+ * there, or SQLite rolled the whole transaction back): the next flush
+ * stores everything again before it commits. A commit that failed with
+ * its transaction still open loses nothing: the next flush commits again. */
+static void cat_failed(ms_master_t *m, const char *err, int lost)
 {
     int64_t now = ms_now_ms();
-    m->cat_lost = 1;
+    m->cat_lost |= lost;
+    m->cat_failing = 1;
     if (now - m->cat_warned_ms >= CAT_WARN_EVERY_MS || m->cat_warned_ms == 0) {
         ms_error("catalog write failed, tasks are held back until it works again: %s", err);
         m->cat_warned_ms = now;
@@ -42,7 +44,7 @@ static int cat_begin(ms_master_t *m)
     if (!m->cat || m->in_txn)
         return 0;
     if (ms_catalog_begin(m->cat, err, sizeof err) != 0) {
-        cat_failed(m, err);
+        cat_failed(m, err, 1); /* the writes that wanted it are not done */
         return -1;
     }
     m->in_txn = 1;
@@ -59,28 +61,28 @@ void ms_cat_task(ms_master_t *m, const ms_trec_t *t)
     if (t->state == MS_TS_RUNNING)
         t->run->workers_dirty = 1;
     if (ms_catalog_update_task(m->cat, t, err, sizeof err) != 0)
-        cat_failed(m, err);
+        cat_failed(m, err, 1);
 }
 
 void ms_cat_task_whole(ms_master_t *m, const ms_trec_t *t)
 {
     char err[512];
     if (m->cat && cat_begin(m) == 0 && ms_catalog_save_task(m->cat, t, err, sizeof err) != 0)
-        cat_failed(m, err);
+        cat_failed(m, err, 1);
 }
 
 void ms_cat_run_end(ms_master_t *m, const ms_runrec_t *r)
 {
     char err[512];
     if (m->cat && cat_begin(m) == 0 && ms_catalog_save_run_end(m->cat, r, err, sizeof err) != 0)
-        cat_failed(m, err);
+        cat_failed(m, err, 1);
 }
 
 void ms_cat_ntasks(ms_master_t *m, const ms_runrec_t *r)
 {
     char err[512];
     if (m->cat && cat_begin(m) == 0 && ms_catalog_save_ntasks(m->cat, r, err, sizeof err) != 0)
-        cat_failed(m, err);
+        cat_failed(m, err, 1);
 }
 
 /* Store every run in memory again, whole, after writes were lost. */
@@ -120,17 +122,22 @@ int ms_cat_flush(ms_master_t *m)
         if (r->workers_dirty && ms_catalog_save_workers(m->cat, r, err, sizeof err) != 0)
             goto fail;
     }
-    if (ms_catalog_commit(m->cat, err, sizeof err) != 0)
-        goto fail;
-    if (m->cat_lost)
+    if (ms_catalog_commit(m->cat, err, sizeof err) != 0) {
+        /* Still open: nothing lost, commit again next time. */
+        cat_failed(m, err, !ms_catalog_in_txn(m->cat));
+        goto out;
+    }
+    if (m->cat_failing)
         ms_info("catalog writes work again: it holds every change");
     m->in_txn = 0;
     m->cat_lost = 0;
+    m->cat_failing = 0;
     for (size_t i = 0; i < m->n_runs; i++)
         m->runs[i]->workers_dirty = 0;
     return 0;
 fail:
-    cat_failed(m, err);
+    cat_failed(m, err, 1);
+out:
     m->cat_retry_ms = ms_now_ms() + CAT_RETRY_MS;
     if (!ms_catalog_in_txn(m->cat))
         m->in_txn = 0;

@@ -83,6 +83,7 @@ struct ms_master {
     int in_txn;
     int64_t txn_since_ms; /* when the open transaction took its first write */
     int cat_lost;         /* a write failed: the catalog misses changes (ms_cat_flush) */
+    int cat_failing;      /* a catalog operation failed since the last commit */
     int64_t cat_retry_ms; /* after a failed flush: not again before then */
     int64_t cat_warned_ms;
     int64_t next_checkpoint_ms;
