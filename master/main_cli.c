@@ -227,6 +227,8 @@ static int dump_flush(dump_t *d)
         ssize_t n = write(d->fd, d->buf + off, d->len - off);
         if (n < 0 && errno == EINTR)
             continue;
+        if (n == 0)
+            errno = EIO; /* no progress and no reason: not "Success" */
         if (n <= 0)
             d->failed = 1;
         else
@@ -269,14 +271,20 @@ static int dump_json_fd(const json_t *j, int fd, size_t flags)
     return rc;
 }
 
-/* Write rep to path, through a temporary file renamed at the end: a
- * report is whole or absent. */
+/* Write rep to path, through a temporary file synced and renamed at the
+ * end: a report is whole or absent, even after a crash. */
 static int write_report_file(const json_t *rep, const char *path)
 {
     char tmp[PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp) {
+        fprintf(stderr, "multisync: cannot write report %s: path too long\n", path);
+        return -1;
+    }
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    int rc = fd >= 0 ? dump_json_fd(rep, fd, JSON_INDENT(2) | JSON_SORT_KEYS) : -1;
+    int rc = fd >= 0 && dump_json_fd(rep, fd, JSON_INDENT(2) | JSON_SORT_KEYS) == 0 &&
+                     fsync(fd) == 0
+                 ? 0
+                 : -1;
     int saved = errno;
     if (fd >= 0 && close(fd) != 0 && rc == 0)
         rc = -1;
@@ -284,18 +292,21 @@ static int write_report_file(const json_t *rep, const char *path)
         errno = saved;
     if (rc != 0 || rename(tmp, path) != 0) {
         fprintf(stderr, "multisync: cannot write report %s: %s\n", path, strerror(errno));
-        unlink(tmp);
+        if (fd >= 0) /* ours: left half-written */
+            unlink(tmp);
         return -1;
     }
     return 0;
 }
 
-/* JSON for a person or a script on stdout. */
-static void print_json(const json_t *j)
+/* JSON for a person or a script on stdout. Returns 0, or -1 (said). */
+static int print_json(const json_t *j)
 {
     fflush(stdout);
-    if (dump_json_fd(j, STDOUT_FILENO, JSON_INDENT(2)) != 0)
-        fprintf(stderr, "multisync: cannot write to stdout: %s\n", strerror(errno));
+    if (dump_json_fd(j, STDOUT_FILENO, JSON_INDENT(2)) == 0)
+        return 0;
+    fprintf(stderr, "multisync: cannot write to stdout: %s\n", strerror(errno));
+    return -1;
 }
 
 /* Print the report, write it to --report, and return the exit status. */
@@ -367,22 +378,25 @@ static int await(ms_client_t *cl, ms_msg_t *m, int want, int timeout_ms, const c
 }
 
 /*
- * The next RUN_DONE holding the rows from `from` (0: any), as JSON; NULL
- * when none comes (said on stderr). Passed over: STATUS answers, and a
- * RUN_DONE that is not the page asked for (one more answer to an earlier
- * WAIT: it holds the first page; or a page no longer wanted).
+ * The next RUN_DONE of run_id (0: any run) holding the rows from `from`
+ * (0: any), as JSON; NULL when none comes within MASTER_ANSWER_MS in all
+ * (said on stderr). Passed over: STATUS answers, and a RUN_DONE that is
+ * not the page asked for (one more answer to an earlier WAIT: it holds
+ * the first page; or a page no longer wanted).
  */
-static json_t *next_report(ms_client_t *cl, const char *ep, int64_t from)
+static json_t *next_report(ms_client_t *cl, const char *ep, uint64_t run_id, int64_t from)
 {
     ms_msg_t ans = {0};
     char err[512], text[1024];
+    int64_t deadline = ms_now_ms() + MASTER_ANSWER_MS;
     int rc;
     for (;;) {
-        rc = ms_client_recv(cl, &ans, MASTER_ANSWER_MS, err, sizeof err);
+        int64_t left = deadline - ms_now_ms();
+        rc = left > 0 ? ms_client_recv(cl, &ans, (int)left, err, sizeof err) : 0;
         if (rc <= 0 || ans.cmd == MS_CMD_ERROR || (ans.cmd != MS_CMD_RUN_DONE &&
                                                    ans.cmd != MS_CMD_STATUS_REPLY))
             break;
-        if (ans.cmd == MS_CMD_RUN_DONE) {
+        if (ans.cmd == MS_CMD_RUN_DONE && (run_id == 0 || ans.u.runref.run_id == run_id)) {
             json_t *rep = json_loads(ans.u.runref.report, 0, NULL);
             ms_msg_clear(&ans);
             if (!rep) {
@@ -453,7 +467,7 @@ static int fetch_pages(ms_client_t *cl, json_t *rep, const char *ep)
                 return -1;
             asked[n_asked++] = from;
         }
-        json_t *got = next_report(cl, ep, (int64_t)have);
+        json_t *got = next_report(cl, ep, run_id, (int64_t)have);
         json_t *more = json_object_get(got, "tasks");
         if (!got || json_integer_value(json_object_get(got, "tasks_from")) != (json_int_t)have ||
             json_array_size(more) == 0) {
@@ -626,12 +640,11 @@ static int query(cli_t *c, ms_msg_t *req, void (*print)(const json_t *, FILE *))
     if (await(cl, &ans, MS_CMD_STATUS_REPLY, MASTER_ANSWER_MS, c->master) != 0)
         goto out;
     json_t *j = json_loads(ans.u.json.json, 0, NULL);
-    if (j && c->json) {
-        print_json(j);
-    } else if (j) {
-        print(j, stdout);
-    }
     rc = j ? 0 : 1;
+    if (j && c->json)
+        rc = print_json(j) == 0 ? 0 : 1;
+    else if (j)
+        print(j, stdout);
     json_decref(j);
 out:
     ms_msg_clear(&ans);
@@ -669,14 +682,13 @@ static int report(cli_t *c)
         fprintf(stderr, "multisync: %s\n", err);
         goto out;
     }
-    json_t *rep = next_report(cl, c->master, 0);
+    json_t *rep = next_report(cl, c->master, id, 0);
     if (rep && fetch_pages(cl, rep, c->master) != 0) {
         json_decref(rep);
         goto out;
     }
     if (rep && c->json) {
-        print_json(rep);
-        rc = 0;
+        rc = print_json(rep) == 0 ? 0 : 1;
     } else if (rep) {
         rc = ms_report_print(rep, stdout, stderr) == 0 ? 0 : 1;
     }
