@@ -18,6 +18,9 @@
 #include "ms_secure.h"
 #include "ms_wire.h"
 
+/* The shortest heartbeat interval, whatever lease a master announces. */
+#define MIN_BEAT_MS 10
+
 #define KILL_GRACE_MS 5000
 #define PROGRESS_EVERY_MS 2000
 
@@ -338,7 +341,9 @@ static void on_heartbeat(agent_t *a, const ms_heartbeat_t *hb)
         /* A master whose lease is shorter than our heartbeats allow (it was
          * given a shorter --heartbeat-ms): beat often enough for it. */
         int64_t beat = a->ttl_ms / MS_HEARTBEAT_LIVENESS;
-        a->beat_ms = beat > 0 && beat < a->hb_ms ? (int)beat : a->hb_ms;
+        if (beat < MIN_BEAT_MS) /* what --heartbeat-ms allows: no busy loop */
+            beat = MIN_BEAT_MS;
+        a->beat_ms = beat < a->hb_ms ? (int)beat : a->hb_ms;
         if (a->next_hb_ms > ms_now_ms() + a->beat_ms)
             a->next_hb_ms = ms_now_ms() + a->beat_ms;
     }
@@ -464,7 +469,7 @@ static void tick(agent_t *a)
         send_heartbeat(a);
     send_progress(a);
     check_lease(a);
-    if (now - a->last_heard_ms > 2 * (int64_t)a->hb_ms && now >= a->reconnect_at_ms)
+    if (now - a->last_heard_ms > 2 * (int64_t)a->beat_ms && now >= a->reconnect_at_ms)
         reconnect(a);
 }
 
