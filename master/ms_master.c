@@ -41,7 +41,15 @@ static void cat_failed(ms_master_t *m, const char *err, int lost)
 static int cat_begin(ms_master_t *m)
 {
     char err[512];
-    if (!m->cat || m->in_txn)
+    if (!m->cat)
+        return 0;
+    /* SQLite rolls a transaction back by itself on some failures: what it
+     * held is lost, and writes must not go on in autocommit mode. */
+    if (m->in_txn && !ms_catalog_in_txn(m->cat)) {
+        m->in_txn = 0;
+        m->cat_lost = 1;
+    }
+    if (m->in_txn)
         return 0;
     if (ms_catalog_begin(m->cat, err, sizeof err) != 0) {
         cat_failed(m, err, 1); /* the writes that wanted it are not done */
@@ -57,6 +65,7 @@ void ms_cat_task(ms_master_t *m, const ms_trec_t *t)
     char err[512];
     if (!m->cat || cat_begin(m) != 0)
         return;
+    t->run->cat_dirty = 1;
     /* Handing out changes a worker's task count: stored once per commit. */
     if (t->state == MS_TS_RUNNING)
         t->run->workers_dirty = 1;
@@ -67,6 +76,8 @@ void ms_cat_task(ms_master_t *m, const ms_trec_t *t)
 void ms_cat_task_whole(ms_master_t *m, const ms_trec_t *t)
 {
     char err[512];
+    if (m->cat)
+        t->run->cat_dirty = 1;
     if (m->cat && cat_begin(m) == 0 && ms_catalog_save_task(m->cat, t, err, sizeof err) != 0)
         cat_failed(m, err, 1);
 }
@@ -74,6 +85,8 @@ void ms_cat_task_whole(ms_master_t *m, const ms_trec_t *t)
 void ms_cat_run_end(ms_master_t *m, const ms_runrec_t *r)
 {
     char err[512];
+    if (m->cat)
+        ((ms_runrec_t *)r)->cat_dirty = 1; /* a mark for ms_cat_flush, not the run */
     if (m->cat && cat_begin(m) == 0 && ms_catalog_save_run_end(m->cat, r, err, sizeof err) != 0)
         cat_failed(m, err, 1);
 }
@@ -81,15 +94,21 @@ void ms_cat_run_end(ms_master_t *m, const ms_runrec_t *r)
 void ms_cat_ntasks(ms_master_t *m, const ms_runrec_t *r)
 {
     char err[512];
+    if (m->cat)
+        ((ms_runrec_t *)r)->cat_dirty = 1; /* a mark for ms_cat_flush, not the run */
     if (m->cat && cat_begin(m) == 0 && ms_catalog_save_ntasks(m->cat, r, err, sizeof err) != 0)
         cat_failed(m, err, 1);
 }
 
-/* Store every run in memory again, whole, after writes were lost. */
+/* Store again, whole, every run written since the last commit, after
+ * writes were lost (a run the catalog already holds as it is, such as a
+ * finished one, is left alone: a restore stalls the loop). */
 static int cat_restore(ms_master_t *m, char *err, size_t errlen)
 {
     for (size_t i = 0; i < m->n_runs; i++) {
         ms_runrec_t *r = m->runs[i];
+        if (!r->cat_dirty)
+            continue;
         if (ms_catalog_save_run(m->cat, r, err, errlen) != 0 ||
             (r->finished && ms_catalog_save_run_end(m->cat, r, err, errlen) != 0))
             return -1;
@@ -98,7 +117,7 @@ static int cat_restore(ms_master_t *m, char *err, size_t errlen)
     return 0;
 }
 
-int ms_cat_flush(ms_master_t *m)
+static int cat_flush(ms_master_t *m, int force)
 {
     char err[512] = "";
     if (!m->cat)
@@ -110,11 +129,14 @@ int ms_cat_flush(ms_master_t *m)
     }
     if (!m->in_txn && !m->cat_lost)
         return 0;
-    /* Storing everything again is heavy: once a second while it fails. */
-    if (m->cat_lost && ms_now_ms() < m->cat_retry_ms)
+    /* Storing runs again is heavy, and BEGIN may wait for a lock: once a
+     * second while it fails (unless the master is about to exit). */
+    if (m->cat_lost && m->cat_failing && !force && ms_now_ms() < m->cat_retry_ms)
         return -1;
-    if (cat_begin(m) != 0)
+    if (cat_begin(m) != 0) {
+        m->cat_retry_ms = ms_now_ms() + CAT_RETRY_MS;
         return -1;
+    }
     if (m->cat_lost && cat_restore(m, err, sizeof err) != 0)
         goto fail;
     for (size_t i = 0; i < m->n_runs; i++) {
@@ -133,7 +155,7 @@ int ms_cat_flush(ms_master_t *m)
     m->cat_lost = 0;
     m->cat_failing = 0;
     for (size_t i = 0; i < m->n_runs; i++)
-        m->runs[i]->workers_dirty = 0;
+        m->runs[i]->workers_dirty = m->runs[i]->cat_dirty = 0;
     return 0;
 fail:
     cat_failed(m, err, 1);
@@ -142,6 +164,11 @@ out:
     if (!ms_catalog_in_txn(m->cat))
         m->in_txn = 0;
     return -1; /* what is open stays open; the next flush tries again */
+}
+
+int ms_cat_flush(ms_master_t *m)
+{
+    return cat_flush(m, 0);
 }
 
 /* --- runs ----------------------------------------------------------------------- */
@@ -226,6 +253,7 @@ int ms_master_start_run(ms_master_t *m, const char *source, const char *dest, co
     }
     m->next_run++;
     r->flags = flags;
+    r->cat_dirty = 1;
     if (m->cat && (cat_begin(m) != 0 || ms_catalog_save_run(m->cat, r, err, errlen) != 0 ||
                    ms_cat_flush(m) != 0)) {
         m->n_runs--;
@@ -597,13 +625,13 @@ void ms_master_forget_workers(ms_master_t *m, const char *reason)
 {
     while (m->n_workers > 0)
         ms_worker_remove(m, m->workers[m->n_workers - 1], reason, 1);
-    ms_cat_flush(m);
+    cat_flush(m, 1); /* last chance: no throttle */
 }
 
 void ms_master_shutdown(ms_master_t *m)
 {
     send_bye_all(m, "master restarting", 1);
-    ms_cat_flush(m);
+    cat_flush(m, 1); /* last chance: no throttle */
 }
 
 void ms_master_destroy(ms_master_t **mp)
@@ -611,7 +639,7 @@ void ms_master_destroy(ms_master_t **mp)
     if (!mp || !*mp)
         return;
     ms_master_t *m = *mp;
-    ms_cat_flush(m);
+    cat_flush(m, 1); /* last chance: no throttle */
     ms_monitor_destroy(&m->wmon);
     ms_monitor_destroy(&m->cmon);
     if (m->wsock)
@@ -685,6 +713,16 @@ static void maybe_checkpoint(ms_master_t *m)
 static int64_t commit_due_ms(const ms_master_t *m)
 {
     return m->txn_since_ms + GROUP_COMMIT_MS;
+}
+
+/* Whether a task waiting for its retry may go now. */
+static int retry_due(const ms_master_t *m)
+{
+    int64_t now = ms_now_ms();
+    for (size_t i = 0; i < m->n_delayed; i++)
+        if (m->delayed[i]->not_before_ms <= now)
+            return 1;
+    return 0;
 }
 
 /* How long the loop may sleep: until the next tick, the next retry, or
@@ -777,8 +815,9 @@ int ms_master_poll(ms_master_t *m, int timeout_ms)
         if (m->runs[i]->n_waiting)
             ms_chunks_update(m, m->runs[i]);
     /* Gather more results into the open transaction until its commit is
-     * due, unless a full batch is already waiting. */
-    if (m->in_txn && !more && !m->stopping && ms_now_ms() < commit_due_ms(m))
+     * due, unless a full batch is already waiting, or a retry is due (the
+     * loop would not sleep meanwhile). */
+    if (m->in_txn && !more && !m->stopping && ms_now_ms() < commit_due_ms(m) && !retry_due(m))
         return 0;
     ms_sched_dispatch(m);
     ms_cat_flush(m);

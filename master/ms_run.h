@@ -49,7 +49,8 @@ typedef struct {
     double cost;       /* from the walk (bytes + files * MS_FILE_COST); 0: not walked */
     uint64_t qseq;     /* queue order among equals (ms_sched.c) */
     int64_t started_ms; /* monotonic, when last handed out */
-    int64_t not_before_ms; /* monotonic: a retry waits until then (backoff) */
+    int64_t not_before_ms; /* monotonic: a retry waits until then (backoff); an
+                            * orphan is requeued then unless its host claims it */
     uint64_t bytes_done;     /* while running: from the worker's progress reports */
     uint64_t expected_bytes; /* its size last time (catalog), if expected_known */
     double expected_seconds; /* its duration last time, if expected_known */
@@ -116,6 +117,7 @@ struct ms_run {
     ms_run_worker_t *workers;
     size_t n_workers;
     int workers_dirty;      /* a worker's task count changed since the catalog's copy */
+    int cat_dirty;          /* written to the catalog since its last commit */
     /* Master ticks while the run went on (ms_diag.c). */
     unsigned ticks;
     unsigned ticks_waiting; /* tasks queued while every slot was busy */

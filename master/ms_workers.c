@@ -66,12 +66,15 @@ static void each_task_of(ms_master_t *m, const char *id,
     }
 }
 
+/* Each orphan waits one lease of its own; orphan_deadline_ms is the
+ * earliest of them (a flaky host making orphans again and again must not
+ * hold back the orphans of another). */
 void ms_workers_make_orphan(ms_master_t *m, ms_trec_t *t)
 {
     t->orphan = 1;
-    int64_t deadline = ms_now_ms() + ttl_ms(m);
-    if (m->orphan_deadline_ms < deadline)
-        m->orphan_deadline_ms = deadline;
+    t->not_before_ms = ms_now_ms() + ttl_ms(m);
+    if (m->orphan_deadline_ms == 0 || t->not_before_ms < m->orphan_deadline_ms)
+        m->orphan_deadline_ms = t->not_before_ms;
 }
 
 static void make_orphan(ms_master_t *m, ms_trec_t *t, const char *why)
@@ -375,18 +378,25 @@ int ms_workers_read(ms_master_t *m)
 
 /* --- liveness ------------------------------------------------------------------ */
 
-static void requeue_orphans(ms_master_t *m)
+/* Requeue the orphans whose lease is over; note when the next one is. */
+static void requeue_orphans(ms_master_t *m, int64_t now)
 {
+    m->orphan_deadline_ms = 0;
     for (size_t r = 0; r < m->n_runs; r++) {
         ms_runrec_t *run = m->runs[r];
         for (size_t i = 0; i < run->n_tasks && !run->finished; i++) {
             ms_trec_t *t = ms_run_at(run, i);
-            if (t->orphan && t->state == MS_TS_RUNNING)
-                ms_sched_requeue(m, t, "no worker claimed it after a restart");
-            t->orphan = 0;
+            if (!t->orphan)
+                continue;
+            if (t->state != MS_TS_RUNNING) {
+                t->orphan = 0;
+            } else if (t->not_before_ms <= now) {
+                ms_sched_requeue(m, t, "no worker claimed it within a lease");
+            } else if (m->orphan_deadline_ms == 0 || t->not_before_ms < m->orphan_deadline_ms) {
+                m->orphan_deadline_ms = t->not_before_ms;
+            }
         }
     }
-    m->orphan_deadline_ms = 0;
 }
 
 /* Per active run: tasks queued, slots busy and free, tasks running. */
@@ -424,6 +434,6 @@ void ms_workers_tick(ms_master_t *m)
         i++;
     }
     if (m->orphan_deadline_ms && now >= m->orphan_deadline_ms)
-        requeue_orphans(m);
+        requeue_orphans(m, now);
     diag_tick(m);
 }
