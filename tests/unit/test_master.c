@@ -172,14 +172,23 @@ static uint64_t start_run(fx_t *fx)
     return id;
 }
 
+/* A source of n projects, a worker that joined with slots, then a run:
+ * the worker's socket, and the run's id in *run. */
+static void *worker_and_run(fx_t *fx, int n, const char *name, unsigned slots, uint64_t *run)
+{
+    make_source(fx, n);
+    void *w = fake_worker(fx);
+    hello(w, name, slots);
+    spin(fx, 5);
+    *run = start_run(fx);
+    return w;
+}
+
 static void test_tasks_go_out_only_against_credit(void **state)
 {
     fx_t *fx = *state;
-    make_source(fx, 5);
-    void *w = fake_worker(fx);
-    hello(w, "hostA", 2);
-    spin(fx, 5);
-    uint64_t run = start_run(fx);
+    uint64_t run;
+    void *w = worker_and_run(fx, 5, "hostA", 2, &run);
     ms_task_t got[16];
     int n = await_tasks(fx, w, got, 16, 2);
     spin(fx, 5);
@@ -201,11 +210,8 @@ static void test_tasks_go_out_only_against_credit(void **state)
 static void test_a_run_finishes_with_every_task_once_and_duplicates_ignored(void **state)
 {
     fx_t *fx = *state;
-    make_source(fx, 3);
-    void *w = fake_worker(fx);
-    hello(w, "hostA", 8);
-    spin(fx, 5);
-    uint64_t run = start_run(fx);
+    uint64_t run;
+    void *w = worker_and_run(fx, 3, "hostA", 8, &run);
     ms_task_t got[16];
     int total = 0;
     for (int round = 0; round < 200 && ms_master_run_finished(fx->m, run) != 1; round++) {
@@ -232,11 +238,8 @@ static void test_a_run_finishes_with_every_task_once_and_duplicates_ignored(void
 static void test_a_failed_task_fails_the_run_with_its_message(void **state)
 {
     fx_t *fx = *state;
-    make_source(fx, 1);
-    void *w = fake_worker(fx);
-    hello(w, "hostA", 4);
-    spin(fx, 5);
-    uint64_t run = start_run(fx);
+    uint64_t run;
+    void *w = worker_and_run(fx, 1, "hostA", 4, &run);
     ms_task_t got[4];
     for (int round = 0; round < 200 && ms_master_run_finished(fx->m, run) != 1; round++) {
         spin(fx, 3);
@@ -256,11 +259,8 @@ static void test_a_failed_task_fails_the_run_with_its_message(void **state)
 static void test_a_silent_worker_loses_its_tasks_to_another(void **state)
 {
     fx_t *fx = *state;
-    make_source(fx, 2);
-    void *a = fake_worker(fx);
-    hello(a, "silent", 2);
-    spin(fx, 5);
-    uint64_t run = start_run(fx);
+    uint64_t run;
+    void *a = worker_and_run(fx, 2, "silent", 2, &run);
     ms_task_t got[4];
     int n = await_tasks(fx, a, got, 4, 2);
     assert_int_equal(n, 2);
@@ -293,11 +293,8 @@ static void test_a_silent_worker_loses_its_tasks_to_another(void **state)
 static void test_a_worker_announcing_itself_again_keeps_its_tasks(void **state)
 {
     fx_t *fx = *state;
-    make_source(fx, 2);
-    void *a = fake_worker(fx);
-    hello(a, "again", 2);
-    spin(fx, 5);
-    uint64_t run = start_run(fx);
+    uint64_t run;
+    void *a = worker_and_run(fx, 2, "again", 2, &run);
     ms_task_t got[4], other[4];
     int n = await_tasks(fx, a, got, 4, 2);
     assert_int_equal(n, 2);
