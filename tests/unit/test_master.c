@@ -184,6 +184,27 @@ static void *worker_and_run(fx_t *fx, int n, const char *name, unsigned slots, u
     return w;
 }
 
+/* The next task handed to w, a worker of one slot (exactly one comes),
+ * reported ok and its slot given back. The caller frees it (free_tasks). */
+static ms_task_t one_task_done(fx_t *fx, void *w, uint64_t run)
+{
+    ms_task_t got[2];
+    int n = 0;
+    for (int k = 0; k < 500 && n == 0; k++) {
+        spin(fx, 1);
+        n = drain_tasks(w, got, 2, NULL);
+    }
+    assert_int_equal(n, 1); /* one slot: one task at a time */
+    ms_msg_t r = {.cmd = MS_CMD_RESULT};
+    r.u.result = (ms_result_t){.run_id = run, .task_id = got[0].task_id,
+                               .attempt = got[0].attempt, .message = ""};
+    send_msg(w, &r);
+    ms_msg_t ready = {.cmd = MS_CMD_READY};
+    ready.u.ready.credit = 1;
+    send_msg(w, &ready);
+    return got[0];
+}
+
 static void test_tasks_go_out_only_against_credit(void **state)
 {
     fx_t *fx = *state;
@@ -421,22 +442,9 @@ static void test_tasks_go_longest_expected_first_and_new_projects_before_known(v
     uint64_t run = start_run(fx);
     const char *want[] = {"p3", "p2", "p1", "p0", ""};
     for (int i = 0; i < 5; i++) {
-        ms_task_t got[2];
-        int n = 0;
-        for (int k = 0; k < 500 && n == 0; k++) {
-            spin(fx, 1);
-            n = drain_tasks(w, got, 2, NULL);
-        }
-        assert_int_equal(n, 1); /* one slot: one task at a time */
-        assert_string_equal(got[0].project, want[i]);
-        ms_msg_t r = {.cmd = MS_CMD_RESULT};
-        r.u.result = (ms_result_t){.run_id = run, .task_id = got[0].task_id,
-                                   .attempt = got[0].attempt, .message = ""};
-        send_msg(w, &r);
-        ms_msg_t ready = {.cmd = MS_CMD_READY};
-        ready.u.ready.credit = 1;
-        send_msg(w, &ready);
-        free_tasks(got, n);
+        ms_task_t t = one_task_done(fx, w, run);
+        assert_string_equal(t.project, want[i]);
+        free_tasks(&t, 1);
     }
 }
 
@@ -471,23 +479,10 @@ static void test_a_run_resumed_after_its_walk_queues_each_project_once(void **st
     hello(w, "hostA", 1);
     int seen[3] = {0};
     for (int i = 0; i < 4; i++) { /* p0..p2, then the top task */
-        ms_task_t got[2];
-        int n = 0;
-        for (int k = 0; k < 500 && n == 0; k++) {
-            spin(fx, 1);
-            n = drain_tasks(w, got, 2, NULL);
-        }
-        assert_int_equal(n, 1);
-        if (got[0].project[0])
-            seen[got[0].project[1] - '0']++;
-        ms_msg_t r = {.cmd = MS_CMD_RESULT};
-        r.u.result = (ms_result_t){.run_id = run, .task_id = got[0].task_id,
-                                   .attempt = got[0].attempt, .message = ""};
-        send_msg(w, &r);
-        ms_msg_t ready = {.cmd = MS_CMD_READY};
-        ready.u.ready.credit = 1;
-        send_msg(w, &ready);
-        free_tasks(got, n);
+        ms_task_t t = one_task_done(fx, w, run);
+        if (t.project[0])
+            seen[t.project[1] - '0']++;
+        free_tasks(&t, 1);
     }
     for (int i = 0; i < 3; i++)
         assert_int_equal(seen[i], 1);
