@@ -384,15 +384,15 @@ int ms_catalog_begin(ms_catalog_t *c, char *err, size_t errlen)
     return step_done(c, ST_BEGIN, "begin", err, errlen);
 }
 
-void ms_catalog_rollback(ms_catalog_t *c)
-{
-    if (!sqlite3_get_autocommit(c->db))
-        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-}
-
 int ms_catalog_in_txn(const ms_catalog_t *c)
 {
     return !sqlite3_get_autocommit(c->db);
+}
+
+void ms_catalog_rollback(ms_catalog_t *c)
+{
+    if (ms_catalog_in_txn(c))
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 int ms_catalog_commit(ms_catalog_t *c, char *err, size_t errlen)
@@ -580,10 +580,7 @@ static int put_workers(ms_catalog_t *c, const ms_runrec_t *r, char *err, size_t 
     sqlite3_bind_int64(c->st[ST_WORKERS_DEL], 1, (sqlite3_int64)r->id);
     if (step_done(c, ST_WORKERS_DEL, "save workers", err, errlen) != 0)
         return -1;
-    for (size_t i = 0; i < r->n_workers; i++)
-        if (put_worker(c, r->id, i, &r->workers[i], err, errlen) != 0)
-            return -1;
-    return 0;
+    return ms_catalog_save_workers(c, r, err, errlen);
 }
 
 static int put_run(ms_catalog_t *c, const ms_runrec_t *r, char *err, size_t errlen)

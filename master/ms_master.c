@@ -38,17 +38,22 @@ static void cat_failed(ms_master_t *m, const char *err, int lost)
     }
 }
 
+/* SQLite rolls a transaction back by itself on some failures: what it held
+ * is lost, and writes must not go on in autocommit mode. */
+static void cat_sync_txn(ms_master_t *m)
+{
+    if (m->in_txn && !ms_catalog_in_txn(m->cat)) {
+        m->in_txn = 0;
+        m->cat_lost = 1;
+    }
+}
+
 static int cat_begin(ms_master_t *m)
 {
     char err[512];
     if (!m->cat)
         return 0;
-    /* SQLite rolls a transaction back by itself on some failures: what it
-     * held is lost, and writes must not go on in autocommit mode. */
-    if (m->in_txn && !ms_catalog_in_txn(m->cat)) {
-        m->in_txn = 0;
-        m->cat_lost = 1;
-    }
+    cat_sync_txn(m);
     if (m->in_txn)
         return 0;
     if (ms_catalog_begin(m->cat, err, sizeof err) != 0) {
@@ -82,20 +87,20 @@ void ms_cat_task_whole(ms_master_t *m, const ms_trec_t *t)
         cat_failed(m, err, 1);
 }
 
-void ms_cat_run_end(ms_master_t *m, const ms_runrec_t *r)
+void ms_cat_run_end(ms_master_t *m, ms_runrec_t *r)
 {
     char err[512];
     if (m->cat)
-        ((ms_runrec_t *)r)->cat_dirty = 1; /* a mark for ms_cat_flush, not the run */
+        r->cat_dirty = 1;
     if (m->cat && cat_begin(m) == 0 && ms_catalog_save_run_end(m->cat, r, err, sizeof err) != 0)
         cat_failed(m, err, 1);
 }
 
-void ms_cat_ntasks(ms_master_t *m, const ms_runrec_t *r)
+void ms_cat_ntasks(ms_master_t *m, ms_runrec_t *r)
 {
     char err[512];
     if (m->cat)
-        ((ms_runrec_t *)r)->cat_dirty = 1; /* a mark for ms_cat_flush, not the run */
+        r->cat_dirty = 1;
     if (m->cat && cat_begin(m) == 0 && ms_catalog_save_ntasks(m->cat, r, err, sizeof err) != 0)
         cat_failed(m, err, 1);
 }
@@ -122,11 +127,7 @@ static int cat_flush(ms_master_t *m, int force)
     char err[512] = "";
     if (!m->cat)
         return 0;
-    /* SQLite rolls a transaction back by itself on some failures. */
-    if (m->in_txn && !ms_catalog_in_txn(m->cat)) {
-        m->in_txn = 0;
-        m->cat_lost = 1;
-    }
+    cat_sync_txn(m);
     if (!m->in_txn && !m->cat_lost)
         return 0;
     /* Storing runs again is heavy, and BEGIN may wait for a lock: once a

@@ -100,8 +100,8 @@ int ms_master_peer_allowed(ms_master_t *m, const ms_peer_t *peer, const char *do
  * (a task new, or cut into chunks). */
 void ms_cat_task(ms_master_t *m, const ms_trec_t *t);
 void ms_cat_task_whole(ms_master_t *m, const ms_trec_t *t);
-void ms_cat_run_end(ms_master_t *m, const ms_runrec_t *r);
-void ms_cat_ntasks(ms_master_t *m, const ms_runrec_t *r);
+void ms_cat_run_end(ms_master_t *m, ms_runrec_t *r);
+void ms_cat_ntasks(ms_master_t *m, ms_runrec_t *r);
 /* Commit the turn's writes. Returns 0, or -1 (logged) when they could not
  * be made durable. */
 int ms_cat_flush(ms_master_t *m);

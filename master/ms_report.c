@@ -283,7 +283,7 @@ static fold_t *fold_new(const ms_runrec_t *r)
 
 /* The rows from..from+max-1 among those selected (all, or the failed ones)
  * as JSON; *selected: how many rows are selected in all. */
-static json_t *page_rows(const ms_runrec_t *r, const fold_t *f, size_t from, size_t max,
+static json_t *page_rows(const fold_t *f, size_t from, size_t max,
                          int failed_only, size_t *selected)
 {
     json_t *tasks = json_array();
@@ -295,9 +295,8 @@ static json_t *page_rows(const ms_runrec_t *r, const fold_t *f, size_t from, siz
         if (k++ < from || k - from > max)
             continue;
         json_t *o = task_json(row);
-        uint32_t chunks = ms_run_at(r, row->id)->n_chunks;
-        if (chunks)
-            json_object_set_new(o, "chunks", json_integer(chunks));
+        if (row->n_chunks) /* a folded row is a copy of its rest */
+            json_object_set_new(o, "chunks", json_integer(row->n_chunks));
         json_array_append_new(tasks, o);
     }
     *selected = k;
@@ -316,7 +315,7 @@ json_t *ms_report_json_page(const ms_runrec_t *r, size_t from, size_t max, int f
     if (!f)
         return NULL;
     size_t selected = 0;
-    json_t *tasks = page_rows(r, f, from, max, failed_only, &selected);
+    json_t *tasks = page_rows(f, from, max, failed_only, &selected);
     totals_t tot = f->tot;
     if (f != r->report_cache)
         fold_free(f);

@@ -338,7 +338,6 @@ void ms_run_set_result(ms_trec_t *t, ms_result_t *res)
     count_result(t->run, t);
 }
 
-
 int ms_run_task_waits(const ms_runrec_t *r, const ms_trec_t *t)
 {
     if (t->flags & MS_TASK_TOP)

@@ -188,7 +188,6 @@ ms_run_worker_t *ms_run_worker(ms_runrec_t *r, const char *host);
  * that ran t (t->host) in the run's worker entry. */
 void ms_run_set_result(ms_trec_t *t, ms_result_t *res);
 
-
 /*
  * t's last result is its final one: mark it ok or failed, count it, and
  * mark the run finished when it was its last task. Returns the tasks it

@@ -317,7 +317,7 @@ static void on_task(agent_t *a, const ms_task_t *t)
         refuse_task(a, t, -1, err);
         return;
     }
-    /* Which part of a split project, as the master names it: "[sub/e +N]", "[rest]". */
+    /* Which part of a split project: "[sub/first-entry +more]", "[rest]". */
     char part[600] = "", safe[600];
     uint32_t n = t->n_items ? t->n_items : t->n_match;
     if (n)
