@@ -50,13 +50,6 @@ static void run_whole(ms_master_t *m, ms_runrec_t *r, ms_trec_t *t)
     ms_sched_push(m, t, 0);
 }
 
-static void free_strv(char **v, size_t n)
-{
-    for (size_t i = 0; v && i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
 /* The rest's literal exclusions: every chunk entry, "sub/item". */
 static char **exclusions(const ms_plan_t *p)
 {
@@ -65,7 +58,7 @@ static char **exclusions(const ms_plan_t *p)
     for (size_t i = 0; excl && i < p->n; i++)
         for (uint32_t j = 0; j < p->chunks[i].n_items; j++, k++)
             if (!(excl[k] = ms_split_join(p->chunks[i].sub, p->chunks[i].items[j]))) {
-                free_strv(excl, k);
+                ms_strv_free(excl, k);
                 return NULL;
             }
     return excl;
@@ -82,7 +75,7 @@ static char **pattern_exclusions(const ms_plan_t *p)
         for (uint32_t j = 0; j < p->chunks[i].n_match; j++, k++)
             if (!sub || !(x[k] = ms_split_join(sub, p->chunks[i].match[j]))) {
                 free(sub);
-                free_strv(x, k);
+                ms_strv_free(x, k);
                 return NULL;
             }
         free(sub);
@@ -105,16 +98,16 @@ static int apply_split(ms_master_t *m, ms_runrec_t *r, ms_trec_t *t, ms_plan_t *
     size_t first = r->n_tasks;
     char **excl = exclusions(p), **xmatch = pattern_exclusions(p);
     if (!excl || !xmatch) {
-        free_strv(excl, p->n_items);
-        free_strv(xmatch, p->n_match);
+        ms_strv_free(excl, p->n_items);
+        ms_strv_free(xmatch, p->n_match);
         return -1;
     }
     for (size_t i = 0; i < p->n; i++) {
         ms_trec_t *c = ms_run_add_task(r, t->project, 0);
         if (!c) {
             ms_run_drop_from(r, first);
-            free_strv(excl, p->n_items);
-            free_strv(xmatch, p->n_match);
+            ms_strv_free(excl, p->n_items);
+            ms_strv_free(xmatch, p->n_match);
             return -1;
         }
         ms_chunk_t *ch = &p->chunks[i];

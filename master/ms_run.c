@@ -67,9 +67,9 @@ ms_trec_t *ms_run_top(const ms_runrec_t *r)
     return r->top < r->n_tasks ? ms_run_at(r, r->top) : NULL;
 }
 
-static void free_list(char **v, uint32_t n)
+void ms_strv_free(char **v, size_t n)
 {
-    for (uint32_t i = 0; v && i < n; i++)
+    for (size_t i = 0; v && i < n; i++)
         free(v[i]);
     free(v);
 }
@@ -79,10 +79,10 @@ static void free_task(ms_trec_t *t)
     free(t->project);
     free(t->result.message);
     free(t->sub);
-    free_list(t->items, t->n_items);
-    free_list(t->excl, t->n_excl);
-    free_list(t->match, t->n_match);
-    free_list(t->xmatch, t->n_xmatch);
+    ms_strv_free(t->items, t->n_items);
+    ms_strv_free(t->excl, t->n_excl);
+    ms_strv_free(t->match, t->n_match);
+    ms_strv_free(t->xmatch, t->n_xmatch);
     memset(t, 0, sizeof *t);
 }
 
@@ -186,7 +186,7 @@ static int take_sections(const char *b, size_t len, char tag, char ***out, uint3
         return -1;
     for (size_t i = 0; i < len; i += strlen(b + i + 1) + 2)
         if (b[i] == tag && !(v[(*n)++] = strdup(b + i + 1))) {
-            free_list(v, *n);
+            ms_strv_free(v, *n);
             *n = 0;
             return -1;
         }
@@ -207,7 +207,7 @@ int ms_run_spec_decode(ms_trec_t *t, const void *blob, size_t len)
     char **sub = NULL;
     uint32_t n_sub = 0;
     if (take_sections(b, len, 's', &sub, &n_sub) != 0 || n_sub != 1) {
-        free_list(sub, n_sub);
+        ms_strv_free(sub, n_sub);
         return -1;
     }
     t->sub = sub[0];

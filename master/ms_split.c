@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "ms_proto.h"
+#include "ms_run.h"
 #include "ms_split.h"
 
 typedef struct {
@@ -402,12 +403,8 @@ void ms_split_free(ms_plan_t *p)
 {
     for (size_t i = 0; p && i < p->n; i++) {
         free(p->chunks[i].sub);
-        for (uint32_t j = 0; p->chunks[i].items && j < p->chunks[i].n_items; j++)
-            free(p->chunks[i].items[j]);
-        free(p->chunks[i].items);
-        for (uint32_t j = 0; p->chunks[i].match && j < p->chunks[i].n_match; j++)
-            free(p->chunks[i].match[j]);
-        free(p->chunks[i].match);
+        ms_strv_free(p->chunks[i].items, p->chunks[i].n_items);
+        ms_strv_free(p->chunks[i].match, p->chunks[i].n_match);
     }
     if (p) {
         free(p->chunks);
