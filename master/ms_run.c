@@ -67,13 +67,6 @@ ms_trec_t *ms_run_top(const ms_runrec_t *r)
     return r->top < r->n_tasks ? ms_run_at(r, r->top) : NULL;
 }
 
-void ms_strv_free(char **v, size_t n)
-{
-    for (size_t i = 0; v && i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
 static void free_task(ms_trec_t *t)
 {
     free(t->project);

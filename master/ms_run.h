@@ -17,6 +17,7 @@
 
 #include "ms_clock.h"
 #include "ms_codec.h"
+#include "ms_strv.h"
 
 typedef enum {
     MS_TS_HELD,    /* waits for other tasks: the top task, the rest of a split project */
@@ -143,9 +144,6 @@ void ms_run_drop_from(ms_runrec_t *r, size_t n);
 /* Add a task per project, in the state given, then the top task.
  * Returns 0, or -1 on out of memory. */
 int ms_run_add_projects(ms_runrec_t *r, char *const *projects, size_t n, ms_task_state_t state);
-
-/* Free the first n strings of v, then v (NULL-safe). */
-void ms_strv_free(char **v, size_t n);
 
 /* Task i (< n_tasks). */
 static inline ms_trec_t *ms_run_at(const ms_runrec_t *r, size_t i)
