@@ -84,9 +84,9 @@ static void rfc3339(const struct timespec *ts, char *out, size_t outlen)
     strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static const char *state_name(ms_task_state_t s)
+static const char *state_name(const ms_trec_t *t)
 {
-    switch (s) {
+    switch (t->state) {
     case MS_TS_HELD:
     case MS_TS_QUEUED:
     case MS_TS_SCANNING:
@@ -94,7 +94,7 @@ static const char *state_name(ms_task_state_t s)
     case MS_TS_RUNNING:
         return "running";
     case MS_TS_OK:
-        return "ok";
+        return ms_result_vanished(&t->result) ? "vanished" : "ok";
     case MS_TS_FAILED:
         return "failed";
     }
@@ -159,7 +159,7 @@ static json_t *task_json(const ms_trec_t *t)
                      "s:I, s:s}",
                      "project", ms_utf8_clean(ms_report_project_name(t->project), name, sizeof name),
                      "worker", t->worker_id, "host", ms_utf8_clean(t->host, host, sizeof host),
-                     "status", state_name(t->state), "exit_code", (int)r->exit_code, "attempts",
+                     "status", state_name(t), "exit_code", (int)r->exit_code, "attempts",
                      (int)t->attempts, "seconds", r->seconds, "files", (json_int_t)r->files,
                      "bytes_total", (json_int_t)r->bytes_total, "bytes_transferred",
                      (json_int_t)r->bytes_transferred, "cpu_user_s", r->cpu_user_s, "cpu_sys_s",
@@ -169,7 +169,7 @@ static json_t *task_json(const ms_trec_t *t)
 }
 
 typedef struct {
-    json_int_t tasks, ok, failed, files, total, xfer, rd, wr;
+    json_int_t tasks, ok, failed, vanished, files, total, xfer, rd, wr;
     double cpu_u, cpu_s, task_secs;
 } totals_t;
 
@@ -177,7 +177,9 @@ static void add_totals(totals_t *s, const ms_trec_t *t)
 {
     const ms_result_t *r = &t->result;
     s->tasks++;
-    s->ok += t->state == MS_TS_OK;
+    int vanished = t->state == MS_TS_OK && ms_result_vanished(r);
+    s->ok += t->state == MS_TS_OK && !vanished;
+    s->vanished += vanished;
     s->failed += t->state == MS_TS_FAILED;
     s->files += (json_int_t)r->files;
     s->total += (json_int_t)r->bytes_total;
@@ -193,8 +195,9 @@ static json_t *totals_json(const totals_t *s, double wall, unsigned slots)
 {
     double eff = wall > 0 && slots > 0 ? s->task_secs / (wall * slots) : 0.0;
     double bps = wall > 0 ? (double)s->xfer / wall : 0.0;
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:I, s:f, s:f, s:i}", "tasks",
-                     s->tasks, "ok", s->ok, "failed", s->failed, "files", s->files,
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:I, s:f, s:f, s:i}",
+                     "tasks", s->tasks, "ok", s->ok, "failed", s->failed, "vanished", s->vanished,
+                     "files", s->files,
                      "bytes_total", s->total, "bytes_transferred", s->xfer, "cpu_user_s",
                      s->cpu_u, "cpu_sys_s", s->cpu_s, "read_bytes", s->rd, "write_bytes", s->wr,
                      "throughput_bps", bps, "parallel_efficiency", eff, "slots", (int)slots);
@@ -442,8 +445,11 @@ static void print_totals(const json_t *rep, const json_t *tot, FILE *out)
 {
     char b1[32], b2[32], b3[32];
     double wall = num(rep, "wall_seconds");
-    fprintf(out, "\nrun %.0f: %s  %.0f tasks, %.0f ok, %.0f failed\n", num(rep, "run_id"),
+    fprintf(out, "\nrun %.0f: %s  %.0f tasks, %.0f ok, %.0f failed", num(rep, "run_id"),
             str(rep, "status"), num(tot, "tasks"), num(tot, "ok"), num(tot, "failed"));
+    if (num(tot, "vanished") > 0)
+        fprintf(out, ", %.0f vanished from the source", num(tot, "vanished"));
+    fputc('\n', out);
     fprintf(out, "wall time %.2f s, %.0f files, %s total, %s transferred (%s/s)\n", wall,
             num(tot, "files"), human_bytes(num(tot, "bytes_total"), b1, sizeof b1),
             human_bytes(num(tot, "bytes_transferred"), b2, sizeof b2),
@@ -453,16 +459,35 @@ static void print_totals(const json_t *rep, const json_t *tot, FILE *out)
             num(tot, "slots"));
 }
 
+/* t's message on one line (rsync's lines joined), escaped. */
+static const char *one_line(const json_t *t, char *msg, size_t size)
+{
+    snprintf(msg, size, "%s", raw(t, "message"));
+    for (char *p = msg; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+    return esc(msg);
+}
+
 static void print_failure(const json_t *t, FILE *err)
 {
     char name[1024], msg[4096];
     ms_log_safe(raw(t, "project"), name, sizeof name);
-    snprintf(msg, sizeof msg, "%s", raw(t, "message"));
-    for (char *p = msg; *p; p++) /* rsync's lines, on one line */
-        if (*p == '\n')
-            *p = ' ';
     fprintf(err, "FAILED %s on %s (exit %.0f, %.0f attempt%s): %s\n", name, str(t, "host"),
-            num(t, "exit_code"), num(t, "attempts"), num(t, "attempts") == 1 ? "" : "s", esc(msg));
+            num(t, "exit_code"), num(t, "attempts"), num(t, "attempts") == 1 ? "" : "s",
+            one_line(t, msg, sizeof msg));
+}
+
+/* A row that did not fail but has something to say: it vanished from the
+ * source, or the worker replaced a link or removed gone projects' backups. */
+static void print_note(const json_t *t, FILE *out)
+{
+    char name[1024], msg[4096];
+    int vanished = strcmp(str(t, "status"), "vanished") == 0;
+    if (!vanished && raw(t, "message")[0] == '\0')
+        return;
+    ms_log_safe(raw(t, "project"), name, sizeof name);
+    fprintf(out, "%s %s: %s\n", vanished ? "VANISHED" : "NOTE", name, one_line(t, msg, sizeof msg));
 }
 
 int ms_report_print(const json_t *rep, FILE *out, FILE *err)
@@ -480,10 +505,13 @@ int ms_report_print(const json_t *rep, FILE *out, FILE *err)
     print_totals(rep, tot, out);
     json_array_foreach(tasks, i, t)
     {
-        if (strcmp(str(t, "status"), "failed") == 0) {
+        const char *status = str(t, "status");
+        if (strcmp(status, "failed") == 0) {
             print_failure(t, err);
             failed++;
-        } else if (strcmp(str(t, "status"), "ok") != 0) {
+        } else if (strcmp(status, "ok") == 0 || strcmp(status, "vanished") == 0) {
+            print_note(t, out);
+        } else {
             char name[1024];
             ms_log_safe(raw(t, "project"), name, sizeof name);
             fprintf(err, "NOT DONE %s: %s\n", name,

@@ -290,7 +290,13 @@ int ms_run_note_worker(ms_runrec_t *r, const char *id, const char *host, unsigne
 
 int ms_result_ok(const ms_result_t *res)
 {
-    return res->term_signal == 0 && (res->exit_code == 0 || res->exit_code == 24);
+    return res->term_signal == 0 &&
+           (res->exit_code == 0 || res->exit_code == 24 || res->exit_code == MS_EXIT_VANISHED);
+}
+
+int ms_result_vanished(const ms_result_t *res)
+{
+    return res->term_signal == 0 && res->exit_code == MS_EXIT_VANISHED;
 }
 
 ms_outcome_t ms_result_outcome(const ms_result_t *res)
@@ -300,7 +306,7 @@ ms_outcome_t ms_result_outcome(const ms_result_t *res)
     if (res->term_signal != 0)
         return MS_OUTCOME_TRANSIENT;
     switch (res->exit_code) {
-    case -2:
+    case MS_EXIT_BUSY:
     case 10: /* error in socket I/O */
     case 11: /* error in file I/O */
     case 12: /* error in rsync protocol data stream */

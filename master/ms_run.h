@@ -203,7 +203,8 @@ int ms_run_task_final(ms_runrec_t *r, ms_trec_t *t, ms_trec_t *rel[2]);
 int ms_run_task_waits(const ms_runrec_t *r, const ms_trec_t *t);
 
 typedef enum {
-    MS_OUTCOME_OK,        /* rsync exit 0, or 24: source files vanished meanwhile */
+    MS_OUTCOME_OK,        /* rsync exit 0, or 24: source files vanished meanwhile, or
+                           * MS_EXIT_VANISHED: the whole source folder did */
     MS_OUTCOME_TRANSIENT, /* worth another attempt: 10, 11, 12, 20, 30, 35, killed
                            * (timeout, lost lease, stopped worker), -2 (worker
                            * could not take it now) */
@@ -213,7 +214,11 @@ typedef enum {
 
 ms_outcome_t ms_result_outcome(const ms_result_t *res);
 
-/* Whether an rsync outcome counts as success. */
+/* Whether an rsync outcome counts as success (a project that vanished from
+ * the source since the walk does: nothing to copy). */
 int ms_result_ok(const ms_result_t *res);
+
+/* Whether the worker found the task's source gone (MS_EXIT_VANISHED). */
+int ms_result_vanished(const ms_result_t *res);
 
 #endif

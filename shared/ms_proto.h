@@ -73,7 +73,25 @@ typedef enum {
 /* Flags of a task. */
 #define MS_TASK_TOP 0x1u    /* the loose files directly in the source root */
 #define MS_TASK_DELETE 0x2u /* mirror deletions: rsync --delete-delay */
-#define MS_TASK_FLAGS_KNOWN (MS_TASK_TOP | MS_TASK_DELETE)
+/* The top task of a run with --delete in which every other task succeeded:
+ * it also removes the backups of projects gone from the source, unless
+ * they are more than a quarter of the backup's (MS_TASK_FORCE: even then). */
+#define MS_TASK_PRUNE 0x4u
+#define MS_TASK_FORCE 0x8u
+#define MS_TASK_FLAGS_KNOWN (MS_TASK_TOP | MS_TASK_DELETE | MS_TASK_PRUNE | MS_TASK_FORCE)
+
+/* Exit codes a worker reports for a task that rsync did not end (RESULT). */
+#define MS_EXIT_REFUSED (-1)  /* refused: bad fields, a path outside its roots... */
+#define MS_EXIT_BUSY (-2)     /* could not take it now (draining): run it elsewhere */
+#define MS_EXIT_VANISHED (-3) /* its source folder is gone since the walk: nothing
+                               * to copy, nothing created (a warning, like rsync's 24) */
+/* rsync's own code when its --max-delete limit stopped deletions; also what
+ * the top task reports when pruning was refused (more than a quarter). */
+#define MS_EXIT_MAX_DELETE 25
+
+/* In a local destination root: the lock a run holds while it writes there
+ * (flock; see ms_lock.h). The top task neither copies nor deletes it. */
+#define MS_DEST_LOCK ".multisync.lock"
 
 /* Name of a command for logs ("HELLO"), or "UNKNOWN". */
 const char *ms_cmd_name(int cmd);

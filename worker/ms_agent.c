@@ -286,8 +286,9 @@ static void refuse_task(agent_t *a, const ms_task_t *t, int code, const char *wh
     ms_result_t r = {.run_id = t->run_id, .task_id = t->task_id, .attempt = t->attempt,
                      .exit_code = code, .message = strdup(why)};
     char name[512], reason[2048]; /* why may name paths, which may hold any byte */
-    ms_warn("task %s of run %llu refused: %s", ms_log_safe(t->project, name, sizeof name),
-            (unsigned long long)t->run_id, ms_log_safe(why, reason, sizeof reason));
+    ms_warn("task %s of run %llu %s: %s", ms_log_safe(t->project, name, sizeof name),
+            (unsigned long long)t->run_id, code == MS_EXIT_VANISHED ? "vanished" : "refused",
+            ms_log_safe(why, reason, sizeof reason));
     if (outbox_add(a, &r) != 0)
         free(r.message);
     send_ready(a, 1);
@@ -297,7 +298,7 @@ static void on_task(agent_t *a, const ms_task_t *t)
 {
     char err[512], name[512];
     if (a->draining) {
-        refuse_task(a, t, -2, "worker draining: not started");
+        refuse_task(a, t, MS_EXIT_BUSY, "worker draining: not started");
         return;
     }
     if (a->o->noop) {
@@ -310,11 +311,12 @@ static void on_task(agent_t *a, const ms_task_t *t)
      * realpath or lstat in the confinement check. */
     if (ms_rsync_check_task(t, err, sizeof err) != 0 ||
         ms_confine_check_task(a->o->confine, t, err, sizeof err) != 0) {
-        refuse_task(a, t, -1, err);
+        refuse_task(a, t, MS_EXIT_REFUSED, err);
         return;
     }
-    if (ms_pool_start(a->pool, t, err, sizeof err) != 0) {
-        refuse_task(a, t, -1, err);
+    int started = ms_pool_start(a->pool, t, err, sizeof err);
+    if (started != 0) {
+        refuse_task(a, t, started == MS_POOL_VANISHED ? MS_EXIT_VANISHED : MS_EXIT_REFUSED, err);
         return;
     }
     /* Which part of a split project: "[sub/first-entry +more]", "[rest]". */

@@ -268,20 +268,31 @@ static const char *resolves_note(const char *given, const char *resolved, char *
     return buf;
 }
 
-static int check_source(const ms_confine_t *c, const char *path, char *err, size_t errlen)
+/* The root resolved (realpath), then rel below it as it is: ms_anchor
+ * never follows a link below the root, so that is where the task goes. */
+static int resolved_path(const char *resolved_root, const char *rel, char *out)
 {
-    char resolved[PATH_MAX], roots[1024], note[PATH_MAX + 32];
+    const char *sep = *rel && strcmp(resolved_root, "/") != 0 ? "/" : "";
+    return (size_t)snprintf(out, PATH_MAX, "%s%s%s", resolved_root, sep, rel) < PATH_MAX ? 0 : -1;
+}
+
+static int check_source(const ms_confine_t *c, const char *root, const char *rel, char *err,
+                        size_t errlen)
+{
+    char resolved[PATH_MAX], path[PATH_MAX], given[PATH_MAX], roots[1024], note[PATH_MAX + 32];
     struct stat st;
 
-    if (!realpath(path, resolved))
-        return ms_errf(err, errlen, "source %s: %s", path, strerror(errno));
+    if (!realpath(root, resolved))
+        return ms_errf(err, errlen, "source %s: %s", root, strerror(errno));
     if (stat(resolved, &st) != 0 || !S_ISDIR(st.st_mode))
-        return ms_errf(err, errlen, "source %s is not a directory", path);
-    if (find_root(&c->src, resolved, 0))
+        return ms_errf(err, errlen, "source %s is not a directory", root);
+    if (resolved_path(resolved, rel, path) != 0 || join(given, root, rel) != 0)
+        return ms_errf(err, errlen, "source %s: path too long", root);
+    if (find_root(&c->src, path, 0))
         return 0;
-    return ms_errf(err, errlen, "source %s is outside the allowed source roots (%s)%s", path,
-                roots_text(&c->src, NULL, roots, sizeof roots),
-                resolves_note(path, resolved, note, sizeof note));
+    return ms_errf(err, errlen, "source %s is outside the allowed source roots (%s)%s", given,
+                   roots_text(&c->src, NULL, roots, sizeof roots),
+                   resolves_note(given, path, note, sizeof note));
 }
 
 static int check_remote_dest(const ms_confine_t *c, const char *path, char *err, size_t errlen)
@@ -297,17 +308,20 @@ static int check_remote_dest(const ms_confine_t *c, const char *path, char *err,
                 roots_text(&c->dst_remote, &c->dst_local, roots, sizeof roots));
 }
 
-static int check_local_dest(const ms_confine_t *c, const char *path, char *err, size_t errlen)
+static int check_local_dest(const ms_confine_t *c, const char *root, const char *rel, char *err,
+                            size_t errlen)
 {
-    char resolved[PATH_MAX], roots[1024], note[PATH_MAX + 32];
+    char resolved[PATH_MAX], path[PATH_MAX], given[PATH_MAX], roots[1024], note[PATH_MAX + 32];
 
-    if (resolve_maybe_missing(path, resolved, err, errlen) != 0)
+    if (resolve_maybe_missing(root, resolved, err, errlen) != 0)
         return -1;
-    if (find_root(&c->dst_local, resolved, 0))
+    if (resolved_path(resolved, rel, path) != 0 || join(given, root, rel) != 0)
+        return ms_errf(err, errlen, "destination %s: path too long", root);
+    if (find_root(&c->dst_local, path, 0))
         return 0;
-    return ms_errf(err, errlen, "destination %s is outside the allowed destination roots (%s)%s", path,
-                roots_text(&c->dst_local, &c->dst_remote, roots, sizeof roots),
-                resolves_note(path, resolved, note, sizeof note));
+    return ms_errf(err, errlen, "destination %s is outside the allowed destination roots (%s)%s",
+                   given, roots_text(&c->dst_local, &c->dst_remote, roots, sizeof roots),
+                   resolves_note(given, path, note, sizeof note));
 }
 
 /* project/sub, project or sub (either may be ""), below the root. */
@@ -317,57 +331,10 @@ static int rel_path(char *out, const char *project, const char *sub)
     return (size_t)snprintf(out, PATH_MAX, "%s%s%s", project, sep, sub) < PATH_MAX ? 0 : -1;
 }
 
-/*
- * rsync follows symbolic links on the way to the paths it is given. A whole
- * project goes as root/project/ and is confined by where that resolves; a
- * chunk goes as root/project/sub/ITEM (or root/project/sub/ for a match
- * chunk), through folders that anyone who writes in the project can swap
- * for links. So for a chunk each component of rel below root must be a
- * real folder (lstat): all of them in the source, those that exist in a
- * local destination (missing_ok: --mkpath makes the rest).
- */
-static int check_real_dirs(const char *what, const char *root, const char *rel, int missing_ok,
-                           char *err, size_t errlen)
-{
-    char path[PATH_MAX], next[PATH_MAX], comp[NAME_MAX + 1];
-    struct stat st;
-
-    snprintf(path, sizeof path, "%s", root);
-    for (const char *p = rel; *p; p += strspn(p, "/")) {
-        size_t n = strcspn(p, "/");
-        if (n > NAME_MAX)
-            return ms_errf(err, errlen, "%s: a name is longer than %d bytes", what, NAME_MAX);
-        snprintf(comp, sizeof comp, "%.*s", (int)n, p);
-        p += n;
-        if (join(next, path, comp) != 0)
-            return ms_errf(err, errlen, "%s %s: path too long", what, path);
-        memcpy(path, next, strlen(next) + 1);
-        if (lstat(path, &st) != 0) {
-            if (errno == ENOENT && missing_ok)
-                return 0;
-            return ms_errf(err, errlen, "%s %s: %s", what, path, strerror(errno));
-        }
-        if (!S_ISDIR(st.st_mode))
-            return ms_errf(err, errlen, "%s %s is %s: a chunk is copied only through real folders",
-                           what, path, S_ISLNK(st.st_mode) ? "a symbolic link" : "not a folder");
-    }
-    return 0;
-}
-
-/* A chunk's folders, in the source and (when it is local) the destination. */
-static int check_chunk(const ms_task_t *t, const char *rel, char *err, size_t errlen)
-{
-    if (check_real_dirs("source", t->source, rel, 0, err, errlen) != 0)
-        return -1;
-    if (ms_path_is_remote(t->dest))
-        return 0;
-    return check_real_dirs("destination", t->dest, rel, 1, err, errlen);
-}
-
 int ms_confine_check_task(const ms_confine_t *c, const ms_task_t *t, char *err, size_t errlen)
 {
     static const ms_confine_t none;
-    char rel[PATH_MAX], src[PATH_MAX], dst[PATH_MAX];
+    char rel[PATH_MAX], dst[PATH_MAX];
     const char *sub;
 
     if (!t || !t->source || !*t->source || !t->dest || !*t->dest || !t->project)
@@ -377,16 +344,13 @@ int ms_confine_check_task(const ms_confine_t *c, const ms_task_t *t, char *err, 
     if (check_project(t->project, err, errlen) != 0 ||
         (*sub && ms_rsync_check_relpath("sub", sub, err, errlen) != 0))
         return -1;
-    if (rel_path(rel, t->project, sub) != 0 || join(src, t->source, rel) != 0 ||
-        join(dst, t->dest, rel) != 0)
+    if (rel_path(rel, t->project, sub) != 0 || join(dst, t->dest, rel) != 0)
         return ms_errf(err, errlen, "path too long");
-    if ((t->n_items > 0 || t->n_match > 0) && check_chunk(t, rel, err, errlen) != 0)
-        return -1;
-    if (c->src.n && check_source(c, src, err, errlen) != 0)
+    if (c->src.n && check_source(c, t->source, rel, err, errlen) != 0)
         return -1;
     if (!ms_confine_restricts_dests(c))
         return 0;
     if (ms_path_is_remote(t->dest))
         return check_remote_dest(c, dst, err, errlen);
-    return check_local_dest(c, dst, err, errlen);
+    return check_local_dest(c, t->dest, rel, err, errlen);
 }

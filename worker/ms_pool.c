@@ -18,12 +18,17 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "ms_anchor.h"
+#include "ms_err.h"
 #include "ms_proc.h"
+#include "ms_prune.h"
 #include "ms_rsync.h"
+#include "ms_strv.h"
 
 #define MS_POOL_MAX_SLOTS 4096
 #define OUT_KEEP ((size_t)64 * 1024) /* tail of stdout: the --stats block is at the end */
@@ -32,6 +37,12 @@
 #define READ_CHUNK 16384
 #define READS_PER_CALL 16 /* bound the time one noisy child takes per call */
 #define EXEC_FAILED 127   /* exit status of a child that could not exec */
+/* The descriptors a child rsync finds open besides 0-2: the destination
+ * folder it writes into, and the list of backups the top task removes. */
+#define DST_FD 3
+#define LIST_FD 4
+#define DST_FD_PATH "/proc/self/fd/3"
+#define LIST_FD_PATH "/proc/self/fd/4"
 
 extern char **environ;
 
@@ -46,7 +57,10 @@ struct ms_child {
     struct timespec term_at; /* when it got SIGTERM from the pool; 0: not yet */
     uint64_t bytes_done; /* from rsync's --info=progress2 lines */
     ms_result_t res; /* res.message stays NULL: msg is copied on collection */
-    char msg[MSG_TAIL + 256]; /* why + tail */
+    char msg[MSG_TAIL + 1024]; /* note + why + tail */
+    char note[768];  /* what the worker did besides rsync: links replaced, backups removed */
+    int32_t refused_exit; /* rsync succeeded but the task fails with this (pruning refused) */
+    char dst_path[1024]; /* the destination folder, named in messages for DST_FD_PATH */
     size_t out_len, err_len;
     char out[OUT_KEEP];
     char errbuf[ERR_KEEP];
@@ -66,6 +80,9 @@ struct ms_pool {
 struct child_setup {
     pid_t parent;
     int out_w, err_w;
+    int cwd_fd;  /* the folder rsync runs in */
+    int dst_fd;  /* becomes DST_FD; -1: none (remote destination) */
+    int list_fd; /* becomes LIST_FD; -1: none */
     char **argv, **envp;
 };
 
@@ -78,15 +95,6 @@ static void close_fd(int *fd)
     *fd = -1;
 }
 
-static void free_strv(char **v, size_t n)
-{
-    if (v == NULL)
-        return;
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
 static char **copy_strv(char *const *v, size_t n)
 {
     char **c = calloc(n + 1, sizeof(*c));
@@ -94,7 +102,7 @@ static char **copy_strv(char *const *v, size_t n)
     for (size_t i = 0; c != NULL && i < n; i++) {
         c[i] = strdup(v[i]);
         if (c[i] == NULL) {
-            free_strv(c, i);
+            ms_strv_free(c, i);
             return NULL;
         }
     }
@@ -185,6 +193,22 @@ static int child_stdio(int out_w, int err_w)
     return 0;
 }
 
+/* DST_FD and LIST_FD from d and l (either may be -1: that one stays
+ * closed). Both are first moved above LIST_FD so that no dup2 clobbers the
+ * other. */
+static int child_fixed_fds(int d, int l)
+{
+    int dd = d >= 0 ? fcntl(d, F_DUPFD_CLOEXEC, LIST_FD + 1) : -1;
+    int ll = l >= 0 ? fcntl(l, F_DUPFD_CLOEXEC, LIST_FD + 1) : -1;
+
+    if ((d >= 0 && dd < 0) || (l >= 0 && ll < 0))
+        return -1;
+    close_range(DST_FD, LIST_FD, 0);
+    if ((dd >= 0 && dup2(dd, DST_FD) < 0) || (ll >= 0 && dup2(ll, LIST_FD) < 0))
+        return -1;
+    return 0;
+}
+
 static _Noreturn void child_run(const struct child_setup *a)
 {
     sigset_t none;
@@ -198,7 +222,12 @@ static _Noreturn void child_run(const struct child_setup *a)
     signal(SIGCHLD, SIG_DFL);
     if (child_stdio(a->out_w, a->err_w) < 0)
         child_fail("cannot set up the standard descriptors of", a->argv[0], errno);
-    close_range(3, ~0U, 0); /* the worker's sockets are none of rsync's business */
+    /* rsync reads from the folder the worker opened, never a path (ms_anchor.h). */
+    if (fchdir(a->cwd_fd) < 0)
+        child_fail("cannot enter the source folder for", a->argv[0], errno);
+    if (child_fixed_fds(a->dst_fd, a->list_fd) < 0)
+        child_fail("cannot hand the destination folder to", a->argv[0], errno);
+    close_range(LIST_FD + 1, ~0U, 0); /* the worker's sockets are none of rsync's business */
     execvpe(a->argv[0], a->argv, a->envp);
     child_fail("cannot run rsync program", a->argv[0], errno);
 }
@@ -235,18 +264,18 @@ static int make_pipe(int fds[2])
     return fcntl(fds[0], F_SETFL, O_NONBLOCK);
 }
 
-static int spawn(struct ms_child *c, char **argv, char **envp, char *err, size_t errlen)
+static int spawn(struct ms_child *c, struct child_setup *a, char *err, size_t errlen)
 {
     int outp[2] = {-1, -1}, errp[2] = {-1, -1};
-    struct child_setup a = {getpid(), -1, -1, argv, envp};
     int rc = -1;
 
     if (make_pipe(outp) < 0 || make_pipe(errp) < 0) {
         snprintf(err, errlen, "cannot create pipes for rsync: %s", strerror(errno));
         goto out;
     }
-    a.out_w = outp[1];
-    a.err_w = errp[1];
+    a->parent = getpid();
+    a->out_w = outp[1];
+    a->err_w = errp[1];
     clock_gettime(CLOCK_MONOTONIC, &c->started);
     c->pid = fork();
     if (c->pid < 0) {
@@ -254,7 +283,7 @@ static int spawn(struct ms_child *c, char **argv, char **envp, char *err, size_t
         goto out;
     }
     if (c->pid == 0)
-        child_run(&a);
+        child_run(a);
     setpgid(c->pid, c->pid); /* the child does it too: no window for killpg */
     c->out_fd = outp[0];
     c->err_fd = errp[0];
@@ -306,37 +335,146 @@ static int free_slot(const ms_pool_t *p)
     return -1;
 }
 
+/* Everything a task needs before its rsync starts (see ms_pool_start). */
+typedef struct {
+    ms_anchor_t a;
+    ms_task_t t;   /* the task; a chunk's items only those still there */
+    char **items;  /* t.items when some were dropped (borrowed strings) */
+    ms_prune_t prune;
+    int list_fd;   /* the top task's list of backups to remove; -1 */
+} launch_t;
+
+static void launch_free(launch_t *l)
+{
+    ms_anchor_close(&l->a);
+    free(l->items);
+    ms_prune_free(&l->prune);
+    if (l->list_fd >= 0)
+        close(l->list_fd);
+}
+
+/* Append text to c->note ("; " between notes). */
+static void add_note(struct ms_child *c, const char *text)
+{
+    size_t len = strlen(c->note);
+
+    if (text[0] != '\0')
+        snprintf(c->note + len, sizeof c->note - len, "%s%s", len ? "; " : "", text);
+}
+
+/* Keep the items of a chunk that are still in its source folder (the walk
+ * saw them; any may have gone since). Returns MS_POOL_VANISHED when none is
+ * left, else 0 (or -1 when out of memory). */
+static int keep_present_items(launch_t *l, struct ms_child *c, char *err, size_t errlen)
+{
+    struct stat st;
+    uint32_t kept = 0;
+
+    if (l->t.n_items == 0)
+        return 0;
+    if ((l->items = calloc(l->t.n_items, sizeof *l->items)) == NULL)
+        return ms_errf(err, errlen, "out of memory starting rsync");
+    for (uint32_t i = 0; i < l->t.n_items; i++)
+        if (fstatat(l->a.src, l->t.items[i], &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+            l->items[kept++] = l->t.items[i];
+    if (kept == 0) {
+        ms_errf(err, errlen, "the %u entries of this part vanished from the source since the walk: "
+                "nothing to copy", l->t.n_items);
+        return MS_POOL_VANISHED;
+    }
+    if (kept < l->t.n_items) {
+        char note[96];
+        snprintf(note, sizeof note, "%u of its %u entries vanished from the source since the walk",
+                 l->t.n_items - kept, l->t.n_items);
+        add_note(c, note);
+    }
+    l->t.items = l->items;
+    l->t.n_items = kept;
+    return 0;
+}
+
+/* The top task of a run that mirrors deletions: which backups of projects
+ * gone from the source it removes (ms_prune.h). */
+static int plan_prune(launch_t *l, struct ms_child *c, char *err, size_t errlen)
+{
+    char text[sizeof c->note];
+
+    if (!(l->t.flags & MS_TASK_PRUNE))
+        return 0;
+    if (l->a.dst < 0) {
+        add_note(c, "the backups of projects gone from the source are not looked for in a remote "
+                    "destination");
+        return 0;
+    }
+    if (ms_prune_plan(l->a.src_root, l->a.dst, l->t.flags & MS_TASK_FORCE, &l->prune, err,
+                      errlen) != 0)
+        return -1;
+    ms_prune_describe(&l->prune, text, sizeof text);
+    add_note(c, text);
+    if (l->prune.refused)
+        c->refused_exit = MS_EXIT_MAX_DELETE;
+    else if (l->prune.n_gone > 0 && (l->list_fd = ms_prune_patterns(&l->prune, err, errlen)) < 0)
+        return -1;
+    return 0;
+}
+
+/* Open the task's folders and decide what it does. 0, -1 (err), or
+ * MS_POOL_VANISHED (err says why). */
+static int prepare(launch_t *l, struct ms_child *c, const ms_task_t *t, char *err, size_t errlen)
+{
+    int rc;
+
+    l->t = *t;
+    l->list_fd = -1;
+    if ((rc = ms_anchor_open(t, &l->a, err, errlen)) != 0)
+        return rc == MS_ANCHOR_VANISHED ? MS_POOL_VANISHED : -1;
+    add_note(c, l->a.note);
+    if ((rc = keep_present_items(l, c, err, errlen)) != 0)
+        return rc;
+    if (ms_rsync_check_delete_safe(t, l->a.src, l->a.dst, err, errlen) != 0)
+        return -1;
+    snprintf(c->dst_path, sizeof c->dst_path, "%s%s%s%s%s", t->dest, t->project[0] ? "/" : "",
+             t->project, t->sub && t->sub[0] ? "/" : "", t->sub ? t->sub : "");
+    return plan_prune(l, c, err, errlen);
+}
+
 int ms_pool_start(ms_pool_t *p, const ms_task_t *t, char *err, size_t errlen)
 {
+    launch_t l = {.list_fd = -1};
+    struct child_setup setup = {0};
     char **argv = NULL, **envp = NULL;
     struct ms_child *c = NULL;
     int slot, rc = -1;
 
-    if (p == NULL) {
-        snprintf(err, errlen, "no pool");
+    if (p == NULL)
+        return ms_errf(err, errlen, "no pool");
+    if (ms_rsync_check_task(t, err, errlen) < 0)
         return -1;
-    }
-    if (ms_rsync_check_task(t, err, errlen) < 0 || ms_rsync_check_delete_safe(t, err, errlen) < 0)
-        return -1;
-    if ((slot = free_slot(p)) < 0) {
-        snprintf(err, errlen, "pool full: all %u slots busy", p->slots);
-        return -1;
-    }
-    argv = ms_rsync_argv(p->rsync, p->extra, p->n_extra, t, err, errlen);
-    if (argv == NULL)
-        goto out;
-    envp = build_env();
-    c = child_new(t);
-    if (envp == NULL || c == NULL) {
-        snprintf(err, errlen, "out of memory starting rsync");
+    if ((slot = free_slot(p)) < 0)
+        return ms_errf(err, errlen, "pool full: all %u slots busy", p->slots);
+    if ((c = child_new(t)) == NULL || (envp = build_env()) == NULL) {
+        ms_errf(err, errlen, "out of memory starting rsync");
         goto out;
     }
-    if (spawn(c, argv, envp, err, errlen) < 0)
+    if ((rc = prepare(&l, c, t, err, errlen)) != 0)
+        goto out;
+    rc = -1;
+    /* Local: rsync runs in the source folder, writes into DST_FD. Remote:
+     * in the source root, the project sent relative (ms_rsync_where_t). */
+    ms_rsync_where_t w = {".", l.a.dst >= 0 ? DST_FD_PATH : t->dest, l.a.dst < 0,
+                          l.list_fd >= 0 ? LIST_FD_PATH : NULL};
+    if ((argv = ms_rsync_argv(p->rsync, p->extra, p->n_extra, &l.t, &w, err, errlen)) == NULL)
+        goto out;
+    setup = (struct child_setup){.cwd_fd = l.a.dst >= 0 ? l.a.src : l.a.src_root,
+                                 .dst_fd = l.a.dst, .list_fd = l.list_fd, .argv = argv,
+                                 .envp = envp};
+    if (spawn(c, &setup, err, errlen) < 0)
         goto out;
     p->child[slot] = c;
     c = NULL;
     rc = 0;
 out:
+    launch_free(&l);
     free(c);
     free(envp);
     ms_rsync_argv_free(argv);
@@ -424,7 +562,7 @@ void ms_pool_destroy(ms_pool_t **pp)
         child_destroy(p->child[i]);
     free(p->child);
     close_fd(&p->sfd);
-    free_strv(p->extra, p->n_extra);
+    ms_strv_free(p->extra, p->n_extra);
     free(p->rsync);
     free(p);
 }
@@ -561,28 +699,57 @@ static int try_reap(struct ms_child *c, char *err, size_t errlen)
     return 0;
 }
 
-static void build_message(struct ms_child *c)
+/* Each DST_FD_PATH in s (size bytes) written as the folder it stands for. */
+static void name_dst(char *s, size_t size, const char *dst_path)
 {
-    char tail[MSG_TAIL + 1];
-    int sig = c->res.term_signal;
+    size_t plen = strlen(DST_FD_PATH), dlen = strlen(dst_path);
+    char *at = s;
 
-    ms_rsync_error_tail(c->errbuf, c->err_len, tail, sizeof(tail));
+    while (dst_path[0] != '\0' && (at = strstr(at, DST_FD_PATH)) != NULL) {
+        size_t rest = strlen(at + plen);
+
+        if ((size_t)(at - s) + dlen + rest + 1 > size)
+            return;
+        memmove(at + dlen, at + plen, rest + 1);
+        memcpy(at, dst_path, dlen);
+        at += dlen;
+    }
+}
+
+/* Why rsync failed, from how it ended and its stderr's tail. */
+static void failure_text(const struct ms_child *c, const char *tail, char *out, size_t outlen)
+{
+    int sig = c->res.term_signal;
+    const char *nl = tail[0] != '\0' ? "\n" : "";
+
+    out[0] = '\0';
     if (c->why[0] != '\0') {
-        snprintf(c->msg, sizeof(c->msg), "%s%s%s", c->why, tail[0] != '\0' ? "\n" : "", tail);
+        snprintf(out, outlen, "%s%s%s", c->why, nl, tail);
     } else if (sig != 0) {
         const char *desc = sigdescr_np(sig);
-
-        snprintf(c->msg, sizeof(c->msg), "rsync killed by signal %d (%s)%s%s", sig,
-                 desc != NULL ? desc : "unknown signal", tail[0] != '\0' ? "\n" : "", tail);
+        snprintf(out, outlen, "rsync killed by signal %d (%s)%s%s", sig,
+                 desc != NULL ? desc : "unknown signal", nl, tail);
     } else if (c->res.exit_code == -1) {
-        snprintf(c->msg, sizeof(c->msg), "rsync exit status unknown (reaped elsewhere)%s%s",
-                 tail[0] != '\0' ? "\n" : "", tail);
+        snprintf(out, outlen, "rsync exit status unknown (reaped elsewhere)%s%s", nl, tail);
+    } else if (c->refused_exit != 0 && c->res.exit_code == c->refused_exit) {
+        return; /* rsync succeeded: the note says what was refused */
+    } else if (c->res.exit_code != 0 && tail[0] != '\0') {
+        snprintf(out, outlen, "%s", tail);
     } else if (c->res.exit_code != 0) {
-        if (tail[0] != '\0')
-            snprintf(c->msg, sizeof(c->msg), "%s", tail);
-        else
-            snprintf(c->msg, sizeof(c->msg), "rsync exited with code %d", (int)c->res.exit_code);
+        snprintf(out, outlen, "rsync exited with code %d", (int)c->res.exit_code);
     }
+}
+
+/* The result's message: the worker's note (what it did besides rsync),
+ * then why it failed; the destination named by its path. */
+static void build_message(struct ms_child *c)
+{
+    char tail[MSG_TAIL + 1], why[sizeof c->msg];
+
+    ms_rsync_error_tail(c->errbuf, c->err_len, tail, sizeof(tail));
+    failure_text(c, tail, why, sizeof why);
+    snprintf(c->msg, sizeof c->msg, "%s%s%s", c->note, c->note[0] && why[0] ? "\n" : "", why);
+    name_dst(c->msg, sizeof c->msg, c->dst_path);
 }
 
 static void finish(ms_pool_t *p, struct ms_child *c)
@@ -593,6 +760,10 @@ static void finish(ms_pool_t *p, struct ms_child *c)
     c->res.files = st.files;
     c->res.bytes_total = st.bytes_total;
     c->res.bytes_transferred = st.bytes_transferred;
+    /* rsync did its part; what the worker refused to do fails the task. */
+    if (c->refused_exit != 0 && c->res.term_signal == 0 &&
+        (c->res.exit_code == 0 || c->res.exit_code == 24))
+        c->res.exit_code = c->refused_exit;
     build_message(c);
     c->finished = true;
     c->seq = ++p->seq;

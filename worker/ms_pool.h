@@ -50,12 +50,23 @@ unsigned ms_pool_busy(const ms_pool_t *p);
 unsigned ms_pool_slots(const ms_pool_t *p);
 
 /*
- * Start a task (the pool copies what it needs from t). Returns 0, or -1 with
- * the reason in err when the task is refused (ms_rsync_check_task, or
- * ms_rsync_check_delete_safe for a task with MS_TASK_DELETE), the pool is
- * full, or fork/pipe fails; nothing is started then. A task with timeout_s
- * is killed by ms_pool_expire once it has run that long.
+ * Start a task (the pool copies what it needs from t). Its folders are
+ * opened first without following a symbolic link below the roots
+ * (ms_anchor.h), and rsync runs between those very folders. Returns:
+ *   0  started;
+ *   MS_POOL_VANISHED  its source folder (or every entry of a chunk) is gone
+ *      since the walk: nothing was started or created; err says why;
+ *   -1 refused, with the reason in err: ms_rsync_check_task, the deletion
+ *      guard for a task with MS_TASK_DELETE (ms_rsync_check_delete_safe),
+ *      a folder that cannot be opened or made, the pool is full, or
+ *      fork/pipe failed; nothing is started then.
+ * A task with timeout_s is killed by ms_pool_expire once it has run that
+ * long. What the worker did besides rsync (a link in the backup replaced by
+ * a folder, backups of gone projects removed) starts the result's message;
+ * a top task whose removal of such backups was refused (ms_prune.h) fails
+ * with MS_EXIT_MAX_DELETE once its rsync succeeded.
  */
+#define MS_POOL_VANISHED 1
 int ms_pool_start(ms_pool_t *p, const ms_task_t *t, char *err, size_t errlen);
 
 /*

@@ -7,12 +7,14 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MS_RSYNC_FIXED_ARGS 6 /* rsync -a --stats --info=progress2 --mkpath [--delete-delay] */
 
@@ -335,28 +337,43 @@ static char *task_path(const char *root, const ms_task_t *t, const char *name)
     return s;
 }
 
+/* dir + "/" + name (name "" for the folder itself: "dir/"); no slash
+ * doubled, none after a remote "host:". */
+static char *in_dir(const char *dir, const char *name)
+{
+    size_t len = strlen(dir);
+    int no_sep = len > 0 && (dir[len - 1] == '/' || (dir[len - 1] == ':' && ms_path_is_remote(dir)));
+    char *s;
+
+    return asprintf(&s, "%s%s%s", dir, no_sep ? "" : "/", name) < 0 ? NULL : s;
+}
+
 /*
  * "--exclude=/" + path, anchored at the transfer root. rsync matches a
  * pattern holding none of *?[ literally, backslashes included; in one that
  * holds any, a backslash escapes the next character. So a path with a
  * wildcard character gets each of *?[\ escaped, and any other goes as it is.
  */
-static char *exclude_arg(const char *path)
+char *ms_rsync_literal(const char *prefix, const char *path, const char *suffix)
 {
-    static const char opt[] = "--exclude=/";
     bool wild = strpbrk(path, "*?[") != NULL;
-    char *s = malloc(sizeof(opt) + 2 * strlen(path)), *o;
+    char *s = malloc(strlen(prefix) + 2 * strlen(path) + strlen(suffix) + 1), *o;
 
     if (s == NULL)
         return NULL;
-    o = stpcpy(s, opt);
+    o = stpcpy(s, prefix);
     for (; *path != '\0'; path++) {
         if (wild && strchr("*?[\\", *path) != NULL)
             *o++ = '\\';
         *o++ = *path;
     }
-    *o = '\0';
+    strcpy(o, suffix);
     return s;
+}
+
+static char *exclude_arg(const char *path)
+{
+    return ms_rsync_literal("--exclude=/", path, "");
 }
 
 /* Take s (malloc'd, or NULL when that failed) as the next argument. */
@@ -381,14 +398,28 @@ static char *anchored(const char *opt, const char *pattern)
     return asprintf(&s, "%s/%s", opt, pattern) < 0 ? NULL : s;
 }
 
+/* The top task leaves the root's folders to the projects' tasks (and the
+ * destination's lock alone); with include_from, the folders it names are
+ * not left alone: the backups of projects gone from the source, deleted. */
+static int push_top_filters(char **argv, size_t *n, const ms_rsync_where_t *w)
+{
+    if (push(argv, n, "--exclude=/" MS_DEST_LOCK) < 0)
+        return -1;
+    if (w->include_from != NULL &&
+        (push(argv, n, "--from0") < 0 ||
+         push_own(argv, n, in_dir("--include-from=", w->include_from)) < 0))
+        return -1;
+    return push(argv, n, "--exclude=/*/");
+}
+
 /*
  * The filter rules, anchored at the transfer root: the top task's, the
  * rest's excluded paths (escaped here) and patterns (xmatch), or a match
  * chunk's includes, then the exclude of every other entry of its folder.
  */
-static int push_filters(char **argv, size_t *n, const ms_task_t *t)
+static int push_filters(char **argv, size_t *n, const ms_task_t *t, const ms_rsync_where_t *w)
 {
-    if ((t->flags & MS_TASK_TOP) && push(argv, n, "--exclude=/*/") < 0)
+    if ((t->flags & MS_TASK_TOP) && push_top_filters(argv, n, w) < 0)
         return -1;
     for (uint32_t i = 0; i < t->n_excl; i++)
         if (push_own(argv, n, exclude_arg(t->excl[i])) < 0)
@@ -406,7 +437,7 @@ static int push_filters(char **argv, size_t *n, const ms_task_t *t)
 
 /* Everything up to and including "--". */
 static int push_options(char **argv, size_t *n, const char *rsync, char *const *extra,
-                        size_t n_extra, const ms_task_t *t)
+                        size_t n_extra, const ms_task_t *t, const ms_rsync_where_t *w)
 {
     static const char *const fixed[] = {"-a", "--stats", "--info=progress2", "--mkpath"};
 
@@ -420,47 +451,82 @@ static int push_options(char **argv, size_t *n, const char *rsync, char *const *
     for (size_t i = 0; i < n_extra; i++)
         if (push(argv, n, extra[i]) < 0)
             return -1;
-    if (push_filters(argv, n, t) < 0)
+    if (w->relative && !(t->flags & MS_TASK_TOP) && push(argv, n, "--relative") < 0)
+        return -1;
+    if (push_filters(argv, n, t, w) < 0)
         return -1;
     return push(argv, n, "--");
 }
 
-/* The sources (the folder itself, or each item of an items chunk), then the destination folder. */
-static int push_paths(char **argv, size_t *n, const ms_task_t *t)
+/* The sources (the folder itself, each item of an items chunk, or the
+ * project relative to the source root), then the destination folder. */
+static int push_paths(char **argv, size_t *n, const ms_task_t *t, const ms_rsync_where_t *w)
 {
-    if (t->n_items == 0 && push_own(argv, n, task_path(t->source, t, NULL)) < 0)
-        return -1;
-    for (uint32_t i = 0; i < t->n_items; i++)
-        if (push_own(argv, n, task_path(t->source, t, t->items[i])) < 0)
+    if (w->relative && !(t->flags & MS_TASK_TOP)) {
+        char *rel;
+        if (asprintf(&rel, "./%s", t->project) < 0)
+            rel = NULL;
+        if (push_own(argv, n, rel) < 0)
             return -1;
-    return push_own(argv, n, task_path(t->dest, t, NULL));
+    } else if (t->n_items == 0 && push_own(argv, n, in_dir(w->src, "")) < 0) {
+        return -1;
+    }
+    for (uint32_t i = 0; i < t->n_items; i++)
+        if (push_own(argv, n, in_dir(w->src, t->items[i])) < 0)
+            return -1;
+    return push_own(argv, n, in_dir(w->dst, ""));
 }
 
-char **ms_rsync_argv(const char *rsync, char *const *extra, size_t n_extra, const ms_task_t *t,
-                     char *err, size_t errlen)
+static int is_split(const ms_task_t *t)
+{
+    return t->n_items || t->n_excl || t->n_match || t->n_xmatch;
+}
+
+/* What argv cannot be built for: a split task with an option that would
+ * break it, or sent relative (remote destinations get no chunks). */
+static int check_argv_args(char *const *extra, size_t n_extra, const ms_task_t *t,
+                           const ms_rsync_where_t *w, char *err, size_t errlen)
 {
     /* A chunk or rest relies on excluded paths being left alone: with
      * --delete-excluded, each would delete what the others copy. */
-    int split = t->n_items || t->n_excl || t->n_match || t->n_xmatch;
-    for (size_t i = 0; split && i < n_extra; i++)
-        if (strncmp(extra[i], "--delete-excluded", 17) == 0) {
-            ms_errf(err, errlen, "refusing part of a split project with rsync option %s: it "
-                    "would delete what other parts copy (remove it, or run the master with "
-                    "--no-split)", extra[i]);
-            return NULL;
-        }
-    size_t n = 0, cap = MS_RSYNC_FIXED_ARGS + n_extra + t->n_excl + t->n_xmatch + t->n_match +
-                        t->n_items + 6;
-    char **argv = calloc(cap, sizeof(*argv));
+    for (size_t i = 0; is_split(t) && i < n_extra; i++)
+        if (strncmp(extra[i], "--delete-excluded", 17) == 0)
+            return ms_errf(err, errlen, "refusing part of a split project with rsync option %s: "
+                           "it would delete what other parts copy (remove it, or run the master "
+                           "with --no-split)", extra[i]);
+    if (w->relative && is_split(t))
+        return ms_errf(err, errlen, "a part of a split project cannot go to a remote destination");
+    return 0;
+}
 
-    if (argv == NULL || push_options(argv, &n, rsync, extra, n_extra, t) < 0 ||
-        push_paths(argv, &n, t) < 0)
+char **ms_rsync_argv(const char *rsync, char *const *extra, size_t n_extra, const ms_task_t *t,
+                     const ms_rsync_where_t *where, char *err, size_t errlen)
+{
+    char *src = NULL, *dst = NULL, **argv = NULL;
+    ms_rsync_where_t w = where ? *where : (ms_rsync_where_t){0};
+
+    if (where == NULL) {
+        w.src = src = task_path(t->source, t, NULL);
+        w.dst = dst = task_path(t->dest, t, NULL);
+        if (src == NULL || dst == NULL)
+            goto oom;
+    }
+    if (check_argv_args(extra, n_extra, t, &w, err, errlen) < 0)
         goto out;
-    return argv;
-out:
-    snprintf(err, errlen, "out of memory building the rsync command");
+    size_t n = 0, cap = MS_RSYNC_FIXED_ARGS + n_extra + t->n_excl + t->n_xmatch + t->n_match +
+                        t->n_items + 10;
+    if ((argv = calloc(cap, sizeof(*argv))) == NULL ||
+        push_options(argv, &n, rsync, extra, n_extra, t, &w) < 0 || push_paths(argv, &n, t, &w) < 0)
+        goto oom;
+    goto out;
+oom:
+    ms_errf(err, errlen, "out of memory building the rsync command");
     ms_rsync_argv_free(argv);
-    return NULL;
+    argv = NULL;
+out:
+    free(src);
+    free(dst);
+    return argv;
 }
 
 void ms_rsync_argv_free(char **argv)
@@ -513,60 +579,46 @@ int ms_rsync_parse_progress(const char *text, size_t len, uint64_t *bytes)
 
 /* ---- deletion safety ------------------------------------------------------ */
 
-/* 1 when path is a folder with at least one entry, 0 when it is an empty
- * folder or missing, -1 when it exists but is not a readable folder. */
-static int folder_has_entries(const char *path)
+/* 1 when the folder fd (any descriptor of it, O_PATH too) has at least one
+ * entry, 0 when it has none, -1 (errno set) when it cannot be read. */
+static int folder_has_entries(int fd)
 {
-    DIR *d = opendir(path);
+    int rd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = rd >= 0 ? fdopendir(rd) : NULL;
     struct dirent *e;
     int found = 0;
 
-    if (d == NULL)
-        return errno == ENOENT ? 0 : -1;
+    if (d == NULL) {
+        int saved = errno;
+        if (rd >= 0)
+            close(rd);
+        errno = saved;
+        return -1;
+    }
     while (!found && (e = readdir(d)) != NULL)
         found = strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
     closedir(d);
     return found;
 }
 
-int ms_rsync_check_delete_safe(const ms_task_t *t, char *err, size_t errlen)
+int ms_rsync_check_delete_safe(const ms_task_t *t, int src, int dst, char *err, size_t errlen)
 {
-    char *src, *dst;
-    int rc = -1, s, d;
-
     if (!(t->flags & MS_TASK_DELETE))
         return 0;
-    /* The folder the task mirrors: the project, or for a chunk of name
-     * ranges the folder it runs rsync on (an unmounted sub must not empty
-     * its backup either). */
-    if (t->n_match > 0) {
-        src = task_path(t->source, t, NULL);
-        dst = task_path(t->dest, t, NULL);
-    } else {
-        src = join_dir(t->source, t->project);
-        dst = join_dir(t->dest, t->project);
-    }
-    if (src == NULL || dst == NULL) {
-        snprintf(err, errlen, "out of memory");
-        goto out;
-    }
-    s = folder_has_entries(src);
-    int src_errno = errno;
-    d = ms_path_is_remote(t->dest) ? 1 : folder_has_entries(dst);
+    int s = folder_has_entries(src), src_errno = errno;
+    int d = dst < 0 ? 1 : folder_has_entries(dst);
+    if (s > 0 || (s == 0 && d == 0))
+        return 0;
+    char *sp = task_path(t->source, t, NULL), *dp = task_path(t->dest, t, NULL);
     if (s < 0)
-        snprintf(err, errlen, "source %s is not a readable folder: %s", src,
-                 strerror(src_errno));
-    else if (s == 0 && d != 0)
-        snprintf(err, errlen,
-                 "refusing to mirror deletions: source %s is missing or empty while its backup "
-                 "%s is not (unmounted source?)",
-                 src, dst);
+        ms_errf(err, errlen, "source %s is not a readable folder: %s", sp ? sp : t->source,
+                strerror(src_errno));
     else
-        rc = 0;
-out:
-    free(src);
-    free(dst);
-    return rc;
+        ms_errf(err, errlen, "refusing to mirror deletions: source %s is empty while its backup "
+                "%s is not (unmounted source?)", sp ? sp : t->source, dp ? dp : t->dest);
+    free(sp);
+    free(dp);
+    return -1;
 }
 
 /* ---- stderr tail -------------------------------------------------------- */

@@ -67,32 +67,56 @@ int ms_rsync_check_relpath(const char *what, const char *path, char *err, size_t
 
 /*
  * For a task with MS_TASK_DELETE: refuse to mirror deletions from a source
- * folder that is missing or empty while its backup is not (an unmounted or
- * wiped source must never empty the backup). A remote destination cannot
- * be looked at, so there an empty or missing source is always refused.
- * The folders looked at are source/project and dest/project (the roots for
- * a top task), for the chunks (items or match) and the rest of a split
- * project as well.
+ * folder that is empty while its backup is not (an unmounted or wiped
+ * source must never empty the backup). src is the task's source folder and
+ * dst its destination folder, opened by ms_anchor (any descriptor of a
+ * folder), dst -1 for a remote destination: it cannot be looked at, so
+ * there an empty source is always refused. A source that is missing is not
+ * this check's business: ms_anchor reports it as vanished, and nothing runs.
  * Returns 0 when the task may run (always for tasks without the flag), or
- * -1 with the reason in err.
+ * -1 with the reason in err (which names paths from t).
  */
-int ms_rsync_check_delete_safe(const ms_task_t *t, char *err, size_t errlen);
+int ms_rsync_check_delete_safe(const ms_task_t *t, int src, int dst, char *err, size_t errlen);
+
+/*
+ * Where a task's rsync reads and writes (see ms_anchor.h):
+ *   src      the folder the task's sources are in: "." when rsync runs in it;
+ *   dst      the folder copied into: "/proc/self/fd/3" for a folder the worker
+ *            opened, or a remote root;
+ *   relative the task is a whole project (or the top task) for a remote root:
+ *            src is then the source root, the project goes as "./PROJECT"
+ *            with --relative and dst is the destination root, so that the
+ *            receiving rsync makes DST/PROJECT itself, as an entry of the
+ *            transfer (a symbolic link there is replaced, not followed);
+ *   include_from  NULL, or a file of NUL-separated rsync include patterns
+ *            (--from0 --include-from=FILE) put before the top task's
+ *            exclusion of the root's folders: the backups it may delete.
+ */
+typedef struct {
+    const char *src;
+    const char *dst;
+    int relative;
+    const char *include_from;
+} ms_rsync_where_t;
 
 /*
  * Build the argv for a task:
  *   rsync -a --stats --info=progress2 --mkpath [--delete-delay] [extra...]
- *         [--exclude=/STAR/] [--exclude=/EXCL...] [--exclude=/XMATCH...]
+ *         [--relative] [top task: --exclude=/LOCK [--from0 --include-from=F] --exclude=/STAR/]
+ *         [--exclude=/EXCL...] [--exclude=/XMATCH...]
  *         [--include=/MATCH... --exclude=/STAR] -- SRC... DST
- * where for a project   SRC = source/project/  DST = dest/project/
- * for MS_TASK_TOP       SRC = source/          DST = dest/
- * for a chunk (items)   SRC = source/project/sub/ITEM, one per item, in order,
- *                       DST = dest/project/sub/
- *                       (with sub "": source/project/ITEM and dest/project/)
- * for a match chunk     SRC = source/project/sub/  DST = dest/project/sub/
- *                       (with sub "": source/project/ and dest/project/)
- * for the rest (excl, xmatch)  SRC and DST as for a project
- * (STAR being "*": the exclude keeps the top task to the files, links and specials lying
- * directly in the source root). A chunk's sources have no trailing slash, so
+ * where, w->src and w->dst being the task's folders (below),
+ *   for a project or the rest  SRC = w->src/       DST = w->dst/
+ *   for MS_TASK_TOP            SRC = w->src/       DST = w->dst/
+ *   for a chunk (items)        SRC = w->src/ITEM, one per item, in order,
+ *                              DST = w->dst/
+ *   for a match chunk          SRC = w->src/       DST = w->dst/
+ *   relative (remote project)  SRC = ./PROJECT     DST = w->dst/
+ * With w NULL the folders are the task's own paths: source/project/sub and
+ * dest/project/sub (the roots for a top task), as rsync would resolve them
+ * (for tests and for showing a task; the worker always passes w).
+ * (STAR being "*"; LOCK the destination's lock file, MS_DEST_LOCK, which
+ * the top task neither copies nor deletes.) A chunk's sources have no trailing slash, so
  * each item (folder, file or symbolic link) is copied as itself into DST;
  * --mkpath creates the missing folders of DST. The rest has one
  * --exclude=/EXCL per excl path, anchored at the project: EXCL is the path
@@ -105,15 +129,23 @@ int ms_rsync_check_delete_safe(const ms_task_t *t, char *err, size_t errlen);
  * --exclude=/STAR: it copies the entries of its folder whose names match,
  * with all below them, and no other entry (rsync matches an anchored
  * pattern without '/' against the folder's own entries only). An excluded
- * path is neither copied nor, with --delete-delay, deleted. A root's
+ * path is neither copied nor, with --delete-delay, deleted. A folder's
  * trailing slashes are not doubled, and a remote root ending in ':'
  * ("host:") gets no slash.
  * Returns a NULL-terminated, malloc'd vector (free with ms_rsync_argv_free)
  * or NULL with err set. The task must have passed ms_rsync_check_task.
  */
 char **ms_rsync_argv(const char *rsync, char *const *extra, size_t n_extra,
-                     const ms_task_t *t, char *err, size_t errlen);
+                     const ms_task_t *t, const ms_rsync_where_t *w, char *err, size_t errlen);
 void ms_rsync_argv_free(char **argv);
+
+/*
+ * prefix + path + suffix, path written so that an rsync filter rule matches
+ * it literally: as it is when it holds none of '*', '?', '[' (rsync then
+ * reads it literally, backslashes included), else with a backslash before
+ * each '*', '?', '[' and '\\'. malloc'd; NULL when out of memory.
+ */
+char *ms_rsync_literal(const char *prefix, const char *path, const char *suffix);
 
 /*
  * Reduce rsync's stderr to the part worth showing an operator: the last

@@ -58,7 +58,7 @@ static void check_task(const ms_msg_t *m)
 
     if (m->cmd != MS_CMD_TASK || ms_rsync_check_task(&m->u.task, err, sizeof(err)) != 0)
         return;
-    argv = ms_rsync_argv("rsync", NULL, 0, &m->u.task, err, sizeof(err));
+    argv = ms_rsync_argv("rsync", NULL, 0, &m->u.task, NULL, err, sizeof(err));
     if (argv == NULL)
         abort();
     ms_rsync_argv_free(argv);

@@ -4,8 +4,12 @@
 source "$(dirname "$0")/lib.sh"
 
 gen_tree "$T/src"
-mkdir -p "$T/dst"
-echo "in the way" >"$T/dst/beta"   # the destination of project beta is a file
+# In the backup of beta, a full folder where the source has a file: rsync
+# (without --delete) cannot make way for the file. (A file where beta's own
+# folder belongs would be replaced by the folder, as rsync -a of the whole
+# tree does: test_safety_paths.sh.)
+mkdir -p "$T/dst/beta/d1/sub/f1"
+echo "in the way" >"$T/dst/beta/d1/sub/f1/x"
 
 rc=0
 "$BIN/multisync" run --slots 2 --report "$T/r.json" "$T/src" "$T/dst" >"$T/out" 2>"$T/err" || rc=$?
@@ -17,7 +21,7 @@ jq_check "$T/r.json" '.status == "failed" and .totals.failed == 1' "one failed t
 jq_check "$T/r.json" '.tasks[] | select(.project == "beta") | .status == "failed" and .exit_code != 0 and (.message | length > 0)' \
     "beta failed with a message"
 jq_check "$T/r.json" '[.tasks[] | select(.project != "beta") | .status] | all(. == "ok")' "others ok"
-[[ $(cat "$T/dst/beta") == "in the way" ]] || fail "the file in the way was changed"
+[[ $(cat "$T/dst/beta/d1/sub/f1/x") == "in the way" ]] || fail "the folder in the way was changed"
 for p in alpha big gamma "with space" "-starts-with-dash" "ünïcødé"; do
     diff -r "$T/src/$p" "$T/dst/$p" || fail "$p not copied"
 done

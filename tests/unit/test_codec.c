@@ -717,7 +717,7 @@ static void test_fields_of_the_wrong_type_or_range_are_rejected(void **state)
         {MS_CMD_TASK, KD("run", 1.0), "TASK: field 'run' must be an unsigned integer"},
         {MS_CMD_TASK, KU("attempt", 0), "TASK: field 'attempt' is 0"},
         {MS_CMD_TASK, KU("attempt", 1ull << 32), "TASK: field 'attempt' is 4294967296"},
-        {MS_CMD_TASK, KU("flags", 4), "TASK: field 'flags' has unknown bits 0x4"},
+        {MS_CMD_TASK, KU("flags", 16), "TASK: field 'flags' has unknown bits 0x10"},
         {MS_CMD_TASK, KNIL("flags"), "TASK: field 'flags' must be an unsigned integer"},
         {MS_CMD_TASK, KARR("source"), "TASK: field 'source' must be a string"},
         {MS_CMD_TASK, KBOOL("dest"), "TASK: field 'dest' must be a string"},

@@ -329,16 +329,18 @@ static void a_failing_rsync_gives_its_exit_code_and_error_text(void **state)
 
     (void)state;
     make_dir(at(src, "fail-src"));
-    make_dir(at(a, "fail-src/clash"));
-    make_file(at(a, "fail-src/clash/f"), 10, 1);
+    make_dir(at(a, "fail-src/proj"));
+    make_file(at(a, "fail-src/proj/clash"), 10, 1);
     make_dir(at(dst, "fail-dst"));
-    make_file(at(a, "fail-dst/clash"), 10, 2); /* a file where the folder should go */
-    t = task(20, "clash", src, dst);
+    make_dir(at(a, "fail-dst/proj"));
+    make_dir(at(a, "fail-dst/proj/clash")); /* a full folder where the file should go */
+    make_file(at(a, "fail-dst/proj/clash/f"), 10, 2);
+    t = task(20, "proj", src, dst);
     start(p, &t);
     collect(p, &r, 1);
     assert_true(r.exit_code > 0);
     assert_int_equal(r.term_signal, 0);
-    assert_contains(r.message, "File exists");
+    assert_contains(r.message, "could not make way for new regular file: clash");
     assert_contains(r.message, "rsync error");
     free_results(&r, 1);
     ms_pool_destroy(&p);
@@ -377,7 +379,7 @@ static void a_top_task_copies_loose_files_and_links_but_not_subfolders(void **st
 
 static void signal_all_sigkill_ends_a_running_task_with_signal_9(void **state)
 {
-    char script[PATH_MAX], pidfile[PATH_MAX], body[2 * PATH_MAX], src[PATH_MAX];
+    char script[PATH_MAX], pidfile[PATH_MAX], body[2 * PATH_MAX], src[PATH_MAX], proj[PATH_MAX];
     ms_pool_t *p;
     ms_task_t t;
     ms_result_t r;
@@ -388,6 +390,7 @@ static void signal_all_sigkill_ends_a_running_task_with_signal_9(void **state)
     snprintf(body, sizeof(body), "echo $$ > '%s'\nexec sleep 30", pidfile);
     make_script(at(script, "sleeper-rsync"), body);
     make_dir(at(src, "sleep-src"));
+    make_dir(at(proj, "sleep-src/anything"));
     p = new_pool(script, NULL, 0, 1);
     t = task(40, "anything", src, src);
     start(p, &t);
@@ -406,7 +409,7 @@ static void signal_all_sigkill_ends_a_running_task_with_signal_9(void **state)
 
 static void destroy_kills_and_reaps_what_still_runs(void **state)
 {
-    char script[PATH_MAX], pidfile[PATH_MAX], body[2 * PATH_MAX], src[PATH_MAX];
+    char script[PATH_MAX], pidfile[PATH_MAX], body[2 * PATH_MAX], src[PATH_MAX], proj[PATH_MAX];
     ms_pool_t *p;
     ms_task_t t;
     pid_t pid;
@@ -417,6 +420,7 @@ static void destroy_kills_and_reaps_what_still_runs(void **state)
     snprintf(body, sizeof(body), "echo $$ > '%s'\nexec sleep 30", pidfile);
     make_script(at(script, "destroyed-rsync"), body);
     make_dir(at(src, "destroy-src"));
+    make_dir(at(proj, "destroy-src/anything"));
     p = new_pool(script, NULL, 0, 2);
     t = task(50, "anything", src, src);
     start(p, &t);
@@ -433,13 +437,14 @@ static void destroy_kills_and_reaps_what_still_runs(void **state)
 
 static void a_missing_rsync_program_fails_with_127_and_says_why(void **state)
 {
-    char src[PATH_MAX], noexec[PATH_MAX];
+    char src[PATH_MAX], noexec[PATH_MAX], proj[PATH_MAX];
     const char *progs[] = {"/nonexistent-dir/rsync", "ms-no-such-rsync-program", noexec};
     const char *why[] = {"No such file or directory", "No such file or directory",
                          "Permission denied"};
 
     (void)state;
     make_dir(at(src, "missing-src"));
+    make_dir(at(proj, "missing-src/anything"));
     make_script(at(noexec, "not-executable-rsync"), "exit 0");
     assert_int_equal(chmod(noexec, 0644), 0);
     for (unsigned i = 0; i < 3; i++) {
@@ -463,12 +468,18 @@ static void a_refused_task_starts_nothing(void **state)
 {
     ms_pool_t *p = new_pool("rsync", NULL, 0, 1);
     ms_task_t bad = task(70, "a/b", "/tmp", "/tmp");
-    /* Mirroring an absent source onto a backup that has files (/etc). */
-    ms_task_t del = task(71, "etc", "/nonexistent-multisync-source", "/");
+    char src[PATH_MAX], dst[PATH_MAX], a[PATH_MAX];
+    /* Mirroring an emptied source folder onto a backup that has files. */
+    ms_task_t del = task(71, "proj", at(src, "refuse-src"), at(dst, "refuse-dst"));
     struct pollfd fds[4];
     char err[256] = "";
 
     (void)state;
+    make_dir(src);
+    make_dir(at(a, "refuse-src/proj"));
+    make_dir(dst);
+    make_dir(at(a, "refuse-dst/proj"));
+    make_file(at(a, "refuse-dst/proj/kept"), 10, 1);
     del.flags = MS_TASK_DELETE;
     assert_int_equal(ms_pool_start(p, &bad, err, sizeof(err)), -1);
     assert_contains(err, "'/'");
@@ -476,13 +487,37 @@ static void a_refused_task_starts_nothing(void **state)
     assert_contains(err, "refusing to mirror deletions");
     assert_int_equal(ms_pool_busy(p), 0);
     assert_int_equal(ms_pool_pollfds(p, fds, 4), 1); /* the signalfd alone */
+    assert_true(exists(at(a, "refuse-dst/proj/kept")));
     ms_pool_destroy(&p);
 }
 
-/* A stand-in rsync that reports what it was given on stderr and fails. */
+/* A project gone since the walk, or a link now: nothing runs, nothing is
+ * made in the backup, and the pool says so (the agent reports it vanished). */
+static void a_vanished_project_starts_nothing_and_creates_nothing(void **state)
+{
+    ms_pool_t *p = new_pool("rsync", NULL, 0, 1);
+    char src[PATH_MAX], dst[PATH_MAX], a[PATH_MAX], err[512] = "";
+    ms_task_t gone = task(72, "gone", at(src, "vanish-src"), at(dst, "vanish-dst"));
+    ms_task_t link = task(73, "link", src, dst);
+
+    (void)state;
+    make_dir(src);
+    assert_int_equal(symlink("/etc", at(a, "vanish-src/link")), 0);
+    assert_int_equal(ms_pool_start(p, &gone, err, sizeof(err)), MS_POOL_VANISHED);
+    assert_contains(err, "vanish-src/gone is gone since the walk");
+    assert_int_equal(ms_pool_start(p, &link, err, sizeof(err)), MS_POOL_VANISHED);
+    assert_contains(err, "vanish-src/link is a symbolic link since the walk");
+    assert_int_equal(ms_pool_busy(p), 0);
+    assert_false(exists(dst));
+    ms_pool_destroy(&p);
+}
+
+/* A stand-in rsync that reports what it was given on stderr and fails: it
+ * runs in the project's source folder and finds the destination folder on
+ * descriptor 3, which the message names by its path. */
 static void the_child_runs_with_LC_ALL_C_an_empty_mask_and_no_stdin(void **state)
 {
-    char script[PATH_MAX], src[PATH_MAX];
+    char script[PATH_MAX], src[PATH_MAX], dst[PATH_MAX], a[PATH_MAX], want[2 * PATH_MAX];
     ms_pool_t *p;
     ms_task_t t;
     ms_result_t r;
@@ -490,15 +525,19 @@ static void the_child_runs_with_LC_ALL_C_an_empty_mask_and_no_stdin(void **state
 
     (void)state;
     make_script(at(script, "spy-rsync"),
+                "[ -e /proc/$$/fd/4 ] && echo fd4-open >&2\n" /* before any $(...) */
                 "echo \"LC_ALL=$LC_ALL\" >&2\n"
                 "echo \"stdin=[$(cat)]\" >&2\n"
                 "grep SigBlk /proc/self/status >&2\n"
                 "[ \"$(cut -d' ' -f5 /proc/$$/stat)\" = \"$$\" ] && echo own-group >&2\n"
+                "echo \"cwd=$(pwd -P)\" >&2\n"
+                "echo \"fd3=$(readlink /proc/$$/fd/3)\" >&2\n"
                 "echo \"args=$*\" >&2\n"
                 "exit 3");
     make_dir(at(src, "spy-src"));
+    make_dir(at(a, "spy-src/proj"));
     p = new_pool(script, extra, 2, 1);
-    t = task(80, "proj", src, "/backup");
+    t = task(80, "proj", src, at(dst, "spy-dst"));
     start(p, &t);
     collect(p, &r, 1);
     assert_int_equal(r.exit_code, 3);
@@ -506,8 +545,15 @@ static void the_child_runs_with_LC_ALL_C_an_empty_mask_and_no_stdin(void **state
     assert_contains(r.message, "stdin=[]");
     assert_contains(r.message, "SigBlk:\t0000000000000000");
     assert_contains(r.message, "own-group");
+    snprintf(want, sizeof want, "cwd=%s/proj\n", src);
+    assert_contains(r.message, want);
+    snprintf(want, sizeof want, "fd3=%s/proj\n", dst);
+    assert_contains(r.message, want);
+    assert_null(strstr(r.message, "fd4-open")); /* nothing else of the worker's */
     assert_contains(r.message, "args=-a --stats --info=progress2 --mkpath --one --two -- ");
-    assert_contains(r.message, "spy-src/proj/ /backup/proj/");
+    /* "./ /proc/self/fd/3/", the second named by the folder it stands for */
+    snprintf(want, sizeof want, "-- ./ %s/proj/", dst);
+    assert_contains(r.message, want);
     assert_int_equal(r.files, 0);
     free_results(&r, 1);
     ms_pool_destroy(&p);
@@ -576,6 +622,7 @@ int main(void)
         cmocka_unit_test(destroy_kills_and_reaps_what_still_runs),
         cmocka_unit_test(a_missing_rsync_program_fails_with_127_and_says_why),
         cmocka_unit_test(a_refused_task_starts_nothing),
+        cmocka_unit_test(a_vanished_project_starts_nothing_and_creates_nothing),
         cmocka_unit_test(the_child_runs_with_LC_ALL_C_an_empty_mask_and_no_stdin),
         cmocka_unit_test(stats_are_found_after_more_than_64_KiB_of_verbose_output),
         cmocka_unit_test(pool_new_refuses_bad_arguments),

@@ -3,6 +3,7 @@
  * tail. The stats fixtures were captured from rsync 3.5.0 (LC_ALL=C) on
  * small trees: tests/fixtures/rsync-stats-*.txt.
  */
+#include <fcntl.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,9 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "ms_anchor.h"
 #include "ms_rsync.h"
 #include "ms_test.h"
 
@@ -75,7 +79,7 @@ static void assert_task_argv(const ms_task_t *t, char *const *extra, size_t n_ex
                              const char *const *want)
 {
     char err[128];
-    char **argv = ms_rsync_argv("rsync", extra, n_extra, t, err, sizeof(err));
+    char **argv = ms_rsync_argv("rsync", extra, n_extra, t, NULL, err, sizeof(err));
 
     assert_argv(argv, want);
     ms_rsync_argv_free(argv);
@@ -107,7 +111,7 @@ static void argv_for_a_project_copies_source_project_into_dest_project(void **st
 {
     ms_task_t t = task("alpha", 0);
     char err[128];
-    char **argv = ms_rsync_argv("rsync", NULL, 0, &t, err, sizeof(err));
+    char **argv = ms_rsync_argv("rsync", NULL, 0, &t, NULL, err, sizeof(err));
     const char *const want[] = {
         "rsync", "-a", "--stats", "--info=progress2", "--mkpath", "--", "/data/prod/alpha/", "/backup/prod/alpha/",
         NULL};
@@ -121,9 +125,9 @@ static void argv_for_a_top_task_copies_the_root_without_its_subfolders(void **st
 {
     ms_task_t t = task("", MS_TASK_TOP);
     char err[128];
-    char **argv = ms_rsync_argv("/usr/bin/rsync", NULL, 0, &t, err, sizeof(err));
+    char **argv = ms_rsync_argv("/usr/bin/rsync", NULL, 0, &t, NULL, err, sizeof(err));
     const char *const want[] = {
-        "/usr/bin/rsync", "-a", "--stats", "--info=progress2", "--mkpath", "--exclude=/*/", "--", "/data/prod/",
+        "/usr/bin/rsync", "-a", "--stats", "--info=progress2", "--mkpath", "--exclude=/.multisync.lock", "--exclude=/*/", "--", "/data/prod/",
         "/backup/prod/",  NULL};
 
     (void)state;
@@ -136,7 +140,7 @@ static void argv_puts_extra_options_before_the_exclude_and_the_separator(void **
     ms_task_t t = task("", MS_TASK_TOP);
     char *extra[] = {"--bwlimit=1000", "-H"};
     char err[128];
-    char **argv = ms_rsync_argv("rsync", extra, 2, &t, err, sizeof(err));
+    char **argv = ms_rsync_argv("rsync", extra, 2, &t, NULL, err, sizeof(err));
     const char *const want[] = {"rsync",
                                 "-a",
                                 "--stats",
@@ -144,6 +148,7 @@ static void argv_puts_extra_options_before_the_exclude_and_the_separator(void **
                                 "--mkpath",
                                 "--bwlimit=1000",
                                 "-H",
+                                "--exclude=/.multisync.lock",
                                 "--exclude=/*/",
                                 "--",
                                 "/data/prod/",
@@ -165,16 +170,16 @@ static void argv_does_not_double_a_trailing_slash(void **state)
     (void)state;
     t.source = "/data/prod/";
     t.dest = "/backup//";
-    argv = ms_rsync_argv("rsync", NULL, 0, &t, err, sizeof(err));
+    argv = ms_rsync_argv("rsync", NULL, 0, &t, NULL, err, sizeof(err));
     assert_string_equal(argv[6], "/data/prod/beta/");
     assert_string_equal(argv[7], "/backup/beta/");
     ms_rsync_argv_free(argv);
 
     top.source = "/";
     top.dest = "/backup/";
-    argv = ms_rsync_argv("rsync", NULL, 0, &top, err, sizeof(err));
-    assert_string_equal(argv[7], "/");
-    assert_string_equal(argv[8], "/backup/");
+    argv = ms_rsync_argv("rsync", NULL, 0, &top, NULL, err, sizeof(err));
+    assert_string_equal(argv[8], "/");
+    assert_string_equal(argv[9], "/backup/");
     ms_rsync_argv_free(argv);
 }
 
@@ -186,7 +191,7 @@ static void argv_keeps_a_remote_dest_home_relative(void **state)
 
     (void)state;
     t.dest = "backup-host:";
-    argv = ms_rsync_argv("rsync", NULL, 0, &t, err, sizeof(err));
+    argv = ms_rsync_argv("rsync", NULL, 0, &t, NULL, err, sizeof(err));
     assert_string_equal(argv[7], "backup-host:alpha/");
     ms_rsync_argv_free(argv);
 }
@@ -199,7 +204,7 @@ static void argv_passes_odd_project_names_as_one_argument(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         ms_task_t t = task(names[i], 0);
-        char **argv = ms_rsync_argv("rsync", NULL, 0, &t, err, sizeof(err));
+        char **argv = ms_rsync_argv("rsync", NULL, 0, &t, NULL, err, sizeof(err));
         char src[256], dst[256];
 
         assert_int_equal(ms_rsync_check_task(&t, err, sizeof(err)), 0);
@@ -302,7 +307,7 @@ static void argv_keeps_the_slash_after_a_local_root_ending_in_a_colon(void **sta
     (void)state;
     t.source = "/data/x:";
     t.dest = "/backup/y:";
-    argv = ms_rsync_argv("rsync", NULL, 0, &t, err, sizeof(err));
+    argv = ms_rsync_argv("rsync", NULL, 0, &t, NULL, err, sizeof(err));
     assert_non_null(argv);
     assert_string_equal(argv[6], "/data/x:/alpha/");
     assert_string_equal(argv[7], "/backup/y:/alpha/");
@@ -313,7 +318,7 @@ static void argv_for_a_delete_task_mirrors_deletions_after_the_transfer(void **s
 {
     ms_task_t t = task("alpha", MS_TASK_DELETE);
     char err[128];
-    char **argv = ms_rsync_argv("rsync", NULL, 0, &t, err, sizeof(err));
+    char **argv = ms_rsync_argv("rsync", NULL, 0, &t, NULL, err, sizeof(err));
     const char *const want[] = {"rsync", "-a", "--stats", "--info=progress2", "--mkpath", "--delete-delay", "--",
                                 "/data/prod/alpha/", "/backup/prod/alpha/", NULL};
 
@@ -347,16 +352,32 @@ static void rm_scratch(const char *dir)
     assert_int_equal(ms_test_rmtree(dir), 0);
 }
 
+/* The check on dir/src/p and dir/dst/p, opened as the worker opens them
+ * (a remote dest_override has no folder: -1). */
 static int delete_safe(const char *dir, const char *dest_override, char *err, size_t errlen)
 {
-    char src[128], dst[128];
+    char src[128], dst[128], sp[128], dp[128];
     ms_task_t t = task("p", MS_TASK_DELETE);
+    int sfd, dfd = -1, rc;
 
     snprintf(src, sizeof(src), "%s/src", dir);
     snprintf(dst, sizeof(dst), "%s/dst", dir);
     t.source = src;
     t.dest = dest_override ? (char *)dest_override : dst;
-    return ms_rsync_check_delete_safe(&t, err, errlen);
+    snprintf(sp, sizeof(sp), "%s/src/p", dir);
+    snprintf(dp, sizeof(dp), "%s/dst/p", dir);
+    sfd = open(sp, O_PATH | O_DIRECTORY);
+    assert_true(sfd >= 0);
+    if (!dest_override) {
+        mkdir(dp, 0755);
+        dfd = open(dp, O_PATH | O_DIRECTORY);
+        assert_true(dfd >= 0);
+    }
+    rc = ms_rsync_check_delete_safe(&t, sfd, dfd, err, errlen);
+    close(sfd);
+    if (dfd >= 0)
+        close(dfd);
+    return rc;
 }
 
 static void delete_is_refused_when_the_source_is_empty_and_the_backup_is_not(void **state)
@@ -367,10 +388,7 @@ static void delete_is_refused_when_the_source_is_empty_and_the_backup_is_not(voi
     scratch(dir, sizeof(dir), 0, 1, 0);
     assert_int_equal(delete_safe(dir, NULL, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "refusing to mirror deletions"));
-    rm_scratch(dir);
-    scratch(dir, sizeof(dir), 0, 1, 1); /* source folder missing */
-    assert_int_equal(delete_safe(dir, NULL, err, sizeof(err)), -1);
-    assert_non_null(strstr(err, "missing or empty"));
+    assert_non_null(strstr(err, "/src/p/ is empty while its backup"));
     rm_scratch(dir);
 }
 
@@ -406,7 +424,7 @@ static void tasks_without_delete_are_never_checked(void **state)
     ms_task_t t = task("does-not-exist", 0);
 
     (void)state;
-    assert_int_equal(ms_rsync_check_delete_safe(&t, err, sizeof(err)), 0);
+    assert_int_equal(ms_rsync_check_delete_safe(&t, -1, -1, err, sizeof(err)), 0);
 }
 
 static void check_task_refuses_empty_roots_and_a_named_top_task(void **state)
@@ -506,10 +524,10 @@ static void argv_refuses_delete_excluded_for_parts_of_a_split_project(void **sta
     (void)state;
     whole.n_items = 0;
     whole.items = NULL;
-    assert_null(ms_rsync_argv("rsync", extra, 2, &c, err, sizeof err));
+    assert_null(ms_rsync_argv("rsync", extra, 2, &c, NULL, err, sizeof err));
     assert_non_null(strstr(err, "--delete-excluded"));
-    assert_null(ms_rsync_argv("rsync", extra, 2, &r, err, sizeof err));
-    char **argv = ms_rsync_argv("rsync", extra, 2, &whole, err, sizeof err);
+    assert_null(ms_rsync_argv("rsync", extra, 2, &r, NULL, err, sizeof err));
+    char **argv = ms_rsync_argv("rsync", extra, 2, &whole, NULL, err, sizeof err);
     assert_non_null(argv); /* a whole project may use it: nothing else copies there */
     ms_rsync_argv_free(argv);
 }
@@ -840,6 +858,19 @@ static void check_task_refuses_impossible_mixes_of_sub_items_and_excl(void **sta
     assert_refused(&top_sub, "a top task must have no sub, items, excl, match or xmatch");
 }
 
+/* The deletion guard on t's folders, opened as the worker opens them. */
+static int check_anchored(const ms_task_t *t, char *err, size_t errlen)
+{
+    ms_anchor_t a;
+    int rc = ms_anchor_open(t, &a, err, errlen);
+
+    if (rc != 0)
+        fail_msg("ms_anchor_open: %s", err);
+    rc = ms_rsync_check_delete_safe(t, a.src, a.dst, err, errlen);
+    ms_anchor_close(&a);
+    return rc;
+}
+
 static void delete_safety_of_a_chunk_or_a_rest_looks_at_the_project_folder(void **state)
 {
     char dir[64], err[512], src[128], dst[128], *items[] = {"f"}, *excl[] = {"f"};
@@ -856,7 +887,7 @@ static void delete_safety_of_a_chunk_or_a_rest_looks_at_the_project_folder(void 
         parts[i].source = src;
         parts[i].dest = dst;
         parts[i].flags = MS_TASK_DELETE;
-        assert_int_equal(ms_rsync_check_delete_safe(&parts[i], err, sizeof(err)), -1);
+        assert_int_equal(check_anchored(&parts[i], err, sizeof(err)), -1);
         assert_non_null(strstr(err, "refusing to mirror deletions"));
     }
     rm_scratch(dir);
@@ -886,12 +917,12 @@ static void delete_safety_of_a_chunk_of_name_ranges_looks_at_its_folder(void **s
     t.source = src;
     t.dest = dst;
     t.flags = MS_TASK_DELETE;
-    assert_int_equal(ms_rsync_check_delete_safe(&t, err, sizeof(err)), -1);
+    assert_int_equal(check_anchored(&t, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "/p/big"));
     snprintf(p, sizeof(p), "%s/p/big/aaa", src);
     assert_non_null(f = fopen(p, "w"));
     fclose(f);
-    assert_int_equal(ms_rsync_check_delete_safe(&t, err, sizeof(err)), 0);
+    assert_int_equal(check_anchored(&t, err, sizeof(err)), 0);
     rm_scratch(dir);
 }
 

@@ -122,7 +122,7 @@ static void run_rsync_to(ms_task_t *t, const char *side)
     t->attempt = 1;
     if (ms_rsync_check_task(t, err, sizeof err) != 0)
         fail_msg("task refused: %s", err);
-    argv = ms_rsync_argv("rsync", NULL, 0, t, err, sizeof err);
+    argv = ms_rsync_argv("rsync", NULL, 0, t, NULL, err, sizeof err);
     assert_non_null(argv);
     pid = fork();
     assert_true(pid >= 0);

@@ -1,0 +1,206 @@
+/*
+ * ms_anchor.c - open a task's folders without following a symbolic link
+ * below the roots (see ms_anchor.h).
+ */
+#include "ms_anchor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ms_err.h"
+#include "ms_path.h"
+
+#define DIR_FLAGS (O_PATH | O_DIRECTORY | O_CLOEXEC)
+/* How often a destination folder is made again when it keeps being swapped. */
+#define MAKE_TRIES 3
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+/* What name in dirfd is, for a message ("a symbolic link", "a file"...). */
+static const char *kind_of(int dirfd, const char *name)
+{
+    struct stat st;
+
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return "gone";
+    if (S_ISLNK(st.st_mode))
+        return "a symbolic link";
+    if (S_ISDIR(st.st_mode))
+        return "a folder";
+    return S_ISREG(st.st_mode) ? "a file" : "not a folder";
+}
+
+/* path += "/" + name (shown in messages only; cut when too long). */
+static void path_add(char *path, size_t size, const char *name)
+{
+    size_t len = strlen(path);
+
+    snprintf(path + len, size - len, "%s%s", len && path[len - 1] == '/' ? "" : "/", name);
+}
+
+/* The next component of *rel into comp (NUL-terminated); 0 when none is left. */
+static int next_comp(const char **rel, char *comp)
+{
+    const char *p = *rel + strspn(*rel, "/");
+    size_t n = strcspn(p, "/");
+
+    if (n == 0)
+        return 0;
+    memcpy(comp, p, n); /* ms_rsync_check_task: n <= NAME_MAX */
+    comp[n] = '\0';
+    *rel = p + n;
+    return 1;
+}
+
+/* Descend from *fd (replaced) through rel in the source; a component that
+ * is not a real folder any more means the task's folder vanished. */
+static int open_source_rel(int *fd, const char *rel, char *path, size_t size, char *err,
+                           size_t errlen)
+{
+    char comp[NAME_MAX + 1];
+
+    while (next_comp(&rel, comp)) {
+        int next = openat(*fd, comp, DIR_FLAGS | O_NOFOLLOW);
+
+        path_add(path, size, comp);
+        if (next < 0 && (errno == ENOENT || errno == ENOTDIR)) {
+            ms_errf(err, errlen, "source %s is %s since the walk: nothing to copy", path,
+                    errno == ENOENT ? "gone" : kind_of(*fd, comp));
+            return MS_ANCHOR_VANISHED;
+        }
+        if (next < 0)
+            return ms_errf(err, errlen, "source %s: %s", path, strerror(errno));
+        close(*fd);
+        *fd = next;
+    }
+    return 0;
+}
+
+/* mkdir -p of a root the operator named (links in it are the operator's). */
+static int make_root(const char *root, char *err, size_t errlen)
+{
+    char path[PATH_MAX];
+
+    if ((size_t)snprintf(path, sizeof path, "%s", root) >= sizeof path)
+        return ms_errf(err, errlen, "destination %s: path too long", root);
+    for (char *p = path + 1;; p++) {
+        char c = *p;
+
+        if (c != '/' && c != '\0')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0777) != 0 && errno != EEXIST)
+            return ms_errf(err, errlen, "cannot create destination %s: %s", path, strerror(errno));
+        *p = c;
+        if (c == '\0')
+            return 0;
+    }
+}
+
+/* Note what was replaced (the first few; the rest as a count). */
+static void note_replaced(char *note, size_t size, const char *path, const char *kind)
+{
+    size_t len = strlen(note);
+
+    if (len + 8 >= size)
+        return;
+    snprintf(note + len, size - len, "%sreplaced %s %s by a folder", len ? "; " : "", kind, path);
+}
+
+/*
+ * The folder name in dirfd, made or replaced as needed: a missing one is
+ * created, a link or a file is removed (unlinkat never follows a link) and
+ * a folder created in its place. Returns its descriptor, or -1 with err set.
+ */
+static int make_folder(int dirfd, const char *name, const char *path, char *note, size_t notelen,
+                       char *err, size_t errlen)
+{
+    for (int i = 0; i < MAKE_TRIES; i++) {
+        int fd = openat(dirfd, name, DIR_FLAGS | O_NOFOLLOW);
+
+        if (fd >= 0)
+            return fd;
+        if (errno == ENOTDIR) {
+            const char *kind = kind_of(dirfd, name);
+
+            if (unlinkat(dirfd, name, 0) != 0 && errno != ENOENT && errno != EISDIR)
+                return ms_errf(err, errlen, "destination %s is %s and cannot be removed: %s", path,
+                               kind, strerror(errno));
+            note_replaced(note, notelen, path, kind);
+        } else if (errno != ENOENT) {
+            return ms_errf(err, errlen, "destination %s: %s", path, strerror(errno));
+        }
+        if (mkdirat(dirfd, name, 0777) != 0 && errno != EEXIST)
+            return ms_errf(err, errlen, "cannot create destination %s: %s", path, strerror(errno));
+    }
+    return ms_errf(err, errlen, "destination %s keeps being replaced while the worker makes it",
+                   path);
+}
+
+static int open_dest(const ms_task_t *t, const char *rel, ms_anchor_t *a, char *err, size_t errlen)
+{
+    char path[PATH_MAX], comp[NAME_MAX + 1];
+    int fd = open(t->dest, DIR_FLAGS);
+
+    if (fd < 0 && errno == ENOENT && make_root(t->dest, err, errlen) == 0)
+        fd = open(t->dest, DIR_FLAGS);
+    if (fd < 0)
+        return err[0] ? -1 : ms_errf(err, errlen, "destination %s: %s", t->dest, strerror(errno));
+    snprintf(path, sizeof path, "%s", t->dest);
+    while (next_comp(&rel, comp)) {
+        path_add(path, sizeof path, comp);
+        int next = make_folder(fd, comp, path, a->note, sizeof a->note, err, errlen);
+        close(fd);
+        if (next < 0)
+            return -1;
+        fd = next;
+    }
+    a->dst = fd;
+    return 0;
+}
+
+int ms_anchor_open(const ms_task_t *t, ms_anchor_t *a, char *err, size_t errlen)
+{
+    char rel[PATH_MAX], path[PATH_MAX];
+    const char *sub = t->sub ? t->sub : "";
+    int rc;
+
+    memset(a, 0, sizeof *a);
+    a->src_root = a->src = a->dst = -1;
+    err[0] = '\0';
+    if ((size_t)snprintf(rel, sizeof rel, "%s/%s", t->project, sub) >= sizeof rel)
+        return ms_errf(err, errlen, "task path too long");
+    if ((a->src_root = open(t->source, DIR_FLAGS)) < 0)
+        return ms_errf(err, errlen, "source %s: %s", t->source, strerror(errno));
+    if ((a->src = fcntl(a->src_root, F_DUPFD_CLOEXEC, 3)) < 0) {
+        rc = ms_errf(err, errlen, "source %s: %s", t->source, strerror(errno));
+        goto fail;
+    }
+    snprintf(path, sizeof path, "%s", t->source);
+    /* The source first: a vanished one must leave no trace in the backup. */
+    if ((rc = open_source_rel(&a->src, rel, path, sizeof path, err, errlen)) != 0)
+        goto fail;
+    if (!ms_path_is_remote(t->dest) && (rc = open_dest(t, rel, a, err, errlen)) != 0)
+        goto fail;
+    return 0;
+fail:
+    ms_anchor_close(a);
+    return rc;
+}
+
+void ms_anchor_close(ms_anchor_t *a)
+{
+    close_fd(&a->src_root);
+    close_fd(&a->src);
+    close_fd(&a->dst);
+}

@@ -1,0 +1,65 @@
+/*
+ * ms_anchor.h - the folders a task's rsync runs between, opened so that no
+ * symbolic link below the roots is ever followed.
+ *
+ * rsync resolves the paths it is given and follows every symbolic link on
+ * the way: `rsync -a SRC/p/ DST/p/` with DST/p a link writes (and with
+ * --delete deletes) wherever the link points; with SRC/p swapped for a link
+ * after the walk it copies a tree from outside SRC. So the worker opens the
+ * task's folders itself, one component at a time with O_NOFOLLOW below the
+ * roots (the roots are the operator's and may be links), holds them open,
+ * and runs rsync in the source folder (its working directory) into the
+ * destination folder by descriptor (/proc/self/fd/N, see ms_pool.c). A swap
+ * of any component after that changes nothing: rsync works on the folders
+ * that were opened.
+ *
+ * The task's folder is root/project/sub (root itself for the top task).
+ *
+ * Source: a component below the root that is missing, a symbolic link or
+ * not a folder means the project (or the chunk's folder) is gone since the
+ * walk: MS_ANCHOR_VANISHED, and nothing at all is created in the backup.
+ *
+ * Local destination: the root is created when it is missing (as rsync
+ * --mkpath does); below it each component is opened without following a
+ * link; a missing one is created; one that is a symbolic link or anything
+ * but a folder is removed (never followed) and replaced by a folder, as
+ * `rsync -a SRC/ DST/` of the whole tree replaces an entry whose type
+ * changed. What was replaced is said in a->note.
+ *
+ * Remote destination: nothing there can be opened (dst is -1). rsync then
+ * runs in the source root and sends the project as "./PROJECT" with
+ * --relative, so that the receiving rsync makes DST/PROJECT itself, as an
+ * entry of the transfer: a link there is replaced, not followed. (Remote
+ * destinations never get chunks: ms_chunks.c.)
+ *
+ * Nothing here logs.
+ */
+#ifndef MS_ANCHOR_H
+#define MS_ANCHOR_H
+
+#include <stddef.h>
+
+#include "ms_codec.h"
+
+#define MS_ANCHOR_VANISHED 1
+
+typedef struct {
+    int src_root;   /* the source root (O_PATH) */
+    int src;        /* the task's source folder (O_PATH); rsync's working folder
+                     * for a local destination */
+    int dst;        /* the task's destination folder (O_PATH), or -1: remote */
+    char note[512]; /* what was replaced in the backup; "" when nothing */
+} ms_anchor_t;
+
+/*
+ * Open t's folders (t passed ms_rsync_check_task). Returns 0; or
+ * MS_ANCHOR_VANISHED with the reason in err (nothing was created); or -1
+ * with err set (a root cannot be opened or made, a folder cannot be
+ * replaced, ...). On anything but 0, a holds no descriptor.
+ */
+int ms_anchor_open(const ms_task_t *t, ms_anchor_t *a, char *err, size_t errlen);
+
+/* Close what a holds (safe on a zeroed-and-closed or failed anchor). */
+void ms_anchor_close(ms_anchor_t *a);
+
+#endif
