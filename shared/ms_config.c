@@ -1,3 +1,4 @@
+#include <ctype.h>
 #include <errno.h>
 #include <ini.h>
 #include <stdarg.h>
@@ -10,11 +11,30 @@
 #include "ms_config.h"
 #include "ms_log.h"
 
+/* A section or a key already read from this file, and its line. */
+typedef struct {
+    char *section;
+    char *key; /* NULL: the section itself */
+    int line;
+} seen_t;
+
 typedef struct {
     ms_config_t *cfg;
     char *err;
     size_t errlen;
     const char *path;
+    FILE *f;
+    int read_errno;
+    /* Lines as inih counts them: one per read. */
+    int line;          /* the line being parsed */
+    int header_line;   /* the last line that looked like a [section] header */
+    int bad_header;    /* the first line that starts with '[' but has no ']' */
+    int last_key_line; /* the line of the last key */
+    char raw[1024];    /* the line being parsed, as read */
+    char cur[128];     /* the section of the last key */
+    seen_t *seen;
+    size_t n_seen;
+    int err_line; /* the line the handler's first error is reported at */
 } load_ctx_t;
 
 int ms_config_set_str(char **dst, const char *value)
@@ -101,15 +121,33 @@ static ms_set_t *get_set(ms_config_t *cfg, const char *name)
     return s;
 }
 
-/* Keep the first error's text; inih reports its line number. */
-__attribute__((format(printf, 2, 3))) static int fail(load_ctx_t *c, const char *fmt, ...)
+/* Keep the first error (inih goes on after one) and the line it is about. */
+__attribute__((format(printf, 3, 0))) static int vfail_at(load_ctx_t *c, int line, const char *fmt,
+                                                          va_list ap)
 {
     if (c->err[0] == '\0') {
-        va_list ap;
-        va_start(ap, fmt);
         vsnprintf(c->err, c->errlen, fmt, ap);
-        va_end(ap);
+        c->err_line = line;
     }
+    return 0;
+}
+
+__attribute__((format(printf, 2, 3))) static int fail(load_ctx_t *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail_at(c, c->line, fmt, ap);
+    va_end(ap);
+    return 0;
+}
+
+__attribute__((format(printf, 3, 4))) static int fail_at(load_ctx_t *c, int line, const char *fmt,
+                                                         ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail_at(c, line, fmt, ap);
+    va_end(ap);
     return 0;
 }
 
@@ -232,21 +270,163 @@ static int set_key(load_ctx_t *c, const char *name, const char *key, const char 
     return fail(c, "unknown key '%s' in [set %s]", key, name);
 }
 
+/* The NAME of a [set NAME] section (spaces after "set" skipped), or NULL. */
+static const char *set_name(const char *section)
+{
+    if (strncmp(section, "set", 3) != 0 || (section[3] != ' ' && section[3] != '\0'))
+        return NULL;
+    const char *name = section + 3;
+    while (*name == ' ')
+        name++;
+    return name;
+}
+
+/* s past its leading white space, as inih skips it. */
+static const char *skip_space(const char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    return s;
+}
+
+/* Reads one line for inih (which reads one per call) and notes what it was. */
+static char *read_line(char *buf, int size, void *user)
+{
+    load_ctx_t *c = user;
+    if (!fgets(buf, size, c->f)) {
+        c->read_errno = errno;
+        return NULL;
+    }
+    c->line++;
+    snprintf(c->raw, sizeof c->raw, "%s", buf);
+    const char *s = buf;
+    if (c->line == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
+        s += 3; /* a UTF-8 byte order mark, which inih skips too */
+    s = skip_space(s);
+    if (*s == '[' && strchr(s, ']'))
+        c->header_line = c->line;
+    else if (*s == '[' && !c->bad_header)
+        c->bad_header = c->line;
+    return buf;
+}
+
+/*
+ * inih reads a non-blank line that starts with a space, below a key, as more
+ * of that key's value: it calls the handler again with that key and the
+ * whole line as the value. A key's own line has "key =" before its value.
+ */
+static int continues_key(const load_ctx_t *c, const char *value)
+{
+    const char *s = skip_space(c->raw);
+    size_t n = strlen(value);
+    if (n == 0 || strncmp(s, value, n) != 0)
+        return 0;
+    s = skip_space(s + n);
+    return *s == '\0' || *s == ';'; /* what follows is a comment at most */
+}
+
+static const seen_t *find_seen(const load_ctx_t *c, const char *section, const char *key)
+{
+    for (size_t i = 0; i < c->n_seen; i++) {
+        const seen_t *s = &c->seen[i];
+        if (strcmp(s->section, section) == 0 &&
+            (key ? s->key && strcmp(s->key, key) == 0 : !s->key))
+            return s;
+    }
+    return NULL;
+}
+
+static int add_seen(load_ctx_t *c, const char *section, const char *key, int line)
+{
+    seen_t *n = realloc(c->seen, (c->n_seen + 1) * sizeof *n);
+    if (!n)
+        return fail(c, "out of memory");
+    c->seen = n;
+    seen_t *s = &n[c->n_seen];
+    *s = (seen_t){.section = strdup(section), .key = key ? strdup(key) : NULL, .line = line};
+    if (!s->section || (key && !s->key)) {
+        free(s->section);
+        free(s->key);
+        return fail(c, "out of memory");
+    }
+    c->n_seen++;
+    return 1;
+}
+
+static void forget_seen(load_ctx_t *c)
+{
+    for (size_t i = 0; i < c->n_seen; i++) {
+        free(c->seen[i].section);
+        free(c->seen[i].key);
+    }
+    free(c->seen);
+    c->seen = NULL;
+    c->n_seen = 0;
+}
+
+/* Keys that add one item to a list: each line adds one. */
+static int repeatable(const char *section, const char *key)
+{
+    return strcmp(section, "worker") == 0 &&
+           (strcmp(key, "rsync_opt") == 0 || strcmp(key, "allow_source") == 0 ||
+            strcmp(key, "allow_dest") == 0);
+}
+
+/*
+ * inih calls the handler per key, never per header: a key in another section
+ * than the last key's, or below a header read since the last key, is the
+ * first of a section. So a section without keys is never seen; it sets
+ * nothing, so repeating it changes nothing.
+ */
+static int enter_section(load_ctx_t *c, const char *section)
+{
+    int header = c->header_line > c->last_key_line;
+    if (!header && strcmp(section, c->cur) == 0)
+        return 1;
+    int line = header ? c->header_line : c->line;
+    snprintf(c->cur, sizeof c->cur, "%s", section);
+    const seen_t *s = find_seen(c, section, NULL);
+    if (s)
+        return fail_at(c, line, "section [%s] given twice (first on line %d)", section, s->line);
+    return add_seen(c, section, NULL, line);
+}
+
+/*
+ * What inih lets through silently, refused: the last value given would win
+ * over the first, or an indented line would change the value above it.
+ */
+static int check_repeats(load_ctx_t *c, const char *section, const char *key, const char *value)
+{
+    if (continues_key(c, value))
+        return fail(c, "indented line would continue the value of '%s' in [%s]: unindent it", key,
+                    section);
+    int ok = enter_section(c, section);
+    c->last_key_line = c->line;
+    if (!ok || repeatable(section, key))
+        return ok;
+    const seen_t *s = find_seen(c, section, key);
+    if (s)
+        return fail(c, "duplicate key '%s' in [%s] (first set on line %d)", key, section, s->line);
+    return add_seen(c, section, key, c->line);
+}
+
 static int on_entry(void *user, const char *section, const char *key, const char *value)
 {
     load_ctx_t *c = user;
+    const char *set = set_name(section);
+    char label[128]; /* the section as errors name it: "set NAME" */
+    if (section[0] == '\0')
+        return fail_at(c, c->bad_header ? c->bad_header : c->line,
+                       "no valid [section] header before key '%s'", key);
+    snprintf(label, sizeof label, "%s%s", set ? "set " : "", set ? set : section);
+    if (!check_repeats(c, label, key, value))
+        return 0;
     if (strcmp(section, "master") == 0)
         return master_key(c, key, value);
     if (strcmp(section, "worker") == 0)
         return worker_key(c, key, value);
-    if (strncmp(section, "set", 3) == 0 && (section[3] == ' ' || section[3] == '\0')) {
-        const char *name = section + 3;
-        while (*name == ' ')
-            name++;
-        return set_key(c, name, key, value);
-    }
-    if (section[0] == '\0')
-        return fail(c, "no valid [section] header before key '%s'", key);
+    if (set)
+        return set_key(c, set, key, value);
     return fail(c, "unknown section [%s]", section);
 }
 
@@ -263,23 +443,44 @@ static int check_sets(load_ctx_t *c)
     return 0;
 }
 
+/*
+ * "FILE:LINE: what" for the first error: inih's result rc is the first line
+ * it found wrong, the handler's first error is reported at err_line. A line
+ * inih found wrong before that is a syntax error.
+ */
+static int report(load_ctx_t *c, int rc)
+{
+    char what[512];
+    int line = rc > 0 ? rc : 0;
+    if (c->err[0] && (rc < 0 || c->err_line <= rc))
+        line = c->err_line;
+    else if (rc > 0 && rc == c->bad_header)
+        snprintf(c->err, c->errlen, "a [section] header needs its ']'");
+    else
+        snprintf(c->err, c->errlen, "%s", rc > 0 ? "syntax error" : "out of memory");
+    snprintf(what, sizeof what, "%s", c->err);
+    snprintf(c->err, c->errlen, "%s:%d: %s", c->path, line, what);
+    return -1;
+}
+
 int ms_config_load(ms_config_t *cfg, const char *path, char *err, size_t errlen)
 {
     load_ctx_t c = {.cfg = cfg, .err = err, .errlen = errlen, .path = path};
-    FILE *f = fopen(path, "r");
-    if (!f) {
+    if (!(c.f = fopen(path, "r"))) {
         snprintf(err, errlen, "cannot open config %s: %s", path, strerror(errno));
         return -1;
     }
     err[0] = '\0';
-    int rc = ini_parse_file(f, on_entry, &c);
-    fclose(f);
-    if (rc != 0) {
-        char what[512];
-        snprintf(what, sizeof what, "%s", err[0] ? err : rc > 0 ? "syntax error" : "out of memory");
-        snprintf(err, errlen, "%s:%d: %s", path, rc > 0 ? rc : 0, what);
+    int rc = ini_parse_stream(read_line, &c, on_entry, &c);
+    int unread = ferror(c.f); /* a folder opens, then fails to read */
+    fclose(c.f);
+    forget_seen(&c);
+    if (unread) {
+        snprintf(err, errlen, "cannot read config %s: %s", path, strerror(c.read_errno));
         return -1;
     }
+    if (rc != 0)
+        return report(&c, rc);
     return check_sets(&c);
 }
 

@@ -5,7 +5,12 @@
  * One file may hold the [master] section, the [worker] section and any
  * number of [set NAME] sections; each program uses its own part. Unknown
  * sections and keys are errors (a typo in a backup config must not be
- * silently ignored). Command-line options override the file.
+ * silently ignored). So are a key given twice in a section (except the
+ * repeatable ones), a section given twice and an indented line (inih would
+ * take it as more of the key above): whoever reads the file must see the
+ * value in force. A section without keys is not seen at all; it sets
+ * nothing, so repeating it is no error. Command-line options override the
+ * file.
  *
  *   [master]
  *   listen  = tcp://0.0.0.0:5555       ; workers connect here
@@ -22,7 +27,7 @@
  *   slots     = 8
  *   name      = hostA
  *   rsync     = /usr/bin/rsync
- *   rsync_opt = --bwlimit=50m          ; repeatable
+ *   rsync_opt = --bwlimit=50m          ; repeatable, as allow_source, allow_dest
  *   drain_timeout = 60  heartbeat_ms = 1000
  */
 #ifndef MS_CONFIG_H
@@ -76,7 +81,9 @@ typedef struct {
 /*
  * Load path into cfg (which must be zeroed or hold earlier settings, which
  * are replaced). Returns 0, or -1 with err set ("FILE:LINE: unknown key
- * 'x' in [worker]", "cannot open FILE: ...").
+ * 'x' in [worker]", "FILE:LINE: duplicate key 'x' in [master] (first set on
+ * line N)", "cannot open config FILE: ..."). Repeats are looked for within
+ * the file only: the command line may still override what it sets.
  */
 int ms_config_load(ms_config_t *cfg, const char *path, char *err, size_t errlen);
 

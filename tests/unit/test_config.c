@@ -28,6 +28,27 @@ static int load_text(const char *text, ms_config_t *cfg, char *err, size_t errle
     return rc;
 }
 
+/* text must be refused with an error that contains want. */
+static void assert_refused(const char *text, const char *want)
+{
+    ms_config_t cfg = {0};
+    char err[512] = "";
+    if (load_text(text, &cfg, err, sizeof err) != -1)
+        fail_msg("loaded, want '%s' for:\n%s", want, text);
+    if (!strstr(err, want))
+        fail_msg("got '%s', want '%s'", err, want);
+    ms_config_free(&cfg);
+}
+
+/* text must load; cfg holds it. */
+static void assert_loads(const char *text, ms_config_t *cfg)
+{
+    char err[512] = "";
+    memset(cfg, 0, sizeof *cfg);
+    if (load_text(text, cfg, err, sizeof err) != 0)
+        fail_msg("refused: '%s' for:\n%s", err, text);
+}
+
 static void the_shipped_master_example_loads_with_its_documented_values(void **state)
 {
     ms_config_t cfg = {0};
@@ -101,6 +122,7 @@ static void mistakes_are_refused_with_their_line(void **state)
         {"[sets]\nx = 1\n", ":2: unknown section [sets]"},
         {"[worker\nmaster = x\n", ":1: no valid [section] header before key 'master'"},
         {"master = x\n", ":1: no valid [section] header before key 'master'"},
+        {"[master]\nattempts = 3\n[worker\nslots = 2\n", ":3: a [section] header needs its ']'"},
     };
     (void)state;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -178,6 +200,117 @@ static void delete_accepts_the_usual_spellings(void **state)
     ms_config_free(&cfg);
 }
 
+static void a_key_given_twice_in_a_section_is_refused_with_both_lines(void **state)
+{
+    (void)state;
+    assert_refused("[master]\ncatalog = /a.db\nlisten = tcp://*:1\ncatalog = /b.db\n",
+                   ":4: duplicate key 'catalog' in [master] (first set on line 2)");
+    assert_refused("[worker]\nslots = 2\nslots = 4\n",
+                   ":3: duplicate key 'slots' in [worker] (first set on line 2)");
+    assert_refused("[set nightly]\nsource = /s\ndestination = /d\n\ndestination = /e\n",
+                   ":5: duplicate key 'destination' in [set nightly] (first set on line 3)");
+    assert_refused("[set a]\nsource = /s\ndestination = /d\n[set b]\nsource = /s\n"
+                   "destination = /d\ndelete = no\ndelete = yes\n",
+                   ":8: duplicate key 'delete' in [set b] (first set on line 7)");
+}
+
+static void the_same_key_in_two_sections_is_not_a_duplicate(void **state)
+{
+    ms_config_t cfg;
+    (void)state;
+    assert_loads("[set a]\nsource = /s\ndestination = /d\n[set b]\nsource = /s\n"
+                 "destination = /e\n",
+                 &cfg);
+    assert_string_equal(ms_config_find_set(&cfg, "b")->dest, "/e");
+    ms_config_free(&cfg);
+}
+
+static void repeatable_worker_keys_may_still_be_given_several_times(void **state)
+{
+    ms_config_t cfg;
+    (void)state;
+    assert_loads("[worker]\nrsync_opt = -H\nallow_source = /a\nrsync_opt = -A\n"
+                 "allow_dest = /c\nallow_source = /b\nallow_dest = /d\n",
+                 &cfg);
+    assert_int_equal(cfg.n_rsync_opts, 2);
+    assert_string_equal(cfg.rsync_opts[1], "-A");
+    assert_int_equal(cfg.n_allow_source, 2);
+    assert_string_equal(cfg.allow_source[1], "/b");
+    assert_int_equal(cfg.n_allow_dest, 2);
+    assert_string_equal(cfg.allow_dest[1], "/d");
+    ms_config_free(&cfg);
+}
+
+static void a_section_given_twice_is_refused_with_its_line(void **state)
+{
+    (void)state;
+    assert_refused("[set nightly]\nsource = /s\ndestination = /d\n[master]\nattempts = 3\n"
+                   "[set nightly]\ndelete = yes\n",
+                   ":6: section [set nightly] given twice (first on line 1)");
+    assert_refused("[master]\nattempts = 3\n[master]\nlisten = tcp://*:1\n",
+                   ":3: section [master] given twice (first on line 1)");
+    assert_refused("[worker]\nslots = 2\n[set a]\nsource = /s\ndestination = /d\n\n"
+                   "; again\n[worker]\nname = x\n",
+                   ":8: section [worker] given twice (first on line 1)");
+    /* A UTF-8 byte order mark before the first header changes nothing. */
+    assert_refused("\xEF\xBB\xBF[master]\nattempts = 3\n[master]\nlisten = tcp://*:1\n",
+                   ":3: section [master] given twice (first on line 1)");
+    /* The same set, however many spaces follow "set". */
+    assert_refused("[set a]\nsource = /s\ndestination = /d\n[set  a]\ndelete = yes\n",
+                   ":4: section [set a] given twice (first on line 1)");
+}
+
+/* inih reports keys, not headers: a section without keys is never seen. It
+ * sets nothing, so repeating it changes nothing. */
+static void a_repeated_section_without_keys_changes_nothing_and_loads(void **state)
+{
+    ms_config_t cfg;
+    (void)state;
+    assert_loads("[set a]\n[set a]\nsource = /s\ndestination = /d\n[set a]\n", &cfg);
+    assert_int_equal(cfg.n_sets, 1);
+    ms_config_free(&cfg);
+}
+
+/* inih reads an indented line after a key as more of that key's value:
+ * "  control = y" under "listen = x" would set listen to "control = y". */
+static void an_indented_line_is_refused_not_taken_as_more_of_the_key_above(void **state)
+{
+    ms_config_t cfg;
+    (void)state;
+    assert_refused("[master]\n  listen = tcp://*:1\n  control = ipc:///c\n",
+                   ":3: indented line would continue the value of 'listen' in [master]");
+    assert_refused("[set a]\nsource = /s\ndestination = /d\n    /other\n",
+                   ":4: indented line would continue the value of 'destination' in [set a]");
+    assert_refused("[worker]\nrsync_opt = -H\n  rsync_opt = -A ; comment\n",
+                   ":3: indented line would continue the value of 'rsync_opt' in [worker]");
+    /* An indented key right below its header is a key. */
+    assert_loads("[worker]\n  slots = 2\n[set a]\n\tsource = /s\ndestination = /d\n", &cfg);
+    assert_int_equal(cfg.slots, 2);
+    ms_config_free(&cfg);
+}
+
+/* inih goes on after a syntax error; the first error is the one reported. */
+static void a_syntax_error_before_a_bad_key_is_reported_at_its_own_line(void **state)
+{
+    ms_config_t cfg = {0};
+    char err[512] = "";
+    (void)state;
+    assert_int_equal(load_text("[worker]\nno equals sign\nslotz = 4\n", &cfg, err, sizeof err), -1);
+    if (!strstr(err, ":2: syntax error") || strstr(err, "slotz"))
+        fail_msg("got '%s'", err);
+    ms_config_free(&cfg);
+}
+
+static void a_folder_given_as_the_config_is_refused(void **state)
+{
+    ms_config_t cfg = {0};
+    char err[512] = "";
+    (void)state;
+    assert_int_equal(ms_config_load(&cfg, "deploy", err, sizeof err), -1);
+    assert_non_null(strstr(err, "cannot read config deploy"));
+    ms_config_free(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -188,6 +321,14 @@ int main(void)
         cmocka_unit_test(a_missing_file_is_refused_clearly),
         cmocka_unit_test(delete_accepts_the_usual_spellings),
         cmocka_unit_test(the_config_file_is_found_in_every_form_getopt_accepts),
+        cmocka_unit_test(a_key_given_twice_in_a_section_is_refused_with_both_lines),
+        cmocka_unit_test(the_same_key_in_two_sections_is_not_a_duplicate),
+        cmocka_unit_test(repeatable_worker_keys_may_still_be_given_several_times),
+        cmocka_unit_test(a_section_given_twice_is_refused_with_its_line),
+        cmocka_unit_test(a_repeated_section_without_keys_changes_nothing_and_loads),
+        cmocka_unit_test(an_indented_line_is_refused_not_taken_as_more_of_the_key_above),
+        cmocka_unit_test(a_syntax_error_before_a_bad_key_is_reported_at_its_own_line),
+        cmocka_unit_test(a_folder_given_as_the_config_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
