@@ -10,6 +10,9 @@
 
 #include "ms_config.h"
 #include "ms_log.h"
+#include "ms_path.h"
+
+#define WORKER_WAIT_MAX 604800 /* a week */
 
 /* A section or a key already read from this file, and its line. */
 typedef struct {
@@ -210,6 +213,8 @@ static int master_key(load_ctx_t *c, const char *key, const char *value)
         return uint_key(c, key, value, 1, 31536000, &cfg->task_timeout_s);
     if (strcmp(key, "split_min_mb") == 0)
         return uint_key(c, key, value, 1, 1048576, &cfg->split_min_mb);
+    if (strcmp(key, "worker_wait") == 0)
+        return uint_key(c, key, value, 1, WORKER_WAIT_MAX, &cfg->worker_wait_s);
     if (strcmp(key, "split") == 0) {
         int split = 1;
         if (!bool_key(c, key, value, &split))
@@ -251,6 +256,20 @@ static int worker_key(load_ctx_t *c, const char *key, const char *value)
     return fail(c, "unknown key '%s' in [%s]", key, "worker");
 }
 
+/*
+ * A set's paths are as the workers see them: a relative one would depend on
+ * each worker's working folder, so it is refused as on the command line.
+ */
+static int set_path_key(load_ctx_t *c, const char *name, const char *key, const char *value,
+                        char **dst)
+{
+    int is_dest = strcmp(key, "destination") == 0;
+    if (value[0] != '/' && !(is_dest && ms_path_is_remote(value)))
+        return fail(c, "[set %s] %s must be an absolute path%s, not '%s'", name, key,
+                    is_dest ? " or an rsync remote (host:path)" : "", value);
+    return ms_config_set_str(dst, value) == 0;
+}
+
 static int set_key(load_ctx_t *c, const char *name, const char *key, const char *value)
 {
     if (*name == '\0')
@@ -259,14 +278,16 @@ static int set_key(load_ctx_t *c, const char *name, const char *key, const char 
     if (!s)
         return 0;
     if (strcmp(key, "source") == 0)
-        return ms_config_set_str(&s->source, value) == 0;
+        return set_path_key(c, name, key, value, &s->source);
     if (strcmp(key, "destination") == 0)
-        return ms_config_set_str(&s->dest, value) == 0;
+        return set_path_key(c, name, key, value, &s->dest);
     if (strcmp(key, "delete") == 0) {
         if (ms_parse_bool(value, &s->delete) != 0)
             return fail(c, "delete must be yes or no, not '%s'", value);
         return 1;
     }
+    if (strcmp(key, "worker_wait") == 0)
+        return uint_key(c, key, value, 1, WORKER_WAIT_MAX, &s->worker_wait_s);
     return fail(c, "unknown key '%s' in [set %s]", key, name);
 }
 

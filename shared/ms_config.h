@@ -9,18 +9,21 @@
  * repeatable ones), a section given twice and an indented line (inih would
  * take it as more of the key above): whoever reads the file must see the
  * value in force. A section without keys is not seen at all; it sets
- * nothing, so repeating it is no error. Command-line options override the
- * file.
+ * nothing, so repeating it is no error. A set's source must be absolute,
+ * its destination absolute or an rsync remote. Command-line options
+ * override the file.
  *
  *   [master]
  *   listen  = tcp://0.0.0.0:5555       ; workers connect here
  *   control = ipc:///run/multisync/control.sock
  *   catalog = /var/lib/multisync/catalog.db
  *   attempts = 3  retry_delay_ms = 1000  task_timeout = 0  heartbeat_ms = 1000
+ *   worker_wait = 600                  ; 1..604800 s, see below
  *
  *   [set nightly]
- *   source      = /data/prod
- *   destination = /backup/prod
+ *   source      = /data/prod           ; absolute
+ *   destination = /backup/prod         ; absolute, or an rsync remote (host:path)
+ *   worker_wait = 3600                 ; this set's, instead of [master]'s
  *
  *   [worker]
  *   master    = tcp://backup-master:5555
@@ -29,6 +32,9 @@
  *   rsync     = /usr/bin/rsync
  *   rsync_opt = --bwlimit=50m          ; repeatable, as allow_source, allow_dest
  *   drain_timeout = 60  heartbeat_ms = 1000
+ *
+ * worker_wait: when no worker can take a run's tasks for that many seconds,
+ * the run fails. A set's own value wins over [master]'s; with neither, 600.
  */
 #ifndef MS_CONFIG_H
 #define MS_CONFIG_H
@@ -41,7 +47,8 @@ typedef struct {
     char *name;
     char *source;
     char *dest;
-    int delete; /* delete = yes: mirror deletions (rsync --delete-delay) */
+    int delete;             /* delete = yes: mirror deletions (rsync --delete-delay) */
+    unsigned worker_wait_s; /* this set's worker_wait; 0: not set */
 } ms_set_t;
 
 typedef struct {
@@ -56,6 +63,7 @@ typedef struct {
     unsigned task_timeout_s; /* 0: not set */
     unsigned split_min_mb;   /* smallest chunk of a split project; 0: not set */
     int no_split;            /* split = no: every project runs whole */
+    unsigned worker_wait_s;  /* every run's worker_wait; 0: not set */
     ms_set_t *sets;
     size_t n_sets;
     /* [worker] */

@@ -66,11 +66,13 @@ static void the_shipped_master_example_loads_with_its_documented_values(void **s
     assert_int_equal(cfg.insecure, 0);
     assert_int_equal(cfg.no_split, 0);
     assert_int_equal(cfg.split_min_mb, 32);
+    assert_int_equal(cfg.worker_wait_s, 600);
     const ms_set_t *s = ms_config_find_set(&cfg, "nightly");
     assert_non_null(s);
     assert_string_equal(s->source, "/data/prod");
     assert_string_equal(s->dest, "/backup/prod");
     assert_int_equal(s->delete, 0);
+    assert_int_equal(s->worker_wait_s, 0); /* commented out: [master]'s */
     ms_config_free(&cfg);
 }
 
@@ -289,6 +291,69 @@ static void an_indented_line_is_refused_not_taken_as_more_of_the_key_above(void 
     ms_config_free(&cfg);
 }
 
+static void relative_set_paths_are_refused_with_their_line(void **state)
+{
+    (void)state;
+    assert_refused("[set nightly]\nsource = data/prod\ndestination = /backup/prod\n",
+                   ":2: [set nightly] source must be an absolute path, not 'data/prod'");
+    assert_refused("[set nightly]\nsource = /data/prod\n\ndestination = ./backup\n",
+                   ":4: [set nightly] destination must be an absolute path or an rsync "
+                   "remote (host:path), not './backup'");
+    assert_refused("[set a]\nsource = ~/data\ndestination = /d\n",
+                   ":2: [set a] source must be an absolute path, not '~/data'");
+    assert_refused("[set a]\nsource = host:/data\ndestination = /d\n",
+                   ":2: [set a] source must be an absolute path, not 'host:/data'");
+    assert_refused("[set a]\nsource = /s\ndestination =\n",
+                   ":3: [set a] destination must be an absolute path");
+}
+
+static void a_set_destination_may_be_an_rsync_remote(void **state)
+{
+    static const char *dests[] = {"backup-host:/srv/backup", "backup@host:prod",
+                                  "host::module/prod", "rsync://host/module/prod"};
+    (void)state;
+    for (size_t i = 0; i < sizeof dests / sizeof dests[0]; i++) {
+        ms_config_t cfg;
+        char text[256];
+        snprintf(text, sizeof text, "[set a]\nsource = /s\ndestination = %s\n", dests[i]);
+        assert_loads(text, &cfg);
+        assert_string_equal(ms_config_find_set(&cfg, "a")->dest, dests[i]);
+        ms_config_free(&cfg);
+    }
+}
+
+static void worker_wait_is_read_for_every_run_and_for_one_set(void **state)
+{
+    ms_config_t cfg;
+    (void)state;
+    assert_loads("[master]\nworker_wait = 900\n[set a]\nsource = /s\ndestination = /d\n"
+                 "worker_wait = 604800\n[set b]\nsource = /s\ndestination = /d\n"
+                 "[set c]\nsource = /s\ndestination = /d\nworker_wait = 1\n",
+                 &cfg);
+    assert_int_equal(cfg.worker_wait_s, 900);
+    assert_int_equal(ms_config_find_set(&cfg, "a")->worker_wait_s, 604800);
+    assert_int_equal(ms_config_find_set(&cfg, "b")->worker_wait_s, 0); /* not set */
+    assert_int_equal(ms_config_find_set(&cfg, "c")->worker_wait_s, 1);
+    ms_config_free(&cfg);
+    assert_loads("[master]\nattempts = 2\n", &cfg);
+    assert_int_equal(cfg.worker_wait_s, 0); /* not set */
+    ms_config_free(&cfg);
+}
+
+static void worker_wait_out_of_range_is_refused_with_its_line(void **state)
+{
+    (void)state;
+    assert_refused("[master]\nworker_wait = 0\n",
+                   ":2: worker_wait must be a number from 1 to 604800, not '0'");
+    assert_refused("[master]\nworker_wait = 604801\n",
+                   ":2: worker_wait must be a number from 1 to 604800");
+    assert_refused("[master]\nworker_wait = 10m\n", ":2: worker_wait must be a number");
+    assert_refused("[set a]\nsource = /s\ndestination = /d\nworker_wait = 0\n",
+                   ":4: worker_wait must be a number from 1 to 604800");
+    assert_refused("[set a]\nsource = /s\ndestination = /d\nworker_wait = -5\n",
+                   ":4: worker_wait must be a number from 1 to 604800");
+}
+
 /* inih goes on after a syntax error; the first error is the one reported. */
 static void a_syntax_error_before_a_bad_key_is_reported_at_its_own_line(void **state)
 {
@@ -327,6 +392,10 @@ int main(void)
         cmocka_unit_test(a_section_given_twice_is_refused_with_its_line),
         cmocka_unit_test(a_repeated_section_without_keys_changes_nothing_and_loads),
         cmocka_unit_test(an_indented_line_is_refused_not_taken_as_more_of_the_key_above),
+        cmocka_unit_test(relative_set_paths_are_refused_with_their_line),
+        cmocka_unit_test(a_set_destination_may_be_an_rsync_remote),
+        cmocka_unit_test(worker_wait_is_read_for_every_run_and_for_one_set),
+        cmocka_unit_test(worker_wait_out_of_range_is_refused_with_its_line),
         cmocka_unit_test(a_syntax_error_before_a_bad_key_is_reported_at_its_own_line),
         cmocka_unit_test(a_folder_given_as_the_config_is_refused),
     };
