@@ -109,7 +109,7 @@ expect "status, plaintext to a CURVE master" 1 \
     "multisync: the master at $C refused the connection" "$MS" status --master "$C" --insecure
 
 note "invalid endpoints"
-for ep in bogus://x /run/x.sock tcp:// tcp://127.0.0.1 ipc:// inproc://control; do
+for ep in bogus://x /run/x.sock tcp:// tcp://127.0.0.1 tcp://127.0.0.1:99999 tcp://:5 ipc:// inproc://control; do
     expect "status, '$ep'" 1 \
         "multisync: invalid master endpoint '$ep': use ipc://PATH or tcp://HOST:PORT" \
         "$MS" status --master "$ep"
