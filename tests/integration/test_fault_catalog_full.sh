@@ -62,6 +62,8 @@ note "a master restarted from that catalog sees the run as it ended"
 kill -KILL "$MASTER_PID"
 wait "$MASTER_PID" 2>/dev/null || true
 start_master
+answers() { "$BIN/multisync" status --master "$CTL" >/dev/null 2>&1; }
+wait_until 10 "the restarted master answers" answers
 "$BIN/multisync" report 1 --master "$CTL" --json >"$T/r1.json" || fail "no report of run 1"
 jq_check "$T/r1.json" '.status == "ok" and .totals.ok == 9' "run 1 ok in the catalog"
 jq_check "$T/r1.json" '[.tasks[] | select(.project | startswith("b"))] | length == 2 and
