@@ -46,7 +46,13 @@ static void usage(FILE *f)
             "  -s, --slots N          parallel rsyncs (embedded; default: number of cores)\n"
             "  -r, --report FILE      also write the report as JSON to FILE\n"
             "      --delete           mirror deletions (rsync --delete-delay); refused for a\n"
-            "                         project whose source is empty while its backup is not\n"
+            "                         project whose source is empty while its backup is not;\n"
+            "                         once every project is copied, remove the backups of\n"
+            "                         projects gone from the source (unless more than a\n"
+            "                         quarter of them would go)\n"
+            "      --force-delete     with --delete: remove them even then\n"
+            "      --worker-wait S    fail the run when no worker can take its tasks for S\n"
+            "                         seconds (default: the set's, the master's, or 600)\n"
             "      --attempts N       attempts per task for transient failures (default 3)\n"
             "      --retry-delay-ms N first retry after N ms, doubling (default 1000)\n"
             "      --task-timeout S   kill a task after S seconds; it counts as transient\n"
@@ -74,8 +80,8 @@ typedef struct {
     const char *master, *report, *rsync, *key, *master_key;
     int insecure;
     ms_config_t cfg; /* rsync_opts, slots */
-    int verbose, json, delete;
-    unsigned count, heartbeat_ms;
+    int verbose, json, delete, force_delete;
+    unsigned count, heartbeat_ms, worker_wait_s;
     unsigned attempts, retry_delay_ms, task_timeout_s, split_min_mb;
     int no_split;
     char **args;
@@ -84,7 +90,8 @@ typedef struct {
 
 enum {
     OPT_RSYNC = 256, OPT_RSYNC_OPT, OPT_JSON, OPT_DELETE, OPT_ATTEMPTS, OPT_RETRY, OPT_TIMEOUT,
-    OPT_KEY, OPT_MASTER_KEY, OPT_INSECURE, OPT_HEARTBEAT, OPT_SPLIT_MIN, OPT_NO_SPLIT
+    OPT_KEY, OPT_MASTER_KEY, OPT_INSECURE, OPT_HEARTBEAT, OPT_SPLIT_MIN, OPT_NO_SPLIT,
+    OPT_FORCE_DELETE, OPT_WORKER_WAIT
 };
 
 static int parse_number(int opt, const char *arg, cli_t *c)
@@ -109,6 +116,8 @@ static int parse_args(int argc, char **argv, cli_t *c)
         {"rsync-opt", required_argument, NULL, OPT_RSYNC_OPT},
         {"json", no_argument, NULL, OPT_JSON},    {"verbose", no_argument, NULL, 'v'},
         {"delete", no_argument, NULL, OPT_DELETE},
+        {"force-delete", no_argument, NULL, OPT_FORCE_DELETE},
+        {"worker-wait", required_argument, NULL, OPT_WORKER_WAIT},
         {"attempts", required_argument, NULL, OPT_ATTEMPTS},
         {"retry-delay-ms", required_argument, NULL, OPT_RETRY},
         {"task-timeout", required_argument, NULL, OPT_TIMEOUT},
@@ -128,6 +137,13 @@ static int parse_args(int argc, char **argv, cli_t *c)
         case OPT_JSON: c->json = 1; break;
         case 'v': c->verbose = 1; break;
         case OPT_DELETE: c->delete = 1; break;
+        case OPT_FORCE_DELETE: c->force_delete = 1; break;
+        case OPT_WORKER_WAIT:
+            if (ms_parse_uint(optarg, 1, MS_WORKER_WAIT_MAX_S, &c->worker_wait_s) == 0)
+                break;
+            fprintf(stderr, "multisync: --worker-wait takes a number of seconds from 1 to %u\n",
+                    MS_WORKER_WAIT_MAX_S);
+            return -1;
         case OPT_KEY: c->key = optarg; break;
         case OPT_MASTER_KEY: c->master_key = optarg; break;
         case OPT_INSECURE: c->insecure = 1; break;
@@ -330,6 +346,10 @@ static int run_embedded(cli_t *c)
         fprintf(stderr, "multisync: run needs SRC and DST (or --master EP)\n");
         return 2;
     }
+    if (c->force_delete && !c->delete) {
+        fprintf(stderr, "multisync: --force-delete goes with --delete\n");
+        return 2;
+    }
     if (!realpath(c->args[0], src)) {
         fprintf(stderr, "multisync: source %s: %s\n", c->args[0], strerror(errno));
         return 2;
@@ -342,7 +362,9 @@ static int run_embedded(cli_t *c)
     }
     ms_embedded_opts_t o = {.source = src, .dest = dst, .slots = c->cfg.slots, .rsync = c->rsync,
                             .rsync_opts = c->cfg.rsync_opts, .n_rsync_opts = c->cfg.n_rsync_opts,
-                            .verbose = c->verbose, .delete = c->delete, .attempts = c->attempts,
+                            .verbose = c->verbose, .delete = c->delete,
+                            .force_delete = c->force_delete, .worker_wait_s = c->worker_wait_s,
+                            .attempts = c->attempts,
                             .retry_delay_ms = (int)c->retry_delay_ms,
                             .task_timeout_s = c->task_timeout_s,
                             .split_min_mb = c->split_min_mb, .no_split = c->no_split,
@@ -560,13 +582,23 @@ static int wait_for_run(ms_client_t *cl, uint64_t run_id, ms_msg_t *ans, const c
     }
 }
 
+static uint32_t run_flags(const cli_t *c)
+{
+    return (c->delete ? MS_RUN_DELETE : 0) | (c->force_delete ? MS_RUN_FORCE_DELETE : 0);
+}
+
 static int fill_run_request(const cli_t *c, ms_msg_t *req)
 {
     req->cmd = MS_CMD_RUN;
+    req->u.run.flags = run_flags(c);
+    req->u.run.wait_s = c->worker_wait_s;
     if (c->n_args == 1) {
-        req->u.run.set = c->args[0];
-        req->u.run.flags = c->delete ? 1 : 0;
+        req->u.run.set = c->args[0]; /* the set may mirror deletions */
         return 0;
+    }
+    if (c->force_delete && !c->delete) {
+        fprintf(stderr, "multisync: --force-delete goes with --delete\n");
+        return -1;
     }
     if (c->n_args != 2 || c->args[0][0] != '/' || (c->args[1][0] != '/' && !ms_path_is_remote(c->args[1]))) {
         fprintf(stderr, "multisync: with --master, give a set name, or an absolute SRC and DST "
@@ -575,7 +607,6 @@ static int fill_run_request(const cli_t *c, ms_msg_t *req)
     }
     req->u.run.source = c->args[0];
     req->u.run.dest = c->args[1];
-    req->u.run.flags = c->delete ? 1 : 0;
     return 0;
 }
 

@@ -140,6 +140,7 @@ int main(int argc, char **argv)
                           .retry_delay_ms = (int)cfg.retry_delay_ms,
                           .task_timeout_s = cfg.task_timeout_s, .catalog = cfg.catalog,
                           .split_min_mb = cfg.split_min_mb, .no_split = cfg.no_split,
+                          .worker_wait_s = cfg.worker_wait_s,
                           .key = cfg.key, .authorized = cfg.authorized,
                           .admin_keys = cfg.admin_keys, .insecure = cfg.insecure};
     if (!(m = ms_master_new(&o, err, sizeof err))) {

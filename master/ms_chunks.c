@@ -35,7 +35,7 @@ static unsigned total_slots(const ms_master_t *m)
 {
     unsigned slots = 0;
     for (size_t i = 0; i < m->n_workers; i++)
-        if (!m->workers[i]->draining && !m->workers[i]->unreachable)
+        if (ms_worker_usable(m->workers[i]))
             slots += m->workers[i]->slots;
     return slots;
 }
@@ -306,6 +306,15 @@ void ms_chunks_start(ms_master_t *m, ms_runrec_t *r)
         r->walk_done = 1;
         run_unwalked(m, r);
     }
+}
+
+void ms_chunks_cancel(ms_runrec_t *r)
+{
+    ms_walker_stop(&r->walker);
+    for (size_t i = 0; i < r->n_waiting; i++)
+        ms_walk_free(&r->waiting[i]);
+    r->n_waiting = 0;
+    r->walk_done = 1;
 }
 
 void ms_chunks_resume(ms_master_t *m, ms_runrec_t *r)

@@ -127,7 +127,7 @@ static int resolve_flags(const ms_master_t *m, const ms_msg_t *msg, uint32_t *fl
                             ? ms_config_find_set(m->opts.config, msg->u.run.set)
                             : NULL;
     *flags = msg->u.run.flags | (s && s->delete ? MS_RUN_DELETE : 0);
-    return (*flags & ~(uint32_t)MS_RUN_DELETE) ? -1 : 0;
+    return (*flags & ~(uint32_t)MS_RUN_FLAGS_KNOWN) ? -1 : 0;
 }
 
 static void on_run(ms_master_t *m, const ms_peer_t *peer, const ms_msg_t *msg)
@@ -140,8 +140,14 @@ static void on_run(ms_master_t *m, const ms_peer_t *peer, const ms_msg_t *msg)
         ms_wire_send_error(m->csock, peer, "unknown run flags");
         return;
     }
-    if (resolve_run(m, msg, &src, &dst, err, sizeof err) != 0 ||
-        ms_master_start_run(m, src, dst, msg->u.run.set, flags, &id, err, sizeof err) != 0) {
+    if (resolve_run(m, msg, &src, &dst, err, sizeof err) == 0) {
+        ms_run_req_t req = {src, dst, msg->u.run.set, flags, msg->u.run.wait_s};
+        if (ms_master_start_run(m, &req, &id, err, sizeof err) == 0)
+            err[0] = '\0';
+        else if (!err[0])
+            snprintf(err, sizeof err, "the run could not start");
+    }
+    if (err[0]) {
         ms_warn("run refused: %s", err);
         ms_wire_send_error(m->csock, peer, err);
         return;
@@ -183,12 +189,11 @@ static json_t *cores_json(const ms_heartbeat_t *h)
     return a;
 }
 
-static json_t *worker_status(const ms_wrec_t *w, int64_t now)
+static json_t *worker_counters(const ms_wrec_t *w, int64_t now, char *name, size_t namelen)
 {
-    char name[4 * MS_MAX_NAME + 8];
     return json_pack("{s:s, s:s, s:i, s:i, s:b, s:f, s:o, s:f, s:f, s:f, s:f, s:f, s:f, s:f, "
                      "s:I, s:f}",
-                     "id", w->id, "host", ms_utf8_clean(w->name, name, sizeof name), "slots",
+                     "id", w->id, "host", ms_utf8_clean(w->name, name, namelen), "slots",
                      (int)w->slots, "busy", (int)w->running, "draining", w->draining,
                      "cpu_percent", w->host.cpu_percent, "cores", cores_json(&w->host), "load1",
                      w->host.load1, "mem_used_percent", percent_used(&w->host), "disk_read_bps",
@@ -196,6 +201,18 @@ static json_t *worker_status(const ms_wrec_t *w, int64_t now)
                      w->disk_busy_percent, "net_sent_bps", w->net_sent_bps, "net_recv_bps",
                      w->net_recv_bps, "tasks_done", (json_int_t)w->done, "last_seen_s",
                      (double)(now - w->last_seen_ms) / 1000.0);
+}
+
+static json_t *worker_status(const ms_wrec_t *w, int64_t now)
+{
+    char name[4 * MS_MAX_NAME + 8], rsync[4 * MS_MAX_NAME + 8], broken[4 * sizeof w->broken];
+    json_t *o = worker_counters(w, now, name, sizeof name);
+    json_object_set_new(o, "rsync", json_string(ms_utf8_clean(w->rsync, rsync, sizeof rsync)));
+    json_object_set_new(o, "unconfined", ms_diag_unconfined_json(w->unconfined));
+    json_object_set_new(o, "broken", w->broken[0] ? json_string(ms_utf8_clean(
+                                                        w->broken, broken, sizeof broken))
+                                                  : json_null());
+    return o;
 }
 
 typedef struct {

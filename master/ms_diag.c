@@ -208,14 +208,25 @@ json_t *ms_diag_json(const ms_runrec_t *r)
     return json_pack("{s:o, s:o}", "run", run_json(r), "hosts", hosts);
 }
 
+json_t *ms_diag_unconfined_json(unsigned unconfined)
+{
+    json_t *a = json_array();
+    if (a && (unconfined & MS_UNCONFINED_SOURCE))
+        json_array_append_new(a, json_string("source"));
+    if (a && (unconfined & MS_UNCONFINED_DEST))
+        json_array_append_new(a, json_string("dest"));
+    return a;
+}
+
 json_t *ms_diag_worker_json(const ms_run_worker_t *w)
 {
-    return json_pack("{s:f, s:I, s:I, s:I, s:I}", "cpu_percent_avg",
+    return json_pack("{s:f, s:I, s:I, s:I, s:I, s:o}", "cpu_percent_avg",
                      w->samples ? w->cpu_sum / w->samples : 0.0, "disk_read_bytes",
                      (json_int_t)w->disk_read_bytes, "disk_write_bytes",
                      (json_int_t)w->disk_write_bytes, "net_sent_bytes",
                      (json_int_t)w->net_sent_bytes, "net_recv_bytes",
-                     (json_int_t)w->net_recv_bytes);
+                     (json_int_t)w->net_recv_bytes, "unconfined",
+                     ms_diag_unconfined_json(w->unconfined));
 }
 
 int ms_diag_freeze(ms_runrec_t *r)

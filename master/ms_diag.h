@@ -55,8 +55,12 @@ void ms_diag_tick(ms_runrec_t *r, size_t queued, unsigned busy, unsigned slots, 
 json_t *ms_diag_json(const ms_runrec_t *r);
 
 /* The workers[] fields over the run: cpu_percent_avg, disk_read_bytes,
- * disk_write_bytes, net_sent_bytes, net_recv_bytes. New reference. */
+ * disk_write_bytes, net_sent_bytes, net_recv_bytes, and unconfined (what
+ * the host said it may touch anywhere). New reference. */
 json_t *ms_diag_worker_json(const ms_run_worker_t *w);
+
+/* ["source", "dest"] for the MS_UNCONFINED_* bits set; [] for none. */
+json_t *ms_diag_unconfined_json(unsigned unconfined);
 
 /* At the run's end: keep the diagnosis and the workers' fields as
  * r->extra_json, which the catalog stores with the run. Returns 0 or -1. */

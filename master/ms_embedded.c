@@ -205,8 +205,10 @@ json_t *ms_embedded_run(const ms_embedded_opts_t *o, char *err, size_t errlen)
                            .heartbeat_ms = o->heartbeat_ms};
     if (!(m = ms_master_new(&mo, err, errlen)))
         goto out;
-    if (ms_master_start_run(m, o->source, o->dest, NULL, o->delete ? MS_RUN_DELETE : 0, &run_id,
-                            err, errlen) != 0)
+    ms_run_req_t req = {o->source, o->dest, NULL,
+                        (o->delete ? MS_RUN_DELETE : 0) | (o->force_delete ? MS_RUN_FORCE_DELETE : 0),
+                        o->worker_wait_s};
+    if (ms_master_start_run(m, &req, &run_id, err, errlen) != 0)
         goto out;
     if (spawn_worker(o, &e, slots, err, errlen) != 0)
         goto out;

@@ -19,6 +19,8 @@ typedef struct {
     size_t n_rsync_opts;
     int verbose;               /* show the daemons' info logs */
     int delete;                /* mirror deletions (rsync --delete-delay) */
+    int force_delete;          /* remove gone projects' backups even above a quarter */
+    unsigned worker_wait_s;    /* 0: 600 */
     unsigned attempts;         /* 0: 3 */
     int retry_delay_ms;        /* 0: 1000 */
     unsigned task_timeout_s;   /* 0: none */

@@ -234,9 +234,22 @@ static int check_source(const char *source, const ms_scan_t *scan, char *err, si
     return 0;
 }
 
-int ms_master_start_run(ms_master_t *m, const char *source, const char *dest, const char *set,
-                        uint32_t flags, uint64_t *run_id, char *err, size_t errlen)
+/* The worker_wait of a run: asked for, else its set's, else the master's. */
+static unsigned worker_wait_of(const ms_master_t *m, const char *set, unsigned asked)
 {
+    const ms_set_t *s = set && m->opts.config ? ms_config_find_set(m->opts.config, set) : NULL;
+    if (asked)
+        return asked;
+    if (s && s->worker_wait_s)
+        return s->worker_wait_s;
+    return m->opts.worker_wait_s ? m->opts.worker_wait_s : MS_WORKER_WAIT_DEFAULT_S;
+}
+
+int ms_master_start_run(ms_master_t *m, const ms_run_req_t *req, uint64_t *run_id, char *err,
+                        size_t errlen)
+{
+    const char *source = req->source, *dest = req->dest, *set = req->set;
+    uint32_t flags = req->flags;
     ms_scan_t scan;
     if (ms_scan_root(source, &scan, err, errlen) != 0)
         return -1;
@@ -254,6 +267,7 @@ int ms_master_start_run(ms_master_t *m, const char *source, const char *dest, co
     }
     m->next_run++;
     r->flags = flags;
+    r->worker_wait_s = worker_wait_of(m, set, req->worker_wait_s);
     r->cat_dirty = 1;
     if (m->cat && (cat_begin(m) != 0 || ms_catalog_save_run(m->cat, r, err, errlen) != 0 ||
                    ms_cat_flush(m) != 0)) {
@@ -276,8 +290,9 @@ int ms_master_start_run(ms_master_t *m, const char *source, const char *dest, co
     ms_chunks_start(m, r);
     trim_runs(m);
     *run_id = r->id;
-    ms_info("run %llu started: %s -> %s, %zu tasks%s", (unsigned long long)r->id, source, dest,
-            r->n_tasks, (flags & MS_RUN_DELETE) ? ", mirroring deletions" : "");
+    ms_info("run %llu started: %s -> %s, %zu tasks%s%s", (unsigned long long)r->id, source, dest,
+            r->n_tasks, (flags & MS_RUN_DELETE) ? ", mirroring deletions" : "",
+            (flags & MS_RUN_FORCE_DELETE) ? " (forced)" : "");
     ms_sched_dispatch(m);
     return 0;
 }
@@ -319,6 +334,23 @@ void ms_master_task_done(ms_master_t *m, ms_trec_t *t)
                 run->n_tasks, run->n_failed);
         ms_control_run_done(m, run);
     }
+}
+
+void ms_master_fail_waiting(ms_master_t *m, ms_runrec_t *r, const char *why)
+{
+    ms_chunks_cancel(r);
+    ms_sched_remove_run(m, r);
+    for (size_t i = 0; i < r->n_tasks && !r->finished; i++) {
+        ms_trec_t *t = ms_run_at(r, i);
+        if (t->state != MS_TS_QUEUED && t->state != MS_TS_HELD && t->state != MS_TS_SCANNING)
+            continue;
+        ms_result_t res = {.run_id = r->id, .task_id = t->id, .attempt = t->attempts,
+                           .exit_code = MS_EXIT_REFUSED, .message = strdup(why)};
+        r->n_scanning -= t->state == MS_TS_SCANNING;
+        ms_run_set_result(t, &res);
+        ms_master_task_done(m, t);
+    }
+    ms_sched_remove_run(m, r); /* what those releases queued */
 }
 
 int ms_master_run_finished(const ms_master_t *m, uint64_t run_id)
@@ -397,6 +429,7 @@ static int resume(ms_master_t *m, char *err, size_t errlen)
         }
         if (ms_catalog_prior_sizes(m->cat, runs[i], err, errlen) != 0)
             err[0] = '\0'; /* sizes are only for the order and the ETA */
+        runs[i]->worker_wait_s = worker_wait_of(m, runs[i]->set, 0);
         queue_run(m, runs[i]);
         ms_chunks_resume(m, runs[i]); /* after: it pushes the projects it runs whole */
         adopt_or_requeue_later(m, runs[i]);

@@ -33,6 +33,7 @@ typedef struct {
     int retry_delay_ms;       /* backoff before the first retry, doubling; 0: 1000 */
     unsigned task_timeout_s;  /* a task running longer is killed (transient); 0: none */
     unsigned split_min_mb;    /* chunks of a split project are at least this big; 0: 32 */
+    unsigned worker_wait_s;   /* a run without a usable worker for this long fails; 0: 600 */
     int no_split;             /* never split a project */
     const char *catalog;      /* SQLite catalog file; NULL: none (nothing survives) */
     /* Security of network (tcp://) endpoints: CURVE with the key pair in
@@ -64,14 +65,23 @@ void ms_master_destroy(ms_master_t **m);
  */
 void ms_master_shutdown(ms_master_t *m);
 
+/* What a run is asked for. */
+typedef struct {
+    const char *source;     /* a path the workers see */
+    const char *dest;       /* a path the workers see, or an rsync remote */
+    const char *set;        /* the backup set's name, or NULL */
+    uint32_t flags;         /* MS_RUN_*: mirror deletions, remove gone projects' backups */
+    unsigned worker_wait_s; /* fail the run when no worker can take its tasks for this
+                             * long; 0: the set's, else the master's, else 600 */
+} ms_run_req_t;
+
 /*
- * Start a run: scan source (a path the workers also see) and queue one
- * task per project. flags: MS_RUN_DELETE to mirror deletions. Returns 0 and
+ * Start a run: scan source and queue one task per project. Returns 0 and
  * sets *run_id, or -1 with err set (source missing, not a folder, empty —
  * an unmounted filesystem must not look like a source with nothing in it).
  */
-int ms_master_start_run(ms_master_t *m, const char *source, const char *dest, const char *set,
-                        uint32_t flags, uint64_t *run_id, char *err, size_t errlen);
+int ms_master_start_run(ms_master_t *m, const ms_run_req_t *req, uint64_t *run_id, char *err,
+                        size_t errlen);
 
 /*
  * Wait up to timeout_ms for socket traffic and handle it, send heartbeats,

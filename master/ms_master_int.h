@@ -28,6 +28,9 @@ typedef struct {
     unsigned running; /* tasks in flight on it */
     int draining;     /* asked for no more tasks */
     int unreachable;  /* a send to it failed: dropped once its queued messages are read */
+    unsigned unconfined; /* MS_UNCONFINED_*, from its HELLO */
+    char rsync[MS_MAX_NAME + 1]; /* its rsync's version line, from its HELLO; "" */
+    char broken[256]; /* why its rsync cannot run (exit 126/127): no more tasks; "" */
     uint64_t done;
     int64_t last_seen_ms;
     /* Its host, from the last heartbeat with counters, and rates over the
@@ -107,6 +110,9 @@ void ms_cat_ntasks(ms_master_t *m, ms_runrec_t *r);
 int ms_cat_flush(ms_master_t *m);
 /* A task reached its final state (ok, or failed for good). */
 void ms_master_task_done(ms_master_t *m, ms_trec_t *t);
+/* Fail every task of r that waits for a worker (queued, held, being
+ * walked) with why; tasks running somewhere go on. */
+void ms_master_fail_waiting(ms_master_t *m, ms_runrec_t *r, const char *why);
 
 /* ms_sched.c */
 int ms_sched_push(ms_master_t *m, ms_trec_t *t, int front);
@@ -118,6 +124,8 @@ void ms_sched_dispatch(ms_master_t *m);
 void ms_sched_requeue(ms_master_t *m, ms_trec_t *t, const char *why);
 
 /* ms_workers.c */
+/* Whether w may be handed tasks (connected, not draining, its rsync runs). */
+int ms_worker_usable(const ms_wrec_t *w);
 /* Read what the workers sent, up to a batch; 1 when the batch was full
  * (more may be waiting). */
 int ms_workers_read(ms_master_t *m);
@@ -146,6 +154,8 @@ void ms_chunks_start(ms_master_t *m, ms_runrec_t *r);
 void ms_chunks_update(ms_master_t *m, ms_runrec_t *r);
 /* A resumed run's projects that were still being walked: they run whole. */
 void ms_chunks_resume(ms_master_t *m, ms_runrec_t *r);
+/* Stop r's walk and forget the walks waiting to be split (r is given up). */
+void ms_chunks_cancel(ms_runrec_t *r);
 
 /* ms_control.c */
 void ms_control_handle(ms_master_t *m);

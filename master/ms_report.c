@@ -459,6 +459,40 @@ static void print_totals(const json_t *rep, const json_t *tot, FILE *out)
             num(tot, "slots"));
 }
 
+/* ", no allow_source, no allow_dest" for a worker's "unconfined" list;
+ * "" when it is confined. */
+static const char *unconfined_text(const json_t *w, char *out, size_t outlen)
+{
+    size_t i, len = 0;
+    const json_t *what;
+    out[0] = '\0';
+    json_array_foreach(json_object_get(w, "unconfined"), i, what)
+    {
+        const char *s = json_string_value(what);
+        if (s && (strcmp(s, "source") == 0 || strcmp(s, "dest") == 0))
+            len += (size_t)snprintf(out + len, outlen - len, "%sno allow_%s", len ? ", " : "", s);
+        if (len >= outlen)
+            break;
+    }
+    return out;
+}
+
+/* What an operator must know of each worker: unconfined, or rsync broken. */
+static void print_worker_warnings(const json_t *workers, FILE *out, const char *when)
+{
+    size_t i;
+    const json_t *w;
+    char what[128];
+    json_array_foreach(workers, i, w)
+    {
+        if (unconfined_text(w, what, sizeof what)[0])
+            fprintf(out, "WARNING: %s %s unconfined (%s): it reads and writes wherever a run "
+                    "says\n", str(w, "host"), when, what);
+        if (json_is_string(json_object_get(w, "broken")))
+            fprintf(out, "WARNING: %s gets no tasks: %s\n", str(w, "host"), str(w, "broken"));
+    }
+}
+
 /* t's message on one line (rsync's lines joined), escaped. */
 static const char *one_line(const json_t *t, char *msg, size_t size)
 {
@@ -503,6 +537,7 @@ int ms_report_print(const json_t *rep, FILE *out, FILE *err)
     int failed = 0;
     json_array_foreach(tasks, i, t) print_task(t, out);
     print_totals(rep, tot, out);
+    print_worker_warnings(json_object_get(rep, "workers"), out, "ran");
     json_array_foreach(tasks, i, t)
     {
         const char *status = str(t, "status");
@@ -601,6 +636,7 @@ static void print_workers(const json_t *workers, FILE *out)
                 num(w, "disk_busy_percent"),
                 human_bytes(num(w, "net_sent_bps") + num(w, "net_recv_bps"), b3, sizeof b3),
                 num(w, "tasks_done"), num(w, "last_seen_s"));
+    print_worker_warnings(workers, out, "is");
 }
 
 static void print_running(const json_t *running, FILE *out)

@@ -266,12 +266,14 @@ ms_run_worker_t *ms_run_worker(ms_runrec_t *r, const char *host)
     return NULL;
 }
 
-int ms_run_note_worker(ms_runrec_t *r, const char *id, const char *host, unsigned slots)
+int ms_run_note_worker(ms_runrec_t *r, const char *id, const char *host, unsigned slots,
+                       unsigned unconfined)
 {
     ms_run_worker_t *known = ms_run_worker(r, host);
     if (known) { /* the same host, maybe on a new connection (new id) */
         snprintf(known->id, sizeof known->id, "%s", id);
         known->slots = slots;
+        known->unconfined = unconfined;
         known->tasks++;
         return 0;
     }
@@ -284,6 +286,7 @@ int ms_run_note_worker(ms_runrec_t *r, const char *id, const char *host, unsigne
     snprintf(w->id, sizeof w->id, "%s", id);
     snprintf(w->host, sizeof w->host, "%s", host);
     w->slots = slots;
+    w->unconfined = unconfined;
     w->tasks = 1;
     return 0;
 }
@@ -307,6 +310,8 @@ ms_outcome_t ms_result_outcome(const ms_result_t *res)
         return MS_OUTCOME_TRANSIENT;
     switch (res->exit_code) {
     case MS_EXIT_BUSY:
+    case 126: /* the worker could not run its rsync: the run goes on elsewhere */
+    case 127:
     case 10: /* error in socket I/O */
     case 11: /* error in file I/O */
     case 12: /* error in rsync protocol data stream */

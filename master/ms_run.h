@@ -89,9 +89,9 @@ typedef struct {
     uint64_t disk_read_bytes, disk_write_bytes, net_sent_bytes, net_recv_bytes;
     /* The results of the tasks that ran there: CPU and wall seconds. */
     double task_cpu_s, task_secs;
+    unsigned unconfined; /* MS_UNCONFINED_*: the host said it may read or write anywhere */
 } ms_run_worker_t;
 
-#define MS_RUN_DELETE 0x1u /* mirror deletions (rsync --delete-delay) */
 
 /* Tasks live in segments of this many, so that adding tasks (chunks of a
  * split project) never moves one: the queue holds pointers to them. */
@@ -115,6 +115,8 @@ struct ms_run {
     size_t n_waiting;
     size_t n_finished, n_failed;
     int finished;
+    unsigned worker_wait_s;     /* fail when no worker can take its tasks for this long */
+    int64_t no_worker_since_ms; /* monotonic: since when no worker could; 0: one can */
     ms_run_worker_t *workers;
     size_t n_workers;
     int workers_dirty;      /* a worker's task count changed since the catalog's copy */
@@ -178,9 +180,11 @@ const char *ms_run_intern(ms_runrec_t *r, const char *name);
 /* The task a result names, or NULL when the id is out of range. */
 ms_trec_t *ms_run_task(ms_runrec_t *r, uint64_t task_id);
 
-/* Note that worker (id, host, slots) was handed a task of this run. A run
- * has one entry per host: a host that reconnects (new id) keeps its entry. */
-int ms_run_note_worker(ms_runrec_t *r, const char *id, const char *host, unsigned slots);
+/* Note that worker (id, host, slots, unconfined: MS_UNCONFINED_*) was handed
+ * a task of this run. A run has one entry per host: a host that reconnects
+ * (new id) keeps its entry. */
+int ms_run_note_worker(ms_runrec_t *r, const char *id, const char *host, unsigned slots,
+                       unsigned unconfined);
 
 /* The run's entry for host, or NULL. */
 ms_run_worker_t *ms_run_worker(ms_runrec_t *r, const char *host);
@@ -207,7 +211,8 @@ typedef enum {
                            * MS_EXIT_VANISHED: the whole source folder did */
     MS_OUTCOME_TRANSIENT, /* worth another attempt: 10, 11, 12, 20, 30, 35, killed
                            * (timeout, lost lease, stopped worker), -2 (worker
-                           * could not take it now) */
+                           * could not take it now), 126 and 127 (the worker
+                           * could not run its rsync: another host may) */
     MS_OUTCOME_PERMANENT, /* 1, 2, 3, 4, 23, refused by the worker (-1), and
                            * every other code: another attempt would fail too */
 } ms_outcome_t;

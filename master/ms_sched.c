@@ -167,7 +167,7 @@ static ms_wrec_t *freest(const ms_master_t *m, const char *avoid_host)
     ms_wrec_t *best = NULL;
     for (size_t i = 0; i < m->n_workers; i++) {
         ms_wrec_t *w = m->workers[i];
-        if (w->credit == 0 || w->draining || w->unreachable ||
+        if (w->credit == 0 || !ms_worker_usable(w) ||
             (avoid_host && strcmp(w->name, avoid_host) == 0))
             continue;
         if (!best || w->credit > best->credit)
@@ -192,7 +192,7 @@ static void assign(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
     t->host = ms_run_intern(t->run, w->name);
     w->credit--;
     w->running++;
-    if (ms_run_note_worker(t->run, w->id, w->name, w->slots) != 0)
+    if (ms_run_note_worker(t->run, w->id, w->name, w->slots, w->unconfined) != 0)
         ms_error("out of memory noting worker %s", w->id);
     ms_cat_task(m, t);
 }
@@ -221,6 +221,10 @@ static int send_task(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
     ms_runrec_t *run = t->run;
     ms_msg_t msg = {.cmd = MS_CMD_TASK};
     uint32_t flags = t->flags | ((run->flags & MS_RUN_DELETE) ? MS_TASK_DELETE : 0);
+    /* The top task runs last: once every project's copy succeeded, it also
+     * removes the backups of projects gone from the source (ms_prune.h). */
+    if ((t->flags & MS_TASK_TOP) && (run->flags & MS_RUN_DELETE) && run->n_failed == 0)
+        flags |= MS_TASK_PRUNE | ((run->flags & MS_RUN_FORCE_DELETE) ? MS_TASK_FORCE : 0);
     msg.u.task = (ms_task_t){.run_id = run->id, .task_id = t->id, .attempt = t->attempts,
                              .flags = flags, .project = t->project, .source = run->source,
                              .dest = run->dest, .timeout_s = m->opts.task_timeout_s,
@@ -241,7 +245,7 @@ static size_t total_credit(const ms_master_t *m)
     size_t credit = 0;
     for (size_t i = 0; i < m->n_workers; i++) {
         const ms_wrec_t *w = m->workers[i];
-        if (!w->draining && !w->unreachable)
+        if (ms_worker_usable(w))
             credit += w->credit;
     }
     return credit;

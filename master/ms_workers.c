@@ -44,6 +44,11 @@ static ms_wrec_t *by_name(const ms_master_t *m, const char *name)
     return NULL;
 }
 
+int ms_worker_usable(const ms_wrec_t *w)
+{
+    return !w->draining && !w->unreachable && !w->broken[0];
+}
+
 ms_wrec_t *ms_worker_by_id(const ms_master_t *m, const char *id)
 {
     for (size_t i = 0; i < m->n_workers; i++)
@@ -100,6 +105,47 @@ void ms_worker_remove(ms_master_t *m, ms_wrec_t *w, const char *why, int requeue
 
 /* --- messages -------------------------------------------------------------- */
 
+/* Whether w was heard lately: it beats at least every heartbeat_ms, so two
+ * intervals of silence mean it may be gone (and may be taken over). */
+static int heard_lately(const ms_master_t *m, const ms_wrec_t *w)
+{
+    return ms_now_ms() - w->last_seen_ms <= 2 * (int64_t)m->heartbeat_ms;
+}
+
+/*
+ * A newcomer with the name of a worker that is alive (two agents on one
+ * host, a cloned machine): refused, or the two would evict each other at
+ * every HELLO. It may take over once the first falls silent.
+ */
+static int refuse_twin(ms_master_t *m, const ms_peer_t *peer, const ms_wrec_t *old)
+{
+    char text[512];
+    snprintf(text, sizeof text,
+             "another worker named '%s' is connected and alive (%s, heard %.1f s ago): refusing "
+             "this one; give each agent its own name (or key), or stop the other one",
+             old->name, old->id, (double)(ms_now_ms() - old->last_seen_ms) / 1000.0);
+    if (ms_master_log_once(m, peer, "twin"))
+        ms_warn("%s", text);
+    ms_wire_send_error(m->wsock, peer, text);
+    return 1;
+}
+
+/* What a worker says of itself, kept, and logged when it matters. */
+static void take_hello(ms_wrec_t *w, const ms_hello_t *h)
+{
+    char ver[MS_MAX_NAME + 1];
+    w->slots = h->slots;
+    w->unconfined = h->unconfined;
+    snprintf(w->rsync, sizeof w->rsync, "%s", h->rsync ? ms_log_safe(h->rsync, ver, sizeof ver) : "");
+    ms_info("worker %s (%s) joined with %u slots%s%s", w->id, w->name, w->slots,
+            w->rsync[0] ? ", " : "", w->rsync);
+    if (w->unconfined)
+        ms_warn("worker %s (%s) is unconfined: no %s%s%s; it reads and writes wherever a run "
+                "says", w->id, w->name, (w->unconfined & MS_UNCONFINED_SOURCE) ? "allow_source" : "",
+                w->unconfined == (MS_UNCONFINED_SOURCE | MS_UNCONFINED_DEST) ? ", no " : "",
+                (w->unconfined & MS_UNCONFINED_DEST) ? "allow_dest" : "");
+}
+
 static void on_hello(ms_master_t *m, const ms_peer_t *peer, const ms_hello_t *h)
 {
     ms_wrec_t *old = by_peer(m, peer);
@@ -114,7 +160,9 @@ static void on_hello(ms_master_t *m, const ms_peer_t *peer, const ms_hello_t *h)
     if (old)
         ms_worker_remove(m, old, "announced itself again", 0);
     /* The same host on a new connection: its tasks may be adopted (HOLD). */
-    if ((old = by_name(m, name)) != NULL)
+    if ((old = by_name(m, name)) != NULL && heard_lately(m, old) && refuse_twin(m, peer, old))
+        return;
+    if (old)
         ms_worker_remove(m, old, "reconnected", 0);
     ms_wrec_t *w = calloc(1, sizeof *w);
     ms_wrec_t **nw = w ? realloc(m->workers, (m->n_workers + 1) * sizeof *nw) : NULL;
@@ -127,10 +175,9 @@ static void on_hello(ms_master_t *m, const ms_peer_t *peer, const ms_hello_t *h)
     w->peer = *peer;
     snprintf(w->id, sizeof w->id, "w%u", ++m->next_worker);
     snprintf(w->name, sizeof w->name, "%s", name);
-    w->slots = h->slots;
     w->last_seen_ms = ms_now_ms();
     m->workers[m->n_workers++] = w;
-    ms_info("worker %s (%s) joined with %u slots", w->id, w->name, w->slots);
+    take_hello(w, h);
 }
 
 static ms_trec_t *find_task(const ms_master_t *m, uint64_t run_id, uint64_t task_id)
@@ -182,7 +229,7 @@ static void on_progress(ms_master_t *m, const ms_progress_t *p)
 static void on_ready(ms_wrec_t *w, const ms_ready_t *r)
 {
     unsigned free_slots = w->slots > w->running ? w->slots - w->running : 0;
-    if (w->draining)
+    if (!ms_worker_usable(w))
         return;
     w->credit += r->credit;
     if (w->credit > free_slots)
@@ -248,6 +295,20 @@ static int64_t backoff_ms(const ms_master_t *m, uint32_t attempts)
     return d < 60000 ? d : 60000;
 }
 
+/* rsync could not be run at all on w (exit 126/127: missing, not executable,
+ * the worker could not set it up): w gets no more tasks; they go elsewhere. */
+static void note_broken(ms_wrec_t *w, const ms_result_t *res)
+{
+    char msg[200];
+    if (res->term_signal != 0 || (res->exit_code != 126 && res->exit_code != 127) || w->broken[0])
+        return;
+    snprintf(w->broken, sizeof w->broken, "its rsync cannot run (exit %d): %s", res->exit_code,
+             ms_log_safe(res->message ? res->message : "", msg, sizeof msg));
+    w->credit = 0;
+    ms_error("worker %s (%s): %s; it gets no more tasks until it connects again", w->id, w->name,
+             w->broken);
+}
+
 static void on_result(ms_master_t *m, ms_wrec_t *w, ms_result_t *res)
 {
     ms_trec_t *t = find_task(m, res->run_id, res->task_id);
@@ -263,6 +324,7 @@ static void on_result(ms_master_t *m, ms_wrec_t *w, ms_result_t *res)
         holder->running--;
     t->orphan = 0; /* its worker reported it: nothing left to adopt */
     w->done++;
+    note_broken(w, res);
     ms_outcome_t out = ms_result_outcome(res);
     ms_run_set_result(t, res);
     if (out == MS_OUTCOME_TRANSIENT && t->attempts < m->attempts && !m->stopping) {
@@ -418,6 +480,45 @@ static void diag_tick(ms_master_t *m)
     }
 }
 
+/* Whether r has tasks that wait for a worker (not running, not final). */
+static int has_waiting(const ms_runrec_t *r)
+{
+    for (size_t i = 0; i < r->n_tasks; i++) {
+        ms_task_state_t s = ms_run_at(r, i)->state;
+        if (s == MS_TS_QUEUED || s == MS_TS_HELD || s == MS_TS_SCANNING)
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * A run whose tasks no connected worker can take (none connected, all
+ * draining or broken) for its worker_wait fails what waits, with a clear
+ * reason: the nightly service must not wait for ever for a worker.
+ */
+static void check_worker_wait(ms_master_t *m, int64_t now)
+{
+    int usable = 0;
+    for (size_t i = 0; i < m->n_workers && !usable; i++)
+        usable = ms_worker_usable(m->workers[i]);
+    for (size_t i = 0; i < m->n_runs; i++) {
+        ms_runrec_t *r = m->runs[i];
+        char why[256];
+        if (r->finished || usable || !has_waiting(r)) {
+            r->no_worker_since_ms = 0;
+            continue;
+        }
+        if (r->no_worker_since_ms == 0)
+            r->no_worker_since_ms = now;
+        if (now - r->no_worker_since_ms < (int64_t)r->worker_wait_s * 1000)
+            continue;
+        snprintf(why, sizeof why, "no worker could take it for %u s (worker_wait): is a worker "
+                 "running, connected and able to run rsync?", r->worker_wait_s);
+        ms_error("run %llu: %s", (unsigned long long)r->id, why);
+        ms_master_fail_waiting(m, r, why);
+    }
+}
+
 void ms_workers_tick(ms_master_t *m)
 {
     int64_t now = ms_now_ms();
@@ -436,4 +537,5 @@ void ms_workers_tick(ms_master_t *m)
     if (m->orphan_deadline_ms && now >= m->orphan_deadline_ms)
         requeue_orphans(m, now);
     diag_tick(m);
+    check_worker_wait(m, now);
 }

@@ -180,6 +180,9 @@ typedef struct {
 static const field_t hello_fields[] = {
     STR("name", hello.name, MS_MAX_NAME, F_REQ),
     U32("slots", hello.slots, 1, MAX_SLOTS),
+    OPT_STR("rsync", hello.rsync, MS_MAX_NAME),
+    {"unconfined", F_FLAGS, F_OPT_ZERO, OFF(hello.unconfined), 0,
+     MS_UNCONFINED_SOURCE | MS_UNCONFINED_DEST, 0},
 };
 static const field_t ready_fields[] = {
     U32("credit", ready.credit, 1, MAX_SLOTS),
@@ -256,7 +259,8 @@ static const field_t run_fields[] = {
     STR("source", run.source, MS_MAX_PATH, F_OPT_NULL),
     STR("dest", run.dest, MS_MAX_PATH, F_OPT_NULL),
     STR("set", run.set, MS_MAX_NAME, F_OPT_NULL),
-    OPT_U32("flags", run.flags, 1),
+    {"flags", F_FLAGS, F_OPT_ZERO, OFF(run.flags), 0, MS_RUN_FLAGS_KNOWN, 0},
+    OPT_U32("wait", run.wait_s, MS_WORKER_WAIT_MAX_S),
 };
 static const field_t runref_fields[] = {
     U64("run", runref.run_id),
@@ -776,6 +780,7 @@ void ms_msg_clear(ms_msg_t *m)
     switch (m->cmd) {
     case MS_CMD_HELLO:
         free(m->u.hello.name);
+        free(m->u.hello.rsync);
         break;
     case MS_CMD_TASK:
         free(m->u.task.project);

@@ -23,7 +23,8 @@
  *     a count of 0.
  *
  * Body keys, per command (R = required, O = optional with the default shown):
- *   HELLO        name:str R, slots:uint R (1..4096)
+ *   HELLO        name:str R, slots:uint R (1..4096), rsync:str O (its rsync's
+ *                version line), unconfined:uint O (MS_UNCONFINED_* bits)
  *   READY        credit:uint R (1..4096)
  *   TASK         run:uint R, task:uint R, attempt:uint R (>=1), flags:uint R,
  *                project:str R, source:str R, dest:str R, timeout:uint O (0: none),
@@ -46,7 +47,8 @@
  *   DRAIN        (empty map)
  *   BYE, ERROR   message:str R, reconnect:uint O (0 or 1)
  *   RUN          source:str O, dest:str O, set:str O  (set, or both paths),
- *                flags:uint O (1: mirror deletions)
+ *                flags:uint O (MS_RUN_* bits), wait:uint O (worker_wait in s; 0: the
+ *                set's or the master's)
  *   RUN_STARTED  run:uint R
  *   RUN_DONE     run:uint R, report:str R (JSON)
  *   STATUS       (empty map)
@@ -68,6 +70,8 @@
 typedef struct {
     char *name;
     uint32_t slots;
+    char *rsync;         /* "rsync  version 3.2.7  protocol version 31"; NULL: not said */
+    uint32_t unconfined; /* MS_UNCONFINED_* */
 } ms_hello_t;
 
 typedef struct {
@@ -178,7 +182,8 @@ typedef struct {
     char *source; /* NULL when absent */
     char *dest;
     char *set;
-    uint32_t flags; /* 1: mirror deletions (MS_RUN_DELETE) */
+    uint32_t flags;  /* MS_RUN_* */
+    uint32_t wait_s; /* give up after this long without a worker; 0: configured */
 } ms_run_t;
 
 typedef struct {

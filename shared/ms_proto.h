@@ -80,6 +80,20 @@ typedef enum {
 #define MS_TASK_FORCE 0x8u
 #define MS_TASK_FLAGS_KNOWN (MS_TASK_TOP | MS_TASK_DELETE | MS_TASK_PRUNE | MS_TASK_FORCE)
 
+/* Flags of a run (RUN from a client; kept in the catalog). */
+#define MS_RUN_DELETE 0x1u       /* mirror deletions (rsync --delete-delay), and remove the
+                                  * backups of projects gone from the source */
+#define MS_RUN_FORCE_DELETE 0x2u /* remove them even when they are more than a quarter */
+#define MS_RUN_FLAGS_KNOWN (MS_RUN_DELETE | MS_RUN_FORCE_DELETE)
+
+/* What a worker says of itself in HELLO: which of its roots are unrestricted. */
+#define MS_UNCONFINED_SOURCE 0x1u /* no allow_source: it reads any folder it is sent */
+#define MS_UNCONFINED_DEST 0x2u   /* no allow_dest: it writes any destination it is sent */
+
+/* The longest a run waits for a worker that can take its tasks (RUN "wait"). */
+#define MS_WORKER_WAIT_MAX_S 604800
+#define MS_WORKER_WAIT_DEFAULT_S 600
+
 /* Exit codes a worker reports for a task that rsync did not end (RESULT). */
 #define MS_EXIT_REFUSED (-1)  /* refused: bad fields, a path outside its roots... */
 #define MS_EXIT_BUSY (-2)     /* could not take it now (draining): run it elsewhere */

@@ -12,6 +12,7 @@
 #include "ms_confine.h"
 #include "ms_log.h"
 #include "ms_proto.h"
+#include "ms_rsync.h"
 #include "ms_secure.h"
 #include "ms_signal.h"
 
@@ -197,15 +198,29 @@ static ms_confine_t *make_confine(const ms_config_t *cfg)
     return c;
 }
 
+/* Which of its roots this worker leaves open (MS_UNCONFINED_*). */
+static unsigned unconfined_bits(const ms_confine_t *c)
+{
+    return (ms_confine_restricts_sources(c) ? 0 : MS_UNCONFINED_SOURCE) |
+           (ms_confine_restricts_dests(c) ? 0 : MS_UNCONFINED_DEST);
+}
+
 int main(int argc, char **argv)
 {
     ms_config_t cfg = {0};
+    char version[MS_MAX_NAME + 1] = "", err[1024];
     int verbose = 0, rc = 1;
     if (parse_args(argc, argv, &cfg, &verbose) != 0 || fill_defaults(&cfg) != 0)
         goto out;
     ms_log_init("multisync-worker", ms_config_log_level(&cfg, verbose));
     if (ms_signal_install() != 0) {
         perror("multisync-worker: sigaction");
+        goto out;
+    }
+    /* A worker whose rsync cannot run would fail every task it is handed
+     * while healthy workers sit idle: it does not start. */
+    if (!noop_executor && ms_rsync_version(cfg.rsync, version, sizeof version, err, sizeof err) != 0) {
+        ms_error("%s", err);
         goto out;
     }
     ms_confine_t *confine = make_confine(&cfg);
@@ -221,7 +236,9 @@ int main(int argc, char **argv)
                          .n_rsync_opts = cfg.n_rsync_opts, .heartbeat_ms = (int)cfg.heartbeat_ms,
                          .drain_timeout_s = cfg.drain_timeout_s, .key = cfg.key,
                          .master_key = cfg.master_key, .insecure = cfg.insecure,
-                         .confine = confine, .noop = noop_executor};
+                         .confine = confine, .noop = noop_executor,
+                         .rsync_version = version[0] ? version : NULL,
+                         .unconfined = unconfined_bits(confine)};
     rc = ms_agent_run(&o, &ms_stop_signal);
     ms_confine_destroy(&confine);
 out:

@@ -50,6 +50,7 @@ typedef struct {
     int64_t reconnect_at_ms;
     int reconnect_ivl_ms;
     int lease_lost;         /* tasks were killed for lack of acks */
+    int refused_ivl_ms;     /* refused as a twin: next HELLO after this long; 0: not refused */
     int version_logged;     /* said once that the master speaks another version */
     unsigned bad_logged;    /* malformed messages logged on this connection */
     outbox_t *outbox;
@@ -222,6 +223,8 @@ static void announce(agent_t *a)
     ms_taskref_t held[4096];
     m.u.hello.name = (char *)a->o->name;
     m.u.hello.slots = a->o->slots;
+    m.u.hello.rsync = (char *)a->o->rsync_version;
+    m.u.hello.unconfined = a->o->unconfined;
     send_msg(a, &m); /* acked_ms moves only on an answer: a HELLO proves nothing */
     size_t n = ms_pool_running(a->pool, held, sizeof held / sizeof held[0]);
     for (size_t i = 0; i < n; i++) {
@@ -332,8 +335,38 @@ static void on_task(agent_t *a, const ms_task_t *t)
             ms_log_safe(part, safe, sizeof safe), t->attempt);
 }
 
+/* The master has another live worker of our name: say so, ask again later. */
+static void on_refused(agent_t *a, const char *text)
+{
+    char safe[1024];
+    a->refused_ivl_ms = a->refused_ivl_ms ? a->refused_ivl_ms * 2 : MS_RECONNECT_MIN_MS;
+    if (a->refused_ivl_ms > MS_RECONNECT_MAX_MS)
+        a->refused_ivl_ms = MS_RECONNECT_MAX_MS;
+    a->reconnect_at_ms = ms_now_ms() + a->refused_ivl_ms;
+    ms_error("the master refused this worker: %s (asking again in %d s)",
+             ms_log_safe(text, safe, sizeof safe), a->refused_ivl_ms / 1000);
+}
+
+static void on_error(agent_t *a, const char *message)
+{
+    char text[1024];
+    if (strstr(message, "is connected and alive")) {
+        on_refused(a, message);
+        return;
+    }
+    int unknown = strstr(message, "unknown worker") != NULL;
+    if (!unknown || !a->refused_ivl_ms) /* while refused, every beat is answered so */
+        ms_warn("master refused a message: %s", ms_log_safe(message, text, sizeof text));
+    if (unknown && ms_now_ms() >= a->reconnect_at_ms) {
+        a->reconnect_at_ms = ms_now_ms() + a->hb_ms;
+        announce(a);
+    }
+}
+
 static void on_heartbeat(agent_t *a, const ms_heartbeat_t *hb)
 {
+    if (hb->ack > 0)
+        a->refused_ivl_ms = 0; /* it answers our beats: we are its worker */
     if (hb->ack > 0 && (int64_t)hb->ack > a->acked_ms) {
         a->acked_ms = (int64_t)hb->ack;
         outbox_acked(a, hb->ack);
@@ -376,13 +409,7 @@ static void on_master_msg(agent_t *a, ms_msg_t *m)
             a->done = 1;
         break;
     case MS_CMD_ERROR:
-        ms_warn("master refused a message: %s",
-                ms_log_safe(m->u.text.message, text, sizeof text));
-        if (strstr(m->u.text.message, "unknown worker") &&
-            ms_now_ms() >= a->reconnect_at_ms) {
-            a->reconnect_at_ms = ms_now_ms() + a->hb_ms;
-            announce(a);
-        }
+        on_error(a, m->u.text.message);
         break;
     default:
         ms_warn("master sent %s, which a worker does not take", ms_cmd_name(m->cmd));

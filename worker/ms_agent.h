@@ -16,6 +16,9 @@
  *     has not acknowledged (results are idempotent per task attempt);
  *   - SIGTERM: DRAIN (no more tasks), let running tasks finish for up to
  *     drain_timeout_s, then kill them (reported as interrupted), BYE, exit.
+ *   - a master that refuses it because another live worker has its name:
+ *     it says so and asks again, 1 s later, then 2, 4... up to 32 s (it may
+ *     take over once the other falls silent).
  */
 #ifndef MS_AGENT_H
 #define MS_AGENT_H
@@ -36,6 +39,8 @@ typedef struct {
     const char *master_key;   /* the master's public key (.pub) */
     int insecure;             /* allow plaintext to a tcp:// master */
     const struct ms_confine *confine; /* roots tasks may touch; NULL: anywhere */
+    const char *rsync_version; /* its `rsync --version` line, told to the master; NULL */
+    unsigned unconfined;      /* MS_UNCONFINED_*: told to the master (status, reports) */
     int noop;                 /* benchmark the control plane: report every task done
                                * at once, run nothing */
 } ms_agent_opts_t;

@@ -37,12 +37,12 @@
 #define READ_CHUNK 16384
 #define READS_PER_CALL 16 /* bound the time one noisy child takes per call */
 #define EXEC_FAILED 127   /* exit status of a child that could not exec */
-/* The descriptors a child rsync finds open besides 0-2: the destination
- * folder it writes into, and the list of backups the top task removes. */
+/* The descriptor a child rsync finds open besides 0-2: the destination
+ * folder it writes into. (A file named by /proc/self/fd/N would not do for
+ * a list: rsync 3.4+ opens such files without following any link; the top
+ * task's list of backups to remove is its stdin, read as "-".) */
 #define DST_FD 3
-#define LIST_FD 4
 #define DST_FD_PATH "/proc/self/fd/3"
-#define LIST_FD_PATH "/proc/self/fd/4"
 
 extern char **environ;
 
@@ -82,7 +82,7 @@ struct child_setup {
     int out_w, err_w;
     int cwd_fd;  /* the folder rsync runs in */
     int dst_fd;  /* becomes DST_FD; -1: none (remote destination) */
-    int list_fd; /* becomes LIST_FD; -1: none */
+    int list_fd; /* becomes stdin (at its start); -1: /dev/null */
     char **argv, **envp;
 };
 
@@ -176,12 +176,12 @@ static _Noreturn void child_fail(const char *what, const char *arg, int e)
     _exit(EXEC_FAILED);
 }
 
-/* stdin from /dev/null, stdout and stderr to the pipes. The ends are first
- * moved above 2 so that no dup2 can clobber another when the parent ran
- * with 0, 1 or 2 closed. */
-static int child_stdio(int out_w, int err_w)
+/* stdin from list (or /dev/null), stdout and stderr to the pipes. The ends
+ * are first moved above 2 so that no dup2 can clobber another when the
+ * parent ran with 0, 1 or 2 closed. */
+static int child_stdio(int list, int out_w, int err_w)
 {
-    int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int nul = list >= 0 ? list : open("/dev/null", O_RDONLY | O_CLOEXEC);
     int in = nul < 0 ? -1 : fcntl(nul, F_DUPFD_CLOEXEC, 3);
     int out = in < 0 ? -1 : fcntl(out_w, F_DUPFD_CLOEXEC, 3);
     int err = out < 0 ? -1 : fcntl(err_w, F_DUPFD_CLOEXEC, 3);
@@ -193,20 +193,16 @@ static int child_stdio(int out_w, int err_w)
     return 0;
 }
 
-/* DST_FD and LIST_FD from d and l (either may be -1: that one stays
- * closed). Both are first moved above LIST_FD so that no dup2 clobbers the
- * other. */
-static int child_fixed_fds(int d, int l)
+/* DST_FD from d (-1: it stays closed). d is first moved above it, so that
+ * the dup2 never lands on d itself (which would keep its close-on-exec). */
+static int child_dst_fd(int d)
 {
-    int dd = d >= 0 ? fcntl(d, F_DUPFD_CLOEXEC, LIST_FD + 1) : -1;
-    int ll = l >= 0 ? fcntl(l, F_DUPFD_CLOEXEC, LIST_FD + 1) : -1;
+    int dd = d >= 0 ? fcntl(d, F_DUPFD_CLOEXEC, DST_FD + 1) : -1;
 
-    if ((d >= 0 && dd < 0) || (l >= 0 && ll < 0))
+    if (d >= 0 && dd < 0)
         return -1;
-    close_range(DST_FD, LIST_FD, 0);
-    if ((dd >= 0 && dup2(dd, DST_FD) < 0) || (ll >= 0 && dup2(ll, LIST_FD) < 0))
-        return -1;
-    return 0;
+    close(DST_FD);
+    return dd >= 0 && dup2(dd, DST_FD) < 0 ? -1 : 0;
 }
 
 static _Noreturn void child_run(const struct child_setup *a)
@@ -220,14 +216,14 @@ static _Noreturn void child_run(const struct child_setup *a)
     sigprocmask(SIG_SETMASK, &none, NULL);
     signal(SIGPIPE, SIG_DFL);
     signal(SIGCHLD, SIG_DFL);
-    if (child_stdio(a->out_w, a->err_w) < 0)
+    if (child_stdio(a->list_fd, a->out_w, a->err_w) < 0)
         child_fail("cannot set up the standard descriptors of", a->argv[0], errno);
     /* rsync reads from the folder the worker opened, never a path (ms_anchor.h). */
     if (fchdir(a->cwd_fd) < 0)
         child_fail("cannot enter the source folder for", a->argv[0], errno);
-    if (child_fixed_fds(a->dst_fd, a->list_fd) < 0)
+    if (child_dst_fd(a->dst_fd) < 0)
         child_fail("cannot hand the destination folder to", a->argv[0], errno);
-    close_range(LIST_FD + 1, ~0U, 0); /* the worker's sockets are none of rsync's business */
+    close_range(DST_FD + 1, ~0U, 0); /* the worker's sockets are none of rsync's business */
     execvpe(a->argv[0], a->argv, a->envp);
     child_fail("cannot run rsync program", a->argv[0], errno);
 }
@@ -462,7 +458,7 @@ int ms_pool_start(ms_pool_t *p, const ms_task_t *t, char *err, size_t errlen)
     /* Local: rsync runs in the source folder, writes into DST_FD. Remote:
      * in the source root, the project sent relative (ms_rsync_where_t). */
     ms_rsync_where_t w = {".", l.a.dst >= 0 ? DST_FD_PATH : t->dest, l.a.dst < 0,
-                          l.list_fd >= 0 ? LIST_FD_PATH : NULL};
+                          l.list_fd >= 0 ? "-" : NULL};
     if ((argv = ms_rsync_argv(p->rsync, p->extra, p->n_extra, &l.t, &w, err, errlen)) == NULL)
         goto out;
     setup = (struct child_setup){.cwd_fd = l.a.dst >= 0 ? l.a.src : l.a.src_root,

@@ -106,6 +106,10 @@ int ms_prune_patterns(const ms_prune_t *p, char *err, size_t errlen)
             return ms_errf(err, errlen, "cannot write the list of backups to remove");
         }
     }
+    if (lseek(fd, 0, SEEK_SET) != 0) { /* rsync reads it from its start */
+        close(fd);
+        return ms_errf(err, errlen, "cannot rewind the list of backups to remove");
+    }
     return fd;
 }
 

@@ -6,6 +6,9 @@
 #include "ms_path.h"
 
 #include <dirent.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -398,6 +401,14 @@ static char *anchored(const char *opt, const char *pattern)
     return asprintf(&s, "%s/%s", opt, pattern) < 0 ? NULL : s;
 }
 
+/* opt + value, e.g. "--include-from=" + a file. */
+static char *joined(const char *opt, const char *value)
+{
+    char *s;
+
+    return asprintf(&s, "%s%s", opt, value) < 0 ? NULL : s;
+}
+
 /* The top task leaves the root's folders to the projects' tasks (and the
  * destination's lock alone); with include_from, the folders it names are
  * not left alone: the backups of projects gone from the source, deleted. */
@@ -407,7 +418,7 @@ static int push_top_filters(char **argv, size_t *n, const ms_rsync_where_t *w)
         return -1;
     if (w->include_from != NULL &&
         (push(argv, n, "--from0") < 0 ||
-         push_own(argv, n, in_dir("--include-from=", w->include_from)) < 0))
+         push_own(argv, n, joined("--include-from=", w->include_from)) < 0))
         return -1;
     return push(argv, n, "--exclude=/*/");
 }
@@ -619,6 +630,68 @@ int ms_rsync_check_delete_safe(const ms_task_t *t, int src, int dst, char *err, 
     free(sp);
     free(dp);
     return -1;
+}
+
+/* ---- rsync --version ---------------------------------------------------- */
+
+#define VERSION_WAIT_MS 10000
+
+static _Noreturn void version_child(const char *rsync, int out)
+{
+    int nul = open("/dev/null", O_RDONLY);
+    if (nul < 0 || dup2(nul, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 ||
+        dup2(out, STDERR_FILENO) < 0)
+        _exit(127);
+    execlp(rsync, rsync, "--version", (char *)NULL);
+    const char *why = strerror(errno);
+    if (write(STDOUT_FILENO, why, strlen(why)) < 0)
+        _exit(127);
+    _exit(127);
+}
+
+/* What fd gives until EOF or the deadline, into buf (NUL-terminated).
+ * Returns 1 at EOF, 0 when it stopped before (time, or buf full). */
+static int read_until(int fd, char *buf, size_t size, int wait_ms)
+{
+    size_t len = 0;
+    int eof = 0;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    while (!eof && len + 1 < size && wait_ms > 0 && poll(&p, 1, wait_ms) > 0) {
+        ssize_t n = read(fd, buf + len, size - 1 - len);
+        eof = n == 0;
+        len += n > 0 ? (size_t)n : 0;
+        wait_ms -= 10; /* a bound, not a clock: a chatty child still ends */
+    }
+    buf[len] = '\0';
+    return eof;
+}
+
+int ms_rsync_version(const char *rsync, char *out, size_t outlen, char *err, size_t errlen)
+{
+    char buf[4096];
+    int p[2], status = 0;
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return ms_errf(err, errlen, "cannot check rsync '%s': %s", rsync, strerror(errno));
+    pid_t pid = fork();
+    if (pid == 0)
+        version_child(rsync, p[1]);
+    close(p[1]);
+    if (pid < 0) {
+        close(p[0]);
+        return ms_errf(err, errlen, "cannot check rsync '%s': %s", rsync, strerror(errno));
+    }
+    if (!read_until(p[0], buf, sizeof buf, VERSION_WAIT_MS))
+        kill(pid, SIGKILL); /* too long, or too much: not the rsync we want */
+    close(p[0]);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    buf[strcspn(buf, "\n")] = '\0';
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && strncmp(buf, "rsync", 5) == 0) {
+        snprintf(out, outlen, "%s", buf);
+        return 0;
+    }
+    return ms_errf(err, errlen, "rsync program '%s' does not work (`%s --version`: %s)", rsync,
+                   rsync, buf[0] ? buf : "no answer");
 }
 
 /* ---- stderr tail -------------------------------------------------------- */

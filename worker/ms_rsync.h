@@ -89,8 +89,9 @@ int ms_rsync_check_delete_safe(const ms_task_t *t, int src, int dst, char *err, 
  *            receiving rsync makes DST/PROJECT itself, as an entry of the
  *            transfer (a symbolic link there is replaced, not followed);
  *   include_from  NULL, or a file of NUL-separated rsync include patterns
- *            (--from0 --include-from=FILE) put before the top task's
- *            exclusion of the root's folders: the backups it may delete.
+ *            (--from0 --include-from=FILE; "-": rsync's stdin) put before
+ *            the top task's exclusion of the root's folders: the backups it
+ *            deletes.
  */
 typedef struct {
     const char *src;
@@ -146,6 +147,16 @@ void ms_rsync_argv_free(char **argv);
  * each '*', '?', '[' and '\\'. malloc'd; NULL when out of memory.
  */
 char *ms_rsync_literal(const char *prefix, const char *path, const char *suffix);
+
+/*
+ * Run `rsync --version` (rsync: a program name looked up in PATH, or a
+ * path) and put the first line of what it says into out ("rsync  version
+ * 3.2.7  protocol version 31"). Returns 0, or -1 with err set when it
+ * cannot be run, exits non-zero, says something else, or takes more than
+ * 10 s: a worker whose rsync does not work must not take tasks. Call it
+ * before any thread or signal handling is set up (it forks and waits).
+ */
+int ms_rsync_version(const char *rsync, char *out, size_t outlen, char *err, size_t errlen);
 
 /*
  * Reduce rsync's stderr to the part worth showing an operator: the last

@@ -102,7 +102,7 @@ static void dispatch(ms_catalog_t *c, ms_trec_t *t, const char *w, const char *h
     t->state = MS_TS_RUNNING;
     snprintf(t->worker_id, sizeof t->worker_id, "%s", w);
     t->host = ms_run_intern(t->run, h);
-    assert_int_equal(ms_run_note_worker(t->run, w, h, 4), 0);
+    assert_int_equal(ms_run_note_worker(t->run, w, h, 4, 0), 0);
     save_task(c, t);
 }
 

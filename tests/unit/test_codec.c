@@ -339,8 +339,18 @@ static void test_hello_round_trips(void **state)
     round_trip(&in, &out);
     assert_string_equal(out.u.hello.name, "node-07.example.org");
     assert_int_equal(out.u.hello.slots, 4096);
+    assert_null(out.u.hello.rsync); /* an older worker says neither */
+    assert_int_equal(out.u.hello.unconfined, 0);
     ms_msg_clear(&out);
     assert_zeroed(&out);
+    in.u.hello.rsync = "rsync  version 3.2.7  protocol version 31";
+    in.u.hello.unconfined = MS_UNCONFINED_SOURCE | MS_UNCONFINED_DEST;
+    round_trip(&in, &out);
+    assert_string_equal(out.u.hello.rsync, "rsync  version 3.2.7  protocol version 31");
+    assert_int_equal(out.u.hello.unconfined, 3);
+    ms_msg_clear(&out);
+    in.u.hello.unconfined = 4;
+    expect_encode_fails(&in, "unconfined");
 }
 
 static void test_ready_round_trips(void **state)
@@ -483,12 +493,17 @@ static void test_optional_numbers_round_trip_and_default_to_zero(void **state)
     assert_int_equal(out.u.text.reconnect, 1);
     ms_msg_clear(&out);
     run.u.run.set = "nightly";
-    run.u.run.flags = 1;
+    run.u.run.flags = MS_RUN_DELETE | MS_RUN_FORCE_DELETE;
+    run.u.run.wait_s = 900;
     round_trip(&run, &out);
-    assert_int_equal(out.u.run.flags, 1);
+    assert_int_equal(out.u.run.flags, 3);
+    assert_int_equal(out.u.run.wait_s, 900);
     ms_msg_clear(&out);
-    run.u.run.flags = 2; /* unknown run flags are refused */
+    run.u.run.flags = 4; /* unknown run flags are refused */
     expect_encode_fails(&run, "flags");
+    run.u.run.flags = 1;
+    run.u.run.wait_s = MS_WORKER_WAIT_MAX_S + 1;
+    expect_encode_fails(&run, "wait");
 }
 
 static void test_bye_and_error_round_trip_their_message(void **state)

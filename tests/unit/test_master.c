@@ -168,7 +168,8 @@ static uint64_t start_run(fx_t *fx)
     uint64_t id = 0;
     snprintf(src, sizeof src, "%s/src", fx->dir);
     snprintf(dst, sizeof dst, "%s/dst", fx->dir);
-    assert_int_equal(ms_master_start_run(fx->m, src, dst, NULL, 0, &id, err, sizeof err), 0);
+    ms_run_req_t req = {.source = src, .dest = dst};
+    assert_int_equal(ms_master_start_run(fx->m, &req, &id, err, sizeof err), 0);
     return id;
 }
 
@@ -389,7 +390,8 @@ static void test_rsync_outcomes_are_classified_as_documented(void **state)
         {2, 0, MS_OUTCOME_PERMANENT},   {3, 0, MS_OUTCOME_PERMANENT},
         {4, 0, MS_OUTCOME_PERMANENT},   {23, 0, MS_OUTCOME_PERMANENT},
         {-1, 0, MS_OUTCOME_PERMANENT},  {5, 0, MS_OUTCOME_PERMANENT},
-        {25, 0, MS_OUTCOME_PERMANENT},  {127, 0, MS_OUTCOME_PERMANENT},
+        {25, 0, MS_OUTCOME_PERMANENT},  {126, 0, MS_OUTCOME_TRANSIENT},
+        {127, 0, MS_OUTCOME_TRANSIENT}, {MS_EXIT_VANISHED, 0, MS_OUTCOME_OK},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         ms_result_t r = {.exit_code = table[i].exit_code, .term_signal = table[i].term_signal};
