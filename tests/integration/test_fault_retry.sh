@@ -66,7 +66,7 @@ mapfile -t at < <(awk '$2 == "hopeless" {print $1}' "$T/calls.log")
 for p in flaky killed fine1 fine2; do same_tree "$T/src/$p" "$T/dst/$p"; done
 # The worker makes a project's backup folder before rsync starts; the
 # stand-in failed before copying anything into it.
-[[ -z $(ls -A "$T/dst/broken" "$T/dst/hopeless" 2>/dev/null) ]] || fail "failed projects left something behind"
+[[ -z $(find "$T/dst/broken" "$T/dst/hopeless" -mindepth 1 2>/dev/null) ]] || fail "failed projects left something behind"
 
 note "with the real rsync, the next run completes the backup"
 "$BIN/multisync" run --slots 3 --report "$T/r2.json" "$T/src" "$T/dst" >"$T/out2" 2>&1 ||
