@@ -95,6 +95,9 @@ static int parse_frames(zmq_msg_t *f, int n, int router, ms_peer_t *peer, ms_msg
     /* The authenticated identity travels with every frame of the connection. */
     const char *uid = n > i ? zmq_msg_gets(&f[i], "User-Id") : NULL;
     snprintf(peer->user_id, sizeof peer->user_id, "%s", uid ? uid : "");
+    /* And who is at the other end: the master logs who started a run. */
+    const char *addr = n > i ? zmq_msg_gets(&f[i], "Peer-Address") : NULL;
+    snprintf(peer->address, sizeof peer->address, "%s", addr ? addr : "");
     if (n - i != 3) {
         snprintf(err, errlen, "expected 3 frames after the routing id, got %d", n - i);
         return MS_WIRE_BAD;
@@ -128,6 +131,7 @@ int ms_wire_recv(void *sock, int router, ms_peer_t *peer, ms_msg_t *m, char *err
     if (peer) {
         peer->len = 0;
         peer->user_id[0] = '\0';
+        peer->address[0] = '\0';
     }
     int total = recv_frames(sock, frames, router ? MS_MAX_FRAMES : MS_MAX_FRAMES - 1, &kept);
     if (total <= 0) {
@@ -172,6 +176,36 @@ const char *ms_peer_str(const ms_peer_t *peer, char *out, size_t outlen)
     for (size_t i = 0; i < peer->len && i < 16 && o + 3 < outlen; i++)
         o += (size_t)snprintf(out + o, outlen - o, "%02x", peer->id[i]);
     return out;
+}
+
+/* The decimal number that ends s[0..*end), after a ':'; *end moves to
+ * that ':'. Returns 0, or -1. */
+static int last_field(const char *s, size_t *end, unsigned long *out)
+{
+    size_t b = *end;
+    while (b > 0 && s[b - 1] != ':')
+        b--;
+    if (b == 0 || b == *end || *end - b > 10)
+        return -1;
+    unsigned long v = 0;
+    for (size_t i = b; i < *end; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (unsigned long)(s[i] - '0');
+    }
+    *out = v;
+    *end = b - 1;
+    return 0;
+}
+
+int ms_peer_ipc_cred(const ms_peer_t *peer, unsigned long *uid, unsigned long *gid,
+                     unsigned long *pid)
+{
+    size_t end = strnlen(peer->address, sizeof peer->address);
+    if (last_field(peer->address, &end, pid) != 0 || last_field(peer->address, &end, gid) != 0 ||
+        last_field(peer->address, &end, uid) != 0)
+        return -1;
+    return 0;
 }
 
 int ms_peer_eq(const ms_peer_t *a, const ms_peer_t *b)

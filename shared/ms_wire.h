@@ -19,6 +19,11 @@ typedef struct {
     unsigned char id[MS_PEER_ID_MAX]; /* ROUTER routing id */
     size_t len;                       /* 0 when unknown / DEALER side */
     char user_id[64]; /* who ZAP authenticated (the key's name); "" when none */
+    /* libzmq's "Peer-Address" of the connection: the IP address of a tcp://
+     * peer; for an ipc:// peer "HOST:UID:GID:PID", the kernel's word on the
+     * process at the other end (SO_PEERCRED; ms_peer_ipc_cred). "" when
+     * unknown. */
+    char address[80];
 } ms_peer_t;
 
 /* Receive results. */
@@ -55,6 +60,14 @@ void ms_wire_send_error(void *sock, const ms_peer_t *peer, const char *message);
 
 /* Printable hex of a routing id, for logs (at most 16 bytes shown). */
 const char *ms_peer_str(const ms_peer_t *peer, char *out, size_t outlen);
+
+/*
+ * The uid, gid and pid of the process at the other end of an ipc://
+ * connection, from peer->address. Returns 0, or -1 when it holds none.
+ * Only for a peer of an ipc:// socket: a tcp:// IPv6 address looks alike.
+ */
+int ms_peer_ipc_cred(const ms_peer_t *peer, unsigned long *uid, unsigned long *gid,
+                     unsigned long *pid);
 
 /* Whether two peers have the same routing id. */
 int ms_peer_eq(const ms_peer_t *a, const ms_peer_t *b);

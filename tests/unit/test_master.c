@@ -556,6 +556,51 @@ static void test_bad_messages_get_an_error_and_the_master_keeps_serving(void **s
     assert_int_equal(ms_master_workers(fx->m), 1);
 }
 
+/* libzmq gives the kernel's word on an ipc:// peer (SO_PEERCRED) in its
+ * Peer-Address; the master logs who started a run from it. */
+static void test_an_ipc_peer_is_known_by_its_uid_and_pid(void **state)
+{
+    fx_t *fx = *state;
+    char err[256], ep[128];
+    unsigned long uid = 0, gid = 0, pid = 0;
+    snprintf(ep, sizeof ep, "ipc://%s/peer.sock", fx->dir);
+    void *router = zmq_socket(fx->ctx, ZMQ_ROUTER);
+    assert_int_equal(zmq_bind(router, ep), 0);
+    void *dealer = zmq_socket(fx->ctx, ZMQ_DEALER);
+    assert_int_equal(zmq_connect(dealer, ep), 0);
+    ms_msg_t hb = {.cmd = MS_CMD_HEARTBEAT}, got;
+    assert_int_equal(ms_wire_send(dealer, NULL, &hb, err, sizeof err), 0);
+    ms_peer_t peer;
+    int rc = MS_WIRE_NONE;
+    for (int i = 0; i < 500 && rc == MS_WIRE_NONE; i++) {
+        zmq_pollitem_t item = {router, 0, ZMQ_POLLIN, 0};
+        zmq_poll(&item, 1, 10);
+        rc = ms_wire_recv(router, 1, &peer, &got, err, sizeof err);
+    }
+    assert_int_equal(rc, MS_WIRE_OK);
+    ms_msg_clear(&got);
+    int linger = 0;
+    zmq_setsockopt(dealer, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_close(dealer);
+    zmq_close(router);
+    if (ms_peer_ipc_cred(&peer, &uid, &gid, &pid) != 0)
+        fail_msg("no credentials in Peer-Address '%s'", peer.address);
+    assert_int_equal(uid, (unsigned long)getuid());
+    assert_int_equal(gid, (unsigned long)getgid());
+    assert_int_equal(pid, (unsigned long)getpid());
+
+    static const char *not_cred[] = {"",          "127.0.0.1", "::1",  "fe80::1:2",
+                                     "host:1:2:", "h:1:x:3",   "1:2:3"};
+    for (size_t i = 0; i < sizeof not_cred / sizeof *not_cred; i++) {
+        snprintf(peer.address, sizeof peer.address, "%s", not_cred[i]);
+        if (ms_peer_ipc_cred(&peer, &uid, &gid, &pid) == 0)
+            fail_msg("'%s' read as credentials", not_cred[i]);
+    }
+    snprintf(peer.address, sizeof peer.address, "localhost:1000:100:4194304");
+    assert_int_equal(ms_peer_ipc_cred(&peer, &uid, &gid, &pid), 0);
+    assert_true(uid == 1000 && gid == 100 && pid == 4194304);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -575,6 +620,8 @@ int main(void)
             test_bad_messages_get_an_error_and_the_master_keeps_serving, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_tasks_go_longest_expected_first_and_new_projects_before_known, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_an_ipc_peer_is_known_by_its_uid_and_pid, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
