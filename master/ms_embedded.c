@@ -41,11 +41,14 @@ static int make_private_dir(embedded_t *e, char *err, size_t errlen)
     return 0;
 }
 
+/* After the master is gone: its socket, and the lock file it held on it. */
 static void remove_private_dir(const embedded_t *e)
 {
-    char sock[PATH_MAX];
-    snprintf(sock, sizeof sock, "%s/worker.sock", e->dir);
-    unlink(sock);
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/worker.sock", e->dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/worker.sock.lock", e->dir);
+    unlink(path);
     rmdir(e->dir);
 }
 

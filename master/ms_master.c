@@ -3,13 +3,16 @@
  * from the catalog, and the glue that keeps the catalog in step.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "ms_diag.h"
+#include "ms_ipc.h"
 #include "ms_keys.h"
 #include "ms_log.h"
 #include "ms_master_int.h"
@@ -572,10 +575,8 @@ static void *bind_router(ms_master_t *m, const char *ep, int curve, const ms_key
     }
     if (ms_endpoint_is_network(ep) && !(*mon = ms_monitor_new(m->ctx, s, err, errlen)))
         goto fail;
-    if (zmq_bind(s, ep) != 0) {
-        snprintf(err, errlen, "cannot bind %s: %s", ep, zmq_strerror(errno));
+    if (ms_ipc_bind(s, ep, err, errlen) != 0)
         goto fail;
-    }
     return s;
 fail:
     if (s)
@@ -611,6 +612,44 @@ out:
     return rc;
 }
 
+/* Who holds the master's locks, for whoever is refused them. */
+static void describe(const ms_master_opts_t *o, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "pid %d %s, catalog %s, workers %s, control %s", (int)getpid(),
+             program_invocation_short_name, o->catalog ? o->catalog : "none", o->listen,
+             o->control ? o->control : "none");
+}
+
+/* A second master on the same catalog would resume this one's runs and
+ * start the same rsyncs into the same backups, and number its runs alike. */
+static int lock_catalog(ms_master_t *m, const char *catalog, const char *holder, char *err,
+                        size_t errlen)
+{
+    char path[PATH_MAX], what[PATH_MAX + 16];
+    if ((size_t)snprintf(path, sizeof path, "%s.lock", catalog) >= sizeof path) {
+        snprintf(err, errlen, "catalog %s: path too long", catalog);
+        return -1;
+    }
+    snprintf(what, sizeof what, "catalog %s", catalog);
+    m->cat_lock = ms_lock_take(path, what, holder, err, errlen);
+    return m->cat_lock ? 0 : -1;
+}
+
+/* Every lock first, so that a second master is refused before it opens
+ * or resumes anything; the sockets are bound last, once all is ready. */
+static int lock_all(ms_master_t *m, const ms_master_opts_t *o, char *err, size_t errlen)
+{
+    char holder[3 * PATH_MAX];
+    describe(o, holder, sizeof holder);
+    if (o->catalog && lock_catalog(m, o->catalog, holder, err, errlen) != 0)
+        return -1;
+    if (ms_ipc_claim(o->listen, holder, &m->wsock_lock, err, errlen) != 0)
+        return -1;
+    if (o->control && ms_ipc_claim(o->control, holder, &m->csock_lock, err, errlen) != 0)
+        return -1;
+    return 0;
+}
+
 ms_master_t *ms_master_new(const ms_master_opts_t *o, char *err, size_t errlen)
 {
     ms_master_t *m = calloc(1, sizeof *m);
@@ -621,6 +660,8 @@ ms_master_t *ms_master_new(const ms_master_opts_t *o, char *err, size_t errlen)
     }
     set_defaults(m, o);
     if (security_plan(m, o, err, errlen) != 0 || start_zap(m, o, err, errlen) != 0)
+        goto fail;
+    if (lock_all(m, o, err, errlen) != 0)
         goto fail;
     if (o->catalog && (!(m->cat = ms_catalog_open(o->catalog, err, errlen)) ||
                        resume(m, err, errlen) != 0))
@@ -685,6 +726,11 @@ void ms_master_destroy(ms_master_t **mp)
         zmq_ctx_term(m->ctx);
     ms_recent_destroy(&m->recent);
     ms_catalog_close(&m->cat);
+    /* Last: the next master may start once the catalog is closed and the
+     * sockets are gone. */
+    ms_lock_release(&m->cat_lock);
+    ms_lock_release(&m->wsock_lock);
+    ms_lock_release(&m->csock_lock);
     for (size_t i = 0; i < m->n_runs; i++)
         ms_run_destroy(&m->runs[i]);
     for (size_t i = 0; i < m->n_workers; i++) {

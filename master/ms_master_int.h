@@ -11,6 +11,7 @@
 #define MS_MASTER_INT_H
 
 #include "ms_catalog.h"
+#include "ms_lock.h"
 #include "ms_master.h"
 #include "ms_monitor.h"
 #include "ms_zap.h"
@@ -77,6 +78,9 @@ struct ms_master {
 
     int stopping;        /* no new dispatch; every result is final */
     ms_catalog_t *cat;   /* NULL: no catalog (embedded mode) */
+    /* Held for the master's life: one master per catalog and per ipc://
+     * socket file (NULL: none, or not an ipc:// file). */
+    ms_lock_t *cat_lock, *wsock_lock, *csock_lock;
 
     ms_zap_t *zap;         /* NULL: no CURVE anywhere */
     int curve_workers;     /* the worker socket authenticates by key */

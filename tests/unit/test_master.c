@@ -556,6 +556,50 @@ static void test_bad_messages_get_an_error_and_the_master_keeps_serving(void **s
     assert_int_equal(ms_master_workers(fx->m), 1);
 }
 
+/* err starts with "<what> is in use by pid <this process> ". */
+static void assert_in_use_by_us(const char *err, const char *what)
+{
+    char want[256];
+    snprintf(want, sizeof want, "%s is in use by pid %d ", what, (int)getpid());
+    if (strncmp(err, want, strlen(want)) != 0)
+        fail_msg("refusal '%s' does not start with '%s'", err, want);
+}
+
+/* A second master on the same catalog would resume the first one's runs
+ * into the same backups; one on the same ipc:// socket would take it over.
+ * Both are refused, naming the holder (here: this very process), and the
+ * first one goes on serving; once it is gone, the next one starts. */
+static void test_a_second_master_on_the_same_catalog_or_socket_is_refused(void **state)
+{
+    fx_t *fx = *state;
+    char err[1024] = "", cat[128], what[160], ep2[128], cat2[128];
+    ms_master_destroy(&fx->m);
+    snprintf(cat, sizeof cat, "%s/cat.db", fx->dir);
+    snprintf(cat2, sizeof cat2, "%s/cat2.db", fx->dir);
+    snprintf(ep2, sizeof ep2, "ipc://%s/w2.sock", fx->dir);
+    ms_master_opts_t o = {.listen = fx->ep, .heartbeat_ms = 100, .catalog = cat};
+    assert_non_null(fx->m = ms_master_new(&o, err, sizeof err));
+
+    ms_master_opts_t same_cat = {.listen = ep2, .heartbeat_ms = 100, .catalog = cat};
+    assert_null(ms_master_new(&same_cat, err, sizeof err));
+    snprintf(what, sizeof what, "catalog %s", cat);
+    assert_in_use_by_us(err, what);
+    ms_master_opts_t same_ep = {.listen = fx->ep, .heartbeat_ms = 100, .catalog = cat2};
+    assert_null(ms_master_new(&same_ep, err, sizeof err));
+    assert_in_use_by_us(err, fx->ep);
+
+    void *w = fake_worker(fx); /* the first master still has its socket */
+    hello(w, "hostA", 1);
+    spin(fx, 5);
+    assert_int_equal(ms_master_workers(fx->m), 1);
+
+    ms_master_destroy(&fx->m);
+    ms_master_t *next = ms_master_new(&same_cat, err, sizeof err);
+    if (!next)
+        fail_msg("the next master on the catalog was refused: %s", err);
+    ms_master_destroy(&next);
+}
+
 /* libzmq gives the kernel's word on an ipc:// peer (SO_PEERCRED) in its
  * Peer-Address; the master logs who started a run from it. */
 static void test_an_ipc_peer_is_known_by_its_uid_and_pid(void **state)
@@ -620,6 +664,8 @@ int main(void)
             test_bad_messages_get_an_error_and_the_master_keeps_serving, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_tasks_go_longest_expected_first_and_new_projects_before_known, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_second_master_on_the_same_catalog_or_socket_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_an_ipc_peer_is_known_by_its_uid_and_pid, setup,
                                         teardown),
     };

@@ -1,0 +1,92 @@
+/*
+ * ms_ipc.c - the checks and the lock around binding an ipc:// socket (see
+ * ms_ipc.h). Errors go into err; the caller logs.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "ms_err.h"
+#include "ms_ipc.h"
+
+const char *ms_ipc_file(const char *ep)
+{
+    if (strncmp(ep, "ipc://", 6) != 0 || ep[6] == '@' || ep[6] == '\0')
+        return NULL;
+    return ep + 6;
+}
+
+int ms_ipc_claim(const char *ep, const char *holder, ms_lock_t **lock, char *err, size_t errlen)
+{
+    const char *path = ms_ipc_file(ep);
+    char lpath[PATH_MAX];
+    *lock = NULL;
+    if (!path)
+        return 0;
+    if ((size_t)snprintf(lpath, sizeof lpath, "%s.lock", path) >= sizeof lpath) {
+        errno = ENAMETOOLONG;
+        return ms_errf(err, errlen, "cannot bind %s: path too long", ep);
+    }
+    *lock = ms_lock_take(lpath, ep, holder, err, errlen);
+    return *lock ? 0 : -1;
+}
+
+/* What connecting to the socket file at path says: 0 (something accepts:
+ * in use), or the errno (ECONNREFUSED: a stale socket nobody listens on). */
+static int probe(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof sa.sun_path)
+        return ENAMETOOLONG; /* libzmq cannot bind it either */
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    /* Non-blocking: a listener whose backlog is full answers EAGAIN at once. */
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return errno;
+    int e = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 ? 0 : errno;
+    close(fd);
+    return e == EAGAIN || e == EINPROGRESS ? 0 : e;
+}
+
+/* libzmq unlinks whatever is at path before it binds: only nothing, or a
+ * stale socket, may be there. Our lock keeps other masters away; this
+ * finds processes that do not take it. */
+static int check_free(const char *ep, const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return errno == ENOENT ? 0
+                               : ms_errf(err, errlen, "cannot bind %s: %s", ep, strerror(errno));
+    if (!S_ISSOCK(st.st_mode)) {
+        errno = EEXIST;
+        return ms_errf(err, errlen,
+                       "refusing to bind %s: %s exists and is not a socket (binding would delete "
+                       "it)",
+                       ep, path);
+    }
+    int e = probe(path);
+    if (e == ECONNREFUSED || e == ENOENT)
+        return 0;
+    errno = e ? e : EADDRINUSE;
+    if (e == 0)
+        return ms_errf(err, errlen, "%s is in use by another process", ep);
+    return ms_errf(err, errlen,
+                   "refusing to bind %s: cannot tell whether another process uses %s (%s)", ep,
+                   path, strerror(e));
+}
+
+int ms_ipc_bind(void *sock, const char *ep, char *err, size_t errlen)
+{
+    const char *path = ms_ipc_file(ep);
+    if (path && check_free(ep, path, err, errlen) != 0)
+        return -1;
+    if (zmq_bind(sock, ep) != 0)
+        return ms_errf(err, errlen, "cannot bind %s: %s", ep, zmq_strerror(errno));
+    return 0;
+}

@@ -1,0 +1,44 @@
+/*
+ * ms_ipc.h - binding the master's sockets without taking over someone
+ * else's.
+ *
+ * libzmq's bind to ipc://PATH unlinks whatever is at PATH and binds anew:
+ * a second master would silently steal a live master's endpoint (and
+ * libzmq would delete any file at PATH). So, for every ipc://PATH the
+ * master binds:
+ *   - PATH.lock is locked (ms_lock) for the master's life: a second
+ *     master is refused, naming the first;
+ *   - a file at PATH must be a socket nobody accepts connections on (a
+ *     stale one: its master died); a live one is another process's,
+ *     maybe one without our lock (another program, an older master).
+ * An abstract socket (ipc://@name) has no file: the kernel refuses a
+ * second bind to it, so none of this applies. Other transports are bound
+ * as they are.
+ */
+#ifndef MS_IPC_H
+#define MS_IPC_H
+
+#include <stddef.h>
+
+#include "ms_lock.h"
+
+/* The socket file of ep (ipc://PATH), or NULL for an abstract ipc://@name
+ * and for other transports. */
+const char *ms_ipc_file(const char *ep);
+
+/*
+ * Before binding ep: take the lock PATH.lock for holder (ms_lock_take; the caller holds *lock
+ * until it no longer binds ep). Returns 0 (*lock NULL when ep has no
+ * file), or -1 with err set, e.g. "ipc:///run/x.sock is in use by pid 12
+ * multisync-master, ...".
+ */
+int ms_ipc_claim(const char *ep, const char *holder, ms_lock_t **lock, char *err, size_t errlen);
+
+/*
+ * zmq_bind(sock, ep). For ipc://PATH: first refuse when PATH is not a
+ * socket, or something accepts connections on it ("ipc://x is in use by
+ * another process"). Returns 0, or -1 with err set.
+ */
+int ms_ipc_bind(void *sock, const char *ep, char *err, size_t errlen);
+
+#endif
