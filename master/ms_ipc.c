@@ -3,6 +3,7 @@
  * ms_ipc.h). Errors go into err; the caller logs.
  */
 #include <errno.h>
+#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,6 +23,30 @@ const char *ms_ipc_file(const char *ep)
     return ep + 6;
 }
 
+/* Whoever may write the socket's folder may replace the socket (or its
+ * lock file) with their own: clients would then talk to them. */
+static int check_folder(const char *ep, const char *path, char *err, size_t errlen)
+{
+    char copy[PATH_MAX];
+    struct stat st;
+    if ((size_t)snprintf(copy, sizeof copy, "%s", path) >= sizeof copy) {
+        errno = ENAMETOOLONG;
+        return ms_errf(err, errlen, "cannot bind %s: path too long", ep);
+    }
+    const char *dir = dirname(copy);
+    if (stat(dir, &st) != 0)
+        return ms_errf(err, errlen, "cannot bind %s: folder %s: %s", ep, dir, strerror(errno));
+    if (st.st_mode & S_IWOTH) {
+        errno = EPERM;
+        return ms_errf(err, errlen,
+                       "refusing to bind %s: its folder %s is writable by others (mode %04o): "
+                       "anyone could replace the socket; use a folder only the master's user "
+                       "(and group) may write, such as /run/multisync",
+                       ep, dir, (unsigned)(st.st_mode & 07777));
+    }
+    return 0;
+}
+
 int ms_ipc_claim(const char *ep, const char *holder, ms_lock_t **lock, char *err, size_t errlen)
 {
     const char *path = ms_ipc_file(ep);
@@ -29,6 +54,8 @@ int ms_ipc_claim(const char *ep, const char *holder, ms_lock_t **lock, char *err
     *lock = NULL;
     if (!path)
         return 0;
+    if (check_folder(ep, path, err, errlen) != 0)
+        return -1;
     if ((size_t)snprintf(lpath, sizeof lpath, "%s.lock", path) >= sizeof lpath) {
         errno = ENAMETOOLONG;
         return ms_errf(err, errlen, "cannot bind %s: path too long", ep);
@@ -81,12 +108,35 @@ static int check_free(const char *ep, const char *path, char *err, size_t errlen
                    path, strerror(e));
 }
 
-int ms_ipc_bind(void *sock, const char *ep, char *err, size_t errlen)
+/* libzmq creates the socket file in zmq_bind's own call path (this
+ * thread: it unlinks, then binds): a umask set around the call gives the
+ * file its final mode from the start. chmod then makes sure of it. */
+static int bind_file(void *sock, const char *ep, const char *path, mode_t mode, char *err,
+                     size_t errlen)
+{
+    mode_t old = umask(0777 & ~mode);
+    int rc = zmq_bind(sock, ep);
+    int e = errno;
+    umask(old);
+    if (rc != 0) {
+        errno = e;
+        return ms_errf(err, errlen, "cannot bind %s: %s", ep, zmq_strerror(e));
+    }
+    if (chmod(path, mode) != 0)
+        return ms_errf(err, errlen, "cannot set mode %04o on %s: %s", (unsigned)mode, path,
+                       strerror(errno));
+    return 0;
+}
+
+int ms_ipc_bind(void *sock, const char *ep, mode_t mode, char *err, size_t errlen)
 {
     const char *path = ms_ipc_file(ep);
-    if (path && check_free(ep, path, err, errlen) != 0)
-        return -1;
-    if (zmq_bind(sock, ep) != 0)
+    if (!path) {
+        if (zmq_bind(sock, ep) == 0)
+            return 0;
         return ms_errf(err, errlen, "cannot bind %s: %s", ep, zmq_strerror(errno));
-    return 0;
+    }
+    if (check_free(ep, path, err, errlen) != 0)
+        return -1;
+    return bind_file(sock, ep, path, mode, err, errlen);
 }

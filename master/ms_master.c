@@ -565,8 +565,10 @@ int ms_master_reload(ms_master_t *m, char *err, size_t errlen)
 
 /* --- lifecycle and loop ---------------------------------------------------------------- */
 
-static void *bind_router(ms_master_t *m, const char *ep, int curve, const ms_keypair_t *kp,
-                         const char *domain, ms_monitor_t **mon, char *err, size_t errlen)
+/* mode: of an ipc:// socket file (ms_ipc_bind). */
+static void *bind_router(ms_master_t *m, const char *ep, mode_t mode, int curve,
+                         const ms_keypair_t *kp, const char *domain, ms_monitor_t **mon, char *err,
+                         size_t errlen)
 {
     void *s = zmq_socket(m->ctx, ZMQ_ROUTER);
     if (!s || ms_wire_setup(s, 100) != 0 || (curve && ms_curve_server(s, kp, domain) != 0)) {
@@ -575,7 +577,7 @@ static void *bind_router(ms_master_t *m, const char *ep, int curve, const ms_key
     }
     if (ms_endpoint_is_network(ep) && !(*mon = ms_monitor_new(m->ctx, s, err, errlen)))
         goto fail;
-    if (ms_ipc_bind(s, ep, err, errlen) != 0)
+    if (ms_ipc_bind(s, ep, mode, err, errlen) != 0)
         goto fail;
     return s;
 fail:
@@ -600,10 +602,13 @@ static int bind_all(ms_master_t *m, const ms_master_opts_t *o, char *err, size_t
     if ((m->curve_workers || m->curve_control) &&
         !(kp = ms_keypair_load(o->key, err, errlen)))
         return -1;
-    m->wsock = bind_router(m, o->listen, m->curve_workers, kp, "workers", &m->wmon, err, errlen);
+    /* Only workers need the worker socket; the control socket's group may
+     * start runs and read status. */
+    m->wsock =
+        bind_router(m, o->listen, 0600, m->curve_workers, kp, "workers", &m->wmon, err, errlen);
     if (!m->wsock)
         goto out;
-    if (o->control && !(m->csock = bind_router(m, o->control, m->curve_control, kp, "control",
+    if (o->control && !(m->csock = bind_router(m, o->control, 0660, m->curve_control, kp, "control",
                                                &m->cmon, err, errlen)))
         goto out;
     rc = 0;
