@@ -130,10 +130,29 @@ static int resolve_flags(const ms_master_t *m, const ms_msg_t *msg, uint32_t *fl
     return (*flags & ~(uint32_t)MS_RUN_FLAGS_KNOWN) ? -1 : 0;
 }
 
+/* Who sent a request, for the log: the admin key CURVE authenticated, else
+ * on an ipc:// socket the uid and pid the kernel gives for the client
+ * (SO_PEERCRED), else its address. */
+static const char *who(const ms_master_t *m, const ms_peer_t *peer, char *out, size_t outlen)
+{
+    unsigned long uid, gid, pid;
+    char safe[4 * sizeof peer->address];
+    int ipc = m->opts.control && strncmp(m->opts.control, "ipc://", 6) == 0;
+    if (peer->user_id[0])
+        snprintf(out, outlen, "key '%s'", ms_log_safe(peer->user_id, safe, sizeof safe));
+    else if (ipc && ms_peer_ipc_cred(peer, &uid, &gid, &pid) == 0)
+        snprintf(out, outlen, "uid %lu (pid %lu)", uid, pid);
+    else if (peer->address[0])
+        snprintf(out, outlen, "%s", ms_log_safe(peer->address, safe, sizeof safe));
+    else
+        snprintf(out, outlen, "an unknown client");
+    return out;
+}
+
 static void on_run(ms_master_t *m, const ms_peer_t *peer, const ms_msg_t *msg)
 {
     const char *src = NULL, *dst = NULL;
-    char err[1024] = "";
+    char err[1024] = "", by[512];
     uint64_t id = 0;
     uint32_t flags = 0;
     if (resolve_flags(m, msg, &flags) != 0) {
@@ -148,10 +167,11 @@ static void on_run(ms_master_t *m, const ms_peer_t *peer, const ms_msg_t *msg)
             snprintf(err, sizeof err, "the run could not start");
     }
     if (err[0]) {
-        ms_warn("run refused: %s", err);
+        ms_warn("run refused (asked by %s): %s", who(m, peer, by, sizeof by), err);
         ms_wire_send_error(m->csock, peer, err);
         return;
     }
+    ms_info("run %llu started by %s", (unsigned long long)id, who(m, peer, by, sizeof by));
     ms_msg_t started = {.cmd = MS_CMD_RUN_STARTED};
     started.u.runref.run_id = id;
     reply(m, peer, &started);
