@@ -205,7 +205,7 @@ json_t *ms_embedded_run(const ms_embedded_opts_t *o, char *err, size_t errlen)
                            .retry_delay_ms = o->retry_delay_ms,
                            .task_timeout_s = o->task_timeout_s,
                            .split_min_mb = o->split_min_mb, .no_split = o->no_split,
-                           .heartbeat_ms = o->heartbeat_ms};
+                           .heartbeat_ms = o->heartbeat_ms, .make_dest = 1};
     if (!(m = ms_master_new(&mo, err, errlen)))
         goto out;
     ms_run_req_t req = {o->source, o->dest, NULL,

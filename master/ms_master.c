@@ -12,6 +12,8 @@
 #include <zmq.h>
 
 #include "ms_diag.h"
+#include "ms_err.h"
+#include "ms_path.h"
 #include "ms_ipc.h"
 #include "ms_keys.h"
 #include "ms_log.h"
@@ -248,12 +250,82 @@ static unsigned worker_wait_of(const ms_master_t *m, const char *set, unsigned a
     return m->opts.worker_wait_s ? m->opts.worker_wait_s : MS_WORKER_WAIT_DEFAULT_S;
 }
 
+/* Whether two destinations name the same place (trailing slashes aside). */
+static int same_dest(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    while (la > 1 && a[la - 1] == '/')
+        la--;
+    while (lb > 1 && b[lb - 1] == '/')
+        lb--;
+    return la == lb && memcmp(a, b, la) == 0;
+}
+
+/*
+ * A destination lock left by a master that died (not released: its line is
+ * still in the file) whose workers may still be writing: they stop their
+ * rsyncs within one lease of the master's last heartbeat answer. The lock
+ * file is touched every tick, so its age says about when that was.
+ */
+static int check_dead_holder(ms_runrec_t *r, char *err, size_t errlen)
+{
+    double age = 0;
+    const char *prev = ms_lock_previous(r->dest_lock, &age);
+    const char *lease = strstr(prev, "workers' lease ");
+    unsigned lease_ms = 0;
+    if (!lease || sscanf(lease, "workers' lease %u ms", &lease_ms) != 1 ||
+        age * 1000 >= lease_ms)
+        return 0;
+    ms_errf(err, errlen, "destination %s was in use by %s, which ended %.1f s ago without "
+            "releasing it: its workers may write there for up to %.1f s more; try again then",
+            r->dest, prev, age, (double)lease_ms / 1000 - age);
+    ms_lock_release(&r->dest_lock);
+    return -1;
+}
+
+/*
+ * One run per destination. This master keeps its own runs apart; a local
+ * destination also gets a lock file (MS_DEST_LOCK, flock) for the run's
+ * life, which keeps out any other process's run: an embedded one, another
+ * master's. A master that cannot lock there (it cannot see or write the
+ * destination: a read-only view, another user) says so, and only its own
+ * runs are kept apart.
+ */
+static int lock_dest(ms_master_t *m, ms_runrec_t *r, char *err, size_t errlen)
+{
+    char path[PATH_MAX + 32], what[PATH_MAX + 32], holder[PATH_MAX + 128];
+    for (size_t i = 0; i < m->n_runs; i++)
+        if (!m->runs[i]->finished && m->runs[i] != r && same_dest(m->runs[i]->dest, r->dest))
+            return ms_errf(err, errlen, "destination %s is in use by run %llu of this master",
+                           r->dest, (unsigned long long)m->runs[i]->id);
+    if (ms_path_is_remote(r->dest) || (m->opts.make_dest && ms_path_mkdirs(r->dest, err, errlen)))
+        return ms_path_is_remote(r->dest) ? 0 : -1;
+    snprintf(path, sizeof path, "%s/%s", r->dest, MS_DEST_LOCK);
+    snprintf(what, sizeof what, "destination %s", r->dest);
+    /* A master's workers write for up to a lease after it dies; the embedded
+     * worker and its rsyncs die with the process (and hold the lock till then). */
+    int n = snprintf(holder, sizeof holder, "pid %d %s, run %llu", (int)getpid(),
+                     program_invocation_short_name, (unsigned long long)r->id);
+    if (!m->opts.make_dest && n > 0 && (size_t)n < sizeof holder)
+        snprintf(holder + n, sizeof holder - (size_t)n, ", workers' lease %d ms",
+                 m->heartbeat_ms * MS_HEARTBEAT_LIVENESS);
+    if ((r->dest_lock = ms_lock_take(path, what, holder, err, errlen)) != NULL)
+        return check_dead_holder(r, err, errlen);
+    if (errno == EWOULDBLOCK)
+        return -1;
+    ms_warn("run %llu: %s: only this master's own runs are kept out of %s", (unsigned long long)r->id,
+            err, r->dest);
+    err[0] = '\0';
+    return 0;
+}
+
 int ms_master_start_run(ms_master_t *m, const ms_run_req_t *req, uint64_t *run_id, char *err,
                         size_t errlen)
 {
     const char *source = req->source, *dest = req->dest, *set = req->set;
     uint32_t flags = req->flags;
     ms_scan_t scan;
+    err[0] = '\0';
     if (ms_scan_root(source, &scan, err, errlen) != 0)
         return -1;
     if (check_source(source, &scan, err, errlen) != 0) {
@@ -263,8 +335,14 @@ int ms_master_start_run(ms_master_t *m, const ms_run_req_t *req, uint64_t *run_i
     ms_runrec_t *r = ms_run_new(m->next_run + 1, source, dest, set);
     int added = r ? ms_run_add_projects(r, scan.projects, scan.n_projects, MS_TS_SCANNING) : -1;
     ms_scan_free(&scan);
-    if (added != 0 || add_run(m, r) != 0) {
+    if (added != 0) {
         snprintf(err, errlen, "out of memory starting a run");
+        ms_run_destroy(&r);
+        return -1;
+    }
+    if (lock_dest(m, r, err, errlen) != 0 || add_run(m, r) != 0) {
+        if (!err[0])
+            snprintf(err, errlen, "out of memory starting a run");
         ms_run_destroy(&r);
         return -1;
     }
@@ -327,6 +405,7 @@ void ms_master_task_done(ms_master_t *m, ms_trec_t *t)
         ms_cat_task(m, rel[i]);
     }
     if (run->finished) {
+        ms_lock_release(&run->dest_lock);
         if (ms_diag_freeze(run) != 0)
             ms_error("out of memory keeping the diagnosis of run %llu", (unsigned long long)run->id);
         ms_cat_run_end(m, run);
@@ -339,13 +418,14 @@ void ms_master_task_done(ms_master_t *m, ms_trec_t *t)
     }
 }
 
-void ms_master_fail_waiting(ms_master_t *m, ms_runrec_t *r, const char *why)
+void ms_master_fail_unfinished(ms_master_t *m, ms_runrec_t *r, const char *why, int running_too)
 {
     ms_chunks_cancel(r);
     ms_sched_remove_run(m, r);
     for (size_t i = 0; i < r->n_tasks && !r->finished; i++) {
         ms_trec_t *t = ms_run_at(r, i);
-        if (t->state != MS_TS_QUEUED && t->state != MS_TS_HELD && t->state != MS_TS_SCANNING)
+        if (t->state != MS_TS_QUEUED && t->state != MS_TS_HELD && t->state != MS_TS_SCANNING &&
+            !(running_too && t->state == MS_TS_RUNNING))
             continue;
         ms_result_t res = {.run_id = r->id, .task_id = t->id, .attempt = t->attempts,
                            .exit_code = MS_EXIT_REFUSED, .message = strdup(why)};
@@ -414,6 +494,19 @@ static void load_last_finished(ms_master_t *m)
     free(runs);
 }
 
+/* A resumed run takes its destination's lock again; another run holds it
+ * now (started while this master was down): this one gives up, whole. */
+static int resume_lock(ms_master_t *m, ms_runrec_t *r)
+{
+    char err[PATH_MAX + 512], why[sizeof err + 64];
+    if (lock_dest(m, r, err, sizeof err) == 0)
+        return 0;
+    snprintf(why, sizeof why, "not resumed: %s", err);
+    ms_error("run %llu %s", (unsigned long long)r->id, why);
+    ms_master_fail_unfinished(m, r, why, 1);
+    return -1;
+}
+
 static int resume(ms_master_t *m, char *err, size_t errlen)
 {
     ms_runrec_t **runs = NULL;
@@ -433,6 +526,8 @@ static int resume(ms_master_t *m, char *err, size_t errlen)
         if (ms_catalog_prior_sizes(m->cat, runs[i], err, errlen) != 0)
             err[0] = '\0'; /* sizes are only for the order and the ETA */
         runs[i]->worker_wait_s = worker_wait_of(m, runs[i]->set, 0);
+        if (resume_lock(m, runs[i]) != 0)
+            continue;
         queue_run(m, runs[i]);
         ms_chunks_resume(m, runs[i]); /* after: it pushes the projects it runs whole */
         adopt_or_requeue_later(m, runs[i]);
@@ -889,9 +984,13 @@ int ms_master_poll(ms_master_t *m, int timeout_ms)
     if (ms_now_ms() >= m->next_tick_ms) {
         m->next_tick_ms = ms_now_ms() + m->heartbeat_ms / 2;
         ms_workers_tick(m);
-        for (size_t i = 0; i < m->n_runs; i++)
+        for (size_t i = 0; i < m->n_runs; i++) {
             if (m->runs[i]->walker)
                 ms_chunks_update(m, m->runs[i]);
+            /* The lock's age tells a later taker when this master was alive. */
+            if (m->runs[i]->dest_lock)
+                ms_lock_touch(m->runs[i]->dest_lock);
+        }
         maybe_checkpoint(m);
     }
     /* Big projects wait for the total and for slots: a worker that just

@@ -34,6 +34,8 @@ typedef struct {
     unsigned task_timeout_s;  /* a task running longer is killed (transient); 0: none */
     unsigned split_min_mb;    /* chunks of a split project are at least this big; 0: 32 */
     unsigned worker_wait_s;   /* a run without a usable worker for this long fails; 0: 600 */
+    int make_dest;            /* create a missing local destination to lock it (embedded: the
+                               * destination is this host's); else only lock one that exists */
     int no_split;             /* never split a project */
     const char *catalog;      /* SQLite catalog file; NULL: none (nothing survives) */
     /* Security of network (tcp://) endpoints: CURVE with the key pair in

@@ -115,8 +115,10 @@ int ms_cat_flush(ms_master_t *m);
 /* A task reached its final state (ok, or failed for good). */
 void ms_master_task_done(ms_master_t *m, ms_trec_t *t);
 /* Fail every task of r that waits for a worker (queued, held, being
- * walked) with why; tasks running somewhere go on. */
-void ms_master_fail_waiting(ms_master_t *m, ms_runrec_t *r, const char *why);
+ * walked) with why; running_too: the running ones too (for a run resumed
+ * before any worker connected: a worker that claims one is told to stop
+ * it); else they go on. */
+void ms_master_fail_unfinished(ms_master_t *m, ms_runrec_t *r, const char *why, int running_too);
 
 /* ms_sched.c */
 int ms_sched_push(ms_master_t *m, ms_trec_t *t, int front);

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ms_lock.h"
 #include "ms_run.h"
 #include "ms_walk.h"
 
@@ -92,6 +93,7 @@ void ms_run_destroy(ms_runrec_t **rp)
     if (!rp || !*rp)
         return;
     ms_runrec_t *r = *rp;
+    ms_lock_release(&r->dest_lock);
     ms_walker_stop(&r->walker);
     for (size_t i = 0; i < r->n_waiting; i++)
         ms_walk_free(&r->waiting[i]);

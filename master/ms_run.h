@@ -115,6 +115,7 @@ struct ms_run {
     size_t n_waiting;
     size_t n_finished, n_failed;
     int finished;
+    struct ms_lock *dest_lock;  /* its hold on a local destination (MS_DEST_LOCK), or NULL */
     unsigned worker_wait_s;     /* fail when no worker can take its tasks for this long */
     int64_t no_worker_since_ms; /* monotonic: since when no worker could; 0: one can */
     ms_run_worker_t *workers;

@@ -515,7 +515,7 @@ static void check_worker_wait(ms_master_t *m, int64_t now)
         snprintf(why, sizeof why, "no worker could take it for %u s (worker_wait): is a worker "
                  "running, connected and able to run rsync?", r->worker_wait_s);
         ms_error("run %llu: %s", (unsigned long long)r->id, why);
-        ms_master_fail_waiting(m, r, why);
+        ms_master_fail_unfinished(m, r, why, 0);
     }
 }
 

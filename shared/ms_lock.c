@@ -17,6 +17,8 @@
 
 struct ms_lock {
     int fd;
+    char previous[256]; /* what the file said when taken: a holder that did not release it */
+    double previous_age_s; /* since that holder last wrote or touched it */
 };
 
 /* O_NONBLOCK: a FIFO put at the path must not hang the open (it is then
@@ -153,13 +155,25 @@ ms_lock_t *ms_lock_take(const char *path, const char *what, const char *holder, 
         ms_errf(err, errlen, "cannot write lock file %s: %s", path, strerror(errno));
         return drop(fd);
     }
-    errno = 0;
-    if (write_holder(fd, path, holder, err, errlen) != 0)
-        return drop(fd);
     ms_lock_t *l = malloc(sizeof *l);
     if (!l) {
         errno = ENOMEM;
         ms_errf(err, errlen, "out of memory locking %s", path);
+        return drop(fd);
+    }
+    /* A holder that released it emptied it: a line left is one that died. */
+    struct stat st;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    l->previous_age_s = fstat(fd, &st) == 0 ? (double)(now.tv_sec - st.st_mtim.tv_sec) +
+                                                  (double)(now.tv_nsec - st.st_mtim.tv_nsec) / 1e9
+                                            : 0;
+    ssize_t n = pread(fd, l->previous, sizeof l->previous - 1, 0);
+    l->previous[n > 0 ? n : 0] = '\0';
+    l->previous[strcspn(l->previous, "\n")] = '\0';
+    errno = 0;
+    if (write_holder(fd, path, holder, err, errlen) != 0) {
+        free(l);
         return drop(fd);
     }
     l->fd = fd;
@@ -171,10 +185,24 @@ int ms_lock_fd(const ms_lock_t *l)
     return l ? l->fd : -1;
 }
 
+const char *ms_lock_previous(const ms_lock_t *l, double *age_s)
+{
+    if (age_s)
+        *age_s = l ? l->previous_age_s : 0;
+    return l ? l->previous : "";
+}
+
+int ms_lock_touch(ms_lock_t *l)
+{
+    return l && futimens(l->fd, NULL) == 0 ? 0 : -1;
+}
+
 void ms_lock_release(ms_lock_t **lp)
 {
     if (!lp || !*lp)
         return;
+    /* Emptied: the next taker knows it was released, not left by a crash. */
+    (void)ftruncate((*lp)->fd, 0);
     close((*lp)->fd); /* the kernel drops the lock with the last descriptor */
     free(*lp);
     *lp = NULL;

@@ -41,7 +41,18 @@ ms_lock_t *ms_lock_take(const char *path, const char *what, const char *holder, 
 /* Its descriptor (to hand to a child that must hold it too). */
 int ms_lock_fd(const ms_lock_t *l);
 
-/* Close, NULL-safe, idempotent; never unlinks the file (that would race the next taker). */
+/* What the file said when l was taken: the holder line of a process that
+ * ended without releasing it (a crash); "" when it was released. *age_s
+ * (when not NULL): how long before that the holder last wrote or touched
+ * it (ms_lock_touch), i.e. about how long it has been gone. */
+const char *ms_lock_previous(const ms_lock_t *l, double *age_s);
+
+/* Mark the file as touched now: a holder that does so on its clock tells a
+ * later taker when it was last alive. 0, or -1 (errno). */
+int ms_lock_touch(ms_lock_t *l);
+
+/* Empty the file (a release, not a crash), close; NULL-safe, idempotent;
+ * never unlinks the file (that would race the next taker). */
 void ms_lock_release(ms_lock_t **l);
 
 #endif

@@ -11,4 +11,8 @@
  */
 int ms_path_is_remote(const char *dest);
 
+/* mkdir -p path (links in it are followed: a path an operator named).
+ * Returns 0, or -1 with err set ("cannot create destination /x: ..."). */
+int ms_path_mkdirs(const char *path, char *err, size_t errlen);
+
 #endif

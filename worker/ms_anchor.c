@@ -86,27 +86,6 @@ static int open_source_rel(int *fd, const char *rel, char *path, size_t size, ch
     return 0;
 }
 
-/* mkdir -p of a root the operator named (links in it are the operator's). */
-static int make_root(const char *root, char *err, size_t errlen)
-{
-    char path[PATH_MAX];
-
-    if ((size_t)snprintf(path, sizeof path, "%s", root) >= sizeof path)
-        return ms_errf(err, errlen, "destination %s: path too long", root);
-    for (char *p = path + 1;; p++) {
-        char c = *p;
-
-        if (c != '/' && c != '\0')
-            continue;
-        *p = '\0';
-        if (mkdir(path, 0777) != 0 && errno != EEXIST)
-            return ms_errf(err, errlen, "cannot create destination %s: %s", path, strerror(errno));
-        *p = c;
-        if (c == '\0')
-            return 0;
-    }
-}
-
 /* Note what was replaced (the first few; the rest as a count). */
 static void note_replaced(char *note, size_t size, const char *path, const char *kind)
 {
@@ -152,7 +131,7 @@ static int open_dest(const ms_task_t *t, const char *rel, ms_anchor_t *a, char *
     char path[PATH_MAX], comp[NAME_MAX + 1];
     int fd = open(t->dest, DIR_FLAGS);
 
-    if (fd < 0 && errno == ENOENT && make_root(t->dest, err, errlen) == 0)
+    if (fd < 0 && errno == ENOENT && ms_path_mkdirs(t->dest, err, errlen) == 0)
         fd = open(t->dest, DIR_FLAGS);
     if (fd < 0)
         return err[0] ? -1 : ms_errf(err, errlen, "destination %s: %s", t->dest, strerror(errno));

@@ -86,11 +86,14 @@ gen_tree() {
 }
 
 # same_tree SRC DST : nothing differs, by diff and by rsync's own check
-# (which also compares times, permissions, links).
+# (which also compares times, permissions, links). The destination's lock
+# file (.multisync.lock, in the root of a local backup) is not a difference.
 same_tree() {
-    diff -r --no-dereference "$1" "$2" || fail "diff -r $1 $2 shows differences"
     local out
-    out=$(rsync -ani --no-motd "$1/" "$2/") || fail "rsync -ani failed"
+    out=$(diff -r --no-dereference "$1" "$2" | grep -vx "Only in ${2%/}: .multisync.lock") &&
+        fail "diff -r $1 $2 shows differences:
+$out"
+    out=$(rsync -ani --no-motd --exclude=/.multisync.lock "$1/" "$2/") || fail "rsync -ani failed"
     [[ -z $out ]] || fail "rsync -ani $1/ $2/ has work to do:
 $out"
 }
