@@ -67,7 +67,10 @@ static void assert_held_by(const fx_t *fx, pid_t holder_pid)
         ms_lock_release(&l);
     assert_null(l);
     assert_int_equal(e, EWOULDBLOCK);
-    snprintf(want, sizeof want, "thing /x is in use by pid %d ", (int)holder_pid);
+    if (holder_pid == 0) /* the one that wrote its name released it, emptying the file */
+        snprintf(want, sizeof want, "thing /x is in use by another process (it holds ");
+    else
+        snprintf(want, sizeof want, "thing /x is in use by pid %d ", (int)holder_pid);
     if (strncmp(err, want, strlen(want)) != 0)
         fail_msg("refusal '%s' does not start with '%s'", err, want);
     assert_null(strchr(err, '\n'));
@@ -106,7 +109,33 @@ static void test_a_lock_writes_its_holder_and_a_second_take_is_refused(void **st
     ms_lock_release(&l); /* idempotent */
     ms_lock_release(NULL);
     assert_int_equal(access(fx->path, F_OK), 0); /* never unlinked */
+    read_file(fx->path, text, sizeof text);
+    assert_string_equal(text, ""); /* emptied: released, not left by a crash */
     l = take_as_self(fx, "next");
+    assert_string_equal(ms_lock_previous(l, NULL), "");
+    ms_lock_release(&l);
+}
+
+/* A holder that dies without releasing leaves its line: the next taker
+ * reads it, and how long ago it was last touched. */
+static void test_what_a_dead_holder_left_is_told_to_the_next(void **state)
+{
+    fx_t *fx = *state;
+    int status;
+    double age = -1;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char err[256];
+        ms_lock_t *l = ms_lock_take(fx->path, "thing /x", "pid 42 dead, lease 3000 ms", err,
+                                    sizeof err);
+        _exit(l && ms_lock_touch(l) == 0 ? 0 : 1); /* dies holding it */
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ms_lock_t *l = take_as_self(fx, "after");
+    assert_string_equal(ms_lock_previous(l, &age), "pid 42 dead, lease 3000 ms");
+    assert_true(age >= 0 && age < 5);
     ms_lock_release(&l);
 }
 
@@ -168,7 +197,7 @@ static void test_a_forked_child_with_the_inherited_descriptor_keeps_it_held(void
     }
     close(go[0]);
     ms_lock_release(&l);
-    assert_held_by(fx, getpid()); /* the child still holds the parent's lock */
+    assert_held_by(fx, 0); /* the child still holds the parent's lock */
     close(go[1]);
     assert_int_equal(waitpid(pid, &status, 0), pid);
     l = take_as_self(fx, "again");
@@ -234,6 +263,8 @@ int main(void)
             test_a_child_holding_the_lock_blocks_the_parent_until_it_exits, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_a_forked_child_with_the_inherited_descriptor_keeps_it_held, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_what_a_dead_holder_left_is_told_to_the_next, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_a_symlink_at_the_path_is_never_followed, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_other_failures_say_why, setup, teardown),
