@@ -36,7 +36,7 @@ int main(int argc, char **argv)
     ms_msg_t m[32];
     size_t n = 0;
     memset(m, 0, sizeof m);
-    m[n].cmd = MS_CMD_HELLO, m[n++].u.hello = (ms_hello_t){"hostA", 8};
+    m[n].cmd = MS_CMD_HELLO, m[n++].u.hello = (ms_hello_t){"hostA", 8, "rsync  version 3.2.7  protocol version 31", 3};
     m[n].cmd = MS_CMD_READY, m[n++].u.ready.credit = 2;
     /* every TASK field, the lists too (a real task has items or match, or
      * excl and xmatch, never a mix) */
@@ -67,7 +67,7 @@ int main(int argc, char **argv)
     m[n++].cmd = MS_CMD_DRAIN;
     m[n].cmd = MS_CMD_BYE, m[n++].u.text = (ms_text_t){"restarting", 1};
     m[n].cmd = MS_CMD_ERROR, m[n++].u.text.message = "bad";
-    m[n].cmd = MS_CMD_RUN, m[n++].u.run = (ms_run_t){"/src", "/dst", "nightly", 1};
+    m[n].cmd = MS_CMD_RUN, m[n++].u.run = (ms_run_t){"/src", "/dst", "nightly", 3, 600};
     m[n].cmd = MS_CMD_RUN_STARTED, m[n++].u.runref.run_id = 7;
     m[n].cmd = MS_CMD_RUN_DONE,
     m[n++].u.runref = (ms_runref_t){.run_id = 7, .report = "{\"run_id\": 7}"};
