@@ -17,6 +17,7 @@
 #include "ms_signal.h"
 
 static int noop_executor; /* --noop-executor: for the control-plane benchmark */
+static int exit_with_parent; /* --exit-with-parent: the worker of `multisync run` */
 
 static void usage(FILE *f)
 {
@@ -41,6 +42,8 @@ static void usage(FILE *f)
             "      --allow-dest DIR   only write backups under DIR (repeatable; may be an\n"
             "                         rsync remote prefix such as backup-host:/srv)\n"
             "      --noop-executor    benchmarks only: report every task done, run nothing\n"
+            "      --exit-with-parent for multisync run: stop at once when the process that\n"
+            "                         started this worker exits\n"
             "  -c, --config FILE      read the [worker] section of FILE\n"
             "  -v, --verbose          log debug messages\n"
             "  -q, --quiet            log only errors\n"
@@ -49,7 +52,7 @@ static void usage(FILE *f)
 
 enum {
     OPT_RSYNC = 256, OPT_RSYNC_OPT, OPT_HEARTBEAT, OPT_DRAIN, OPT_KEY, OPT_MASTER_KEY,
-    OPT_INSECURE, OPT_ALLOW_SOURCE, OPT_ALLOW_DEST, OPT_NOOP
+    OPT_INSECURE, OPT_ALLOW_SOURCE, OPT_ALLOW_DEST, OPT_NOOP, OPT_EXIT_WITH_PARENT
 };
 
 static int parse_args(int argc, char **argv, ms_config_t *cfg, int *verbose)
@@ -66,6 +69,7 @@ static int parse_args(int argc, char **argv, ms_config_t *cfg, int *verbose)
         {"allow-source", required_argument, NULL, OPT_ALLOW_SOURCE},
         {"allow-dest", required_argument, NULL, OPT_ALLOW_DEST},
         {"noop-executor", no_argument, NULL, OPT_NOOP},
+        {"exit-with-parent", no_argument, NULL, OPT_EXIT_WITH_PARENT},
         {"config", required_argument, NULL, 'c'},  {"verbose", no_argument, NULL, 'v'},
         {"quiet", no_argument, NULL, 'q'},         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     char err[512];
@@ -118,6 +122,9 @@ static int parse_args(int argc, char **argv, ms_config_t *cfg, int *verbose)
             break;
         case OPT_NOOP:
             noop_executor = 1;
+            break;
+        case OPT_EXIT_WITH_PARENT:
+            exit_with_parent = 1;
             break;
         case OPT_ALLOW_SOURCE:
             ms_config_add_str(&cfg->allow_source, &cfg->n_allow_source, optarg);
@@ -238,7 +245,8 @@ int main(int argc, char **argv)
                          .master_key = cfg.master_key, .insecure = cfg.insecure,
                          .confine = confine, .noop = noop_executor,
                          .rsync_version = version[0] ? version : NULL,
-                         .unconfined = unconfined_bits(confine)};
+                         .unconfined = unconfined_bits(confine),
+                         .exit_with_parent = exit_with_parent};
     rc = ms_agent_run(&o, &ms_stop_signal);
     ms_confine_destroy(&confine);
 out:

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "ms_agent.h"
@@ -22,6 +23,11 @@
 #define MIN_BEAT_MS 10
 
 #define KILL_GRACE_MS 5000
+/* The grace when the process that started us is gone: nobody waits for a
+ * clean end, and whatever still copies races the next run. On SIGTERM rsync
+ * sleeps 400 ms (for ssh's sake), then removes its temporary file. */
+#define EXIT_NOW_GRACE_MS 1000
+#define LINGER_MS 2000
 #define PROGRESS_EVERY_MS 2000
 
 /* A result sent and not yet known to have reached the master. */
@@ -56,6 +62,8 @@ typedef struct {
     outbox_t *outbox;
     size_t n_out, cap_out;
     int draining;
+    pid_t parent;           /* getppid() at start, for exit_with_parent */
+    int linger_ms;          /* how long the last messages may take to leave */
     int done;               /* leave the loop */
     int exit_code;
 } agent_t;
@@ -516,14 +524,14 @@ static void wait_tasks(agent_t *a, int64_t deadline, int stop_on_bye)
 
 /* SIGTERM first: rsync then removes its temporary file; SIGKILL whatever
  * is still there after the grace. */
-static void stop_all(agent_t *a, const char *why)
+static void stop_all(agent_t *a, const char *why, int grace_ms)
 {
     if (ms_pool_busy(a->pool) == 0)
         return;
     ms_pool_kill_all(a->pool, SIGTERM, why);
-    wait_tasks(a, ms_now_ms() + KILL_GRACE_MS, 0);
+    wait_tasks(a, ms_now_ms() + grace_ms, 0);
     ms_pool_kill_all(a->pool, SIGKILL, why);
-    wait_tasks(a, ms_now_ms() + KILL_GRACE_MS, 0);
+    wait_tasks(a, ms_now_ms() + grace_ms, 0);
 }
 
 /* SIGTERM: no new tasks, let running ones finish up to the drain timeout,
@@ -540,16 +548,59 @@ static void drain(agent_t *a)
     wait_tasks(a, ms_now_ms() + (int64_t)limit * 1000, 1);
     if (ms_pool_busy(a->pool) > 0 && !a->done) {
         ms_warn("drain timeout: interrupting %u task(s)", ms_pool_busy(a->pool));
-        stop_all(a, "interrupted: the worker was stopped");
+        stop_all(a, "interrupted: the worker was stopped", KILL_GRACE_MS);
     }
 }
 
 static void leave(agent_t *a, const char *why)
 {
     ms_msg_t bye = {.cmd = MS_CMD_BYE};
-    stop_all(a, "interrupted: the worker left");
+    stop_all(a, "interrupted: the worker left", KILL_GRACE_MS);
     bye.u.text.message = (char *)why;
     send_msg(a, &bye);
+}
+
+/* exit_with_parent: the process that started us died (PR_SET_PDEATHSIG
+ * sends SIGTERM; getppid() catches a signal that never came). */
+static int parent_gone(const agent_t *a)
+{
+    return a->o->exit_with_parent && getppid() != a->parent;
+}
+
+/*
+ * exit_with_parent and the parent died: the embedded master lived in it, so
+ * nobody waits for a drain and every second spent copying races the next
+ * run into the same backup. Stop the rsyncs at once and go; the last
+ * messages have nobody to go to, so they must not hold up the exit.
+ */
+static void leave_now(agent_t *a)
+{
+    ms_msg_t bye = {.cmd = MS_CMD_BYE};
+    if (ms_pool_busy(a->pool) > 0)
+        ms_warn("the process that started this worker exited: stopping %u task(s) at once",
+                ms_pool_busy(a->pool));
+    stop_all(a, "interrupted: the worker was stopped", EXIT_NOW_GRACE_MS);
+    bye.u.text.message = "worker stopped";
+    send_msg(a, &bye);
+    a->linger_ms = 0;
+}
+
+/*
+ * After the loop: BYE, after a drain on a stop signal. With exit_with_parent
+ * SIGTERM is the parent's death signal; it may come before getppid()
+ * changes (the parent's other threads are still dying). SIGINT (Ctrl-C on
+ * the terminal, which the parent gets too) drains as before: the parent
+ * cancels the tasks and reports them.
+ */
+static void finish(agent_t *a, volatile sig_atomic_t *stop)
+{
+    if (a->o->exit_with_parent && !a->done && (*stop == SIGTERM || parent_gone(a))) {
+        leave_now(a);
+        return;
+    }
+    if (*stop && !a->done)
+        drain(a);
+    leave(a, *stop ? "worker stopped" : "worker leaving");
 }
 
 /* --- setup ------------------------------------------------------------------------------------ */
@@ -577,10 +628,10 @@ static int setup(agent_t *a, char *err, size_t errlen)
 static void teardown(agent_t *a)
 {
     /* The last results and the BYE may still sit in the socket's queue:
-     * give them a moment to leave (a reconnect, by contrast, drops them). */
-    int linger = 2000;
+     * give them a moment to leave (a reconnect, by contrast, drops them),
+     * unless the master died with our parent (leave_now). */
     if (a->sock)
-        zmq_setsockopt(a->sock, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_setsockopt(a->sock, ZMQ_LINGER, &a->linger_ms, sizeof a->linger_ms);
     ms_pool_destroy(&a->pool);
     ms_host_destroy(&a->host);
     for (size_t i = 0; i < a->n_out; i++)
@@ -595,7 +646,7 @@ static void teardown(agent_t *a)
 
 int ms_agent_run(const ms_agent_opts_t *o, volatile sig_atomic_t *stop)
 {
-    agent_t a = {.o = o, .exit_code = 0};
+    agent_t a = {.o = o, .exit_code = 0, .parent = getppid(), .linger_ms = LINGER_MS};
     char err[512];
     a.hb_ms = o->heartbeat_ms > 0 ? o->heartbeat_ms : MS_HEARTBEAT_MS;
     a.beat_ms = a.hb_ms;
@@ -610,7 +661,7 @@ int ms_agent_run(const ms_agent_opts_t *o, volatile sig_atomic_t *stop)
     a.last_heard_ms = ms_now_ms();
     a.acked_ms = ms_now_ms(); /* no task is held before the master answers */
     announce(&a);
-    while (!a.done && !*stop) {
+    while (!a.done && !*stop && !parent_gone(&a)) {
         tick(&a);
         if (turn(&a, a.beat_ms / 2) != 0) {
             ms_error("poll failed: %s", zmq_strerror(errno));
@@ -618,9 +669,7 @@ int ms_agent_run(const ms_agent_opts_t *o, volatile sig_atomic_t *stop)
             break;
         }
     }
-    if (*stop && !a.done)
-        drain(&a);
-    leave(&a, *stop ? "worker stopped" : "worker leaving");
+    finish(&a, stop);
     teardown(&a);
     return a.exit_code;
 }

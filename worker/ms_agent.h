@@ -15,7 +15,12 @@
  *     HOLD for each task it still runs, and re-sends every result the master
  *     has not acknowledged (results are idempotent per task attempt);
  *   - SIGTERM: DRAIN (no more tasks), let running tasks finish for up to
- *     drain_timeout_s, then kill them (reported as interrupted), BYE, exit.
+ *     drain_timeout_s, then kill them (reported as interrupted), BYE, exit;
+ *   - with exit_with_parent (the worker `multisync run` starts): SIGTERM
+ *     (*stop == SIGTERM: the parent's PR_SET_PDEATHSIG), or a parent pid
+ *     that changed, means the process that started the worker is gone: no
+ *     drain, the rsyncs are stopped at once (SIGTERM, SIGKILL after 1 s),
+ *     BYE, exit;
  *   - a master that refuses it because another live worker has its name:
  *     it says so and asks again, 1 s later, then 2, 4... up to 32 s (it may
  *     take over once the other falls silent).
@@ -43,11 +48,15 @@ typedef struct {
     unsigned unconfined;      /* MS_UNCONFINED_*: told to the master (status, reports) */
     int noop;                 /* benchmark the control plane: report every task done
                                * at once, run nothing */
+    int exit_with_parent;     /* leave at once, without draining, on SIGTERM (the
+                               * parent's PR_SET_PDEATHSIG) or when getppid() is no
+                               * longer what it was at start */
 } ms_agent_opts_t;
 
 /*
  * Serve the master until it says BYE, the process is asked to stop (*stop
- * becomes non-zero, from a signal handler) or a fatal error. Returns the
+ * becomes non-zero, from a signal handler: the signal's number) or a fatal
+ * error, or with exit_with_parent its parent is gone. Returns the
  * process exit status: 0 after BYE or a stop, 1 on a fatal error. A master
  * that speaks another protocol version is logged (once per connection) and
  * treated as absent: the agent keeps reconnecting. Logs through ms_log.
