@@ -86,6 +86,7 @@ static char **worker_argv(const ms_embedded_opts_t *o, const embedded_t *e, char
         argv[n++] = o->rsync_opts[i];
     }
     argv[n++] = o->verbose ? "--verbose" : "--quiet";
+    argv[n++] = "--exit-with-parent"; /* no drain: the master dies with us */
     if (o->heartbeat_ms > 0) {
         argv[n++] = "--heartbeat-ms";
         argv[n++] = hb;
@@ -97,6 +98,7 @@ static int spawn_worker(const ms_embedded_opts_t *o, embedded_t *e, unsigned slo
                         size_t errlen)
 {
     char prog[PATH_MAX], slots_s[16], hb[16];
+    pid_t self = getpid();
     if (worker_path(prog, sizeof prog) != 0) {
         snprintf(err, errlen, "cannot find multisync-worker next to this program");
         return -1;
@@ -110,7 +112,11 @@ static int spawn_worker(const ms_embedded_opts_t *o, embedded_t *e, unsigned slo
         return -1;
     }
     if (e->worker == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        /* The worker dies with us, also after a kill -9: SIGTERM, so that it
+         * stops its rsyncs before it goes (--exit-with-parent). If we died
+         * before prctl, that signal will never come: give up now. */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != self)
+            _exit(127);
         execv(prog, argv);
         _exit(127);
     }
