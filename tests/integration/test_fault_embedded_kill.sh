@@ -4,6 +4,8 @@
 # about a second instead of writing on; a rerun started right away exits 0
 # with an exact backup; the killed run's private runtime folder is removed
 # by that rerun, while the folder of a run that is still alive is left alone.
+# A rerun started the moment the killed run is reaped waits for its worker
+# and leaves no trace of the race (folder times, temporary files).
 # Every failed assertion is listed before the test fails.
 source "$(dirname "$0")/lib.sh"
 
@@ -97,6 +99,24 @@ note "the live run ends ok and removes its own folder"
 wait_exit 30 "$LIVE" "the live run"
 [[ $RC == 0 ]] || bad "the live run exited $RC: $(tail -5 "$T/live.err")"
 (same_tree "$T/src2" "$T/dst2") || bad "the live run's backup differs"
+
+note "killed again, and rerun without waiting: the rerun waits for the dying worker"
+"$BIN/multisync" run --slots 2 --rsync-opt=--bwlimit=500 "$T/src" "$T/dst3" \
+    >"$T/killed2.out" 2>"$T/killed2.err" &
+CLI=$!
+copying3() { [[ -n $(find "$T/dst3" -name '.*' -type f -size +0 2>/dev/null) ]]; }
+wait_until 15 "the rsyncs write into the second backup" copying3
+sleep 0.5
+kill -KILL "$CLI"
+wait "$CLI" 2>/dev/null || true
+rc=0
+"$BIN/multisync" run --slots 2 "$T/src" "$T/dst3" >"$T/rerun2.out" 2>"$T/rerun2.err" || rc=$?
+[[ $rc == 0 ]] || bad "the immediate rerun exited $rc: $(tail -5 "$T/rerun2.err")"
+[[ -z $(test_workers) && -z $(test_rsyncs) ]] || bad "the killed run still copies after the rerun"
+sleep 1 # what the killed run would still do, it would do now
+(same_tree "$T/src" "$T/dst3") || bad "the immediate rerun's backup differs from the source"
+leftovers=$(find "$T/dst3" -name '.*' -type f)
+[[ -z $leftovers ]] || bad "rsync temporary files left in the second backup: $leftovers"
 left=$(compgen -G "$RT/multisync.*" || true)
 [[ -z $left ]] || bad "private folders left in $RT: $left"
 
