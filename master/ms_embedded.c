@@ -14,42 +14,33 @@
 #include "ms_master.h"
 #include "ms_report.h"
 #include "ms_run.h"
+#include "ms_rundir.h"
 #include "ms_signal.h"
 
 #define WORKER_EXIT_WAIT_MS 10000
+/* How long a run waits for the worker of a killed run to stop its rsyncs
+ * (about 0.5 s, 2 s at most: --exit-with-parent) before it copies into
+ * what may be the same backup. */
+#define DEAD_WORKER_WAIT_MS 3000
 
 typedef struct {
-    char dir[PATH_MAX - 64];
+    ms_rundir_t dir;
     char endpoint[PATH_MAX];
     pid_t worker;
 } embedded_t;
 
+/* Our runtime folder, after removing those of runs killed before they
+ * could (a kill -9 leaves the folder and its socket behind). */
 static int make_private_dir(embedded_t *e, char *err, size_t errlen)
 {
-    const char *base = getenv("XDG_RUNTIME_DIR");
-    if (!base || access(base, W_OK) != 0)
-        base = getenv("TMPDIR");
-    if (!base || access(base, W_OK) != 0)
-        base = "/tmp";
-    snprintf(e->dir, sizeof e->dir, "%s/multisync.XXXXXX", base);
-    if (!mkdtemp(e->dir)) { /* mkdtemp makes it 0700 */
-        snprintf(err, errlen, "cannot create a private directory in %s: %s", base,
-                 strerror(errno));
+    const char *base = ms_rundir_base();
+    int swept = ms_rundir_sweep(base, DEAD_WORKER_WAIT_MS);
+    if (swept > 0)
+        ms_info("removed %d runtime folder(s) left in %s by runs that were killed", swept, base);
+    if (ms_rundir_create(&e->dir, base, err, errlen) != 0)
         return -1;
-    }
-    snprintf(e->endpoint, sizeof e->endpoint, "ipc://%s/worker.sock", e->dir);
+    snprintf(e->endpoint, sizeof e->endpoint, "ipc://%s/" MS_RUNDIR_SOCKET, e->dir.path);
     return 0;
-}
-
-/* After the master is gone: its socket, and the lock file it held on it. */
-static void remove_private_dir(const embedded_t *e)
-{
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/worker.sock", e->dir);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/worker.sock.lock", e->dir);
-    unlink(path);
-    rmdir(e->dir);
 }
 
 /* The worker program installed next to this one. */
@@ -109,6 +100,7 @@ static int spawn_worker(const ms_embedded_opts_t *o, embedded_t *e, unsigned slo
     if (!argv || (e->worker = fork()) < 0) {
         snprintf(err, errlen, "cannot start the local worker: %s", strerror(errno));
         free(argv);
+        ms_rundir_handed_over(&e->dir);
         return -1;
     }
     if (e->worker == 0) {
@@ -117,9 +109,11 @@ static int spawn_worker(const ms_embedded_opts_t *o, embedded_t *e, unsigned slo
          * before prctl, that signal will never come: give up now. */
         if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != self)
             _exit(127);
+        ms_rundir_inherit(&e->dir); /* the worker holds its lock until it exits */
         execv(prog, argv);
         _exit(127);
     }
+    ms_rundir_handed_over(&e->dir);
     free(argv);
     return 0;
 }
@@ -230,6 +224,6 @@ out:
     if (e.worker > 0)
         reap_worker(&e);
     ms_master_destroy(&m);
-    remove_private_dir(&e);
+    ms_rundir_remove(&e.dir);
     return report;
 }
