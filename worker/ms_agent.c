@@ -62,8 +62,8 @@ typedef struct {
     outbox_t *outbox;
     size_t n_out, cap_out;
     int draining;
-    pid_t parent;           /* getppid() at start, for exit_with_parent */
-    int linger_ms;          /* how long the last messages may take to leave */
+    volatile sig_atomic_t *stop; /* the caller's flag: the stop signal's number */
+    pid_t parent;                /* getppid() at start, for exit_with_parent */
     int done;               /* leave the loop */
     int exit_code;
 } agent_t;
@@ -512,10 +512,21 @@ static void tick(agent_t *a)
 
 /* --- stopping ------------------------------------------------------------------------------ */
 
-/* Run the loop until no task runs, the deadline, or (if stop_on_bye) a BYE. */
+/* exit_with_parent and the process that started us died: its death signal
+ * (SIGTERM) came, or getppid() changed (a signal that never came). SIGTERM
+ * may come before getppid() changes: the parent's other threads may still
+ * be dying. */
+static int orphaned(const agent_t *a)
+{
+    return a->o->exit_with_parent && (*a->stop == SIGTERM || getppid() != a->parent);
+}
+
+/* Run the loop until no task runs, the deadline, or (if stop_on_bye) a BYE
+ * or the parent's death. */
 static void wait_tasks(agent_t *a, int64_t deadline, int stop_on_bye)
 {
-    while (ms_pool_busy(a->pool) > 0 && ms_now_ms() < deadline && !(stop_on_bye && a->done)) {
+    while (ms_pool_busy(a->pool) > 0 && ms_now_ms() < deadline &&
+           !(stop_on_bye && (a->done || orphaned(a)))) {
         tick(a);
         if (turn(a, 100) != 0)
             break;
@@ -546,7 +557,7 @@ static void drain(agent_t *a)
         ms_info("draining: waiting up to %u s for %u running task(s)", limit,
                 ms_pool_busy(a->pool));
     wait_tasks(a, ms_now_ms() + (int64_t)limit * 1000, 1);
-    if (ms_pool_busy(a->pool) > 0 && !a->done) {
+    if (ms_pool_busy(a->pool) > 0 && !a->done && !orphaned(a)) { /* an orphan: leave_now */
         ms_warn("drain timeout: interrupting %u task(s)", ms_pool_busy(a->pool));
         stop_all(a, "interrupted: the worker was stopped", KILL_GRACE_MS);
     }
@@ -560,18 +571,10 @@ static void leave(agent_t *a, const char *why)
     send_msg(a, &bye);
 }
 
-/* exit_with_parent: the process that started us died (PR_SET_PDEATHSIG
- * sends SIGTERM; getppid() catches a signal that never came). */
-static int parent_gone(const agent_t *a)
-{
-    return a->o->exit_with_parent && getppid() != a->parent;
-}
-
 /*
  * exit_with_parent and the parent died: the embedded master lived in it, so
  * nobody waits for a drain and every second spent copying races the next
- * run into the same backup. Stop the rsyncs at once and go; the last
- * messages have nobody to go to, so they must not hold up the exit.
+ * run into the same backup. Stop the rsyncs at once and go.
  */
 static void leave_now(agent_t *a)
 {
@@ -582,25 +585,22 @@ static void leave_now(agent_t *a)
     stop_all(a, "interrupted: the worker was stopped", EXIT_NOW_GRACE_MS);
     bye.u.text.message = "worker stopped";
     send_msg(a, &bye);
-    a->linger_ms = 0;
 }
 
 /*
- * After the loop: BYE, after a drain on a stop signal. With exit_with_parent
- * SIGTERM is the parent's death signal; it may come before getppid()
- * changes (the parent's other threads are still dying). SIGINT (Ctrl-C on
- * the terminal, which the parent gets too) drains as before: the parent
- * cancels the tasks and reports them.
+ * After the loop: BYE, after a drain on a stop signal. An orphan does not
+ * drain. SIGINT with exit_with_parent (Ctrl-C on the terminal, which the
+ * parent gets too) drains as before: the parent cancels the tasks and
+ * reports them, unless it dies meanwhile.
  */
-static void finish(agent_t *a, volatile sig_atomic_t *stop)
+static void finish(agent_t *a)
 {
-    if (a->o->exit_with_parent && !a->done && (*stop == SIGTERM || parent_gone(a))) {
-        leave_now(a);
-        return;
-    }
-    if (*stop && !a->done)
+    if (*a->stop && !a->done && !orphaned(a))
         drain(a);
-    leave(a, *stop ? "worker stopped" : "worker leaving");
+    if (!a->done && orphaned(a))
+        leave_now(a);
+    else
+        leave(a, *a->stop ? "worker stopped" : "worker leaving");
 }
 
 /* --- setup ------------------------------------------------------------------------------------ */
@@ -629,9 +629,10 @@ static void teardown(agent_t *a)
 {
     /* The last results and the BYE may still sit in the socket's queue:
      * give them a moment to leave (a reconnect, by contrast, drops them),
-     * unless the master died with our parent (leave_now). */
+     * unless the master died with our parent: nobody is left to read. */
+    int linger = orphaned(a) ? 0 : LINGER_MS;
     if (a->sock)
-        zmq_setsockopt(a->sock, ZMQ_LINGER, &a->linger_ms, sizeof a->linger_ms);
+        zmq_setsockopt(a->sock, ZMQ_LINGER, &linger, sizeof linger);
     ms_pool_destroy(&a->pool);
     ms_host_destroy(&a->host);
     for (size_t i = 0; i < a->n_out; i++)
@@ -646,7 +647,7 @@ static void teardown(agent_t *a)
 
 int ms_agent_run(const ms_agent_opts_t *o, volatile sig_atomic_t *stop)
 {
-    agent_t a = {.o = o, .exit_code = 0, .parent = getppid(), .linger_ms = LINGER_MS};
+    agent_t a = {.o = o, .exit_code = 0, .stop = stop, .parent = getppid()};
     char err[512];
     a.hb_ms = o->heartbeat_ms > 0 ? o->heartbeat_ms : MS_HEARTBEAT_MS;
     a.beat_ms = a.hb_ms;
@@ -661,7 +662,7 @@ int ms_agent_run(const ms_agent_opts_t *o, volatile sig_atomic_t *stop)
     a.last_heard_ms = ms_now_ms();
     a.acked_ms = ms_now_ms(); /* no task is held before the master answers */
     announce(&a);
-    while (!a.done && !*stop && !parent_gone(&a)) {
+    while (!a.done && !*stop && !orphaned(&a)) {
         tick(&a);
         if (turn(&a, a.beat_ms / 2) != 0) {
             ms_error("poll failed: %s", zmq_strerror(errno));
@@ -669,7 +670,7 @@ int ms_agent_run(const ms_agent_opts_t *o, volatile sig_atomic_t *stop)
             break;
         }
     }
-    finish(&a, stop);
+    finish(&a);
     teardown(&a);
     return a.exit_code;
 }

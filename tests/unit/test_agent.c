@@ -14,12 +14,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zmq.h>
 
 #include "ms_agent.h"
+#include "ms_clock.h"
 #include "ms_log.h"
 #include "ms_wire.h"
 #include "ms_test.h"
@@ -29,6 +32,8 @@ typedef struct {
     char ep[128];
     void *ctx, *router;
     pid_t agent;
+    pid_t orphan;  /* setup_orphan: the agent, a grandchild */
+    int release;   /* setup_orphan: a byte here ends its parent, fx->agent */
     ms_peer_t peer;
 } fx_t;
 
@@ -286,6 +291,115 @@ static void test_agent_beats_as_often_as_the_master_lease_needs(void **state)
         fail_msg("median heartbeat interval %lld ms against a lease of 150 ms", (long long)gaps[7]);
 }
 
+/* The agent with exit_with_parent, in a grandchild whose parent (fx->agent)
+ * exits once the test writes to fx->release. This process is a subreaper:
+ * the orphaned agent becomes its child. */
+static int setup_orphan(void **state)
+{
+    fx_t *fx = calloc(1, sizeof *fx);
+    int release[2], pid_pipe[2];
+    char c;
+    ms_test_tmpdir(fx->dir, sizeof fx->dir, "agent");
+    snprintf(fx->ep, sizeof fx->ep, "ipc://%s/m.sock", fx->dir);
+    assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    assert_int_equal(pipe(release), 0);
+    assert_int_equal(pipe(pid_pipe), 0);
+    fx->agent = fork();
+    assert_true(fx->agent >= 0);
+    if (fx->agent == 0) {
+        pid_t g = fork();
+        if (g == 0) {
+            static char *slow[] = {"--bwlimit=100"};
+            ms_log_init("test-agent", MS_LOG_ERROR);
+            ms_agent_opts_t o = {.master = fx->ep, .name = "orphan", .slots = 1,
+                                 .rsync = "rsync", .rsync_opts = slow, .n_rsync_opts = 1,
+                                 .heartbeat_ms = 100, .exit_with_parent = 1};
+            _exit(ms_agent_run(&o, &never_stop));
+        }
+        if (write(pid_pipe[1], &g, sizeof g) != sizeof g || read(release[0], &c, 1) < 0)
+            _exit(1);
+        _exit(0); /* no death signal: the agent sees getppid() change */
+    }
+    assert_int_equal(read(pid_pipe[0], &fx->orphan, sizeof fx->orphan), sizeof fx->orphan);
+    close(pid_pipe[0]);
+    close(pid_pipe[1]);
+    close(release[0]);
+    fx->release = release[1];
+    fx->ctx = zmq_ctx_new();
+    fx->router = zmq_socket(fx->ctx, ZMQ_ROUTER);
+    assert_int_equal(ms_wire_setup(fx->router, 0), 0);
+    assert_int_equal(zmq_bind(fx->router, fx->ep), 0);
+    *state = fx;
+    return 0;
+}
+
+static int teardown_orphan(void **state)
+{
+    fx_t *fx = *state;
+    if (fx->orphan > 0) {
+        kill(fx->orphan, SIGKILL);
+        waitpid(fx->orphan, NULL, 0);
+    }
+    close(fx->release);
+    prctl(PR_SET_CHILD_SUBREAPER, 0);
+    return teardown(state);
+}
+
+/* 1 when the folder holds an rsync temporary file (".name.XXXXXX"). */
+static int has_temp_file(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int found = 0;
+    while (d && (de = readdir(d)) != NULL)
+        found |= de->d_name[0] == '.' && strcmp(de->d_name, ".") != 0 &&
+                 strcmp(de->d_name, "..") != 0;
+    if (d)
+        closedir(d);
+    return found;
+}
+
+/* exit_with_parent: while a task copies (2 MB at 100 KB/s), the process
+ * that started the agent exits. The agent stops the rsync at once (SIGTERM:
+ * its temporary file goes) and exits 0, without draining. */
+static void test_agent_with_exit_with_parent_stops_when_its_parent_exits(void **state)
+{
+    fx_t *fx = *state;
+    char src[128], dst[128], path[256], err[256];
+    make_project(fx, src, dst, sizeof src);
+    snprintf(path, sizeof path, "%s/proj/data", src);
+    FILE *f = fopen(path, "w");
+    for (int i = 0; i < 200000; i++)
+        fputs("0123456789", f);
+    fclose(f);
+    ms_msg_t m;
+    expect(fx, MS_CMD_READY, &m);
+    ms_msg_clear(&m);
+    ms_msg_t task = {.cmd = MS_CMD_TASK};
+    task.u.task = (ms_task_t){.run_id = 7, .task_id = 5, .attempt = 1, .project = "proj",
+                              .source = src, .dest = dst};
+    assert_int_equal(ms_wire_send(fx->router, &fx->peer, &task, err, sizeof err), 0);
+    snprintf(path, sizeof path, "%s/proj", dst);
+    for (int i = 0; i < 500 && !has_temp_file(path); i++)
+        usleep(10000);
+    assert_true(has_temp_file(path));
+
+    assert_int_equal(write(fx->release, "x", 1), 1);
+    assert_int_equal(waitpid(fx->agent, NULL, 0), fx->agent);
+    fx->agent = -1;
+    int64_t t0 = ms_now_ms();
+    int status = -1;
+    while (waitpid(fx->orphan, &status, WNOHANG) == 0 && ms_now_ms() - t0 < 10000)
+        usleep(10000);
+    int64_t took = ms_now_ms() - t0;
+    fx->orphan = -1;
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    if (took > 2000)
+        fail_msg("the orphaned agent took %lld ms to exit", (long long)took);
+    assert_false(has_temp_file(path));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -300,6 +414,9 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_agent_beats_as_often_as_the_master_lease_needs,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_agent_with_exit_with_parent_stops_when_its_parent_exits, setup_orphan,
+            teardown_orphan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
