@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
@@ -85,8 +86,11 @@ static char **worker_argv(const ms_embedded_opts_t *o, const embedded_t *e, char
     return argv;
 }
 
-static int spawn_worker(const ms_embedded_opts_t *o, embedded_t *e, unsigned slots, char *err,
-                        size_t errlen)
+/* dest_lock_fd: the run's lock on its destination, or -1; the worker holds
+ * it too, so that after a kill -9 the destination stays locked until the
+ * worker and its rsyncs are gone. */
+static int spawn_worker(const ms_embedded_opts_t *o, embedded_t *e, unsigned slots,
+                        int dest_lock_fd, char *err, size_t errlen)
 {
     char prog[PATH_MAX], slots_s[16], hb[16];
     pid_t self = getpid();
@@ -110,6 +114,8 @@ static int spawn_worker(const ms_embedded_opts_t *o, embedded_t *e, unsigned slo
         if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != self)
             _exit(127);
         ms_rundir_inherit(&e->dir); /* the worker holds its lock until it exits */
+        if (dest_lock_fd >= 0)
+            fcntl(dest_lock_fd, F_SETFD, 0);
         execv(prog, argv);
         _exit(127);
     }
@@ -213,7 +219,7 @@ json_t *ms_embedded_run(const ms_embedded_opts_t *o, char *err, size_t errlen)
                         o->worker_wait_s};
     if (ms_master_start_run(m, &req, &run_id, err, errlen) != 0)
         goto out;
-    if (spawn_worker(o, &e, slots, err, errlen) != 0)
+    if (spawn_worker(o, &e, slots, ms_master_run_lock_fd(m, run_id), err, errlen) != 0)
         goto out;
     report = drive(m, &e, o, run_id, err, errlen);
     if (o->progress)

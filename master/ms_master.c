@@ -436,6 +436,12 @@ void ms_master_fail_unfinished(ms_master_t *m, ms_runrec_t *r, const char *why, 
     ms_sched_remove_run(m, r); /* what those releases queued */
 }
 
+int ms_master_run_lock_fd(const ms_master_t *m, uint64_t run_id)
+{
+    const ms_runrec_t *r = ms_master_find_run(m, run_id);
+    return r ? ms_lock_fd(r->dest_lock) : -1;
+}
+
 int ms_master_run_finished(const ms_master_t *m, uint64_t run_id)
 {
     ms_runrec_t *r = ms_master_find_run(m, run_id);

@@ -92,6 +92,10 @@ int ms_master_start_run(ms_master_t *m, const ms_run_req_t *req, uint64_t *run_i
  */
 int ms_master_poll(ms_master_t *m, int timeout_ms);
 
+/* The descriptor of the run's lock on its destination, or -1 (none, or
+ * unknown run): for a child that must hold it as long as it may write there. */
+int ms_master_run_lock_fd(const ms_master_t *m, uint64_t run_id);
+
 /* 1 when the run is finished, 0 while it goes on, -1 when it is unknown. */
 int ms_master_run_finished(const ms_master_t *m, uint64_t run_id);
 

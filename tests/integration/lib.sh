@@ -57,6 +57,19 @@ free_port() {
     fail "no free port"
 }
 
+# rsyncs_under DIR : the pids of the rsyncs working in DIR or below. A task's
+# rsync runs in its source folder with relative paths and writes into
+# /proc/self/fd/3, so it is found by its working folder, not by its argv.
+rsyncs_under() {
+    local p cwd
+    for p in /proc/[0-9]*; do
+        [[ $(cat "$p/comm" 2>/dev/null) == rsync ]] || continue
+        cwd=$(readlink "$p/cwd" 2>/dev/null) || continue
+        [[ $cwd == "$1" || $cwd == "$1"/* ]] && echo "${p#/proc/}"
+    done
+    return 0
+}
+
 # make_file PATH SIZE_BYTES : random content of the given size.
 make_file() {
     mkdir -p "$(dirname "$1")"

@@ -24,17 +24,8 @@ bad() {
 }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-# The rsyncs of this test: they run with relative paths in the source folder
-# and write into /proc/self/fd/3, so they are found by their working folder.
-test_rsyncs() {
-    local p cwd
-    for p in /proc/[0-9]*; do
-        [[ $(cat "$p/comm" 2>/dev/null) == rsync ]] || continue
-        cwd=$(readlink "$p/cwd" 2>/dev/null) || continue
-        [[ $cwd == "$T"/* ]] && echo "${p#/proc/}"
-    done
-    return 0
-}
+# The rsyncs of this test, by their working folder (lib.sh).
+test_rsyncs() { rsyncs_under "$T"; }
 # The embedded worker's argv names its private folder, under $RT.
 test_workers() { pgrep -f "multisync-worker.*$RT/" || true; }
 all_gone() { [[ -z $(test_workers) && -z $(test_rsyncs) ]]; }
@@ -92,7 +83,7 @@ note "rerun: exit $rc in $(($(now_ms) - t1)) ms"
 kill -0 "$LIVE" 2>/dev/null || bad "the live run ended before the rerun did (test too fast?)"
 sleep 1 # anything the killed run left running would write on meanwhile
 (same_tree "$T/src" "$T/dst") || bad "the backup differs from the source after the rerun"
-leftovers=$(find "$T/dst" -name '.*' -type f)
+leftovers=$(find "$T/dst" -name '.*' -type f ! -path "$T/dst/.multisync.lock")
 [[ -z $leftovers ]] || bad "rsync temporary files left in the backup: $leftovers"
 
 note "the live run ends ok and removes its own folder"
@@ -115,7 +106,7 @@ rc=0
 [[ -z $(test_workers) && -z $(test_rsyncs) ]] || bad "the killed run still copies after the rerun"
 sleep 1 # what the killed run would still do, it would do now
 (same_tree "$T/src" "$T/dst3") || bad "the immediate rerun's backup differs from the source"
-leftovers=$(find "$T/dst3" -name '.*' -type f)
+leftovers=$(find "$T/dst3" -name '.*' -type f ! -path "$T/dst3/.multisync.lock")
 [[ -z $leftovers ]] || bad "rsync temporary files left in the second backup: $leftovers"
 left=$(compgen -G "$RT/multisync.*" || true)
 [[ -z $left ]] || bad "private folders left in $RT: $left"

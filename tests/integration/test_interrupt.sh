@@ -9,6 +9,9 @@ echo tiny >"$T/src/small/f"
 make_file "$T/src/slow1/f" 3000000
 make_file "$T/src/slow2/f" 3000000
 
+# The private runtime folder under $T, so that the worker's argv names $T.
+mkdir -p "$T/rt"
+export TMPDIR=$T/rt XDG_RUNTIME_DIR=$T/rt
 # 500 KB/s per rsync: the slow projects take ~6 s, the small one a moment.
 "$BIN/multisync" run --slots 3 --rsync-opt=--bwlimit=500 --report "$T/r.json" "$T/src" "$T/dst" \
     >"$T/out" 2>"$T/err" &
@@ -25,11 +28,11 @@ jq_check "$T/r.json" '[.tasks[] | select(.project | startswith("slow")) | .statu
     "the slow ones are reported stopped"
 grep -q "interrupted" "$T/err" || fail "stderr does not say the tasks were interrupted"
 sleep 0.5
-if pgrep -f "rsync.*$T/src" >/dev/null; then fail "rsync still running after the interrupt"; fi
-if pgrep -f "multisync-worker.*$(basename "$T")" >/dev/null; then fail "worker still running"; fi
+[[ -z $(rsyncs_under "$T/src") ]] || fail "rsync still running after the interrupt"
+if pgrep -f "multisync-worker.*$T/rt/" >/dev/null; then fail "worker still running"; fi
 diff -r "$T/src/small" "$T/dst/small" || fail "the finished project is not intact"
 [[ ! -e $T/dst/slow1/f ]] || cmp -s "$T/src/slow1/f" "$T/dst/slow1/f" ||
     fail "a partial file was left in place of the backup"
-leftovers=$(find "$T/dst" -name '.*' -type f)
+leftovers=$(find "$T/dst" -name '.*' -type f ! -path "$T/dst/.multisync.lock")
 [[ -z $leftovers ]] || fail "rsync temporary files left behind: $leftovers"
 echo ok

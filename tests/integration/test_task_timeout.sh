@@ -29,6 +29,6 @@ same_tree "$T/src/fast1" "$T/dst/fast1"
 same_tree "$T/src/fast2" "$T/dst/fast2"
 
 note "no rsync left, no half-written file under its own name"
-if pgrep -f -- "$T/src/slow" >/dev/null; then fail "an rsync of slow still runs: $(pgrep -af -- "$T/src/slow")"; fi
+[[ -z $(rsyncs_under "$T/src/slow") ]] || fail "an rsync of slow still runs: $(rsyncs_under "$T/src/slow")"
 [[ ! -e $T/dst/slow/big.bin ]] || fail "a partial big.bin ($(stat -c %s "$T/dst/slow/big.bin") bytes) is in the backup"
 echo ok
