@@ -86,6 +86,7 @@ note "the race: DST/p swapped for a symlink after the worker's checks, before rs
 # The wrapper stands for anything that swaps the folder in that window.
 cat >"$T/rsync-swap" <<'SH'
 #!/bin/bash
+[[ $1 == --version ]] && exec rsync "$@" # the worker's check at start
 if [[ -n ${SWAP:-} && -d $SWAP && ! -L $SWAP ]]; then
     mv "$SWAP" "$SWAP.moved" && ln -s "$SWAP_TO" "$SWAP"
 fi
