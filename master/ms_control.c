@@ -345,8 +345,8 @@ json_t *ms_master_status(const ms_master_t *m)
     json_t *workers = json_array(), *running = json_array(), *active = json_array();
     int64_t now = ms_now_ms();
     int going;
-    for (size_t i = 0; i < m->n_workers; i++)
-        json_array_append_new(workers, worker_status(m->workers[i], now));
+    for (size_t i = 0; i < ms_fleet_count(m->fleet); i++)
+        json_array_append_new(workers, worker_status(ms_fleet_at(m->fleet, i), now));
     for (size_t i = 0; i < m->n_runs; i++) {
         if (m->runs[i]->finished)
             continue;
@@ -358,7 +358,7 @@ json_t *ms_master_status(const ms_master_t *m)
     /* The current run is the first going one: runs[0], already built. */
     json_t *run = going ? json_incref(json_array_get(active, 0)) : json_null();
     return json_pack("{s:o, s:o, s:o, s:o, s:o, s:I}", "run", run, "runs", active, "workers", workers,
-                     "running", running, "last_run", last, "queued", (json_int_t)m->q_len);
+                     "running", running, "last_run", last, "queued", (json_int_t)(ms_queue_ready(m->queue) + ms_queue_delayed(m->queue)));
 }
 
 static void on_status(ms_master_t *m, const ms_peer_t *peer)
@@ -383,11 +383,12 @@ static void on_report(ms_master_t *m, const ms_peer_t *peer, const ms_runref_t *
 static void on_history(ms_master_t *m, const ms_peer_t *peer, uint32_t n)
 {
     char err[512];
-    if (!m->cat) {
+    ms_catalog_t *cat = ms_journal_catalog(m->journal);
+    if (!cat) {
         ms_wire_send_error(m->csock, peer, "this master keeps no catalog (no history)");
         return;
     }
-    json_t *h = ms_catalog_history(m->cat, n, err, sizeof err);
+    json_t *h = ms_catalog_history(cat, n, err, sizeof err);
     if (!h) {
         ms_wire_send_error(m->csock, peer, err);
         return;
@@ -416,7 +417,7 @@ static void on_control_msg(ms_master_t *m, const ms_peer_t *peer, const ms_msg_t
     case MS_CMD_HEARTBEAT:
         break;
     default:
-        if (ms_master_log_once(m, peer, "cmd"))
+        if (ms_guard_log_once(m->guard, peer, "cmd"))
             ms_warn("control client sent %s, which is not a control command",
                     ms_cmd_name(msg->cmd));
         ms_wire_send_error(m->csock, peer, "not a control command");
@@ -432,10 +433,10 @@ void ms_control_handle(ms_master_t *m)
         int rc = ms_wire_recv(m->csock, 1, &peer, &msg, err, sizeof err);
         if (rc == MS_WIRE_NONE || rc == MS_WIRE_FAIL)
             return;
-        if (rc == MS_WIRE_OK && ms_master_peer_allowed(m, &peer, "control")) {
+        if (rc == MS_WIRE_OK && ms_guard_allowed(m->guard, &peer, "control")) {
             on_control_msg(m, &peer, &msg);
         } else if (rc != MS_WIRE_OK) {
-            if (ms_master_log_once(m, &peer, "bad"))
+            if (ms_guard_log_once(m->guard, &peer, "bad"))
                 ms_warn("bad control message from %s: %s", ms_peer_str(&peer, pid, sizeof pid),
                         err);
             if (peer.len > 0)

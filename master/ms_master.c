@@ -1,180 +1,52 @@
 /*
- * ms_master.c - the master's lifecycle and loop, its runs, resuming them
- * from the catalog, and the glue that keeps the catalog in step.
+ * ms_master.c - the master's lifecycle, its poll loop and tick, and its
+ * runs: starting one (its destination locked, recorded before any task is
+ * queued), a task's end, giving a run up, resuming runs from the catalog.
+ * What it reaches through owners: the queue and dispatch (ms_sched.c), the
+ * workers (ms_workers.c, ms_fleet), the catalog (ms_journal), security
+ * (ms_guard), planning (ms_planner).
  */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
 
 #include "ms_diag.h"
 #include "ms_err.h"
-#include "ms_path.h"
 #include "ms_ipc.h"
-#include "ms_keys.h"
 #include "ms_log.h"
 #include "ms_master_int.h"
+#include "ms_path.h"
 #include "ms_report.h"
 #include "ms_scan.h"
-#include "ms_walk.h"
-#include "ms_secure.h"
 
-#define CAT_WARN_EVERY_MS 10000
-#define CAT_RETRY_MS 1000
+/* --- the planner's decisions ------------------------------------------------------ */
 
-/* --- catalog glue: every state change is written; a commit per turn or few --- */
-
-/* A catalog operation failed. lost: a write's effect may be missing (half
- * there, or SQLite rolled the whole transaction back): the next flush
- * stores everything again before it commits. A commit that failed with
- * its transaction still open loses nothing: the next flush commits again. */
-static void cat_failed(ms_master_t *m, const char *err, int lost)
+static void on_whole(void *arg, ms_trec_t *t)
 {
-    int64_t now = ms_now_ms();
-    m->cat_lost |= lost;
-    m->cat_failing = 1;
-    if (now - m->cat_warned_ms >= CAT_WARN_EVERY_MS || m->cat_warned_ms == 0) {
-        ms_error("catalog write failed, tasks are held back until it works again: %s", err);
-        m->cat_warned_ms = now;
+    ms_sched_enqueue(arg, t, 0);
+}
+
+static void on_split(void *arg, ms_trec_t *rest, size_t first, size_t n)
+{
+    ms_master_t *m = arg;
+    ms_runrec_t *r = rest->run;
+    ms_journal_task_whole(m->journal, rest);
+    for (size_t i = first; i < first + n; i++) {
+        ms_trec_t *c = ms_run_at(r, i);
+        ms_journal_task_whole(m->journal, c);
+        ms_sched_enqueue(m, c, 0);
     }
+    ms_journal_ntasks(m->journal, r);
 }
 
-/* SQLite rolls a transaction back by itself on some failures: what it held
- * is lost, and writes must not go on in autocommit mode. */
-static void cat_sync_txn(ms_master_t *m)
+/* Decide what the walks of r allow now, with the workers' usable slots. */
+static void plan(ms_master_t *m, ms_runrec_t *r)
 {
-    if (m->in_txn && !ms_catalog_in_txn(m->cat)) {
-        m->in_txn = 0;
-        m->cat_lost = 1;
-    }
-}
-
-static int cat_begin(ms_master_t *m)
-{
-    char err[512];
-    if (!m->cat)
-        return 0;
-    cat_sync_txn(m);
-    if (m->in_txn)
-        return 0;
-    if (ms_catalog_begin(m->cat, err, sizeof err) != 0) {
-        cat_failed(m, err, 1); /* the writes that wanted it are not done */
-        return -1;
-    }
-    m->in_txn = 1;
-    m->txn_since_ms = ms_now_ms();
-    return 0;
-}
-
-void ms_cat_task(ms_master_t *m, const ms_trec_t *t)
-{
-    char err[512];
-    if (!m->cat || cat_begin(m) != 0)
-        return;
-    t->run->cat_dirty = 1;
-    /* Handing out changes a worker's task count: stored once per commit. */
-    if (t->state == MS_TS_RUNNING)
-        t->run->workers_dirty = 1;
-    if (ms_catalog_update_task(m->cat, t, err, sizeof err) != 0)
-        cat_failed(m, err, 1);
-}
-
-void ms_cat_task_whole(ms_master_t *m, const ms_trec_t *t)
-{
-    char err[512];
-    if (m->cat)
-        t->run->cat_dirty = 1;
-    if (m->cat && cat_begin(m) == 0 && ms_catalog_save_task(m->cat, t, err, sizeof err) != 0)
-        cat_failed(m, err, 1);
-}
-
-void ms_cat_run_end(ms_master_t *m, ms_runrec_t *r)
-{
-    char err[512];
-    if (m->cat)
-        r->cat_dirty = 1;
-    if (m->cat && cat_begin(m) == 0 && ms_catalog_save_run_end(m->cat, r, err, sizeof err) != 0)
-        cat_failed(m, err, 1);
-}
-
-void ms_cat_ntasks(ms_master_t *m, ms_runrec_t *r)
-{
-    char err[512];
-    if (m->cat)
-        r->cat_dirty = 1;
-    if (m->cat && cat_begin(m) == 0 && ms_catalog_save_ntasks(m->cat, r, err, sizeof err) != 0)
-        cat_failed(m, err, 1);
-}
-
-/* Store again, whole, every run written since the last commit, after
- * writes were lost (a run the catalog already holds as it is, such as a
- * finished one, is left alone: a restore stalls the loop). */
-static int cat_restore(ms_master_t *m, char *err, size_t errlen)
-{
-    for (size_t i = 0; i < m->n_runs; i++) {
-        ms_runrec_t *r = m->runs[i];
-        if (!r->cat_dirty)
-            continue;
-        if (ms_catalog_save_run(m->cat, r, err, errlen) != 0 ||
-            (r->finished && ms_catalog_save_run_end(m->cat, r, err, errlen) != 0))
-            return -1;
-        r->workers_dirty = 0;
-    }
-    return 0;
-}
-
-static int cat_flush(ms_master_t *m, int force)
-{
-    char err[512] = "";
-    if (!m->cat)
-        return 0;
-    cat_sync_txn(m);
-    if (!m->in_txn && !m->cat_lost)
-        return 0;
-    /* Storing runs again is heavy, and BEGIN may wait for a lock: once a
-     * second while it fails (unless the master is about to exit). */
-    if (m->cat_lost && m->cat_failing && !force && ms_now_ms() < m->cat_retry_ms)
-        return -1;
-    if (cat_begin(m) != 0) {
-        m->cat_retry_ms = ms_now_ms() + CAT_RETRY_MS;
-        return -1;
-    }
-    if (m->cat_lost && cat_restore(m, err, sizeof err) != 0)
-        goto fail;
-    for (size_t i = 0; i < m->n_runs; i++) {
-        ms_runrec_t *r = m->runs[i];
-        if (r->workers_dirty && ms_catalog_save_workers(m->cat, r, err, sizeof err) != 0)
-            goto fail;
-    }
-    if (ms_catalog_commit(m->cat, err, sizeof err) != 0) {
-        /* Still open: nothing lost, commit again next time. */
-        cat_failed(m, err, !ms_catalog_in_txn(m->cat));
-        goto out;
-    }
-    if (m->cat_failing)
-        ms_info("catalog writes work again: it holds every change");
-    m->in_txn = 0;
-    m->cat_lost = 0;
-    m->cat_failing = 0;
-    for (size_t i = 0; i < m->n_runs; i++)
-        m->runs[i]->workers_dirty = m->runs[i]->cat_dirty = 0;
-    return 0;
-fail:
-    cat_failed(m, err, 1);
-out:
-    m->cat_retry_ms = ms_now_ms() + CAT_RETRY_MS;
-    if (!ms_catalog_in_txn(m->cat))
-        m->in_txn = 0;
-    return -1; /* what is open stays open; the next flush tries again */
-}
-
-int ms_cat_flush(ms_master_t *m)
-{
-    return cat_flush(m, 0);
+    ms_planner_update(m->planner, r, ms_fleet_slots(m->fleet, 1, NULL));
 }
 
 /* --- runs ----------------------------------------------------------------------- */
@@ -185,6 +57,15 @@ ms_runrec_t *ms_master_find_run(const ms_master_t *m, uint64_t run_id)
         if (m->runs[i]->id == run_id)
             return m->runs[i];
     return NULL;
+}
+
+/* Free r, after every owner that keeps something of it let it go. */
+static void drop_run(ms_master_t *m, ms_runrec_t **r)
+{
+    ms_queue_remove_run(m->queue, *r);
+    ms_planner_forget(m->planner, *r);
+    ms_journal_forget_run(m->journal, *r);
+    ms_run_destroy(r);
 }
 
 /* Forget the oldest finished runs once too many are kept in memory (the
@@ -199,8 +80,7 @@ static void trim_runs(ms_master_t *m)
             i++;
             continue;
         }
-        ms_sched_remove_run(m, m->runs[i]);
-        ms_run_destroy(&m->runs[i]);
+        drop_run(m, &m->runs[i]);
         memmove(&m->runs[i], &m->runs[i + 1], (m->n_runs - i - 1) * sizeof *m->runs);
         m->n_runs--;
         finished--;
@@ -223,9 +103,8 @@ static void queue_run(ms_master_t *m, ms_runrec_t *r)
 {
     for (size_t i = 0; i < r->n_tasks; i++) {
         ms_trec_t *t = ms_run_at(r, i);
-        if (t->state == MS_TS_QUEUED ||
-            (t->state == MS_TS_HELD && !ms_run_task_waits(r, t)))
-            ms_sched_push(m, t, 0);
+        if (t->state == MS_TS_QUEUED || (t->state == MS_TS_HELD && !ms_run_task_waits(r, t)))
+            ms_sched_enqueue(m, t, 0);
     }
 }
 
@@ -319,61 +198,60 @@ static int lock_dest(ms_master_t *m, ms_runrec_t *r, char *err, size_t errlen)
     return 0;
 }
 
-int ms_master_start_run(ms_master_t *m, const ms_run_req_t *req, uint64_t *run_id, char *err,
-                        size_t errlen)
+/* A new run of the source's projects (not yet the master's). */
+static ms_runrec_t *new_run(ms_master_t *m, const ms_run_req_t *req, char *err, size_t errlen)
 {
-    const char *source = req->source, *dest = req->dest, *set = req->set;
-    uint32_t flags = req->flags;
     ms_scan_t scan;
-    err[0] = '\0';
-    if (ms_scan_root(source, &scan, err, errlen) != 0)
-        return -1;
-    if (check_source(source, &scan, err, errlen) != 0) {
+    if (ms_scan_root(req->source, &scan, err, errlen) != 0)
+        return NULL;
+    if (check_source(req->source, &scan, err, errlen) != 0) {
         ms_scan_free(&scan);
-        return -1;
+        return NULL;
     }
-    ms_runrec_t *r = ms_run_new(m->next_run + 1, source, dest, set);
+    ms_runrec_t *r = ms_run_new(m->next_run + 1, req->source, req->dest, req->set);
     int added = r ? ms_run_add_projects(r, scan.projects, scan.n_projects, MS_TS_SCANNING) : -1;
     ms_scan_free(&scan);
     if (added != 0) {
         snprintf(err, errlen, "out of memory starting a run");
         ms_run_destroy(&r);
-        return -1;
+        return NULL;
     }
+    r->flags = req->flags;
+    r->worker_wait_s = worker_wait_of(m, req->set, req->worker_wait_s);
+    return r;
+}
+
+int ms_master_start_run(ms_master_t *m, const ms_run_req_t *req, uint64_t *run_id, char *err,
+                        size_t errlen)
+{
+    err[0] = '\0';
+    ms_runrec_t *r = new_run(m, req, err, errlen);
+    if (!r)
+        return -1;
     if (lock_dest(m, r, err, errlen) != 0 || add_run(m, r) != 0) {
         if (!err[0])
             snprintf(err, errlen, "out of memory starting a run");
         ms_run_destroy(&r);
         return -1;
     }
-    m->next_run++;
-    r->flags = flags;
-    r->worker_wait_s = worker_wait_of(m, set, req->worker_wait_s);
-    r->cat_dirty = 1;
-    if (m->cat && (cat_begin(m) != 0 || ms_catalog_save_run(m->cat, r, err, errlen) != 0 ||
-                   ms_cat_flush(m) != 0)) {
+    if (ms_journal_new_run(m->journal, r, err, errlen) != 0) {
         m->n_runs--;
         ms_run_destroy(&r);
-        /* The refused run's rows must not be committed later: undo the
-         * whole transaction, and store every other run again. */
-        ms_catalog_rollback(m->cat);
-        m->in_txn = 0;
-        m->cat_lost = 1;
-        if (!err[0])
-            snprintf(err, errlen, "cannot record the run in the catalog");
         return -1;
     }
-    if (m->cat && ms_catalog_prior_sizes(m->cat, r, err, errlen) != 0)
+    m->next_run++;
+    ms_catalog_t *cat = ms_journal_catalog(m->journal);
+    if (cat && ms_catalog_prior_sizes(cat, r, err, errlen) != 0)
         ms_warn("run %llu: no sizes from earlier runs: %s", (unsigned long long)r->id, err);
     /* Queue first: a project the walk's start already runs whole (no
-     * walker) is pushed by ms_chunks_start itself, and must be pushed once. */
+     * walker) is queued by the planner itself, and must be queued once. */
     queue_run(m, r);
-    ms_chunks_start(m, r);
+    ms_planner_start(m->planner, r);
     trim_runs(m);
     *run_id = r->id;
-    ms_info("run %llu started: %s -> %s, %zu tasks%s%s", (unsigned long long)r->id, source, dest,
-            r->n_tasks, (flags & MS_RUN_DELETE) ? ", mirroring deletions" : "",
-            (flags & MS_RUN_FORCE_DELETE) ? " (forced)" : "");
+    ms_info("run %llu started: %s -> %s, %zu tasks%s%s", (unsigned long long)r->id, r->source,
+            r->dest, r->n_tasks, (r->flags & MS_RUN_DELETE) ? ", mirroring deletions" : "",
+            (r->flags & MS_RUN_FORCE_DELETE) ? " (forced)" : "");
     ms_sched_dispatch(m);
     return 0;
 }
@@ -393,47 +271,56 @@ static void log_done(const ms_trec_t *t)
                 t->result.exit_code, msg);
 }
 
+/* The run's last task is final: its end recorded, its waiters told. */
+static void run_finished(ms_master_t *m, ms_runrec_t *run)
+{
+    ms_lock_release(&run->dest_lock);
+    if (ms_diag_freeze(run) != 0)
+        ms_error("out of memory keeping the diagnosis of run %llu", (unsigned long long)run->id);
+    ms_journal_run_end(m->journal, run);
+    if (ms_journal_flush(m->journal, 0) != 0)
+        ms_error("run %llu finished but its end could not be recorded yet",
+                 (unsigned long long)run->id);
+    ms_info("run %llu finished: %zu tasks, %zu failed", (unsigned long long)run->id, run->n_tasks,
+            run->n_failed);
+    ms_control_run_done(m, run);
+}
+
 void ms_master_task_done(ms_master_t *m, ms_trec_t *t)
 {
     ms_runrec_t *run = t->run;
     ms_trec_t *rel[2];
     int n_rel = ms_run_task_final(run, t, rel);
     log_done(t);
-    ms_cat_task(m, t);
+    ms_journal_task(m->journal, t);
     for (int i = 0; i < n_rel; i++) {
-        ms_sched_push(m, rel[i], 0);
-        ms_cat_task(m, rel[i]);
+        ms_sched_enqueue(m, rel[i], 0);
+        ms_journal_task(m->journal, rel[i]);
     }
-    if (run->finished) {
-        ms_lock_release(&run->dest_lock);
-        if (ms_diag_freeze(run) != 0)
-            ms_error("out of memory keeping the diagnosis of run %llu", (unsigned long long)run->id);
-        ms_cat_run_end(m, run);
-        if (ms_cat_flush(m) != 0)
-            ms_error("run %llu finished but its end could not be recorded",
-                     (unsigned long long)run->id);
-        ms_info("run %llu finished: %zu tasks, %zu failed", (unsigned long long)run->id,
-                run->n_tasks, run->n_failed);
-        ms_control_run_done(m, run);
-    }
+    if (run->finished)
+        run_finished(m, run);
+}
+
+void ms_master_fail_task(ms_master_t *m, ms_trec_t *t, const char *why)
+{
+    ms_result_t res = {.run_id = t->run->id, .task_id = t->id, .attempt = t->attempts,
+                       .exit_code = MS_EXIT_REFUSED, .message = strdup(why)};
+    t->orphan = 0;
+    ms_run_set_result(t, &res);
+    ms_master_task_done(m, t);
 }
 
 void ms_master_fail_unfinished(ms_master_t *m, ms_runrec_t *r, const char *why, int running_too)
 {
-    ms_chunks_cancel(r);
-    ms_sched_remove_run(m, r);
+    ms_planner_forget(m->planner, r);
+    ms_queue_remove_run(m->queue, r);
     for (size_t i = 0; i < r->n_tasks && !r->finished; i++) {
         ms_trec_t *t = ms_run_at(r, i);
-        if (t->state != MS_TS_QUEUED && t->state != MS_TS_HELD && t->state != MS_TS_SCANNING &&
-            !(running_too && t->state == MS_TS_RUNNING))
-            continue;
-        ms_result_t res = {.run_id = r->id, .task_id = t->id, .attempt = t->attempts,
-                           .exit_code = MS_EXIT_REFUSED, .message = strdup(why)};
-        r->n_scanning -= t->state == MS_TS_SCANNING;
-        ms_run_set_result(t, &res);
-        ms_master_task_done(m, t);
+        if (t->state == MS_TS_QUEUED || t->state == MS_TS_HELD || t->state == MS_TS_SCANNING ||
+            (running_too && t->state == MS_TS_RUNNING))
+            ms_master_fail_task(m, t, why);
     }
-    ms_sched_remove_run(m, r); /* what those releases queued */
+    ms_queue_remove_run(m->queue, r); /* what those releases queued */
 }
 
 int ms_master_run_lock_fd(const ms_master_t *m, uint64_t run_id)
@@ -458,13 +345,14 @@ json_t *ms_master_report_page(ms_master_t *m, uint64_t run_id, size_t from, size
     ms_runrec_t *r = ms_master_find_run(m, run_id);
     if (r)
         return ms_report_json_page(r, from, count, 0);
-    if (!m->cat)
+    ms_catalog_t *cat = ms_journal_catalog(m->journal);
+    if (!cat)
         return NULL;
     /* An older run, from the catalog: kept while its pages are asked for. */
     if (!m->old_run || m->old_run->id != run_id) {
         char err[256];
         ms_run_destroy(&m->old_run);
-        m->old_run = ms_catalog_load_run(m->cat, run_id, err, sizeof err);
+        m->old_run = ms_catalog_load_run(cat, run_id, err, sizeof err);
     }
     return m->old_run ? ms_report_json_page(m->old_run, from, count, 0) : NULL;
 }
@@ -491,7 +379,7 @@ static void load_last_finished(ms_master_t *m)
     ms_runrec_t **runs = NULL;
     size_t n = 0;
     char err[256];
-    if (ms_catalog_load_runs(m->cat, 0, 1, &runs, &n, err, sizeof err) != 0)
+    if (ms_catalog_load_runs(ms_journal_catalog(m->journal), 0, 1, &runs, &n, err, sizeof err) != 0)
         return;
     for (size_t i = 0; i < n; i++) {
         if (!runs[i]->finished || ms_master_find_run(m, runs[i]->id) || add_run(m, runs[i]) != 0)
@@ -517,9 +405,10 @@ static int resume(ms_master_t *m, char *err, size_t errlen)
 {
     ms_runrec_t **runs = NULL;
     size_t n = 0;
+    ms_catalog_t *cat = ms_journal_catalog(m->journal);
     load_last_finished(m);
-    if (ms_catalog_last_run_id(m->cat, &m->next_run, err, errlen) != 0 ||
-        ms_catalog_load_runs(m->cat, 1, 0, &runs, &n, err, errlen) != 0)
+    if (ms_catalog_last_run_id(cat, &m->next_run, err, errlen) != 0 ||
+        ms_catalog_load_runs(cat, 1, 0, &runs, &n, err, errlen) != 0)
         return -1;
     for (size_t i = n; i-- > 0;) { /* oldest first */
         if (add_run(m, runs[i]) != 0) {
@@ -529,13 +418,13 @@ static int resume(ms_master_t *m, char *err, size_t errlen)
             free(runs);
             return -1;
         }
-        if (ms_catalog_prior_sizes(m->cat, runs[i], err, errlen) != 0)
+        if (ms_catalog_prior_sizes(cat, runs[i], err, errlen) != 0)
             err[0] = '\0'; /* sizes are only for the order and the ETA */
         runs[i]->worker_wait_s = worker_wait_of(m, runs[i]->set, 0);
         if (resume_lock(m, runs[i]) != 0)
             continue;
         queue_run(m, runs[i]);
-        ms_chunks_resume(m, runs[i]); /* after: it pushes the projects it runs whole */
+        ms_planner_resume(m->planner, runs[i]); /* after: it queues the projects run whole */
         adopt_or_requeue_later(m, runs[i]);
         ms_info("run %llu resumed: %zu of %zu tasks finished", (unsigned long long)runs[i]->id,
                 runs[i]->n_finished, runs[i]->n_tasks);
@@ -544,148 +433,7 @@ static int resume(ms_master_t *m, char *err, size_t errlen)
     return 0;
 }
 
-/* --- security ---------------------------------------------------------------------- */
-
-int ms_master_log_once(ms_master_t *m, const ms_peer_t *peer, const char *kind)
-{
-    char key[128], pid[40];
-    snprintf(key, sizeof key, "%s/%s", ms_peer_str(peer, pid, sizeof pid), kind);
-    return !m->recent || ms_recent_first(m->recent, key, ms_now_ms(), NULL);
-}
-
-int ms_master_peer_allowed(ms_master_t *m, const ms_peer_t *peer, const char *domain)
-{
-    int curve = strcmp(domain, "workers") == 0 ? m->curve_workers : m->curve_control;
-    if (!curve)
-        return 1;
-    if (ms_zap_allows_name(m->zap, domain, peer->user_id))
-        return 1;
-    if (ms_master_log_once(m, peer, "revoked"))
-        ms_warn("refusing messages from '%s' on the %s socket: its key is no longer authorized",
-                peer->user_id, domain);
-    return 0;
-}
-
-static void on_zap_warning(void *arg, const char *domain, const char *message)
-{
-    (void)arg;
-    ms_warn("%s keys: %s", domain, message);
-}
-
-static void on_zap_denied(void *arg, const ms_zap_denial_t *d)
-{
-    ms_master_t *m = arg;
-    char key[256];
-    snprintf(key, sizeof key, "zap/%s/%s/%s", d->domain, d->address, d->key);
-    if (!m->recent || ms_recent_first(m->recent, key, ms_now_ms(), NULL))
-        ms_warn("refused a %s connection from %s: %s (key %s)", d->domain,
-                d->address[0] ? d->address : "a local peer", d->reason,
-                d->key[0] ? d->key : "none");
-}
-
-static void on_handshake_failed(void *arg, const ms_monitor_event_t *ev)
-{
-    (void)arg;
-    ms_warn("handshake failed on %s: %s%s", ev->address, ev->what,
-            ev->suppressed ? " (and more like it)" : "");
-}
-
-/* Which sockets need CURVE, and is everything there for it? */
-static int security_plan(ms_master_t *m, const ms_master_opts_t *o, char *err, size_t errlen)
-{
-    int net_w = ms_endpoint_is_network(o->listen);
-    int net_c = o->control && ms_endpoint_is_network(o->control);
-    if (!net_w && !net_c)
-        return 0;
-    if (!o->key) {
-        if (o->insecure) {
-            ms_warn("INSECURE: network endpoints without CURVE: anyone who reaches them can "
-                    "take tasks, send results and start runs");
-            return 0;
-        }
-        snprintf(err, errlen, "network endpoints need --key MASTER.key and --authorized DIR "
-                              "(CURVE), or --insecure for plaintext");
-        return -1;
-    }
-    if (!zmq_has("curve")) {
-        snprintf(err, errlen, "this libzmq was built without CURVE: cannot secure %s",
-                 net_w ? o->listen : o->control);
-        return -1;
-    }
-    if (net_w && !o->authorized) {
-        snprintf(err, errlen, "%s needs --authorized DIR (the workers' .pub files)", o->listen);
-        return -1;
-    }
-    if (net_c && !o->admin_keys) {
-        snprintf(err, errlen, "%s needs --admin-keys DIR (the admins' .pub files), or use an "
-                              "ipc:// control endpoint", o->control);
-        return -1;
-    }
-    m->curve_workers = net_w;
-    m->curve_control = net_c;
-    return 0;
-}
-
-/* The ZAP handler, bound before any CURVE server socket. */
-static int start_zap(ms_master_t *m, const ms_master_opts_t *o, char *err, size_t errlen)
-{
-    if (!m->curve_workers && !m->curve_control)
-        return 0;
-    if (!(m->zap = ms_zap_new(m->ctx, err, errlen)))
-        return -1;
-    ms_zap_set_hooks(m->zap, on_zap_warning, on_zap_denied, m);
-    if (m->curve_workers && ms_zap_allow_dir(m->zap, "workers", o->authorized, err, errlen) != 0)
-        return -1;
-    if (m->curve_control && ms_zap_allow_dir(m->zap, "control", o->admin_keys, err, errlen) != 0)
-        return -1;
-    ms_info("CURVE on: %zu worker key(s), %zu admin key(s)",
-            ms_zap_key_count(m->zap, "workers"), ms_zap_key_count(m->zap, "control"));
-    return 0;
-}
-
-int ms_master_reload(ms_master_t *m, char *err, size_t errlen)
-{
-    if (!m->zap) {
-        snprintf(err, errlen, "no keys to reload: CURVE is off");
-        return -1;
-    }
-    if (ms_zap_reload(m->zap, err, errlen) != 0)
-        return -1;
-    for (size_t i = 0; i < m->n_workers;) {
-        ms_wrec_t *w = m->workers[i];
-        if (m->curve_workers && !ms_zap_allows_name(m->zap, "workers", w->peer.user_id)) {
-            ms_worker_remove(m, w, "its key was revoked", 0);
-            continue;
-        }
-        i++;
-    }
-    ms_info("keys reloaded: %zu worker key(s), %zu admin key(s)",
-            ms_zap_key_count(m->zap, "workers"), ms_zap_key_count(m->zap, "control"));
-    return 0;
-}
-
-/* --- lifecycle and loop ---------------------------------------------------------------- */
-
-/* mode: of an ipc:// socket file (ms_ipc_bind). */
-static void *bind_router(ms_master_t *m, const char *ep, mode_t mode, int curve,
-                         const ms_keypair_t *kp, const char *domain, ms_monitor_t **mon, char *err,
-                         size_t errlen)
-{
-    void *s = zmq_socket(m->ctx, ZMQ_ROUTER);
-    if (!s || ms_wire_setup(s, 100) != 0 || (curve && ms_curve_server(s, kp, domain) != 0)) {
-        snprintf(err, errlen, "cannot set up a socket for %s: %s", ep, zmq_strerror(errno));
-        goto fail;
-    }
-    if (ms_endpoint_is_network(ep) && !(*mon = ms_monitor_new(m->ctx, s, err, errlen)))
-        goto fail;
-    if (ms_ipc_bind(s, ep, mode, err, errlen) != 0)
-        goto fail;
-    return s;
-fail:
-    if (s)
-        zmq_close(s);
-    return NULL;
-}
+/* --- lifecycle --------------------------------------------------------------------- */
 
 static void set_defaults(ms_master_t *m, const ms_master_opts_t *o)
 {
@@ -693,29 +441,6 @@ static void set_defaults(ms_master_t *m, const ms_master_opts_t *o)
     m->heartbeat_ms = o->heartbeat_ms > 0 ? o->heartbeat_ms : MS_HEARTBEAT_MS;
     m->attempts = o->attempts > 0 ? o->attempts : 3;
     m->retry_delay_ms = o->retry_delay_ms > 0 ? o->retry_delay_ms : 1000;
-    m->recent = ms_recent_new(512, 60000);
-}
-
-static int bind_all(ms_master_t *m, const ms_master_opts_t *o, char *err, size_t errlen)
-{
-    ms_keypair_t *kp = NULL;
-    int rc = -1;
-    if ((m->curve_workers || m->curve_control) &&
-        !(kp = ms_keypair_load(o->key, err, errlen)))
-        return -1;
-    /* Only workers need the worker socket; the control socket's group may
-     * start runs and read status. */
-    m->wsock =
-        bind_router(m, o->listen, 0600, m->curve_workers, kp, "workers", &m->wmon, err, errlen);
-    if (!m->wsock)
-        goto out;
-    if (o->control && !(m->csock = bind_router(m, o->control, 0660, m->curve_control, kp, "control",
-                                               &m->cmon, err, errlen)))
-        goto out;
-    rc = 0;
-out:
-    ms_keypair_destroy(&kp); /* libzmq keeps its own copy */
-    return rc;
 }
 
 /* Who holds the master's locks, for whoever is refused them. */
@@ -732,10 +457,8 @@ static int lock_catalog(ms_master_t *m, const char *catalog, const char *holder,
                         size_t errlen)
 {
     char path[PATH_MAX], what[PATH_MAX + 16];
-    if ((size_t)snprintf(path, sizeof path, "%s.lock", catalog) >= sizeof path) {
-        snprintf(err, errlen, "catalog %s: path too long", catalog);
-        return -1;
-    }
+    if ((size_t)snprintf(path, sizeof path, "%s.lock", catalog) >= sizeof path)
+        return ms_errf(err, errlen, "catalog %s: path too long", catalog);
     snprintf(what, sizeof what, "catalog %s", catalog);
     m->cat_lock = ms_lock_take(path, what, holder, err, errlen);
     return m->cat_lock ? 0 : -1;
@@ -756,6 +479,46 @@ static int lock_all(ms_master_t *m, const ms_master_opts_t *o, char *err, size_t
     return 0;
 }
 
+/* The owners of the master's state, each empty. */
+static int make_owners(ms_master_t *m, const ms_master_opts_t *o, char *err, size_t errlen)
+{
+    ms_guard_opts_t go = {o->listen, o->control, o->key, o->authorized, o->admin_keys,
+                          o->insecure};
+    ms_planner_hooks_t hooks = {on_whole, on_split, m};
+    if (!(m->guard = ms_guard_new(m->ctx, &go, err, errlen)))
+        return -1;
+    m->queue = ms_queue_new();
+    m->fleet = ms_fleet_new();
+    m->planner = ms_planner_new(o->split_min_mb, o->no_split, &hooks);
+    if (!m->queue || !m->fleet || !m->planner)
+        return ms_errf(err, errlen, "out of memory");
+    ms_queue_set_limit(m->queue, o->queue_limit);
+    return 0;
+}
+
+/* The catalog (NULL: none), its journal, and the runs it had going. */
+static int open_journal(ms_master_t *m, const char *catalog, char *err, size_t errlen)
+{
+    ms_catalog_t *cat = NULL;
+    if (catalog && !(cat = ms_catalog_open(catalog, err, errlen)))
+        return -1;
+    if (!(m->journal = ms_journal_new(cat, catalog)))
+        return ms_errf(err, errlen, "out of memory");
+    return cat ? resume(m, err, errlen) : 0;
+}
+
+static int bind_all(ms_master_t *m, const ms_master_opts_t *o, char *err, size_t errlen)
+{
+    /* Only workers need the worker socket; the control socket's group may
+     * start runs and read status. */
+    if (!(m->wsock = ms_guard_router(m->guard, o->listen, "workers", 0600, err, errlen)))
+        return -1;
+    if (o->control &&
+        !(m->csock = ms_guard_router(m->guard, o->control, "control", 0660, err, errlen)))
+        return -1;
+    return 0;
+}
+
 ms_master_t *ms_master_new(const ms_master_opts_t *o, char *err, size_t errlen)
 {
     ms_master_t *m = calloc(1, sizeof *m);
@@ -765,19 +528,10 @@ ms_master_t *ms_master_new(const ms_master_opts_t *o, char *err, size_t errlen)
         return NULL;
     }
     set_defaults(m, o);
-    if (security_plan(m, o, err, errlen) != 0 || start_zap(m, o, err, errlen) != 0)
-        goto fail;
-    if (lock_all(m, o, err, errlen) != 0)
-        goto fail;
-    if (o->catalog && (!(m->cat = ms_catalog_open(o->catalog, err, errlen)) ||
-                       resume(m, err, errlen) != 0))
-        goto fail;
-    if (bind_all(m, o, err, errlen) != 0)
-        goto fail;
+    if (make_owners(m, o, err, errlen) != 0 || lock_all(m, o, err, errlen) != 0 ||
+        open_journal(m, o->catalog, err, errlen) != 0 || bind_all(m, o, err, errlen) != 0)
+        ms_master_destroy(&m);
     return m;
-fail:
-    ms_master_destroy(&m);
-    return NULL;
 }
 
 static void send_bye_all(ms_master_t *m, const char *reason, int reconnect)
@@ -786,8 +540,15 @@ static void send_bye_all(ms_master_t *m, const char *reason, int reconnect)
     ms_msg_t bye = {.cmd = MS_CMD_BYE};
     bye.u.text.message = (char *)reason;
     bye.u.text.reconnect = (uint32_t)reconnect;
-    for (size_t i = 0; i < m->n_workers; i++)
-        (void)ms_wire_send(m->wsock, &m->workers[i]->peer, &bye, err, sizeof err);
+    for (size_t i = 0; i < ms_fleet_count(m->fleet); i++)
+        (void)ms_wire_send(m->wsock, &ms_fleet_at(m->fleet, i)->peer, &bye, err, sizeof err);
+}
+
+/* The last chance to make every change durable: no throttle. */
+static void last_flush(ms_master_t *m)
+{
+    if (ms_journal_flush(m->journal, 1) != 0)
+        ms_error("the catalog misses the last changes");
 }
 
 void ms_master_interrupt(ms_master_t *m, const char *reason)
@@ -804,15 +565,15 @@ void ms_master_dismiss_workers(ms_master_t *m, const char *reason)
 
 void ms_master_forget_workers(ms_master_t *m, const char *reason)
 {
-    while (m->n_workers > 0)
-        ms_worker_remove(m, m->workers[m->n_workers - 1], reason, 1);
-    cat_flush(m, 1); /* last chance: no throttle */
+    while (ms_fleet_count(m->fleet) > 0)
+        ms_worker_remove(m, ms_fleet_at(m->fleet, ms_fleet_count(m->fleet) - 1), reason, 1);
+    last_flush(m);
 }
 
 void ms_master_shutdown(ms_master_t *m)
 {
     send_bye_all(m, "master restarting", 1);
-    cat_flush(m, 1); /* last chance: no throttle */
+    last_flush(m);
 }
 
 void ms_master_destroy(ms_master_t **mp)
@@ -820,34 +581,26 @@ void ms_master_destroy(ms_master_t **mp)
     if (!mp || !*mp)
         return;
     ms_master_t *m = *mp;
-    cat_flush(m, 1); /* last chance: no throttle */
-    ms_monitor_destroy(&m->wmon);
-    ms_monitor_destroy(&m->cmon);
+    ms_journal_destroy(&m->journal); /* commits what is open, closes the catalog */
     if (m->wsock)
         zmq_close(m->wsock);
     if (m->csock)
         zmq_close(m->csock);
-    ms_zap_destroy(&m->zap);
+    ms_guard_destroy(&m->guard);
     if (m->ctx)
         zmq_ctx_term(m->ctx);
-    ms_recent_destroy(&m->recent);
-    ms_catalog_close(&m->cat);
     /* Last: the next master may start once the catalog is closed and the
      * sockets are gone. */
     ms_lock_release(&m->cat_lock);
     ms_lock_release(&m->wsock_lock);
     ms_lock_release(&m->csock_lock);
+    ms_planner_destroy(&m->planner);
     for (size_t i = 0; i < m->n_runs; i++)
         ms_run_destroy(&m->runs[i]);
-    for (size_t i = 0; i < m->n_workers; i++) {
-        free(m->workers[i]->host.cores);
-        free(m->workers[i]);
-    }
     ms_run_destroy(&m->old_run);
+    ms_fleet_destroy(&m->fleet);
+    ms_queue_destroy(&m->queue);
     free(m->runs);
-    free(m->workers);
-    free(m->queue);
-    free(m->delayed);
     free(m->waiters);
     free(m);
     *mp = NULL;
@@ -855,161 +608,117 @@ void ms_master_destroy(ms_master_t **mp)
 
 unsigned ms_master_workers(const ms_master_t *m)
 {
-    return (unsigned)m->n_workers;
+    return (unsigned)ms_fleet_count(m->fleet);
 }
 
-/* Size of the catalog's write-ahead log after which it is checkpointed even
- * during a run. */
-#define CHECKPOINT_WAL_BYTES (256LL * 1024 * 1024)
-
-static long long wal_bytes(const ms_master_t *m)
+int ms_master_reload(ms_master_t *m, char *err, size_t errlen)
 {
-    char path[4096];
-    struct stat st;
-    snprintf(path, sizeof path, "%s-wal", m->opts.catalog);
-    return stat(path, &st) == 0 ? (long long)st.st_size : 0;
-}
-
-/* Checkpoint the catalog when no run is going (a checkpoint stalls the
- * loop for a while), or when the log has grown too large to wait. */
-static void maybe_checkpoint(ms_master_t *m)
-{
-    char err[256];
-    int busy = 0;
-    if (!m->cat || m->in_txn || ms_now_ms() < m->next_checkpoint_ms)
-        return;
-    m->next_checkpoint_ms = ms_now_ms() + 10000;
-    for (size_t i = 0; i < m->n_runs && !busy; i++)
-        busy = !m->runs[i]->finished;
-    if (busy && wal_bytes(m) < CHECKPOINT_WAL_BYTES)
-        return;
-    if (ms_catalog_checkpoint(m->cat, NULL, err, sizeof err) != 0)
-        ms_warn("%s", err);
-}
-
-/*
- * Group commit. Results that come within GROUP_COMMIT_MS of the first
- * change not yet committed share its commit, and so its fsync: a flood of
- * small tasks costs one fsync per few milliseconds instead of one per few
- * results. Tasks are handed out after the commit (durable before sent), so
- * a free slot waits at most this long for its next task.
- */
-#define GROUP_COMMIT_MS 2
-
-static int64_t commit_due_ms(const ms_master_t *m)
-{
-    return m->txn_since_ms + GROUP_COMMIT_MS;
-}
-
-/* Whether a task waiting for its retry may go now. */
-static int retry_due(const ms_master_t *m)
-{
-    int64_t now = ms_now_ms();
-    for (size_t i = 0; i < m->n_delayed; i++)
-        if (m->delayed[i]->not_before_ms <= now)
-            return 1;
+    if (ms_guard_reload(m->guard, err, errlen) != 0)
+        return -1;
+    for (size_t i = 0; i < ms_fleet_count(m->fleet);) {
+        ms_wrec_t *w = ms_fleet_at(m->fleet, i);
+        if (!ms_guard_allowed(m->guard, &w->peer, "workers")) {
+            ms_worker_remove(m, w, "its key was revoked", 0);
+            continue; /* the last record moved to i */
+        }
+        i++;
+    }
     return 0;
 }
+
+/* --- the loop ------------------------------------------------------------------------- */
 
 /* How long the loop may sleep: until the next tick, the next retry, or
  * the open transaction's commit. */
 static int poll_timeout(const ms_master_t *m, int timeout_ms)
 {
     int64_t now = ms_now_ms(), until = m->next_tick_ms - now;
-    for (size_t i = 0; i < m->n_delayed; i++)
-        if (m->delayed[i]->not_before_ms - now < until)
-            until = m->delayed[i]->not_before_ms - now;
+    int64_t retry = ms_queue_next_due(m->queue), commit = ms_journal_commit_due(m->journal);
+    if (retry - now < until)
+        until = retry - now;
     /* Only a commit still ahead: one that failed is retried next turn, not
      * in a busy loop. */
-    if (m->in_txn && commit_due_ms(m) > now && commit_due_ms(m) - now < until)
-        until = commit_due_ms(m) - now;
+    if (commit > now && commit - now < until)
+        until = commit - now;
     if (until < 0)
         until = 0;
     return timeout_ms < 0 || timeout_ms > until ? (int)until : timeout_ms;
 }
 
-/* The sockets to poll: workers, control, ZAP, monitors (absent ones are
- * left out; their slot stays NULL and is skipped). */
-static int poll_items(ms_master_t *m, zmq_pollitem_t *items, void **which)
+/* What is polled: the workers' and control sockets, the guard's (ZAP,
+ * monitors), then the walks going on (at most MAX_WALKS of them: more runs
+ * at once are looked at every tick). */
+#define MAX_WALKS 8
+#define MAX_GUARD 4
+
+typedef struct {
+    zmq_pollitem_t items[2 + MAX_GUARD + MAX_WALKS];
+    size_t n_guard, n_walks;
+    ms_runrec_t *walking[MAX_WALKS];
+} polled_t;
+
+static size_t poll_items(ms_master_t *m, polled_t *p)
 {
-    void *socks[5] = {m->wsock, m->csock, m->zap ? ms_zap_socket(m->zap) : NULL,
-                      m->wmon ? ms_monitor_socket(m->wmon) : NULL,
-                      m->cmon ? ms_monitor_socket(m->cmon) : NULL};
-    int n = 0;
-    for (int i = 0; i < 5; i++) {
-        if (!socks[i])
-            continue;
-        items[n] = (zmq_pollitem_t){socks[i], 0, ZMQ_POLLIN, 0};
-        which[n++] = socks[i];
-    }
-    return n;
+    p->items[0] = (zmq_pollitem_t){m->wsock, 0, ZMQ_POLLIN, 0};
+    /* No control socket (embedded): a slot poll(2) skips (fd -1). */
+    p->items[1] = m->csock ? (zmq_pollitem_t){m->csock, 0, ZMQ_POLLIN, 0}
+                           : (zmq_pollitem_t){NULL, -1, 0, 0};
+    p->n_guard = ms_guard_poll_items(m->guard, p->items + 2, MAX_GUARD);
+    p->n_walks =
+        ms_planner_poll_items(m->planner, p->items + 2 + p->n_guard, p->walking, MAX_WALKS);
+    return 2 + p->n_guard + p->n_walks;
 }
 
-/* The walks going on, after the sockets: at most MAX_WALKS of them (more
- * runs at once are looked at every tick). */
-#define MAX_WALKS 8
-
-static int walk_items(ms_master_t *m, zmq_pollitem_t *items, ms_runrec_t **runs)
+/* Housekeeping every half heartbeat: workers' leases, walks, locks,
+ * checkpoints. */
+static void tick(ms_master_t *m)
 {
-    int n = 0;
-    for (size_t i = 0; i < m->n_runs && n < MAX_WALKS; i++)
-        if (m->runs[i]->walker) {
-            items[n] = (zmq_pollitem_t){NULL, ms_walker_fd(m->runs[i]->walker), ZMQ_POLLIN, 0};
-            runs[n++] = m->runs[i];
-        }
-    return n;
+    int busy = 0;
+    m->next_tick_ms = ms_now_ms() + m->heartbeat_ms / 2;
+    ms_workers_tick(m);
+    for (size_t i = 0; i < m->n_runs; i++) {
+        ms_runrec_t *r = m->runs[i];
+        plan(m, r);
+        /* The lock's age tells a later taker when this master was alive. */
+        if (r->dest_lock)
+            ms_lock_touch(r->dest_lock);
+        busy |= !r->finished;
+    }
+    ms_journal_checkpoint(m->journal, busy);
 }
 
 int ms_master_poll(ms_master_t *m, int timeout_ms)
 {
-    zmq_pollitem_t items[5 + MAX_WALKS];
-    void *which[5];
-    ms_runrec_t *walking[MAX_WALKS];
-    int n = poll_items(m, items, which);
-    int n_walks = walk_items(m, items + n, walking);
+    polled_t p;
+    size_t n = poll_items(m, &p);
     int more = 0;
-    if (zmq_poll(items, n + n_walks, poll_timeout(m, timeout_ms)) < 0)
+    if (zmq_poll(p.items, (int)n, poll_timeout(m, timeout_ms)) < 0)
         return -1;
-    for (int i = 0; i < n_walks; i++)
-        if (items[n + i].revents & ZMQ_POLLIN)
-            ms_chunks_update(m, walking[i]);
-    for (int i = 0; i < n; i++) {
-        if (!(items[i].revents & ZMQ_POLLIN))
-            continue;
-        if (which[i] == m->wsock)
-            more = ms_workers_read(m);
-        else if (which[i] == m->csock)
-            ms_control_handle(m);
-        else if (m->zap && which[i] == ms_zap_socket(m->zap))
-            ms_zap_handle(m->zap);
-        else if (m->wmon && which[i] == ms_monitor_socket(m->wmon))
-            ms_monitor_handle(m->wmon, on_handshake_failed, m);
-        else if (m->cmon && which[i] == ms_monitor_socket(m->cmon))
-            ms_monitor_handle(m->cmon, on_handshake_failed, m);
-    }
-    if (ms_now_ms() >= m->next_tick_ms) {
-        m->next_tick_ms = ms_now_ms() + m->heartbeat_ms / 2;
-        ms_workers_tick(m);
-        for (size_t i = 0; i < m->n_runs; i++) {
-            if (m->runs[i]->walker)
-                ms_chunks_update(m, m->runs[i]);
-            /* The lock's age tells a later taker when this master was alive. */
-            if (m->runs[i]->dest_lock)
-                ms_lock_touch(m->runs[i]->dest_lock);
-        }
-        maybe_checkpoint(m);
-    }
+    for (size_t i = 0; i < p.n_walks; i++)
+        if (p.items[2 + p.n_guard + i].revents & ZMQ_POLLIN)
+            plan(m, p.walking[i]);
+    if (p.items[0].revents & ZMQ_POLLIN)
+        more = ms_workers_read(m);
+    if (p.items[1].revents & ZMQ_POLLIN)
+        ms_control_handle(m);
+    ms_guard_handle(m->guard, p.items + 2, p.n_guard);
+    if (ms_now_ms() >= m->next_tick_ms)
+        tick(m);
     /* Big projects wait for the total and for slots: a worker that just
      * joined lets them be split now, not a tick later. */
     for (size_t i = 0; i < m->n_runs; i++)
-        if (m->runs[i]->n_waiting)
-            ms_chunks_update(m, m->runs[i]);
+        if (ms_planner_waits(m->planner, m->runs[i]))
+            plan(m, m->runs[i]);
     /* Gather more results into the open transaction until its commit is
      * due, unless a full batch is already waiting, or a retry is due (the
      * loop would not sleep meanwhile). */
-    if (m->in_txn && !more && !m->stopping && ms_now_ms() < commit_due_ms(m) && !retry_due(m))
+    int64_t now = ms_now_ms(), commit = ms_journal_commit_due(m->journal);
+    if (commit != INT64_MAX && now < commit && !more && !m->stopping &&
+        now < ms_queue_next_due(m->queue))
         return 0;
     ms_sched_dispatch(m);
-    ms_cat_flush(m);
+    if (ms_journal_flush(m->journal, 0) != 0) {
+        /* logged by the journal; what is not durable yet waits */
+    }
     return 0;
 }

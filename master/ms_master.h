@@ -36,6 +36,8 @@ typedef struct {
     unsigned worker_wait_s;   /* a run without a usable worker for this long fails; 0: 600 */
     int make_dest;            /* create a missing local destination to lock it (embedded: the
                                * destination is this host's); else only lock one that exists */
+    size_t queue_limit;       /* tests: at most this many ready tasks; a task past it fails
+                               * as when memory runs out (ms_queue_set_limit); 0: none */
     int no_split;             /* never split a project */
     const char *catalog;      /* SQLite catalog file; NULL: none (nothing survives) */
     /* Security of network (tcp://) endpoints: CURVE with the key pair in

@@ -4,7 +4,6 @@
 
 #include "ms_lock.h"
 #include "ms_run.h"
-#include "ms_walk.h"
 
 ms_runrec_t *ms_run_new(uint64_t id, const char *source, const char *dest, const char *set)
 {
@@ -44,6 +43,7 @@ ms_trec_t *ms_run_add_task(ms_runrec_t *r, const char *project, uint32_t flags)
     t->flags = flags;
     t->parent = MS_NO_TASK;
     t->state = (flags & MS_TASK_TOP) ? MS_TS_HELD : MS_TS_QUEUED;
+    r->n_in[t->state]++;
     t->host = t->failed_on = "";
     r->n_tasks++;
     if (flags & MS_TASK_TOP)
@@ -57,8 +57,7 @@ int ms_run_add_projects(ms_runrec_t *r, char *const *projects, size_t n, ms_task
         ms_trec_t *t = ms_run_add_task(r, projects[i], 0);
         if (!t)
             return -1;
-        t->state = state;
-        r->n_scanning += state == MS_TS_SCANNING;
+        ms_run_set_state(t, state);
     }
     return ms_run_add_task(r, "", MS_TASK_TOP) ? 0 : -1;
 }
@@ -80,10 +79,25 @@ static void free_task(ms_trec_t *t)
     memset(t, 0, sizeof *t);
 }
 
+void ms_run_set_state(ms_trec_t *t, ms_task_state_t s)
+{
+    ms_runrec_t *r = t->run;
+    ms_task_state_t old = t->state;
+    r->n_in[old]--;
+    r->n_in[s]++;
+    t->state = s;
+    r->n_finished = r->n_in[MS_TS_OK] + r->n_in[MS_TS_FAILED];
+    r->n_failed = r->n_in[MS_TS_FAILED];
+    r->n_scanning = r->n_in[MS_TS_SCANNING];
+}
+
 void ms_run_drop_from(ms_runrec_t *r, size_t n)
 {
-    while (r->n_tasks > n)
-        free_task(ms_run_at(r, --r->n_tasks));
+    while (r->n_tasks > n) {
+        ms_trec_t *t = ms_run_at(r, --r->n_tasks);
+        r->n_in[t->state]--;
+        free_task(t);
+    }
     if (r->top >= r->n_tasks)
         r->top = r->n_tasks;
 }
@@ -94,10 +108,6 @@ void ms_run_destroy(ms_runrec_t **rp)
         return;
     ms_runrec_t *r = *rp;
     ms_lock_release(&r->dest_lock);
-    ms_walker_stop(&r->walker);
-    for (size_t i = 0; i < r->n_waiting; i++)
-        ms_walk_free(&r->waiting[i]);
-    free(r->waiting);
     ms_run_drop_from(r, 0);
     for (size_t i = 0; i < r->n_segs; i++)
         free(r->segs[i]);
@@ -217,7 +227,7 @@ int ms_run_spec_decode(ms_trec_t *t, const void *blob, size_t len)
 
 void ms_run_recount(ms_runrec_t *r)
 {
-    r->n_finished = r->n_failed = r->n_scanning = 0;
+    memset(r->n_in, 0, sizeof r->n_in);
     r->top = r->n_tasks;
     for (size_t i = 0; i < r->n_tasks; i++) {
         ms_trec_t *t = ms_run_at(r, i);
@@ -226,9 +236,7 @@ void ms_run_recount(ms_runrec_t *r)
     for (size_t i = 0; i < r->n_tasks; i++) {
         ms_trec_t *t = ms_run_at(r, i);
         int final = t->state == MS_TS_OK || t->state == MS_TS_FAILED;
-        r->n_finished += final;
-        r->n_failed += t->state == MS_TS_FAILED;
-        r->n_scanning += t->state == MS_TS_SCANNING;
+        r->n_in[t->state]++;
         if (t->flags & MS_TASK_TOP)
             r->top = i;
         if (t->parent < r->n_tasks) {
@@ -237,6 +245,9 @@ void ms_run_recount(ms_runrec_t *r)
             rest->pending += !final;
         }
     }
+    r->n_finished = r->n_in[MS_TS_OK] + r->n_in[MS_TS_FAILED];
+    r->n_failed = r->n_in[MS_TS_FAILED];
+    r->n_scanning = r->n_in[MS_TS_SCANNING];
 }
 
 const char *ms_run_intern(ms_runrec_t *r, const char *name)
@@ -359,10 +370,7 @@ static int release(const ms_runrec_t *r, ms_trec_t *t)
 int ms_run_task_final(ms_runrec_t *r, ms_trec_t *t, ms_trec_t *rel[2])
 {
     int n = 0;
-    t->state = ms_result_ok(&t->result) ? MS_TS_OK : MS_TS_FAILED;
-    r->n_finished++;
-    if (t->state == MS_TS_FAILED)
-        r->n_failed++;
+    ms_run_set_state(t, ms_result_ok(&t->result) ? MS_TS_OK : MS_TS_FAILED);
     if (r->n_finished == r->n_tasks) {
         r->finished = 1;
         clock_gettime(CLOCK_REALTIME, &r->finished_rt);

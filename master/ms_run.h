@@ -28,6 +28,8 @@ typedef enum {
     MS_TS_SCANNING, /* a project whose tree is being walked: split or not? */
 } ms_task_state_t;
 
+#define MS_TS_COUNT (MS_TS_SCANNING + 1) /* how many states there are */
+
 #define MS_NO_TASK UINT64_MAX
 
 typedef struct ms_run ms_runrec_t;
@@ -106,13 +108,11 @@ struct ms_run {
     size_t n_segs;
     size_t n_tasks;
     size_t top;     /* index of the top task; n_tasks while there is none */
+    /* Tasks in each state, kept by ms_run_set_state (the only writer of a
+     * task's state), and what they add up to. */
+    size_t n_in[MS_TS_COUNT];
     size_t n_scanning; /* projects still being walked or waiting to be split */
-    struct ms_walker *walker; /* the walk of the projects' trees, while it goes on */
-    int walk_done;     /* every project was walked: the total is known */
-    double walked_cost;   /* what the walk found so far (ms_split_cost) */
     double prior_cost;    /* the previous run's total, from the catalog; 0: none */
-    struct ms_walk **waiting; /* walks of big projects, split once the total is known */
-    size_t n_waiting;
     size_t n_finished, n_failed;
     int finished;
     struct ms_lock *dest_lock;  /* its hold on a local destination (MS_DEST_LOCK), or NULL */
@@ -120,8 +120,6 @@ struct ms_run {
     int64_t no_worker_since_ms; /* monotonic: since when no worker could; 0: one can */
     ms_run_worker_t *workers;
     size_t n_workers;
-    int workers_dirty;      /* a worker's task count changed since the catalog's copy */
-    int cat_dirty;          /* written to the catalog since its last commit */
     /* Master ticks while the run went on (ms_diag.c). */
     unsigned ticks;
     unsigned ticks_waiting; /* tasks queued while every slot was busy */
@@ -148,10 +146,20 @@ void ms_run_drop_from(ms_runrec_t *r, size_t n);
  * Returns 0, or -1 on out of memory. */
 int ms_run_add_projects(ms_runrec_t *r, char *const *projects, size_t n, ms_task_state_t state);
 
+/* Set t's state, keeping its run's counts (n_in, n_finished, n_failed,
+ * n_scanning). The one place a task's state changes. */
+void ms_run_set_state(ms_trec_t *t, ms_task_state_t s);
+
 /* Task i (< n_tasks). */
 static inline ms_trec_t *ms_run_at(const ms_runrec_t *r, size_t i)
 {
     return &r->segs[i / MS_RUN_SEG][i % MS_RUN_SEG];
+}
+
+/* Tasks of r that wait for a worker: queued or held. */
+static inline size_t ms_run_waiting(const struct ms_run *r)
+{
+    return r->n_in[MS_TS_QUEUED] + r->n_in[MS_TS_HELD];
 }
 
 /* The top task, or NULL. */

@@ -1,12 +1,10 @@
 /*
- * ms_sched.c - the master's queue and dispatch.
- *
- * Ready tasks wait in a heap, longest expected first (retries of tasks a
- * lost worker held go first of all); tasks that failed transiently wait in
- * a delayed list until their backoff ends. Dispatch assigns ready tasks to the workers with the most
- * free credit, preferring for a retry a worker on another host than the one
- * it failed on, persists every assignment, and only then sends the TASKs:
- * a task is in the catalog before any worker can start it.
+ * ms_sched.c - what the loop does with the queue (ms_queue.h): tasks go in
+ * (a task the queue cannot take fails, it is never lost), and dispatch
+ * hands ready tasks to the workers with the most free credit, preferring
+ * for a retry a worker on another host than the one it failed on, persists
+ * every assignment, and only then sends the TASKs: a task is in the
+ * catalog before any worker can start it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,140 +12,36 @@
 
 #include "ms_log.h"
 #include "ms_master_int.h"
+#include "ms_queue.h"
 #include "ms_report.h"
 
-static int queue_grow(ms_master_t *m)
+/* t could not be queued (out of memory): it fails now, with why, rather
+ * than sit in no queue and keep its run from ending. */
+static void fail_unqueued(ms_master_t *m, ms_trec_t *t)
 {
-    size_t ncap = m->q_cap ? m->q_cap * 2 : 64;
-    ms_trec_t **nq = realloc(m->queue, ncap * sizeof *nq);
-    if (!nq)
-        return -1;
-    m->queue = nq;
-    m->q_cap = ncap;
-    return 0;
+    char name[512];
+    ms_error("run %llu: %s could not be queued: out of memory", (unsigned long long)t->run->id,
+             ms_report_task_log(t, name, sizeof name));
+    ms_master_fail_task(m, t, "the master ran out of memory queueing it");
 }
 
-/* Whether a goes before b: retries first, then tasks never seen before by
- * their cost from the walk, then the others by their duration last time
- * (longest first: a long task started last would set the run's end), and
- * among equals the first queued. */
-static double queue_key(const ms_trec_t *t)
+void ms_sched_enqueue(ms_master_t *m, ms_trec_t *t, int front)
 {
-    return t->qclass == 2 ? 0 : t->expected_known ? t->expected_seconds : t->cost;
-}
-
-static int goes_before(const ms_trec_t *a, const ms_trec_t *b)
-{
-    if (a->qclass != b->qclass)
-        return a->qclass > b->qclass;
-    double ka = queue_key(a), kb = queue_key(b);
-    if (ka != kb)
-        return ka > kb;
-    return a->qseq < b->qseq;
-}
-
-static void sift_up(ms_master_t *m, size_t i)
-{
-    ms_trec_t **q = m->queue;
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!goes_before(q[i], q[p]))
-            break;
-        ms_trec_t *x = q[i];
-        q[i] = q[p];
-        q[p] = x;
-        i = p;
+    if (ms_queue_push(m->queue, t, front) != 0) {
+        fail_unqueued(m, t);
+        return;
     }
-}
-
-static void sift_down(ms_master_t *m, size_t i)
-{
-    ms_trec_t **q = m->queue;
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, best = i;
-        if (l < m->q_len && goes_before(q[l], q[best]))
-            best = l;
-        if (r < m->q_len && goes_before(q[r], q[best]))
-            best = r;
-        if (best == i)
-            return;
-        ms_trec_t *x = q[i];
-        q[i] = q[best];
-        q[best] = x;
-        i = best;
-    }
-}
-
-int ms_sched_push(ms_master_t *m, ms_trec_t *t, int front)
-{
-    if (m->q_len == m->q_cap && queue_grow(m) != 0) {
-        ms_error("out of memory queueing a task");
-        return -1;
-    }
-    t->qclass = front ? 2 : t->expected_known ? 0 : 1;
-    t->qseq = m->q_seq++;
-    m->queue[m->q_len++] = t;
-    sift_up(m, m->q_len - 1);
-    t->state = MS_TS_QUEUED;
-    return 0;
-}
-
-/* Take the first task out. */
-static ms_trec_t *queue_pop(ms_master_t *m)
-{
-    ms_trec_t *t = m->queue[0];
-    m->queue[0] = m->queue[--m->q_len];
-    if (m->q_len)
-        sift_down(m, 0);
-    return t;
+    ms_run_set_state(t, MS_TS_QUEUED);
 }
 
 void ms_sched_delay(ms_master_t *m, ms_trec_t *t, int64_t until_ms)
 {
-    if (m->n_delayed == m->cap_delayed) {
-        size_t ncap = m->cap_delayed ? m->cap_delayed * 2 : 16;
-        ms_trec_t **nd = realloc(m->delayed, ncap * sizeof *nd);
-        if (!nd) {
-            ms_error("out of memory delaying a retry: retrying at once");
-            ms_sched_push(m, t, 0);
-            return;
-        }
-        m->delayed = nd;
-        m->cap_delayed = ncap;
+    if (ms_queue_delay(m->queue, t, until_ms) != 0) {
+        ms_error("out of memory delaying a retry: retrying at once");
+        ms_sched_enqueue(m, t, 1);
+        return;
     }
-    t->state = MS_TS_QUEUED;
-    t->not_before_ms = until_ms;
-    m->delayed[m->n_delayed++] = t;
-}
-
-void ms_sched_release_due(ms_master_t *m)
-{
-    int64_t now = ms_now_ms();
-    size_t kept = 0;
-    for (size_t i = 0; i < m->n_delayed; i++) {
-        ms_trec_t *t = m->delayed[i];
-        if (t->not_before_ms <= now)
-            ms_sched_push(m, t, 1);
-        else
-            m->delayed[kept++] = t;
-    }
-    m->n_delayed = kept;
-}
-
-void ms_sched_remove_run(ms_master_t *m, const ms_runrec_t *r)
-{
-    size_t kept = 0;
-    for (size_t i = 0; i < m->q_len; i++)
-        if (m->queue[i]->run != r)
-            m->queue[kept++] = m->queue[i];
-    m->q_len = kept;
-    for (size_t i = m->q_len / 2; i-- > 0;)
-        sift_down(m, i);
-    kept = 0;
-    for (size_t i = 0; i < m->n_delayed; i++)
-        if (m->delayed[i]->run != r)
-            m->delayed[kept++] = m->delayed[i];
-    m->n_delayed = kept;
+    ms_run_set_state(t, MS_TS_QUEUED);
 }
 
 void ms_sched_requeue(ms_master_t *m, ms_trec_t *t, const char *why)
@@ -156,37 +50,23 @@ void ms_sched_requeue(ms_master_t *m, ms_trec_t *t, const char *why)
     ms_warn("run %llu: %s requeued: %s", (unsigned long long)t->run->id,
             ms_report_task_log(t, name, sizeof name), why);
     t->orphan = 0;
-    ms_sched_push(m, t, 1);
-    ms_cat_task(m, t);
+    ms_sched_enqueue(m, t, 1);
+    ms_journal_task(m->journal, t);
 }
 
 /* --- dispatch ------------------------------------------------------------ */
 
-static ms_wrec_t *freest(const ms_master_t *m, const char *avoid_host)
-{
-    ms_wrec_t *best = NULL;
-    for (size_t i = 0; i < m->n_workers; i++) {
-        ms_wrec_t *w = m->workers[i];
-        if (w->credit == 0 || !ms_worker_usable(w) ||
-            (avoid_host && strcmp(w->name, avoid_host) == 0))
-            continue;
-        if (!best || w->credit > best->credit)
-            best = w;
-    }
-    return best;
-}
-
 /* The worker for t: another host than the one it failed on, if one is free. */
 static ms_wrec_t *pick_worker(const ms_master_t *m, const ms_trec_t *t)
 {
-    ms_wrec_t *w = t->failed_on[0] ? freest(m, t->failed_on) : NULL;
-    return w ? w : freest(m, NULL);
+    ms_wrec_t *w = t->failed_on[0] ? ms_fleet_freest(m->fleet, t->failed_on) : NULL;
+    return w ? w : ms_fleet_freest(m->fleet, NULL);
 }
 
 static void assign(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
 {
     t->attempts++;
-    t->state = MS_TS_RUNNING;
+    ms_run_set_state(t, MS_TS_RUNNING);
     t->started_ms = ms_now_ms();
     snprintf(t->worker_id, sizeof t->worker_id, "%s", w->id);
     t->host = ms_run_intern(t->run, w->name);
@@ -194,7 +74,7 @@ static void assign(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
     w->running++;
     if (ms_run_note_worker(t->run, w->id, w->name, w->slots, w->unconfined) != 0)
         ms_error("out of memory noting worker %s", w->id);
-    ms_cat_task(m, t);
+    ms_journal_task(m->journal, t);
 }
 
 /* Undo assign() for a task that could not be made durable or sent. */
@@ -209,10 +89,10 @@ static void unassign(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
     ms_run_worker_t *rw = ms_run_worker(t->run, t->host);
     if (rw && rw->tasks > 0) {
         rw->tasks--;
-        t->run->workers_dirty = 1;
+        ms_journal_workers(m->journal, t->run);
     }
-    ms_sched_push(m, t, 1);
-    ms_cat_task(m, t);
+    ms_sched_enqueue(m, t, 1);
+    ms_journal_task(m->journal, t);
 }
 
 static int send_task(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
@@ -239,49 +119,45 @@ static int send_task(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
     return 0;
 }
 
-/* Tasks the workers may be sent now: their free credit. */
-static size_t total_credit(const ms_master_t *m)
+/* Assign ready tasks in queue order while any worker has credit, into
+ * batch (room for cap). Returns how many. */
+static size_t assign_batch(ms_master_t *m, ms_trec_t **batch, size_t cap)
 {
-    size_t credit = 0;
-    for (size_t i = 0; i < m->n_workers; i++) {
-        const ms_wrec_t *w = m->workers[i];
-        if (ms_worker_usable(w))
-            credit += w->credit;
+    size_t n = 0;
+    while (n < cap && ms_queue_peek(m->queue)) {
+        ms_wrec_t *w = pick_worker(m, ms_queue_peek(m->queue));
+        if (!w)
+            break;
+        ms_trec_t *t = ms_queue_pop(m->queue);
+        assign(m, w, t);
+        batch[n++] = t;
     }
-    return credit;
+    return n;
 }
 
 void ms_sched_dispatch(ms_master_t *m)
 {
     if (m->stopping)
         return;
-    ms_sched_release_due(m);
-    size_t n = 0, credit = total_credit(m);
-    size_t cap = m->q_len < credit ? m->q_len : credit;
+    ms_queue_release_due(m->queue, ms_now_ms());
+    size_t credit = ms_fleet_credit(m->fleet), ready = ms_queue_ready(m->queue);
+    size_t cap = ready < credit ? ready : credit;
     if (cap == 0)
         return; /* the common turn: nothing to hand out, nothing to allocate */
     ms_trec_t **batch = malloc(cap * sizeof *batch);
     if (!batch)
         return;
-    /* Assign first, in queue order, while any worker has credit. */
-    while (m->q_len > 0 && n < cap) {
-        ms_wrec_t *w = pick_worker(m, m->queue[0]);
-        if (!w)
-            break;
-        ms_trec_t *t = queue_pop(m);
-        assign(m, w, t);
-        batch[n++] = t;
-    }
+    size_t n = assign_batch(m, batch, cap);
     /* Durable before sent: if the catalog cannot take it, send nothing. */
-    int durable = ms_cat_flush(m) == 0;
+    int durable = ms_journal_flush(m->journal, 0) == 0;
     for (size_t i = n; i-- > 0;) {
         ms_trec_t *t = batch[i];
-        ms_wrec_t *w = ms_worker_by_id(m, t->worker_id);
+        ms_wrec_t *w = ms_fleet_by_id(m->fleet, t->worker_id);
         if (!durable || !w || w->unreachable) {
             unassign(m, w, t);
         } else if (send_task(m, w, t) != 0) {
             unassign(m, w, t);
-            w->unreachable = 1; /* dropped with its tasks by ms_workers_drop_unreachable */
+            w->unreachable = 1; /* dropped with its tasks once its messages are read */
         }
     }
     free(batch);

@@ -28,35 +28,6 @@ static int64_t ttl_ms(const ms_master_t *m)
     return (int64_t)m->heartbeat_ms * MS_HEARTBEAT_LIVENESS;
 }
 
-static ms_wrec_t *by_peer(const ms_master_t *m, const ms_peer_t *peer)
-{
-    for (size_t i = 0; i < m->n_workers; i++)
-        if (ms_peer_eq(&m->workers[i]->peer, peer))
-            return m->workers[i];
-    return NULL;
-}
-
-static ms_wrec_t *by_name(const ms_master_t *m, const char *name)
-{
-    for (size_t i = 0; i < m->n_workers; i++)
-        if (strcmp(m->workers[i]->name, name) == 0)
-            return m->workers[i];
-    return NULL;
-}
-
-int ms_worker_usable(const ms_wrec_t *w)
-{
-    return !w->draining && !w->unreachable && !w->broken[0];
-}
-
-ms_wrec_t *ms_worker_by_id(const ms_master_t *m, const char *id)
-{
-    for (size_t i = 0; i < m->n_workers; i++)
-        if (strcmp(m->workers[i]->id, id) == 0)
-            return m->workers[i];
-    return NULL;
-}
-
 /* Apply fn to every task in flight on worker id. */
 static void each_task_of(ms_master_t *m, const char *id,
                          void (*fn)(ms_master_t *, ms_trec_t *, const char *), const char *why)
@@ -93,14 +64,7 @@ void ms_worker_remove(ms_master_t *m, ms_wrec_t *w, const char *why, int requeue
     ms_info("worker %s (%s) left: %s", w->id, w->name, why);
     requeue = requeue && !m->stopping;
     each_task_of(m, w->id, requeue ? ms_sched_requeue : make_orphan, why);
-    for (size_t i = 0; i < m->n_workers; i++) {
-        if (m->workers[i] == w) {
-            m->workers[i] = m->workers[--m->n_workers];
-            break;
-        }
-    }
-    free(w->host.cores);
-    free(w);
+    ms_fleet_remove(m->fleet, w);
 }
 
 /* --- messages -------------------------------------------------------------- */
@@ -124,7 +88,7 @@ static int refuse_twin(ms_master_t *m, const ms_peer_t *peer, const ms_wrec_t *o
              "another worker named '%s' is connected and alive (%s, heard %.1f s ago): refusing "
              "this one; give each agent its own name (or key), or stop the other one",
              old->name, old->id, (double)(ms_now_ms() - old->last_seen_ms) / 1000.0);
-    if (ms_master_log_once(m, peer, "twin"))
+    if (ms_guard_log_once(m->guard, peer, "twin"))
         ms_warn("%s", text);
     ms_wire_send_error(m->wsock, peer, text);
     return 1;
@@ -148,7 +112,7 @@ static void take_hello(ms_wrec_t *w, const ms_hello_t *h)
 
 static void on_hello(ms_master_t *m, const ms_peer_t *peer, const ms_hello_t *h)
 {
-    ms_wrec_t *old = by_peer(m, peer);
+    ms_wrec_t *old = ms_fleet_by_peer(m->fleet, peer);
     char name[MS_MAX_NAME + 1], claimed[MS_MAX_NAME + 1];
     /* Authenticated: the key's name is who it is, whatever it says. */
     ms_log_safe(peer->user_id[0] ? peer->user_id : h->name, name, sizeof name);
@@ -160,23 +124,17 @@ static void on_hello(ms_master_t *m, const ms_peer_t *peer, const ms_hello_t *h)
     if (old)
         ms_worker_remove(m, old, "announced itself again", 0);
     /* The same host on a new connection: its tasks may be adopted (HOLD). */
-    if ((old = by_name(m, name)) != NULL && heard_lately(m, old) && refuse_twin(m, peer, old))
+    if ((old = ms_fleet_by_name(m->fleet, name)) != NULL && heard_lately(m, old) &&
+        refuse_twin(m, peer, old))
         return;
     if (old)
         ms_worker_remove(m, old, "reconnected", 0);
-    ms_wrec_t *w = calloc(1, sizeof *w);
-    ms_wrec_t **nw = w ? realloc(m->workers, (m->n_workers + 1) * sizeof *nw) : NULL;
-    if (!nw) {
-        free(w);
+    ms_wrec_t *w = ms_fleet_add(m->fleet, peer, name, ms_now_ms());
+    if (!w) {
         ms_error("out of memory accepting a worker");
+        ms_wire_send_error(m->wsock, peer, "the master is out of memory: try again later");
         return;
     }
-    m->workers = nw;
-    w->peer = *peer;
-    snprintf(w->id, sizeof w->id, "w%u", ++m->next_worker);
-    snprintf(w->name, sizeof w->name, "%s", name);
-    w->last_seen_ms = ms_now_ms();
-    m->workers[m->n_workers++] = w;
     take_hello(w, h);
 }
 
@@ -200,7 +158,7 @@ static void on_hold(ms_master_t *m, ms_wrec_t *w, const ms_taskref_t *ref)
     ms_trec_t *t = find_task(m, ref->run_id, ref->task_id);
     char name[512];
     if (!t || t->state != MS_TS_RUNNING || t->attempts != ref->attempt ||
-        (!t->orphan && strcmp(t->worker_id, w->id) != 0 && ms_worker_by_id(m, t->worker_id))) {
+        (!t->orphan && strcmp(t->worker_id, w->id) != 0 && ms_fleet_by_id(m->fleet, t->worker_id))) {
         ms_info("worker %s (%s) still runs run %llu task %llu attempt %u, which is no longer "
                 "its: cancelled",
                 w->id, w->name, (unsigned long long)ref->run_id, (unsigned long long)ref->task_id,
@@ -214,7 +172,7 @@ static void on_hold(ms_master_t *m, ms_wrec_t *w, const ms_taskref_t *ref)
     t->orphan = 0;
     snprintf(t->worker_id, sizeof t->worker_id, "%s", w->id);
     t->host = ms_run_intern(t->run, w->name);
-    ms_cat_task(m, t);
+    ms_journal_task(m->journal, t);
     ms_info("run %llu: %s adopted from worker %s (%s)", (unsigned long long)t->run->id,
             ms_report_task_log(t, name, sizeof name), w->id, w->name);
 }
@@ -224,16 +182,6 @@ static void on_progress(ms_master_t *m, const ms_progress_t *p)
     ms_trec_t *t = find_task(m, p->run_id, p->task_id);
     if (t && t->state == MS_TS_RUNNING && t->attempts == p->attempt)
         t->bytes_done = p->bytes_done;
-}
-
-static void on_ready(ms_wrec_t *w, const ms_ready_t *r)
-{
-    unsigned free_slots = w->slots > w->running ? w->slots - w->running : 0;
-    if (!ms_worker_usable(w))
-        return;
-    w->credit += r->credit;
-    if (w->credit > free_slots)
-        w->credit = free_slots;
 }
 
 /* A counter's growth; 0 when it went backwards (reboot, device gone). */
@@ -319,7 +267,7 @@ static void on_result(ms_master_t *m, ms_wrec_t *w, ms_result_t *res)
                  w->id);
         return;
     }
-    ms_wrec_t *holder = ms_worker_by_id(m, t->worker_id);
+    ms_wrec_t *holder = ms_fleet_by_id(m->fleet, t->worker_id);
     if (holder && holder->running > 0)
         holder->running--;
     t->orphan = 0; /* its worker reported it: nothing left to adopt */
@@ -335,7 +283,7 @@ static void on_result(ms_master_t *m, ms_wrec_t *w, ms_result_t *res)
                 ms_report_task_log(t, name, sizeof name), w->name,
                 t->attempts, ms_log_safe(t->result.message, msg, sizeof msg), delay / 1000.0);
         ms_sched_delay(m, t, ms_now_ms() + delay);
-        ms_cat_task(m, t);
+        ms_journal_task(m->journal, t);
         return;
     }
     ms_master_task_done(m, t);
@@ -344,8 +292,8 @@ static void on_result(ms_master_t *m, ms_wrec_t *w, ms_result_t *res)
 static void on_worker_msg(ms_master_t *m, const ms_peer_t *peer, ms_msg_t *msg)
 {
     char pid[40];
-    if (!ms_master_peer_allowed(m, peer, "workers")) {
-        ms_wrec_t *gone = by_peer(m, peer);
+    if (!ms_guard_allowed(m->guard, peer, "workers")) {
+        ms_wrec_t *gone = ms_fleet_by_peer(m->fleet, peer);
         if (gone)
             ms_worker_remove(m, gone, "its key was revoked", 0); /* see ms_worker_remove */
         return;
@@ -354,7 +302,7 @@ static void on_worker_msg(ms_master_t *m, const ms_peer_t *peer, ms_msg_t *msg)
         on_hello(m, peer, &msg->u.hello);
         return;
     }
-    ms_wrec_t *w = by_peer(m, peer);
+    ms_wrec_t *w = ms_fleet_by_peer(m->fleet, peer);
     if (!w) {
         ms_debug("%s from unknown peer %s: asking it to HELLO", ms_cmd_name(msg->cmd),
                  ms_peer_str(peer, pid, sizeof pid));
@@ -364,7 +312,7 @@ static void on_worker_msg(ms_master_t *m, const ms_peer_t *peer, ms_msg_t *msg)
     w->last_seen_ms = ms_now_ms();
     switch (msg->cmd) {
     case MS_CMD_READY:
-        on_ready(w, &msg->u.ready);
+        ms_fleet_grant(w, msg->u.ready.credit);
         break;
     case MS_CMD_HOLD:
         on_hold(m, w, &msg->u.taskref);
@@ -387,23 +335,20 @@ static void on_worker_msg(ms_master_t *m, const ms_peer_t *peer, ms_msg_t *msg)
         ms_worker_remove(m, w, msg->u.text.message, 1);
         break;
     default:
-        if (ms_master_log_once(m, peer, "cmd"))
+        if (ms_guard_log_once(m->guard, peer, "cmd"))
             ms_warn("worker %s (%s) sent %s, which a worker may not send", w->id, w->name,
                     ms_cmd_name(msg->cmd));
         ms_wire_send_error(m->wsock, peer, "command not allowed from a worker");
     }
 }
 
-void ms_workers_drop_unreachable(ms_master_t *m)
+/* Drop every worker a send failed to (its tasks become orphans): once its
+ * queued messages are read, and on every tick. */
+static void drop_unreachable(ms_master_t *m)
 {
-    for (size_t i = 0; i < m->n_workers;) {
-        ms_wrec_t *w = m->workers[i];
-        if (w->unreachable) {
-            ms_worker_remove(m, w, "disconnected", 0); /* its rsyncs may still run */
-            continue;
-        }
-        i++;
-    }
+    ms_wrec_t *w;
+    while ((w = ms_fleet_unreachable(m->fleet)) != NULL)
+        ms_worker_remove(m, w, "disconnected", 0); /* its rsyncs may still run */
 }
 
 /* At most this many worker messages per loop turn: a flood of results from
@@ -418,13 +363,13 @@ int ms_workers_read(ms_master_t *m)
         char err[512], pid[40];
         int rc = ms_wire_recv(m->wsock, 1, &peer, &msg, err, sizeof err);
         if (rc == MS_WIRE_NONE || rc == MS_WIRE_FAIL) {
-            ms_workers_drop_unreachable(m);
+            drop_unreachable(m);
             return 0;
         }
         if (rc == MS_WIRE_OK) {
             on_worker_msg(m, &peer, &msg);
         } else {
-            if (ms_master_log_once(m, &peer, "bad"))
+            if (ms_guard_log_once(m->guard, &peer, "bad"))
                 ms_warn("bad message from worker peer %s%s%s: %s (further ones for a minute "
                         "not logged)",
                         ms_peer_str(&peer, pid, sizeof pid), peer.user_id[0] ? " key " : "",
@@ -434,7 +379,7 @@ int ms_workers_read(ms_master_t *m)
         }
         ms_msg_clear(&msg);
     }
-    ms_workers_drop_unreachable(m);
+    drop_unreachable(m);
     return 1;
 }
 
@@ -464,31 +409,17 @@ static void requeue_orphans(ms_master_t *m, int64_t now)
 /* Per active run: tasks queued, slots busy and free, tasks running. */
 static void diag_tick(ms_master_t *m)
 {
-    unsigned busy = 0, slots = 0;
-    for (size_t i = 0; i < m->n_workers; i++) {
-        busy += m->workers[i]->running;
-        slots += m->workers[i]->slots;
-    }
+    unsigned busy = 0, slots = ms_fleet_slots(m->fleet, 0, &busy);
     for (size_t r = 0; r < m->n_runs; r++) {
         ms_runrec_t *run = m->runs[r];
-        size_t queued = 0, running = 0;
-        for (size_t i = 0; i < run->n_tasks && !run->finished; i++) {
-            queued += ms_run_at(run, i)->state == MS_TS_QUEUED;
-            running += ms_run_at(run, i)->state == MS_TS_RUNNING;
-        }
-        ms_diag_tick(run, queued, busy, slots, running);
+        ms_diag_tick(run, run->n_in[MS_TS_QUEUED], busy, slots, run->n_in[MS_TS_RUNNING]);
     }
 }
 
 /* Whether r has tasks that wait for a worker (not running, not final). */
 static int has_waiting(const ms_runrec_t *r)
 {
-    for (size_t i = 0; i < r->n_tasks; i++) {
-        ms_task_state_t s = ms_run_at(r, i)->state;
-        if (s == MS_TS_QUEUED || s == MS_TS_HELD || s == MS_TS_SCANNING)
-            return 1;
-    }
-    return 0;
+    return ms_run_waiting(r) + r->n_in[MS_TS_SCANNING] > 0;
 }
 
 /*
@@ -498,9 +429,7 @@ static int has_waiting(const ms_runrec_t *r)
  */
 static void check_worker_wait(ms_master_t *m, int64_t now)
 {
-    int usable = 0;
-    for (size_t i = 0; i < m->n_workers && !usable; i++)
-        usable = ms_worker_usable(m->workers[i]);
+    int usable = ms_fleet_any_usable(m->fleet);
     for (size_t i = 0; i < m->n_runs; i++) {
         ms_runrec_t *r = m->runs[i];
         char why[256];
@@ -522,17 +451,13 @@ static void check_worker_wait(ms_master_t *m, int64_t now)
 void ms_workers_tick(ms_master_t *m)
 {
     int64_t now = ms_now_ms();
-    ms_workers_drop_unreachable(m);
-    for (size_t i = 0; i < m->n_workers;) {
-        ms_wrec_t *w = m->workers[i];
-        if (now - w->last_seen_ms > ttl_ms(m)) {
-            char why[96];
-            snprintf(why, sizeof why, "silent for %.1f s (heartbeat expired)",
-                     (now - w->last_seen_ms) / 1000.0);
-            ms_worker_remove(m, w, why, 1);
-            continue; /* the array shifted */
-        }
-        i++;
+    drop_unreachable(m);
+    ms_wrec_t *w;
+    while ((w = ms_fleet_silent(m->fleet, now, ttl_ms(m))) != NULL) {
+        char why[96];
+        snprintf(why, sizeof why, "silent for %.1f s (heartbeat expired)",
+                 (now - w->last_seen_ms) / 1000.0);
+        ms_worker_remove(m, w, why, 1);
     }
     if (m->orphan_deadline_ms && now >= m->orphan_deadline_ms)
         requeue_orphans(m, now);

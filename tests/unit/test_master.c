@@ -645,6 +645,58 @@ static void test_an_ipc_peer_is_known_by_its_uid_and_pid(void **state)
     assert_true(uid == 1000 && gid == 100 && pid == 4194304);
 }
 
+/*
+ * A task the queue cannot take (out of memory; here a limit of 2 ready
+ * tasks) fails with why; it is never left queued in no queue, so the run
+ * still ends (the bug: a push that failed was ignored, the task stayed
+ * QUEUED for ever and its run never finished).
+ */
+static void test_a_task_the_queue_cannot_take_fails_and_the_run_still_ends(void **state)
+{
+    fx_t *fx = *state;
+    char err[256];
+    ms_master_destroy(&fx->m);
+    ms_master_opts_t o = {.listen = fx->ep, .heartbeat_ms = 100, .queue_limit = 2};
+    assert_non_null(fx->m = ms_master_new(&o, err, sizeof err));
+    uint64_t run;
+    void *w = worker_and_run(fx, 6, "hostA", 1, &run);
+    ms_task_t got[8];
+    int done = 0;
+    for (int k = 0; k < 20 && ms_master_run_finished(fx->m, run) == 0; k++) {
+        int n = await_tasks(fx, w, got, 8, 1);
+        for (int i = 0; i < n; i++) {
+            send_result(w, &got[i], 0);
+            ms_msg_t ready = {.cmd = MS_CMD_READY};
+            ready.u.ready.credit = 1; /* the slot is free again */
+            send_msg(w, &ready);
+        }
+        done += n;
+        free_tasks(got, n);
+        spin(fx, 2);
+    }
+    assert_int_equal(ms_master_run_finished(fx->m, run), 1);
+    json_t *rep = ms_master_report(fx->m, run);
+    size_t i;
+    json_t *t;
+    int failed = 0, ok = 0;
+    json_array_foreach(json_object_get(rep, "tasks"), i, t)
+    {
+        const char *status = json_string_value(json_object_get(t, "status"));
+        const char *msg = json_string_value(json_object_get(t, "message"));
+        if (strcmp(status, "failed") == 0) {
+            failed++;
+            assert_non_null(strstr(msg, "ran out of memory queueing it"));
+        } else {
+            assert_string_equal(status, "ok");
+            ok++;
+        }
+    }
+    assert_int_equal(ok + failed, 7); /* 6 projects and the top task: each has an end */
+    assert_true(failed > 0);
+    assert_int_equal(ok, done);
+    json_decref(rep);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -656,6 +708,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_failed_task_fails_the_run_with_its_message, setup,
                                         teardown),
         cmocka_unit_test(test_rsync_outcomes_are_classified_as_documented),
+        cmocka_unit_test_setup_teardown(
+            test_a_task_the_queue_cannot_take_fails_and_the_run_still_ends, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_worker_announcing_itself_again_keeps_its_tasks,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_silent_worker_loses_its_tasks_to_another, setup,
