@@ -180,80 +180,112 @@ oom:
     return 0;
 }
 
+static void walk_folder(walk_ctx_t *c, size_t k, uint64_t *bytes, uint64_t *files);
+
+/* A folder's entries as the walk sees them: its own files' total, whether
+ * they are kept as nodes, and, for a folder of too many entries for nodes,
+ * each entry's size for its name list (eb, ef; NULL when not listed). */
+typedef struct {
+    entry_t *e;
+    size_t n;
+    uint64_t own_bytes, own_files;
+    int keep_files;
+    uint64_t *eb, *ef;
+} folder_t;
+
+static void describe_folder(const walk_ctx_t *c, size_t k, folder_t *f)
+{
+    for (size_t i = 0; i < f->n; i++)
+        if (!f->e[i].is_dir) {
+            f->own_bytes += f->e[i].size;
+            f->own_files++;
+        }
+    f->keep_files = k != NONE && f->own_files <= MS_WALK_MAX_FILES &&
+                    ms_split_cost(f->own_bytes, f->own_files) >= (double)c->keep_min;
+    /* Too many entries for nodes: their sizes, for a name list. */
+    if (k != NONE && f->n > MS_WALK_MAX_FILES && f->n <= MS_WALK_MAX_LIST) {
+        f->eb = malloc(f->n * sizeof *f->eb);
+        f->ef = malloc(f->n * sizeof *f->ef);
+        if (!f->eb || !f->ef) {
+            free(f->eb);
+            free(f->ef);
+            f->eb = f->ef = NULL;
+        }
+    }
+}
+
+/* A file entry of the folder k: a node of its own when the folder keeps
+ * its files. */
+static void walk_file(walk_ctx_t *c, size_t k, const folder_t *f, const entry_t *e)
+{
+    size_t node = f->keep_files ? add_node(c, e->name, k, 0) : NONE;
+    if (node != NONE) {
+        c->w->nodes[node].bytes = e->size;
+        c->w->nodes[node].files = 1;
+    }
+}
+
+/* The subfolder e of the folder k, walked: its bytes and entries in *sb and
+ * *sf (itself included); 0, or -1 when its path is too long (not walked). */
+static int walk_sub(walk_ctx_t *c, size_t k, const entry_t *e, uint64_t *sb, uint64_t *sf)
+{
+    size_t len = strlen(e->name), saved = c->plen;
+    if (c->plen + 1 + len >= sizeof c->path)
+        return -1;
+    c->path[c->plen++] = '/';
+    memcpy(c->path + c->plen, e->name, len + 1);
+    c->plen += len;
+    size_t d = k != NONE ? add_node(c, e->name, k, 1) : NONE;
+    *sb = 0;
+    *sf = 1;
+    walk_folder(c, d, sb, sf);
+    c->path[saved] = '\0';
+    c->plen = saved;
+    if (d != NONE) {
+        ms_wnode_t *dn = &c->w->nodes[d];
+        dn->bytes = *sb;
+        dn->files = *sf;
+        dn->kept = ms_split_cost(*sb, *sf) >= (double)c->keep_min;
+        if (!dn->kept) {
+            truncate_nodes(c->w, d + 1);
+            drop_lists(c->w, d);
+        }
+    }
+    return 0;
+}
+
 /*
  * Walk the folder at c->path, whose node is k (NONE: not kept), adding its
  * subtree's bytes and entries to *bytes and *files.
  */
 static void walk_folder(walk_ctx_t *c, size_t k, uint64_t *bytes, uint64_t *files)
 {
-    entry_t *e = NULL;
-    size_t n = 0;
-    if (read_folder(c, &e, &n) != 0)
+    folder_t f = {0};
+    if (read_folder(c, &f.e, &f.n) != 0)
         c->w->incomplete = 1;
-    uint64_t own_bytes = 0, own_files = 0;
-    for (size_t i = 0; i < n; i++)
-        if (!e[i].is_dir) {
-            own_bytes += e[i].size;
-            own_files++;
+    describe_folder(c, k, &f);
+    *bytes += f.own_bytes;
+    *files += f.n;
+    for (size_t i = 0; i < f.n && !c->oom && !atomic_load(c->stop); i++) {
+        uint64_t sb = f.e[i].size, sf = 1;
+        if (!f.e[i].is_dir) {
+            walk_file(c, k, &f, &f.e[i]);
+        } else if (walk_sub(c, k, &f.e[i], &sb, &sf) != 0) {
+            c->w->incomplete = 1; /* its path is too long: not walked */
+        } else {
+            *bytes += sb;
+            *files += sf - 1; /* the folder itself is counted in n */
         }
-    int keep_files = k != NONE && own_files <= MS_WALK_MAX_FILES &&
-                     ms_split_cost(own_bytes, own_files) >= (double)c->keep_min;
-    /* Too many entries for nodes: their sizes, for a name list. */
-    int listed = k != NONE && n > MS_WALK_MAX_FILES && n <= MS_WALK_MAX_LIST;
-    uint64_t *eb = listed ? malloc(n * sizeof *eb) : NULL;
-    uint64_t *ef = listed ? malloc(n * sizeof *ef) : NULL;
-    listed = eb && ef;
-    *bytes += own_bytes;
-    *files += n;
-    for (size_t i = 0; i < n && !c->oom && !atomic_load(c->stop); i++) {
-        if (listed) {
-            eb[i] = e[i].size;
-            ef[i] = 1;
-        }
-        if (!e[i].is_dir) {
-            size_t f = keep_files ? add_node(c, e[i].name, k, 0) : NONE;
-            if (f != NONE) {
-                c->w->nodes[f].bytes = e[i].size;
-                c->w->nodes[f].files = 1;
-            }
-            continue;
-        }
-        size_t len = strlen(e[i].name);
-        if (c->plen + 1 + len >= sizeof c->path) {
-            c->w->incomplete = 1;
-            continue;
-        }
-        size_t saved = c->plen;
-        c->path[c->plen++] = '/';
-        memcpy(c->path + c->plen, e[i].name, len + 1);
-        c->plen += len;
-        size_t d = k != NONE ? add_node(c, e[i].name, k, 1) : NONE;
-        uint64_t sb = 0, sf = 1;
-        walk_folder(c, d, &sb, &sf);
-        c->path[saved] = '\0';
-        c->plen = saved;
-        *bytes += sb;
-        *files += sf - 1; /* the folder itself is counted in n */
-        if (listed) {
-            eb[i] = sb;
-            ef[i] = sf;
-        }
-        if (d != NONE) {
-            ms_wnode_t *dn = &c->w->nodes[d];
-            dn->bytes = sb;
-            dn->files = sf;
-            dn->kept = ms_split_cost(sb, sf) >= (double)c->keep_min;
-            if (!dn->kept) {
-                truncate_nodes(c->w, d + 1);
-                drop_lists(c->w, d);
-            }
+        if (f.eb) {
+            f.eb[i] = sb;
+            f.ef[i] = sf;
         }
     }
-    if (listed && !c->oom && !atomic_load(c->stop))
-        keep_list(c, k, e, n, eb, ef);
-    free(eb);
-    free(ef);
-    free_entries(e, n);
+    if (f.eb && !c->oom && !atomic_load(c->stop))
+        keep_list(c, k, f.e, f.n, f.eb, f.ef);
+    free(f.eb);
+    free(f.ef);
+    free_entries(f.e, f.n);
 }
 
 ms_walk_t *ms_walk_project(const char *source, const char *project, uint64_t task_id,
