@@ -15,7 +15,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS  ?= -O2 -g
 MS_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
            -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
-           -Ishared -Imaster -Iworker $(PKG_CFLAGS)
+           -Ishared -Imaster -Iworker -Icli $(PKG_CFLAGS)
 LDLIBS  += $(PKG_LIBS)
 MS_LDFLAGS :=
 
@@ -28,8 +28,8 @@ MS_CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 MS_LDFLAGS += -fsanitize=address,undefined
 endif
 
-MAINS   := master/main_cli.c master/main_master.c worker/main_worker.c
-SRCS    := $(filter-out $(MAINS),$(wildcard shared/*.c master/*.c worker/*.c))
+MAINS   := cli/main_cli.c master/main_master.c worker/main_worker.c
+SRCS    := $(filter-out $(MAINS),$(wildcard shared/*.c master/*.c worker/*.c cli/*.c))
 OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
 LIB     := $(BUILD)/libmultisync.a
 
@@ -60,7 +60,7 @@ $(LIB): $(OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BIN)/multisync: $(BUILD)/master/main_cli.o $(LIB)
+$(BIN)/multisync: $(BUILD)/cli/main_cli.o $(LIB)
 	@mkdir -p $(BIN)
 	$(CC) $(MS_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BIN)/multisync-master: $(BUILD)/master/main_master.o $(LIB)
@@ -137,6 +137,6 @@ clean:
 	rm -rf build build-san build-fuzz bin bin-san
 
 format:
-	clang-format -i shared/*.[ch] master/*.[ch] worker/*.[ch] tests/unit/*.c
+	clang-format -i shared/*.[ch] master/*.[ch] worker/*.[ch] cli/*.[ch] tests/unit/*.c
 
 -include $(OBJS:.o=.d) $(MAINS:%.c=$(BUILD)/%.d)
