@@ -16,7 +16,7 @@
 
 #include "ms_err.h"
 #include "ms_catalog.h"
-#include "ms_report.h"
+#include "ms_utf8.h"
 #include "ms_split.h"
 
 #define SCHEMA_VERSION 2

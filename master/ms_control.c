@@ -11,6 +11,7 @@
 #include "ms_master_int.h"
 #include "ms_path.h"
 #include "ms_report.h"
+#include "ms_utf8.h"
 
 static void reply(ms_master_t *m, const ms_peer_t *peer, ms_msg_t *msg)
 {

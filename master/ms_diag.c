@@ -4,6 +4,7 @@
 
 #include "ms_diag.h"
 #include "ms_report.h"
+#include "ms_utf8.h"
 
 #define FULL_SHARE 0.5      /* slots full at least this share of samples */
 #define CPU_BOUND 75.0      /* % busy cores while full */

@@ -3,9 +3,9 @@
  * `--report FILE.json` writes and scripts read) and the table a person reads,
  * printed from that same JSON so the two never disagree.
  *
- * Strings in the JSON are UTF-8. A project or host name that is not valid
- * UTF-8 is shown with each invalid byte written as the four characters
- * "\xNN" (the backup itself is byte-exact; only the report escapes).
+ * Strings in the JSON are UTF-8: in a project or host name that is not,
+ * each invalid byte is written as the four characters "\xNN" (ms_utf8_clean;
+ * the backup itself is byte-exact, only the report escapes).
  */
 #ifndef MS_REPORT_H
 #define MS_REPORT_H
@@ -60,8 +60,5 @@ const char *ms_report_task_name(const ms_trec_t *t, char *out, size_t outlen);
 
 /* The same, made safe for a log line (ms_log_safe). Returns out. */
 const char *ms_report_task_log(const ms_trec_t *t, char *out, size_t outlen);
-
-/* Write s as valid UTF-8 into out, invalid bytes as "\xNN". Returns out. */
-const char *ms_utf8_clean(const char *s, char *out, size_t outlen);
 
 #endif
