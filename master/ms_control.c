@@ -9,6 +9,7 @@
 #include "ms_diag.h"
 #include "ms_log.h"
 #include "ms_master_int.h"
+#include "ms_label.h"
 #include "ms_path.h"
 #include "ms_report.h"
 #include "ms_utf8.h"
@@ -294,11 +295,11 @@ static void add_running(json_t *arr, const ms_runrec_t *r, int64_t now)
         const ms_trec_t *t = ms_run_at(r, i);
         if (t->state != MS_TS_RUNNING)
             continue;
-        ms_utf8_clean(ms_report_part(t, part, sizeof part), clean, sizeof clean);
+        ms_utf8_clean(ms_label_part(t, part, sizeof part), clean, sizeof clean);
         json_array_append_new(
             arr, json_pack("{s:I, s:s, s:s, s:s, s:i, s:f, s:I, s:I}", "run_id", (json_int_t)r->id,
                            "project",
-                           ms_utf8_clean(ms_report_project_name(t->project), name, sizeof name),
+                           ms_utf8_clean(ms_label_project(t->project), name, sizeof name),
                            "part", clean,
                            "host", ms_utf8_clean(t->host, host, sizeof host), "attempt",
                            (int)t->attempts, "elapsed_s",

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "ms_diag.h"
-#include "ms_report.h"
+#include "ms_label.h"
 #include "ms_utf8.h"
 
 #define FULL_SHARE 0.5      /* slots full at least this share of samples */
@@ -153,7 +153,7 @@ static json_t *long_task_json(const ms_runrec_t *r, const ms_trec_t *t, double s
 {
     char ev[2048], sug[2048], name[4 * MS_MAX_NAME + 8];
     char task[4 * MS_MAX_PATH];
-    ms_utf8_clean(ms_report_task_name(t, task, sizeof task), name, sizeof name);
+    ms_utf8_clean(ms_label_task(t, task, sizeof task), name, sizeof name);
     snprintf(ev, sizeof ev,
              "%s took %.1f s of the %.1f s run; for %.0f%% of the run slots were free with "
              "nothing queued while it ran",

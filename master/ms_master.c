@@ -19,6 +19,7 @@
 #include "ms_ipc.h"
 #include "ms_log.h"
 #include "ms_master_int.h"
+#include "ms_label.h"
 #include "ms_path.h"
 #include "ms_report.h"
 #include "ms_scan.h"
@@ -259,7 +260,7 @@ int ms_master_start_run(ms_master_t *m, const ms_run_req_t *req, uint64_t *run_i
 static void log_done(const ms_trec_t *t)
 {
     char name[512], msg[2048];
-    ms_report_task_log(t, name, sizeof name);
+    ms_label_task_log(t, name, sizeof name);
     ms_log_safe(t->result.message ? t->result.message : "", msg, sizeof msg);
     if (t->state == MS_TS_OK)
         ms_info("run %llu: %s ok on %s in %.1f s (attempt %u)%s", (unsigned long long)t->run->id,

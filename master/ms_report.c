@@ -2,44 +2,10 @@
 #include <time.h>
 
 #include "ms_diag.h"
+#include "ms_label.h"
 #include "ms_log.h"
 #include "ms_report.h"
 #include "ms_utf8.h"
-
-const char *ms_report_project_name(const char *project)
-{
-    return project[0] ? project : ".";
-}
-
-const char *ms_report_part(const ms_trec_t *t, char *out, size_t outlen)
-{
-    uint32_t n = t->n_items ? t->n_items : t->n_match;
-    if (n)
-        snprintf(out, outlen, "%s%s%s", t->sub ? t->sub : "", t->sub && *t->sub ? "/" : "",
-                 t->n_items ? t->items[0] : t->match[0]);
-    else
-        snprintf(out, outlen, "%s", t->n_chunks ? "rest" : "");
-    if (n > 1) {
-        size_t len = strlen(out);
-        snprintf(out + len, outlen - len, " +%u", n - 1);
-    }
-    return out;
-}
-
-const char *ms_report_task_name(const ms_trec_t *t, char *out, size_t outlen)
-{
-    char part[1024];
-    ms_report_part(t, part, sizeof part);
-    snprintf(out, outlen, "%s%s%s%s", ms_report_project_name(t->project), *part ? " [" : "", part,
-             *part ? "]" : "");
-    return out;
-}
-
-const char *ms_report_task_log(const ms_trec_t *t, char *out, size_t outlen)
-{
-    char name[4 * MS_MAX_PATH];
-    return ms_log_safe(ms_report_task_name(t, name, sizeof name), out, outlen);
-}
 
 static void rfc3339(const struct timespec *ts, char *out, size_t outlen)
 {
@@ -119,17 +85,16 @@ static json_t *task_json(const ms_trec_t *t)
     char name[4 * MS_MAX_PATH], host[4 * MS_MAX_NAME + 8], msg[4 * 4096];
     const ms_result_t *r = &t->result;
     ms_utf8_clean(r->message ? r->message : "", msg, sizeof msg);
-    return json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:f, s:I, s:I, s:I, s:f, s:f, s:I, s:I, "
-                     "s:I, s:s}",
-                     "project", ms_utf8_clean(ms_report_project_name(t->project), name, sizeof name),
-                     "worker", t->worker_id, "host", ms_utf8_clean(t->host, host, sizeof host),
-                     "status", state_name(t), "exit_code", (int)r->exit_code, "attempts",
-                     (int)t->attempts, "seconds", r->seconds, "files", (json_int_t)r->files,
-                     "bytes_total", (json_int_t)r->bytes_total, "bytes_transferred",
-                     (json_int_t)r->bytes_transferred, "cpu_user_s", r->cpu_user_s, "cpu_sys_s",
-                     r->cpu_sys_s, "max_rss_kb", (json_int_t)r->max_rss_kb, "read_bytes",
-                     (json_int_t)r->read_bytes, "write_bytes", (json_int_t)r->write_bytes,
-                     "message", msg);
+    return json_pack(
+        "{s:s, s:s, s:s, s:s, s:i, s:i, s:f, s:I, s:I, s:I, s:f, s:f, s:I, s:I, "
+        "s:I, s:s}",
+        "project", ms_utf8_clean(ms_label_project(t->project), name, sizeof name), "worker",
+        t->worker_id, "host", ms_utf8_clean(t->host, host, sizeof host), "status", state_name(t),
+        "exit_code", (int)r->exit_code, "attempts", (int)t->attempts, "seconds", r->seconds,
+        "files", (json_int_t)r->files, "bytes_total", (json_int_t)r->bytes_total,
+        "bytes_transferred", (json_int_t)r->bytes_transferred, "cpu_user_s", r->cpu_user_s,
+        "cpu_sys_s", r->cpu_sys_s, "max_rss_kb", (json_int_t)r->max_rss_kb, "read_bytes",
+        (json_int_t)r->read_bytes, "write_bytes", (json_int_t)r->write_bytes, "message", msg);
 }
 
 typedef struct {

@@ -46,19 +46,4 @@ void ms_report_print_status(const json_t *status, FILE *out);
 /* Print `history --json` (an array) for a person. */
 void ms_report_print_history(const json_t *history, FILE *out);
 
-/* A display name for a project: "." for the top task. */
-const char *ms_report_project_name(const char *project);
-
-/* Which part of its project task t is: "" for a whole project, "rest" for
- * the rest of a split one, "sub/item" (and " +N" more items) for a chunk.
- * Returns out. */
-const char *ms_report_part(const ms_trec_t *t, char *out, size_t outlen);
-
-/* A display name for a task: its project, then its part in brackets if it
- * is one ("alpha [big/a +2]"). Returns out. */
-const char *ms_report_task_name(const ms_trec_t *t, char *out, size_t outlen);
-
-/* The same, made safe for a log line (ms_log_safe). Returns out. */
-const char *ms_report_task_log(const ms_trec_t *t, char *out, size_t outlen);
-
 #endif

@@ -12,6 +12,7 @@
 
 #include "ms_log.h"
 #include "ms_master_int.h"
+#include "ms_label.h"
 #include "ms_queue.h"
 #include "ms_report.h"
 
@@ -21,7 +22,7 @@ static void fail_unqueued(ms_master_t *m, ms_trec_t *t)
 {
     char name[512];
     ms_error("run %llu: %s could not be queued: out of memory", (unsigned long long)t->run->id,
-             ms_report_task_log(t, name, sizeof name));
+             ms_label_task_log(t, name, sizeof name));
     ms_master_fail_task(m, t, "the master ran out of memory queueing it");
 }
 
@@ -48,7 +49,7 @@ void ms_sched_requeue(ms_master_t *m, ms_trec_t *t, const char *why)
 {
     char name[512];
     ms_warn("run %llu: %s requeued: %s", (unsigned long long)t->run->id,
-            ms_report_task_log(t, name, sizeof name), why);
+            ms_label_task_log(t, name, sizeof name), why);
     t->orphan = 0;
     ms_sched_enqueue(m, t, 1);
     ms_journal_task(m->journal, t);

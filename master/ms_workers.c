@@ -21,7 +21,7 @@
 #include "ms_diag.h"
 #include "ms_log.h"
 #include "ms_master_int.h"
-#include "ms_report.h"
+#include "ms_label.h"
 
 static int64_t ttl_ms(const ms_master_t *m)
 {
@@ -174,7 +174,7 @@ static void on_hold(ms_master_t *m, ms_wrec_t *w, const ms_taskref_t *ref)
     t->host = ms_run_intern(t->run, w->name);
     ms_journal_task(m->journal, t);
     ms_info("run %llu: %s adopted from worker %s (%s)", (unsigned long long)t->run->id,
-            ms_report_task_log(t, name, sizeof name), w->id, w->name);
+            ms_label_task_log(t, name, sizeof name), w->id, w->name);
 }
 
 static void on_progress(ms_master_t *m, const ms_progress_t *p)
@@ -280,7 +280,7 @@ static void on_result(ms_master_t *m, ms_wrec_t *w, ms_result_t *res)
         t->failed_on = ms_run_intern(t->run, w->name);
         ms_warn("run %llu: %s failed on %s (attempt %u, %s), retrying in %.1f s",
                 (unsigned long long)t->run->id,
-                ms_report_task_log(t, name, sizeof name), w->name,
+                ms_label_task_log(t, name, sizeof name), w->name,
                 t->attempts, ms_log_safe(t->result.message, msg, sizeof msg), delay / 1000.0);
         ms_sched_delay(m, t, ms_now_ms() + delay);
         ms_journal_task(m->journal, t);
