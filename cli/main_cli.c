@@ -15,13 +15,14 @@
 #include <unistd.h>
 
 #include "ms_client.h"
+#include "ms_clock.h"
 #include "ms_config.h"
 #include "ms_embedded.h"
 #include "ms_keys.h"
 #include "ms_log.h"
 #include "ms_path.h"
-#include "ms_report.h"
-#include "ms_run.h"
+#include "ms_print.h"
+#include "ms_proto.h"
 #include "ms_signal.h"
 
 #define MASTER_ANSWER_MS 10000
@@ -329,7 +330,7 @@ static int print_json(const json_t *j)
 static int finish(const cli_t *c, json_t *rep)
 {
     fflush(stdout);
-    int failed = ms_report_print(rep, stdout, stderr);
+    int failed = ms_print_report(rep, stdout, stderr);
     const char *status = json_string_value(json_object_get(rep, "status")); /* from the network */
     int rc = failed == 0 && status && strcmp(status, "ok") == 0 ? 0 : 1;
     if (c->report && write_report_file(rep, c->report) != 0)
@@ -518,7 +519,7 @@ static void show_progress(const ms_msg_t *ans, uint64_t run_id)
     json_array_foreach(json_object_get(st, "runs"), i, r)
     {
         if ((uint64_t)json_integer_value(json_object_get(r, "id")) == run_id)
-            ms_report_progress(stdout, r);
+            ms_print_progress(stdout, r);
     }
     json_decref(st);
 }
@@ -686,14 +687,14 @@ out:
 static int status(cli_t *c)
 {
     ms_msg_t req = {.cmd = MS_CMD_STATUS};
-    return query(c, &req, ms_report_print_status);
+    return query(c, &req, ms_print_status);
 }
 
 static int history(cli_t *c)
 {
     ms_msg_t req = {.cmd = MS_CMD_HISTORY};
     req.u.history.n = c->count ? c->count : 20;
-    return query(c, &req, ms_report_print_history);
+    return query(c, &req, ms_print_history);
 }
 
 /* The report of one run: the same table (or JSON) as at the end of `run`. */
@@ -721,7 +722,7 @@ static int report(cli_t *c)
     if (rep && c->json) {
         rc = print_json(rep) == 0 ? 0 : 1;
     } else if (rep) {
-        rc = ms_report_print(rep, stdout, stderr) == 0 ? 0 : 1;
+        rc = ms_print_report(rep, stdout, stderr) == 0 ? 0 : 1;
     }
     json_decref(rep);
 out:

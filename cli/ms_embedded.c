@@ -10,11 +10,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ms_clock.h"
 #include "ms_embedded.h"
 #include "ms_log.h"
 #include "ms_master.h"
-#include "ms_report.h"
-#include "ms_run.h"
+#include "ms_print.h"
+#include "ms_proto.h"
 #include "ms_rundir.h"
 #include "ms_signal.h"
 
@@ -172,7 +173,7 @@ static void progress(ms_master_t *m, FILE *out, int64_t *next)
         return;
     *next = ms_now_ms() + 500;
     json_t *st = ms_master_status(m);
-    ms_report_progress(out, json_object_get(st, "run"));
+    ms_print_progress(out, json_object_get(st, "run"));
     json_decref(st);
 }
 

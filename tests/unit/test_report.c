@@ -1,90 +1,149 @@
 /*
- * test_report.c - what the report and status printers write to a terminal.
- * Their text comes from a master over the network and holds names anyone
- * who can make a folder chose: no control byte may reach the terminal.
+ * test_report.c - the report of a run as JSON (what `--report FILE.json`
+ * writes and the client prints): one row per project, a split project's
+ * chunks folded into its row, names that are not UTF-8 escaped, and a big
+ * report's pages saying which rows they hold. The printers of that JSON are
+ * tested in test_print.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ms_report.h"
 
-#define HOSTILE "evil\x1b[2J\x1b]0;pwned\x07\rname\nnext"
-
-/* Whether text holds a byte a terminal acts on (newline apart). */
-static int has_control(const char *text, size_t len)
+/* t ends with exit code and files, as a worker's RESULT would say. */
+static void finish(ms_runrec_t *r, ms_trec_t *t, int exit_code, uint64_t files, const char *msg)
 {
-    for (size_t i = 0; i < len; i++)
-        if (((unsigned char)text[i] < 0x20 && text[i] != '\n') || text[i] == 0x7f)
-            return 1;
-    return 0;
+    ms_trec_t *released[2];
+    ms_result_t res = {.exit_code = exit_code, .files = files, .message = strdup(msg)};
+    assert_non_null(res.message);
+    ms_run_set_result(t, &res);
+    ms_run_task_final(r, t, released);
 }
 
-static void status_and_report_printers_escape_control_bytes(void **state)
+static const json_t *row(const json_t *rep, size_t i)
+{
+    const json_t *t = json_array_get(json_object_get(rep, "tasks"), i);
+    assert_non_null(t);
+    return t;
+}
+
+static json_int_t int_at(const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+    assert_true(json_is_integer(v));
+    return json_integer_value(v);
+}
+
+static const char *str_at(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    assert_non_null(s);
+    return s;
+}
+
+static void a_split_project_is_one_row_with_its_chunks_counters_and_worst_state(void **state)
 {
     (void)state;
-    json_t *st = json_pack(
-        "{s:{s:I, s:s, s:s, s:f, s:{s:I, s:I, s:I, s:I, s:I}, s:I, s:n, s:f, s:n,"
-        " s:{s:{s:s, s:s, s:s}, s:{}}}, s:[], s:[], s:[{s:I, s:s, s:s, s:s, s:I, s:f, s:I}],"
-        " s:n, s:I}",
-        "run", "id", (json_int_t)1, "set", HOSTILE, "state", "running", "elapsed_s", 1.0, "tasks",
-        "queued", (json_int_t)1, "running", (json_int_t)1, "done", (json_int_t)0, "failed",
-        (json_int_t)0, "scanning", (json_int_t)0, "bytes_done", (json_int_t)0, "bytes_expected",
-        "rate_bps", 0.0, "eta_s", "diagnosis", "run", "verdict", HOSTILE, "evidence", HOSTILE,
-        "suggestion", HOSTILE, "hosts", "runs", "workers", "running", "run_id", (json_int_t)1,
-        "project", HOSTILE, "part", HOSTILE, "host", HOSTILE, "attempt", (json_int_t)1,
-        "elapsed_s", 1.0, "bytes_done", (json_int_t)0, "last_run", "queued", (json_int_t)0);
-    assert_non_null(st);
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    ms_report_print_status(st, f);
-    fclose(f);
-    assert_true(len > 0);
-    assert_non_null(strstr(text, "\\x1b"));
-    assert_false(has_control(text, len));
-    free(text);
-    json_decref(st);
+    ms_runrec_t *r = ms_run_new(7, "/src", "/dst", NULL);
+    assert_non_null(r);
+    ms_trec_t *rest = ms_run_add_task(r, "alpha", 0);
+    ms_trec_t *c1 = ms_run_add_task(r, "alpha", 0);
+    ms_trec_t *c2 = ms_run_add_task(r, "alpha", 0);
+    ms_trec_t *beta = ms_run_add_task(r, "beta", 0);
+    assert_true(rest && c1 && c2 && beta);
+    rest->n_chunks = 2;
+    c1->parent = c2->parent = rest->id;
+    finish(r, c1, 0, 10, "");
+    finish(r, c2, 23, 5, "some files could not be transferred");
+    finish(r, rest, 0, 1, "");
+    finish(r, beta, 0, 3, "");
+    assert_true(r->finished);
 
-    json_t *rep = json_pack(
-        "{s:I, s:s, s:s, s:n, s:s, s:n, s:f, s:s, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I,"
-        " s:I, s:f, s:f, s:i}, s:[{s:s, s:s, s:s, s:s, s:i, s:i, s:f, s:I, s:I, s:I, s:f, s:f,"
-        " s:I, s:I, s:I, s:s}], s:[], s:n}",
-        "run_id", (json_int_t)1, "source", "/s", "destination", "/d", "set", "started", "x",
-        "finished", "wall_seconds", 1.0, "status", "failed", "totals", "tasks", (json_int_t)1,
-        "ok", (json_int_t)0, "failed", (json_int_t)1, "files", (json_int_t)0, "bytes_total",
-        (json_int_t)0, "bytes_transferred", (json_int_t)0, "cpu_user_s", 0.0, "cpu_sys_s", 0.0,
-        "read_bytes", (json_int_t)0, "write_bytes", (json_int_t)0, "throughput_bps", 0.0,
-        "parallel_efficiency", 0.0, "slots", 1, "tasks", "project", HOSTILE, "worker", "w1",
-        "host", HOSTILE, "status", "failed", "exit_code", 23, "attempts", 1, "seconds", 1.0,
-        "files", (json_int_t)0, "bytes_total", (json_int_t)0, "bytes_transferred", (json_int_t)0,
-        "cpu_user_s", 0.0, "cpu_sys_s", 0.0, "max_rss_kb", (json_int_t)0, "read_bytes",
-        (json_int_t)0, "write_bytes", (json_int_t)0, "message", HOSTILE, "workers",
-        "diagnosis");
+    json_t *rep = ms_report_json_page(r, 0, SIZE_MAX, 0);
     assert_non_null(rep);
-    char *out = NULL, *err = NULL;
-    size_t out_len = 0, err_len = 0;
-    FILE *fo = open_memstream(&out, &out_len), *fe = open_memstream(&err, &err_len);
-    assert_int_equal(ms_report_print(rep, fo, fe), 1);
-    fclose(fo);
-    fclose(fe);
-    assert_non_null(strstr(err, "FAILED"));
-    assert_false(has_control(out, out_len));
-    assert_false(has_control(err, err_len));
-    free(out);
-    free(err);
+    assert_int_equal(json_array_size(json_object_get(rep, "tasks")), 2);
+    const json_t *alpha = row(rep, 0);
+    assert_string_equal(str_at(alpha, "project"), "alpha");
+    assert_string_equal(str_at(alpha, "status"), "failed");
+    assert_int_equal(int_at(alpha, "exit_code"), 23);
+    assert_string_equal(str_at(alpha, "message"), "some files could not be transferred");
+    assert_int_equal(int_at(alpha, "files"), 16);
+    assert_int_equal(int_at(alpha, "chunks"), 2);
+    assert_string_equal(str_at(row(rep, 1), "status"), "ok");
+    const json_t *tot = json_object_get(rep, "totals");
+    assert_int_equal(int_at(tot, "tasks"), 2);
+    assert_int_equal(int_at(tot, "ok"), 1);
+    assert_int_equal(int_at(tot, "failed"), 1);
+    assert_int_equal(int_at(tot, "files"), 19);
+    assert_string_equal(str_at(rep, "status"), "failed");
+    assert_int_equal(int_at(rep, "run_id"), 7);
+    assert_null(json_object_get(rep, "tasks_from"));
     json_decref(rep);
+    ms_run_destroy(&r);
+}
+
+static void names_that_are_not_utf8_are_escaped_in_the_json(void **state)
+{
+    (void)state;
+    ms_runrec_t *r = ms_run_new(1, "/src\xfe", "/dst", "night\xff");
+    assert_non_null(r);
+    ms_trec_t *t = ms_run_add_task(r, "caf\xc3\xa9-\xff", 0);
+    ms_trec_t *top = ms_run_add_task(r, "", MS_TASK_TOP);
+    assert_true(t && top);
+    finish(r, t, 0, 1, "");
+    finish(r, top, 0, 0, "");
+    json_t *rep = ms_report_json_page(r, 0, SIZE_MAX, 0);
+    assert_non_null(rep);
+    assert_string_equal(str_at(rep, "source"), "/src\\xfe");
+    assert_string_equal(str_at(rep, "set"), "night\\xff");
+    assert_string_equal(str_at(row(rep, 0), "project"), "caf\xc3\xa9-\\xff");
+    assert_string_equal(str_at(row(rep, 1), "project"), ".");
+    json_decref(rep);
+    ms_run_destroy(&r);
+}
+
+static void a_page_holds_its_rows_and_says_which_they_are(void **state)
+{
+    (void)state;
+    static const char *names[] = {"p0", "p1", "p2", "p3", "p4"};
+    ms_runrec_t *r = ms_run_new(2, "/src", "/dst", NULL);
+    assert_non_null(r);
+    for (size_t i = 0; i < 5; i++)
+        assert_non_null(ms_run_add_task(r, names[i], 0));
+    for (size_t i = 0; i < 5; i++)
+        finish(r, ms_run_at(r, i), i % 2 ? 23 : 0, 1, "");
+
+    json_t *page = ms_report_json_page(r, 1, 2, 0);
+    assert_non_null(page);
+    assert_int_equal(json_array_size(json_object_get(page, "tasks")), 2);
+    assert_string_equal(str_at(row(page, 0), "project"), "p1");
+    assert_string_equal(str_at(row(page, 1), "project"), "p2");
+    assert_int_equal(int_at(page, "tasks_from"), 1);
+    assert_int_equal(int_at(page, "tasks_total"), 5);
+    assert_int_equal(int_at(json_object_get(page, "totals"), "tasks"), 5); /* all of them */
+    json_decref(page);
+
+    json_t *failed = ms_report_json_page(r, 1, SIZE_MAX, 1);
+    assert_non_null(failed);
+    assert_int_equal(json_array_size(json_object_get(failed, "tasks")), 1);
+    assert_string_equal(str_at(row(failed, 0), "project"), "p3");
+    assert_int_equal(int_at(failed, "tasks_from"), 1);
+    assert_int_equal(int_at(failed, "tasks_total"), 2);
+    json_decref(failed);
+    ms_run_destroy(&r);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(status_and_report_printers_escape_control_bytes),
+        cmocka_unit_test(a_split_project_is_one_row_with_its_chunks_counters_and_worst_state),
+        cmocka_unit_test(names_that_are_not_utf8_are_escaped_in_the_json),
+        cmocka_unit_test(a_page_holds_its_rows_and_says_which_they_are),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,90 @@
+/*
+ * test_print.c - what the report and status printers write to a terminal.
+ * Their text comes from a master over the network and holds names anyone
+ * who can make a folder chose: no control byte may reach the terminal.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ms_print.h"
+
+#define HOSTILE "evil\x1b[2J\x1b]0;pwned\x07\rname\nnext"
+
+/* Whether text holds a byte a terminal acts on (newline apart). */
+static int has_control(const char *text, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (((unsigned char)text[i] < 0x20 && text[i] != '\n') || text[i] == 0x7f)
+            return 1;
+    return 0;
+}
+
+static void status_and_report_printers_escape_control_bytes(void **state)
+{
+    (void)state;
+    json_t *st = json_pack(
+        "{s:{s:I, s:s, s:s, s:f, s:{s:I, s:I, s:I, s:I, s:I}, s:I, s:n, s:f, s:n,"
+        " s:{s:{s:s, s:s, s:s}, s:{}}}, s:[], s:[], s:[{s:I, s:s, s:s, s:s, s:I, s:f, s:I}],"
+        " s:n, s:I}",
+        "run", "id", (json_int_t)1, "set", HOSTILE, "state", "running", "elapsed_s", 1.0, "tasks",
+        "queued", (json_int_t)1, "running", (json_int_t)1, "done", (json_int_t)0, "failed",
+        (json_int_t)0, "scanning", (json_int_t)0, "bytes_done", (json_int_t)0, "bytes_expected",
+        "rate_bps", 0.0, "eta_s", "diagnosis", "run", "verdict", HOSTILE, "evidence", HOSTILE,
+        "suggestion", HOSTILE, "hosts", "runs", "workers", "running", "run_id", (json_int_t)1,
+        "project", HOSTILE, "part", HOSTILE, "host", HOSTILE, "attempt", (json_int_t)1,
+        "elapsed_s", 1.0, "bytes_done", (json_int_t)0, "last_run", "queued", (json_int_t)0);
+    assert_non_null(st);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ms_print_status(st, f);
+    fclose(f);
+    assert_true(len > 0);
+    assert_non_null(strstr(text, "\\x1b"));
+    assert_false(has_control(text, len));
+    free(text);
+    json_decref(st);
+
+    json_t *rep = json_pack(
+        "{s:I, s:s, s:s, s:n, s:s, s:n, s:f, s:s, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I,"
+        " s:I, s:f, s:f, s:i}, s:[{s:s, s:s, s:s, s:s, s:i, s:i, s:f, s:I, s:I, s:I, s:f, s:f,"
+        " s:I, s:I, s:I, s:s}], s:[], s:n}",
+        "run_id", (json_int_t)1, "source", "/s", "destination", "/d", "set", "started", "x",
+        "finished", "wall_seconds", 1.0, "status", "failed", "totals", "tasks", (json_int_t)1,
+        "ok", (json_int_t)0, "failed", (json_int_t)1, "files", (json_int_t)0, "bytes_total",
+        (json_int_t)0, "bytes_transferred", (json_int_t)0, "cpu_user_s", 0.0, "cpu_sys_s", 0.0,
+        "read_bytes", (json_int_t)0, "write_bytes", (json_int_t)0, "throughput_bps", 0.0,
+        "parallel_efficiency", 0.0, "slots", 1, "tasks", "project", HOSTILE, "worker", "w1",
+        "host", HOSTILE, "status", "failed", "exit_code", 23, "attempts", 1, "seconds", 1.0,
+        "files", (json_int_t)0, "bytes_total", (json_int_t)0, "bytes_transferred", (json_int_t)0,
+        "cpu_user_s", 0.0, "cpu_sys_s", 0.0, "max_rss_kb", (json_int_t)0, "read_bytes",
+        (json_int_t)0, "write_bytes", (json_int_t)0, "message", HOSTILE, "workers",
+        "diagnosis");
+    assert_non_null(rep);
+    char *out = NULL, *err = NULL;
+    size_t out_len = 0, err_len = 0;
+    FILE *fo = open_memstream(&out, &out_len), *fe = open_memstream(&err, &err_len);
+    assert_int_equal(ms_print_report(rep, fo, fe), 1);
+    fclose(fo);
+    fclose(fe);
+    assert_non_null(strstr(err, "FAILED"));
+    assert_false(has_control(out, out_len));
+    assert_false(has_control(err, err_len));
+    free(out);
+    free(err);
+    json_decref(rep);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(status_and_report_printers_escape_control_bytes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
