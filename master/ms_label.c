@@ -2,10 +2,10 @@
  * ms_label.c - how the master names a task (see ms_label.h).
  */
 #include <stdio.h>
-#include <string.h>
 
 #include "ms_label.h"
 #include "ms_log.h"
+#include "ms_part.h"
 
 const char *ms_label_project(const char *project)
 {
@@ -15,16 +15,8 @@ const char *ms_label_project(const char *project)
 const char *ms_label_part(const ms_trec_t *t, char *out, size_t outlen)
 {
     uint32_t n = t->n_items ? t->n_items : t->n_match;
-    if (n)
-        snprintf(out, outlen, "%s%s%s", t->sub ? t->sub : "", t->sub && *t->sub ? "/" : "",
-                 t->n_items ? t->items[0] : t->match[0]);
-    else
-        snprintf(out, outlen, "%s", t->n_chunks ? "rest" : "");
-    if (n > 1) {
-        size_t len = strlen(out);
-        snprintf(out + len, outlen - len, " +%u", n - 1);
-    }
-    return out;
+    const char *first = t->n_items ? t->items[0] : n ? t->match[0] : NULL;
+    return ms_part_label(t->sub, first, n, t->n_chunks > 0, out, outlen);
 }
 
 const char *ms_label_task(const ms_trec_t *t, char *out, size_t outlen)

@@ -17,7 +17,8 @@
 const char *ms_label_project(const char *project);
 
 /* Which part of its project task t is: "" for a whole project, "rest" for
- * the rest of a split one, "sub/item" (and " +N" more items) for a chunk. */
+ * the rest of a split one (it has chunks), "sub/item" (and " +N" more
+ * items) for a chunk (ms_part_label). */
 const char *ms_label_part(const ms_trec_t *t, char *out, size_t outlen);
 
 /* A display name for a task: its project, then its part in brackets if it

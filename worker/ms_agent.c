@@ -330,17 +330,12 @@ static void on_task(agent_t *a, const ms_task_t *t)
         refuse_task(a, t, started == MS_POOL_VANISHED ? MS_EXIT_VANISHED : MS_EXIT_REFUSED, err);
         return;
     }
-    /* Which part of a split project: "[sub/first-entry +more]", "[rest]". */
-    char part[600] = "", safe[600];
-    uint32_t n = t->n_items ? t->n_items : t->n_match;
-    if (n)
-        snprintf(part, sizeof part, " [%s%s%s%s]", t->sub, *t->sub ? "/" : "",
-                 t->n_items ? t->items[0] : t->match[0], n > 1 ? " +more" : "");
-    else if (t->n_excl || t->n_xmatch)
-        snprintf(part, sizeof part, " [rest]");
-    ms_info("run %llu: started %s%s (attempt %u)", (unsigned long long)t->run_id,
+    /* Which part of a split project: "[sub/first-entry +N]", "[rest]". */
+    char part[600], safe[600];
+    ms_log_safe(ms_rsync_task_part(t, part, sizeof part), safe, sizeof safe);
+    ms_info("run %llu: started %s%s%s%s (attempt %u)", (unsigned long long)t->run_id,
             t->flags & MS_TASK_TOP ? "." : ms_log_safe(t->project, name, sizeof name),
-            ms_log_safe(part, safe, sizeof safe), t->attempt);
+            *safe ? " [" : "", safe, *safe ? "]" : "", t->attempt);
 }
 
 /* The master has another live worker of our name: say so, ask again later. */

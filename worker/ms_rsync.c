@@ -3,6 +3,7 @@
  */
 #include "ms_rsync.h"
 #include "ms_err.h"
+#include "ms_part.h"
 #include "ms_path.h"
 
 #include <dirent.h>
@@ -268,6 +269,14 @@ static int check_split(const ms_task_t *t, char *err, size_t errlen)
         check_list("match", t->match, t->n_match, check_match, err, errlen) < 0)
         return -1;
     return check_list("xmatch", t->xmatch, t->n_xmatch, check_xmatch, err, errlen);
+}
+
+const char *ms_rsync_task_part(const ms_task_t *t, char *out, size_t outlen)
+{
+    uint32_t n = t->n_items > 0 ? t->n_items : t->n_match;
+    const char *first = t->n_items > 0 ? t->items[0] : n > 0 ? t->match[0] : NULL;
+
+    return ms_part_label(t->sub, first, n, rest_field(t) != NULL, out, outlen);
 }
 
 static int check_root(const char *what, const char *root, char *err, size_t errlen)

@@ -57,6 +57,12 @@ int ms_rsync_parse_progress(const char *text, size_t len, uint64_t *bytes);
  */
 int ms_rsync_check_task(const ms_task_t *t, char *err, size_t errlen);
 
+/* Which part of its project t copies, for a log line: "sub/first +N" for a
+ * chunk, "rest" for the rest of a split project, "" for a whole project
+ * (ms_part_label: the master names it the same way). Raw bytes. Returns
+ * out. */
+const char *ms_rsync_task_part(const ms_task_t *t, char *out, size_t outlen);
+
 /*
  * Check that path is a relative path of names: components separated by
  * single '/', no leading or trailing '/', none empty, "." or "..", each at

@@ -656,6 +656,25 @@ static void check_task_accepts_chunks_and_rests(void **state)
     assert_int_equal(ms_rsync_check_task(&r, err, sizeof(err)), 0);
 }
 
+/* The worker's log line names the part as the master's does (ms_part_label). */
+static void task_part_names_a_chunk_a_match_chunk_a_rest_and_a_whole_project(void **state)
+{
+    char *items[] = {"lib", "src"}, *match[] = {"[a-m]*"}, *excl[] = {"big"};
+    char *xmatch[] = {"many/[a-m]*"};
+    ms_task_t c = chunk("big", items, 2), c1 = chunk("", items, 1);
+    ms_task_t m = match_chunk("many", match, 1), whole = task("alpha", 0);
+    ms_task_t r = rest(excl, 1), xr = match_rest(xmatch, 1);
+    char part[64];
+
+    (void)state;
+    assert_string_equal(ms_rsync_task_part(&c, part, sizeof(part)), "big/lib +1");
+    assert_string_equal(ms_rsync_task_part(&c1, part, sizeof(part)), "lib");
+    assert_string_equal(ms_rsync_task_part(&m, part, sizeof(part)), "many/[a-m]*");
+    assert_string_equal(ms_rsync_task_part(&r, part, sizeof(part)), "rest");
+    assert_string_equal(ms_rsync_task_part(&xr, part, sizeof(part)), "rest");
+    assert_string_equal(ms_rsync_task_part(&whole, part, sizeof(part)), "");
+}
+
 static void check_task_refuses_a_sub_or_excl_that_is_not_a_relative_path_of_names(void **state)
 {
     static const char *bad[] = {"/abs", "trail/", "a//b", "..", "a/../b", ".", "./a", "a/."};
@@ -1100,6 +1119,7 @@ int main(void)
         cmocka_unit_test(argv_for_a_match_chunk_of_the_project_folder_itself),
         cmocka_unit_test(argv_for_a_rest_excludes_its_patterns_as_written_after_its_paths),
         cmocka_unit_test(check_task_accepts_chunks_and_rests),
+        cmocka_unit_test(task_part_names_a_chunk_a_match_chunk_a_rest_and_a_whole_project),
         cmocka_unit_test(check_task_accepts_match_chunks_and_rests_with_xmatch),
         cmocka_unit_test(check_task_refuses_a_match_pattern_that_is_not_one_wildcard_name),
         cmocka_unit_test(check_task_refuses_an_xmatch_that_is_not_a_relative_wildcard_path),
