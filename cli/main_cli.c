@@ -176,9 +176,9 @@ static int parse_args(int argc, char **argv, cli_t *c)
                 return -1;
             break;
         case 's':
-            if (ms_parse_uint(optarg, 1, 4096, &c->cfg.slots) == 0)
+            if (ms_parse_uint(optarg, 1, MS_MAX_SLOTS, &c->cfg.slots) == 0)
                 break;
-            fprintf(stderr, "multisync: --slots takes a number from 1 to 4096\n");
+            fprintf(stderr, "multisync: --slots takes a number from 1 to %d\n", MS_MAX_SLOTS);
             return -1;
         default:
             return -1;

@@ -18,7 +18,6 @@
 
 #include <msgpack.h>
 
-#define MAX_SLOTS 4096  /* bound on HELLO slots and READY credit */
 #define MP_STACK_MAX 64 /* deepest max_depth ms_mp_check accepts */
 
 /* ---------------------------------------------------------------------- */
@@ -179,13 +178,13 @@ typedef struct {
 
 static const field_t hello_fields[] = {
     STR("name", hello.name, MS_MAX_NAME, F_REQ),
-    U32("slots", hello.slots, 1, MAX_SLOTS),
+    U32("slots", hello.slots, 1, MS_MAX_SLOTS),
     OPT_STR("rsync", hello.rsync, MS_MAX_NAME),
     {"unconfined", F_FLAGS, F_OPT_ZERO, OFF(hello.unconfined), 0,
      MS_UNCONFINED_SOURCE | MS_UNCONFINED_DEST, 0},
 };
 static const field_t ready_fields[] = {
-    U32("credit", ready.credit, 1, MAX_SLOTS),
+    U32("credit", ready.credit, 1, MS_MAX_SLOTS),
 };
 static const field_t task_fields[] = {
     U64("run", task.run_id),
@@ -227,7 +226,7 @@ static const field_t heartbeat_fields[] = {
     OPT_U64("t", heartbeat.t),
     OPT_U64("ack", heartbeat.ack),
     OPT_U32("ttl", heartbeat.ttl_ms, 24u * 3600 * 1000),
-    OPT_U32("busy", heartbeat.busy, MAX_SLOTS),
+    OPT_U32("busy", heartbeat.busy, MS_MAX_SLOTS),
     OPT_F64("cpu", heartbeat.cpu_percent),
     OPT_F64("iowait", heartbeat.iowait_percent),
     OPT_U32("ncpu", heartbeat.n_cpus, 65536),

@@ -23,9 +23,9 @@
  *     a count of 0.
  *
  * Body keys, per command (R = required, O = optional with the default shown):
- *   HELLO        name:str R, slots:uint R (1..4096), rsync:str O (its rsync's
+ *   HELLO        name:str R, slots:uint R (1..MS_MAX_SLOTS), rsync:str O (its rsync's
  *                version line), unconfined:uint O (MS_UNCONFINED_* bits)
- *   READY        credit:uint R (1..4096)
+ *   READY        credit:uint R (1..MS_MAX_SLOTS)
  *   TASK         run:uint R, task:uint R, attempt:uint R (>=1), flags:uint R,
  *                project:str R, source:str R, dest:str R, timeout:uint O (0: none),
  *                sub:str O (""), items:[str] O ([]), excl:[str] O ([]),

@@ -11,8 +11,7 @@
 #include "ms_config.h"
 #include "ms_log.h"
 #include "ms_path.h"
-
-#define WORKER_WAIT_MAX 604800 /* a week */
+#include "ms_proto.h"
 
 /* A section or a key already read from this file, and its line. */
 typedef struct {
@@ -214,7 +213,7 @@ static int master_key(load_ctx_t *c, const char *key, const char *value)
     if (strcmp(key, "split_min_mb") == 0)
         return uint_key(c, key, value, 1, 1048576, &cfg->split_min_mb);
     if (strcmp(key, "worker_wait") == 0)
-        return uint_key(c, key, value, 1, WORKER_WAIT_MAX, &cfg->worker_wait_s);
+        return uint_key(c, key, value, 1, MS_WORKER_WAIT_MAX_S, &cfg->worker_wait_s);
     if (strcmp(key, "split") == 0) {
         int split = 1;
         if (!bool_key(c, key, value, &split))
@@ -250,7 +249,7 @@ static int worker_key(load_ctx_t *c, const char *key, const char *value)
     if (strcmp(key, "rsync_opt") == 0)
         return ms_config_add_rsync_opt(cfg, value) == 0;
     if (strcmp(key, "slots") == 0)
-        return uint_key(c, key, value, 1, 4096, &cfg->slots);
+        return uint_key(c, key, value, 1, MS_MAX_SLOTS, &cfg->slots);
     if (strcmp(key, "drain_timeout") == 0)
         return uint_key(c, key, value, 1, 86400, &cfg->drain_timeout_s);
     return fail(c, "unknown key '%s' in [%s]", key, "worker");
@@ -287,7 +286,7 @@ static int set_key(load_ctx_t *c, const char *name, const char *key, const char 
         return 1;
     }
     if (strcmp(key, "worker_wait") == 0)
-        return uint_key(c, key, value, 1, WORKER_WAIT_MAX, &s->worker_wait_s);
+        return uint_key(c, key, value, 1, MS_WORKER_WAIT_MAX_S, &s->worker_wait_s);
     return fail(c, "unknown key '%s' in [set %s]", key, name);
 }
 

@@ -33,6 +33,10 @@
 #define MS_MAX_NAME 255   /* worker name / host name */
 #define MS_MAX_PATH 4096  /* a source or destination path */
 #define MS_MAX_ITEMS 4096 /* entries in each list of a TASK: items, excl, match, xmatch */
+/* The most slots a worker has (--slots, slots = in its config, HELLO slots,
+ * READY credit, heartbeat busy): the pool's table and the tasks a worker
+ * announces it still holds are bounded by it. */
+#define MS_MAX_SLOTS 4096
 #define MS_MAX_TEXT 65536 /* an error message or a rsync stderr tail */
 /* A report or a status, master -> client only: a run of 100,000 tasks has a
  * report of about 40 MB. The client raises its own ZMQ_MAXMSGSIZE to take

@@ -85,8 +85,9 @@ static int parse_args(int argc, char **argv, ms_config_t *cfg, int *verbose)
             ms_config_set_str(&cfg->master, optarg);
             break;
         case 's':
-            if (ms_parse_uint(optarg, 1, 4096, &cfg->slots) != 0) {
-                fprintf(stderr, "multisync-worker: --slots takes a number from 1 to 4096\n");
+            if (ms_parse_uint(optarg, 1, MS_MAX_SLOTS, &cfg->slots) != 0) {
+                fprintf(stderr, "multisync-worker: --slots takes a number from 1 to %d\n",
+                        MS_MAX_SLOTS);
                 return -1;
             }
             break;
@@ -164,7 +165,7 @@ static int fill_defaults(ms_config_t *cfg)
     }
     if (cfg->slots == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
-        cfg->slots = n > 0 && n <= 4096 ? (unsigned)n : 1;
+        cfg->slots = n > 0 && n <= MS_MAX_SLOTS ? (unsigned)n : 1;
     }
     if (!cfg->name) {
         if (gethostname(host, sizeof host) != 0)

@@ -228,7 +228,7 @@ static void on_handshake_failed(void *arg, const ms_monitor_event_t *ev)
 static void announce(agent_t *a)
 {
     ms_msg_t m = {.cmd = MS_CMD_HELLO};
-    ms_taskref_t held[4096];
+    ms_taskref_t held[MS_MAX_SLOTS];
     m.u.hello.name = (char *)a->o->name;
     m.u.hello.slots = a->o->slots;
     m.u.hello.rsync = (char *)a->o->rsync_version;

@@ -30,7 +30,6 @@
 #include "ms_rsync.h"
 #include "ms_strv.h"
 
-#define MS_POOL_MAX_SLOTS 4096
 #define OUT_KEEP ((size_t)64 * 1024) /* tail of stdout: the --stats block is at the end */
 #define ERR_KEEP ((size_t)16 * 1024) /* tail of stderr */
 #define MSG_TAIL 2048                /* stderr bytes that go into a result message */
@@ -504,8 +503,8 @@ static int check_new_args(const char *rsync, char *const *extra, size_t n_extra,
         snprintf(err, errlen, "no rsync program given");
         return -1;
     }
-    if (slots == 0 || slots > MS_POOL_MAX_SLOTS) {
-        snprintf(err, errlen, "slots must be 1..%d, not %u", MS_POOL_MAX_SLOTS, slots);
+    if (slots == 0 || slots > MS_MAX_SLOTS) {
+        snprintf(err, errlen, "slots must be 1..%d, not %u", MS_MAX_SLOTS, slots);
         return -1;
     }
     for (size_t i = 0; i < n_extra; i++)
