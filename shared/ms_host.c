@@ -7,6 +7,7 @@
  * in places the kernel never writes them.
  */
 #include "ms_host.h"
+#include "ms_clock.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -17,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #define READ_FIRST ((size_t)64 * 1024) /* first buffer size; it doubles up to MS_HOST_READ_MAX */
@@ -787,13 +787,7 @@ int ms_host_sample_at(ms_host_t *h, double now_s, ms_host_sample_t *out, char *e
 
 int ms_host_sample(ms_host_t *h, ms_host_sample_t *out, char *err, size_t errlen)
 {
-    struct timespec ts;
-
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) {
-        set_err(err, errlen, "clock_gettime: %s", strerror(errno));
-        return -1;
-    }
-    return ms_host_sample_at(h, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9, out, err, errlen);
+    return ms_host_sample_at(h, ms_mono_seconds(), out, err, errlen);
 }
 
 /* ---- lifecycle --------------------------------------------------------- */

@@ -4,10 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <zmq.h>
 
+#include "ms_clock.h"
 #include "ms_monitor.h"
 
 #define RECENT_KEY_SIZE 128
@@ -114,14 +114,6 @@ __attribute__((format(printf, 3, 4))) static void fail(char *err, size_t errlen,
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 ms_monitor_t *ms_monitor_new(void *ctx, void *sock, char *err, size_t errlen)
@@ -281,7 +273,7 @@ int ms_monitor_handle(ms_monitor_t *m, ms_monitor_fn *fn, void *arg)
         m->failures++;
         ms_monitor_event_t ev = {event, value, m->address, m->what, 0};
         snprintf(key, sizeof key, "%04x %s", (unsigned)event, m->address);
-        if (!ms_recent_first(m->recent, key, now_ms(), &ev.suppressed))
+        if (!ms_recent_first(m->recent, key, ms_now_ms(), &ev.suppressed))
             continue;
         describe(m, event, value);
         if (fn)

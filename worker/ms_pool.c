@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "ms_anchor.h"
+#include "ms_clock.h"
 #include "ms_err.h"
 #include "ms_proc.h"
 #include "ms_prune.h"
@@ -124,14 +125,6 @@ static void keep_tail(char *keep, size_t cap, size_t *len, const char *src, size
     }
     memcpy(keep + *len, src, n);
     *len += n;
-}
-
-static double seconds_since(const struct timespec *t0)
-{
-    struct timespec now;
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
 static double tv_seconds(const struct timeval *tv)
@@ -271,7 +264,7 @@ static int spawn(struct ms_child *c, struct child_setup *a, char *err, size_t er
     a->parent = getpid();
     a->out_w = outp[1];
     a->err_w = errp[1];
-    clock_gettime(CLOCK_MONOTONIC, &c->started);
+    c->started = ms_mono_now();
     c->pid = fork();
     if (c->pid < 0) {
         snprintf(err, errlen, "cannot fork rsync: %s", strerror(errno));
@@ -647,7 +640,7 @@ static int drain_signalfd(int sfd, char *err, size_t errlen)
 static void record_exit(struct ms_child *c, int status, const struct rusage *ru)
 {
     c->reaped = true;
-    c->res.seconds = seconds_since(&c->started);
+    c->res.seconds = ms_seconds_since(&c->started);
     c->res.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     c->res.term_signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
     c->res.cpu_user_s = tv_seconds(&ru->ru_utime);
@@ -662,7 +655,7 @@ static int lost_child(struct ms_child *c, char *err, size_t errlen)
     int e = errno;
 
     c->reaped = true;
-    c->res.seconds = seconds_since(&c->started);
+    c->res.seconds = ms_seconds_since(&c->started);
     c->res.exit_code = -1;
     snprintf(err, errlen, "waiting for rsync pid %ld: %s", (long)c->pid, strerror(e));
     return -1;
@@ -842,7 +835,7 @@ static void kill_child(struct ms_child *c, int sig, const char *why)
     if (why != NULL && c->why[0] == '\0')
         snprintf(c->why, sizeof(c->why), "%s", why);
     if (sig == SIGTERM && c->term_at.tv_sec == 0)
-        clock_gettime(CLOCK_MONOTONIC, &c->term_at);
+        c->term_at = ms_mono_now();
     killpg(c->pid, sig);
 }
 
@@ -870,14 +863,14 @@ void ms_pool_kill_all(ms_pool_t *p, int sig, const char *why)
 static double expire_child(struct ms_child *c)
 {
     if (c->term_at.tv_sec != 0) {
-        double left = MS_POOL_KILL_GRACE_S - seconds_since(&c->term_at);
+        double left = MS_POOL_KILL_GRACE_S - ms_seconds_since(&c->term_at);
         if (left <= 0)
             killpg(c->pid, SIGKILL); /* repeated each call until it is reaped */
         return left > 0 ? left : 0.1;
     }
     if (c->timeout_s <= 0)
         return -1;
-    double left = c->timeout_s - seconds_since(&c->started);
+    double left = c->timeout_s - ms_seconds_since(&c->started);
     if (left > 0)
         return left;
     char why[128];
