@@ -7,7 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ms_err.h"
 #include "ms_scan.h"
+#include "ms_strv.h"
 
 static int cmp_names(const void *a, const void *b)
 {
@@ -24,31 +26,13 @@ static int is_dir_entry(int dirfd, const struct dirent *e)
     return S_ISDIR(st.st_mode);
 }
 
-static int add_project(ms_scan_t *s, size_t *cap, const char *name)
-{
-    if (s->n_projects == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 16;
-        char **np = realloc(s->projects, ncap * sizeof *np);
-        if (!np)
-            return -1;
-        s->projects = np;
-        *cap = ncap;
-    }
-    if (!(s->projects[s->n_projects] = strdup(name)))
-        return -1;
-    s->n_projects++;
-    return 0;
-}
-
 int ms_scan_root(const char *root, ms_scan_t *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     DIR *d = opendir(root);
-    if (!d) {
-        snprintf(err, errlen, "cannot read source root %s: %s", root, strerror(errno));
-        return -1;
-    }
-    size_t cap = 0;
+    if (!d)
+        return ms_errf(err, errlen, "cannot read source root %s: %s", root, strerror(errno));
+    ms_strv_t projects = MS_STRV_INIT;
     int rc = -1;
     struct dirent *e;
     errno = 0;
@@ -57,21 +41,24 @@ int ms_scan_root(const char *root, ms_scan_t *out, char *err, size_t errlen)
             continue;
         if (!is_dir_entry(dirfd(d), e)) {
             out->n_loose++;
-        } else if (add_project(out, &cap, e->d_name) != 0) {
-            snprintf(err, errlen, "scan %s: out of memory", root);
+        } else if (ms_strv_push(&projects, e->d_name) != 0) {
+            ms_errf(err, errlen, "scan %s: out of memory", root);
             goto out;
         }
         errno = 0;
     }
     if (errno != 0) {
-        snprintf(err, errlen, "cannot list source root %s: %s", root, strerror(errno));
+        ms_errf(err, errlen, "cannot list source root %s: %s", root, strerror(errno));
         goto out;
     }
-    if (out->n_projects > 1) /* qsort(NULL, 0) is undefined */
-        qsort(out->projects, out->n_projects, sizeof *out->projects, cmp_names);
+    if (projects.n > 1) /* qsort(NULL, 0) is undefined */
+        qsort(projects.v, projects.n, sizeof *projects.v, cmp_names);
+    out->n_projects = projects.n;
+    out->projects = ms_strv_detach(&projects);
     rc = 0;
 out:
     closedir(d);
+    ms_strv_clear(&projects); /* the names read before a failure */
     if (rc != 0)
         ms_scan_free(out);
     return rc;
@@ -81,8 +68,6 @@ void ms_scan_free(ms_scan_t *s)
 {
     if (!s)
         return;
-    for (size_t i = 0; i < s->n_projects; i++)
-        free(s->projects[i]);
-    free(s->projects);
+    ms_strv_free(s->projects, s->n_projects);
     memset(s, 0, sizeof *s);
 }

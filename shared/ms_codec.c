@@ -8,6 +8,7 @@
  */
 #include "ms_err.h"
 #include "ms_codec.h"
+#include "ms_strv.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -765,13 +766,6 @@ int ms_msg_encode(const ms_msg_t *m, char **out, size_t *outlen, char *err, size
 
 /* ---------------------------------------------------------------------- */
 
-static void free_strs(char **list, uint32_t n)
-{
-    for (uint32_t i = 0; list != NULL && i < n; i++)
-        free(list[i]);
-    free(list);
-}
-
 void ms_msg_clear(ms_msg_t *m)
 {
     if (m == NULL)
@@ -786,10 +780,10 @@ void ms_msg_clear(ms_msg_t *m)
         free(m->u.task.source);
         free(m->u.task.dest);
         free(m->u.task.sub);
-        free_strs(m->u.task.items, m->u.task.n_items);
-        free_strs(m->u.task.excl, m->u.task.n_excl);
-        free_strs(m->u.task.match, m->u.task.n_match);
-        free_strs(m->u.task.xmatch, m->u.task.n_xmatch);
+        ms_strv_free(m->u.task.items, m->u.task.n_items);
+        ms_strv_free(m->u.task.excl, m->u.task.n_excl);
+        ms_strv_free(m->u.task.match, m->u.task.n_match);
+        ms_strv_free(m->u.task.xmatch, m->u.task.n_xmatch);
         break;
     case MS_CMD_RESULT:
         free(m->u.result.message);

@@ -12,6 +12,7 @@
 #include "ms_log.h"
 #include "ms_path.h"
 #include "ms_proto.h"
+#include "ms_strv.h"
 
 /* A section or a key already read from this file, and its line. */
 typedef struct {
@@ -64,13 +65,6 @@ int ms_config_add_str(char ***v, size_t *n, const char *s)
 int ms_config_add_rsync_opt(ms_config_t *cfg, const char *opt)
 {
     return ms_config_add_str(&cfg->rsync_opts, &cfg->n_rsync_opts, opt);
-}
-
-static void free_strs(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
 }
 
 const ms_set_t *ms_config_find_set(const ms_config_t *cfg, const char *name)
@@ -540,8 +534,8 @@ void ms_config_free(ms_config_t *cfg)
     free(cfg->admin_keys);
     free(cfg->key);
     free(cfg->master_key);
-    free_strs(cfg->allow_source, cfg->n_allow_source);
-    free_strs(cfg->allow_dest, cfg->n_allow_dest);
+    ms_strv_free(cfg->allow_source, cfg->n_allow_source);
+    ms_strv_free(cfg->allow_dest, cfg->n_allow_dest);
     for (size_t i = 0; i < cfg->n_sets; i++) {
         free(cfg->sets[i].name);
         free(cfg->sets[i].source);
@@ -551,7 +545,7 @@ void ms_config_free(ms_config_t *cfg)
     free(cfg->master);
     free(cfg->name);
     free(cfg->rsync);
-    free_strs(cfg->rsync_opts, cfg->n_rsync_opts);
+    ms_strv_free(cfg->rsync_opts, cfg->n_rsync_opts);
     free(cfg->log_level);
     memset(cfg, 0, sizeof *cfg);
 }

@@ -10,16 +10,12 @@
 #include "ms_err.h"
 #include "ms_rsync.h"
 #include "ms_confine.h"
-
-typedef struct {
-    char **v;
-    size_t n;
-} roots_t;
+#include "ms_strv.h"
 
 struct ms_confine {
-    roots_t src;        /* resolved directories */
-    roots_t dst_local;  /* resolved directories */
-    roots_t dst_remote; /* remote prefixes, as written */
+    ms_strv_t src;        /* resolved directories */
+    ms_strv_t dst_local;  /* resolved directories */
+    ms_strv_t dst_remote; /* remote prefixes, as written */
 };
 
 /* --- paths ------------------------------------------------------------------------ */
@@ -61,7 +57,7 @@ static int is_inside(const char *path, const char *root, int remote)
     return n > 0 && (root[n - 1] == '/' || (remote && root[n - 1] == ':'));
 }
 
-static const char *find_root(const roots_t *r, const char *path, int remote)
+static const char *find_root(const ms_strv_t *r, const char *path, int remote)
 {
     for (size_t i = 0; i < r->n; i++)
         if (is_inside(path, r->v[i], remote))
@@ -83,7 +79,7 @@ static int append_root(char *buf, size_t size, size_t *len, const char *r)
 }
 
 /* The roots of a then b (may be NULL), "a, b, c", into buf (size > 4). */
-static const char *roots_text(const roots_t *a, const roots_t *b, char *buf, size_t size)
+static const char *roots_text(const ms_strv_t *a, const ms_strv_t *b, char *buf, size_t size)
 {
     size_t len = 0;
 
@@ -170,28 +166,8 @@ static int resolve_maybe_missing(const char *path, char *out, char *err, size_t 
 
 /* --- roots ------------------------------------------------------------------------ */
 
-static int roots_add(roots_t *r, const char *path)
-{
-    char **v = realloc(r->v, (r->n + 1) * sizeof *v);
-    if (!v)
-        return -1;
-    r->v = v;
-    if (!(v[r->n] = strdup(path)))
-        return -1;
-    r->n++;
-    return 0;
-}
-
-static void roots_free(roots_t *r)
-{
-    for (size_t i = 0; i < r->n; i++)
-        free(r->v[i]);
-    free(r->v);
-    r->v = NULL;
-    r->n = 0;
-}
-
-static int add_local_root(roots_t *r, const char *what, const char *path, char *err, size_t errlen)
+static int add_local_root(ms_strv_t *r, const char *what, const char *path, char *err,
+                          size_t errlen)
 {
     char resolved[PATH_MAX];
     struct stat st;
@@ -202,7 +178,7 @@ static int add_local_root(roots_t *r, const char *what, const char *path, char *
         return ms_errf(err, errlen, "%s %s: %s", what, path, strerror(errno));
     if (stat(resolved, &st) != 0 || !S_ISDIR(st.st_mode))
         return ms_errf(err, errlen, "%s %s: not a directory", what, path);
-    if (roots_add(r, resolved) != 0)
+    if (ms_strv_push(r, resolved) != 0)
         return ms_errf(err, errlen, "out of memory");
     return 0;
 }
@@ -223,7 +199,7 @@ int ms_confine_allow_dest(ms_confine_t *c, const char *path, char *err, size_t e
         return add_local_root(&c->dst_local, "allow_dest", path, err, errlen);
     if (has_dotdot(remote_path(path)))
         return ms_errf(err, errlen, "allow_dest %s: '..' is not allowed in a remote prefix", path);
-    if (roots_add(&c->dst_remote, path) != 0)
+    if (ms_strv_push(&c->dst_remote, path) != 0)
         return ms_errf(err, errlen, "out of memory");
     return 0;
 }
@@ -242,9 +218,9 @@ void ms_confine_destroy(ms_confine_t **cp)
 {
     if (!cp || !*cp)
         return;
-    roots_free(&(*cp)->src);
-    roots_free(&(*cp)->dst_local);
-    roots_free(&(*cp)->dst_remote);
+    ms_strv_clear(&(*cp)->src);
+    ms_strv_clear(&(*cp)->dst_local);
+    ms_strv_clear(&(*cp)->dst_remote);
     free(*cp);
     *cp = NULL;
 }
