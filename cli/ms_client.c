@@ -11,6 +11,7 @@
 
 #include "ms_client.h"
 #include "ms_clock.h"
+#include "ms_err.h"
 #include "ms_monitor.h"
 #include "ms_secure.h"
 #include "ms_wire.h"
@@ -27,7 +28,7 @@ struct ms_client {
 
 static void say_invalid(const char *ep, char *err, size_t errlen)
 {
-    snprintf(err, errlen, "invalid master endpoint '%s': use ipc://PATH or tcp://HOST:PORT", ep);
+    ms_errf(err, errlen, "invalid master endpoint '%s': use ipc://PATH or tcp://HOST:PORT", ep);
 }
 
 /* ipc://PATH (PATH not empty) or tcp://HOST:PORT (HOST not empty, PORT from
@@ -77,25 +78,25 @@ static int check_ipc(const char *ep, char *err, size_t errlen)
     if (e == 0)
         return 0;
     if (e == ENOENT)
-        snprintf(err, errlen,
-                 "no master at %s: %s does not exist (is multisync-master running, with "
-                 "--control %s?)",
-                 ep, path, ep);
+        ms_errf(err, errlen,
+                "no master at %s: %s does not exist (is multisync-master running, with "
+                "--control %s?)",
+                ep, path, ep);
     else if (e == EACCES)
-        snprintf(err, errlen,
-                 "cannot reach the master at %s: permission denied on %s (the folder of the "
-                 "master's socket decides who may talk to it)",
-                 ep, path);
+        ms_errf(err, errlen,
+                "cannot reach the master at %s: permission denied on %s (the folder of the "
+                "master's socket decides who may talk to it)",
+                ep, path);
     else if (e == ENOTSOCK)
-        snprintf(err, errlen, "no master at %s: %s is not a socket (is it the master's --control?)",
-                 ep, path);
+        ms_errf(err, errlen, "no master at %s: %s is not a socket (is it the master's --control?)",
+                ep, path);
     else if (e == ECONNREFUSED)
-        snprintf(err, errlen,
-                 "no master at %s: nothing listens on %s (left by a master that stopped? is "
-                 "multisync-master running, with --control %s?)",
-                 ep, path, ep);
+        ms_errf(err, errlen,
+                "no master at %s: nothing listens on %s (left by a master that stopped? is "
+                "multisync-master running, with --control %s?)",
+                ep, path, ep);
     else
-        snprintf(err, errlen, "no master at %s: %s: %s", ep, path, strerror(e));
+        ms_errf(err, errlen, "no master at %s: %s: %s", ep, path, strerror(e));
     return -1;
 }
 
@@ -105,10 +106,8 @@ static int open_socket(ms_client_t *c, const ms_client_opts_t *o, char *err, siz
     int64_t max_reply = MS_MAX_REPLY_BYTES; /* reports of big runs come from the master */
     if (!(c->endpoint = strdup(o->endpoint)) || !(c->ctx = zmq_ctx_new()) ||
         !(c->sock = zmq_socket(c->ctx, ZMQ_DEALER)) || ms_wire_setup(c->sock, 0) != 0 ||
-        zmq_setsockopt(c->sock, ZMQ_MAXMSGSIZE, &max_reply, sizeof max_reply) != 0) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
+        zmq_setsockopt(c->sock, ZMQ_MAXMSGSIZE, &max_reply, sizeof max_reply) != 0)
+        return ms_errf(err, errlen, "out of memory");
     if (ms_secure_client(c->sock, o->endpoint, o->key, o->master_key, o->insecure, &c->curve, err,
                          errlen) != 0)
         return -1;
@@ -120,7 +119,7 @@ static int open_socket(ms_client_t *c, const ms_client_opts_t *o, char *err, siz
     if (errno == EINVAL || errno == EPROTONOSUPPORT) /* e.g. tcp://HOST:notaport */
         say_invalid(o->endpoint, err, errlen);
     else
-        snprintf(err, errlen, "cannot connect to %s: %s", o->endpoint, zmq_strerror(errno));
+        ms_errf(err, errlen, "cannot connect to %s: %s", o->endpoint, zmq_strerror(errno));
     return -1;
 }
 
@@ -131,7 +130,7 @@ ms_client_t *ms_client_new(const ms_client_opts_t *o, char *err, size_t errlen)
         return NULL;
     ms_client_t *c = calloc(1, sizeof *c);
     if (!c) {
-        snprintf(err, errlen, "out of memory");
+        ms_errf(err, errlen, "out of memory");
         return NULL;
     }
     if (open_socket(c, o, err, errlen) != 0)
@@ -182,15 +181,15 @@ static int handshake_refused(ms_client_t *c, char *err, size_t errlen)
         ms_monitor_failures(c->mon) - c->failures0 < 2)
         return 0;
     if (c->curve)
-        snprintf(err, errlen,
-                 "the master at %s refused our key (is our .pub in its --admin-keys folder, and "
-                 "--master-key its public key?)",
-                 c->endpoint);
+        ms_errf(err, errlen,
+                "the master at %s refused our key (is our .pub in its --admin-keys folder, and "
+                "--master-key its public key?)",
+                c->endpoint);
     else
-        snprintf(err, errlen,
-                 "the master at %s refused the connection (does it use CURVE? then give --key "
-                 "and --master-key)",
-                 c->endpoint);
+        ms_errf(err, errlen,
+                "the master at %s refused the connection (does it use CURVE? then give --key "
+                "and --master-key)",
+                c->endpoint);
     return 1;
 }
 
@@ -215,10 +214,8 @@ int ms_client_recv(ms_client_t *c, ms_msg_t *m, int timeout_ms, char *err, size_
         int64_t now = ms_now_ms();
         long wait = timeout_ms < 0 ? -1 : deadline > now ? (long)(deadline - now) : 0;
         int n = zmq_poll(items, c->mon ? 2 : 1, wait);
-        if (n < 0) {
-            snprintf(err, errlen, "waiting for the master: %s", zmq_strerror(errno));
-            return -1;
-        }
+        if (n < 0)
+            return ms_errf(err, errlen, "waiting for the master: %s", zmq_strerror(errno));
         if (items[0].revents & ZMQ_POLLIN)
             return read_reply(c, m, err, errlen);
         if (n == 0)

@@ -12,6 +12,7 @@
 
 #include "ms_clock.h"
 #include "ms_embedded.h"
+#include "ms_err.h"
 #include "ms_log.h"
 #include "ms_master.h"
 #include "ms_print.h"
@@ -95,15 +96,13 @@ static int spawn_worker(const ms_embedded_opts_t *o, embedded_t *e, unsigned slo
 {
     char prog[PATH_MAX], slots_s[16], hb[16];
     pid_t self = getpid();
-    if (worker_path(prog, sizeof prog) != 0) {
-        snprintf(err, errlen, "cannot find multisync-worker next to this program");
-        return -1;
-    }
+    if (worker_path(prog, sizeof prog) != 0)
+        return ms_errf(err, errlen, "cannot find multisync-worker next to this program");
     snprintf(slots_s, sizeof slots_s, "%u", slots);
     snprintf(hb, sizeof hb, "%d", o->heartbeat_ms);
     char **argv = worker_argv(o, e, prog, slots_s, hb);
     if (!argv || (e->worker = fork()) < 0) {
-        snprintf(err, errlen, "cannot start the local worker: %s", strerror(errno));
+        ms_errf(err, errlen, "cannot start the local worker: %s", strerror(errno));
         free(argv);
         ms_rundir_handed_over(&e->dir);
         return -1;
@@ -145,9 +144,9 @@ static int worker_died(embedded_t *e, char *err, size_t errlen)
     if (waitpid(e->worker, &status, WNOHANG) != e->worker)
         return 0;
     if (WIFEXITED(status))
-        snprintf(err, errlen, "the local worker exited with status %d", WEXITSTATUS(status));
+        ms_errf(err, errlen, "the local worker exited with status %d", WEXITSTATUS(status));
     else
-        snprintf(err, errlen, "the local worker was killed by signal %d", WTERMSIG(status));
+        ms_errf(err, errlen, "the local worker was killed by signal %d", WTERMSIG(status));
     e->worker = -1;
     return 1;
 }
@@ -190,7 +189,7 @@ static json_t *drive(ms_master_t *m, embedded_t *e, const ms_embedded_opts_t *o,
             return NULL;
         }
         if (ms_master_poll(m, 200) != 0 && errno != EINTR) {
-            snprintf(err, errlen, "master poll failed: %s", strerror(errno));
+            ms_errf(err, errlen, "master poll failed: %s", strerror(errno));
             return NULL;
         }
     }

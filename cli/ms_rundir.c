@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ms_clock.h"
+#include "ms_err.h"
 
 #define LOCK_NEW MS_RUNDIR_LOCK ".new"
 #define NAME_RANDOM 6    /* mkdtemp's XXXXXX */
@@ -60,18 +61,18 @@ int ms_rundir_create(ms_rundir_t *d, const char *base, char *err, size_t errlen)
     d->dir_fd = d->lock_fd = d->worker_lock_fd = -1;
     if ((size_t)snprintf(d->path, sizeof d->path, "%s/" MS_RUNDIR_PREFIX "XXXXXX", base) >=
         sizeof d->path) {
-        snprintf(err, errlen, "cannot create a private directory in %s: name too long", base);
+        ms_errf(err, errlen, "cannot create a private directory in %s: name too long", base);
         d->path[0] = '\0';
         return -1;
     }
     if (!mkdtemp(d->path)) { /* mkdtemp makes it 0700 */
-        snprintf(err, errlen, "cannot create a private directory in %s: %s", base, strerror(errno));
+        ms_errf(err, errlen, "cannot create a private directory in %s: %s", base, strerror(errno));
         d->path[0] = '\0';
         return -1;
     }
     d->dir_fd = open(d->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (d->dir_fd < 0 || lock_both(d) != 0) {
-        snprintf(err, errlen, "cannot lock the private directory %s: %s", d->path, strerror(errno));
+        ms_errf(err, errlen, "cannot lock the private directory %s: %s", d->path, strerror(errno));
         if (d->dir_fd >= 0)
             unlinkat(d->dir_fd, LOCK_NEW, 0);
         ms_rundir_remove(d);

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "ms_config.h"
+#include "ms_err.h"
 #include "ms_log.h"
 #include "ms_path.h"
 #include "ms_proto.h"
@@ -448,11 +449,9 @@ static int check_sets(load_ctx_t *c)
 {
     for (size_t i = 0; i < c->cfg->n_sets; i++) {
         const ms_set_t *s = &c->cfg->sets[i];
-        if (!s->source || !s->dest) {
-            snprintf(c->err, c->errlen, "%s: [set %s] needs both source and destination",
-                     c->path, s->name);
-            return -1;
-        }
+        if (!s->source || !s->dest)
+            return ms_errf(c->err, c->errlen, "%s: [set %s] needs both source and destination",
+                           c->path, s->name);
     }
     return 0;
 }
@@ -473,26 +472,21 @@ static int report(load_ctx_t *c, int rc)
     else
         snprintf(c->err, c->errlen, "%s", rc > 0 ? "syntax error" : "out of memory");
     snprintf(what, sizeof what, "%s", c->err);
-    snprintf(c->err, c->errlen, "%s:%d: %s", c->path, line, what);
-    return -1;
+    return ms_errf(c->err, c->errlen, "%s:%d: %s", c->path, line, what);
 }
 
 int ms_config_load(ms_config_t *cfg, const char *path, char *err, size_t errlen)
 {
     load_ctx_t c = {.cfg = cfg, .err = err, .errlen = errlen, .path = path};
-    if (!(c.f = fopen(path, "r"))) {
-        snprintf(err, errlen, "cannot open config %s: %s", path, strerror(errno));
-        return -1;
-    }
+    if (!(c.f = fopen(path, "r")))
+        return ms_errf(err, errlen, "cannot open config %s: %s", path, strerror(errno));
     err[0] = '\0';
     int rc = ini_parse_stream(read_line, &c, on_entry, &c);
     int unread = ferror(c.f); /* a folder opens, then fails to read */
     fclose(c.f);
     forget_seen(&c);
-    if (unread) {
-        snprintf(err, errlen, "cannot read config %s: %s", path, strerror(c.read_errno));
-        return -1;
-    }
+    if (unread)
+        return ms_errf(err, errlen, "cannot read config %s: %s", path, strerror(c.read_errno));
     if (rc != 0)
         return report(&c, rc);
     return check_sets(&c);

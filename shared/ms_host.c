@@ -8,12 +8,12 @@
  */
 #include "ms_host.h"
 #include "ms_clock.h"
+#include "ms_err.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,18 +45,6 @@ struct ms_host {
     double prev_now;
     bool have_prev;
 };
-
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt,
-                                                          ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- scanning ---------------------------------------------------------- */
 
@@ -469,20 +457,16 @@ static int read_proc(ms_host_t *h, const char *name, char *err, size_t errlen)
     char path[PATH_MAX];
     int fd, rc, saved;
 
-    if (!join(path, sizeof(path), h->proc_root, name)) {
-        set_err(err, errlen, "%s/%s: path too long", h->proc_root, name);
-        return -1;
-    }
+    if (!join(path, sizeof(path), h->proc_root, name))
+        return ms_errf(err, errlen, "%s/%s: path too long", h->proc_root, name);
     fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        set_err(err, errlen, "open %s: %s", path, strerror(errno));
-        return -1;
-    }
+    if (fd < 0)
+        return ms_errf(err, errlen, "open %s: %s", path, strerror(errno));
     rc = read_fd(h, fd);
     saved = errno;
     close(fd);
     if (rc < 0)
-        set_err(err, errlen, "read %s: %s", path, strerror(saved));
+        ms_errf(err, errlen, "read %s: %s", path, strerror(saved));
     return rc;
 }
 
@@ -550,10 +534,8 @@ static int read_stat(ms_host_t *h, char *err, size_t errlen)
 {
     if (read_proc(h, "stat", err, errlen) < 0)
         return -1;
-    if (ms_host_parse_stat(h->buf, h->stat) < 0) {
-        set_err(err, errlen, "parse %s/stat: no cpu line", h->proc_root);
-        return -1;
-    }
+    if (ms_host_parse_stat(h->buf, h->stat) < 0)
+        return ms_errf(err, errlen, "parse %s/stat: no cpu line", h->proc_root);
     return 0;
 }
 
@@ -581,10 +563,8 @@ static int read_disks(ms_host_t *h, char *err, size_t errlen)
         return -1;
     ms_host_parse_diskstats(h->buf, l->v, l->cap, &n);
     if (n > l->cap) {
-        if (reserve(&v, &l->cap, n, sizeof(*l->v)) < 0) {
-            set_err(err, errlen, "parse %s/diskstats: out of memory", h->proc_root);
-            return -1;
-        }
+        if (reserve(&v, &l->cap, n, sizeof(*l->v)) < 0)
+            return ms_errf(err, errlen, "parse %s/diskstats: out of memory", h->proc_root);
         l->v = v;
         ms_host_parse_diskstats(h->buf, l->v, l->cap, &n);
     }
@@ -606,10 +586,8 @@ static int read_nets(ms_host_t *h, char *err, size_t errlen)
         return -1;
     ms_host_parse_netdev(h->buf, l->v, l->cap, &n);
     if (n > l->cap) {
-        if (reserve(&v, &l->cap, n, sizeof(*l->v)) < 0) {
-            set_err(err, errlen, "parse %s/net/dev: out of memory", h->proc_root);
-            return -1;
-        }
+        if (reserve(&v, &l->cap, n, sizeof(*l->v)) < 0)
+            return ms_errf(err, errlen, "parse %s/net/dev: out of memory", h->proc_root);
         l->v = v;
         ms_host_parse_netdev(h->buf, l->v, l->cap, &n);
     }
@@ -628,16 +606,12 @@ static int read_mem_and_load(ms_host_t *h, ms_host_sample_t *s, char *err, size_
 
     if (read_proc(h, "meminfo", err, errlen) < 0)
         return -1;
-    if (ms_host_parse_meminfo(h->buf, &mem) < 0) {
-        set_err(err, errlen, "parse %s/meminfo: no MemTotal or MemAvailable", h->proc_root);
-        return -1;
-    }
+    if (ms_host_parse_meminfo(h->buf, &mem) < 0)
+        return ms_errf(err, errlen, "parse %s/meminfo: no MemTotal or MemAvailable", h->proc_root);
     if (read_proc(h, "loadavg", err, errlen) < 0)
         return -1;
-    if (ms_host_parse_loadavg(h->buf, load) < 0) {
-        set_err(err, errlen, "parse %s/loadavg: not three load averages", h->proc_root);
-        return -1;
-    }
+    if (ms_host_parse_loadavg(h->buf, load) < 0)
+        return ms_errf(err, errlen, "parse %s/loadavg: not three load averages", h->proc_root);
     s->mem_total = mem.total;
     s->mem_available = mem.available;
     s->mem_used = mem.total - mem.available;
@@ -762,10 +736,8 @@ int ms_host_sample_at(ms_host_t *h, double now_s, ms_host_sample_t *out, char *e
 {
     ms_host_sample_t s = {0};
 
-    if (h == NULL || out == NULL) {
-        set_err(err, errlen, "ms_host_sample: no handle or no output");
-        return -1;
-    }
+    if (h == NULL || out == NULL)
+        return ms_errf(err, errlen, "ms_host_sample: no handle or no output");
     if (read_stat(h, err, errlen) < 0 || read_disks(h, err, errlen) < 0 ||
         read_nets(h, err, errlen) < 0 || read_mem_and_load(h, &s, err, errlen) < 0)
         return -1;
@@ -816,20 +788,20 @@ ms_host_t *ms_host_new(const char *proc_root, const char *sys_block, char *err, 
     ms_host_t *h;
 
     if (proc_root == NULL || sys_block == NULL) {
-        set_err(err, errlen, "ms_host_new: no proc_root or no sys_block");
+        ms_errf(err, errlen, "ms_host_new: no proc_root or no sys_block");
         return NULL;
     }
     if (strlen(proc_root) > ROOT_MAX || strlen(sys_block) > ROOT_MAX) {
-        set_err(err, errlen, "ms_host_new: root path longer than %d bytes", ROOT_MAX);
+        ms_errf(err, errlen, "ms_host_new: root path longer than %d bytes", ROOT_MAX);
         return NULL;
     }
     if (!join(path, sizeof(path), proc_root, "stat") || access(path, R_OK) != 0) {
-        set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        ms_errf(err, errlen, "cannot read %s: %s", path, strerror(errno));
         return NULL;
     }
     h = alloc_host(proc_root, sys_block);
     if (h == NULL)
-        set_err(err, errlen, "ms_host_new: out of memory");
+        ms_errf(err, errlen, "ms_host_new: out of memory");
     return h;
 }
 

@@ -1,5 +1,4 @@
 #include <errno.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +7,7 @@
 #include <zmq.h>
 
 #include "ms_clock.h"
+#include "ms_err.h"
 #include "ms_monitor.h"
 
 #define RECENT_KEY_SIZE 128
@@ -104,18 +104,6 @@ struct ms_monitor {
     char what[160];
 };
 
-__attribute__((format(printf, 3, 4))) static void fail(char *err, size_t errlen, const char *fmt,
-                                                       ...)
-{
-    va_list ap;
-
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 ms_monitor_t *ms_monitor_new(void *ctx, void *sock, char *err, size_t errlen)
 {
     static atomic_uint serial;
@@ -124,19 +112,19 @@ ms_monitor_t *ms_monitor_new(void *ctx, void *sock, char *err, size_t errlen)
     ms_monitor_t *m = calloc(1, sizeof *m);
 
     if (!m || !(m->recent = ms_recent_new(MONITOR_TABLE, MONITOR_WINDOW_MS))) {
-        fail(err, errlen, "out of memory");
+        ms_errf(err, errlen, "out of memory");
         goto fail;
     }
     snprintf(endpoint, sizeof endpoint, "inproc://ms-monitor-%p-%u", sock,
              atomic_fetch_add(&serial, 1));
     if (zmq_socket_monitor(sock, endpoint, MONITOR_EVENTS) != 0) {
-        fail(err, errlen, "cannot monitor the socket: %s", zmq_strerror(errno));
+        ms_errf(err, errlen, "cannot monitor the socket: %s", zmq_strerror(errno));
         goto fail;
     }
     if (!(m->pair = zmq_socket(ctx, ZMQ_PAIR)) ||
         zmq_setsockopt(m->pair, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
         zmq_connect(m->pair, endpoint) != 0) {
-        fail(err, errlen, "cannot connect to the socket monitor: %s", zmq_strerror(errno));
+        ms_errf(err, errlen, "cannot connect to the socket monitor: %s", zmq_strerror(errno));
         zmq_socket_monitor(sock, NULL, 0);
         goto fail;
     }

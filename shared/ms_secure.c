@@ -3,6 +3,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "ms_err.h"
 #include "ms_keys.h"
 #include "ms_secure.h"
 
@@ -22,16 +23,14 @@ int ms_secure_client(void *sock, const char *endpoint, const char *key_path,
     if (!key_path || !server_pub_path) {
         if (insecure)
             return 0;
-        snprintf(err, errlen,
-                 "%s is a network endpoint: give --key FILE.key and --master-key MASTER.pub "
-                 "(CURVE), or --insecure for plaintext",
-                 endpoint);
-        return -1;
+        return ms_errf(err, errlen,
+                       "%s is a network endpoint: give --key FILE.key and --master-key MASTER.pub "
+                       "(CURVE), or --insecure for plaintext",
+                       endpoint);
     }
-    if (!zmq_has("curve")) {
-        snprintf(err, errlen, "this libzmq was built without CURVE: cannot secure %s", endpoint);
-        return -1;
-    }
+    if (!zmq_has("curve"))
+        return ms_errf(err, errlen, "this libzmq was built without CURVE: cannot secure %s",
+                       endpoint);
     if (ms_pubkey_load(server_pub_path, server, err, errlen) != 0)
         return -1;
     ms_keypair_t *kp = ms_keypair_load(key_path, err, errlen);
@@ -39,10 +38,8 @@ int ms_secure_client(void *sock, const char *endpoint, const char *key_path,
         return -1;
     int rc = ms_curve_client(sock, kp, server);
     ms_keypair_destroy(&kp);
-    if (rc != 0) {
-        snprintf(err, errlen, "cannot set up CURVE: %s", zmq_strerror(errno));
-        return -1;
-    }
+    if (rc != 0)
+        return ms_errf(err, errlen, "cannot set up CURVE: %s", zmq_strerror(errno));
     *curve = 1;
     return 0;
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "ms_err.h"
 #include "ms_wire.h"
 
 int ms_wire_setup(void *sock, int linger_ms)
@@ -51,7 +52,7 @@ int ms_wire_send(void *sock, const ms_peer_t *peer, const ms_msg_t *m, char *err
     rc = 0;
 out:
     if (rc != 0)
-        snprintf(err, errlen, "send %s: %s", ms_cmd_name(m->cmd), zmq_strerror(errno));
+        ms_errf(err, errlen, "send %s: %s", ms_cmd_name(m->cmd), zmq_strerror(errno));
     free(body);
     return rc;
 }
@@ -99,22 +100,22 @@ static int parse_frames(zmq_msg_t *f, int n, int router, ms_peer_t *peer, ms_msg
     const char *addr = n > i ? zmq_msg_gets(&f[i], "Peer-Address") : NULL;
     snprintf(peer->address, sizeof peer->address, "%s", addr ? addr : "");
     if (n - i != 3) {
-        snprintf(err, errlen, "expected 3 frames after the routing id, got %d", n - i);
+        ms_errf(err, errlen, "expected 3 frames after the routing id, got %d", n - i);
         return MS_WIRE_BAD;
     }
     int version = 0;
     int pc = ms_proto_check(zmq_msg_data(&f[i]), zmq_msg_size(&f[i]), &version);
     if (pc == -2) {
-        snprintf(err, errlen, "peer speaks multisync protocol version %d, this program speaks %d",
-                 version, MS_PROTO_VERSION);
+        ms_errf(err, errlen, "peer speaks multisync protocol version %d, this program speaks %d",
+                version, MS_PROTO_VERSION);
         return MS_WIRE_VERSION;
     }
     if (pc != 0) {
-        snprintf(err, errlen, "not a multisync message (bad protocol frame)");
+        ms_errf(err, errlen, "not a multisync message (bad protocol frame)");
         return MS_WIRE_BAD;
     }
     if (zmq_msg_size(&f[i + 1]) != 1) {
-        snprintf(err, errlen, "command frame must be 1 byte, got %zu", zmq_msg_size(&f[i + 1]));
+        ms_errf(err, errlen, "command frame must be 1 byte, got %zu", zmq_msg_size(&f[i + 1]));
         return MS_WIRE_BAD;
     }
     int cmd = *(const unsigned char *)zmq_msg_data(&f[i + 1]);
@@ -138,7 +139,7 @@ int ms_wire_recv(void *sock, int router, ms_peer_t *peer, ms_msg_t *m, char *err
         for (int i = 0; i < kept; i++)
             zmq_msg_close(&frames[i]);
         if (total < 0)
-            snprintf(err, errlen, "receive: %s", zmq_strerror(errno));
+            ms_errf(err, errlen, "receive: %s", zmq_strerror(errno));
         return total == 0 ? MS_WIRE_NONE : MS_WIRE_FAIL;
     }
     int rc;
@@ -148,7 +149,7 @@ int ms_wire_recv(void *sock, int router, ms_peer_t *peer, ms_msg_t *m, char *err
             peer->len = idlen <= MS_PEER_ID_MAX ? idlen : 0;
             memcpy(peer->id, zmq_msg_data(&frames[0]), peer->len);
         }
-        snprintf(err, errlen, "message of %d frames refused (at most %d)", total, kept);
+        ms_errf(err, errlen, "message of %d frames refused (at most %d)", total, kept);
         rc = MS_WIRE_BAD;
     } else {
         ms_peer_t scratch;

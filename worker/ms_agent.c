@@ -11,6 +11,7 @@
 #include "ms_agent.h"
 #include "ms_clock.h"
 #include "ms_confine.h"
+#include "ms_err.h"
 #include "ms_host.h"
 #include "ms_log.h"
 #include "ms_monitor.h"
@@ -198,20 +199,16 @@ static int open_socket(agent_t *a, char *err, size_t errlen)
     a->sock = zmq_socket(a->ctx, ZMQ_DEALER);
     if (!a->sock || ms_wire_setup(a->sock, 0) != 0 ||
         zmq_setsockopt(a->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl) != 0 ||
-        zmq_setsockopt(a->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max) != 0) {
-        snprintf(err, errlen, "cannot make a socket: %s", zmq_strerror(errno));
-        return -1;
-    }
+        zmq_setsockopt(a->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max) != 0)
+        return ms_errf(err, errlen, "cannot make a socket: %s", zmq_strerror(errno));
     if (ms_secure_client(a->sock, a->o->master, a->o->key, a->o->master_key, a->o->insecure,
                          &curve, err, errlen) != 0)
         return -1;
     if (curve && !(a->mon = ms_monitor_new(a->ctx, a->sock, err, errlen)))
         return -1;
-    if (zmq_connect(a->sock, a->o->master) != 0) {
-        snprintf(err, errlen, "cannot connect to master %s: %s", a->o->master,
-                 zmq_strerror(errno));
-        return -1;
-    }
+    if (zmq_connect(a->sock, a->o->master) != 0)
+        return ms_errf(err, errlen, "cannot connect to master %s: %s", a->o->master,
+                       zmq_strerror(errno));
     return 0;
 }
 
@@ -613,10 +610,8 @@ static int setup(agent_t *a, char *err, size_t errlen)
     char herr[256];
     if (!(a->host = ms_host_new("/proc", "/sys/block", herr, sizeof herr)))
         ms_warn("no host counters: %s", herr);
-    if (!a->fds || !a->items || !a->ctx) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
+    if (!a->fds || !a->items || !a->ctx)
+        return ms_errf(err, errlen, "out of memory");
     return open_socket(a, err, errlen);
 }
 

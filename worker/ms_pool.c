@@ -258,7 +258,7 @@ static int spawn(struct ms_child *c, struct child_setup *a, char *err, size_t er
     int rc = -1;
 
     if (make_pipe(outp) < 0 || make_pipe(errp) < 0) {
-        snprintf(err, errlen, "cannot create pipes for rsync: %s", strerror(errno));
+        ms_errf(err, errlen, "cannot create pipes for rsync: %s", strerror(errno));
         goto out;
     }
     a->parent = getpid();
@@ -267,7 +267,7 @@ static int spawn(struct ms_child *c, struct child_setup *a, char *err, size_t er
     c->started = ms_mono_now();
     c->pid = fork();
     if (c->pid < 0) {
-        snprintf(err, errlen, "cannot fork rsync: %s", strerror(errno));
+        ms_errf(err, errlen, "cannot fork rsync: %s", strerror(errno));
         goto out;
     }
     if (c->pid == 0)
@@ -479,32 +479,24 @@ static int open_sigchld_fd(char *err, size_t errlen)
 
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
-    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0) {
-        snprintf(err, errlen, "cannot block SIGCHLD: %s", strerror(errno));
-        return -1;
-    }
+    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+        return ms_errf(err, errlen, "cannot block SIGCHLD: %s", strerror(errno));
     fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (fd < 0)
-        snprintf(err, errlen, "cannot create a signalfd for SIGCHLD: %s", strerror(errno));
+        ms_errf(err, errlen, "cannot create a signalfd for SIGCHLD: %s", strerror(errno));
     return fd;
 }
 
 static int check_new_args(const char *rsync, char *const *extra, size_t n_extra, unsigned slots,
                           char *err, size_t errlen)
 {
-    if (rsync == NULL || rsync[0] == '\0') {
-        snprintf(err, errlen, "no rsync program given");
-        return -1;
-    }
-    if (slots == 0 || slots > MS_MAX_SLOTS) {
-        snprintf(err, errlen, "slots must be 1..%d, not %u", MS_MAX_SLOTS, slots);
-        return -1;
-    }
+    if (rsync == NULL || rsync[0] == '\0')
+        return ms_errf(err, errlen, "no rsync program given");
+    if (slots == 0 || slots > MS_MAX_SLOTS)
+        return ms_errf(err, errlen, "slots must be 1..%d, not %u", MS_MAX_SLOTS, slots);
     for (size_t i = 0; i < n_extra; i++)
-        if (extra == NULL || extra[i] == NULL) {
-            snprintf(err, errlen, "extra rsync option %zu is NULL", i);
-            return -1;
-        }
+        if (extra == NULL || extra[i] == NULL)
+            return ms_errf(err, errlen, "extra rsync option %zu is NULL", i);
     return 0;
 }
 
@@ -517,7 +509,7 @@ ms_pool_t *ms_pool_new(const char *rsync, char *const *extra, size_t n_extra, un
         return NULL;
     p = calloc(1, sizeof(*p));
     if (p == NULL) {
-        snprintf(err, errlen, "out of memory creating the pool");
+        ms_errf(err, errlen, "out of memory creating the pool");
         return NULL;
     }
     p->sfd = -1;
@@ -527,7 +519,7 @@ ms_pool_t *ms_pool_new(const char *rsync, char *const *extra, size_t n_extra, un
     p->extra = copy_strv(extra, n_extra);
     p->child = calloc(slots, sizeof(*p->child));
     if (p->rsync == NULL || p->extra == NULL || p->child == NULL) {
-        snprintf(err, errlen, "out of memory creating the pool");
+        ms_errf(err, errlen, "out of memory creating the pool");
         goto out;
     }
     if ((p->sfd = open_sigchld_fd(err, errlen)) < 0)
@@ -631,9 +623,8 @@ static int drain_signalfd(int sfd, char *err, size_t errlen)
             continue;
         if (n < 0 && errno == EAGAIN)
             return 0;
-        snprintf(err, errlen, "reading the SIGCHLD signalfd: %s",
-                 n < 0 ? strerror(errno) : "end of file");
-        return -1;
+        return ms_errf(err, errlen, "reading the SIGCHLD signalfd: %s",
+                       n < 0 ? strerror(errno) : "end of file");
     }
 }
 
@@ -657,8 +648,7 @@ static int lost_child(struct ms_child *c, char *err, size_t errlen)
     c->reaped = true;
     c->res.seconds = ms_seconds_since(&c->started);
     c->res.exit_code = -1;
-    snprintf(err, errlen, "waiting for rsync pid %ld: %s", (long)c->pid, strerror(e));
-    return -1;
+    return ms_errf(err, errlen, "waiting for rsync pid %ld: %s", (long)c->pid, strerror(e));
 }
 
 /* Reap c if it exited: /proc io first, while it is a zombie, then wait4 for

@@ -281,27 +281,19 @@ const char *ms_rsync_task_part(const ms_task_t *t, char *out, size_t outlen)
 
 static int check_root(const char *what, const char *root, char *err, size_t errlen)
 {
-    if (root == NULL || root[0] == '\0') {
-        snprintf(err, errlen, "task %s is empty", what);
-        return -1;
-    }
-    if (strlen(root) > MS_MAX_PATH) {
-        snprintf(err, errlen, "task %s longer than %d bytes", what, MS_MAX_PATH);
-        return -1;
-    }
+    if (root == NULL || root[0] == '\0')
+        return ms_errf(err, errlen, "task %s is empty", what);
+    if (strlen(root) > MS_MAX_PATH)
+        return ms_errf(err, errlen, "task %s longer than %d bytes", what, MS_MAX_PATH);
     return 0;
 }
 
 int ms_rsync_check_task(const ms_task_t *t, char *err, size_t errlen)
 {
-    if (t == NULL || t->project == NULL) {
-        snprintf(err, errlen, "task has no project");
-        return -1;
-    }
-    if (t->flags & ~MS_TASK_FLAGS_KNOWN) {
-        snprintf(err, errlen, "task has unknown flags 0x%x", (unsigned)t->flags);
-        return -1;
-    }
+    if (t == NULL || t->project == NULL)
+        return ms_errf(err, errlen, "task has no project");
+    if (t->flags & ~MS_TASK_FLAGS_KNOWN)
+        return ms_errf(err, errlen, "task has unknown flags 0x%x", (unsigned)t->flags);
     if (check_root("source", t->source, err, errlen) < 0 ||
         check_root("dest", t->dest, err, errlen) < 0 || check_project(t, err, errlen) < 0)
         return -1;
