@@ -68,8 +68,7 @@ struct ms_child {
 
 struct ms_pool {
     char *rsync;
-    char **extra;
-    size_t n_extra;
+    ms_strv_t extra; /* extra rsync options, copied */
     unsigned slots;
     int sfd; /* signalfd for SIGCHLD */
     uint64_t seq;
@@ -93,20 +92,6 @@ static void close_fd(int *fd)
     if (*fd >= 0)
         close(*fd);
     *fd = -1;
-}
-
-static char **copy_strv(char *const *v, size_t n)
-{
-    char **c = calloc(n + 1, sizeof(*c));
-
-    for (size_t i = 0; c != NULL && i < n; i++) {
-        c[i] = strdup(v[i]);
-        if (c[i] == NULL) {
-            ms_strv_free(c, i);
-            return NULL;
-        }
-    }
-    return c;
 }
 
 /* Append src to a buffer keeping only its last cap bytes. */
@@ -451,7 +436,7 @@ int ms_pool_start(ms_pool_t *p, const ms_task_t *t, char *err, size_t errlen)
      * in the source root, the project sent relative (ms_rsync_where_t). */
     ms_rsync_where_t w = {".", l.a.dst >= 0 ? DST_FD_PATH : t->dest, l.a.dst < 0,
                           l.list_fd >= 0 ? "-" : NULL};
-    if ((argv = ms_rsync_argv(p->rsync, p->extra, p->n_extra, &l.t, &w, err, errlen)) == NULL)
+    if ((argv = ms_rsync_argv(p->rsync, p->extra.v, p->extra.n, &l.t, &w, err, errlen)) == NULL)
         goto out;
     setup = (struct child_setup){.cwd_fd = l.a.dst >= 0 ? l.a.src : l.a.src_root,
                                  .dst_fd = l.a.dst, .list_fd = l.list_fd, .argv = argv,
@@ -514,11 +499,12 @@ ms_pool_t *ms_pool_new(const char *rsync, char *const *extra, size_t n_extra, un
     }
     p->sfd = -1;
     p->slots = slots;
-    p->n_extra = n_extra;
     p->rsync = strdup(rsync);
-    p->extra = copy_strv(extra, n_extra);
     p->child = calloc(slots, sizeof(*p->child));
-    if (p->rsync == NULL || p->extra == NULL || p->child == NULL) {
+    bool oom = p->rsync == NULL || p->child == NULL;
+    for (size_t i = 0; !oom && i < n_extra; i++)
+        oom = ms_strv_push(&p->extra, extra[i]) != 0;
+    if (oom) {
         ms_errf(err, errlen, "out of memory creating the pool");
         goto out;
     }
@@ -542,7 +528,7 @@ void ms_pool_destroy(ms_pool_t **pp)
         child_destroy(p->child[i]);
     free(p->child);
     close_fd(&p->sfd);
-    ms_strv_free(p->extra, p->n_extra);
+    ms_strv_clear(&p->extra);
     free(p->rsync);
     free(p);
 }
