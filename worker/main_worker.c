@@ -2,6 +2,7 @@
  * multisync-worker - the agent that runs backup tasks on one host.
  */
 #include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,99 +56,138 @@ enum {
     OPT_INSECURE, OPT_ALLOW_SOURCE, OPT_ALLOW_DEST, OPT_NOOP, OPT_EXIT_WITH_PARENT
 };
 
+static const char optstring[] = "m:s:n:c:vqh";
+static const struct option longopts[] = {
+    {"master", required_argument, NULL, 'm'},
+    {"slots", required_argument, NULL, 's'},
+    {"name", required_argument, NULL, 'n'},
+    {"rsync", required_argument, NULL, OPT_RSYNC},
+    {"rsync-opt", required_argument, NULL, OPT_RSYNC_OPT},
+    {"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT},
+    {"drain-timeout", required_argument, NULL, OPT_DRAIN},
+    {"key", required_argument, NULL, OPT_KEY},
+    {"master-key", required_argument, NULL, OPT_MASTER_KEY},
+    {"insecure", no_argument, NULL, OPT_INSECURE},
+    {"allow-source", required_argument, NULL, OPT_ALLOW_SOURCE},
+    {"allow-dest", required_argument, NULL, OPT_ALLOW_DEST},
+    {"noop-executor", no_argument, NULL, OPT_NOOP},
+    {"exit-with-parent", no_argument, NULL, OPT_EXIT_WITH_PARENT},
+    {"config", required_argument, NULL, 'c'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0}};
+
+/* Each option handler below returns 1 when it took opt, 0 when opt is not
+ * one of its family, -1 on a bad value (said on stderr). */
+
+/* A number within bounds, into a field of the config. */
+static const struct {
+    int opt;
+    const char *name, *takes; /* "--slots takes a number from 1 to 4096" */
+    unsigned min, max;
+    size_t field; /* offsetof(ms_config_t, ...): an unsigned */
+} numbers[] = {
+    {'s', "--slots", "takes a number from", 1, MS_MAX_SLOTS, offsetof(ms_config_t, slots)},
+    {OPT_HEARTBEAT, "--heartbeat-ms", "takes", 10, 600000, offsetof(ms_config_t, heartbeat_ms)},
+    {OPT_DRAIN, "--drain-timeout", "takes", 1, 86400, offsetof(ms_config_t, drain_timeout_s)},
+};
+
+static int number_option(ms_config_t *cfg, int opt, const char *arg)
+{
+    for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
+        if (numbers[i].opt != opt)
+            continue;
+        unsigned *field = (unsigned *)((char *)cfg + numbers[i].field);
+        if (ms_parse_uint(arg, numbers[i].min, numbers[i].max, field) == 0)
+            return 1;
+        fprintf(stderr, "multisync-worker: %s %s %u to %u\n", numbers[i].name, numbers[i].takes,
+                numbers[i].min, numbers[i].max);
+        return -1;
+    }
+    return 0;
+}
+
+/* A text setting (the last one given wins), or one more entry of a list. */
+static int text_option(ms_config_t *cfg, int opt, const char *arg)
+{
+    switch (opt) {
+    case 'm':
+        ms_config_set_str(&cfg->master, arg);
+        return 1;
+    case 'n':
+        ms_config_set_str(&cfg->name, arg);
+        return 1;
+    case OPT_RSYNC:
+        ms_config_set_str(&cfg->rsync, arg);
+        return 1;
+    case OPT_KEY:
+        ms_config_set_str(&cfg->key, arg);
+        return 1;
+    case OPT_MASTER_KEY:
+        ms_config_set_str(&cfg->master_key, arg);
+        return 1;
+    case OPT_RSYNC_OPT:
+        ms_config_add_rsync_opt(cfg, arg);
+        return 1;
+    case OPT_ALLOW_SOURCE:
+        ms_config_add_str(&cfg->allow_source, &cfg->n_allow_source, arg);
+        return 1;
+    case OPT_ALLOW_DEST:
+        ms_config_add_str(&cfg->allow_dest, &cfg->n_allow_dest, arg);
+        return 1;
+    }
+    return 0;
+}
+
+/* An option without a value; -c, read before by ms_config_load_from_args. */
+static int switch_option(ms_config_t *cfg, int opt, int *verbose)
+{
+    switch (opt) {
+    case OPT_INSECURE:
+        cfg->insecure = 1;
+        return 1;
+    case OPT_NOOP:
+        noop_executor = 1;
+        return 1;
+    case OPT_EXIT_WITH_PARENT:
+        exit_with_parent = 1;
+        return 1;
+    case 'v':
+        *verbose = 1;
+        return 1;
+    case 'q':
+        *verbose = -1;
+        return 1;
+    case 'c':
+        return 1;
+    }
+    return 0;
+}
+
+/* The config file named by -c first, then the other options over it. */
 static int parse_args(int argc, char **argv, ms_config_t *cfg, int *verbose)
 {
-    static const struct option longopts[] = {
-        {"master", required_argument, NULL, 'm'},  {"slots", required_argument, NULL, 's'},
-        {"name", required_argument, NULL, 'n'},    {"rsync", required_argument, NULL, OPT_RSYNC},
-        {"rsync-opt", required_argument, NULL, OPT_RSYNC_OPT},
-        {"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT},
-        {"drain-timeout", required_argument, NULL, OPT_DRAIN},
-        {"key", required_argument, NULL, OPT_KEY},
-        {"master-key", required_argument, NULL, OPT_MASTER_KEY},
-        {"insecure", no_argument, NULL, OPT_INSECURE},
-        {"allow-source", required_argument, NULL, OPT_ALLOW_SOURCE},
-        {"allow-dest", required_argument, NULL, OPT_ALLOW_DEST},
-        {"noop-executor", no_argument, NULL, OPT_NOOP},
-        {"exit-with-parent", no_argument, NULL, OPT_EXIT_WITH_PARENT},
-        {"config", required_argument, NULL, 'c'},  {"verbose", no_argument, NULL, 'v'},
-        {"quiet", no_argument, NULL, 'q'},         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     char err[512];
-    int c;
-    static const char optstring[] = "m:s:n:c:vqh";
+    int opt;
     if (ms_config_load_from_args(cfg, argc, argv, optstring, longopts, err, sizeof err) != 0) {
         fprintf(stderr, "multisync-worker: %s\n", err);
         return -1;
     }
-    while ((c = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
-        switch (c) {
-        case 'm':
-            ms_config_set_str(&cfg->master, optarg);
-            break;
-        case 's':
-            if (ms_parse_uint(optarg, 1, MS_MAX_SLOTS, &cfg->slots) != 0) {
-                fprintf(stderr, "multisync-worker: --slots takes a number from 1 to %d\n",
-                        MS_MAX_SLOTS);
-                return -1;
-            }
-            break;
-        case 'n':
-            ms_config_set_str(&cfg->name, optarg);
-            break;
-        case OPT_RSYNC:
-            ms_config_set_str(&cfg->rsync, optarg);
-            break;
-        case OPT_RSYNC_OPT:
-            ms_config_add_rsync_opt(cfg, optarg);
-            break;
-        case OPT_HEARTBEAT:
-            if (ms_parse_uint(optarg, 10, 600000, &cfg->heartbeat_ms) != 0) {
-                fprintf(stderr, "multisync-worker: --heartbeat-ms takes 10 to 600000\n");
-                return -1;
-            }
-            break;
-        case OPT_DRAIN:
-            if (ms_parse_uint(optarg, 1, 86400, &cfg->drain_timeout_s) != 0) {
-                fprintf(stderr, "multisync-worker: --drain-timeout takes 1 to 86400\n");
-                return -1;
-            }
-            break;
-        case OPT_KEY:
-            ms_config_set_str(&cfg->key, optarg);
-            break;
-        case OPT_MASTER_KEY:
-            ms_config_set_str(&cfg->master_key, optarg);
-            break;
-        case OPT_INSECURE:
-            cfg->insecure = 1;
-            break;
-        case OPT_NOOP:
-            noop_executor = 1;
-            break;
-        case OPT_EXIT_WITH_PARENT:
-            exit_with_parent = 1;
-            break;
-        case OPT_ALLOW_SOURCE:
-            ms_config_add_str(&cfg->allow_source, &cfg->n_allow_source, optarg);
-            break;
-        case OPT_ALLOW_DEST:
-            ms_config_add_str(&cfg->allow_dest, &cfg->n_allow_dest, optarg);
-            break;
-        case 'c':
-            break;
-        case 'v':
-            *verbose = 1;
-            break;
-        case 'q':
-            *verbose = -1;
-            break;
-        case 'h':
+    while ((opt = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
+        if (opt == 'h') {
             usage(stdout);
             exit(0);
-        default:
-            usage(stderr);
-            return -1;
         }
+        int rc = number_option(cfg, opt, optarg);
+        if (rc == 0)
+            rc = text_option(cfg, opt, optarg);
+        if (rc == 0)
+            rc = switch_option(cfg, opt, verbose);
+        if (rc == 0)
+            usage(stderr);
+        if (rc <= 0)
+            return -1;
     }
     if (optind != argc) {
         fprintf(stderr, "multisync-worker: unexpected argument '%s'\n", argv[optind]);
