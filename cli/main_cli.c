@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,94 +96,127 @@ enum {
     OPT_FORCE_DELETE, OPT_WORKER_WAIT
 };
 
-static int parse_number(int opt, const char *arg, cli_t *c)
+static const struct option longopts[] = {
+    {"master", required_argument, NULL, 'm'},
+    {"slots", required_argument, NULL, 's'},
+    {"report", required_argument, NULL, 'r'},
+    {"rsync", required_argument, NULL, OPT_RSYNC},
+    {"rsync-opt", required_argument, NULL, OPT_RSYNC_OPT},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"verbose", no_argument, NULL, 'v'},
+    {"delete", no_argument, NULL, OPT_DELETE},
+    {"force-delete", no_argument, NULL, OPT_FORCE_DELETE},
+    {"worker-wait", required_argument, NULL, OPT_WORKER_WAIT},
+    {"attempts", required_argument, NULL, OPT_ATTEMPTS},
+    {"retry-delay-ms", required_argument, NULL, OPT_RETRY},
+    {"task-timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"split-min-mb", required_argument, NULL, OPT_SPLIT_MIN},
+    {"no-split", no_argument, NULL, OPT_NO_SPLIT},
+    {"key", required_argument, NULL, OPT_KEY},
+    {"master-key", required_argument, NULL, OPT_MASTER_KEY},
+    {"insecure", no_argument, NULL, OPT_INSECURE},
+    {"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Each option handler below returns 1 when it took opt, 0 when opt is not
+ * one of its family, -1 on a bad value (said on stderr, when there is
+ * something to say). */
+
+/* A number within bounds, into a field of cli_t. */
+static const struct {
+    int opt;
+    const char *name, *takes; /* "--slots takes a number from 1 to 4096" */
+    unsigned min, max;
+    size_t field; /* offsetof(cli_t, ...): an unsigned */
+} numbers[] = {
+    {'s', "--slots", "takes a number from", 1, MS_MAX_SLOTS, offsetof(cli_t, cfg.slots)},
+    {'n', "-n", "takes a number from", 1, 100000, offsetof(cli_t, count)},
+    {OPT_WORKER_WAIT, "--worker-wait", "takes a number of seconds from", 1, MS_WORKER_WAIT_MAX_S,
+     offsetof(cli_t, worker_wait_s)},
+    {OPT_ATTEMPTS, "--attempts", "takes a number from", 1, 100, offsetof(cli_t, attempts)},
+    {OPT_RETRY, "--retry-delay-ms", "takes a number from", 1, 3600000,
+     offsetof(cli_t, retry_delay_ms)},
+    {OPT_TIMEOUT, "--task-timeout", "takes a number from", 1, 31536000,
+     offsetof(cli_t, task_timeout_s)},
+    {OPT_SPLIT_MIN, "--split-min-mb", "takes a number from", 1, 1048576,
+     offsetof(cli_t, split_min_mb)},
+    {OPT_HEARTBEAT, "--heartbeat-ms", "takes", 10, 600000, offsetof(cli_t, heartbeat_ms)},
+};
+
+static int number_option(cli_t *c, int opt, const char *arg)
 {
-    const char *name = opt == OPT_ATTEMPTS ? "--attempts" : opt == OPT_RETRY ? "--retry-delay-ms"
-                                                                              : "--task-timeout";
-    unsigned max = opt == OPT_ATTEMPTS ? 100 : opt == OPT_RETRY ? 3600000 : 31536000;
-    unsigned *dst = opt == OPT_ATTEMPTS ? &c->attempts
-                    : opt == OPT_RETRY  ? &c->retry_delay_ms
-                                        : &c->task_timeout_s;
-    if (ms_parse_uint(arg, 1, max, dst) == 0)
-        return 0;
-    fprintf(stderr, "multisync: %s takes a number from 1 to %u\n", name, max);
-    return -1;
+    for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
+        if (numbers[i].opt != opt)
+            continue;
+        unsigned *field = (unsigned *)((char *)c + numbers[i].field);
+        if (ms_parse_uint(arg, numbers[i].min, numbers[i].max, field) == 0)
+            return 1;
+        fprintf(stderr, "multisync: %s %s %u to %u\n", numbers[i].name, numbers[i].takes,
+                numbers[i].min, numbers[i].max);
+        return -1;
+    }
+    return 0;
 }
 
+/* A text setting (the last one given wins), or one more --rsync-opt. */
+static int text_option(cli_t *c, int opt, const char *arg)
+{
+    switch (opt) {
+    case 'm':
+        c->master = arg;
+        return 1;
+    case 'r':
+        c->report = arg;
+        return 1;
+    case OPT_RSYNC:
+        c->rsync = arg;
+        return 1;
+    case OPT_KEY:
+        c->key = arg;
+        return 1;
+    case OPT_MASTER_KEY:
+        c->master_key = arg;
+        return 1;
+    case OPT_RSYNC_OPT:
+        return ms_config_add_rsync_opt(&c->cfg, arg) == 0 ? 1 : -1;
+    }
+    return 0;
+}
+
+/* An option without a value: a flag set to 1. */
+static int switch_option(cli_t *c, int opt)
+{
+    int *flag = opt == OPT_JSON           ? &c->json
+                : opt == 'v'              ? &c->verbose
+                : opt == OPT_DELETE       ? &c->delete
+                : opt == OPT_FORCE_DELETE ? &c->force_delete
+                : opt == OPT_INSECURE     ? &c->insecure
+                : opt == OPT_NO_SPLIT     ? &c->no_split
+                                          : NULL;
+    if (!flag)
+        return 0;
+    *flag = 1;
+    return 1;
+}
+
+/* The options after the command, then its arguments (c->args). */
 static int parse_args(int argc, char **argv, cli_t *c)
 {
-    static const struct option longopts[] = {
-        {"master", required_argument, NULL, 'm'}, {"slots", required_argument, NULL, 's'},
-        {"report", required_argument, NULL, 'r'}, {"rsync", required_argument, NULL, OPT_RSYNC},
-        {"rsync-opt", required_argument, NULL, OPT_RSYNC_OPT},
-        {"json", no_argument, NULL, OPT_JSON},    {"verbose", no_argument, NULL, 'v'},
-        {"delete", no_argument, NULL, OPT_DELETE},
-        {"force-delete", no_argument, NULL, OPT_FORCE_DELETE},
-        {"worker-wait", required_argument, NULL, OPT_WORKER_WAIT},
-        {"attempts", required_argument, NULL, OPT_ATTEMPTS},
-        {"retry-delay-ms", required_argument, NULL, OPT_RETRY},
-        {"task-timeout", required_argument, NULL, OPT_TIMEOUT},
-        {"split-min-mb", required_argument, NULL, OPT_SPLIT_MIN},
-        {"no-split", no_argument, NULL, OPT_NO_SPLIT},
-        {"key", required_argument, NULL, OPT_KEY},
-        {"master-key", required_argument, NULL, OPT_MASTER_KEY},
-        {"insecure", no_argument, NULL, OPT_INSECURE},
-        {"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     int opt;
     while ((opt = getopt_long(argc, argv, "m:s:r:n:vh", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'm': c->master = optarg; break;
-        case 'r': c->report = optarg; break;
-        case OPT_RSYNC: c->rsync = optarg; break;
-        case OPT_JSON: c->json = 1; break;
-        case 'v': c->verbose = 1; break;
-        case OPT_DELETE: c->delete = 1; break;
-        case OPT_FORCE_DELETE: c->force_delete = 1; break;
-        case OPT_WORKER_WAIT:
-            if (ms_parse_uint(optarg, 1, MS_WORKER_WAIT_MAX_S, &c->worker_wait_s) == 0)
-                break;
-            fprintf(stderr, "multisync: --worker-wait takes a number of seconds from 1 to %u\n",
-                    MS_WORKER_WAIT_MAX_S);
-            return -1;
-        case OPT_KEY: c->key = optarg; break;
-        case OPT_MASTER_KEY: c->master_key = optarg; break;
-        case OPT_INSECURE: c->insecure = 1; break;
-        case OPT_NO_SPLIT: c->no_split = 1; break;
-        case OPT_SPLIT_MIN:
-            if (ms_parse_uint(optarg, 1, 1048576, &c->split_min_mb) == 0)
-                break;
-            fprintf(stderr, "multisync: --split-min-mb takes a number from 1 to 1048576\n");
-            return -1;
-        case 'n':
-            if (ms_parse_uint(optarg, 1, 100000, &c->count) == 0)
-                break;
-            fprintf(stderr, "multisync: -n takes a number from 1 to 100000\n");
-            return -1;
-        case OPT_HEARTBEAT:
-            if (ms_parse_uint(optarg, 10, 600000, &c->heartbeat_ms) == 0)
-                break;
-            fprintf(stderr, "multisync: --heartbeat-ms takes 10 to 600000\n");
-            return -1;
-        case OPT_ATTEMPTS:
-        case OPT_RETRY:
-        case OPT_TIMEOUT:
-            if (parse_number(opt, optarg, c) != 0)
-                return -1;
-            break;
-        case 'h': usage(stdout); exit(0);
-        case OPT_RSYNC_OPT:
-            if (ms_config_add_rsync_opt(&c->cfg, optarg) != 0)
-                return -1;
-            break;
-        case 's':
-            if (ms_parse_uint(optarg, 1, MS_MAX_SLOTS, &c->cfg.slots) == 0)
-                break;
-            fprintf(stderr, "multisync: --slots takes a number from 1 to %d\n", MS_MAX_SLOTS);
-            return -1;
-        default:
-            return -1;
+        if (opt == 'h') {
+            usage(stdout);
+            exit(0);
         }
+        int rc = number_option(c, opt, optarg);
+        if (rc == 0)
+            rc = text_option(c, opt, optarg);
+        if (rc == 0)
+            rc = switch_option(c, opt);
+        if (rc <= 0)
+            return -1;
     }
     c->args = argv + optind;
     c->n_args = argc - optind;
