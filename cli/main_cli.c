@@ -125,12 +125,7 @@ static const struct option longopts[] = {
  * something to say). */
 
 /* A number within bounds, into a field of cli_t. */
-static const struct {
-    int opt;
-    const char *name, *takes; /* "--slots takes a number from 1 to 4096" */
-    unsigned min, max;
-    size_t field; /* offsetof(cli_t, ...): an unsigned */
-} numbers[] = {
+static const ms_number_opt_t numbers[] = {
     {'s', "--slots", "takes a number from", 1, MS_MAX_SLOTS, offsetof(cli_t, cfg.slots)},
     {'n', "-n", "takes a number from", 1, 100000, offsetof(cli_t, count)},
     {OPT_WORKER_WAIT, "--worker-wait", "takes a number of seconds from", 1, MS_WORKER_WAIT_MAX_S,
@@ -147,17 +142,12 @@ static const struct {
 
 static int number_option(cli_t *c, int opt, const char *arg)
 {
-    for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
-        if (numbers[i].opt != opt)
-            continue;
-        unsigned *field = (unsigned *)((char *)c + numbers[i].field);
-        if (ms_parse_uint(arg, numbers[i].min, numbers[i].max, field) == 0)
-            return 1;
-        fprintf(stderr, "multisync: %s %s %u to %u\n", numbers[i].name, numbers[i].takes,
-                numbers[i].min, numbers[i].max);
-        return -1;
-    }
-    return 0;
+    char err[128];
+    int rc =
+        ms_number_opt(numbers, sizeof numbers / sizeof numbers[0], opt, arg, c, err, sizeof err);
+    if (rc < 0)
+        fprintf(stderr, "multisync: %s\n", err);
+    return rc;
 }
 
 /* A text setting (the last one given wins), or one more --rsync-opt. */

@@ -89,6 +89,20 @@ int ms_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
     return 0;
 }
 
+int ms_number_opt(const ms_number_opt_t *table, size_t n, int opt, const char *arg, void *settings,
+                  char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        const ms_number_opt_t *o = &table[i];
+        if (o->opt != opt)
+            continue;
+        if (ms_parse_uint(arg, o->min, o->max, (unsigned *)((char *)settings + o->field)) == 0)
+            return 1;
+        return ms_errf(err, errlen, "%s %s %u to %u", o->name, o->takes, o->min, o->max);
+    }
+    return 0;
+}
+
 int ms_parse_bool(const char *s, int *out)
 {
     static const char *yes[] = {"yes", "true", "on", "1"}, *no[] = {"no", "false", "off", "0"};

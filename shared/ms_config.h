@@ -132,6 +132,29 @@ const ms_set_t *ms_config_find_set(const ms_config_t *cfg, const char *name);
  */
 int ms_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out);
 
+/*
+ * A number option of a command line, one row of the program's table: how
+ * the user types it, its bounds, and where it goes in the program's own
+ * settings. Its message reads NAME TAKES MIN to MAX ("--slots takes a
+ * number from 1 to 4096", "--heartbeat-ms takes 10 to 600000").
+ */
+typedef struct {
+    int opt;           /* getopt_long's value for it */
+    const char *name;  /* "--slots" */
+    const char *takes; /* "takes a number from" */
+    unsigned min, max;
+    size_t field; /* offsetof(SETTINGS, an unsigned field) */
+} ms_number_opt_t;
+
+/*
+ * When opt is in table (n rows), parse arg into its field of settings (a
+ * SETTINGS). Returns 1 when taken, 0 when opt is not in the table, -1 with
+ * the option's message in err when arg is not a number within its bounds
+ * (the field is then unchanged).
+ */
+int ms_number_opt(const ms_number_opt_t *table, size_t n, int opt, const char *arg, void *settings,
+                  char *err, size_t errlen);
+
 /* yes/no, true/false, on/off, 1/0 (any case). Returns 0, or -1. */
 int ms_parse_bool(const char *s, int *out);
 

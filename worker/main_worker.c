@@ -82,12 +82,7 @@ static const struct option longopts[] = {
  * one of its family, -1 on a bad value (said on stderr). */
 
 /* A number within bounds, into a field of the config. */
-static const struct {
-    int opt;
-    const char *name, *takes; /* "--slots takes a number from 1 to 4096" */
-    unsigned min, max;
-    size_t field; /* offsetof(ms_config_t, ...): an unsigned */
-} numbers[] = {
+static const ms_number_opt_t numbers[] = {
     {'s', "--slots", "takes a number from", 1, MS_MAX_SLOTS, offsetof(ms_config_t, slots)},
     {OPT_HEARTBEAT, "--heartbeat-ms", "takes", 10, 600000, offsetof(ms_config_t, heartbeat_ms)},
     {OPT_DRAIN, "--drain-timeout", "takes", 1, 86400, offsetof(ms_config_t, drain_timeout_s)},
@@ -95,17 +90,12 @@ static const struct {
 
 static int number_option(ms_config_t *cfg, int opt, const char *arg)
 {
-    for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
-        if (numbers[i].opt != opt)
-            continue;
-        unsigned *field = (unsigned *)((char *)cfg + numbers[i].field);
-        if (ms_parse_uint(arg, numbers[i].min, numbers[i].max, field) == 0)
-            return 1;
-        fprintf(stderr, "multisync-worker: %s %s %u to %u\n", numbers[i].name, numbers[i].takes,
-                numbers[i].min, numbers[i].max);
-        return -1;
-    }
-    return 0;
+    char err[128];
+    int rc =
+        ms_number_opt(numbers, sizeof numbers / sizeof numbers[0], opt, arg, cfg, err, sizeof err);
+    if (rc < 0)
+        fprintf(stderr, "multisync-worker: %s\n", err);
+    return rc;
 }
 
 /* A text setting (the last one given wins), or one more entry of a list. */

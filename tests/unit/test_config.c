@@ -376,6 +376,31 @@ static void a_folder_given_as_the_config_is_refused(void **state)
     ms_config_free(&cfg);
 }
 
+/* A command line's number options: the row of the option is parsed into
+ * its field; out of bounds, the field stays and the message names them. */
+static void a_number_option_goes_to_its_field_or_is_refused_with_its_bounds(void **state)
+{
+    (void)state;
+    typedef struct {
+        unsigned slots, beat;
+    } settings_t;
+    static const ms_number_opt_t table[] = {
+        {'s', "--slots", "takes a number from", 1, 4096, offsetof(settings_t, slots)},
+        {'b', "--beat", "takes", 10, 600, offsetof(settings_t, beat)},
+    };
+    settings_t st = {.slots = 7, .beat = 70};
+    char err[128] = "";
+    assert_int_equal(ms_number_opt(table, 2, 'b', "20", &st, err, sizeof err), 1);
+    assert_int_equal(st.beat, 20);
+    assert_int_equal(st.slots, 7);
+    assert_int_equal(ms_number_opt(table, 2, 's', "4097", &st, err, sizeof err), -1);
+    assert_string_equal(err, "--slots takes a number from 1 to 4096");
+    assert_int_equal(st.slots, 7);
+    assert_int_equal(ms_number_opt(table, 2, 'b', "-20", &st, err, sizeof err), -1);
+    assert_string_equal(err, "--beat takes 10 to 600");
+    assert_int_equal(ms_number_opt(table, 2, 'x', "1", &st, err, sizeof err), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -398,6 +423,7 @@ int main(void)
         cmocka_unit_test(worker_wait_out_of_range_is_refused_with_its_line),
         cmocka_unit_test(a_syntax_error_before_a_bad_key_is_reported_at_its_own_line),
         cmocka_unit_test(a_folder_given_as_the_config_is_refused),
+        cmocka_unit_test(a_number_option_goes_to_its_field_or_is_refused_with_its_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
