@@ -65,7 +65,7 @@ static size_t page_size(uint32_t count)
 
 static void send_run_done(ms_master_t *m, const ms_peer_t *peer, ms_runrec_t *r)
 {
-    send_report(m, peer, r->id, ms_report_json_page(r, 0, REPORT_PAGE, 0));
+    send_report(m, peer, r->id, ms_report_json_page(m->report, r, 0, REPORT_PAGE, 0));
 }
 
 static int add_waiter(ms_master_t *m, const ms_peer_t *peer, uint64_t run_id)
@@ -311,9 +311,9 @@ static void add_running(json_t *arr, const ms_runrec_t *r, int64_t now)
 
 /* A finished run's outcome without its (maybe 100,000) task rows: the
  * totals, the diagnosis and the tasks that failed. */
-static json_t *last_run_summary(const ms_runrec_t *r)
+static json_t *last_run_summary(const ms_master_t *m, const ms_runrec_t *r)
 {
-    json_t *rep = ms_report_json_page(r, 0, REPORT_PAGE, 1);
+    json_t *rep = ms_report_json_page(m->report, r, 0, REPORT_PAGE, 1);
     if (rep) {
         json_object_set(rep, "failed_tasks", json_object_get(rep, "tasks"));
         json_object_del(rep, "tasks");
@@ -356,7 +356,7 @@ json_t *ms_master_status(const ms_master_t *m)
         json_array_append_new(active, run_status(m->runs[i]));
     }
     const ms_runrec_t *cur = current_run(m, &going);
-    json_t *last = !going && cur ? last_run_summary(cur) : json_null();
+    json_t *last = !going && cur ? last_run_summary(m, cur) : json_null();
     /* The current run is the first going one: runs[0], already built. */
     json_t *run = going ? json_incref(json_array_get(active, 0)) : json_null();
     return json_pack("{s:o, s:o, s:o, s:o, s:o, s:I}", "run", run, "runs", active, "workers", workers,

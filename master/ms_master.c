@@ -66,6 +66,7 @@ static void drop_run(ms_master_t *m, ms_runrec_t **r)
     ms_queue_remove_run(m->queue, *r);
     ms_planner_forget(m->planner, *r);
     ms_journal_forget_run(m->journal, *r);
+    ms_report_forget(m->report, *r);
     ms_run_destroy(r);
 }
 
@@ -345,17 +346,18 @@ json_t *ms_master_report_page(ms_master_t *m, uint64_t run_id, size_t from, size
 {
     ms_runrec_t *r = ms_master_find_run(m, run_id);
     if (r)
-        return ms_report_json_page(r, from, count, 0);
+        return ms_report_json_page(m->report, r, from, count, 0);
     ms_catalog_t *cat = ms_journal_catalog(m->journal);
     if (!cat)
         return NULL;
     /* An older run, from the catalog: kept while its pages are asked for. */
     if (!m->old_run || m->old_run->id != run_id) {
         char err[256];
+        ms_report_forget(m->report, m->old_run);
         ms_run_destroy(&m->old_run);
         m->old_run = ms_catalog_load_run(cat, run_id, err, sizeof err);
     }
-    return m->old_run ? ms_report_json_page(m->old_run, from, count, 0) : NULL;
+    return m->old_run ? ms_report_json_page(m->report, m->old_run, from, count, 0) : NULL;
 }
 
 /* --- resume ------------------------------------------------------------------------ */
@@ -491,7 +493,8 @@ static int make_owners(ms_master_t *m, const ms_master_opts_t *o, char *err, siz
     m->queue = ms_queue_new();
     m->fleet = ms_fleet_new();
     m->planner = ms_planner_new(o->split_min_mb, o->no_split, &hooks);
-    if (!m->queue || !m->fleet || !m->planner)
+    m->report = ms_report_new();
+    if (!m->queue || !m->fleet || !m->planner || !m->report)
         return ms_errf(err, errlen, "out of memory");
     ms_queue_set_limit(m->queue, o->queue_limit);
     return 0;
@@ -599,6 +602,7 @@ void ms_master_destroy(ms_master_t **mp)
     for (size_t i = 0; i < m->n_runs; i++)
         ms_run_destroy(&m->runs[i]);
     ms_run_destroy(&m->old_run);
+    ms_report_destroy(&m->report);
     ms_fleet_destroy(&m->fleet);
     ms_queue_destroy(&m->queue);
     free(m->runs);

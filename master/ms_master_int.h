@@ -26,6 +26,7 @@
 #include "ms_master.h"
 #include "ms_planner.h"
 #include "ms_queue.h"
+#include "ms_report.h"
 #include "ms_run.h"
 #include "ms_wire.h"
 
@@ -61,6 +62,7 @@ struct ms_master {
     ms_journal_t *journal;
     ms_guard_t *guard;
     ms_planner_t *planner;
+    ms_report_t *report; /* the rows of the last finished run reported */
     /* Held for the master's life: one master per catalog and per ipc://
      * socket file (NULL: none, or not an ipc:// file). */
     ms_lock_t *cat_lock, *wsock_lock, *csock_lock;

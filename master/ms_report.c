@@ -156,7 +156,7 @@ static json_t *workers_json(const ms_runrec_t *r, const json_t *frozen, unsigned
 
 /* The rows of a report: one per project, a split project's chunks folded
  * into a copy of its rest. A finished run's fold never changes: it is kept
- * with the run, so that each page of a big report costs its own rows, not
+ * (ms_report_t), so that each page of a big report costs its own rows, not
  * a pass over every task. */
 typedef struct {
     const ms_trec_t **rows; /* in task order */
@@ -165,9 +165,8 @@ typedef struct {
     totals_t tot;
 } fold_t;
 
-static void fold_free(void *p)
+static void fold_free(fold_t *f)
 {
-    fold_t *f = p;
     if (!f)
         return;
     for (size_t i = 0; f->folded && i < f->n_tasks; i++)
@@ -197,7 +196,6 @@ static fold_t *fold_new(const ms_runrec_t *r)
                 return NULL;
             }
             **row = *ms_run_at(r, c->parent);
-            (*row)->run = (ms_runrec_t *)r;
         }
         fold_chunk(*row, c);
     }
@@ -234,21 +232,63 @@ static json_t *page_rows(const fold_t *f, size_t from, size_t max,
     return tasks;
 }
 
-json_t *ms_report_json_page(const ms_runrec_t *r, size_t from, size_t max, int failed_only)
+/* The report's memory of finished runs: the fold of the last one asked
+ * for, so that paging through a big report costs each page its own rows. */
+struct ms_report {
+    const ms_runrec_t *run; /* whose fold this is; NULL: none */
+    fold_t *fold;
+};
+
+ms_report_t *ms_report_new(void)
+{
+    return calloc(1, sizeof(ms_report_t));
+}
+
+void ms_report_forget(ms_report_t *rep, const ms_runrec_t *r)
+{
+    if (rep && rep->run == r) {
+        fold_free(rep->fold);
+        rep->fold = NULL;
+        rep->run = NULL;
+    }
+}
+
+void ms_report_destroy(ms_report_t **rep)
+{
+    if (!*rep)
+        return;
+    ms_report_forget(*rep, (*rep)->run);
+    free(*rep);
+    *rep = NULL;
+}
+
+/* r's fold: the kept one, or a new one that rep keeps when r is finished
+ * (a running run's rows change: its fold is the caller's to free). */
+static fold_t *fold_of(ms_report_t *rep, const ms_runrec_t *r)
+{
+    if (rep && rep->run == r)
+        return rep->fold;
+    fold_t *f = fold_new(r);
+    if (f && rep && r->finished) {
+        ms_report_forget(rep, rep->run);
+        rep->run = r;
+        rep->fold = f;
+    }
+    return f;
+}
+
+json_t *ms_report_json_page(ms_report_t *rep, const ms_runrec_t *r, size_t from, size_t max,
+                            int failed_only)
 {
     char started[32], finished[32], src[4 * MS_MAX_PATH], dst[4 * MS_MAX_PATH];
     char set[4 * MS_MAX_NAME + 8];
-    fold_t *f = r->report_cache;
-    if (!f && (f = fold_new(r)) && r->finished) {
-        ((ms_runrec_t *)r)->report_cache = f; /* a cache: the run is the same */
-        ((ms_runrec_t *)r)->report_cache_free = fold_free;
-    }
+    fold_t *f = fold_of(rep, r);
     if (!f)
         return NULL;
     size_t selected = 0;
     json_t *tasks = page_rows(f, from, max, failed_only, &selected);
     totals_t tot = f->tot;
-    if (f != r->report_cache)
+    if (!rep || rep->fold != f)
         fold_free(f);
     unsigned slots = 0;
     json_t *frozen = r->extra_json ? json_loads(r->extra_json, 0, NULL) : NULL;
@@ -265,7 +305,7 @@ json_t *ms_report_json_page(const ms_runrec_t *r, size_t from, size_t max, int f
     if (r->finished)
         rfc3339(&r->finished_rt, finished, sizeof finished);
     const char *status = !r->finished ? "running" : r->n_failed ? "failed" : "ok";
-    json_t *rep = json_pack("{s:I, s:s, s:s, s:s?, s:s, s:s?, s:f, s:s, s:o, s:o, s:o, s:o}", "run_id",
+    json_t *out = json_pack("{s:I, s:s, s:s, s:s?, s:s, s:s?, s:f, s:s, s:o, s:o, s:o, s:o}", "run_id",
                      (json_int_t)r->id, "source", ms_utf8_clean(r->source, src, sizeof src),
                      "destination", ms_utf8_clean(r->dest, dst, sizeof dst), "set",
                      r->set ? ms_utf8_clean(r->set, set, sizeof set) : NULL,
@@ -273,9 +313,9 @@ json_t *ms_report_json_page(const ms_runrec_t *r, size_t from, size_t max, int f
                      "wall_seconds", wall, "status", status, "totals",
                      totals_json(&tot, wall, slots), "tasks", tasks, "workers", workers,
                      "diagnosis", diag);
-    if (rep && (from > 0 || selected > json_array_size(tasks))) {
-        json_object_set_new(rep, "tasks_from", json_integer((json_int_t)from));
-        json_object_set_new(rep, "tasks_total", json_integer((json_int_t)selected));
+    if (out && (from > 0 || selected > json_array_size(tasks))) {
+        json_object_set_new(out, "tasks_from", json_integer((json_int_t)from));
+        json_object_set_new(out, "tasks_total", json_integer((json_int_t)selected));
     }
-    return rep;
+    return out;
 }

@@ -17,15 +17,26 @@
 
 #include "ms_run.h"
 
+/* The report's cache: the rows of the last finished run asked for. */
+typedef struct ms_report ms_report_t;
+
+/* NULL on out of memory. */
+ms_report_t *ms_report_new(void);
+void ms_report_destroy(ms_report_t **rep);
+
+/* Before r is freed: rep keeps nothing of it any more. */
+void ms_report_forget(ms_report_t *rep, const ms_runrec_t *r);
+
 /*
  * The report of r (finished or not), with only some rows in "tasks" (the
  * totals count them all): rows from..from+max-1 (SIZE_MAX: all), among all
  * rows or, with failed_only, the failed ones.
  * When that is not every row, "tasks_from" and "tasks_total" (rows selected
  * in all) say which part this is. A big run's report travels in pages: the
- * master's memory then holds one page of JSON, not 100,000 rows. Returns a
- * new reference, or NULL on out of memory.
+ * master's memory then holds one page of JSON, not 100,000 rows. rep may be
+ * NULL: no cache. Returns a new reference, or NULL on out of memory.
  */
-json_t *ms_report_json_page(const ms_runrec_t *r, size_t from, size_t max, int failed_only);
+json_t *ms_report_json_page(ms_report_t *rep, const ms_runrec_t *r, size_t from, size_t max,
+                            int failed_only);
 
 #endif

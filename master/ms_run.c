@@ -114,8 +114,6 @@ void ms_run_destroy(ms_runrec_t **rp)
     free(r->segs);
     free(r->workers);
     free(r->extra_json);
-    if (r->report_cache_free)
-        r->report_cache_free(r->report_cache);
     for (size_t i = 0; i < r->n_names; i++)
         free(r->names[i]);
     free(r->names);

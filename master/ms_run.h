@@ -126,8 +126,6 @@ struct ms_run {
     unsigned ticks_tail;    /* queue empty, slots free, a task still running */
     char *extra_json;       /* at the end: {"diagnosis":…, "workers":{id:{…}}} */
     char **names;           /* interned host names, owned */
-    void *report_cache;     /* a finished run's report rows (ms_report.c), owned */
-    void (*report_cache_free)(void *);
     size_t n_names;
 };
 

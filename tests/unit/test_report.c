@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,7 +65,7 @@ static void a_split_project_is_one_row_with_its_chunks_counters_and_worst_state(
     finish(r, beta, 0, 3, "");
     assert_true(r->finished);
 
-    json_t *rep = ms_report_json_page(r, 0, SIZE_MAX, 0);
+    json_t *rep = ms_report_json_page(NULL, r, 0, SIZE_MAX, 0);
     assert_non_null(rep);
     assert_int_equal(json_array_size(json_object_get(rep, "tasks")), 2);
     const json_t *alpha = row(rep, 0);
@@ -97,7 +98,7 @@ static void names_that_are_not_utf8_are_escaped_in_the_json(void **state)
     assert_true(t && top);
     finish(r, t, 0, 1, "");
     finish(r, top, 0, 0, "");
-    json_t *rep = ms_report_json_page(r, 0, SIZE_MAX, 0);
+    json_t *rep = ms_report_json_page(NULL, r, 0, SIZE_MAX, 0);
     assert_non_null(rep);
     assert_string_equal(str_at(rep, "source"), "/src\\xfe");
     assert_string_equal(str_at(rep, "set"), "night\\xff");
@@ -118,7 +119,7 @@ static void a_page_holds_its_rows_and_says_which_they_are(void **state)
     for (size_t i = 0; i < 5; i++)
         finish(r, ms_run_at(r, i), i % 2 ? 23 : 0, 1, "");
 
-    json_t *page = ms_report_json_page(r, 1, 2, 0);
+    json_t *page = ms_report_json_page(NULL, r, 1, 2, 0);
     assert_non_null(page);
     assert_int_equal(json_array_size(json_object_get(page, "tasks")), 2);
     assert_string_equal(str_at(row(page, 0), "project"), "p1");
@@ -128,7 +129,7 @@ static void a_page_holds_its_rows_and_says_which_they_are(void **state)
     assert_int_equal(int_at(json_object_get(page, "totals"), "tasks"), 5); /* all of them */
     json_decref(page);
 
-    json_t *failed = ms_report_json_page(r, 1, SIZE_MAX, 1);
+    json_t *failed = ms_report_json_page(NULL, r, 1, SIZE_MAX, 1);
     assert_non_null(failed);
     assert_int_equal(json_array_size(json_object_get(failed, "tasks")), 1);
     assert_string_equal(str_at(row(failed, 0), "project"), "p3");
@@ -138,12 +139,103 @@ static void a_page_holds_its_rows_and_says_which_they_are(void **state)
     ms_run_destroy(&r);
 }
 
+/* A run of n tasks named prefix0..; the first done ones finished (odd ones
+ * failed). */
+static ms_runrec_t *run_of(uint64_t id, const char *prefix, size_t n, size_t done)
+{
+    ms_runrec_t *r = ms_run_new(id, "/src", "/dst", NULL);
+    assert_non_null(r);
+    for (size_t i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "%s%zu", prefix, i);
+        assert_non_null(ms_run_add_task(r, name, 0));
+    }
+    for (size_t i = 0; i < done; i++)
+        finish(r, ms_run_at(r, i), i % 2 ? 23 : 0, 1, "");
+    return r;
+}
+
+static void pages_from_the_kept_rows_are_the_pages_made_afresh(void **state)
+{
+    (void)state;
+    ms_report_t *rep = ms_report_new();
+    assert_non_null(rep);
+    ms_runrec_t *r = run_of(3, "p", 6, 5);
+    /* Running: its rows change, so none are kept. */
+    json_t *before = ms_report_json_page(rep, r, 0, SIZE_MAX, 0);
+    assert_string_equal(str_at(row(before, 5), "status"), "queued");
+    finish(r, ms_run_at(r, 5), 0, 1, "");
+    assert_true(r->finished);
+    json_t *after = ms_report_json_page(rep, r, 0, SIZE_MAX, 0);
+    assert_string_equal(str_at(row(after, 5), "status"), "ok");
+    for (size_t from = 0; from < 6; from += 2) {
+        for (int failed_only = 0; failed_only < 2; failed_only++) {
+            json_t *kept = ms_report_json_page(rep, r, from, 2, failed_only);
+            json_t *fresh = ms_report_json_page(NULL, r, from, 2, failed_only);
+            assert_non_null(kept);
+            assert_non_null(fresh);
+            json_object_del(kept, "wall_seconds"); /* the only field that may differ */
+            json_object_del(fresh, "wall_seconds");
+            assert_true(json_equal(kept, fresh));
+            json_decref(kept);
+            json_decref(fresh);
+        }
+    }
+    json_decref(before);
+    json_decref(after);
+    ms_run_destroy(&r);
+    ms_report_destroy(&rep);
+    assert_null(rep);
+}
+
+static void a_forgotten_run_leaves_nothing_behind_for_the_next(void **state)
+{
+    (void)state;
+    ms_report_t *rep = ms_report_new();
+    assert_non_null(rep);
+    ms_runrec_t *a = run_of(4, "a", 3, 3);
+    /* b: project b0 split into its rest and one chunk, and b1. */
+    ms_runrec_t *b = ms_run_new(5, "/src", "/dst", NULL);
+    assert_non_null(b);
+    ms_trec_t *rest = ms_run_add_task(b, "b0", 0);
+    ms_trec_t *chunk = ms_run_add_task(b, "b0", 0);
+    ms_trec_t *b1 = ms_run_add_task(b, "b1", 0);
+    assert_true(rest && chunk && b1);
+    rest->n_chunks = 1;
+    chunk->parent = rest->id;
+    finish(b, chunk, 0, 1, "");
+    finish(b, rest, 0, 1, "");
+    finish(b, b1, 0, 1, "");
+    assert_true(b->finished);
+    json_decref(ms_report_json_page(rep, a, 0, SIZE_MAX, 0)); /* a's rows kept */
+    ms_report_forget(rep, b); /* not the kept one: nothing happens */
+    json_t *pb = ms_report_json_page(rep, b, 0, SIZE_MAX, 0); /* b's replace a's */
+    assert_string_equal(str_at(row(pb, 0), "project"), "b0");
+    assert_int_equal(int_at(row(pb, 0), "files"), 2); /* the rest's and the chunk's */
+    json_decref(pb);
+    /* What the master does before it frees a run: forget it. Whatever is
+     * at that address next (here: b, changed) is reported afresh. */
+    ms_report_forget(rep, b);
+    chunk->result.files = 41;
+    pb = ms_report_json_page(rep, b, 0, SIZE_MAX, 0);
+    assert_int_equal(int_at(row(pb, 0), "files"), 42);
+    json_decref(pb);
+    json_t *pa = ms_report_json_page(rep, a, 0, SIZE_MAX, 0);
+    assert_string_equal(str_at(row(pa, 2), "project"), "a2");
+    json_decref(pa);
+    ms_report_destroy(&rep); /* frees the kept rows of a */
+    ms_run_destroy(&a);
+    ms_run_destroy(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_split_project_is_one_row_with_its_chunks_counters_and_worst_state),
         cmocka_unit_test(names_that_are_not_utf8_are_escaped_in_the_json),
         cmocka_unit_test(a_page_holds_its_rows_and_says_which_they_are),
+        cmocka_unit_test(pages_from_the_kept_rows_are_the_pages_made_afresh),
+        cmocka_unit_test(a_forgotten_run_leaves_nothing_behind_for_the_next),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
