@@ -262,7 +262,7 @@ static void count_task(const ms_trec_t *t, progress_t *p)
         p->expected_known = 0;
 }
 
-static json_t *run_status(const ms_runrec_t *r)
+static json_t *run_status(const ms_master_t *m, const ms_runrec_t *r)
 {
     progress_t p = {.expected_known = 1};
     struct timespec now;
@@ -285,7 +285,7 @@ static json_t *run_status(const ms_runrec_t *r)
                      (json_int_t)p.bytes_done,
                      "bytes_expected",
                      p.expected_known ? json_integer((json_int_t)p.bytes_expected) : json_null(),
-                     "rate_bps", rate, "eta_s", eta, "diagnosis", ms_diag_json(r));
+                     "rate_bps", rate, "eta_s", eta, "diagnosis", ms_diag_json(m->diag, r));
 }
 
 static void add_running(json_t *arr, const ms_runrec_t *r, int64_t now)
@@ -353,7 +353,7 @@ json_t *ms_master_status(const ms_master_t *m)
         if (m->runs[i]->finished)
             continue;
         add_running(running, m->runs[i], now);
-        json_array_append_new(active, run_status(m->runs[i]));
+        json_array_append_new(active, run_status(m, m->runs[i]));
     }
     const ms_runrec_t *cur = current_run(m, &going);
     json_t *last = !going && cur ? last_run_summary(m, cur) : json_null();

@@ -15,34 +15,159 @@
 #define LONG_TASK_SHARE 0.5 /* the longest task, share of the wall time */
 #define WAIT_SHARE 0.5      /* tasks waiting for slots, share of the run */
 
-void ms_diag_sample(ms_runrec_t *r, const char *host, const ms_diag_sample_t *s)
+/* A host's sums over the run's samples (one per heartbeat with counters). */
+typedef struct {
+    char host[MS_MAX_NAME + 1];       /* as the run's worker entry names it */
+    unsigned samples, full_samples;   /* all / with every slot busy */
+    double cpu_sum, full_cpu_sum;     /* cpu % summed over those samples */
+    double full_disk_busy_sum;        /* disk busy % summed while full */
+    double full_net_bps_sum;          /* network bytes/s summed while full */
+    uint64_t disk_read_bytes, disk_write_bytes, net_sent_bytes, net_recv_bytes;
+} host_sums_t;
+
+/* A run's figures: its master ticks and its hosts' sums. */
+typedef struct {
+    const ms_runrec_t *run;
+    unsigned ticks;
+    unsigned ticks_waiting; /* tasks queued while every slot was busy */
+    unsigned ticks_tail;    /* queue empty, slots free, a task still running */
+    host_sums_t *hosts;
+    size_t n_hosts;
+} run_figs_t;
+
+struct ms_diag {
+    run_figs_t *runs;
+    size_t n_runs;
+};
+
+/* What a run or host with no figures reads as. */
+static const run_figs_t no_figs;
+static const host_sums_t no_sums;
+
+ms_diag_t *ms_diag_new(void)
 {
-    ms_run_worker_t *w = ms_run_worker(r, host);
-    if (!w || r->finished)
-        return;
-    w->samples++;
-    w->cpu_sum += s->cpu_percent;
-    if (s->slots > 0 && s->busy >= s->slots) {
-        w->full_samples++;
-        w->full_cpu_sum += s->cpu_percent;
-        w->full_disk_busy_sum += s->disk_busy_percent;
-        w->full_net_bps_sum += s->net_bps;
-    }
-    w->disk_read_bytes += s->disk_read_bytes;
-    w->disk_write_bytes += s->disk_write_bytes;
-    w->net_sent_bytes += s->net_sent_bytes;
-    w->net_recv_bytes += s->net_recv_bytes;
+    return calloc(1, sizeof(ms_diag_t));
 }
 
-void ms_diag_tick(ms_runrec_t *r, size_t queued, unsigned busy, unsigned slots, size_t running)
+void ms_diag_forget(ms_diag_t *d, const ms_runrec_t *r)
 {
-    if (r->finished)
+    for (size_t i = 0; d && i < d->n_runs; i++) {
+        if (d->runs[i].run != r)
+            continue;
+        free(d->runs[i].hosts);
+        d->runs[i] = d->runs[--d->n_runs]; /* order does not matter */
         return;
-    r->ticks++;
+    }
+}
+
+void ms_diag_destroy(ms_diag_t **d)
+{
+    if (!d || !*d)
+        return;
+    for (size_t i = 0; i < (*d)->n_runs; i++)
+        free((*d)->runs[i].hosts);
+    free((*d)->runs);
+    free(*d);
+    *d = NULL;
+}
+
+/* r's figures in d, or NULL. */
+static const run_figs_t *figs_find(const ms_diag_t *d, const ms_runrec_t *r)
+{
+    for (size_t i = 0; d && i < d->n_runs; i++)
+        if (d->runs[i].run == r)
+            return &d->runs[i];
+    return NULL;
+}
+
+/* r's figures, or no_figs. */
+static const run_figs_t *figs_or_none(const ms_diag_t *d, const ms_runrec_t *r)
+{
+    const run_figs_t *f = figs_find(d, r);
+    return f ? f : &no_figs;
+}
+
+/* The sums of host in f, or no_sums. */
+static const host_sums_t *sums_of(const run_figs_t *f, const char *host)
+{
+    for (size_t i = 0; i < f->n_hosts; i++)
+        if (strcmp(f->hosts[i].host, host) == 0)
+            return &f->hosts[i];
+    return &no_sums;
+}
+
+/* r's figures, made when it has none yet; NULL when out of memory. */
+static run_figs_t *figs_make(ms_diag_t *d, const ms_runrec_t *r)
+{
+    const run_figs_t *known = figs_find(d, r);
+    if (known)
+        return &d->runs[known - d->runs];
+    run_figs_t *nr = realloc(d->runs, (d->n_runs + 1) * sizeof *nr);
+    if (!nr)
+        return NULL;
+    d->runs = nr;
+    nr[d->n_runs] = (run_figs_t){.run = r};
+    return &nr[d->n_runs++];
+}
+
+/* The sums of host (a name of w) in f, made when it has none yet; NULL
+ * when out of memory. */
+static host_sums_t *sums_make(run_figs_t *f, const ms_run_worker_t *w)
+{
+    for (size_t i = 0; i < f->n_hosts; i++)
+        if (strcmp(f->hosts[i].host, w->host) == 0)
+            return &f->hosts[i];
+    host_sums_t *nh = realloc(f->hosts, (f->n_hosts + 1) * sizeof *nh);
+    if (!nh)
+        return NULL;
+    f->hosts = nh;
+    nh[f->n_hosts] = no_sums;
+    snprintf(nh[f->n_hosts].host, sizeof nh->host, "%s", w->host);
+    return &nh[f->n_hosts++];
+}
+
+/* r's worker entry for host, or NULL. */
+static const ms_run_worker_t *worker_of(const ms_runrec_t *r, const char *host)
+{
+    for (size_t i = 0; i < r->n_workers; i++)
+        if (strcmp(r->workers[i].host, host) == 0)
+            return &r->workers[i];
+    return NULL;
+}
+
+void ms_diag_sample(ms_diag_t *d, const ms_runrec_t *r, const char *host,
+                    const ms_diag_sample_t *s)
+{
+    const ms_run_worker_t *w = worker_of(r, host);
+    run_figs_t *f = d && w && !r->finished ? figs_make(d, r) : NULL;
+    host_sums_t *h = f ? sums_make(f, w) : NULL;
+    if (!h)
+        return; /* not a host of the run, or out of memory: the sample is lost */
+    h->samples++;
+    h->cpu_sum += s->cpu_percent;
+    if (s->slots > 0 && s->busy >= s->slots) {
+        h->full_samples++;
+        h->full_cpu_sum += s->cpu_percent;
+        h->full_disk_busy_sum += s->disk_busy_percent;
+        h->full_net_bps_sum += s->net_bps;
+    }
+    h->disk_read_bytes += s->disk_read_bytes;
+    h->disk_write_bytes += s->disk_write_bytes;
+    h->net_sent_bytes += s->net_sent_bytes;
+    h->net_recv_bytes += s->net_recv_bytes;
+}
+
+void ms_diag_tick(ms_diag_t *d, const ms_runrec_t *r, size_t queued, unsigned busy,
+                  unsigned slots, size_t running)
+{
+    run_figs_t *f = d && !r->finished ? figs_make(d, r) : NULL;
+    if (!f)
+        return; /* out of memory: the tick is lost */
+    f->ticks++;
     if (queued > 0 && slots > 0 && busy >= slots)
-        r->ticks_waiting++;
+        f->ticks_waiting++;
     if (queued == 0 && busy < slots && running > 0)
-        r->ticks_tail++;
+        f->ticks_tail++;
 }
 
 static double share(unsigned part, unsigned whole)
@@ -69,13 +194,13 @@ static double task_cpu_share(const ms_run_worker_t *w)
     return w->task_secs > 0 ? w->task_cpu_s / w->task_secs : -1;
 }
 
-static const char *host_verdict(const ms_run_worker_t *w, double *cpu_full,
-                                double *task_cpu)
+static const char *host_verdict(const ms_run_worker_t *w, const host_sums_t *h,
+                                double *cpu_full, double *task_cpu)
 {
-    double full = share(w->full_samples, w->samples);
-    *cpu_full = w->full_samples ? w->full_cpu_sum / w->full_samples : 0.0;
+    double full = share(h->full_samples, h->samples);
+    *cpu_full = h->full_samples ? h->full_cpu_sum / h->full_samples : 0.0;
     *task_cpu = task_cpu_share(w);
-    if (w->samples == 0 || full < FULL_SHARE)
+    if (h->samples == 0 || full < FULL_SHARE)
         return "balanced";
     if (*cpu_full >= CPU_BOUND && *task_cpu != -1 && *task_cpu >= TASK_CPU_BOUND)
         return "cpu-bound";
@@ -84,18 +209,18 @@ static const char *host_verdict(const ms_run_worker_t *w, double *cpu_full,
     return "balanced";
 }
 
-static json_t *host_json(const ms_run_worker_t *w)
+static json_t *host_json(const ms_run_worker_t *w, const host_sums_t *h)
 {
     char ev[512], sug[2048], host[4 * MS_MAX_NAME + 8];
-    double cpu_full, task_cpu, full = share(w->full_samples, w->samples);
-    const char *v = host_verdict(w, &cpu_full, &task_cpu);
-    double disk = w->full_samples ? w->full_disk_busy_sum / w->full_samples : 0.0;
-    double net = w->full_samples ? w->full_net_bps_sum / w->full_samples / 1e6 : 0.0;
+    double cpu_full, task_cpu, full = share(h->full_samples, h->samples);
+    const char *v = host_verdict(w, h, &cpu_full, &task_cpu);
+    double disk = h->full_samples ? h->full_disk_busy_sum / h->full_samples : 0.0;
+    double net = h->full_samples ? h->full_net_bps_sum / h->full_samples / 1e6 : 0.0;
     ms_utf8_clean(w->host, host, sizeof host);
     snprintf(ev, sizeof ev,
              "all %u slots busy in %.0f%% of %u samples; meanwhile CPU %.0f%%, disk busy "
              "%.0f%%, network %.1f MB/s; each rsync kept a core %.0f%% busy",
-             w->slots, 100 * full, w->samples, cpu_full, disk, net,
+             w->slots, 100 * full, h->samples, cpu_full, disk, net,
              task_cpu < 0 ? 0.0 : 100 * task_cpu);
     if (strcmp(v, "cpu-bound") == 0)
         snprintf(sug, sizeof sug, "%s has no CPU to spare: more slots there would not help; add "
@@ -138,18 +263,19 @@ static double wall_seconds(const ms_runrec_t *r)
 }
 
 /* How many hosts have each verdict. */
-static void count_hosts(const ms_runrec_t *r, unsigned *cpu, unsigned *io)
+static void count_hosts(const ms_runrec_t *r, const run_figs_t *f, unsigned *cpu, unsigned *io)
 {
     double unused, unused2;
     *cpu = *io = 0;
     for (size_t i = 0; i < r->n_workers; i++) {
-        const char *v = host_verdict(&r->workers[i], &unused, &unused2);
+        const ms_run_worker_t *w = &r->workers[i];
+        const char *v = host_verdict(w, sums_of(f, w->host), &unused, &unused2);
         *cpu += strcmp(v, "cpu-bound") == 0;
         *io += strcmp(v, "io-bound") == 0;
     }
 }
 
-static json_t *long_task_json(const ms_runrec_t *r, const ms_trec_t *t, double secs, double wall)
+static json_t *long_task_json(const run_figs_t *f, const ms_trec_t *t, double secs, double wall)
 {
     char ev[2048], sug[2048], name[4 * MS_MAX_NAME + 8];
     char task[4 * MS_MAX_PATH];
@@ -157,7 +283,7 @@ static json_t *long_task_json(const ms_runrec_t *r, const ms_trec_t *t, double s
     snprintf(ev, sizeof ev,
              "%s took %.1f s of the %.1f s run; for %.0f%% of the run slots were free with "
              "nothing queued while it ran",
-             name, secs, wall, 100 * share(r->ticks_tail, r->ticks));
+             name, secs, wall, 100 * share(f->ticks_tail, f->ticks));
     if (t->n_items || t->n_chunks)
         snprintf(sug, sizeof sug,
                  "%s is part of a split project and still too big: lower split_min_mb, or give "
@@ -171,16 +297,16 @@ static json_t *long_task_json(const ms_runrec_t *r, const ms_trec_t *t, double s
     return verdict("long-task", ev, sug);
 }
 
-static json_t *run_json(const ms_runrec_t *r)
+static json_t *run_json(const ms_runrec_t *r, const run_figs_t *f)
 {
     char ev[512], sug[512];
     double secs, wall = wall_seconds(r);
     const ms_trec_t *t = longest(r, &secs);
     unsigned cpu, io, n = (unsigned)r->n_workers;
-    double waiting = share(r->ticks_waiting, r->ticks);
-    if (t && share(r->ticks_tail, r->ticks) >= TAIL_SHARE && secs >= LONG_TASK_SHARE * wall)
-        return long_task_json(r, t, secs, wall);
-    count_hosts(r, &cpu, &io);
+    double waiting = share(f->ticks_waiting, f->ticks);
+    if (t && share(f->ticks_tail, f->ticks) >= TAIL_SHARE && secs >= LONG_TASK_SHARE * wall)
+        return long_task_json(f, t, secs, wall);
+    count_hosts(r, f, &cpu, &io);
     snprintf(ev, sizeof ev,
              "tasks waited for a free slot %.0f%% of the run; %u of %u host(s) cpu-bound, %u "
              "io-bound",
@@ -199,14 +325,17 @@ static json_t *run_json(const ms_runrec_t *r)
     return verdict("under-provisioned", ev, sug);
 }
 
-json_t *ms_diag_json(const ms_runrec_t *r)
+json_t *ms_diag_json(const ms_diag_t *d, const ms_runrec_t *r)
 {
+    const run_figs_t *f = figs_or_none(d, r);
     json_t *hosts = json_object();
     char host[4 * MS_MAX_NAME + 8];
-    for (size_t i = 0; hosts && i < r->n_workers; i++)
-        json_object_set_new(hosts, ms_utf8_clean(r->workers[i].host, host, sizeof host),
-                            host_json(&r->workers[i]));
-    return json_pack("{s:o, s:o}", "run", run_json(r), "hosts", hosts);
+    for (size_t i = 0; hosts && i < r->n_workers; i++) {
+        const ms_run_worker_t *w = &r->workers[i];
+        json_object_set_new(hosts, ms_utf8_clean(w->host, host, sizeof host),
+                            host_json(w, sums_of(f, w->host)));
+    }
+    return json_pack("{s:o, s:o}", "run", run_json(r, f), "hosts", hosts);
 }
 
 json_t *ms_diag_unconfined_json(unsigned unconfined)
@@ -219,23 +348,25 @@ json_t *ms_diag_unconfined_json(unsigned unconfined)
     return a;
 }
 
-json_t *ms_diag_worker_json(const ms_run_worker_t *w)
+json_t *ms_diag_worker_json(const ms_diag_t *d, const ms_runrec_t *r, const ms_run_worker_t *w)
 {
+    const host_sums_t *h = sums_of(figs_or_none(d, r), w->host);
     return json_pack("{s:f, s:I, s:I, s:I, s:I, s:o}", "cpu_percent_avg",
-                     w->samples ? w->cpu_sum / w->samples : 0.0, "disk_read_bytes",
-                     (json_int_t)w->disk_read_bytes, "disk_write_bytes",
-                     (json_int_t)w->disk_write_bytes, "net_sent_bytes",
-                     (json_int_t)w->net_sent_bytes, "net_recv_bytes",
-                     (json_int_t)w->net_recv_bytes, "unconfined",
+                     h->samples ? h->cpu_sum / h->samples : 0.0, "disk_read_bytes",
+                     (json_int_t)h->disk_read_bytes, "disk_write_bytes",
+                     (json_int_t)h->disk_write_bytes, "net_sent_bytes",
+                     (json_int_t)h->net_sent_bytes, "net_recv_bytes",
+                     (json_int_t)h->net_recv_bytes, "unconfined",
                      ms_diag_unconfined_json(w->unconfined));
 }
 
-int ms_diag_freeze(ms_runrec_t *r)
+int ms_diag_freeze(const ms_diag_t *d, ms_runrec_t *r)
 {
     json_t *workers = json_object();
     for (size_t i = 0; workers && i < r->n_workers; i++)
-        json_object_set_new(workers, r->workers[i].id, ms_diag_worker_json(&r->workers[i]));
-    json_t *x = json_pack("{s:o, s:o}", "diagnosis", ms_diag_json(r), "workers", workers);
+        json_object_set_new(workers, r->workers[i].id,
+                            ms_diag_worker_json(d, r, &r->workers[i]));
+    json_t *x = json_pack("{s:o, s:o}", "diagnosis", ms_diag_json(d, r), "workers", workers);
     char *text = x ? json_dumps(x, JSON_COMPACT) : NULL;
     json_decref(x);
     if (!text)

@@ -67,6 +67,7 @@ static void drop_run(ms_master_t *m, ms_runrec_t **r)
     ms_planner_forget(m->planner, *r);
     ms_journal_forget_run(m->journal, *r);
     ms_report_forget(m->report, *r);
+    ms_diag_forget(m->diag, *r);
     ms_run_destroy(r);
 }
 
@@ -277,8 +278,12 @@ static void log_done(const ms_trec_t *t)
 static void run_finished(ms_master_t *m, ms_runrec_t *run)
 {
     ms_lock_release(&run->dest_lock);
-    if (ms_diag_freeze(run) != 0)
+    /* Frozen, the diagnosis is the run's: reports read it there, and the
+     * figures behind it are let go. */
+    if (ms_diag_freeze(m->diag, run) != 0)
         ms_error("out of memory keeping the diagnosis of run %llu", (unsigned long long)run->id);
+    else
+        ms_diag_forget(m->diag, run);
     ms_journal_run_end(m->journal, run);
     if (ms_journal_flush(m->journal, 0) != 0)
         ms_error("run %llu finished but its end could not be recorded yet",
@@ -354,6 +359,7 @@ json_t *ms_master_report_page(ms_master_t *m, uint64_t run_id, size_t from, size
     if (!m->old_run || m->old_run->id != run_id) {
         char err[256];
         ms_report_forget(m->report, m->old_run);
+        ms_diag_forget(m->diag, m->old_run);
         ms_run_destroy(&m->old_run);
         m->old_run = ms_catalog_load_run(cat, run_id, err, sizeof err);
     }
@@ -493,8 +499,9 @@ static int make_owners(ms_master_t *m, const ms_master_opts_t *o, char *err, siz
     m->queue = ms_queue_new();
     m->fleet = ms_fleet_new();
     m->planner = ms_planner_new(o->split_min_mb, o->no_split, &hooks);
-    m->report = ms_report_new();
-    if (!m->queue || !m->fleet || !m->planner || !m->report)
+    m->diag = ms_diag_new();
+    m->report = ms_report_new(m->diag);
+    if (!m->queue || !m->fleet || !m->planner || !m->diag || !m->report)
         return ms_errf(err, errlen, "out of memory");
     ms_queue_set_limit(m->queue, o->queue_limit);
     return 0;
@@ -603,6 +610,7 @@ void ms_master_destroy(ms_master_t **mp)
         ms_run_destroy(&m->runs[i]);
     ms_run_destroy(&m->old_run);
     ms_report_destroy(&m->report);
+    ms_diag_destroy(&m->diag); /* after the report, which reads it */
     ms_fleet_destroy(&m->fleet);
     ms_queue_destroy(&m->queue);
     free(m->runs);

@@ -7,6 +7,7 @@
  *   ms_journal  the catalog's transactions, group commit, restore
  *   ms_guard    CURVE, ZAP, handshake monitors, the peer log's rate limit
  *   ms_planner  each run's walk and split decisions
+ *   ms_diag     each run's samples and ticks, the diagnosis's figures
  *   ms_run      a run's tasks and their state (ms_run_set_state)
  * The files that include this header (the loop and its handlers):
  *   ms_master.c   lifecycle, the poll loop and its tick, runs and resume
@@ -19,6 +20,7 @@
 #ifndef MS_MASTER_INT_H
 #define MS_MASTER_INT_H
 
+#include "ms_diag.h"
 #include "ms_fleet.h"
 #include "ms_guard.h"
 #include "ms_journal.h"
@@ -62,7 +64,8 @@ struct ms_master {
     ms_journal_t *journal;
     ms_guard_t *guard;
     ms_planner_t *planner;
-    ms_report_t *report; /* the rows of the last finished run reported */
+    ms_diag_t *diag;     /* the live runs' samples and ticks */
+    ms_report_t *report; /* the rows of the last finished run reported; reads diag */
     /* Held for the master's life: one master per catalog and per ipc://
      * socket file (NULL: none, or not an ipc:// file). */
     ms_lock_t *cat_lock, *wsock_lock, *csock_lock;

@@ -133,7 +133,8 @@ static json_t *totals_json(const totals_t *s, double wall, unsigned slots)
 
 /* A frozen run (finished, or read back from the catalog) carries its
  * diagnosis and workers' figures in extra_json; a live one computes them. */
-static json_t *workers_json(const ms_runrec_t *r, const json_t *frozen, unsigned *slots)
+static json_t *workers_json(const ms_diag_t *diag, const ms_runrec_t *r, const json_t *frozen,
+                           unsigned *slots)
 {
     json_t *arr = json_array();
     char host[4 * MS_MAX_NAME + 8];
@@ -148,7 +149,7 @@ static json_t *workers_json(const ms_runrec_t *r, const json_t *frozen, unsigned
         if (figures)
             json_object_update(o, figures);
         else
-            json_object_update_new(o, ms_diag_worker_json(w));
+            json_object_update_new(o, ms_diag_worker_json(diag, r, w));
         json_array_append_new(arr, o);
     }
     return arr;
@@ -233,15 +234,20 @@ static json_t *page_rows(const fold_t *f, size_t from, size_t max,
 }
 
 /* The report's memory of finished runs: the fold of the last one asked
- * for, so that paging through a big report costs each page its own rows. */
+ * for, so that paging through a big report costs each page its own rows;
+ * and where a live run's diagnosis comes from. */
 struct ms_report {
     const ms_runrec_t *run; /* whose fold this is; NULL: none */
     fold_t *fold;
+    const ms_diag_t *diag;  /* not owned; NULL: none */
 };
 
-ms_report_t *ms_report_new(void)
+ms_report_t *ms_report_new(const ms_diag_t *diag)
 {
-    return calloc(1, sizeof(ms_report_t));
+    ms_report_t *rep = calloc(1, sizeof *rep);
+    if (rep)
+        rep->diag = diag;
+    return rep;
 }
 
 void ms_report_forget(ms_report_t *rep, const ms_runrec_t *r)
@@ -291,10 +297,11 @@ json_t *ms_report_json_page(ms_report_t *rep, const ms_runrec_t *r, size_t from,
     if (!rep || rep->fold != f)
         fold_free(f);
     unsigned slots = 0;
+    const ms_diag_t *figures = rep ? rep->diag : NULL;
     json_t *frozen = r->extra_json ? json_loads(r->extra_json, 0, NULL) : NULL;
-    json_t *workers = workers_json(r, frozen, &slots);
+    json_t *workers = workers_json(figures, r, frozen, &slots);
     json_t *diag = json_object_get(frozen, "diagnosis");
-    diag = diag ? json_incref(diag) : ms_diag_json(r);
+    diag = diag ? json_incref(diag) : ms_diag_json(figures, r);
     json_decref(frozen);
     struct timespec end = r->finished_rt;
     if (!r->finished)

@@ -15,13 +15,17 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "ms_diag.h"
 #include "ms_run.h"
 
-/* The report's cache: the rows of the last finished run asked for. */
+/* The report's cache: the rows of the last finished run asked for; and the
+ * diagnosis's figures, which a run's report reads while the run goes on
+ * (a finished run's diagnosis is frozen in it: r->extra_json). */
 typedef struct ms_report ms_report_t;
 
-/* NULL on out of memory. */
-ms_report_t *ms_report_new(void);
+/* diag: the figures of live runs, not owned, outliving the report; NULL:
+ * none (a live run's verdicts come from zeros). NULL on out of memory. */
+ms_report_t *ms_report_new(const ms_diag_t *diag);
 void ms_report_destroy(ms_report_t **rep);
 
 /* Before r is freed: rep keeps nothing of it any more. */
@@ -34,7 +38,8 @@ void ms_report_forget(ms_report_t *rep, const ms_runrec_t *r);
  * When that is not every row, "tasks_from" and "tasks_total" (rows selected
  * in all) say which part this is. A big run's report travels in pages: the
  * master's memory then holds one page of JSON, not 100,000 rows. rep may be
- * NULL: no cache. Returns a new reference, or NULL on out of memory.
+ * NULL: no cache and no diagnosis's figures (as ms_report_new(NULL)).
+ * Returns a new reference, or NULL on out of memory.
  */
 json_t *ms_report_json_page(ms_report_t *rep, const ms_runrec_t *r, size_t from, size_t max,
                             int failed_only);

@@ -7,6 +7,11 @@
  * in O(1). The top task (loose files and the destination root's attributes)
  * is held back until every project task has finished, because creating the
  * projects' folders changes the destination root's times.
+ *
+ * What other modules keep about a run is theirs, not the run's: the
+ * queue's, the planner's and the journal's, the report's rows, the
+ * diagnosis's samples and ticks (ms_diag). Each forgets a run (by its
+ * address) before the master frees it.
  */
 #ifndef MS_RUN_H
 #define MS_RUN_H
@@ -77,18 +82,14 @@ typedef struct {
     char worker_id[32]; /* worker of the current (or last) attempt */
 } ms_trec_t;
 
+/* A host that took part in a run (ms_run_note_worker). What the host did
+ * meanwhile (its samples: CPU, disk, network) is the diagnosis's, kept in
+ * ms_diag_t by run and host name, not here. */
 typedef struct {
     char id[32];
     char host[MS_MAX_NAME + 1];
     unsigned slots;
     unsigned tasks;
-    /* What the host did while the run went on (ms_diag.c): one sample per
-     * heartbeat carrying counters. */
-    unsigned samples, full_samples;   /* all / with every slot busy */
-    double cpu_sum, full_cpu_sum;     /* cpu % summed over those samples */
-    double full_disk_busy_sum;        /* disk busy % summed while full */
-    double full_net_bps_sum;          /* network bytes/s summed while full */
-    uint64_t disk_read_bytes, disk_write_bytes, net_sent_bytes, net_recv_bytes;
     /* The results of the tasks that ran there: CPU and wall seconds. */
     double task_cpu_s, task_secs;
     unsigned unconfined; /* MS_UNCONFINED_*: the host said it may read or write anywhere */
@@ -120,11 +121,11 @@ struct ms_run {
     int64_t no_worker_since_ms; /* monotonic: since when no worker could; 0: one can */
     ms_run_worker_t *workers;
     size_t n_workers;
-    /* Master ticks while the run went on (ms_diag.c). */
-    unsigned ticks;
-    unsigned ticks_waiting; /* tasks queued while every slot was busy */
-    unsigned ticks_tail;    /* queue empty, slots free, a task still running */
-    char *extra_json;       /* at the end: {"diagnosis":…, "workers":{id:{…}}} */
+    /* The master's ticks while the run goes on are the diagnosis's
+     * (ms_diag_t); at the end it leaves what it found here, which the
+     * catalog stores and reports of the finished run read (ms_diag_freeze):
+     * {"diagnosis":…, "workers":{id:{…}}}. */
+    char *extra_json;
     char **names;           /* interned host names, owned */
     size_t n_names;
 };

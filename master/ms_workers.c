@@ -209,7 +209,7 @@ static void take_host_sample(ms_master_t *m, ms_wrec_t *w, ms_heartbeat_t *hb)
         w->net_recv_bps = (double)d.net_recv_bytes / secs;
         w->disk_busy_percent = d.disk_busy_percent;
         for (size_t r = 0; r < m->n_runs; r++)
-            ms_diag_sample(m->runs[r], w->name, &d);
+            ms_diag_sample(m->diag, m->runs[r], w->name, &d);
     }
     free(w->host.cores);
     w->host = *hb;
@@ -412,7 +412,8 @@ static void diag_tick(ms_master_t *m)
     unsigned busy = 0, slots = ms_fleet_slots(m->fleet, 0, &busy);
     for (size_t r = 0; r < m->n_runs; r++) {
         ms_runrec_t *run = m->runs[r];
-        ms_diag_tick(run, run->n_in[MS_TS_QUEUED], busy, slots, run->n_in[MS_TS_RUNNING]);
+        ms_diag_tick(m->diag, run, run->n_in[MS_TS_QUEUED], busy, slots,
+                     run->n_in[MS_TS_RUNNING]);
     }
 }
 

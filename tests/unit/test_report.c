@@ -158,7 +158,7 @@ static ms_runrec_t *run_of(uint64_t id, const char *prefix, size_t n, size_t don
 static void pages_from_the_kept_rows_are_the_pages_made_afresh(void **state)
 {
     (void)state;
-    ms_report_t *rep = ms_report_new();
+    ms_report_t *rep = ms_report_new(NULL);
     assert_non_null(rep);
     ms_runrec_t *r = run_of(3, "p", 6, 5);
     /* Running: its rows change, so none are kept. */
@@ -191,7 +191,7 @@ static void pages_from_the_kept_rows_are_the_pages_made_afresh(void **state)
 static void a_forgotten_run_leaves_nothing_behind_for_the_next(void **state)
 {
     (void)state;
-    ms_report_t *rep = ms_report_new();
+    ms_report_t *rep = ms_report_new(NULL);
     assert_non_null(rep);
     ms_runrec_t *a = run_of(4, "a", 3, 3);
     /* b: project b0 split into its rest and one chunk, and b1. */
