@@ -17,11 +17,11 @@
 
 /* A host's sums over the run's samples (one per heartbeat with counters). */
 typedef struct {
-    char host[MS_MAX_NAME + 1];       /* as the run's worker entry names it */
-    unsigned samples, full_samples;   /* all / with every slot busy */
-    double cpu_sum, full_cpu_sum;     /* cpu % summed over those samples */
-    double full_disk_busy_sum;        /* disk busy % summed while full */
-    double full_net_bps_sum;          /* network bytes/s summed while full */
+    char host[MS_MAX_NAME + 1];     /* as the run's worker entry names it */
+    unsigned samples, full_samples; /* all / with every slot busy */
+    double cpu_sum, full_cpu_sum;   /* cpu % summed over those samples */
+    double full_disk_busy_sum;      /* disk busy % summed while full */
+    double full_net_bps_sum;        /* network bytes/s summed while full */
     uint64_t disk_read_bytes, disk_write_bytes, net_sent_bytes, net_recv_bytes;
 } host_sums_t;
 
@@ -135,8 +135,7 @@ static const ms_run_worker_t *worker_of(const ms_runrec_t *r, const char *host)
     return NULL;
 }
 
-void ms_diag_sample(ms_diag_t *d, const ms_runrec_t *r, const char *host,
-                    const ms_diag_sample_t *s)
+void ms_diag_sample(ms_diag_t *d, const ms_runrec_t *r, const char *host, const ms_diag_sample_t *s)
 {
     const ms_run_worker_t *w = worker_of(r, host);
     run_figs_t *f = d && w && !r->finished ? figs_make(d, r) : NULL;
@@ -157,8 +156,8 @@ void ms_diag_sample(ms_diag_t *d, const ms_runrec_t *r, const char *host,
     h->net_recv_bytes += s->net_recv_bytes;
 }
 
-void ms_diag_tick(ms_diag_t *d, const ms_runrec_t *r, size_t queued, unsigned busy,
-                  unsigned slots, size_t running)
+void ms_diag_tick(ms_diag_t *d, const ms_runrec_t *r, size_t queued, unsigned busy, unsigned slots,
+                  size_t running)
 {
     run_figs_t *f = d && !r->finished ? figs_make(d, r) : NULL;
     if (!f)
@@ -194,8 +193,8 @@ static double task_cpu_share(const ms_run_worker_t *w)
     return w->task_secs > 0 ? w->task_cpu_s / w->task_secs : -1;
 }
 
-static const char *host_verdict(const ms_run_worker_t *w, const host_sums_t *h,
-                                double *cpu_full, double *task_cpu)
+static const char *host_verdict(const ms_run_worker_t *w, const host_sums_t *h, double *cpu_full,
+                                double *task_cpu)
 {
     double full = share(h->full_samples, h->samples);
     *cpu_full = h->full_samples ? h->full_cpu_sum / h->full_samples : 0.0;
@@ -355,17 +354,15 @@ json_t *ms_diag_worker_json(const ms_diag_t *d, const ms_runrec_t *r, const ms_r
                      h->samples ? h->cpu_sum / h->samples : 0.0, "disk_read_bytes",
                      (json_int_t)h->disk_read_bytes, "disk_write_bytes",
                      (json_int_t)h->disk_write_bytes, "net_sent_bytes",
-                     (json_int_t)h->net_sent_bytes, "net_recv_bytes",
-                     (json_int_t)h->net_recv_bytes, "unconfined",
-                     ms_diag_unconfined_json(w->unconfined));
+                     (json_int_t)h->net_sent_bytes, "net_recv_bytes", (json_int_t)h->net_recv_bytes,
+                     "unconfined", ms_diag_unconfined_json(w->unconfined));
 }
 
 int ms_diag_freeze(const ms_diag_t *d, ms_runrec_t *r)
 {
     json_t *workers = json_object();
     for (size_t i = 0; workers && i < r->n_workers; i++)
-        json_object_set_new(workers, r->workers[i].id,
-                            ms_diag_worker_json(d, r, &r->workers[i]));
+        json_object_set_new(workers, r->workers[i].id, ms_diag_worker_json(d, r, &r->workers[i]));
     json_t *x = json_pack("{s:o, s:o}", "diagnosis", ms_diag_json(d, r), "workers", workers);
     char *text = x ? json_dumps(x, JSON_COMPACT) : NULL;
     json_decref(x);

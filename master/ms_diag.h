@@ -71,8 +71,8 @@ void ms_diag_sample(ms_diag_t *d, const ms_runrec_t *r, const char *host,
 /* One master tick of r (ignored once r is finished): tasks queued, slots
  * busy / total (over the workers that are connected), tasks of this run
  * running. When memory runs out the tick is lost, as a sample is. */
-void ms_diag_tick(ms_diag_t *d, const ms_runrec_t *r, size_t queued, unsigned busy,
-                  unsigned slots, size_t running);
+void ms_diag_tick(ms_diag_t *d, const ms_runrec_t *r, size_t queued, unsigned busy, unsigned slots,
+                  size_t running);
 
 /*
  * The readers below take d NULL (or a run d has no figures of: never

@@ -134,7 +134,7 @@ static json_t *totals_json(const totals_t *s, double wall, unsigned slots)
 /* A frozen run (finished, or read back from the catalog) carries its
  * diagnosis and workers' figures in extra_json; a live one computes them. */
 static json_t *workers_json(const ms_diag_t *diag, const ms_runrec_t *r, const json_t *frozen,
-                           unsigned *slots)
+                            unsigned *slots)
 {
     json_t *arr = json_array();
     char host[4 * MS_MAX_NAME + 8];
@@ -239,7 +239,7 @@ static json_t *page_rows(const fold_t *f, size_t from, size_t max,
 struct ms_report {
     const ms_runrec_t *run; /* whose fold this is; NULL: none */
     fold_t *fold;
-    const ms_diag_t *diag;  /* not owned; NULL: none */
+    const ms_diag_t *diag; /* not owned; NULL: none */
 };
 
 ms_report_t *ms_report_new(const ms_diag_t *diag)

@@ -412,8 +412,7 @@ static void diag_tick(ms_master_t *m)
     unsigned busy = 0, slots = ms_fleet_slots(m->fleet, 0, &busy);
     for (size_t r = 0; r < m->n_runs; r++) {
         ms_runrec_t *run = m->runs[r];
-        ms_diag_tick(m->diag, run, run->n_in[MS_TS_QUEUED], busy, slots,
-                     run->n_in[MS_TS_RUNNING]);
+        ms_diag_tick(m->diag, run, run->n_in[MS_TS_QUEUED], busy, slots, run->n_in[MS_TS_RUNNING]);
     }
 }
 
