@@ -65,9 +65,15 @@ static ms_run_worker_t *worker(ms_runrec_t *r, const char *id, const char *host,
 /* n samples of host, every slot busy or one free, at cpu % and disk busy %. */
 static void samples(fx_t *fx, const char *host, unsigned n, int full, double cpu, double disk)
 {
-    ms_diag_sample_t s = {.slots = 2, .busy = full ? 2 : 1, .cpu_percent = cpu,
-                          .disk_busy_percent = disk, .net_bps = 1e6, .disk_read_bytes = 100,
-                          .disk_write_bytes = 200, .net_sent_bytes = 300, .net_recv_bytes = 400};
+    ms_diag_sample_t s = {.slots = 2,
+                          .busy = full ? 2 : 1,
+                          .cpu_percent = cpu,
+                          .disk_busy_percent = disk,
+                          .net_bps = 1e6,
+                          .disk_read_bytes = 100,
+                          .disk_write_bytes = 200,
+                          .net_sent_bytes = 300,
+                          .net_recv_bytes = 400};
     for (unsigned i = 0; i < n; i++)
         ms_diag_sample(fx->d, fx->r, host, &s);
 }
@@ -84,22 +90,25 @@ static void ticks(fx_t *fx, unsigned n, int waiting)
     }
 }
 
-static const char *verdict_of(const json_t *diag, const char *host)
+/* key ("verdict", "evidence", "suggestion") of the run's diagnosis, or
+ * with host of that host's. */
+static const char *field_of(const json_t *diag, const char *host, const char *key)
 {
-    const json_t *o = host ? json_object_get(json_object_get(diag, "hosts"), host)
-                           : json_object_get(diag, "run");
-    const char *v = json_string_value(json_object_get(o, "verdict"));
+    const json_t *o =
+        host ? json_object_get(json_object_get(diag, "hosts"), host) : json_object_get(diag, "run");
+    const char *v = json_string_value(json_object_get(o, key));
     assert_non_null(v);
     return v;
 }
 
+static const char *verdict_of(const json_t *diag, const char *host)
+{
+    return field_of(diag, host, "verdict");
+}
+
 static const char *evidence_of(const json_t *diag, const char *host)
 {
-    const json_t *o = host ? json_object_get(json_object_get(diag, "hosts"), host)
-                           : json_object_get(diag, "run");
-    const char *e = json_string_value(json_object_get(o, "evidence"));
-    assert_non_null(e);
-    return e;
+    return field_of(diag, host, "evidence");
 }
 
 static void full_slots_and_busy_cores_are_cpu_bound(void **state)
@@ -127,9 +136,8 @@ static void full_slots_and_idle_cores_are_io_bound(void **state)
     json_t *diag = ms_diag_json(fx->d, fx->r);
     assert_string_equal(verdict_of(diag, "alpha"), "io-bound");
     assert_string_equal(verdict_of(diag, NULL), "io-bound");
-    const char *sug = json_string_value(
-        json_object_get(json_object_get(json_object_get(diag, "hosts"), "alpha"), "suggestion"));
-    assert_non_null(strstr(sug, "disks are saturated")); /* disk busy 90 % */
+    /* disk busy 90 % */
+    assert_non_null(strstr(field_of(diag, "alpha", "suggestion"), "disks are saturated"));
     json_decref(diag);
 }
 
@@ -173,7 +181,7 @@ static void no_figures_read_as_zeros_and_balanced(void **state)
 {
     fx_t *fx = *state;
     worker(fx->r, "w1", "alpha", 2, 0.9);
-    json_t *none = ms_diag_json(NULL, fx->r); /* no diagnosis at all */
+    json_t *none = ms_diag_json(NULL, fx->r);   /* no diagnosis at all */
     json_t *fresh = ms_diag_json(fx->d, fx->r); /* one that saw nothing of r */
     assert_true(json_equal(none, fresh));
     assert_string_equal(verdict_of(none, "alpha"), "balanced");
