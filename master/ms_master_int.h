@@ -8,6 +8,7 @@
  *   ms_guard    CURVE, ZAP, handshake monitors, the peer log's rate limit
  *   ms_planner  each run's walk and split decisions
  *   ms_diag     each run's samples and ticks, the diagnosis's figures
+ *   ms_report   the report JSON, and the rows of the last finished run asked for
  *   ms_run      a run's tasks and their state (ms_run_set_state)
  * The files that include this header (the loop and its handlers):
  *   ms_master.c   lifecycle, the poll loop and its tick, runs and resume
