@@ -49,7 +49,7 @@ FUZZ_LIBSRCS := $(filter shared/% worker/ms_rsync.c,$(SRCS))
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all test unit integration demo bench bench-scale fuzz clean deps format install
+.PHONY: all test unit integration demo bench bench-scale fuzz clean deps format format-check install
 all: $(PROGS)
 
 $(BUILD)/%.o: %.c
@@ -136,7 +136,14 @@ install: all
 clean:
 	rm -rf build build-san build-fuzz bin bin-san
 
+# Every C file in one style (.clang-format); CI fails on a file that is not.
+FORMAT_SRCS = $(wildcard shared/*.[ch] master/*.[ch] worker/*.[ch] cli/*.[ch] \
+	tests/unit/*.[ch] tests/fuzz/*.[ch] tests/tools/*.[ch] bench/*.[ch])
+
 format:
-	clang-format -i shared/*.[ch] master/*.[ch] worker/*.[ch] cli/*.[ch] tests/unit/*.c
+	clang-format -i $(FORMAT_SRCS)
+
+format-check:
+	@clang-format --dry-run --Werror $(FORMAT_SRCS) && echo "format-check: $(words $(FORMAT_SRCS)) files as .clang-format says"
 
 -include $(OBJS:.o=.d) $(MAINS:%.c=$(BUILD)/%.d)
