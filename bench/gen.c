@@ -55,7 +55,8 @@ __attribute__((format(printf, 2, 3))) static void fmt_path(char *buf, const char
     va_start(ap, fmt);
     int n = vsnprintf(buf, 4096, fmt, ap);
     va_end(ap);
-    if (n < 0 || n >= 4096) die("path too long");
+    if (n < 0 || n >= 4096)
+        die("path too long");
 }
 
 static uint64_t splitmix64(uint64_t *s)
@@ -69,10 +70,14 @@ static uint64_t splitmix64(uint64_t *s)
 static void hash_bytes(const void *p, size_t n)
 {
     const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) tree_hash = (tree_hash ^ b[i]) * 0x100000001b3ull;
+    for (size_t i = 0; i < n; i++)
+        tree_hash = (tree_hash ^ b[i]) * 0x100000001b3ull;
 }
 
-static void hash_u64(uint64_t v) { hash_bytes(&v, sizeof v); }
+static void hash_u64(uint64_t v)
+{
+    hash_bytes(&v, sizeof v);
+}
 
 static void hash_path(const char *path)
 {
@@ -88,11 +93,13 @@ static size_t dirs_len, dirs_cap;
 
 static void remember_dir(const char *path)
 {
-    if (strlen(path) < root_len) return; /* a parent of ROOT: not part of the tree */
+    if (strlen(path) < root_len)
+        return; /* a parent of ROOT: not part of the tree */
     if (dirs_len == dirs_cap) {
         dirs_cap = dirs_cap ? dirs_cap * 2 : 1024;
         dirs = realloc(dirs, dirs_cap * sizeof *dirs);
-        if (!dirs) die("out of memory");
+        if (!dirs)
+            die("out of memory");
     }
     dirs[dirs_len++] = strdup(path);
     n_dirs++;
@@ -104,10 +111,12 @@ static void mkdir_p(const char *path)
 {
     char buf[4096];
     size_t n = strlen(path);
-    if (n >= sizeof buf) die("path too long: %s", path);
+    if (n >= sizeof buf)
+        die("path too long: %s", path);
     memcpy(buf, path, n + 1);
     for (size_t i = 1; i <= n; i++) {
-        if (buf[i] != '/' && buf[i] != '\0') continue;
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
         char c = buf[i];
         buf[i] = '\0';
         if (mkdir(buf, 0755) == 0)
@@ -121,16 +130,19 @@ static void mkdir_p(const char *path)
 static void set_mtime(const char *path, long idx, int flags)
 {
     struct timespec ts[2] = {{BASE_MTIME + idx, 0}, {BASE_MTIME + idx, 0}};
-    if (utimensat(AT_FDCWD, path, ts, flags) != 0) die("utimensat %s: %s", path, strerror(errno));
+    if (utimensat(AT_FDCWD, path, ts, flags) != 0)
+        die("utimensat %s: %s", path, strerror(errno));
 }
 
 /* One regular file of exactly SIZE bytes; its content is the splitmix64
  * stream seeded from SEED and the file's global index. */
-static void write_file(const char *path, uint64_t size, uint64_t seed, unsigned long idx, mode_t mode)
+static void write_file(const char *path, uint64_t size, uint64_t seed, unsigned long idx,
+                       mode_t mode)
 {
     static uint64_t buf[BUF_WORDS];
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, mode);
-    if (fd < 0) die("create %s: %s", path, strerror(errno));
+    if (fd < 0)
+        die("create %s: %s", path, strerror(errno));
     uint64_t s = seed ^ (0xd1b54a32d192ed03ull * (idx + 1));
     uint64_t left = size;
     hash_path(path);
@@ -148,7 +160,8 @@ static void write_file(const char *path, uint64_t size, uint64_t seed, unsigned 
         while (todo > 0) {
             ssize_t w = write(fd, p, todo);
             if (w < 0) {
-                if (errno == EINTR) continue;
+                if (errno == EINTR)
+                    continue;
                 die("write %s: %s", path, strerror(errno));
             }
             p += w;
@@ -156,15 +169,19 @@ static void write_file(const char *path, uint64_t size, uint64_t seed, unsigned 
         }
         left -= chunk;
     }
-    if (fchmod(fd, mode) != 0) die("chmod %s: %s", path, strerror(errno));
+    if (fchmod(fd, mode) != 0)
+        die("chmod %s: %s", path, strerror(errno));
     struct timespec ts[2] = {{BASE_MTIME + (long)idx, 0}, {BASE_MTIME + (long)idx, 0}};
-    if (futimens(fd, ts) != 0) die("futimens %s: %s", path, strerror(errno));
-    if (close(fd) != 0) die("close %s: %s", path, strerror(errno));
+    if (futimens(fd, ts) != 0)
+        die("futimens %s: %s", path, strerror(errno));
+    if (close(fd) != 0)
+        die("close %s: %s", path, strerror(errno));
 }
 
 static void make_link(const char *target, const char *path)
 {
-    if (symlink(target, path) != 0) die("symlink %s: %s", path, strerror(errno));
+    if (symlink(target, path) != 0)
+        die("symlink %s: %s", path, strerror(errno));
     set_mtime(path, (long)n_links, AT_SYMLINK_NOFOLLOW);
     n_links++;
     hash_path(path);
@@ -176,7 +193,8 @@ static uint64_t parse_u64(const char *s, const char *what)
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *s == '\0' || *end != '\0' || s[0] == '-') die("bad %s: %s", what, s);
+    if (errno || *s == '\0' || *end != '\0' || s[0] == '-')
+        die("bad %s: %s", what, s);
     return v;
 }
 
@@ -195,15 +213,21 @@ static void make_project(const char *root, unsigned k, uint64_t nf, uint64_t nb,
      * so depth is 2 to 4 and no two leaves share a path. */
     uint64_t nleaf = nf / FILES_PER_DIR ? nf / FILES_PER_DIR : 1;
     uint64_t fan = 2;
-    while (fan * fan < nleaf) fan++;
-    char (*leaf)[256] = malloc(nleaf * sizeof *leaf);
-    if (!leaf) die("out of memory");
+    while (fan * fan < nleaf)
+        fan++;
+    char(*leaf)[256] = malloc(nleaf * sizeof *leaf);
+    if (!leaf)
+        die("out of memory");
     for (uint64_t d = 0; d < nleaf; d++) {
         uint64_t r = splitmix64(&rng);
-        int n = snprintf(leaf[d], sizeof leaf[d], "mod%02" PRIu64 "/pkg%02" PRIu64, d % fan, d / fan);
+        int n =
+            snprintf(leaf[d], sizeof leaf[d], "mod%02" PRIu64 "/pkg%02" PRIu64, d % fan, d / fan);
         unsigned depth = 2 + (unsigned)(r % 3);
-        if (depth >= 3) n += snprintf(leaf[d] + n, sizeof leaf[d] - (size_t)n, "/v%u", (unsigned)((r >> 8) % 4));
-        if (depth >= 4) snprintf(leaf[d] + n, sizeof leaf[d] - (size_t)n, "/x%u", (unsigned)((r >> 16) % 4));
+        if (depth >= 3)
+            n +=
+                snprintf(leaf[d] + n, sizeof leaf[d] - (size_t)n, "/v%u", (unsigned)((r >> 8) % 4));
+        if (depth >= 4)
+            snprintf(leaf[d] + n, sizeof leaf[d] - (size_t)n, "/x%u", (unsigned)((r >> 16) % 4));
         fmt_path(path, "%s/%s", proj, leaf[d]);
         mkdir_p(path);
     }
@@ -211,7 +235,8 @@ static void make_project(const char *root, unsigned k, uint64_t nf, uint64_t nb,
     /* Sizes: a weight of (1..1024) << (0..11) per file (log-uniform-ish: many
      * small files, a few large ones), scaled so they add up to NB exactly. */
     uint64_t *w = malloc(nf * sizeof *w);
-    if (!w) die("out of memory");
+    if (!w)
+        die("out of memory");
     unsigned __int128 wsum = 0;
     for (uint64_t i = 0; i < nf; i++) {
         uint64_t r = splitmix64(&rng);
@@ -233,7 +258,8 @@ static void make_project(const char *root, unsigned k, uint64_t nf, uint64_t nb,
         uint64_t d = i < nleaf ? i : r % nleaf;
         mode_t mode = i % 23 == 5 ? 0755 : i % 17 == 3 ? 0600 : 0644;
         fmt_path(path, "%s/%s/f%06" PRIu64 ".%s", proj, leaf[d], i, exts[(r >> 32) % 8]);
-        if (i == 0) snprintf(first, sizeof first, "%s/f%06" PRIu64 ".%s", leaf[d], i, exts[(r >> 32) % 8]);
+        if (i == 0)
+            snprintf(first, sizeof first, "%s/f%06" PRIu64 ".%s", leaf[d], i, exts[(r >> 32) % 8]);
         write_file(path, w[i], seed, (*file_idx)++, mode);
     }
 
@@ -268,13 +294,16 @@ int main(int argc, char **argv)
     uint64_t files = parse_u64(argv[3], "FILES");
     uint64_t bytes = parse_u64(argv[4], "BYTES");
     uint64_t seed = argc == 6 ? parse_u64(argv[5], "SEED") : 42;
-    if (projects < 1 || projects > 99) die("PROJECTS must be 1..99");
-    if (files < projects + 2) die("FILES must be at least PROJECTS + 2");
+    if (projects < 1 || projects > 99)
+        die("PROJECTS must be 1..99");
+    if (files < projects + 2)
+        die("FILES must be at least PROJECTS + 2");
     umask(022);
     root_len = strlen(root);
 
     struct stat st;
-    if (lstat(root, &st) == 0) die("%s exists: the tree must be written from scratch", root);
+    if (lstat(root, &st) == 0)
+        die("%s exists: the tree must be written from scratch", root);
     mkdir_p(root);
 
     /* Loose files directly in ROOT (they count in FILES and BYTES). */
@@ -292,22 +321,27 @@ int main(int argc, char **argv)
      * same everywhere; project 1 takes the rounding remainders. */
     const uint64_t W = 232792560; /* lcm(1..20): W / k is exact for small k */
     uint64_t wsum = 0;
-    for (uint64_t k = 1; k <= projects; k++) wsum += W / k;
+    for (uint64_t k = 1; k <= projects; k++)
+        wsum += W / k;
     uint64_t *nf = calloc(projects + 1, sizeof *nf), *nb = calloc(projects + 1, sizeof *nb);
-    if (!nf || !nb) die("out of memory");
+    if (!nf || !nb)
+        die("out of memory");
     uint64_t fgiven = 0, bgiven = 0;
     for (uint64_t k = 1; k <= projects; k++) {
         nf[k] = (uint64_t)((unsigned __int128)pfiles * (W / k) / wsum);
-        if (nf[k] == 0) nf[k] = 1;
+        if (nf[k] == 0)
+            nf[k] = 1;
         nb[k] = (uint64_t)((unsigned __int128)pbytes * (W / k) / wsum);
         fgiven += nf[k];
         bgiven += nb[k];
     }
-    if (fgiven > pfiles) die("too few FILES for %" PRIu64 " projects", projects);
+    if (fgiven > pfiles)
+        die("too few FILES for %" PRIu64 " projects", projects);
     nf[1] += pfiles - fgiven;
     nb[1] += pbytes - bgiven;
 
-    for (uint64_t k = 1; k <= projects; k++) make_project(root, (unsigned)k, nf[k], nb[k], seed, &file_idx);
+    for (uint64_t k = 1; k <= projects; k++)
+        make_project(root, (unsigned)k, nf[k], nb[k], seed, &file_idx);
 
     fmt_path(path, "%s/newest", root);
     make_link("proj01", path);
@@ -317,8 +351,8 @@ int main(int argc, char **argv)
         set_mtime(dirs[i], (long)i, 0);
         free(dirs[i]);
     }
-    printf("files=%lu bytes=%" PRIu64 " dirs=%lu empty_dirs=%lu symlinks=%lu hash=%016" PRIx64 "\n", file_idx,
-           bytes, n_dirs, n_empty, n_links, tree_hash);
+    printf("files=%lu bytes=%" PRIu64 " dirs=%lu empty_dirs=%lu symlinks=%lu hash=%016" PRIx64 "\n",
+           file_idx, bytes, n_dirs, n_empty, n_links, tree_hash);
     free(dirs);
     free(nf);
     free(nb);

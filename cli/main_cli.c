@@ -31,51 +31,50 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: multisync run [options] SRC DST\n"
-            "       multisync run --master EP [options] SRC DST\n"
-            "       multisync run --master EP [options] SET\n"
-            "       multisync status --master EP [--json]\n"
-            "       multisync history --master EP [--json] [-n N]\n"
-            "       multisync report RUN_ID --master EP [--json]\n"
-            "       multisync keygen NAME\n"
-            "\n"
-            "run: copy every folder of SRC to DST/<name>/ (and the files lying in SRC\n"
-            "itself to DST/), one rsync per folder, in parallel. Without --master, an\n"
-            "embedded master and a local worker do it on this machine.\n"
-            "\n"
-            "  -m, --master EP        control endpoint of a running multisync-master\n"
-            "  -s, --slots N          parallel rsyncs (embedded; default: number of cores)\n"
-            "  -r, --report FILE      also write the report as JSON to FILE\n"
-            "      --delete           mirror deletions (rsync --delete-delay); refused for a\n"
-            "                         project whose source is empty while its backup is not;\n"
-            "                         once every project is copied, remove the backups of\n"
-            "                         projects gone from the source (unless more than a\n"
-            "                         quarter of them would go)\n"
-            "      --force-delete     with --delete: remove them even then\n"
-            "      --worker-wait S    fail the run when no worker can take its tasks for S\n"
-            "                         seconds (default: the set's, the master's, or 600)\n"
-            "      --attempts N       attempts per task for transient failures (default 3)\n"
-            "      --retry-delay-ms N first retry after N ms, doubling (default 1000)\n"
-            "      --task-timeout S   kill a task after S seconds; it counts as transient\n"
-            "      --rsync PATH       rsync program (embedded)\n"
-            "      --split-min-mb N   split a big project into chunks of at least N MB\n"
-            "                         (embedded; default 32; data plus 16 KiB per entry)\n"
-            "      --no-split         never split a project: one rsync each (embedded)\n"
-            "      --rsync-opt OPT    extra rsync option, repeatable (embedded)\n"
-            "  -v, --verbose          show the master's and worker's logs\n"
-            "      --json             status, history, report: print JSON\n"
-            "  -n N                   history: the last N runs (default 20)\n"
-            "      --heartbeat-ms N   heartbeat and sampling interval (embedded; default 1000)\n"
-            "      --key FILE.key     our CURVE key pair, for a tcp:// control endpoint\n"
-            "      --master-key FILE  the master's public key (.pub)\n"
-            "      --insecure         allow a plaintext tcp:// control endpoint\n"
-            "\n"
-            "keygen NAME: write a CURVE key pair, NAME.key (secret, mode 0600) and NAME.pub.\n"
-            "  -h, --help             this text\n"
-            "\n"
-            "Exit status: 0 when every task succeeded, 1 when any failed, 2 on a usage or\n"
-            "start-up error, 130 when interrupted.\n");
+    fprintf(f, "usage: multisync run [options] SRC DST\n"
+               "       multisync run --master EP [options] SRC DST\n"
+               "       multisync run --master EP [options] SET\n"
+               "       multisync status --master EP [--json]\n"
+               "       multisync history --master EP [--json] [-n N]\n"
+               "       multisync report RUN_ID --master EP [--json]\n"
+               "       multisync keygen NAME\n"
+               "\n"
+               "run: copy every folder of SRC to DST/<name>/ (and the files lying in SRC\n"
+               "itself to DST/), one rsync per folder, in parallel. Without --master, an\n"
+               "embedded master and a local worker do it on this machine.\n"
+               "\n"
+               "  -m, --master EP        control endpoint of a running multisync-master\n"
+               "  -s, --slots N          parallel rsyncs (embedded; default: number of cores)\n"
+               "  -r, --report FILE      also write the report as JSON to FILE\n"
+               "      --delete           mirror deletions (rsync --delete-delay); refused for a\n"
+               "                         project whose source is empty while its backup is not;\n"
+               "                         once every project is copied, remove the backups of\n"
+               "                         projects gone from the source (unless more than a\n"
+               "                         quarter of them would go)\n"
+               "      --force-delete     with --delete: remove them even then\n"
+               "      --worker-wait S    fail the run when no worker can take its tasks for S\n"
+               "                         seconds (default: the set's, the master's, or 600)\n"
+               "      --attempts N       attempts per task for transient failures (default 3)\n"
+               "      --retry-delay-ms N first retry after N ms, doubling (default 1000)\n"
+               "      --task-timeout S   kill a task after S seconds; it counts as transient\n"
+               "      --rsync PATH       rsync program (embedded)\n"
+               "      --split-min-mb N   split a big project into chunks of at least N MB\n"
+               "                         (embedded; default 32; data plus 16 KiB per entry)\n"
+               "      --no-split         never split a project: one rsync each (embedded)\n"
+               "      --rsync-opt OPT    extra rsync option, repeatable (embedded)\n"
+               "  -v, --verbose          show the master's and worker's logs\n"
+               "      --json             status, history, report: print JSON\n"
+               "  -n N                   history: the last N runs (default 20)\n"
+               "      --heartbeat-ms N   heartbeat and sampling interval (embedded; default 1000)\n"
+               "      --key FILE.key     our CURVE key pair, for a tcp:// control endpoint\n"
+               "      --master-key FILE  the master's public key (.pub)\n"
+               "      --insecure         allow a plaintext tcp:// control endpoint\n"
+               "\n"
+               "keygen NAME: write a CURVE key pair, NAME.key (secret, mode 0600) and NAME.pub.\n"
+               "  -h, --help             this text\n"
+               "\n"
+               "Exit status: 0 when every task succeeded, 1 when any failed, 2 on a usage or\n"
+               "start-up error, 130 when interrupted.\n");
 }
 
 typedef struct {
@@ -91,9 +90,21 @@ typedef struct {
 } cli_t;
 
 enum {
-    OPT_RSYNC = 256, OPT_RSYNC_OPT, OPT_JSON, OPT_DELETE, OPT_ATTEMPTS, OPT_RETRY, OPT_TIMEOUT,
-    OPT_KEY, OPT_MASTER_KEY, OPT_INSECURE, OPT_HEARTBEAT, OPT_SPLIT_MIN, OPT_NO_SPLIT,
-    OPT_FORCE_DELETE, OPT_WORKER_WAIT
+    OPT_RSYNC = 256,
+    OPT_RSYNC_OPT,
+    OPT_JSON,
+    OPT_DELETE,
+    OPT_ATTEMPTS,
+    OPT_RETRY,
+    OPT_TIMEOUT,
+    OPT_KEY,
+    OPT_MASTER_KEY,
+    OPT_INSECURE,
+    OPT_HEARTBEAT,
+    OPT_SPLIT_MIN,
+    OPT_NO_SPLIT,
+    OPT_FORCE_DELETE,
+    OPT_WORKER_WAIT
 };
 
 static const struct option longopts[] = {
@@ -230,8 +241,8 @@ static int absolute(const char *path, char *out, size_t outlen)
 
 static ms_client_t *connect_master(const cli_t *c, char *err, size_t errlen)
 {
-    ms_client_opts_t o = {.endpoint = c->master, .key = c->key, .master_key = c->master_key,
-                          .insecure = c->insecure};
+    ms_client_opts_t o = {
+        .endpoint = c->master, .key = c->key, .master_key = c->master_key, .insecure = c->insecure};
     return ms_client_new(&o, err, errlen);
 }
 
@@ -322,10 +333,10 @@ static int write_report_file(const json_t *rep, const char *path)
         return -1;
     }
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    int rc = fd >= 0 && dump_json_fd(rep, fd, JSON_INDENT(2) | JSON_SORT_KEYS) == 0 &&
-                     fsync(fd) == 0
-                 ? 0
-                 : -1;
+    int rc =
+        fd >= 0 && dump_json_fd(rep, fd, JSON_INDENT(2) | JSON_SORT_KEYS) == 0 && fsync(fd) == 0
+            ? 0
+            : -1;
     int saved = errno;
     if (fd >= 0 && close(fd) != 0 && rc == 0)
         rc = -1;
@@ -385,14 +396,21 @@ static int run_embedded(cli_t *c)
         fprintf(stderr, "multisync: destination %s: path too long\n", c->args[1]);
         return 2;
     }
-    ms_embedded_opts_t o = {.source = src, .dest = dst, .slots = c->cfg.slots, .rsync = c->rsync,
-                            .rsync_opts = c->cfg.rsync_opts, .n_rsync_opts = c->cfg.n_rsync_opts,
-                            .verbose = c->verbose, .delete = c->delete,
-                            .force_delete = c->force_delete, .worker_wait_s = c->worker_wait_s,
+    ms_embedded_opts_t o = {.source = src,
+                            .dest = dst,
+                            .slots = c->cfg.slots,
+                            .rsync = c->rsync,
+                            .rsync_opts = c->cfg.rsync_opts,
+                            .n_rsync_opts = c->cfg.n_rsync_opts,
+                            .verbose = c->verbose,
+                            .delete = c->delete,
+                            .force_delete = c->force_delete,
+                            .worker_wait_s = c->worker_wait_s,
                             .attempts = c->attempts,
                             .retry_delay_ms = (int)c->retry_delay_ms,
                             .task_timeout_s = c->task_timeout_s,
-                            .split_min_mb = c->split_min_mb, .no_split = c->no_split,
+                            .split_min_mb = c->split_min_mb,
+                            .no_split = c->no_split,
                             .heartbeat_ms = (int)c->heartbeat_ms,
                             .progress = isatty(STDOUT_FILENO) ? stdout : NULL};
     json_t *rep = ms_embedded_run(&o, err, sizeof err);
@@ -440,8 +458,8 @@ static json_t *next_report(ms_client_t *cl, const char *ep, uint64_t run_id, int
     for (;;) {
         int64_t left = deadline - ms_now_ms();
         rc = left > 0 ? ms_client_recv(cl, &ans, (int)left, err, sizeof err) : 0;
-        if (rc <= 0 || ans.cmd == MS_CMD_ERROR || (ans.cmd != MS_CMD_RUN_DONE &&
-                                                   ans.cmd != MS_CMD_STATUS_REPLY))
+        if (rc <= 0 || ans.cmd == MS_CMD_ERROR ||
+            (ans.cmd != MS_CMD_RUN_DONE && ans.cmd != MS_CMD_STATUS_REPLY))
             break;
         if (ans.cmd == MS_CMD_RUN_DONE && (run_id == 0 || ans.u.runref.run_id == run_id)) {
             json_t *rep = json_loads(ans.u.runref.report, 0, NULL);
@@ -518,8 +536,9 @@ static int fetch_pages(ms_client_t *cl, json_t *rep, const char *ep)
         json_t *more = json_object_get(got, "tasks");
         if (!got || json_integer_value(json_object_get(got, "tasks_from")) != (json_int_t)have ||
             json_array_size(more) == 0) {
-            fprintf(stderr, "multisync: the master's report of run %llu ended early, at row "
-                            "%zu of %lld\n",
+            fprintf(stderr,
+                    "multisync: the master's report of run %llu ended early, at row "
+                    "%zu of %lld\n",
                     (unsigned long long)run_id, have, (long long)total);
             json_decref(got);
             return -1;
@@ -625,7 +644,8 @@ static int fill_run_request(const cli_t *c, ms_msg_t *req)
         fprintf(stderr, "multisync: --force-delete goes with --delete\n");
         return -1;
     }
-    if (c->n_args != 2 || c->args[0][0] != '/' || (c->args[1][0] != '/' && !ms_path_is_remote(c->args[1]))) {
+    if (c->n_args != 2 || c->args[0][0] != '/' ||
+        (c->args[1][0] != '/' && !ms_path_is_remote(c->args[1]))) {
         fprintf(stderr, "multisync: with --master, give a set name, or an absolute SRC and DST "
                         "as the workers see them\n");
         return -1;
@@ -649,8 +669,9 @@ static int run_remote(cli_t *c)
     }
     if (await(cl, &ans, MS_CMD_RUN_STARTED, MASTER_ANSWER_MS, c->master) != 0)
         goto out;
-    fprintf(stderr, "multisync: run %llu started on %s; waiting for it (Ctrl-C leaves it "
-                    "running)\n",
+    fprintf(stderr,
+            "multisync: run %llu started on %s; waiting for it (Ctrl-C leaves it "
+            "running)\n",
             (unsigned long long)ans.u.runref.run_id, c->master);
     uint64_t run_id = ans.u.runref.run_id;
     ms_msg_clear(&ans);

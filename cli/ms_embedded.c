@@ -59,8 +59,8 @@ static int worker_path(char *out, size_t outlen)
 }
 
 /* Build the worker's argv (strings point into o and bufs). */
-static char **worker_argv(const ms_embedded_opts_t *o, const embedded_t *e, char *prog,
-                          char *slots, char *hb)
+static char **worker_argv(const ms_embedded_opts_t *o, const embedded_t *e, char *prog, char *slots,
+                          char *hb)
 {
     size_t n = 0, max = 14 + 2 * o->n_rsync_opts;
     char **argv = calloc(max, sizeof *argv);
@@ -207,15 +207,19 @@ json_t *ms_embedded_run(const ms_embedded_opts_t *o, char *err, size_t errlen)
 
     if (make_private_dir(&e, err, errlen) != 0)
         return NULL;
-    ms_master_opts_t mo = {.listen = e.endpoint, .attempts = o->attempts,
+    ms_master_opts_t mo = {.listen = e.endpoint,
+                           .attempts = o->attempts,
                            .retry_delay_ms = o->retry_delay_ms,
                            .task_timeout_s = o->task_timeout_s,
-                           .split_min_mb = o->split_min_mb, .no_split = o->no_split,
-                           .heartbeat_ms = o->heartbeat_ms, .make_dest = 1};
+                           .split_min_mb = o->split_min_mb,
+                           .no_split = o->no_split,
+                           .heartbeat_ms = o->heartbeat_ms,
+                           .make_dest = 1};
     if (!(m = ms_master_new(&mo, err, errlen)))
         goto out;
     ms_run_req_t req = {o->source, o->dest, NULL,
-                        (o->delete ? MS_RUN_DELETE : 0) | (o->force_delete ? MS_RUN_FORCE_DELETE : 0),
+                        (o->delete ? MS_RUN_DELETE : 0) |
+                            (o->force_delete ? MS_RUN_FORCE_DELETE : 0),
                         o->worker_wait_s};
     if (ms_master_start_run(m, &req, &run_id, err, errlen) != 0)
         goto out;

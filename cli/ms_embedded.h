@@ -11,23 +11,23 @@
 #include <stddef.h>
 
 typedef struct {
-    const char *source;        /* absolute */
-    const char *dest;          /* absolute path or rsync remote */
-    unsigned slots;            /* 0: number of cores */
-    const char *rsync;         /* NULL: rsync */
+    const char *source; /* absolute */
+    const char *dest;   /* absolute path or rsync remote */
+    unsigned slots;     /* 0: number of cores */
+    const char *rsync;  /* NULL: rsync */
     char *const *rsync_opts;
     size_t n_rsync_opts;
-    int verbose;               /* show the daemons' info logs */
-    int delete;                /* mirror deletions (rsync --delete-delay) */
-    int force_delete;          /* remove gone projects' backups even above a quarter */
-    unsigned worker_wait_s;    /* 0: 600 */
-    unsigned attempts;         /* 0: 3 */
-    int retry_delay_ms;        /* 0: 1000 */
-    unsigned task_timeout_s;   /* 0: none */
-    unsigned split_min_mb;     /* 0: 32 */
+    int verbose;             /* show the daemons' info logs */
+    int delete;              /* mirror deletions (rsync --delete-delay) */
+    int force_delete;        /* remove gone projects' backups even above a quarter */
+    unsigned worker_wait_s;  /* 0: 600 */
+    unsigned attempts;       /* 0: 3 */
+    int retry_delay_ms;      /* 0: 1000 */
+    unsigned task_timeout_s; /* 0: none */
+    unsigned split_min_mb;   /* 0: 32 */
     int no_split;
-    int heartbeat_ms;          /* 0: MS_HEARTBEAT_MS */
-    FILE *progress;            /* a terminal for the live progress line, or NULL */
+    int heartbeat_ms; /* 0: MS_HEARTBEAT_MS */
+    FILE *progress;   /* a terminal for the live progress line, or NULL */
 } ms_embedded_opts_t;
 
 /*

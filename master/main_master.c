@@ -17,37 +17,45 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: multisync-master --listen ENDPOINT --control ENDPOINT [options]\n"
-            "       multisync-master -c FILE [options]\n"
-            "\n"
-            "  -l, --listen EP         endpoint workers connect to, e.g. tcp://0.0.0.0:5555\n"
-            "  -C, --control EP        endpoint for `multisync run/status --master EP`\n"
-            "      --catalog FILE      SQLite catalog of runs (default " DEFAULT_CATALOG ")\n"
-            "      --attempts N        attempts per task for transient failures (default 3)\n"
-            "      --retry-delay-ms N  first retry after N ms, doubling (default 1000)\n"
-            "      --task-timeout S    kill a task after S seconds (default: no limit)\n"
-            "      --split-min-mb N    split a big project into chunks of at least N MB\n"
-            "                          (default 32; data plus 16 KiB per entry)\n"
-            "      --no-split          never split a project: one rsync each\n"
-            "      --heartbeat-ms N    heartbeat interval (default 1000); a worker silent for\n"
-            "                          3 intervals loses its tasks to the others\n"
-            "      --key FILE.key      the master's CURVE key pair (multisync keygen)\n"
-            "      --authorized DIR    the workers' .pub files: only they may connect\n"
-            "      --admin-keys DIR    the admins' .pub files, for a tcp:// control endpoint\n"
-            "      --insecure          allow plaintext tcp:// endpoints (no --key)\n"
-            "  -c, --config FILE       read [master] and [set NAME] sections of FILE\n"
-            "  -v, --verbose           log debug messages\n"
-            "  -h, --help              this text\n"
-            "\n"
-            "SIGTERM: persist, tell the workers the master restarts, exit 0. Started again\n"
-            "with the same catalog, it resumes unfinished runs. SIGHUP: re-read the key\n"
-            "folders; workers whose key was removed are dropped.\n");
+    fprintf(f, "usage: multisync-master --listen ENDPOINT --control ENDPOINT [options]\n"
+               "       multisync-master -c FILE [options]\n"
+               "\n"
+               "  -l, --listen EP         endpoint workers connect to, e.g. tcp://0.0.0.0:5555\n"
+               "  -C, --control EP        endpoint for `multisync run/status --master EP`\n"
+               "      --catalog FILE      SQLite catalog of runs (default " DEFAULT_CATALOG ")\n"
+               "      --attempts N        attempts per task for transient failures (default 3)\n"
+               "      --retry-delay-ms N  first retry after N ms, doubling (default 1000)\n"
+               "      --task-timeout S    kill a task after S seconds (default: no limit)\n"
+               "      --split-min-mb N    split a big project into chunks of at least N MB\n"
+               "                          (default 32; data plus 16 KiB per entry)\n"
+               "      --no-split          never split a project: one rsync each\n"
+               "      --heartbeat-ms N    heartbeat interval (default 1000); a worker silent for\n"
+               "                          3 intervals loses its tasks to the others\n"
+               "      --key FILE.key      the master's CURVE key pair (multisync keygen)\n"
+               "      --authorized DIR    the workers' .pub files: only they may connect\n"
+               "      --admin-keys DIR    the admins' .pub files, for a tcp:// control endpoint\n"
+               "      --insecure          allow plaintext tcp:// endpoints (no --key)\n"
+               "  -c, --config FILE       read [master] and [set NAME] sections of FILE\n"
+               "  -v, --verbose           log debug messages\n"
+               "  -h, --help              this text\n"
+               "\n"
+               "SIGTERM: persist, tell the workers the master restarts, exit 0. Started again\n"
+               "with the same catalog, it resumes unfinished runs. SIGHUP: re-read the key\n"
+               "folders; workers whose key was removed are dropped.\n");
 }
 
 enum {
-    OPT_CATALOG = 256, OPT_ATTEMPTS, OPT_RETRY, OPT_TIMEOUT, OPT_HEARTBEAT,
-    OPT_KEY, OPT_AUTHORIZED, OPT_ADMIN, OPT_INSECURE, OPT_SPLIT_MIN, OPT_NO_SPLIT
+    OPT_CATALOG = 256,
+    OPT_ATTEMPTS,
+    OPT_RETRY,
+    OPT_TIMEOUT,
+    OPT_HEARTBEAT,
+    OPT_KEY,
+    OPT_AUTHORIZED,
+    OPT_ADMIN,
+    OPT_INSECURE,
+    OPT_SPLIT_MIN,
+    OPT_NO_SPLIT
 };
 
 static int number(const char *name, const char *arg, unsigned min, unsigned max, unsigned *out)
@@ -61,23 +69,45 @@ static int number(const char *name, const char *arg, unsigned min, unsigned max,
 static int option(int c, const char *arg, ms_config_t *cfg, int *verbose)
 {
     switch (c) {
-    case 'l': return ms_config_set_str(&cfg->listen, arg);
-    case 'C': return ms_config_set_str(&cfg->control, arg);
-    case OPT_CATALOG: return ms_config_set_str(&cfg->catalog, arg);
-    case OPT_ATTEMPTS: return number("--attempts", arg, 1, 100, &cfg->attempts);
-    case OPT_RETRY: return number("--retry-delay-ms", arg, 1, 3600000, &cfg->retry_delay_ms);
-    case OPT_TIMEOUT: return number("--task-timeout", arg, 1, 31536000, &cfg->task_timeout_s);
-    case OPT_HEARTBEAT: return number("--heartbeat-ms", arg, 10, 600000, &cfg->heartbeat_ms);
-    case OPT_KEY: return ms_config_set_str(&cfg->key, arg);
-    case OPT_AUTHORIZED: return ms_config_set_str(&cfg->authorized, arg);
-    case OPT_ADMIN: return ms_config_set_str(&cfg->admin_keys, arg);
-    case OPT_INSECURE: cfg->insecure = 1; return 0;
-    case OPT_SPLIT_MIN: return number("--split-min-mb", arg, 1, 1048576, &cfg->split_min_mb);
-    case OPT_NO_SPLIT: cfg->no_split = 1; return 0;
-    case 'c': return 0;
-    case 'v': *verbose = 1; return 0;
-    case 'h': usage(stdout); exit(0);
-    default: usage(stderr); return -1;
+    case 'l':
+        return ms_config_set_str(&cfg->listen, arg);
+    case 'C':
+        return ms_config_set_str(&cfg->control, arg);
+    case OPT_CATALOG:
+        return ms_config_set_str(&cfg->catalog, arg);
+    case OPT_ATTEMPTS:
+        return number("--attempts", arg, 1, 100, &cfg->attempts);
+    case OPT_RETRY:
+        return number("--retry-delay-ms", arg, 1, 3600000, &cfg->retry_delay_ms);
+    case OPT_TIMEOUT:
+        return number("--task-timeout", arg, 1, 31536000, &cfg->task_timeout_s);
+    case OPT_HEARTBEAT:
+        return number("--heartbeat-ms", arg, 10, 600000, &cfg->heartbeat_ms);
+    case OPT_KEY:
+        return ms_config_set_str(&cfg->key, arg);
+    case OPT_AUTHORIZED:
+        return ms_config_set_str(&cfg->authorized, arg);
+    case OPT_ADMIN:
+        return ms_config_set_str(&cfg->admin_keys, arg);
+    case OPT_INSECURE:
+        cfg->insecure = 1;
+        return 0;
+    case OPT_SPLIT_MIN:
+        return number("--split-min-mb", arg, 1, 1048576, &cfg->split_min_mb);
+    case OPT_NO_SPLIT:
+        cfg->no_split = 1;
+        return 0;
+    case 'c':
+        return 0;
+    case 'v':
+        *verbose = 1;
+        return 0;
+    case 'h':
+        usage(stdout);
+        exit(0);
+    default:
+        usage(stderr);
+        return -1;
     }
 }
 
@@ -135,20 +165,27 @@ int main(int argc, char **argv)
         perror("multisync-master: sigaction");
         goto out;
     }
-    ms_master_opts_t o = {.listen = cfg.listen, .control = cfg.control, .config = &cfg,
-                          .heartbeat_ms = (int)cfg.heartbeat_ms, .attempts = cfg.attempts,
+    ms_master_opts_t o = {.listen = cfg.listen,
+                          .control = cfg.control,
+                          .config = &cfg,
+                          .heartbeat_ms = (int)cfg.heartbeat_ms,
+                          .attempts = cfg.attempts,
                           .retry_delay_ms = (int)cfg.retry_delay_ms,
-                          .task_timeout_s = cfg.task_timeout_s, .catalog = cfg.catalog,
-                          .split_min_mb = cfg.split_min_mb, .no_split = cfg.no_split,
+                          .task_timeout_s = cfg.task_timeout_s,
+                          .catalog = cfg.catalog,
+                          .split_min_mb = cfg.split_min_mb,
+                          .no_split = cfg.no_split,
                           .worker_wait_s = cfg.worker_wait_s,
-                          .key = cfg.key, .authorized = cfg.authorized,
-                          .admin_keys = cfg.admin_keys, .insecure = cfg.insecure};
+                          .key = cfg.key,
+                          .authorized = cfg.authorized,
+                          .admin_keys = cfg.admin_keys,
+                          .insecure = cfg.insecure};
     if (!(m = ms_master_new(&o, err, sizeof err))) {
         ms_error("%s", err);
         goto out;
     }
-    ms_info("listening for workers on %s, control on %s, catalog %s, %zu backup set(s)",
-            cfg.listen, cfg.control, cfg.catalog, cfg.n_sets);
+    ms_info("listening for workers on %s, control on %s, catalog %s, %zu backup set(s)", cfg.listen,
+            cfg.control, cfg.catalog, cfg.n_sets);
     while (!ms_stop_signal) {
         if (ms_reload_signal) {
             ms_reload_signal = 0;

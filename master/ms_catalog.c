@@ -752,8 +752,7 @@ static int fill_task(ms_trec_t *t, sqlite3_stmt *s, char *err, size_t errlen)
 }
 
 /* The tasks of r, which has none yet, from their rows: expected of them. */
-static int read_tasks(ms_catalog_t *c, ms_runrec_t *r, size_t expected, char *err,
-                      size_t errlen)
+static int read_tasks(ms_catalog_t *c, ms_runrec_t *r, size_t expected, char *err, size_t errlen)
 {
     sqlite3_stmt *s = c->st[ST_TASKS_GET];
     size_t i = 0;
@@ -886,8 +885,8 @@ static ms_runrec_t *read_run(ms_catalog_t *c, uint64_t run_id, char *err, size_t
     else
         db_err(c, err, errlen, "load run");
     sqlite3_reset(s);
-    if (r && (read_tasks(c, r, n_tasks, err, errlen) != 0 ||
-              read_workers(c, r, err, errlen) != 0 || read_host_cpu(c, r, err, errlen) != 0))
+    if (r && (read_tasks(c, r, n_tasks, err, errlen) != 0 || read_workers(c, r, err, errlen) != 0 ||
+              read_host_cpu(c, r, err, errlen) != 0))
         ms_run_destroy(&r);
     return r;
 }
@@ -1108,8 +1107,7 @@ int ms_catalog_checkpoint(ms_catalog_t *c, int *wal_pages, char *err, size_t err
     int log = 0, done = 0;
     if (!sqlite3_get_autocommit(c->db))
         return ms_errf(err, errlen, "catalog: no checkpoint inside a transaction");
-    if (sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done) !=
-        SQLITE_OK)
+    if (sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done) != SQLITE_OK)
         return ms_errf(err, errlen, "catalog: checkpoint: %s", sqlite3_errmsg(c->db));
     if (wal_pages)
         *wal_pages = log - done;

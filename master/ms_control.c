@@ -23,8 +23,7 @@ static void reply(ms_master_t *m, const ms_peer_t *peer, ms_msg_t *msg)
 
 /* Send j (consumed) as JSON text: RUN_DONE for run_id when cmd says so,
  * else STATUS_REPLY. */
-static void send_json_as(ms_master_t *m, const ms_peer_t *peer, int cmd, uint64_t run_id,
-                         json_t *j)
+static void send_json_as(ms_master_t *m, const ms_peer_t *peer, int cmd, uint64_t run_id, json_t *j)
 {
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
@@ -115,8 +114,9 @@ static int resolve_run(const ms_master_t *m, const ms_msg_t *msg, const char **s
     /* A relative destination would be relative to each worker's own working
      * folder: refused here, not only by the multisync client. */
     if (!*src || !*dst || (*src)[0] != '/' || ((*dst)[0] != '/' && !ms_path_is_remote(*dst))) {
-        snprintf(err, errlen, "a run needs a set name, or an absolute source and an absolute "
-                              "or remote destination");
+        snprintf(err, errlen,
+                 "a run needs a set name, or an absolute source and an absolute "
+                 "or remote destination");
         return -1;
     }
     return 0;
@@ -216,13 +216,12 @@ static json_t *worker_counters(const ms_wrec_t *w, int64_t now, char *name, size
     return json_pack("{s:s, s:s, s:i, s:i, s:b, s:f, s:o, s:f, s:f, s:f, s:f, s:f, s:f, s:f, "
                      "s:I, s:f}",
                      "id", w->id, "host", ms_utf8_clean(w->name, name, namelen), "slots",
-                     (int)w->slots, "busy", (int)w->running, "draining", w->draining,
-                     "cpu_percent", w->host.cpu_percent, "cores", cores_json(&w->host), "load1",
-                     w->host.load1, "mem_used_percent", percent_used(&w->host), "disk_read_bps",
-                     w->disk_read_bps, "disk_write_bps", w->disk_write_bps, "disk_busy_percent",
-                     w->disk_busy_percent, "net_sent_bps", w->net_sent_bps, "net_recv_bps",
-                     w->net_recv_bps, "tasks_done", (json_int_t)w->done, "last_seen_s",
-                     (double)(now - w->last_seen_ms) / 1000.0);
+                     (int)w->slots, "busy", (int)w->running, "draining", w->draining, "cpu_percent",
+                     w->host.cpu_percent, "cores", cores_json(&w->host), "load1", w->host.load1,
+                     "mem_used_percent", percent_used(&w->host), "disk_read_bps", w->disk_read_bps,
+                     "disk_write_bps", w->disk_write_bps, "disk_busy_percent", w->disk_busy_percent,
+                     "net_sent_bps", w->net_sent_bps, "net_recv_bps", w->net_recv_bps, "tasks_done",
+                     (json_int_t)w->done, "last_seen_s", (double)(now - w->last_seen_ms) / 1000.0);
 }
 
 static json_t *worker_status(const ms_wrec_t *w, int64_t now)
@@ -231,9 +230,9 @@ static json_t *worker_status(const ms_wrec_t *w, int64_t now)
     json_t *o = worker_counters(w, now, name, sizeof name);
     json_object_set_new(o, "rsync", json_string(ms_utf8_clean(w->rsync, rsync, sizeof rsync)));
     json_object_set_new(o, "unconfined", ms_diag_unconfined_json(w->unconfined));
-    json_object_set_new(o, "broken", w->broken[0] ? json_string(ms_utf8_clean(
-                                                        w->broken, broken, sizeof broken))
-                                                  : json_null());
+    json_object_set_new(o, "broken",
+                        w->broken[0] ? json_string(ms_utf8_clean(w->broken, broken, sizeof broken))
+                                     : json_null());
     return o;
 }
 
@@ -252,7 +251,9 @@ static void count_task(const ms_trec_t *t, progress_t *p)
     p->running += t->state == MS_TS_RUNNING;
     p->done += t->state == MS_TS_OK;
     p->failed += t->state == MS_TS_FAILED;
-    uint64_t done = finished ? t->result.bytes_total : t->state == MS_TS_RUNNING ? t->bytes_done : 0;
+    uint64_t done = finished                    ? t->result.bytes_total
+                    : t->state == MS_TS_RUNNING ? t->bytes_done
+                                                : 0;
     p->bytes_done += done;
     if (finished)
         p->bytes_expected += done;
@@ -276,16 +277,14 @@ static json_t *run_status(const ms_master_t *m, const ms_runrec_t *r)
     json_t *eta = p.expected_known && rate > 0
                       ? json_real((double)(p.bytes_expected - p.bytes_done) / rate)
                       : json_null();
-    return json_pack("{s:I, s:s?, s:s, s:f, s:{s:I, s:I, s:I, s:I, s:I}, s:I, s:o, s:f, s:o, s:o}",
-                     "id", (json_int_t)r->id, "set",
-                     r->set ? ms_utf8_clean(r->set, set, sizeof set) : NULL, "state",
-                     r->finished ? (r->n_failed ? "failed" : "ok") : "running", "elapsed_s",
-                     elapsed, "tasks", "queued", p.queued, "running", p.running, "done", p.done,
-                     "failed", p.failed, "scanning", (json_int_t)r->n_scanning, "bytes_done",
-                     (json_int_t)p.bytes_done,
-                     "bytes_expected",
-                     p.expected_known ? json_integer((json_int_t)p.bytes_expected) : json_null(),
-                     "rate_bps", rate, "eta_s", eta, "diagnosis", ms_diag_json(m->diag, r));
+    return json_pack(
+        "{s:I, s:s?, s:s, s:f, s:{s:I, s:I, s:I, s:I, s:I}, s:I, s:o, s:f, s:o, s:o}", "id",
+        (json_int_t)r->id, "set", r->set ? ms_utf8_clean(r->set, set, sizeof set) : NULL, "state",
+        r->finished ? (r->n_failed ? "failed" : "ok") : "running", "elapsed_s", elapsed, "tasks",
+        "queued", p.queued, "running", p.running, "done", p.done, "failed", p.failed, "scanning",
+        (json_int_t)r->n_scanning, "bytes_done", (json_int_t)p.bytes_done, "bytes_expected",
+        p.expected_known ? json_integer((json_int_t)p.bytes_expected) : json_null(), "rate_bps",
+        rate, "eta_s", eta, "diagnosis", ms_diag_json(m->diag, r));
 }
 
 static void add_running(json_t *arr, const ms_runrec_t *r, int64_t now)
@@ -297,15 +296,13 @@ static void add_running(json_t *arr, const ms_runrec_t *r, int64_t now)
             continue;
         ms_utf8_clean(ms_label_part(t, part, sizeof part), clean, sizeof clean);
         json_array_append_new(
-            arr, json_pack("{s:I, s:s, s:s, s:s, s:i, s:f, s:I, s:I}", "run_id", (json_int_t)r->id,
-                           "project",
-                           ms_utf8_clean(ms_label_project(t->project), name, sizeof name),
-                           "part", clean,
-                           "host", ms_utf8_clean(t->host, host, sizeof host), "attempt",
-                           (int)t->attempts, "elapsed_s",
-                           t->started_ms ? (double)(now - t->started_ms) / 1000.0 : 0.0,
-                           "bytes_done", (json_int_t)t->bytes_done, "bytes_expected",
-                           (json_int_t)t->expected_bytes));
+            arr,
+            json_pack("{s:I, s:s, s:s, s:s, s:i, s:f, s:I, s:I}", "run_id", (json_int_t)r->id,
+                      "project", ms_utf8_clean(ms_label_project(t->project), name, sizeof name),
+                      "part", clean, "host", ms_utf8_clean(t->host, host, sizeof host), "attempt",
+                      (int)t->attempts, "elapsed_s",
+                      t->started_ms ? (double)(now - t->started_ms) / 1000.0 : 0.0, "bytes_done",
+                      (json_int_t)t->bytes_done, "bytes_expected", (json_int_t)t->expected_bytes));
     }
 }
 
@@ -359,8 +356,9 @@ json_t *ms_master_status(const ms_master_t *m)
     json_t *last = !going && cur ? last_run_summary(m, cur) : json_null();
     /* The current run is the first going one: runs[0], already built. */
     json_t *run = going ? json_incref(json_array_get(active, 0)) : json_null();
-    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:I}", "run", run, "runs", active, "workers", workers,
-                     "running", running, "last_run", last, "queued", (json_int_t)(ms_queue_ready(m->queue) + ms_queue_delayed(m->queue)));
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:I}", "run", run, "runs", active, "workers",
+                     workers, "running", running, "last_run", last, "queued",
+                     (json_int_t)(ms_queue_ready(m->queue) + ms_queue_delayed(m->queue)));
 }
 
 static void on_status(ms_master_t *m, const ms_peer_t *peer)

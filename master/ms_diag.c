@@ -222,8 +222,10 @@ static json_t *host_json(const ms_run_worker_t *w, const host_sums_t *h)
              w->slots, 100 * full, h->samples, cpu_full, disk, net,
              task_cpu < 0 ? 0.0 : 100 * task_cpu);
     if (strcmp(v, "cpu-bound") == 0)
-        snprintf(sug, sizeof sug, "%s has no CPU to spare: more slots there would not help; add "
-                 "hosts or faster cores", host);
+        snprintf(sug, sizeof sug,
+                 "%s has no CPU to spare: more slots there would not help; add "
+                 "hosts or faster cores",
+                 host);
     else if (strcmp(v, "io-bound") == 0)
         snprintf(sug, sizeof sug, "%s waits on I/O with idle cores: %s", host,
                  disk >= 70 ? "its disks are saturated, spread the backups over more disks or "
@@ -286,7 +288,8 @@ static json_t *long_task_json(const run_figs_t *f, const ms_trec_t *t, double se
     if (t->n_items || t->n_chunks)
         snprintf(sug, sizeof sug,
                  "%s is part of a split project and still too big: lower split_min_mb, or give "
-                 "the folder more, smaller subfolders to cut it by", name);
+                 "the folder more, smaller subfolders to cut it by",
+                 name);
     else
         snprintf(sug, sizeof sug,
                  "%s was not split: a project is cut into chunks only when it costs more than a "

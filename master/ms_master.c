@@ -155,10 +155,10 @@ static int check_dead_holder(ms_runrec_t *r, char *err, size_t errlen)
     const char *prev = ms_lock_previous(r->dest_lock, &age);
     const char *lease = strstr(prev, "workers' lease ");
     unsigned lease_ms = 0;
-    if (!lease || sscanf(lease, "workers' lease %u ms", &lease_ms) != 1 ||
-        age * 1000 >= lease_ms)
+    if (!lease || sscanf(lease, "workers' lease %u ms", &lease_ms) != 1 || age * 1000 >= lease_ms)
         return 0;
-    ms_errf(err, errlen, "destination %s was in use by %s, which ended %.1f s ago without "
+    ms_errf(err, errlen,
+            "destination %s was in use by %s, which ended %.1f s ago without "
             "releasing it: its workers may write there for up to %.1f s more; try again then",
             r->dest, prev, age, (double)lease_ms / 1000 - age);
     ms_lock_release(&r->dest_lock);
@@ -195,8 +195,8 @@ static int lock_dest(ms_master_t *m, ms_runrec_t *r, char *err, size_t errlen)
         return check_dead_holder(r, err, errlen);
     if (errno == EWOULDBLOCK)
         return -1;
-    ms_warn("run %llu: %s: only this master's own runs are kept out of %s", (unsigned long long)r->id,
-            err, r->dest);
+    ms_warn("run %llu: %s: only this master's own runs are kept out of %s",
+            (unsigned long long)r->id, err, r->dest);
     err[0] = '\0';
     return 0;
 }
@@ -270,8 +270,8 @@ static void log_done(const ms_trec_t *t)
                 t->result.exit_code == 24 ? " (some source files vanished meanwhile)" : "");
     else
         ms_warn("run %llu: %s failed on %s after %u attempt(s) (exit %d): %s",
-                (unsigned long long)t->run->id, name, t->host, t->attempts,
-                t->result.exit_code, msg);
+                (unsigned long long)t->run->id, name, t->host, t->attempts, t->result.exit_code,
+                msg);
 }
 
 /* The run's last task is final: its end recorded, its waiters told. */
@@ -310,8 +310,11 @@ void ms_master_task_done(ms_master_t *m, ms_trec_t *t)
 
 void ms_master_fail_task(ms_master_t *m, ms_trec_t *t, const char *why)
 {
-    ms_result_t res = {.run_id = t->run->id, .task_id = t->id, .attempt = t->attempts,
-                       .exit_code = MS_EXIT_REFUSED, .message = strdup(why)};
+    ms_result_t res = {.run_id = t->run->id,
+                       .task_id = t->id,
+                       .attempt = t->attempts,
+                       .exit_code = MS_EXIT_REFUSED,
+                       .message = strdup(why)};
     t->orphan = 0;
     ms_run_set_result(t, &res);
     ms_master_task_done(m, t);
@@ -491,8 +494,7 @@ static int lock_all(ms_master_t *m, const ms_master_opts_t *o, char *err, size_t
 /* The owners of the master's state, each empty. */
 static int make_owners(ms_master_t *m, const ms_master_opts_t *o, char *err, size_t errlen)
 {
-    ms_guard_opts_t go = {o->listen, o->control, o->key, o->authorized, o->admin_keys,
-                          o->insecure};
+    ms_guard_opts_t go = {o->listen, o->control, o->key, o->authorized, o->admin_keys, o->insecure};
     ms_planner_hooks_t hooks = {on_whole, on_split, m};
     if (!(m->guard = ms_guard_new(m->ctx, &go, err, errlen)))
         return -1;
@@ -674,8 +676,8 @@ static size_t poll_items(ms_master_t *m, polled_t *p)
 {
     p->items[0] = (zmq_pollitem_t){m->wsock, 0, ZMQ_POLLIN, 0};
     /* No control socket (embedded): a slot poll(2) skips (fd -1). */
-    p->items[1] = m->csock ? (zmq_pollitem_t){m->csock, 0, ZMQ_POLLIN, 0}
-                           : (zmq_pollitem_t){NULL, -1, 0, 0};
+    p->items[1] =
+        m->csock ? (zmq_pollitem_t){m->csock, 0, ZMQ_POLLIN, 0} : (zmq_pollitem_t){NULL, -1, 0, 0};
     p->n_guard = ms_guard_poll_items(m->guard, p->items + 2, MAX_GUARD);
     p->n_walks =
         ms_planner_poll_items(m->planner, p->items + 2 + p->n_guard, p->walking, MAX_WALKS);

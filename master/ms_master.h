@@ -25,21 +25,21 @@
 typedef struct ms_master ms_master_t;
 
 typedef struct {
-    const char *listen;       /* endpoint the workers connect to (bound) */
-    const char *control;      /* control endpoint (bound), or NULL */
-    const ms_config_t *config;/* backup sets, or NULL; must outlive the master */
-    int heartbeat_ms;         /* 0: MS_HEARTBEAT_MS */
-    unsigned attempts;        /* attempts per task before it fails; 0: 3 */
-    int retry_delay_ms;       /* backoff before the first retry, doubling; 0: 1000 */
-    unsigned task_timeout_s;  /* a task running longer is killed (transient); 0: none */
-    unsigned split_min_mb;    /* chunks of a split project are at least this big; 0: 32 */
-    unsigned worker_wait_s;   /* a run without a usable worker for this long fails; 0: 600 */
-    int make_dest;            /* create a missing local destination to lock it (embedded: the
-                               * destination is this host's); else only lock one that exists */
-    size_t queue_limit;       /* tests: at most this many ready tasks; a task past it fails
-                               * as when memory runs out (ms_queue_set_limit); 0: none */
-    int no_split;             /* never split a project */
-    const char *catalog;      /* SQLite catalog file; NULL: none (nothing survives) */
+    const char *listen;        /* endpoint the workers connect to (bound) */
+    const char *control;       /* control endpoint (bound), or NULL */
+    const ms_config_t *config; /* backup sets, or NULL; must outlive the master */
+    int heartbeat_ms;          /* 0: MS_HEARTBEAT_MS */
+    unsigned attempts;         /* attempts per task before it fails; 0: 3 */
+    int retry_delay_ms;        /* backoff before the first retry, doubling; 0: 1000 */
+    unsigned task_timeout_s;   /* a task running longer is killed (transient); 0: none */
+    unsigned split_min_mb;     /* chunks of a split project are at least this big; 0: 32 */
+    unsigned worker_wait_s;    /* a run without a usable worker for this long fails; 0: 600 */
+    int make_dest;             /* create a missing local destination to lock it (embedded: the
+                                * destination is this host's); else only lock one that exists */
+    size_t queue_limit;        /* tests: at most this many ready tasks; a task past it fails
+                                * as when memory runs out (ms_queue_set_limit); 0: none */
+    int no_split;              /* never split a project */
+    const char *catalog;       /* SQLite catalog file; NULL: none (nothing survives) */
     /* Security of network (tcp://) endpoints: CURVE with the key pair in
      * key, workers' public keys in authorized/, admins' in admin_keys/.
      * Without key, network endpoints are refused unless insecure. */

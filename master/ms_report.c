@@ -125,10 +125,10 @@ static json_t *totals_json(const totals_t *s, double wall, unsigned slots)
     double bps = wall > 0 ? (double)s->xfer / wall : 0.0;
     return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:I, s:f, s:f, s:i}",
                      "tasks", s->tasks, "ok", s->ok, "failed", s->failed, "vanished", s->vanished,
-                     "files", s->files,
-                     "bytes_total", s->total, "bytes_transferred", s->xfer, "cpu_user_s",
-                     s->cpu_u, "cpu_sys_s", s->cpu_s, "read_bytes", s->rd, "write_bytes", s->wr,
-                     "throughput_bps", bps, "parallel_efficiency", eff, "slots", (int)slots);
+                     "files", s->files, "bytes_total", s->total, "bytes_transferred", s->xfer,
+                     "cpu_user_s", s->cpu_u, "cpu_sys_s", s->cpu_s, "read_bytes", s->rd,
+                     "write_bytes", s->wr, "throughput_bps", bps, "parallel_efficiency", eff,
+                     "slots", (int)slots);
 }
 
 /* A frozen run (finished, or read back from the catalog) carries its
@@ -181,7 +181,8 @@ static fold_t *fold_new(const ms_runrec_t *r)
 {
     fold_t *f = calloc(1, sizeof *f);
     size_t n = r->n_tasks ? r->n_tasks : 1;
-    if (!f || !(f->folded = calloc(n, sizeof *f->folded)) || !(f->rows = calloc(n, sizeof *f->rows))) {
+    if (!f || !(f->folded = calloc(n, sizeof *f->folded)) ||
+        !(f->rows = calloc(n, sizeof *f->rows))) {
         fold_free(f);
         return NULL;
     }
@@ -213,8 +214,8 @@ static fold_t *fold_new(const ms_runrec_t *r)
 
 /* The rows from..from+max-1 among those selected (all, or the failed ones)
  * as JSON; *selected: how many rows are selected in all. */
-static json_t *page_rows(const fold_t *f, size_t from, size_t max,
-                         int failed_only, size_t *selected)
+static json_t *page_rows(const fold_t *f, size_t from, size_t max, int failed_only,
+                         size_t *selected)
 {
     json_t *tasks = json_array();
     size_t k = 0;
@@ -312,14 +313,13 @@ json_t *ms_report_json_page(ms_report_t *rep, const ms_runrec_t *r, size_t from,
     if (r->finished)
         rfc3339(&r->finished_rt, finished, sizeof finished);
     const char *status = !r->finished ? "running" : r->n_failed ? "failed" : "ok";
-    json_t *out = json_pack("{s:I, s:s, s:s, s:s?, s:s, s:s?, s:f, s:s, s:o, s:o, s:o, s:o}", "run_id",
-                     (json_int_t)r->id, "source", ms_utf8_clean(r->source, src, sizeof src),
-                     "destination", ms_utf8_clean(r->dest, dst, sizeof dst), "set",
-                     r->set ? ms_utf8_clean(r->set, set, sizeof set) : NULL,
-                     "started", started, "finished", r->finished ? finished : NULL,
-                     "wall_seconds", wall, "status", status, "totals",
-                     totals_json(&tot, wall, slots), "tasks", tasks, "workers", workers,
-                     "diagnosis", diag);
+    json_t *out = json_pack(
+        "{s:I, s:s, s:s, s:s?, s:s, s:s?, s:f, s:s, s:o, s:o, s:o, s:o}", "run_id",
+        (json_int_t)r->id, "source", ms_utf8_clean(r->source, src, sizeof src), "destination",
+        ms_utf8_clean(r->dest, dst, sizeof dst), "set",
+        r->set ? ms_utf8_clean(r->set, set, sizeof set) : NULL, "started", started, "finished",
+        r->finished ? finished : NULL, "wall_seconds", wall, "status", status, "totals",
+        totals_json(&tot, wall, slots), "tasks", tasks, "workers", workers, "diagnosis", diag);
     if (out && (from > 0 || selected > json_array_size(tasks))) {
         json_object_set_new(out, "tasks_from", json_integer((json_int_t)from));
         json_object_set_new(out, "tasks_total", json_integer((json_int_t)selected));

@@ -25,7 +25,7 @@
 #include "ms_strv.h"
 
 typedef enum {
-    MS_TS_HELD,    /* waits for other tasks: the top task, the rest of a split project */
+    MS_TS_HELD, /* waits for other tasks: the top task, the rest of a split project */
     MS_TS_QUEUED,
     MS_TS_RUNNING,
     MS_TS_OK,
@@ -43,22 +43,22 @@ typedef struct ms_run ms_runrec_t;
 typedef struct {
     uint64_t id;
     ms_runrec_t *run;
-    char *project;   /* "" for the top task */
+    char *project; /* "" for the top task */
     /* A split project is its chunks plus its rest: the rest is the project's
      * own task, run once every chunk is final, with the chunks' paths
      * excluded (so it neither copies nor deletes them) and fixing the times
      * of the folders the chunks wrote into. */
-    uint64_t parent;   /* a chunk: its project's rest task; else MS_NO_TASK */
-    char *sub;         /* a chunk: folder in the project holding its items; NULL: "" */
-    char **items;      /* a chunk: entries of sub it copies */
-    char **excl;       /* the rest: paths it leaves to its chunks */
-    char **match;      /* a chunk of a big folder: rsync patterns of its names */
-    char **xmatch;     /* the rest: patterns (under their folder) it leaves */
-    double cost;       /* from the walk (bytes + files * MS_FILE_COST); 0: not walked */
-    uint64_t qseq;     /* queue order among equals (ms_sched.c) */
-    int64_t started_ms; /* monotonic, when last handed out */
-    int64_t not_before_ms; /* monotonic: a retry waits until then (backoff); an
-                            * orphan is requeued then unless its host claims it */
+    uint64_t parent;         /* a chunk: its project's rest task; else MS_NO_TASK */
+    char *sub;               /* a chunk: folder in the project holding its items; NULL: "" */
+    char **items;            /* a chunk: entries of sub it copies */
+    char **excl;             /* the rest: paths it leaves to its chunks */
+    char **match;            /* a chunk of a big folder: rsync patterns of its names */
+    char **xmatch;           /* the rest: patterns (under their folder) it leaves */
+    double cost;             /* from the walk (bytes + files * MS_FILE_COST); 0: not walked */
+    uint64_t qseq;           /* queue order among equals (ms_sched.c) */
+    int64_t started_ms;      /* monotonic, when last handed out */
+    int64_t not_before_ms;   /* monotonic: a retry waits until then (backoff); an
+                              * orphan is requeued then unless its host claims it */
     uint64_t bytes_done;     /* while running: from the worker's progress reports */
     uint64_t expected_bytes; /* its size last time (catalog), if expected_known */
     double expected_seconds; /* its duration last time, if expected_known */
@@ -66,18 +66,18 @@ typedef struct {
      * tasks on a few hosts keeps a few copies, not 100,000. Never NULL. */
     const char *host;      /* host of the current (or last) attempt; "" */
     const char *failed_on; /* host of the last failed attempt: retry elsewhere; "" */
-    ms_result_t result; /* last result; owns result.message */
-    uint32_t flags;    /* MS_TASK_* */
-    uint32_t pending;  /* the rest: chunks not final yet */
-    uint32_t n_chunks; /* the rest: chunks it was split into */
+    ms_result_t result;    /* last result; owns result.message */
+    uint32_t flags;        /* MS_TASK_* */
+    uint32_t pending;      /* the rest: chunks not final yet */
+    uint32_t n_chunks;     /* the rest: chunks it was split into */
     uint32_t n_items;
     uint32_t n_excl;
     uint32_t n_match;
     uint32_t n_xmatch;
     ms_task_state_t state;
-    uint32_t attempts;  /* attempts handed out so far; the current one is this */
-    uint8_t qclass;     /* 2: a retry or requeue, 1: never seen before, 0: known */
-    uint8_t orphan;     /* RUNNING as loaded from the catalog: awaits adoption */
+    uint32_t attempts; /* attempts handed out so far; the current one is this */
+    uint8_t qclass;    /* 2: a retry or requeue, 1: never seen before, 0: known */
+    uint8_t orphan;    /* RUNNING as loaded from the catalog: awaits adoption */
     uint8_t expected_known;
     char worker_id[32]; /* worker of the current (or last) attempt */
 } ms_trec_t;
@@ -95,7 +95,6 @@ typedef struct {
     unsigned unconfined; /* MS_UNCONFINED_*: the host said it may read or write anywhere */
 } ms_run_worker_t;
 
-
 /* Tasks live in segments of this many, so that adding tasks (chunks of a
  * split project) never moves one: the queue holds pointers to them. */
 #define MS_RUN_SEG 1024
@@ -103,17 +102,17 @@ typedef struct {
 struct ms_run {
     uint64_t id;
     char *source, *dest, *set;
-    uint32_t flags; /* MS_RUN_* */
+    uint32_t flags;                          /* MS_RUN_* */
     struct timespec started_rt, finished_rt; /* wall clock: report and durations */
     ms_trec_t **segs;
     size_t n_segs;
     size_t n_tasks;
-    size_t top;     /* index of the top task; n_tasks while there is none */
+    size_t top; /* index of the top task; n_tasks while there is none */
     /* Tasks in each state, kept by ms_run_set_state (the only writer of a
      * task's state), and what they add up to. */
     size_t n_in[MS_TS_COUNT];
     size_t n_scanning; /* projects still being walked or waiting to be split */
-    double prior_cost;    /* the previous run's total, from the catalog; 0: none */
+    double prior_cost; /* the previous run's total, from the catalog; 0: none */
     size_t n_finished, n_failed;
     int finished;
     struct ms_lock *dest_lock;  /* its hold on a local destination (MS_DEST_LOCK), or NULL */
@@ -126,10 +125,9 @@ struct ms_run {
      * catalog stores and reports of the finished run read (ms_diag_freeze):
      * {"diagnosis":…, "workers":{id:{…}}}. */
     char *extra_json;
-    char **names;           /* interned host names, owned */
+    char **names; /* interned host names, owned */
     size_t n_names;
 };
-
 
 /* A run with no tasks yet. set may be NULL. Returns NULL on out of memory. */
 ms_runrec_t *ms_run_new(uint64_t id, const char *source, const char *dest, const char *set);

@@ -13,9 +13,9 @@
 #include <stddef.h>
 
 typedef struct {
-    char **projects;   /* folder names, sorted bytewise; owned */
+    char **projects; /* folder names, sorted bytewise; owned */
     size_t n_projects;
-    size_t n_loose;    /* entries that are not folders */
+    size_t n_loose; /* entries that are not folders */
 } ms_scan_t;
 
 /* Scan root. Returns 0, or -1 with err set (root missing, not a folder,

@@ -143,8 +143,7 @@ static double entry_cost(const ms_wentry_t *e)
  * bytes alone, without star: "ab[\\c]". Every pattern holds a '[', so rsync
  * reads it as a wildcard pattern and its backslashes as escapes.
  */
-static char *range_pattern(const char *name, size_t d, unsigned char lo, unsigned char hi,
-                           int star)
+static char *range_pattern(const char *name, size_t d, unsigned char lo, unsigned char hi, int star)
 {
     char *prefix = strndup(name, d), *esc = prefix ? ms_split_escape(prefix) : NULL, *pat = NULL;
     size_t len = esc ? strlen(esc) + 10 : 0;
@@ -247,7 +246,8 @@ static void plan_ranges(plan_ctx_t *c, const ms_wlist_t *l, const char *sub)
         for (size_t k = i; k < j; k++)
             bytes += 2 * strlen(sub) + strlen(us.u[k].pat) + 2;
         if (cost >= c->min_chunk && c->out->n < MS_SPLIT_MAX_CHUNKS &&
-            c->out->n_match + n <= MS_MAX_ITEMS && c->out->rest_bytes + bytes <= MS_SPLIT_REST_BYTES) {
+            c->out->n_match + n <= MS_MAX_ITEMS &&
+            c->out->rest_bytes + bytes <= MS_SPLIT_REST_BYTES) {
             c->out->rest_bytes += bytes;
             ms_chunk_t *ch = new_chunk(c, sub, cost);
             if (ch && (ch->match = calloc(n, sizeof *ch->match))) {
@@ -300,8 +300,9 @@ static void pack(plan_ctx_t *c, const char *sub, const size_t *idx, size_t n)
         double cost = node_cost(e);
         size_t name = strlen(e->name) + 1;
         size_t b = 0;
-        while (b < n_bins && (bins[b].cost + cost > c->target || bins[b].n >= MS_SPLIT_CHUNK_ITEMS ||
-                              bins[b].name_bytes + name > MS_SPLIT_CHUNK_NAMES))
+        while (b < n_bins &&
+               (bins[b].cost + cost > c->target || bins[b].n >= MS_SPLIT_CHUNK_ITEMS ||
+                bins[b].name_bytes + name > MS_SPLIT_CHUNK_NAMES))
             b++;
         if (b == n_bins && !(bins[n_bins++].idx = malloc(MS_SPLIT_CHUNK_ITEMS * sizeof(size_t))))
             c->oom = 1;
@@ -356,8 +357,7 @@ int ms_split_plan(const ms_walk_t *w, double target, double min_chunk, ms_plan_t
 {
     memset(out, 0, sizeof *out);
     out->rest_cost = ms_split_cost(w->bytes, w->files);
-    if (w->hardlinks || w->incomplete || (w->n_nodes < 2 && w->n_lists == 0) ||
-        target < min_chunk)
+    if (w->hardlinks || w->incomplete || (w->n_nodes < 2 && w->n_lists == 0) || target < min_chunk)
         return 0;
     plan_ctx_t c = {.w = w, .target = target, .min_chunk = min_chunk, .out = out};
     c.first = calloc(w->n_nodes + 1, sizeof *c.first);

@@ -22,27 +22,29 @@
 
 #define MS_FILE_COST 16384.0 /* an entry costs rsync about as much as 16 KiB of data */
 #define MS_SPLIT_MIN_CHUNK (32.0 * 1024 * 1024) /* smaller is not worth an rsync of its own */
-#define MS_SPLIT_MAX_CHUNKS 1024     /* per project */
-#define MS_SPLIT_CHUNK_ITEMS 256     /* entries per chunk */
-#define MS_SPLIT_CHUNK_NAMES 65536   /* bytes of entry names per chunk (rsync's argv) */
-#define MS_SPLIT_MAX_SUB 3000        /* a chunk's folder path, bytes */
+#define MS_SPLIT_MAX_CHUNKS 1024                /* per project */
+#define MS_SPLIT_CHUNK_ITEMS 256                /* entries per chunk */
+#define MS_SPLIT_CHUNK_NAMES 65536              /* bytes of entry names per chunk (rsync's argv) */
+#define MS_SPLIT_MAX_SUB 3000                   /* a chunk's folder path, bytes */
 
 static inline double ms_split_cost(uint64_t bytes, uint64_t files)
 {
     return (double)bytes + (double)files * MS_FILE_COST;
 }
 
-#define MS_SPLIT_CHUNK_PATTERNS 64   /* name-range patterns per chunk */
-#define MS_SPLIT_REST_BYTES (1024 * 1024) /* the rest's exclusions, in all: its TASK
-                                           * must fit a frame (MS_MAX_FRAME_BYTES) */
-#define MS_SPLIT_MAX_DEPTH 240 /* name bytes a range goes into: patterns stay
-                                * under 2 * NAME_MAX bytes, escapes included */
+#define MS_SPLIT_CHUNK_PATTERNS 64 /* name-range patterns per chunk */
+#define MS_SPLIT_REST_BYTES                                                                        \
+    (1024 * 1024) /* the rest's exclusions, in all: its TASK                                       \
+                   * must fit a frame (MS_MAX_FRAME_BYTES) */
+#define MS_SPLIT_MAX_DEPTH                                                                         \
+    240 /* name bytes a range goes into: patterns stay                                             \
+         * under 2 * NAME_MAX bytes, escapes included */
 
 typedef struct {
-    char *sub;      /* folder relative to the project, "" for the project */
-    char **items;   /* entries of sub */
+    char *sub;    /* folder relative to the project, "" for the project */
+    char **items; /* entries of sub */
     uint32_t n_items;
-    char **match;   /* or: rsync patterns of entries of sub (name ranges) */
+    char **match; /* or: rsync patterns of entries of sub (name ranges) */
     uint32_t n_match;
     double cost;
 } ms_chunk_t;

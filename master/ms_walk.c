@@ -376,8 +376,8 @@ static void *walker_main(void *arg)
 {
     ms_walker_t *wk = arg;
     for (size_t i = 0; i < wk->n && !atomic_load(&wk->stop); i++) {
-        ms_walk_t *w = ms_walk_project(wk->source, wk->projects[i], wk->ids[i], wk->keep_min,
-                                       &wk->stop);
+        ms_walk_t *w =
+            ms_walk_project(wk->source, wk->projects[i], wk->ids[i], wk->keep_min, &wk->stop);
         if (!w && !atomic_load(&wk->stop) && (w = calloc(1, sizeof *w))) {
             w->task_id = wk->ids[i]; /* out of memory: an empty, incomplete walk */
             w->incomplete = 1;

@@ -27,8 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MS_WALK_MAX_FILES 4096  /* file entries kept per folder as nodes */
-#define MS_WALK_MAX_LIST 2000000 /* entries of one folder kept as a name list */
+#define MS_WALK_MAX_FILES 4096    /* file entries kept per folder as nodes */
+#define MS_WALK_MAX_LIST 2000000  /* entries of one folder kept as a name list */
 #define MS_WALK_MAX_NODES 1000000 /* per project: beyond, it is not split */
 
 typedef struct {
@@ -41,23 +41,23 @@ typedef struct {
 } ms_wnode_t;
 
 typedef struct {
-    char *name;      /* one path component */
-    uint64_t bytes;  /* its size; a folder's: its whole subtree */
-    uint64_t files;  /* 1; a folder's: its entries, itself included */
+    char *name;     /* one path component */
+    uint64_t bytes; /* its size; a folder's: its whole subtree */
+    uint64_t files; /* 1; a folder's: its entries, itself included */
 } ms_wentry_t;
 
 typedef struct {
-    size_t node;       /* the folder */
-    ms_wentry_t *e;    /* its entries, by name (byte order) */
+    size_t node;    /* the folder */
+    ms_wentry_t *e; /* its entries, by name (byte order) */
     size_t n;
 } ms_wlist_t;
 
 typedef struct ms_walk {
     uint64_t task_id;
     uint64_t bytes, files; /* the whole project */
-    int hardlinks;   /* some regular file has more than one link */
-    int incomplete;  /* some folder could not be read, or too many nodes */
-    ms_wnode_t *nodes; /* nodes[0] is the project; parents come before children */
+    int hardlinks;         /* some regular file has more than one link */
+    int incomplete;        /* some folder could not be read, or too many nodes */
+    ms_wnode_t *nodes;     /* nodes[0] is the project; parents come before children */
     size_t n_nodes;
     ms_wlist_t *lists; /* folders with too many entries for nodes */
     size_t n_lists;

@@ -100,12 +100,14 @@ static void take_hello(ms_wrec_t *w, const ms_hello_t *h)
     char ver[MS_MAX_NAME + 1];
     w->slots = h->slots;
     w->unconfined = h->unconfined;
-    snprintf(w->rsync, sizeof w->rsync, "%s", h->rsync ? ms_log_safe(h->rsync, ver, sizeof ver) : "");
+    snprintf(w->rsync, sizeof w->rsync, "%s",
+             h->rsync ? ms_log_safe(h->rsync, ver, sizeof ver) : "");
     ms_info("worker %s (%s) joined with %u slots%s%s", w->id, w->name, w->slots,
             w->rsync[0] ? ", " : "", w->rsync);
     if (w->unconfined)
         ms_warn("worker %s (%s) is unconfined: no %s%s%s; it reads and writes wherever a run "
-                "says", w->id, w->name, (w->unconfined & MS_UNCONFINED_SOURCE) ? "allow_source" : "",
+                "says",
+                w->id, w->name, (w->unconfined & MS_UNCONFINED_SOURCE) ? "allow_source" : "",
                 w->unconfined == (MS_UNCONFINED_SOURCE | MS_UNCONFINED_DEST) ? ", no " : "",
                 (w->unconfined & MS_UNCONFINED_DEST) ? "allow_dest" : "");
 }
@@ -158,7 +160,8 @@ static void on_hold(ms_master_t *m, ms_wrec_t *w, const ms_taskref_t *ref)
     ms_trec_t *t = find_task(m, ref->run_id, ref->task_id);
     char name[512];
     if (!t || t->state != MS_TS_RUNNING || t->attempts != ref->attempt ||
-        (!t->orphan && strcmp(t->worker_id, w->id) != 0 && ms_fleet_by_id(m->fleet, t->worker_id))) {
+        (!t->orphan && strcmp(t->worker_id, w->id) != 0 &&
+         ms_fleet_by_id(m->fleet, t->worker_id))) {
         ms_info("worker %s (%s) still runs run %llu task %llu attempt %u, which is no longer "
                 "its: cancelled",
                 w->id, w->name, (unsigned long long)ref->run_id, (unsigned long long)ref->task_id,
@@ -279,8 +282,7 @@ static void on_result(ms_master_t *m, ms_wrec_t *w, ms_result_t *res)
         int64_t delay = backoff_ms(m, t->attempts);
         t->failed_on = ms_run_intern(t->run, w->name);
         ms_warn("run %llu: %s failed on %s (attempt %u, %s), retrying in %.1f s",
-                (unsigned long long)t->run->id,
-                ms_label_task_log(t, name, sizeof name), w->name,
+                (unsigned long long)t->run->id, ms_label_task_log(t, name, sizeof name), w->name,
                 t->attempts, ms_log_safe(t->result.message, msg, sizeof msg), delay / 1000.0);
         ms_sched_delay(m, t, ms_now_ms() + delay);
         ms_journal_task(m->journal, t);
@@ -441,8 +443,10 @@ static void check_worker_wait(ms_master_t *m, int64_t now)
             r->no_worker_since_ms = now;
         if (now - r->no_worker_since_ms < (int64_t)r->worker_wait_s * 1000)
             continue;
-        snprintf(why, sizeof why, "no worker could take it for %u s (worker_wait): is a worker "
-                 "running, connected and able to run rsync?", r->worker_wait_s);
+        snprintf(why, sizeof why,
+                 "no worker could take it for %u s (worker_wait): is a worker "
+                 "running, connected and able to run rsync?",
+                 r->worker_wait_s);
         ms_error("run %llu: %s", (unsigned long long)r->id, why);
         ms_master_fail_unfinished(m, r, why, 0);
     }

@@ -228,7 +228,7 @@ int ms_zap_allow_dir(ms_zap_t *z, const char *domain, const char *dir, char *err
 
     if (!z || !domain || !*domain || strlen(domain) >= sizeof fresh.domain || !dir || !*dir)
         return ms_errf(err, errlen, "ZAP domain (1 to %zu bytes) and key directory required",
-                    sizeof fresh.domain - 1);
+                       sizeof fresh.domain - 1);
     if (list_load(z, &fresh, domain, dir, err, errlen) != 0)
         return -1;
     zap_list_t *old = find_list(z, domain, strlen(domain));
@@ -426,7 +426,7 @@ ms_zap_t *ms_zap_new(void *zmq_ctx, char *err, size_t errlen)
         zmq_setsockopt(z->sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
         zmq_bind(z->sock, MS_ZAP_ENDPOINT) != 0) {
         ms_errf(err, errlen, "cannot bind the ZAP handler on %s: %s", MS_ZAP_ENDPOINT,
-             zmq_strerror(errno));
+                zmq_strerror(errno));
         ms_zap_destroy(&z);
     }
     return z;

@@ -96,7 +96,7 @@ static int mp_item(const uint8_t *buf, size_t len, size_t pos, size_t *used, siz
     left = len - pos - hdr;
     if (n > left || (t.kind == MP_MAP && n > left / 2))
         return ms_errf(err, errlen, "count %" PRIu64 " at offset %zu exceeds the %zu bytes left", n,
-                      pos, left);
+                       pos, left);
     *used = hdr + (t.kind == MP_BLOB ? (size_t)n : 0);
     *items = t.kind == MP_MAP ? 2 * (size_t)n : t.kind == MP_ARRAY ? (size_t)n : 0;
     return t.kind == MP_MAP || t.kind == MP_ARRAY;
@@ -322,10 +322,10 @@ static int check_uint(const char *cmd, const field_t *f, uint64_t v, char *err, 
 {
     if (f->kind == F_FLAGS && (v & ~f->max) != 0)
         return ms_errf(err, errlen, "%s: field '%s' has unknown bits 0x%" PRIx64, cmd, f->key,
-                      v & ~f->max);
+                       v & ~f->max);
     if (f->kind != F_FLAGS && (v < f->min || v > f->max))
         return ms_errf(err, errlen, "%s: field '%s' is %" PRIu64 ", outside %" PRIu64 "..%" PRIu64,
-                      cmd, f->key, v, f->min, f->max);
+                       cmd, f->key, v, f->min, f->max);
     return 0;
 }
 
@@ -342,7 +342,7 @@ static int check_str(const char *cmd, const field_t *f, const char *s, size_t n,
 {
     if (n > f->max)
         return ms_errf(err, errlen, "%s: field '%s' is %zu bytes long, over %" PRIu64, cmd, f->key,
-                      n, f->max);
+                       n, f->max);
     if (n > 0 && memchr(s, '\0', n) != NULL)
         return ms_errf(err, errlen, "%s: field '%s' contains a NUL byte", cmd, f->key);
     return 0;

@@ -82,32 +82,32 @@ typedef struct {
     uint64_t run_id;
     uint64_t task_id;
     uint32_t attempt;
-    uint32_t flags;  /* MS_TASK_* */
-    char *project;   /* folder name under source; "" for an MS_TASK_TOP task */
-    char *source;    /* source root as the worker sees it */
-    char *dest;      /* destination root: a path or an rsync remote */
+    uint32_t flags;     /* MS_TASK_* */
+    char *project;      /* folder name under source; "" for an MS_TASK_TOP task */
+    char *source;       /* source root as the worker sees it */
+    char *dest;         /* destination root: a path or an rsync remote */
     uint32_t timeout_s; /* kill the task after this long; 0: no limit */
     /* A chunk of a split project (n_items > 0): copy the entries items[] of
      * the folder sub (relative to the project, "" = the project itself),
      * each one path component, into the same folder of the backup. */
-    char *sub;          /* never NULL after decoding; "" when absent */
-    char **items;       /* decoded: NULL when n_items is 0 */
+    char *sub;    /* never NULL after decoding; "" when absent */
+    char **items; /* decoded: NULL when n_items is 0 */
     uint32_t n_items;
     /* The rest of a split project (n_excl > 0, sub "" and no items): the
      * whole project but these paths (relative to the project), which its
      * chunks copy; excluded paths are neither copied nor deleted. */
-    char **excl;        /* decoded: NULL when n_excl is 0 */
+    char **excl; /* decoded: NULL when n_excl is 0 */
     uint32_t n_excl;
     /* A chunk of a folder with very many entries (n_match > 0, no items):
      * the entries of sub whose names match one of these rsync patterns,
      * and everything below them. Each pattern is one path component, built
      * by the master so that it holds a wildcard ('[' at least), so rsync
      * reads backslashes in it as escapes. */
-    char **match;       /* decoded: NULL when n_match is 0 */
+    char **match; /* decoded: NULL when n_match is 0 */
     uint32_t n_match;
     /* The rest of a project with such chunks: rsync patterns relative to
      * the project ("sub/[a-f]*", sub escaped), each excluded like excl. */
-    char **xmatch;      /* decoded: NULL when n_xmatch is 0 */
+    char **xmatch; /* decoded: NULL when n_xmatch is 0 */
     uint32_t n_xmatch;
 } ms_task_t;
 
@@ -115,13 +115,13 @@ typedef struct {
     uint64_t run_id;
     uint64_t task_id;
     uint32_t attempt;
-    int32_t exit_code;   /* rsync's exit status; -1 when it did not exit */
-    int32_t term_signal; /* signal that ended rsync, 0 when none */
-    double seconds;      /* wall time of the task */
+    int32_t exit_code;          /* rsync's exit status; -1 when it did not exit */
+    int32_t term_signal;        /* signal that ended rsync, 0 when none */
+    double seconds;             /* wall time of the task */
     uint64_t files;             /* rsync "Number of files" */
     uint64_t bytes_total;       /* rsync "Total file size" */
     uint64_t bytes_transferred; /* rsync "Total transferred file size" */
-    double cpu_user_s;   /* rsync and its children, from wait4 */
+    double cpu_user_s;          /* rsync and its children, from wait4 */
     double cpu_sys_s;
     uint64_t max_rss_kb;
     uint64_t read_bytes;  /* /proc/<pid>/io read_bytes */
@@ -132,7 +132,7 @@ typedef struct {
 typedef struct {
     char *message;
     uint32_t reconnect; /* BYE from the master: 1 = it restarts, keep tasks */
-} ms_text_t; /* BYE, ERROR */
+} ms_text_t;            /* BYE, ERROR */
 
 /*
  * HEARTBEAT. A worker's heartbeat carries t, its own monotonic clock in ms
@@ -149,11 +149,11 @@ typedef struct {
      * Counters are cumulative since the host booted: the master computes
      * rates from the difference of two heartbeats, so a lost one costs
      * nothing. */
-    uint32_t busy;          /* slots running a task */
-    double cpu_percent;     /* whole host, over the last interval */
+    uint32_t busy;      /* slots running a task */
+    double cpu_percent; /* whole host, over the last interval */
     double iowait_percent;
     uint32_t n_cpus;
-    char *cores;            /* per core: one byte each, percent + 1 (so never NUL) */
+    char *cores; /* per core: one byte each, percent + 1 (so never NUL) */
     double load1;
     uint64_t mem_total, mem_available;
     uint64_t disk_read_bytes, disk_write_bytes; /* whole disks */
@@ -188,10 +188,10 @@ typedef struct {
 
 typedef struct {
     uint64_t run_id;
-    char *report; /* RUN_DONE only: JSON text; NULL for RUN_STARTED and WAIT */
+    char *report;   /* RUN_DONE only: JSON text; NULL for RUN_STARTED and WAIT */
     uint64_t from;  /* REPORT: the first task row wanted (0: from the first) */
     uint32_t count; /* REPORT: rows wanted (0: a page of the master's size) */
-} ms_runref_t; /* RUN_STARTED, RUN_DONE, WAIT, REPORT */
+} ms_runref_t;      /* RUN_STARTED, RUN_DONE, WAIT, REPORT */
 
 typedef struct {
     char *json;

@@ -171,8 +171,8 @@ static int log_level_key(load_ctx_t *c, const char *value)
 }
 
 /* A number key: "name = N" within [min, max]. */
-static int uint_key(load_ctx_t *c, const char *key, const char *value, unsigned min,
-                    unsigned max, unsigned *out)
+static int uint_key(load_ctx_t *c, const char *key, const char *value, unsigned min, unsigned max,
+                    unsigned *out)
 {
     if (ms_parse_uint(value, min, max, out) != 0)
         return fail(c, "%s must be a number from %u to %u, not '%s'", key, min, max, value);

@@ -77,11 +77,11 @@ typedef struct {
     char *master_key;         /* the master's .pub file */
     char **allow_source;      /* roots this worker may read */
     size_t n_allow_source;
-    char **allow_dest;        /* roots this worker may write */
+    char **allow_dest; /* roots this worker may write */
     size_t n_allow_dest;
     /* both */
-    char *key;      /* this program's secret key file (.key) */
-    int insecure;   /* allow plaintext TCP */
+    char *key;    /* this program's secret key file (.key) */
+    int insecure; /* allow plaintext TCP */
     char *log_level;
     unsigned heartbeat_ms; /* 0: not set */
 } ms_config_t;

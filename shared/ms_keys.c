@@ -68,8 +68,9 @@ static int parse_key_text(char *buf, const char *path, const char *what, char *e
                        buf[len - 1] == '\t'))
         buf[--len] = '\0';
     if (len != MS_KEY_Z85_LEN)
-        return ms_errf(err, errlen, "%s is not a CURVE %s key: expected %d Z85 characters, found %zu",
-                    path, what, MS_KEY_Z85_LEN, len);
+        return ms_errf(err, errlen,
+                       "%s is not a CURVE %s key: expected %d Z85 characters, found %zu", path,
+                       what, MS_KEY_Z85_LEN, len);
     if (!ms_key_z85_valid(buf))
         return ms_errf(err, errlen, "%s is not a CURVE %s key: invalid Z85 text", path, what);
     return 0;
@@ -103,13 +104,13 @@ static int check_secret_mode(const struct stat *st, const char *path, char *err,
     uid_t me = geteuid();
 
     if (st->st_uid != me && st->st_uid != 0)
-        return ms_errf(err, errlen, "%s is owned by uid %u, not by this user (uid %u) or root", path,
-                    (unsigned)st->st_uid, (unsigned)me);
+        return ms_errf(err, errlen, "%s is owned by uid %u, not by this user (uid %u) or root",
+                       path, (unsigned)st->st_uid, (unsigned)me);
     if (st->st_mode & 077)
         return ms_errf(err, errlen,
-                    "permissions %04o for %s are too open: a secret key must not be accessible "
-                    "by group or others (chmod 600 %s)",
-                    (unsigned)(st->st_mode & 07777), path, path);
+                       "permissions %04o for %s are too open: a secret key must not be accessible "
+                       "by group or others (chmod 600 %s)",
+                       (unsigned)(st->st_mode & 07777), path, path);
     return 0;
 }
 
@@ -275,8 +276,8 @@ int ms_keys_generate(const char *base, char *err, size_t errlen)
 
     if (!zmq_has("curve"))
         return ms_errf(err, errlen,
-                    "this libzmq has no CURVE support (zmq_has(\"curve\") is "
-                    "false): install a libzmq built with libsodium");
+                       "this libzmq has no CURVE support (zmq_has(\"curve\") is "
+                       "false): install a libzmq built with libsodium");
     if (key_paths(base, key_path, pub_path, sizeof key_path, err, errlen) != 0 ||
         refuse_existing(pub_path, err, errlen) != 0)
         return -1;

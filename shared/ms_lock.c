@@ -17,7 +17,7 @@
 
 struct ms_lock {
     int fd;
-    char previous[256]; /* what the file said when taken: a holder that did not release it */
+    char previous[256];    /* what the file said when taken: a holder that did not release it */
     double previous_age_s; /* since that holder last wrote or touched it */
 };
 

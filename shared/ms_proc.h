@@ -8,8 +8,8 @@
 #include <sys/types.h>
 
 typedef struct {
-    uint64_t rchar, wchar;             /* bytes passed to read/write calls */
-    uint64_t read_bytes, write_bytes;  /* bytes that hit the storage layer */
+    uint64_t rchar, wchar;            /* bytes passed to read/write calls */
+    uint64_t read_bytes, write_bytes; /* bytes that hit the storage layer */
 } ms_proc_io_t;
 
 /*

@@ -64,14 +64,14 @@ typedef enum {
     MS_CMD_DRAIN = 0x0a,     /* worker -> master: send me no more tasks */
     MS_CMD_PROGRESS = 0x0b,  /* worker -> master: bytes done of a running task */
     /* client <-> master (control endpoint) */
-    MS_CMD_RUN = 0x10,         /* client -> master: source, dest, set */
-    MS_CMD_RUN_STARTED = 0x11, /* master -> client: run_id */
-    MS_CMD_RUN_DONE = 0x12,    /* master -> client: run_id, report (JSON text) */
-    MS_CMD_STATUS = 0x13,      /* client -> master: (empty) */
-    MS_CMD_STATUS_REPLY = 0x14,/* master -> client: json (JSON text) */
-    MS_CMD_WAIT = 0x15,        /* client -> master: run_id; answered by RUN_DONE */
-    MS_CMD_REPORT = 0x16,      /* client -> master: run_id; answered by RUN_DONE now */
-    MS_CMD_HISTORY = 0x17,     /* client -> master: n; answered by STATUS_REPLY */
+    MS_CMD_RUN = 0x10,          /* client -> master: source, dest, set */
+    MS_CMD_RUN_STARTED = 0x11,  /* master -> client: run_id */
+    MS_CMD_RUN_DONE = 0x12,     /* master -> client: run_id, report (JSON text) */
+    MS_CMD_STATUS = 0x13,       /* client -> master: (empty) */
+    MS_CMD_STATUS_REPLY = 0x14, /* master -> client: json (JSON text) */
+    MS_CMD_WAIT = 0x15,         /* client -> master: run_id; answered by RUN_DONE */
+    MS_CMD_REPORT = 0x16,       /* client -> master: run_id; answered by RUN_DONE now */
+    MS_CMD_HISTORY = 0x17,      /* client -> master: n; answered by STATUS_REPLY */
 } ms_cmd_t;
 
 /* Flags of a task. */
@@ -85,7 +85,8 @@ typedef enum {
 #define MS_TASK_FLAGS_KNOWN (MS_TASK_TOP | MS_TASK_DELETE | MS_TASK_PRUNE | MS_TASK_FORCE)
 
 /* Flags of a run (RUN from a client; kept in the catalog). */
-#define MS_RUN_DELETE 0x1u       /* mirror deletions (rsync --delete-delay), and remove the
+#define MS_RUN_DELETE                                                                              \
+    0x1u                         /* mirror deletions (rsync --delete-delay), and remove the        \
                                   * backups of projects gone from the source */
 #define MS_RUN_FORCE_DELETE 0x2u /* remove them even when they are more than a quarter */
 #define MS_RUN_FLAGS_KNOWN (MS_RUN_DELETE | MS_RUN_FORCE_DELETE)
@@ -99,10 +100,11 @@ typedef enum {
 #define MS_WORKER_WAIT_DEFAULT_S 600
 
 /* Exit codes a worker reports for a task that rsync did not end (RESULT). */
-#define MS_EXIT_REFUSED (-1)  /* refused: bad fields, a path outside its roots... */
-#define MS_EXIT_BUSY (-2)     /* could not take it now (draining): run it elsewhere */
-#define MS_EXIT_VANISHED (-3) /* its source folder is gone since the walk: nothing
-                               * to copy, nothing created (a warning, like rsync's 24) */
+#define MS_EXIT_REFUSED (-1) /* refused: bad fields, a path outside its roots... */
+#define MS_EXIT_BUSY (-2)    /* could not take it now (draining): run it elsewhere */
+#define MS_EXIT_VANISHED                                                                           \
+    (-3) /* its source folder is gone since the walk: nothing                                      \
+          * to copy, nothing created (a warning, like rsync's 24) */
 /* rsync's own code when its --max-delete limit stopped deletions; also what
  * the top task reports when pruning was refused (more than a quarter). */
 #define MS_EXIT_MAX_DELETE 25

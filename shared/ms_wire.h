@@ -18,7 +18,7 @@
 typedef struct {
     unsigned char id[MS_PEER_ID_MAX]; /* ROUTER routing id */
     size_t len;                       /* 0 when unknown / DEALER side */
-    char user_id[64]; /* who ZAP authenticated (the key's name); "" when none */
+    char user_id[64];                 /* who ZAP authenticated (the key's name); "" when none */
     /* libzmq's "Peer-Address" of the connection: the IP address of a tcp://
      * peer; for an ipc:// peer "HOST:UID:GID:PID", the kernel's word on the
      * process at the other end (SO_PEERCRED; ms_peer_ipc_cred). "" when
@@ -28,10 +28,10 @@ typedef struct {
 
 /* Receive results. */
 #define MS_WIRE_OK 1
-#define MS_WIRE_NONE 0      /* nothing to read (EAGAIN) */
-#define MS_WIRE_BAD (-1)    /* malformed: err says why; *peer is set if known */
-#define MS_WIRE_VERSION (-2)/* another protocol version: err says which */
-#define MS_WIRE_FAIL (-3)   /* the socket failed (errno set, e.g. ETERM) */
+#define MS_WIRE_NONE 0       /* nothing to read (EAGAIN) */
+#define MS_WIRE_BAD (-1)     /* malformed: err says why; *peer is set if known */
+#define MS_WIRE_VERSION (-2) /* another protocol version: err says which */
+#define MS_WIRE_FAIL (-3)    /* the socket failed (errno set, e.g. ETERM) */
 
 /*
  * Set the options every multisync socket gets: LINGER (ms), MAXMSGSIZE

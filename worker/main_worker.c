@@ -17,43 +17,51 @@
 #include "ms_secure.h"
 #include "ms_signal.h"
 
-static int noop_executor; /* --noop-executor: for the control-plane benchmark */
+static int noop_executor;    /* --noop-executor: for the control-plane benchmark */
 static int exit_with_parent; /* --exit-with-parent: the worker of `multisync run` */
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: multisync-worker --master ENDPOINT [options]\n"
-            "       multisync-worker -c FILE [options]\n"
-            "\n"
-            "Runs backup tasks handed out by a multisync master, each as a child rsync.\n"
-            "\n"
-            "  -m, --master EP        master's worker endpoint, e.g. tcp://backup1:5555\n"
-            "  -s, --slots N          tasks at once (default: number of cores)\n"
-            "  -n, --name NAME        host name shown in reports (default: hostname)\n"
-            "      --rsync PATH       rsync program (default: rsync from PATH)\n"
-            "      --rsync-opt OPT    extra rsync option, repeatable (e.g. --rsync-opt=-H)\n"
-            "      --heartbeat-ms N   heartbeat interval (default 1000)\n"
-            "      --drain-timeout S  on SIGTERM, let running tasks finish for up to S s\n"
-            "                         (default 60), then interrupt them\n"
-            "      --key FILE.key     this worker's CURVE key pair (multisync keygen)\n"
-            "      --master-key FILE  the master's public key (.pub)\n"
-            "      --insecure         allow a plaintext tcp:// master (no keys)\n"
-            "      --allow-source DIR only read sources under DIR (repeatable)\n"
-            "      --allow-dest DIR   only write backups under DIR (repeatable; may be an\n"
-            "                         rsync remote prefix such as backup-host:/srv)\n"
-            "      --noop-executor    benchmarks only: report every task done, run nothing\n"
-            "      --exit-with-parent for multisync run: stop at once when the process that\n"
-            "                         started this worker exits\n"
-            "  -c, --config FILE      read the [worker] section of FILE\n"
-            "  -v, --verbose          log debug messages\n"
-            "  -q, --quiet            log only errors\n"
-            "  -h, --help             this text\n");
+    fprintf(f, "usage: multisync-worker --master ENDPOINT [options]\n"
+               "       multisync-worker -c FILE [options]\n"
+               "\n"
+               "Runs backup tasks handed out by a multisync master, each as a child rsync.\n"
+               "\n"
+               "  -m, --master EP        master's worker endpoint, e.g. tcp://backup1:5555\n"
+               "  -s, --slots N          tasks at once (default: number of cores)\n"
+               "  -n, --name NAME        host name shown in reports (default: hostname)\n"
+               "      --rsync PATH       rsync program (default: rsync from PATH)\n"
+               "      --rsync-opt OPT    extra rsync option, repeatable (e.g. --rsync-opt=-H)\n"
+               "      --heartbeat-ms N   heartbeat interval (default 1000)\n"
+               "      --drain-timeout S  on SIGTERM, let running tasks finish for up to S s\n"
+               "                         (default 60), then interrupt them\n"
+               "      --key FILE.key     this worker's CURVE key pair (multisync keygen)\n"
+               "      --master-key FILE  the master's public key (.pub)\n"
+               "      --insecure         allow a plaintext tcp:// master (no keys)\n"
+               "      --allow-source DIR only read sources under DIR (repeatable)\n"
+               "      --allow-dest DIR   only write backups under DIR (repeatable; may be an\n"
+               "                         rsync remote prefix such as backup-host:/srv)\n"
+               "      --noop-executor    benchmarks only: report every task done, run nothing\n"
+               "      --exit-with-parent for multisync run: stop at once when the process that\n"
+               "                         started this worker exits\n"
+               "  -c, --config FILE      read the [worker] section of FILE\n"
+               "  -v, --verbose          log debug messages\n"
+               "  -q, --quiet            log only errors\n"
+               "  -h, --help             this text\n");
 }
 
 enum {
-    OPT_RSYNC = 256, OPT_RSYNC_OPT, OPT_HEARTBEAT, OPT_DRAIN, OPT_KEY, OPT_MASTER_KEY,
-    OPT_INSECURE, OPT_ALLOW_SOURCE, OPT_ALLOW_DEST, OPT_NOOP, OPT_EXIT_WITH_PARENT
+    OPT_RSYNC = 256,
+    OPT_RSYNC_OPT,
+    OPT_HEARTBEAT,
+    OPT_DRAIN,
+    OPT_KEY,
+    OPT_MASTER_KEY,
+    OPT_INSECURE,
+    OPT_ALLOW_SOURCE,
+    OPT_ALLOW_DEST,
+    OPT_NOOP,
+    OPT_EXIT_WITH_PARENT
 };
 
 static const char optstring[] = "m:s:n:c:vqh";
@@ -257,7 +265,8 @@ int main(int argc, char **argv)
     }
     /* A worker whose rsync cannot run would fail every task it is handed
      * while healthy workers sit idle: it does not start. */
-    if (!noop_executor && ms_rsync_version(cfg.rsync, version, sizeof version, err, sizeof err) != 0) {
+    if (!noop_executor &&
+        ms_rsync_version(cfg.rsync, version, sizeof version, err, sizeof err) != 0) {
         ms_error("%s", err);
         goto out;
     }
@@ -269,12 +278,19 @@ int main(int argc, char **argv)
         ms_warn("INSECURE: plaintext connection to %s: anyone on the path can read and forge "
                 "tasks",
                 cfg.master);
-    ms_agent_opts_t o = {.master = cfg.master, .name = cfg.name, .slots = cfg.slots,
-                         .rsync = cfg.rsync, .rsync_opts = cfg.rsync_opts,
-                         .n_rsync_opts = cfg.n_rsync_opts, .heartbeat_ms = (int)cfg.heartbeat_ms,
-                         .drain_timeout_s = cfg.drain_timeout_s, .key = cfg.key,
-                         .master_key = cfg.master_key, .insecure = cfg.insecure,
-                         .confine = confine, .noop = noop_executor,
+    ms_agent_opts_t o = {.master = cfg.master,
+                         .name = cfg.name,
+                         .slots = cfg.slots,
+                         .rsync = cfg.rsync,
+                         .rsync_opts = cfg.rsync_opts,
+                         .n_rsync_opts = cfg.n_rsync_opts,
+                         .heartbeat_ms = (int)cfg.heartbeat_ms,
+                         .drain_timeout_s = cfg.drain_timeout_s,
+                         .key = cfg.key,
+                         .master_key = cfg.master_key,
+                         .insecure = cfg.insecure,
+                         .confine = confine,
+                         .noop = noop_executor,
                          .rsync_version = version[0] ? version : NULL,
                          .unconfined = unconfined_bits(confine),
                          .exit_with_parent = exit_with_parent};

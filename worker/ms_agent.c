@@ -33,7 +33,7 @@
 
 /* A result sent and not yet known to have reached the master. */
 typedef struct {
-    ms_result_t r; /* owns r.message */
+    ms_result_t r;    /* owns r.message */
     uint64_t sent_at; /* our clock when last sent */
 } outbox_t;
 
@@ -41,31 +41,31 @@ typedef struct {
     const ms_agent_opts_t *o;
     void *ctx;
     void *sock;
-    ms_monitor_t *mon;     /* handshake failures of sock (CURVE only) */
+    ms_monitor_t *mon; /* handshake failures of sock (CURVE only) */
     ms_pool_t *pool;
     struct pollfd *fds;    /* the pool's descriptors, 1 + 2 x slots */
     zmq_pollitem_t *items; /* the socket, then fds */
     size_t max_fds;
-    int hb_ms;              /* our heartbeat interval (--heartbeat-ms) */
-    int beat_ms;            /* the one used: shorter when the master's lease asks */
+    int hb_ms;   /* our heartbeat interval (--heartbeat-ms) */
+    int beat_ms; /* the one used: shorter when the master's lease asks */
     int64_t next_hb_ms;
     int64_t next_progress_ms;
-    ms_host_t *host;        /* /proc sampler for the heartbeats; NULL if it failed */
-    int64_t last_heard_ms;  /* anything from the master */
-    int64_t acked_ms;       /* the master heard us at this time of ours */
-    int64_t ttl_ms;         /* the master's patience, from its acks */
+    ms_host_t *host;       /* /proc sampler for the heartbeats; NULL if it failed */
+    int64_t last_heard_ms; /* anything from the master */
+    int64_t acked_ms;      /* the master heard us at this time of ours */
+    int64_t ttl_ms;        /* the master's patience, from its acks */
     int64_t reconnect_at_ms;
     int reconnect_ivl_ms;
-    int lease_lost;         /* tasks were killed for lack of acks */
-    int refused_ivl_ms;     /* refused as a twin: next HELLO after this long; 0: not refused */
-    int version_logged;     /* said once that the master speaks another version */
-    unsigned bad_logged;    /* malformed messages logged on this connection */
+    int lease_lost;      /* tasks were killed for lack of acks */
+    int refused_ivl_ms;  /* refused as a twin: next HELLO after this long; 0: not refused */
+    int version_logged;  /* said once that the master speaks another version */
+    unsigned bad_logged; /* malformed messages logged on this connection */
     outbox_t *outbox;
     size_t n_out, cap_out;
     int draining;
     volatile sig_atomic_t *stop; /* the caller's flag: the stop signal's number */
     pid_t parent;                /* getppid() at start, for exit_with_parent */
-    int done;               /* leave the loop */
+    int done;                    /* leave the loop */
     int exit_code;
 } agent_t;
 
@@ -201,8 +201,8 @@ static int open_socket(agent_t *a, char *err, size_t errlen)
         zmq_setsockopt(a->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl) != 0 ||
         zmq_setsockopt(a->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max) != 0)
         return ms_errf(err, errlen, "cannot make a socket: %s", zmq_strerror(errno));
-    if (ms_secure_client(a->sock, a->o->master, a->o->key, a->o->master_key, a->o->insecure,
-                         &curve, err, errlen) != 0)
+    if (ms_secure_client(a->sock, a->o->master, a->o->key, a->o->master_key, a->o->insecure, &curve,
+                         err, errlen) != 0)
         return -1;
     if (curve && !(a->mon = ms_monitor_new(a->ctx, a->sock, err, errlen)))
         return -1;
@@ -291,8 +291,11 @@ static void check_lease(agent_t *a)
 
 static void refuse_task(agent_t *a, const ms_task_t *t, int code, const char *why)
 {
-    ms_result_t r = {.run_id = t->run_id, .task_id = t->task_id, .attempt = t->attempt,
-                     .exit_code = code, .message = strdup(why)};
+    ms_result_t r = {.run_id = t->run_id,
+                     .task_id = t->task_id,
+                     .attempt = t->attempt,
+                     .exit_code = code,
+                     .message = strdup(why)};
     char name[512], reason[2048]; /* why may name paths, which may hold any byte */
     ms_warn("task %s of run %llu %s: %s", ms_log_safe(t->project, name, sizeof name),
             (unsigned long long)t->run_id, code == MS_EXIT_VANISHED ? "vanished" : "refused",
@@ -599,8 +602,8 @@ static void finish(agent_t *a)
 
 static int setup(agent_t *a, char *err, size_t errlen)
 {
-    a->pool = ms_pool_new(a->o->rsync, a->o->rsync_opts, a->o->n_rsync_opts, a->o->slots, err,
-                          errlen);
+    a->pool =
+        ms_pool_new(a->o->rsync, a->o->rsync_opts, a->o->n_rsync_opts, a->o->slots, err, errlen);
     if (!a->pool)
         return -1;
     a->max_fds = 1 + 2 * (size_t)a->o->slots;

@@ -32,25 +32,25 @@
 #include <stddef.h>
 
 typedef struct {
-    const char *master;       /* endpoint to connect to */
-    const char *name;         /* host name shown in reports */
-    unsigned slots;           /* tasks at once */
-    const char *rsync;        /* rsync program */
-    char *const *rsync_opts;  /* extra rsync options from config/command line */
+    const char *master;      /* endpoint to connect to */
+    const char *name;        /* host name shown in reports */
+    unsigned slots;          /* tasks at once */
+    const char *rsync;       /* rsync program */
+    char *const *rsync_opts; /* extra rsync options from config/command line */
     size_t n_rsync_opts;
-    int heartbeat_ms;         /* 0: MS_HEARTBEAT_MS */
-    unsigned drain_timeout_s; /* on SIGTERM, wait this long for running tasks; 0: 60 */
-    const char *key;          /* our CURVE key pair (.key), for a tcp:// master */
-    const char *master_key;   /* the master's public key (.pub) */
-    int insecure;             /* allow plaintext to a tcp:// master */
+    int heartbeat_ms;                 /* 0: MS_HEARTBEAT_MS */
+    unsigned drain_timeout_s;         /* on SIGTERM, wait this long for running tasks; 0: 60 */
+    const char *key;                  /* our CURVE key pair (.key), for a tcp:// master */
+    const char *master_key;           /* the master's public key (.pub) */
+    int insecure;                     /* allow plaintext to a tcp:// master */
     const struct ms_confine *confine; /* roots tasks may touch; NULL: anywhere */
-    const char *rsync_version; /* its `rsync --version` line, told to the master; NULL */
-    unsigned unconfined;      /* MS_UNCONFINED_*: told to the master (status, reports) */
-    int noop;                 /* benchmark the control plane: report every task done
-                               * at once, run nothing */
-    int exit_with_parent;     /* leave at once, without draining, on SIGTERM (the
-                               * parent's PR_SET_PDEATHSIG) or when getppid() is no
-                               * longer what it was at start */
+    const char *rsync_version;        /* its `rsync --version` line, told to the master; NULL */
+    unsigned unconfined;              /* MS_UNCONFINED_*: told to the master (status, reports) */
+    int noop;                         /* benchmark the control plane: report every task done
+                                       * at once, run nothing */
+    int exit_with_parent;             /* leave at once, without draining, on SIGTERM (the
+                                       * parent's PR_SET_PDEATHSIG) or when getppid() is no
+                                       * longer what it was at start */
 } ms_agent_opts_t;
 
 /*

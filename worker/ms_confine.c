@@ -20,7 +20,6 @@ struct ms_confine {
 
 /* --- paths ------------------------------------------------------------------------ */
 
-
 /* The path part of a remote spec: after "rsync://" or the host's ':' / "::". */
 static const char *remote_path(const char *s)
 {
@@ -98,8 +97,8 @@ static const char *roots_text(const ms_strv_t *a, const ms_strv_t *b, char *buf,
 static int join(char *out, const char *dir, const char *name)
 {
     size_t len = strlen(dir);
-    int no_sep =
-        !*name || (len && dir[len - 1] == '/') || (len && dir[len - 1] == ':' && ms_path_is_remote(dir));
+    int no_sep = !*name || (len && dir[len - 1] == '/') ||
+                 (len && dir[len - 1] == ':' && ms_path_is_remote(dir));
     const char *sep = no_sep ? "" : "/";
     return (size_t)snprintf(out, PATH_MAX, "%s%s%s", dir, sep, name) < PATH_MAX ? 0 : -1;
 }
@@ -149,7 +148,7 @@ static int resolve_maybe_missing(const char *path, char *out, char *err, size_t 
             return ms_errf(err, errlen, "destination %s: %s: %s", path, head, strerror(errno));
         if (lstat(head, &st) == 0)
             return ms_errf(err, errlen, "destination %s: %s is a symbolic link to nowhere", path,
-                        head);
+                           head);
         split_last(head, comp, sizeof comp);
         if (strcmp(comp, "..") == 0)
             return ms_errf(err, errlen, "destination %s: '..' after a missing directory", path);
@@ -280,8 +279,8 @@ static int check_remote_dest(const ms_confine_t *c, const char *path, char *err,
     if (find_root(&c->dst_remote, path, 1))
         return 0;
     return ms_errf(err, errlen,
-                "destination %s is remote and no allowed remote destination matches it (%s)", path,
-                roots_text(&c->dst_remote, &c->dst_local, roots, sizeof roots));
+                   "destination %s is remote and no allowed remote destination matches it (%s)",
+                   path, roots_text(&c->dst_remote, &c->dst_local, roots, sizeof roots));
 }
 
 static int check_local_dest(const ms_confine_t *c, const char *root, const char *rel, char *err,

@@ -52,15 +52,15 @@ struct ms_child {
     bool reaped, finished;
     uint64_t seq; /* finish order, so results come out first finished first */
     struct timespec started;
-    double timeout_s;  /* kill it when it has run this long; 0: never */
-    char why[128];     /* why the pool killed it, for the message */
-    struct timespec term_at; /* when it got SIGTERM from the pool; 0: not yet */
-    uint64_t bytes_done; /* from rsync's --info=progress2 lines */
-    ms_result_t res; /* res.message stays NULL: msg is copied on collection */
+    double timeout_s;          /* kill it when it has run this long; 0: never */
+    char why[128];             /* why the pool killed it, for the message */
+    struct timespec term_at;   /* when it got SIGTERM from the pool; 0: not yet */
+    uint64_t bytes_done;       /* from rsync's --info=progress2 lines */
+    ms_result_t res;           /* res.message stays NULL: msg is copied on collection */
     char msg[MSG_TAIL + 1024]; /* note + why + tail */
-    char note[768];  /* what the worker did besides rsync: links replaced, backups removed */
+    char note[768];       /* what the worker did besides rsync: links replaced, backups removed */
     int32_t refused_exit; /* rsync succeeded but the task fails with this (pruning refused) */
-    char dst_path[1024]; /* the destination folder, named in messages for DST_FD_PATH */
+    char dst_path[1024];  /* the destination folder, named in messages for DST_FD_PATH */
     size_t out_len, err_len;
     char out[OUT_KEEP];
     char errbuf[ERR_KEEP];
@@ -311,10 +311,10 @@ static int free_slot(const ms_pool_t *p)
 /* Everything a task needs before its rsync starts (see ms_pool_start). */
 typedef struct {
     ms_anchor_t a;
-    ms_task_t t;   /* the task; a chunk's items only those still there */
-    char **items;  /* t.items when some were dropped (borrowed strings) */
+    ms_task_t t;  /* the task; a chunk's items only those still there */
+    char **items; /* t.items when some were dropped (borrowed strings) */
     ms_prune_t prune;
-    int list_fd;   /* the top task's list of backups to remove; -1 */
+    int list_fd; /* the top task's list of backups to remove; -1 */
 } launch_t;
 
 static void launch_free(launch_t *l)
@@ -351,8 +351,10 @@ static int keep_present_items(launch_t *l, struct ms_child *c, char *err, size_t
         if (fstatat(l->a.src, l->t.items[i], &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
             l->items[kept++] = l->t.items[i];
     if (kept == 0) {
-        ms_errf(err, errlen, "the %u entries of this part vanished from the source since the walk: "
-                "nothing to copy", l->t.n_items);
+        ms_errf(err, errlen,
+                "the %u entries of this part vanished from the source since the walk: "
+                "nothing to copy",
+                l->t.n_items);
         return MS_POOL_VANISHED;
     }
     if (kept < l->t.n_items) {
@@ -439,7 +441,9 @@ int ms_pool_start(ms_pool_t *p, const ms_task_t *t, char *err, size_t errlen)
     if ((argv = ms_rsync_argv(p->rsync, p->extra.v, p->extra.n, &l.t, &w, err, errlen)) == NULL)
         goto out;
     setup = (struct child_setup){.cwd_fd = l.a.dst >= 0 ? l.a.src : l.a.src_root,
-                                 .dst_fd = l.a.dst, .list_fd = l.list_fd, .argv = argv,
+                                 .dst_fd = l.a.dst,
+                                 .list_fd = l.list_fd,
+                                 .argv = argv,
                                  .envp = envp};
     if (spawn(c, &setup, err, errlen) < 0)
         goto out;
@@ -886,8 +890,8 @@ size_t ms_pool_progress(const ms_pool_t *p, ms_progress_t *out, size_t max)
     for (unsigned i = 0; p != NULL && i < p->slots && n < max; i++) {
         const struct ms_child *c = p->child[i];
         if (c != NULL && !c->finished && !c->reaped)
-            out[n++] = (ms_progress_t){c->res.run_id, c->res.task_id, c->res.attempt,
-                                       c->bytes_done};
+            out[n++] =
+                (ms_progress_t){c->res.run_id, c->res.task_id, c->res.attempt, c->bytes_done};
     }
     return n;
 }

@@ -38,8 +38,8 @@ typedef struct ms_pool ms_pool_t;
  * slots: at most this many children at once.
  * Returns NULL with err set on failure.
  */
-ms_pool_t *ms_pool_new(const char *rsync, char *const *extra, size_t n_extra,
-                       unsigned slots, char *err, size_t errlen);
+ms_pool_t *ms_pool_new(const char *rsync, char *const *extra, size_t n_extra, unsigned slots,
+                       char *err, size_t errlen);
 
 /* Kill (SIGKILL to each process group) and reap what still runs, free all.
  * Accepts NULL and *p == NULL; sets *p to NULL. */

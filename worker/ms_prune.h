@@ -38,8 +38,8 @@ int ms_prune_plan(int src_root, int dst_root, int force, ms_prune_t *p, char *er
 /*
  * A file (a memfd, close-on-exec, at its start) holding one rsync include
  * pattern per gone folder, "/NAME/" written to match literally, each ended
- * by a NUL (for --from0 --include-from=-, with the file as rsync's stdin). Returns its descriptor, or -1 with err set.
- * p must not be refused and must have n_gone > 0.
+ * by a NUL (for --from0 --include-from=-, with the file as rsync's stdin). Returns its descriptor,
+ * or -1 with err set. p must not be refused and must have n_gone > 0.
  */
 int ms_prune_patterns(const ms_prune_t *p, char *err, size_t errlen);
 

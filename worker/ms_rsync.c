@@ -346,7 +346,8 @@ static char *task_path(const char *root, const ms_task_t *t, const char *name)
 static char *in_dir(const char *dir, const char *name)
 {
     size_t len = strlen(dir);
-    int no_sep = len > 0 && (dir[len - 1] == '/' || (dir[len - 1] == ':' && ms_path_is_remote(dir)));
+    int no_sep =
+        len > 0 && (dir[len - 1] == '/' || (dir[len - 1] == ':' && ms_path_is_remote(dir)));
     char *s;
 
     return asprintf(&s, "%s%s%s", dir, no_sep ? "" : "/", name) < 0 ? NULL : s;
@@ -503,9 +504,11 @@ static int check_argv_args(char *const *extra, size_t n_extra, const ms_task_t *
      * --delete-excluded, each would delete what the others copy. */
     for (size_t i = 0; is_split(t) && i < n_extra; i++)
         if (strncmp(extra[i], "--delete-excluded", 17) == 0)
-            return ms_errf(err, errlen, "refusing part of a split project with rsync option %s: "
+            return ms_errf(err, errlen,
+                           "refusing part of a split project with rsync option %s: "
                            "it would delete what other parts copy (remove it, or run the master "
-                           "with --no-split)", extra[i]);
+                           "with --no-split)",
+                           extra[i]);
     if (w->relative && is_split(t))
         return ms_errf(err, errlen, "a part of a split project cannot go to a remote destination");
     return 0;
@@ -626,8 +629,10 @@ int ms_rsync_check_delete_safe(const ms_task_t *t, int src, int dst, char *err, 
         ms_errf(err, errlen, "source %s is not a readable folder: %s", sp ? sp : t->source,
                 strerror(src_errno));
     else
-        ms_errf(err, errlen, "refusing to mirror deletions: source %s is empty while its backup "
-                "%s is not (unmounted source?)", sp ? sp : t->source, dp ? dp : t->dest);
+        ms_errf(err, errlen,
+                "refusing to mirror deletions: source %s is empty while its backup "
+                "%s is not (unmounted source?)",
+                sp ? sp : t->source, dp ? dp : t->dest);
     free(sp);
     free(dp);
     return -1;

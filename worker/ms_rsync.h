@@ -142,8 +142,8 @@ typedef struct {
  * Returns a NULL-terminated, malloc'd vector (free with ms_rsync_argv_free)
  * or NULL with err set. The task must have passed ms_rsync_check_task.
  */
-char **ms_rsync_argv(const char *rsync, char *const *extra, size_t n_extra,
-                     const ms_task_t *t, const ms_rsync_where_t *w, char *err, size_t errlen);
+char **ms_rsync_argv(const char *rsync, char *const *extra, size_t n_extra, const ms_task_t *t,
+                     const ms_rsync_where_t *w, char *err, size_t errlen);
 void ms_rsync_argv_free(char **argv);
 
 /*

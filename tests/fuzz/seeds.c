@@ -36,32 +36,60 @@ int main(int argc, char **argv)
     ms_msg_t m[32];
     size_t n = 0;
     memset(m, 0, sizeof m);
-    m[n].cmd = MS_CMD_HELLO, m[n++].u.hello = (ms_hello_t){"hostA", 8, "rsync  version 3.2.7  protocol version 31", 3};
+    m[n].cmd = MS_CMD_HELLO,
+    m[n++].u.hello = (ms_hello_t){"hostA", 8, "rsync  version 3.2.7  protocol version 31", 3};
     m[n].cmd = MS_CMD_READY, m[n++].u.ready.credit = 2;
     /* every TASK field, the lists too (a real task has items or match, or
      * excl and xmatch, never a mix) */
     static char *items[] = {"lib", "-rf"}, *excl[] = {"big/a*b"};
     static char *match[] = {"IMG_0[\\0-\\4]*", "ab[\\c]"}, *xmatch[] = {"f/[\\\x80-\\\xff]*"};
-    m[n].cmd = MS_CMD_TASK,
-    m[n++].u.task = (ms_task_t){.run_id = 1, .task_id = 2, .attempt = 1, .flags = MS_TASK_DELETE,
-                                .project = "-e x\xff", .source = "/data/prod",
-                                .dest = "host:/backup", .timeout_s = 3600, .sub = "src/x",
-                                .items = items, .n_items = 2, .excl = excl, .n_excl = 1,
-                                .match = match, .n_match = 2, .xmatch = xmatch, .n_xmatch = 1};
+    m[n].cmd = MS_CMD_TASK, m[n++].u.task = (ms_task_t){.run_id = 1,
+                                                        .task_id = 2,
+                                                        .attempt = 1,
+                                                        .flags = MS_TASK_DELETE,
+                                                        .project = "-e x\xff",
+                                                        .source = "/data/prod",
+                                                        .dest = "host:/backup",
+                                                        .timeout_s = 3600,
+                                                        .sub = "src/x",
+                                                        .items = items,
+                                                        .n_items = 2,
+                                                        .excl = excl,
+                                                        .n_excl = 1,
+                                                        .match = match,
+                                                        .n_match = 2,
+                                                        .xmatch = xmatch,
+                                                        .n_xmatch = 1};
     /* a match chunk and a rest as a worker accepts them (ms_rsync_check_task) */
-    m[n].cmd = MS_CMD_TASK,
-    m[n++].u.task = (ms_task_t){.run_id = 1, .task_id = 3, .attempt = 1, .flags = MS_TASK_DELETE,
-                                .project = "p", .source = "/data", .dest = "/backup",
-                                .sub = "flat", .match = match, .n_match = 2};
-    m[n].cmd = MS_CMD_TASK,
-    m[n++].u.task = (ms_task_t){.run_id = 1, .task_id = 4, .attempt = 1, .project = "p",
-                                .source = "/data", .dest = "/backup", .excl = excl,
-                                .n_excl = 1, .xmatch = xmatch, .n_xmatch = 1};
-    m[n].cmd = MS_CMD_RESULT, m[n++].u.result = (ms_result_t){.run_id = 1, .task_id = 2,
-                                                              .attempt = 1, .exit_code = 23,
-                                                              .seconds = 1.5, .files = 9,
+    m[n].cmd = MS_CMD_TASK, m[n++].u.task = (ms_task_t){.run_id = 1,
+                                                        .task_id = 3,
+                                                        .attempt = 1,
+                                                        .flags = MS_TASK_DELETE,
+                                                        .project = "p",
+                                                        .source = "/data",
+                                                        .dest = "/backup",
+                                                        .sub = "flat",
+                                                        .match = match,
+                                                        .n_match = 2};
+    m[n].cmd = MS_CMD_TASK, m[n++].u.task = (ms_task_t){.run_id = 1,
+                                                        .task_id = 4,
+                                                        .attempt = 1,
+                                                        .project = "p",
+                                                        .source = "/data",
+                                                        .dest = "/backup",
+                                                        .excl = excl,
+                                                        .n_excl = 1,
+                                                        .xmatch = xmatch,
+                                                        .n_xmatch = 1};
+    m[n].cmd = MS_CMD_RESULT, m[n++].u.result = (ms_result_t){.run_id = 1,
+                                                              .task_id = 2,
+                                                              .attempt = 1,
+                                                              .exit_code = 23,
+                                                              .seconds = 1.5,
+                                                              .files = 9,
                                                               .message = "rsync: failed"};
-    m[n].cmd = MS_CMD_HEARTBEAT, m[n++].u.heartbeat = (ms_heartbeat_t){.t = 123, .ack = 120, .ttl_ms = 3000};
+    m[n].cmd = MS_CMD_HEARTBEAT,
+    m[n++].u.heartbeat = (ms_heartbeat_t){.t = 123, .ack = 120, .ttl_ms = 3000};
     m[n].cmd = MS_CMD_HOLD, m[n++].u.taskref = (ms_taskref_t){1, 2, 3};
     m[n].cmd = MS_CMD_CANCEL, m[n++].u.taskref = (ms_taskref_t){1, 2, 3};
     m[n++].cmd = MS_CMD_DRAIN;
@@ -75,12 +103,16 @@ int main(int argc, char **argv)
     m[n].cmd = MS_CMD_STATUS_REPLY, m[n++].u.json.json = "{\"workers\": []}";
     m[n].cmd = MS_CMD_WAIT, m[n++].u.runref.run_id = 7;
     m[n].cmd = MS_CMD_REPORT, m[n++].u.runref.run_id = 7;
-    m[n].cmd = MS_CMD_REPORT, m[n++].u.runref = (ms_runref_t){.run_id = 7, .from = 2000, .count = 500};
+    m[n].cmd = MS_CMD_REPORT,
+    m[n++].u.runref = (ms_runref_t){.run_id = 7, .from = 2000, .count = 500};
     m[n].cmd = MS_CMD_HISTORY, m[n++].u.history.n = 10;
     m[n].cmd = MS_CMD_PROGRESS, m[n++].u.progress = (ms_progress_t){1, 2, 1, 4096};
-    m[n].cmd = MS_CMD_HEARTBEAT,
-    m[n++].u.heartbeat = (ms_heartbeat_t){.t = 9, .busy = 1, .cpu_percent = 50, .n_cpus = 2,
-                                          .cores = "\x33\x65", .disk_read_bytes = 4096};
+    m[n].cmd = MS_CMD_HEARTBEAT, m[n++].u.heartbeat = (ms_heartbeat_t){.t = 9,
+                                                                       .busy = 1,
+                                                                       .cpu_percent = 50,
+                                                                       .n_cpus = 2,
+                                                                       .cores = "\x33\x65",
+                                                                       .disk_read_bytes = 4096};
     for (size_t i = 0; i < n; i++)
         if (write_seed(argv[1], &m[i], i) != 0)
             return 1;

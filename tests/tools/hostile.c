@@ -51,12 +51,12 @@ static void send3(void *s, const void *p, size_t plen, int cmd, const void *body
 static void huge_headers(void *s)
 {
     static const unsigned char bodies[][8] = {
-        {0xdd, 0xff, 0xff, 0xff, 0xff},             /* array32 of 2^32-1 */
-        {0xdf, 0xff, 0xff, 0xff, 0xff},             /* map32 */
-        {0x81, 0xdb, 0xff, 0xff, 0xff, 0xff},       /* str32 key */
+        {0xdd, 0xff, 0xff, 0xff, 0xff},                  /* array32 of 2^32-1 */
+        {0xdf, 0xff, 0xff, 0xff, 0xff},                  /* map32 */
+        {0x81, 0xdb, 0xff, 0xff, 0xff, 0xff},            /* str32 key */
         {0x81, 0xa1, 'x', 0xc6, 0xff, 0xff, 0xff, 0xff}, /* bin32 value */
         {0x81, 0xa1, 'x', 0xc9, 0xff, 0xff, 0xff, 0xff}, /* ext32 value */
-        {0xde, 0xff, 0xff},                         /* map16 of 65535 */
+        {0xde, 0xff, 0xff},                              /* map16 of 65535 */
     };
     for (int cmd = 0; cmd < 32; cmd++)
         for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++)
@@ -66,8 +66,8 @@ static void huge_headers(void *s)
 static void wrong_types_and_versions(void *s)
 {
     /* HELLO {name: 5, slots: "many"}, TASK {project: []}, RESULT {} */
-    static const unsigned char hello[] = {0x82, 0xa4, 'n', 'a', 'm', 'e', 0x05, 0xa5, 's',
-                                          'l',  'o',  't', 's', 0xa4, 'm', 'a', 'n', 'y'};
+    static const unsigned char hello[] = {0x82, 0xa4, 'n', 'a', 'm',  'e', 0x05, 0xa5, 's',
+                                          'l',  'o',  't', 's', 0xa4, 'm', 'a',  'n',  'y'};
     static const unsigned char task[] = {0x81, 0xa7, 'p', 'r', 'o', 'j', 'e', 'c', 't', 0x90};
     unsigned char v9[MS_PROTO_FRAME_LEN] = {'M', 'S', 'Y', 'N', 'C', 9};
     send3(s, proto, sizeof proto, MS_CMD_HELLO, hello, sizeof hello);

@@ -48,8 +48,11 @@ static int setup(void **state)
     assert_true(fx->agent >= 0);
     if (fx->agent == 0) {
         ms_log_init("test-agent", MS_LOG_ERROR);
-        ms_agent_opts_t o = {.master = fx->ep, .name = "agent-under-test", .slots = 2,
-                             .rsync = "rsync", .heartbeat_ms = 100};
+        ms_agent_opts_t o = {.master = fx->ep,
+                             .name = "agent-under-test",
+                             .slots = 2,
+                             .rsync = "rsync",
+                             .heartbeat_ms = 100};
         _exit(ms_agent_run(&o, &never_stop));
     }
     fx->ctx = zmq_ctx_new();
@@ -145,8 +148,8 @@ static void test_agent_runs_a_task_and_reports_its_counters(void **state)
     expect(fx, MS_CMD_READY, &m);
     ms_msg_clear(&m);
     ms_msg_t task = {.cmd = MS_CMD_TASK};
-    task.u.task = (ms_task_t){.run_id = 7, .task_id = 3, .attempt = 1, .project = "proj",
-                              .source = src, .dest = dst};
+    task.u.task = (ms_task_t){
+        .run_id = 7, .task_id = 3, .attempt = 1, .project = "proj", .source = src, .dest = dst};
     assert_int_equal(ms_wire_send(fx->router, &fx->peer, &task, err, sizeof err), 0);
 
     expect(fx, MS_CMD_RESULT, &m);
@@ -269,7 +272,8 @@ static void test_agent_beats_as_often_as_the_master_lease_needs(void **state)
     for (int waited = 0; waited < 5000 && n < 16; waited += 5) {
         zmq_pollitem_t it = {fx->router, 0, ZMQ_POLLIN, 0};
         zmq_poll(&it, 1, 5);
-        while (n < 16 && ms_wire_recv(fx->router, 1, &fx->peer, &m, err, sizeof err) == MS_WIRE_OK) {
+        while (n < 16 &&
+               ms_wire_recv(fx->router, 1, &fx->peer, &m, err, sizeof err) == MS_WIRE_OK) {
             if (m.cmd == MS_CMD_HEARTBEAT) {
                 t[n++] = (int64_t)m.u.heartbeat.t; /* the agent's own clock */
                 ms_msg_t a = {.cmd = MS_CMD_HEARTBEAT};
@@ -413,14 +417,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_agent_announces_and_grants_its_slots, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agent_runs_a_task_and_reports_its_counters, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_agent_never_copies_a_chunk_through_a_symbolic_link, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_agent_ignores_a_master_of_another_version_and_reconnects, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_agent_never_copies_a_chunk_through_a_symbolic_link,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_agent_ignores_a_master_of_another_version_and_reconnects, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agent_leaves_when_the_master_says_bye, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_agent_beats_as_often_as_the_master_lease_needs,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_agent_beats_as_often_as_the_master_lease_needs, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(
             test_agent_with_exit_with_parent_stops_when_its_parent_exits, setup_orphan,
             teardown_orphan),

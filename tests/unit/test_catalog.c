@@ -843,8 +843,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_newer_schema_version_is_refused_with_a_message,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_closing_null_or_twice_is_harmless, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cheap_task_updates_store_what_whole_saves_store,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cheap_task_updates_store_what_whole_saves_store, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(
             test_a_split_project_comes_back_with_its_chunks_and_their_paths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_catalog_of_schema_1_is_upgraded_and_keeps_its_runs,

@@ -1049,7 +1049,7 @@ static void test_chunks_and_rests_round_trip_with_awkward_names_and_patterns(voi
 {
     static char *items[] = {"-rf", "a*b", "[x]", "new\nline", "back\\slash", " ", "\xff\xfe", ""};
     static char *excl[] = {"a/b c/*", "x\\y/[z]?", "\xc3\x28/--delete"};
-    static char *match[] = {"IMG_0[\\0-\\4]*", "ab[\\c]", "[\\\x80-\\\xff]*",
+    static char *match[] = {"IMG_0[\\0-\\4]*",          "ab[\\c]",      "[\\\x80-\\\xff]*",
                             "a\\*\\?\\[\\\\[\\]-\\^]*", "\xc3[\\\xa9]", "[\\--\\!]*"};
     static char *xmatch[] = {"flat/[\\a-\\f]*", "s\\[1]/\xff x/[\\\x01-\\\xfe]*"};
     ms_msg_t chunk = sample_task("my project"), rest = sample_task("my project");
@@ -1380,9 +1380,15 @@ static void test_heartbeat_carries_host_counters_and_cores_without_nul(void **st
     char cores[3] = {1, 101, 0}; /* 0 % and 100 %, as percent + 1 */
 
     (void)state;
-    in.u.heartbeat = (ms_heartbeat_t){.t = 5, .busy = 2, .cpu_percent = 37.5, .n_cpus = 2,
-                                      .cores = cores, .load1 = 1.25, .mem_total = 1u << 30,
-                                      .disk_write_bytes = 123456789, .disk_busy_percent = 12.5,
+    in.u.heartbeat = (ms_heartbeat_t){.t = 5,
+                                      .busy = 2,
+                                      .cpu_percent = 37.5,
+                                      .n_cpus = 2,
+                                      .cores = cores,
+                                      .load1 = 1.25,
+                                      .mem_total = 1u << 30,
+                                      .disk_write_bytes = 123456789,
+                                      .disk_busy_percent = 12.5,
                                       .net_recv_bytes = 42};
     round_trip(&in, &out);
     assert_int_equal(out.u.heartbeat.busy, 2);

@@ -98,9 +98,9 @@ static void repeated_rsync_opts_are_all_kept_in_order(void **state)
     ms_config_t cfg = {0};
     char err[512];
     (void)state;
-    assert_int_equal(load_text("[worker]\nrsync_opt = -H\nrsync_opt = --bwlimit=10m\n", &cfg, err,
-                               sizeof err),
-                     0);
+    assert_int_equal(
+        load_text("[worker]\nrsync_opt = -H\nrsync_opt = --bwlimit=10m\n", &cfg, err, sizeof err),
+        0);
     assert_int_equal(cfg.n_rsync_opts, 2);
     assert_string_equal(cfg.rsync_opts[0], "-H");
     assert_string_equal(cfg.rsync_opts[1], "--bwlimit=10m");
@@ -119,7 +119,8 @@ static void mistakes_are_refused_with_their_line(void **state)
         {"[master]\nsplit = sometimes\n", ":2: split must be yes or no"},
         {"[master]\nsplit_min_mb = 0\n", ":2: split_min_mb must be a number from 1 to 1048576"},
         {"[master]\nlog_level = loud\n", ":2: log_level must be debug, info, warn or error"},
-        {"[set a]\nsource = /s\ndestination = /d\ndelete = maybe\n", ":4: delete must be yes or no"},
+        {"[set a]\nsource = /s\ndestination = /d\ndelete = maybe\n",
+         ":4: delete must be yes or no"},
         {"[set a]\nsource = /s\n", "[set a] needs both source and destination"},
         {"[sets]\nx = 1\n", ":2: unknown section [sets]"},
         {"[worker\nmaster = x\n", ":1: no valid [section] header before key 'master'"},
@@ -147,10 +148,11 @@ static void a_missing_file_is_refused_clearly(void **state)
 }
 
 /* The worker's options, as multisync-worker declares them (enough of them). */
-static const struct option worker_longopts[] = {
-    {"master", required_argument, NULL, 'm'}, {"rsync-opt", required_argument, NULL, 256},
-    {"config", required_argument, NULL, 'c'}, {"verbose", no_argument, NULL, 'v'},
-    {NULL, 0, NULL, 0}};
+static const struct option worker_longopts[] = {{"master", required_argument, NULL, 'm'},
+                                                {"rsync-opt", required_argument, NULL, 256},
+                                                {"config", required_argument, NULL, 'c'},
+                                                {"verbose", no_argument, NULL, 'v'},
+                                                {NULL, 0, NULL, 0}};
 
 /* Load from argv (NULL-terminated) and say which master the file set. */
 static const char *master_from_args(ms_config_t *cfg, char **argv)
@@ -170,8 +172,9 @@ static void the_config_file_is_found_in_every_form_getopt_accepts(void **state)
 {
     ms_config_t cfg;
     (void)state;
-    assert_string_equal(master_from_args(&cfg, (char *[]){"w", "-cdeploy/worker.ini.example", NULL}),
-                        "tcp://backup-master:5555");
+    assert_string_equal(
+        master_from_args(&cfg, (char *[]){"w", "-cdeploy/worker.ini.example", NULL}),
+        "tcp://backup-master:5555");
     ms_config_free(&cfg);
     assert_string_equal(
         master_from_args(&cfg, (char *[]){"w", "-vc", "deploy/worker.ini.example", NULL}),

@@ -291,7 +291,8 @@ static void test_a_missing_source_root_or_a_file_is_refused(void **state)
     char err[1024];
     assert_int_equal(check(*state, "data/gamma", "x", "backup/prod", err, sizeof err), -1);
     assert_contains(err, "No such file or directory");
-    assert_int_equal(check(*state, "data/prod/alpha/file", "x", "backup/prod", err, sizeof err), -1);
+    assert_int_equal(check(*state, "data/prod/alpha/file", "x", "backup/prod", err, sizeof err),
+                     -1);
     assert_contains(err, "is not a directory");
 }
 

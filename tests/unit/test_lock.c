@@ -127,8 +127,8 @@ static void test_what_a_dead_holder_left_is_told_to_the_next(void **state)
     assert_true(pid >= 0);
     if (pid == 0) {
         char err[256];
-        ms_lock_t *l = ms_lock_take(fx->path, "thing /x", "pid 42 dead, lease 3000 ms", err,
-                                    sizeof err);
+        ms_lock_t *l =
+            ms_lock_take(fx->path, "thing /x", "pid 42 dead, lease 3000 ms", err, sizeof err);
         _exit(l && ms_lock_touch(l) == 0 ? 0 : 1); /* dies holding it */
     }
     assert_int_equal(waitpid(pid, &status, 0), pid);

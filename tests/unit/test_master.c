@@ -137,9 +137,13 @@ static int drain_tasks(void *s, ms_task_t *out, int max, int *errors)
 static void send_result(void *s, const ms_task_t *t, int exit_code)
 {
     ms_msg_t m = {.cmd = MS_CMD_RESULT};
-    m.u.result = (ms_result_t){.run_id = t->run_id, .task_id = t->task_id,
-                               .attempt = t->attempt, .exit_code = exit_code, .seconds = 0.5,
-                               .files = 3, .message = exit_code ? "boom" : ""};
+    m.u.result = (ms_result_t){.run_id = t->run_id,
+                               .task_id = t->task_id,
+                               .attempt = t->attempt,
+                               .exit_code = exit_code,
+                               .seconds = 0.5,
+                               .files = 3,
+                               .message = exit_code ? "boom" : ""};
     send_msg(s, &m);
 }
 
@@ -197,8 +201,8 @@ static ms_task_t one_task_done(fx_t *fx, void *w, uint64_t run)
     }
     assert_int_equal(n, 1); /* one slot: one task at a time */
     ms_msg_t r = {.cmd = MS_CMD_RESULT};
-    r.u.result = (ms_result_t){.run_id = run, .task_id = got[0].task_id,
-                               .attempt = got[0].attempt, .message = ""};
+    r.u.result = (ms_result_t){
+        .run_id = run, .task_id = got[0].task_id, .attempt = got[0].attempt, .message = ""};
     send_msg(w, &r);
     ms_msg_t ready = {.cmd = MS_CMD_READY};
     ready.u.ready.credit = 1;
@@ -329,8 +333,8 @@ static void test_a_worker_announcing_itself_again_keeps_its_tasks(void **state)
     send_msg(a, &m);
     for (int i = 0; i < n; i++) {
         ms_msg_t h = {.cmd = MS_CMD_HOLD};
-        h.u.taskref = (ms_taskref_t){.run_id = got[i].run_id, .task_id = got[i].task_id,
-                                     .attempt = got[i].attempt};
+        h.u.taskref = (ms_taskref_t){
+            .run_id = got[i].run_id, .task_id = got[i].task_id, .attempt = got[i].attempt};
         send_msg(a, &h);
     }
     /* Longer than the lease (3 heartbeats of 100 ms): nothing for b. */
@@ -411,8 +415,10 @@ static void finish_run_with_durations(fx_t *fx, void *w, uint64_t run, const dou
         for (int i = 0; i < n; i++) {
             ms_msg_t r = {.cmd = MS_CMD_RESULT};
             int idx = got[i].project[0] == 'p' ? atoi(got[i].project + 1) : 0;
-            r.u.result = (ms_result_t){.run_id = got[i].run_id, .task_id = got[i].task_id,
-                                       .attempt = got[i].attempt, .message = "",
+            r.u.result = (ms_result_t){.run_id = got[i].run_id,
+                                       .task_id = got[i].task_id,
+                                       .attempt = got[i].attempt,
+                                       .message = "",
                                        .seconds = got[i].project[0] ? seconds[idx] : 0.1};
             send_msg(w, &r);
             ms_msg_t ready = {.cmd = MS_CMD_READY};
@@ -714,8 +720,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_silent_worker_loses_its_tasks_to_another, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(
-            test_bad_messages_get_an_error_and_the_master_keeps_serving, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_messages_get_an_error_and_the_master_keeps_serving,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_tasks_go_longest_expected_first_and_new_projects_before_known, setup, teardown),
         cmocka_unit_test_setup_teardown(

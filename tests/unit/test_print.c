@@ -37,8 +37,8 @@ static void status_and_report_printers_escape_control_bytes(void **state)
         (json_int_t)0, "scanning", (json_int_t)0, "bytes_done", (json_int_t)0, "bytes_expected",
         "rate_bps", 0.0, "eta_s", "diagnosis", "run", "verdict", HOSTILE, "evidence", HOSTILE,
         "suggestion", HOSTILE, "hosts", "runs", "workers", "running", "run_id", (json_int_t)1,
-        "project", HOSTILE, "part", HOSTILE, "host", HOSTILE, "attempt", (json_int_t)1,
-        "elapsed_s", 1.0, "bytes_done", (json_int_t)0, "last_run", "queued", (json_int_t)0);
+        "project", HOSTILE, "part", HOSTILE, "host", HOSTILE, "attempt", (json_int_t)1, "elapsed_s",
+        1.0, "bytes_done", (json_int_t)0, "last_run", "queued", (json_int_t)0);
     assert_non_null(st);
     char *text = NULL;
     size_t len = 0;
@@ -56,16 +56,15 @@ static void status_and_report_printers_escape_control_bytes(void **state)
         " s:I, s:f, s:f, s:i}, s:[{s:s, s:s, s:s, s:s, s:i, s:i, s:f, s:I, s:I, s:I, s:f, s:f,"
         " s:I, s:I, s:I, s:s}], s:[], s:n}",
         "run_id", (json_int_t)1, "source", "/s", "destination", "/d", "set", "started", "x",
-        "finished", "wall_seconds", 1.0, "status", "failed", "totals", "tasks", (json_int_t)1,
-        "ok", (json_int_t)0, "failed", (json_int_t)1, "files", (json_int_t)0, "bytes_total",
+        "finished", "wall_seconds", 1.0, "status", "failed", "totals", "tasks", (json_int_t)1, "ok",
+        (json_int_t)0, "failed", (json_int_t)1, "files", (json_int_t)0, "bytes_total",
         (json_int_t)0, "bytes_transferred", (json_int_t)0, "cpu_user_s", 0.0, "cpu_sys_s", 0.0,
         "read_bytes", (json_int_t)0, "write_bytes", (json_int_t)0, "throughput_bps", 0.0,
-        "parallel_efficiency", 0.0, "slots", 1, "tasks", "project", HOSTILE, "worker", "w1",
-        "host", HOSTILE, "status", "failed", "exit_code", 23, "attempts", 1, "seconds", 1.0,
-        "files", (json_int_t)0, "bytes_total", (json_int_t)0, "bytes_transferred", (json_int_t)0,
+        "parallel_efficiency", 0.0, "slots", 1, "tasks", "project", HOSTILE, "worker", "w1", "host",
+        HOSTILE, "status", "failed", "exit_code", 23, "attempts", 1, "seconds", 1.0, "files",
+        (json_int_t)0, "bytes_total", (json_int_t)0, "bytes_transferred", (json_int_t)0,
         "cpu_user_s", 0.0, "cpu_sys_s", 0.0, "max_rss_kb", (json_int_t)0, "read_bytes",
-        (json_int_t)0, "write_bytes", (json_int_t)0, "message", HOSTILE, "workers",
-        "diagnosis");
+        (json_int_t)0, "write_bytes", (json_int_t)0, "message", HOSTILE, "workers", "diagnosis");
     assert_non_null(rep);
     char *out = NULL, *err = NULL;
     size_t out_len = 0, err_len = 0;

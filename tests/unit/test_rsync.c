@@ -112,9 +112,9 @@ static void argv_for_a_project_copies_source_project_into_dest_project(void **st
     ms_task_t t = task("alpha", 0);
     char err[128];
     char **argv = ms_rsync_argv("rsync", NULL, 0, &t, NULL, err, sizeof(err));
-    const char *const want[] = {
-        "rsync", "-a", "--stats", "--info=progress2", "--mkpath", "--", "/data/prod/alpha/", "/backup/prod/alpha/",
-        NULL};
+    const char *const want[] = {"rsync",    "-a", "--stats",           "--info=progress2",
+                                "--mkpath", "--", "/data/prod/alpha/", "/backup/prod/alpha/",
+                                NULL};
 
     (void)state;
     assert_argv(argv, want);
@@ -126,9 +126,10 @@ static void argv_for_a_top_task_copies_the_root_without_its_subfolders(void **st
     ms_task_t t = task("", MS_TASK_TOP);
     char err[128];
     char **argv = ms_rsync_argv("/usr/bin/rsync", NULL, 0, &t, NULL, err, sizeof(err));
-    const char *const want[] = {
-        "/usr/bin/rsync", "-a", "--stats", "--info=progress2", "--mkpath", "--exclude=/.multisync.lock", "--exclude=/*/", "--", "/data/prod/",
-        "/backup/prod/",  NULL};
+    const char *const want[] = {"/usr/bin/rsync",   "-a",       "--stats",
+                                "--info=progress2", "--mkpath", "--exclude=/.multisync.lock",
+                                "--exclude=/*/",    "--",       "/data/prod/",
+                                "/backup/prod/",    NULL};
 
     (void)state;
     assert_argv(argv, want);
@@ -319,8 +320,9 @@ static void argv_for_a_delete_task_mirrors_deletions_after_the_transfer(void **s
     ms_task_t t = task("alpha", MS_TASK_DELETE);
     char err[128];
     char **argv = ms_rsync_argv("rsync", NULL, 0, &t, NULL, err, sizeof(err));
-    const char *const want[] = {"rsync", "-a", "--stats", "--info=progress2", "--mkpath", "--delete-delay", "--",
-                                "/data/prod/alpha/", "/backup/prod/alpha/", NULL};
+    const char *const want[] = {
+        "rsync",          "-a", "--stats",           "--info=progress2",    "--mkpath",
+        "--delete-delay", "--", "/data/prod/alpha/", "/backup/prod/alpha/", NULL};
 
     (void)state;
     assert_argv(argv, want);

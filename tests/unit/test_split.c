@@ -71,8 +71,8 @@ static const ms_wnode_t *node(const ms_walk_t *w, const char *name)
  * p/small of 1 MB, and a 5 MB file at the top. */
 static void skewed_tree(fx_t *fx)
 {
-    const char *dirs[] = {"p/big/a", "p/big/b", "p/big/c", "p/big/d", "p/big/tiny", "p/mid",
-                          "p/small"};
+    const char *dirs[] = {"p/big/a",    "p/big/b", "p/big/c", "p/big/d",
+                          "p/big/tiny", "p/mid",   "p/small"};
     for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++)
         mkdirs(fx, dirs[i]);
     file_of(fx, "p/big/a/f", 100 * MB);
@@ -239,7 +239,8 @@ static void test_a_folder_of_very_many_files_is_cut_by_ranges_of_names(void **st
         snprintf(rel, sizeof rel, "cam/flat/IMG_%05d.jpg", i);
         file_of(fx, rel, 20000);
     }
-    const char *odd[] = {"IMG", "IMG_", "a*b", "[x]", "back\\slash", "\xff\xfe", "zz", "-d", "a", "ab"};
+    const char *odd[] = {"IMG",      "IMG_", "a*b", "[x]", "back\\slash",
+                         "\xff\xfe", "zz",   "-d",  "a",   "ab"};
     for (size_t i = 0; i < sizeof odd / sizeof *odd; i++) {
         snprintf(rel, sizeof rel, "cam/flat/%s", odd[i]);
         file_of(fx, rel, 20000);
@@ -329,8 +330,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             test_hard_links_or_links_to_folders_never_split_what_they_should_not, setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_a_folder_of_very_many_files_is_cut_by_ranges_of_names, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_folder_of_very_many_files_is_cut_by_ranges_of_names,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_missing_project_is_an_incomplete_walk_of_nothing,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_the_walker_thread_hands_every_project_back, setup,
