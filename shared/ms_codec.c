@@ -7,6 +7,7 @@
  * the encoder accepts, the decoder accepts too.
  */
 #include "ms_err.h"
+#include "ms_keep.h"
 #include "ms_codec.h"
 #include "ms_strv.h"
 
@@ -201,6 +202,8 @@ static const field_t task_fields[] = {
     OPT_STRS("excl", task.excl, task.n_excl, MS_MAX_PATH),
     OPT_STRS("match", task.match, task.n_match, MS_MAX_PATH),
     OPT_STRS("xmatch", task.xmatch, task.n_xmatch, MS_MAX_PATH),
+    STR("snap", task.snap, MS_MAX_NAME, F_OPT_BLANK),
+    STR("link", task.link, MS_MAX_NAME, F_OPT_BLANK),
 };
 static const field_t result_fields[] = {
     U64("run", result.run_id),
@@ -261,6 +264,12 @@ static const field_t run_fields[] = {
     STR("set", run.set, MS_MAX_NAME, F_OPT_NULL),
     {"flags", F_FLAGS, F_OPT_ZERO, OFF(run.flags), 0, MS_RUN_FLAGS_KNOWN, 0},
     OPT_U32("wait", run.wait_s, MS_WORKER_WAIT_MAX_S),
+    OPT_U32("keep_last", run.keep_last, MS_KEEP_MAX),
+    OPT_U32("keep_hourly", run.keep_hourly, MS_KEEP_MAX),
+    OPT_U32("keep_daily", run.keep_daily, MS_KEEP_MAX),
+    OPT_U32("keep_weekly", run.keep_weekly, MS_KEEP_MAX),
+    OPT_U32("keep_monthly", run.keep_monthly, MS_KEEP_MAX),
+    OPT_U32("keep_yearly", run.keep_yearly, MS_KEEP_MAX),
 };
 static const field_t runref_fields[] = {
     U64("run", runref.run_id),
@@ -780,6 +789,8 @@ void ms_msg_clear(ms_msg_t *m)
         free(m->u.task.source);
         free(m->u.task.dest);
         free(m->u.task.sub);
+        free(m->u.task.snap);
+        free(m->u.task.link);
         ms_strv_free(m->u.task.items, m->u.task.n_items);
         ms_strv_free(m->u.task.excl, m->u.task.n_excl);
         ms_strv_free(m->u.task.match, m->u.task.n_match);

@@ -109,6 +109,12 @@ typedef struct {
      * the project ("sub/[a-f]*", sub escaped), each excluded like excl. */
     char **xmatch; /* decoded: NULL when n_xmatch is 0 */
     uint32_t n_xmatch;
+    /* A snapshot run (ms_snap.h): the task works in the folder snap of the
+     * destination root ("2026-12-07T021500Z.partial") and hard-links the
+     * files it finds unchanged in the same place of the complete snapshot
+     * link ("2026-12-06T021500Z"; "": none). Never NULL after decoding. */
+    char *snap;
+    char *link;
 } ms_task_t;
 
 typedef struct {
@@ -184,6 +190,9 @@ typedef struct {
     char *set;
     uint32_t flags;  /* MS_RUN_* */
     uint32_t wait_s; /* give up after this long without a worker; 0: configured */
+    /* MS_RUN_SNAPSHOT: retention once the snapshot is complete (ms_keep.h);
+     * all 0: the set's, else keep everything. */
+    uint32_t keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly;
 } ms_run_t;
 
 typedef struct {

@@ -296,6 +296,14 @@ static int set_key(load_ctx_t *c, const char *name, const char *key, const char 
     }
     if (strcmp(key, "worker_wait") == 0)
         return uint_key(c, key, value, 1, MS_WORKER_WAIT_MAX_S, &s->worker_wait_s);
+    if (strcmp(key, "snapshots") == 0) {
+        if (ms_parse_bool(value, &s->snapshots) != 0)
+            return fail(c, "snapshots must be yes or no, not '%s'", value);
+        return 1;
+    }
+    unsigned *keep = ms_keep_field(&s->keep, key);
+    if (keep)
+        return uint_key(c, key, value, 1, MS_KEEP_MAX, keep);
     return fail(c, "unknown key '%s' in [set %s]", key, name);
 }
 
@@ -465,6 +473,15 @@ static int check_sets(load_ctx_t *c)
         const ms_set_t *s = &c->cfg->sets[i];
         if (!s->source || !s->dest)
             return ms_errf(c->err, c->errlen, "%s: [set %s] needs both source and destination",
+                           c->path, s->name);
+        if (ms_keep_any(&s->keep) && !s->snapshots)
+            return ms_errf(c->err, c->errlen,
+                           "%s: [set %s] has keep_* rules but no snapshots = yes: a mirror keeps "
+                           "no older versions to remove",
+                           c->path, s->name);
+        if (s->snapshots && s->delete)
+            return ms_errf(c->err, c->errlen,
+                           "%s: [set %s]: delete = yes is for mirrors; a snapshot is always exact",
                            c->path, s->name);
     }
     return 0;

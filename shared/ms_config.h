@@ -39,6 +39,7 @@
 #ifndef MS_CONFIG_H
 #define MS_CONFIG_H
 
+#include "ms_keep.h"
 #include <stddef.h>
 
 #include "ms_log.h"
@@ -49,6 +50,8 @@ typedef struct {
     char *dest;
     int delete;             /* delete = yes: mirror deletions (rsync --delete-delay) */
     unsigned worker_wait_s; /* this set's worker_wait; 0: not set */
+    int snapshots;          /* snapshots = yes: point-in-time snapshots, not a mirror */
+    ms_keep_t keep;         /* keep_last, keep_hourly, ... keep_yearly (snapshots only) */
 } ms_set_t;
 
 typedef struct {

@@ -89,7 +89,10 @@ typedef enum {
     0x1u                         /* mirror deletions (rsync --delete-delay), and remove the        \
                                   * backups of projects gone from the source */
 #define MS_RUN_FORCE_DELETE 0x2u /* remove them even when they are more than a quarter */
-#define MS_RUN_FLAGS_KNOWN (MS_RUN_DELETE | MS_RUN_FORCE_DELETE)
+/* A point-in-time snapshot (ms_snap.h) instead of a mirror: a new folder
+ * DST/<UTC time>, unchanged files hard links to the last snapshot's. */
+#define MS_RUN_SNAPSHOT 0x4u
+#define MS_RUN_FLAGS_KNOWN (MS_RUN_DELETE | MS_RUN_FORCE_DELETE | MS_RUN_SNAPSHOT)
 
 /* What a worker says of itself in HELLO: which of its roots are unrestricted. */
 #define MS_UNCONFINED_SOURCE 0x1u /* no allow_source: it reads any folder it is sent */

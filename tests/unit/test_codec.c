@@ -16,6 +16,7 @@
 #include <msgpack.h>
 
 #include "ms_codec.h"
+#include "ms_keep.h"
 #include "ms_proto.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -482,10 +483,16 @@ static void test_optional_numbers_round_trip_and_default_to_zero(void **state)
     (void)state;
     round_trip(&task, &out);
     assert_int_equal(out.u.task.timeout_s, 0);
+    assert_string_equal(out.u.task.snap, ""); /* a mirror's task */
+    assert_string_equal(out.u.task.link, "");
     ms_msg_clear(&out);
     task.u.task.timeout_s = 3600;
+    task.u.task.snap = "2026-12-07T021500Z.partial";
+    task.u.task.link = "2026-12-06T021500Z";
     round_trip(&task, &out);
     assert_int_equal(out.u.task.timeout_s, 3600);
+    assert_string_equal(out.u.task.snap, "2026-12-07T021500Z.partial");
+    assert_string_equal(out.u.task.link, "2026-12-06T021500Z");
     ms_msg_clear(&out);
     bye.u.text.message = "restarting";
     bye.u.text.reconnect = 1;
@@ -499,7 +506,19 @@ static void test_optional_numbers_round_trip_and_default_to_zero(void **state)
     assert_int_equal(out.u.run.flags, 3);
     assert_int_equal(out.u.run.wait_s, 900);
     ms_msg_clear(&out);
-    run.u.run.flags = 4; /* unknown run flags are refused */
+    run.u.run.flags = MS_RUN_SNAPSHOT;
+    run.u.run.keep_daily = 7;
+    run.u.run.keep_monthly = 12;
+    round_trip(&run, &out);
+    assert_int_equal(out.u.run.flags, MS_RUN_SNAPSHOT);
+    assert_int_equal(out.u.run.keep_daily, 7);
+    assert_int_equal(out.u.run.keep_monthly, 12);
+    assert_int_equal(out.u.run.keep_last, 0);
+    ms_msg_clear(&out);
+    run.u.run.keep_yearly = MS_KEEP_MAX + 1;
+    expect_encode_fails(&run, "keep_yearly");
+    run.u.run.keep_yearly = 0;
+    run.u.run.flags = 8; /* unknown run flags are refused */
     expect_encode_fails(&run, "flags");
     run.u.run.flags = 1;
     run.u.run.wait_s = MS_WORKER_WAIT_MAX_S + 1;

@@ -1,6 +1,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ms_keep.h"
 
@@ -24,6 +25,16 @@ static const rule_t RULES[] = {
 static unsigned count_of(const ms_keep_t *k, size_t rule)
 {
     return *(const unsigned *)((const char *)k + RULES[rule].off);
+}
+
+unsigned *ms_keep_field(ms_keep_t *k, const char *key)
+{
+    if (strncmp(key, "keep_", 5) == 0)
+        key += 5;
+    for (size_t r = 0; r < N_RULES; r++)
+        if (strcmp(key, RULES[r].name) == 0)
+            return (unsigned *)((char *)k + RULES[r].off);
+    return NULL;
 }
 
 int ms_keep_any(const ms_keep_t *k)

@@ -26,6 +26,11 @@ typedef struct {
     unsigned last, hourly, daily, weekly, monthly, yearly; /* 0: rule unused */
 } ms_keep_t;
 
+#define MS_KEEP_MAX 100000 /* the most any rule may keep */
+
+/* The rule a key names ("keep_daily", or "daily"), or NULL. */
+unsigned *ms_keep_field(ms_keep_t *k, const char *key);
+
 /* Whether any rule is set: without one, nothing is ever removed. */
 int ms_keep_any(const ms_keep_t *k);
 
