@@ -126,16 +126,54 @@ static int make_folder(int dirfd, const char *name, const char *path, char *note
                    path);
 }
 
-static int open_dest(const ms_task_t *t, const char *rel, ms_anchor_t *a, char *err, size_t errlen)
+/*
+ * The same folder in the link snapshot, when it is there: a->link_root
+ * (DST/LINK) and a->link (its folder below), opened like the source, never
+ * through a link. Anything missing or not a folder is no error: a project
+ * new since that snapshot has nothing to link to (a->link -1).
+ */
+static void open_link(int root, const ms_task_t *t, const char *rel, ms_anchor_t *a)
 {
-    char path[PATH_MAX], comp[NAME_MAX + 1];
+    char path[PATH_MAX] = "", err[8];
+    if (!t->link || !t->link[0] ||
+        (a->link_root = openat(root, t->link, DIR_FLAGS | O_NOFOLLOW)) < 0)
+        return;
+    if ((a->link = fcntl(a->link_root, F_DUPFD_CLOEXEC, 3)) >= 0 &&
+        open_source_rel(&a->link, rel, path, sizeof path, err, sizeof err) != 0)
+        close_fd(&a->link);
+}
+
+/* The destination root, made when missing; in a snapshot, the snapshot's
+ * folder in it, which the master made: never made nor followed here. */
+static int open_dest_root(const ms_task_t *t, const char *rel, ms_anchor_t *a, char *path,
+                          size_t size, char *err, size_t errlen)
+{
     int fd = open(t->dest, DIR_FLAGS);
 
     if (fd < 0 && errno == ENOENT && ms_path_mkdirs(t->dest, err, errlen) == 0)
         fd = open(t->dest, DIR_FLAGS);
     if (fd < 0)
         return err[0] ? -1 : ms_errf(err, errlen, "destination %s: %s", t->dest, strerror(errno));
-    snprintf(path, sizeof path, "%s", t->dest);
+    snprintf(path, size, "%s", t->dest);
+    if (!t->snap || !t->snap[0])
+        return fd;
+    open_link(fd, t, rel, a);
+    path_add(path, size, t->snap);
+    int snap = openat(fd, t->snap, DIR_FLAGS | O_NOFOLLOW);
+    if (snap < 0)
+        ms_errf(err, errlen, "snapshot folder %s: %s", path,
+                errno == ENOENT || errno == ENOTDIR ? kind_of(fd, t->snap) : strerror(errno));
+    close(fd);
+    return snap;
+}
+
+static int open_dest(const ms_task_t *t, const char *rel, ms_anchor_t *a, char *err, size_t errlen)
+{
+    char path[PATH_MAX], comp[NAME_MAX + 1];
+    int fd = open_dest_root(t, rel, a, path, sizeof path, err, errlen);
+
+    if (fd < 0)
+        return -1;
     while (next_comp(&rel, comp)) {
         path_add(path, sizeof path, comp);
         int next = make_folder(fd, comp, path, a->note, sizeof a->note, err, errlen);
@@ -155,7 +193,7 @@ int ms_anchor_open(const ms_task_t *t, ms_anchor_t *a, char *err, size_t errlen)
     int rc;
 
     memset(a, 0, sizeof *a);
-    a->src_root = a->src = a->dst = -1;
+    a->src_root = a->src = a->dst = a->link_root = a->link = -1;
     err[0] = '\0';
     if ((size_t)snprintf(rel, sizeof rel, "%s/%s", t->project, sub) >= sizeof rel)
         return ms_errf(err, errlen, "task path too long");
@@ -182,4 +220,6 @@ void ms_anchor_close(ms_anchor_t *a)
     close_fd(&a->src_root);
     close_fd(&a->src);
     close_fd(&a->dst);
+    close_fd(&a->link_root);
+    close_fd(&a->link);
 }

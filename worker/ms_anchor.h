@@ -26,6 +26,11 @@
  * `rsync -a SRC/ DST/` of the whole tree replaces an entry whose type
  * changed. What was replaced is said in a->note.
  *
+ * Snapshot (t->snap set): the task's folders are below DST/SNAP, which
+ * must be a real folder (the master made it; a link there is refused,
+ * never followed). The same folders in the link snapshot DST/LINK are
+ * opened like the source's; a project new since that snapshot has none.
+ *
  * Remote destination: nothing there can be opened (dst is -1). rsync then
  * runs in the source root and sends the project as "./PROJECT" with
  * --relative, so that the receiving rsync makes DST/PROJECT itself, as an
@@ -48,6 +53,8 @@ typedef struct {
     int src;        /* the task's source folder (O_PATH); rsync's working folder
                      * for a local destination */
     int dst;        /* the task's destination folder (O_PATH), or -1: remote */
+    int link_root;  /* a snapshot: the link snapshot's folder DST/LINK (O_PATH), or -1 */
+    int link;       /* a snapshot: the task's folder in it (O_PATH), or -1: none there */
     char note[512]; /* what was replaced in the backup; "" when nothing */
 } ms_anchor_t;
 

@@ -43,6 +43,9 @@
  * task's list of backups to remove is its stdin, read as "-".) */
 #define DST_FD 3
 #define DST_FD_PATH "/proc/self/fd/3"
+/* And in a snapshot, the same folder in the last snapshot (--link-dest). */
+#define LINK_FD 4
+#define LINK_FD_PATH "/proc/self/fd/4"
 
 extern char **environ;
 
@@ -81,6 +84,7 @@ struct child_setup {
     int out_w, err_w;
     int cwd_fd;  /* the folder rsync runs in */
     int dst_fd;  /* becomes DST_FD; -1: none (remote destination) */
+    int link_fd; /* becomes LINK_FD; -1: none */
     int list_fd; /* becomes stdin (at its start); -1: /dev/null */
     char **argv, **envp;
 };
@@ -170,16 +174,21 @@ static int child_stdio(int list, int out_w, int err_w)
     return 0;
 }
 
-/* DST_FD from d (-1: it stays closed). d is first moved above it, so that
- * the dup2 never lands on d itself (which would keep its close-on-exec). */
-static int child_dst_fd(int d)
+/* DST_FD from d and LINK_FD from l (-1: it stays closed). Both are first
+ * moved above them, so that no dup2 lands on one of them (which would keep
+ * its close-on-exec, or clobber the other). */
+static int child_dst_fd(int d, int l)
 {
-    int dd = d >= 0 ? fcntl(d, F_DUPFD_CLOEXEC, DST_FD + 1) : -1;
+    int dd = d >= 0 ? fcntl(d, F_DUPFD_CLOEXEC, LINK_FD + 1) : -1;
+    int ll = l >= 0 ? fcntl(l, F_DUPFD_CLOEXEC, LINK_FD + 1) : -1;
 
-    if (d >= 0 && dd < 0)
+    if ((d >= 0 && dd < 0) || (l >= 0 && ll < 0))
         return -1;
     close(DST_FD);
-    return dd >= 0 && dup2(dd, DST_FD) < 0 ? -1 : 0;
+    close(LINK_FD);
+    if (dd >= 0 && dup2(dd, DST_FD) < 0)
+        return -1;
+    return ll >= 0 && dup2(ll, LINK_FD) < 0 ? -1 : 0;
 }
 
 static _Noreturn void child_run(const struct child_setup *a)
@@ -198,9 +207,9 @@ static _Noreturn void child_run(const struct child_setup *a)
     /* rsync reads from the folder the worker opened, never a path (ms_anchor.h). */
     if (fchdir(a->cwd_fd) < 0)
         child_fail("cannot enter the source folder for", a->argv[0], errno);
-    if (child_dst_fd(a->dst_fd) < 0)
+    if (child_dst_fd(a->dst_fd, a->link_fd) < 0)
         child_fail("cannot hand the destination folder to", a->argv[0], errno);
-    close_range(DST_FD + 1, ~0U, 0); /* the worker's sockets are none of rsync's business */
+    close_range(LINK_FD + 1, ~0U, 0); /* the worker's sockets are none of rsync's business */
     execvpe(a->argv[0], a->argv, a->envp);
     child_fail("cannot run rsync program", a->argv[0], errno);
 }
@@ -368,6 +377,27 @@ static int keep_present_items(launch_t *l, struct ms_child *c, char *err, size_t
     return 0;
 }
 
+/* The top task of a snapshot: the guard against the last snapshot. */
+static int guard_snapshot(launch_t *l, struct ms_child *c, char *err, size_t errlen)
+{
+    char text[sizeof c->note];
+    ms_prune_t guard = {0};
+
+    if (l->a.link_root < 0)
+        return 0; /* the first snapshot */
+    if (ms_prune_plan(l->a.src_root, l->a.link_root, l->t.flags & MS_TASK_FORCE, &guard, err,
+                      errlen) != 0)
+        return -1;
+    guard.snapshot = 1;
+    if (guard.refused) {
+        ms_prune_describe(&guard, text, sizeof text);
+        add_note(c, text);
+        c->refused_exit = MS_EXIT_MAX_DELETE;
+    }
+    ms_prune_free(&guard);
+    return 0;
+}
+
 /* The top task of a run that mirrors deletions: which backups of projects
  * gone from the source it removes (ms_prune.h). */
 static int plan_prune(launch_t *l, struct ms_child *c, char *err, size_t errlen)
@@ -376,13 +406,17 @@ static int plan_prune(launch_t *l, struct ms_child *c, char *err, size_t errlen)
 
     if (!(l->t.flags & MS_TASK_PRUNE))
         return 0;
+    if (l->t.snap && l->t.snap[0] && guard_snapshot(l, c, err, errlen) != 0)
+        return -1;
     if (l->a.dst < 0) {
         add_note(c, "the backups of projects gone from the source are not looked for in a remote "
                     "destination");
         return 0;
     }
-    if (ms_prune_plan(l->a.src_root, l->a.dst, l->t.flags & MS_TASK_FORCE, &l->prune, err,
-                      errlen) != 0)
+    /* A snapshot being written is no one's only copy: what its source lost
+     * since it was begun goes from it unguarded (the guard is above). */
+    int force = (l->t.flags & MS_TASK_FORCE) || (l->t.snap && l->t.snap[0]);
+    if (ms_prune_plan(l->a.src_root, l->a.dst, force, &l->prune, err, errlen) != 0)
         return -1;
     ms_prune_describe(&l->prune, text, sizeof text);
     add_note(c, text);
@@ -406,9 +440,11 @@ static int prepare(launch_t *l, struct ms_child *c, const ms_task_t *t, char *er
     add_note(c, l->a.note);
     if ((rc = keep_present_items(l, c, err, errlen)) != 0)
         return rc;
-    if (ms_rsync_check_delete_safe(t, l->a.src, l->a.dst, err, errlen) != 0)
+    if (ms_rsync_check_delete_safe(t, l->a.src, l->a.link >= 0 ? l->a.link : l->a.dst, err,
+                                   errlen) != 0)
         return -1;
-    snprintf(c->dst_path, sizeof c->dst_path, "%s%s%s%s%s", t->dest, t->project[0] ? "/" : "",
+    snprintf(c->dst_path, sizeof c->dst_path, "%s%s%s%s%s%s%s", t->dest,
+             t->snap && t->snap[0] ? "/" : "", t->snap ? t->snap : "", t->project[0] ? "/" : "",
              t->project, t->sub && t->sub[0] ? "/" : "", t->sub ? t->sub : "");
     return plan_prune(l, c, err, errlen);
 }
@@ -437,11 +473,12 @@ int ms_pool_start(ms_pool_t *p, const ms_task_t *t, char *err, size_t errlen)
     /* Local: rsync runs in the source folder, writes into DST_FD. Remote:
      * in the source root, the project sent relative (ms_rsync_where_t). */
     ms_rsync_where_t w = {".", l.a.dst >= 0 ? DST_FD_PATH : t->dest, l.a.dst < 0,
-                          l.list_fd >= 0 ? "-" : NULL};
+                          l.list_fd >= 0 ? "-" : NULL, l.a.link >= 0 ? LINK_FD_PATH : NULL};
     if ((argv = ms_rsync_argv(p->rsync, p->extra.v, p->extra.n, &l.t, &w, err, errlen)) == NULL)
         goto out;
     setup = (struct child_setup){.cwd_fd = l.a.dst >= 0 ? l.a.src : l.a.src_root,
                                  .dst_fd = l.a.dst,
+                                 .link_fd = l.a.link,
                                  .list_fd = l.list_fd,
                                  .argv = argv,
                                  .envp = envp};

@@ -134,7 +134,13 @@ void ms_prune_describe(const ms_prune_t *p, char *out, size_t outlen)
     out[0] = '\0';
     if (p->n_gone == 0 || outlen < 64)
         return;
-    if (p->refused)
+    if (p->refused && p->snapshot)
+        snprintf(out, outlen,
+                 "refusing to complete the snapshot: %zu of the %zu projects of the last snapshot "
+                 "are gone from the source, more than a quarter (is the source fully there?); "
+                 "--force-delete completes it anyway",
+                 p->n_gone, p->n_backups);
+    else if (p->refused)
         snprintf(out, outlen,
                  "refusing to remove the backups of %zu of %zu projects whose source folders are "
                  "gone: more than a quarter (is the source fully there?); --force-delete removes "

@@ -13,6 +13,10 @@
  * backup's folders would go (an unmounted or half-restored source), none
  * is removed unless forced, and the task fails naming them.
  *
+ * In a snapshot run the same guard is checked against the last complete
+ * snapshot: a snapshot that lost more than a quarter of its projects is
+ * not completed (and retention, which may remove older ones, never runs).
+ *
  * Nothing here logs.
  */
 #ifndef MS_PRUNE_H
@@ -25,6 +29,7 @@ typedef struct {
     size_t n_gone;
     size_t n_backups; /* the backup's folders */
     int refused;      /* more than a quarter, not forced: nothing is to be removed */
+    int snapshot;     /* the plan is a snapshot's guard: against the last snapshot */
 } ms_prune_t;
 
 /*

@@ -5,6 +5,7 @@
 #include "ms_err.h"
 #include "ms_part.h"
 #include "ms_path.h"
+#include "ms_snap.h"
 
 #include <dirent.h>
 #include <poll.h>
@@ -288,6 +289,28 @@ static int check_root(const char *what, const char *root, char *err, size_t errl
     return 0;
 }
 
+/* A snapshot task: snap a snapshot's folder being written, link (when
+ * given) a complete one, both plain names in the destination root. */
+static int check_snapshot(const ms_task_t *t, char *err, size_t errlen)
+{
+    time_t when;
+    ms_snap_kind_t kind;
+    int has_snap = t->snap && t->snap[0], has_link = t->link && t->link[0];
+    if (!has_snap && !has_link)
+        return 0;
+    if (!has_snap)
+        return ms_errf(err, errlen, "task has a link snapshot but no snapshot to write");
+    if (ms_snap_parse(t->snap, &when, &kind) != 0 || kind != MS_SNAP_PARTIAL_KIND)
+        return ms_errf(err, errlen, "task snapshot folder %s is not a snapshot being written",
+                       t->snap);
+    if (has_link && (ms_snap_parse(t->link, &when, &kind) != 0 || kind != MS_SNAP_COMPLETE))
+        return ms_errf(err, errlen, "task link snapshot %s is not a complete snapshot", t->link);
+    if (ms_path_is_remote(t->dest))
+        return ms_errf(err, errlen, "a snapshot needs a destination folder, not the remote %s",
+                       t->dest);
+    return 0;
+}
+
 int ms_rsync_check_task(const ms_task_t *t, char *err, size_t errlen)
 {
     if (t == NULL || t->project == NULL)
@@ -295,7 +318,8 @@ int ms_rsync_check_task(const ms_task_t *t, char *err, size_t errlen)
     if (t->flags & ~MS_TASK_FLAGS_KNOWN)
         return ms_errf(err, errlen, "task has unknown flags 0x%x", (unsigned)t->flags);
     if (check_root("source", t->source, err, errlen) < 0 ||
-        check_root("dest", t->dest, err, errlen) < 0 || check_project(t, err, errlen) < 0)
+        check_root("dest", t->dest, err, errlen) < 0 || check_project(t, err, errlen) < 0 ||
+        check_snapshot(t, err, errlen) < 0)
         return -1;
     return check_split(t, err, errlen);
 }
@@ -461,6 +485,8 @@ static int push_options(char **argv, size_t *n, const char *rsync, char *const *
             return -1;
     if ((t->flags & MS_TASK_DELETE) && push(argv, n, "--delete-delay") < 0)
         return -1;
+    if (w->link_dest && push_own(argv, n, joined("--link-dest=", w->link_dest)) < 0)
+        return -1;
     for (size_t i = 0; i < n_extra; i++)
         if (push(argv, n, extra[i]) < 0)
             return -1;
@@ -624,15 +650,21 @@ int ms_rsync_check_delete_safe(const ms_task_t *t, int src, int dst, char *err, 
     int d = dst < 0 ? 1 : folder_has_entries(dst);
     if (s > 0 || (s == 0 && d == 0))
         return 0;
-    char *sp = task_path(t->source, t, NULL), *dp = task_path(t->dest, t, NULL);
+    /* A snapshot's backup to compare with is the last snapshot's copy. */
+    int snap = t->link && t->link[0];
+    char *root = NULL;
+    if (snap && asprintf(&root, "%s/%s", t->dest, t->link) < 0)
+        root = NULL;
+    char *sp = task_path(t->source, t, NULL), *dp = task_path(root ? root : t->dest, t, NULL);
     if (s < 0)
         ms_errf(err, errlen, "source %s is not a readable folder: %s", sp ? sp : t->source,
                 strerror(src_errno));
     else
         ms_errf(err, errlen,
-                "refusing to mirror deletions: source %s is empty while its backup "
-                "%s is not (unmounted source?)",
-                sp ? sp : t->source, dp ? dp : t->dest);
+                "refusing to %s: source %s is empty while %s %s is not (unmounted source?)",
+                snap ? "take a snapshot of it" : "mirror deletions", sp ? sp : t->source,
+                snap ? "its last snapshot" : "its backup", dp ? dp : t->dest);
+    free(root);
     free(sp);
     free(dp);
     return -1;

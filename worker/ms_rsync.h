@@ -77,7 +77,9 @@ int ms_rsync_check_relpath(const char *what, const char *path, char *err, size_t
  * source must never empty the backup). src is the task's source folder and
  * dst its destination folder, opened by ms_anchor (any descriptor of a
  * folder), dst -1 for a remote destination: it cannot be looked at, so
- * there an empty source is always refused. A source that is missing is not
+ * there an empty source is always refused. In a snapshot (t->link set) dst
+ * is the task's folder in the last complete snapshot: the new snapshot
+ * would lose what that one has. A source that is missing is not
  * this check's business: ms_anchor reports it as vanished, and nothing runs.
  * Returns 0 when the task may run (always for tasks without the flag), or
  * -1 with the reason in err (which names paths from t).
@@ -104,6 +106,7 @@ typedef struct {
     const char *dst;
     int relative;
     const char *include_from;
+    const char *link_dest; /* NULL, or --link-dest=LINK_DEST: a snapshot's last copy */
 } ms_rsync_where_t;
 
 /*
