@@ -81,7 +81,8 @@ typedef struct {
     const char *master, *report, *rsync, *key, *master_key;
     int insecure;
     ms_config_t cfg; /* rsync_opts, slots */
-    int verbose, json, delete, force_delete;
+    int verbose, json, delete, force_delete, snapshot;
+    ms_keep_t keep; /* --keep-* */
     unsigned count, heartbeat_ms, worker_wait_s;
     unsigned attempts, retry_delay_ms, task_timeout_s, split_min_mb;
     int no_split;
@@ -104,7 +105,14 @@ enum {
     OPT_SPLIT_MIN,
     OPT_NO_SPLIT,
     OPT_FORCE_DELETE,
-    OPT_WORKER_WAIT
+    OPT_WORKER_WAIT,
+    OPT_SNAPSHOT,
+    OPT_KEEP_LAST,
+    OPT_KEEP_HOURLY,
+    OPT_KEEP_DAILY,
+    OPT_KEEP_WEEKLY,
+    OPT_KEEP_MONTHLY,
+    OPT_KEEP_YEARLY
 };
 
 static const struct option longopts[] = {
@@ -118,6 +126,13 @@ static const struct option longopts[] = {
     {"delete", no_argument, NULL, OPT_DELETE},
     {"force-delete", no_argument, NULL, OPT_FORCE_DELETE},
     {"worker-wait", required_argument, NULL, OPT_WORKER_WAIT},
+    {"snapshot", no_argument, NULL, OPT_SNAPSHOT},
+    {"keep-last", required_argument, NULL, OPT_KEEP_LAST},
+    {"keep-hourly", required_argument, NULL, OPT_KEEP_HOURLY},
+    {"keep-daily", required_argument, NULL, OPT_KEEP_DAILY},
+    {"keep-weekly", required_argument, NULL, OPT_KEEP_WEEKLY},
+    {"keep-monthly", required_argument, NULL, OPT_KEEP_MONTHLY},
+    {"keep-yearly", required_argument, NULL, OPT_KEEP_YEARLY},
     {"attempts", required_argument, NULL, OPT_ATTEMPTS},
     {"retry-delay-ms", required_argument, NULL, OPT_RETRY},
     {"task-timeout", required_argument, NULL, OPT_TIMEOUT},
@@ -149,6 +164,18 @@ static const ms_number_opt_t numbers[] = {
     {OPT_SPLIT_MIN, "--split-min-mb", "takes a number from", 1, 1048576,
      offsetof(cli_t, split_min_mb)},
     {OPT_HEARTBEAT, "--heartbeat-ms", "takes", 10, 600000, offsetof(cli_t, heartbeat_ms)},
+    {OPT_KEEP_LAST, "--keep-last", "takes a number from", 1, MS_KEEP_MAX,
+     offsetof(cli_t, keep.last)},
+    {OPT_KEEP_HOURLY, "--keep-hourly", "takes a number from", 1, MS_KEEP_MAX,
+     offsetof(cli_t, keep.hourly)},
+    {OPT_KEEP_DAILY, "--keep-daily", "takes a number from", 1, MS_KEEP_MAX,
+     offsetof(cli_t, keep.daily)},
+    {OPT_KEEP_WEEKLY, "--keep-weekly", "takes a number from", 1, MS_KEEP_MAX,
+     offsetof(cli_t, keep.weekly)},
+    {OPT_KEEP_MONTHLY, "--keep-monthly", "takes a number from", 1, MS_KEEP_MAX,
+     offsetof(cli_t, keep.monthly)},
+    {OPT_KEEP_YEARLY, "--keep-yearly", "takes a number from", 1, MS_KEEP_MAX,
+     offsetof(cli_t, keep.yearly)},
 };
 
 static int number_option(cli_t *c, int opt, const char *arg)
@@ -195,6 +222,7 @@ static int switch_option(cli_t *c, int opt)
                 : opt == OPT_FORCE_DELETE ? &c->force_delete
                 : opt == OPT_INSECURE     ? &c->insecure
                 : opt == OPT_NO_SPLIT     ? &c->no_split
+                : opt == OPT_SNAPSHOT     ? &c->snapshot
                                           : NULL;
     if (!flag)
         return 0;
@@ -375,6 +403,21 @@ static int finish(const cli_t *c, json_t *rep)
     return rc;
 }
 
+/* Options that do not go together: said, and -1. */
+static int check_run_options(const cli_t *c)
+{
+    const char *why = NULL;
+    if (c->force_delete && !c->delete &&!c->snapshot)
+        why = "--force-delete goes with --delete (or --snapshot)";
+    else if (c->snapshot && c->delete)
+        why = "--delete is for mirrors: a snapshot is always exact";
+    else if (ms_keep_any(&c->keep) && !c->snapshot && !(c->n_args == 1 && c->master))
+        why = "--keep-* rules go with --snapshot: a mirror keeps no older versions";
+    if (why)
+        fprintf(stderr, "multisync: %s\n", why);
+    return why ? -1 : 0;
+}
+
 static int run_embedded(cli_t *c)
 {
     char src[PATH_MAX], dst[PATH_MAX], err[1024];
@@ -382,10 +425,8 @@ static int run_embedded(cli_t *c)
         fprintf(stderr, "multisync: run needs SRC and DST (or --master EP)\n");
         return 2;
     }
-    if (c->force_delete && !c->delete) {
-        fprintf(stderr, "multisync: --force-delete goes with --delete\n");
+    if (check_run_options(c) != 0)
         return 2;
-    }
     if (!realpath(c->args[0], src)) {
         fprintf(stderr, "multisync: source %s: %s\n", c->args[0], strerror(errno));
         return 2;
@@ -405,6 +446,8 @@ static int run_embedded(cli_t *c)
                             .verbose = c->verbose,
                             .delete = c->delete,
                             .force_delete = c->force_delete,
+                            .snapshot = c->snapshot,
+                            .keep = c->keep,
                             .worker_wait_s = c->worker_wait_s,
                             .attempts = c->attempts,
                             .retry_delay_ms = (int)c->retry_delay_ms,
@@ -628,7 +671,8 @@ static int wait_for_run(ms_client_t *cl, uint64_t run_id, ms_msg_t *ans, const c
 
 static uint32_t run_flags(const cli_t *c)
 {
-    return (c->delete ? MS_RUN_DELETE : 0) | (c->force_delete ? MS_RUN_FORCE_DELETE : 0);
+    return (c->delete ? MS_RUN_DELETE : 0) | (c->force_delete ? MS_RUN_FORCE_DELETE : 0) |
+           (c->snapshot ? MS_RUN_SNAPSHOT : 0);
 }
 
 static int fill_run_request(const cli_t *c, ms_msg_t *req)
@@ -636,14 +680,18 @@ static int fill_run_request(const cli_t *c, ms_msg_t *req)
     req->cmd = MS_CMD_RUN;
     req->u.run.flags = run_flags(c);
     req->u.run.wait_s = c->worker_wait_s;
+    req->u.run.keep_last = c->keep.last;
+    req->u.run.keep_hourly = c->keep.hourly;
+    req->u.run.keep_daily = c->keep.daily;
+    req->u.run.keep_weekly = c->keep.weekly;
+    req->u.run.keep_monthly = c->keep.monthly;
+    req->u.run.keep_yearly = c->keep.yearly;
     if (c->n_args == 1) {
-        req->u.run.set = c->args[0]; /* the set may mirror deletions */
+        req->u.run.set = c->args[0]; /* the set may mirror deletions, or take snapshots */
         return 0;
     }
-    if (c->force_delete && !c->delete) {
-        fprintf(stderr, "multisync: --force-delete goes with --delete\n");
+    if (check_run_options(c) != 0)
         return -1;
-    }
     if (c->n_args != 2 || c->args[0][0] != '/' ||
         (c->args[1][0] != '/' && !ms_path_is_remote(c->args[1]))) {
         fprintf(stderr, "multisync: with --master, give a set name, or an absolute SRC and DST "

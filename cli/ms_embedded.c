@@ -217,10 +217,14 @@ json_t *ms_embedded_run(const ms_embedded_opts_t *o, char *err, size_t errlen)
                            .make_dest = 1};
     if (!(m = ms_master_new(&mo, err, errlen)))
         goto out;
-    ms_run_req_t req = {o->source, o->dest, NULL,
+    ms_run_req_t req = {o->source,
+                        o->dest,
+                        NULL,
                         (o->delete ? MS_RUN_DELETE : 0) |
-                            (o->force_delete ? MS_RUN_FORCE_DELETE : 0),
-                        o->worker_wait_s};
+                            (o->force_delete ? MS_RUN_FORCE_DELETE : 0) |
+                            (o->snapshot ? MS_RUN_SNAPSHOT : 0),
+                        o->worker_wait_s,
+                        o->keep};
     if (ms_master_start_run(m, &req, &run_id, err, errlen) != 0)
         goto out;
     if (spawn_worker(o, &e, slots, ms_master_run_lock_fd(m, run_id), err, errlen) != 0)

@@ -6,6 +6,7 @@
 #ifndef MS_EMBEDDED_H
 #define MS_EMBEDDED_H
 
+#include "ms_keep.h"
 #include <jansson.h>
 #include <stdio.h>
 #include <stddef.h>
@@ -20,6 +21,8 @@ typedef struct {
     int verbose;             /* show the daemons' info logs */
     int delete;              /* mirror deletions (rsync --delete-delay) */
     int force_delete;        /* remove gone projects' backups even above a quarter */
+    int snapshot;            /* a point-in-time snapshot (ms_snap.h), not a mirror */
+    ms_keep_t keep;          /* with snapshot: retention once it is complete */
     unsigned worker_wait_s;  /* 0: 600 */
     unsigned attempts;       /* 0: 3 */
     int retry_delay_ms;      /* 0: 1000 */

@@ -94,6 +94,30 @@ static void print_task(const json_t *t, FILE *out)
             human_bytes(num(t, "write_bytes"), b4, sizeof b4));
 }
 
+/* The snapshot a snapshot run wrote: where, linked to what, and whether
+ * it is complete (latest points at it) or why not. */
+static void print_snapshot(const json_t *rep, FILE *out)
+{
+    const json_t *s = json_object_get(rep, "snapshot"), *p;
+    size_t i;
+    if (!json_is_object(s))
+        return;
+    const char *link = json_string_value(json_object_get(s, "link"));
+    const char *error = json_string_value(json_object_get(s, "error"));
+    int complete = json_is_true(json_object_get(s, "complete"));
+    fprintf(out, "snapshot %s%s: %s", str(s, "name"), complete ? "" : ".partial",
+            complete ? "complete, latest points at it"
+            : error  ? "not completed: "
+                     : "not complete: the next run goes on with it");
+    if (!complete && error)
+        fputs(str(s, "error"), out);
+    if (link)
+        fprintf(out, " (unchanged files linked to %s)", link);
+    fputc('\n', out);
+    json_array_foreach(json_object_get(s, "pruned"), i, p)
+        fprintf(out, "retention removed snapshot %s\n", json_string_value(p));
+}
+
 static void print_totals(const json_t *rep, const json_t *tot, FILE *out)
 {
     char b1[32], b2[32], b3[32];
@@ -110,6 +134,7 @@ static void print_totals(const json_t *rep, const json_t *tot, FILE *out)
     fprintf(out, "cpu %.2f s user + %.2f s sys, parallel efficiency %.0f%% of %.0f slots\n",
             num(tot, "cpu_user_s"), num(tot, "cpu_sys_s"), 100.0 * num(tot, "parallel_efficiency"),
             num(tot, "slots"));
+    print_snapshot(rep, out);
 }
 
 /* ", no allow_source, no allow_dest" for a worker's "unconfined" list;

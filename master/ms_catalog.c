@@ -19,7 +19,7 @@
 #include "ms_utf8.h"
 #include "ms_split.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define BUSY_TIMEOUT_MS 5000
 #define MAX_TASKS (1 << 24) /* a stored count above this is corruption */
 
@@ -39,7 +39,7 @@ static const char *const schema_sql =
     " id INTEGER PRIMARY KEY, source BLOB NOT NULL, dest BLOB NOT NULL,"
     " set_name BLOB, flags INTEGER NOT NULL, started_ns INTEGER NOT NULL,"
     " finished_ns INTEGER NOT NULL, finished INTEGER NOT NULL, n_tasks INTEGER NOT NULL,"
-    " extra BLOB);"
+    " extra BLOB, snap BLOB);"
     "CREATE TABLE tasks ("
     " run_id INTEGER NOT NULL, task_id INTEGER NOT NULL, project BLOB NOT NULL,"
     " flags INTEGER NOT NULL, state INTEGER NOT NULL, attempts INTEGER NOT NULL,"
@@ -55,13 +55,17 @@ static const char *const schema_sql =
     " run_id INTEGER NOT NULL, idx INTEGER NOT NULL, worker_id BLOB NOT NULL,"
     " host BLOB NOT NULL, slots INTEGER NOT NULL, tasks INTEGER NOT NULL,"
     " PRIMARY KEY (run_id, idx));"
-    "INSERT INTO meta (key, value) VALUES ('schema_version', 2);";
+    "INSERT INTO meta (key, value) VALUES ('schema_version', 3);";
 
 /* From schema 1 (no split projects): a chunk's parent and its paths. */
 static const char *const upgrade_1_sql =
     "ALTER TABLE tasks ADD COLUMN parent INTEGER NOT NULL DEFAULT -1;"
     "ALTER TABLE tasks ADD COLUMN spec BLOB;"
     "UPDATE meta SET value = 2 WHERE key = 'schema_version';";
+
+/* From schema 2 (mirrors only): a snapshot run's snapshot (ms_run_snap_json). */
+static const char *const upgrade_2_sql = "ALTER TABLE runs ADD COLUMN snap BLOB;"
+                                         "UPDATE meta SET value = 3 WHERE key = 'schema_version';";
 
 enum {
     ST_BEGIN,
@@ -106,14 +110,15 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_ROLLBACK_TO] = "ROLLBACK TO ms_op",
     [ST_LAST_ID] = "SELECT COALESCE(MAX(id), 0) FROM runs",
     [ST_RUN_PUT] = "INSERT OR REPLACE INTO runs (id, source, dest, set_name, flags, started_ns,"
-                   " finished_ns, finished, n_tasks) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   " finished_ns, finished, n_tasks, snap) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_RUN_NTASKS] = "UPDATE runs SET n_tasks = ?2 WHERE id = ?1",
     /* What a task's life changes; its name, flags, parent and spec stay. */
     [ST_TASK_STATE] = "UPDATE tasks SET (state, attempts, worker_id, host, failed_on, res_run,"
                       " res_task, res_attempt, " RESULT_COLS ") = (?3, ?4, ?5, ?6, ?7, ?8, ?9,"
                       " ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)"
                       " WHERE run_id = ?1 AND task_id = ?2",
-    [ST_RUN_END] = "UPDATE runs SET finished = ?2, finished_ns = ?3, extra = ?4 WHERE id = ?1",
+    [ST_RUN_END] = "UPDATE runs SET finished = ?2, finished_ns = ?3, extra = ?4, snap = ?5"
+                   " WHERE id = ?1",
     [ST_TASK_PUT] =
         "INSERT OR REPLACE INTO tasks (run_id, task_id, project, flags, state,"
         " attempts, worker_id, host, failed_on, res_run, res_task, res_attempt, " RESULT_COLS
@@ -135,7 +140,7 @@ static const char *const stmt_sql[ST_COUNT] = {
         " VALUES (?, ?, ?, ?, ?, ?)",
     [ST_RUN_IDS] = "SELECT id FROM runs WHERE ?1 = 0 OR finished = 0 ORDER BY id DESC LIMIT ?2",
     [ST_RUN_GET] = "SELECT id, source, dest, set_name, flags, started_ns, finished_ns, finished,"
-                   " n_tasks, extra FROM runs WHERE id = ?1",
+                   " n_tasks, extra, snap FROM runs WHERE id = ?1",
     [ST_TASKS_GET] = "SELECT task_id, project, flags, state, attempts, worker_id, host, failed_on,"
                      " res_run, res_task, res_attempt, " RESULT_COLS ", parent, spec"
                      " FROM tasks WHERE run_id = ?1 ORDER BY task_id",
@@ -269,11 +274,11 @@ static int check_version(ms_catalog_t *c, const char *path, char *err, size_t er
                        "catalog: %s has schema version %lld, newer than this program's %d: "
                        "use a newer multisync",
                        path, (long long)v, SCHEMA_VERSION);
-    if (v == 1)
-        return sqlite3_exec(c->db, upgrade_1_sql, NULL, NULL, NULL) == SQLITE_OK
-                   ? 0
-                   : db_err(c, err, errlen, path);
-    if (v < SCHEMA_VERSION)
+    if (v == 1 && sqlite3_exec(c->db, upgrade_1_sql, NULL, NULL, NULL) != SQLITE_OK)
+        return db_err(c, err, errlen, path);
+    if ((v == 1 || v == 2) && sqlite3_exec(c->db, upgrade_2_sql, NULL, NULL, NULL) != SQLITE_OK)
+        return db_err(c, err, errlen, path);
+    if (v < 1)
         return ms_errf(err, errlen, "catalog: %s: unknown schema version %lld", path, (long long)v);
     return 0;
 }
@@ -583,6 +588,19 @@ static int put_workers(ms_catalog_t *c, const ms_runrec_t *r, char *err, size_t 
     return ms_catalog_save_workers(c, r, err, errlen);
 }
 
+/* A snapshot run's snapshot, or NULL for a mirror. 0, or -1 (memory). */
+static int bind_snap(sqlite3_stmt *s, int i, const ms_runrec_t *r)
+{
+    char *text = ms_run_snap_json(r);
+    if (r->snap && !text)
+        return -1;
+    if (text)
+        sqlite3_bind_blob(s, i, text, (int)strlen(text), free);
+    else
+        sqlite3_bind_null(s, i);
+    return 0;
+}
+
 static int put_run(ms_catalog_t *c, const ms_runrec_t *r, char *err, size_t errlen)
 {
     sqlite3_stmt *s = c->st[ST_RUN_PUT];
@@ -595,6 +613,8 @@ static int put_run(ms_catalog_t *c, const ms_runrec_t *r, char *err, size_t errl
     sqlite3_bind_int64(s, 7, ts_to_ns(&r->finished_rt));
     sqlite3_bind_int(s, 8, r->finished != 0);
     sqlite3_bind_int64(s, 9, (sqlite3_int64)r->n_tasks);
+    if (bind_snap(s, 10, r) != 0)
+        return ms_errf(err, errlen, "catalog: save run: out of memory");
     if (step_done(c, ST_RUN_PUT, "save run", err, errlen) != 0)
         return -1;
     for (size_t i = 0; i < r->n_tasks; i++)
@@ -679,6 +699,8 @@ static int put_run_end(ms_catalog_t *c, const ms_runrec_t *r, char *err, size_t 
         sqlite3_bind_blob(s, 4, r->extra_json, (int)strlen(r->extra_json), SQLITE_TRANSIENT);
     else
         sqlite3_bind_null(s, 4);
+    if (bind_snap(s, 5, r) != 0)
+        return ms_errf(err, errlen, "catalog: save run end: out of memory");
     if (step_done(c, ST_RUN_END, "save run end", err, errlen) != 0)
         return -1;
     if (sqlite3_changes(c->db) == 0)
@@ -864,6 +886,13 @@ static ms_runrec_t *run_from_row(sqlite3_stmt *s, size_t *n_tasks, char *err, si
     r->finished_rt = ns_to_ts(sqlite3_column_int64(s, 6));
     r->finished = sqlite3_column_int(s, 7) != 0;
     r->extra_json = col_dup(s, 9); /* NULL when absent or out of memory: recomputed then */
+    char *snap = col_dup(s, 10);
+    if ((snap || sqlite3_column_type(s, 10) != SQLITE_NULL) &&
+        (!snap || ms_run_snap_from_json(r, snap) != 0)) {
+        ms_errf(err, errlen, "catalog: run %" PRIu64 ": its snapshot record is unreadable", id);
+        ms_run_destroy(&r);
+    }
+    free(snap);
 out:
     free(src);
     free(dst);

@@ -122,14 +122,31 @@ static int resolve_run(const ms_master_t *m, const ms_msg_t *msg, const char **s
     return 0;
 }
 
+static const ms_set_t *set_of(const ms_master_t *m, const ms_msg_t *msg)
+{
+    return msg->u.run.set && m->opts.config ? ms_config_find_set(m->opts.config, msg->u.run.set)
+                                            : NULL;
+}
+
 /* Run flags: those the client asked for, or the set's. */
 static int resolve_flags(const ms_master_t *m, const ms_msg_t *msg, uint32_t *flags)
 {
-    const ms_set_t *s = msg->u.run.set && m->opts.config
-                            ? ms_config_find_set(m->opts.config, msg->u.run.set)
-                            : NULL;
-    *flags = msg->u.run.flags | (s && s->delete ? MS_RUN_DELETE : 0);
+    const ms_set_t *s = set_of(m, msg);
+    *flags = msg->u.run.flags | (s && s->delete ? MS_RUN_DELETE : 0) |
+             (s && s->snapshots ? MS_RUN_SNAPSHOT : 0);
+    if ((*flags & MS_RUN_SNAPSHOT) && (*flags & MS_RUN_DELETE))
+        *flags &= ~(uint32_t)MS_RUN_DELETE; /* a snapshot is exact anyway */
     return (*flags & ~(uint32_t)MS_RUN_FLAGS_KNOWN) ? -1 : 0;
+}
+
+/* Retention: the rules the client sent, else the set's. */
+static ms_keep_t resolve_keep(const ms_master_t *m, const ms_msg_t *msg)
+{
+    const ms_run_t *q = &msg->u.run;
+    ms_keep_t k = {q->keep_last,   q->keep_hourly,  q->keep_daily,
+                   q->keep_weekly, q->keep_monthly, q->keep_yearly};
+    const ms_set_t *s = set_of(m, msg);
+    return !ms_keep_any(&k) && s ? s->keep : k;
 }
 
 /* Who sent a request, for the log: the admin key CURVE authenticated, else
@@ -162,7 +179,8 @@ static void on_run(ms_master_t *m, const ms_peer_t *peer, const ms_msg_t *msg)
         return;
     }
     if (resolve_run(m, msg, &src, &dst, err, sizeof err) == 0) {
-        ms_run_req_t req = {src, dst, msg->u.run.set, flags, msg->u.run.wait_s};
+        ms_run_req_t req = {
+            src, dst, msg->u.run.set, flags, msg->u.run.wait_s, resolve_keep(m, msg)};
         if (ms_master_start_run(m, &req, &id, err, sizeof err) == 0)
             err[0] = '\0';
         else if (!err[0])

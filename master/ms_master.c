@@ -23,6 +23,7 @@
 #include "ms_path.h"
 #include "ms_report.h"
 #include "ms_scan.h"
+#include "ms_snapshot.h"
 
 /* --- the planner's decisions ------------------------------------------------------ */
 
@@ -224,6 +225,30 @@ static ms_runrec_t *new_run(ms_master_t *m, const ms_run_req_t *req, char *err, 
     return r;
 }
 
+/*
+ * The destination, ready for the run: a snapshot's made when missing (the
+ * master makes its folder there), locked, and its folder begun; a mirror's
+ * locked, and refused when it holds snapshots.
+ */
+static int prepare_dest(ms_master_t *m, ms_runrec_t *r, const ms_run_req_t *req, char *err,
+                        size_t errlen)
+{
+    int snapshot = (r->flags & MS_RUN_SNAPSHOT) != 0;
+    if (!snapshot && ms_keep_any(&req->keep))
+        return ms_errf(err, errlen,
+                       "retention (keep_*) goes with snapshots: a mirror keeps no "
+                       "older versions to remove");
+    if (snapshot && ms_path_is_remote(r->dest))
+        return ms_snapshot_begin(r, time(NULL), &req->keep, err, errlen); /* says why not */
+    if (snapshot && ms_path_mkdirs(r->dest, err, errlen) != 0)
+        return -1;
+    if (lock_dest(m, r, err, errlen) != 0)
+        return -1;
+    if (snapshot)
+        return ms_snapshot_begin(r, time(NULL), &req->keep, err, errlen);
+    return ms_snapshot_check_mirror(r->dest, err, errlen);
+}
+
 int ms_master_start_run(ms_master_t *m, const ms_run_req_t *req, uint64_t *run_id, char *err,
                         size_t errlen)
 {
@@ -231,7 +256,7 @@ int ms_master_start_run(ms_master_t *m, const ms_run_req_t *req, uint64_t *run_i
     ms_runrec_t *r = new_run(m, req, err, errlen);
     if (!r)
         return -1;
-    if (lock_dest(m, r, err, errlen) != 0 || add_run(m, r) != 0) {
+    if (prepare_dest(m, r, req, err, errlen) != 0 || add_run(m, r) != 0) {
         if (!err[0])
             snprintf(err, errlen, "out of memory starting a run");
         ms_run_destroy(&r);
@@ -252,9 +277,12 @@ int ms_master_start_run(ms_master_t *m, const ms_run_req_t *req, uint64_t *run_i
     ms_planner_start(m->planner, r);
     trim_runs(m);
     *run_id = r->id;
-    ms_info("run %llu started: %s -> %s, %zu tasks%s%s", (unsigned long long)r->id, r->source,
-            r->dest, r->n_tasks, (r->flags & MS_RUN_DELETE) ? ", mirroring deletions" : "",
-            (r->flags & MS_RUN_FORCE_DELETE) ? " (forced)" : "");
+    ms_info("run %llu started: %s -> %s%s%s, %zu tasks%s%s%s%s", (unsigned long long)r->id,
+            r->source, r->dest, r->snap ? "/" : "", r->snap ? r->snap->name : "", r->n_tasks,
+            (r->flags & MS_RUN_DELETE) ? ", mirroring deletions" : "",
+            (r->flags & MS_RUN_FORCE_DELETE) ? " (forced)" : "",
+            r->snap && r->snap->link ? ", linking to " : "",
+            r->snap && r->snap->link ? r->snap->link : "");
     ms_sched_dispatch(m);
     return 0;
 }
@@ -274,9 +302,43 @@ static void log_done(const ms_trec_t *t)
                 msg);
 }
 
+/* What DST/.multisync/NAME.json keeps of a snapshot's run: the report's
+ * head (no rows). NULL on out of memory. */
+static char *snapshot_notes(ms_master_t *m, const ms_runrec_t *run)
+{
+    json_t *rep = ms_report_json_page(m->report, run, 0, 0, 0);
+    json_t *o =
+        rep ? json_pack("{s:O, s:O, s:O, s:O, s:O}", "run_id", json_object_get(rep, "run_id"),
+                        "source", json_object_get(rep, "source"), "started",
+                        json_object_get(rep, "started"), "finished",
+                        json_object_get(rep, "finished"), "totals", json_object_get(rep, "totals"))
+            : NULL;
+    char *text = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
+    json_decref(o);
+    json_decref(rep);
+    return text;
+}
+
+/* A snapshot run whose every task succeeded: its snapshot completed. */
+static void complete_snapshot(ms_master_t *m, ms_runrec_t *run)
+{
+    char err[1024];
+    if (!run->snap || run->snap->complete || run->n_failed > 0)
+        return;
+    char *notes = snapshot_notes(m, run);
+    if (ms_snapshot_complete(run, notes, err, sizeof err) != 0)
+        ms_error("run %llu: snapshot %s not completed: %s", (unsigned long long)run->id,
+                 run->snap->name, run->snap->error);
+    else
+        ms_info("run %llu: snapshot %s complete, latest points at it", (unsigned long long)run->id,
+                run->snap->name);
+    free(notes);
+}
+
 /* The run's last task is final: its end recorded, its waiters told. */
 static void run_finished(ms_master_t *m, ms_runrec_t *run)
 {
+    complete_snapshot(m, run);
     ms_lock_release(&run->dest_lock);
     /* Frozen, the diagnosis is the run's: reports read it there, and the
      * figures behind it are let go. */

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "ms_config.h"
+#include "ms_keep.h"
 
 typedef struct ms_master ms_master_t;
 
@@ -77,6 +78,7 @@ typedef struct {
     uint32_t flags;         /* MS_RUN_*: mirror deletions, remove gone projects' backups */
     unsigned worker_wait_s; /* fail the run when no worker can take its tasks for this
                              * long; 0: the set's, else the master's, else 600 */
+    ms_keep_t keep;         /* MS_RUN_SNAPSHOT: retention once the snapshot is complete */
 } ms_run_req_t;
 
 /*

@@ -284,6 +284,17 @@ static fold_t *fold_of(ms_report_t *rep, const ms_runrec_t *r)
     return f;
 }
 
+/* A snapshot run's snapshot: which, linked to which, complete or why not,
+ * and what retention removed after it. */
+static json_t *snapshot_json(const ms_run_snap_t *s)
+{
+    json_t *pruned = json_array();
+    for (size_t i = 0; pruned && i < s->pruned.n; i++)
+        json_array_append_new(pruned, json_string(s->pruned.v[i]));
+    return json_pack("{s:s, s:s?, s:b, s:s?, s:o*}", "name", s->name, "link", s->link, "complete",
+                     s->complete, "error", s->error, "pruned", pruned);
+}
+
 json_t *ms_report_json_page(ms_report_t *rep, const ms_runrec_t *r, size_t from, size_t max,
                             int failed_only)
 {
@@ -312,7 +323,10 @@ json_t *ms_report_json_page(ms_report_t *rep, const ms_runrec_t *r, size_t from,
     rfc3339(&r->started_rt, started, sizeof started);
     if (r->finished)
         rfc3339(&r->finished_rt, finished, sizeof finished);
-    const char *status = !r->finished ? "running" : r->n_failed ? "failed" : "ok";
+    /* A snapshot whose tasks all succeeded but that could not be completed
+     * is no backup to rely on: the run failed. */
+    int snap_failed = r->snap && r->snap->error;
+    const char *status = !r->finished ? "running" : r->n_failed || snap_failed ? "failed" : "ok";
     json_t *out = json_pack(
         "{s:I, s:s, s:s, s:s?, s:s, s:s?, s:f, s:s, s:o, s:o, s:o, s:o}", "run_id",
         (json_int_t)r->id, "source", ms_utf8_clean(r->source, src, sizeof src), "destination",
@@ -324,5 +338,7 @@ json_t *ms_report_json_page(ms_report_t *rep, const ms_runrec_t *r, size_t from,
         json_object_set_new(out, "tasks_from", json_integer((json_int_t)from));
         json_object_set_new(out, "tasks_total", json_integer((json_int_t)selected));
     }
+    if (out && r->snap)
+        json_object_set_new(out, "snapshot", snapshot_json(r->snap));
     return out;
 }

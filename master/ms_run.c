@@ -1,3 +1,4 @@
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,11 +103,78 @@ void ms_run_drop_from(ms_runrec_t *r, size_t n)
         r->top = r->n_tasks;
 }
 
+static void snap_free(ms_run_snap_t *s)
+{
+    if (!s)
+        return;
+    free(s->name);
+    free(s->link);
+    free(s->error);
+    ms_strv_clear(&s->pruned);
+    free(s);
+}
+
+int ms_run_set_snap(ms_runrec_t *r, const char *name, const char *link, const ms_keep_t *keep)
+{
+    ms_run_snap_t *s = calloc(1, sizeof *s);
+    if (!s || !(s->name = strdup(name)) || (link && !(s->link = strdup(link)))) {
+        snap_free(s);
+        return -1;
+    }
+    if (keep)
+        s->keep = *keep;
+    snap_free(r->snap);
+    r->snap = s;
+    return 0;
+}
+
+char *ms_run_snap_json(const ms_runrec_t *r)
+{
+    const ms_run_snap_t *s = r->snap;
+    if (!s)
+        return NULL;
+    json_t *pruned = json_array();
+    for (size_t i = 0; pruned && i < s->pruned.n; i++)
+        json_array_append_new(pruned, json_string(s->pruned.v[i]));
+    const ms_keep_t *k = &s->keep;
+    json_t *o = json_pack("{s:s, s:s*, s:[i,i,i,i,i,i], s:b, s:s*, s:o*}", "name", s->name, "link",
+                          s->link, "keep", k->last, k->hourly, k->daily, k->weekly, k->monthly,
+                          k->yearly, "complete", s->complete, "error", s->error, "pruned", pruned);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return text;
+}
+
+int ms_run_snap_from_json(ms_runrec_t *r, const char *text)
+{
+    json_t *o = json_loads(text, 0, NULL), *pruned = NULL;
+    const char *name = NULL, *link = NULL, *error = NULL;
+    int k[6] = {0}, complete = 0, rc = -1;
+    if (o && json_unpack(o, "{s:s, s?s, s:[iiiiii], s:b, s?s, s?o}", "name", &name, "link", &link,
+                         "keep", &k[0], &k[1], &k[2], &k[3], &k[4], &k[5], "complete", &complete,
+                         "error", &error, "pruned", &pruned) == 0) {
+        ms_keep_t keep = {(unsigned)k[0], (unsigned)k[1], (unsigned)k[2],
+                          (unsigned)k[3], (unsigned)k[4], (unsigned)k[5]};
+        rc = ms_run_set_snap(r, name, link, &keep);
+    }
+    if (rc == 0) {
+        r->snap->complete = complete;
+        rc = error && !(r->snap->error = strdup(error)) ? -1 : 0;
+        for (size_t i = 0; rc == 0 && i < json_array_size(pruned); i++) {
+            const char *p = json_string_value(json_array_get(pruned, i));
+            rc = p && ms_strv_push(&r->snap->pruned, p) != 0 ? -1 : 0;
+        }
+    }
+    json_decref(o);
+    return rc;
+}
+
 void ms_run_destroy(ms_runrec_t **rp)
 {
     if (!rp || !*rp)
         return;
     ms_runrec_t *r = *rp;
+    snap_free(r->snap);
     ms_lock_release(&r->dest_lock);
     ms_run_drop_from(r, 0);
     for (size_t i = 0; i < r->n_segs; i++)

@@ -22,6 +22,7 @@
 
 #include "ms_clock.h"
 #include "ms_codec.h"
+#include "ms_keep.h"
 #include "ms_strv.h"
 
 typedef enum {
@@ -95,6 +96,16 @@ typedef struct {
     unsigned unconfined; /* MS_UNCONFINED_*: the host said it may read or write anywhere */
 } ms_run_worker_t;
 
+/* A snapshot run's snapshot (ms_snapshot.h): which, and how it ended. */
+typedef struct {
+    char *name;       /* "2026-12-07T021500Z": DST/NAME, DST/NAME.partial while written */
+    char *link;       /* the complete snapshot its unchanged files link to; NULL: none */
+    ms_keep_t keep;   /* retention once it is complete (ms_keep.h) */
+    int complete;     /* renamed to NAME, latest points at it */
+    char *error;      /* why it could not be completed though every task succeeded; NULL */
+    ms_strv_t pruned; /* snapshots retention removed after it */
+} ms_run_snap_t;
+
 /* Tasks live in segments of this many, so that adding tasks (chunks of a
  * split project) never moves one: the queue holds pointers to them. */
 #define MS_RUN_SEG 1024
@@ -125,7 +136,8 @@ struct ms_run {
      * catalog stores and reports of the finished run read (ms_diag_freeze):
      * {"diagnosis":…, "workers":{id:{…}}}. */
     char *extra_json;
-    char **names; /* interned host names, owned */
+    char **names;        /* interned host names, owned */
+    ms_run_snap_t *snap; /* a snapshot run's snapshot; NULL: a mirror */
     size_t n_names;
 };
 
@@ -182,6 +194,15 @@ int ms_run_spec_decode(ms_trec_t *t, const void *blob, size_t len);
  * shown, never decides anything).
  */
 const char *ms_run_intern(ms_runrec_t *r, const char *name);
+
+/* Make r a snapshot run writing snapshot name, linking to link (NULL:
+ * none), keeping keep. 0, or -1 on out of memory. */
+int ms_run_set_snap(ms_runrec_t *r, const char *name, const char *link, const ms_keep_t *keep);
+
+/* r->snap as JSON text for the catalog (malloc'd), NULL for a mirror run
+ * (or on out of memory); and back: 0, or -1 when text is not such JSON. */
+char *ms_run_snap_json(const ms_runrec_t *r);
+int ms_run_snap_from_json(ms_runrec_t *r, const char *text);
 
 /* The task a result names, or NULL when the id is out of range. */
 ms_trec_t *ms_run_task(ms_runrec_t *r, uint64_t task_id);

@@ -15,6 +15,8 @@
 #include "ms_label.h"
 #include "ms_queue.h"
 #include "ms_report.h"
+#include "ms_snap.h"
+#include "ms_snapshot.h"
 
 /* t could not be queued (out of memory): it fails now, with why, rather
  * than sit in no queue and keep its run from ending. */
@@ -101,11 +103,17 @@ static int send_task(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
     char err[256];
     ms_runrec_t *run = t->run;
     ms_msg_t msg = {.cmd = MS_CMD_TASK};
-    uint32_t flags = t->flags | ((run->flags & MS_RUN_DELETE) ? MS_TASK_DELETE : 0);
+    char snap[MS_SNAP_NAME_MAX];
+    /* A snapshot is exact: what a taken-over partial one holds that the
+     * source does not goes too. */
+    int exact = (run->flags & MS_RUN_DELETE) || run->snap;
+    uint32_t flags = t->flags | (exact ? MS_TASK_DELETE : 0);
     /* The top task runs last: once every project's copy succeeded, it also
-     * removes the backups of projects gone from the source (ms_prune.h). */
-    if ((t->flags & MS_TASK_TOP) && (run->flags & MS_RUN_DELETE) && run->n_failed == 0)
+     * removes the backups of projects gone from the source (ms_prune.h); in
+     * a snapshot it checks the source against the last snapshot first. */
+    if ((t->flags & MS_TASK_TOP) && exact && run->n_failed == 0)
         flags |= MS_TASK_PRUNE | ((run->flags & MS_RUN_FORCE_DELETE) ? MS_TASK_FORCE : 0);
+    ms_snapshot_folder(run, snap, sizeof snap);
     msg.u.task = (ms_task_t){.run_id = run->id,
                              .task_id = t->id,
                              .attempt = t->attempts,
@@ -122,7 +130,9 @@ static int send_task(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
                              .match = t->match,
                              .n_match = t->n_match,
                              .xmatch = t->xmatch,
-                             .n_xmatch = t->n_xmatch};
+                             .n_xmatch = t->n_xmatch,
+                             .snap = run->snap ? snap : "",
+                             .link = run->snap && run->snap->link ? run->snap->link : ""};
     if (ms_wire_send(m->wsock, &w->peer, &msg, err, sizeof err) != 0) {
         ms_warn("worker %s (%s): %s", w->id, w->name, err);
         return -1;

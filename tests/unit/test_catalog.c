@@ -713,6 +713,54 @@ static void test_a_split_project_comes_back_with_its_chunks_and_their_paths(void
     ms_catalog_close(&c);
 }
 
+static void test_a_snapshot_run_keeps_its_snapshot_and_a_schema_2_catalog_is_upgraded(void **state)
+{
+    fx_t *fx = *state;
+    ms_catalog_t *c = open_ok(fx);
+    const char *projects[] = {"alpha", NULL};
+    ms_runrec_t *mirror = new_run(6, "prod", projects);
+    assert_int_equal(ms_catalog_save_run(c, mirror, fx->err, sizeof fx->err), 0);
+    ms_catalog_close(&c);
+    sqlite3 *db = NULL; /* a catalog of before snapshots: its runs are mirrors */
+    assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "ALTER TABLE runs DROP COLUMN snap;"
+                                  "UPDATE meta SET value = 2 WHERE key = 'schema_version'",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    c = open_ok(fx);
+    ms_runrec_t *back = ms_catalog_load_run(c, 6, fx->err, sizeof fx->err);
+    assert_non_null(back);
+    assert_null(back->snap);
+    ms_run_destroy(&back);
+
+    ms_runrec_t *r = new_run(7, "prod", projects);
+    ms_keep_t keep = {.daily = 7, .monthly = 12};
+    assert_int_equal(ms_run_set_snap(r, "2026-12-07T021500Z", "2026-12-06T021500Z", &keep), 0);
+    assert_int_equal(ms_catalog_save_run(c, r, fx->err, sizeof fx->err), 0);
+    r->snap->complete = 1;
+    assert_int_equal(ms_strv_push(&r->snap->pruned, "2026-11-01T021500Z"), 0);
+    assert_int_equal(ms_catalog_save_run_end(c, r, fx->err, sizeof fx->err), 0);
+    back = ms_catalog_load_run(c, 7, fx->err, sizeof fx->err);
+    if (!back)
+        fail_msg("load: %s", fx->err);
+    assert_non_null(back->snap);
+    assert_string_equal(back->snap->name, "2026-12-07T021500Z");
+    assert_string_equal(back->snap->link, "2026-12-06T021500Z");
+    assert_int_equal(back->snap->keep.daily, 7);
+    assert_int_equal(back->snap->keep.monthly, 12);
+    assert_int_equal(back->snap->keep.last, 0);
+    assert_true(back->snap->complete);
+    assert_null(back->snap->error);
+    assert_int_equal(back->snap->pruned.n, 1);
+    assert_string_equal(back->snap->pruned.v[0], "2026-11-01T021500Z");
+    ms_run_destroy(&back);
+    ms_run_destroy(&r);
+    ms_run_destroy(&mirror);
+    ms_catalog_close(&c);
+}
+
 static void test_a_catalog_of_schema_1_is_upgraded_and_keeps_its_runs(void **state)
 {
     fx_t *fx = *state;
@@ -726,6 +774,7 @@ static void test_a_catalog_of_schema_1_is_upgraded_and_keeps_its_runs(void **sta
     assert_int_equal(sqlite3_exec(db,
                                   "ALTER TABLE tasks DROP COLUMN spec;"
                                   "ALTER TABLE tasks DROP COLUMN parent;"
+                                  "ALTER TABLE runs DROP COLUMN snap;"
                                   "UPDATE meta SET value = 1 WHERE key = 'schema_version'",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -745,7 +794,7 @@ static void test_a_catalog_of_schema_1_is_upgraded_and_keeps_its_runs(void **sta
                                         -1, &st, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(st, 0), 2);
+    assert_int_equal(sqlite3_column_int(st, 0), 3);
     sqlite3_finalize(st);
     sqlite3_close(db);
 }
@@ -849,6 +898,9 @@ int main(void)
             test_a_split_project_comes_back_with_its_chunks_and_their_paths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_catalog_of_schema_1_is_upgraded_and_keeps_its_runs,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_snapshot_run_keeps_its_snapshot_and_a_schema_2_catalog_is_upgraded, setup,
+            teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,148 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ms_err.h"
+#include "ms_path.h"
+#include "ms_snap.h"
+#include "ms_snapshot.h"
+
+/* How many seconds on a name moves when a snapshot of that second exists. */
+#define NAME_TRIES 120
+
+void ms_snapshot_folder(const ms_runrec_t *r, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%s%s", r->snap ? r->snap->name : "", MS_SNAP_PARTIAL);
+}
+
+static int open_dest(const char *dest, int make, char *err, size_t errlen)
+{
+    if (make && ms_path_mkdirs(dest, err, errlen) != 0)
+        return -1;
+    int fd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        ms_errf(err, errlen, "destination %s: %s", dest, strerror(errno));
+    return fd;
+}
+
+int ms_snapshot_check_mirror(const char *dest, char *err, size_t errlen)
+{
+    if (ms_path_is_remote(dest))
+        return 0;
+    int fd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return 0; /* not there yet, or not ours to look at: the run says so */
+    int has = ms_snap_present(fd, err, errlen);
+    close(fd);
+    if (has > 0)
+        return ms_errf(err, errlen,
+                       "destination %s holds snapshots: a mirror run there would delete them; "
+                       "run with --snapshot, or choose another destination",
+                       dest);
+    return has < 0 ? -1 : 0;
+}
+
+/* A name for a new snapshot at now, free in the listing: a snapshot of the
+ * same second (a quick rerun) moves it on by seconds. */
+static int free_name(const ms_snap_t *s, size_t n, time_t now, char *out, size_t outlen)
+{
+    for (int i = 0; i < NAME_TRIES; i++, now++) {
+        int taken = 0;
+        ms_snap_format(now, out, outlen);
+        for (size_t k = 0; k < n && !taken; k++)
+            taken = strncmp(s[k].name, out, strlen(out)) == 0;
+        if (!taken)
+            return 0;
+    }
+    return -1;
+}
+
+/* The folder this run writes: the newest partial one taken over (renamed
+ * to name), or a new one. */
+static int make_folder(int dir, const ms_snap_t *partial, const char *name, char *err,
+                       size_t errlen)
+{
+    char folder[MS_SNAP_NAME_MAX];
+    snprintf(folder, sizeof folder, "%s%s", name, MS_SNAP_PARTIAL);
+    if (partial)
+        return ms_snap_rename(dir, partial->name, folder, err, errlen);
+    if (mkdirat(dir, folder, 0755) != 0)
+        return ms_errf(err, errlen, "cannot make the snapshot folder %s: %s", folder,
+                       strerror(errno));
+    return 0;
+}
+
+static int begin_in(int dir, ms_runrec_t *r, time_t now, const ms_keep_t *keep, char *err,
+                    size_t errlen)
+{
+    char foreign[256], name[MS_SNAP_NAME_MAX];
+    int f = ms_snap_foreign(dir, foreign, sizeof foreign, err, errlen);
+    if (f != 0)
+        return f < 0 ? -1
+                     : ms_errf(err, errlen,
+                               "destination %s holds %s, which is not a snapshot: a snapshot "
+                               "destination holds only snapshots (a mirror's run would delete "
+                               "them); choose an empty folder",
+                               r->dest, foreign);
+    ms_snap_t *s = NULL;
+    size_t n = 0;
+    if (ms_snap_list(dir, &s, &n, err, errlen) != 0)
+        return -1;
+    const ms_snap_t *partial = ms_snap_newest(s, n, MS_SNAP_PARTIAL_KIND);
+    const ms_snap_t *link = ms_snap_newest(s, n, MS_SNAP_COMPLETE);
+    int rc = -1;
+    if (free_name(s, n, now, name, sizeof name) != 0)
+        ms_errf(err, errlen, "no free snapshot name in %s", r->dest);
+    else if (make_folder(dir, partial, name, err, errlen) == 0)
+        rc = ms_run_set_snap(r, name, link ? link->name : NULL, keep) == 0
+                 ? 0
+                 : ms_errf(err, errlen, "out of memory starting a snapshot");
+    free(s);
+    return rc;
+}
+
+int ms_snapshot_begin(ms_runrec_t *r, time_t now, const ms_keep_t *keep, char *err, size_t errlen)
+{
+    if (ms_path_is_remote(r->dest))
+        return ms_errf(err, errlen,
+                       "a snapshot needs a destination folder that the master and its workers "
+                       "see (a local disk or a shared mount), not the rsync remote %s",
+                       r->dest);
+    int dir = open_dest(r->dest, 1, err, errlen);
+    if (dir < 0)
+        return -1;
+    int rc = begin_in(dir, r, now, keep, err, errlen);
+    close(dir);
+    return rc;
+}
+
+static int complete_in(int dir, ms_runrec_t *r, const char *notes, char *err, size_t errlen)
+{
+    char folder[MS_SNAP_NAME_MAX];
+    ms_snapshot_folder(r, folder, sizeof folder);
+    if (ms_snap_rename(dir, folder, r->snap->name, err, errlen) != 0 ||
+        ms_snap_set_latest(dir, r->snap->name, err, errlen) != 0)
+        return -1;
+    r->snap->complete = 1;
+    /* The notes only add figures to `multisync snapshots`: a snapshot is
+     * complete without them. */
+    if (notes && ms_snap_write_meta(dir, r->snap->name, notes, err, errlen) != 0)
+        err[0] = '\0';
+    return 0;
+}
+
+int ms_snapshot_complete(ms_runrec_t *r, const char *notes, char *err, size_t errlen)
+{
+    err[0] = '\0';
+    int dir = r->snap ? open_dest(r->dest, 0, err, errlen) : -1;
+    int rc = dir >= 0 ? complete_in(dir, r, notes, err, errlen) : -1;
+    if (dir >= 0)
+        close(dir);
+    if (rc != 0 && r->snap && !r->snap->error)
+        r->snap->error = strdup(err[0] ? err : "cannot complete the snapshot");
+    return rc;
+}

@@ -1,0 +1,45 @@
+/*
+ * ms_snapshot.h - the master's side of a snapshot run: its folder in the
+ * destination at the start, and at the end the switch to it.
+ *
+ * The destination must be a folder the master and the workers see at the
+ * same path (a local disk, or a shared mount): the master makes the
+ * snapshot's folder, renames it and switches `latest`; the workers write
+ * below it. An rsync-remote destination is refused.
+ *
+ * Begin: a destination holding anything but snapshots (a mirror) is
+ * refused. The newest unfinished snapshot (NAME.partial, left by a run that
+ * failed or was killed) is taken over: renamed to this run's time and
+ * written on, so what it holds is not copied again; else a new folder is
+ * made. Either way its tasks link to the newest complete snapshot.
+ *
+ * Complete (every task succeeded): NAME.partial becomes NAME, `latest`
+ * points at it, and DST/.multisync/NAME.json keeps the run's totals.
+ *
+ * Nothing here sees the master; errors come back in err.
+ */
+#ifndef MS_SNAPSHOT_H
+#define MS_SNAPSHOT_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "ms_keep.h"
+#include "ms_run.h"
+
+/* Begin r's snapshot at time now: r->snap set (name, link, keep). The
+ * destination is made when missing. 0, or -1 with err. */
+int ms_snapshot_begin(ms_runrec_t *r, time_t now, const ms_keep_t *keep, char *err, size_t errlen);
+
+/* A mirror run's local destination must hold no snapshots (its --delete
+ * would remove them): 0, or -1 with err. A missing one is fine. */
+int ms_snapshot_check_mirror(const char *dest, char *err, size_t errlen);
+
+/* Complete r's snapshot; notes: what DST/.multisync/NAME.json keeps (JSON
+ * text). Sets r->snap->complete, or r->snap->error and returns -1. */
+int ms_snapshot_complete(ms_runrec_t *r, const char *notes, char *err, size_t errlen);
+
+/* The folder r's tasks write in: "NAME.partial" (out: MS_SNAP_NAME_MAX). */
+void ms_snapshot_folder(const ms_runrec_t *r, char *out, size_t outlen);
+
+#endif
