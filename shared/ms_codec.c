@@ -270,6 +270,11 @@ static const field_t run_fields[] = {
     OPT_U32("keep_weekly", run.keep_weekly, MS_KEEP_MAX),
     OPT_U32("keep_monthly", run.keep_monthly, MS_KEEP_MAX),
     OPT_U32("keep_yearly", run.keep_yearly, MS_KEEP_MAX),
+    STR("snapshot", run.snapshot, MS_MAX_NAME, F_OPT_NULL),
+    STR("path", run.path, MS_MAX_PATH, F_OPT_NULL),
+};
+static const field_t setref_fields[] = {
+    STR("set", setref.set, MS_MAX_NAME, F_REQ),
 };
 static const field_t runref_fields[] = {
     U64("run", runref.run_id),
@@ -313,6 +318,7 @@ static const cmd_spec_t specs[] = {
     SPEC(MS_CMD_PROGRESS, progress_fields),
     SPEC(MS_CMD_REPORT, runref_fields),
     SPEC(MS_CMD_HISTORY, history_fields),
+    SPEC(MS_CMD_SNAPSHOTS, setref_fields),
 };
 
 static const cmd_spec_t *find_spec(int cmd)
@@ -807,6 +813,11 @@ void ms_msg_clear(ms_msg_t *m)
         free(m->u.run.source);
         free(m->u.run.dest);
         free(m->u.run.set);
+        free(m->u.run.snapshot);
+        free(m->u.run.path);
+        break;
+    case MS_CMD_SNAPSHOTS:
+        free(m->u.setref.set);
         break;
     case MS_CMD_RUN_STARTED:
     case MS_CMD_RUN_DONE:

@@ -193,7 +193,16 @@ typedef struct {
     /* MS_RUN_SNAPSHOT: retention once the snapshot is complete (ms_keep.h);
      * all 0: the set's, else keep everything. */
     uint32_t keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly;
+    /* MS_RUN_VERIFY, MS_RUN_RESTORE: the snapshot, "NAME" or "latest";
+     * NULL: latest (verify of a mirror: none). */
+    char *snapshot;
+    /* MS_RUN_RESTORE: "PROJECT" or "PROJECT/PATH" in the snapshot. */
+    char *path;
 } ms_run_t;
+
+typedef struct {
+    char *set; /* SNAPSHOTS: the set whose destination is listed */
+} ms_setref_t;
 
 typedef struct {
     uint64_t run_id;
@@ -219,6 +228,7 @@ typedef struct {
         ms_progress_t progress;
         ms_history_t history;
         ms_run_t run;
+        ms_setref_t setref;
         ms_runref_t runref;
         ms_json_t json;
     } u;

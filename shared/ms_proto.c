@@ -32,6 +32,8 @@ const char *ms_cmd_name(int cmd)
         return "REPORT";
     case MS_CMD_HISTORY:
         return "HISTORY";
+    case MS_CMD_SNAPSHOTS:
+        return "SNAPSHOTS";
     case MS_CMD_RUN:
         return "RUN";
     case MS_CMD_RUN_STARTED:

@@ -72,6 +72,7 @@ typedef enum {
     MS_CMD_WAIT = 0x15,         /* client -> master: run_id; answered by RUN_DONE */
     MS_CMD_REPORT = 0x16,       /* client -> master: run_id; answered by RUN_DONE now */
     MS_CMD_HISTORY = 0x17,      /* client -> master: n; answered by STATUS_REPLY */
+    MS_CMD_SNAPSHOTS = 0x18,    /* client -> master: set; its snapshots, by STATUS_REPLY */
 } ms_cmd_t;
 
 /* Flags of a task. */
@@ -82,7 +83,14 @@ typedef enum {
  * they are more than a quarter of the backup's (MS_TASK_FORCE: even then). */
 #define MS_TASK_PRUNE 0x4u
 #define MS_TASK_FORCE 0x8u
-#define MS_TASK_FLAGS_KNOWN (MS_TASK_TOP | MS_TASK_DELETE | MS_TASK_PRUNE | MS_TASK_FORCE)
+/* Retention: remove the folder PROJECT of the snapshot folder snap
+ * ("NAME.pruning") in the destination; no rsync, no source. */
+#define MS_TASK_REMOVE 0x10u
+/* Verify: compare the source with the backup by content (rsync -c -n -i),
+ * writing nothing; snap, when set, is the complete snapshot compared. */
+#define MS_TASK_VERIFY 0x20u
+#define MS_TASK_FLAGS_KNOWN                                                                        \
+    (MS_TASK_TOP | MS_TASK_DELETE | MS_TASK_PRUNE | MS_TASK_FORCE | MS_TASK_REMOVE | MS_TASK_VERIFY)
 
 /* Flags of a run (RUN from a client; kept in the catalog). */
 #define MS_RUN_DELETE                                                                              \
@@ -92,7 +100,17 @@ typedef enum {
 /* A point-in-time snapshot (ms_snap.h) instead of a mirror: a new folder
  * DST/<UTC time>, unchanged files hard links to the last snapshot's. */
 #define MS_RUN_SNAPSHOT 0x4u
-#define MS_RUN_FLAGS_KNOWN (MS_RUN_DELETE | MS_RUN_FORCE_DELETE | MS_RUN_SNAPSHOT)
+/* Compare the source with the backup (RUN "snapshot": which; default latest
+ * for a snapshot destination), writing nothing: `multisync verify`. */
+#define MS_RUN_VERIFY 0x8u
+/* Copy back from a snapshot (RUN "snapshot", "path": PROJECT[/PATH]) into
+ * the destination folder: `multisync restore`. */
+#define MS_RUN_RESTORE 0x10u
+/* With MS_RUN_RESTORE: write into a folder that is not empty. */
+#define MS_RUN_FORCE 0x20u
+#define MS_RUN_FLAGS_KNOWN                                                                         \
+    (MS_RUN_DELETE | MS_RUN_FORCE_DELETE | MS_RUN_SNAPSHOT | MS_RUN_VERIFY | MS_RUN_RESTORE |      \
+     MS_RUN_FORCE)
 
 /* What a worker says of itself in HELLO: which of its roots are unrestricted. */
 #define MS_UNCONFINED_SOURCE 0x1u /* no allow_source: it reads any folder it is sent */
@@ -111,6 +129,9 @@ typedef enum {
 /* rsync's own code when its --max-delete limit stopped deletions; also what
  * the top task reports when pruning was refused (more than a quarter). */
 #define MS_EXIT_MAX_DELETE 25
+/* A verify task found differences between the source and the backup (its
+ * message lists them): final, not retried. */
+#define MS_EXIT_DIFFERS (-4)
 
 /* In a local destination root: the lock a run holds while it writes there
  * (flock; see ms_lock.h). The top task neither copies nor deletes it. */

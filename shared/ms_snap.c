@@ -363,3 +363,95 @@ int ms_snap_rmtree(int dir, const char *name, uint64_t *removed, char *err, size
         *removed = count;
     return rc;
 }
+
+int ms_snap_resolve(int dir, const char *want, char *out, size_t outlen, char *err, size_t errlen)
+{
+    char target[MS_SNAP_NAME_MAX + 1];
+    int latest = !want || strcmp(want, MS_SNAP_LATEST) == 0;
+    if (latest) {
+        ssize_t len = readlinkat(dir, MS_SNAP_LATEST, target, sizeof target - 1);
+        if (len <= 0 || (size_t)len >= sizeof target - 1)
+            return ms_errf(err, errlen, "no complete snapshot here (%s %s)", MS_SNAP_LATEST,
+                           len < 0 && errno == ENOENT ? "is missing" : "is not a snapshot's");
+        target[len] = '\0';
+        want = target;
+    }
+    time_t t;
+    ms_snap_kind_t kind;
+    if (ms_snap_parse(want, &t, &kind) != 0 || kind != MS_SNAP_COMPLETE)
+        return ms_errf(err, errlen, "%s is not the name of a complete snapshot (%s)", want,
+                       "like 2026-12-07T021500Z");
+    if (!is_type(dir, want, S_IFDIR))
+        return ms_errf(err, errlen, "there is no snapshot %s%s", want,
+                       latest ? " (where latest points)" : "");
+    if (strlen(want) >= outlen)
+        return ms_errf(err, errlen, "snapshot name too long");
+    snprintf(out, outlen, "%s", want);
+    return 0;
+}
+
+/* How many real folders (projects) snapshot folder name holds. */
+static json_int_t count_projects(int dir, const char *name)
+{
+    int fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    json_int_t n = 0;
+    struct dirent *e;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    while ((e = readdir(d)))
+        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && is_type(fd, e->d_name, S_IFDIR);
+    closedir(d);
+    return n;
+}
+
+static const char *kind_name(ms_snap_kind_t k)
+{
+    return k == MS_SNAP_COMPLETE ? "complete" : k == MS_SNAP_PARTIAL_KIND ? "partial" : "pruning";
+}
+
+/* One snapshot's row: its name and state, and its run's figures. */
+static json_t *describe_one(int dir, const ms_snap_t *s)
+{
+    char when[32], stamp[MS_SNAP_NAME_MAX];
+    struct tm tm;
+    gmtime_r(&s->time, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:b, s:I}", "name", s->name, "state", kind_name(s->kind), "time",
+                  when, "latest", s->latest, "projects", count_projects(dir, s->name));
+    snprintf(stamp, sizeof stamp, "%.18s", s->name);
+    char *text = o ? ms_snap_read_meta(dir, stamp) : NULL;
+    json_t *notes = text ? json_loads(text, 0, NULL) : NULL;
+    json_t *tot = json_object_get(notes, "totals");
+    if (json_is_object(tot)) {
+        json_object_set(o, "run_id", json_object_get(notes, "run_id"));
+        json_object_set(o, "files", json_object_get(tot, "files"));
+        json_object_set(o, "bytes_total", json_object_get(tot, "bytes_total"));
+        json_object_set(o, "bytes_transferred", json_object_get(tot, "bytes_transferred"));
+    }
+    json_decref(notes);
+    free(text);
+    return o;
+}
+
+json_t *ms_snap_describe(int dir, char *err, size_t errlen)
+{
+    ms_snap_t *s;
+    size_t n;
+    if (ms_snap_list(dir, &s, &n, err, errlen) != 0)
+        return NULL;
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < n; i++)
+        if (json_array_append_new(arr, describe_one(dir, &s[i])) != 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    free(s);
+    if (!arr)
+        ms_errf(err, errlen, "out of memory listing snapshots");
+    return arr;
+}

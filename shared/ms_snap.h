@@ -22,6 +22,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #define MS_SNAP_LATEST "latest"
 #define MS_SNAP_META ".multisync"
 #define MS_SNAP_PARTIAL ".partial"
@@ -50,6 +52,16 @@ int ms_snap_list(int dir, ms_snap_t **out, size_t *n, char *err, size_t errlen);
 /* The newest of kind among s[0..n-1] (sorted, as ms_snap_list gives), or
  * NULL. */
 const ms_snap_t *ms_snap_newest(const ms_snap_t *s, size_t n, ms_snap_kind_t kind);
+
+/* The complete snapshot want names ("NAME", or NULL or "latest": the one
+ * `latest` points at) into out. 0, or -1 with err saying what there is. */
+int ms_snap_resolve(int dir, const char *want, char *out, size_t outlen, char *err, size_t errlen);
+
+/* What `multisync snapshots` shows, oldest first: [{"name", "state"
+ * ("complete", "partial", "pruning"), "time" (RFC 3339), "latest",
+ * "projects" (its folders), and from its run's notes when there are some:
+ * "run_id", "files", "bytes_total", "bytes_transferred"}]. NULL with err. */
+json_t *ms_snap_describe(int dir, char *err, size_t errlen);
 
 /* An entry of DST that has no place in a snapshot destination: its name in
  * out and 1; 0 when there is none; -1 with err. */

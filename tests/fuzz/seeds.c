@@ -33,7 +33,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: seeds DIR\n");
         return 2;
     }
-    ms_msg_t m[32];
+    ms_msg_t m[48];
     size_t n = 0;
     memset(m, 0, sizeof m);
     m[n].cmd = MS_CMD_HELLO,
@@ -60,6 +60,24 @@ int main(int argc, char **argv)
                                                         .n_match = 2,
                                                         .xmatch = xmatch,
                                                         .n_xmatch = 1};
+    /* a snapshot's task, and a retention removal */
+    m[n].cmd = MS_CMD_TASK, m[n++].u.task = (ms_task_t){.run_id = 1,
+                                                        .task_id = 5,
+                                                        .attempt = 1,
+                                                        .flags = MS_TASK_DELETE,
+                                                        .project = "p",
+                                                        .source = "/data",
+                                                        .dest = "/backup",
+                                                        .snap = "2026-12-07T021500Z.partial",
+                                                        .link = "2026-12-06T021500Z"};
+    m[n].cmd = MS_CMD_TASK, m[n++].u.task = (ms_task_t){.run_id = 1,
+                                                        .task_id = 6,
+                                                        .attempt = 1,
+                                                        .flags = MS_TASK_REMOVE,
+                                                        .project = "p",
+                                                        .source = "/data",
+                                                        .dest = "/backup",
+                                                        .snap = "2026-11-01T021500Z.pruning"};
     /* a match chunk and a rest as a worker accepts them (ms_rsync_check_task) */
     m[n].cmd = MS_CMD_TASK, m[n++].u.task = (ms_task_t){.run_id = 1,
                                                         .task_id = 3,
@@ -95,7 +113,18 @@ int main(int argc, char **argv)
     m[n++].cmd = MS_CMD_DRAIN;
     m[n].cmd = MS_CMD_BYE, m[n++].u.text = (ms_text_t){"restarting", 1};
     m[n].cmd = MS_CMD_ERROR, m[n++].u.text.message = "bad";
-    m[n].cmd = MS_CMD_RUN, m[n++].u.run = (ms_run_t){"/src", "/dst", "nightly", 3, 600};
+    m[n].cmd = MS_CMD_RUN,
+    m[n++].u.run =
+        (ms_run_t){.source = "/src", .dest = "/dst", .set = "nightly", .flags = 3, .wait_s = 600};
+    m[n].cmd = MS_CMD_RUN,
+    m[n++].u.run =
+        (ms_run_t){.dest = "/dst", .flags = MS_RUN_SNAPSHOT, .keep_daily = 7, .keep_monthly = 12};
+    m[n].cmd = MS_CMD_RUN, m[n++].u.run = (ms_run_t){.dest = "/restore",
+                                                     .set = "nightly",
+                                                     .flags = MS_RUN_RESTORE | MS_RUN_FORCE,
+                                                     .snapshot = "latest",
+                                                     .path = "alpha/sub/file"};
+    m[n].cmd = MS_CMD_SNAPSHOTS, m[n++].u.setref.set = "nightly";
     m[n].cmd = MS_CMD_RUN_STARTED, m[n++].u.runref.run_id = 7;
     m[n].cmd = MS_CMD_RUN_DONE,
     m[n++].u.runref = (ms_runref_t){.run_id = 7, .report = "{\"run_id\": 7}"};

@@ -518,7 +518,19 @@ static void test_optional_numbers_round_trip_and_default_to_zero(void **state)
     run.u.run.keep_yearly = MS_KEEP_MAX + 1;
     expect_encode_fails(&run, "keep_yearly");
     run.u.run.keep_yearly = 0;
-    run.u.run.flags = 8; /* unknown run flags are refused */
+    run.u.run.flags = MS_RUN_RESTORE | MS_RUN_FORCE;
+    run.u.run.snapshot = "latest";
+    run.u.run.path = "alpha/sub dir/file";
+    round_trip(&run, &out);
+    assert_string_equal(out.u.run.snapshot, "latest");
+    assert_string_equal(out.u.run.path, "alpha/sub dir/file");
+    ms_msg_clear(&out);
+    ms_msg_t list = {.cmd = MS_CMD_SNAPSHOTS};
+    list.u.setref.set = "nightly";
+    round_trip(&list, &out);
+    assert_string_equal(out.u.setref.set, "nightly");
+    ms_msg_clear(&out);
+    run.u.run.flags = 0x40; /* unknown run flags are refused */
     expect_encode_fails(&run, "flags");
     run.u.run.flags = 1;
     run.u.run.wait_s = MS_WORKER_WAIT_MAX_S + 1;
@@ -751,7 +763,7 @@ static void test_fields_of_the_wrong_type_or_range_are_rejected(void **state)
         {MS_CMD_TASK, KD("run", 1.0), "TASK: field 'run' must be an unsigned integer"},
         {MS_CMD_TASK, KU("attempt", 0), "TASK: field 'attempt' is 0"},
         {MS_CMD_TASK, KU("attempt", 1ull << 32), "TASK: field 'attempt' is 4294967296"},
-        {MS_CMD_TASK, KU("flags", 16), "TASK: field 'flags' has unknown bits 0x10"},
+        {MS_CMD_TASK, KU("flags", 64), "TASK: field 'flags' has unknown bits 0x40"},
         {MS_CMD_TASK, KNIL("flags"), "TASK: field 'flags' must be an unsigned integer"},
         {MS_CMD_TASK, KARR("source"), "TASK: field 'source' must be a string"},
         {MS_CMD_TASK, KBOOL("dest"), "TASK: field 'dest' must be a string"},
@@ -1294,8 +1306,8 @@ static void test_encoder_refuses_what_the_decoder_would_refuse(void **state)
     task.u.task.attempt = 0;
     expect_encode_fails(&task, "TASK: field 'attempt' is 0");
     task.u.task.attempt = 1;
-    task.u.task.flags = 0x10;
-    expect_encode_fails(&task, "TASK: field 'flags' has unknown bits 0x10");
+    task.u.task.flags = 0x40;
+    expect_encode_fails(&task, "TASK: field 'flags' has unknown bits 0x40");
     task.u.task.flags = 0;
     task.u.task.project = NULL;
     expect_encode_fails(&task, "TASK: field 'project' missing");
@@ -1390,7 +1402,8 @@ static void test_every_command_has_a_name(void **state)
     assert_string_equal(ms_cmd_name(0), "UNKNOWN");
     assert_string_equal(ms_cmd_name(-1), "UNKNOWN");
     assert_string_equal(ms_cmd_name(MS_CMD_REPORT), "REPORT");
-    assert_string_equal(ms_cmd_name(0x18), "UNKNOWN");
+    assert_string_equal(ms_cmd_name(MS_CMD_SNAPSHOTS), "SNAPSHOTS");
+    assert_string_equal(ms_cmd_name(0x19), "UNKNOWN");
 }
 
 static void test_heartbeat_carries_host_counters_and_cores_without_nul(void **state)

@@ -217,6 +217,49 @@ static void a_tree_is_removed_without_following_a_link_out_of_it(void **state)
     close(snap);
 }
 
+static void a_name_or_latest_resolves_to_a_complete_snapshot_and_the_listing_says_all(void **state)
+{
+    fx_t *fx = *state;
+    char name[64], err[256];
+    assert_int_equal(ms_snap_resolve(fx->fd, NULL, name, sizeof name, err, sizeof err), -1);
+    assert_non_null(strstr(err, "no complete snapshot"));
+    mk(fx, "2026-12-06T021500Z");
+    mk(fx, "2026-12-06T021500Z/alpha");
+    mk(fx, "2026-12-06T021500Z/beta");
+    put(fx, "2026-12-06T021500Z/loose", "x");
+    mk(fx, "2026-12-07T021500Z.partial");
+    assert_int_equal(ms_snap_set_latest(fx->fd, "2026-12-06T021500Z", err, sizeof err), 0);
+    assert_int_equal(ms_snap_write_meta(fx->fd, "2026-12-06T021500Z",
+                                        "{\"run_id\": 4, \"totals\": {\"files\": 9, "
+                                        "\"bytes_total\": 900, \"bytes_transferred\": 90}}",
+                                        err, sizeof err),
+                     0);
+    assert_int_equal(ms_snap_resolve(fx->fd, "latest", name, sizeof name, err, sizeof err), 0);
+    assert_string_equal(name, "2026-12-06T021500Z");
+    assert_int_equal(
+        ms_snap_resolve(fx->fd, "2026-12-06T021500Z", name, sizeof name, err, sizeof err), 0);
+    assert_int_equal(
+        ms_snap_resolve(fx->fd, "2026-12-07T021500Z.partial", name, sizeof name, err, sizeof err),
+        -1);
+    assert_int_equal(
+        ms_snap_resolve(fx->fd, "2026-12-05T021500Z", name, sizeof name, err, sizeof err), -1);
+    assert_non_null(strstr(err, "there is no snapshot 2026-12-05T021500Z"));
+    assert_int_equal(ms_snap_resolve(fx->fd, "../etc", name, sizeof name, err, sizeof err), -1);
+    json_t *list = ms_snap_describe(fx->fd, err, sizeof err);
+    assert_non_null(list);
+    assert_int_equal(json_array_size(list), 2);
+    json_t *a = json_array_get(list, 0), *b = json_array_get(list, 1);
+    assert_string_equal(json_string_value(json_object_get(a, "state")), "complete");
+    assert_true(json_is_true(json_object_get(a, "latest")));
+    assert_int_equal(json_integer_value(json_object_get(a, "projects")), 2);
+    assert_int_equal(json_integer_value(json_object_get(a, "files")), 9);
+    assert_int_equal(json_integer_value(json_object_get(a, "bytes_transferred")), 90);
+    assert_string_equal(json_string_value(json_object_get(a, "time")), "2026-12-06T02:15:00Z");
+    assert_string_equal(json_string_value(json_object_get(b, "state")), "partial");
+    assert_null(json_object_get(b, "files"));
+    json_decref(list);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -231,6 +274,9 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(a_tree_is_removed_without_following_a_link_out_of_it, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            a_name_or_latest_resolves_to_a_complete_snapshot_and_the_listing_says_all, setup,
+            teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
