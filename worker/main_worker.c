@@ -12,6 +12,7 @@
 #include "ms_config.h"
 #include "ms_confine.h"
 #include "ms_log.h"
+#include "ms_pool.h"
 #include "ms_proto.h"
 #include "ms_rsync.h"
 #include "ms_secure.h"
@@ -256,6 +257,9 @@ int main(int argc, char **argv)
     ms_config_t cfg = {0};
     char version[MS_MAX_NAME + 1] = "", err[1024];
     int verbose = 0, rc = 1;
+    /* A child of the pool removing a pruned snapshot's project (ms_pool.h). */
+    if (argc == 3 && strcmp(argv[1], MS_REMOVE_TREE_ARG) == 0)
+        return ms_pool_remove_tree_main(argv[2]);
     if (parse_args(argc, argv, &cfg, &verbose) != 0 || fill_defaults(&cfg) != 0)
         goto out;
     ms_log_init("multisync-worker", ms_config_log_level(&cfg, verbose));

@@ -9,6 +9,7 @@
 #include "ms_pool.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -29,6 +30,7 @@
 #include "ms_proc.h"
 #include "ms_prune.h"
 #include "ms_rsync.h"
+#include "ms_snap.h"
 #include "ms_strv.h"
 
 #define OUT_KEEP ((size_t)64 * 1024) /* tail of stdout: the --stats block is at the end */
@@ -449,9 +451,57 @@ static int prepare(launch_t *l, struct ms_child *c, const ms_task_t *t, char *er
     return plan_prune(l, c, err, errlen);
 }
 
+/*
+ * A removal (MS_TASK_REMOVE): the worker's own program removes the folder
+ * PROJECT of DST/SNAP (a snapshot being pruned), in a child like an rsync
+ * (killable, counted, its errors on stderr): it runs in that folder,
+ * opened without following a link, and removes by descriptor
+ * (ms_snap_rmtree), never through a path or a link.
+ */
+static char **removal_argv(const ms_task_t *t, int *cwd, char *err, size_t errlen)
+{
+    char path[PATH_MAX];
+    int root = open(t->dest, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    *cwd = root >= 0 ? openat(root, t->snap, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+    snprintf(path, sizeof path, "%s/%s", t->dest, t->snap);
+    if (*cwd < 0)
+        ms_errf(err, errlen, "%s: %s", root < 0 ? t->dest : path, strerror(errno));
+    if (root >= 0)
+        close(root);
+    if (*cwd < 0)
+        return NULL;
+    char **argv = calloc(4, sizeof *argv);
+    if (!argv || !(argv[0] = strdup("/proc/self/exe")) || !(argv[1] = strdup(MS_REMOVE_TREE_ARG)) ||
+        !(argv[2] = strdup(t->project))) {
+        ms_rsync_argv_free(argv);
+        close(*cwd);
+        *cwd = -1;
+        ms_errf(err, errlen, "out of memory starting a removal");
+        return NULL;
+    }
+    return argv;
+}
+
+static int start_removal(struct ms_child *c, const ms_task_t *t, char **envp, char *err,
+                         size_t errlen)
+{
+    int cwd = -1;
+    char **argv = removal_argv(t, &cwd, err, errlen);
+    if (!argv)
+        return -1;
+    snprintf(c->dst_path, sizeof c->dst_path, "%s/%s/%s", t->dest, t->snap, t->project);
+    struct child_setup setup = {
+        .cwd_fd = cwd, .dst_fd = -1, .link_fd = -1, .list_fd = -1, .argv = argv, .envp = envp};
+    int rc = spawn(c, &setup, err, errlen);
+    ms_rsync_argv_free(argv);
+    close(cwd);
+    return rc;
+}
+
 int ms_pool_start(ms_pool_t *p, const ms_task_t *t, char *err, size_t errlen)
 {
-    launch_t l = {.list_fd = -1};
+    launch_t l = {.a = {.src_root = -1, .src = -1, .dst = -1, .link_root = -1, .link = -1},
+                  .list_fd = -1};
     struct child_setup setup = {0};
     char **argv = NULL, **envp = NULL;
     struct ms_child *c = NULL;
@@ -465,6 +515,13 @@ int ms_pool_start(ms_pool_t *p, const ms_task_t *t, char *err, size_t errlen)
         return ms_errf(err, errlen, "pool full: all %u slots busy", p->slots);
     if ((c = child_new(t)) == NULL || (envp = build_env()) == NULL) {
         ms_errf(err, errlen, "out of memory starting rsync");
+        goto out;
+    }
+    if (t->flags & MS_TASK_REMOVE) {
+        if ((rc = start_removal(c, t, envp, err, errlen)) == 0) {
+            p->child[slot] = c;
+            c = NULL;
+        }
         goto out;
     }
     if ((rc = prepare(&l, c, t, err, errlen)) != 0)
@@ -931,4 +988,20 @@ size_t ms_pool_progress(const ms_pool_t *p, ms_progress_t *out, size_t max)
                 (ms_progress_t){c->res.run_id, c->res.task_id, c->res.attempt, c->bytes_done};
     }
     return n;
+}
+
+int ms_pool_remove_tree_main(const char *name)
+{
+    char err[1024];
+    uint64_t removed = 0;
+    int here = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = here < 0
+                 ? ms_errf(err, sizeof err, "cannot open the working folder: %s", strerror(errno))
+                 : ms_snap_rmtree(here, name, &removed, err, sizeof err);
+    if (here >= 0)
+        close(here);
+    printf("Number of files: %llu\n", (unsigned long long)removed);
+    if (rc != 0)
+        fprintf(stderr, "cannot remove %s: %s\n", name, err);
+    return rc == 0 ? 0 : 1;
 }

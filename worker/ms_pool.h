@@ -60,6 +60,7 @@ unsigned ms_pool_slots(const ms_pool_t *p);
  *      guard for a task with MS_TASK_DELETE (ms_rsync_check_delete_safe),
  *      a folder that cannot be opened or made, the pool is full, or
  *      fork/pipe failed; nothing is started then.
+ * A task with MS_TASK_REMOVE runs no rsync: see MS_REMOVE_TREE_ARG.
  * A task with timeout_s is killed by ms_pool_expire once it has run that
  * long. What the worker did besides rsync (a link in the backup replaced by
  * a folder, backups of gone projects removed) starts the result's message;
@@ -67,6 +68,16 @@ unsigned ms_pool_slots(const ms_pool_t *p);
  * with MS_EXIT_MAX_DELETE once its rsync succeeded.
  */
 #define MS_POOL_VANISHED 1
+
+/* How the worker's program is asked to remove a tree in its working folder
+ * (a task with MS_TASK_REMOVE): `multisync-worker --remove-tree NAME`. It
+ * prints "Number of files: N" (the entries removed, in rsync's --stats
+ * form) and exits 0, or says why on stderr and exits 1. */
+#define MS_REMOVE_TREE_ARG "--remove-tree"
+
+/* That program's work: remove NAME in the working folder (ms_snap_rmtree).
+ * Returns its exit status. */
+int ms_pool_remove_tree_main(const char *name);
 int ms_pool_start(ms_pool_t *p, const ms_task_t *t, char *err, size_t errlen);
 
 /*

@@ -289,6 +289,26 @@ static int check_root(const char *what, const char *root, char *err, size_t errl
     return 0;
 }
 
+/* A removal (retention): the folder PROJECT of a snapshot being removed
+ * (snap: "NAME.pruning"), nothing else. */
+static int check_removal(const ms_task_t *t, char *err, size_t errlen)
+{
+    time_t when;
+    ms_snap_kind_t kind;
+    if (t->flags & (MS_TASK_TOP | MS_TASK_DELETE | MS_TASK_PRUNE | MS_TASK_VERIFY))
+        return ms_errf(err, errlen, "a removal task takes no other flag");
+    if (!t->snap || ms_snap_parse(t->snap, &when, &kind) != 0 || kind != MS_SNAP_PRUNING_KIND)
+        return ms_errf(err, errlen, "a removal task needs a snapshot being removed, not '%s'",
+                       t->snap ? t->snap : "");
+    if ((t->sub && t->sub[0]) || t->n_items || t->n_excl || t->n_match || t->n_xmatch ||
+        (t->link && t->link[0]))
+        return ms_errf(err, errlen, "a removal task takes a project and nothing else");
+    if (ms_path_is_remote(t->dest))
+        return ms_errf(err, errlen, "a removal needs a destination folder, not the remote %s",
+                       t->dest);
+    return 0;
+}
+
 /* A snapshot task: snap a snapshot's folder being written, link (when
  * given) a complete one, both plain names in the destination root. */
 static int check_snapshot(const ms_task_t *t, char *err, size_t errlen)
@@ -296,6 +316,8 @@ static int check_snapshot(const ms_task_t *t, char *err, size_t errlen)
     time_t when;
     ms_snap_kind_t kind;
     int has_snap = t->snap && t->snap[0], has_link = t->link && t->link[0];
+    if (t->flags & MS_TASK_REMOVE)
+        return check_removal(t, err, errlen);
     if (!has_snap && !has_link)
         return 0;
     if (!has_snap)
