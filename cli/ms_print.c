@@ -83,11 +83,17 @@ static const char *cell(const char *s, int width, char *out, size_t outlen)
 
 static void print_task(const json_t *t, FILE *out)
 {
-    char name[256], host[256], b1[32], b2[32], b3[32], b4[32];
+    char name[256], host[256], b1[32], b2[32], b3[32], b4[32], removal[1024];
+    const char *project = raw(t, "project"),
+               *from = json_string_value(json_object_get(t, "removed_from"));
+    if (from) { /* retention: SNAPSHOT/PROJECT */
+        snprintf(removal, sizeof removal, "%s/%s", from, project);
+        project = removal;
+    }
     fprintf(out, "%s %s %-8s %3.0f %8.1f %9.0f %10s %10s %7.2f %10s %10s\n",
-            cell(raw(t, "project"), 24, name, sizeof name),
-            cell(raw(t, "host"), 14, host, sizeof host), str(t, "status"), num(t, "attempts"),
-            num(t, "seconds"), num(t, "files"), human_bytes(num(t, "bytes_total"), b1, sizeof b1),
+            cell(project, 24, name, sizeof name), cell(raw(t, "host"), 14, host, sizeof host),
+            str(t, "status"), num(t, "attempts"), num(t, "seconds"), num(t, "files"),
+            human_bytes(num(t, "bytes_total"), b1, sizeof b1),
             human_bytes(num(t, "bytes_transferred"), b2, sizeof b2),
             num(t, "cpu_user_s") + num(t, "cpu_sys_s"),
             human_bytes(num(t, "read_bytes"), b3, sizeof b3),
@@ -224,7 +230,8 @@ int ms_print_report(const json_t *rep, FILE *out, FILE *err)
         if (strcmp(status, "failed") == 0) {
             print_failure(t, err);
             failed++;
-        } else if (strcmp(status, "ok") == 0 || strcmp(status, "vanished") == 0) {
+        } else if (strcmp(status, "ok") == 0 || strcmp(status, "vanished") == 0 ||
+                   strcmp(status, "removed") == 0) {
             print_note(t, out);
         } else {
             char name[1024];
@@ -357,6 +364,22 @@ void ms_print_status(const json_t *st, FILE *out)
     print_running(json_object_get(st, "running"), out);
 }
 
+/* Under a snapshot run's line: its snapshot, and what retention removed. */
+static void print_history_snapshot(const json_t *s, FILE *out)
+{
+    size_t i;
+    const json_t *p;
+    if (!json_is_object(s))
+        return;
+    fprintf(out, "       snapshot %s%s", str(s, "name"),
+            json_is_true(json_object_get(s, "complete")) ? "" : ".partial (not complete)");
+    if (json_array_size(json_object_get(s, "pruned")) > 0)
+        fputs(", removed:", out);
+    json_array_foreach(json_object_get(s, "pruned"), i, p)
+        fprintf(out, " %s", json_string_value(p));
+    fputc('\n', out);
+}
+
 void ms_print_history(const json_t *history, FILE *out)
 {
     size_t i;
@@ -364,10 +387,15 @@ void ms_print_history(const json_t *history, FILE *out)
     char wall[32], b1[32], src[64];
     fprintf(out, "%-6s %-8s %-20s %9s %6s %6s %10s  %s\n", "RUN", "STATUS", "STARTED", "WALL",
             "TASKS", "FAILED", "BYTES", "SET / SOURCE");
-    json_array_foreach(history, i, r) fprintf(
-        out, "%-6.0f %-8s %-20s %9s %6.0f %6.0f %10s  %s\n", num(r, "run_id"), str(r, "status"),
-        str(r, "started"), hms(num(r, "wall_seconds"), wall, sizeof wall), num(r, "tasks"),
-        num(r, "failed"), human_bytes(num(r, "bytes_total"), b1, sizeof b1),
-        json_is_string(json_object_get(r, "set")) ? str(r, "set")
-                                                  : cell(raw(r, "source"), 40, src, sizeof src));
+    json_array_foreach(history, i, r)
+    {
+        fprintf(out, "%-6.0f %-8s %-20s %9s %6.0f %6.0f %10s  %s\n", num(r, "run_id"),
+                str(r, "status"), str(r, "started"), hms(num(r, "wall_seconds"), wall, sizeof wall),
+                num(r, "tasks"), num(r, "failed"),
+                human_bytes(num(r, "bytes_total"), b1, sizeof b1),
+                json_is_string(json_object_get(r, "set"))
+                    ? str(r, "set")
+                    : cell(raw(r, "source"), 40, src, sizeof src));
+        print_history_snapshot(json_object_get(r, "snapshot"), out);
+    }
 }

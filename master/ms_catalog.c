@@ -152,8 +152,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                    " r.finished, COALESCE(SUM(t.parent < 0), 0), COUNT(DISTINCT CASE WHEN"
                    " t.state = ?1 THEN (CASE WHEN t.parent >= 0 THEN t.parent ELSE t.task_id END)"
                    " END),"
-                   " COALESCE(SUM(t.bytes_total), 0), COALESCE(SUM(t.bytes_transferred), 0)"
-                   " FROM runs r LEFT JOIN tasks t ON t.run_id = r.id"
+                   " COALESCE(SUM(t.bytes_total), 0), COALESCE(SUM(t.bytes_transferred), 0),"
+                   " r.snap FROM runs r LEFT JOIN tasks t ON t.run_id = r.id"
                    " GROUP BY r.id ORDER BY r.id DESC LIMIT ?2",
     [ST_ATTEMPTS_GET] = "SELECT attempt, worker_id, host, has_result, exit_code, term_signal,"
                         " seconds, message FROM attempts WHERE run_id = ?1 AND task_id = ?2"
@@ -1005,8 +1005,7 @@ static void rfc3339(sqlite3_int64 ns, char *out, size_t outlen)
         snprintf(out, outlen, "?");
 }
 
-/* One history entry from the current row of ST_HISTORY. */
-static json_t *history_entry(sqlite3_stmt *s)
+static json_t *history_row(sqlite3_stmt *s)
 {
     char started[64], finished[64];
     sqlite3_int64 start = sqlite3_column_int64(s, 4), end = sqlite3_column_int64(s, 5);
@@ -1024,6 +1023,33 @@ static json_t *history_entry(sqlite3_stmt *s)
                      "failed", (json_int_t)failed, "bytes_total",
                      (json_int_t)sqlite3_column_int64(s, 9), "bytes_transferred",
                      (json_int_t)sqlite3_column_int64(s, 10));
+}
+
+/* A snapshot run's entry says its snapshot: name, complete, what
+ * retention removed after it (from the run's snapshot record). */
+static void add_snapshot(json_t *entry, sqlite3_stmt *s, int col)
+{
+    json_t *snap = sqlite3_column_type(s, col) == SQLITE_NULL
+                       ? NULL
+                       : json_loadb(sqlite3_column_blob(s, col),
+                                    (size_t)sqlite3_column_bytes(s, col), 0, NULL);
+    if (!json_is_object(snap) || !entry) {
+        json_decref(snap);
+        return;
+    }
+    json_object_del(snap, "keep");
+    json_object_del(snap, "retained");
+    if (json_is_string(json_object_get(snap, "error")))
+        json_object_set_new(entry, "status", json_string("failed"));
+    json_object_set_new(entry, "snapshot", snap);
+}
+
+/* One history entry from the current row of ST_HISTORY. */
+static json_t *history_entry(sqlite3_stmt *s)
+{
+    json_t *entry = history_row(s);
+    add_snapshot(entry, s, 11);
+    return entry;
 }
 
 /* One attempt from the current row of ST_ATTEMPTS_GET: the outcome fields

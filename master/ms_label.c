@@ -2,6 +2,7 @@
  * ms_label.c - how the master names a task (see ms_label.h).
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "ms_label.h"
 #include "ms_log.h"
@@ -22,6 +23,11 @@ const char *ms_label_part(const ms_trec_t *t, char *out, size_t outlen)
 const char *ms_label_task(const ms_trec_t *t, char *out, size_t outlen)
 {
     char part[1024];
+    if (t->flags & MS_TASK_REMOVE) { /* retention: t->sub is the snapshot */
+        snprintf(out, outlen, "%s [removed from %.*s]", ms_label_project(t->project),
+                 (int)strcspn(t->sub ? t->sub : "", "."), t->sub ? t->sub : "");
+        return out;
+    }
     ms_label_part(t, part, sizeof part);
     snprintf(out, outlen, "%s%s%s%s", ms_label_project(t->project), *part ? " [" : "", part,
              *part ? "]" : "");

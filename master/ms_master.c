@@ -306,7 +306,8 @@ static void log_done(const ms_trec_t *t)
  * head (no rows). NULL on out of memory. */
 static char *snapshot_notes(ms_master_t *m, const ms_runrec_t *run)
 {
-    json_t *rep = ms_report_json_page(m->report, run, 0, 0, 0);
+    (void)m; /* not m->report's cache: the run may go on with retention's tasks */
+    json_t *rep = ms_report_json_page(NULL, run, 0, 0, 0);
     json_t *o =
         rep ? json_pack("{s:O, s:O, s:O, s:O, s:O}", "run_id", json_object_get(rep, "run_id"),
                         "source", json_object_get(rep, "source"), "started",
@@ -335,10 +336,81 @@ static void complete_snapshot(ms_master_t *m, ms_runrec_t *run)
     free(notes);
 }
 
+/* One removal task of retention (ms_snapshot_retain). */
+static int add_removal(void *arg, const char *folder, const char *project)
+{
+    ms_trec_t *t = ms_run_add_task(arg, project, MS_TASK_REMOVE);
+    if (t && !(t->sub = strdup(folder)))
+        ms_run_drop_from(arg, t->id);
+    return t && t->sub ? 0 : -1;
+}
+
+/* Retention once the snapshot is complete: the run goes on with the
+ * removal tasks it hands to the workers. Returns 1 when it does. */
+static int start_retention(ms_master_t *m, ms_runrec_t *run)
+{
+    char err[1024];
+    size_t before = run->n_tasks;
+    if (!run->snap || !run->snap->complete || run->snap->retained)
+        return 0;
+    run->snap->retained = 1;
+    int n = ms_snapshot_retain(run, add_removal, run, err, sizeof err);
+    if (n < 0) {
+        ms_error("run %llu: retention: %s", (unsigned long long)run->id, err);
+        run->snap->prune_error = strdup(err);
+    }
+    if (run->n_tasks == before)
+        return 0;
+    run->finished = 0;
+    ms_report_forget(m->report, run); /* its rows grow */
+    for (size_t i = before; i < run->n_tasks; i++) {
+        ms_journal_task_whole(m->journal, ms_run_at(run, i));
+        ms_sched_enqueue(m, ms_run_at(run, i), 0);
+    }
+    ms_journal_ntasks(m->journal, run);
+    ms_journal_run_end(m->journal, run); /* not finished, retention begun */
+    ms_info("run %llu: retention hands %zu folder(s) of snapshots it removes to the workers",
+            (unsigned long long)run->id, run->n_tasks - before);
+    return 1;
+}
+
+/* Retention's removal tasks are final: the snapshots whose every folder
+ * went are removed (what is left of them), the others stay for the next
+ * run. */
+static void finish_retention(ms_runrec_t *run)
+{
+    char err[1024];
+    for (size_t i = 0; run->snap && i < run->n_tasks; i++) {
+        ms_trec_t *t = ms_run_at(run, i);
+        int first = 1, all_ok = 1;
+        if (!(t->flags & MS_TASK_REMOVE))
+            continue;
+        for (size_t k = 0; k < run->n_tasks; k++) {
+            ms_trec_t *o = ms_run_at(run, k);
+            if (!(o->flags & MS_TASK_REMOVE) || strcmp(o->sub, t->sub) != 0)
+                continue;
+            first &= k >= i;
+            all_ok &= o->state == MS_TS_OK;
+        }
+        if (!first)
+            continue; /* its snapshot was seen at its first task */
+        if (!all_ok)
+            ms_warn("run %llu: %s not removed: some of its folders could not be",
+                    (unsigned long long)run->id, t->sub);
+        else if (ms_snapshot_pruned(run, t->sub, err, sizeof err) != 0)
+            ms_error("run %llu: %s: %s", (unsigned long long)run->id, t->sub, err);
+        else
+            ms_info("run %llu: retention removed %s", (unsigned long long)run->id, t->sub);
+    }
+}
+
 /* The run's last task is final: its end recorded, its waiters told. */
 static void run_finished(ms_master_t *m, ms_runrec_t *run)
 {
     complete_snapshot(m, run);
+    if (start_retention(m, run))
+        return;
+    finish_retention(run);
     ms_lock_release(&run->dest_lock);
     /* Frozen, the diagnosis is the run's: reports read it there, and the
      * figures behind it are let go. */

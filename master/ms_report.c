@@ -15,6 +15,8 @@ static void rfc3339(const struct timespec *ts, char *out, size_t outlen)
 
 static const char *state_name(const ms_trec_t *t)
 {
+    if ((t->flags & MS_TASK_REMOVE) && t->state == MS_TS_OK)
+        return "removed";
     switch (t->state) {
     case MS_TS_HELD:
     case MS_TS_QUEUED:
@@ -79,7 +81,7 @@ static void fold_chunk(ms_trec_t *row, const ms_trec_t *c)
     }
 }
 
-static json_t *task_json(const ms_trec_t *t)
+static json_t *task_row(const ms_trec_t *t)
 {
     char name[4 * MS_MAX_PATH], host[4 * MS_MAX_NAME + 8], msg[4 * 4096];
     const ms_result_t *r = &t->result;
@@ -94,6 +96,16 @@ static json_t *task_json(const ms_trec_t *t)
         "bytes_transferred", (json_int_t)r->bytes_transferred, "cpu_user_s", r->cpu_user_s,
         "cpu_sys_s", r->cpu_sys_s, "max_rss_kb", (json_int_t)r->max_rss_kb, "read_bytes",
         (json_int_t)r->read_bytes, "write_bytes", (json_int_t)r->write_bytes, "message", msg);
+}
+
+/* A task's row; a removal's (retention) says which snapshot it removed
+ * its project from: "removed_from". */
+static json_t *task_json(const ms_trec_t *t)
+{
+    json_t *o = task_row(t);
+    if (o && (t->flags & MS_TASK_REMOVE) && t->sub)
+        json_object_set_new(o, "removed_from", json_stringn(t->sub, strcspn(t->sub, ".")));
+    return o;
 }
 
 typedef struct {
@@ -291,8 +303,9 @@ static json_t *snapshot_json(const ms_run_snap_t *s)
     json_t *pruned = json_array();
     for (size_t i = 0; pruned && i < s->pruned.n; i++)
         json_array_append_new(pruned, json_string(s->pruned.v[i]));
-    return json_pack("{s:s, s:s?, s:b, s:s?, s:o*}", "name", s->name, "link", s->link, "complete",
-                     s->complete, "error", s->error, "pruned", pruned);
+    return json_pack("{s:s, s:s?, s:b, s:s?, s:o*, s:s?}", "name", s->name, "link", s->link,
+                     "complete", s->complete, "error", s->error, "pruned", pruned, "prune_error",
+                     s->prune_error);
 }
 
 json_t *ms_report_json_page(ms_report_t *rep, const ms_runrec_t *r, size_t from, size_t max,

@@ -110,6 +110,7 @@ static void snap_free(ms_run_snap_t *s)
     free(s->name);
     free(s->link);
     free(s->error);
+    free(s->prune_error);
     ms_strv_clear(&s->pruned);
     free(s);
 }
@@ -137,9 +138,10 @@ char *ms_run_snap_json(const ms_runrec_t *r)
     for (size_t i = 0; pruned && i < s->pruned.n; i++)
         json_array_append_new(pruned, json_string(s->pruned.v[i]));
     const ms_keep_t *k = &s->keep;
-    json_t *o = json_pack("{s:s, s:s*, s:[i,i,i,i,i,i], s:b, s:s*, s:o*}", "name", s->name, "link",
-                          s->link, "keep", k->last, k->hourly, k->daily, k->weekly, k->monthly,
-                          k->yearly, "complete", s->complete, "error", s->error, "pruned", pruned);
+    json_t *o = json_pack("{s:s, s:s*, s:[i,i,i,i,i,i], s:b, s:s*, s:o*, s:b, s:s*}", "name",
+                          s->name, "link", s->link, "keep", k->last, k->hourly, k->daily, k->weekly,
+                          k->monthly, k->yearly, "complete", s->complete, "error", s->error,
+                          "pruned", pruned, "retained", s->retained, "prune_error", s->prune_error);
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     return text;
@@ -148,18 +150,24 @@ char *ms_run_snap_json(const ms_runrec_t *r)
 int ms_run_snap_from_json(ms_runrec_t *r, const char *text)
 {
     json_t *o = json_loads(text, 0, NULL), *pruned = NULL;
-    const char *name = NULL, *link = NULL, *error = NULL;
+    const char *name = NULL, *link = NULL, *error = NULL, *prune_error = NULL;
+    int retained = 0;
     int k[6] = {0}, complete = 0, rc = -1;
-    if (o && json_unpack(o, "{s:s, s?s, s:[iiiiii], s:b, s?s, s?o}", "name", &name, "link", &link,
-                         "keep", &k[0], &k[1], &k[2], &k[3], &k[4], &k[5], "complete", &complete,
-                         "error", &error, "pruned", &pruned) == 0) {
+    if (o && json_unpack(o, "{s:s, s?s, s:[iiiiii], s:b, s?s, s?o, s?b, s?s}", "name", &name,
+                         "link", &link, "keep", &k[0], &k[1], &k[2], &k[3], &k[4], &k[5],
+                         "complete", &complete, "error", &error, "pruned", &pruned, "retained",
+                         &retained, "prune_error", &prune_error) == 0) {
         ms_keep_t keep = {(unsigned)k[0], (unsigned)k[1], (unsigned)k[2],
                           (unsigned)k[3], (unsigned)k[4], (unsigned)k[5]};
         rc = ms_run_set_snap(r, name, link, &keep);
     }
     if (rc == 0) {
         r->snap->complete = complete;
-        rc = error && !(r->snap->error = strdup(error)) ? -1 : 0;
+        r->snap->retained = retained;
+        rc = (error && !(r->snap->error = strdup(error))) ||
+                     (prune_error && !(r->snap->prune_error = strdup(prune_error)))
+                 ? -1
+                 : 0;
         for (size_t i = 0; rc == 0 && i < json_array_size(pruned); i++) {
             const char *p = json_string_value(json_array_get(pruned, i));
             rc = p && ms_strv_push(&r->snap->pruned, p) != 0 ? -1 : 0;

@@ -50,7 +50,9 @@ typedef struct {
      * excluded (so it neither copies nor deletes them) and fixing the times
      * of the folders the chunks wrote into. */
     uint64_t parent;         /* a chunk: its project's rest task; else MS_NO_TASK */
-    char *sub;               /* a chunk: folder in the project holding its items; NULL: "" */
+    char *sub;               /* a chunk: folder in the project holding its items; NULL: "";
+                              * a removal (MS_TASK_REMOVE, retention): the snapshot folder
+                              * ("NAME.pruning") its project is removed from */
     char **items;            /* a chunk: entries of sub it copies */
     char **excl;             /* the rest: paths it leaves to its chunks */
     char **match;            /* a chunk of a big folder: rsync patterns of its names */
@@ -98,12 +100,14 @@ typedef struct {
 
 /* A snapshot run's snapshot (ms_snapshot.h): which, and how it ended. */
 typedef struct {
-    char *name;       /* "2026-12-07T021500Z": DST/NAME, DST/NAME.partial while written */
-    char *link;       /* the complete snapshot its unchanged files link to; NULL: none */
-    ms_keep_t keep;   /* retention once it is complete (ms_keep.h) */
-    int complete;     /* renamed to NAME, latest points at it */
-    char *error;      /* why it could not be completed though every task succeeded; NULL */
-    ms_strv_t pruned; /* snapshots retention removed after it */
+    char *name;        /* "2026-12-07T021500Z": DST/NAME, DST/NAME.partial while written */
+    char *link;        /* the complete snapshot its unchanged files link to; NULL: none */
+    ms_keep_t keep;    /* retention once it is complete (ms_keep.h) */
+    int complete;      /* renamed to NAME, latest points at it */
+    char *error;       /* why it could not be completed though every task succeeded; NULL */
+    ms_strv_t pruned;  /* snapshots retention removed after it */
+    int retained;      /* retention was applied (its removal tasks, if any, are the run's) */
+    char *prune_error; /* why retention could not remove what it should have; NULL */
 } ms_run_snap_t;
 
 /* Tasks live in segments of this many, so that adding tasks (chunks of a

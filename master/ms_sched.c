@@ -114,25 +114,31 @@ static int send_task(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
     if ((t->flags & MS_TASK_TOP) && exact && run->n_failed == 0)
         flags |= MS_TASK_PRUNE | ((run->flags & MS_RUN_FORCE_DELETE) ? MS_TASK_FORCE : 0);
     ms_snapshot_folder(run, snap, sizeof snap);
-    msg.u.task = (ms_task_t){.run_id = run->id,
-                             .task_id = t->id,
-                             .attempt = t->attempts,
-                             .flags = flags,
-                             .project = t->project,
-                             .source = run->source,
-                             .dest = run->dest,
-                             .timeout_s = m->opts.task_timeout_s,
-                             .sub = t->sub ? t->sub : "",
-                             .items = t->items,
-                             .n_items = t->n_items,
-                             .excl = t->excl,
-                             .n_excl = t->n_excl,
-                             .match = t->match,
-                             .n_match = t->n_match,
-                             .xmatch = t->xmatch,
-                             .n_xmatch = t->n_xmatch,
-                             .snap = run->snap ? snap : "",
-                             .link = run->snap && run->snap->link ? run->snap->link : ""};
+    int removal = (t->flags & MS_TASK_REMOVE) != 0;
+    if (removal)
+        flags = MS_TASK_REMOVE; /* no rsync: its folder in t->sub goes */
+    msg.u.task =
+        (ms_task_t){.run_id = run->id,
+                    .task_id = t->id,
+                    .attempt = t->attempts,
+                    .flags = flags,
+                    .project = t->project,
+                    .source = run->source,
+                    .dest = run->dest,
+                    .timeout_s = m->opts.task_timeout_s,
+                    .sub = t->sub && !removal ? t->sub : "",
+                    .items = t->items,
+                    .n_items = t->n_items,
+                    .excl = t->excl,
+                    .n_excl = t->n_excl,
+                    .match = t->match,
+                    .n_match = t->n_match,
+                    .xmatch = t->xmatch,
+                    .n_xmatch = t->n_xmatch,
+                    .snap = removal     ? t->sub
+                            : run->snap ? snap
+                                        : "",
+                    .link = run->snap && run->snap->link && !removal ? run->snap->link : ""};
     if (ms_wire_send(m->wsock, &w->peer, &msg, err, sizeof err) != 0) {
         ms_warn("worker %s (%s): %s", w->id, w->name, err);
         return -1;

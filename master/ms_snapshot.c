@@ -1,3 +1,4 @@
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -144,5 +145,109 @@ int ms_snapshot_complete(ms_runrec_t *r, const char *notes, char *err, size_t er
         close(dir);
     if (rc != 0 && r->snap && !r->snap->error)
         r->snap->error = strdup(err[0] ? err : "cannot complete the snapshot");
+    return rc;
+}
+
+/* The complete snapshots r's rules let go, renamed NAME.pruning, into
+ * *going (with what earlier runs left pruning). */
+static int choose(int dir, ms_runrec_t *r, ms_strv_t *going, char *err, size_t errlen)
+{
+    ms_snap_t *s;
+    size_t n, k = 0;
+    if (ms_snap_list(dir, &s, &n, err, errlen) != 0)
+        return -1;
+    time_t *times = calloc(n + 1, sizeof *times);
+    const char **why = calloc(n + 1, sizeof *why);
+    size_t *at = calloc(n + 1, sizeof *at);
+    int rc = times && why && at ? 0 : ms_errf(err, errlen, "out of memory choosing what to keep");
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (s[i].kind == MS_SNAP_COMPLETE) {
+            at[k] = i;
+            times[k++] = s[i].time;
+        }
+    if (rc == 0 && ms_keep_select(&r->snap->keep, times, k, why) < 0)
+        rc = ms_errf(err, errlen, "out of memory choosing what to keep");
+    for (size_t j = 0; rc == 0 && j < k; j++) {
+        char folder[2 * MS_SNAP_NAME_MAX];
+        const ms_snap_t *one = &s[at[j]];
+        if (why[j] || strcmp(one->name, r->snap->name) == 0)
+            continue;
+        snprintf(folder, sizeof folder, "%s%s", one->name, MS_SNAP_PRUNING);
+        if (ms_snap_rename(dir, one->name, folder, err, errlen) != 0 ||
+            ms_strv_push(going, folder) != 0)
+            rc = -1;
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (s[i].kind == MS_SNAP_PRUNING_KIND && ms_strv_push(going, s[i].name) != 0)
+            rc = ms_errf(err, errlen, "out of memory choosing what to keep");
+    free(times);
+    free(why);
+    free(at);
+    free(s);
+    return rc;
+}
+
+/* Hand out each folder of the snapshot folder `folder` (real folders only:
+ * a link or a file is left for ms_snapshot_pruned). Returns how many. */
+static int hand_out(int dir, const char *folder, ms_snapshot_add_fn add, void *arg)
+{
+    int fd = openat(dir, folder, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *e;
+    struct stat st;
+    int n = 0;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    while ((e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+            fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode))
+            continue;
+        if (add(arg, folder, e->d_name) != 0) {
+            n = -1;
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
+int ms_snapshot_retain(ms_runrec_t *r, ms_snapshot_add_fn add, void *arg, char *err, size_t errlen)
+{
+    ms_strv_t going = MS_STRV_INIT;
+    if (!r->snap || !r->snap->complete || !ms_keep_any(&r->snap->keep))
+        return 0;
+    int dir = open_dest(r->dest, 0, err, errlen);
+    if (dir < 0)
+        return -1;
+    int total = choose(dir, r, &going, err, errlen);
+    for (size_t i = 0; total >= 0 && i < going.n; i++) {
+        int n = hand_out(dir, going.v[i], add, arg);
+        if (n < 0)
+            total = ms_errf(err, errlen, "cannot hand out the removal of %s", going.v[i]);
+        else if (n == 0)
+            ms_snapshot_pruned(r, going.v[i], err, errlen);
+        else
+            total += n;
+    }
+    ms_strv_clear(&going);
+    close(dir);
+    return total;
+}
+
+int ms_snapshot_pruned(ms_runrec_t *r, const char *folder, char *err, size_t errlen)
+{
+    char name[MS_SNAP_NAME_MAX];
+    int dir = open_dest(r->dest, 0, err, errlen);
+    if (dir < 0)
+        return -1;
+    int rc = ms_snap_rmtree(dir, folder, NULL, err, errlen);
+    close(dir);
+    snprintf(name, sizeof name, "%.*s", (int)strcspn(folder, "."), folder);
+    if (rc == 0 && ms_strv_push(&r->snap->pruned, name) != 0)
+        rc = ms_errf(err, errlen, "out of memory");
     return rc;
 }
