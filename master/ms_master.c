@@ -374,43 +374,86 @@ static int start_retention(ms_master_t *m, ms_runrec_t *run)
     return 1;
 }
 
-/* Retention's removal tasks are final: the snapshots whose every folder
- * went are removed (what is left of them), the others stay for the next
- * run. */
-static void finish_retention(ms_runrec_t *run)
+/* How the removals of snapshot folder `folder` stand: all its project
+ * folders' removals succeeded (*projects_ok), and its last removal (project
+ * "", of what is left) exists (*last, or NULL). */
+static void removals_of(const ms_runrec_t *run, const char *folder, int *projects_ok,
+                        const ms_trec_t **last)
 {
-    char err[1024];
-    for (size_t i = 0; run->snap && i < run->n_tasks; i++) {
+    *projects_ok = 1;
+    *last = NULL;
+    for (size_t k = 0; k < run->n_tasks; k++) {
+        const ms_trec_t *o = ms_run_at(run, k);
+        if (!(o->flags & MS_TASK_REMOVE) || strcmp(o->sub, folder) != 0)
+            continue;
+        if (o->project[0])
+            *projects_ok &= o->state == MS_TS_OK;
+        else
+            *last = o;
+    }
+}
+
+/* One snapshot folder being removed, at the run's end: its last removal
+ * handed out once its folders are gone, its name kept once that went.
+ * Returns 1 when a task was added. */
+static int finish_removal(ms_master_t *m, ms_runrec_t *run, const char *folder)
+{
+    int projects_ok;
+    const ms_trec_t *last;
+    unsigned long long id = run->id;
+    removals_of(run, folder, &projects_ok, &last);
+    if (!projects_ok) {
+        ms_warn("run %llu: %s not removed: some of its folders could not be", id, folder);
+    } else if (!last) {
+        if (add_removal(run, folder, "") == 0) {
+            ms_trec_t *t = ms_run_at(run, run->n_tasks - 1);
+            ms_journal_task_whole(m->journal, t);
+            ms_sched_enqueue(m, t, 0);
+            return 1;
+        }
+        ms_error("run %llu: out of memory removing %s", id, folder);
+    } else if (last->state == MS_TS_OK && ms_snapshot_pruned(run, folder) == 0) {
+        ms_info("run %llu: retention removed %s", id, folder);
+    } else if (last->state != MS_TS_OK) {
+        ms_warn("run %llu: %s not removed: %s", id, folder, last->result.message);
+    }
+    return 0;
+}
+
+/* Retention's removal tasks are final: each snapshot whose folders all
+ * went gets its last removal (the run goes on: returns 1), each whose last
+ * removal went is named in the report; a failed one stays, .pruning, for
+ * the next run. */
+static int finish_retention(ms_master_t *m, ms_runrec_t *run)
+{
+    size_t before = run->n_tasks;
+    for (size_t i = 0; run->snap && i < before; i++) {
         ms_trec_t *t = ms_run_at(run, i);
-        int first = 1, all_ok = 1;
+        int first = 1;
         if (!(t->flags & MS_TASK_REMOVE))
             continue;
-        for (size_t k = 0; k < run->n_tasks; k++) {
-            ms_trec_t *o = ms_run_at(run, k);
-            if (!(o->flags & MS_TASK_REMOVE) || strcmp(o->sub, t->sub) != 0)
-                continue;
-            first &= k >= i;
-            all_ok &= o->state == MS_TS_OK;
+        for (size_t k = 0; k < i && first; k++) {
+            const ms_trec_t *o = ms_run_at(run, k);
+            first = !(o->flags & MS_TASK_REMOVE) || strcmp(o->sub, t->sub) != 0;
         }
-        if (!first)
-            continue; /* its snapshot was seen at its first task */
-        if (!all_ok)
-            ms_warn("run %llu: %s not removed: some of its folders could not be",
-                    (unsigned long long)run->id, t->sub);
-        else if (ms_snapshot_pruned(run, t->sub, err, sizeof err) != 0)
-            ms_error("run %llu: %s: %s", (unsigned long long)run->id, t->sub, err);
-        else
-            ms_info("run %llu: retention removed %s", (unsigned long long)run->id, t->sub);
+        if (first)
+            finish_removal(m, run, t->sub);
     }
+    if (run->n_tasks == before)
+        return 0;
+    run->finished = 0;
+    ms_report_forget(m->report, run);
+    ms_journal_ntasks(m->journal, run);
+    ms_journal_run_end(m->journal, run);
+    return 1;
 }
 
 /* The run's last task is final: its end recorded, its waiters told. */
 static void run_finished(ms_master_t *m, ms_runrec_t *run)
 {
     complete_snapshot(m, run);
-    if (start_retention(m, run))
+    if (start_retention(m, run) || finish_retention(m, run))
         return;
-    finish_retention(run);
     ms_lock_release(&run->dest_lock);
     /* Frozen, the diagnosis is the run's: reports read it there, and the
      * figures behind it are let go. */

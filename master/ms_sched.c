@@ -115,8 +115,8 @@ static int send_task(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
         flags |= MS_TASK_PRUNE | ((run->flags & MS_RUN_FORCE_DELETE) ? MS_TASK_FORCE : 0);
     ms_snapshot_folder(run, snap, sizeof snap);
     int removal = (t->flags & MS_TASK_REMOVE) != 0;
-    if (removal)
-        flags = MS_TASK_REMOVE; /* no rsync: its folder in t->sub goes */
+    if (removal) /* no rsync: its folder of t->sub goes; project "": all that is left */
+        flags = MS_TASK_REMOVE | (t->project[0] ? 0 : MS_TASK_TOP);
     msg.u.task =
         (ms_task_t){.run_id = run->id,
                     .task_id = t->id,

@@ -188,7 +188,8 @@ static int choose(int dir, ms_runrec_t *r, ms_strv_t *going, char *err, size_t e
 }
 
 /* Hand out each folder of the snapshot folder `folder` (real folders only:
- * a link or a file is left for ms_snapshot_pruned). Returns how many. */
+ * a link or a file is left for the snapshot's last removal). Returns how
+ * many. */
 static int hand_out(int dir, const char *folder, ms_snapshot_add_fn add, void *arg)
 {
     int fd = openat(dir, folder, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -226,10 +227,10 @@ int ms_snapshot_retain(ms_runrec_t *r, ms_snapshot_add_fn add, void *arg, char *
     int total = choose(dir, r, &going, err, errlen);
     for (size_t i = 0; total >= 0 && i < going.n; i++) {
         int n = hand_out(dir, going.v[i], add, arg);
+        if (n == 0) /* no folder: its last removal at once */
+            n = add(arg, going.v[i], "") == 0 ? 1 : -1;
         if (n < 0)
             total = ms_errf(err, errlen, "cannot hand out the removal of %s", going.v[i]);
-        else if (n == 0)
-            ms_snapshot_pruned(r, going.v[i], err, errlen);
         else
             total += n;
     }
@@ -238,16 +239,9 @@ int ms_snapshot_retain(ms_runrec_t *r, ms_snapshot_add_fn add, void *arg, char *
     return total;
 }
 
-int ms_snapshot_pruned(ms_runrec_t *r, const char *folder, char *err, size_t errlen)
+int ms_snapshot_pruned(ms_runrec_t *r, const char *folder)
 {
     char name[MS_SNAP_NAME_MAX];
-    int dir = open_dest(r->dest, 0, err, errlen);
-    if (dir < 0)
-        return -1;
-    int rc = ms_snap_rmtree(dir, folder, NULL, err, errlen);
-    close(dir);
     snprintf(name, sizeof name, "%.*s", (int)strcspn(folder, "."), folder);
-    if (rc == 0 && ms_strv_push(&r->snap->pruned, name) != 0)
-        rc = ms_errf(err, errlen, "out of memory");
-    return rc;
+    return ms_strv_push(&r->snap->pruned, name);
 }

@@ -46,17 +46,19 @@ int ms_snapshot_complete(ms_runrec_t *r, const char *notes, char *err, size_t er
  * Each folder of each such snapshot is handed to add(arg, "NAME.pruning",
  * FOLDER): the caller makes it a removal task for the workers
  * (MS_TASK_REMOVE); add returns 0, or -1 when it could not (the snapshot is
- * then left to the next run). A snapshot with no folder is removed here,
- * and its name pushed to r->snap->pruned. Returns how many folders were
- * handed out, or -1 with err.
+ * then left to the next run). A snapshot's last removal, of what is left
+ * of it once its folders are gone (loose files, the folder itself), is
+ * add(arg, "NAME.pruning", ""): handed out here for a snapshot without
+ * folders, by the caller once the others succeeded. Returns how many
+ * removals were handed out, or -1 with err. The removals are the workers':
+ * the master (another user, read-only elsewhere) removes nothing itself.
  */
 typedef int (*ms_snapshot_add_fn)(void *arg, const char *folder, const char *project);
 int ms_snapshot_retain(ms_runrec_t *r, ms_snapshot_add_fn add, void *arg, char *err, size_t errlen);
 
-/* Every removal task of folder ("NAME.pruning") succeeded: remove what is
- * left of it (loose files, the folder) and push NAME to r->snap->pruned.
- * 0, or -1 with err (the folder stays, for the next run). */
-int ms_snapshot_pruned(ms_runrec_t *r, const char *folder, char *err, size_t errlen);
+/* The last removal of folder ("NAME.pruning") succeeded: NAME is pushed
+ * to r->snap->pruned. 0, or -1 on out of memory. */
+int ms_snapshot_pruned(ms_runrec_t *r, const char *folder);
 
 /* The folder r's tasks write in: "NAME.partial" (out: MS_SNAP_NAME_MAX). */
 void ms_snapshot_folder(const ms_runrec_t *r, char *out, size_t outlen);

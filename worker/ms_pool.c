@@ -453,16 +453,20 @@ static int prepare(launch_t *l, struct ms_child *c, const ms_task_t *t, char *er
 
 /*
  * A removal (MS_TASK_REMOVE): the worker's own program removes the folder
- * PROJECT of DST/SNAP (a snapshot being pruned), in a child like an rsync
- * (killable, counted, its errors on stderr): it runs in that folder,
- * opened without following a link, and removes by descriptor
- * (ms_snap_rmtree), never through a path or a link.
+ * PROJECT of DST/SNAP (a snapshot being pruned), or with MS_TASK_TOP all of
+ * DST/SNAP, in a child like an rsync (killable, counted, its errors on
+ * stderr): it runs in the folder holding what it removes, opened without
+ * following a link, and removes by descriptor (ms_snap_rmtree), never
+ * through a path or a link.
  */
 static char **removal_argv(const ms_task_t *t, int *cwd, char *err, size_t errlen)
 {
     char path[PATH_MAX];
+    int whole = (t->flags & MS_TASK_TOP) != 0;
     int root = open(t->dest, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    *cwd = root >= 0 ? openat(root, t->snap, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+    *cwd = root < 0 ? -1
+           : whole  ? fcntl(root, F_DUPFD_CLOEXEC, 3)
+                    : openat(root, t->snap, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     snprintf(path, sizeof path, "%s/%s", t->dest, t->snap);
     if (*cwd < 0)
         ms_errf(err, errlen, "%s: %s", root < 0 ? t->dest : path, strerror(errno));
@@ -472,7 +476,7 @@ static char **removal_argv(const ms_task_t *t, int *cwd, char *err, size_t errle
         return NULL;
     char **argv = calloc(4, sizeof *argv);
     if (!argv || !(argv[0] = strdup("/proc/self/exe")) || !(argv[1] = strdup(MS_REMOVE_TREE_ARG)) ||
-        !(argv[2] = strdup(t->project))) {
+        !(argv[2] = strdup(whole ? t->snap : t->project))) {
         ms_rsync_argv_free(argv);
         close(*cwd);
         *cwd = -1;

@@ -290,12 +290,13 @@ static int check_root(const char *what, const char *root, char *err, size_t errl
 }
 
 /* A removal (retention): the folder PROJECT of a snapshot being removed
- * (snap: "NAME.pruning"), nothing else. */
+ * (snap: "NAME.pruning"), or with MS_TASK_TOP that whole folder, nothing
+ * else. */
 static int check_removal(const ms_task_t *t, char *err, size_t errlen)
 {
     time_t when;
     ms_snap_kind_t kind;
-    if (t->flags & (MS_TASK_TOP | MS_TASK_DELETE | MS_TASK_PRUNE | MS_TASK_VERIFY))
+    if (t->flags & (MS_TASK_DELETE | MS_TASK_PRUNE | MS_TASK_VERIFY))
         return ms_errf(err, errlen, "a removal task takes no other flag");
     if (!t->snap || ms_snap_parse(t->snap, &when, &kind) != 0 || kind != MS_SNAP_PRUNING_KIND)
         return ms_errf(err, errlen, "a removal task needs a snapshot being removed, not '%s'",

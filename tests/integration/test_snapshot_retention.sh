@@ -68,8 +68,11 @@ last=$(complete)
 same_tree "$s" "$d/$last"
 [[ $(cat "$T/outside/secret") == keep ]] || fail "a removal followed a link out of the snapshot"
 jq_check "$T/r5.json" '.snapshot.pruned | length == 3' "the report does not name the three removed snapshots"
-jq_check "$T/r5.json" '[.tasks[] | select(.removed_from)] | length == 18 and all(.status == "removed")' \
-    "not one removal task per project of each removed snapshot"
+# One removal per project folder of each, then one of what is left (".").
+jq_check "$T/r5.json" '[.tasks[] | select(.removed_from)] | length == 21 and all(.status == "removed")' \
+    "not one removal task per project of each removed snapshot, and one of the rest"
+jq_check "$T/r5.json" '[.tasks[] | select(.removed_from and .project == ".")] | length == 3' \
+    "not one last removal per snapshot"
 jq_check "$T/r5.json" '[.tasks[] | select(.removed_from) | .host] | unique | sort == ["hostA", "hostB"]' \
     "the removals did not run on both workers"
 grep -q "retention removed snapshot $first" "$T/out5" || fail "the table does not say what was removed"
