@@ -12,6 +12,7 @@ ms_runrec_t *ms_run_new(uint64_t id, const char *source, const char *dest, const
     if (!r)
         return NULL;
     r->id = id;
+    r->top = SIZE_MAX; /* none until ms_run_add_task adds it */
     r->source = strdup(source);
     r->dest = strdup(dest);
     r->set = set ? strdup(set) : NULL;
@@ -100,7 +101,7 @@ void ms_run_drop_from(ms_runrec_t *r, size_t n)
         free_task(t);
     }
     if (r->top >= r->n_tasks)
-        r->top = r->n_tasks;
+        r->top = SIZE_MAX;
 }
 
 static void snap_free(ms_run_snap_t *s)
@@ -302,7 +303,7 @@ int ms_run_spec_decode(ms_trec_t *t, const void *blob, size_t len)
 void ms_run_recount(ms_runrec_t *r)
 {
     memset(r->n_in, 0, sizeof r->n_in);
-    r->top = r->n_tasks;
+    r->top = SIZE_MAX;
     for (size_t i = 0; i < r->n_tasks; i++) {
         ms_trec_t *t = ms_run_at(r, i);
         t->pending = t->n_chunks = 0;

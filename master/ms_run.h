@@ -122,7 +122,8 @@ struct ms_run {
     ms_trec_t **segs;
     size_t n_segs;
     size_t n_tasks;
-    size_t top; /* index of the top task; n_tasks while there is none */
+    size_t top; /* index of the top task; SIZE_MAX while there is none (a restore
+                 * has none; n_tasks would name the next chunk added) */
     /* Tasks in each state, kept by ms_run_set_state (the only writer of a
      * task's state), and what they add up to. */
     size_t n_in[MS_TS_COUNT];
