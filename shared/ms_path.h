@@ -1,8 +1,11 @@
 /*
- * ms_path.h - what rsync takes a path argument to be.
+ * ms_path.h - what rsync takes a path argument to be, and the relative
+ * paths a task or a restore may name.
  */
 #ifndef MS_PATH_H
 #define MS_PATH_H
+
+#include <stddef.h>
 
 /*
  * rsync's rule: "rsync://..." or a ':' before any '/' names another host
@@ -14,5 +17,17 @@ int ms_path_is_remote(const char *dest);
 /* mkdir -p path (links in it are followed: a path an operator named).
  * Returns 0, or -1 with err set ("cannot create destination /x: ..."). */
 int ms_path_mkdirs(const char *path, char *err, size_t errlen);
+
+/* s[0..n) is one path component: not empty, "." or "..", no '/', at most
+ * NAME_MAX bytes. what names it in the error. Returns 0, or -1 with err set. */
+int ms_path_check_name(const char *what, const char *s, size_t n, char *err, size_t errlen);
+
+/*
+ * path is a relative path of names: components separated by single '/', no
+ * leading or trailing '/', each one a name as above, shorter than
+ * MS_MAX_PATH in all. what names it in the error ("sub", "excl[3]").
+ * Returns 0, or -1 with err set (naming no path: names may hold any byte).
+ */
+int ms_path_check_relpath(const char *what, const char *path, char *err, size_t errlen);
 
 #endif

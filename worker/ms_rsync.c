@@ -116,30 +116,12 @@ static const char *task_sub(const ms_task_t *t)
 /* s[0..n) is one path component; what names it in the error. */
 static int check_name(const char *what, const char *s, size_t n, char *err, size_t errlen)
 {
-    if (n == 0 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
-        return ms_errf(err, errlen, "%s must not be empty, \".\" or \"..\"", what);
-    if (memchr(s, '/', n) != NULL)
-        return ms_errf(err, errlen, "%s must not contain '/'", what);
-    if (n > NAME_MAX)
-        return ms_errf(err, errlen, "%s longer than %d bytes", what, NAME_MAX);
-    return 0;
+    return ms_path_check_name(what, s, n, err, errlen);
 }
 
 int ms_rsync_check_relpath(const char *what, const char *path, char *err, size_t errlen)
 {
-    char part[64];
-    size_t len = strlen(path), n;
-
-    if (len >= MS_MAX_PATH)
-        return ms_errf(err, errlen, "%s is %zu bytes long, over %d", what, len, MS_MAX_PATH - 1);
-    snprintf(part, sizeof(part), "each part of %s", what);
-    for (;; path += n + 1) {
-        n = strcspn(path, "/");
-        if (check_name(part, path, n, err, errlen) < 0)
-            return -1;
-        if (path[n] == '\0')
-            return 0;
-    }
+    return ms_path_check_relpath(what, path, err, errlen);
 }
 
 static int check_project(const ms_task_t *t, char *err, size_t errlen)

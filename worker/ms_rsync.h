@@ -68,6 +68,7 @@ const char *ms_rsync_task_part(const ms_task_t *t, char *out, size_t outlen);
  * single '/', no leading or trailing '/', none empty, "." or "..", each at
  * most NAME_MAX bytes, shorter than MS_MAX_PATH in all. what names the
  * field in the error ("sub", "excl[3]"). Returns 0, or -1 with err set.
+ * (The rule is ms_path_check_relpath's: a restore's path obeys it too.)
  */
 int ms_rsync_check_relpath(const char *what, const char *path, char *err, size_t errlen);
 
