@@ -15,8 +15,22 @@
 
 #define NONE ((size_t)-1)
 
+/* The regular files of more than one link the walk met, by device and
+ * inode (an open-addressing set): a second path to one of them is a hard
+ * link inside the project. */
+typedef struct {
+    dev_t dev;
+    ino_t ino;
+} file_id_t;
+
+typedef struct {
+    file_id_t *slot; /* ino 0: free (no file has inode 0) */
+    size_t cap, n;   /* cap: a power of two, or 0 */
+} linked_t;
+
 typedef struct {
     ms_walk_t *w;
+    linked_t linked;
     size_t cap;
     uint64_t keep_min;
     const atomic_int *stop;
@@ -117,6 +131,57 @@ static void keep_list(walk_ctx_t *c, size_t k, entry_t *e, size_t n, const uint6
     w->lists[w->n_lists++] = (ms_wlist_t){.node = k, .e = le, .n = n};
 }
 
+static size_t slot_of(const linked_t *l, dev_t dev, ino_t ino)
+{
+    uint64_t h = ((uint64_t)ino * 0x9E3779B97F4A7C15ull) ^ (uint64_t)dev;
+    size_t i = (size_t)(h ^ (h >> 29)) & (l->cap - 1);
+    while (l->slot[i].ino && (l->slot[i].ino != ino || l->slot[i].dev != dev))
+        i = (i + 1) & (l->cap - 1);
+    return i;
+}
+
+/* Room for one more at half load; -1 when out of memory. */
+static int linked_grow(linked_t *l)
+{
+    if (2 * (l->n + 1) <= l->cap)
+        return 0;
+    linked_t bigger = {calloc(l->cap ? 2 * l->cap : 64, sizeof *bigger.slot),
+                       l->cap ? 2 * l->cap : 64, l->n};
+    if (!bigger.slot)
+        return -1;
+    for (size_t i = 0; i < l->cap; i++)
+        if (l->slot[i].ino)
+            bigger.slot[slot_of(&bigger, l->slot[i].dev, l->slot[i].ino)] = l->slot[i];
+    free(l->slot);
+    *l = bigger;
+    return 0;
+}
+
+/*
+ * A regular file of more than one link: a hard link inside the project
+ * when the walk met it before, by another path. Links to files outside
+ * the project do not count: a snapshot shares its unchanged files with
+ * the other snapshots, and that must not keep its projects whole when
+ * they are restored. Out of memory: taken as a link (whole is safe).
+ */
+static void note_linked(walk_ctx_t *c, const struct stat *st)
+{
+    linked_t *l = &c->linked;
+    if (c->w->hardlinks || st->st_ino == 0)
+        return;
+    if (linked_grow(l) != 0) {
+        c->w->hardlinks = 1;
+        return;
+    }
+    size_t i = slot_of(l, st->st_dev, st->st_ino);
+    if (l->slot[i].ino) {
+        c->w->hardlinks = 1;
+        return;
+    }
+    l->slot[i] = (file_id_t){st->st_dev, st->st_ino};
+    l->n++;
+}
+
 static void free_entries(entry_t *e, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -149,7 +214,7 @@ static int read_folder(walk_ctx_t *c, entry_t **out, size_t *n_out)
             continue;
         }
         if (S_ISREG(st.st_mode) && st.st_nlink > 1)
-            c->w->hardlinks = 1;
+            note_linked(c, &st);
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 32;
             entry_t *ne = realloc(e, ncap * sizeof *ne);
@@ -317,9 +382,12 @@ ms_walk_t *ms_walk_project(const char *source, const char *project, uint64_t tas
     w->nodes[0].kept = 1;
     if (c->oom || atomic_load(stop))
         goto fail;
+    free(c->linked.slot);
     free(c);
     return w;
 fail:
+    if (c)
+        free(c->linked.slot);
     free(c);
     ms_walk_free(&w);
     return NULL;

@@ -55,7 +55,7 @@ typedef struct {
 typedef struct ms_walk {
     uint64_t task_id;
     uint64_t bytes, files; /* the whole project */
-    int hardlinks;         /* some regular file has more than one link */
+    int hardlinks;         /* two paths in the project are one regular file */
     int incomplete;        /* some folder could not be read, or too many nodes */
     ms_wnode_t *nodes;     /* nodes[0] is the project; parents come before children */
     size_t n_nodes;

@@ -215,6 +215,30 @@ static void test_hard_links_or_links_to_folders_never_split_what_they_should_not
     ms_walk_free(&w);
 }
 
+static void test_files_linked_only_from_outside_the_project_do_not_keep_it_whole(void **state)
+{
+    fx_t *fx = *state;
+    atomic_int stop = 0;
+    char a[512], b[512];
+    skewed_tree(fx);
+    /* As in a snapshot: every file shares its inode with another
+     * snapshot's copy, outside this project. */
+    const char *files[] = {"big/a/f", "big/b/f", "big/c/f", "big/d/f", "mid/f", "top"};
+    mkdirs(fx, "other");
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        snprintf(a, sizeof a, "%s/p/%s", fx->root, files[i]);
+        snprintf(b, sizeof b, "%s/other/%zu", fx->root, i);
+        assert_int_equal(link(a, b), 0);
+    }
+    ms_walk_t *w = ms_walk_project(fx->root, "p", 1, 32 * MB, &stop);
+    assert_false(w->hardlinks);
+    ms_plan_t p;
+    assert_int_equal(ms_split_plan(w, 110.0 * MB, 32.0 * MB, &p), 0);
+    assert_true(p.n > 1);
+    ms_split_free(&p);
+    ms_walk_free(&w);
+}
+
 /* The chunks whose patterns match name (rsync's wildmatch and fnmatch
  * agree on these shapes: escaped literals, bracket ranges, a final '*'). */
 static int chunks_matching(const ms_plan_t *p, const char *name)
@@ -330,6 +354,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             test_hard_links_or_links_to_folders_never_split_what_they_should_not, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_files_linked_only_from_outside_the_project_do_not_keep_it_whole, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_folder_of_very_many_files_is_cut_by_ranges_of_names,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_missing_project_is_an_incomplete_walk_of_nothing,
