@@ -196,6 +196,18 @@ static json_t *drive(ms_master_t *m, embedded_t *e, const ms_embedded_opts_t *o,
     return ms_master_report(m, run_id);
 }
 
+/* The run o asks for. */
+static ms_run_req_t request(const ms_embedded_opts_t *o)
+{
+    uint32_t flags = (o->delete ? MS_RUN_DELETE : 0) | (o->force_delete ? MS_RUN_FORCE_DELETE : 0) |
+                     (o->snapshot ? MS_RUN_SNAPSHOT : 0);
+    return (ms_run_req_t){.source = o->source,
+                          .dest = o->dest,
+                          .flags = flags,
+                          .worker_wait_s = o->worker_wait_s,
+                          .keep = o->keep};
+}
+
 json_t *ms_embedded_run(const ms_embedded_opts_t *o, char *err, size_t errlen)
 {
     embedded_t e = {.worker = -1};
@@ -217,14 +229,7 @@ json_t *ms_embedded_run(const ms_embedded_opts_t *o, char *err, size_t errlen)
                            .make_dest = 1};
     if (!(m = ms_master_new(&mo, err, errlen)))
         goto out;
-    ms_run_req_t req = {o->source,
-                        o->dest,
-                        NULL,
-                        (o->delete ? MS_RUN_DELETE : 0) |
-                            (o->force_delete ? MS_RUN_FORCE_DELETE : 0) |
-                            (o->snapshot ? MS_RUN_SNAPSHOT : 0),
-                        o->worker_wait_s,
-                        o->keep};
+    ms_run_req_t req = request(o);
     if (ms_master_start_run(m, &req, &run_id, err, errlen) != 0)
         goto out;
     if (spawn_worker(o, &e, slots, ms_master_run_lock_fd(m, run_id), err, errlen) != 0)

@@ -1,17 +1,20 @@
 /*
  * ms_control.c - the master's control service: runs requested by clients
- * (`multisync run --master`), waits for their end, and status queries.
+ * (`multisync run --master`, `multisync restore --master`), waits for their
+ * end, and status queries (status, history, reports, a set's snapshots).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ms_diag.h"
+#include "ms_err.h"
 #include "ms_log.h"
 #include "ms_master_int.h"
 #include "ms_label.h"
 #include "ms_path.h"
 #include "ms_report.h"
+#include "ms_snapshot.h"
 #include "ms_utf8.h"
 
 static void reply(ms_master_t *m, const ms_peer_t *peer, ms_msg_t *msg)
@@ -94,11 +97,37 @@ void ms_control_run_done(ms_master_t *m, ms_runrec_t *r)
     m->n_waiters = kept;
 }
 
+static const ms_set_t *set_of(const ms_master_t *m, const ms_msg_t *msg)
+{
+    return msg->u.run.set && m->opts.config ? ms_config_find_set(m->opts.config, msg->u.run.set)
+                                            : NULL;
+}
+
+/* What a restore names: the backup (a set's destination, or an absolute
+ * path), what to restore from it, and the folder to restore into. */
+static int resolve_restore(const ms_master_t *m, const ms_msg_t *msg, const char **src,
+                           const char **dst, char *err, size_t errlen)
+{
+    const ms_set_t *s = set_of(m, msg);
+    if (msg->u.run.set && !s)
+        return ms_errf(err, errlen, "no backup set named '%s' in the master's config",
+                       msg->u.run.set);
+    *src = s ? s->dest : msg->u.run.source;
+    *dst = msg->u.run.dest;
+    if (!*src || !*dst || (*dst)[0] != '/' || !msg->u.run.path)
+        return ms_errf(err, errlen,
+                       "a restore needs a set name or an absolute backup, a PROJECT[/PATH] and "
+                       "an absolute folder to restore into");
+    return 0;
+}
+
 /* Resolve what a RUN names: a configured set, or a source and destination. */
 static int resolve_run(const ms_master_t *m, const ms_msg_t *msg, const char **src,
                        const char **dst, char *err, size_t errlen)
 {
     const char *set = msg->u.run.set;
+    if (msg->u.run.flags & MS_RUN_RESTORE)
+        return resolve_restore(m, msg, src, dst, err, errlen);
     if (set) {
         const ms_set_t *s = m->opts.config ? ms_config_find_set(m->opts.config, set) : NULL;
         if (!s) {
@@ -122,16 +151,11 @@ static int resolve_run(const ms_master_t *m, const ms_msg_t *msg, const char **s
     return 0;
 }
 
-static const ms_set_t *set_of(const ms_master_t *m, const ms_msg_t *msg)
-{
-    return msg->u.run.set && m->opts.config ? ms_config_find_set(m->opts.config, msg->u.run.set)
-                                            : NULL;
-}
-
-/* Run flags: those the client asked for, or the set's. */
+/* Run flags: those the client asked for, or the set's (not for a restore,
+ * which only reads the set's backup). */
 static int resolve_flags(const ms_master_t *m, const ms_msg_t *msg, uint32_t *flags)
 {
-    const ms_set_t *s = set_of(m, msg);
+    const ms_set_t *s = (msg->u.run.flags & MS_RUN_RESTORE) ? NULL : set_of(m, msg);
     *flags = msg->u.run.flags | (s && s->delete ? MS_RUN_DELETE : 0) |
              (s && s->snapshots ? MS_RUN_SNAPSHOT : 0);
     if ((*flags & MS_RUN_SNAPSHOT) && (*flags & MS_RUN_DELETE))
@@ -145,7 +169,7 @@ static ms_keep_t resolve_keep(const ms_master_t *m, const ms_msg_t *msg)
     const ms_run_t *q = &msg->u.run;
     ms_keep_t k = {q->keep_last,   q->keep_hourly,  q->keep_daily,
                    q->keep_weekly, q->keep_monthly, q->keep_yearly};
-    const ms_set_t *s = set_of(m, msg);
+    const ms_set_t *s = (q->flags & MS_RUN_RESTORE) ? NULL : set_of(m, msg);
     return !ms_keep_any(&k) && s ? s->keep : k;
 }
 
@@ -179,8 +203,14 @@ static void on_run(ms_master_t *m, const ms_peer_t *peer, const ms_msg_t *msg)
         return;
     }
     if (resolve_run(m, msg, &src, &dst, err, sizeof err) == 0) {
-        ms_run_req_t req = {
-            src, dst, msg->u.run.set, flags, msg->u.run.wait_s, resolve_keep(m, msg)};
+        ms_run_req_t req = {src,
+                            dst,
+                            msg->u.run.set,
+                            flags,
+                            msg->u.run.wait_s,
+                            resolve_keep(m, msg),
+                            msg->u.run.snapshot,
+                            msg->u.run.path};
         if (ms_master_start_run(m, &req, &id, err, sizeof err) == 0)
             err[0] = '\0';
         else if (!err[0])
@@ -414,6 +444,28 @@ static void on_history(ms_master_t *m, const ms_peer_t *peer, uint32_t n)
     send_json(m, peer, h);
 }
 
+/* The snapshots of a set's destination, as the master sees it. */
+static void on_snapshots(ms_master_t *m, const ms_peer_t *peer, const char *set)
+{
+    char err[1024];
+    const ms_set_t *s = m->opts.config ? ms_config_find_set(m->opts.config, set) : NULL;
+    json_t *list = NULL;
+    if (!s)
+        snprintf(err, sizeof err, "no backup set named '%s' in the master's config", set);
+    else if (!s->snapshots)
+        snprintf(err, sizeof err,
+                 "set '%s' takes no snapshots (no snapshots = yes in the master's config): its "
+                 "destination %s is a mirror",
+                 set, s->dest);
+    else
+        list = ms_snapshot_list(s->dest, err, sizeof err);
+    if (!list) {
+        ms_wire_send_error(m->csock, peer, err);
+        return;
+    }
+    send_json(m, peer, list);
+}
+
 static void on_control_msg(ms_master_t *m, const ms_peer_t *peer, const ms_msg_t *msg)
 {
     switch (msg->cmd) {
@@ -431,6 +483,9 @@ static void on_control_msg(ms_master_t *m, const ms_peer_t *peer, const ms_msg_t
         break;
     case MS_CMD_HISTORY:
         on_history(m, peer, msg->u.history.n);
+        break;
+    case MS_CMD_SNAPSHOTS:
+        on_snapshots(m, peer, msg->u.setref.set);
         break;
     case MS_CMD_HEARTBEAT:
         break;

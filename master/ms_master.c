@@ -22,6 +22,7 @@
 #include "ms_label.h"
 #include "ms_path.h"
 #include "ms_report.h"
+#include "ms_restore.h"
 #include "ms_scan.h"
 #include "ms_snapshot.h"
 
@@ -203,7 +204,7 @@ static int lock_dest(ms_master_t *m, ms_runrec_t *r, char *err, size_t errlen)
 }
 
 /* A new run of the source's projects (not yet the master's). */
-static ms_runrec_t *new_run(ms_master_t *m, const ms_run_req_t *req, char *err, size_t errlen)
+static ms_runrec_t *new_backup(ms_master_t *m, const ms_run_req_t *req, char *err, size_t errlen)
 {
     ms_scan_t scan;
     if (ms_scan_root(req->source, &scan, err, errlen) != 0)
@@ -218,11 +219,52 @@ static ms_runrec_t *new_run(ms_master_t *m, const ms_run_req_t *req, char *err, 
     if (added != 0) {
         snprintf(err, errlen, "out of memory starting a run");
         ms_run_destroy(&r);
+    }
+    return r;
+}
+
+/* A new restore from the backup req->source: its source root is the
+ * snapshot (or the mirror) read, its one task what was asked for. */
+static ms_runrec_t *new_restore(ms_master_t *m, const ms_run_req_t *req, char *err, size_t errlen)
+{
+    ms_restore_t rs;
+    if (req->flags & ~(uint32_t)(MS_RUN_RESTORE | MS_RUN_FORCE)) {
+        ms_errf(err, errlen, "a restore copies back: it neither deletes nor takes a snapshot");
         return NULL;
     }
-    r->flags = req->flags;
-    r->worker_wait_s = worker_wait_of(m, req->set, req->worker_wait_s);
+    if (ms_restore_resolve(req->source, req->snapshot, req->path ? req->path : "", &rs, err,
+                           errlen) != 0)
+        return NULL;
+    ms_runrec_t *r = ms_run_new(m->next_run + 1, rs.source, req->dest, req->set);
+    if (!r || ms_restore_add_tasks(r, &rs) != 0) {
+        snprintf(err, errlen, "out of memory starting a restore");
+        ms_run_destroy(&r);
+    }
+    ms_restore_free(&rs);
     return r;
+}
+
+static ms_runrec_t *new_run(ms_master_t *m, const ms_run_req_t *req, char *err, size_t errlen)
+{
+    ms_runrec_t *r = (req->flags & MS_RUN_RESTORE) ? new_restore(m, req, err, errlen)
+                                                   : new_backup(m, req, err, errlen);
+    if (r) {
+        r->flags = req->flags;
+        r->worker_wait_s = worker_wait_of(m, req->set, req->worker_wait_s);
+    }
+    return r;
+}
+
+/* A restore's folder: apart from the backup, made, locked (one run per
+ * folder, as for any destination), and empty unless forced. The backup is
+ * only read: it is not locked. */
+static int prepare_restore(ms_master_t *m, ms_runrec_t *r, const ms_run_req_t *req, char *err,
+                           size_t errlen)
+{
+    if (ms_restore_target(req->source, r->dest, err, errlen) != 0 ||
+        lock_dest(m, r, err, errlen) != 0)
+        return -1;
+    return ms_restore_check_empty(r->dest, (r->flags & MS_RUN_FORCE) != 0, err, errlen);
 }
 
 /*
@@ -234,6 +276,8 @@ static int prepare_dest(ms_master_t *m, ms_runrec_t *r, const ms_run_req_t *req,
                         size_t errlen)
 {
     int snapshot = (r->flags & MS_RUN_SNAPSHOT) != 0;
+    if (r->flags & MS_RUN_RESTORE)
+        return prepare_restore(m, r, req, err, errlen);
     if (!snapshot && ms_keep_any(&req->keep))
         return ms_errf(err, errlen,
                        "retention (keep_*) goes with snapshots: a mirror keeps no "
@@ -277,8 +321,9 @@ int ms_master_start_run(ms_master_t *m, const ms_run_req_t *req, uint64_t *run_i
     ms_planner_start(m->planner, r);
     trim_runs(m);
     *run_id = r->id;
-    ms_info("run %llu started: %s -> %s%s%s, %zu tasks%s%s%s%s", (unsigned long long)r->id,
-            r->source, r->dest, r->snap ? "/" : "", r->snap ? r->snap->name : "", r->n_tasks,
+    ms_info("run %llu started: %s%s -> %s%s%s, %zu tasks%s%s%s%s", (unsigned long long)r->id,
+            (r->flags & MS_RUN_RESTORE) ? "restore from " : "", r->source, r->dest,
+            r->snap ? "/" : "", r->snap ? r->snap->name : "", r->n_tasks,
             (r->flags & MS_RUN_DELETE) ? ", mirroring deletions" : "",
             (r->flags & MS_RUN_FORCE_DELETE) ? " (forced)" : "",
             r->snap && r->snap->link ? ", linking to " : "",

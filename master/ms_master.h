@@ -79,12 +79,19 @@ typedef struct {
     unsigned worker_wait_s; /* fail the run when no worker can take its tasks for this
                              * long; 0: the set's, else the master's, else 600 */
     ms_keep_t keep;         /* MS_RUN_SNAPSHOT: retention once the snapshot is complete */
+    /* MS_RUN_RESTORE (ms_restore.h): source is the backup, dest the folder
+     * restored into; which snapshot ("NAME", "latest"; NULL: latest, or a
+     * mirror), and what: "PROJECT" or "PROJECT/PATH". */
+    const char *snapshot;
+    const char *path;
 } ms_run_req_t;
 
 /*
  * Start a run: scan source and queue one task per project. Returns 0 and
  * sets *run_id, or -1 with err set (source missing, not a folder, empty —
  * an unmounted filesystem must not look like a source with nothing in it).
+ * A restore (MS_RUN_RESTORE) queues the one project or path asked for
+ * from the backup, once its folder is ready (ms_restore.h).
  */
 int ms_master_start_run(ms_master_t *m, const ms_run_req_t *req, uint64_t *run_id, char *err,
                         size_t errlen);

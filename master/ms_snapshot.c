@@ -245,3 +245,22 @@ int ms_snapshot_pruned(ms_runrec_t *r, const char *folder)
     snprintf(name, sizeof name, "%.*s", (int)strcspn(folder, "."), folder);
     return ms_strv_push(&r->snap->pruned, name);
 }
+
+json_t *ms_snapshot_list(const char *dest, char *err, size_t errlen)
+{
+    if (ms_path_is_remote(dest)) {
+        ms_errf(err, errlen, "%s is an rsync remote: its snapshots cannot be listed here", dest);
+        return NULL;
+    }
+    int fd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        ms_errf(err, errlen, "%s: %s", dest, strerror(errno));
+        return NULL;
+    }
+    char why[512];
+    json_t *list = ms_snap_describe(fd, why, sizeof why);
+    if (!list)
+        ms_errf(err, errlen, "%s: %s", dest, why);
+    close(fd);
+    return list;
+}

@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "ms_keep.h"
 #include "ms_run.h"
 
@@ -62,5 +64,10 @@ int ms_snapshot_pruned(ms_runrec_t *r, const char *folder);
 
 /* The folder r's tasks write in: "NAME.partial" (out: MS_SNAP_NAME_MAX). */
 void ms_snapshot_folder(const ms_runrec_t *r, char *out, size_t outlen);
+
+/* The snapshots in the local folder dest, as ms_snap_describe lists them
+ * (`multisync snapshots`): a new reference, an empty array when it holds
+ * none; NULL with err when dest is remote, missing or unreadable. */
+json_t *ms_snapshot_list(const char *dest, char *err, size_t errlen);
 
 #endif
