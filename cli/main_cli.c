@@ -4,6 +4,9 @@
  *   multisync run [options] SRC DST        back up every project of SRC into DST
  *   multisync run --master EP SRC DST|SET  ask a running master for a run
  *   multisync status --master EP [--json]  what the master is doing
+ *   multisync snapshots DST|--master EP SET the snapshots of a backup
+ *   multisync restore DST|--master EP SET PROJECT[/PATH] --to DIR
+ *                                          copy from a backup back into DIR
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,10 +27,28 @@
 #include "ms_path.h"
 #include "ms_print.h"
 #include "ms_proto.h"
+#include "ms_restore.h"
 #include "ms_signal.h"
+#include "ms_snapshot.h"
 
 #define MASTER_ANSWER_MS 10000
 #define WAIT_AGAIN_MS 2000
+
+static void usage_restore(FILE *f)
+{
+    fprintf(f, "snapshots: list the snapshots of a backup (DST read here; SET: its destination,\n"
+               "read by the master): name, state, time, projects, files, bytes copied; * latest.\n"
+               "\n"
+               "restore: copy PROJECT (split and in parallel when big), or PATH in it, from a\n"
+               "backup into DIR/PROJECT[/PATH], through the workers (a cluster's allow_source\n"
+               "must cover DST, allow_dest DIR). Never writes into the backup; nothing deleted.\n"
+               "      --snapshot NAME    restore: from snapshot NAME or latest (default: latest;\n"
+               "                         a mirror has none)\n"
+               "      --to DIR           restore: the folder to restore into (made when missing;\n"
+               "                         not inside DST; with --master, absolute)\n"
+               "      --force            restore: write into DIR even when it is not empty\n"
+               "\n");
+}
 
 static void usage(FILE *f)
 {
@@ -37,6 +58,10 @@ static void usage(FILE *f)
                "       multisync status --master EP [--json]\n"
                "       multisync history --master EP [--json] [-n N]\n"
                "       multisync report RUN_ID --master EP [--json]\n"
+               "       multisync snapshots DST [--json]\n"
+               "       multisync snapshots --master EP SET [--json]\n"
+               "       multisync restore [options] DST PROJECT[/PATH] --to DIR\n"
+               "       multisync restore --master EP [options] SET|DST PROJECT[/PATH] --to DIR\n"
                "       multisync keygen NAME\n"
                "\n"
                "run: copy every folder of SRC to DST/<name>/ (and the files lying in SRC\n"
@@ -69,12 +94,15 @@ static void usage(FILE *f)
                "      --key FILE.key     our CURVE key pair, for a tcp:// control endpoint\n"
                "      --master-key FILE  the master's public key (.pub)\n"
                "      --insecure         allow a plaintext tcp:// control endpoint\n"
-               "\n"
-               "keygen NAME: write a CURVE key pair, NAME.key (secret, mode 0600) and NAME.pub.\n"
+               "\n");
+    usage_restore(f);
+    fprintf(f, "keygen NAME: write a CURVE key pair, NAME.key (secret, mode 0600) and NAME.pub.\n"
                "  -h, --help             this text\n"
                "\n"
                "Exit status: 0 when every task succeeded, 1 when any failed, 2 on a usage or\n"
-               "start-up error, 130 when interrupted.\n");
+               "start-up error, 130 when interrupted. restore: 2 also for an unknown snapshot,\n"
+               "project or path, or a DIR refused. snapshots: 0 (also for none), 2 when the\n"
+               "backup or set cannot be listed.\n");
 }
 
 typedef struct {
@@ -82,7 +110,9 @@ typedef struct {
     int insecure;
     ms_config_t cfg; /* rsync_opts, slots */
     int verbose, json, delete, force_delete, snapshot;
-    ms_keep_t keep; /* --keep-* */
+    int restore, force;             /* the restore command; --force */
+    const char *to, *snapshot_name; /* restore: --to DIR, --snapshot NAME */
+    ms_keep_t keep;                 /* --keep-* */
     unsigned count, heartbeat_ms, worker_wait_s;
     unsigned attempts, retry_delay_ms, task_timeout_s, split_min_mb;
     int no_split;
@@ -112,7 +142,10 @@ enum {
     OPT_KEEP_DAILY,
     OPT_KEEP_WEEKLY,
     OPT_KEEP_MONTHLY,
-    OPT_KEEP_YEARLY
+    OPT_KEEP_YEARLY,
+    OPT_TO,
+    OPT_FORCE,
+    OPT_SNAPSHOT_NAME
 };
 
 static const struct option longopts[] = {
@@ -142,6 +175,8 @@ static const struct option longopts[] = {
     {"master-key", required_argument, NULL, OPT_MASTER_KEY},
     {"insecure", no_argument, NULL, OPT_INSECURE},
     {"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT},
+    {"to", required_argument, NULL, OPT_TO},
+    {"force", no_argument, NULL, OPT_FORCE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -209,6 +244,12 @@ static int text_option(cli_t *c, int opt, const char *arg)
         return 1;
     case OPT_RSYNC_OPT:
         return ms_config_add_rsync_opt(&c->cfg, arg) == 0 ? 1 : -1;
+    case OPT_TO:
+        c->to = arg;
+        return 1;
+    case OPT_SNAPSHOT_NAME:
+        c->snapshot_name = arg;
+        return 1;
     }
     return 0;
 }
@@ -223,6 +264,7 @@ static int switch_option(cli_t *c, int opt)
                 : opt == OPT_INSECURE     ? &c->insecure
                 : opt == OPT_NO_SPLIT     ? &c->no_split
                 : opt == OPT_SNAPSHOT     ? &c->snapshot
+                : opt == OPT_FORCE        ? &c->force
                                           : NULL;
     if (!flag)
         return 0;
@@ -234,7 +276,13 @@ static int switch_option(cli_t *c, int opt)
 static int parse_args(int argc, char **argv, cli_t *c)
 {
     int opt;
-    while ((opt = getopt_long(argc, argv, "m:s:r:n:vh", longopts, NULL)) != -1) {
+    struct option opts[sizeof longopts / sizeof longopts[0]];
+    memcpy(opts, longopts, sizeof opts);
+    /* restore --snapshot NAME says which; run --snapshot takes one. */
+    for (size_t i = 0; c->restore && opts[i].name; i++)
+        if (opts[i].val == OPT_SNAPSHOT)
+            opts[i] = (struct option){"snapshot", required_argument, NULL, OPT_SNAPSHOT_NAME};
+    while ((opt = getopt_long(argc, argv, "m:s:r:n:vh", opts, NULL)) != -1) {
         if (opt == 'h') {
             usage(stdout);
             exit(0);
@@ -396,6 +444,9 @@ static int finish(const cli_t *c, json_t *rep)
     int failed = ms_print_report(rep, stdout, stderr);
     const char *status = json_string_value(json_object_get(rep, "status")); /* from the network */
     int rc = failed == 0 && status && strcmp(status, "ok") == 0 ? 0 : 1;
+    if (c->restore && rc == 0)
+        printf("restored %s from %s into %s\n", c->args[1],
+               json_string_value(json_object_get(rep, "source")), c->to);
     if (c->report && write_report_file(rep, c->report) != 0)
         rc = 1;
     if (ms_stop_signal)
@@ -413,30 +464,18 @@ static int check_run_options(const cli_t *c)
         why = "--delete is for mirrors: a snapshot is always exact";
     else if (ms_keep_any(&c->keep) && !c->snapshot && !(c->n_args == 1 && c->master))
         why = "--keep-* rules go with --snapshot: a mirror keeps no older versions";
+    else if (c->to || c->force)
+        why = "--to and --force go with restore";
     if (why)
         fprintf(stderr, "multisync: %s\n", why);
     return why ? -1 : 0;
 }
 
-static int run_embedded(cli_t *c)
+/* A backup (run) or a restore here, from src to dst: its report printed,
+ * the exit status returned. */
+static int embedded(const cli_t *c, const char *src, const char *dst)
 {
-    char src[PATH_MAX], dst[PATH_MAX], err[1024];
-    if (c->n_args != 2) {
-        fprintf(stderr, "multisync: run needs SRC and DST (or --master EP)\n");
-        return 2;
-    }
-    if (check_run_options(c) != 0)
-        return 2;
-    if (!realpath(c->args[0], src)) {
-        fprintf(stderr, "multisync: source %s: %s\n", c->args[0], strerror(errno));
-        return 2;
-    }
-    if (ms_path_is_remote(c->args[1]))
-        snprintf(dst, sizeof dst, "%s", c->args[1]);
-    else if (absolute(c->args[1], dst, sizeof dst) != 0) {
-        fprintf(stderr, "multisync: destination %s: path too long\n", c->args[1]);
-        return 2;
-    }
+    char err[1024];
     ms_embedded_opts_t o = {.source = src,
                             .dest = dst,
                             .slots = c->cfg.slots,
@@ -447,6 +486,9 @@ static int run_embedded(cli_t *c)
                             .delete = c->delete,
                             .force_delete = c->force_delete,
                             .snapshot = c->snapshot,
+                            .restore_path = c->restore ? c->args[1] : NULL,
+                            .restore_snapshot = c->snapshot_name,
+                            .force = c->force,
                             .keep = c->keep,
                             .worker_wait_s = c->worker_wait_s,
                             .attempts = c->attempts,
@@ -464,6 +506,28 @@ static int run_embedded(cli_t *c)
     int rc = finish(c, rep);
     json_decref(rep);
     return rc;
+}
+
+static int run_embedded(cli_t *c)
+{
+    char src[PATH_MAX], dst[PATH_MAX];
+    if (c->n_args != 2) {
+        fprintf(stderr, "multisync: run needs SRC and DST (or --master EP)\n");
+        return 2;
+    }
+    if (check_run_options(c) != 0)
+        return 2;
+    if (!realpath(c->args[0], src)) {
+        fprintf(stderr, "multisync: source %s: %s\n", c->args[0], strerror(errno));
+        return 2;
+    }
+    if (ms_path_is_remote(c->args[1]))
+        snprintf(dst, sizeof dst, "%s", c->args[1]);
+    else if (absolute(c->args[1], dst, sizeof dst) != 0) {
+        fprintf(stderr, "multisync: destination %s: path too long\n", c->args[1]);
+        return 2;
+    }
+    return embedded(c, src, dst);
 }
 
 /* Wait for the master's answer; an ERROR answer is printed and fails. */
@@ -703,12 +767,29 @@ static int fill_run_request(const cli_t *c, ms_msg_t *req)
     return 0;
 }
 
+/* RESTORE: from a set's backup or an absolute DST, as the master sees it. */
+static void fill_restore_request(const cli_t *c, ms_msg_t *req)
+{
+    req->cmd = MS_CMD_RUN;
+    req->u.run.flags = MS_RUN_RESTORE | (c->force ? MS_RUN_FORCE : 0);
+    req->u.run.wait_s = c->worker_wait_s;
+    if (c->args[0][0] == '/')
+        req->u.run.source = c->args[0];
+    else
+        req->u.run.set = c->args[0];
+    req->u.run.dest = (char *)c->to;
+    req->u.run.snapshot = (char *)c->snapshot_name;
+    req->u.run.path = c->args[1];
+}
+
 static int run_remote(cli_t *c)
 {
     char err[512];
     ms_msg_t req = {0}, ans = {0};
     int rc = 2;
-    if (fill_run_request(c, &req) != 0)
+    if (c->restore)
+        fill_restore_request(c, &req);
+    else if (fill_run_request(c, &req) != 0)
         return 2;
     ms_client_t *cl = connect_master(c, err, sizeof err);
     if (!cl || ms_client_send(cl, &req, err, sizeof err) != 0) {
@@ -747,33 +828,38 @@ out:
     return rc;
 }
 
-/* Ask the master one question and print the JSON answer (STATUS_REPLY). */
-static int query(cli_t *c, ms_msg_t *req, void (*print)(const json_t *, FILE *))
+/* Ask the master one question: its JSON answer (STATUS_REPLY), or NULL
+ * (said on stderr). */
+static json_t *ask(const cli_t *c, ms_msg_t *req)
 {
     char err[512];
     ms_msg_t ans = {0};
-    int rc = 1;
+    json_t *j = NULL;
+    ms_client_t *cl = connect_master(c, err, sizeof err);
+    if (!cl || ms_client_send(cl, req, err, sizeof err) != 0)
+        fprintf(stderr, "multisync: %s\n", err);
+    else if (await(cl, &ans, MS_CMD_STATUS_REPLY, MASTER_ANSWER_MS, c->master) == 0 &&
+             !(j = json_loads(ans.u.json.json, 0, NULL)))
+        fprintf(stderr, "multisync: the master's answer is not JSON\n");
+    ms_msg_clear(&ans);
+    ms_client_destroy(&cl);
+    return j;
+}
+
+/* Ask the master one question and print the JSON answer (STATUS_REPLY). */
+static int query(cli_t *c, ms_msg_t *req, void (*print)(const json_t *, FILE *))
+{
     if (!c->master) {
         fprintf(stderr, "multisync: this command needs --master EP\n");
         return 2;
     }
-    ms_client_t *cl = connect_master(c, err, sizeof err);
-    if (!cl || ms_client_send(cl, req, err, sizeof err) != 0) {
-        fprintf(stderr, "multisync: %s\n", err);
-        goto out;
-    }
-    if (await(cl, &ans, MS_CMD_STATUS_REPLY, MASTER_ANSWER_MS, c->master) != 0)
-        goto out;
-    json_t *j = json_loads(ans.u.json.json, 0, NULL);
-    rc = j ? 0 : 1;
+    json_t *j = ask(c, req);
+    int rc = j ? 0 : 1;
     if (j && c->json)
         rc = print_json(j) == 0 ? 0 : 1;
     else if (j)
         print(j, stdout);
     json_decref(j);
-out:
-    ms_msg_clear(&ans);
-    ms_client_destroy(&cl);
     return rc;
 }
 
@@ -824,6 +910,83 @@ out:
     return rc;
 }
 
+/* The snapshots of a backup: DST read here, or a set's destination read
+ * by the master. An empty list is said; a DST or set that cannot be listed
+ * is exit 2. */
+static int snapshots(cli_t *c)
+{
+    char dst[PATH_MAX], err[1024], where[PATH_MAX + 16];
+    json_t *list = NULL;
+    ms_msg_t req = {.cmd = MS_CMD_SNAPSHOTS};
+    if (c->n_args != 1) {
+        fprintf(stderr, "multisync: snapshots needs DST (or --master EP and a SET)\n");
+        return 2;
+    }
+    req.u.setref.set = c->args[0];
+    snprintf(where, sizeof where, "%s%s", c->master ? "set " : "", c->args[0]);
+    if (c->master)
+        list = ask(c, &req);
+    else if (!realpath(c->args[0], dst))
+        fprintf(stderr, "multisync: %s: %s\n", c->args[0], strerror(errno));
+    else if (!(list = ms_snapshot_list(dst, err, sizeof err)))
+        fprintf(stderr, "multisync: %s\n", err);
+    if (!list)
+        return 2;
+    int rc = 0;
+    if (c->json)
+        rc = print_json(list) == 0 ? 0 : 1;
+    else if (json_array_size(list) == 0)
+        printf("no snapshots in %s\n", where);
+    else
+        ms_print_snapshots(list, stdout);
+    json_decref(list);
+    return rc;
+}
+
+/* restore's arguments: a backup and what to restore from it, --to DIR
+ * (absolute with --master: as the master and the workers see it). Said,
+ * and -1, when they do not fit. */
+static int check_restore_args(const cli_t *c)
+{
+    char err[512];
+    ms_restore_t rs;
+    const char *why = NULL;
+    if (c->n_args != 2 || !c->to)
+        why = "restore needs DST (or --master EP and a SET), PROJECT[/PATH] and --to DIR";
+    else if (c->delete || c->force_delete || c->snapshot || ms_keep_any(&c->keep))
+        why = "a restore copies back: --delete, --force-delete and --keep-* do not go with it";
+    else if (c->master && c->to[0] != '/')
+        why = "with --master, --to DIR must be absolute, as the master and the workers see it";
+    else if (ms_restore_split(c->args[1], &rs, err, sizeof err) != 0)
+        why = err;
+    else
+        ms_restore_free(&rs);
+    if (why)
+        fprintf(stderr, "multisync: %s\n", why);
+    return why ? -1 : 0;
+}
+
+/* Copy PROJECT[/PATH] from a backup into DIR: here, or through a master
+ * and its workers. */
+static int restore(cli_t *c)
+{
+    char backup[PATH_MAX], dir[PATH_MAX], err[1024];
+    if (check_restore_args(c) != 0)
+        return 2;
+    if (c->master)
+        return run_remote(c);
+    if (!realpath(c->args[0], backup)) {
+        fprintf(stderr, "multisync: backup %s: %s\n", c->args[0], strerror(errno));
+        return 2;
+    }
+    if (ms_restore_abspath(c->to, dir, sizeof dir, err, sizeof err) != 0) {
+        fprintf(stderr, "multisync: --to %s\n", err);
+        return 2;
+    }
+    c->to = dir;
+    return embedded(c, backup, dir);
+}
+
 int main(int argc, char **argv)
 {
     cli_t c = {0};
@@ -834,6 +997,7 @@ int main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     const char *cmd = argv[1];
+    c.restore = strcmp(cmd, "restore") == 0;
     if (parse_args(argc - 1, argv + 1, &c) != 0) {
         usage(stderr);
         goto out;
@@ -851,8 +1015,14 @@ int main(int argc, char **argv)
         rc = history(&c);
     else if (strcmp(cmd, "report") == 0)
         rc = report(&c);
+    else if (strcmp(cmd, "snapshots") == 0)
+        rc = snapshots(&c);
+    else if (c.restore)
+        rc = restore(&c);
     else
-        fprintf(stderr, "multisync: unknown command '%s' (run, status, history, report, keygen)\n",
+        fprintf(stderr,
+                "multisync: unknown command '%s' (run, status, history, report, snapshots, "
+                "restore, keygen)\n",
                 cmd);
 out:
     ms_config_free(&c.cfg);

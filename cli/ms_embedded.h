@@ -1,7 +1,8 @@
 /*
- * ms_embedded.h - `multisync run SRC DST` on one machine: an embedded master
- * and one local worker process, talking ZeroMQ over an ipc:// endpoint in a
- * private 0700 directory that is removed afterwards.
+ * ms_embedded.h - `multisync run SRC DST` (and `multisync restore`) on one
+ * machine: an embedded master and one local worker process, talking ZeroMQ
+ * over an ipc:// endpoint in a private 0700 directory that is removed
+ * afterwards.
  */
 #ifndef MS_EMBEDDED_H
 #define MS_EMBEDDED_H
@@ -31,6 +32,13 @@ typedef struct {
     int no_split;
     int heartbeat_ms; /* 0: MS_HEARTBEAT_MS */
     FILE *progress;   /* a terminal for the live progress line, or NULL */
+    /* A restore (ms_restore.h) instead of a backup: source is the backup,
+     * dest the folder restored into; what ("PROJECT" or "PROJECT/PATH"),
+     * from which snapshot ("NAME", "latest"; NULL: latest, or a mirror), and
+     * whether into a folder that is not empty. */
+    const char *restore_path;
+    const char *restore_snapshot;
+    int force;
 } ms_embedded_opts_t;
 
 /*

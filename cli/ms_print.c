@@ -399,3 +399,36 @@ void ms_print_history(const json_t *history, FILE *out)
         print_history_snapshot(json_object_get(r, "snapshot"), out);
     }
 }
+
+/* A count from o at key, or "-" when there is none. */
+static const char *count_or_dash(const json_t *o, const char *key, char *out, size_t outlen)
+{
+    const json_t *v = json_object_get(o, key);
+    if (!json_is_number(v))
+        return "-";
+    snprintf(out, outlen, "%.0f", json_number_value(v));
+    return out;
+}
+
+void ms_print_snapshots(const json_t *snapshots, FILE *out)
+{
+    size_t i;
+    const json_t *s;
+    int latest = 0;
+    char name[128], projects[32], files[32], copied[32];
+    fprintf(out, "  %-26s %-8s %-20s %8s %9s %10s\n", "SNAPSHOT", "STATE", "TIME", "PROJECTS",
+            "FILES", "COPIED");
+    json_array_foreach(snapshots, i, s)
+    {
+        const json_t *x = json_object_get(s, "bytes_transferred");
+        int is_latest = json_is_true(json_object_get(s, "latest"));
+        latest |= is_latest;
+        fprintf(out, "%c %s %-8s %-20s %8s %9s %10s\n", is_latest ? '*' : ' ',
+                cell(raw(s, "name"), 26, name, sizeof name), str(s, "state"), str(s, "time"),
+                count_or_dash(s, "projects", projects, sizeof projects),
+                count_or_dash(s, "files", files, sizeof files),
+                json_is_number(x) ? human_bytes(json_number_value(x), copied, sizeof copied) : "-");
+    }
+    if (latest)
+        fprintf(out, "* latest\n");
+}

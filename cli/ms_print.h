@@ -1,6 +1,7 @@
 /*
  * ms_print.h - the master's JSON as a person reads it: the report of a run
- * (master/ms_report.h), `status`, `history`, and the live progress line.
+ * (master/ms_report.h), `status`, `history`, `snapshots`, and the live
+ * progress line.
  *
  * Everything printed comes from a master over the network and holds names
  * anyone who can make a folder chose: control bytes (escape sequences,
@@ -36,5 +37,10 @@ void ms_print_status(const json_t *status, FILE *out);
 
 /* Print `history --json` (an array of runs) for a person. */
 void ms_print_history(const json_t *history, FILE *out);
+
+/* Print `snapshots --json` (an array of snapshots, ms_snap_describe) for a
+ * person: one row each, oldest first, `*` on the one latest points at; a
+ * figure the snapshot's run did not leave shows as "-". */
+void ms_print_snapshots(const json_t *snapshots, FILE *out);
 
 #endif

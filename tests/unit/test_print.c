@@ -1,5 +1,6 @@
 /*
- * test_print.c - what the report and status printers write to a terminal.
+ * test_print.c - what the report, status and snapshot printers write to a
+ * terminal.
  * Their text comes from a master over the network and holds names anyone
  * who can make a folder chose: no control byte may reach the terminal.
  */
@@ -80,10 +81,40 @@ static void status_and_report_printers_escape_control_bytes(void **state)
     json_decref(rep);
 }
 
+static void the_snapshot_listing_marks_latest_and_dashes_what_a_run_left_no_figure_for(void **state)
+{
+    (void)state;
+    /* The master's answer: a name it did not make may hold anything. */
+    json_t *list = json_pack(
+        "[{s:s, s:s, s:s, s:b, s:I, s:I, s:I}, {s:s, s:s, s:s, s:b, s:I},"
+        " {s:s, s:s, s:s, s:b, s:I}]",
+        "name", "2026-12-06T021500Z", "state", "complete", "time", "2026-12-06T02:15:00Z", "latest",
+        1, "projects", (json_int_t)3, "files", (json_int_t)12, "bytes_transferred",
+        (json_int_t)2048, "name", "2026-12-07T021500Z.partial", "state", "partial", "time",
+        "2026-12-07T02:15:00Z", "latest", 0, "projects", (json_int_t)2, "name", HOSTILE, "state",
+        HOSTILE, "time", HOSTILE, "latest", 0, "projects", (json_int_t)0);
+    assert_non_null(list);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ms_print_snapshots(list, f);
+    fclose(f);
+    assert_false(has_control(text, len));
+    assert_non_null(strstr(text, "\n* 2026-12-06T021500Z "));
+    assert_non_null(strstr(text, "2.0 KiB\n"));
+    assert_non_null(strstr(text, "\n  2026-12-07T021500Z.partial partial"));
+    assert_non_null(strstr(text, "       2         -          -\n"));
+    assert_non_null(strstr(text, "\n* latest\n"));
+    free(text);
+    json_decref(list);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(status_and_report_printers_escape_control_bytes),
+        cmocka_unit_test(
+            the_snapshot_listing_marks_latest_and_dashes_what_a_run_left_no_figure_for),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
