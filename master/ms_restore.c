@@ -303,6 +303,7 @@ static int check_dir_path(const char *dir, char *err, size_t errlen)
 int ms_restore_target(const char *backup, const char *dir, char *err, size_t errlen)
 {
     struct stat bst;
+    char why[PATH_MAX + 128];
     if (check_dir_path(dir, err, errlen) != 0)
         return -1;
     int bfd = open(backup, DIR_PATH);
@@ -315,11 +316,11 @@ int ms_restore_target(const char *backup, const char *dir, char *err, size_t err
     /* Before anything is made (it could be made in the backup), and again
      * once it is there (something may have been swapped meanwhile). */
     int rc = check_apart(backup, bfd, &bst, dir, err, errlen);
-    if (rc == 0 && ms_path_mkdirs(dir, err, errlen) != 0)
+    if (rc == 0 && ms_path_mkdirs(dir, why, sizeof why) != 0)
         rc = ms_errf(err, errlen,
-                     "cannot make %s, where the master must see it (at the same path as the "
-                     "workers): make it, empty, and let the master read it",
-                     dir);
+                     "%s; the master must see %s at the same path as the workers: make it, "
+                     "empty, where the master can read it",
+                     why, dir);
     if (rc == 0)
         rc = check_apart(backup, bfd, &bst, dir, err, errlen);
     close(bfd);
