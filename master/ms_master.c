@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -145,19 +146,31 @@ static int same_dest(const char *a, const char *b)
     return la == lb && memcmp(a, b, la) == 0;
 }
 
+/* Whether a lock's holder line is this master's own, for run r: the same
+ * catalog (a restart of it) and the same run, whose workers are this
+ * master's and are adopted when they come back. */
+static int own_holder(const ms_master_t *m, const ms_runrec_t *r, const char *prev)
+{
+    char run[48];
+    snprintf(run, sizeof run, ", run %llu,", (unsigned long long)r->id);
+    return m->cat_ident[0] && strstr(prev, m->cat_ident) && strstr(prev, run);
+}
+
 /*
  * A destination lock left by a master that died (not released: its line is
  * still in the file) whose workers may still be writing: they stop their
  * rsyncs within one lease of the master's last heartbeat answer. The lock
- * file is touched every tick, so its age says about when that was.
+ * file is touched every tick, so its age says about when that was. This
+ * master's own run, resumed, goes on: those workers are its own.
  */
-static int check_dead_holder(ms_runrec_t *r, char *err, size_t errlen)
+static int check_dead_holder(const ms_master_t *m, ms_runrec_t *r, char *err, size_t errlen)
 {
     double age = 0;
     const char *prev = ms_lock_previous(r->dest_lock, &age);
     const char *lease = strstr(prev, "workers' lease ");
     unsigned lease_ms = 0;
-    if (!lease || sscanf(lease, "workers' lease %u ms", &lease_ms) != 1 || age * 1000 >= lease_ms)
+    if (!lease || sscanf(lease, "workers' lease %u ms", &lease_ms) != 1 || age * 1000 >= lease_ms ||
+        own_holder(m, r, prev))
         return 0;
     ms_errf(err, errlen,
             "destination %s was in use by %s, which ended %.1f s ago without "
@@ -191,10 +204,11 @@ static int lock_dest(ms_master_t *m, ms_runrec_t *r, char *err, size_t errlen)
     int n = snprintf(holder, sizeof holder, "pid %d %s, run %llu", (int)getpid(),
                      program_invocation_short_name, (unsigned long long)r->id);
     if (!m->opts.make_dest && n > 0 && (size_t)n < sizeof holder)
-        snprintf(holder + n, sizeof holder - (size_t)n, ", workers' lease %d ms",
-                 m->heartbeat_ms * MS_HEARTBEAT_LIVENESS);
+        snprintf(holder + n, sizeof holder - (size_t)n, ", workers' lease %d ms%s%s",
+                 m->heartbeat_ms * MS_HEARTBEAT_LIVENESS, m->cat_ident[0] ? ", " : "",
+                 m->cat_ident);
     if ((r->dest_lock = ms_lock_take(path, what, holder, err, errlen)) != NULL)
-        return check_dead_holder(r, err, errlen);
+        return check_dead_holder(m, r, err, errlen);
     if (errno == EWOULDBLOCK)
         return -1;
     ms_warn("run %llu: %s: only this master's own runs are kept out of %s",
@@ -735,8 +749,12 @@ static int make_owners(ms_master_t *m, const ms_master_opts_t *o, char *err, siz
 static int open_journal(ms_master_t *m, const char *catalog, char *err, size_t errlen)
 {
     ms_catalog_t *cat = NULL;
+    struct stat st;
     if (catalog && !(cat = ms_catalog_open(catalog, err, errlen)))
         return -1;
+    if (catalog && stat(catalog, &st) == 0)
+        snprintf(m->cat_ident, sizeof m->cat_ident, "catalog %lu:%lu", (unsigned long)st.st_dev,
+                 (unsigned long)st.st_ino);
     if (!(m->journal = ms_journal_new(cat, catalog)))
         return ms_errf(err, errlen, "out of memory");
     return cat ? resume(m, err, errlen) : 0;

@@ -70,6 +70,9 @@ struct ms_master {
     /* Held for the master's life: one master per catalog and per ipc://
      * socket file (NULL: none, or not an ipc:// file). */
     ms_lock_t *cat_lock, *wsock_lock, *csock_lock;
+    /* "catalog DEV:INO": written in the destination locks of its runs, so
+     * that a restart of this master knows its own runs' locks; "": none. */
+    char cat_ident[64];
 };
 
 /* ms_master.c */
