@@ -254,6 +254,8 @@ static ms_runrec_t *new_restore(ms_master_t *m, const ms_run_req_t *req, char *e
         snprintf(err, errlen, "out of memory starting a restore");
         ms_run_destroy(&r);
     }
+    if (r && rs.snapshot) /* retention keeps it while it is read */
+        r->snap_read_fd = ms_snapshot_hold(req->source, rs.snapshot);
     ms_restore_free(&rs);
     return r;
 }
@@ -513,6 +515,10 @@ static void run_finished(ms_master_t *m, ms_runrec_t *run)
     complete_snapshot(m, run);
     if (start_retention(m, run) || finish_retention(m, run))
         return;
+    if (run->snap_read_fd >= 0) { /* a restore's hold on its snapshot */
+        close(run->snap_read_fd);
+        run->snap_read_fd = -1;
+    }
     ms_lock_release(&run->dest_lock);
     /* Frozen, the diagnosis is the run's: reports read it there, and the
      * figures behind it are let go. */

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ms_lock.h"
 #include "ms_run.h"
@@ -21,6 +22,7 @@ ms_runrec_t *ms_run_new(uint64_t id, const char *source, const char *dest, const
         return NULL;
     }
     clock_gettime(CLOCK_REALTIME, &r->started_rt);
+    r->snap_read_fd = -1;
     return r;
 }
 
@@ -184,6 +186,8 @@ void ms_run_destroy(ms_runrec_t **rp)
         return;
     ms_runrec_t *r = *rp;
     snap_free(r->snap);
+    if (r->snap_read_fd >= 0)
+        close(r->snap_read_fd);
     ms_lock_release(&r->dest_lock);
     ms_run_drop_from(r, 0);
     for (size_t i = 0; i < r->n_segs; i++)

@@ -143,6 +143,7 @@ struct ms_run {
     char *extra_json;
     char **names;        /* interned host names, owned */
     ms_run_snap_t *snap; /* a snapshot run's snapshot; NULL: a mirror */
+    int snap_read_fd;    /* a restore's hold on the snapshot it reads (ms_snap_hold); -1 */
     size_t n_names;
 };
 

@@ -170,7 +170,9 @@ static int choose(int dir, ms_runrec_t *r, ms_strv_t *going, char *err, size_t e
     for (size_t j = 0; rc == 0 && j < k; j++) {
         char folder[2 * MS_SNAP_NAME_MAX];
         const ms_snap_t *one = &s[at[j]];
-        if (why[j] || strcmp(one->name, r->snap->name) == 0)
+        /* Kept: by a rule, being the new one, or being read (a restore, a
+         * verify) — that one goes with a later run. */
+        if (why[j] || strcmp(one->name, r->snap->name) == 0 || ms_snap_held(dir, one->name))
             continue;
         snprintf(folder, sizeof folder, "%s%s", one->name, MS_SNAP_PRUNING);
         if (ms_snap_rename(dir, one->name, folder, err, errlen) != 0 ||
@@ -241,8 +243,16 @@ int ms_snapshot_retain(ms_runrec_t *r, ms_snapshot_add_fn add, void *arg, char *
 
 int ms_snapshot_pruned(ms_runrec_t *r, const char *folder)
 {
-    char name[MS_SNAP_NAME_MAX];
+    char name[MS_SNAP_NAME_MAX], notes[2 * MS_SNAP_NAME_MAX + 16];
     snprintf(name, sizeof name, "%.*s", (int)strcspn(folder, "."), folder);
+    int dir = open(r->dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir >= 0) { /* its notes go with it */
+        snprintf(notes, sizeof notes, "%s/%s.json", MS_SNAP_META, name);
+        unlinkat(dir, notes, 0);
+        snprintf(notes, sizeof notes, "%s/%s.readers", MS_SNAP_META, name);
+        unlinkat(dir, notes, 0);
+        close(dir);
+    }
     return ms_strv_push(&r->snap->pruned, name);
 }
 
@@ -263,4 +273,13 @@ json_t *ms_snapshot_list(const char *dest, char *err, size_t errlen)
         ms_errf(err, errlen, "%s: %s", dest, why);
     close(fd);
     return list;
+}
+
+int ms_snapshot_hold(const char *backup, const char *name)
+{
+    int dir = open(backup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = dir >= 0 ? ms_snap_hold(dir, name) : -1;
+    if (dir >= 0)
+        close(dir);
+    return fd;
 }

@@ -62,6 +62,10 @@ int ms_snapshot_retain(ms_runrec_t *r, ms_snapshot_add_fn add, void *arg, char *
  * to r->snap->pruned. 0, or -1 on out of memory. */
 int ms_snapshot_pruned(ms_runrec_t *r, const char *folder);
 
+/* A reader's hold on snapshot name of backup (ms_snap_hold): retention
+ * keeps it while the descriptor is open. -1: none could be taken. */
+int ms_snapshot_hold(const char *backup, const char *name);
+
 /* The folder r's tasks write in: "NAME.partial" (out: MS_SNAP_NAME_MAX). */
 void ms_snapshot_folder(const ms_runrec_t *r, char *out, size_t outlen);
 

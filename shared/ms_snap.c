@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -454,4 +455,36 @@ json_t *ms_snap_describe(int dir, char *err, size_t errlen)
     if (!arr)
         ms_errf(err, errlen, "out of memory listing snapshots");
     return arr;
+}
+
+int ms_snap_hold(int dir, const char *name)
+{
+    char file[MS_SNAP_NAME_MAX + 16];
+    char err[8];
+    snprintf(file, sizeof file, "%s.readers", name);
+    int meta = open_meta(dir, err, sizeof err);
+    int fd = meta < 0 ? -1 : openat(meta, file, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (meta >= 0)
+        close(meta);
+    if (fd < 0) { /* may not write here: an existing one may still be read */
+        snprintf(file, sizeof file, "%s/%s.readers", MS_SNAP_META, name);
+        fd = openat(dir, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    }
+    if (fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+int ms_snap_held(int dir, const char *name)
+{
+    char file[MS_SNAP_NAME_MAX + 24];
+    snprintf(file, sizeof file, "%s/%s.readers", MS_SNAP_META, name);
+    int fd = openat(dir, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    int held = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    close(fd);
+    return held;
 }

@@ -82,6 +82,16 @@ int ms_snap_rename(int dir, const char *from, const char *to, char *err, size_t 
  * through a temporary file and a rename. 0, or -1 with err. */
 int ms_snap_write_meta(int dir, const char *name, const char *text, char *err, size_t errlen);
 
+/* A reader's hold on complete snapshot name (a restore or a verify reads
+ * it): a shared flock on DST/.multisync/NAME.readers, released when the
+ * descriptor it returns is closed (or the process dies). -1 when it cannot
+ * be taken (a destination this process may not write): the reader goes on
+ * without. */
+int ms_snap_hold(int dir, const char *name);
+
+/* Whether a reader holds name now (retention then keeps it this time). */
+int ms_snap_held(int dir, const char *name);
+
 /* That file's text (malloc'd), or NULL when there is none or it cannot be
  * read. */
 char *ms_snap_read_meta(int dir, const char *name);

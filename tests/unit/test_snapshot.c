@@ -189,6 +189,28 @@ static void retention_hands_out_what_the_rules_let_go_and_keeps_the_rest(void **
     assert_string_equal(fx->r->snap->pruned.v[0], "2026-12-05T021500Z");
 }
 
+static void a_snapshot_being_read_is_kept_while_it_is(void **state)
+{
+    fx_t *fx = *state;
+    char err[512];
+    ms_keep_t keep = {.last = 1};
+    mk(fx, "2026-12-05T021500Z");
+    mk(fx, "2026-12-05T021500Z/a");
+    mk(fx, "2026-12-06T021500Z");
+    int hold = ms_snapshot_hold(fx->root, "2026-12-05T021500Z"); /* a restore reads it */
+    assert_true(hold >= 0);
+    begin_ok(fx, T0, &keep);
+    assert_int_equal(ms_snapshot_complete(fx->r, NULL, err, sizeof err), 0);
+    assert_int_equal(ms_snapshot_retain(fx->r, hand, fx, err, sizeof err), 1);
+    assert_true(handed(fx, "2026-12-06T021500Z.pruning "));
+    assert_true(is_dir(fx, "2026-12-05T021500Z")); /* kept this time */
+    close(hold);                                   /* the restore ended */
+    ms_strv_clear(&fx->handed);
+    fx->r->snap->retained = 0;
+    assert_int_equal(ms_snapshot_retain(fx->r, hand, fx, err, sizeof err), 2);
+    assert_true(handed(fx, "2026-12-05T021500Z.pruning a"));
+}
+
 static void without_a_rule_nothing_goes(void **state)
 {
     fx_t *fx = *state;
@@ -215,6 +237,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(complete_renames_and_switches_latest, setup, teardown),
         cmocka_unit_test_setup_teardown(
             retention_hands_out_what_the_rules_let_go_and_keeps_the_rest, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_snapshot_being_read_is_kept_while_it_is, setup, teardown),
         cmocka_unit_test_setup_teardown(without_a_rule_nothing_goes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
