@@ -21,7 +21,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MS_RSYNC_FIXED_ARGS 6 /* rsync -a --stats --info=progress2 --mkpath [--delete-delay] */
+#define MS_RSYNC_FIXED_ARGS                                                                        \
+    7 /* rsync and the options every task has: a copy's 4 or 5, a verify's 6 */
+/* What a verify task never does: delete, remove backups, remove a snapshot. */
+#define VERIFY_NEVER (MS_TASK_DELETE | MS_TASK_PRUNE | MS_TASK_FORCE | MS_TASK_REMOVE)
 
 /* ---- --stats ------------------------------------------------------------ */
 
@@ -293,7 +296,8 @@ static int check_removal(const ms_task_t *t, char *err, size_t errlen)
 }
 
 /* A snapshot task: snap a snapshot's folder being written, link (when
- * given) a complete one, both plain names in the destination root. */
+ * given) a complete one, both plain names in the destination root. A
+ * verify task compares with snap, a complete snapshot, and links nothing. */
 static int check_snapshot(const ms_task_t *t, char *err, size_t errlen)
 {
     time_t when;
@@ -301,13 +305,17 @@ static int check_snapshot(const ms_task_t *t, char *err, size_t errlen)
     int has_snap = t->snap && t->snap[0], has_link = t->link && t->link[0];
     if (t->flags & MS_TASK_REMOVE)
         return check_removal(t, err, errlen);
+    int verify = (t->flags & MS_TASK_VERIFY) != 0;
     if (!has_snap && !has_link)
         return 0;
     if (!has_snap)
         return ms_errf(err, errlen, "task has a link snapshot but no snapshot to write");
-    if (ms_snap_parse(t->snap, &when, &kind) != 0 || kind != MS_SNAP_PARTIAL_KIND)
-        return ms_errf(err, errlen, "task snapshot folder %s is not a snapshot being written",
-                       t->snap);
+    if (verify && has_link)
+        return ms_errf(err, errlen, "a verify task links to no snapshot");
+    if (ms_snap_parse(t->snap, &when, &kind) != 0 ||
+        kind != (verify ? MS_SNAP_COMPLETE : MS_SNAP_PARTIAL_KIND))
+        return ms_errf(err, errlen, "task snapshot folder %s is not a snapshot %s", t->snap,
+                       verify ? "that is complete" : "being written");
     if (has_link && (ms_snap_parse(t->link, &when, &kind) != 0 || kind != MS_SNAP_COMPLETE))
         return ms_errf(err, errlen, "task link snapshot %s is not a complete snapshot", t->link);
     if (ms_path_is_remote(t->dest))
@@ -322,6 +330,9 @@ int ms_rsync_check_task(const ms_task_t *t, char *err, size_t errlen)
         return ms_errf(err, errlen, "task has no project");
     if (t->flags & ~MS_TASK_FLAGS_KNOWN)
         return ms_errf(err, errlen, "task has unknown flags 0x%x", (unsigned)t->flags);
+    if ((t->flags & MS_TASK_VERIFY) && (t->flags & VERIFY_NEVER))
+        return ms_errf(err, errlen, "a verify task writes nothing: flags 0x%x ask it to",
+                       (unsigned)t->flags);
     if (check_root("source", t->source, err, errlen) < 0 ||
         check_root("dest", t->dest, err, errlen) < 0 || check_project(t, err, errlen) < 0 ||
         check_snapshot(t, err, errlen) < 0)
@@ -481,11 +492,15 @@ static int push_filters(char **argv, size_t *n, const ms_task_t *t, const ms_rsy
 static int push_options(char **argv, size_t *n, const char *rsync, char *const *extra,
                         size_t n_extra, const ms_task_t *t, const ms_rsync_where_t *w)
 {
-    static const char *const fixed[] = {"-a", "--stats", "--info=progress2", "--mkpath"};
+    static const char *const copy[] = {"-a", "--stats", "--info=progress2", "--mkpath", NULL};
+    /* -n: nothing is written, so --delete only lists what the backup has
+     * that the source has not; -c: by content, every file read whole. */
+    static const char *const verify[] = {"-a", "-c", "-n", "-i", "--delete", "--stats", NULL};
+    const char *const *fixed = (t->flags & MS_TASK_VERIFY) ? verify : copy;
 
     if (push(argv, n, rsync) < 0)
         return -1;
-    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+    for (size_t i = 0; fixed[i] != NULL; i++)
         if (push(argv, n, fixed[i]) < 0)
             return -1;
     if ((t->flags & MS_TASK_DELETE) && push(argv, n, "--delete-delay") < 0)
@@ -770,4 +785,111 @@ void ms_rsync_error_tail(const char *text, size_t len, char *out, size_t outlen)
     for (size_t i = 0; i < n; i++)
         if (out[i] == '\0')
             out[i] = '?';
+}
+
+/* ---- what a verify found different (-i) ---------------------------------- */
+
+#define ITEMIZE_CODE 11 /* "YXcstpoguax", or "*deleting" padded */
+#define CUT_MARK "..."
+
+void ms_rsync_itemize_init(ms_rsync_itemize_t *it, const char *prefix)
+{
+    memset(it, 0, sizeof *it);
+    snprintf(it->prefix, sizeof it->prefix, "%s", prefix != NULL ? prefix : "");
+}
+
+/* "YXcstpoguax PATH": Y the update type (<>ch. or * for a message such as
+ * "deleting"), X the file type (f d L D S); rsync escapes the bytes of a
+ * name that could break a line (\#012), so one line is one path. */
+static bool is_itemize(const char *s, size_t len)
+{
+    if (len <= ITEMIZE_CODE + 1 || s[ITEMIZE_CODE] != ' ')
+        return false;
+    if (s[0] == '*')
+        return s[1] >= 'a' && s[1] <= 'z';
+    /* (strchr finds the NUL too: a line holds none, feed made it '?') */
+    return strchr("<>ch.", s[0]) != NULL && strchr("fdLDS", s[1]) != NULL;
+}
+
+/* Keep code and prefix + path (plen bytes; cut: it was longer) in the
+ * head when the whole line fits there; 0, or -1 (full). */
+static int head_add(ms_rsync_itemize_t *it, const char *code, const char *path, size_t plen,
+                    bool cut)
+{
+    size_t pre = strlen(it->prefix);
+    bool self = plen == 2 && memcmp(path, "./", 2) == 0 && pre > 0;
+    size_t need = ITEMIZE_CODE + 1 + pre + (self ? 0 : plen) + (cut ? strlen(CUT_MARK) : 0) + 1;
+    char *o = it->head + it->head_len;
+
+    if (it->n_head >= MS_ITEMIZE_LINES || it->head_len + need > sizeof it->head)
+        return -1;
+    memcpy(o, code, ITEMIZE_CODE + 1);
+    o += ITEMIZE_CODE + 1;
+    memcpy(o, it->prefix, pre);
+    o += pre;
+    if (!self) {
+        memcpy(o, path, plen);
+        o += plen;
+    }
+    if (cut)
+        o = stpcpy(o, CUT_MARK);
+    *o = '\n';
+    it->head_len += need;
+    it->n_head++;
+    return 0;
+}
+
+/* The line read so far is whole: count it when it is an itemize line. */
+static void line_done(ms_rsync_itemize_t *it)
+{
+    size_t kept = it->line_len < sizeof it->line ? it->line_len : sizeof it->line;
+    bool cut = kept < it->line_len;
+
+    /* Once one line did not fit, later ones are not kept either: the head
+     * stays the first lines, in order. */
+    if (is_itemize(it->line, kept)) {
+        if (it->n_head == it->n)
+            (void)head_add(it, it->line, it->line + ITEMIZE_CODE + 1, kept - ITEMIZE_CODE - 1, cut);
+        it->n++;
+    }
+    it->line_len = 0;
+}
+
+void ms_rsync_itemize_feed(ms_rsync_itemize_t *it, const char *buf, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (buf[i] == '\n' || buf[i] == '\r') {
+            if (it->line_len > 0)
+                line_done(it);
+            continue;
+        }
+        if (it->line_len < sizeof it->line)
+            it->line[it->line_len] = buf[i] != '\0' ? buf[i] : '?';
+        it->line_len++;
+    }
+}
+
+void ms_rsync_itemize_end(ms_rsync_itemize_t *it)
+{
+    if (it->line_len > 0)
+        line_done(it);
+}
+
+uint64_t ms_rsync_itemize_text(const ms_rsync_itemize_t *it, char *out, size_t outlen)
+{
+    size_t len;
+
+    if (outlen == 0)
+        return it->n;
+    len = (size_t)snprintf(out, outlen, "%" PRIu64 " path%s:\n", it->n,
+                           it->n == 1 ? " differs" : "s differ");
+    if (len >= outlen)
+        return it->n;
+    size_t n = it->head_len < outlen - len - 1 ? it->head_len : outlen - len - 1;
+    memcpy(out + len, it->head, n);
+    len += n;
+    out[len] = '\0';
+    if (it->n > it->n_head)
+        snprintf(out + len, outlen - len, "... and %" PRIu64 " more\n", it->n - it->n_head);
+    return it->n;
 }

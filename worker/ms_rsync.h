@@ -38,7 +38,11 @@ int ms_rsync_parse_progress(const char *text, size_t len, uint64_t *bytes);
 /*
  * Check that a task names what a worker may copy: a project is one path
  * component (non-empty, no '/', not "." or "..", at most NAME_MAX bytes) or
- * "" with MS_TASK_TOP; source and dest are non-empty; flags are known.
+ * "" with MS_TASK_TOP; source and dest are non-empty; flags are known, and
+ * a verify task (MS_TASK_VERIFY) has none of DELETE, PRUNE, FORCE, REMOVE.
+ * A snapshot task's snap is a snapshot being written ("NAME.partial") and
+ * its link a complete one or ""; a verify task's snap is a complete
+ * snapshot (or "": a mirror) and its link "".
  * A split project's fields (ms_codec.h), at most MS_MAX_ITEMS entries each:
  *   - a chunk has items, each one path component as above, and a sub that
  *     is "" or a relative path (see ms_rsync_check_relpath);
@@ -113,6 +117,8 @@ typedef struct {
 /*
  * Build the argv for a task:
  *   rsync -a --stats --info=progress2 --mkpath [--delete-delay] [extra...]
+ *   (a verify task, MS_TASK_VERIFY: rsync -a -c -n -i --delete --stats [extra...],
+ *   the same filters and paths: it compares by checksum and writes nothing)
  *         [--relative] [top task: --exclude=/LOCK [--from0 --include-from=F] --exclude=/STAR/]
  *         [--exclude=/EXCL...] [--exclude=/XMATCH...]
  *         [--include=/MATCH... --exclude=/STAR] -- SRC... DST
@@ -174,5 +180,45 @@ int ms_rsync_version(const char *rsync, char *out, size_t outlen, char *err, siz
  * NUL-terminated string into out (size outlen).
  */
 void ms_rsync_error_tail(const char *text, size_t len, char *out, size_t outlen);
+
+/*
+ * What a verify task's rsync (-c -n -i) found different, read from its
+ * stdout as it streams (the pool keeps only a tail of it): every itemize
+ * line ("YXcstpoguax PATH", e.g. ">fc........ dir/file", or "*deleting
+ * PATH") is counted, and the first MS_ITEMIZE_LINES of them, at most
+ * MS_ITEMIZE_BYTES in all, are kept with each PATH written after prefix
+ * (the task's folder relative to the backup's root, "" or ending in '/';
+ * the folder itself, "./", becomes prefix). Reads may cut a line anywhere;
+ * '\r' ends a line as '\n' does (a progress line is no itemize line, nor
+ * is any line of the --stats block). A line longer than
+ * MS_ITEMIZE_LINE_MAX is kept cut, ending in "...". No allocation.
+ */
+#define MS_ITEMIZE_LINES 100
+#define MS_ITEMIZE_BYTES 8192
+#define MS_ITEMIZE_LINE_MAX 1024
+
+typedef struct {
+    char prefix[MS_MAX_PATH];
+    char head[MS_ITEMIZE_BYTES]; /* the kept lines, each ended by '\n' (no NUL) */
+    size_t head_len;
+    uint32_t n_head;                /* lines kept in head */
+    uint64_t n;                     /* itemize lines seen */
+    char line[MS_ITEMIZE_LINE_MAX]; /* the line being read, cut to fit */
+    size_t line_len;                /* its length so far, cut or not */
+} ms_rsync_itemize_t;
+
+/* Start reading; prefix as above (cut to fit). */
+void ms_rsync_itemize_init(ms_rsync_itemize_t *it, const char *prefix);
+
+/* The next len bytes of stdout. */
+void ms_rsync_itemize_feed(ms_rsync_itemize_t *it, const char *buf, size_t len);
+
+/* At EOF: a last line without its newline counts too. */
+void ms_rsync_itemize_end(ms_rsync_itemize_t *it);
+
+/* The message of a verify task that found differences: "N paths differ:"
+ * ("1 path differs:"), the kept lines, and "... and M more" when not all
+ * were kept; NUL-terminated in out, cut to outlen. Returns it->n. */
+uint64_t ms_rsync_itemize_text(const ms_rsync_itemize_t *it, char *out, size_t outlen);
 
 #endif

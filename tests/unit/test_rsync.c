@@ -1089,6 +1089,215 @@ static void error_tail_cuts_one_long_line_to_fit(void **state)
     assert_string_equal(out, "a?b");
 }
 
+/* ---- verify ---------------------------------------------------------------- */
+
+static void argv_for_a_verify_compares_by_checksum_and_writes_nothing(void **state)
+{
+    ms_task_t t = task("alpha", MS_TASK_VERIFY);
+    char *extra[] = {"-H"};
+    const char *const want[] = {"rsync",
+                                "-a",
+                                "-c",
+                                "-n",
+                                "-i",
+                                "--delete",
+                                "--stats",
+                                "-H",
+                                "--",
+                                "/data/prod/alpha/",
+                                "/backup/prod/alpha/",
+                                NULL};
+
+    (void)state;
+    assert_task_argv(&t, extra, 1, want);
+}
+
+static void argv_for_a_verify_top_task_keeps_its_filters(void **state)
+{
+    ms_task_t t = task("", MS_TASK_TOP | MS_TASK_VERIFY);
+    const char *const want[] = {"rsync",
+                                "-a",
+                                "-c",
+                                "-n",
+                                "-i",
+                                "--delete",
+                                "--stats",
+                                "--exclude=/.multisync.lock",
+                                "--exclude=/*/",
+                                "--",
+                                "/data/prod/",
+                                "/backup/prod/",
+                                NULL};
+
+    (void)state;
+    assert_task_argv(&t, NULL, 0, want);
+}
+
+static void argv_for_a_verify_chunk_keeps_its_items(void **state)
+{
+    char *items[] = {"a", "b"};
+    ms_task_t t = task("alpha", MS_TASK_VERIFY);
+    const char *const want[] = {"rsync",
+                                "-a",
+                                "-c",
+                                "-n",
+                                "-i",
+                                "--delete",
+                                "--stats",
+                                "--",
+                                "/data/prod/alpha/big/a",
+                                "/data/prod/alpha/big/b",
+                                "/backup/prod/alpha/big/",
+                                NULL};
+
+    (void)state;
+    t.sub = "big";
+    t.items = items;
+    t.n_items = 2;
+    assert_task_argv(&t, NULL, 0, want);
+}
+
+static void check_task_refuses_a_verify_that_would_write(void **state)
+{
+    ms_task_t t = task("alpha", MS_TASK_VERIFY | MS_TASK_DELETE);
+
+    (void)state;
+    assert_refused(&t, "writes nothing");
+    t.flags = MS_TASK_VERIFY | MS_TASK_TOP | MS_TASK_PRUNE;
+    t.project = "";
+    assert_refused(&t, "writes nothing");
+    t.flags = MS_TASK_VERIFY | MS_TASK_REMOVE;
+    t.project = "alpha";
+    assert_refused(&t, "writes nothing");
+}
+
+static void check_task_wants_a_complete_snapshot_for_a_verify(void **state)
+{
+    ms_task_t t = task("alpha", MS_TASK_VERIFY);
+    char err[256];
+
+    (void)state;
+    t.snap = "2026-12-07T021500Z";
+    t.link = "";
+    assert_int_equal(ms_rsync_check_task(&t, err, sizeof(err)), 0);
+    t.snap = "2026-12-07T021500Z.partial";
+    assert_refused(&t, "complete");
+    t.snap = "2026-12-07T021500Z";
+    t.link = "2026-12-06T021500Z";
+    assert_refused(&t, "links to no snapshot");
+    /* and a snapshot's copy task still wants one being written */
+    t.flags = 0;
+    t.link = "";
+    assert_refused(&t, "being written");
+}
+
+/* The itemize lines of text fed in pieces of at most step bytes. */
+static ms_rsync_itemize_t *itemize(const char *text, size_t len, size_t step, const char *prefix)
+{
+    static ms_rsync_itemize_t it;
+
+    ms_rsync_itemize_init(&it, prefix);
+    for (size_t i = 0; i < len; i += step)
+        ms_rsync_itemize_feed(&it, text + i, len - i < step ? len - i : step);
+    ms_rsync_itemize_end(&it);
+    return &it;
+}
+
+static void itemize_counts_every_difference_and_not_the_stats(void **state)
+{
+    size_t len;
+    char *text = read_fixture("rsync-verify-differs.txt", &len), out[1024];
+    const char *want = "8 paths differ:\n"
+                       "*deleting   gonedir/g\n"
+                       "*deleting   gonedir/\n"
+                       "*deleting   old\n"
+                       "*deleting   extra\n"
+                       ">f+++++++++ s\n"
+                       ">fc..p..... d/f\n"
+                       "cd+++++++++ newdir/\n"
+                       ">f+++++++++ newdir/n\n";
+
+    (void)state;
+    /* Whole, and cut at every byte: a line split across reads is one line. */
+    for (size_t step = 1; step <= len; step = step < 16 ? step + 1 : step * 3) {
+        ms_rsync_itemize_t *it = itemize(text, len, step, "");
+        assert_int_equal(ms_rsync_itemize_text(it, out, sizeof(out)), 8);
+        assert_string_equal(out, want);
+    }
+    free(text);
+    text = read_fixture("rsync-verify-same.txt", &len);
+    assert_int_equal(itemize(text, len, len, "")->n, 0);
+    free(text);
+    text = read_fixture("rsync-verify-one-changed.txt", &len);
+    assert_int_equal(ms_rsync_itemize_text(itemize(text, len, 7, ""), out, sizeof(out)), 1);
+    assert_string_equal(out, "1 path differs:\n>fc........ d/f\n");
+    free(text);
+}
+
+static void itemize_names_paths_from_the_backup_root(void **state)
+{
+    const char *text = ".d..t...... ./\n>fc........ f\n*deleting   old/\n";
+    char out[256];
+
+    (void)state;
+    ms_rsync_itemize_text(itemize(text, strlen(text), 5, "alpha/big/"), out, sizeof(out));
+    assert_string_equal(out, "3 paths differ:\n"
+                             ".d..t...... alpha/big/\n"
+                             ">fc........ alpha/big/f\n"
+                             "*deleting   alpha/big/old/\n");
+    ms_rsync_itemize_text(itemize(text, strlen(text), 100, ""), out, sizeof(out));
+    assert_string_equal(out, "3 paths differ:\n.d..t...... ./\n>fc........ f\n*deleting   old/\n");
+}
+
+static void itemize_ends_lines_at_carriage_returns_and_at_eof(void **state)
+{
+    /* progress lines end in '\r' (--info=progress2 from --rsync-opt) */
+    const char *text = "         1,024 100%  1.00MB/s 0:00:00\r>f+++++++++ a\r\n"
+                       "        12 100%\r\r\n>f.st...... b";
+    char out[256];
+
+    (void)state;
+    ms_rsync_itemize_text(itemize(text, strlen(text), 3, ""), out, sizeof(out));
+    assert_string_equal(out, "2 paths differ:\n>f+++++++++ a\n>f.st...... b\n");
+    assert_null(strchr(out, '\r'));
+}
+
+static void itemize_keeps_the_first_lines_and_counts_the_rest(void **state)
+{
+    static ms_rsync_itemize_t it;
+    char line[64], out[MS_ITEMIZE_BYTES + 256], longline[3000];
+
+    (void)state;
+    ms_rsync_itemize_init(&it, "p/");
+    for (int i = 0; i < 250; i++) {
+        snprintf(line, sizeof(line), ">fc........ file%03d\n", i);
+        ms_rsync_itemize_feed(&it, line, strlen(line));
+    }
+    ms_rsync_itemize_end(&it);
+    assert_int_equal(ms_rsync_itemize_text(&it, out, sizeof(out)), 250);
+    assert_int_equal(it.n_head, MS_ITEMIZE_LINES);
+    assert_non_null(strstr(out, ">fc........ p/file099\n... and 150 more\n"));
+    assert_null(strstr(out, "file100"));
+    assert_true(strncmp(out, "250 paths differ:\n>fc........ p/file000\n", 40) == 0);
+
+    /* bytes bound it too; a line too long is kept cut */
+    ms_rsync_itemize_init(&it, "");
+    memset(longline, 'x', sizeof(longline));
+    memcpy(longline, ">f+++++++++ ", 12);
+    longline[sizeof(longline) - 1] = '\n';
+    for (int i = 0; i < 20; i++)
+        ms_rsync_itemize_feed(&it, longline, sizeof(longline));
+    assert_int_equal(it.n, 20);
+    assert_true(it.n_head < 20 && it.head_len <= MS_ITEMIZE_BYTES);
+    ms_rsync_itemize_text(&it, out, sizeof(out));
+    assert_non_null(strstr(out, "x...\n"));
+    assert_non_null(strstr(out, "... and "));
+
+    /* and a message buffer too small cuts, NUL-terminated */
+    assert_int_equal(ms_rsync_itemize_text(&it, out, 10), 20);
+    assert_string_equal(out, "20 paths ");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1141,6 +1350,15 @@ int main(void)
         cmocka_unit_test(error_tail_of_a_real_failure_is_the_whole_message),
         cmocka_unit_test(error_tail_keeps_whole_last_lines_and_drops_blank_ones),
         cmocka_unit_test(error_tail_cuts_one_long_line_to_fit),
+        cmocka_unit_test(argv_for_a_verify_compares_by_checksum_and_writes_nothing),
+        cmocka_unit_test(argv_for_a_verify_top_task_keeps_its_filters),
+        cmocka_unit_test(argv_for_a_verify_chunk_keeps_its_items),
+        cmocka_unit_test(check_task_refuses_a_verify_that_would_write),
+        cmocka_unit_test(check_task_wants_a_complete_snapshot_for_a_verify),
+        cmocka_unit_test(itemize_counts_every_difference_and_not_the_stats),
+        cmocka_unit_test(itemize_names_paths_from_the_backup_root),
+        cmocka_unit_test(itemize_ends_lines_at_carriage_returns_and_at_eof),
+        cmocka_unit_test(itemize_keeps_the_first_lines_and_counts_the_rest),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
