@@ -143,14 +143,38 @@ static void open_link(int root, const ms_task_t *t, const char *rel, ms_anchor_t
         close_fd(&a->link);
 }
 
-/* The destination root, made when missing; in a snapshot, the snapshot's
- * folder in it, which the master made: never made nor followed here. */
+/*
+ * A verify's folder comp in dirfd: opened, never made nor replaced. One
+ * that is missing, a link or not a folder is a difference, not an error:
+ * -1 with *missing set and err naming it (shown, the path rel from the
+ * backup's root, "alpha/sub/"). Returns its descriptor, or -1 with err.
+ */
+static int open_backup(int dirfd, const char *comp, char *rel, size_t relsize, int *missing,
+                       char *err, size_t errlen)
+{
+    size_t len = strlen(rel);
+    int fd = openat(dirfd, comp, DIR_FLAGS | O_NOFOLLOW);
+
+    snprintf(rel + len, relsize - len, "%s/", comp);
+    if (fd >= 0 || (errno != ENOENT && errno != ENOTDIR))
+        return fd >= 0 ? fd : ms_errf(err, errlen, "backup %s: %s", rel, strerror(errno));
+    const char *kind = kind_of(dirfd, comp);
+    *missing = 1;
+    if (strcmp(kind, "gone") == 0)
+        return ms_errf(err, errlen, "%s: missing from the backup", rel);
+    return ms_errf(err, errlen, "%s: %s in the backup, not a folder", rel, kind);
+}
+
+/* The destination root, made when missing (but for a verify); in a
+ * snapshot, the snapshot's folder in it, which the master made: never made
+ * nor followed here. */
 static int open_dest_root(const ms_task_t *t, const char *rel, ms_anchor_t *a, char *path,
                           size_t size, char *err, size_t errlen)
 {
     int fd = open(t->dest, DIR_FLAGS);
 
-    if (fd < 0 && errno == ENOENT && ms_path_mkdirs(t->dest, err, errlen) == 0)
+    if (fd < 0 && errno == ENOENT && !(t->flags & MS_TASK_VERIFY) &&
+        ms_path_mkdirs(t->dest, err, errlen) == 0)
         fd = open(t->dest, DIR_FLAGS);
     if (fd < 0)
         return err[0] ? -1 : ms_errf(err, errlen, "destination %s: %s", t->dest, strerror(errno));
@@ -169,17 +193,19 @@ static int open_dest_root(const ms_task_t *t, const char *rel, ms_anchor_t *a, c
 
 static int open_dest(const ms_task_t *t, const char *rel, ms_anchor_t *a, char *err, size_t errlen)
 {
-    char path[PATH_MAX], comp[NAME_MAX + 1];
-    int fd = open_dest_root(t, rel, a, path, sizeof path, err, errlen);
+    char path[PATH_MAX], comp[NAME_MAX + 1], backup[PATH_MAX] = "";
+    int fd = open_dest_root(t, rel, a, path, sizeof path, err, errlen), missing = 0;
 
     if (fd < 0)
         return -1;
     while (next_comp(&rel, comp)) {
         path_add(path, sizeof path, comp);
-        int next = make_folder(fd, comp, path, a->note, sizeof a->note, err, errlen);
+        int next = (t->flags & MS_TASK_VERIFY)
+                       ? open_backup(fd, comp, backup, sizeof backup, &missing, err, errlen)
+                       : make_folder(fd, comp, path, a->note, sizeof a->note, err, errlen);
         close(fd);
         if (next < 0)
-            return -1;
+            return missing ? MS_ANCHOR_MISSING : -1;
         fd = next;
     }
     a->dst = fd;

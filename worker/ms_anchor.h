@@ -26,6 +26,12 @@
  * `rsync -a SRC/ DST/` of the whole tree replaces an entry whose type
  * changed. What was replaced is said in a->note.
  *
+ * Verify (MS_TASK_VERIFY): nothing is created or replaced in the backup.
+ * The root must exist; below it each component is opened without
+ * following a link, and one that is missing, a link or not a folder is a
+ * difference, not an error: MS_ANCHOR_MISSING, err naming it from the
+ * backup's root ("alpha/: missing from the backup").
+ *
  * Snapshot (t->snap set): the task's folders are below DST/SNAP, which
  * must be a real folder (the master made it; a link there is refused,
  * never followed). The same folders in the link snapshot DST/LINK are
@@ -47,6 +53,7 @@
 #include "ms_codec.h"
 
 #define MS_ANCHOR_VANISHED 1
+#define MS_ANCHOR_MISSING 2
 
 typedef struct {
     int src_root;   /* the source root (O_PATH) */
@@ -60,7 +67,8 @@ typedef struct {
 
 /*
  * Open t's folders (t passed ms_rsync_check_task). Returns 0; or
- * MS_ANCHOR_VANISHED with the reason in err (nothing was created); or -1
+ * MS_ANCHOR_VANISHED with the reason in err (nothing was created); or, for
+ * a verify, MS_ANCHOR_MISSING with the difference in err; or -1
  * with err set (a root cannot be opened or made, a folder cannot be
  * replaced, ...). On anything but 0, a holds no descriptor.
  */

@@ -288,11 +288,92 @@ static void a_source_root_that_cannot_be_opened_is_an_error_not_a_vanished_proje
     assert_contains(err, "No such file or directory");
 }
 
+/* ms_anchor_open of a verify task (flags MS_TASK_VERIFY, snap "" or a
+ * complete snapshot's folder). */
+static int open_verify(const char *dst, const char *snap, const char *project, const char *sub,
+                       ms_anchor_t *a, char *err, size_t errlen)
+{
+    char s[PATH_MAX], d[PATH_MAX];
+    ms_task_t t = {.attempt = 1,
+                   .flags = MS_TASK_VERIFY | (project[0] ? 0 : MS_TASK_TOP),
+                   .project = (char *)project,
+                   .source = (char *)at(s, "src"),
+                   .dest = (char *)at(d, "%s", dst),
+                   .sub = (char *)sub,
+                   .snap = (char *)snap,
+                   .link = ""};
+    return ms_anchor_open(&t, a, err, errlen);
+}
+
+static void a_verify_opens_the_backup_and_makes_nothing(void **state)
+{
+    ms_anchor_t a;
+    char err[512];
+    (void)state;
+    make_dir("dst/alpha");
+    make_dir("dst/alpha/lib");
+    assert_int_equal(open_verify("dst", "", "alpha", "lib", &a, err, sizeof err), 0);
+    assert_true(is_folder_at(a.dst, "dst/alpha/lib"));
+    ms_anchor_close(&a);
+    /* a part of the backup that is not there is a difference: named, not made */
+    assert_int_equal(open_verify("dst", "", "alpha", "lib/deep", &a, err, sizeof err),
+                     MS_ANCHOR_MISSING);
+    assert_string_equal(err, "alpha/lib/deep/: missing from the backup");
+    assert_int_equal(kind("dst/alpha/lib/deep"), '-');
+    assert_int_equal(a.src, -1);
+    assert_int_equal(a.dst, -1);
+    /* nor is a missing backup root made: an error */
+    assert_int_equal(open_verify("nodst", "", "alpha", "", &a, err, sizeof err), -1);
+    assert_contains(err, "No such file or directory");
+    assert_int_equal(kind("nodst"), '-');
+}
+
+static void a_verify_finds_a_link_or_a_file_in_the_backup_and_leaves_it(void **state)
+{
+    ms_anchor_t a;
+    char err[512], p[PATH_MAX];
+    (void)state;
+    make_link(at(p, "outside"), "dst/alpha");
+    assert_int_equal(open_verify("dst", "", "alpha", "", &a, err, sizeof err), MS_ANCHOR_MISSING);
+    assert_string_equal(err, "alpha/: a symbolic link in the backup, not a folder");
+    assert_int_equal(kind("dst/alpha"), 'l');
+    assert_int_equal(kind("outside/secret"), 'f');
+    assert_int_equal(unlink(at(p, "dst/alpha")), 0);
+    make_file("dst/alpha");
+    assert_int_equal(open_verify("dst", "", "alpha", "lib", &a, err, sizeof err),
+                     MS_ANCHOR_MISSING);
+    assert_string_equal(err, "alpha/: a file in the backup, not a folder");
+    assert_int_equal(kind("dst/alpha"), 'f');
+}
+
+static void a_verify_of_a_snapshot_opens_its_folder_never_through_a_link(void **state)
+{
+    ms_anchor_t a;
+    char err[512];
+    const char *snap = "2026-12-07T021500Z";
+    (void)state;
+    make_dir("dst/2026-12-07T021500Z");
+    make_dir("dst/2026-12-07T021500Z/alpha");
+    assert_int_equal(open_verify("dst", snap, "alpha", "", &a, err, sizeof err), 0);
+    assert_true(is_folder_at(a.dst, "dst/2026-12-07T021500Z/alpha"));
+    ms_anchor_close(&a);
+    assert_int_equal(open_verify("dst", snap, "", "", &a, err, sizeof err), 0);
+    assert_true(is_folder_at(a.dst, "dst/2026-12-07T021500Z"));
+    ms_anchor_close(&a);
+    make_link("2026-12-07T021500Z", "dst/2026-12-08T021500Z");
+    assert_int_equal(open_verify("dst", "2026-12-08T021500Z", "alpha", "", &a, err, sizeof err),
+                     -1);
+    assert_contains(err, "a symbolic link");
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(a_project_is_opened_and_its_backup_folder_made),
+        T(a_verify_opens_the_backup_and_makes_nothing),
+        T(a_verify_finds_a_link_or_a_file_in_the_backup_and_leaves_it),
+        T(a_verify_of_a_snapshot_opens_its_folder_never_through_a_link),
         T(a_chunk_is_opened_through_real_folders_and_its_path_made),
         T(the_top_task_opens_the_roots_which_may_be_links),
         T(a_project_that_is_a_link_now_vanished_and_nothing_is_made),
