@@ -298,7 +298,10 @@ static void refuse_task(agent_t *a, const ms_task_t *t, int code, const char *wh
                      .message = strdup(why)};
     char name[512], reason[2048]; /* why may name paths, which may hold any byte */
     ms_warn("task %s of run %llu %s: %s", ms_log_safe(t->project, name, sizeof name),
-            (unsigned long long)t->run_id, code == MS_EXIT_VANISHED ? "vanished" : "refused",
+            (unsigned long long)t->run_id,
+            code == MS_EXIT_VANISHED  ? "vanished"
+            : code == MS_EXIT_DIFFERS ? "differs from its backup"
+                                      : "refused",
             ms_log_safe(why, reason, sizeof reason));
     if (outbox_add(a, &r) != 0)
         free(r.message);
@@ -307,7 +310,7 @@ static void refuse_task(agent_t *a, const ms_task_t *t, int code, const char *wh
 
 static void on_task(agent_t *a, const ms_task_t *t)
 {
-    char err[512], name[512];
+    char err[MS_MAX_PATH + 256], name[512];
     if (a->draining) {
         refuse_task(a, t, MS_EXIT_BUSY, "worker draining: not started");
         return;
@@ -327,7 +330,11 @@ static void on_task(agent_t *a, const ms_task_t *t)
     }
     int started = ms_pool_start(a->pool, t, err, sizeof err);
     if (started != 0) {
-        refuse_task(a, t, started == MS_POOL_VANISHED ? MS_EXIT_VANISHED : MS_EXIT_REFUSED, err);
+        refuse_task(a, t,
+                    started == MS_POOL_VANISHED  ? MS_EXIT_VANISHED
+                    : started == MS_POOL_DIFFERS ? MS_EXIT_DIFFERS
+                                                 : MS_EXIT_REFUSED,
+                    err);
         return;
     }
     /* Which part of a split project: "[sub/first-entry +N]", "[rest]". */

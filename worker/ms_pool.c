@@ -57,12 +57,14 @@ struct ms_child {
     bool reaped, finished;
     uint64_t seq; /* finish order, so results come out first finished first */
     struct timespec started;
-    double timeout_s;          /* kill it when it has run this long; 0: never */
-    char why[128];             /* why the pool killed it, for the message */
-    struct timespec term_at;   /* when it got SIGTERM from the pool; 0: not yet */
-    uint64_t bytes_done;       /* from rsync's --info=progress2 lines */
-    ms_result_t res;           /* res.message stays NULL: msg is copied on collection */
-    char msg[MSG_TAIL + 1024]; /* note + why + tail */
+    double timeout_s;        /* kill it when it has run this long; 0: never */
+    char why[128];           /* why the pool killed it, for the message */
+    struct timespec term_at; /* when it got SIGTERM from the pool; 0: not yet */
+    uint64_t bytes_done;     /* from rsync's --info=progress2 lines */
+    ms_result_t res;         /* res.message stays NULL: msg is copied on collection */
+    char msg[MS_ITEMIZE_BYTES + MSG_TAIL + 1024]; /* note + why + tail, or what differs */
+    bool verify;                                  /* MS_TASK_VERIFY: items counts the differences */
+    ms_rsync_itemize_t items;
     char note[768];       /* what the worker did besides rsync: links replaced, backups removed */
     int32_t refused_exit; /* rsync succeeded but the task fails with this (pruning refused) */
     char dst_path[1024];  /* the destination folder, named in messages for DST_FD_PATH */
@@ -293,6 +295,7 @@ static struct ms_child *child_new(const ms_task_t *t)
     c->res.task_id = t->task_id;
     c->res.attempt = t->attempt;
     c->timeout_s = t->timeout_s;
+    c->verify = (t->flags & MS_TASK_VERIFY) != 0;
     return c;
 }
 
@@ -429,15 +432,54 @@ static int plan_prune(launch_t *l, struct ms_child *c, char *err, size_t errlen)
     return 0;
 }
 
-/* Open the task's folders and decide what it does. 0, -1 (err), or
- * MS_POOL_VANISHED (err says why). */
+/* A verify's folder missing from the backup (err: which, and how): the
+ * difference found, as a verify task's message says it. */
+static int missing_in_backup(char *err, size_t errlen)
+{
+    char what[1024];
+
+    snprintf(what, sizeof what, "%s", err);
+    ms_errf(err, errlen, "1 path differs:\n%s", what);
+    return MS_POOL_DIFFERS;
+}
+
+/*
+ * A verify: its itemize lines named from the backup's root (a project
+ * sent relative to a remote names itself); the top task also lists the
+ * backup's folders that have no folder in the source, as a run with
+ * --delete would remove them (ms_prune.h): they differ too.
+ */
+static int plan_verify(launch_t *l, struct ms_child *c, char *err, size_t errlen)
+{
+    const ms_task_t *t = &l->t;
+    char prefix[MS_MAX_PATH];
+    const char *sub = t->sub ? t->sub : "";
+    int relative = l->a.dst < 0 && !(t->flags & MS_TASK_TOP);
+
+    snprintf(prefix, sizeof prefix, "%s%s%s%s", relative ? "" : t->project,
+             t->project[0] && !relative ? "/" : "", sub, sub[0] ? "/" : "");
+    ms_rsync_itemize_init(&c->items, prefix);
+    if (!(t->flags & MS_TASK_TOP) || l->a.dst < 0)
+        return 0;
+    if (ms_prune_plan(l->a.src_root, l->a.dst, 1, &l->prune, err, errlen) != 0)
+        return -1;
+    if (l->prune.n_gone > 0 && (l->list_fd = ms_prune_patterns(&l->prune, err, errlen)) < 0)
+        return -1;
+    return 0;
+}
+
+/* Open the task's folders and decide what it does. 0, -1 (err),
+ * MS_POOL_VANISHED (err says why), or for a verify MS_POOL_DIFFERS (err
+ * says what). */
 static int prepare(launch_t *l, struct ms_child *c, const ms_task_t *t, char *err, size_t errlen)
 {
     int rc;
 
     l->t = *t;
     l->list_fd = -1;
-    if ((rc = ms_anchor_open(t, &l->a, err, errlen)) != 0)
+    if ((rc = ms_anchor_open(t, &l->a, err, errlen)) == MS_ANCHOR_MISSING)
+        return missing_in_backup(err, errlen);
+    if (rc != 0)
         return rc == MS_ANCHOR_VANISHED ? MS_POOL_VANISHED : -1;
     add_note(c, l->a.note);
     if ((rc = keep_present_items(l, c, err, errlen)) != 0)
@@ -448,6 +490,8 @@ static int prepare(launch_t *l, struct ms_child *c, const ms_task_t *t, char *er
     snprintf(c->dst_path, sizeof c->dst_path, "%s%s%s%s%s%s%s", t->dest,
              t->snap && t->snap[0] ? "/" : "", t->snap ? t->snap : "", t->project[0] ? "/" : "",
              t->project, t->sub && t->sub[0] ? "/" : "", t->sub ? t->sub : "");
+    if (c->verify)
+        return plan_verify(l, c, err, errlen);
     return plan_prune(l, c, err, errlen);
 }
 
@@ -680,15 +724,18 @@ size_t ms_pool_pollfds(const ms_pool_t *p, struct pollfd *fds, size_t max)
     return n;
 }
 
-/* Read what a pipe holds now into its tail buffer; close it at EOF (or on
- * an error no retry would fix). */
-static void drain_pipe(int *fd, char *keep, size_t cap, size_t *len)
+/* Read what a pipe holds now into its tail buffer, and through items
+ * when not NULL (a verify's stdout); close it at EOF (or on an error no
+ * retry would fix). */
+static void drain_pipe(int *fd, char *keep, size_t cap, size_t *len, ms_rsync_itemize_t *items)
 {
     char chunk[READ_CHUNK];
 
     for (int i = 0; *fd >= 0 && i < READS_PER_CALL; i++) {
         ssize_t n = read(*fd, chunk, sizeof(chunk));
 
+        if (n > 0 && items != NULL)
+            ms_rsync_itemize_feed(items, chunk, (size_t)n);
         if (n > 0)
             keep_tail(keep, cap, len, chunk, (size_t)n);
         else if (n < 0 && errno == EINTR)
@@ -754,8 +801,11 @@ static int try_reap(struct ms_child *c, char *err, size_t errlen)
             return lost_child(c, err, errlen);
     if (si.si_pid != c->pid)
         return 0;
+    /* A verify reads every file whole for its checksums, from the disk or
+     * the page cache: what it read is every byte rsync read (rchar), not
+     * only what reached the storage layer. */
     if (ms_proc_read_io(c->pid, &io) == 0) {
-        c->res.read_bytes = io.read_bytes;
+        c->res.read_bytes = c->verify ? io.rchar : io.read_bytes;
         c->res.write_bytes = io.write_bytes;
     }
     while (wait4(c->pid, &status, 0, &ru) < 0)
@@ -818,6 +868,25 @@ static void build_message(struct ms_child *c)
     name_dst(c->msg, sizeof c->msg, c->dst_path);
 }
 
+/*
+ * A verify whose rsync succeeded (24: source files vanished meanwhile)
+ * with itemize lines: the task ends MS_EXIT_DIFFERS and its message is
+ * what differs (then the worker's note). Returns whether it did.
+ */
+static bool verify_differs(struct ms_child *c)
+{
+    ms_rsync_itemize_end(&c->items);
+    if (c->items.n == 0 || c->res.term_signal != 0 ||
+        (c->res.exit_code != 0 && c->res.exit_code != 24))
+        return false;
+    c->res.exit_code = MS_EXIT_DIFFERS;
+    ms_rsync_itemize_text(&c->items, c->msg, sizeof c->msg);
+    size_t len = strlen(c->msg);
+    if (c->note[0] != '\0')
+        snprintf(c->msg + len, sizeof c->msg - len, "%s", c->note);
+    return true;
+}
+
 static void finish(ms_pool_t *p, struct ms_child *c)
 {
     ms_rsync_stats_t st;
@@ -830,7 +899,8 @@ static void finish(ms_pool_t *p, struct ms_child *c)
     if (c->refused_exit != 0 && c->res.term_signal == 0 &&
         (c->res.exit_code == 0 || c->res.exit_code == 24))
         c->res.exit_code = c->refused_exit;
-    build_message(c);
+    if (!c->verify || !verify_differs(c))
+        build_message(c);
     c->finished = true;
     c->seq = ++p->seq;
 }
@@ -861,10 +931,10 @@ int ms_pool_handle(ms_pool_t *p, char *err, size_t errlen)
         if (!c->reaped && try_reap(c, err, errlen) < 0)
             rc = -1;
         size_t before = c->out_len;
-        drain_pipe(&c->out_fd, c->out, OUT_KEEP, &c->out_len);
+        drain_pipe(&c->out_fd, c->out, OUT_KEEP, &c->out_len, c->verify ? &c->items : NULL);
         if (c->out_len != before)
             update_progress(c);
-        drain_pipe(&c->err_fd, c->errbuf, ERR_KEEP, &c->err_len);
+        drain_pipe(&c->err_fd, c->errbuf, ERR_KEEP, &c->err_len, NULL);
         if (c->reaped && c->out_fd < 0 && c->err_fd < 0)
             finish(p, c);
     }

@@ -56,6 +56,9 @@ unsigned ms_pool_slots(const ms_pool_t *p);
  *   0  started;
  *   MS_POOL_VANISHED  its source folder (or every entry of a chunk) is gone
  *      since the walk: nothing was started or created; err says why;
+ *   MS_POOL_DIFFERS  a verify whose folder is missing from the backup (or
+ *      a link or a file there): err is the task's message ("1 path
+ *      differs:\nalpha/: missing from the backup"), nothing was started;
  *   -1 refused, with the reason in err: ms_rsync_check_task, the deletion
  *      guard for a task with MS_TASK_DELETE (ms_rsync_check_delete_safe),
  *      a folder that cannot be opened or made, the pool is full, or
@@ -66,8 +69,17 @@ unsigned ms_pool_slots(const ms_pool_t *p);
  * a folder, backups of gone projects removed) starts the result's message;
  * a top task whose removal of such backups was refused (ms_prune.h) fails
  * with MS_EXIT_MAX_DELETE once its rsync succeeded.
+ *
+ * A verify (MS_TASK_VERIFY) whose rsync succeeded but listed differences
+ * ends with MS_EXIT_DIFFERS and a message of what differs
+ * (ms_rsync_itemize_text); its read_bytes are every byte rsync read
+ * (/proc's rchar: the disk's and the page cache's), the bytes its
+ * checksums cost, where a copy's are those that reached the storage.
+ * A verify's top task also lists the backup's folders that have no folder
+ * in the source.
  */
 #define MS_POOL_VANISHED 1
+#define MS_POOL_DIFFERS 2
 
 /* How the worker's program is asked to remove a tree in its working folder
  * (a task with MS_TASK_REMOVE): `multisync-worker --remove-tree NAME`. It
@@ -78,6 +90,7 @@ unsigned ms_pool_slots(const ms_pool_t *p);
 /* That program's work: remove NAME in the working folder (ms_snap_rmtree).
  * Returns its exit status. */
 int ms_pool_remove_tree_main(const char *name);
+
 int ms_pool_start(ms_pool_t *p, const ms_task_t *t, char *err, size_t errlen);
 
 /*

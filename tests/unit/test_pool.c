@@ -598,6 +598,149 @@ static void pool_new_refuses_bad_arguments(void **state)
     assert_int_equal(ms_pool_slots(NULL), 0);
 }
 
+/* ---- verify ---------------------------------------------------------------- */
+
+/* A verify task of project (or the top task for "") from T/src to T/dst. */
+static ms_task_t verify_task(uint64_t id, const char *project, const char *src, const char *dst)
+{
+    ms_task_t t = task(id, project, src, dst);
+
+    t.flags |= MS_TASK_VERIFY;
+    return t;
+}
+
+/* T/vsrc/proj/{f1,f2,sub/f3} copied to T/vdst/proj by the pool, as a run does. */
+static void verify_tree(char *src, char *dst)
+{
+    char a[PATH_MAX];
+    ms_pool_t *p = new_pool("rsync", NULL, 0, 1);
+    ms_task_t t;
+    ms_result_t r;
+
+    make_dir(at(src, "vsrc"));
+    make_dir(at(a, "vsrc/proj"));
+    make_dir(at(a, "vsrc/proj/sub"));
+    make_file(at(a, "vsrc/proj/f1"), 200000, 1);
+    make_file(at(a, "vsrc/proj/f2"), 100000, 2);
+    make_file(at(a, "vsrc/proj/sub/f3"), 50000, 3);
+    t = task(100, "proj", src, at(dst, "vdst"));
+    start(p, &t);
+    collect(p, &r, 1);
+    assert_int_equal(r.exit_code, 0);
+    free_results(&r, 1);
+    ms_pool_destroy(&p);
+}
+
+static ms_result_t run_one(const ms_task_t *t)
+{
+    ms_pool_t *p = new_pool("rsync", NULL, 0, 1);
+    ms_result_t r;
+
+    start(p, t);
+    collect(p, &r, 1);
+    ms_pool_destroy(&p);
+    return r;
+}
+
+static void a_verify_of_an_exact_copy_is_ok_and_reads_both_sides_whole(void **state)
+{
+    char src[PATH_MAX], dst[PATH_MAX];
+    ms_task_t t;
+    ms_result_t r;
+
+    (void)state;
+    verify_tree(src, dst);
+    t = verify_task(101, "proj", src, dst);
+    r = run_one(&t);
+    if (r.exit_code != 0)
+        fail_msg("exit %d: %s", r.exit_code, r.message);
+    assert_string_equal(r.message, "");
+    assert_int_equal(r.files, 5);
+    assert_int_equal(r.bytes_total, 350000);
+    /* every byte of both sides went through a checksum: what rsync read
+     * (from the disk or the page cache, which holds this fresh copy) */
+    assert_true(r.read_bytes >= 2 * 350000);
+    assert_int_equal(r.write_bytes, 0);
+    free_results(&r, 1);
+}
+
+static void a_verify_names_a_changed_byte_a_missing_and_an_extra_file(void **state)
+{
+    char src[PATH_MAX], dst[PATH_MAX], a[PATH_MAX], b[PATH_MAX];
+    struct stat st;
+    ms_task_t t;
+    ms_result_t r;
+    FILE *f;
+
+    (void)state;
+    verify_tree(src, dst);
+    /* one byte of f1 changed in the backup, its size and time kept: only a
+     * checksum sees it */
+    assert_int_equal(stat(at(a, "vdst/proj/f1"), &st), 0);
+    assert_non_null(f = fopen(a, "r+b"));
+    fseek(f, 1000, SEEK_SET);
+    fputc('X', f);
+    fclose(f);
+    assert_int_equal(utimensat(AT_FDCWD, a, (struct timespec[]){st.st_atim, st.st_mtim}, 0), 0);
+    assert_int_equal(unlink(at(a, "vdst/proj/sub/f3")), 0);
+    make_file(at(a, "vdst/proj/extra"), 5, 9);
+    t = verify_task(102, "proj", src, dst);
+    r = run_one(&t);
+    assert_int_equal(r.exit_code, MS_EXIT_DIFFERS);
+    assert_int_equal(r.term_signal, 0);
+    assert_contains(r.message, "3 paths differ:\n");
+    assert_contains(r.message, "*deleting   proj/extra\n");
+    assert_contains(r.message, ">f+++++++++ proj/sub/f3\n");
+    assert_contains(r.message, ">fc........ proj/f1\n");
+    assert_null(strstr(r.message, "f2"));
+    /* and nothing was written: the extra file is there, f3 is not */
+    assert_true(exists(at(a, "vdst/proj/extra")));
+    assert_false(exists(at(b, "vdst/proj/sub/f3")));
+    free_results(&r, 1);
+}
+
+static void a_verify_finds_a_project_missing_from_the_backup_without_rsync(void **state)
+{
+    char src[PATH_MAX], dst[PATH_MAX], a[PATH_MAX], err[PATH_MAX] = "";
+    ms_pool_t *p = new_pool("rsync", NULL, 0, 1);
+    ms_task_t t;
+
+    (void)state;
+    make_dir(at(src, "msrc"));
+    make_dir(at(a, "msrc/proj"));
+    make_dir(at(dst, "mdst"));
+    t = verify_task(103, "proj", src, dst);
+    assert_int_equal(ms_pool_start(p, &t, err, sizeof(err)), MS_POOL_DIFFERS);
+    assert_string_equal(err, "1 path differs:\nproj/: missing from the backup");
+    assert_int_equal(ms_pool_busy(p), 0);
+    assert_false(exists(at(a, "mdst/proj")));
+    /* a missing backup root is no difference but an error, and is not made */
+    t = verify_task(104, "proj", src, at(dst, "mdst-none"));
+    assert_int_equal(ms_pool_start(p, &t, err, sizeof(err)), -1);
+    assert_false(exists(dst));
+    ms_pool_destroy(&p);
+}
+
+static void a_verify_top_task_names_the_backups_of_projects_gone_from_the_source(void **state)
+{
+    char src[PATH_MAX], dst[PATH_MAX], a[PATH_MAX];
+    ms_task_t t;
+    ms_result_t r;
+
+    (void)state;
+    verify_tree(src, dst);
+    make_dir(at(a, "vdst/gone"));
+    make_file(at(a, "vdst/gone/old"), 3, 5);
+    t = verify_task(105, "", src, dst);
+    r = run_one(&t);
+    assert_int_equal(r.exit_code, MS_EXIT_DIFFERS);
+    assert_contains(r.message, "*deleting   gone/\n");
+    assert_contains(r.message, "*deleting   gone/old\n");
+    assert_null(strstr(r.message, "proj")); /* the projects are their tasks' */
+    assert_true(exists(at(a, "vdst/gone/old")));
+    free_results(&r, 1);
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -626,6 +769,10 @@ int main(void)
         cmocka_unit_test(the_child_runs_with_LC_ALL_C_an_empty_mask_and_no_stdin),
         cmocka_unit_test(stats_are_found_after_more_than_64_KiB_of_verbose_output),
         cmocka_unit_test(pool_new_refuses_bad_arguments),
+        cmocka_unit_test(a_verify_of_an_exact_copy_is_ok_and_reads_both_sides_whole),
+        cmocka_unit_test(a_verify_names_a_changed_byte_a_missing_and_an_extra_file),
+        cmocka_unit_test(a_verify_finds_a_project_missing_from_the_backup_without_rsync),
+        cmocka_unit_test(a_verify_top_task_names_the_backups_of_projects_gone_from_the_source),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
