@@ -196,19 +196,20 @@ static json_t *drive(ms_master_t *m, embedded_t *e, const ms_embedded_opts_t *o,
     return ms_master_report(m, run_id);
 }
 
-/* The run o asks for: a backup, or a restore. */
+/* The run o asks for: a backup, a verify, or a restore. */
 static ms_run_req_t request(const ms_embedded_opts_t *o)
 {
     uint32_t flags = o->restore_path ? MS_RUN_RESTORE | (o->force ? MS_RUN_FORCE : 0)
+                     : o->verify     ? MS_RUN_VERIFY
                                      : (o->delete ? MS_RUN_DELETE : 0) |
-                                           (o->force_delete ? MS_RUN_FORCE_DELETE : 0) |
-                                           (o->snapshot ? MS_RUN_SNAPSHOT : 0);
+                                       (o->force_delete ? MS_RUN_FORCE_DELETE : 0) |
+                                       (o->snapshot ? MS_RUN_SNAPSHOT : 0);
     return (ms_run_req_t){.source = o->source,
                           .dest = o->dest,
                           .flags = flags,
                           .worker_wait_s = o->worker_wait_s,
                           .keep = o->keep,
-                          .snapshot = o->restore_snapshot,
+                          .snapshot = o->restore_path ? o->restore_snapshot : o->verify_snapshot,
                           .path = o->restore_path};
 }
 

@@ -153,7 +153,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                    " t.state = ?1 THEN (CASE WHEN t.parent >= 0 THEN t.parent ELSE t.task_id END)"
                    " END),"
                    " COALESCE(SUM(t.bytes_total), 0), COALESCE(SUM(t.bytes_transferred), 0),"
-                   " r.snap FROM runs r LEFT JOIN tasks t ON t.run_id = r.id"
+                   " r.snap, r.flags FROM runs r LEFT JOIN tasks t ON t.run_id = r.id"
                    " GROUP BY r.id ORDER BY r.id DESC LIMIT ?2",
     [ST_ATTEMPTS_GET] = "SELECT attempt, worker_id, host, has_result, exit_code, term_signal,"
                         " seconds, message FROM attempts WHERE run_id = ?1 AND task_id = ?2"
@@ -1015,13 +1015,14 @@ static json_t *history_row(sqlite3_stmt *s)
     rfc3339(start, started, sizeof started);
     rfc3339(end, finished, sizeof finished);
     double wall = (double)((done ? end : now_ns()) - start) / 1e9;
-    return json_pack("{s:I, s:o, s:o, s:o, s:s, s:s?, s:s, s:f, s:I, s:I, s:I, s:I}", "run_id",
-                     (json_int_t)sqlite3_column_int64(s, 0), "set", json_name(col_str(s, 1)),
-                     "source", json_name(col_str(s, 2)), "destination", json_name(col_str(s, 3)),
-                     "started", started, "finished", done ? finished : NULL, "status", status,
-                     "wall_seconds", wall, "tasks", (json_int_t)sqlite3_column_int64(s, 7),
-                     "failed", (json_int_t)failed, "bytes_total",
-                     (json_int_t)sqlite3_column_int64(s, 9), "bytes_transferred",
+    return json_pack("{s:I, s:s, s:o, s:o, s:o, s:s, s:s?, s:s, s:f, s:I, s:I, s:I, s:I}", "run_id",
+                     (json_int_t)sqlite3_column_int64(s, 0), "kind",
+                     ms_run_kind((uint32_t)sqlite3_column_int64(s, 12)), "set",
+                     json_name(col_str(s, 1)), "source", json_name(col_str(s, 2)), "destination",
+                     json_name(col_str(s, 3)), "started", started, "finished",
+                     done ? finished : NULL, "status", status, "wall_seconds", wall, "tasks",
+                     (json_int_t)sqlite3_column_int64(s, 7), "failed", (json_int_t)failed,
+                     "bytes_total", (json_int_t)sqlite3_column_int64(s, 9), "bytes_transferred",
                      (json_int_t)sqlite3_column_int64(s, 10));
 }
 
@@ -1048,7 +1049,8 @@ static void add_snapshot(json_t *entry, sqlite3_stmt *s, int col)
 static json_t *history_entry(sqlite3_stmt *s)
 {
     json_t *entry = history_row(s);
-    add_snapshot(entry, s, 11);
+    if ((uint64_t)sqlite3_column_int64(s, 12) & MS_RUN_SNAPSHOT) /* a verify's is the compared one */
+        add_snapshot(entry, s, 11);
     return entry;
 }
 

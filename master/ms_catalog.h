@@ -114,7 +114,7 @@ ms_runrec_t *ms_catalog_load_run(ms_catalog_t *c, uint64_t run_id, char *err, si
 
 /*
  * Past runs, newest first, at most n (0: all): a JSON array of
- * {run_id, set, source, destination, started, finished, status,
+ * {run_id, kind (ms_run_kind), set, source, destination, started, finished, status,
  *  wall_seconds, tasks, failed, bytes_total, bytes_transferred}
  * (names as ms_report_json_page writes them). Returns a new reference or NULL.
  */

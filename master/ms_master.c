@@ -191,8 +191,13 @@ static int check_dead_holder(const ms_master_t *m, ms_runrec_t *r, char *err, si
 static int lock_dest(ms_master_t *m, ms_runrec_t *r, char *err, size_t errlen)
 {
     char path[PATH_MAX + 32], what[PATH_MAX + 32], holder[PATH_MAX + 128];
+    /* A verify writes nothing: it neither takes the lock nor keeps a
+     * backup out (what it reads while one writes may differ, no more). */
+    if (r->flags & MS_RUN_VERIFY)
+        return 0;
     for (size_t i = 0; i < m->n_runs; i++)
-        if (!m->runs[i]->finished && m->runs[i] != r && same_dest(m->runs[i]->dest, r->dest))
+        if (!m->runs[i]->finished && m->runs[i] != r && !(m->runs[i]->flags & MS_RUN_VERIFY) &&
+            same_dest(m->runs[i]->dest, r->dest))
             return ms_errf(err, errlen, "destination %s is in use by run %llu of this master",
                            r->dest, (unsigned long long)m->runs[i]->id);
     if (ms_path_is_remote(r->dest) || (m->opts.make_dest && ms_path_mkdirs(r->dest, err, errlen)))
@@ -265,7 +270,8 @@ static ms_runrec_t *new_run(ms_master_t *m, const ms_run_req_t *req, char *err, 
     ms_runrec_t *r = (req->flags & MS_RUN_RESTORE) ? new_restore(m, req, err, errlen)
                                                    : new_backup(m, req, err, errlen);
     if (r) {
-        r->flags = req->flags;
+        /* A verify writes nothing: whatever else a set says (delete, snapshots). */
+        r->flags = (req->flags & MS_RUN_VERIFY) ? MS_RUN_VERIFY : req->flags;
         r->worker_wait_s = worker_wait_of(m, req->set, req->worker_wait_s);
     }
     return r;
@@ -286,12 +292,15 @@ static int prepare_restore(ms_master_t *m, ms_runrec_t *r, const ms_run_req_t *r
 /*
  * The destination, ready for the run: a snapshot's made when missing (the
  * master makes its folder there), locked, and its folder begun; a mirror's
- * locked, and refused when it holds snapshots.
+ * locked, and refused when it holds snapshots. A verify's is only looked
+ * at: which snapshot it compares with, if any.
  */
 static int prepare_dest(ms_master_t *m, ms_runrec_t *r, const ms_run_req_t *req, char *err,
                         size_t errlen)
 {
     int snapshot = (r->flags & MS_RUN_SNAPSHOT) != 0;
+    if (r->flags & MS_RUN_VERIFY)
+        return ms_snapshot_verify(r, req->snapshot, err, errlen);
     if (r->flags & MS_RUN_RESTORE)
         return prepare_restore(m, r, req, err, errlen);
     if (!snapshot && ms_keep_any(&req->keep))
@@ -337,8 +346,9 @@ int ms_master_start_run(ms_master_t *m, const ms_run_req_t *req, uint64_t *run_i
     ms_planner_start(m->planner, r);
     trim_runs(m);
     *run_id = r->id;
-    ms_info("run %llu started: %s%s -> %s%s%s, %zu tasks%s%s%s%s", (unsigned long long)r->id,
-            (r->flags & MS_RUN_RESTORE) ? "restore from " : "", r->source, r->dest,
+    ms_info("run %llu started: %s%s %s %s%s%s, %zu tasks%s%s%s%s", (unsigned long long)r->id,
+            (r->flags & MS_RUN_RESTORE) ? "restore from " : "", r->source,
+            (r->flags & MS_RUN_VERIFY) ? "verified against" : "->", r->dest,
             r->snap ? "/" : "", r->snap ? r->snap->name : "", r->n_tasks,
             (r->flags & MS_RUN_DELETE) ? ", mirroring deletions" : "",
             (r->flags & MS_RUN_FORCE_DELETE) ? " (forced)" : "",
@@ -357,6 +367,9 @@ static void log_done(const ms_trec_t *t)
         ms_info("run %llu: %s ok on %s in %.1f s (attempt %u)%s", (unsigned long long)t->run->id,
                 name, t->host, t->result.seconds, t->attempts,
                 t->result.exit_code == 24 ? " (some source files vanished meanwhile)" : "");
+    else if (ms_result_differs(&t->result))
+        ms_warn("run %llu: %s differs from its backup (verified on %s): %s",
+                (unsigned long long)t->run->id, name, t->host, msg);
     else
         ms_warn("run %llu: %s failed on %s after %u attempt(s) (exit %d): %s",
                 (unsigned long long)t->run->id, name, t->host, t->attempts, t->result.exit_code,
@@ -381,11 +394,12 @@ static char *snapshot_notes(ms_master_t *m, const ms_runrec_t *run)
     return text;
 }
 
-/* A snapshot run whose every task succeeded: its snapshot completed. */
+/* A snapshot run whose every task succeeded: its snapshot completed (a
+ * verify's snapshot is only read). */
 static void complete_snapshot(ms_master_t *m, ms_runrec_t *run)
 {
     char err[1024];
-    if (!run->snap || run->snap->complete || run->n_failed > 0)
+    if (!(run->flags & MS_RUN_SNAPSHOT) || !run->snap || run->snap->complete || run->n_failed > 0)
         return;
     char *notes = snapshot_notes(m, run);
     if (ms_snapshot_complete(run, notes, err, sizeof err) != 0)
@@ -412,7 +426,8 @@ static int start_retention(ms_master_t *m, ms_runrec_t *run)
 {
     char err[1024];
     size_t before = run->n_tasks;
-    if (!run->snap || !run->snap->complete || run->snap->retained)
+    if (!(run->flags & MS_RUN_SNAPSHOT) || !run->snap || !run->snap->complete ||
+        run->snap->retained)
         return 0;
     run->snap->retained = 1;
     int n = ms_snapshot_retain(run, add_removal, run, err, sizeof err);

@@ -80,10 +80,10 @@ typedef struct {
                              * long; 0: the set's, else the master's, else 600 */
     ms_keep_t keep;         /* MS_RUN_SNAPSHOT: retention once the snapshot is complete */
     /* MS_RUN_RESTORE (ms_restore.h): source is the backup, dest the folder
-     * restored into; which snapshot ("NAME", "latest"; NULL: latest, or a
-     * mirror), and what: "PROJECT" or "PROJECT/PATH". */
+     * restored into. MS_RUN_RESTORE and MS_RUN_VERIFY: which snapshot
+     * ("NAME", "latest"; NULL: latest, or none for a mirror). */
     const char *snapshot;
-    const char *path;
+    const char *path; /* MS_RUN_RESTORE: "PROJECT" or "PROJECT/PATH" */
 } ms_run_req_t;
 
 /*

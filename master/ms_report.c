@@ -1,3 +1,5 @@
+#include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -27,16 +29,17 @@ static const char *state_name(const ms_trec_t *t)
     case MS_TS_OK:
         return ms_result_vanished(&t->result) ? "vanished" : "ok";
     case MS_TS_FAILED:
-        return "failed";
+        return ms_result_differs(&t->result) ? "differs" : "failed";
     }
     return "unknown";
 }
 
-/* How far along a state is, to fold a split project's tasks into one
- * state: failed if any failed, else running if any runs, ... */
-static int state_rank(ms_task_state_t s)
+/* How far along a task is, to fold a split project's tasks into one
+ * state: failed if any failed, else differs if any differs (a verify),
+ * else running if any runs, ... */
+static int state_rank(const ms_trec_t *t)
 {
-    switch (s) {
+    switch (t->state) {
     case MS_TS_OK:
         return 0;
     case MS_TS_HELD:
@@ -46,9 +49,21 @@ static int state_rank(ms_task_state_t s)
     case MS_TS_RUNNING:
         return 2;
     case MS_TS_FAILED:
-        return 3;
+        return ms_result_differs(&t->result) ? 3 : 4;
     }
     return 0;
+}
+
+/* How many paths a verify task found different: its message says so
+ * first ("12 paths differ:", ms_rsync_itemize_text); 0 when it did not. */
+static uint64_t differ_paths(const ms_trec_t *t)
+{
+    const char *msg = t->result.message;
+    char *end = NULL;
+    if (t->state != MS_TS_FAILED || !ms_result_differs(&t->result))
+        return 0;
+    uint64_t n = msg ? strtoull(msg, &end, 10) : 0;
+    return end && end != msg && strncmp(end, " path", 5) == 0 ? n : 1;
 }
 
 /* Fold chunk c into row, its project's row (a copy of the project's rest):
@@ -69,7 +84,7 @@ static void fold_chunk(ms_trec_t *row, const ms_trec_t *c)
         a->max_rss_kb = b->max_rss_kb;
     if (c->attempts > row->attempts)
         row->attempts = c->attempts;
-    if (state_rank(c->state) > state_rank(row->state)) {
+    if (state_rank(c) > state_rank(row)) {
         row->state = c->state;
         row->host = c->host;
         snprintf(row->worker_id, sizeof row->worker_id, "%s", c->worker_id);
@@ -81,28 +96,30 @@ static void fold_chunk(ms_trec_t *row, const ms_trec_t *c)
     }
 }
 
-static json_t *task_row(const ms_trec_t *t)
+/* A row's JSON; paths: a verify's differences in it (0: none). */
+static json_t *task_row(const ms_trec_t *t, uint64_t paths)
 {
     char name[4 * MS_MAX_PATH], host[4 * MS_MAX_NAME + 8], msg[4 * 4096];
     const ms_result_t *r = &t->result;
     ms_utf8_clean(r->message ? r->message : "", msg, sizeof msg);
-    return json_pack(
-        "{s:s, s:s, s:s, s:s, s:i, s:i, s:f, s:I, s:I, s:I, s:f, s:f, s:I, s:I, "
-        "s:I, s:s}",
-        "project", ms_utf8_clean(ms_label_project(t->project), name, sizeof name), "worker",
-        t->worker_id, "host", ms_utf8_clean(t->host, host, sizeof host), "status", state_name(t),
-        "exit_code", (int)r->exit_code, "attempts", (int)t->attempts, "seconds", r->seconds,
-        "files", (json_int_t)r->files, "bytes_total", (json_int_t)r->bytes_total,
-        "bytes_transferred", (json_int_t)r->bytes_transferred, "cpu_user_s", r->cpu_user_s,
-        "cpu_sys_s", r->cpu_sys_s, "max_rss_kb", (json_int_t)r->max_rss_kb, "read_bytes",
-        (json_int_t)r->read_bytes, "write_bytes", (json_int_t)r->write_bytes, "message", msg);
+    return json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:f, s:I, s:I, s:I, s:f, s:f, s:I, s:I, "
+                     "s:I, s:s, s:o*}",
+                     "project", ms_utf8_clean(ms_label_project(t->project), name, sizeof name),
+                     "worker", t->worker_id, "host", ms_utf8_clean(t->host, host, sizeof host),
+                     "status", state_name(t), "exit_code", (int)r->exit_code, "attempts",
+                     (int)t->attempts, "seconds", r->seconds, "files", (json_int_t)r->files,
+                     "bytes_total", (json_int_t)r->bytes_total, "bytes_transferred",
+                     (json_int_t)r->bytes_transferred, "cpu_user_s", r->cpu_user_s, "cpu_sys_s",
+                     r->cpu_sys_s, "max_rss_kb", (json_int_t)r->max_rss_kb, "read_bytes",
+                     (json_int_t)r->read_bytes, "write_bytes", (json_int_t)r->write_bytes,
+                     "message", msg, "paths", paths ? json_integer((json_int_t)paths) : NULL);
 }
 
 /* A task's row; a removal's (retention) says which snapshot it removed
  * its project from: "removed_from". */
-static json_t *task_json(const ms_trec_t *t)
+static json_t *task_json(const ms_trec_t *t, uint64_t paths)
 {
-    json_t *o = task_row(t);
+    json_t *o = task_row(t, paths);
     if (o && (t->flags & MS_TASK_REMOVE) && t->sub)
         json_object_set_new(o, "removed_from", json_stringn(t->sub, strcspn(t->sub, ".")));
     return o;
@@ -110,17 +127,21 @@ static json_t *task_json(const ms_trec_t *t)
 
 typedef struct {
     json_int_t tasks, ok, failed, vanished, files, total, xfer, rd, wr;
+    json_int_t differs, paths; /* a verify's rows that differ, and their paths */
     double cpu_u, cpu_s, task_secs;
 } totals_t;
 
-static void add_totals(totals_t *s, const ms_trec_t *t)
+static void add_totals(totals_t *s, const ms_trec_t *t, uint64_t paths)
 {
     const ms_result_t *r = &t->result;
     s->tasks++;
     int vanished = t->state == MS_TS_OK && ms_result_vanished(r);
+    int differs = t->state == MS_TS_FAILED && ms_result_differs(r);
     s->ok += t->state == MS_TS_OK && !vanished;
     s->vanished += vanished;
-    s->failed += t->state == MS_TS_FAILED;
+    s->failed += t->state == MS_TS_FAILED && !differs;
+    s->differs += differs;
+    s->paths += (json_int_t)paths;
     s->files += (json_int_t)r->files;
     s->total += (json_int_t)r->bytes_total;
     s->xfer += (json_int_t)r->bytes_transferred;
@@ -174,6 +195,11 @@ static json_t *workers_json(const ms_diag_t *diag, const ms_runrec_t *r, const j
 typedef struct {
     const ms_trec_t **rows; /* in task order */
     ms_trec_t **folded;     /* by task index: the folded copy, or NULL */
+    /* A verify's, by task index, for a folded row: the differing paths of
+     * its parts, and what they list (owned; the row's message when the
+     * row differs). NULL for other runs. */
+    uint64_t *paths;
+    char **texts;
     size_t n_rows, n_tasks;
     totals_t tot;
 } fold_t;
@@ -184,9 +210,94 @@ static void fold_free(fold_t *f)
         return;
     for (size_t i = 0; f->folded && i < f->n_tasks; i++)
         free(f->folded[i]);
+    for (size_t i = 0; f->texts && i < f->n_tasks; i++)
+        free(f->texts[i]);
     free(f->folded);
+    free(f->paths);
+    free(f->texts);
     free(f->rows);
     free(f);
+}
+
+/* Fold every chunk into its project's row. 0, or -1 (memory). */
+static int fold_chunks(fold_t *f, const ms_runrec_t *r)
+{
+    for (size_t i = 0; i < r->n_tasks; i++) {
+        const ms_trec_t *c = ms_run_at(r, i);
+        if (c->parent >= r->n_tasks)
+            continue;
+        ms_trec_t **row = &f->folded[c->parent];
+        if (!*row) {
+            if (!(*row = malloc(sizeof **row)))
+                return -1;
+            **row = *ms_run_at(r, c->parent);
+        }
+        fold_chunk(*row, c);
+    }
+    return 0;
+}
+
+/* Append the lines of msg (all but its first: "N paths differ:") to *buf,
+ * each ended by a newline. 0, or -1 (memory). */
+static int append_lines(char **buf, const char *msg)
+{
+    const char *nl = msg ? strchr(msg, '\n') : NULL;
+    const char *lines = nl ? nl + 1 : "";
+    size_t old = *buf ? strlen(*buf) : 0, add = strlen(lines);
+    int end = add > 0 && lines[add - 1] != '\n';
+    char *grown = realloc(*buf, old + add + end + 1);
+    if (!grown)
+        return -1;
+    memcpy(grown + old, lines, add);
+    if (end)
+        grown[old + add++] = '\n';
+    grown[old + add] = '\0';
+    *buf = grown;
+    return 0;
+}
+
+/* The message of folded row k: its parts' differences under one count. */
+static int join_text(fold_t *f, size_t k)
+{
+    char *text = NULL;
+    ms_trec_t *row = f->folded[k];
+    uint64_t n = f->paths[k];
+    if (asprintf(&text, "%" PRIu64 " path%s:\n%s", n, n == 1 ? " differs" : "s differ",
+                 f->texts[k]) < 0)
+        return -1;
+    free(f->texts[k]);
+    f->texts[k] = text;
+    row->result.message = text; /* the row's, borrowed from the fold */
+    return 0;
+}
+
+/* A verify's split projects: what each part of one found different, in
+ * its row. 0, or -1 (memory). */
+static int fold_differs(fold_t *f, const ms_runrec_t *r)
+{
+    size_t n = r->n_tasks ? r->n_tasks : 1;
+    if (!(f->paths = calloc(n, sizeof *f->paths)) || !(f->texts = calloc(n, sizeof *f->texts)))
+        return -1;
+    for (size_t i = 0; i < r->n_tasks; i++) {
+        const ms_trec_t *t = ms_run_at(r, i);
+        size_t k = t->parent < r->n_tasks ? t->parent : i;
+        uint64_t paths = differ_paths(t);
+        if (!f->folded[k] || paths == 0)
+            continue;
+        f->paths[k] += paths;
+        if (append_lines(&f->texts[k], t->result.message) != 0)
+            return -1;
+    }
+    for (size_t k = 0; k < r->n_tasks; k++)
+        if (f->texts[k] && ms_result_differs(&f->folded[k]->result) && join_text(f, k) != 0)
+            return -1;
+    return 0;
+}
+
+/* The differing paths in row i (a task's index): a folded row's parts'. */
+static uint64_t row_paths(const fold_t *f, size_t i, const ms_trec_t *row)
+{
+    return f->paths && f->folded[i] ? f->paths[i] : differ_paths(row);
 }
 
 static fold_t *fold_new(const ms_runrec_t *r)
@@ -199,26 +310,16 @@ static fold_t *fold_new(const ms_runrec_t *r)
         return NULL;
     }
     f->n_tasks = r->n_tasks;
-    for (size_t i = 0; i < r->n_tasks; i++) {
-        const ms_trec_t *c = ms_run_at(r, i);
-        if (c->parent >= r->n_tasks)
-            continue;
-        ms_trec_t **row = &f->folded[c->parent];
-        if (!*row) {
-            if (!(*row = malloc(sizeof **row))) {
-                fold_free(f);
-                return NULL;
-            }
-            **row = *ms_run_at(r, c->parent);
-        }
-        fold_chunk(*row, c);
+    if (fold_chunks(f, r) != 0 || ((r->flags & MS_RUN_VERIFY) && fold_differs(f, r) != 0)) {
+        fold_free(f);
+        return NULL;
     }
     for (size_t i = 0; i < r->n_tasks; i++) {
         const ms_trec_t *t = ms_run_at(r, i);
         if (t->parent < r->n_tasks)
             continue;
         const ms_trec_t *row = f->folded[i] ? f->folded[i] : t;
-        add_totals(&f->tot, row);
+        add_totals(&f->tot, row, row_paths(f, i, row));
         f->rows[f->n_rows++] = row;
     }
     return f;
@@ -237,7 +338,7 @@ static json_t *page_rows(const fold_t *f, size_t from, size_t max, int failed_on
             continue;
         if (k++ < from || k - from > max)
             continue;
-        json_t *o = task_json(row);
+        json_t *o = task_json(row, row_paths(f, (size_t)row->id, row));
         if (row->n_chunks) /* a folded row is a copy of its rest */
             json_object_set_new(o, "chunks", json_integer(row->n_chunks));
         json_array_append_new(tasks, o);
@@ -308,6 +409,24 @@ static json_t *snapshot_json(const ms_run_snap_t *s)
                      s->prune_error);
 }
 
+/* What the run is ("kind"); a snapshot run's snapshot; a verify's
+ * differences {"snapshot": the one compared or null, "differs": rows,
+ * "paths"} and the bytes its rsyncs read (totals "bytes_read": the verify
+ * tasks' read_bytes, ms_pool.h). */
+static void add_kind(json_t *out, const ms_runrec_t *r, const totals_t *tot)
+{
+    json_object_set_new(out, "kind", json_string(ms_run_kind(r->flags)));
+    if (!(r->flags & MS_RUN_VERIFY)) {
+        if (r->snap)
+            json_object_set_new(out, "snapshot", snapshot_json(r->snap));
+        return;
+    }
+    json_object_set_new(json_object_get(out, "totals"), "bytes_read", json_integer(tot->rd));
+    json_object_set_new(out, "verify",
+                        json_pack("{s:s?, s:I, s:I}", "snapshot", r->snap ? r->snap->name : NULL,
+                                  "differs", tot->differs, "paths", tot->paths));
+}
+
 json_t *ms_report_json_page(ms_report_t *rep, const ms_runrec_t *r, size_t from, size_t max,
                             int failed_only)
 {
@@ -351,7 +470,7 @@ json_t *ms_report_json_page(ms_report_t *rep, const ms_runrec_t *r, size_t from,
         json_object_set_new(out, "tasks_from", json_integer((json_int_t)from));
         json_object_set_new(out, "tasks_total", json_integer((json_int_t)selected));
     }
-    if (out && r->snap)
-        json_object_set_new(out, "snapshot", snapshot_json(r->snap));
+    if (out)
+        add_kind(out, r, &tot);
     return out;
 }

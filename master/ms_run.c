@@ -394,6 +394,20 @@ int ms_result_vanished(const ms_result_t *res)
     return res->term_signal == 0 && res->exit_code == MS_EXIT_VANISHED;
 }
 
+int ms_result_differs(const ms_result_t *res)
+{
+    return res->term_signal == 0 && res->exit_code == MS_EXIT_DIFFERS;
+}
+
+const char *ms_run_kind(uint32_t flags)
+{
+    if (flags & MS_RUN_VERIFY)
+        return "verify";
+    if (flags & MS_RUN_RESTORE)
+        return "restore";
+    return (flags & MS_RUN_SNAPSHOT) ? "snapshot" : "mirror";
+}
+
 ms_outcome_t ms_result_outcome(const ms_result_t *res)
 {
     if (ms_result_ok(res))
@@ -401,6 +415,8 @@ ms_outcome_t ms_result_outcome(const ms_result_t *res)
     if (res->term_signal != 0)
         return MS_OUTCOME_TRANSIENT;
     switch (res->exit_code) {
+    case MS_EXIT_DIFFERS: /* a verify found differences: the same again */
+        return MS_OUTCOME_PERMANENT;
     case MS_EXIT_BUSY:
     case 126: /* the worker could not run its rsync: the run goes on elsewhere */
     case 127:

@@ -246,8 +246,9 @@ typedef enum {
                            * (timeout, lost lease, stopped worker), -2 (worker
                            * could not take it now), 126 and 127 (the worker
                            * could not run its rsync: another host may) */
-    MS_OUTCOME_PERMANENT, /* 1, 2, 3, 4, 23, refused by the worker (-1), and
-                           * every other code: another attempt would fail too */
+    MS_OUTCOME_PERMANENT, /* 1, 2, 3, 4, 23, refused by the worker (-1), a verify's
+                           * differences (MS_EXIT_DIFFERS), and every other
+                           * code: another attempt would fail too */
 } ms_outcome_t;
 
 ms_outcome_t ms_result_outcome(const ms_result_t *res);
@@ -258,5 +259,13 @@ int ms_result_ok(const ms_result_t *res);
 
 /* Whether the worker found the task's source gone (MS_EXIT_VANISHED). */
 int ms_result_vanished(const ms_result_t *res);
+
+/* Whether a verify task found its backup different (MS_EXIT_DIFFERS): a
+ * failed task, final, whose message lists what differs. */
+int ms_result_differs(const ms_result_t *res);
+
+/* What a run with these MS_RUN_* flags does, as history and reports name
+ * it: "verify", "restore", "snapshot" or "mirror". */
+const char *ms_run_kind(uint32_t flags);
 
 #endif

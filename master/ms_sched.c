@@ -98,12 +98,22 @@ static void unassign(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
     ms_journal_task(m->journal, t);
 }
 
-static int send_task(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
+/*
+ * What t does in its run: its flags, the snapshot folder it works in (snap,
+ * "" for a mirror) and the one it links to (*link, "" for none). A verify
+ * compares with the complete snapshot itself and writes, deletes and
+ * links nothing.
+ */
+static uint32_t task_place(const ms_runrec_t *run, const ms_trec_t *t, char *snap, size_t snaplen,
+                           char **link)
 {
-    char err[256];
-    ms_runrec_t *run = t->run;
-    ms_msg_t msg = {.cmd = MS_CMD_TASK};
-    char snap[MS_SNAP_NAME_MAX];
+    snap[0] = '\0';
+    *link = run->snap && run->snap->link ? run->snap->link : "";
+    if (run->flags & MS_RUN_VERIFY) {
+        snprintf(snap, snaplen, "%s", run->snap ? run->snap->name : "");
+        *link = "";
+        return t->flags | MS_TASK_VERIFY;
+    }
     /* A snapshot is exact: what a taken-over partial one holds that the
      * source does not goes too. */
     int exact = (run->flags & MS_RUN_DELETE) || run->snap;
@@ -113,32 +123,44 @@ static int send_task(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
      * a snapshot it checks the source against the last snapshot first. */
     if ((t->flags & MS_TASK_TOP) && exact && run->n_failed == 0)
         flags |= MS_TASK_PRUNE | ((run->flags & MS_RUN_FORCE_DELETE) ? MS_TASK_FORCE : 0);
-    ms_snapshot_folder(run, snap, sizeof snap);
-    int removal = (t->flags & MS_TASK_REMOVE) != 0;
-    if (removal) /* no rsync: its folder of t->sub goes; project "": all that is left */
-        flags = MS_TASK_REMOVE | (t->project[0] ? 0 : MS_TASK_TOP);
-    msg.u.task =
-        (ms_task_t){.run_id = run->id,
-                    .task_id = t->id,
-                    .attempt = t->attempts,
-                    .flags = flags,
-                    .project = t->project,
-                    .source = run->source,
-                    .dest = run->dest,
-                    .timeout_s = m->opts.task_timeout_s,
-                    .sub = t->sub && !removal ? t->sub : "",
-                    .items = t->items,
-                    .n_items = t->n_items,
-                    .excl = t->excl,
-                    .n_excl = t->n_excl,
-                    .match = t->match,
-                    .n_match = t->n_match,
-                    .xmatch = t->xmatch,
-                    .n_xmatch = t->n_xmatch,
-                    .snap = removal     ? t->sub
-                            : run->snap ? snap
-                                        : "",
-                    .link = run->snap && run->snap->link && !removal ? run->snap->link : ""};
+    if (t->flags & MS_TASK_REMOVE) { /* no rsync: its folder of t->sub goes; project "": all
+                                       * that is left of it */
+        snprintf(snap, snaplen, "%s", t->sub ? t->sub : "");
+        *link = "";
+        return MS_TASK_REMOVE | (t->project[0] ? 0 : MS_TASK_TOP);
+    }
+    if (run->snap)
+        ms_snapshot_folder(run, snap, snaplen);
+    return flags;
+}
+
+static int send_task(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
+{
+    char err[256];
+    ms_runrec_t *run = t->run;
+    ms_msg_t msg = {.cmd = MS_CMD_TASK};
+    char snap[2 * MS_SNAP_NAME_MAX];
+    char *link;
+    uint32_t flags = task_place(run, t, snap, sizeof snap, &link);
+    msg.u.task = (ms_task_t){.run_id = run->id,
+                             .task_id = t->id,
+                             .attempt = t->attempts,
+                             .flags = flags,
+                             .project = t->project,
+                             .source = run->source,
+                             .dest = run->dest,
+                             .timeout_s = m->opts.task_timeout_s,
+                             .sub = t->sub && !(flags & MS_TASK_REMOVE) ? t->sub : "",
+                             .items = t->items,
+                             .n_items = t->n_items,
+                             .excl = t->excl,
+                             .n_excl = t->n_excl,
+                             .match = t->match,
+                             .n_match = t->n_match,
+                             .xmatch = t->xmatch,
+                             .n_xmatch = t->n_xmatch,
+                             .snap = snap,
+                             .link = link};
     if (ms_wire_send(m->wsock, &w->peer, &msg, err, sizeof err) != 0) {
         ms_warn("worker %s (%s): %s", w->id, w->name, err);
         return -1;

@@ -121,6 +121,45 @@ int ms_snapshot_begin(ms_runrec_t *r, time_t now, const ms_keep_t *keep, char *e
     return rc;
 }
 
+static int verify_in(int dir, ms_runrec_t *r, const char *want, char *err, size_t errlen)
+{
+    char name[MS_SNAP_NAME_MAX], why[512];
+    int has = ms_snap_present(dir, err, errlen);
+    if (has < 0)
+        return -1;
+    if (has == 0 && want)
+        return ms_errf(err, errlen,
+                       "destination %s holds no snapshots (a mirror): --snapshot %s is for a "
+                       "destination of snapshots",
+                       r->dest, want);
+    if (has == 0)
+        return 0;
+    if (ms_snap_resolve(dir, want, name, sizeof name, why, sizeof why) != 0)
+        return ms_errf(err, errlen, "destination %s: %s", r->dest, why);
+    if (ms_run_set_snap(r, name, NULL, NULL) != 0)
+        return ms_errf(err, errlen, "out of memory starting a verify");
+    r->snap->complete = 1;
+    return 0;
+}
+
+int ms_snapshot_verify(ms_runrec_t *r, const char *want, char *err, size_t errlen)
+{
+    if (ms_path_is_remote(r->dest))
+        return want ? ms_errf(err, errlen,
+                              "snapshots are kept in a destination folder the master sees, "
+                              "not in the rsync remote %s: no --snapshot there",
+                              r->dest)
+                    : 0;
+    int dir = open_dest(r->dest, 0, err, errlen);
+    if (dir < 0)
+        return -1;
+    int rc = verify_in(dir, r, want, err, errlen);
+    if (rc == 0 && r->snap) /* retention keeps it while it is read */
+        r->snap_read_fd = ms_snap_hold(dir, r->snap->name);
+    close(dir);
+    return rc;
+}
+
 static int complete_in(int dir, ms_runrec_t *r, const char *notes, char *err, size_t errlen)
 {
     char folder[MS_SNAP_NAME_MAX];

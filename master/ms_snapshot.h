@@ -37,6 +37,18 @@ int ms_snapshot_begin(ms_runrec_t *r, time_t now, const ms_keep_t *keep, char *e
  * would remove them): 0, or -1 with err. A missing one is fine. */
 int ms_snapshot_check_mirror(const char *dest, char *err, size_t errlen);
 
+/*
+ * A verify run r (`multisync verify`): which backup it compares with. A
+ * destination holding snapshots is compared in its complete snapshot want
+ * names ("NAME", or NULL or "latest": where `latest` points): r->snap set
+ * to it, complete, linking to nothing. A mirror is compared as it is (no
+ * r->snap), and want is then an error. A destination that is missing or
+ * that the master cannot see is refused (a verify must know which it is),
+ * but for an rsync remote, which is a mirror. Nothing is written. 0, or -1
+ * with err.
+ */
+int ms_snapshot_verify(ms_runrec_t *r, const char *want, char *err, size_t errlen);
+
 /* Complete r's snapshot; notes: what DST/.multisync/NAME.json keeps (JSON
  * text). Sets r->snap->complete, or r->snap->error and returns -1. */
 int ms_snapshot_complete(ms_runrec_t *r, const char *notes, char *err, size_t errlen);

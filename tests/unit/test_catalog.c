@@ -478,9 +478,9 @@ static void test_last_run_id_is_the_highest_run_stored(void **state)
 
 static void assert_history_keys(const json_t *e)
 {
-    static const char *keys[] = {"run_id",  "set",      "source",      "destination",
-                                 "started", "finished", "status",      "wall_seconds",
-                                 "tasks",   "failed",   "bytes_total", "bytes_transferred"};
+    static const char *keys[] = {
+        "run_id", "kind",         "set",   "source", "destination", "started",          "finished",
+        "status", "wall_seconds", "tasks", "failed", "bytes_total", "bytes_transferred"};
     assert_int_equal(json_object_size(e), sizeof keys / sizeof keys[0]);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (!json_object_get(e, keys[i]))
@@ -507,6 +507,7 @@ static void test_history_lists_runs_newest_first_with_the_documented_keys(void *
     save_finished_run(c, 2, "n\xe9ght", 1);
     const char *projects[] = {"x", NULL};
     ms_runrec_t *r = new_run(3, NULL, projects);
+    r->flags = MS_RUN_VERIFY;
     assert_int_equal(ms_catalog_save_run(c, r, fx->err, sizeof fx->err), 0);
     ms_run_destroy(&r);
 
@@ -519,6 +520,8 @@ static void test_history_lists_runs_newest_first_with_the_documented_keys(void *
     }
     json_t *run3 = json_array_get(h, 0), *run2 = json_array_get(h, 1), *run1 = json_array_get(h, 2);
     assert_string_equal(jstr(run3, "status"), "running");
+    assert_string_equal(jstr(run3, "kind"), "verify");
+    assert_string_equal(jstr(run1, "kind"), "mirror");
     assert_true(json_is_null(json_object_get(run3, "finished")));
     assert_true(json_is_null(json_object_get(run3, "set")));
     assert_string_equal(jstr(run2, "status"), "failed");

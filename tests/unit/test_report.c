@@ -228,6 +228,103 @@ static void a_forgotten_run_leaves_nothing_behind_for_the_next(void **state)
     ms_run_destroy(&b);
 }
 
+/* A verify: alpha split in a rest and two chunks (both chunks differ),
+ * beta differs whole, gamma is the same, delta's rsync failed, and delta2
+ * has a chunk that differs and one that failed. */
+static void a_verify_says_what_differs_per_project_and_in_all(void **state)
+{
+    (void)state;
+    ms_runrec_t *r = ms_run_new(9, "/src", "/dst", NULL);
+    assert_non_null(r);
+    r->flags = MS_RUN_VERIFY;
+    assert_int_equal(ms_run_set_snap(r, "2026-12-07T021500Z", NULL, NULL), 0);
+    ms_trec_t *rest = ms_run_add_task(r, "alpha", 0);
+    ms_trec_t *c1 = ms_run_add_task(r, "alpha", 0);
+    ms_trec_t *c2 = ms_run_add_task(r, "alpha", 0);
+    ms_trec_t *beta = ms_run_add_task(r, "beta", 0);
+    ms_trec_t *gamma = ms_run_add_task(r, "gamma", 0);
+    ms_trec_t *delta = ms_run_add_task(r, "delta", 0);
+    ms_trec_t *rest2 = ms_run_add_task(r, "delta2", 0);
+    ms_trec_t *d1 = ms_run_add_task(r, "delta2", 0);
+    ms_trec_t *d2 = ms_run_add_task(r, "delta2", 0);
+    rest->n_chunks = rest2->n_chunks = 2;
+    c1->parent = c2->parent = rest->id;
+    d1->parent = d2->parent = rest2->id;
+    finish(r, c1, MS_EXIT_DIFFERS, 3, "1 path differs:\n>fc........ alpha/a/x\n");
+    finish(r, c2, MS_EXIT_DIFFERS, 3,
+           "102 paths differ:\n>fc........ alpha/b/y\n... and 101 more\n");
+    finish(r, rest, 0, 1, "");
+    finish(r, beta, MS_EXIT_DIFFERS, 2, "1 path differs:\nbeta/: missing from the backup");
+    finish(r, gamma, 0, 2, "");
+    finish(r, delta, 23, 2, "permission denied");
+    finish(r, d1, MS_EXIT_DIFFERS, 1,
+           "2 paths differ:\n*deleting   delta2/x\n>f+++++++++ delta2/y\n");
+    finish(r, d2, 23, 1, "cannot read");
+    finish(r, rest2, 0, 1, "");
+    assert_true(r->finished);
+    assert_true(ms_result_outcome(&c1->result) == MS_OUTCOME_PERMANENT);
+
+    json_t *rep = ms_report_json_page(NULL, r, 0, SIZE_MAX, 0);
+    assert_non_null(rep);
+    const json_t *alpha = row(rep, 0);
+    assert_string_equal(str_at(alpha, "status"), "differs");
+    assert_int_equal(int_at(alpha, "paths"), 103);
+    assert_string_equal(str_at(alpha, "message"), "103 paths differ:\n>fc........ alpha/a/x\n"
+                                                  ">fc........ alpha/b/y\n... and 101 more\n");
+    assert_string_equal(str_at(row(rep, 1), "status"), "differs");
+    assert_int_equal(int_at(row(rep, 1), "paths"), 1);
+    assert_string_equal(str_at(row(rep, 2), "status"), "ok");
+    assert_null(json_object_get(row(rep, 2), "paths"));
+    assert_string_equal(str_at(row(rep, 3), "status"), "failed");
+    assert_string_equal(str_at(row(rep, 3), "message"), "permission denied");
+    /* a failure outranks a difference, whose paths still count */
+    assert_string_equal(str_at(row(rep, 4), "status"), "failed");
+    assert_string_equal(str_at(row(rep, 4), "message"), "cannot read");
+    assert_int_equal(int_at(row(rep, 4), "paths"), 2);
+
+    assert_string_equal(str_at(rep, "status"), "failed");
+    assert_string_equal(str_at(rep, "kind"), "verify");
+    assert_null(json_object_get(rep, "snapshot"));
+    const json_t *v = json_object_get(rep, "verify"), *tot = json_object_get(rep, "totals");
+    assert_string_equal(str_at(v, "snapshot"), "2026-12-07T021500Z");
+    assert_int_equal(int_at(v, "differs"), 2);
+    assert_int_equal(int_at(v, "paths"), 106);
+    assert_int_equal(int_at(tot, "failed"), 2);
+    assert_int_equal(int_at(tot, "ok"), 1);
+    assert_int_equal(int_at(tot, "bytes_read"), int_at(tot, "read_bytes"));
+    json_decref(rep);
+    ms_run_destroy(&r);
+}
+
+static void a_verify_of_a_mirror_that_matches_is_ok(void **state)
+{
+    (void)state;
+    ms_runrec_t *r = ms_run_new(10, "/src", "/dst", NULL);
+    assert_non_null(r);
+    r->flags = MS_RUN_VERIFY;
+    ms_trec_t *a = ms_run_add_task(r, "a", 0);
+    ms_trec_t *top = ms_run_add_task(r, "", MS_TASK_TOP);
+    finish(r, a, 0, 1, "");
+    a->result.read_bytes = 4000;
+    finish(r, top, 0, 1, "");
+    json_t *rep = ms_report_json_page(NULL, r, 0, SIZE_MAX, 0);
+    assert_string_equal(str_at(rep, "status"), "ok");
+    const json_t *v = json_object_get(rep, "verify");
+    assert_true(json_is_null(json_object_get(v, "snapshot")));
+    assert_int_equal(int_at(v, "differs"), 0);
+    assert_int_equal(int_at(v, "paths"), 0);
+    assert_int_equal(int_at(json_object_get(rep, "totals"), "bytes_read"), 4000);
+    json_decref(rep);
+    /* a copy run has no verify, no bytes_read */
+    r->flags = 0;
+    rep = ms_report_json_page(NULL, r, 0, SIZE_MAX, 0);
+    assert_string_equal(str_at(rep, "kind"), "mirror");
+    assert_null(json_object_get(rep, "verify"));
+    assert_null(json_object_get(json_object_get(rep, "totals"), "bytes_read"));
+    json_decref(rep);
+    ms_run_destroy(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -236,6 +333,8 @@ int main(void)
         cmocka_unit_test(a_page_holds_its_rows_and_says_which_they_are),
         cmocka_unit_test(pages_from_the_kept_rows_are_the_pages_made_afresh),
         cmocka_unit_test(a_forgotten_run_leaves_nothing_behind_for_the_next),
+        cmocka_unit_test(a_verify_says_what_differs_per_project_and_in_all),
+        cmocka_unit_test(a_verify_of_a_mirror_that_matches_is_ok),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
