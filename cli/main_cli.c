@@ -3,6 +3,7 @@
  *
  *   multisync run [options] SRC DST        back up every project of SRC into DST
  *   multisync run --master EP SRC DST|SET  ask a running master for a run
+ *   multisync verify [--master EP] SRC DST|SET  compare the backup with SRC by content
  *   multisync status --master EP [--json]  what the master is doing
  *   multisync snapshots DST|--master EP SET the snapshots of a backup
  *   multisync restore DST|--master EP SET PROJECT[/PATH] --to DIR
@@ -58,6 +59,8 @@ static void usage(FILE *f)
                "       multisync status --master EP [--json]\n"
                "       multisync history --master EP [--json] [-n N]\n"
                "       multisync report RUN_ID --master EP [--json]\n"
+               "       multisync verify [options] SRC DST [--snapshot NAME|latest]\n"
+               "       multisync verify --master EP [options] SRC DST|SET [--snapshot NAME|latest]\n"
                "       multisync snapshots DST [--json]\n"
                "       multisync snapshots --master EP SET [--json]\n"
                "       multisync restore [options] DST PROJECT[/PATH] --to DIR\n"
@@ -68,6 +71,11 @@ static void usage(FILE *f)
                "itself to DST/), one rsync per folder, in parallel. Without --master, an\n"
                "embedded master and a local worker do it on this machine.\n"
                "\n"
+               "verify: compare every project of SRC with its backup in DST by content\n"
+               "(rsync -a -c -n: checksums of both sides, every file read whole), writing\n"
+               "nothing, and list every path that differs. In a destination of snapshots,\n"
+               "the latest one, or --snapshot NAME. Exit status 0 when nothing differs.\n"
+               "\n"
                "  -m, --master EP        control endpoint of a running multisync-master\n"
                "  -s, --slots N          parallel rsyncs (embedded; default: number of cores)\n"
                "  -r, --report FILE      also write the report as JSON to FILE\n"
@@ -77,6 +85,8 @@ static void usage(FILE *f)
                "                         projects gone from the source (unless more than a\n"
                "                         quarter of them would go)\n"
                "      --force-delete     with --delete: remove them even then\n"
+               "      --snapshot         run: a snapshot DST/<UTC time>, not a mirror;\n"
+               "                         verify, restore --snapshot NAME|latest: the one read\n"
                "      --worker-wait S    fail the run when no worker can take its tasks for S\n"
                "                         seconds (default: the set's, the master's, or 600)\n"
                "      --attempts N       attempts per task for transient failures (default 3)\n"
@@ -99,8 +109,9 @@ static void usage(FILE *f)
     fprintf(f, "keygen NAME: write a CURVE key pair, NAME.key (secret, mode 0600) and NAME.pub.\n"
                "  -h, --help             this text\n"
                "\n"
-               "Exit status: 0 when every task succeeded, 1 when any failed, 2 on a usage or\n"
-               "start-up error, 130 when interrupted. restore: 2 also for an unknown snapshot,\n"
+               "Exit status: 0 when every task succeeded (verify: and nothing differs), 1 when\n"
+               "any failed (verify: or something differs), 2 on a usage or start-up error,\n"
+               "130 when interrupted. restore: 2 also for an unknown snapshot,\n"
                "project or path, or a DIR refused. snapshots: 0 (also for none), 2 when the\n"
                "backup or set cannot be listed.\n");
 }
@@ -110,8 +121,8 @@ typedef struct {
     int insecure;
     ms_config_t cfg; /* rsync_opts, slots */
     int verbose, json, delete, force_delete, snapshot;
-    int restore, force;             /* the restore command; --force */
-    const char *to, *snapshot_name; /* restore: --to DIR, --snapshot NAME */
+    int restore, force, verify;     /* the restore or verify command; --force */
+    const char *to, *snapshot_name; /* restore: --to DIR; restore, verify: --snapshot NAME */
     ms_keep_t keep;                 /* --keep-* */
     unsigned count, heartbeat_ms, worker_wait_s;
     unsigned attempts, retry_delay_ms, task_timeout_s, split_min_mb;
@@ -272,16 +283,24 @@ static int switch_option(cli_t *c, int opt)
     return 1;
 }
 
+/* The options of cmd: those of every command, but the --snapshot of
+ * verify and restore names the snapshot read (run's takes none). */
+static const struct option *options_of(const char *cmd)
+{
+    static struct option named[sizeof longopts / sizeof longopts[0]];
+    if (strcmp(cmd, "verify") != 0 && strcmp(cmd, "restore") != 0)
+        return longopts;
+    memcpy(named, longopts, sizeof named);
+    for (size_t i = 0; named[i].name; i++)
+        if (named[i].val == OPT_SNAPSHOT)
+            named[i] = (struct option){"snapshot", required_argument, NULL, OPT_SNAPSHOT_NAME};
+    return named;
+}
+
 /* The options after the command, then its arguments (c->args). */
-static int parse_args(int argc, char **argv, cli_t *c)
+static int parse_args(int argc, char **argv, const struct option *opts, cli_t *c)
 {
     int opt;
-    struct option opts[sizeof longopts / sizeof longopts[0]];
-    memcpy(opts, longopts, sizeof opts);
-    /* restore --snapshot NAME says which; run --snapshot takes one. */
-    for (size_t i = 0; c->restore && opts[i].name; i++)
-        if (opts[i].val == OPT_SNAPSHOT)
-            opts[i] = (struct option){"snapshot", required_argument, NULL, OPT_SNAPSHOT_NAME};
     while ((opt = getopt_long(argc, argv, "m:s:r:n:vh", opts, NULL)) != -1) {
         if (opt == 'h') {
             usage(stdout);
@@ -454,10 +473,25 @@ static int finish(const cli_t *c, json_t *rep)
     return rc;
 }
 
+/* A verify writes nothing: options that would are refused (said, -1). */
+static int check_verify_options(const cli_t *c)
+{
+    const char *why = NULL;
+    if (c->delete || c->force_delete)
+        why = "verify writes nothing: --delete and --force-delete are for runs";
+    else if (ms_keep_any(&c->keep))
+        why = "verify removes nothing: --keep-* rules are for runs with --snapshot";
+    if (why)
+        fprintf(stderr, "multisync: %s\n", why);
+    return why ? -1 : 0;
+}
+
 /* Options that do not go together: said, and -1. */
 static int check_run_options(const cli_t *c)
 {
     const char *why = NULL;
+    if (c->verify)
+        return check_verify_options(c);
     if (c->force_delete && !c->delete &&!c->snapshot)
         why = "--force-delete goes with --delete (or --snapshot)";
     else if (c->snapshot && c->delete)
@@ -490,6 +524,8 @@ static int embedded(const cli_t *c, const char *src, const char *dst)
                             .restore_snapshot = c->snapshot_name,
                             .force = c->force,
                             .keep = c->keep,
+                            .verify = c->verify,
+                            .verify_snapshot = c->snapshot_name,
                             .worker_wait_s = c->worker_wait_s,
                             .attempts = c->attempts,
                             .retry_delay_ms = (int)c->retry_delay_ms,
@@ -735,6 +771,8 @@ static int wait_for_run(ms_client_t *cl, uint64_t run_id, ms_msg_t *ans, const c
 
 static uint32_t run_flags(const cli_t *c)
 {
+    if (c->verify)
+        return MS_RUN_VERIFY;
     return (c->delete ? MS_RUN_DELETE : 0) | (c->force_delete ? MS_RUN_FORCE_DELETE : 0) |
            (c->snapshot ? MS_RUN_SNAPSHOT : 0);
 }
@@ -750,6 +788,9 @@ static int fill_run_request(const cli_t *c, ms_msg_t *req)
     req->u.run.keep_weekly = c->keep.weekly;
     req->u.run.keep_monthly = c->keep.monthly;
     req->u.run.keep_yearly = c->keep.yearly;
+    req->u.run.snapshot = (char *)c->snapshot_name;
+    if (c->verify && check_verify_options(c) != 0)
+        return -1;
     if (c->n_args == 1) {
         req->u.run.set = c->args[0]; /* the set may mirror deletions, or take snapshots */
         return 0;
@@ -998,14 +1039,15 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[1];
     c.restore = strcmp(cmd, "restore") == 0;
-    if (parse_args(argc - 1, argv + 1, &c) != 0) {
+    c.verify = strcmp(cmd, "verify") == 0;
+    if (parse_args(argc - 1, argv + 1, options_of(cmd), &c) != 0) {
         usage(stderr);
         goto out;
     }
     /* Without -v the report says what failed; the daemons' logs would repeat it. */
     ms_log_init("multisync", c.verbose ? MS_LOG_INFO : MS_LOG_ERROR);
     ms_signal_install();
-    if (strcmp(cmd, "run") == 0)
+    if (strcmp(cmd, "run") == 0 || c.verify)
         rc = c.master ? run_remote(&c) : run_embedded(&c);
     else if (strcmp(cmd, "status") == 0)
         rc = status(&c);
@@ -1021,8 +1063,8 @@ int main(int argc, char **argv)
         rc = restore(&c);
     else
         fprintf(stderr,
-                "multisync: unknown command '%s' (run, status, history, report, snapshots, "
-                "restore, keygen)\n",
+                "multisync: unknown command '%s' (run, verify, status, history, report, "
+                "snapshots, restore, keygen)\n",
                 cmd);
 out:
     ms_config_free(&c.cfg);

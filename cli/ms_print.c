@@ -128,15 +128,23 @@ static void print_totals(const json_t *rep, const json_t *tot, FILE *out)
 {
     char b1[32], b2[32], b3[32];
     double wall = num(rep, "wall_seconds");
+    const json_t *verify = json_object_get(rep, "verify");
     fprintf(out, "\nrun %.0f: %s  %.0f tasks, %.0f ok, %.0f failed", num(rep, "run_id"),
             str(rep, "status"), num(tot, "tasks"), num(tot, "ok"), num(tot, "failed"));
+    if (verify)
+        fprintf(out, ", %.0f differ", num(verify, "differs"));
     if (num(tot, "vanished") > 0)
         fprintf(out, ", %.0f vanished from the source", num(tot, "vanished"));
     fputc('\n', out);
-    fprintf(out, "wall time %.2f s, %.0f files, %s total, %s transferred (%s/s)\n", wall,
-            num(tot, "files"), human_bytes(num(tot, "bytes_total"), b1, sizeof b1),
-            human_bytes(num(tot, "bytes_transferred"), b2, sizeof b2),
-            human_bytes(num(tot, "throughput_bps"), b3, sizeof b3));
+    /* A verify transfers nothing: what it costs is what it read. */
+    double moved = verify ? num(tot, "bytes_read") : num(tot, "bytes_transferred");
+    fprintf(out, "wall time %.2f s, %.0f files, %s total, %s %s (%s/s)\n", wall, num(tot, "files"),
+            human_bytes(num(tot, "bytes_total"), b1, sizeof b1), human_bytes(moved, b2, sizeof b2),
+            verify ? "read" : "transferred",
+            human_bytes(!verify    ? num(tot, "throughput_bps")
+                        : wall > 0 ? moved / wall
+                                   : 0,
+                        b3, sizeof b3));
     fprintf(out, "cpu %.2f s user + %.2f s sys, parallel efficiency %.0f%% of %.0f slots\n",
             num(tot, "cpu_user_s"), num(tot, "cpu_sys_s"), 100.0 * num(tot, "parallel_efficiency"),
             num(tot, "slots"));
@@ -189,6 +197,36 @@ static const char *one_line(const json_t *t, char *msg, size_t size)
     return esc(msg);
 }
 
+/* A verify's row that differs: the paths it lists, one a line. */
+static void print_differs(const json_t *t, FILE *out)
+{
+    char name[1024], line[4096];
+    const char *msg = raw(t, "message"), *nl = strchr(msg, '\n');
+    double paths = num(t, "paths");
+    ms_log_safe(raw(t, "project"), name, sizeof name);
+    fprintf(out, "DIFFERS %s: %.0f path%s\n", name, paths, paths == 1 ? "" : "s");
+    for (const char *p = nl ? nl + 1 : ""; *p;) {
+        size_t n = strcspn(p, "\n");
+        snprintf(line, sizeof line, "%.*s", (int)n, p);
+        fprintf(out, "  %s\n", esc(line));
+        p += n + (p[n] == '\n');
+    }
+}
+
+/* A verify's last word: how many projects and paths differ, what was read. */
+static void print_verify(const json_t *rep, FILE *out)
+{
+    const json_t *v = json_object_get(rep, "verify"), *tot = json_object_get(rep, "totals");
+    char b1[32], snap[128] = "";
+    if (!json_is_object(v))
+        return;
+    if (json_is_string(json_object_get(v, "snapshot")))
+        snprintf(snap, sizeof snap, " of snapshot %s", str(v, "snapshot"));
+    fprintf(out, "verify%s: %.0f of %.0f projects differ (%.0f path%s); %s read\n", snap,
+            num(v, "differs"), num(tot, "tasks"), num(v, "paths"), num(v, "paths") == 1 ? "" : "s",
+            human_bytes(num(tot, "bytes_read"), b1, sizeof b1));
+}
+
 static void print_failure(const json_t *t, FILE *err)
 {
     char name[1024], msg[4096];
@@ -233,6 +271,8 @@ int ms_print_report(const json_t *rep, FILE *out, FILE *err)
         } else if (strcmp(status, "ok") == 0 || strcmp(status, "vanished") == 0 ||
                    strcmp(status, "removed") == 0) {
             print_note(t, out);
+        } else if (strcmp(status, "differs") == 0) {
+            print_differs(t, out);
         } else {
             char name[1024];
             ms_log_safe(raw(t, "project"), name, sizeof name);
@@ -241,6 +281,7 @@ int ms_print_report(const json_t *rep, FILE *out, FILE *err)
             failed++;
         }
     }
+    print_verify(rep, out);
     return failed;
 }
 
@@ -385,12 +426,13 @@ void ms_print_history(const json_t *history, FILE *out)
     size_t i;
     const json_t *r;
     char wall[32], b1[32], src[64];
-    fprintf(out, "%-6s %-8s %-20s %9s %6s %6s %10s  %s\n", "RUN", "STATUS", "STARTED", "WALL",
-            "TASKS", "FAILED", "BYTES", "SET / SOURCE");
+    fprintf(out, "%-6s %-8s %-8s %-20s %9s %6s %6s %10s  %s\n", "RUN", "KIND", "STATUS", "STARTED",
+            "WALL", "TASKS", "FAILED", "BYTES", "SET / SOURCE");
     json_array_foreach(history, i, r)
     {
-        fprintf(out, "%-6.0f %-8s %-20s %9s %6.0f %6.0f %10s  %s\n", num(r, "run_id"),
-                str(r, "status"), str(r, "started"), hms(num(r, "wall_seconds"), wall, sizeof wall),
+        fprintf(out, "%-6.0f %-8s %-8s %-20s %9s %6.0f %6.0f %10s  %s\n", num(r, "run_id"),
+                str(r, "kind"), str(r, "status"), str(r, "started"),
+                hms(num(r, "wall_seconds"), wall, sizeof wall),
                 num(r, "tasks"), num(r, "failed"),
                 human_bytes(num(r, "bytes_total"), b1, sizeof b1),
                 json_is_string(json_object_get(r, "set"))

@@ -109,12 +109,75 @@ static void the_snapshot_listing_marks_latest_and_dashes_what_a_run_left_no_figu
     json_decref(list);
 }
 
+/* ms_print_report of rep into out and err (NUL-terminated); returns it. */
+static int print_report(const json_t *rep, char **out, char **err)
+{
+    size_t out_len = 0, err_len = 0;
+    FILE *fo = open_memstream(out, &out_len), *fe = open_memstream(err, &err_len);
+    int rc = ms_print_report(rep, fo, fe);
+    fclose(fo);
+    fclose(fe);
+    return rc;
+}
+
+static void a_verify_report_lists_each_project_s_differences_then_a_summary(void **state)
+{
+    (void)state;
+    json_t *rep = json_loads(
+        "{\"run_id\": 4, \"status\": \"failed\", \"kind\": \"verify\", \"wall_seconds\": 2.0,"
+        " \"totals\": {\"tasks\": 3, \"ok\": 1, \"failed\": 0, \"bytes_read\": 1288490189},"
+        " \"verify\": {\"snapshot\": \"2026-12-07T021500Z\", \"differs\": 2, \"paths\": 3},"
+        " \"tasks\": ["
+        "  {\"project\": \"alpha\", \"host\": \"h\", \"status\": \"differs\", \"paths\": 2,"
+        "   \"message\": \"2 paths differ:\\n>fc........ alpha/a\\u001b[2J\\n*deleting   "
+        "alpha/old\\n\"},"
+        "  {\"project\": \"beta\", \"host\": \"h\", \"status\": \"differs\", \"paths\": 1,"
+        "   \"message\": \"1 path differs:\\nbeta/: missing from the backup\"},"
+        "  {\"project\": \"gamma\", \"host\": \"h\", \"status\": \"ok\", \"message\": \"\"}]}",
+        0, NULL);
+    assert_non_null(rep);
+    char *out = NULL, *err = NULL;
+    assert_int_equal(print_report(rep, &out, &err), 0); /* differences are no failed task */
+    assert_false(has_control(out, strlen(out)));
+    assert_non_null(strstr(out, "DIFFERS alpha: 2 paths\n"
+                                "  >fc........ alpha/a\\x1b[2J\n"
+                                "  *deleting   alpha/old\n"
+                                "DIFFERS beta: 1 path\n"
+                                "  beta/: missing from the backup\n"));
+    assert_non_null(strstr(out, "verify of snapshot 2026-12-07T021500Z: 2 of 3 projects differ "
+                                "(3 paths); 1.2 GiB read\n"));
+    assert_null(strstr(out, "gamma:"));
+    assert_string_equal(err, "");
+    free(out);
+    free(err);
+    json_decref(rep);
+}
+
+static void history_says_each_run_s_kind(void **state)
+{
+    (void)state;
+    json_t *h = json_loads("[{\"run_id\": 2, \"kind\": \"verify\", \"status\": \"ok\","
+                           " \"source\": \"/src\"}]",
+                           0, NULL);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ms_print_history(h, f);
+    fclose(f);
+    assert_non_null(strstr(text, "KIND"));
+    assert_non_null(strstr(text, "2      verify   ok "));
+    free(text);
+    json_decref(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(status_and_report_printers_escape_control_bytes),
         cmocka_unit_test(
             the_snapshot_listing_marks_latest_and_dashes_what_a_run_left_no_figure_for),
+        cmocka_unit_test(a_verify_report_lists_each_project_s_differences_then_a_summary),
+        cmocka_unit_test(history_says_each_run_s_kind),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
