@@ -98,11 +98,13 @@ static const char *const stmt_sql[ST_COUNT] = {
     /* Every result of a run, summed per host that produced it. */
     [ST_HOST_CPU] = "SELECT host, SUM(cpu_user_s + cpu_sys_s), SUM(seconds) FROM attempts"
                     " WHERE run_id = ?1 AND has_result = 1 AND seconds > 0 GROUP BY host",
-    /* A split project's chunks add up: its bytes, and the work it took. */
+    /* A split project's chunks add up: its bytes, and the work it took.
+     * From the last run of the same kind: a verify reads every byte, a
+     * copy only what changed. */
     [ST_PRIOR] = "SELECT project, SUM(bytes_total), SUM(seconds), SUM(files) FROM tasks"
                  " WHERE state = ?4"
                  " AND run_id = (SELECT MAX(id) FROM runs WHERE source = ?1 AND dest = ?2"
-                 " AND finished = 1 AND id != ?3) GROUP BY project",
+                 " AND finished = 1 AND id != ?3 AND (flags & ?5) = ?6) GROUP BY project",
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_SAVEPOINT] = "SAVEPOINT ms_op",
@@ -1150,6 +1152,8 @@ int ms_catalog_prior_sizes(ms_catalog_t *c, ms_runrec_t *r, char *err, size_t er
     sqlite3_bind_blob(s, 2, r->dest, (int)strlen(r->dest), SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 3, (sqlite3_int64)r->id);
     sqlite3_bind_int(s, 4, MS_TS_OK);
+    sqlite3_bind_int(s, 5, MS_RUN_VERIFY);
+    sqlite3_bind_int(s, 6, (int)(r->flags & MS_RUN_VERIFY));
     int rc = apply_prior(r, s, by_name, r->n_tasks) == SQLITE_DONE
                  ? 0
                  : db_err(c, err, errlen, "sizes of the previous run");

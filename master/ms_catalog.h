@@ -104,8 +104,9 @@ int ms_catalog_load_runs(ms_catalog_t *c, int unfinished_only, size_t limit, ms_
 /*
  * Set each task's expected_bytes and expected_seconds to its project's size
  * and duration in the newest finished run with the same source and
- * destination, and expected_known (left 0 for a project that was not
- * there). Returns 0, or -1 with err set.
+ * destination and of the same kind (a verify after a verify, a copy after a
+ * copy: a verify reads every byte), and expected_known (left 0 for a
+ * project that was not there). Returns 0, or -1 with err set.
  */
 int ms_catalog_prior_sizes(ms_catalog_t *c, ms_runrec_t *r, char *err, size_t errlen);
 

@@ -855,6 +855,57 @@ static void test_cheap_task_updates_store_what_whole_saves_store(void **state)
     ms_catalog_close(&c);
 }
 
+/* Run id of kind flags, its projects "a" and "b" finished ok at attempt
+ * attempts (a verify's figures then differ from a copy's: result_for),
+ * saved. */
+static void save_run_of_kind(ms_catalog_t *c, uint64_t id, uint32_t flags, uint32_t attempts)
+{
+    char err[512];
+    const char *projects[] = {"a", "b", NULL};
+    ms_runrec_t *r = new_run(id, NULL, projects);
+    r->flags = flags;
+    assert_int_equal(ms_catalog_save_run(c, r, err, sizeof err), 0);
+    for (size_t i = 0; i < r->n_tasks; i++) {
+        ms_run_at(r, i)->attempts = attempts - 1;
+        dispatch(c, ms_run_at(r, i), "w1", "h1");
+        finish(c, ms_run_at(r, i), 0, "");
+    }
+    assert_int_equal(ms_catalog_save_run_end(c, r, err, sizeof err), 0);
+    ms_run_destroy(&r);
+}
+
+/* The expected seconds of project "a" (task 0) in a new run of kind flags:
+ * 1.25 + attempts of the run they come from (result_for). */
+static double expected_a(fx_t *fx, ms_catalog_t *c, uint64_t id, uint32_t flags, int *known)
+{
+    const char *projects[] = {"a", NULL};
+    ms_runrec_t *r = new_run(id, NULL, projects);
+    r->flags = flags;
+    assert_int_equal(ms_catalog_prior_sizes(c, r, fx->err, sizeof fx->err), 0);
+    *known = ms_run_at(r, 0)->expected_known;
+    double secs = ms_run_at(r, 0)->expected_seconds;
+    ms_run_destroy(&r);
+    return secs;
+}
+
+static void test_sizes_come_from_the_last_run_of_the_same_kind(void **state)
+{
+    fx_t *fx = *state;
+    ms_catalog_t *c = open_ok(fx);
+    int known = 0;
+    save_run_of_kind(c, 1, MS_RUN_VERIFY, 2);
+    expected_a(fx, c, 2, 0, &known);
+    assert_false(known); /* a copy does not expect what a verify took */
+    assert_true(expected_a(fx, c, 3, MS_RUN_VERIFY, &known) == 1.25 + 2);
+    assert_true(known);
+    save_run_of_kind(c, 4, MS_RUN_SNAPSHOT, 1);
+    assert_true(expected_a(fx, c, 5, MS_RUN_DELETE, &known) == 1.25 + 1);
+    assert_true(known); /* a mirror's after a snapshot's: both copies */
+    /* the verify of run 1, not the copy of run 4 */
+    assert_true(expected_a(fx, c, 6, MS_RUN_VERIFY, &known) == 1.25 + 2);
+    ms_catalog_close(&c);
+}
+
 static void test_closing_null_or_twice_is_harmless(void **state)
 {
     fx_t *fx = *state;
@@ -880,6 +931,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_a_crash_before_commit_loses_only_the_uncommitted_writes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sizes_come_from_the_last_run_of_the_same_kind, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_nested_begin_and_commit_without_begin_are_errors,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_saving_the_end_of_an_unknown_run_is_an_error, setup,
