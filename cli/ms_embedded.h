@@ -19,18 +19,16 @@ typedef struct {
     const char *rsync;  /* NULL: rsync */
     char *const *rsync_opts;
     size_t n_rsync_opts;
-    int verbose;                 /* show the daemons' info logs */
-    int delete;                  /* mirror deletions (rsync --delete-delay) */
-    int force_delete;            /* remove gone projects' backups even above a quarter */
-    int snapshot;                /* a point-in-time snapshot (ms_snap.h), not a mirror */
-    ms_keep_t keep;              /* with snapshot: retention once it is complete */
-    int verify;                  /* compare SRC with the backup in DST, writing nothing */
-    const char *verify_snapshot; /* with verify: "NAME" or "latest"; NULL: latest, or a mirror */
-    unsigned worker_wait_s;      /* 0: 600 */
-    unsigned attempts;           /* 0: 3 */
-    int retry_delay_ms;          /* 0: 1000 */
-    unsigned task_timeout_s;     /* 0: none */
-    unsigned split_min_mb;       /* 0: 32 */
+    int verbose;             /* show the daemons' info logs */
+    int delete;              /* mirror deletions (rsync --delete-delay) */
+    int force_delete;        /* remove gone projects' backups even above a quarter */
+    int snapshot;            /* a point-in-time snapshot (ms_snap.h), not a mirror */
+    ms_keep_t keep;          /* with snapshot: retention once it is complete */
+    unsigned worker_wait_s;  /* 0: 600 */
+    unsigned attempts;       /* 0: 3 */
+    int retry_delay_ms;      /* 0: 1000 */
+    unsigned task_timeout_s; /* 0: none */
+    unsigned split_min_mb;   /* 0: 32 */
     int no_split;
     int heartbeat_ms; /* 0: MS_HEARTBEAT_MS */
     FILE *progress;   /* a terminal for the live progress line, or NULL */
@@ -41,13 +39,19 @@ typedef struct {
     const char *restore_path;
     const char *restore_snapshot;
     int force;
+    /* Verify instead: compare SRC with the backup in DST, writing nothing;
+     * in a destination of snapshots, the one verify_snapshot names ("NAME"
+     * or "latest"; NULL: latest). */
+    int verify;
+    const char *verify_snapshot;
 } ms_embedded_opts_t;
 
 /*
- * Run the backup (or its verify). Returns the report (new reference), which may describe a
- * run cut short by SIGINT/SIGTERM (its status is then "interrupted": the
- * worker stopped its rsyncs, finished tasks are listed as done), or NULL
- * with err set when the run could not start or its worker died.
+ * Run the backup (or verify it). Returns the report (new reference), which
+ * may describe a run cut short by SIGINT/SIGTERM (its status is then
+ * "interrupted": the worker stopped its rsyncs, finished tasks are listed
+ * as done), or NULL with err set when the run could not start or its
+ * worker died.
  */
 json_t *ms_embedded_run(const ms_embedded_opts_t *o, char *err, size_t errlen);
 

@@ -36,6 +36,7 @@
 #define OUT_KEEP ((size_t)64 * 1024) /* tail of stdout: the --stats block is at the end */
 #define ERR_KEEP ((size_t)16 * 1024) /* tail of stderr */
 #define MSG_TAIL 2048                /* stderr bytes that go into a result message */
+#define MSG_MAX (MS_ITEMIZE_BYTES + MSG_TAIL + 1024) /* a result's message, whole */
 #define READ_CHUNK 16384
 #define READS_PER_CALL 16 /* bound the time one noisy child takes per call */
 #define EXEC_FAILED 127   /* exit status of a child that could not exec */
@@ -57,14 +58,14 @@ struct ms_child {
     bool reaped, finished;
     uint64_t seq; /* finish order, so results come out first finished first */
     struct timespec started;
-    double timeout_s;        /* kill it when it has run this long; 0: never */
-    char why[128];           /* why the pool killed it, for the message */
-    struct timespec term_at; /* when it got SIGTERM from the pool; 0: not yet */
-    uint64_t bytes_done;     /* from rsync's --info=progress2 lines */
-    ms_result_t res;         /* res.message stays NULL: msg is copied on collection */
-    char msg[MS_ITEMIZE_BYTES + MSG_TAIL + 1024]; /* note + why + tail, or what differs */
-    bool verify;                                  /* MS_TASK_VERIFY: items counts the differences */
-    ms_rsync_itemize_t items;
+    double timeout_s;         /* kill it when it has run this long; 0: never */
+    char why[128];            /* why the pool killed it, for the message */
+    struct timespec term_at;  /* when it got SIGTERM from the pool; 0: not yet */
+    uint64_t bytes_done;      /* from rsync's --info=progress2 lines */
+    ms_result_t res;          /* res.message stays NULL: msg is copied on collection */
+    char msg[MSG_MAX];        /* note + why + tail, or a verify's differences */
+    bool verify;              /* MS_TASK_VERIFY: items reads its differences */
+    ms_rsync_itemize_t items; /* a verify's itemize lines, read as they stream */
     char note[768];       /* what the worker did besides rsync: links replaced, backups removed */
     int32_t refused_exit; /* rsync succeeded but the task fails with this (pruning refused) */
     char dst_path[1024];  /* the destination folder, named in messages for DST_FD_PATH */
@@ -436,7 +437,7 @@ static int plan_prune(launch_t *l, struct ms_child *c, char *err, size_t errlen)
  * difference found, as a verify task's message says it. */
 static int missing_in_backup(char *err, size_t errlen)
 {
-    char what[1024];
+    char what[MS_MAX_PATH + 64];
 
     snprintf(what, sizeof what, "%s", err);
     ms_errf(err, errlen, "1 path differs:\n%s", what);
