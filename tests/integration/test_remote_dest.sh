@@ -35,4 +35,18 @@ for i in 1 2 3 4; do make_file "$T/src/big/part$i/blob" 1500000; done
 grep -q "split into" "$T/err3" && fail "a project was split for a remote destination"
 jq_check "$T/r3.json" '.status == "ok" and ([.tasks[] | has("chunks")] | any | not)' "no chunks"
 same_tree "$T/src" "$T/module/prod"
+
+note "verify of a remote backup: clean, then a changed byte named from the backup's root"
+"$BIN/multisync" verify --report "$T/v1.json" "$T/src" "$DST" >"$T/vout1" 2>&1 ||
+    fail "verify of the remote backup exited $?: $(tail -5 "$T/vout1")"
+jq_check "$T/v1.json" '.kind == "verify" and .verify.differs == 0' "the remote verify found differences"
+printf X | dd of="$T/module/prod/alpha/f2.bin" bs=1 seek=10 conv=notrunc status=none
+touch -r "$T/src/alpha/f2.bin" "$T/module/prod/alpha/f2.bin"
+rc=0
+"$BIN/multisync" verify --report "$T/v2.json" "$T/src" "$DST" >"$T/vout2" 2>&1 || rc=$?
+((rc == 1)) || fail "verify of a changed remote backup exited $rc"
+jq_check "$T/v2.json" '[.tasks[] | select(.status == "differs") | .message] == ["1 path differs:\n<fc........ alpha/f2.bin\n"]' \
+    "the remote verify does not name alpha/f2.bin alone: $(jq -c '[.tasks[].message]' "$T/v2.json")"
+"$BIN/multisync" verify --snapshot latest "$T/src" "$DST" >"$T/vout3" 2>&1 && fail "--snapshot on a remote was taken"
+grep -q "not in the rsync remote" "$T/vout3" || fail "unclear refusal: $(cat "$T/vout3")"
 echo ok
