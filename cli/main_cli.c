@@ -35,6 +35,15 @@
 #define MASTER_ANSWER_MS 10000
 #define WAIT_AGAIN_MS 2000
 
+static void usage_verify(FILE *f)
+{
+    fprintf(f, "verify: compare every project of SRC with its backup in DST by content\n"
+               "(rsync -a -c -n: checksums of both sides, every file read whole), writing\n"
+               "nothing, and list every path that differs. In a destination of snapshots,\n"
+               "the latest one, or --snapshot NAME. Exit status 0 when nothing differs.\n"
+               "\n");
+}
+
 static void usage_restore(FILE *f)
 {
     fprintf(f, "snapshots: list the snapshots of a backup (DST read here; SET: its destination,\n"
@@ -51,32 +60,9 @@ static void usage_restore(FILE *f)
                "\n");
 }
 
-static void usage(FILE *f)
+static void usage_options(FILE *f)
 {
-    fprintf(f, "usage: multisync run [options] SRC DST\n"
-               "       multisync run --master EP [options] SRC DST\n"
-               "       multisync run --master EP [options] SET\n"
-               "       multisync status --master EP [--json]\n"
-               "       multisync history --master EP [--json] [-n N]\n"
-               "       multisync report RUN_ID --master EP [--json]\n"
-               "       multisync verify [options] SRC DST [--snapshot NAME|latest]\n"
-               "       multisync verify --master EP [options] SRC DST|SET [--snapshot NAME|latest]\n"
-               "       multisync snapshots DST [--json]\n"
-               "       multisync snapshots --master EP SET [--json]\n"
-               "       multisync restore [options] DST PROJECT[/PATH] --to DIR\n"
-               "       multisync restore --master EP [options] SET|DST PROJECT[/PATH] --to DIR\n"
-               "       multisync keygen NAME\n"
-               "\n"
-               "run: copy every folder of SRC to DST/<name>/ (and the files lying in SRC\n"
-               "itself to DST/), one rsync per folder, in parallel. Without --master, an\n"
-               "embedded master and a local worker do it on this machine.\n"
-               "\n"
-               "verify: compare every project of SRC with its backup in DST by content\n"
-               "(rsync -a -c -n: checksums of both sides, every file read whole), writing\n"
-               "nothing, and list every path that differs. In a destination of snapshots,\n"
-               "the latest one, or --snapshot NAME. Exit status 0 when nothing differs.\n"
-               "\n"
-               "  -m, --master EP        control endpoint of a running multisync-master\n"
+    fprintf(f, "  -m, --master EP        control endpoint of a running multisync-master\n"
                "  -s, --slots N          parallel rsyncs (embedded; default: number of cores)\n"
                "  -r, --report FILE      also write the report as JSON to FILE\n"
                "      --delete           mirror deletions (rsync --delete-delay); refused for a\n"
@@ -105,6 +91,31 @@ static void usage(FILE *f)
                "      --master-key FILE  the master's public key (.pub)\n"
                "      --insecure         allow a plaintext tcp:// control endpoint\n"
                "\n");
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: multisync run [options] SRC DST\n"
+            "       multisync run --master EP [options] SRC DST\n"
+            "       multisync run --master EP [options] SET\n"
+            "       multisync status --master EP [--json]\n"
+            "       multisync history --master EP [--json] [-n N]\n"
+            "       multisync report RUN_ID --master EP [--json]\n"
+            "       multisync verify [options] SRC DST [--snapshot NAME|latest]\n"
+            "       multisync verify --master EP [options] SRC DST|SET [--snapshot NAME|latest]\n"
+            "       multisync snapshots DST [--json]\n"
+            "       multisync snapshots --master EP SET [--json]\n"
+            "       multisync restore [options] DST PROJECT[/PATH] --to DIR\n"
+            "       multisync restore --master EP [options] SET|DST PROJECT[/PATH] --to DIR\n"
+            "       multisync keygen NAME\n"
+            "\n"
+            "run: copy every folder of SRC to DST/<name>/ (and the files lying in SRC\n"
+            "itself to DST/), one rsync per folder, in parallel. Without --master, an\n"
+            "embedded master and a local worker do it on this machine.\n"
+            "\n");
+    usage_options(f);
+    usage_verify(f);
     usage_restore(f);
     fprintf(f, "keygen NAME: write a CURVE key pair, NAME.key (secret, mode 0600) and NAME.pub.\n"
                "  -h, --help             this text\n"

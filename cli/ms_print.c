@@ -432,8 +432,7 @@ void ms_print_history(const json_t *history, FILE *out)
     {
         fprintf(out, "%-6.0f %-8s %-8s %-20s %9s %6.0f %6.0f %10s  %s\n", num(r, "run_id"),
                 str(r, "kind"), str(r, "status"), str(r, "started"),
-                hms(num(r, "wall_seconds"), wall, sizeof wall),
-                num(r, "tasks"), num(r, "failed"),
+                hms(num(r, "wall_seconds"), wall, sizeof wall), num(r, "tasks"), num(r, "failed"),
                 human_bytes(num(r, "bytes_total"), b1, sizeof b1),
                 json_is_string(json_object_get(r, "set"))
                     ? str(r, "set")

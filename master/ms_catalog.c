@@ -1051,7 +1051,8 @@ static void add_snapshot(json_t *entry, sqlite3_stmt *s, int col)
 static json_t *history_entry(sqlite3_stmt *s)
 {
     json_t *entry = history_row(s);
-    if ((uint64_t)sqlite3_column_int64(s, 12) & MS_RUN_SNAPSHOT) /* a verify's is the compared one */
+    if ((uint64_t)sqlite3_column_int64(s, 12) &
+        MS_RUN_SNAPSHOT) /* a verify's is the compared one */
         add_snapshot(entry, s, 11);
     return entry;
 }

@@ -348,8 +348,8 @@ int ms_master_start_run(ms_master_t *m, const ms_run_req_t *req, uint64_t *run_i
     *run_id = r->id;
     ms_info("run %llu started: %s%s %s %s%s%s, %zu tasks%s%s%s%s", (unsigned long long)r->id,
             (r->flags & MS_RUN_RESTORE) ? "restore from " : "", r->source,
-            (r->flags & MS_RUN_VERIFY) ? "verified against" : "->", r->dest,
-            r->snap ? "/" : "", r->snap ? r->snap->name : "", r->n_tasks,
+            (r->flags & MS_RUN_VERIFY) ? "verified against" : "->", r->dest, r->snap ? "/" : "",
+            r->snap ? r->snap->name : "", r->n_tasks,
             (r->flags & MS_RUN_DELETE) ? ", mirroring deletions" : "",
             (r->flags & MS_RUN_FORCE_DELETE) ? " (forced)" : "",
             r->snap && r->snap->link ? ", linking to " : "",

@@ -124,7 +124,7 @@ static uint32_t task_place(const ms_runrec_t *run, const ms_trec_t *t, char *sna
     if ((t->flags & MS_TASK_TOP) && exact && run->n_failed == 0)
         flags |= MS_TASK_PRUNE | ((run->flags & MS_RUN_FORCE_DELETE) ? MS_TASK_FORCE : 0);
     if (t->flags & MS_TASK_REMOVE) { /* no rsync: its folder of t->sub goes; project "": all
-                                       * that is left of it */
+                                      * that is left of it */
         snprintf(snap, snaplen, "%s", t->sub ? t->sub : "");
         *link = "";
         return MS_TASK_REMOVE | (t->project[0] ? 0 : MS_TASK_TOP);

@@ -81,6 +81,8 @@ unsigned ms_pool_slots(const ms_pool_t *p);
 #define MS_POOL_VANISHED 1
 #define MS_POOL_DIFFERS 2
 
+int ms_pool_start(ms_pool_t *p, const ms_task_t *t, char *err, size_t errlen);
+
 /* How the worker's program is asked to remove a tree in its working folder
  * (a task with MS_TASK_REMOVE): `multisync-worker --remove-tree NAME`. It
  * prints "Number of files: N" (the entries removed, in rsync's --stats
@@ -90,8 +92,6 @@ unsigned ms_pool_slots(const ms_pool_t *p);
 /* That program's work: remove NAME in the working folder (ms_snap_rmtree).
  * Returns its exit status. */
 int ms_pool_remove_tree_main(const char *name);
-
-int ms_pool_start(ms_pool_t *p, const ms_task_t *t, char *err, size_t errlen);
 
 /*
  * Fill fds (room for max entries) with the descriptors to poll for POLLIN.
