@@ -19,7 +19,7 @@
 #include "ms_utf8.h"
 #include "ms_split.h"
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 #define BUSY_TIMEOUT_MS 5000
 #define MAX_TASKS (1 << 24) /* a stored count above this is corruption */
 
@@ -32,6 +32,13 @@
     " exit_code INTEGER, term_signal INTEGER, seconds REAL, files INTEGER, bytes_total INTEGER,"   \
     " bytes_transferred INTEGER, cpu_user_s REAL, cpu_sys_s REAL, max_rss_kb INTEGER,"             \
     " read_bytes INTEGER, write_bytes INTEGER, message BLOB,"
+
+#define FP_DDL                                                                                     \
+    "CREATE TABLE fingerprints ("                                                                  \
+    " source BLOB NOT NULL, dest BLOB NOT NULL, project BLOB NOT NULL, part BLOB NOT NULL,"        \
+    " fp TEXT NOT NULL, opts TEXT NOT NULL, snap TEXT, run_id INTEGER NOT NULL,"                   \
+    " files INTEGER NOT NULL, bytes INTEGER NOT NULL,"                                             \
+    " PRIMARY KEY (source, dest, project, part));"
 
 static const char *const schema_sql =
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
@@ -54,8 +61,8 @@ static const char *const schema_sql =
     "CREATE TABLE run_workers ("
     " run_id INTEGER NOT NULL, idx INTEGER NOT NULL, worker_id BLOB NOT NULL,"
     " host BLOB NOT NULL, slots INTEGER NOT NULL, tasks INTEGER NOT NULL,"
-    " PRIMARY KEY (run_id, idx));"
-    "INSERT INTO meta (key, value) VALUES ('schema_version', 3);";
+    " PRIMARY KEY (run_id, idx));" FP_DDL
+    "INSERT INTO meta (key, value) VALUES ('schema_version', 4);";
 
 /* From schema 1 (no split projects): a chunk's parent and its paths. */
 static const char *const upgrade_1_sql =
@@ -66,6 +73,10 @@ static const char *const upgrade_1_sql =
 /* From schema 2 (mirrors only): a snapshot run's snapshot (ms_run_snap_json). */
 static const char *const upgrade_2_sql = "ALTER TABLE runs ADD COLUMN snap BLOB;"
                                          "UPDATE meta SET value = 3 WHERE key = 'schema_version';";
+
+/* From schema 3: what each project looked like at its last copy (ms_fp.h). */
+static const char *const upgrade_3_sql =
+    FP_DDL "UPDATE meta SET value = 4 WHERE key = 'schema_version';";
 
 enum {
     ST_BEGIN,
@@ -91,10 +102,23 @@ enum {
     ST_ATTEMPTS_GET,
     ST_PRIOR,
     ST_HOST_CPU,
+    ST_FP_PUT,
+    ST_FP_GET,
+    ST_SINCE_FULL,
     ST_COUNT
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
+    [ST_FP_PUT] =
+        "INSERT OR REPLACE INTO fingerprints (source, dest, project, part, fp, opts, snap,"
+        " run_id, files, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_FP_GET] = "SELECT project, part, fp, opts, snap, run_id, files, bytes FROM fingerprints"
+                  " WHERE source = ?1 AND dest = ?2",
+    /* Backups (not verify, not restore) of source to dest finished since
+     * the last full one (?3: the kinds that are not backups). */
+    [ST_SINCE_FULL] = "SELECT COUNT(*) FROM runs WHERE source = ?1 AND dest = ?2 AND finished = 1"
+                      " AND (flags & ?3) = 0 AND id > COALESCE((SELECT MAX(id) FROM runs"
+                      " WHERE source = ?1 AND dest = ?2 AND (flags & ?4) != 0), 0)",
     /* Every result of a run, summed per host that produced it. */
     [ST_HOST_CPU] = "SELECT host, SUM(cpu_user_s + cpu_sys_s), SUM(seconds) FROM attempts"
                     " WHERE run_id = ?1 AND has_result = 1 AND seconds > 0 GROUP BY host",
@@ -279,6 +303,8 @@ static int check_version(ms_catalog_t *c, const char *path, char *err, size_t er
     if (v == 1 && sqlite3_exec(c->db, upgrade_1_sql, NULL, NULL, NULL) != SQLITE_OK)
         return db_err(c, err, errlen, path);
     if ((v == 1 || v == 2) && sqlite3_exec(c->db, upgrade_2_sql, NULL, NULL, NULL) != SQLITE_OK)
+        return db_err(c, err, errlen, path);
+    if (v <= 3 && v >= 1 && sqlite3_exec(c->db, upgrade_3_sql, NULL, NULL, NULL) != SQLITE_OK)
         return db_err(c, err, errlen, path);
     if (v < 1)
         return ms_errf(err, errlen, "catalog: %s: unknown schema version %lld", path, (long long)v);
@@ -1174,4 +1200,84 @@ int ms_catalog_checkpoint(ms_catalog_t *c, int *wal_pages, char *err, size_t err
     if (wal_pages)
         *wal_pages = log - done;
     return 0;
+}
+
+/* --- fingerprints ------------------------------------------------------ */
+
+int ms_catalog_fp_put(ms_catalog_t *c, const char *source, const char *dest,
+                      const ms_catalog_fp_t *rec, char *err, size_t errlen)
+{
+    char hex[MS_FP_HEX];
+    sqlite3_stmt *s = c->st[ST_FP_PUT];
+    ms_fp_hex(rec->fp, hex);
+    bind_bytes(s, 1, source);
+    bind_bytes(s, 2, dest);
+    bind_bytes(s, 3, rec->project);
+    bind_bytes(s, 4, rec->part);
+    sqlite3_bind_text(s, 5, hex, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 6, rec->opts, -1, SQLITE_TRANSIENT);
+    if (rec->snap)
+        sqlite3_bind_text(s, 7, rec->snap, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(s, 7);
+    sqlite3_bind_int64(s, 8, (sqlite3_int64)rec->run_id);
+    sqlite3_bind_int64(s, 9, (sqlite3_int64)rec->files);
+    sqlite3_bind_int64(s, 10, (sqlite3_int64)rec->bytes);
+    return step_done(c, ST_FP_PUT, "save a fingerprint", err, errlen);
+}
+
+/* The record in the current row of ST_FP_GET; -1 when it is malformed. */
+static int fp_row(sqlite3_stmt *s, ms_catalog_fp_t *rec)
+{
+    rec->project = col_str(s, 0);
+    rec->part = col_str(s, 1);
+    rec->opts = col_str(s, 3);
+    rec->snap = sqlite3_column_type(s, 4) == SQLITE_NULL ? NULL : col_str(s, 4);
+    rec->run_id = (uint64_t)sqlite3_column_int64(s, 5);
+    rec->files = (uint64_t)sqlite3_column_int64(s, 6);
+    rec->bytes = (uint64_t)sqlite3_column_int64(s, 7);
+    const char *hex = (const char *)sqlite3_column_text(s, 2);
+    return rec->project && rec->part && rec->opts && hex ? ms_fp_parse(hex, &rec->fp) : -1;
+}
+
+int ms_catalog_fp_each(ms_catalog_t *c, const char *source, const char *dest,
+                       int (*fn)(void *arg, const ms_catalog_fp_t *rec), void *arg, char *err,
+                       size_t errlen)
+{
+    sqlite3_stmt *s = c->st[ST_FP_GET];
+    int rc, stop = 0;
+    bind_bytes(s, 1, source);
+    bind_bytes(s, 2, dest);
+    while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        ms_catalog_fp_t rec;
+        if (fp_row(s, &rec) == 0) /* a malformed one: as if none (the copy runs) */
+            stop = fn(arg, &rec) != 0;
+    }
+    rc = stop || rc == SQLITE_DONE ? 0 : db_err(c, err, errlen, "fingerprints");
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return stop ? -1 : rc;
+}
+
+int ms_catalog_since_full(ms_catalog_t *c, const char *source, const char *dest, uint64_t *n,
+                          char *err, size_t errlen)
+{
+    sqlite3_stmt *s = c->st[ST_SINCE_FULL];
+    bind_bytes(s, 1, source);
+    bind_bytes(s, 2, dest);
+    sqlite3_bind_int(s, 3, (int)(MS_RUN_VERIFY | MS_RUN_RESTORE));
+    sqlite3_bind_int(s, 4, (int)MS_RUN_FULL);
+    int rc = sqlite3_step(s);
+    *n = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
+    rc = rc == SQLITE_ROW ? 0 : db_err(c, err, errlen, "runs since the last full one");
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc;
+}
+
+int ms_catalog_set_sync(ms_catalog_t *c, int full, char *err, size_t errlen)
+{
+    const char *sql = full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL";
+    return sqlite3_exec(c->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0
+                                                                   : db_err(c, err, errlen, sql);
 }

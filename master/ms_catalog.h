@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ms_fp.h"
 #include "ms_run.h"
 
 typedef struct ms_catalog ms_catalog_t;
@@ -125,5 +126,38 @@ json_t *ms_catalog_history(ms_catalog_t *c, size_t n, char *err, size_t errlen);
  * {attempt, worker, host, exit_code, signal, seconds, message}. */
 json_t *ms_catalog_attempts(ms_catalog_t *c, uint64_t run_id, uint64_t task_id, char *err,
                             size_t errlen);
+
+/*
+ * What a project (or one part of a split one: part is its key, "" for the
+ * whole project) looked like at its last successful copy from source to
+ * dest: its fingerprint (ms_fp.h), the worker's rsync options and version
+ * (opts, a hash), the snapshot it was copied into (NULL: a mirror), that
+ * run, and the walk's files and bytes. Strings are the catalog's, valid
+ * until the next call.
+ */
+typedef struct {
+    const char *project, *part, *opts, *snap;
+    ms_fp_t fp;
+    uint64_t run_id, files, bytes;
+} ms_catalog_fp_t;
+
+int ms_catalog_fp_put(ms_catalog_t *c, const char *source, const char *dest,
+                      const ms_catalog_fp_t *rec, char *err, size_t errlen);
+
+/* Call fn for each record of (source, dest); fn returns non-0 to stop (the
+ * call then returns -1). 0, or -1 with err. */
+int ms_catalog_fp_each(ms_catalog_t *c, const char *source, const char *dest,
+                       int (*fn)(void *arg, const ms_catalog_fp_t *rec), void *arg, char *err,
+                       size_t errlen);
+
+/* How many backups of source to dest finished since the last full one
+ * (MS_RUN_FULL; all of them when there was none). 0, or -1 with err. */
+int ms_catalog_since_full(ms_catalog_t *c, const char *source, const char *dest, uint64_t *n,
+                          char *err, size_t errlen);
+
+/* FULL (every commit synced) or NORMAL (the last commits may be lost on a
+ * power cut, the catalog stays whole): the embedded mode's state only
+ * saves work, and its commits must not cost a quiet night. */
+int ms_catalog_set_sync(ms_catalog_t *c, int full, char *err, size_t errlen);
 
 #endif

@@ -108,9 +108,12 @@ typedef enum {
 #define MS_RUN_RESTORE 0x10u
 /* With MS_RUN_RESTORE: write into a folder that is not empty. */
 #define MS_RUN_FORCE 0x20u
+/* A full pass: every project copied by rsync, none skipped as unchanged
+ * (--full, or every full_every-th run). */
+#define MS_RUN_FULL 0x40u
 #define MS_RUN_FLAGS_KNOWN                                                                         \
     (MS_RUN_DELETE | MS_RUN_FORCE_DELETE | MS_RUN_SNAPSHOT | MS_RUN_VERIFY | MS_RUN_RESTORE |      \
-     MS_RUN_FORCE)
+     MS_RUN_FORCE | MS_RUN_FULL)
 
 /* What a worker says of itself in HELLO: which of its roots are unrestricted. */
 #define MS_UNCONFINED_SOURCE 0x1u /* no allow_source: it reads any folder it is sent */
@@ -132,6 +135,9 @@ typedef enum {
 /* A verify task found differences between the source and the backup (its
  * message lists them): final, not retried. */
 #define MS_EXIT_DIFFERS (-4)
+/* A task not run: its fingerprint is the one of its last successful copy
+ * with the same options (the master's, no worker's: ms_unchanged.h). */
+#define MS_EXIT_UNCHANGED (-5)
 
 /* In a local destination root: the lock a run holds while it writes there
  * (flock; see ms_lock.h). The top task neither copies nor deletes it. */

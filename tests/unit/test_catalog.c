@@ -716,6 +716,60 @@ static void test_a_split_project_comes_back_with_its_chunks_and_their_paths(void
     ms_catalog_close(&c);
 }
 
+static int count_fp(void *arg, const ms_catalog_fp_t *rec)
+{
+    int *n = arg;
+    if (strcmp(rec->project, "alpha") == 0) {
+        assert_string_equal(rec->part, "");
+        assert_string_equal(rec->opts, "o2");
+        assert_null(rec->snap);
+        assert_int_equal(rec->run_id, 9);
+        assert_int_equal(rec->fp.a, 11);
+        assert_int_equal(rec->fp.b, 12);
+    } else {
+        assert_string_equal(rec->snap, "2026-12-07T021500Z");
+        assert_int_equal(rec->files, 3);
+    }
+    ++*n;
+    return 0;
+}
+
+static void test_fingerprints_are_kept_per_project_and_full_runs_are_counted(void **state)
+{
+    fx_t *fx = *state;
+    ms_catalog_t *c = open_ok(fx);
+    ms_catalog_fp_t a = {"alpha", "", "o1", NULL, {1, 2}, 8, 5, 500};
+    ms_catalog_fp_t b = {"beta", "k1", "o1", "2026-12-07T021500Z", {3, 4}, 8, 3, 300};
+    assert_int_equal(ms_catalog_fp_put(c, "/data/src", "/backup/dst", &a, fx->err, sizeof fx->err),
+                     0);
+    assert_int_equal(ms_catalog_fp_put(c, "/data/src", "/backup/dst", &b, fx->err, sizeof fx->err),
+                     0);
+    a = (ms_catalog_fp_t){"alpha", "", "o2", NULL, {11, 12}, 9, 5, 500}; /* the next copy */
+    assert_int_equal(ms_catalog_fp_put(c, "/data/src", "/backup/dst", &a, fx->err, sizeof fx->err),
+                     0);
+    assert_int_equal(ms_catalog_fp_put(c, "/other", "/backup/dst", &a, fx->err, sizeof fx->err), 0);
+    int n = 0;
+    assert_int_equal(
+        ms_catalog_fp_each(c, "/data/src", "/backup/dst", count_fp, &n, fx->err, sizeof fx->err),
+        0);
+    assert_int_equal(n, 2);
+    /* Backups since the last full one: a verify does not count. */
+    const char *projects[] = {"alpha", NULL};
+    uint32_t flags[] = {MS_RUN_FULL, 0, MS_RUN_VERIFY, 0};
+    for (int i = 0; i < 4; i++) {
+        ms_runrec_t *r = new_run(20 + i, NULL, projects);
+        r->flags = flags[i];
+        r->finished = 1;
+        assert_int_equal(ms_catalog_save_run(c, r, fx->err, sizeof fx->err), 0);
+        ms_run_destroy(&r);
+    }
+    uint64_t since = 99;
+    assert_int_equal(
+        ms_catalog_since_full(c, "/data/src", "/backup/dst", &since, fx->err, sizeof fx->err), 0);
+    assert_int_equal(since, 2);
+    ms_catalog_close(&c);
+}
+
 static void test_a_snapshot_run_keeps_its_snapshot_and_a_schema_2_catalog_is_upgraded(void **state)
 {
     fx_t *fx = *state;
@@ -728,6 +782,7 @@ static void test_a_snapshot_run_keeps_its_snapshot_and_a_schema_2_catalog_is_upg
     assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db,
                                   "ALTER TABLE runs DROP COLUMN snap;"
+                                  "DROP TABLE fingerprints;"
                                   "UPDATE meta SET value = 2 WHERE key = 'schema_version'",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -778,6 +833,7 @@ static void test_a_catalog_of_schema_1_is_upgraded_and_keeps_its_runs(void **sta
                                   "ALTER TABLE tasks DROP COLUMN spec;"
                                   "ALTER TABLE tasks DROP COLUMN parent;"
                                   "ALTER TABLE runs DROP COLUMN snap;"
+                                  "DROP TABLE fingerprints;"
                                   "UPDATE meta SET value = 1 WHERE key = 'schema_version'",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -797,7 +853,7 @@ static void test_a_catalog_of_schema_1_is_upgraded_and_keeps_its_runs(void **sta
                                         -1, &st, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(st, 0), 3);
+    assert_int_equal(sqlite3_column_int(st, 0), 4);
     sqlite3_finalize(st);
     sqlite3_close(db);
 }
@@ -957,6 +1013,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_a_snapshot_run_keeps_its_snapshot_and_a_schema_2_catalog_is_upgraded, setup,
             teardown),
+        cmocka_unit_test_setup_teardown(
+            test_fingerprints_are_kept_per_project_and_full_runs_are_counted, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
