@@ -31,6 +31,7 @@
 #include "ms_restore.h"
 #include "ms_signal.h"
 #include "ms_snapshot.h"
+#include "ms_state.h"
 
 #define MASTER_ANSWER_MS 10000
 #define WAIT_AGAIN_MS 2000
@@ -71,6 +72,8 @@ static void usage_options(FILE *f)
                "                         projects gone from the source (unless more than a\n"
                "                         quarter of them would go)\n"
                "      --force-delete     with --delete: remove them even then\n"
+               "      --full             run: copy every project, none skipped as unchanged\n"
+               "                         (a full pass: also every 7th run)\n"
                "      --snapshot         run: a snapshot DST/<UTC time>, not a mirror;\n"
                "                         verify, restore --snapshot NAME|latest: the one read\n"
                "      --worker-wait S    fail the run when no worker can take its tasks for S\n"
@@ -129,9 +132,10 @@ static void usage(FILE *f)
 
 typedef struct {
     const char *master, *report, *rsync, *key, *master_key;
+    const char *catalog; /* --catalog: the embedded mode's state (ms_state.h) */
     int insecure;
     ms_config_t cfg; /* rsync_opts, slots */
-    int verbose, json, delete, force_delete, snapshot;
+    int verbose, json, delete, force_delete, snapshot, full;
     int restore, force, verify;     /* the restore or verify command; --force */
     const char *to, *snapshot_name; /* restore: --to DIR; restore, verify: --snapshot NAME */
     ms_keep_t keep;                 /* --keep-* */
@@ -159,6 +163,8 @@ enum {
     OPT_FORCE_DELETE,
     OPT_WORKER_WAIT,
     OPT_SNAPSHOT,
+    OPT_FULL,
+    OPT_CATALOG,
     OPT_KEEP_LAST,
     OPT_KEEP_HOURLY,
     OPT_KEEP_DAILY,
@@ -182,6 +188,8 @@ static const struct option longopts[] = {
     {"force-delete", no_argument, NULL, OPT_FORCE_DELETE},
     {"worker-wait", required_argument, NULL, OPT_WORKER_WAIT},
     {"snapshot", no_argument, NULL, OPT_SNAPSHOT},
+    {"full", no_argument, NULL, OPT_FULL},
+    {"catalog", required_argument, NULL, OPT_CATALOG},
     {"keep-last", required_argument, NULL, OPT_KEEP_LAST},
     {"keep-hourly", required_argument, NULL, OPT_KEEP_HOURLY},
     {"keep-daily", required_argument, NULL, OPT_KEEP_DAILY},
@@ -264,6 +272,9 @@ static int text_option(cli_t *c, int opt, const char *arg)
     case OPT_MASTER_KEY:
         c->master_key = arg;
         return 1;
+    case OPT_CATALOG:
+        c->catalog = arg;
+        return 1;
     case OPT_RSYNC_OPT:
         return ms_config_add_rsync_opt(&c->cfg, arg) == 0 ? 1 : -1;
     case OPT_TO:
@@ -286,6 +297,7 @@ static int switch_option(cli_t *c, int opt)
                 : opt == OPT_INSECURE     ? &c->insecure
                 : opt == OPT_NO_SPLIT     ? &c->no_split
                 : opt == OPT_SNAPSHOT     ? &c->snapshot
+                : opt == OPT_FULL         ? &c->full
                 : opt == OPT_FORCE        ? &c->force
                                           : NULL;
     if (!flag)
@@ -518,10 +530,21 @@ static int check_run_options(const cli_t *c)
 
 /* A backup (run) or a restore here, from src to dst: its report printed,
  * the exit status returned. */
+/* Where the embedded mode keeps its state; NULL (said) when nowhere. */
+static const char *state_catalog(const cli_t *c, char *path, size_t size)
+{
+    char err[512];
+    if (ms_state_catalog(c->catalog, 1, path, size, err, sizeof err) == 0)
+        return path;
+    fprintf(stderr, "multisync: no state kept (%s): every project is copied\n", err);
+    return NULL;
+}
+
 static int embedded(const cli_t *c, const char *src, const char *dst)
 {
-    char err[1024];
+    char err[1024], catalog[4096];
     ms_embedded_opts_t o = {.source = src,
+                            .catalog = state_catalog(c, catalog, sizeof catalog),
                             .dest = dst,
                             .slots = c->cfg.slots,
                             .rsync = c->rsync,
@@ -531,6 +554,7 @@ static int embedded(const cli_t *c, const char *src, const char *dst)
                             .delete = c->delete,
                             .force_delete = c->force_delete,
                             .snapshot = c->snapshot,
+                            .full = c->full,
                             .restore_path = c->restore ? c->args[1] : NULL,
                             .restore_snapshot = c->snapshot_name,
                             .force = c->force,
@@ -785,7 +809,7 @@ static uint32_t run_flags(const cli_t *c)
     if (c->verify)
         return MS_RUN_VERIFY;
     return (c->delete ? MS_RUN_DELETE : 0) | (c->force_delete ? MS_RUN_FORCE_DELETE : 0) |
-           (c->snapshot ? MS_RUN_SNAPSHOT : 0);
+           (c->snapshot ? MS_RUN_SNAPSHOT : 0) | (c->full ? MS_RUN_FULL : 0);
 }
 
 static int fill_run_request(const cli_t *c, ms_msg_t *req)
@@ -921,11 +945,38 @@ static int status(cli_t *c)
     return query(c, &req, ms_print_status);
 }
 
+/* JSON got here (not from a master), printed as asked; its exit status. */
+static int print_local(const cli_t *c, json_t *j, const char *err,
+                       void (*print)(const json_t *, FILE *))
+{
+    int rc = j ? 0 : 1;
+    if (!j)
+        fprintf(stderr, "multisync: %s\n", err);
+    else if (c->json)
+        rc = print_json(j) == 0 ? 0 : 1;
+    else
+        print(j, stdout);
+    json_decref(j);
+    return rc;
+}
+
+static void print_report_table(const json_t *rep, FILE *out)
+{
+    ms_print_report(rep, out, stderr);
+}
+
 static int history(cli_t *c)
 {
+    char path[4096], err[512];
     ms_msg_t req = {.cmd = MS_CMD_HISTORY};
     req.u.history.n = c->count ? c->count : 20;
-    return query(c, &req, ms_print_history);
+    if (c->master)
+        return query(c, &req, ms_print_history);
+    /* The embedded mode's runs, from its own catalog. */
+    json_t *h = ms_state_catalog(c->catalog, 0, path, sizeof path, err, sizeof err) == 0
+                    ? ms_state_history(path, req.u.history.n, err, sizeof err)
+                    : NULL;
+    return print_local(c, h, err, ms_print_history);
 }
 
 /* The report of one run: the same table (or JSON) as at the end of `run`. */
@@ -935,9 +986,16 @@ static int report(cli_t *c)
     unsigned id;
     ms_msg_t req = {.cmd = MS_CMD_REPORT}, ans = {0};
     int rc = 1;
-    if (c->n_args != 1 || ms_parse_uint(c->args[0], 1, UINT32_MAX, &id) != 0 || !c->master) {
-        fprintf(stderr, "multisync: usage: multisync report RUN_ID --master EP [--json]\n");
+    if (c->n_args != 1 || ms_parse_uint(c->args[0], 1, UINT32_MAX, &id) != 0) {
+        fprintf(stderr, "multisync: usage: multisync report RUN_ID [--master EP] [--json]\n");
         return 2;
+    }
+    if (!c->master) { /* an embedded run's, from its own catalog */
+        char path[4096];
+        json_t *rep = ms_state_catalog(c->catalog, 0, path, sizeof path, err, sizeof err) == 0
+                          ? ms_state_report(path, id, err, sizeof err)
+                          : NULL;
+        return print_local(c, rep, err, print_report_table);
     }
     req.u.runref.run_id = id;
     ms_client_t *cl = connect_master(c, err, sizeof err);

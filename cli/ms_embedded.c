@@ -200,10 +200,11 @@ static json_t *drive(ms_master_t *m, embedded_t *e, const ms_embedded_opts_t *o,
 static ms_run_req_t request(const ms_embedded_opts_t *o)
 {
     uint32_t flags = o->restore_path ? MS_RUN_RESTORE | (o->force ? MS_RUN_FORCE : 0)
-                     : o->verify     ? MS_RUN_VERIFY
-                                     : (o->delete ? MS_RUN_DELETE : 0) |
-                                       (o->force_delete ? MS_RUN_FORCE_DELETE : 0) |
-                                       (o->snapshot ? MS_RUN_SNAPSHOT : 0);
+                     : o->verify
+                         ? MS_RUN_VERIFY
+                         : (o->delete ? MS_RUN_DELETE : 0) |
+                               (o->force_delete ? MS_RUN_FORCE_DELETE : 0) |
+                               (o->snapshot ? MS_RUN_SNAPSHOT : 0) | (o->full ? MS_RUN_FULL : 0);
     return (ms_run_req_t){.source = o->source,
                           .dest = o->dest,
                           .flags = flags,
@@ -231,6 +232,8 @@ json_t *ms_embedded_run(const ms_embedded_opts_t *o, char *err, size_t errlen)
                            .split_min_mb = o->split_min_mb,
                            .no_split = o->no_split,
                            .heartbeat_ms = o->heartbeat_ms,
+                           .catalog = o->catalog,
+                           .shared_catalog = 1,
                            .make_dest = 1};
     if (!(m = ms_master_new(&mo, err, errlen)))
         goto out;

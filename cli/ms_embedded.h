@@ -13,16 +13,18 @@
 #include <stddef.h>
 
 typedef struct {
-    const char *source; /* absolute */
-    const char *dest;   /* absolute path or rsync remote */
-    unsigned slots;     /* 0: number of cores */
-    const char *rsync;  /* NULL: rsync */
+    const char *source;  /* absolute */
+    const char *dest;    /* absolute path or rsync remote */
+    const char *catalog; /* its state (ms_state.h); NULL: none, every project copied */
+    unsigned slots;      /* 0: number of cores */
+    const char *rsync;   /* NULL: rsync */
     char *const *rsync_opts;
     size_t n_rsync_opts;
     int verbose;             /* show the daemons' info logs */
     int delete;              /* mirror deletions (rsync --delete-delay) */
     int force_delete;        /* remove gone projects' backups even above a quarter */
     int snapshot;            /* a point-in-time snapshot (ms_snap.h), not a mirror */
+    int full;                /* a full pass: no project skipped as unchanged */
     ms_keep_t keep;          /* with snapshot: retention once it is complete */
     unsigned worker_wait_s;  /* 0: 600 */
     unsigned attempts;       /* 0: 3 */

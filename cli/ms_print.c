@@ -135,6 +135,8 @@ static void print_totals(const json_t *rep, const json_t *tot, FILE *out)
         fprintf(out, ", %.0f differ", num(verify, "differs"));
     if (num(tot, "vanished") > 0)
         fprintf(out, ", %.0f vanished from the source", num(tot, "vanished"));
+    if (num(tot, "unchanged") > 0)
+        fprintf(out, " (%.0f unchanged since their last copy: no rsync)", num(tot, "unchanged"));
     fputc('\n', out);
     /* A verify transfers nothing: what it costs is what it read. */
     double moved = verify ? num(tot, "bytes_read") : num(tot, "bytes_transferred");
@@ -242,8 +244,8 @@ static void print_note(const json_t *t, FILE *out)
 {
     char name[1024], msg[4096];
     int vanished = strcmp(str(t, "status"), "vanished") == 0;
-    if (!vanished && raw(t, "message")[0] == '\0')
-        return;
+    if ((!vanished && raw(t, "message")[0] == '\0') || strcmp(str(t, "status"), "unchanged") == 0)
+        return; /* the total says how many were unchanged */
     ms_log_safe(raw(t, "project"), name, sizeof name);
     fprintf(out, "%s %s: %s\n", vanished ? "VANISHED" : "NOTE", name, one_line(t, msg, sizeof msg));
 }
@@ -269,7 +271,7 @@ int ms_print_report(const json_t *rep, FILE *out, FILE *err)
             print_failure(t, err);
             failed++;
         } else if (strcmp(status, "ok") == 0 || strcmp(status, "vanished") == 0 ||
-                   strcmp(status, "removed") == 0) {
+                   strcmp(status, "removed") == 0 || strcmp(status, "unchanged") == 0) {
             print_note(t, out);
         } else if (strcmp(status, "differs") == 0) {
             print_differs(t, out);
@@ -426,14 +428,14 @@ void ms_print_history(const json_t *history, FILE *out)
     size_t i;
     const json_t *r;
     char wall[32], b1[32], src[64];
-    fprintf(out, "%-6s %-8s %-8s %-20s %9s %6s %6s %10s  %s\n", "RUN", "KIND", "STATUS", "STARTED",
-            "WALL", "TASKS", "FAILED", "BYTES", "SET / SOURCE");
+    fprintf(out, "%-6s %-8s %-8s %-20s %9s %6s %6s %9s %10s  %s\n", "RUN", "KIND", "STATUS",
+            "STARTED", "WALL", "TASKS", "FAILED", "UNCHANGED", "BYTES", "SET / SOURCE");
     json_array_foreach(history, i, r)
     {
-        fprintf(out, "%-6.0f %-8s %-8s %-20s %9s %6.0f %6.0f %10s  %s\n", num(r, "run_id"),
+        fprintf(out, "%-6.0f %-8s %-8s %-20s %9s %6.0f %6.0f %9.0f %10s  %s\n", num(r, "run_id"),
                 str(r, "kind"), str(r, "status"), str(r, "started"),
                 hms(num(r, "wall_seconds"), wall, sizeof wall), num(r, "tasks"), num(r, "failed"),
-                human_bytes(num(r, "bytes_total"), b1, sizeof b1),
+                num(r, "unchanged"), human_bytes(num(r, "bytes_total"), b1, sizeof b1),
                 json_is_string(json_object_get(r, "set"))
                     ? str(r, "set")
                     : cell(raw(r, "source"), 40, src, sizeof src));

@@ -176,6 +176,7 @@ int main(int argc, char **argv)
                           .split_min_mb = cfg.split_min_mb,
                           .no_split = cfg.no_split,
                           .worker_wait_s = cfg.worker_wait_s,
+                          .full_every = cfg.full_every,
                           .key = cfg.key,
                           .authorized = cfg.authorized,
                           .admin_keys = cfg.admin_keys,

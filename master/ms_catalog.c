@@ -164,7 +164,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_WORKER_PUT] =
         "INSERT OR REPLACE INTO run_workers (run_id, idx, worker_id, host, slots, tasks)"
         " VALUES (?, ?, ?, ?, ?, ?)",
-    [ST_RUN_IDS] = "SELECT id FROM runs WHERE ?1 = 0 OR finished = 0 ORDER BY id DESC LIMIT ?2",
+    [ST_RUN_IDS] = "SELECT id FROM runs WHERE (?1 = 0 OR finished = 0) AND n_tasks > 0"
+                   " ORDER BY id DESC LIMIT ?2",
     [ST_RUN_GET] = "SELECT id, source, dest, set_name, flags, started_ns, finished_ns, finished,"
                    " n_tasks, extra, snap FROM runs WHERE id = ?1",
     [ST_TASKS_GET] = "SELECT task_id, project, flags, state, attempts, worker_id, host, failed_on,"
@@ -179,7 +180,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                    " t.state = ?1 THEN (CASE WHEN t.parent >= 0 THEN t.parent ELSE t.task_id END)"
                    " END),"
                    " COALESCE(SUM(t.bytes_total), 0), COALESCE(SUM(t.bytes_transferred), 0),"
-                   " r.snap, r.flags FROM runs r LEFT JOIN tasks t ON t.run_id = r.id"
+                   " r.snap, r.flags, COALESCE(SUM(t.parent < 0 AND t.exit_code = ?3), 0)"
+                   " FROM runs r LEFT JOIN tasks t ON t.run_id = r.id"
                    " GROUP BY r.id ORDER BY r.id DESC LIMIT ?2",
     [ST_ATTEMPTS_GET] = "SELECT attempt, worker_id, host, has_result, exit_code, term_signal,"
                         " seconds, message FROM attempts WHERE run_id = ?1 AND task_id = ?2"
@@ -453,6 +455,34 @@ static int op_end(ms_catalog_t *c, int rc, char *err, size_t errlen)
         step_done(c, ST_RELEASE, "rollback", NULL, 0);
     }
     return rc;
+}
+
+int ms_catalog_reserve_run_id(ms_catalog_t *c, uint64_t *id, char *err, size_t errlen)
+{
+    /* Its own transaction, so that processes sharing the catalog never
+     * take the same id: SQLite gives the row the next one (INTEGER PRIMARY
+     * KEY), under the write lock. */
+    if (ms_catalog_begin(c, err, errlen) != 0)
+        return -1;
+    if (sqlite3_exec(c->db,
+                     "INSERT INTO runs (source, dest, flags, started_ns, finished_ns, finished,"
+                     " n_tasks) VALUES (x'', x'', 0, 0, 0, 0, 0)",
+                     NULL, NULL, NULL) != SQLITE_OK) {
+        db_err(c, err, errlen, "reserve a run id");
+        ms_catalog_rollback(c);
+        return -1;
+    }
+    *id = (uint64_t)sqlite3_last_insert_rowid(c->db);
+    return ms_catalog_commit(c, err, errlen);
+}
+
+int ms_catalog_drop_run(ms_catalog_t *c, uint64_t id, char *err, size_t errlen)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "DELETE FROM runs WHERE id = %llu AND n_tasks = 0",
+             (unsigned long long)id);
+    return sqlite3_exec(c->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0
+                                                                   : db_err(c, err, errlen, sql);
 }
 
 int ms_catalog_last_run_id(ms_catalog_t *c, uint64_t *id, char *err, size_t errlen)
@@ -1077,6 +1107,8 @@ static void add_snapshot(json_t *entry, sqlite3_stmt *s, int col)
 static json_t *history_entry(sqlite3_stmt *s)
 {
     json_t *entry = history_row(s);
+    if (entry)
+        json_object_set_new(entry, "unchanged", json_integer(sqlite3_column_int64(s, 13)));
     if ((uint64_t)sqlite3_column_int64(s, 12) &
         MS_RUN_SNAPSHOT) /* a verify's is the compared one */
         add_snapshot(entry, s, 11);
@@ -1123,6 +1155,7 @@ json_t *ms_catalog_history(ms_catalog_t *c, size_t n, char *err, size_t errlen)
     sqlite3_stmt *s = c->st[ST_HISTORY];
     sqlite3_bind_int(s, 1, MS_TS_FAILED);
     sqlite3_bind_int64(s, 2, n == 0 ? -1 : (sqlite3_int64)n);
+    sqlite3_bind_int(s, 3, MS_EXIT_UNCHANGED);
     return rows_json(c, s, history_entry, "history", err, errlen);
 }
 

@@ -46,6 +46,14 @@ int ms_catalog_in_txn(const ms_catalog_t *c);
 /* Undo the open transaction, if any. */
 void ms_catalog_rollback(ms_catalog_t *c);
 
+/* A catalog shared by processes (the embedded mode's: several runs at a
+ * time, to other destinations): a new run's id, its row reserved (empty,
+ * no tasks) in a transaction of its own. 0, or -1 with err. */
+int ms_catalog_reserve_run_id(ms_catalog_t *c, uint64_t *id, char *err, size_t errlen);
+
+/* Drop a reserved row that never got its run (it has no tasks). */
+int ms_catalog_drop_run(ms_catalog_t *c, uint64_t id, char *err, size_t errlen);
+
 /* Set *id to the highest run id ever stored (0 when none): new runs take
  * the next one. Returns 0, or -1 with err set (never a guess: a wrong 0
  * would let a new run overwrite run 1). */

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "ms_codec.h"
+#include "ms_fp.h"
 #include "ms_wire.h"
 
 typedef struct {
@@ -32,6 +33,7 @@ typedef struct {
     int unreachable;             /* a send to it failed: dropped once its messages are read */
     unsigned unconfined;         /* MS_UNCONFINED_*, from its HELLO */
     char rsync[MS_MAX_NAME + 1]; /* its rsync's version line, from its HELLO; "" */
+    char opts[MS_FP_HEX];        /* its rsync and options, hashed (ms_fp_opts); "": not said */
     char broken[256];            /* why its rsync cannot run (exit 126/127); "" */
     uint64_t done;
     int64_t last_seen_ms;

@@ -168,6 +168,14 @@ void ms_journal_ntasks(ms_journal_t *j, ms_runrec_t *r)
         failed(j, err, 1);
 }
 
+void ms_journal_fingerprint(ms_journal_t *j, const ms_trec_t *t, const ms_catalog_fp_t *rec)
+{
+    char err[512];
+    if (prepare(j, t->run, 0) == 0 &&
+        ms_catalog_fp_put(j->cat, t->run->source, t->run->dest, rec, err, sizeof err) != 0)
+        failed(j, err, 1);
+}
+
 void ms_journal_workers(ms_journal_t *j, ms_runrec_t *r)
 {
     if (j->cat)

@@ -47,6 +47,11 @@ void ms_journal_run_end(ms_journal_t *j, ms_runrec_t *r);
 void ms_journal_ntasks(ms_journal_t *j, ms_runrec_t *r);
 void ms_journal_workers(ms_journal_t *j, ms_runrec_t *r);
 
+/* What t's tree looked like when it was copied (ms_unchanged.h), in its
+ * run's transaction. A record that cannot be written costs a copy next
+ * time, nothing else: it is not stored again after a failure. */
+void ms_journal_fingerprint(ms_journal_t *j, const ms_trec_t *t, const ms_catalog_fp_t *rec);
+
 /*
  * Record a new run, whole, and commit. Returns 0; or -1 with err set, and
  * then nothing of r will ever be committed (the open transaction is rolled

@@ -71,6 +71,7 @@ static void drop_run(ms_master_t *m, ms_runrec_t **r)
     ms_journal_forget_run(m->journal, *r);
     ms_report_forget(m->report, *r);
     ms_diag_forget(m->diag, *r);
+    ms_unchanged_forget(m->unchanged, *r);
     ms_run_destroy(r);
 }
 
@@ -318,28 +319,101 @@ static int prepare_dest(ms_master_t *m, ms_runrec_t *r, const ms_run_req_t *req,
     return ms_snapshot_check_mirror(r->dest, err, errlen);
 }
 
+/* A set's full_every, else the master's, else MS_FULL_EVERY_DEFAULT. */
+static unsigned full_every_of(const ms_master_t *m, const char *set)
+{
+    const ms_set_t *s = set && m->opts.config ? ms_config_find_set(m->opts.config, set) : NULL;
+    if (s && s->full_every)
+        return s->full_every;
+    return m->opts.full_every ? m->opts.full_every : MS_FULL_EVERY_DEFAULT;
+}
+
+/* A backup is a full pass (MS_RUN_FULL: no project skipped as unchanged)
+ * when asked, and every full_every-th run of its source and destination,
+ * so that what someone changed in the backup by hand is repaired on a
+ * known schedule. */
+static void decide_full(ms_master_t *m, ms_runrec_t *r)
+{
+    char err[512];
+    uint64_t since = 0;
+    unsigned every = full_every_of(m, r->set);
+    ms_catalog_t *cat = ms_journal_catalog(m->journal);
+    if (!cat || (r->flags & (MS_RUN_FULL | MS_RUN_VERIFY | MS_RUN_RESTORE)))
+        return;
+    if (ms_catalog_since_full(cat, r->source, r->dest, &since, err, sizeof err) != 0)
+        ms_warn("run %llu: %s", (unsigned long long)r->id, err);
+    else if (since + 1 >= every) {
+        r->flags |= MS_RUN_FULL;
+        ms_info("run %llu: a full pass, every project copied (%llu runs since the last, "
+                "full_every = %u)",
+                (unsigned long long)r->id, (unsigned long long)since, every);
+    }
+}
+
+/* What r's projects looked like at their last copies (ms_unchanged.h). */
+static void load_unchanged(ms_master_t *m, ms_runrec_t *r)
+{
+    char err[512];
+    ms_catalog_t *cat = ms_journal_catalog(m->journal);
+    if (cat && !(r->flags & (MS_RUN_FULL | MS_RUN_VERIFY | MS_RUN_RESTORE)) &&
+        ms_unchanged_load(m->unchanged, r, cat, err, sizeof err) != 0)
+        ms_warn("run %llu: every project is copied: %s", (unsigned long long)r->id, err);
+}
+
+/* A shared catalog's next run id, reserved there (other processes number
+ * their runs in it too): 0, or -1 with err. */
+static int reserve_id(ms_master_t *m, char *err, size_t errlen)
+{
+    uint64_t id;
+    ms_catalog_t *cat = ms_journal_catalog(m->journal);
+    if (!cat || !m->opts.shared_catalog)
+        return 0;
+    if (ms_journal_flush(m->journal, 1) != 0 ||
+        ms_catalog_reserve_run_id(cat, &id, err, errlen) != 0)
+        return err[0] ? -1 : ms_errf(err, errlen, "the catalog cannot be written");
+    m->next_run = id - 1;
+    return 0;
+}
+
+/* A run that could not start: its reserved row in a shared catalog goes. */
+static void unreserve_id(ms_master_t *m)
+{
+    char err[256];
+    ms_catalog_t *cat = ms_journal_catalog(m->journal);
+    if (cat && m->opts.shared_catalog)
+        ms_catalog_drop_run(cat, m->next_run + 1, err, sizeof err);
+}
+
 int ms_master_start_run(ms_master_t *m, const ms_run_req_t *req, uint64_t *run_id, char *err,
                         size_t errlen)
 {
     err[0] = '\0';
-    ms_runrec_t *r = new_run(m, req, err, errlen);
-    if (!r)
+    if (reserve_id(m, err, errlen) != 0)
         return -1;
+    ms_runrec_t *r = new_run(m, req, err, errlen);
+    if (!r) {
+        unreserve_id(m);
+        return -1;
+    }
     if (prepare_dest(m, r, req, err, errlen) != 0 || add_run(m, r) != 0) {
         if (!err[0])
             snprintf(err, errlen, "out of memory starting a run");
         ms_run_destroy(&r);
+        unreserve_id(m);
         return -1;
     }
+    decide_full(m, r);
     if (ms_journal_new_run(m->journal, r, err, errlen) != 0) {
         m->n_runs--;
         ms_run_destroy(&r);
+        unreserve_id(m);
         return -1;
     }
     m->next_run++;
     ms_catalog_t *cat = ms_journal_catalog(m->journal);
     if (cat && ms_catalog_prior_sizes(cat, r, err, errlen) != 0)
         ms_warn("run %llu: no sizes from earlier runs: %s", (unsigned long long)r->id, err);
+    load_unchanged(m, r);
     /* Queue first: a project the walk's start already runs whole (no
      * walker) is queued by the planner itself, and must be queued once. */
     queue_run(m, r);
@@ -550,6 +624,21 @@ static void run_finished(ms_master_t *m, ms_runrec_t *run)
     ms_control_run_done(m, run);
 }
 
+/* A backup's task copied all of its tree (rsync exit 0): what the tree
+ * looked like then, for the next run to skip it if it stays so. */
+static void note_copied(ms_master_t *m, const ms_trec_t *t)
+{
+    const ms_runrec_t *run = t->run;
+    char part[MS_FP_HEX];
+    if (!t->fp_known || !t->opts[0] || t->state != MS_TS_OK || t->result.exit_code != 0 ||
+        (run->flags & (MS_RUN_VERIFY | MS_RUN_RESTORE)) || (t->flags & MS_TASK_REMOVE))
+        return;
+    ms_unchanged_part(t, part);
+    ms_catalog_fp_t rec = {t->project, part,    t->opts,         run->snap ? run->snap->name : NULL,
+                           t->fp,      run->id, t->result.files, t->result.bytes_total};
+    ms_journal_fingerprint(m->journal, t, &rec);
+}
+
 void ms_master_task_done(ms_master_t *m, ms_trec_t *t)
 {
     ms_runrec_t *run = t->run;
@@ -557,6 +646,7 @@ void ms_master_task_done(ms_master_t *m, ms_trec_t *t)
     int n_rel = ms_run_task_final(run, t, rel);
     log_done(t);
     ms_journal_task(m->journal, t);
+    note_copied(m, t);
     for (int i = 0; i < n_rel; i++) {
         ms_sched_enqueue(m, rel[i], 0);
         ms_journal_task(m->journal, rel[i]);
@@ -670,6 +760,36 @@ static int resume_lock(ms_master_t *m, ms_runrec_t *r)
     return -1;
 }
 
+/*
+ * A shared catalog's runs left unfinished by a process that is gone (a
+ * killed `multisync run`): one whose destination's lock is free again is
+ * closed, its unfinished tasks failed. One still locked is another live
+ * process's, and left alone; so is one whose destination cannot be locked
+ * here (a remote one: it stays "running" in history).
+ */
+static int close_dead_runs(ms_master_t *m)
+{
+    char err[PATH_MAX + 256], path[PATH_MAX + 32];
+    ms_runrec_t **runs = NULL;
+    size_t n = 0;
+    if (ms_catalog_load_runs(ms_journal_catalog(m->journal), 1, 0, &runs, &n, err, sizeof err) != 0)
+        return 0; /* history only: the run goes on */
+    for (size_t i = 0; i < n; i++) {
+        ms_runrec_t *r = runs[i];
+        snprintf(path, sizeof path, "%s/%s", r->dest, MS_DEST_LOCK);
+        if (ms_path_is_remote(r->dest) ||
+            !(r->dest_lock =
+                  ms_lock_take(path, "destination", "closing a killed run", err, sizeof err)) ||
+            add_run(m, r) != 0) {
+            ms_run_destroy(&runs[i]);
+            continue;
+        }
+        ms_master_fail_unfinished(m, r, "interrupted: the multisync run that ran it was killed", 1);
+    }
+    free(runs);
+    return 0;
+}
+
 static int resume(ms_master_t *m, char *err, size_t errlen)
 {
     ms_runrec_t **runs = NULL;
@@ -739,7 +859,7 @@ static int lock_all(ms_master_t *m, const ms_master_opts_t *o, char *err, size_t
 {
     char holder[3 * PATH_MAX];
     describe(o, holder, sizeof holder);
-    if (o->catalog && lock_catalog(m, o->catalog, holder, err, errlen) != 0)
+    if (o->catalog && !o->shared_catalog && lock_catalog(m, o->catalog, holder, err, errlen) != 0)
         return -1;
     if (ms_ipc_claim(o->listen, holder, &m->wsock_lock, err, errlen) != 0)
         return -1;
@@ -760,7 +880,8 @@ static int make_owners(ms_master_t *m, const ms_master_opts_t *o, char *err, siz
     m->planner = ms_planner_new(o->split_min_mb, o->no_split, &hooks);
     m->diag = ms_diag_new();
     m->report = ms_report_new(m->diag);
-    if (!m->queue || !m->fleet || !m->planner || !m->diag || !m->report)
+    m->unchanged = ms_unchanged_new();
+    if (!m->queue || !m->fleet || !m->planner || !m->diag || !m->report || !m->unchanged)
         return ms_errf(err, errlen, "out of memory");
     ms_queue_set_limit(m->queue, o->queue_limit);
     return 0;
@@ -778,6 +899,8 @@ static int open_journal(ms_master_t *m, const char *catalog, char *err, size_t e
                  (unsigned long)st.st_ino);
     if (!(m->journal = ms_journal_new(cat, catalog)))
         return ms_errf(err, errlen, "out of memory");
+    if (cat && m->opts.shared_catalog)
+        return ms_catalog_set_sync(cat, 0, err, errlen) == 0 ? close_dead_runs(m) : -1;
     return cat ? resume(m, err, errlen) : 0;
 }
 
@@ -873,6 +996,7 @@ void ms_master_destroy(ms_master_t **mp)
         ms_run_destroy(&m->runs[i]);
     ms_run_destroy(&m->old_run);
     ms_report_destroy(&m->report);
+    ms_unchanged_destroy(&m->unchanged);
     ms_diag_destroy(&m->diag); /* after the report, which reads it */
     ms_fleet_destroy(&m->fleet);
     ms_queue_destroy(&m->queue);

@@ -23,6 +23,8 @@
 #include "ms_config.h"
 #include "ms_keep.h"
 
+#define MS_FULL_EVERY_DEFAULT 7
+
 typedef struct ms_master ms_master_t;
 
 typedef struct {
@@ -40,7 +42,12 @@ typedef struct {
     size_t queue_limit;        /* tests: at most this many ready tasks; a task past it fails
                                 * as when memory runs out (ms_queue_set_limit); 0: none */
     int no_split;              /* never split a project */
+    unsigned full_every;       /* every Nth backup of a source and destination is a full
+                                * pass (no project skipped as unchanged); 0: 7 */
     const char *catalog;       /* SQLite catalog file; NULL: none (nothing survives) */
+    int shared_catalog;        /* the embedded mode's: other processes' runs share it (no
+                                * lock, no resume; a killed run is closed when its
+                                * destination is free again), commits not synced */
     /* Security of network (tcp://) endpoints: CURVE with the key pair in
      * key, workers' public keys in authorized/, admins' in admin_keys/.
      * Without key, network endpoints are refused unless insecure. */

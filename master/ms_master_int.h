@@ -9,6 +9,7 @@
  *   ms_planner  each run's walk and split decisions
  *   ms_diag     each run's samples and ticks, the diagnosis's figures
  *   ms_report   the report JSON, and the rows of the last finished run asked for
+ *   ms_unchanged  each run's records of its last copies: what needs no rsync
  *   ms_run      a run's tasks and their state (ms_run_set_state)
  * The files that include this header (the loop and its handlers):
  *   ms_master.c   lifecycle, the poll loop and its tick, runs and resume
@@ -30,6 +31,7 @@
 #include "ms_planner.h"
 #include "ms_queue.h"
 #include "ms_report.h"
+#include "ms_unchanged.h"
 #include "ms_run.h"
 #include "ms_wire.h"
 
@@ -65,8 +67,9 @@ struct ms_master {
     ms_journal_t *journal;
     ms_guard_t *guard;
     ms_planner_t *planner;
-    ms_diag_t *diag;     /* the live runs' samples and ticks */
-    ms_report_t *report; /* the rows of the last finished run reported; reads diag */
+    ms_diag_t *diag;           /* the live runs' samples and ticks */
+    ms_report_t *report;       /* the rows of the last finished run reported; reads diag */
+    ms_unchanged_t *unchanged; /* each run's records of its last copies */
     /* Held for the master's life: one master per catalog and per ipc://
      * socket file (NULL: none, or not an ipc:// file). */
     ms_lock_t *cat_lock, *wsock_lock, *csock_lock;

@@ -27,7 +27,9 @@ static const char *state_name(const ms_trec_t *t)
     case MS_TS_RUNNING:
         return "running";
     case MS_TS_OK:
-        return ms_result_vanished(&t->result) ? "vanished" : "ok";
+        return ms_result_vanished(&t->result)    ? "vanished"
+               : ms_result_unchanged(&t->result) ? "unchanged"
+                                                 : "ok";
     case MS_TS_FAILED:
         return ms_result_differs(&t->result) ? "differs" : "failed";
     }
@@ -128,6 +130,7 @@ static json_t *task_json(const ms_trec_t *t, uint64_t paths)
 typedef struct {
     json_int_t tasks, ok, failed, vanished, files, total, xfer, rd, wr;
     json_int_t differs, paths; /* a verify's rows that differ, and their paths */
+    json_int_t unchanged;      /* rows skipped as unchanged (counted in ok too) */
     double cpu_u, cpu_s, task_secs;
 } totals_t;
 
@@ -138,6 +141,7 @@ static void add_totals(totals_t *s, const ms_trec_t *t, uint64_t paths)
     int vanished = t->state == MS_TS_OK && ms_result_vanished(r);
     int differs = t->state == MS_TS_FAILED && ms_result_differs(r);
     s->ok += t->state == MS_TS_OK && !vanished;
+    s->unchanged += t->state == MS_TS_OK && ms_result_unchanged(r);
     s->vanished += vanished;
     s->failed += t->state == MS_TS_FAILED && !differs;
     s->differs += differs;
@@ -156,12 +160,12 @@ static json_t *totals_json(const totals_t *s, double wall, unsigned slots)
 {
     double eff = wall > 0 && slots > 0 ? s->task_secs / (wall * slots) : 0.0;
     double bps = wall > 0 ? (double)s->xfer / wall : 0.0;
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:I, s:f, s:f, s:i}",
-                     "tasks", s->tasks, "ok", s->ok, "failed", s->failed, "vanished", s->vanished,
-                     "files", s->files, "bytes_total", s->total, "bytes_transferred", s->xfer,
-                     "cpu_user_s", s->cpu_u, "cpu_sys_s", s->cpu_s, "read_bytes", s->rd,
-                     "write_bytes", s->wr, "throughput_bps", bps, "parallel_efficiency", eff,
-                     "slots", (int)slots);
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:I, s:f, s:f, s:i}",
+                     "tasks", s->tasks, "ok", s->ok, "unchanged", s->unchanged, "failed", s->failed,
+                     "vanished", s->vanished, "files", s->files, "bytes_total", s->total,
+                     "bytes_transferred", s->xfer, "cpu_user_s", s->cpu_u, "cpu_sys_s", s->cpu_s,
+                     "read_bytes", s->rd, "write_bytes", s->wr, "throughput_bps", bps,
+                     "parallel_efficiency", eff, "slots", (int)slots);
 }
 
 /* A frozen run (finished, or read back from the catalog) carries its

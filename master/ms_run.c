@@ -48,7 +48,7 @@ ms_trec_t *ms_run_add_task(ms_runrec_t *r, const char *project, uint32_t flags)
     t->parent = MS_NO_TASK;
     t->state = (flags & MS_TASK_TOP) ? MS_TS_HELD : MS_TS_QUEUED;
     r->n_in[t->state]++;
-    t->host = t->failed_on = "";
+    t->host = t->failed_on = t->opts = "";
     r->n_tasks++;
     if (flags & MS_TASK_TOP)
         r->top = i;
@@ -386,7 +386,13 @@ int ms_run_note_worker(ms_runrec_t *r, const char *id, const char *host, unsigne
 int ms_result_ok(const ms_result_t *res)
 {
     return res->term_signal == 0 &&
-           (res->exit_code == 0 || res->exit_code == 24 || res->exit_code == MS_EXIT_VANISHED);
+           (res->exit_code == 0 || res->exit_code == 24 || res->exit_code == MS_EXIT_VANISHED ||
+            res->exit_code == MS_EXIT_UNCHANGED);
+}
+
+int ms_result_unchanged(const ms_result_t *res)
+{
+    return res->term_signal == 0 && res->exit_code == MS_EXIT_UNCHANGED;
 }
 
 int ms_result_vanished(const ms_result_t *res)

@@ -22,6 +22,7 @@
 
 #include "ms_clock.h"
 #include "ms_codec.h"
+#include "ms_fp.h"
 #include "ms_keep.h"
 #include "ms_strv.h"
 
@@ -82,6 +83,9 @@ typedef struct {
     uint8_t qclass;    /* 2: a retry or requeue, 1: never seen before, 0: known */
     uint8_t orphan;    /* RUNNING as loaded from the catalog: awaits adoption */
     uint8_t expected_known;
+    uint8_t fp_known;   /* fp is its tree's, from the walk (ms_unchanged.h) */
+    ms_fp_t fp;         /* its tree's fingerprint: a whole project's, a chunk's, a rest's */
+    const char *opts;   /* the options (ms_fp_opts) of the worker of its attempt, interned; "" */
     char worker_id[32]; /* worker of the current (or last) attempt */
 } ms_trec_t;
 
@@ -256,6 +260,10 @@ ms_outcome_t ms_result_outcome(const ms_result_t *res);
 /* Whether an rsync outcome counts as success (a project that vanished from
  * the source since the walk does: nothing to copy). */
 int ms_result_ok(const ms_result_t *res);
+
+/* Whether the master found the task unchanged since its last copy
+ * (MS_EXIT_UNCHANGED: no rsync ran; ms_unchanged.h). */
+int ms_result_unchanged(const ms_result_t *res);
 
 /* Whether the worker found the task's source gone (MS_EXIT_VANISHED). */
 int ms_result_vanished(const ms_result_t *res);

@@ -73,6 +73,7 @@ static void assign(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
     t->started_ms = ms_now_ms();
     snprintf(t->worker_id, sizeof t->worker_id, "%s", w->id);
     t->host = ms_run_intern(t->run, w->name);
+    t->opts = ms_run_intern(t->run, w->opts);
     w->credit--;
     w->running++;
     if (ms_run_note_worker(t->run, w->id, w->name, w->slots, w->unconfined) != 0)
@@ -168,6 +169,35 @@ static int send_task(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
     return 0;
 }
 
+/*
+ * t, about to go to w, needs no rsync: its tree is as it was at its last
+ * copy to this mirror with w's rsync and options (ms_unchanged.h). It ends
+ * `unchanged` here, without a worker. Not in a full pass, a snapshot (its
+ * new folder needs the files), a verify or a restore.
+ */
+static int skip_unchanged(ms_master_t *m, const ms_wrec_t *w, ms_trec_t *t)
+{
+    const ms_runrec_t *run = t->run;
+    if (run->snap ||
+        (run->flags & (MS_RUN_FULL | MS_RUN_VERIFY | MS_RUN_RESTORE | MS_RUN_SNAPSHOT)))
+        return 0;
+    const ms_catalog_fp_t *rec = ms_unchanged_find(m->unchanged, t, w->opts);
+    if (!rec || rec->snap)
+        return 0;
+    char msg[96];
+    snprintf(msg, sizeof msg, "unchanged since run %llu", (unsigned long long)rec->run_id);
+    ms_result_t res = {.run_id = run->id,
+                       .task_id = t->id,
+                       .attempt = t->attempts,
+                       .exit_code = MS_EXIT_UNCHANGED,
+                       .files = rec->files,
+                       .bytes_total = rec->bytes,
+                       .message = strdup(msg)};
+    ms_run_set_result(t, &res);
+    ms_master_task_done(m, t);
+    return 1;
+}
+
 /* Assign ready tasks in queue order while any worker has credit, into
  * batch (room for cap). Returns how many. */
 static size_t assign_batch(ms_master_t *m, ms_trec_t **batch, size_t cap)
@@ -178,6 +208,8 @@ static size_t assign_batch(ms_master_t *m, ms_trec_t **batch, size_t cap)
         if (!w)
             break;
         ms_trec_t *t = ms_queue_pop(m->queue);
+        if (skip_unchanged(m, w, t))
+            continue;
         assign(m, w, t);
         batch[n++] = t;
     }

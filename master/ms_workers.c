@@ -102,6 +102,9 @@ static void take_hello(ms_wrec_t *w, const ms_hello_t *h)
     w->unconfined = h->unconfined;
     snprintf(w->rsync, sizeof w->rsync, "%s",
              h->rsync ? ms_log_safe(h->rsync, ver, sizeof ver) : "");
+    ms_fp_t ignored; /* only a well-formed hash is kept: it is compared, never shown */
+    snprintf(w->opts, sizeof w->opts, "%s",
+             h->opts && ms_fp_parse(h->opts, &ignored) == 0 ? h->opts : "");
     ms_info("worker %s (%s) joined with %u slots%s%s", w->id, w->name, w->slots,
             w->rsync[0] ? ", " : "", w->rsync);
     if (w->unconfined)

@@ -184,6 +184,7 @@ static const field_t hello_fields[] = {
     OPT_STR("rsync", hello.rsync, MS_MAX_NAME),
     {"unconfined", F_FLAGS, F_OPT_ZERO, OFF(hello.unconfined), 0,
      MS_UNCONFINED_SOURCE | MS_UNCONFINED_DEST, 0},
+    OPT_STR("opts", hello.opts, 64),
 };
 static const field_t ready_fields[] = {
     U32("credit", ready.credit, 1, MS_MAX_SLOTS),
@@ -789,6 +790,7 @@ void ms_msg_clear(ms_msg_t *m)
     case MS_CMD_HELLO:
         free(m->u.hello.name);
         free(m->u.hello.rsync);
+        free(m->u.hello.opts);
         break;
     case MS_CMD_TASK:
         free(m->u.task.project);

@@ -72,6 +72,7 @@ typedef struct {
     uint32_t slots;
     char *rsync;         /* "rsync  version 3.2.7  protocol version 31"; NULL: not said */
     uint32_t unconfined; /* MS_UNCONFINED_* */
+    char *opts;          /* its rsync's version and extra options, hashed (ms_fp_opts); NULL */
 } ms_hello_t;
 
 typedef struct {

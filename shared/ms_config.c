@@ -223,6 +223,8 @@ static int master_key(load_ctx_t *c, const char *key, const char *value)
         return uint_key(c, key, value, 1, 1048576, &cfg->split_min_mb);
     if (strcmp(key, "worker_wait") == 0)
         return uint_key(c, key, value, 1, MS_WORKER_WAIT_MAX_S, &cfg->worker_wait_s);
+    if (strcmp(key, "full_every") == 0)
+        return uint_key(c, key, value, 1, 100000, &cfg->full_every);
     if (strcmp(key, "split") == 0) {
         int split = 1;
         if (!bool_key(c, key, value, &split))
@@ -296,6 +298,8 @@ static int set_key(load_ctx_t *c, const char *name, const char *key, const char 
     }
     if (strcmp(key, "worker_wait") == 0)
         return uint_key(c, key, value, 1, MS_WORKER_WAIT_MAX_S, &s->worker_wait_s);
+    if (strcmp(key, "full_every") == 0)
+        return uint_key(c, key, value, 1, 100000, &s->full_every);
     if (strcmp(key, "snapshots") == 0) {
         if (ms_parse_bool(value, &s->snapshots) != 0)
             return fail(c, "snapshots must be yes or no, not '%s'", value);

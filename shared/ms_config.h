@@ -19,11 +19,14 @@
  *   catalog = /var/lib/multisync/catalog.db
  *   attempts = 3  retry_delay_ms = 1000  task_timeout = 0  heartbeat_ms = 1000
  *   worker_wait = 600                  ; 1..604800 s, see below
+ *   full_every = 7                     ; every 7th backup skips nothing (1: always)
  *
  *   [set nightly]
  *   source      = /data/prod           ; absolute
  *   destination = /backup/prod         ; absolute, or an rsync remote (host:path)
  *   worker_wait = 3600                 ; this set's, instead of [master]'s
+ *   full_every = 7                     ; this set's, instead of [master]'s
+ *   snapshots = yes  keep_daily = 7    ; point-in-time snapshots, retention
  *
  *   [worker]
  *   master    = tcp://backup-master:5555
@@ -52,6 +55,7 @@ typedef struct {
     unsigned worker_wait_s; /* this set's worker_wait; 0: not set */
     int snapshots;          /* snapshots = yes: point-in-time snapshots, not a mirror */
     ms_keep_t keep;         /* keep_last, keep_hourly, ... keep_yearly (snapshots only) */
+    unsigned full_every;    /* every Nth run is a full pass; 0: the master's */
 } ms_set_t;
 
 typedef struct {
@@ -67,6 +71,7 @@ typedef struct {
     unsigned split_min_mb;   /* smallest chunk of a split project; 0: not set */
     int no_split;            /* split = no: every project runs whole */
     unsigned worker_wait_s;  /* every run's worker_wait; 0: not set */
+    unsigned full_every;     /* every Nth backup is a full pass; 0: not set */
     ms_set_t *sets;
     size_t n_sets;
     /* [worker] */

@@ -59,3 +59,19 @@ int ms_fp_parse(const char *hex, ms_fp_t *fp)
     fp->b = b;
     return 0;
 }
+
+void ms_fp_opts(const char *version, char *const *opts, size_t n, char *out)
+{
+    crypto_generichash_state h;
+    unsigned char sum[16];
+    ms_fp_t fp;
+    crypto_generichash_init(&h, NULL, 0, sizeof sum);
+    crypto_generichash_update(&h, (const unsigned char *)(version ? version : ""),
+                              strlen(version ? version : "") + 1);
+    for (size_t i = 0; i < n; i++)
+        crypto_generichash_update(&h, (const unsigned char *)opts[i], strlen(opts[i]) + 1);
+    crypto_generichash_final(&h, sum, sizeof sum);
+    memcpy(&fp.a, sum, 8);
+    memcpy(&fp.b, sum + 8, 8);
+    ms_fp_hex(fp, out);
+}

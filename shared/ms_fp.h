@@ -49,6 +49,11 @@ static inline int ms_fp_equal(ms_fp_t x, ms_fp_t y)
     return x.a == y.a && x.b == y.b;
 }
 
+/* What makes two workers' copies alike: their rsync's version line and
+ * their extra rsync options, in order, hashed to 32 hex digits (out:
+ * MS_FP_HEX bytes). A copy is skipped only when made with the same. */
+void ms_fp_opts(const char *version, char *const *opts, size_t n, char *out);
+
 /* As 32 hex digits (out: MS_FP_HEX bytes); and back: 0, or -1. */
 void ms_fp_hex(ms_fp_t fp, char *out);
 int ms_fp_parse(const char *hex, ms_fp_t *fp);
