@@ -11,6 +11,7 @@
 #include "ms_agent.h"
 #include "ms_config.h"
 #include "ms_confine.h"
+#include "ms_fp.h"
 #include "ms_log.h"
 #include "ms_pool.h"
 #include "ms_proto.h"
@@ -282,6 +283,8 @@ int main(int argc, char **argv)
         ms_warn("INSECURE: plaintext connection to %s: anyone on the path can read and forge "
                 "tasks",
                 cfg.master);
+    char opts[MS_FP_HEX];
+    ms_fp_opts(version, cfg.rsync_opts, cfg.n_rsync_opts, opts);
     ms_agent_opts_t o = {.master = cfg.master,
                          .name = cfg.name,
                          .slots = cfg.slots,
@@ -297,6 +300,7 @@ int main(int argc, char **argv)
                          .noop = noop_executor,
                          .rsync_version = version[0] ? version : NULL,
                          .unconfined = unconfined_bits(confine),
+                         .opts = opts,
                          .exit_with_parent = exit_with_parent};
     rc = ms_agent_run(&o, &ms_stop_signal);
     ms_confine_destroy(&confine);

@@ -230,6 +230,7 @@ static void announce(agent_t *a)
     m.u.hello.slots = a->o->slots;
     m.u.hello.rsync = (char *)a->o->rsync_version;
     m.u.hello.unconfined = a->o->unconfined;
+    m.u.hello.opts = (char *)a->o->opts;
     send_msg(a, &m); /* acked_ms moves only on an answer: a HELLO proves nothing */
     size_t n = ms_pool_running(a->pool, held, sizeof held / sizeof held[0]);
     for (size_t i = 0; i < n; i++) {

@@ -46,6 +46,7 @@ typedef struct {
     const struct ms_confine *confine; /* roots tasks may touch; NULL: anywhere */
     const char *rsync_version;        /* its `rsync --version` line, told to the master; NULL */
     unsigned unconfined;              /* MS_UNCONFINED_*: told to the master (status, reports) */
+    const char *opts;                 /* ms_fp_opts of its rsync and options: told to the master */
     int noop;                         /* benchmark the control plane: report every task done
                                        * at once, run nothing */
     int exit_with_parent;             /* leave at once, without draining, on SIGTERM (the

@@ -5,6 +5,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BIN=${MS_BIN:-$ROOT/bin}
 T=$(mktemp -d /tmp/multisync-test.XXXXXX)
+# The embedded mode's state (its catalog) is the test's own.
+export XDG_STATE_HOME=$T/state
 BG_PIDS=()
 CLEANUP_HOOKS=()
 cleanup() {
