@@ -37,7 +37,8 @@ int main(int argc, char **argv)
     size_t n = 0;
     memset(m, 0, sizeof m);
     m[n].cmd = MS_CMD_HELLO,
-    m[n++].u.hello = (ms_hello_t){"hostA", 8, "rsync  version 3.2.7  protocol version 31", 3};
+    m[n++].u.hello = (ms_hello_t){"hostA", 8, "rsync  version 3.2.7  protocol version 31", 3,
+                                  "0123456789abcdef0123456789abcdef"};
     m[n].cmd = MS_CMD_READY, m[n++].u.ready.credit = 2;
     /* every TASK field, the lists too (a real task has items or match, or
      * excl and xmatch, never a mix) */
