@@ -23,6 +23,10 @@ const char *ms_label_part(const ms_trec_t *t, char *out, size_t outlen)
 const char *ms_label_task(const ms_trec_t *t, char *out, size_t outlen)
 {
     char part[1024];
+    if (t->flags & MS_TASK_PACK) { /* it carries other projects in its rsync */
+        snprintf(out, outlen, "%s [and %u packed]", ms_label_project(t->project), t->n_items);
+        return out;
+    }
     if (t->flags & MS_TASK_REMOVE) { /* retention: t->sub is the snapshot */
         snprintf(out, outlen, "%s [removed from %.*s]", ms_label_project(t->project),
                  (int)strcspn(t->sub ? t->sub : "", "."), t->sub ? t->sub : "");

@@ -47,6 +47,21 @@ static void on_split(void *arg, ms_trec_t *rest, size_t first, size_t n)
     ms_journal_ntasks(m->journal, r);
 }
 
+static void on_pack(void *arg, ms_trec_t *lead)
+{
+    ms_master_t *m = arg;
+    ms_journal_task_whole(m->journal, lead);
+    for (uint32_t i = 0; i < lead->n_items; i++)
+        ms_journal_task_whole(m->journal, ms_run_at(lead->run, lead->members[i]));
+    ms_sched_enqueue(m, lead, 0);
+}
+
+static int on_unchanged(void *arg, const ms_trec_t *t)
+{
+    ms_master_t *m = arg;
+    return !t->run->snap && ms_unchanged_find(m->unchanged, t, NULL) != NULL;
+}
+
 /* Decide what the walks of r allow now, with the workers' usable slots. */
 static void plan(ms_master_t *m, ms_runrec_t *r)
 {
@@ -639,10 +654,89 @@ static void note_copied(ms_master_t *m, const ms_trec_t *t)
     ms_journal_fingerprint(m->journal, t, &rec);
 }
 
+/* A pack that failed: its projects run one by one, each with its own
+ * answer (the pack's was about all of them). */
+static void dissolve_pack(ms_master_t *m, ms_trec_t *lead)
+{
+    char name[512];
+    ms_warn("run %llu: a pack of %u projects with %s failed (exit %d): they run one by one",
+            (unsigned long long)lead->run->id, lead->n_items + 1,
+            ms_log_safe(lead->project, name, sizeof name), lead->result.exit_code);
+    for (uint32_t i = 0; i < lead->n_items; i++) {
+        ms_trec_t *t = ms_run_at(lead->run, lead->members[i]);
+        t->flags &= ~(uint32_t)MS_TASK_PACKED;
+        ms_run_set_state(t, MS_TS_QUEUED);
+        ms_journal_task_whole(m->journal, t);
+        ms_sched_enqueue(m, t, 0);
+    }
+    ms_strv_free(lead->items, lead->n_items);
+    free(lead->members);
+    lead->items = NULL;
+    lead->members = NULL;
+    lead->n_items = 0;
+    lead->flags &= ~(uint32_t)MS_TASK_PACK;
+    lead->attempts = 0;
+    ms_run_set_state(lead, MS_TS_QUEUED);
+    ms_journal_task_whole(m->journal, lead);
+    ms_sched_enqueue(m, lead, 0);
+}
+
+/* A pack's rsync ended (ok), or the pack is given up with its run: each of
+ * its projects still held ends too, with what the walk found of it; the
+ * rsync's own figures (time, CPU, transfer) stay on the row of the
+ * project that carried it. */
+static void finish_pack(ms_master_t *m, ms_trec_t *lead, int ok)
+{
+    char msg[600], name[256];
+    ms_log_safe(lead->project, name, sizeof name);
+    for (uint32_t i = 0; i < lead->n_items; i++) {
+        ms_trec_t *t = ms_run_at(lead->run, lead->members[i]), *rel[2];
+        if (t->state != MS_TS_HELD)
+            continue; /* ended already (its run is given up) */
+        if (!ok)
+            snprintf(msg, sizeof msg, "not copied: the pack with %s was given up: %s", name,
+                     lead->result.message ? lead->result.message : "");
+        ms_result_t res = {.run_id = lead->run->id,
+                           .task_id = t->id,
+                           .attempt = 1,
+                           .exit_code = lead->result.exit_code,
+                           .files = t->walk_files,
+                           .bytes_total = t->walk_bytes,
+                           .message = ok ? NULL : strdup(msg)};
+        t->attempts = 1;
+        t->host = lead->host;
+        t->opts = lead->opts;
+        snprintf(t->worker_id, sizeof t->worker_id, "%s", lead->worker_id);
+        ms_run_set_result(t, &res);
+        int n_rel = ms_run_task_final(lead->run, t, rel);
+        ms_journal_task(m->journal, t);
+        note_copied(m, t);
+        for (int k = 0; k < n_rel; k++) {
+            ms_sched_enqueue(m, rel[k], 0);
+            ms_journal_task(m->journal, rel[k]);
+        }
+    }
+    lead->result.files = lead->walk_files; /* its own project's, the rest are the members' */
+    lead->result.bytes_total = lead->walk_bytes;
+    if (ok && (!lead->result.message || !*lead->result.message)) { /* one line a pack */
+        snprintf(msg, sizeof msg, "its rsync also copied %u other tiny project(s) (a pack)",
+                 lead->n_items);
+        free(lead->result.message);
+        lead->result.message = strdup(msg);
+    }
+}
+
 void ms_master_task_done(ms_master_t *m, ms_trec_t *t)
 {
     ms_runrec_t *run = t->run;
     ms_trec_t *rel[2];
+    int ok = ms_result_ok(&t->result);
+    if ((t->flags & MS_TASK_PACK) && !ok && m->giving_up != run) {
+        dissolve_pack(m, t);
+        return;
+    }
+    if (t->flags & MS_TASK_PACK)
+        finish_pack(m, t, ok);
     int n_rel = ms_run_task_final(run, t, rel);
     log_done(t);
     ms_journal_task(m->journal, t);
@@ -671,12 +765,14 @@ void ms_master_fail_unfinished(ms_master_t *m, ms_runrec_t *r, const char *why, 
 {
     ms_planner_forget(m->planner, r);
     ms_queue_remove_run(m->queue, r);
+    m->giving_up = r; /* a pack failed now ends with its projects, not split up */
     for (size_t i = 0; i < r->n_tasks && !r->finished; i++) {
         ms_trec_t *t = ms_run_at(r, i);
         if (t->state == MS_TS_QUEUED || t->state == MS_TS_HELD || t->state == MS_TS_SCANNING ||
             (running_too && t->state == MS_TS_RUNNING))
             ms_master_fail_task(m, t, why);
     }
+    m->giving_up = NULL;
     ms_queue_remove_run(m->queue, r); /* what those releases queued */
 }
 
@@ -790,6 +886,24 @@ static int close_dead_runs(ms_master_t *m)
     return 0;
 }
 
+/* A resumed run's packs are undone (which projects each held is not
+ * stored): their projects not done yet run one by one. */
+static void unpack(ms_runrec_t *r)
+{
+    for (size_t i = 0; i < r->n_tasks; i++) {
+        ms_trec_t *t = ms_run_at(r, i);
+        if ((t->flags & MS_TASK_PACK) && t->state != MS_TS_OK && t->state != MS_TS_FAILED) {
+            ms_strv_free(t->items, t->n_items);
+            t->items = NULL;
+            t->n_items = 0;
+        }
+        if ((t->flags & MS_TASK_PACKED) && t->state == MS_TS_HELD)
+            ms_run_set_state(t, MS_TS_QUEUED);
+        if (t->state != MS_TS_OK && t->state != MS_TS_FAILED)
+            t->flags &= ~(uint32_t)(MS_TASK_PACK | MS_TASK_PACKED);
+    }
+}
+
 static int resume(ms_master_t *m, char *err, size_t errlen)
 {
     ms_runrec_t **runs = NULL;
@@ -812,6 +926,7 @@ static int resume(ms_master_t *m, char *err, size_t errlen)
         runs[i]->worker_wait_s = worker_wait_of(m, runs[i]->set, 0);
         if (resume_lock(m, runs[i]) != 0)
             continue;
+        unpack(runs[i]);
         queue_run(m, runs[i]);
         ms_planner_resume(m->planner, runs[i]); /* after: it queues the projects run whole */
         adopt_or_requeue_later(m, runs[i]);
@@ -872,7 +987,7 @@ static int lock_all(ms_master_t *m, const ms_master_opts_t *o, char *err, size_t
 static int make_owners(ms_master_t *m, const ms_master_opts_t *o, char *err, size_t errlen)
 {
     ms_guard_opts_t go = {o->listen, o->control, o->key, o->authorized, o->admin_keys, o->insecure};
-    ms_planner_hooks_t hooks = {on_whole, on_split, m};
+    ms_planner_hooks_t hooks = {on_whole, on_split, on_pack, on_unchanged, m};
     if (!(m->guard = ms_guard_new(m->ctx, &go, err, errlen)))
         return -1;
     m->queue = ms_queue_new();

@@ -70,6 +70,7 @@ struct ms_master {
     ms_diag_t *diag;           /* the live runs' samples and ticks */
     ms_report_t *report;       /* the rows of the last finished run reported; reads diag */
     ms_unchanged_t *unchanged; /* each run's records of its last copies */
+    ms_runrec_t *giving_up;    /* the run ms_master_fail_unfinished is ending, or NULL */
     /* Held for the master's life: one master per catalog and per ipc://
      * socket file (NULL: none, or not an ipc:// file). */
     ms_lock_t *cat_lock, *wsock_lock, *csock_lock;

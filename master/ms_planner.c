@@ -17,6 +17,11 @@
 #define SPLIT_ABOVE 1.0
 /* ... into chunks of about this share of a fair share. */
 #define CHUNK_SHARE (1.0 / 3.0)
+/* A pack of tiny projects costs about this share of the smallest chunk... */
+#define PACK_SHARE 0.5
+/* ... and a project below this share of a pack is tiny. */
+#define TINY_SHARE 0.25
+#define PLAN_PACK_MAX 512 /* projects in one pack at most */
 
 /* What the planner keeps of a run while it plans it. */
 typedef struct {
@@ -26,6 +31,9 @@ typedef struct {
     double walked_cost;  /* what the walk found so far (ms_split_cost) */
     ms_walk_t **waiting; /* walks of big projects, split once the total is known */
     size_t n_waiting;
+    ms_trec_t **pack; /* tiny projects walked, not decided yet: the open pack */
+    size_t n_pack;
+    double pack_cost;
 } plan_run_t;
 
 struct ms_planner {
@@ -49,6 +57,7 @@ ms_planner_t *ms_planner_new(unsigned split_min_mb, int no_split, const ms_plann
 
 static void free_plan_run(plan_run_t *pr)
 {
+    free(pr->pack);
     ms_walker_stop(&pr->walker);
     for (size_t i = 0; i < pr->n_waiting; i++)
         ms_walk_free(&pr->waiting[i]);
@@ -248,6 +257,66 @@ static int split(ms_planner_t *p, ms_runrec_t *r, ms_trec_t *t, ms_walk_t *w, do
     return 0;
 }
 
+/* The open pack, decided: its projects in one task (one alone runs whole;
+ * out of memory, each runs whole). */
+static void flush_pack(ms_planner_t *p, plan_run_t *pr)
+{
+    size_t n = pr->n_pack;
+    ms_trec_t *lead = n ? pr->pack[0] : NULL;
+    pr->n_pack = 0;
+    pr->pack_cost = 0;
+    if (n < 2) {
+        if (lead)
+            run_whole(p, lead);
+        return;
+    }
+    char **items = calloc(n - 1, sizeof *items);
+    uint64_t *ids = calloc(n - 1, sizeof *ids);
+    int ok = items && ids;
+    for (size_t i = 1; ok && i < n; i++)
+        ok = (items[i - 1] = strdup(pr->pack[i]->project)) != NULL;
+    if (!ok) {
+        ms_strv_free(items, n - 1);
+        free(ids);
+        for (size_t i = 0; i < n; i++)
+            run_whole(p, pr->pack[i]);
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        ids[i - 1] = pr->pack[i]->id;
+        pr->pack[i]->flags |= MS_TASK_PACKED;
+        ms_run_set_state(pr->pack[i], MS_TS_HELD);
+    }
+    lead->flags |= MS_TASK_PACK;
+    lead->items = items;
+    lead->n_items = (uint32_t)(n - 1);
+    lead->members = ids;
+    p->hooks.pack(p->hooks.arg, lead);
+}
+
+/* Whether t (walked, cost cost) joins the open pack rather than run alone. */
+static int packable(const ms_planner_t *p, const ms_runrec_t *r, const ms_trec_t *t, double cost)
+{
+    return !p->no_split && cost < p->min_chunk * PACK_SHARE * TINY_SHARE &&
+           !(r->flags & (MS_RUN_VERIFY | MS_RUN_RESTORE)) && !(t->flags & MS_TASK_TOP) &&
+           !(p->hooks.unchanged && p->hooks.unchanged(p->hooks.arg, t));
+}
+
+/* t joins the open pack, which goes once about half a chunk, or full. */
+static void add_to_pack(ms_planner_t *p, plan_run_t *pr, ms_trec_t *t, double cost)
+{
+    ms_trec_t **np = pr->n_pack % 64 ? pr->pack : realloc(pr->pack, (pr->n_pack + 64) * sizeof *np);
+    if (!np) {
+        run_whole(p, t);
+        return;
+    }
+    pr->pack = np;
+    pr->pack[pr->n_pack++] = t;
+    pr->pack_cost += cost;
+    if (pr->pack_cost >= p->min_chunk * PACK_SHARE || pr->n_pack >= PLAN_PACK_MAX)
+        flush_pack(p, pr);
+}
+
 /* Decide walk w's project. Returns 0 when decided, 1 when it must wait. */
 static int decide(ms_planner_t *p, plan_run_t *pr, ms_walk_t *w, unsigned slots)
 {
@@ -257,6 +326,12 @@ static int decide(ms_planner_t *p, plan_run_t *pr, ms_walk_t *w, unsigned slots)
         return 0;
     double cost = ms_split_cost(w->bytes, w->files);
     t->cost = cost;
+    t->walk_files = w->files;
+    t->walk_bytes = w->bytes;
+    if (packable(p, r, t, cost)) {
+        add_to_pack(p, pr, t, cost);
+        return 0;
+    }
     if (!may_split(p, r, w, cost)) {
         run_whole(p, t);
         return 0;
@@ -326,6 +401,7 @@ static void take_walks(ms_planner_t *p, plan_run_t *pr, unsigned slots)
     }
     free(walks);
     if (done) {
+        flush_pack(p, pr);
         ms_walker_stop(&pr->walker);
         pr->walk_done = 1;
         ms_info("run %llu: source walked: %.0f MB-equivalent in %zu tasks",

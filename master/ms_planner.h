@@ -4,9 +4,15 @@
  * ms_split.h) when it costs much more than its fair share of the run,
  * total / slots across the usable workers.
  *
+ * Projects too small to be worth an rsync of their own (a few MB-equivalent
+ * of data and entries) are packed, up to about half a chunk or
+ * PLAN_PACK_MAX projects, into one task that copies them all in one rsync
+ * (MS_TASK_PACK); the report keeps a row per project. Not in a verify or a
+ * restore, nor with no_split (one rsync per project, as asked).
+ *
  * The walk streams: a project too small to ever be split is ready as soon
- * as its walk ends. A big one waits until the run's total is known, from
- * the walk's end or from the previous run of the same source in the
+ * as its walk ends (a tiny one once its pack is full, or the walk over). A big one waits until the
+ * run's total is known, from the walk's end or from the previous run of the same source in the
  * catalog (r->prior_cost), and until some worker is connected (slots are
  * then known).
  *
@@ -30,6 +36,12 @@ typedef struct {
     /* rest was cut into chunks, tasks first..first+n-1 of its run, new:
      * record rest and them, and queue the chunks (rest is held for them). */
     void (*split)(void *arg, ms_trec_t *rest, size_t first, size_t n);
+    /* leader carries a pack of tiny projects (MS_TASK_PACK; its members
+     * held, MS_TASK_PACKED): record them, queue it. */
+    void (*pack)(void *arg, ms_trec_t *leader);
+    /* Whether t (walked, fingerprinted) will likely need no rsync: it is
+     * then not packed, so that it may be skipped alone (ms_unchanged.h). */
+    int (*unchanged)(void *arg, const ms_trec_t *t);
     void *arg;
 } ms_planner_hooks_t;
 

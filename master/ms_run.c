@@ -80,6 +80,7 @@ static void free_task(ms_trec_t *t)
     ms_strv_free(t->excl, t->n_excl);
     ms_strv_free(t->match, t->n_match);
     ms_strv_free(t->xmatch, t->n_xmatch);
+    free(t->members);
     memset(t, 0, sizeof *t);
 }
 

@@ -83,7 +83,12 @@ typedef struct {
     uint8_t qclass;    /* 2: a retry or requeue, 1: never seen before, 0: known */
     uint8_t orphan;    /* RUNNING as loaded from the catalog: awaits adoption */
     uint8_t expected_known;
-    uint8_t fp_known;   /* fp is its tree's, from the walk (ms_unchanged.h) */
+    uint8_t fp_known; /* fp is its tree's, from the walk (ms_unchanged.h) */
+    /* A pack of tiny projects (MS_TASK_PACK): this task carries its own
+     * project and items[i], the projects of members[i], held (flag
+     * MS_TASK_PACKED) until the pack's one rsync ends. */
+    uint64_t *members;
+    uint64_t walk_files, walk_bytes; /* what the walk found of its project */
     ms_fp_t fp;         /* its tree's fingerprint: a whole project's, a chunk's, a rest's */
     const char *opts;   /* the options (ms_fp_opts) of the worker of its attempt, interned; "" */
     char worker_id[32]; /* worker of the current (or last) attempt */

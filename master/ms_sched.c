@@ -178,7 +178,7 @@ static int send_task(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
 static int skip_unchanged(ms_master_t *m, const ms_wrec_t *w, ms_trec_t *t)
 {
     const ms_runrec_t *run = t->run;
-    if (run->snap ||
+    if (run->snap || (t->flags & MS_TASK_PACK) ||
         (run->flags & (MS_RUN_FULL | MS_RUN_VERIFY | MS_RUN_RESTORE | MS_RUN_SNAPSHOT)))
         return 0;
     const ms_catalog_fp_t *rec = ms_unchanged_find(m->unchanged, t, w->opts);

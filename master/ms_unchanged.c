@@ -117,7 +117,8 @@ int ms_unchanged_load(ms_unchanged_t *u, const ms_runrec_t *r, ms_catalog_t *cat
 void ms_unchanged_part(const ms_trec_t *t, char *out)
 {
     size_t len = 0;
-    char *spec = ms_run_spec_encode(t, &len);
+    /* A pack's leader is its own project, whole: its items are others. */
+    char *spec = (t->flags & MS_TASK_PACK) ? NULL : ms_run_spec_encode(t, &len);
     if (!spec) { /* a whole project (or out of memory: no record will match) */
         out[0] = '\0';
         return;
@@ -135,7 +136,7 @@ const ms_catalog_fp_t *ms_unchanged_find(const ms_unchanged_t *u, const ms_trec_
                                          const char *opts)
 {
     char part[MS_FP_HEX];
-    if (!u || !t->fp_known || !opts || !opts[0])
+    if (!u || !t->fp_known || (opts && !opts[0]))
         return NULL;
     const table_t *tab = NULL;
     for (size_t i = 0; i < u->n && !tab; i++)
@@ -146,7 +147,7 @@ const ms_catalog_fp_t *ms_unchanged_find(const ms_unchanged_t *u, const ms_trec_
     ms_unchanged_part(t, part);
     entry_t key = {.project = t->project, .part = part};
     const entry_t *e = bsearch(&key, tab->e, tab->n, sizeof *tab->e, cmp_entry);
-    if (!e || !ms_fp_equal(e->rec.fp, t->fp) || strcmp(e->rec.opts, opts) != 0)
+    if (!e || !ms_fp_equal(e->rec.fp, t->fp) || (opts && strcmp(e->rec.opts, opts) != 0))
         return NULL;
     return &e->rec;
 }

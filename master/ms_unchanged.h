@@ -40,8 +40,9 @@ int ms_unchanged_load(ms_unchanged_t *u, const ms_runrec_t *r, ms_catalog_t *cat
 /* Forget r's records (before r is freed). */
 void ms_unchanged_forget(ms_unchanged_t *u, const ms_runrec_t *r);
 
-/* The record that makes t unchanged on a worker with options opts, or
- * NULL: t must run. */
+/* The record that makes t unchanged on a worker with options opts (NULL:
+ * any options, a guess made before a worker is chosen), or NULL: t must
+ * run. */
 const ms_catalog_fp_t *ms_unchanged_find(const ms_unchanged_t *u, const ms_trec_t *t,
                                          const char *opts);
 

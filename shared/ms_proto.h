@@ -89,8 +89,15 @@ typedef enum {
 /* Verify: compare the source with the backup by content (rsync -c -n -i),
  * writing nothing; snap, when set, is the complete snapshot compared. */
 #define MS_TASK_VERIFY 0x20u
+/* A pack of tiny projects in one rsync: project and every items[i] are
+ * project folders of the source root, each copied to the same folder of
+ * the destination (`rsync -a ./P ./I1 ./I2 ... DST/`). */
+#define MS_TASK_PACK 0x40u
+/* The master's own mark of a project held in a pack (never sent). */
+#define MS_TASK_PACKED 0x100u
 #define MS_TASK_FLAGS_KNOWN                                                                        \
-    (MS_TASK_TOP | MS_TASK_DELETE | MS_TASK_PRUNE | MS_TASK_FORCE | MS_TASK_REMOVE | MS_TASK_VERIFY)
+    (MS_TASK_TOP | MS_TASK_DELETE | MS_TASK_PRUNE | MS_TASK_FORCE | MS_TASK_REMOVE |               \
+     MS_TASK_VERIFY | MS_TASK_PACK)
 
 /* Flags of a run (RUN from a client; kept in the catalog). */
 #define MS_RUN_DELETE                                                                              \

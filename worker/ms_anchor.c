@@ -241,6 +241,71 @@ fail:
     return rc;
 }
 
+/* Every member of a pack is a real folder of the source root: 0, or
+ * MS_ANCHOR_VANISHED naming the first that is not (nothing is made then). */
+static int pack_sources(const ms_task_t *t, int root, char *err, size_t errlen)
+{
+    for (uint32_t i = 0; i <= t->n_items; i++) {
+        const char *name = i == 0 ? t->project : t->items[i - 1];
+        int fd = openat(root, name, DIR_FLAGS | O_NOFOLLOW);
+        if (fd < 0) {
+            ms_errf(err, errlen, "source %s/%s is %s since the walk", t->source, name,
+                    errno == ENOENT ? "gone" : kind_of(root, name));
+            return MS_ANCHOR_VANISHED;
+        }
+        close(fd);
+    }
+    return 0;
+}
+
+/* Each member's folder in the destination root: made, or a link or file
+ * there replaced (never followed), as for any task. */
+static int pack_dests(const ms_task_t *t, ms_anchor_t *a, const char *root, char *err,
+                      size_t errlen)
+{
+    char path[PATH_MAX];
+    for (uint32_t i = 0; i <= t->n_items; i++) {
+        const char *name = i == 0 ? t->project : t->items[i - 1];
+        snprintf(path, sizeof path, "%s", root);
+        path_add(path, sizeof path, name);
+        int fd = make_folder(a->dst, name, path, a->note, sizeof a->note, err, errlen);
+        if (fd < 0)
+            return -1;
+        close(fd);
+    }
+    return 0;
+}
+
+int ms_anchor_open_pack(const ms_task_t *t, ms_anchor_t *a, char *err, size_t errlen)
+{
+    char path[PATH_MAX];
+    int rc;
+
+    memset(a, 0, sizeof *a);
+    a->src_root = a->src = a->dst = a->link_root = a->link = -1;
+    err[0] = '\0';
+    if ((a->src_root = open(t->source, DIR_FLAGS)) < 0)
+        return ms_errf(err, errlen, "source %s: %s", t->source, strerror(errno));
+    if ((a->src = fcntl(a->src_root, F_DUPFD_CLOEXEC, 3)) < 0) {
+        rc = ms_errf(err, errlen, "source %s: %s", t->source, strerror(errno));
+        goto fail;
+    }
+    if ((rc = pack_sources(t, a->src_root, err, errlen)) != 0)
+        goto fail;
+    rc = -1;
+    if (ms_path_is_remote(t->dest))
+        return 0;
+    if ((a->dst = open_dest_root(t, "", a, path, sizeof path, err, errlen)) < 0 ||
+        pack_dests(t, a, path, err, errlen) != 0)
+        goto fail;
+    if (a->link_root >= 0 && (a->link = fcntl(a->link_root, F_DUPFD_CLOEXEC, 3)) < 0)
+        goto fail;
+    return 0;
+fail:
+    ms_anchor_close(a);
+    return rc;
+}
+
 void ms_anchor_close(ms_anchor_t *a)
 {
     close_fd(&a->src_root);

@@ -74,6 +74,17 @@ typedef struct {
  */
 int ms_anchor_open(const ms_task_t *t, ms_anchor_t *a, char *err, size_t errlen);
 
+/*
+ * A pack of projects (MS_TASK_PACK: t->project and t->items, names in the
+ * source root): a->src_root and a->src the source root, where rsync runs;
+ * a->dst the destination root (its snapshot's folder; -1 remote), in which
+ * each member's folder is made or replaced as above; a->link_root and
+ * a->link the link snapshot's root. Every member must be a real folder of
+ * the source: MS_ANCHOR_VANISHED names the first that is not (nothing is
+ * made then: the master runs the pack's projects one by one).
+ */
+int ms_anchor_open_pack(const ms_task_t *t, ms_anchor_t *a, char *err, size_t errlen);
+
 /* Close what a holds (safe on a zeroed-and-closed or failed anchor). */
 void ms_anchor_close(ms_anchor_t *a);
 

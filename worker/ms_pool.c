@@ -547,6 +547,86 @@ static int start_removal(struct ms_child *c, const ms_task_t *t, char **envp, ch
     return rc;
 }
 
+/* A pack's member i (0: t->project): its name. */
+static const char *member(const ms_task_t *t, uint32_t i)
+{
+    return i == 0 ? t->project : t->items[i - 1];
+}
+
+/* A pack that mirrors deletions: no member whose source is empty while its
+ * backup (or last snapshot) is not (ms_rsync_check_delete_safe). */
+static int pack_delete_safe(const ms_task_t *t, const ms_anchor_t *a, char *err, size_t errlen)
+{
+    int rc = 0;
+    for (uint32_t i = 0; rc == 0 && (t->flags & MS_TASK_DELETE) && i <= t->n_items; i++) {
+        int fl = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+        int src = openat(a->src_root, member(t, i), fl);
+        int base = a->link_root >= 0 ? a->link_root : a->dst;
+        int dst = base >= 0 ? openat(base, member(t, i), fl) : -1;
+        ms_task_t one = *t;
+        one.project = (char *)member(t, i);
+        one.n_items = 0;
+        one.items = NULL;
+        one.flags &= ~MS_TASK_PACK;
+        /* No folder there (a new project, a remote backup): nothing to lose. */
+        if (src >= 0 && (dst >= 0 || base < 0 || a->dst < 0))
+            rc = ms_rsync_check_delete_safe(&one, src,
+                                            dst >= 0     ? dst
+                                            : a->dst < 0 ? -1
+                                                         : base,
+                                            err, errlen);
+        if (src >= 0)
+            close(src);
+        if (dst >= 0)
+            close(dst);
+    }
+    return rc;
+}
+
+/*
+ * A pack of projects (MS_TASK_PACK): one rsync in the source root copies
+ * every member folder to the destination root, `rsync -a ./P ./I1 ... DST/`
+ * (ms_anchor_open_pack). A member gone or unsafe refuses the whole pack:
+ * the master then runs its projects one by one, each with its own answer.
+ */
+static int start_pack(ms_pool_t *p, struct ms_child *c, const ms_task_t *t, char **envp, char *err,
+                      size_t errlen)
+{
+    ms_anchor_t a;
+    char **argv = NULL, **names = calloc(t->n_items + 1, sizeof *names);
+    int rc = ms_anchor_open_pack(t, &a, err, errlen);
+    if (rc == MS_ANCHOR_VANISHED)
+        rc = -1; /* not the pack's answer: each member's own, one by one */
+    if (rc == 0 && (rc = pack_delete_safe(t, &a, err, errlen)) == 0 && names) {
+        ms_task_t all = *t;
+        for (uint32_t i = 0; i <= t->n_items; i++)
+            names[i] = (char *)member(t, i);
+        all.project = "";
+        all.items = names;
+        all.n_items = t->n_items + 1;
+        ms_rsync_where_t w = {".", a.dst >= 0 ? DST_FD_PATH : t->dest, 0, NULL,
+                              a.link >= 0 ? LINK_FD_PATH : NULL};
+        argv = ms_rsync_argv(p->rsync, p->extra.v, p->extra.n, &all, &w, err, errlen);
+    }
+    if (argv) {
+        snprintf(c->dst_path, sizeof c->dst_path, "%s%s%s", t->dest,
+                 t->snap && t->snap[0] ? "/" : "", t->snap ? t->snap : "");
+        struct child_setup setup = {.cwd_fd = a.src_root,
+                                    .dst_fd = a.dst,
+                                    .link_fd = a.link,
+                                    .list_fd = -1,
+                                    .argv = argv,
+                                    .envp = envp};
+        rc = spawn(c, &setup, err, errlen);
+    } else if (rc == 0) {
+        rc = names ? -1 : ms_errf(err, errlen, "out of memory starting a pack");
+    }
+    ms_anchor_close(&a);
+    ms_rsync_argv_free(argv);
+    free(names);
+    return rc < 0 ? -1 : rc;
+}
+
 int ms_pool_start(ms_pool_t *p, const ms_task_t *t, char *err, size_t errlen)
 {
     launch_t l = {.a = {.src_root = -1, .src = -1, .dst = -1, .link_root = -1, .link = -1},
@@ -566,8 +646,10 @@ int ms_pool_start(ms_pool_t *p, const ms_task_t *t, char *err, size_t errlen)
         ms_errf(err, errlen, "out of memory starting rsync");
         goto out;
     }
-    if (t->flags & MS_TASK_REMOVE) {
-        if ((rc = start_removal(c, t, envp, err, errlen)) == 0) {
+    if (t->flags & (MS_TASK_REMOVE | MS_TASK_PACK)) {
+        rc = (t->flags & MS_TASK_REMOVE) ? start_removal(c, t, envp, err, errlen)
+                                         : start_pack(p, c, t, envp, err, errlen);
+        if (rc == 0) {
             p->child[slot] = c;
             c = NULL;
         }

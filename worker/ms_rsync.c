@@ -324,6 +324,16 @@ static int check_snapshot(const ms_task_t *t, char *err, size_t errlen)
     return 0;
 }
 
+/* A pack: a project and other projects (items, plain names), nothing else. */
+static int check_pack(const ms_task_t *t, char *err, size_t errlen)
+{
+    if (t->flags & (MS_TASK_TOP | MS_TASK_PRUNE | MS_TASK_REMOVE | MS_TASK_VERIFY))
+        return ms_errf(err, errlen, "a pack of projects takes no top, prune, removal or verify");
+    if ((t->sub && t->sub[0]) || t->n_excl || t->n_match || t->n_xmatch || t->n_items == 0)
+        return ms_errf(err, errlen, "a pack of projects is a project and other projects' names");
+    return check_list("items", t->items, t->n_items, check_item, err, errlen);
+}
+
 int ms_rsync_check_task(const ms_task_t *t, char *err, size_t errlen)
 {
     if (t == NULL || t->project == NULL)
@@ -337,7 +347,7 @@ int ms_rsync_check_task(const ms_task_t *t, char *err, size_t errlen)
         check_root("dest", t->dest, err, errlen) < 0 || check_project(t, err, errlen) < 0 ||
         check_snapshot(t, err, errlen) < 0)
         return -1;
-    return check_split(t, err, errlen);
+    return (t->flags & MS_TASK_PACK) ? check_pack(t, err, errlen) : check_split(t, err, errlen);
 }
 
 /* ---- argv --------------------------------------------------------------- */
@@ -538,6 +548,8 @@ static int push_paths(char **argv, size_t *n, const ms_task_t *t, const ms_rsync
 
 static int is_split(const ms_task_t *t)
 {
+    if (t->flags & MS_TASK_PACK)
+        return 0; /* whole projects, side by side: no part relies on another's exclusions */
     return t->n_items || t->n_excl || t->n_match || t->n_xmatch;
 }
 
