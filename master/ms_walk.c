@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "ms_split.h"
 #include "ms_walk.h"
 
@@ -35,14 +37,23 @@ typedef struct {
     uint64_t keep_min;
     const atomic_int *stop;
     int oom;
-    size_t plen;
-    char path[PATH_MAX];
+    size_t plen;     /* the length of path */
+    size_t root_len; /* of the project's folder in path: what follows is the relative path */
+    ms_fp_t root_fp; /* the project's folder's own */
+    char path[PATH_MAX + NAME_MAX + 2]; /* a folder's, then one of its entries' */
 } walk_ctx_t;
+
+/* What a subtree adds up to: bytes of regular files, entries, fingerprint. */
+typedef struct {
+    uint64_t bytes, files;
+    ms_fp_t fp;
+} sum_t;
 
 typedef struct {
     char *name;
     int is_dir;
     uint64_t size; /* regular files */
+    ms_fp_t fp;    /* its own (a folder's: not its entries') */
 } entry_t;
 
 /* Append a node; NONE when there are too many (the walk is then incomplete). */
@@ -112,8 +123,7 @@ static int cmp_entry(const void *a, const void *b)
 
 /* Keep folder node k's entries as a sorted name list; takes the names
  * (their owners' pointers are set to NULL). Out of memory: nothing kept. */
-static void keep_list(walk_ctx_t *c, size_t k, entry_t *e, size_t n, const uint64_t *bytes,
-                      const uint64_t *files)
+static void keep_list(walk_ctx_t *c, size_t k, entry_t *e, size_t n, const sum_t *sums)
 {
     ms_walk_t *w = c->w;
     ms_wlist_t *nl = realloc(w->lists, (w->n_lists + 1) * sizeof *nl);
@@ -124,7 +134,8 @@ static void keep_list(walk_ctx_t *c, size_t k, entry_t *e, size_t n, const uint6
     if (!le)
         return;
     for (size_t i = 0; i < n; i++) {
-        le[i] = (ms_wentry_t){.name = e[i].name, .bytes = bytes[i], .files = files[i]};
+        le[i] = (ms_wentry_t){
+            .name = e[i].name, .bytes = sums[i].bytes, .files = sums[i].files, .fp = sums[i].fp};
         e[i].name = NULL;
     }
     qsort(le, n, sizeof *le, cmp_entry);
@@ -189,8 +200,36 @@ static void free_entries(entry_t *e, size_t n)
     free(e);
 }
 
-/* Read the folder at c->path: its entries (lstat'ed), without "." and "..".
- * Returns -1 when it cannot be read (the walk is then incomplete). */
+/* The path of c->path relative to the project's folder ("" for itself). */
+static const char *relpath(const walk_ctx_t *c)
+{
+    return c->plen > c->root_len ? c->path + c->root_len + 1 : "";
+}
+
+/* The fingerprint of the entry name of the folder at c->path (lstat st),
+ * fd that folder: its path relative to the project, and a link's target.
+ * A target that cannot be read leaves the walk unread. */
+static ms_fp_t entry_fp(walk_ctx_t *c, int fd, const char *name, const struct stat *st)
+{
+    size_t len = strlen(name), saved = c->plen;
+    char target[PATH_MAX];
+    ssize_t tlen = 0;
+    if (S_ISLNK(st->st_mode) && (tlen = readlinkat(fd, name, target, sizeof target)) < 0) {
+        c->w->unread = c->w->incomplete = 1;
+        tlen = 0;
+    }
+    c->path[c->plen++] = '/';
+    memcpy(c->path + c->plen, name, len + 1);
+    c->plen += len;
+    ms_fp_t fp = ms_fp_entry(relpath(c), st, S_ISLNK(st->st_mode) ? target : NULL, (size_t)tlen);
+    c->path[saved] = '\0';
+    c->plen = saved;
+    return fp;
+}
+
+/* Read the folder at c->path: its entries (lstat'ed and fingerprinted),
+ * without "." and "..". Returns -1 when it cannot be read (the walk is then
+ * incomplete). */
 static int read_folder(walk_ctx_t *c, entry_t **out, size_t *n_out)
 {
     DIR *d = opendir(c->path);
@@ -198,6 +237,9 @@ static int read_folder(walk_ctx_t *c, entry_t **out, size_t *n_out)
     *n_out = 0;
     if (!d)
         return -1;
+    struct stat self;
+    if (c->plen == c->root_len && fstat(dirfd(d), &self) == 0)
+        c->root_fp = ms_fp_entry("", &self, NULL, 0);
     entry_t *e = NULL;
     size_t n = 0, cap = 0;
     struct dirent *de;
@@ -227,6 +269,7 @@ static int read_folder(walk_ctx_t *c, entry_t **out, size_t *n_out)
             goto oom;
         e[n].is_dir = S_ISDIR(st.st_mode);
         e[n].size = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+        e[n].fp = entry_fp(c, dirfd(d), de->d_name, &st);
         n++;
         errno = 0;
     }
@@ -245,17 +288,17 @@ oom:
     return 0;
 }
 
-static void walk_folder(walk_ctx_t *c, size_t k, uint64_t *bytes, uint64_t *files);
+static void walk_folder(walk_ctx_t *c, size_t k, sum_t *s);
 
 /* A folder's entries as the walk sees them: its own files' total, whether
  * they are kept as nodes, and, for a folder of too many entries for nodes,
- * each entry's size for its name list (eb, ef; NULL when not listed). */
+ * each entry's subtree for its name list (es; NULL when not listed). */
 typedef struct {
     entry_t *e;
     size_t n;
     uint64_t own_bytes, own_files;
     int keep_files;
-    uint64_t *eb, *ef;
+    sum_t *es;
 } folder_t;
 
 static void describe_folder(const walk_ctx_t *c, size_t k, folder_t *f)
@@ -267,16 +310,9 @@ static void describe_folder(const walk_ctx_t *c, size_t k, folder_t *f)
         }
     f->keep_files = k != NONE && f->own_files <= MS_WALK_MAX_FILES &&
                     ms_split_cost(f->own_bytes, f->own_files) >= (double)c->keep_min;
-    /* Too many entries for nodes: their sizes, for a name list. */
-    if (k != NONE && f->n > MS_WALK_MAX_FILES && f->n <= MS_WALK_MAX_LIST) {
-        f->eb = malloc(f->n * sizeof *f->eb);
-        f->ef = malloc(f->n * sizeof *f->ef);
-        if (!f->eb || !f->ef) {
-            free(f->eb);
-            free(f->ef);
-            f->eb = f->ef = NULL;
-        }
-    }
+    /* Too many entries for nodes: their subtrees, for a name list. */
+    if (k != NONE && f->n > MS_WALK_MAX_FILES && f->n <= MS_WALK_MAX_LIST)
+        f->es = malloc(f->n * sizeof *f->es);
 }
 
 /* A file entry of the folder k: a node of its own when the folder keeps
@@ -287,30 +323,31 @@ static void walk_file(walk_ctx_t *c, size_t k, const folder_t *f, const entry_t 
     if (node != NONE) {
         c->w->nodes[node].bytes = e->size;
         c->w->nodes[node].files = 1;
+        c->w->nodes[node].fp = e->fp;
     }
 }
 
-/* The subfolder e of the folder k, walked: its bytes and entries in *sb and
- * *sf (itself included); 0, or -1 when its path is too long (not walked). */
-static int walk_sub(walk_ctx_t *c, size_t k, const entry_t *e, uint64_t *sb, uint64_t *sf)
+/* The subfolder e of the folder k, walked: its subtree in *sub (itself
+ * included; sub->fp holds its own when called); 0, or -1 when its path is
+ * too long (not walked). */
+static int walk_sub(walk_ctx_t *c, size_t k, const entry_t *e, sum_t *sub)
 {
     size_t len = strlen(e->name), saved = c->plen;
-    if (c->plen + 1 + len >= sizeof c->path)
+    if (c->plen + 1 + len >= PATH_MAX)
         return -1;
     c->path[c->plen++] = '/';
     memcpy(c->path + c->plen, e->name, len + 1);
     c->plen += len;
     size_t d = k != NONE ? add_node(c, e->name, k, 1) : NONE;
-    *sb = 0;
-    *sf = 1;
-    walk_folder(c, d, sb, sf);
+    walk_folder(c, d, sub);
     c->path[saved] = '\0';
     c->plen = saved;
     if (d != NONE) {
         ms_wnode_t *dn = &c->w->nodes[d];
-        dn->bytes = *sb;
-        dn->files = *sf;
-        dn->kept = ms_split_cost(*sb, *sf) >= (double)c->keep_min;
+        dn->bytes = sub->bytes;
+        dn->files = sub->files;
+        dn->fp = sub->fp;
+        dn->kept = ms_split_cost(sub->bytes, sub->files) >= (double)c->keep_min;
         if (!dn->kept) {
             truncate_nodes(c->w, d + 1);
             drop_lists(c->w, d);
@@ -321,35 +358,29 @@ static int walk_sub(walk_ctx_t *c, size_t k, const entry_t *e, uint64_t *sb, uin
 
 /*
  * Walk the folder at c->path, whose node is k (NONE: not kept), adding its
- * subtree's bytes and entries to *bytes and *files.
+ * entries' subtrees to *s.
  */
-static void walk_folder(walk_ctx_t *c, size_t k, uint64_t *bytes, uint64_t *files)
+static void walk_folder(walk_ctx_t *c, size_t k, sum_t *s)
 {
     folder_t f = {0};
     if (read_folder(c, &f.e, &f.n) != 0)
-        c->w->incomplete = 1;
+        c->w->incomplete = c->w->unread = 1;
     describe_folder(c, k, &f);
-    *bytes += f.own_bytes;
-    *files += f.n;
     for (size_t i = 0; i < f.n && !c->oom && !atomic_load(c->stop); i++) {
-        uint64_t sb = f.e[i].size, sf = 1;
-        if (!f.e[i].is_dir) {
+        sum_t sub = {f.e[i].size, 1, f.e[i].fp};
+        if (!f.e[i].is_dir)
             walk_file(c, k, &f, &f.e[i]);
-        } else if (walk_sub(c, k, &f.e[i], &sb, &sf) != 0) {
-            c->w->incomplete = 1; /* its path is too long: not walked */
-        } else {
-            *bytes += sb;
-            *files += sf - 1; /* the folder itself is counted in n */
-        }
-        if (f.eb) {
-            f.eb[i] = sb;
-            f.ef[i] = sf;
-        }
+        else if (walk_sub(c, k, &f.e[i], &sub) != 0)
+            c->w->incomplete = c->w->unread = 1; /* its path is too long: not walked */
+        s->bytes += sub.bytes;
+        s->files += sub.files;
+        ms_fp_add(&s->fp, sub.fp);
+        if (f.es)
+            f.es[i] = sub;
     }
-    if (f.eb && !c->oom && !atomic_load(c->stop))
-        keep_list(c, k, f.e, f.n, f.eb, f.ef);
-    free(f.eb);
-    free(f.ef);
+    if (f.es && !c->oom && !atomic_load(c->stop))
+        keep_list(c, k, f.e, f.n, f.es);
+    free(f.es);
     free_entries(f.e, f.n);
 }
 
@@ -358,27 +389,31 @@ ms_walk_t *ms_walk_project(const char *source, const char *project, uint64_t tas
 {
     walk_ctx_t *c = calloc(1, sizeof *c);
     ms_walk_t *w = calloc(1, sizeof *w);
-    if (!c || !w)
+    if (!c || !w || sodium_init() < 0) /* sodium_init: BLAKE2b's fastest code */
         goto fail;
     c->w = w;
     c->keep_min = keep_min;
     c->stop = stop;
     w->task_id = task_id;
-    int len = snprintf(c->path, sizeof c->path, "%s/%s", source, project);
-    if (len < 0 || (size_t)len >= sizeof c->path) {
-        w->incomplete = 1;
+    int len = snprintf(c->path, PATH_MAX, "%s/%s", source, project);
+    if (len < 0 || len >= PATH_MAX) {
+        w->incomplete = w->unread = 1;
         free(c);
         return w;
     }
-    c->plen = (size_t)len;
+    c->plen = c->root_len = (size_t)len;
     size_t root = add_node(c, "", 0, 1);
     if (root == NONE)
         goto fail;
-    uint64_t files = 1;
-    walk_folder(c, root, &w->bytes, &files);
-    w->files = files;
+    sum_t s = {0, 1, {0, 0}};
+    walk_folder(c, root, &s);
+    ms_fp_add(&s.fp, c->root_fp);
+    w->bytes = s.bytes;
+    w->files = s.files;
+    w->fp = s.fp;
     w->nodes[0].bytes = w->bytes;
     w->nodes[0].files = w->files;
+    w->nodes[0].fp = w->fp;
     w->nodes[0].kept = 1;
     if (c->oom || atomic_load(stop))
         goto fail;
@@ -448,7 +483,7 @@ static void *walker_main(void *arg)
             ms_walk_project(wk->source, wk->projects[i], wk->ids[i], wk->keep_min, &wk->stop);
         if (!w && !atomic_load(&wk->stop) && (w = calloc(1, sizeof *w))) {
             w->task_id = wk->ids[i]; /* out of memory: an empty, incomplete walk */
-            w->incomplete = 1;
+            w->incomplete = w->unread = 1;
         }
         if (w)
             hand_over(wk, w);

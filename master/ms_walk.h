@@ -15,10 +15,16 @@
  * so a tree of millions of small files costs memory only for its big
  * folders.
  *
+ * It also fingerprints every entry (ms_fp.h: its path relative to the
+ * project's folder, "sub/dir/file", its lstat and a link's target) and adds
+ * them up: the project's, each node's subtree and each listed entry's. Two
+ * walks of a tree that `rsync -a` would find nothing to copy in give the
+ * same fingerprints; an atime is not part of them.
+ *
  * The walk never follows a symbolic link. Like rsync -a it goes on below
  * mount points, so the sizes count what rsync will copy. A folder it cannot
- * read makes the project "incomplete": its sizes are a lower bound and it
- * is not split.
+ * read makes the project "incomplete" and "unread": its sizes are a lower
+ * bound, its fingerprint misses what was not read, and it is not split.
  */
 #ifndef MS_WALK_H
 #define MS_WALK_H
@@ -26,6 +32,8 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "ms_fp.h"
 
 #define MS_WALK_MAX_FILES 4096    /* file entries kept per folder as nodes */
 #define MS_WALK_MAX_LIST 2000000  /* entries of one folder kept as a name list */
@@ -38,12 +46,14 @@ typedef struct {
     uint8_t kept;    /* a folder whose entries are kept as nodes */
     uint64_t bytes;  /* regular files' sizes, the whole subtree */
     uint64_t files;  /* entries, the whole subtree, itself included */
+    ms_fp_t fp;      /* the whole subtree's fingerprint, itself included */
 } ms_wnode_t;
 
 typedef struct {
     char *name;     /* one path component */
     uint64_t bytes; /* its size; a folder's: its whole subtree */
     uint64_t files; /* 1; a folder's: its entries, itself included */
+    ms_fp_t fp;     /* its fingerprint; a folder's: its whole subtree's */
 } ms_wentry_t;
 
 typedef struct {
@@ -55,8 +65,10 @@ typedef struct {
 typedef struct ms_walk {
     uint64_t task_id;
     uint64_t bytes, files; /* the whole project */
+    ms_fp_t fp;            /* the whole project's fingerprint, its own folder included */
     int hardlinks;         /* two paths in the project are one regular file */
     int incomplete;        /* some folder could not be read, or too many nodes */
+    int unread;            /* some folder, entry or link could not be read: fp misses it */
     ms_wnode_t *nodes;     /* nodes[0] is the project; parents come before children */
     size_t n_nodes;
     ms_wlist_t *lists; /* folders with too many entries for nodes */
