@@ -43,7 +43,8 @@ typedef struct {
     void *sock;
     ms_monitor_t *mon; /* handshake failures of sock (CURVE only) */
     ms_pool_t *pool;
-    struct pollfd *fds;    /* the pool's descriptors, 1 + 2 x slots */
+    struct pollfd *fds;    /* the pool's descriptors, 1 + 2 x slots; revents after a poll */
+    size_t n_fds;          /* how many fds holds */
     zmq_pollitem_t *items; /* the socket, then fds */
     size_t max_fds;
     int hb_ms;   /* our heartbeat interval (--heartbeat-ms) */
@@ -460,7 +461,7 @@ static void collect_results(agent_t *a)
 {
     char err[256], msg[1024];
     ms_result_t r;
-    if (ms_pool_handle(a->pool, err, sizeof err) != 0)
+    if (ms_pool_handle(a->pool, a->fds, a->n_fds, err, sizeof err) != 0)
         ms_warn("pool: %s", err);
     while (ms_pool_next_result(a->pool, &r) == 1) {
         if (r.exit_code == 0)
@@ -481,7 +482,7 @@ static void collect_results(agent_t *a)
 /* One turn of the loop: wait for the master, the children or the clock. */
 static int turn(agent_t *a, int timeout_ms)
 {
-    size_t n = ms_pool_pollfds(a->pool, a->fds, a->max_fds);
+    size_t n = a->n_fds = ms_pool_pollfds(a->pool, a->fds, a->max_fds);
     double next_timeout = ms_pool_expire(a->pool);
     if (next_timeout >= 0 && next_timeout * 1000 < timeout_ms)
         timeout_ms = (int)(next_timeout * 1000) + 1;
@@ -491,8 +492,12 @@ static int turn(agent_t *a, int timeout_ms)
     size_t total = n + 1;
     if (a->mon)
         a->items[total++] = (zmq_pollitem_t){ms_monitor_socket(a->mon), 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(a->items, (int)total, timeout_ms) < 0)
+    if (zmq_poll(a->items, (int)total, timeout_ms) < 0) {
+        a->n_fds = 0; /* nothing known ready: the pool reads only what is due */
         return errno == EINTR ? 0 : -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        a->fds[i].revents = a->items[1 + i].revents;
     if (a->items[0].revents & ZMQ_POLLIN)
         read_master(a);
     if (a->mon && (a->items[total - 1].revents & ZMQ_POLLIN))

@@ -5,6 +5,16 @@
  * with ms_pool_next_result(). A child goes: running -> reaped (exit status,
  * rusage and /proc io recorded) -> finished (both pipes at EOF, result
  * built) -> collected (slot freed).
+ *
+ * rsync --info=progress2 writes a line per file to stdout. Polling that pipe
+ * would wake the worker for each one (a poll, a read, a waitid per child:
+ * more system calls than rsync makes for a small file), so a running
+ * child's stdout is not polled: it gets a big pipe, read on the pool's clock
+ * (every capacity / OUT_RATE_MAX seconds) often enough that no rsync fills
+ * it meanwhile, and to its end once the child exited. stderr, quiet unless
+ * something goes wrong, and the SIGCHLD signalfd are polled; a child is
+ * waited for only after a SIGCHLD. (Were a pipe ever full, rsync would wait
+ * for the next read: slower, nothing lost.)
  */
 #include "ms_pool.h"
 
@@ -37,9 +47,21 @@
 #define ERR_KEEP ((size_t)16 * 1024) /* tail of stderr */
 #define MSG_TAIL 2048                /* stderr bytes that go into a result message */
 #define MSG_MAX (MS_ITEMIZE_BYTES + MSG_TAIL + 1024) /* a result's message, whole */
-#define READ_CHUNK 16384
-#define READS_PER_CALL 16 /* bound the time one noisy child takes per call */
-#define EXEC_FAILED 127   /* exit status of a child that could not exec */
+#define READ_CHUNK 65536
+#define READS_PER_CALL 16 /* bound the time one noisy child takes per call: 1 MiB */
+/* The stdout pipe asked for: the smallest of these. The budget keeps all
+ * the pool's pipes within half of the default pipe-user-pages-soft (64 MiB
+ * a user), past which the kernel gives a user's new pipes a single page. */
+#define OUT_PIPE_MAX ((size_t)1 << 20)
+#define OUT_PIPE_BUDGET ((size_t)32 << 20)
+/* Faster than any rsync writes its stdout: ~70 bytes a file, and no rsync
+ * copies 100,000 files a second. A pipe read every cap / this many seconds
+ * never fills (125 ms for 1 MiB). */
+#define OUT_RATE_MAX (8.0 * 1024 * 1024)
+/* A smaller pipe (the kernel refused to grow it) would need reading so
+ * often that polling it, a wake-up per line, is no worse. */
+#define OUT_PIPE_CLOCKED ((size_t)256 * 1024)
+#define EXEC_FAILED 127 /* exit status of a child that could not exec */
 /* The descriptor a child rsync finds open besides 0-2: the destination
  * folder it writes into. (A file named by /proc/self/fd/N would not do for
  * a list: rsync 3.4+ opens such files without following any link; the top
@@ -55,6 +77,8 @@ extern char **environ;
 struct ms_child {
     pid_t pid;
     int out_fd, err_fd; /* parent ends of the pipes; -1 once at EOF */
+    bool out_clocked;   /* out_fd is read on the pool's clock, not polled, until reaped */
+    double read_every;  /* then every this many seconds (its capacity / OUT_RATE_MAX) */
     bool reaped, finished;
     uint64_t seq; /* finish order, so results come out first finished first */
     struct timespec started;
@@ -78,7 +102,9 @@ struct ms_pool {
     char *rsync;
     ms_strv_t extra; /* extra rsync options, copied */
     unsigned slots;
-    int sfd; /* signalfd for SIGCHLD */
+    int sfd;          /* signalfd for SIGCHLD */
+    size_t out_pipe;  /* the stdout pipe's size asked for */
+    double next_read; /* ms_mono_seconds() when clocked pipes are read next; 0: none runs */
     uint64_t seq;
     struct ms_child **child; /* slots entries, NULL when free */
 };
@@ -313,6 +339,28 @@ static void child_destroy(struct ms_child *c)
     close_fd(&c->out_fd);
     close_fd(&c->err_fd);
     free(c);
+}
+
+/*
+ * c runs: it takes slot. Its stdout pipe grows to out_pipe (0: stays as it
+ * is) when the kernel lets it; big enough, it is read on the pool's clock,
+ * which then ticks at least as often as this pipe needs.
+ */
+static void adopt(ms_pool_t *p, int slot, struct ms_child *c, size_t out_pipe)
+{
+    int cap;
+
+    if (out_pipe > 0)
+        (void)fcntl(c->out_fd, F_SETPIPE_SZ, (int)out_pipe); /* EPERM: the user's budget is spent */
+    cap = fcntl(c->out_fd, F_GETPIPE_SZ);
+    c->out_clocked = cap > 0 && (size_t)cap >= OUT_PIPE_CLOCKED;
+    if (c->out_clocked) {
+        double due = ms_mono_seconds() + (c->read_every = (double)cap / OUT_RATE_MAX);
+
+        if (p->next_read == 0 || due < p->next_read)
+            p->next_read = due;
+    }
+    p->child[slot] = c;
 }
 
 static int free_slot(const ms_pool_t *p)
@@ -650,7 +698,8 @@ int ms_pool_start(ms_pool_t *p, const ms_task_t *t, char *err, size_t errlen)
         rc = (t->flags & MS_TASK_REMOVE) ? start_removal(c, t, envp, err, errlen)
                                          : start_pack(p, c, t, envp, err, errlen);
         if (rc == 0) {
-            p->child[slot] = c;
+            /* A removal prints one line, at its end: polled. */
+            adopt(p, slot, c, (t->flags & MS_TASK_REMOVE) ? 0 : p->out_pipe);
             c = NULL;
         }
         goto out;
@@ -672,7 +721,7 @@ int ms_pool_start(ms_pool_t *p, const ms_task_t *t, char *err, size_t errlen)
                                  .envp = envp};
     if (spawn(c, &setup, err, errlen) < 0)
         goto out;
-    p->child[slot] = c;
+    adopt(p, slot, c, p->out_pipe);
     c = NULL;
     rc = 0;
 out:
@@ -699,6 +748,24 @@ static int open_sigchld_fd(char *err, size_t errlen)
     if (fd < 0)
         ms_errf(err, errlen, "cannot create a signalfd for SIGCHLD: %s", strerror(errno));
     return fd;
+}
+
+/* The stdout pipe each child gets: OUT_PIPE_MAX, within the system's
+ * limit for a user (fs.pipe-max-size) and the pool's budget. */
+static size_t out_pipe_size(unsigned slots)
+{
+    unsigned long max = OUT_PIPE_MAX;
+    FILE *f = fopen("/proc/sys/fs/pipe-max-size", "re");
+    size_t size = OUT_PIPE_BUDGET / slots;
+
+    if (f != NULL) {
+        if (fscanf(f, "%lu", &max) != 1)
+            max = OUT_PIPE_MAX;
+        fclose(f);
+    }
+    if (size > max)
+        size = max;
+    return size < OUT_PIPE_MAX ? size : OUT_PIPE_MAX;
 }
 
 static int check_new_args(const char *rsync, char *const *extra, size_t n_extra, unsigned slots,
@@ -728,6 +795,7 @@ ms_pool_t *ms_pool_new(const char *rsync, char *const *extra, size_t n_extra, un
     }
     p->sfd = -1;
     p->slots = slots;
+    p->out_pipe = out_pipe_size(slots);
     p->rsync = strdup(rsync);
     p->child = calloc(slots, sizeof(*p->child));
     bool oom = p->rsync == NULL || p->child == NULL;
@@ -801,7 +869,8 @@ size_t ms_pool_pollfds(const ms_pool_t *p, struct pollfd *fds, size_t max)
 
         if (c == NULL)
             continue;
-        add_pollfd(fds, max, &n, c->out_fd);
+        if (!c->out_clocked || c->reaped)
+            add_pollfd(fds, max, &n, c->out_fd);
         add_pollfd(fds, max, &n, c->err_fd);
     }
     return n;
@@ -809,8 +878,8 @@ size_t ms_pool_pollfds(const ms_pool_t *p, struct pollfd *fds, size_t max)
 
 /* Read what a pipe holds now into its tail buffer, and through items
  * when not NULL (a verify's stdout); close it at EOF (or on an error no
- * retry would fix). */
-static void drain_pipe(int *fd, char *keep, size_t cap, size_t *len, ms_rsync_itemize_t *items)
+ * retry would fix). Returns whether it stopped with more to read. */
+static bool drain_pipe(int *fd, char *keep, size_t cap, size_t *len, ms_rsync_itemize_t *items)
 {
     char chunk[READ_CHUNK];
 
@@ -824,10 +893,11 @@ static void drain_pipe(int *fd, char *keep, size_t cap, size_t *len, ms_rsync_it
         else if (n < 0 && errno == EINTR)
             continue;
         else if (n < 0 && errno == EAGAIN)
-            return;
+            return false;
         else
             close_fd(fd);
     }
+    return *fd >= 0;
 }
 
 static int drain_signalfd(int sfd, char *err, size_t errlen)
@@ -997,30 +1067,90 @@ static void update_progress(struct ms_child *c)
         c->bytes_done = bytes;
 }
 
-int ms_pool_handle(ms_pool_t *p, char *err, size_t errlen)
+/* What one call of ms_pool_handle was woken for. */
+struct wake {
+    const struct pollfd *fds; /* as ms_pool_pollfds wrote them, revents set; NULL: anything */
+    size_t n, at;             /* at: the next of fds to match, in their order */
+    bool sigchld;             /* a child exited (or stopped) */
+    bool clock;               /* the clocked pipes are due */
+    bool more;                /* one of them was left with more to read */
+};
+
+/* Whether poll found fd ready. The descriptors come in ms_pool_pollfds'
+ * order, so w->at walks them along; one that was not polled (a clocked
+ * stdout, a child started since) matches none. */
+static bool ready(struct wake *w, int fd)
 {
+    if (w->fds == NULL)
+        return true;
+    if (fd < 0 || w->at >= w->n || w->fds[w->at].fd != fd)
+        return false;
+    return w->fds[w->at++].revents != 0;
+}
+
+static void read_out(struct ms_child *c, struct wake *w)
+{
+    size_t before = c->out_len;
+
+    if (drain_pipe(&c->out_fd, c->out, OUT_KEEP, &c->out_len, c->verify ? &c->items : NULL) &&
+        c->out_clocked && !c->reaped)
+        w->more = true;
+    if (c->out_len != before)
+        update_progress(c);
+}
+
+static int handle_child(ms_pool_t *p, struct ms_child *c, struct wake *w, char *err, size_t errlen)
+{
+    bool out_ready = ready(w, c->out_fd), err_ready = ready(w, c->err_fd);
+    bool was_reaped = c->reaped;
+    int rc = 0;
+
+    /* SIGCHLDs merge: on one, every running child is checked. */
+    if (w->sigchld && !c->reaped && try_reap(c, err, errlen) < 0)
+        rc = -1;
+    bool exited = c->reaped && !was_reaped; /* its pipes are read to the end from now on */
+    if (out_ready || exited || (w->clock && c->out_clocked))
+        read_out(c, w);
+    if (err_ready || exited)
+        drain_pipe(&c->err_fd, c->errbuf, ERR_KEEP, &c->err_len, NULL);
+    if (c->reaped && c->out_fd < 0 && c->err_fd < 0)
+        finish(p, c);
+    return rc;
+}
+
+/* The clocked pipes were read: when next (0: none is left). */
+static void rearm(ms_pool_t *p, bool now)
+{
+    double every = 0;
+
+    for (unsigned i = 0; i < p->slots; i++) {
+        const struct ms_child *c = p->child[i];
+
+        if (c != NULL && c->out_clocked && !c->reaped && (every == 0 || c->read_every < every))
+            every = c->read_every;
+    }
+    p->next_read = every == 0 ? 0 : ms_mono_seconds() + (now ? 0 : every);
+}
+
+int ms_pool_handle(ms_pool_t *p, const struct pollfd *fds, size_t n, char *err, size_t errlen)
+{
+    struct wake w = {.fds = fds, .n = n};
     int rc = 0;
 
     if (p == NULL)
         return 0;
-    if (drain_signalfd(p->sfd, err, errlen) < 0)
+    w.sigchld = ready(&w, p->sfd);
+    w.clock = p->next_read > 0 && ms_mono_seconds() >= p->next_read;
+    if (w.sigchld && drain_signalfd(p->sfd, err, errlen) < 0)
         rc = -1;
-    /* SIGCHLDs merge, so every running child is checked, not one per signal. */
     for (unsigned i = 0; i < p->slots; i++) {
         struct ms_child *c = p->child[i];
 
-        if (c == NULL || c->finished)
-            continue;
-        if (!c->reaped && try_reap(c, err, errlen) < 0)
+        if (c != NULL && !c->finished && handle_child(p, c, &w, err, errlen) < 0)
             rc = -1;
-        size_t before = c->out_len;
-        drain_pipe(&c->out_fd, c->out, OUT_KEEP, &c->out_len, c->verify ? &c->items : NULL);
-        if (c->out_len != before)
-            update_progress(c);
-        drain_pipe(&c->err_fd, c->errbuf, ERR_KEEP, &c->err_len, NULL);
-        if (c->reaped && c->out_fd < 0 && c->err_fd < 0)
-            finish(p, c);
     }
+    if (w.clock || w.more)
+        rearm(p, w.more);
     return rc;
 }
 
@@ -1113,6 +1243,11 @@ static double expire_child(struct ms_child *c)
 double ms_pool_expire(ms_pool_t *p)
 {
     double next = -1;
+
+    if (p != NULL && p->next_read > 0) {
+        double left = p->next_read - ms_mono_seconds();
+        next = left > 0 ? left : 0;
+    }
     for (unsigned i = 0; p != NULL && i < p->slots; i++) {
         struct ms_child *c = p->child[i];
         if (c == NULL || c->reaped)

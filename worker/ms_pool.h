@@ -4,15 +4,25 @@
  * The pool starts each task as a child rsync (fork/exec, argv from
  * ms_rsync_argv, never a shell), in a process group of its own, with
  * PR_SET_PDEATHSIG so it dies with the worker. It collects the child's
- * stdout (for --stats) and stderr (for the failure message) through pipes,
- * learns of exits through a signalfd for SIGCHLD, reads /proc/<pid>/io while
- * the child is a zombie (waitid WNOWAIT) and then reaps it with wait4 for its
- * CPU times and peak RSS. A task is finished once the child is reaped and
- * both pipes reached EOF.
+ * stdout (for --stats, progress and a verify's itemize lines) and stderr
+ * (for the failure message) through pipes, learns of exits through a
+ * signalfd for SIGCHLD, reads /proc/<pid>/io while the child is a zombie
+ * (waitid WNOWAIT) and then reaps it with wait4 for its CPU times and peak
+ * RSS. A task is finished once the child is reaped and both pipes reached
+ * EOF.
+ *
+ * No work per file: rsync writes a progress line per file, and the pool
+ * does not wake for each. A running child's stdout is a big pipe (up to
+ * 1 MiB) read on the pool's own clock, often enough that no rsync fills it
+ * (8 times a second for 1 MiB), and to its end once the child exited; it
+ * is not among the descriptors to poll meanwhile. Children are waited for
+ * only after a SIGCHLD. (A pipe the kernel would not grow is polled, as
+ * stderr is.)
  *
  * Single-threaded: the owner polls the descriptors from ms_pool_pollfds()
- * in its own loop and calls ms_pool_handle() when any is ready. The pool
- * never logs; errors come back as -1 and a message.
+ * in its own loop, with a timeout no later than ms_pool_expire() says, and
+ * calls ms_pool_handle() after each poll. The pool never logs; errors come
+ * back as -1 and a message.
  *
  * ms_pool_new() blocks SIGCHLD in the calling process (needed for the
  * signalfd); children get an empty signal mask and default dispositions
@@ -99,9 +109,15 @@ int ms_pool_remove_tree_main(const char *name);
  */
 size_t ms_pool_pollfds(const ms_pool_t *p, struct pollfd *fds, size_t max);
 
-/* Read ready pipes and reap exited children without blocking. Returns 0, or
- * -1 with err set on an unexpected system error (the pool stays usable). */
-int ms_pool_handle(ms_pool_t *p, char *err, size_t errlen);
+/*
+ * After a poll of the descriptors ms_pool_pollfds() gave (fds, n: the
+ * same array, in the same order, revents set by poll): reap the children
+ * that exited if the signalfd is ready, read the ready pipes, and the
+ * clocked ones when they are due; never blocks. fds NULL: check
+ * everything (a waitid per child, a read per pipe). Returns 0, or -1 with
+ * err set on an unexpected system error (the pool stays usable).
+ */
+int ms_pool_handle(ms_pool_t *p, const struct pollfd *fds, size_t n, char *err, size_t errlen);
 
 /*
  * Take one finished task's result. Returns 1 and fills *r (which then owns
@@ -127,12 +143,15 @@ void ms_pool_kill_all(ms_pool_t *p, int sig, const char *why);
  * Stop (SIGTERM to the group) every task that has run longer than its
  * timeout_s (its result says "timed out after N s"), and SIGKILL every task
  * stopped with SIGTERM more than MS_POOL_KILL_GRACE_S ago. Call it every
- * turn. Returns the seconds until something is due, or -1 when nothing is.
+ * turn. Returns the seconds until something is due (a timeout, the end of
+ * a grace, the next read of the running children's stdout: poll no longer
+ * than that), or -1 when nothing is.
  */
 double ms_pool_expire(ms_pool_t *p);
 
 /* The bytes done by each running task so far, from rsync's progress
- * lines (at most max). Returns how many. */
+ * lines as last read (an eighth of a second ago at most; at most max).
+ * Returns how many. */
 size_t ms_pool_progress(const ms_pool_t *p, ms_progress_t *out, size_t max);
 
 /* List the tasks still running (at most max). Returns how many. */

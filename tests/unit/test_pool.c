@@ -145,7 +145,8 @@ static void start(ms_pool_t *p, const ms_task_t *t)
         fail_msg("ms_pool_start(%s): %s", t->project, err);
 }
 
-/* The owner's loop: poll the pool's fds, handle, take results. */
+/* The owner's loop, as the worker's: poll the pool's fds until the pool's
+ * next due time, handle, take results. */
 static void collect(ms_pool_t *p, ms_result_t *out, size_t want)
 {
     struct pollfd fds[1 + 2 * MAX_RESULTS];
@@ -155,11 +156,13 @@ static void collect(ms_pool_t *p, ms_result_t *out, size_t want)
 
     while (got < want) {
         size_t n = ms_pool_pollfds(p, fds, sizeof(fds) / sizeof(fds[0]));
+        double due = ms_pool_expire(p);
+        int timeout = due >= 0 && due < 1 ? (int)(due * 1000) + 1 : 1000;
 
         assert_true(n >= 1 && n <= 1 + 2 * (size_t)ms_pool_slots(p));
-        if (poll(fds, n, 1000) < 0 && errno != EINTR)
+        if (poll(fds, n, timeout) < 0 && errno != EINTR)
             fail_msg("poll: %s", strerror(errno));
-        if (ms_pool_handle(p, err, sizeof(err)) < 0)
+        if (ms_pool_handle(p, fds, n, err, sizeof(err)) < 0)
             fail_msg("ms_pool_handle: %s", err);
         while (got < want && ms_pool_next_result(p, &out[got]) == 1)
             got++;
@@ -581,6 +584,155 @@ static void stats_are_found_after_more_than_64_KiB_of_verbose_output(void **stat
     ms_pool_destroy(&p);
 }
 
+/* A one-slot pool running task id (project "proj" of NAME-src, into
+ * NAME-dst) with the shell script body standing in for rsync; timeout_s
+ * as the task's. */
+static ms_pool_t *start_stand_in(const char *name, const char *body, uint64_t id, double timeout_s)
+{
+    char script[PATH_MAX], src[PATH_MAX], dir[PATH_MAX], dst[PATH_MAX];
+    ms_pool_t *p;
+    ms_task_t t;
+
+    make_script(at(script, "%s-rsync", name), body);
+    make_dir(at(src, "%s-src", name));
+    make_dir(at(dir, "%s-src/proj", name));
+    p = new_pool(script, NULL, 0, 1);
+    t = task(id, "proj", src, at(dst, "%s-dst", name));
+    t.timeout_s = timeout_s;
+    start(p, &t);
+    return p;
+}
+
+/* Drive the pool as the worker does for about secs seconds, no result
+ * expected; returns the most descriptors it was asked to poll at once. */
+static size_t spin(ms_pool_t *p, double secs)
+{
+    struct pollfd fds[1 + 2 * MAX_RESULTS];
+    double until = now_s() + secs;
+    size_t most = 0;
+    char err[256] = "";
+
+    while (now_s() < until) {
+        size_t n = ms_pool_pollfds(p, fds, sizeof(fds) / sizeof(fds[0]));
+        double due = ms_pool_expire(p);
+
+        most = n > most ? n : most;
+        if (poll(fds, n, due >= 0 && due < 0.1 ? (int)(due * 1000) + 1 : 100) < 0 && errno != EINTR)
+            fail_msg("poll: %s", strerror(errno));
+        if (ms_pool_handle(p, fds, n, err, sizeof(err)) < 0)
+            fail_msg("ms_pool_handle: %s", err);
+    }
+    return most;
+}
+
+/* rsync writes a progress line per file: the pool must not wake for each.
+ * A running child's stdout is not polled (the signalfd and stderr are),
+ * yet its progress is read on the pool's clock, and a kill still works. */
+static void a_running_childs_stdout_is_read_on_the_clock_not_polled(void **state)
+{
+    char pidfile[PATH_MAX], body[2 * PATH_MAX];
+    ms_taskref_t ref = {3, 110, 2};
+    ms_progress_t prog[2];
+    ms_pool_t *p;
+    ms_result_t r;
+
+    (void)state;
+    at(pidfile, "chatty.pid");
+    snprintf(body, sizeof(body),
+             "i=0\n"
+             "while [ $i -lt 3000 ]; do i=$((i + 1))\n"
+             "  printf '\\r %%9s  50%%%%  1.00MB/s  0:00:01 (xfr#%%d, to-chk=1/9)' \"$i,000\" $i\n"
+             "done\n"
+             "echo $$ > '%s'\nexec sleep 30",
+             pidfile);
+    p = start_stand_in("chatty", body, 110, 0);
+    wait_pidfile(pidfile);
+    assert_int_equal(spin(p, 0.4), 2); /* the signalfd and stderr: not stdout */
+    assert_int_equal(ms_pool_progress(p, prog, 2), 1);
+    assert_int_equal(prog[0].task_id, 110);
+    assert_int_equal(prog[0].bytes_done, 3000000);
+    assert_int_equal(ms_pool_kill(p, &ref, SIGTERM, "cancelled by the test"), 0);
+    collect(p, &r, 1);
+    assert_int_equal(r.term_signal, SIGTERM);
+    assert_contains(r.message, "cancelled by the test");
+    free_results(&r, 1);
+    ms_pool_destroy(&p);
+}
+
+/* Whether process pid is a zombie: exited, not yet reaped. */
+static bool is_zombie(pid_t pid)
+{
+    char path[64], stat[512];
+    FILE *f;
+    size_t n;
+
+    snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+    if ((f = fopen(path, "r")) == NULL)
+        return false;
+    n = fread(stat, 1, sizeof(stat) - 1, f);
+    fclose(f);
+    stat[n] = '\0';
+    const char *paren = strrchr(stat, ')');
+    return paren != NULL && paren[1] == ' ' && paren[2] == 'Z';
+}
+
+/* The pool waits for a child only when the SIGCHLD signalfd says one
+ * exited: a wake-up for anything else (here poll found nothing ready)
+ * leaves even a zombie alone; the signalfd's wake-up that follows reaps
+ * it and ends its task at once. */
+static void a_childs_exit_is_noticed_through_SIGCHLD_alone(void **state)
+{
+    char pidfile[PATH_MAX], body[2 * PATH_MAX];
+    struct pollfd fds[1 + 2 * MAX_RESULTS];
+    ms_taskref_t running[2];
+    ms_pool_t *p;
+    ms_result_t r;
+    char err[256] = "";
+
+    (void)state;
+    at(pidfile, "quick.pid");
+    snprintf(body, sizeof(body), "echo $$ > '%s'\necho gone >&2\nexit 3", pidfile);
+    p = start_stand_in("quick", body, 113, 0);
+    pid_t pid = wait_pidfile(pidfile);
+    for (double until = now_s() + DEADLINE_S; !is_zombie(pid); usleep(5000))
+        if (now_s() > until)
+            fail_msg("rsync stand-in %ld never exited", (long)pid);
+    size_t n = ms_pool_pollfds(p, fds, sizeof(fds) / sizeof(fds[0]));
+    for (size_t i = 0; i < n; i++)
+        fds[i].revents = 0; /* woken by something else: the master, the clock */
+    assert_int_equal(ms_pool_handle(p, fds, n, err, sizeof(err)), 0);
+    assert_int_equal(ms_pool_next_result(p, &r), 0);
+    assert_int_equal(ms_pool_running(p, running, 2), 1);
+    assert_true(is_zombie(pid));
+    double t0 = now_s();
+    assert_true(poll(fds, n, 2000) >= 1);
+    assert_true(fds[0].revents & POLLIN); /* the signalfd */
+    assert_int_equal(ms_pool_handle(p, fds, n, err, sizeof(err)), 0);
+    assert_int_equal(ms_pool_next_result(p, &r), 1);
+    assert_true(now_s() - t0 < 0.5);
+    assert_int_equal(r.exit_code, 3);
+    assert_contains(r.message, "gone");
+    free_results(&r, 1);
+    ms_pool_destroy(&p);
+}
+
+/* A task that outlives its timeout_s is stopped by ms_pool_expire, which
+ * the owner's loop calls every turn. */
+static void a_task_past_its_timeout_is_stopped_and_says_why(void **state)
+{
+    ms_pool_t *p;
+    ms_result_t r;
+
+    (void)state;
+    p = start_stand_in("slow", "exec sleep 30", 111, 1);
+    collect(p, &r, 1);
+    assert_int_equal(r.term_signal, SIGTERM);
+    assert_true(r.seconds >= 1 && r.seconds < 5);
+    assert_contains(r.message, "timed out after 1 s");
+    free_results(&r, 1);
+    ms_pool_destroy(&p);
+}
+
 static void pool_new_refuses_bad_arguments(void **state)
 {
     char err[256] = "";
@@ -753,6 +905,38 @@ static void a_verify_top_task_names_the_backups_of_projects_gone_from_the_source
     free_results(&r, 1);
 }
 
+/* A verify's itemize lines are counted as they stream: read in big
+ * batches, far more of them than its pipe holds, none is lost. */
+static void a_verify_counts_every_line_of_output_larger_than_its_pipe(void **state)
+{
+    char script[PATH_MAX], src[PATH_MAX], dst[PATH_MAX], a[PATH_MAX];
+    ms_pool_t *p;
+    ms_task_t t;
+    ms_result_t r;
+
+    (void)state;
+    /* 60,000 lines of ~30 bytes: 1.8 MB, past a 1 MiB pipe */
+    make_script(at(script, "differs-rsync"),
+                "seq 60000 | sed 's/^/>f+++++++++ dir\\/file/'\n"
+                "echo\necho 'Number of files: 60001 (reg: 60000, dir: 1)'\n"
+                "echo 'Total file size: 60000 bytes'\n"
+                "echo 'Total transferred file size: 60000 bytes'");
+    make_dir(at(src, "many-src"));
+    make_dir(at(a, "many-src/proj"));
+    make_dir(at(dst, "many-dst"));
+    make_dir(at(a, "many-dst/proj"));
+    p = new_pool(script, NULL, 0, 1);
+    t = verify_task(112, "proj", src, dst);
+    start(p, &t);
+    collect(p, &r, 1);
+    assert_int_equal(r.exit_code, MS_EXIT_DIFFERS);
+    assert_contains(r.message, "60000 paths differ:\n>f+++++++++ proj/dir/file1\n");
+    assert_contains(r.message, ">f+++++++++ proj/dir/file100\n... and 59900 more\n");
+    assert_int_equal(r.files, 60001);
+    free_results(&r, 1);
+    ms_pool_destroy(&p);
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -780,11 +964,15 @@ int main(void)
         cmocka_unit_test(a_vanished_project_starts_nothing_and_creates_nothing),
         cmocka_unit_test(the_child_runs_with_LC_ALL_C_an_empty_mask_and_no_stdin),
         cmocka_unit_test(stats_are_found_after_more_than_64_KiB_of_verbose_output),
+        cmocka_unit_test(a_running_childs_stdout_is_read_on_the_clock_not_polled),
+        cmocka_unit_test(a_task_past_its_timeout_is_stopped_and_says_why),
+        cmocka_unit_test(a_childs_exit_is_noticed_through_SIGCHLD_alone),
         cmocka_unit_test(pool_new_refuses_bad_arguments),
         cmocka_unit_test(a_verify_of_an_exact_copy_is_ok_and_reads_both_sides_whole),
         cmocka_unit_test(a_verify_names_a_changed_byte_a_missing_and_an_extra_file),
         cmocka_unit_test(a_verify_finds_a_project_missing_from_the_backup_without_rsync),
         cmocka_unit_test(a_verify_top_task_names_the_backups_of_projects_gone_from_the_source),
+        cmocka_unit_test(a_verify_counts_every_line_of_output_larger_than_its_pipe),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
