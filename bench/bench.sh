@@ -13,6 +13,8 @@
 # each twice: a FIRST full copy into an empty destination, then a SECOND run
 # with nothing changed (the common nightly case: what does a no-op cost?).
 # Every first copy is checked against the source (diff -r and rsync -ani).
+# Before them, bench/overhead.sh measures the CPU master and worker use
+# beside their rsyncs during a full copy (the JSON's "overhead").
 #
 # Usage: bench/bench.sh [--quick] [--files N] [--bytes SIZE] [--projects N]
 #                       [--runs N] [--out DIR] [--json FILE]
@@ -360,6 +362,9 @@ main() {
     ensure_tree
     rm -rf "$RUNS" "$DST"
     mkdir -p "$RUNS"
+    # What multisync itself costs beside its rsyncs (goal: at most 3 %).
+    echo
+    MS_BIN=$BIN "$ROOT/bench/overhead.sh" --runs "$runs" --json "$RUNS/overhead.json" "$SRC" "$DST"
 
     methods=(serial xargs)
     if command -v fpsync >/dev/null; then methods+=(fpsync); else skipped+=(fpsync); echo "skipped: fpsync not installed"; fi
@@ -381,7 +386,7 @@ main() {
 
     mkdir -p "$(dirname "$json")"
     jq -n --argjson machine "$machine" --argjson summary "$summary" \
-        --slurpfile runs "$RUNS/records.jsonl" \
+        --slurpfile runs "$RUNS/records.jsonl" --slurpfile overhead "$RUNS/overhead.json" \
         --arg tree "$TREE_INFO" --argjson projects "$projects" --argjson files "$files" \
         --argjson bytes "$bytes" --argjson seed "$SEED" --argjson reps "$runs" \
         --argjson dropped "$can_drop" --argjson cpu "$have_time" \
@@ -391,7 +396,7 @@ main() {
           tree: {projects: $projects, files: $files, bytes: $bytes, seed: $seed, generated: $tree, path: ($out + "/src")},
           repetitions: $reps, caches_dropped: ($dropped == 1), cpu_measured: ($cpu == 1),
           skipped: ($skipped | split(" ") | map(select(. != ""))),
-          summary: $summary, runs: $runs}' >"$json.tmp"
+          summary: $summary, overhead: $overhead[0], runs: $runs}' >"$json.tmp"
     mv "$json.tmp" "$json"
     echo
     say "results written to $json (logs in $RUNS)"
