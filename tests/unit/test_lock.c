@@ -139,6 +139,48 @@ static void test_what_a_dead_holder_left_is_told_to_the_next(void **state)
     ms_lock_release(&l);
 }
 
+/* A look (taken, then put back) leaves what a dead holder wrote, and when,
+ * for the next taker: a run closing a killed one must not hide that a
+ * master died there with workers that may still write. */
+static void test_a_lock_put_back_keeps_what_the_dead_holder_left(void **state)
+{
+    fx_t *fx = *state;
+    int status;
+    double age = -1;
+    struct stat before, after;
+    char text[256];
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char err[256];
+        ms_lock_t *l =
+            ms_lock_take(fx->path, "thing /x", "pid 42 dead, lease 3000 ms", err, sizeof err);
+        _exit(l ? 0 : 1); /* dies holding it */
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(stat(fx->path, &before), 0);
+    usleep(20000);
+    ms_lock_t *look = take_as_self(fx, "closing a killed run");
+    ms_lock_put_back(&look);
+    assert_null(look);
+    ms_lock_put_back(&look); /* NULL-safe */
+    read_file(fx->path, text, sizeof text);
+    assert_string_equal(text, "pid 42 dead, lease 3000 ms\n");
+    assert_int_equal(stat(fx->path, &after), 0);
+    assert_true(after.st_mtim.tv_sec == before.st_mtim.tv_sec &&
+                after.st_mtim.tv_nsec == before.st_mtim.tv_nsec);
+    ms_lock_t *l = take_as_self(fx, "after");
+    assert_string_equal(ms_lock_previous(l, &age), "pid 42 dead, lease 3000 ms");
+    assert_true(age >= 0.02 && age < 5);
+    ms_lock_release(&l);
+    /* released: a look puts back an empty file */
+    look = take_as_self(fx, "closing a killed run");
+    ms_lock_put_back(&look);
+    read_file(fx->path, text, sizeof text);
+    assert_string_equal(text, "");
+}
+
 /* A child takes the lock, says so on ready[1], and holds it until go[0]
  * is closed. */
 static pid_t child_holding(const fx_t *fx, int ready[2], int go[2])
@@ -264,6 +306,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_a_forked_child_with_the_inherited_descriptor_keeps_it_held, setup, teardown),
         cmocka_unit_test_setup_teardown(test_what_a_dead_holder_left_is_told_to_the_next, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_a_lock_put_back_keeps_what_the_dead_holder_left, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_a_symlink_at_the_path_is_never_followed, setup,
                                         teardown),
