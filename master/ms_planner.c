@@ -22,6 +22,9 @@
 /* ... and a project below this share of a pack is tiny. */
 #define TINY_SHARE 0.25
 #define PLAN_PACK_MAX 512 /* projects in one pack at most */
+/* Fewer tiny projects than this run one by one: an rsync each costs a few
+ * tens of ms, which matters only when there are many of them. */
+#define PLAN_PACK_MIN 16
 
 /* What the planner keeps of a run while it plans it. */
 typedef struct {
@@ -159,6 +162,19 @@ static char **pattern_exclusions(const ms_plan_t *p)
     return x;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A list in byte order: the same tree cut the same way gives the same
+ * parts (their keys, ms_unchanged_part), whatever the order of costs. */
+static void sort_names(char **v, size_t n)
+{
+    if (n > 1)
+        qsort(v, n, sizeof *v, cmp_str);
+}
+
 /* Scale what the catalog expects of the whole project down to a part. */
 static void expect_part(ms_trec_t *part, const ms_trec_t *whole, double share)
 {
@@ -187,6 +203,7 @@ static int apply_split(ms_planner_t *pl, ms_runrec_t *r, ms_trec_t *t, ms_plan_t
             return -1;
         }
         ms_chunk_t *ch = &p->chunks[i];
+        sort_names(ch->items, ch->n_items);
         c->parent = t->id;
         c->sub = ch->sub;
         c->items = ch->items;
@@ -194,11 +211,15 @@ static int apply_split(ms_planner_t *pl, ms_runrec_t *r, ms_trec_t *t, ms_plan_t
         c->match = ch->match;
         c->n_match = ch->n_match;
         c->cost = ch->cost;
+        c->fp = ch->fp;
+        c->fp_known = t->fp_known;
         ch->sub = NULL;
         ch->items = ch->match = NULL;
         ch->n_items = ch->n_match = 0;
         expect_part(c, t, cost > 0 ? c->cost / cost : 0);
     }
+    sort_names(excl, p->n_items);
+    sort_names(xmatch, p->n_match);
     if (p->n_items) {
         t->excl = excl;
         t->n_excl = p->n_items;
@@ -214,6 +235,7 @@ static int apply_split(ms_planner_t *pl, ms_runrec_t *r, ms_trec_t *t, ms_plan_t
     t->n_chunks = t->pending = (uint32_t)p->n;
     ms_run_set_state(t, MS_TS_HELD);
     t->cost = p->rest_cost;
+    t->fp = p->rest_fp;
     expect_part(t, t, cost > 0 ? p->rest_cost / cost : 0);
     pl->hooks.split(pl->hooks.arg, t, first, r->n_tasks - first);
     return 0;
@@ -257,17 +279,17 @@ static int split(ms_planner_t *p, ms_runrec_t *r, ms_trec_t *t, ms_walk_t *w, do
     return 0;
 }
 
-/* The open pack, decided: its projects in one task (one alone runs whole;
- * out of memory, each runs whole). */
+/* The open pack, decided: its projects in one task (fewer than
+ * PLAN_PACK_MIN, or out of memory: each runs whole). */
 static void flush_pack(ms_planner_t *p, plan_run_t *pr)
 {
     size_t n = pr->n_pack;
     ms_trec_t *lead = n ? pr->pack[0] : NULL;
     pr->n_pack = 0;
     pr->pack_cost = 0;
-    if (n < 2) {
-        if (lead)
-            run_whole(p, lead);
+    if (n < PLAN_PACK_MIN) {
+        for (size_t i = 0; i < n; i++)
+            run_whole(p, pr->pack[i]);
         return;
     }
     char **items = calloc(n - 1, sizeof *items);
@@ -328,6 +350,8 @@ static int decide(ms_planner_t *p, plan_run_t *pr, ms_walk_t *w, unsigned slots)
     t->cost = cost;
     t->walk_files = w->files;
     t->walk_bytes = w->bytes;
+    t->fp = w->fp;
+    t->fp_known = !w->unread; /* what could not be read might have changed */
     if (packable(p, r, t, cost)) {
         add_to_pack(p, pr, t, cost);
         return 0;
