@@ -100,9 +100,11 @@ static void add_chunk(plan_ctx_t *c, const char *sub, const size_t *idx, uint32_
     }
     ch->n_items = n;
     c->out->n_items += n;
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = 0; i < n; i++) {
+        ms_fp_add(&ch->fp, c->w->nodes[idx[i]].fp);
         if (!(ch->items[i] = strdup(c->w->nodes[idx[i]].name)))
             c->oom = 1;
+    }
 }
 
 /* --- a folder with very many entries: ranges of names ------------------- */
@@ -124,6 +126,7 @@ char *ms_split_escape(const char *s)
 typedef struct {
     char *pat;
     double cost;
+    ms_fp_t fp;
 } unit_t;
 
 typedef struct {
@@ -158,7 +161,18 @@ static char *range_pattern(const char *name, size_t d, unsigned char lo, unsigne
     return pat;
 }
 
-static void add_unit(plan_ctx_t *c, units_t *us, char *pat, double cost)
+/* The entries e[lo..hi), their fingerprints summed. */
+static ms_fp_t entries_fp(const ms_wentry_t *e, size_t lo, size_t hi)
+{
+    ms_fp_t sum = {0, 0};
+    for (size_t i = lo; i < hi; i++)
+        ms_fp_add(&sum, e[i].fp);
+    return sum;
+}
+
+/* A unit of pattern pat, covering the entries e[lo..hi) of cost cost. */
+static void add_unit(plan_ctx_t *c, units_t *us, char *pat, double cost, const ms_wentry_t *e,
+                     size_t lo, size_t hi)
 {
     if (!pat) {
         c->oom = 1;
@@ -175,7 +189,7 @@ static void add_unit(plan_ctx_t *c, units_t *us, char *pat, double cost)
         us->u = nu;
         us->cap = ncap;
     }
-    us->u[us->n++] = (unit_t){pat, cost};
+    us->u[us->n++] = (unit_t){pat, cost, entries_fp(e, lo, hi)};
 }
 
 /*
@@ -202,14 +216,15 @@ static void partition(plan_ctx_t *c, units_t *us, const ms_wentry_t *e, size_t l
                  * The name of exactly d + 1 bytes sorts first: its own unit. */
                 size_t k = i;
                 if (strlen(e[k].name) == d + 1 && j - k > 1) {
-                    add_unit(c, us, range_pattern(e[k].name, d, b, b, 0), entry_cost(&e[k]));
+                    add_unit(c, us, range_pattern(e[k].name, d, b, b, 0), entry_cost(&e[k]), e, k,
+                             k + 1);
                     k++;
                 }
                 if (j - k == 1 || d + 1 >= MS_SPLIT_MAX_DEPTH) {
                     double gk = 0;
                     for (size_t x = k; x < j; x++)
                         gk += entry_cost(&e[x]);
-                    add_unit(c, us, range_pattern(e[k].name, d, b, b, 1), gk);
+                    add_unit(c, us, range_pattern(e[k].name, d, b, b, 1), gk, e, k, j);
                 } else {
                     partition(c, us, e, k, j, d + 1);
                 }
@@ -224,7 +239,7 @@ static void partition(plan_ctx_t *c, units_t *us, const ms_wentry_t *e, size_t l
             i = j;
         }
         if (i > start)
-            add_unit(c, us, range_pattern(e[start].name, d, first, last, 1), run);
+            add_unit(c, us, range_pattern(e[start].name, d, first, last, 1), run, e, start, i);
     }
 }
 
@@ -252,6 +267,7 @@ static void plan_ranges(plan_ctx_t *c, const ms_wlist_t *l, const char *sub)
             ms_chunk_t *ch = new_chunk(c, sub, cost);
             if (ch && (ch->match = calloc(n, sizeof *ch->match))) {
                 for (uint32_t k = 0; k < n; k++) {
+                    ms_fp_add(&ch->fp, us.u[i + k].fp);
                     ch->match[k] = us.u[i + k].pat;
                     us.u[i + k].pat = NULL;
                 }
@@ -357,6 +373,7 @@ int ms_split_plan(const ms_walk_t *w, double target, double min_chunk, ms_plan_t
 {
     memset(out, 0, sizeof *out);
     out->rest_cost = ms_split_cost(w->bytes, w->files);
+    out->rest_fp = w->fp;
     if (w->hardlinks || w->incomplete || (w->n_nodes < 2 && w->n_lists == 0) || target < min_chunk)
         return 0;
     plan_ctx_t c = {.w = w, .target = target, .min_chunk = min_chunk, .out = out};
@@ -392,8 +409,10 @@ out:
         ms_split_free(out);
         return -1;
     }
-    for (size_t i = 0; i < out->n; i++)
+    for (size_t i = 0; i < out->n; i++) {
         out->rest_cost -= out->chunks[i].cost;
+        ms_fp_sub(&out->rest_fp, out->chunks[i].fp);
+    }
     if (out->rest_cost < 0)
         out->rest_cost = 0;
     return 0;
