@@ -186,12 +186,14 @@ static int skip_unchanged(ms_master_t *m, const ms_wrec_t *w, ms_trec_t *t)
         return 0;
     char msg[96];
     snprintf(msg, sizeof msg, "unchanged since run %llu", (unsigned long long)rec->run_id);
+    /* A whole project's figures are this walk's; a part's, its last copy's */
+    int whole = t->parent == MS_NO_TASK && !t->n_chunks && t->walk_files;
     ms_result_t res = {.run_id = run->id,
                        .task_id = t->id,
                        .attempt = t->attempts,
                        .exit_code = MS_EXIT_UNCHANGED,
-                       .files = rec->files,
-                       .bytes_total = rec->bytes,
+                       .files = whole ? t->walk_files : rec->files,
+                       .bytes_total = whole ? t->walk_bytes : rec->bytes,
                        .message = strdup(msg)};
     ms_run_set_result(t, &res);
     ms_master_task_done(m, t);
