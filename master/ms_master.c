@@ -475,7 +475,9 @@ static void log_done(const ms_trec_t *t)
     char name[512], msg[2048];
     ms_label_task_log(t, name, sizeof name);
     ms_log_safe(t->result.message ? t->result.message : "", msg, sizeof msg);
-    if (t->state == MS_TS_OK)
+    if (t->state == MS_TS_OK && ms_result_unchanged(&t->result))
+        ms_info("run %llu: %s %s: no rsync", (unsigned long long)t->run->id, name, msg);
+    else if (t->state == MS_TS_OK)
         ms_info("run %llu: %s ok on %s in %.1f s (attempt %u)%s", (unsigned long long)t->run->id,
                 name, t->host, t->result.seconds, t->attempts,
                 t->result.exit_code == 24 ? " (some source files vanished meanwhile)" : "");
