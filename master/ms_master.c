@@ -60,7 +60,7 @@ static void on_pack(void *arg, ms_trec_t *lead)
 static int on_unchanged(void *arg, const ms_trec_t *t)
 {
     ms_master_t *m = arg;
-    return !t->run->snap && ms_unchanged_find(m->unchanged, t, NULL) != NULL;
+    return ms_unchanged_find(m->unchanged, t, NULL) != NULL; /* a snapshot's: carried over */
 }
 
 /* Decide what the walks of r allow now, with the workers' usable slots. */
@@ -670,8 +670,9 @@ static void note_copied(ms_master_t *m, const ms_trec_t *t)
 {
     const ms_runrec_t *run = t->run;
     char part[MS_FP_HEX], key[MS_UNCHANGED_KEY];
+    int carried = (t->flags & MS_TASK_CARRY) && ms_result_unchanged(&t->result);
     if (!t->fp_known || !t->opts[0] || !run->dest_id[0] || t->state != MS_TS_OK ||
-        t->result.exit_code != 0 || (run->flags & (MS_RUN_VERIFY | MS_RUN_RESTORE)) ||
+        (t->result.exit_code != 0 && !carried) || (run->flags & (MS_RUN_VERIFY | MS_RUN_RESTORE)) ||
         (t->flags & MS_TASK_REMOVE))
         return;
     /* A top task that did not prune (a project failed) has work left. */
@@ -762,10 +763,27 @@ static void finish_pack(ms_master_t *m, ms_trec_t *lead, int ok)
     }
 }
 
+/* A task carried over into a snapshot by links (MS_TASK_CARRY) that went
+ * well is unchanged, and says from where. */
+static void note_carried(ms_trec_t *t)
+{
+    char msg[160];
+    if (!(t->flags & MS_TASK_CARRY) || t->result.exit_code != 0 || t->result.term_signal)
+        return;
+    snprintf(msg, sizeof msg,
+             "unchanged: carried over from snapshot %s by hard links, "
+             "the source not read",
+             t->run->snap && t->run->snap->link ? t->run->snap->link : "");
+    free(t->result.message);
+    t->result.message = strdup(msg);
+    t->result.exit_code = MS_EXIT_UNCHANGED;
+}
+
 void ms_master_task_done(ms_master_t *m, ms_trec_t *t)
 {
     ms_runrec_t *run = t->run;
     ms_trec_t *rel[2];
+    note_carried(t);
     int ok = ms_result_ok(&t->result);
     if ((t->flags & MS_TASK_PACK) && !ok && m->giving_up != run) {
         dissolve_pack(m, t);
