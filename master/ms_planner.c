@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ms_clock.h"
 #include "ms_log.h"
 #include "ms_path.h"
 #include "ms_split.h"
@@ -25,6 +26,9 @@
 /* Fewer tiny projects than this run one by one: an rsync each costs a few
  * tens of ms, which matters only when there are many of them. */
 #define PLAN_PACK_MIN 16
+/* A tiny project waits at most about this long (and a tick) for others to
+ * share its pack: a big tree still being walked must not hold it back. */
+#define PLAN_PACK_WAIT_MS 200
 
 /* What the planner keeps of a run while it plans it. */
 typedef struct {
@@ -37,6 +41,7 @@ typedef struct {
     ms_trec_t **pack; /* tiny projects walked, not decided yet: the open pack */
     size_t n_pack;
     double pack_cost;
+    int64_t pack_since_ms; /* when its first project joined */
 } plan_run_t;
 
 struct ms_planner {
@@ -333,6 +338,8 @@ static void add_to_pack(ms_planner_t *p, plan_run_t *pr, ms_trec_t *t, double co
         return;
     }
     pr->pack = np;
+    if (pr->n_pack == 0)
+        pr->pack_since_ms = ms_now_ms();
     pr->pack[pr->n_pack++] = t;
     pr->pack_cost += cost;
     if (pr->pack_cost >= p->min_chunk * PACK_SHARE || pr->n_pack >= PLAN_PACK_MAX)
@@ -440,6 +447,8 @@ void ms_planner_update(ms_planner_t *p, ms_runrec_t *r, unsigned slots)
         return;
     if (pr->walker)
         take_walks(p, pr, slots);
+    if (pr->n_pack && ms_now_ms() - pr->pack_since_ms >= PLAN_PACK_WAIT_MS)
+        flush_pack(p, pr);
     if (pr->n_waiting)
         decide_waiting(p, pr, slots);
     if (pr->walk_done && r->n_scanning > pr->n_waiting)

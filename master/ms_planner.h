@@ -11,10 +11,11 @@
  * restore, nor with no_split (one rsync per project, as asked).
  *
  * The walk streams: a project too small to ever be split is ready as soon
- * as its walk ends (a tiny one once its pack is full, or the walk over). A big one waits until the
- * run's total is known, from the walk's end or from the previous run of the same source in the
- * catalog (r->prior_cost), and until some worker is connected (slots are
- * then known).
+ * as its walk ends (a tiny one once its pack is full, the walk is over, or
+ * it waited PLAN_PACK_WAIT_MS and a tick). A big one waits until the run's
+ * total is known, from the walk's end or from the previous run of the same
+ * source in the catalog (r->prior_cost), and until some worker is connected
+ * (slots are then known).
  *
  * The planner keeps each run's walk (its thread, the walks waiting for the
  * total) itself, and never queues or records anything: it tells the
