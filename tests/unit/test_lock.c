@@ -116,13 +116,11 @@ static void test_a_lock_writes_its_holder_and_a_second_take_is_refused(void **st
     ms_lock_release(&l);
 }
 
-/* A holder that dies without releasing leaves its line: the next taker
- * reads it, and how long ago it was last touched. */
-static void test_what_a_dead_holder_left_is_told_to_the_next(void **state)
+/* A child takes the lock as "pid 42 dead, lease 3000 ms" and dies
+ * holding it. */
+static void die_holding(const fx_t *fx)
 {
-    fx_t *fx = *state;
     int status;
-    double age = -1;
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
@@ -133,6 +131,15 @@ static void test_what_a_dead_holder_left_is_told_to_the_next(void **state)
     }
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* A holder that dies without releasing leaves its line: the next taker
+ * reads it, and how long ago it was last touched. */
+static void test_what_a_dead_holder_left_is_told_to_the_next(void **state)
+{
+    fx_t *fx = *state;
+    double age = -1;
+    die_holding(fx);
     ms_lock_t *l = take_as_self(fx, "after");
     assert_string_equal(ms_lock_previous(l, &age), "pid 42 dead, lease 3000 ms");
     assert_true(age >= 0 && age < 5);
@@ -145,20 +152,10 @@ static void test_what_a_dead_holder_left_is_told_to_the_next(void **state)
 static void test_a_lock_put_back_keeps_what_the_dead_holder_left(void **state)
 {
     fx_t *fx = *state;
-    int status;
     double age = -1;
     struct stat before, after;
     char text[256];
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        char err[256];
-        ms_lock_t *l =
-            ms_lock_take(fx->path, "thing /x", "pid 42 dead, lease 3000 ms", err, sizeof err);
-        _exit(l ? 0 : 1); /* dies holding it */
-    }
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    die_holding(fx);
     assert_int_equal(stat(fx->path, &before), 0);
     usleep(20000);
     ms_lock_t *look = take_as_self(fx, "closing a killed run");
