@@ -19,9 +19,9 @@
 /* ... into chunks of about this share of a fair share. */
 #define CHUNK_SHARE (1.0 / 3.0)
 /* A pack of tiny projects costs about this share of the smallest chunk... */
-#define PACK_SHARE 0.5
+#define PACK_SHARE 1.0
 /* ... and a project below this share of a pack is tiny. */
-#define TINY_SHARE 0.25
+#define TINY_SHARE 0.125
 #define PLAN_PACK_MAX 512 /* projects in one pack at most */
 /* Fewer tiny projects than this run one by one: an rsync each costs a few
  * tens of ms, which matters only when there are many of them. */
@@ -329,7 +329,7 @@ static int packable(const ms_planner_t *p, const ms_runrec_t *r, const ms_trec_t
            !(p->hooks.unchanged && p->hooks.unchanged(p->hooks.arg, t));
 }
 
-/* t joins the open pack, which goes once about half a chunk, or full. */
+/* t joins the open pack, which goes once about a chunk, or full. */
 static void add_to_pack(ms_planner_t *p, plan_run_t *pr, ms_trec_t *t, double cost)
 {
     ms_trec_t **np = pr->n_pack % 64 ? pr->pack : realloc(pr->pack, (pr->n_pack + 64) * sizeof *np);

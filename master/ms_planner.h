@@ -5,7 +5,7 @@
  * total / slots across the usable workers.
  *
  * Projects too small to be worth an rsync of their own (a few MB-equivalent
- * of data and entries) are packed, up to about half a chunk or
+ * of data and entries) are packed, up to about a chunk or
  * PLAN_PACK_MAX projects, into one task that copies them all in one rsync
  * (MS_TASK_PACK); the report keeps a row per project. Not in a verify or a
  * restore, nor with no_split (one rsync per project, as asked).
