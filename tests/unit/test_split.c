@@ -402,7 +402,7 @@ static void test_the_walker_thread_hands_every_project_back(void **state)
     mkdirs(fx, "q");
     char *names[] = {"p", "q", "gone"};
     uint64_t ids[] = {5, 6, 7};
-    ms_walker_t *wk = ms_walker_start(fx->root, names, ids, 3, 32 * MB, err, sizeof err);
+    ms_walker_t *wk = ms_walker_start(fx->root, names, ids, 3, 32 * MB, 2, err, sizeof err);
     assert_non_null(wk);
     uint64_t seen = 0;
     int done = 0;
