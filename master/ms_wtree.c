@@ -57,7 +57,7 @@ struct ms_wdir {
     ms_wdir_t *parent; /* NULL for the project's own */
     ms_wdir_t *next;   /* in the caller's stack */
     size_t slot;       /* its entry in its parent's */
-    char *path;        /* until read */
+    size_t len;        /* of its path (ms_wtree.c: dir_path) */
     ms_fp_t own;       /* its own entry's fingerprint */
     entry_t *e;        /* until complete: its entries, */
     sum_t *es;         /* each one's subtree (a subfolder's once complete), */
@@ -72,7 +72,8 @@ struct ms_wdir {
 
 struct ms_wtree {
     uint64_t task_id, keep_min;
-    size_t root_len; /* of the project's folder in paths: what follows is the relative path */
+    char *root_path; /* the project's folder's; NULL when too long */
+    size_t root_len; /* its length: what follows in a path is relative to the project */
     ms_wdir_t *root;
     sum_t total;
     atomic_size_t n_kids; /* nodes kept so far, beyond which none are */
@@ -114,11 +115,10 @@ static void free_dir(ms_wdir_t *d)
     free_entries(d->e, d->n);
     free(d->es);
     free(d->sub);
-    free(d->path);
     free(d);
 }
 
-static ms_wdir_t *new_dir(ms_wtree_t *t, ms_wdir_t *parent, size_t slot, char *path)
+static ms_wdir_t *new_dir(ms_wtree_t *t, ms_wdir_t *parent, size_t slot, size_t len)
 {
     ms_wdir_t *d = calloc(1, sizeof *d);
     if (!d)
@@ -126,7 +126,7 @@ static ms_wdir_t *new_dir(ms_wtree_t *t, ms_wdir_t *parent, size_t slot, char *p
     d->tree = t;
     d->parent = parent;
     d->slot = slot;
-    d->path = path;
+    d->len = len;
     atomic_init(&d->pending, 0);
     return d;
 }
@@ -152,7 +152,8 @@ ms_wtree_t *ms_wtree_new(const char *source, const char *project, uint64_t task_
         atomic_store(&t->unread, 1);
     }
     t->root_len = len > 0 ? (size_t)len : 0;
-    if (!(t->root = new_dir(t, NULL, 0, path))) {
+    t->root_path = path;
+    if (!(t->root = new_dir(t, NULL, 0, t->root_len))) {
         free(path);
         pthread_mutex_destroy(&t->lock);
         free(t);
@@ -234,14 +235,12 @@ static void note_linked(ms_wtree_t *t, const struct stat *st)
         return;
     pthread_mutex_lock(&t->lock);
     linked_t *l = &t->linked;
-    if (linked_grow(l) != 0) {
+    size_t i = linked_grow(l) == 0 ? slot_of(l, st->st_dev, st->st_ino) : SIZE_MAX;
+    if (i == SIZE_MAX || l->slot[i].ino) {
         atomic_store(&t->hardlinks, 1);
     } else {
-        size_t i = slot_of(l, st->st_dev, st->st_ino);
-        if (l->slot[i].ino)
-            atomic_store(&t->hardlinks, 1);
         l->slot[i] = (file_id_t){st->st_dev, st->st_ino};
-        l->n += !atomic_load(&t->hardlinks);
+        l->n++;
     }
     pthread_mutex_unlock(&t->lock);
 }
@@ -333,19 +332,39 @@ fail:
     return -1;
 }
 
+/*
+ * Folder d's path, in buf (PATH_MAX bytes at least): the project's folder,
+ * then the names of d's folders in their parents' entries. Folders are
+ * not given a path of their own: a folder waiting to be read could be one
+ * of millions, and its folders' entries are there until it completes.
+ */
+static const char *dir_path(const ms_wdir_t *d, char *buf)
+{
+    size_t pos = d->len;
+    buf[pos] = '\0';
+    for (; d->parent; d = d->parent) {
+        const char *name = d->parent->e[d->slot].name;
+        size_t len = strlen(name);
+        pos -= len;
+        memcpy(buf + pos, name, len);
+        buf[--pos] = '/';
+    }
+    memcpy(buf, d->tree->root_path, pos);
+    return buf;
+}
+
 /* Open and read folder d (its entries in d->e); the project's folder's
  * own fingerprint too. Returns 0, or -1 when stopped or out of memory. */
 static int read_dir(ms_wdir_t *d, const atomic_int *stop)
 {
     ms_wtree_t *t = d->tree;
     char path[PATH_MAX + NAME_MAX + 2];
-    DIR *dir = d->path ? opendir(d->path) : NULL;
+    DIR *dir = t->root_path ? opendir(dir_path(d, path)) : NULL;
     if (!dir) {
         set_unread(t);
         return 0;
     }
-    size_t plen = strlen(d->path);
-    memcpy(path, d->path, plen + 1);
+    size_t plen = d->len;
     struct stat self;
     if (!d->parent && fstat(dirfd(dir), &self) == 0)
         d->own = ms_fp_entry("", &self, NULL, 0);
@@ -360,21 +379,16 @@ static int read_dir(ms_wdir_t *d, const atomic_int *stop)
  * the walk incomplete). */
 static ms_wdir_t *subdir(ms_wdir_t *d, size_t i, int *oom)
 {
-    size_t plen = strlen(d->path), len = strlen(d->e[i].name);
-    if (plen + 1 + len >= PATH_MAX) {
+    size_t len = d->len + 1 + strlen(d->e[i].name);
+    if (len >= PATH_MAX) {
         set_unread(d->tree);
         return NULL;
     }
-    char *path = malloc(plen + 1 + len + 1);
-    ms_wdir_t *s = path ? new_dir(d->tree, d, i, path) : NULL;
+    ms_wdir_t *s = new_dir(d->tree, d, i, len);
     if (!s) {
-        free(path);
         *oom = 1;
         return NULL;
     }
-    memcpy(path, d->path, plen);
-    path[plen] = '/';
-    memcpy(path + plen + 1, d->e[i].name, len + 1);
     s->own = d->e[i].fp;
     return s;
 }
@@ -429,8 +443,6 @@ int ms_wtree_read(ms_wdir_t *d, const atomic_int *stop, ms_wdir_t **subs)
         forget_entries(d);
         *subs = NULL;
     }
-    free(d->path);
-    d->path = NULL;
     return *subs ? 0 : complete(d);
 }
 
@@ -617,6 +629,7 @@ void ms_wtree_destroy(ms_wtree_t **tp)
         return;
     ms_wtree_t *t = *tp;
     free_dir(t->root);
+    free(t->root_path);
     free(t->linked.slot);
     pthread_mutex_destroy(&t->lock);
     free(t);
