@@ -536,6 +536,9 @@ static int check_run_options(const cli_t *c)
     else if (c->full_every && c->master)
         why = "--full-every is the embedded mode's: a master's sets take full_every in its "
               "configuration";
+    else if (c->walk_threads && c->master)
+        why = "--walk-threads is the embedded mode's: a master takes walk_threads in its "
+              "configuration (or multisync-master --walk-threads)";
     if (why)
         fprintf(stderr, "multisync: %s\n", why);
     return why ? -1 : 0;
