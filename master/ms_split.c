@@ -257,7 +257,7 @@ static void plan_ranges(plan_ctx_t *c, const ms_wlist_t *l, const char *sub)
         size_t j = i;
         double cost = 0;
         while (j < us.n && j - i < MS_SPLIT_CHUNK_PATTERNS &&
-               (cost < c->min_chunk || cost + us.u[j].cost <= c->target))
+               (j == i || cost < c->min_chunk || cost + us.u[j].cost <= c->target))
             cost += us.u[j++].cost;
         uint32_t n = (uint32_t)(j - i);
         size_t bytes = 0;

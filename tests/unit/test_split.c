@@ -373,6 +373,12 @@ static void test_a_project_of_many_small_folders_is_split_near_the_smallest_chun
     print_message("%zu chunks, rest %.1f MB\n", p.n, p.rest_cost / MB);
     check_small_folders_plan(w, &p, "", 5000, 8.0 * MB);
     ms_split_free(&p);
+    /* No smallest chunk, a target below one folder: a range each, and an end. */
+    assert_int_equal(ms_split_plan(w, 1000.0, 0, &p), 0);
+    assert_true(p.n >= MS_SPLIT_MAX_CHUNKS / 2);
+    for (size_t i = 0; i < p.n; i++)
+        assert_true(p.chunks[i].n_match >= 1);
+    ms_split_free(&p);
     ms_walk_free(&w);
 }
 
