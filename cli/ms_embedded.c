@@ -231,6 +231,7 @@ json_t *ms_embedded_run(const ms_embedded_opts_t *o, char *err, size_t errlen)
                            .task_timeout_s = o->task_timeout_s,
                            .split_min_mb = o->split_min_mb,
                            .full_every = o->full_every,
+                           .walk_threads = o->walk_threads,
                            .no_split = o->no_split,
                            .heartbeat_ms = o->heartbeat_ms,
                            .catalog = o->catalog,

@@ -1050,7 +1050,7 @@ static int make_owners(ms_master_t *m, const ms_master_opts_t *o, char *err, siz
         return -1;
     m->queue = ms_queue_new();
     m->fleet = ms_fleet_new();
-    m->planner = ms_planner_new(o->split_min_mb, o->no_split, &hooks);
+    m->planner = ms_planner_new(o->split_min_mb, o->no_split, o->walk_threads, &hooks);
     m->diag = ms_diag_new();
     m->report = ms_report_new(m->diag);
     m->unchanged = ms_unchanged_new();

@@ -47,18 +47,21 @@ typedef struct {
 struct ms_planner {
     double min_chunk; /* the smallest chunk worth an rsync of its own (cost units) */
     int no_split;
+    unsigned walk_threads; /* 0: ms_walk_threads_default() */
     ms_planner_hooks_t hooks;
     plan_run_t **runs;
     size_t n_runs;
 };
 
-ms_planner_t *ms_planner_new(unsigned split_min_mb, int no_split, const ms_planner_hooks_t *hooks)
+ms_planner_t *ms_planner_new(unsigned split_min_mb, int no_split, unsigned walk_threads,
+                             const ms_planner_hooks_t *hooks)
 {
     ms_planner_t *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
     p->min_chunk = split_min_mb ? (double)split_min_mb * 1024 * 1024 : MS_SPLIT_MIN_CHUNK;
     p->no_split = no_split;
+    p->walk_threads = walk_threads;
     p->hooks = *hooks;
     return p;
 }
@@ -487,7 +490,8 @@ static ms_walker_t *start_walker(const ms_planner_t *p, ms_runrec_t *r, char *er
             names[i] = order[i]->project;
             ids[i] = order[i]->id;
         }
-        wk = ms_walker_start(r->source, names, ids, n, (uint64_t)p->min_chunk, err, errlen);
+        wk = ms_walker_start(r->source, names, ids, n, (uint64_t)p->min_chunk, p->walk_threads, err,
+                             errlen);
     }
     free(order);
     free(names);

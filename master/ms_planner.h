@@ -49,13 +49,15 @@ typedef struct {
 typedef struct ms_planner ms_planner_t;
 
 /* split_min_mb: the smallest chunk (0: MS_SPLIT_MIN_CHUNK); no_split: every
- * project runs whole. Returns NULL when out of memory. */
-ms_planner_t *ms_planner_new(unsigned split_min_mb, int no_split, const ms_planner_hooks_t *hooks);
+ * project runs whole; walk_threads: the threads of each run's walk (0: one
+ * per core, ms_walk.h). Returns NULL when out of memory. */
+ms_planner_t *ms_planner_new(unsigned split_min_mb, int no_split, unsigned walk_threads,
+                             const ms_planner_hooks_t *hooks);
 
 /* Stop every walk, free. NULL-safe; sets *p NULL. */
 void ms_planner_destroy(ms_planner_t **p);
 
-/* Walk r's projects that are SCANNING, in a thread of its own; when that
+/* Walk r's projects that are SCANNING, in threads of their own; when that
  * cannot start, they run whole (hooks). */
 void ms_planner_start(ms_planner_t *p, ms_runrec_t *r);
 

@@ -244,7 +244,10 @@ static void partition(plan_ctx_t *c, units_t *us, const ms_wentry_t *e, size_t l
 }
 
 /* Cut the listed folder (path sub) by ranges of names, then pack the units,
- * in name order, into chunks of about the target. */
+ * in name order, into chunks of about the target: a chunk takes units up to
+ * the target, and past it while it is below the smallest chunk (else, with
+ * a target near the smallest chunk, units of a bit more than half of it
+ * would each be a chunk too small to keep, and nothing would be split). */
 static void plan_ranges(plan_ctx_t *c, const ms_wlist_t *l, const char *sub)
 {
     units_t us = {0};
@@ -254,7 +257,7 @@ static void plan_ranges(plan_ctx_t *c, const ms_wlist_t *l, const char *sub)
         size_t j = i;
         double cost = 0;
         while (j < us.n && j - i < MS_SPLIT_CHUNK_PATTERNS &&
-               (j == i || cost + us.u[j].cost <= c->target))
+               (j == i || cost < c->min_chunk || cost + us.u[j].cost <= c->target))
             cost += us.u[j++].cost;
         uint32_t n = (uint32_t)(j - i);
         size_t bytes = 0;
@@ -301,6 +304,16 @@ static void descend(plan_ctx_t *c, size_t d, const char *sub)
     free(path);
 }
 
+/* Whether bin b takes one more entry of cost and name bytes: when it fits
+ * the target, or when the bin is still below the smallest chunk (entries
+ * a little over half the target would else sit one to a bin, each too
+ * small to be a chunk, and the project would not be split at all). */
+static int bin_takes(const plan_ctx_t *c, const bin_t *b, double cost, size_t name)
+{
+    return b->n < MS_SPLIT_CHUNK_ITEMS && b->name_bytes + name <= MS_SPLIT_CHUNK_NAMES &&
+           (b->cost < c->min_chunk || b->cost + cost <= c->target);
+}
+
 /* Pack the entries idx[0..n) of sub (all at most target) into bins,
  * first fit in decreasing cost, and make chunks of the bins worth one. */
 static void pack(plan_ctx_t *c, const char *sub, const size_t *idx, size_t n)
@@ -316,9 +329,7 @@ static void pack(plan_ctx_t *c, const char *sub, const size_t *idx, size_t n)
         double cost = node_cost(e);
         size_t name = strlen(e->name) + 1;
         size_t b = 0;
-        while (b < n_bins &&
-               (bins[b].cost + cost > c->target || bins[b].n >= MS_SPLIT_CHUNK_ITEMS ||
-                bins[b].name_bytes + name > MS_SPLIT_CHUNK_NAMES))
+        while (b < n_bins && !bin_takes(c, &bins[b], cost, name))
             b++;
         if (b == n_bins && !(bins[n_bins++].idx = malloc(MS_SPLIT_CHUNK_ITEMS * sizeof(size_t))))
             c->oom = 1;
