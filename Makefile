@@ -107,8 +107,7 @@ demo:
 	deploy/demo.sh
 
 # Time serial rsync, xargs -P, fpsync and multisync on a generated tree
-# (bench/bench.sh --help; first the CPU master and worker use beside their
-# rsyncs, bench/overhead.sh); BENCH_ARGS=--quick for a small one. Then the
+# (bench/bench.sh --help); BENCH_ARGS=--quick for a small one. Then the
 # scheduling: a skewed tree's makespan against its lower bound, split and
 # not, and 8 slots against 1 on bandwidth-bound tasks (bench/scale.sh;
 # SCALE_ARGS). Then the control plane: CONTROL_TASKS (100000) no-op tasks

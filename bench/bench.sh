@@ -13,11 +13,23 @@
 # each twice: a FIRST full copy into an empty destination, then a SECOND run
 # with nothing changed (the common nightly case: what does a no-op cost?).
 # Every first copy is checked against the source (diff -r and rsync -ani).
-# Before them, bench/overhead.sh measures the CPU master and worker use
-# beside their rsyncs during a full copy (the JSON's "overhead").
+#
+# Both under two conditions, each a table of its own:
+#   warm  the tree and the copies on tmpfs (/dev/shm): no disk at all, so
+#         what shows is CPU: our own overhead against rsync's
+#   cold  on disk (--out), the page cache dropped before every run, as a
+#         nightly backup of a tree bigger than RAM reads it
+# and a TINY run: 1,000 projects of two small files, first copy, serial
+# rsync -a against multisync (warm), the worst case for one rsync a project.
+# Then the goals (README, Benchmarks), each figure a ratio to its baseline:
+# nothing changed vs serial rsync (warm <= 0.5, cold <= 0.6), full copy vs
+# xargs (warm, wall <= 1.0, CPU <= 1.05), multisync's own CPU during a full
+# copy vs its rsyncs' (<= 3 %), tiny projects vs serial rsync (<= 1.5), and
+# the control plane's fleet figures when bench/control.json has them.
 #
 # Usage: bench/bench.sh [--quick] [--files N] [--bytes SIZE] [--projects N]
-#                       [--runs N] [--out DIR] [--json FILE]
+#                       [--runs N] [--cache warm|cold|both] [--methods LIST]
+#                       [--tiny N] [--out DIR] [--warm-out DIR] [--json FILE]
 # `make bench` runs it (BENCH_ARGS="--quick" for a small tree).
 set -euo pipefail
 
@@ -33,10 +45,16 @@ Options:
   --files N       regular files in the tree (default 60000)
   --bytes SIZE    their total size, e.g. 200M, 1.2G (default 1200M; K/M/G = 1024^n)
   --projects N    project folders, project k holding ~1/k of the data (default 12)
-  --runs N        repetitions of every method (default 1); figures are medians
-  --out DIR       work folder: tree, copies, logs (default /tmp/multisync-bench)
+  --runs N        repetitions of every method (default 3); figures are medians
+  --cache C       warm, cold or both (default both)
+  --methods LIST  methods to compare, space-separated (default: serial xargs
+                  fpsync multisync multisync-2w; fpsync when installed)
+  --tiny N        projects of the tiny run (default 1000; 0: none)
+  --out DIR       cold work folder, on disk: tree, copies, logs (default /tmp/multisync-bench)
+  --warm-out DIR  warm work folder, on tmpfs (default /dev/shm/multisync-bench)
   --json FILE     where to write the results (default bench/results.json)
-  --quick         a small tree (6 projects, 3000 files, 60M) to check the script
+  --quick         a small tree (6 projects, 3000 files, 60M), 1 repetition,
+                  100 tiny projects: to check the script
 EOF
 }
 
@@ -45,15 +63,20 @@ say() { echo "bench: $*"; }
 
 # ---------------------------------------------------------------- options
 # Explicit flags win over --quick, whatever their order.
-quick=0 opt_files='' opt_bytes='' opt_projects='' runs=1 out=/tmp/multisync-bench
+quick=0 opt_files='' opt_bytes='' opt_projects='' opt_runs='' opt_tiny='' out=/tmp/multisync-bench
+warm_out=/dev/shm/multisync-bench cache=both opt_methods=''
 json=$ROOT/bench/results.json
 while (($#)); do
     case $1 in
         --files) opt_files=${2:?--files needs a number}; shift ;;
         --bytes) opt_bytes=${2:?--bytes needs a size}; shift ;;
         --projects) opt_projects=${2:?--projects needs a number}; shift ;;
-        --runs) runs=${2:?--runs needs a number}; shift ;;
+        --runs) opt_runs=${2:?--runs needs a number}; shift ;;
+        --cache) cache=${2:?--cache needs warm, cold or both}; shift ;;
+        --methods) opt_methods=${2:?--methods needs a list}; shift ;;
+        --tiny) opt_tiny=${2:?--tiny needs a number}; shift ;;
         --out) out=${2:?--out needs a folder}; shift ;;
+        --warm-out) warm_out=${2:?--warm-out needs a folder}; shift ;;
         --json) json=${2:?--json needs a file}; shift ;;
         --quick) quick=1 ;;
         -h | --help) usage; exit 0 ;;
@@ -61,20 +84,36 @@ while (($#)); do
     esac
     shift
 done
-if ((quick)); then files=3000 bytes_arg=60M projects=6; else files=60000 bytes_arg=1200M projects=12; fi
+# The default tree is the one of the fast-path issue's figures: 42,670
+# files, 400 MB, 12 projects.
+if ((quick)); then
+    files=3000 bytes_arg=60M projects=6 runs=1 tiny=100
+else
+    files=42670 bytes_arg=400M projects=12 runs=3 tiny=1000
+fi
 files=${opt_files:-$files} bytes_arg=${opt_bytes:-$bytes_arg} projects=${opt_projects:-$projects}
+runs=${opt_runs:-$runs} tiny=${opt_tiny:-$tiny}
 for v in files projects runs; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "--$v must be a positive integer, not '${!v}'"
 done
+[[ $tiny =~ ^[0-9]+$ ]] || die "--tiny must be a number, not '$tiny'"
+[[ $cache =~ ^(warm|cold|both)$ ]] || die "--cache must be warm, cold or both, not '$cache'"
 bytes=$(numfmt --from=iec "$bytes_arg" 2>/dev/null) || die "--bytes: cannot read '$bytes_arg'"
 [[ $json == /* ]] || json=$PWD/$json
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 [[ $out != / ]] || die "--out must not be /"
+if [[ $cache != cold || $tiny != 0 ]]; then
+    mkdir -p "$warm_out"
+    warm_out=$(cd "$warm_out" && pwd)
+    [[ $(df --output=fstype "$warm_out" | tail -1 | tr -d ' ') == tmpfs ]] ||
+        die "--warm-out $warm_out is not on tmpfs: a warm run must not touch a disk"
+fi
+COLD_OUT=$out
 
-SRC=$out/src
-DST=$out/dst
-RUNS=$out/runs # logs, GNU time output and multisync reports of every run
+# Set per condition (use_condition): SRC, DST, RUNS (logs, GNU time output
+# and multisync reports of every run), out, can_drop.
+SRC='' DST='' RUNS=''
 CORES=$(nproc)
 HALF=$(((CORES + 1) / 2)) # slots of each of the two workers of multisync-2w
 CLK_TCK=$(getconf CLK_TCK)
@@ -96,7 +135,17 @@ drop_caches() {
     ((can_drop)) && echo 3 >/proc/sys/vm/drop_caches
     return 0
 }
-if (echo 3 >/proc/sys/vm/drop_caches) 2>/dev/null; then can_drop=1; else can_drop=0; fi
+if (echo 3 >/proc/sys/vm/drop_caches) 2>/dev/null; then can_cold=1; else can_cold=0; fi
+can_drop=0
+
+# use_condition warm|cold: where the tree and copies are, and whether the
+# cache is dropped before each run. The embedded mode's state (its catalog:
+# what was copied, for skipping what did not change) is the condition's own.
+use_condition() {
+    if [[ $1 == warm ]]; then out=$warm_out can_drop=0; else out=$COLD_OUT can_drop=$can_cold; fi
+    SRC=$out/src DST=$out/dst RUNS=$out/runs
+    export XDG_STATE_HOME=$out/state
+}
 
 machine_json() {
     jq -n --argjson nproc "$CORES" \
@@ -234,8 +283,10 @@ timed_run() {
         report=$(jq -c '{wall_seconds, slots: .totals.slots, tasks: (.tasks | length),
             bytes_transferred: .totals.bytes_transferred,
             max_task_s: ([.tasks[] | select(has("chunks") | not) | .seconds] | max), sum_task_s: ([.tasks[].seconds] | add),
-            max_task_rss_kb: ([.tasks[].max_rss_kb] | max)}
-            | .lower_bound_s = ([.max_task_s, .sum_task_s / .slots] | max)
+            max_task_rss_kb: ([.tasks[].max_rss_kb] | max),
+            rsync_cpu_s: ([.tasks[] | .cpu_user_s + .cpu_sys_s] | add),
+            unchanged: .totals.unchanged}
+            | .lower_bound_s = ([.max_task_s, (if .slots > 0 then .sum_task_s / .slots else 0 end)] | max)
             | .makespan_ratio = (if .lower_bound_s > 0 then .wall_seconds / .lower_bound_s else null end)' \
             "$log.report.json")
         task_rss=$(jq '.max_task_rss_kb' <<<"$report")
@@ -261,11 +312,12 @@ timed_run() {
 # and metadata (rsync -ani lists anything it would change: times, modes...).
 verify() {
     local method=$1 phase=$2 log=$RUNS/r$3-$1-$2
-    if [[ $phase == first ]] && ! diff -r -q --no-dereference "$SRC" "$DST" >"$log.diff" 2>&1; then
+    # (a local backup's lock file, .multisync.lock in its root, is ours)
+    if [[ $phase == first ]] && ! diff -r -q --no-dereference -x .multisync.lock "$SRC" "$DST" >"$log.diff" 2>&1; then
         head -20 "$log.diff" >&2
         die "$method: after the $phase copy, $DST differs from $SRC (diff -r)"
     fi
-    rsync -ani "$SRC/" "$DST/" >"$log.itemize"
+    rsync -ani --exclude=/.multisync.lock "$SRC/" "$DST/" >"$log.itemize"
     if [[ -s $log.itemize ]]; then
         head -20 "$log.itemize" >&2
         die "$method: after the $phase copy, rsync -ani $SRC/ $DST/ would still change something"
@@ -274,7 +326,10 @@ verify() {
 
 run_method() {
     local method=$1 rep=$2
-    rm -rf "$DST"
+    rm -rf "$DST" "$XDG_STATE_HOME"
+    # An existing, empty destination: a master locks it (and then knows it
+    # for skipping unchanged projects); rsync needs nothing else.
+    mkdir -p "$DST"
     [[ $method == multisync-2w ]] && start_cluster 2 "$HALF" "$RUNS/r$rep-$method"
     timed_run "$method" first "$rep"
     verify "$method" first "$rep"
@@ -286,7 +341,7 @@ run_method() {
 
 # ---------------------------------------------------------------- report
 # Medians over repetitions, and each as a ratio to serial rsync's median.
-summarize() {
+summarize() { # RECORDS
     jq -s '
       def median: map(select(. != null)) | sort
         | if length == 0 then null
@@ -304,7 +359,7 @@ summarize() {
               | {key: $ph, value: .}) | from_entries
             | {method: $r[0].method, runs: ($r | map(.rep) | unique | length)} + .)
       | sort_by(.method as $m | ["serial", "xargs", "fpsync", "multisync", "multisync-2w"] | index($m))' \
-        "$RUNS/records.jsonl"
+        "$1"
     # (sort_by above keeps the order the methods are described in)
 }
 
@@ -335,14 +390,14 @@ fig() {
 
 # Makespan = the report's wall_seconds; no schedule of these tasks on these
 # slots can beat max(longest task, sum of task seconds / slots).
-print_makespan() {
+print_makespan() { # RECORDS
     local row='%-13s %-7s %4s %11s %15s %13s %6s %14s %10s\n'
     echo
     echo "multisync makespan against its lower bound max(longest task, sum of task seconds / slots):"
     printf "$row" method run rep "makespan s" "longest task s" "sum task s" slots "lower bound s" "ratio"
     jq -r 'select(.multisync != null) | .multisync as $m
         | [.method, .phase, .rep, $m.wall_seconds, $m.max_task_s, $m.sum_task_s, $m.slots,
-           $m.lower_bound_s, $m.makespan_ratio] | map(tostring) | @tsv' "$RUNS/records.jsonl" |
+           $m.lower_bound_s, $m.makespan_ratio] | map(tostring) | @tsv' "$1" |
         while IFS=$'\t' read -r m ph rep ws mt st sl lb r; do
             printf "$row" "$m" "$ph" "$rep" "$(num "$ws")" "$(num "$mt")" "$(num "$st")" "$sl" "$(num "$lb")" \
                 "$([[ $r == null ]] && echo n/a || awk -v r="$r" 'BEGIN {printf "%.2fx", r}')"
@@ -350,56 +405,185 @@ print_makespan() {
 }
 num() { awk -v v="$1" 'BEGIN {printf "%.3f", v}'; }
 
-# ---------------------------------------------------------------- main
-main() {
-    local machine methods=() skipped=() rep i n order summary
-    machine=$(machine_json)
-    echo "machine: $(jq -r '"\(.nproc) cores, \(.cpu_model), \(.mem_total_kb / 1048576 * 10 | round / 10) GiB RAM, \(.out_fstype) (\(.out_device)) under '"$out"'"' <<<"$machine")"
-    echo "         kernel $(jq -r .kernel <<<"$machine"), $(jq -r .rsync <<<"$machine"), multisync $(jq -r .multisync_commit <<<"$machine")"
-    if ((can_drop)); then echo "page cache: dropped before every run"; else echo "page cache: NOT dropped (/proc/sys/vm/drop_caches not writable): runs after the first read a warm cache"; fi
-    ((have_time)) || echo "cpu: n/a (GNU time not installed: /usr/bin/time; apt-get install time)"
-
+# ---------------------------------------------------------------- conditions
+# bench_condition warm|cold: the tree there, every method in turn (rotated
+# each repetition), checked; prints the table and leaves
+# $RESULTS_DIR/COND.json: {summary, runs, caches_dropped, fs}.
+bench_condition() {
+    local cond=$1 rep i n order summary m
+    use_condition "$cond"
+    mkdir -p "$out"
+    echo
+    echo "=== $cond cache: $(df --output=fstype "$out" | tail -1 | tr -d ' ') under $out, $(
+        ((can_drop)) && echo "page cache dropped before every run" || echo "page cache kept (warm)")"
+    if [[ $cond == cold && $can_drop == 0 ]]; then
+        echo "    (the page cache cannot be dropped here: /proc/sys/vm/drop_caches not writable)"
+    fi
     ensure_tree
     rm -rf "$RUNS" "$DST"
     mkdir -p "$RUNS"
-    # What multisync itself costs beside its rsyncs (goal: at most 3 %).
-    echo
-    MS_BIN=$BIN "$ROOT/bench/overhead.sh" --runs "$runs" --json "$RUNS/overhead.json" "$SRC" "$DST"
-
-    methods=(serial xargs)
-    if command -v fpsync >/dev/null; then methods+=(fpsync); else skipped+=(fpsync); echo "skipped: fpsync not installed"; fi
-    methods+=(multisync multisync-2w)
-    echo "methods: ${methods[*]} ($CORES cores: xargs -P $CORES, multisync $CORES slots, multisync-2w 2 workers x $HALF slots)"
-
-    n=${#methods[@]}
+    n=${#METHODS[@]}
     for ((rep = 1; rep <= runs; rep++)); do
         order=()
-        for ((i = 0; i < n; i++)); do order+=("${methods[(i + rep - 1) % n]}"); done
+        for ((i = 0; i < n; i++)); do order+=("${METHODS[(i + rep - 1) % n]}"); done
         echo
-        echo "repetition $rep/$runs: ${order[*]}"
+        echo "$cond, repetition $rep/$runs: ${order[*]}"
         for m in "${order[@]}"; do run_method "$m" "$rep"; done
     done
-
-    summary=$(summarize)
+    summary=$(summarize "$RUNS/records.jsonl")
     print_table "$summary"
-    print_makespan
+    print_makespan "$RUNS/records.jsonl"
+    jq -n --argjson summary "$summary" --slurpfile runs "$RUNS/records.jsonl" \
+        --argjson dropped "$can_drop" --arg fs "$(df --output=fstype "$out" | tail -1 | tr -d ' ')" \
+        --arg path "$out" \
+        '{fs: $fs, path: $path, caches_dropped: ($dropped == 1), summary: $summary, runs: $runs}' \
+        >"$RESULTS_DIR/$cond.json"
+}
+
+# ---------------------------------------------------------------- tiny
+# bench_tiny N: N projects of two small files (a home folder each), on
+# tmpfs; a first copy by serial rsync -a and by multisync, alternating
+# which goes first, $runs times (at least 3); medians and their ratio.
+bench_tiny() {
+    local n=$1 dir=$warm_out/tiny rep k wall first second
+    echo
+    echo "=== tiny projects: $n projects of 2 small files, first copy, on tmpfs"
+    if [[ ! -f $dir/stamp || $(<"$dir/stamp") != "$n" ]]; then
+        rm -rf "$dir"
+        mkdir -p "$dir/src"
+        (cd "$dir/src" && seq -f 'home%05.0f' 1 "$n" | xargs mkdir &&
+            for d in home*; do echo "$d rc" >"$d/.profile" && echo "notes of $d" >"$d/notes.txt"; done)
+        echo "$n" >"$dir/stamp"
+    fi
+    : >"$dir/records.jsonl"
+    local reps=$((runs < 3 ? 3 : runs))
+    for ((rep = 1; rep <= reps; rep++)); do
+        if ((rep % 2)); then first=serial second=multisync; else first=multisync second=serial; fi
+        for k in "$first" "$second"; do
+            rm -rf "$dir/dst" "$dir/state"
+            local t0=$EPOCHREALTIME
+            if [[ $k == serial ]]; then
+                rsync -a "$dir/src/" "$dir/dst/"
+            else
+                XDG_STATE_HOME=$dir/state "$BIN/multisync" run --report "$dir/report.json" \
+                    "$dir/src" "$dir/dst" >"$dir/out" 2>&1 || die "tiny: multisync failed: $(tail -5 "$dir/out")"
+            fi
+            wall=$(elapsed "$t0")
+            diff -r -q "$dir/src" "$dir/dst" | grep -v "^Only in $dir/dst: .multisync.lock" | grep -q . &&
+                die "tiny: $k: the copy differs from the source"
+            printf '  %-10s rep %d  wall %6.3f s\n' "$k" "$rep" "$wall"
+            jq -nc --arg m "$k" --argjson rep "$rep" --argjson wall "$wall" \
+                '{method: $m, rep: $rep, wall_s: $wall}' >>"$dir/records.jsonl"
+        done
+    done
+    jq -s --argjson n "$n" '
+      def median: sort | if length % 2 == 1 then .[length / 2 | floor]
+                         else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+      (map(select(.method == "serial") | .wall_s) | median) as $s
+      | (map(select(.method == "multisync") | .wall_s) | median) as $m
+      | {projects: $n, serial_wall_s: $s, multisync_wall_s: $m, ratio: ($m / $s), runs: .}' \
+        "$dir/records.jsonl" >"$RESULTS_DIR/tiny.json"
+    jq -r '"  medians: serial rsync -a \(.serial_wall_s) s, multisync \(.multisync_wall_s) s: \(.ratio * 100 | round / 100)x"' \
+        "$RESULTS_DIR/tiny.json"
+}
+
+# ---------------------------------------------------------------- goals
+# Each goal of the fast-path issue as a ratio to its baseline, from what the
+# runs above measured (null: not measured in this invocation).
+goals_json() {
+    local control=$ROOT/bench/control.json
+    jq -n --slurpfile w <(cat "$RESULTS_DIR/warm.json" 2>/dev/null || echo null) \
+        --slurpfile c <(cat "$RESULTS_DIR/cold.json" 2>/dev/null || echo null) \
+        --slurpfile t <(cat "$RESULTS_DIR/tiny.json" 2>/dev/null || echo null) \
+        --slurpfile f <(jq '.fleet // null' "$control" 2>/dev/null || echo null) '
+      def med: map(select(. != null)) | sort
+        | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
+          else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+      def m($r; $meth; $ph): $r[0].summary // [] | map(select(.method == $meth)) | .[0][$ph] // null;
+      def ratio($a; $b): if $a == null or $b == null or $b == 0 then null else $a / $b end;
+      def goal($name; $v; $max; $base): {figure: $name, value: $v, goal: $max, baseline: $base,
+                                          met: (if $v == null then null else $v <= $max end)};
+      # master + worker CPU during a full copy: GNU time of the whole embedded
+      # run, less what its rsyncs used (the report), against the rsyncs
+      ($w[0].runs // [] | map(select(.method == "multisync" and .phase == "first"
+          and .cpu_s != null and .multisync.rsync_cpu_s > 0)
+        | (.cpu_s - .multisync.rsync_cpu_s) / .multisync.rsync_cpu_s) | med) as $overhead
+      | [goal("nothing changed, warm cache: wall vs serial rsync -a";
+              m($w; "multisync"; "second").wall_x; 0.5; "serial rsync -a, second run"),
+         goal("nothing changed, cold cache: wall vs serial rsync -a";
+              m($c; "multisync"; "second").wall_x; 0.6; "serial rsync -a, second run"),
+         goal("full copy, warm cache: wall vs xargs -P";
+              ratio(m($w; "multisync"; "first").wall_s; m($w; "xargs"; "first").wall_s); 1.0;
+              "xargs -P<cores>, one rsync a project"),
+         goal("full copy, warm cache: CPU vs xargs -P";
+              ratio(m($w; "multisync"; "first").cpu_s; m($w; "xargs"; "first").cpu_s); 1.05;
+              "xargs -P<cores>"),
+         goal("master + worker CPU during a full copy vs the rsyncs CPU (warm)";
+              $overhead; 0.03; "the rsyncs CPU"),
+         goal("tiny projects, first copy: wall vs serial rsync -a"; $t[0].ratio; 1.5;
+              "serial rsync -a"),
+         goal("1,000 workers x 16 slots: goal / tasks per second";
+              (if $f[0].tasks_per_s then 20000 / $f[0].tasks_per_s else null end); 1.0; "20,000 tasks/s"),
+         goal("1,000 workers x 16 slots: status ms / 100 ms";
+              (if $f[0].status_ms_max then $f[0].status_ms_max / 100 else null end); 1.0; "100 ms"),
+         goal("1,000 workers x 16 slots: master RSS / 128 MB";
+              (if $f[0].master_rss_kb then $f[0].master_rss_kb / 131072 else null end); 1.0; "128 MiB")]'
+}
+
+print_goals() {
+    echo
+    echo "goals (each a ratio to its baseline; the goal is the largest allowed):"
+    jq -r '.[] | [.figure, (.value | if . == null then "n/a" else (. * 1000 | round / 1000 | tostring) end),
+                  (.goal | tostring),
+                  (.met | if . == null then "not measured" elif . then "met" else "MISSED" end)] | @tsv' <<<"$1" |
+        while IFS=$'\t' read -r f v g met; do printf '  %-66s %8s  <= %-5s %s\n' "$f" "$v" "$g" "$met"; done
+}
+
+# ---------------------------------------------------------------- main
+main() {
+    local machine skipped=() conds=() goals
+    machine=$(machine_json)
+    echo "machine: $(jq -r '"\(.nproc) cores, \(.cpu_model), \(.mem_total_kb / 1048576 * 10 | round / 10) GiB RAM, kernel \(.kernel)"' <<<"$machine")"
+    echo "         $(jq -r .rsync <<<"$machine"), multisync $(jq -r .multisync_commit <<<"$machine")"
+    ((have_time)) || echo "cpu: n/a (GNU time not installed: /usr/bin/time; apt-get install time)"
+
+    if [[ -n $opt_methods ]]; then
+        read -ra METHODS <<<"$opt_methods"
+    else
+        METHODS=(serial xargs)
+        if command -v fpsync >/dev/null; then METHODS+=(fpsync); else skipped+=(fpsync); echo "skipped: fpsync not installed"; fi
+        METHODS+=(multisync multisync-2w)
+    fi
+    for m in "${METHODS[@]}"; do
+        declare -F "m_${m//-/_}" >/dev/null || die "unknown method $m"
+    done
+    echo "methods: ${METHODS[*]} ($CORES cores: xargs -P $CORES, multisync $CORES slots, multisync-2w 2 workers x $HALF slots)"
+
+    RESULTS_DIR=$(mktemp -d /tmp/multisync-bench-results.XXXXXX)
+    case $cache in both) conds=(warm cold) ;; *) conds=("$cache") ;; esac
+    for c in "${conds[@]}"; do bench_condition "$c"; done
+    ((tiny > 0)) && bench_tiny "$tiny"
+    goals=$(goals_json)
+    print_goals "$goals"
 
     mkdir -p "$(dirname "$json")"
-    jq -n --argjson machine "$machine" --argjson summary "$summary" \
-        --slurpfile runs "$RUNS/records.jsonl" --slurpfile overhead "$RUNS/overhead.json" \
+    jq -n --argjson machine "$machine" --argjson goals "$goals" \
+        --slurpfile warm <(cat "$RESULTS_DIR/warm.json" 2>/dev/null || echo null) \
+        --slurpfile cold <(cat "$RESULTS_DIR/cold.json" 2>/dev/null || echo null) \
+        --slurpfile tiny <(cat "$RESULTS_DIR/tiny.json" 2>/dev/null || echo null) \
         --arg tree "$TREE_INFO" --argjson projects "$projects" --argjson files "$files" \
         --argjson bytes "$bytes" --argjson seed "$SEED" --argjson reps "$runs" \
-        --argjson dropped "$can_drop" --argjson cpu "$have_time" \
-        --arg skipped "${skipped[*]}" --arg out "$out" \
+        --argjson cpu "$have_time" --arg skipped "${skipped[*]}" \
         --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
         '{date: $date, machine: $machine,
-          tree: {projects: $projects, files: $files, bytes: $bytes, seed: $seed, generated: $tree, path: ($out + "/src")},
-          repetitions: $reps, caches_dropped: ($dropped == 1), cpu_measured: ($cpu == 1),
+          tree: {projects: $projects, files: $files, bytes: $bytes, seed: $seed, generated: $tree},
+          repetitions: $reps, cpu_measured: ($cpu == 1),
           skipped: ($skipped | split(" ") | map(select(. != ""))),
-          summary: $summary, overhead: $overhead[0], runs: $runs}' >"$json.tmp"
+          goals: $goals, warm: $warm[0], cold: $cold[0], tiny: $tiny[0]}' >"$json.tmp"
     mv "$json.tmp" "$json"
+    rm -rf "$RESULTS_DIR"
     echo
-    say "results written to $json (logs in $RUNS)"
+    say "results written to $json"
 }
 
 main

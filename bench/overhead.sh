@@ -15,7 +15,9 @@
 # Prints a line per run and the median ratio; with --json writes
 #   {runs: [{cpu_s, rsync_cpu_s, multisync_cpu_s, ratio}], ratio, goal, ok}
 # (ratio = multisync_cpu_s / rsync_cpu_s, the median over the runs). DST is
-# removed before each run and after the last. bench/bench.sh calls it.
+# removed before each run and after the last. bench/bench.sh's goals table
+# gives the same figure from its warm runs; this measures it alone, on any
+# tree (a disk, tmpfs, the worst case of tiny files), as often as asked.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -74,6 +74,7 @@ static void usage_options(FILE *f)
                "      --force-delete     with --delete: remove them even then\n"
                "      --full             run: copy every project, none skipped as unchanged\n"
                "                         (a full pass: also every 7th run)\n"
+               "      --full-every N     embedded: a full pass every Nth run (default 7)\n"
                "      --snapshot         run: a snapshot DST/<UTC time>, not a mirror;\n"
                "                         verify, restore --snapshot NAME|latest: the one read\n"
                "      --worker-wait S    fail the run when no worker can take its tasks for S\n"
@@ -85,6 +86,8 @@ static void usage_options(FILE *f)
                "      --split-min-mb N   split a big project into chunks of at least N MB\n"
                "                         (embedded; default 32; data plus 16 KiB per entry)\n"
                "      --no-split         never split a project: one rsync each (embedded)\n"
+               "      --walk-threads N   threads walking SRC (embedded; default: one per core,\n"
+               "                         at most 8)\n"
                "      --rsync-opt OPT    extra rsync option, repeatable (embedded)\n"
                "  -v, --verbose          show the master's and worker's logs\n"
                "      --json             status, history, report: print JSON\n"
@@ -140,7 +143,7 @@ typedef struct {
     const char *to, *snapshot_name; /* restore: --to DIR; restore, verify: --snapshot NAME */
     ms_keep_t keep;                 /* --keep-* */
     unsigned count, heartbeat_ms, worker_wait_s;
-    unsigned attempts, retry_delay_ms, task_timeout_s, split_min_mb;
+    unsigned attempts, retry_delay_ms, task_timeout_s, split_min_mb, full_every, walk_threads;
     int no_split;
     char **args;
     int n_args;
@@ -160,10 +163,12 @@ enum {
     OPT_HEARTBEAT,
     OPT_SPLIT_MIN,
     OPT_NO_SPLIT,
+    OPT_WALK_THREADS,
     OPT_FORCE_DELETE,
     OPT_WORKER_WAIT,
     OPT_SNAPSHOT,
     OPT_FULL,
+    OPT_FULL_EVERY,
     OPT_CATALOG,
     OPT_KEEP_LAST,
     OPT_KEEP_HOURLY,
@@ -189,6 +194,7 @@ static const struct option longopts[] = {
     {"worker-wait", required_argument, NULL, OPT_WORKER_WAIT},
     {"snapshot", no_argument, NULL, OPT_SNAPSHOT},
     {"full", no_argument, NULL, OPT_FULL},
+    {"full-every", required_argument, NULL, OPT_FULL_EVERY},
     {"catalog", required_argument, NULL, OPT_CATALOG},
     {"keep-last", required_argument, NULL, OPT_KEEP_LAST},
     {"keep-hourly", required_argument, NULL, OPT_KEEP_HOURLY},
@@ -201,6 +207,7 @@ static const struct option longopts[] = {
     {"task-timeout", required_argument, NULL, OPT_TIMEOUT},
     {"split-min-mb", required_argument, NULL, OPT_SPLIT_MIN},
     {"no-split", no_argument, NULL, OPT_NO_SPLIT},
+    {"walk-threads", required_argument, NULL, OPT_WALK_THREADS},
     {"key", required_argument, NULL, OPT_KEY},
     {"master-key", required_argument, NULL, OPT_MASTER_KEY},
     {"insecure", no_argument, NULL, OPT_INSECURE},
@@ -228,6 +235,9 @@ static const ms_number_opt_t numbers[] = {
      offsetof(cli_t, task_timeout_s)},
     {OPT_SPLIT_MIN, "--split-min-mb", "takes a number from", 1, 1048576,
      offsetof(cli_t, split_min_mb)},
+    {OPT_FULL_EVERY, "--full-every", "takes a number from", 1, 100000, offsetof(cli_t, full_every)},
+    {OPT_WALK_THREADS, "--walk-threads", "takes a number from", 1, MS_WALK_THREADS_MAX,
+     offsetof(cli_t, walk_threads)},
     {OPT_HEARTBEAT, "--heartbeat-ms", "takes", 10, 600000, offsetof(cli_t, heartbeat_ms)},
     {OPT_KEEP_LAST, "--keep-last", "takes a number from", 1, MS_KEEP_MAX,
      offsetof(cli_t, keep.last)},
@@ -523,6 +533,12 @@ static int check_run_options(const cli_t *c)
         why = "--keep-* rules go with --snapshot: a mirror keeps no older versions";
     else if (c->to || c->force)
         why = "--to and --force go with restore";
+    else if (c->full_every && c->master)
+        why = "--full-every is the embedded mode's: a master's sets take full_every in its "
+              "configuration";
+    else if (c->walk_threads && c->master)
+        why = "--walk-threads is the embedded mode's: a master takes walk_threads in its "
+              "configuration (or multisync-master --walk-threads)";
     if (why)
         fprintf(stderr, "multisync: %s\n", why);
     return why ? -1 : 0;
@@ -566,6 +582,8 @@ static int embedded(const cli_t *c, const char *src, const char *dst)
                             .retry_delay_ms = (int)c->retry_delay_ms,
                             .task_timeout_s = c->task_timeout_s,
                             .split_min_mb = c->split_min_mb,
+                            .full_every = c->full_every,
+                            .walk_threads = c->walk_threads,
                             .no_split = c->no_split,
                             .heartbeat_ms = (int)c->heartbeat_ms,
                             .progress = isatty(STDOUT_FILENO) ? stdout : NULL};

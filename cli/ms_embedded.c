@@ -230,6 +230,8 @@ json_t *ms_embedded_run(const ms_embedded_opts_t *o, char *err, size_t errlen)
                            .retry_delay_ms = o->retry_delay_ms,
                            .task_timeout_s = o->task_timeout_s,
                            .split_min_mb = o->split_min_mb,
+                           .full_every = o->full_every,
+                           .walk_threads = o->walk_threads,
                            .no_split = o->no_split,
                            .heartbeat_ms = o->heartbeat_ms,
                            .catalog = o->catalog,

@@ -31,6 +31,8 @@ typedef struct {
     int retry_delay_ms;      /* 0: 1000 */
     unsigned task_timeout_s; /* 0: none */
     unsigned split_min_mb;   /* 0: 32 */
+    unsigned full_every;     /* every Nth run a full pass; 0: 7 (MS_FULL_EVERY_DEFAULT) */
+    unsigned walk_threads;   /* 0: one per core, at most 8 */
     int no_split;
     int heartbeat_ms; /* 0: MS_HEARTBEAT_MS */
     FILE *progress;   /* a terminal for the live progress line, or NULL */

@@ -137,6 +137,8 @@ static void print_totals(const json_t *rep, const json_t *tot, FILE *out)
         fprintf(out, ", %.0f vanished from the source", num(tot, "vanished"));
     if (num(tot, "unchanged") > 0)
         fprintf(out, " (%.0f unchanged since their last copy: no rsync)", num(tot, "unchanged"));
+    if (json_is_true(json_object_get(rep, "full")))
+        fputs(" (a full pass: every project copied)", out);
     fputc('\n', out);
     /* A verify transfers nothing: what it costs is what it read. */
     double moved = verify ? num(tot, "bytes_read") : num(tot, "bytes_transferred");
@@ -433,9 +435,10 @@ void ms_print_history(const json_t *history, FILE *out)
     json_array_foreach(history, i, r)
     {
         fprintf(out, "%-6.0f %-8s %-8s %-20s %9s %6.0f %6.0f %9.0f %10s  %s\n", num(r, "run_id"),
-                str(r, "kind"), str(r, "status"), str(r, "started"),
-                hms(num(r, "wall_seconds"), wall, sizeof wall), num(r, "tasks"), num(r, "failed"),
-                num(r, "unchanged"), human_bytes(num(r, "bytes_total"), b1, sizeof b1),
+                json_is_true(json_object_get(r, "full")) ? "full" : str(r, "kind"),
+                str(r, "status"), str(r, "started"), hms(num(r, "wall_seconds"), wall, sizeof wall),
+                num(r, "tasks"), num(r, "failed"), num(r, "unchanged"),
+                human_bytes(num(r, "bytes_total"), b1, sizeof b1),
                 json_is_string(json_object_get(r, "set"))
                     ? str(r, "set")
                     : cell(raw(r, "source"), 40, src, sizeof src));

@@ -4,6 +4,7 @@
 # Usage: deploy/install-deps.sh [--dev] [--bench]
 #   build and run: compiler, pkg-config, the libraries, rsync
 #   make test:     cmocka, jq, iproute2 (network namespaces), procps,
+#                  attr and acl (setfattr, setfacl: the change table test),
 #                  clang + its sanitizer/libFuzzer runtime (the fuzz step)
 #   --dev adds:    valgrind, cppcheck, clang-format
 #   --bench adds:  fpart (fpsync, a method make bench compares), GNU time
@@ -12,7 +13,7 @@ set -eu
 
 PKGS="build-essential pkg-config libzmq3-dev libsodium-dev libmsgpack-dev \
 libjansson-dev libinih-dev libsqlite3-dev rsync \
-libcmocka-dev jq iproute2 procps clang libclang-rt-14-dev"
+libcmocka-dev jq iproute2 procps clang libclang-rt-14-dev attr acl"
 for arg in "$@"; do
     case $arg in
         --dev) PKGS="$PKGS valgrind cppcheck clang-format" ;;

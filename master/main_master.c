@@ -29,6 +29,8 @@ static void usage(FILE *f)
                "      --split-min-mb N    split a big project into chunks of at least N MB\n"
                "                          (default 32; data plus 16 KiB per entry)\n"
                "      --no-split          never split a project: one rsync each\n"
+               "      --walk-threads N    threads walking a source (default: one per core, at\n"
+               "                          most 8)\n"
                "      --heartbeat-ms N    heartbeat interval (default 1000); a worker silent for\n"
                "                          3 intervals loses its tasks to the others\n"
                "      --key FILE.key      the master's CURVE key pair (multisync keygen)\n"
@@ -55,7 +57,8 @@ enum {
     OPT_ADMIN,
     OPT_INSECURE,
     OPT_SPLIT_MIN,
-    OPT_NO_SPLIT
+    OPT_NO_SPLIT,
+    OPT_WALK_THREADS
 };
 
 static int number(const char *name, const char *arg, unsigned min, unsigned max, unsigned *out)
@@ -97,6 +100,8 @@ static int option(int c, const char *arg, ms_config_t *cfg, int *verbose)
     case OPT_NO_SPLIT:
         cfg->no_split = 1;
         return 0;
+    case OPT_WALK_THREADS:
+        return number("--walk-threads", arg, 1, MS_WALK_THREADS_MAX, &cfg->walk_threads);
     case 'c':
         return 0;
     case 'v':
@@ -126,6 +131,7 @@ static int parse_args(int argc, char **argv, ms_config_t *cfg, int *verbose)
         {"admin-keys", required_argument, NULL, OPT_ADMIN},
         {"insecure", no_argument, NULL, OPT_INSECURE},
         {"split-min-mb", required_argument, NULL, OPT_SPLIT_MIN},
+        {"walk-threads", required_argument, NULL, OPT_WALK_THREADS},
         {"no-split", no_argument, NULL, OPT_NO_SPLIT},
         {"config", required_argument, NULL, 'c'},
         {"verbose", no_argument, NULL, 'v'},
@@ -174,6 +180,7 @@ int main(int argc, char **argv)
                           .task_timeout_s = cfg.task_timeout_s,
                           .catalog = cfg.catalog,
                           .split_min_mb = cfg.split_min_mb,
+                          .walk_threads = cfg.walk_threads,
                           .no_split = cfg.no_split,
                           .worker_wait_s = cfg.worker_wait_s,
                           .full_every = cfg.full_every,

@@ -1107,8 +1107,11 @@ static void add_snapshot(json_t *entry, sqlite3_stmt *s, int col)
 static json_t *history_entry(sqlite3_stmt *s)
 {
     json_t *entry = history_row(s);
+    uint64_t flags = (uint64_t)sqlite3_column_int64(s, 12);
     if (entry)
         json_object_set_new(entry, "unchanged", json_integer(sqlite3_column_int64(s, 13)));
+    if (entry) /* a full pass of a backup (never of a verify or restore) */
+        json_object_set_new(entry, "full", json_boolean(flags & MS_RUN_FULL));
     if ((uint64_t)sqlite3_column_int64(s, 12) &
         MS_RUN_SNAPSHOT) /* a verify's is the compared one */
         add_snapshot(entry, s, 11);

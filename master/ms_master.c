@@ -7,6 +7,7 @@
  * (ms_guard), planning (ms_planner).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +60,7 @@ static void on_pack(void *arg, ms_trec_t *lead)
 static int on_unchanged(void *arg, const ms_trec_t *t)
 {
     ms_master_t *m = arg;
-    return !t->run->snap && ms_unchanged_find(m->unchanged, t, NULL) != NULL;
+    return ms_unchanged_find(m->unchanged, t, NULL) != NULL; /* a snapshot's: carried over */
 }
 
 /* Decide what the walks of r allow now, with the workers' usable slots. */
@@ -204,6 +205,19 @@ static int check_dead_holder(const ms_master_t *m, ms_runrec_t *r, char *err, si
  * destination: a read-only view, another user) says so, and only its own
  * runs are kept apart.
  */
+static void dest_identity(ms_runrec_t *r)
+{
+    struct statx sx;
+    r->dest_id[0] = '\0';
+    if (statx(ms_lock_fd(r->dest_lock), "", AT_EMPTY_PATH, STATX_INO | STATX_BTIME, &sx) != 0)
+        return;
+    if (sx.stx_mask & STATX_BTIME)
+        snprintf(r->dest_id, sizeof r->dest_id, "%llx.%llx.%x", (unsigned long long)sx.stx_ino,
+                 (unsigned long long)sx.stx_btime.tv_sec, (unsigned)sx.stx_btime.tv_nsec);
+    else
+        snprintf(r->dest_id, sizeof r->dest_id, "%llx", (unsigned long long)sx.stx_ino);
+}
+
 static int lock_dest(ms_master_t *m, ms_runrec_t *r, char *err, size_t errlen)
 {
     char path[PATH_MAX + 32], what[PATH_MAX + 32], holder[PATH_MAX + 128];
@@ -228,8 +242,10 @@ static int lock_dest(ms_master_t *m, ms_runrec_t *r, char *err, size_t errlen)
         snprintf(holder + n, sizeof holder - (size_t)n, ", workers' lease %d ms%s%s",
                  m->heartbeat_ms * MS_HEARTBEAT_LIVENESS, m->cat_ident[0] ? ", " : "",
                  m->cat_ident);
-    if ((r->dest_lock = ms_lock_take(path, what, holder, err, errlen)) != NULL)
+    if ((r->dest_lock = ms_lock_take(path, what, holder, err, errlen)) != NULL) {
+        dest_identity(r);
         return check_dead_holder(m, r, err, errlen);
+    }
     if (errno == EWOULDBLOCK)
         return -1;
     ms_warn("run %llu: %s: only this master's own runs are kept out of %s",
@@ -250,6 +266,13 @@ static ms_runrec_t *new_backup(ms_master_t *m, const ms_run_req_t *req, char *er
     }
     ms_runrec_t *r = ms_run_new(m->next_run + 1, req->source, req->dest, req->set);
     int added = r ? ms_run_add_projects(r, scan.projects, scan.n_projects, MS_TS_SCANNING) : -1;
+    for (size_t i = 0; added == 0 && i < r->n_tasks; i++) {
+        ms_trec_t *t = ms_run_at(r, i);
+        if (t->flags & MS_TASK_TOP) {
+            t->fp = scan.top_fp;
+            t->fp_known = (uint8_t)scan.top_fp_known;
+        }
+    }
     ms_scan_free(&scan);
     if (added != 0) {
         snprintf(err, errlen, "out of memory starting a run");
@@ -452,7 +475,9 @@ static void log_done(const ms_trec_t *t)
     char name[512], msg[2048];
     ms_label_task_log(t, name, sizeof name);
     ms_log_safe(t->result.message ? t->result.message : "", msg, sizeof msg);
-    if (t->state == MS_TS_OK)
+    if (t->state == MS_TS_OK && ms_result_unchanged(&t->result))
+        ms_info("run %llu: %s %s: no rsync", (unsigned long long)t->run->id, name, msg);
+    else if (t->state == MS_TS_OK)
         ms_info("run %llu: %s ok on %s in %.1f s (attempt %u)%s", (unsigned long long)t->run->id,
                 name, t->host, t->result.seconds, t->attempts,
                 t->result.exit_code == 24 ? " (some source files vanished meanwhile)" : "");
@@ -644,13 +669,25 @@ static void run_finished(ms_master_t *m, ms_runrec_t *run)
 static void note_copied(ms_master_t *m, const ms_trec_t *t)
 {
     const ms_runrec_t *run = t->run;
-    char part[MS_FP_HEX];
-    if (!t->fp_known || !t->opts[0] || t->state != MS_TS_OK || t->result.exit_code != 0 ||
-        (run->flags & (MS_RUN_VERIFY | MS_RUN_RESTORE)) || (t->flags & MS_TASK_REMOVE))
+    char part[MS_FP_HEX], key[MS_UNCHANGED_KEY];
+    int carried = (t->flags & MS_TASK_CARRY) && ms_result_unchanged(&t->result);
+    if (!t->fp_known || !t->opts[0] || !run->dest_id[0] || t->state != MS_TS_OK ||
+        (t->result.exit_code != 0 && !carried) || (run->flags & (MS_RUN_VERIFY | MS_RUN_RESTORE)) ||
+        (t->flags & MS_TASK_REMOVE))
+        return;
+    /* A top task that did not prune (a project failed) has work left. */
+    if ((t->flags & MS_TASK_TOP) && (run->flags & MS_RUN_DELETE) && run->n_failed)
         return;
     ms_unchanged_part(t, part);
-    ms_catalog_fp_t rec = {t->project, part,    t->opts,         run->snap ? run->snap->name : NULL,
-                           t->fp,      run->id, t->result.files, t->result.bytes_total};
+    ms_unchanged_key(t->opts, run, key);
+    ms_catalog_fp_t rec = {t->project,
+                           part,
+                           key,
+                           run->snap ? run->snap->name : NULL,
+                           t->fp,
+                           run->id,
+                           t->result.files,
+                           t->result.bytes_total};
     ms_journal_fingerprint(m->journal, t, &rec);
 }
 
@@ -726,10 +763,27 @@ static void finish_pack(ms_master_t *m, ms_trec_t *lead, int ok)
     }
 }
 
+/* A task carried over into a snapshot by links (MS_TASK_CARRY) that went
+ * well is unchanged, and says from where. */
+static void note_carried(ms_trec_t *t)
+{
+    char msg[160];
+    if (!(t->flags & MS_TASK_CARRY) || t->result.exit_code != 0 || t->result.term_signal)
+        return;
+    snprintf(msg, sizeof msg,
+             "unchanged: carried over from snapshot %s by hard links, "
+             "the source not read",
+             t->run->snap && t->run->snap->link ? t->run->snap->link : "");
+    free(t->result.message);
+    t->result.message = strdup(msg);
+    t->result.exit_code = MS_EXIT_UNCHANGED;
+}
+
 void ms_master_task_done(ms_master_t *m, ms_trec_t *t)
 {
     ms_runrec_t *run = t->run;
     ms_trec_t *rel[2];
+    note_carried(t);
     int ok = ms_result_ok(&t->result);
     if ((t->flags & MS_TASK_PACK) && !ok && m->giving_up != run) {
         dissolve_pack(m, t);
@@ -861,7 +915,9 @@ static int resume_lock(ms_master_t *m, ms_runrec_t *r)
  * killed `multisync run`): one whose destination's lock is free again is
  * closed, its unfinished tasks failed. One still locked is another live
  * process's, and left alone; so is one whose destination cannot be locked
- * here (a remote one: it stays "running" in history).
+ * here (a remote one: it stays "running" in history). The lock is only
+ * looked at: its file is put back as it was, so that the run about to
+ * start still sees who left it (a master whose workers may still write).
  */
 static int close_dead_runs(ms_master_t *m)
 {
@@ -872,15 +928,17 @@ static int close_dead_runs(ms_master_t *m)
         return 0; /* history only: the run goes on */
     for (size_t i = 0; i < n; i++) {
         ms_runrec_t *r = runs[i];
+        ms_lock_t *look = NULL;
         snprintf(path, sizeof path, "%s/%s", r->dest, MS_DEST_LOCK);
         if (ms_path_is_remote(r->dest) ||
-            !(r->dest_lock =
-                  ms_lock_take(path, "destination", "closing a killed run", err, sizeof err)) ||
+            !(look = ms_lock_take(path, "destination", "closing a killed run", err, sizeof err)) ||
             add_run(m, r) != 0) {
+            ms_lock_put_back(&look);
             ms_run_destroy(&runs[i]);
             continue;
         }
         ms_master_fail_unfinished(m, r, "interrupted: the multisync run that ran it was killed", 1);
+        ms_lock_put_back(&look);
     }
     free(runs);
     return 0;
@@ -992,7 +1050,7 @@ static int make_owners(ms_master_t *m, const ms_master_opts_t *o, char *err, siz
         return -1;
     m->queue = ms_queue_new();
     m->fleet = ms_fleet_new();
-    m->planner = ms_planner_new(o->split_min_mb, o->no_split, &hooks);
+    m->planner = ms_planner_new(o->split_min_mb, o->no_split, o->walk_threads, &hooks);
     m->diag = ms_diag_new();
     m->report = ms_report_new(m->diag);
     m->unchanged = ms_unchanged_new();

@@ -36,6 +36,7 @@ typedef struct {
     int retry_delay_ms;        /* backoff before the first retry, doubling; 0: 1000 */
     unsigned task_timeout_s;   /* a task running longer is killed (transient); 0: none */
     unsigned split_min_mb;     /* chunks of a split project are at least this big; 0: 32 */
+    unsigned walk_threads;     /* threads walking a run's source; 0: one per core, at most 8 */
     unsigned worker_wait_s;    /* a run without a usable worker for this long fails; 0: 600 */
     int make_dest;             /* create a missing local destination to lock it (embedded: the
                                 * destination is this host's); else only lock one that exists */

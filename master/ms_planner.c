@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ms_clock.h"
 #include "ms_log.h"
 #include "ms_path.h"
 #include "ms_split.h"
@@ -18,10 +19,16 @@
 /* ... into chunks of about this share of a fair share. */
 #define CHUNK_SHARE (1.0 / 3.0)
 /* A pack of tiny projects costs about this share of the smallest chunk... */
-#define PACK_SHARE 0.5
+#define PACK_SHARE 1.0
 /* ... and a project below this share of a pack is tiny. */
-#define TINY_SHARE 0.25
+#define TINY_SHARE 0.125
 #define PLAN_PACK_MAX 512 /* projects in one pack at most */
+/* Fewer tiny projects than this run one by one: an rsync each costs a few
+ * tens of ms, which matters only when there are many of them. */
+#define PLAN_PACK_MIN 16
+/* A tiny project waits at most about this long (and a tick) for others to
+ * share its pack: a big tree still being walked must not hold it back. */
+#define PLAN_PACK_WAIT_MS 200
 
 /* What the planner keeps of a run while it plans it. */
 typedef struct {
@@ -34,23 +41,27 @@ typedef struct {
     ms_trec_t **pack; /* tiny projects walked, not decided yet: the open pack */
     size_t n_pack;
     double pack_cost;
+    int64_t pack_since_ms; /* when its first project joined */
 } plan_run_t;
 
 struct ms_planner {
     double min_chunk; /* the smallest chunk worth an rsync of its own (cost units) */
     int no_split;
+    unsigned walk_threads; /* 0: ms_walk_threads_default() */
     ms_planner_hooks_t hooks;
     plan_run_t **runs;
     size_t n_runs;
 };
 
-ms_planner_t *ms_planner_new(unsigned split_min_mb, int no_split, const ms_planner_hooks_t *hooks)
+ms_planner_t *ms_planner_new(unsigned split_min_mb, int no_split, unsigned walk_threads,
+                             const ms_planner_hooks_t *hooks)
 {
     ms_planner_t *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
     p->min_chunk = split_min_mb ? (double)split_min_mb * 1024 * 1024 : MS_SPLIT_MIN_CHUNK;
     p->no_split = no_split;
+    p->walk_threads = walk_threads;
     p->hooks = *hooks;
     return p;
 }
@@ -159,6 +170,19 @@ static char **pattern_exclusions(const ms_plan_t *p)
     return x;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A list in byte order: the same tree cut the same way gives the same
+ * parts (their keys, ms_unchanged_part), whatever the order of costs. */
+static void sort_names(char **v, size_t n)
+{
+    if (n > 1)
+        qsort(v, n, sizeof *v, cmp_str);
+}
+
 /* Scale what the catalog expects of the whole project down to a part. */
 static void expect_part(ms_trec_t *part, const ms_trec_t *whole, double share)
 {
@@ -187,6 +211,7 @@ static int apply_split(ms_planner_t *pl, ms_runrec_t *r, ms_trec_t *t, ms_plan_t
             return -1;
         }
         ms_chunk_t *ch = &p->chunks[i];
+        sort_names(ch->items, ch->n_items);
         c->parent = t->id;
         c->sub = ch->sub;
         c->items = ch->items;
@@ -194,11 +219,15 @@ static int apply_split(ms_planner_t *pl, ms_runrec_t *r, ms_trec_t *t, ms_plan_t
         c->match = ch->match;
         c->n_match = ch->n_match;
         c->cost = ch->cost;
+        c->fp = ch->fp;
+        c->fp_known = t->fp_known;
         ch->sub = NULL;
         ch->items = ch->match = NULL;
         ch->n_items = ch->n_match = 0;
         expect_part(c, t, cost > 0 ? c->cost / cost : 0);
     }
+    sort_names(excl, p->n_items);
+    sort_names(xmatch, p->n_match);
     if (p->n_items) {
         t->excl = excl;
         t->n_excl = p->n_items;
@@ -214,6 +243,7 @@ static int apply_split(ms_planner_t *pl, ms_runrec_t *r, ms_trec_t *t, ms_plan_t
     t->n_chunks = t->pending = (uint32_t)p->n;
     ms_run_set_state(t, MS_TS_HELD);
     t->cost = p->rest_cost;
+    t->fp = p->rest_fp;
     expect_part(t, t, cost > 0 ? p->rest_cost / cost : 0);
     pl->hooks.split(pl->hooks.arg, t, first, r->n_tasks - first);
     return 0;
@@ -257,17 +287,17 @@ static int split(ms_planner_t *p, ms_runrec_t *r, ms_trec_t *t, ms_walk_t *w, do
     return 0;
 }
 
-/* The open pack, decided: its projects in one task (one alone runs whole;
- * out of memory, each runs whole). */
+/* The open pack, decided: its projects in one task (fewer than
+ * PLAN_PACK_MIN, or out of memory: each runs whole). */
 static void flush_pack(ms_planner_t *p, plan_run_t *pr)
 {
     size_t n = pr->n_pack;
     ms_trec_t *lead = n ? pr->pack[0] : NULL;
     pr->n_pack = 0;
     pr->pack_cost = 0;
-    if (n < 2) {
-        if (lead)
-            run_whole(p, lead);
+    if (n < PLAN_PACK_MIN) {
+        for (size_t i = 0; i < n; i++)
+            run_whole(p, pr->pack[i]);
         return;
     }
     char **items = calloc(n - 1, sizeof *items);
@@ -302,7 +332,7 @@ static int packable(const ms_planner_t *p, const ms_runrec_t *r, const ms_trec_t
            !(p->hooks.unchanged && p->hooks.unchanged(p->hooks.arg, t));
 }
 
-/* t joins the open pack, which goes once about half a chunk, or full. */
+/* t joins the open pack, which goes once about a chunk, or full. */
 static void add_to_pack(ms_planner_t *p, plan_run_t *pr, ms_trec_t *t, double cost)
 {
     ms_trec_t **np = pr->n_pack % 64 ? pr->pack : realloc(pr->pack, (pr->n_pack + 64) * sizeof *np);
@@ -311,6 +341,8 @@ static void add_to_pack(ms_planner_t *p, plan_run_t *pr, ms_trec_t *t, double co
         return;
     }
     pr->pack = np;
+    if (pr->n_pack == 0)
+        pr->pack_since_ms = ms_now_ms();
     pr->pack[pr->n_pack++] = t;
     pr->pack_cost += cost;
     if (pr->pack_cost >= p->min_chunk * PACK_SHARE || pr->n_pack >= PLAN_PACK_MAX)
@@ -328,6 +360,8 @@ static int decide(ms_planner_t *p, plan_run_t *pr, ms_walk_t *w, unsigned slots)
     t->cost = cost;
     t->walk_files = w->files;
     t->walk_bytes = w->bytes;
+    t->fp = w->fp;
+    t->fp_known = !w->unread; /* what could not be read might have changed */
     if (packable(p, r, t, cost)) {
         add_to_pack(p, pr, t, cost);
         return 0;
@@ -416,6 +450,8 @@ void ms_planner_update(ms_planner_t *p, ms_runrec_t *r, unsigned slots)
         return;
     if (pr->walker)
         take_walks(p, pr, slots);
+    if (pr->n_pack && ms_now_ms() - pr->pack_since_ms >= PLAN_PACK_WAIT_MS)
+        flush_pack(p, pr);
     if (pr->n_waiting)
         decide_waiting(p, pr, slots);
     if (pr->walk_done && r->n_scanning > pr->n_waiting)
@@ -454,7 +490,8 @@ static ms_walker_t *start_walker(const ms_planner_t *p, ms_runrec_t *r, char *er
             names[i] = order[i]->project;
             ids[i] = order[i]->id;
         }
-        wk = ms_walker_start(r->source, names, ids, n, (uint64_t)p->min_chunk, err, errlen);
+        wk = ms_walker_start(r->source, names, ids, n, (uint64_t)p->min_chunk, p->walk_threads, err,
+                             errlen);
     }
     free(order);
     free(names);

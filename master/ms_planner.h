@@ -5,16 +5,17 @@
  * total / slots across the usable workers.
  *
  * Projects too small to be worth an rsync of their own (a few MB-equivalent
- * of data and entries) are packed, up to about half a chunk or
+ * of data and entries) are packed, up to about a chunk or
  * PLAN_PACK_MAX projects, into one task that copies them all in one rsync
  * (MS_TASK_PACK); the report keeps a row per project. Not in a verify or a
  * restore, nor with no_split (one rsync per project, as asked).
  *
  * The walk streams: a project too small to ever be split is ready as soon
- * as its walk ends (a tiny one once its pack is full, or the walk over). A big one waits until the
- * run's total is known, from the walk's end or from the previous run of the same source in the
- * catalog (r->prior_cost), and until some worker is connected (slots are
- * then known).
+ * as its walk ends (a tiny one once its pack is full, the walk is over, or
+ * it waited PLAN_PACK_WAIT_MS and a tick). A big one waits until the run's
+ * total is known, from the walk's end or from the previous run of the same
+ * source in the catalog (r->prior_cost), and until some worker is connected
+ * (slots are then known).
  *
  * The planner keeps each run's walk (its thread, the walks waiting for the
  * total) itself, and never queues or records anything: it tells the
@@ -48,13 +49,15 @@ typedef struct {
 typedef struct ms_planner ms_planner_t;
 
 /* split_min_mb: the smallest chunk (0: MS_SPLIT_MIN_CHUNK); no_split: every
- * project runs whole. Returns NULL when out of memory. */
-ms_planner_t *ms_planner_new(unsigned split_min_mb, int no_split, const ms_planner_hooks_t *hooks);
+ * project runs whole; walk_threads: the threads of each run's walk (0: one
+ * per core, ms_walk.h). Returns NULL when out of memory. */
+ms_planner_t *ms_planner_new(unsigned split_min_mb, int no_split, unsigned walk_threads,
+                             const ms_planner_hooks_t *hooks);
 
 /* Stop every walk, free. NULL-safe; sets *p NULL. */
 void ms_planner_destroy(ms_planner_t **p);
 
-/* Walk r's projects that are SCANNING, in a thread of its own; when that
+/* Walk r's projects that are SCANNING, in threads of their own; when that
  * cannot start, they run whole (hooks). */
 void ms_planner_start(ms_planner_t *p, ms_runrec_t *r);
 

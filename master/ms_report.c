@@ -86,6 +86,12 @@ static void fold_chunk(ms_trec_t *row, const ms_trec_t *c)
         a->max_rss_kb = b->max_rss_kb;
     if (c->attempts > row->attempts)
         row->attempts = c->attempts;
+    /* unchanged only when every part was: one copied makes the project ok */
+    if (c->state == MS_TS_OK && row->state == MS_TS_OK && ms_result_unchanged(a) &&
+        !ms_result_unchanged(b) && !ms_result_vanished(b)) {
+        a->exit_code = b->exit_code;
+        a->message = b->message; /* borrowed */
+    }
     if (state_rank(c) > state_rank(row)) {
         row->state = c->state;
         row->host = c->host;
@@ -420,6 +426,8 @@ static json_t *snapshot_json(const ms_run_snap_t *s)
 static void add_kind(json_t *out, const ms_runrec_t *r, const totals_t *tot)
 {
     json_object_set_new(out, "kind", json_string(ms_run_kind(r->flags)));
+    if (!(r->flags & (MS_RUN_VERIFY | MS_RUN_RESTORE)))
+        json_object_set_new(out, "full", json_boolean(r->flags & MS_RUN_FULL));
     if (!(r->flags & MS_RUN_VERIFY)) {
         if (r->snap)
             json_object_set_new(out, "snapshot", snapshot_json(r->snap));

@@ -140,7 +140,11 @@ struct ms_run {
     double prior_cost; /* the previous run's total, from the catalog; 0: none */
     size_t n_finished, n_failed;
     int finished;
-    struct ms_lock *dest_lock;  /* its hold on a local destination (MS_DEST_LOCK), or NULL */
+    struct ms_lock *dest_lock; /* its hold on a local destination (MS_DEST_LOCK), or NULL */
+    /* Which destination folder that is: its lock file's inode and birth
+     * time, "" when unknown (remote, not seen here). A destination removed
+     * and made anew is another one: nothing in it is skipped as unchanged. */
+    char dest_id[64];
     unsigned worker_wait_s;     /* fail when no worker can take its tasks for this long */
     int64_t no_worker_since_ms; /* monotonic: since when no worker could; 0: one can */
     ms_run_worker_t *workers;

@@ -16,14 +16,35 @@ static int cmp_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int is_dir_entry(int dirfd, const struct dirent *e)
+/* Whether root entry e is a folder (a project), its fingerprint added to
+ * out's top_fp: a folder's by its name alone (its own walk has the rest), a
+ * loose entry's whole, a link's target too. */
+static int scan_entry(int dirfd, const struct dirent *e, ms_scan_t *out)
 {
-    if (e->d_type != DT_UNKNOWN)
-        return e->d_type == DT_DIR;
     struct stat st;
-    if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+    memset(&st, 0, sizeof st);
+    if (e->d_type == DT_DIR) {
+        st.st_mode = S_IFDIR;
+        ms_fp_add(&out->top_fp, ms_fp_entry(e->d_name, &st, NULL, 0));
+        return 1;
+    }
+    if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        out->top_fp_known = 0; /* gone since readdir, or unreadable: it runs */
         return 0;
-    return S_ISDIR(st.st_mode);
+    }
+    if (S_ISDIR(st.st_mode)) {
+        memset(&st, 0, sizeof st);
+        st.st_mode = S_IFDIR;
+        ms_fp_add(&out->top_fp, ms_fp_entry(e->d_name, &st, NULL, 0));
+        return 1;
+    }
+    char target[4096];
+    ssize_t len = S_ISLNK(st.st_mode) ? readlinkat(dirfd, e->d_name, target, sizeof target) : 0;
+    if (len < 0)
+        out->top_fp_known = 0;
+    ms_fp_add(&out->top_fp, ms_fp_entry(e->d_name, &st, S_ISLNK(st.st_mode) ? target : NULL,
+                                        len > 0 ? (size_t)len : 0));
+    return 0;
 }
 
 int ms_scan_root(const char *root, ms_scan_t *out, char *err, size_t errlen)
@@ -35,11 +56,15 @@ int ms_scan_root(const char *root, ms_scan_t *out, char *err, size_t errlen)
     ms_strv_t projects = MS_STRV_INIT;
     int rc = -1;
     struct dirent *e;
+    struct stat rst;
+    out->top_fp_known = fstat(dirfd(d), &rst) == 0;
+    if (out->top_fp_known)
+        out->top_fp = ms_fp_entry("", &rst, NULL, 0);
     errno = 0;
     while ((e = readdir(d)) != NULL) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
-        if (!is_dir_entry(dirfd(d), e)) {
+        if (!scan_entry(dirfd(d), e, out)) {
             out->n_loose++;
         } else if (ms_strv_push(&projects, e->d_name) != 0) {
             ms_errf(err, errlen, "scan %s: out of memory", root);

@@ -178,20 +178,27 @@ static int send_task(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
 static int skip_unchanged(ms_master_t *m, const ms_wrec_t *w, ms_trec_t *t)
 {
     const ms_runrec_t *run = t->run;
-    if (run->snap || (t->flags & MS_TASK_PACK) ||
-        (run->flags & (MS_RUN_FULL | MS_RUN_VERIFY | MS_RUN_RESTORE | MS_RUN_SNAPSHOT)))
+    if ((t->flags & MS_TASK_PACK) || (run->flags & (MS_RUN_FULL | MS_RUN_VERIFY | MS_RUN_RESTORE)))
         return 0;
     const ms_catalog_fp_t *rec = ms_unchanged_find(m->unchanged, t, w->opts);
-    if (!rec || rec->snap)
+    if (run->snap) { /* the link snapshot has it as it is: links, not the source */
+        if (rec && rec->snap && run->snap->link && strcmp(rec->snap, run->snap->link) == 0 &&
+            !(t->flags & MS_TASK_TOP))
+            t->flags |= MS_TASK_CARRY;
+        return 0;
+    }
+    if (!rec || rec->snap || (run->flags & MS_RUN_SNAPSHOT))
         return 0;
     char msg[96];
     snprintf(msg, sizeof msg, "unchanged since run %llu", (unsigned long long)rec->run_id);
+    /* A whole project's figures are this walk's; a part's, its last copy's */
+    int whole = t->parent == MS_NO_TASK && !t->n_chunks && t->walk_files;
     ms_result_t res = {.run_id = run->id,
                        .task_id = t->id,
                        .attempt = t->attempts,
                        .exit_code = MS_EXIT_UNCHANGED,
-                       .files = rec->files,
-                       .bytes_total = rec->bytes,
+                       .files = whole ? t->walk_files : rec->files,
+                       .bytes_total = whole ? t->walk_bytes : rec->bytes,
                        .message = strdup(msg)};
     ms_run_set_result(t, &res);
     ms_master_task_done(m, t);

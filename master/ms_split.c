@@ -100,9 +100,11 @@ static void add_chunk(plan_ctx_t *c, const char *sub, const size_t *idx, uint32_
     }
     ch->n_items = n;
     c->out->n_items += n;
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = 0; i < n; i++) {
+        ms_fp_add(&ch->fp, c->w->nodes[idx[i]].fp);
         if (!(ch->items[i] = strdup(c->w->nodes[idx[i]].name)))
             c->oom = 1;
+    }
 }
 
 /* --- a folder with very many entries: ranges of names ------------------- */
@@ -124,6 +126,7 @@ char *ms_split_escape(const char *s)
 typedef struct {
     char *pat;
     double cost;
+    ms_fp_t fp;
 } unit_t;
 
 typedef struct {
@@ -158,7 +161,18 @@ static char *range_pattern(const char *name, size_t d, unsigned char lo, unsigne
     return pat;
 }
 
-static void add_unit(plan_ctx_t *c, units_t *us, char *pat, double cost)
+/* The entries e[lo..hi), their fingerprints summed. */
+static ms_fp_t entries_fp(const ms_wentry_t *e, size_t lo, size_t hi)
+{
+    ms_fp_t sum = {0, 0};
+    for (size_t i = lo; i < hi; i++)
+        ms_fp_add(&sum, e[i].fp);
+    return sum;
+}
+
+/* A unit of pattern pat, covering the entries e[lo..hi) of cost cost. */
+static void add_unit(plan_ctx_t *c, units_t *us, char *pat, double cost, const ms_wentry_t *e,
+                     size_t lo, size_t hi)
 {
     if (!pat) {
         c->oom = 1;
@@ -175,7 +189,7 @@ static void add_unit(plan_ctx_t *c, units_t *us, char *pat, double cost)
         us->u = nu;
         us->cap = ncap;
     }
-    us->u[us->n++] = (unit_t){pat, cost};
+    us->u[us->n++] = (unit_t){pat, cost, entries_fp(e, lo, hi)};
 }
 
 /*
@@ -202,14 +216,15 @@ static void partition(plan_ctx_t *c, units_t *us, const ms_wentry_t *e, size_t l
                  * The name of exactly d + 1 bytes sorts first: its own unit. */
                 size_t k = i;
                 if (strlen(e[k].name) == d + 1 && j - k > 1) {
-                    add_unit(c, us, range_pattern(e[k].name, d, b, b, 0), entry_cost(&e[k]));
+                    add_unit(c, us, range_pattern(e[k].name, d, b, b, 0), entry_cost(&e[k]), e, k,
+                             k + 1);
                     k++;
                 }
                 if (j - k == 1 || d + 1 >= MS_SPLIT_MAX_DEPTH) {
                     double gk = 0;
                     for (size_t x = k; x < j; x++)
                         gk += entry_cost(&e[x]);
-                    add_unit(c, us, range_pattern(e[k].name, d, b, b, 1), gk);
+                    add_unit(c, us, range_pattern(e[k].name, d, b, b, 1), gk, e, k, j);
                 } else {
                     partition(c, us, e, k, j, d + 1);
                 }
@@ -224,12 +239,15 @@ static void partition(plan_ctx_t *c, units_t *us, const ms_wentry_t *e, size_t l
             i = j;
         }
         if (i > start)
-            add_unit(c, us, range_pattern(e[start].name, d, first, last, 1), run);
+            add_unit(c, us, range_pattern(e[start].name, d, first, last, 1), run, e, start, i);
     }
 }
 
 /* Cut the listed folder (path sub) by ranges of names, then pack the units,
- * in name order, into chunks of about the target. */
+ * in name order, into chunks of about the target: a chunk takes units up to
+ * the target, and past it while it is below the smallest chunk (else, with
+ * a target near the smallest chunk, units of a bit more than half of it
+ * would each be a chunk too small to keep, and nothing would be split). */
 static void plan_ranges(plan_ctx_t *c, const ms_wlist_t *l, const char *sub)
 {
     units_t us = {0};
@@ -239,7 +257,7 @@ static void plan_ranges(plan_ctx_t *c, const ms_wlist_t *l, const char *sub)
         size_t j = i;
         double cost = 0;
         while (j < us.n && j - i < MS_SPLIT_CHUNK_PATTERNS &&
-               (j == i || cost + us.u[j].cost <= c->target))
+               (j == i || cost < c->min_chunk || cost + us.u[j].cost <= c->target))
             cost += us.u[j++].cost;
         uint32_t n = (uint32_t)(j - i);
         size_t bytes = 0;
@@ -252,6 +270,7 @@ static void plan_ranges(plan_ctx_t *c, const ms_wlist_t *l, const char *sub)
             ms_chunk_t *ch = new_chunk(c, sub, cost);
             if (ch && (ch->match = calloc(n, sizeof *ch->match))) {
                 for (uint32_t k = 0; k < n; k++) {
+                    ms_fp_add(&ch->fp, us.u[i + k].fp);
                     ch->match[k] = us.u[i + k].pat;
                     us.u[i + k].pat = NULL;
                 }
@@ -285,6 +304,16 @@ static void descend(plan_ctx_t *c, size_t d, const char *sub)
     free(path);
 }
 
+/* Whether bin b takes one more entry of cost and name bytes: when it fits
+ * the target, or when the bin is still below the smallest chunk (entries
+ * a little over half the target would else sit one to a bin, each too
+ * small to be a chunk, and the project would not be split at all). */
+static int bin_takes(const plan_ctx_t *c, const bin_t *b, double cost, size_t name)
+{
+    return b->n < MS_SPLIT_CHUNK_ITEMS && b->name_bytes + name <= MS_SPLIT_CHUNK_NAMES &&
+           (b->cost < c->min_chunk || b->cost + cost <= c->target);
+}
+
 /* Pack the entries idx[0..n) of sub (all at most target) into bins,
  * first fit in decreasing cost, and make chunks of the bins worth one. */
 static void pack(plan_ctx_t *c, const char *sub, const size_t *idx, size_t n)
@@ -300,9 +329,7 @@ static void pack(plan_ctx_t *c, const char *sub, const size_t *idx, size_t n)
         double cost = node_cost(e);
         size_t name = strlen(e->name) + 1;
         size_t b = 0;
-        while (b < n_bins &&
-               (bins[b].cost + cost > c->target || bins[b].n >= MS_SPLIT_CHUNK_ITEMS ||
-                bins[b].name_bytes + name > MS_SPLIT_CHUNK_NAMES))
+        while (b < n_bins && !bin_takes(c, &bins[b], cost, name))
             b++;
         if (b == n_bins && !(bins[n_bins++].idx = malloc(MS_SPLIT_CHUNK_ITEMS * sizeof(size_t))))
             c->oom = 1;
@@ -357,6 +384,7 @@ int ms_split_plan(const ms_walk_t *w, double target, double min_chunk, ms_plan_t
 {
     memset(out, 0, sizeof *out);
     out->rest_cost = ms_split_cost(w->bytes, w->files);
+    out->rest_fp = w->fp;
     if (w->hardlinks || w->incomplete || (w->n_nodes < 2 && w->n_lists == 0) || target < min_chunk)
         return 0;
     plan_ctx_t c = {.w = w, .target = target, .min_chunk = min_chunk, .out = out};
@@ -392,8 +420,10 @@ out:
         ms_split_free(out);
         return -1;
     }
-    for (size_t i = 0; i < out->n; i++)
+    for (size_t i = 0; i < out->n; i++) {
         out->rest_cost -= out->chunks[i].cost;
+        ms_fp_sub(&out->rest_fp, out->chunks[i].fp);
+    }
     if (out->rest_cost < 0)
         out->rest_cost = 0;
     return 0;

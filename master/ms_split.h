@@ -47,6 +47,7 @@ typedef struct {
     char **match; /* or: rsync patterns of entries of sub (name ranges) */
     uint32_t n_match;
     double cost;
+    ms_fp_t fp; /* its entries' fingerprints, summed (ms_fp.h) */
 } ms_chunk_t;
 
 typedef struct {
@@ -56,6 +57,7 @@ typedef struct {
     uint32_t n_match;  /* over all chunks: the rest's pattern exclusions */
     size_t rest_bytes; /* the bytes of all those exclusions */
     double rest_cost;  /* what stays with the rest */
+    ms_fp_t rest_fp;   /* the project's fingerprint less the chunks' */
 } ms_plan_t;
 
 /* s with each of * ? [ \ preceded by a backslash, for an rsync pattern that

@@ -2,6 +2,7 @@
  * ms_unchanged.c - the records of each run's last copies, looked up by
  * project and part (see ms_unchanged.h).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -132,12 +133,20 @@ void ms_unchanged_part(const ms_trec_t *t, char *out)
     free(spec);
 }
 
+void ms_unchanged_key(const char *opts, const ms_runrec_t *r, char *out)
+{
+    snprintf(out, MS_UNCHANGED_KEY, "%.40s%s@%.63s", opts,
+             (r->flags & MS_RUN_DELETE) ? "+delete" : "", r->dest_id);
+}
+
 const ms_catalog_fp_t *ms_unchanged_find(const ms_unchanged_t *u, const ms_trec_t *t,
                                          const char *opts)
 {
-    char part[MS_FP_HEX];
-    if (!u || !t->fp_known || (opts && !opts[0]))
-        return NULL;
+    char part[MS_FP_HEX], want[MS_UNCHANGED_KEY];
+    if (!u || !t->fp_known || (opts && !opts[0]) || !t->run->dest_id[0])
+        return NULL; /* a destination not seen here may be gone: copy */
+    if (opts)
+        ms_unchanged_key(opts, t->run, want);
     const table_t *tab = NULL;
     for (size_t i = 0; i < u->n && !tab; i++)
         if (u->t[i].run == t->run)
@@ -147,7 +156,7 @@ const ms_catalog_fp_t *ms_unchanged_find(const ms_unchanged_t *u, const ms_trec_
     ms_unchanged_part(t, part);
     entry_t key = {.project = t->project, .part = part};
     const entry_t *e = bsearch(&key, tab->e, tab->n, sizeof *tab->e, cmp_entry);
-    if (!e || !ms_fp_equal(e->rec.fp, t->fp) || (opts && strcmp(e->rec.opts, opts) != 0))
+    if (!e || !ms_fp_equal(e->rec.fp, t->fp) || (opts && strcmp(e->rec.opts, want) != 0))
         return NULL;
     return &e->rec;
 }

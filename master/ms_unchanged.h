@@ -12,6 +12,9 @@
  * ends `unchanged`, no worker sees it. A mirror only: a snapshot's new
  * folder is empty, it needs its copy (or links) whatever the source did.
  *
+ * Only where the master sees and locks the destination (r->dest_id): a
+ * remote one, or one it cannot open, may have been removed; it is copied.
+ *
  * What it assumes: nothing but multisync writes into the destination. A
  * full pass (MS_RUN_FULL: --full, or every full_every-th run) skips
  * nothing, and so repairs what someone changed there by hand.
@@ -42,9 +45,17 @@ void ms_unchanged_forget(ms_unchanged_t *u, const ms_runrec_t *r);
 
 /* The record that makes t unchanged on a worker with options opts (NULL:
  * any options, a guess made before a worker is chosen), or NULL: t must
- * run. */
+ * run. The record's key (ms_unchanged_key) must be this run's. */
 const ms_catalog_fp_t *ms_unchanged_find(const ms_unchanged_t *u, const ms_trec_t *t,
                                          const char *opts);
+
+/* What a copy depends on besides the tree: the worker's rsync and options
+ * (opts, ms_fp_opts) and whether the run mirrors deletions (a copy without
+ * --delete leaves files a run with it would remove), and which destination
+ * folder it went to (r->dest_id: one removed and made anew is another).
+ * out: MS_UNCHANGED_KEY bytes. */
+#define MS_UNCHANGED_KEY 128
+void ms_unchanged_key(const char *opts, const ms_runrec_t *r, char *out);
 
 /* The key of t's part of its project: "" for a whole project, else 32 hex
  * digits of its paths (out: MS_FP_HEX bytes). */

@@ -1,8 +1,13 @@
 /*
- * ms_walk.h - walk the projects' trees in a thread of their own, while the
+ * ms_walk.h - walk the projects' trees in threads of their own, while the
  * master's loop goes on, and hand each project's sizes back as soon as its
  * walk ends: the master splits big projects into chunks (ms_split.h) and
  * starts the small ones before the whole source has been walked.
+ *
+ * The threads share the work by folder (ms_wtree.h), not by project: one
+ * huge project is walked by all of them, and a thread with nothing left of
+ * the projects under way starts the next one. A walk is the same whatever
+ * the number of threads and the order they read folders in.
  *
  * What a walk keeps of a tree: the project's total bytes (regular files'
  * sizes) and entries, whether a regular file has more than one link (such
@@ -77,19 +82,25 @@ typedef struct ms_walk {
 
 typedef struct ms_walker ms_walker_t;
 
-/* Walk one project tree now (the thread's work, also usable on its own).
+/* Walk one project tree now, in this thread.
  * Returns NULL when out of memory or stop became non-zero. A project that
  * cannot be opened gives an incomplete walk of size 0. */
 ms_walk_t *ms_walk_project(const char *source, const char *project, uint64_t task_id,
                            uint64_t keep_min, const atomic_int *stop);
 void ms_walk_free(ms_walk_t **w);
 
+/* The walk's threads when not told: the cores online, at most 8. */
+unsigned ms_walk_threads_default(void);
+
 /*
- * Start walking source/projects[i] (task ids ids[i]) in this order, in a new
- * thread. Names are copied. Returns NULL with err set on failure.
+ * Start walking source/projects[i] (task ids ids[i]), started in this order,
+ * in threads new threads (0: ms_walk_threads_default()). Walks are handed
+ * over as they end, not in this order. Names are copied. Returns NULL with
+ * err set on failure.
  */
 ms_walker_t *ms_walker_start(const char *source, char *const *projects, const uint64_t *ids,
-                             size_t n, uint64_t keep_min, char *err, size_t errlen);
+                             size_t n, uint64_t keep_min, unsigned threads, char *err,
+                             size_t errlen);
 
 /* A file descriptor that polls readable while walks are waiting. */
 int ms_walker_fd(const ms_walker_t *wk);

@@ -221,6 +221,8 @@ static int master_key(load_ctx_t *c, const char *key, const char *value)
         return uint_key(c, key, value, 1, 31536000, &cfg->task_timeout_s);
     if (strcmp(key, "split_min_mb") == 0)
         return uint_key(c, key, value, 1, 1048576, &cfg->split_min_mb);
+    if (strcmp(key, "walk_threads") == 0)
+        return uint_key(c, key, value, 1, MS_WALK_THREADS_MAX, &cfg->walk_threads);
     if (strcmp(key, "worker_wait") == 0)
         return uint_key(c, key, value, 1, MS_WORKER_WAIT_MAX_S, &cfg->worker_wait_s);
     if (strcmp(key, "full_every") == 0)

@@ -20,6 +20,7 @@
  *   attempts = 3  retry_delay_ms = 1000  task_timeout = 0  heartbeat_ms = 1000
  *   worker_wait = 600                  ; 1..604800 s, see below
  *   full_every = 7                     ; every 7th backup skips nothing (1: always)
+ *   walk_threads = 4                   ; threads walking a source (default: cores, <= 8)
  *
  *   [set nightly]
  *   source      = /data/prod           ; absolute
@@ -47,6 +48,8 @@
 
 #include "ms_log.h"
 
+#define MS_WALK_THREADS_MAX 256 /* walk_threads, --walk-threads: at most */
+
 typedef struct {
     char *name;
     char *source;
@@ -69,6 +72,7 @@ typedef struct {
     unsigned retry_delay_ms; /* 0: not set */
     unsigned task_timeout_s; /* 0: not set */
     unsigned split_min_mb;   /* smallest chunk of a split project; 0: not set */
+    unsigned walk_threads;   /* threads walking a source; 0: not set (one per core) */
     int no_split;            /* split = no: every project runs whole */
     unsigned worker_wait_s;  /* every run's worker_wait; 0: not set */
     unsigned full_every;     /* every Nth backup is a full pass; 0: not set */

@@ -19,6 +19,7 @@ struct ms_lock {
     int fd;
     char previous[256];    /* what the file said when taken: a holder that did not release it */
     double previous_age_s; /* since that holder last wrote or touched it */
+    struct timespec previous_mtime;
 };
 
 /* O_NONBLOCK: a FIFO put at the path must not hang the open (it is then
@@ -165,9 +166,11 @@ ms_lock_t *ms_lock_take(const char *path, const char *what, const char *holder, 
     struct stat st;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    l->previous_age_s = fstat(fd, &st) == 0 ? (double)(now.tv_sec - st.st_mtim.tv_sec) +
-                                                  (double)(now.tv_nsec - st.st_mtim.tv_nsec) / 1e9
-                                            : 0;
+    int known = fstat(fd, &st) == 0;
+    l->previous_age_s = known ? (double)(now.tv_sec - st.st_mtim.tv_sec) +
+                                    (double)(now.tv_nsec - st.st_mtim.tv_nsec) / 1e9
+                              : 0;
+    l->previous_mtime = known ? st.st_mtim : now;
     ssize_t n = pread(fd, l->previous, sizeof l->previous - 1, 0);
     l->previous[n > 0 ? n : 0] = '\0';
     l->previous[strcspn(l->previous, "\n")] = '\0';
@@ -195,6 +198,23 @@ const char *ms_lock_previous(const ms_lock_t *l, double *age_s)
 int ms_lock_touch(ms_lock_t *l)
 {
     return l && futimens(l->fd, NULL) == 0 ? 0 : -1;
+}
+
+void ms_lock_put_back(ms_lock_t **lp)
+{
+    if (!lp || !*lp)
+        return;
+    ms_lock_t *l = *lp;
+    size_t n = strlen(l->previous);
+    if (ftruncate(l->fd, 0) == 0 && n) {
+        l->previous[n] = '\n'; /* as the holder wrote it: one line */
+        (void)!pwrite(l->fd, l->previous, n + 1, 0);
+    }
+    struct timespec times[2] = {{0, UTIME_OMIT}, l->previous_mtime};
+    (void)futimens(l->fd, times);
+    close(l->fd);
+    free(l);
+    *lp = NULL;
 }
 
 void ms_lock_release(ms_lock_t **lp)

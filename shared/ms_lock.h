@@ -55,4 +55,9 @@ int ms_lock_touch(ms_lock_t *l);
  * never unlinks the file (that would race the next taker). */
 void ms_lock_release(ms_lock_t **l);
 
+/* Leave the file as it was when l was taken (the previous holder's line
+ * and time, ms_lock_previous), then close: a look that must not hide from
+ * the next taker that a holder died there. NULL-safe. */
+void ms_lock_put_back(ms_lock_t **l);
+
 #endif

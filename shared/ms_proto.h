@@ -93,11 +93,15 @@ typedef enum {
  * project folders of the source root, each copied to the same folder of
  * the destination (`rsync -a ./P ./I1 ./I2 ... DST/`). */
 #define MS_TASK_PACK 0x40u
+/* A snapshot's project (or part) unchanged since the link snapshot took
+ * it: carried over by hard links from the link snapshot's copy (rsync from
+ * DST/LINK/P with --link-dest to it), without reading the source. */
+#define MS_TASK_CARRY 0x80u
 /* The master's own mark of a project held in a pack (never sent). */
 #define MS_TASK_PACKED 0x100u
 #define MS_TASK_FLAGS_KNOWN                                                                        \
     (MS_TASK_TOP | MS_TASK_DELETE | MS_TASK_PRUNE | MS_TASK_FORCE | MS_TASK_REMOVE |               \
-     MS_TASK_VERIFY | MS_TASK_PACK)
+     MS_TASK_VERIFY | MS_TASK_PACK | MS_TASK_CARRY)
 
 /* Flags of a run (RUN from a client; kept in the catalog). */
 #define MS_RUN_DELETE                                                                              \

@@ -235,6 +235,15 @@ int ms_anchor_open(const ms_task_t *t, ms_anchor_t *a, char *err, size_t errlen)
         goto fail;
     if (!ms_path_is_remote(t->dest) && (rc = open_dest(t, rel, a, err, errlen)) != 0)
         goto fail;
+    /* Carried over: its copy in the link snapshot is what rsync reads (and
+     * links to); without one there, the source, as any snapshot task. */
+    if ((t->flags & MS_TASK_CARRY) && a->link >= 0) {
+        close(a->src);
+        if ((a->src = fcntl(a->link, F_DUPFD_CLOEXEC, 3)) < 0) {
+            rc = ms_errf(err, errlen, "link snapshot %s: %s", t->link, strerror(errno));
+            goto fail;
+        }
+    }
     return 0;
 fail:
     ms_anchor_close(a);

@@ -36,6 +36,8 @@
  * must be a real folder (the master made it; a link there is refused,
  * never followed). The same folders in the link snapshot DST/LINK are
  * opened like the source's; a project new since that snapshot has none.
+ * A carried-over task (MS_TASK_CARRY) reads its folder in DST/LINK instead
+ * of the source (a->src is then that folder), when there is one.
  *
  * Remote destination: nothing there can be opened (dst is -1). rsync then
  * runs in the source root and sends the project as "./PROJECT" with

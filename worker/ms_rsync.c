@@ -306,6 +306,11 @@ static int check_snapshot(const ms_task_t *t, char *err, size_t errlen)
     if (t->flags & MS_TASK_REMOVE)
         return check_removal(t, err, errlen);
     int verify = (t->flags & MS_TASK_VERIFY) != 0;
+    if ((t->flags & MS_TASK_CARRY) &&
+        (!has_link || (t->flags & (MS_TASK_TOP | MS_TASK_PRUNE | MS_TASK_PACK | MS_TASK_VERIFY))))
+        return ms_errf(err, errlen,
+                       "a carried-over task needs a link snapshot, and is a "
+                       "project or a part of one");
     if (!has_snap && !has_link)
         return 0;
     if (!has_snap)

@@ -35,7 +35,7 @@ A=ipc://$T/a/control.sock B=ipc://$T/b/control.sock D=ipc://@multisync-test-$$-c
 cport=$(free_port)
 C=tcp://127.0.0.1:$cport
 start_bg "$T/master-a.log" "$BIN/multisync-master" --listen "ipc://$T/a/w.sock" --control "$A" \
-    --catalog "$T/a.db"
+    --catalog "$T/a.db" --walk-threads 3
 start_bg "$T/master-b.log" "$BIN/multisync-master" --listen "ipc://$T/b/w.sock" --control "$B" \
     --catalog "$T/b.db"
 B_PID=$LAST_PID
@@ -120,6 +120,10 @@ expect "run, bogus" 2 "multisync: invalid master endpoint 'bogus://x'" \
     "$MS" run --master bogus://x "${ADMIN[@]}" nightly
 expect "report, bogus" 1 "multisync: invalid master endpoint 'bogus://x'" \
     "$MS" report 1 --master bogus://x
+
+note "an option of the embedded mode, given with --master"
+expect "run --walk-threads, with a master" 2 "multisync: --walk-threads is the embedded mode's" \
+    "$MS" run --master "$A" --walk-threads 2 "$T/a" "$T/b"
 
 if ((${#FAILED[@]})); then
     printf 'FAIL: %s\n' "${FAILED[@]}" >&2

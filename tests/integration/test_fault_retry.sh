@@ -71,6 +71,9 @@ for p in flaky killed fine1 fine2; do same_tree "$T/src/$p" "$T/dst/$p"; done
 note "with the real rsync, the next run completes the backup"
 "$BIN/multisync" run --slots 3 --report "$T/r2.json" "$T/src" "$T/dst" >"$T/out2" 2>&1 ||
     fail "clean run failed: $(cat "$T/out2")"
-jq_check "$T/r2.json" '.status == "ok" and all(.tasks[]; .attempts == 1)' "clean run ok"
+jq_check "$T/r2.json" '.status == "ok" and all(.tasks[]; .attempts == 1 or .status == "unchanged")' \
+    "clean run ok"
+jq_check "$T/r2.json" '[.tasks[] | select(.project == "broken" or .project == "hopeless")
+    | .status == "ok" and .attempts == 1] | length == 2 and all' "the failed projects copied"
 same_tree "$T/src" "$T/dst"
 echo ok

@@ -83,11 +83,11 @@ note "the master comes back after another run took its destination: it gives its
 sleep 3.5 # the lease: the worker has stopped its rsyncs
 "$BIN/multisync" run --rsync-opt=--bwlimit=1000 "$T/src" "$T/dst" >"$T/out5" 2>"$T/err5" &
 EMB=$!
-wait_until 20 "the embedded run's lock" lock_says "multisync, run 1"
+wait_until 20 "the embedded run's lock" lock_says "pid $EMB multisync, run "
 start_master 2
 "$BIN/multisync" history --master "$CTL" --json >"$T/h.json"
 jq_check "$T/h.json" '.[0].status == "failed"' "the resumed run was given up"
-grep -q "run [0-9]* not resumed: destination $T/dst is in use by pid $EMB multisync, run 1" "$T/master2.log" ||
+grep -q "run [0-9]* not resumed: destination $T/dst is in use by pid $EMB multisync, run [0-9]" "$T/master2.log" ||
     fail "the master does not say why: $(grep -i resum "$T/master2.log")"
 wait_exit 120 $EMB "the embedded run"
 ((RC == 0)) || fail "the embedded run exited $RC: $(cat "$T/err5")"

@@ -112,10 +112,39 @@ xfer=$(jq '.totals.bytes_transferred' "$T/r4.json")
     fail "the completed snapshot does not link to the last complete one"
 note "after the kill: $had of 8 new files were in the partial, $xfer bytes copied"
 
+note "nothing changed: each project is carried over by links, the source not read"
+sleep 1.1
+cat >"$T/rsync-log" <<SH
+#!/bin/bash
+[[ \$1 == --version ]] || echo "\$PWD" >>"$T/rsync.log"
+exec rsync "\$@"
+SH
+chmod +x "$T/rsync-log"
+: >"$T/rsync.log"
+snap_run 5 --rsync "$T/rsync-log"
+S5=$(complete | tail -1)
+[[ $S5 != "$S4" ]] || fail "no fifth snapshot"
+same_tree "$s" "$d/$S5"
+jq_check "$T/r5.json" "[.tasks[] | select(.project != \".\")]
+    | all(.status == \"unchanged\" and (.message | test(\"carried over from snapshot $S4\")))" \
+    "every project carried over from the last snapshot"
+grep -q "^$s/" "$T/rsync.log" && fail "a project's rsync read the source: $(grep "^$s/" "$T/rsync.log")"
+grep -q "^$d/$S4/still1\$" "$T/rsync.log" || fail "still1 was not carried from $S4: $(cat "$T/rsync.log")"
+for f in still1/part1.bin big/d1/data.bin grow3/blob alpha/f3; do
+    [[ $(stat -c %i "$d/$S4/$f") == $(stat -c %i "$d/$S5/$f") ]] || fail "carried $f is not a link"
+done
+echo changed >>"$s/alpha/new"
+sleep 1.1
+snap_run 6
+S6=$(complete | tail -1)
+same_tree "$s" "$d/$S6"
+jq_check "$T/r6.json" '.tasks[] | select(.project == "alpha") | .status == "ok"' "alpha, changed, copied"
+jq_check "$T/r6.json" '.tasks[] | select(.project == "still2") | .status == "unchanged"' "still2 carried"
+
 note "mirrors and snapshots never share a destination"
 "$BIN/multisync" run "$s" "$d" >"$T/out5" 2>"$T/err5" && fail "a mirror run into snapshots ran"
 grep -q "holds snapshots" "$T/err5" || fail "unclear refusal: $(cat "$T/err5")"
-[[ $(complete | wc -l) == 3 ]] || fail "the refused mirror run changed the snapshots"
+[[ $(complete | wc -l) == 5 ]] || fail "the refused mirror run changed the snapshots"
 mkdir -p "$T/mirror"
 "$BIN/multisync" run "$s" "$T/mirror" >/dev/null 2>&1 || fail "mirror run failed"
 "$BIN/multisync" run --snapshot "$s" "$T/mirror" >"$T/out6" 2>"$T/err6" &&

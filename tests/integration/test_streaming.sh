@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The walk streams: small projects start while a large tree is still being
-# walked. a1..a5 are tiny and walked first; zz holds 100,000 entries, whose
-# walk takes a while. The worker must start a1 before the master logs that
-# the source was walked; the backup is exact all the same.
+# walked. a1..a5 are small (5 MB: not tiny, which would wait to share a
+# pack) and walked first; zz holds 100,000 entries, whose walk takes a
+# while. The worker must start a1 before the master logs that the source
+# was walked; the backup is exact all the same.
 source "$(dirname "$0")/lib.sh"
 
 # On a tmpfs: creating and copying 100,000 files on this VM's disk takes
@@ -12,7 +13,7 @@ mkdir -p "$T/fs"
 mount -t tmpfs -o size=256m,mode=0755 "ms-test-$$" "$T/fs" || { echo "SKIP: cannot mount a tmpfs"; exit 77; }
 at_exit "umount -l '$T/fs'"
 S=$T/fs/src D=$T/fs/dst
-for i in 1 2 3 4 5; do make_file "$S/a$i/f" 1000; done
+for i in 1 2 3 4 5; do make_file "$S/a$i/f" 5000000; done
 mkdir -p "$S/zz/flat"
 (cd "$S/zz/flat" && seq -f "%06g" 1 100000 | xargs touch)
 

@@ -479,9 +479,9 @@ static void test_last_run_id_is_the_highest_run_stored(void **state)
 static void assert_history_keys(const json_t *e)
 {
     static const char *keys[] = {
-        "run_id",  "kind",      "set",         "source",           "destination",
-        "started", "finished",  "status",      "wall_seconds",     "tasks",
-        "failed",  "unchanged", "bytes_total", "bytes_transferred"};
+        "run_id",  "kind",      "set",    "source",       "destination",
+        "started", "finished",  "status", "wall_seconds", "tasks",
+        "failed",  "unchanged", "full",   "bytes_total",  "bytes_transferred"};
     assert_int_equal(json_object_size(e), sizeof keys / sizeof keys[0]);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (!json_object_get(e, keys[i]))

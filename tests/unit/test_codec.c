@@ -763,7 +763,7 @@ static void test_fields_of_the_wrong_type_or_range_are_rejected(void **state)
         {MS_CMD_TASK, KD("run", 1.0), "TASK: field 'run' must be an unsigned integer"},
         {MS_CMD_TASK, KU("attempt", 0), "TASK: field 'attempt' is 0"},
         {MS_CMD_TASK, KU("attempt", 1ull << 32), "TASK: field 'attempt' is 4294967296"},
-        {MS_CMD_TASK, KU("flags", 64), "TASK: field 'flags' has unknown bits 0x40"},
+        {MS_CMD_TASK, KU("flags", 256), "TASK: field 'flags' has unknown bits 0x100"},
         {MS_CMD_TASK, KNIL("flags"), "TASK: field 'flags' must be an unsigned integer"},
         {MS_CMD_TASK, KARR("source"), "TASK: field 'source' must be a string"},
         {MS_CMD_TASK, KBOOL("dest"), "TASK: field 'dest' must be a string"},
@@ -1306,8 +1306,8 @@ static void test_encoder_refuses_what_the_decoder_would_refuse(void **state)
     task.u.task.attempt = 0;
     expect_encode_fails(&task, "TASK: field 'attempt' is 0");
     task.u.task.attempt = 1;
-    task.u.task.flags = 0x40;
-    expect_encode_fails(&task, "TASK: field 'flags' has unknown bits 0x40");
+    task.u.task.flags = 0x100;
+    expect_encode_fails(&task, "TASK: field 'flags' has unknown bits 0x100");
     task.u.task.flags = 0;
     task.u.task.project = NULL;
     expect_encode_fails(&task, "TASK: field 'project' missing");

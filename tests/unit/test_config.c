@@ -118,6 +118,8 @@ static void mistakes_are_refused_with_their_line(void **state)
         {"[master]\nattempts = -1\n", ":2: attempts must be a number from 1 to 100"},
         {"[master]\nsplit = sometimes\n", ":2: split must be yes or no"},
         {"[master]\nsplit_min_mb = 0\n", ":2: split_min_mb must be a number from 1 to 1048576"},
+        {"[master]\nwalk_threads = 0\n", ":2: walk_threads must be a number from 1 to 256"},
+        {"[master]\nwalk_threads = 257\n", ":2: walk_threads must be a number from 1 to 256"},
         {"[master]\nlog_level = loud\n", ":2: log_level must be debug, info, warn or error"},
         {"[set a]\nsource = /s\ndestination = /d\ndelete = maybe\n",
          ":4: delete must be yes or no"},
@@ -340,6 +342,10 @@ static void worker_wait_is_read_for_every_run_and_for_one_set(void **state)
     ms_config_free(&cfg);
     assert_loads("[master]\nattempts = 2\n", &cfg);
     assert_int_equal(cfg.worker_wait_s, 0); /* not set */
+    assert_int_equal(cfg.walk_threads, 0);  /* not set: one per core */
+    ms_config_free(&cfg);
+    assert_loads("[master]\nwalk_threads = 3\n", &cfg);
+    assert_int_equal(cfg.walk_threads, 3);
     ms_config_free(&cfg);
 }
 

@@ -116,13 +116,11 @@ static void test_a_lock_writes_its_holder_and_a_second_take_is_refused(void **st
     ms_lock_release(&l);
 }
 
-/* A holder that dies without releasing leaves its line: the next taker
- * reads it, and how long ago it was last touched. */
-static void test_what_a_dead_holder_left_is_told_to_the_next(void **state)
+/* A child takes the lock as "pid 42 dead, lease 3000 ms" and dies
+ * holding it. */
+static void die_holding(const fx_t *fx)
 {
-    fx_t *fx = *state;
     int status;
-    double age = -1;
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
@@ -133,10 +131,51 @@ static void test_what_a_dead_holder_left_is_told_to_the_next(void **state)
     }
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* A holder that dies without releasing leaves its line: the next taker
+ * reads it, and how long ago it was last touched. */
+static void test_what_a_dead_holder_left_is_told_to_the_next(void **state)
+{
+    fx_t *fx = *state;
+    double age = -1;
+    die_holding(fx);
     ms_lock_t *l = take_as_self(fx, "after");
     assert_string_equal(ms_lock_previous(l, &age), "pid 42 dead, lease 3000 ms");
     assert_true(age >= 0 && age < 5);
     ms_lock_release(&l);
+}
+
+/* A look (taken, then put back) leaves what a dead holder wrote, and when,
+ * for the next taker: a run closing a killed one must not hide that a
+ * master died there with workers that may still write. */
+static void test_a_lock_put_back_keeps_what_the_dead_holder_left(void **state)
+{
+    fx_t *fx = *state;
+    double age = -1;
+    struct stat before, after;
+    char text[256];
+    die_holding(fx);
+    assert_int_equal(stat(fx->path, &before), 0);
+    usleep(20000);
+    ms_lock_t *look = take_as_self(fx, "closing a killed run");
+    ms_lock_put_back(&look);
+    assert_null(look);
+    ms_lock_put_back(&look); /* NULL-safe */
+    read_file(fx->path, text, sizeof text);
+    assert_string_equal(text, "pid 42 dead, lease 3000 ms\n");
+    assert_int_equal(stat(fx->path, &after), 0);
+    assert_true(after.st_mtim.tv_sec == before.st_mtim.tv_sec &&
+                after.st_mtim.tv_nsec == before.st_mtim.tv_nsec);
+    ms_lock_t *l = take_as_self(fx, "after");
+    assert_string_equal(ms_lock_previous(l, &age), "pid 42 dead, lease 3000 ms");
+    assert_true(age >= 0.02 && age < 5);
+    ms_lock_release(&l);
+    /* released: a look puts back an empty file */
+    look = take_as_self(fx, "closing a killed run");
+    ms_lock_put_back(&look);
+    read_file(fx->path, text, sizeof text);
+    assert_string_equal(text, "");
 }
 
 /* A child takes the lock, says so on ready[1], and holds it until go[0]
@@ -264,6 +303,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_a_forked_child_with_the_inherited_descriptor_keeps_it_held, setup, teardown),
         cmocka_unit_test_setup_teardown(test_what_a_dead_holder_left_is_told_to_the_next, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_a_lock_put_back_keeps_what_the_dead_holder_left, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_a_symlink_at_the_path_is_never_followed, setup,
                                         teardown),

@@ -157,7 +157,11 @@ static void history_says_each_run_s_kind(void **state)
 {
     (void)state;
     json_t *h = json_loads("[{\"run_id\": 2, \"kind\": \"verify\", \"status\": \"ok\","
-                           " \"source\": \"/src\"}]",
+                           " \"source\": \"/src\"},"
+                           " {\"run_id\": 3, \"kind\": \"mirror\", \"full\": true,"
+                           " \"status\": \"ok\", \"source\": \"/src\"},"
+                           " {\"run_id\": 4, \"kind\": \"mirror\", \"full\": false,"
+                           " \"status\": \"ok\", \"source\": \"/src\"}]",
                            0, NULL);
     char *text = NULL;
     size_t len = 0;
@@ -166,6 +170,8 @@ static void history_says_each_run_s_kind(void **state)
     fclose(f);
     assert_non_null(strstr(text, "KIND"));
     assert_non_null(strstr(text, "2      verify   ok "));
+    assert_non_null(strstr(text, "3      full     ok ")); /* a mirror's full pass */
+    assert_non_null(strstr(text, "4      mirror   ok "));
     free(text);
     json_decref(h);
 }

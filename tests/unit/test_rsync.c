@@ -267,10 +267,29 @@ static void check_task_refuses_a_name_longer_than_NAME_MAX(void **state)
 
 static void check_task_refuses_unknown_flags(void **state)
 {
-    ms_task_t t = task("alpha", 0x80);
+    ms_task_t t = task("alpha", 0x200);
 
     (void)state;
-    assert_refused(&t, "unknown flags 0x80");
+    assert_refused(&t, "unknown flags 0x200");
+}
+
+/* A carried-over task reads the link snapshot's copy: without one, or as
+ * a top task, it is refused. */
+static void check_task_refuses_a_carry_without_a_link_snapshot(void **state)
+{
+    ms_task_t t = task("alpha", MS_TASK_CARRY);
+
+    (void)state;
+    assert_refused(&t, "carried-over task needs a link snapshot");
+    t.snap = "2026-01-02T030405Z.partial";
+    assert_refused(&t, "carried-over task needs a link snapshot");
+    t.link = "2026-01-01T030405Z";
+    char err[256] = "";
+    assert_int_equal(ms_rsync_check_task(&t, err, sizeof err), 0); /* a project, linked: taken */
+    t = task("", MS_TASK_TOP | MS_TASK_CARRY);
+    t.snap = "2026-01-02T030405Z.partial";
+    t.link = "2026-01-01T030405Z";
+    assert_refused(&t, "carried-over task needs a link snapshot");
 }
 
 static void progress_is_the_last_progress2_line_even_after_the_stats(void **state)
@@ -1312,6 +1331,7 @@ int main(void)
         cmocka_unit_test(check_task_refuses_a_slash_in_the_project),
         cmocka_unit_test(check_task_refuses_a_name_longer_than_NAME_MAX),
         cmocka_unit_test(check_task_refuses_unknown_flags),
+        cmocka_unit_test(check_task_refuses_a_carry_without_a_link_snapshot),
         cmocka_unit_test(argv_for_a_delete_task_mirrors_deletions_after_the_transfer),
         cmocka_unit_test(argv_keeps_the_slash_after_a_local_root_ending_in_a_colon),
         cmocka_unit_test(progress_is_the_last_progress2_line_even_after_the_stats),

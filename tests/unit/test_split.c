@@ -150,26 +150,35 @@ static void test_a_big_project_is_cut_by_its_big_folders_and_the_rest_stays(void
     ms_walk_free(&w);
 }
 
-static void test_small_folders_are_packed_together_up_to_the_target(void **state)
+/* Ten folders proj/dN of one file of size each, planned with target and
+ * min_chunk: five chunks of two folders each. */
+static void ten_folders_in_five_chunks(fx_t *fx, const char *proj, off_t size, double target,
+                                       double min_chunk)
 {
-    fx_t *fx = *state;
     atomic_int stop = 0;
     char rel[64];
     for (int i = 0; i < 10; i++) {
-        snprintf(rel, sizeof rel, "q/d%d", i);
+        snprintf(rel, sizeof rel, "%s/d%d", proj, i);
         mkdirs(fx, rel);
-        snprintf(rel, sizeof rel, "q/d%d/f", i);
-        file_of(fx, rel, 20 * MB);
+        snprintf(rel, sizeof rel, "%s/d%d/f", proj, i);
+        file_of(fx, rel, size);
     }
-    ms_walk_t *w = ms_walk_project(fx->root, "q", 1, 16 * MB, &stop);
+    ms_walk_t *w = ms_walk_project(fx->root, proj, 1, (uint64_t)min_chunk, &stop);
+    assert_non_null(w);
     ms_plan_t p;
-    assert_int_equal(ms_split_plan(w, 50.0 * MB, 16.0 * MB, &p), 0);
-    assert_int_equal(p.n, 5); /* two 20 MB folders per 50 MB chunk */
+    assert_int_equal(ms_split_plan(w, target, min_chunk, &p), 0);
+    assert_int_equal(p.n, 5);
     assert_int_equal(p.n_items, 10);
     for (size_t i = 0; i < p.n; i++)
         assert_int_equal(p.chunks[i].n_items, 2);
     ms_split_free(&p);
     ms_walk_free(&w);
+}
+
+static void test_small_folders_are_packed_together_up_to_the_target(void **state)
+{
+    /* two 20 MB folders per 50 MB chunk */
+    ten_folders_in_five_chunks(*state, "q", 20 * MB, 50.0 * MB, 16.0 * MB);
 }
 
 static void test_big_files_of_a_flat_folder_become_chunks(void **state)
@@ -284,7 +293,8 @@ static void test_a_folder_of_very_many_files_is_cut_by_ranges_of_names(void **st
     for (size_t i = 0; i < p.n; i++) {
         assert_string_equal(p.chunks[i].sub, "flat");
         assert_true(p.chunks[i].n_match >= 1);
-        assert_true(p.chunks[i].cost <= target + 1);
+        assert_true(p.chunks[i].cost <=
+                    target + 16.0 * MB + 1); /* past it only to reach the smallest */
         for (uint32_t j = 0; j < p.chunks[i].n_match; j++)
             assert_non_null(strchr(p.chunks[i].match[j], '['));
     }
@@ -299,6 +309,84 @@ static void test_a_folder_of_very_many_files_is_cut_by_ranges_of_names(void **st
     assert_true(rest < 2 * 16.0 * MB);
     ms_split_free(&p);
     ms_walk_free(&w);
+}
+
+/* The chunk of p whose sub is sub and that lists item or matches it (a
+ * name range); how many do. */
+static int chunks_with(const ms_plan_t *p, const char *sub, const char *item)
+{
+    int k = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        if (strcmp(p->chunks[i].sub, sub) != 0)
+            continue;
+        for (uint32_t j = 0; j < p->chunks[i].n_items; j++)
+            k += strcmp(p->chunks[i].items[j], item) == 0;
+        for (uint32_t j = 0; j < p->chunks[i].n_match; j++)
+            k += fnmatch(p->chunks[i].match[j], item, 0) == 0;
+    }
+    return k;
+}
+
+/* n folders sub/dNNNN of one small file each (issue 14's project). */
+static void small_folders(fx_t *fx, const char *sub, int n)
+{
+    char path[512];
+    mkdirs(fx, sub);
+    for (int i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "%s/%s/d%04d", fx->root, sub, i);
+        assert_int_equal(mkdir(path, 0755), 0);
+        snprintf(path, sizeof path, "%s/d%04d/f", sub, i);
+        file_of(fx, path, 100);
+    }
+}
+
+/* Checks a plan of the folders of sub: some chunks, each of at least
+ * min_chunk, every folder in at most one, and the rest smaller than two
+ * chunks. */
+static void check_small_folders_plan(const ms_walk_t *w, const ms_plan_t *p, const char *sub, int n,
+                                     double min_chunk)
+{
+    assert_true(p->n >= 2);
+    for (size_t i = 0; i < p->n; i++)
+        assert_true(p->chunks[i].cost >= min_chunk);
+    char name[16];
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "d%04d", i);
+        assert_true(chunks_with(p, sub, name) <= 1);
+    }
+    assert_true(p->rest_cost < 2 * min_chunk);
+    assert_true(p->rest_cost < ms_split_cost(w->bytes, w->files) / 4);
+}
+
+static void test_a_project_of_many_small_folders_is_split_near_the_smallest_chunk(void **state)
+{
+    fx_t *fx = *state;
+    atomic_int stop = 0;
+    small_folders(fx, "many", 5000); /* ~160 MB of cost, too many entries for nodes */
+    ms_walk_t *w = ms_walk_project(fx->root, "many", 1, 8 * MB, &stop);
+    assert_non_null(w);
+    assert_int_equal(w->n_lists, 1);
+    ms_plan_t p;
+    /* 8 slots: a fair share of 20 MB, chunks of a third of it, at least 8 MB. */
+    double target = 160.0 * MB / 8 / 3 > 8.0 * MB ? 160.0 * MB / 8 / 3 : 8.0 * MB;
+    assert_int_equal(ms_split_plan(w, target, 8.0 * MB, &p), 0);
+    print_message("%zu chunks, rest %.1f MB\n", p.n, p.rest_cost / MB);
+    check_small_folders_plan(w, &p, "", 5000, 8.0 * MB);
+    ms_split_free(&p);
+    /* No smallest chunk, a target below one folder: a range each, and an end. */
+    assert_int_equal(ms_split_plan(w, 1000.0, 0, &p), 0);
+    assert_true(p.n >= MS_SPLIT_MAX_CHUNKS / 2);
+    for (size_t i = 0; i < p.n; i++)
+        assert_true(p.chunks[i].n_match >= 1);
+    ms_split_free(&p);
+    ms_walk_free(&w);
+}
+
+static void test_folders_of_a_bit_over_half_a_target_are_packed_in_twos(void **state)
+{
+    /* One 3 MB folder is below the smallest chunk (4.5 MB), two are above
+     * the target (5 MB): two per chunk all the same, not one (dropped). */
+    ten_folders_in_five_chunks(*state, "mid", 3 * MB, 5.0 * MB, 4.5 * MB);
 }
 
 static void test_a_missing_project_is_an_incomplete_walk_of_nothing(void **state)
@@ -320,7 +408,7 @@ static void test_the_walker_thread_hands_every_project_back(void **state)
     mkdirs(fx, "q");
     char *names[] = {"p", "q", "gone"};
     uint64_t ids[] = {5, 6, 7};
-    ms_walker_t *wk = ms_walker_start(fx->root, names, ids, 3, 32 * MB, err, sizeof err);
+    ms_walker_t *wk = ms_walker_start(fx->root, names, ids, 3, 32 * MB, 2, err, sizeof err);
     assert_non_null(wk);
     uint64_t seen = 0;
     int done = 0;
@@ -357,6 +445,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_files_linked_only_from_outside_the_project_do_not_keep_it_whole, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_folder_of_very_many_files_is_cut_by_ranges_of_names,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_project_of_many_small_folders_is_split_near_the_smallest_chunk, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_folders_of_a_bit_over_half_a_target_are_packed_in_twos,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_missing_project_is_an_incomplete_walk_of_nothing,
                                         setup, teardown),

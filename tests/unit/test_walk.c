@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -259,6 +260,186 @@ static void test_each_node_and_listed_entry_is_the_sum_of_its_entries(void **sta
     ms_walk_free(&w);
 }
 
+/* --- the same walk whatever the threads -------------------------------------- */
+
+#define N_SMALL 30 /* small projects beside the huge one */
+
+/* Whether a and b are the same walk, every field; says where they differ. */
+static int same_walk(const ms_walk_t *a, const ms_walk_t *b)
+{
+    if (a->task_id != b->task_id || a->bytes != b->bytes || a->files != b->files ||
+        !ms_fp_equal(a->fp, b->fp) || a->hardlinks != b->hardlinks ||
+        a->incomplete != b->incomplete || a->unread != b->unread || a->n_nodes != b->n_nodes ||
+        a->n_lists != b->n_lists) {
+        print_message("walk %llu: totals, flags or counts differ\n",
+                      (unsigned long long)a->task_id);
+        return 0;
+    }
+    for (size_t i = 0; i < a->n_nodes; i++) {
+        const ms_wnode_t *x = &a->nodes[i], *y = &b->nodes[i];
+        if (strcmp(x->name, y->name) != 0 || x->parent != y->parent || x->is_dir != y->is_dir ||
+            x->kept != y->kept || x->bytes != y->bytes || x->files != y->files ||
+            !ms_fp_equal(x->fp, y->fp)) {
+            print_message("walk %llu: node %zu differs\n", (unsigned long long)a->task_id, i);
+            return 0;
+        }
+    }
+    for (size_t i = 0; i < a->n_lists; i++) {
+        const ms_wlist_t *x = &a->lists[i], *y = &b->lists[i];
+        if (x->node != y->node || x->n != y->n)
+            return 0;
+        for (size_t j = 0; j < x->n; j++)
+            if (strcmp(x->e[j].name, y->e[j].name) != 0 || x->e[j].bytes != y->e[j].bytes ||
+                x->e[j].files != y->e[j].files || !ms_fp_equal(x->e[j].fp, y->e[j].fp))
+                return 0;
+    }
+    return 1;
+}
+
+/* Walk projects names[0..n) of root with a walker of threads threads;
+ * out[i] is the walk of names[i] (task id i + 1). */
+static void walk_all(const char *root, char **names, size_t n, unsigned threads, uint64_t keep_min,
+                     ms_walk_t **out)
+{
+    uint64_t ids[N_SMALL + 4];
+    char err[256];
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = i + 1;
+        out[i] = NULL;
+    }
+    ms_walker_t *wk = ms_walker_start(root, names, ids, n, keep_min, threads, err, sizeof err);
+    assert_non_null(wk);
+    int done = 0;
+    while (!done) {
+        size_t got = 0;
+        ms_walk_t **walks = ms_walker_take(wk, &got, &done);
+        for (size_t i = 0; i < got; i++) {
+            assert_true(walks[i]->task_id >= 1 && walks[i]->task_id <= n);
+            assert_null(out[walks[i]->task_id - 1]);
+            out[walks[i]->task_id - 1] = walks[i];
+        }
+        free(walks);
+        if (!done)
+            usleep(1000);
+    }
+    ms_walker_stop(&wk);
+    for (size_t i = 0; i < n; i++)
+        assert_non_null(out[i]);
+}
+
+/* huge/: 3 levels of 10 folders, 4 files each, big files (sparse) here and
+ * there, a folder of 4,200 files (a name list), links, empty folders, a
+ * hard link; and N_SMALL small projects s0..: ~6,000 entries in all. */
+static void threads_tree(const fx_t *fx)
+{
+    sh(fx, "mkdir huge && cd huge && for a in 0 1 2 3 4 5 6 7 8 9; do "
+           "for b in 0 1 2 3 4 5 6 7 8 9; do mkdir -p $a/$b/0 $a/$b/1 $a/$b/e && "
+           "for f in w x y z; do printf $a$b$f >$a/$b/0/$f; done && "
+           "truncate -s ${a}${b}00000 $a/$b/1/big && ln -s ../0/w $a/$b/1/l; done; done && "
+           "mkdir flat && cd flat && seq -f 'f%05g' 1 4200 | xargs touch && "
+           "truncate -s 30000000 f00007 && ln f00001 hard");
+    sh(fx, "for i in $(seq 0 29); do mkdir -p s$i/d && printf $i >s$i/d/f; done");
+}
+
+static void check_threads_walk(const fx_t *fx, char **names, size_t n, uint64_t keep_min)
+{
+    atomic_int stop = 0;
+    ms_walk_t *one[N_SMALL + 4], *many[N_SMALL + 4];
+    walk_all(fx->root, names, n, 1, keep_min, one);
+    for (size_t i = 0; i < n; i++) {
+        ms_walk_t *alone = ms_walk_project(fx->root, names[i], i + 1, keep_min, &stop);
+        assert_non_null(alone);
+        assert_true(same_walk(alone, one[i]));
+        ms_walk_free(&alone);
+    }
+    for (unsigned threads = 2; threads <= 8; threads *= 2) {
+        walk_all(fx->root, names, n, threads, keep_min, many);
+        for (size_t i = 0; i < n; i++) {
+            if (!same_walk(one[i], many[i]))
+                fail_msg("%s: %u threads walk it otherwise than one", names[i], threads);
+            ms_walk_free(&many[i]);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        ms_walk_free(&one[i]);
+}
+
+static void test_a_walk_in_several_threads_is_the_walk_in_one(void **state)
+{
+    fx_t *fx = *state;
+    threads_tree(fx);
+    char *names[N_SMALL + 2] = {"huge", "gone"};
+    char buf[N_SMALL][8];
+    for (int i = 0; i < N_SMALL; i++) {
+        snprintf(buf[i], sizeof buf[i], "s%d", i);
+        names[i + 2] = buf[i];
+    }
+    /* Every folder kept, then only the big ones. */
+    check_threads_walk(fx, names, N_SMALL + 2, 1);
+    check_threads_walk(fx, names, N_SMALL + 2, 4000000);
+    atomic_int stop = 0;
+    ms_walk_t *w = ms_walk_project(fx->root, "huge", 1, 4000000, &stop);
+    assert_non_null(w);
+    assert_true(w->hardlinks);
+    assert_int_equal(w->n_lists, 1);
+    assert_true(w->n_nodes > 100);
+    ms_walk_free(&w);
+}
+
+static void test_a_walk_stopped_midway_frees_everything_and_returns(void **state)
+{
+    fx_t *fx = *state;
+    threads_tree(fx);
+    char *names[] = {"huge", "s0", "s1", "huge"};
+    uint64_t ids[] = {1, 2, 3, 4};
+    char err[256];
+    /* Stopped at once, a little later, and (never taken) after its end; the
+     * walks handed over and not taken are freed too (ASan: no leak). */
+    for (int delay_us = 0; delay_us <= 400000; delay_us = delay_us ? delay_us * 20 : 1000) {
+        ms_walker_t *wk = ms_walker_start(fx->root, names, ids, 4, 1, 4, err, sizeof err);
+        assert_non_null(wk);
+        usleep((useconds_t)delay_us);
+        ms_walker_stop(&wk);
+        assert_null(wk);
+    }
+    atomic_int stop = 1;
+    assert_null(ms_walk_project(fx->root, "huge", 1, 1, &stop));
+}
+
+/* In a child without the rights to read p/b/locked (root reads all: the
+ * child is nobody then), the walk in one thread and in four: 0 when both
+ * are incomplete, unread and the same. */
+static int unreadable_walks(const fx_t *fx)
+{
+    if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+        return 2;
+    atomic_int stop = 0;
+    char *names[] = {"p"};
+    ms_walk_t *one = ms_walk_project(fx->root, "p", 1, 1, &stop), *many[1];
+    walk_all(fx->root, names, 1, 4, 1, many);
+    int ok = one && one->incomplete && one->unread && same_walk(one, many[0]);
+    ms_walk_free(&one);
+    ms_walk_free(&many[0]);
+    return ok ? 0 : 1;
+}
+
+static void test_an_unreadable_folder_leaves_the_same_incomplete_walk_in_any_threads(void **state)
+{
+    fx_t *fx = *state;
+    small_tree(fx);
+    sh(fx, "chmod 755 . && mkdir p/b/locked && printf s >p/b/locked/secret && "
+           "chmod 000 p/b/locked");
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(unreadable_walks(fx));
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    sh(fx, "chmod 755 p/b/locked");
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -268,6 +449,13 @@ int main(void)
             test_nothing_changed_or_only_an_atime_leaves_the_fingerprint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_each_node_and_listed_entry_is_the_sum_of_its_entries,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_walk_in_several_threads_is_the_walk_in_one, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_a_walk_stopped_midway_frees_everything_and_returns,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_an_unreadable_folder_leaves_the_same_incomplete_walk_in_any_threads, setup,
+            teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
