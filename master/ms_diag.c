@@ -129,10 +129,7 @@ static host_sums_t *sums_make(run_figs_t *f, const ms_run_worker_t *w)
 /* r's worker entry for host, or NULL. */
 static const ms_run_worker_t *worker_of(const ms_runrec_t *r, const char *host)
 {
-    for (size_t i = 0; i < r->n_workers; i++)
-        if (strcmp(r->workers[i].host, host) == 0)
-            return &r->workers[i];
-    return NULL;
+    return ms_run_worker(r, host); /* hashed */
 }
 
 void ms_diag_sample(ms_diag_t *d, const ms_runrec_t *r, const char *host, const ms_diag_sample_t *s)
