@@ -113,6 +113,10 @@ done
 [[ $n == "$WORKERS" ]] || { echo "control: only $n of $WORKERS workers joined" >&2; exit 1; }
 joined=$(echo "$(date +%s.%N) - $joined" | bc -l)
 ((SIM)) && printf 'control: %d workers joined in %.1f s\n' "$WORKERS" "$joined"
+# The master's CPU seconds (user + system, all its threads): less at the
+# mercy of what else runs on the machine than the wall time.
+cpu_s() { awk '{printf "%.2f", ($14 + $15) / '"$(getconf CLK_TCK)"'}' "/proc/$MPID/stat"; }
+cpu0=$(cpu_s)
 start=$(date +%s.%N)
 "$BIN"/multisync run --master "ipc://$W/c" --report "$W/r.json" "$W/src" /tmp/unused-noop-dest >/dev/null &
 RUN=$!
@@ -134,6 +138,7 @@ done
 wait "$RUN"
 end=$(date +%s.%N)
 hwm=$(awk '/VmHWM/ {print $2}' "/proc/$MPID/status")
+cpu=$(echo "$(cpu_s) - $cpu0" | bc -l)
 tasks=$(jq '.tasks | length' "$W/r.json")
 ok=$(jq '.totals.ok' "$W/r.json")
 line=$(grep -m1 "run 1 finished:" "$W/master.log") || { echo "control: no end of run in the master's log" >&2; exit 1; }
@@ -144,6 +149,8 @@ whole=$(echo "$end - $start" | bc -l)
 whole_rate=$(echo "$tasks / $whole" | bc -l)
 printf 'control: %d tasks (%d ok) dispatched and accounted in %.2f s = %.0f tasks/s (%s); master peak RSS %d MB\n' \
     "$tasks" "$ok" "$wall" "$rate" "$SECURITY" $((hwm / 1024))
+printf 'control: the master used %.1f CPU seconds for the run and its report: %.0f us a task\n' \
+    "$cpu" "$(echo "$cpu * 1000000 / $tasks" | bc -l)"
 printf 'control: with the report of %d rows fetched and written: %.2f s = %.0f tasks/s\n' \
     "$tasks" "$whole" "$whole_rate"
 # The first answers wait for the run's start (100,000 rows inserted in one
@@ -166,8 +173,8 @@ fi
 if [[ -n $JSON ]]; then
     jq -n --argjson tasks "$tasks" --argjson wall "$wall" --argjson rate "$rate" \
         --argjson rss_kb "$hwm" --arg security "$SECURITY" --argjson worst "$worst" --argjson polls "$polls" --argjson median "$median" \
-        --argjson whole "$whole" --argjson whole_rate "$whole_rate" \
+        --argjson whole "$whole" --argjson whole_rate "$whole_rate" --argjson cpu "$cpu" \
         --argjson workers "$WORKERS" --argjson slots "$SLOTS" --argjson procs "$PROCS" --argjson simulated "$SIM" \
-        '{tasks: $tasks, workers: $workers, slots: $slots, worker_processes: $procs, simulated: ($simulated == 1), wall_seconds: $wall, tasks_per_second: $rate, wall_seconds_with_report: $whole, tasks_per_second_with_report: $whole_rate, master_peak_rss_kb: $rss_kb, security: $security, status_queries: $polls, status_median_ms: $median, status_slowest_ms: $worst}
+        '{tasks: $tasks, workers: $workers, slots: $slots, worker_processes: $procs, simulated: ($simulated == 1), wall_seconds: $wall, tasks_per_second: $rate, wall_seconds_with_report: $whole, tasks_per_second_with_report: $whole_rate, master_peak_rss_kb: $rss_kb, master_cpu_seconds: $cpu, security: $security, status_queries: $polls, status_median_ms: $median, status_slowest_ms: $worst}
          + (if $simulated == 1 then {goal_ratios: {tasks_per_second: ($rate / 20000), status_median_ms: ($median / 100), status_slowest_ms: ($worst / 100), master_peak_rss: ($rss_kb / (128 * 1024))}} else {} end)' >"$JSON"
 fi
