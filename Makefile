@@ -49,7 +49,7 @@ FUZZ_LIBSRCS := $(filter shared/% worker/ms_rsync.c,$(SRCS))
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all test unit integration demo bench bench-scale fuzz clean deps format format-check install
+.PHONY: all test unit integration demo bench bench-scale bench-fleet fuzz clean deps format format-check install
 all: $(PROGS)
 
 $(BUILD)/%.o: %.c
@@ -111,12 +111,24 @@ demo:
 # scheduling: a skewed tree's makespan against its lower bound, split and
 # not, and 8 slots against 1 on bandwidth-bound tasks (bench/scale.sh;
 # SCALE_ARGS). Then the control plane: CONTROL_TASKS (100000) no-op tasks
-# through master and two workers with CURVE. Not in make test.
+# through master and two workers with CURVE. Then a fleet (bench-fleet).
+# Not in make test.
 CONTROL_TASKS ?= 100000
 bench: all
 	MS_BIN=$(CURDIR)/$(BIN) bench/bench.sh $(BENCH_ARGS)
 	MS_BIN=$(CURDIR)/$(BIN) bench/scale.sh $(SCALE_ARGS)
 	MS_BIN=$(CURDIR)/$(BIN) bench/control.sh --tasks $(CONTROL_TASKS) --json bench/control.json
+	$(MAKE) bench-fleet
+
+# The control plane with a fleet (issue 14): FLEET_WORKERS (1000) simulated
+# workers of 16 slots, many per process, each its own CURVE connection, and
+# FLEET_TASKS (200000) no-op tasks; tasks/s, status latency during the run
+# and the master's peak RSS, each against its goal, into bench/fleet.json.
+FLEET_WORKERS ?= 1000
+FLEET_TASKS ?= 200000
+bench-fleet: all
+	MS_BIN=$(CURDIR)/$(BIN) bench/control.sh --workers $(FLEET_WORKERS) --tasks $(FLEET_TASKS) \
+	    --json bench/fleet.json
 
 bench-scale: all
 	MS_BIN=$(CURDIR)/$(BIN) bench/scale.sh $(SCALE_ARGS)

@@ -370,7 +370,7 @@ static void print_workers(const json_t *workers, FILE *out)
     print_worker_warnings(workers, out, "is");
 }
 
-static void print_running(const json_t *running, FILE *out)
+static void print_running(const json_t *running, double total, FILE *out)
 {
     size_t i;
     const json_t *t;
@@ -388,6 +388,8 @@ static void print_running(const json_t *running, FILE *out)
                 hms(num(t, "elapsed_s"), el, sizeof el),
                 human_bytes(num(t, "bytes_done"), b1, sizeof b1));
     }
+    if (total > (double)json_array_size(running)) /* the master lists the longest-running */
+        fprintf(out, "... and %.0f more running\n", total - (double)json_array_size(running));
 }
 
 void ms_print_status(const json_t *st, FILE *out)
@@ -406,7 +408,7 @@ void ms_print_status(const json_t *st, FILE *out)
         fprintf(out, "no run yet\n");
     }
     print_workers(json_object_get(st, "workers"), out);
-    print_running(json_object_get(st, "running"), out);
+    print_running(json_object_get(st, "running"), num(st, "running_total"), out);
 }
 
 /* Under a snapshot run's line: its snapshot, and what retention removed. */

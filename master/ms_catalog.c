@@ -590,10 +590,12 @@ static int put_worker(ms_catalog_t *c, uint64_t run_id, size_t idx, const ms_run
 static int put_task_worker(ms_catalog_t *c, const ms_trec_t *t, char *err, size_t errlen)
 {
     const ms_runrec_t *r = t->run;
-    for (size_t i = 0; r && t->worker_id[0] && i < r->n_workers; i++)
-        if (strcmp(r->workers[i].id, t->worker_id) == 0)
-            return put_worker(c, r->id, i, &r->workers[i], err, errlen);
-    return 0;
+    /* A host's entry carries the id of its newest connection (hashed by
+     * host: a thousand workers). */
+    const ms_run_worker_t *w = r && t->worker_id[0] && t->host ? ms_run_worker(r, t->host) : NULL;
+    if (!w || strcmp(w->id, t->worker_id) != 0)
+        return 0;
+    return put_worker(c, r->id, (size_t)(w - r->workers), w, err, errlen);
 }
 
 /* Bind what a task's life changes, 20 columns from index i: state,

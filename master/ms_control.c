@@ -59,6 +59,10 @@ static void send_json(ms_master_t *m, const ms_peer_t *peer, json_t *j)
 /* Task rows in one RUN_DONE: a report holds a page of them; a client asks
  * for the others with REPORT (from, count). */
 #define REPORT_PAGE 2000
+/* Status lists at most this many running tasks, the longest-running first:
+ * a fleet of 1,000 workers of 16 slots runs 16,000 at once, and listing
+ * them all made each status a few MB of JSON (running_total counts all). */
+#define STATUS_RUNNING_MAX 100
 
 static size_t page_size(uint32_t count)
 {
@@ -335,23 +339,47 @@ static json_t *run_status(const ms_master_t *m, const ms_runrec_t *r)
         rate, "eta_s", eta, "diagnosis", ms_diag_json(m->diag, r));
 }
 
-static void add_running(json_t *arr, const ms_runrec_t *r, int64_t now)
+static json_t *running_json(const ms_trec_t *t, int64_t now)
 {
     char name[4 * MS_MAX_PATH], host[4 * MS_MAX_NAME + 8], part[1024], clean[4 * 1024];
-    for (size_t i = 0; i < r->n_tasks; i++) {
-        const ms_trec_t *t = ms_run_at(r, i);
-        if (t->state != MS_TS_RUNNING)
-            continue;
-        ms_utf8_clean(ms_label_part(t, part, sizeof part), clean, sizeof clean);
-        json_array_append_new(
-            arr,
-            json_pack("{s:I, s:s, s:s, s:s, s:i, s:f, s:I, s:I}", "run_id", (json_int_t)r->id,
-                      "project", ms_utf8_clean(ms_label_project(t->project), name, sizeof name),
-                      "part", clean, "host", ms_utf8_clean(t->host, host, sizeof host), "attempt",
-                      (int)t->attempts, "elapsed_s",
-                      t->started_ms ? (double)(now - t->started_ms) / 1000.0 : 0.0, "bytes_done",
-                      (json_int_t)t->bytes_done, "bytes_expected", (json_int_t)t->expected_bytes));
+    ms_utf8_clean(ms_label_part(t, part, sizeof part), clean, sizeof clean);
+    return json_pack("{s:I, s:s, s:s, s:s, s:i, s:f, s:I, s:I}", "run_id", (json_int_t)t->run->id,
+                     "project", ms_utf8_clean(ms_label_project(t->project), name, sizeof name),
+                     "part", clean, "host", ms_utf8_clean(t->host, host, sizeof host), "attempt",
+                     (int)t->attempts, "elapsed_s",
+                     t->started_ms ? (double)(now - t->started_ms) / 1000.0 : 0.0, "bytes_done",
+                     (json_int_t)t->bytes_done, "bytes_expected", (json_int_t)t->expected_bytes);
+}
+
+static int started_first(const void *a, const void *b)
+{
+    int64_t x = (*(const ms_trec_t *const *)a)->started_ms;
+    int64_t y = (*(const ms_trec_t *const *)b)->started_ms;
+    return (x > y) - (x < y);
+}
+
+/* The running tasks of the runs going on, the longest-running first, at
+ * most STATUS_RUNNING_MAX of them; *total: how many run. */
+static json_t *running_list(const ms_master_t *m, int64_t now, size_t *total)
+{
+    json_t *arr = json_array();
+    size_t n = 0, cap = 0;
+    for (size_t r = 0; r < m->n_runs; r++)
+        cap += m->runs[r]->finished ? 0 : m->runs[r]->n_in[MS_TS_RUNNING];
+    const ms_trec_t **all = malloc((cap ? cap : 1) * sizeof *all);
+    for (size_t r = 0; all && r < m->n_runs; r++) {
+        const ms_runrec_t *run = m->runs[r];
+        for (size_t i = 0; !run->finished && i < run->n_tasks && n < cap; i++)
+            if (ms_run_at(run, i)->state == MS_TS_RUNNING)
+                all[n++] = ms_run_at(run, i);
     }
+    if (all)
+        qsort(all, n, sizeof *all, started_first);
+    for (size_t i = 0; i < n && i < STATUS_RUNNING_MAX; i++)
+        json_array_append_new(arr, running_json(all[i], now));
+    free(all);
+    *total = n;
+    return arr;
 }
 
 /* A finished run's outcome without its (maybe 100,000) task rows: the
@@ -389,23 +417,23 @@ static const ms_runrec_t *current_run(const ms_master_t *m, int *going)
 
 json_t *ms_master_status(const ms_master_t *m)
 {
-    json_t *workers = json_array(), *running = json_array(), *active = json_array();
+    json_t *workers = json_array(), *active = json_array();
     int64_t now = ms_now_ms();
     int going;
+    size_t n_running;
     for (size_t i = 0; i < ms_fleet_count(m->fleet); i++)
         json_array_append_new(workers, worker_status(ms_fleet_at(m->fleet, i), now));
-    for (size_t i = 0; i < m->n_runs; i++) {
-        if (m->runs[i]->finished)
-            continue;
-        add_running(running, m->runs[i], now);
-        json_array_append_new(active, run_status(m, m->runs[i]));
-    }
+    for (size_t i = 0; i < m->n_runs; i++)
+        if (!m->runs[i]->finished)
+            json_array_append_new(active, run_status(m, m->runs[i]));
+    json_t *running = running_list(m, now, &n_running);
     const ms_runrec_t *cur = current_run(m, &going);
     json_t *last = !going && cur ? last_run_summary(m, cur) : json_null();
     /* The current run is the first going one: runs[0], already built. */
     json_t *run = going ? json_incref(json_array_get(active, 0)) : json_null();
-    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:I}", "run", run, "runs", active, "workers",
-                     workers, "running", running, "last_run", last, "queued",
+    return json_pack("{s:o, s:o, s:o, s:o, s:I, s:o, s:I}", "run", run, "runs", active, "workers",
+                     workers, "running", running, "running_total", (json_int_t)n_running,
+                     "last_run", last, "queued",
                      (json_int_t)(ms_queue_ready(m->queue) + ms_queue_delayed(m->queue)));
 }
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "ms_diag.h"
+#include "ms_hmap.h"
 #include "ms_label.h"
 #include "ms_utf8.h"
 
@@ -33,6 +34,7 @@ typedef struct {
     unsigned ticks_tail;    /* queue empty, slots free, a task still running */
     host_sums_t *hosts;
     size_t n_hosts;
+    ms_hmap_t *by_host; /* host -> index in hosts + 1 (a thousand hosts); NULL: scan */
 } run_figs_t;
 
 struct ms_diag {
@@ -55,6 +57,7 @@ void ms_diag_forget(ms_diag_t *d, const ms_runrec_t *r)
         if (d->runs[i].run != r)
             continue;
         free(d->runs[i].hosts);
+        ms_hmap_destroy(&d->runs[i].by_host);
         d->runs[i] = d->runs[--d->n_runs]; /* order does not matter */
         return;
     }
@@ -64,8 +67,10 @@ void ms_diag_destroy(ms_diag_t **d)
 {
     if (!d || !*d)
         return;
-    for (size_t i = 0; i < (*d)->n_runs; i++)
+    for (size_t i = 0; i < (*d)->n_runs; i++) {
         free((*d)->runs[i].hosts);
+        ms_hmap_destroy(&(*d)->runs[i].by_host);
+    }
     free((*d)->runs);
     free(*d);
     *d = NULL;
@@ -88,12 +93,21 @@ static const run_figs_t *figs_or_none(const ms_diag_t *d, const ms_runrec_t *r)
 }
 
 /* The sums of host in f, or no_sums. */
-static const host_sums_t *sums_of(const run_figs_t *f, const char *host)
+/* The index of host's sums in f, or -1. */
+static ptrdiff_t sums_at(const run_figs_t *f, const char *host)
 {
+    if (f->by_host)
+        return (ptrdiff_t)(uintptr_t)ms_hmap_get(f->by_host, host, strlen(host)) - 1;
     for (size_t i = 0; i < f->n_hosts; i++)
         if (strcmp(f->hosts[i].host, host) == 0)
-            return &f->hosts[i];
-    return &no_sums;
+            return (ptrdiff_t)i;
+    return -1;
+}
+
+static const host_sums_t *sums_of(const run_figs_t *f, const char *host)
+{
+    ptrdiff_t i = sums_at(f, host);
+    return i >= 0 ? &f->hosts[i] : &no_sums;
 }
 
 /* r's figures, made when it has none yet; NULL when out of memory. */
@@ -114,25 +128,27 @@ static run_figs_t *figs_make(ms_diag_t *d, const ms_runrec_t *r)
  * when out of memory. */
 static host_sums_t *sums_make(run_figs_t *f, const ms_run_worker_t *w)
 {
-    for (size_t i = 0; i < f->n_hosts; i++)
-        if (strcmp(f->hosts[i].host, w->host) == 0)
-            return &f->hosts[i];
+    ptrdiff_t at = sums_at(f, w->host);
+    if (at >= 0)
+        return &f->hosts[at];
+    if (f->n_hosts == 0 && !f->by_host)
+        f->by_host = ms_hmap_new(); /* NULL: scan */
     host_sums_t *nh = realloc(f->hosts, (f->n_hosts + 1) * sizeof *nh);
     if (!nh)
         return NULL;
     f->hosts = nh;
     nh[f->n_hosts] = no_sums;
     snprintf(nh[f->n_hosts].host, sizeof nh->host, "%s", w->host);
+    if (f->by_host && ms_hmap_put(f->by_host, nh[f->n_hosts].host, strlen(nh[f->n_hosts].host),
+                                  (void *)(uintptr_t)(f->n_hosts + 1)) != 0)
+        ms_hmap_destroy(&f->by_host); /* out of memory: scan from now on */
     return &nh[f->n_hosts++];
 }
 
 /* r's worker entry for host, or NULL. */
 static const ms_run_worker_t *worker_of(const ms_runrec_t *r, const char *host)
 {
-    for (size_t i = 0; i < r->n_workers; i++)
-        if (strcmp(r->workers[i].host, host) == 0)
-            return &r->workers[i];
-    return NULL;
+    return ms_run_worker(r, host); /* hashed */
 }
 
 void ms_diag_sample(ms_diag_t *d, const ms_runrec_t *r, const char *host, const ms_diag_sample_t *s)

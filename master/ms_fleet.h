@@ -8,9 +8,18 @@
  * send to it has not failed, and its rsync runs. Credit is what a worker
  * granted (READY) and was not handed yet, never more than its free slots.
  *
+ * With a thousand workers every lookup is hashed (by connection, name and
+ * id), and the usable workers with credit are kept in a heap by credit:
+ * the freest is found in O(1) and each change of credit costs O(log n).
+ * So a record's credit, running, draining, unreachable and broken change
+ * only through the functions below, which keep that heap; its other
+ * fields are the caller's to fill (what the worker says of itself, its
+ * host sample, its counters).
+ *
  * The fleet owns its records: ms_fleet_remove frees one, and pointers to
- * it are then stale. It knows nothing of runs or tasks (the master moves a
- * removed worker's tasks). Nothing here logs.
+ * it are then stale. Names and connections are unique in a fleet. It
+ * knows nothing of runs or tasks (the master moves a removed worker's
+ * tasks). Nothing here logs.
  */
 #ifndef MS_FLEET_H
 #define MS_FLEET_H
@@ -57,7 +66,9 @@ void ms_fleet_destroy(ms_fleet_t **f);
 void ms_fleet_set_limit(ms_fleet_t *f, size_t max);
 
 /* A new record for the worker on connection peer, known as name, heard now
- * (now_ms), with a fresh id. Returns it, or NULL (errno ENOMEM). */
+ * (now_ms), with a fresh id. Returns it, or NULL: errno ENOMEM, or EEXIST
+ * when a record of that name or connection is there already (remove it
+ * first). */
 ms_wrec_t *ms_fleet_add(ms_fleet_t *f, const ms_peer_t *peer, const char *name, int64_t now_ms)
     __attribute__((warn_unused_result));
 
@@ -78,13 +89,31 @@ int ms_worker_usable(const ms_wrec_t *w);
 
 /* READY: w grants credit more tasks, never past its free slots; an
  * unusable worker's grant is ignored. */
-void ms_fleet_grant(ms_wrec_t *w, unsigned credit);
+void ms_fleet_grant(ms_fleet_t *f, ms_wrec_t *w, unsigned credit);
+
+/* A task is handed to w (one credit spent, one more running), or taken
+ * back before it was sent (the reverse). */
+void ms_fleet_take(ms_fleet_t *f, ms_wrec_t *w);
+void ms_fleet_untake(ms_fleet_t *f, ms_wrec_t *w);
+
+/* A task of w's ended (its result came): one fewer running. A task w
+ * claims (HOLD after a reconnect): one more. */
+void ms_fleet_task_ended(ms_fleet_t *f, ms_wrec_t *w);
+void ms_fleet_task_adopted(ms_fleet_t *f, ms_wrec_t *w);
+
+/* w takes no more tasks: it drains (DRAIN), a send to it failed, or its
+ * rsync cannot run (why, kept for status). Draining or broken, its credit
+ * goes too. */
+void ms_fleet_set_draining(ms_fleet_t *f, ms_wrec_t *w);
+void ms_fleet_set_unreachable(ms_fleet_t *f, ms_wrec_t *w);
+void ms_fleet_set_broken(ms_fleet_t *f, ms_wrec_t *w, const char *why);
 
 /* The usable worker with the most credit, not on host avoid_host (NULL:
- * any); ties go to the first. NULL when none has credit. */
+ * any); among equals the first in ms_fleet_at's order. NULL when none
+ * has credit. O(1). */
 ms_wrec_t *ms_fleet_freest(const ms_fleet_t *f, const char *avoid_host);
 
-/* The credit of the usable workers, summed. */
+/* The credit of the usable workers, summed. O(1). */
 size_t ms_fleet_credit(const ms_fleet_t *f);
 
 /* The slots of the usable workers (usable_only) or of all, summed; *busy

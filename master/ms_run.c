@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ms_hmap.h"
 #include "ms_lock.h"
 #include "ms_run.h"
 
@@ -23,6 +24,8 @@ ms_runrec_t *ms_run_new(uint64_t id, const char *source, const char *dest, const
     }
     clock_gettime(CLOCK_REALTIME, &r->started_rt);
     r->snap_read_fd = -1;
+    r->name_map = ms_hmap_new(); /* NULL: lookups scan */
+    r->worker_map = ms_hmap_new();
     return r;
 }
 
@@ -199,6 +202,8 @@ void ms_run_destroy(ms_runrec_t **rp)
     for (size_t i = 0; i < r->n_names; i++)
         free(r->names[i]);
     free(r->names);
+    ms_hmap_destroy(&r->name_map);
+    ms_hmap_destroy(&r->worker_map);
     free(r->source);
     free(r->dest);
     free(r->set);
@@ -334,15 +339,20 @@ const char *ms_run_intern(ms_runrec_t *r, const char *name)
 {
     if (!name || !*name)
         return "";
-    for (size_t i = 0; i < r->n_names; i++)
+    char *known = r->name_map ? ms_hmap_get(r->name_map, name, strlen(name)) : NULL;
+    for (size_t i = 0; !r->name_map && !known && i < r->n_names; i++)
         if (strcmp(r->names[i], name) == 0)
-            return r->names[i];
+            known = r->names[i];
+    if (known)
+        return known;
     char **n = realloc(r->names, (r->n_names + 1) * sizeof *n);
     if (!n)
         return "";
     r->names = n;
     if (!(n[r->n_names] = strdup(name)))
         return "";
+    if (r->name_map && ms_hmap_put(r->name_map, name, strlen(name), n[r->n_names]) != 0)
+        ms_hmap_destroy(&r->name_map); /* out of memory: scan from now on */
     return n[r->n_names++];
 }
 
@@ -351,8 +361,30 @@ ms_trec_t *ms_run_task(ms_runrec_t *r, uint64_t task_id)
     return task_id < r->n_tasks ? ms_run_at(r, task_id) : NULL;
 }
 
-ms_run_worker_t *ms_run_worker(ms_runrec_t *r, const char *host)
+/* Whether the map of workers by host holds every one: the catalog
+ * appends the workers of a resumed run to the array itself. Adds those
+ * missing; 0 when the map cannot be used (none, out of memory). */
+static int worker_map_ready(const ms_runrec_t *r)
 {
+    if (!r->worker_map)
+        return 0;
+    if (ms_hmap_count(r->worker_map) == r->n_workers)
+        return 1;
+    for (size_t i = 0; i < r->n_workers; i++) {
+        const char *host = r->workers[i].host;
+        if (!ms_hmap_get(r->worker_map, host, strlen(host)) &&
+            ms_hmap_put(r->worker_map, host, strlen(host), (void *)(uintptr_t)(i + 1)) != 0)
+            return 0;
+    }
+    return ms_hmap_count(r->worker_map) == r->n_workers;
+}
+
+ms_run_worker_t *ms_run_worker(const ms_runrec_t *r, const char *host)
+{
+    if (worker_map_ready(r)) {
+        uintptr_t at = (uintptr_t)ms_hmap_get(r->worker_map, host, strlen(host));
+        return at ? &r->workers[at - 1] : NULL;
+    }
     for (size_t i = 0; i < r->n_workers; i++)
         if (strcmp(r->workers[i].host, host) == 0)
             return &r->workers[i];

@@ -154,7 +154,11 @@ struct ms_run {
      * catalog stores and reports of the finished run read (ms_diag_freeze):
      * {"diagnosis":…, "workers":{id:{…}}}. */
     char *extra_json;
-    char **names;        /* interned host names, owned */
+    char **names; /* interned host names, owned */
+    /* With a thousand workers, lookups by host are hashed: a name to its
+     * interned copy, a host to its index in workers + 1 (ms_run.c). NULL
+     * when out of memory: then a scan. */
+    struct ms_hmap *name_map, *worker_map;
     ms_run_snap_t *snap; /* a snapshot run's snapshot; NULL: a mirror */
     int snap_read_fd;    /* a restore's hold on the snapshot it reads (ms_snap_hold); -1 */
     size_t n_names;
@@ -233,7 +237,7 @@ int ms_run_note_worker(ms_runrec_t *r, const char *id, const char *host, unsigne
                        unsigned unconfined);
 
 /* The run's entry for host, or NULL. */
-ms_run_worker_t *ms_run_worker(ms_runrec_t *r, const char *host);
+ms_run_worker_t *ms_run_worker(const ms_runrec_t *r, const char *host);
 
 /* Keep res as t's last result (taking its message), and count it for the host
  * that ran t (t->host) in the run's worker entry. */

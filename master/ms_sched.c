@@ -74,8 +74,7 @@ static void assign(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
     snprintf(t->worker_id, sizeof t->worker_id, "%s", w->id);
     t->host = ms_run_intern(t->run, w->name);
     t->opts = ms_run_intern(t->run, w->opts);
-    w->credit--;
-    w->running++;
+    ms_fleet_take(m->fleet, w);
     if (ms_run_note_worker(t->run, w->id, w->name, w->slots, w->unconfined) != 0)
         ms_error("out of memory noting worker %s", w->id);
     ms_journal_task(m->journal, t);
@@ -85,10 +84,8 @@ static void assign(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
 static void unassign(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
 {
     t->attempts--;
-    if (w) {
-        w->credit++;
-        w->running--;
-    }
+    if (w)
+        ms_fleet_untake(m->fleet, w);
     /* Nor did the host get it: its count in the run's report goes back. */
     ms_run_worker_t *rw = ms_run_worker(t->run, t->host);
     if (rw && rw->tasks > 0) {
@@ -245,7 +242,7 @@ void ms_sched_dispatch(ms_master_t *m)
             unassign(m, w, t);
         } else if (send_task(m, w, t) != 0) {
             unassign(m, w, t);
-            w->unreachable = 1; /* dropped with its tasks once its messages are read */
+            ms_fleet_set_unreachable(m->fleet, w); /* dropped with its tasks once read */
         }
     }
     free(batch);

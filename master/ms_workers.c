@@ -135,8 +135,8 @@ static void on_hello(ms_master_t *m, const ms_peer_t *peer, const ms_hello_t *h)
     if (old)
         ms_worker_remove(m, old, "reconnected", 0);
     ms_wrec_t *w = ms_fleet_add(m->fleet, peer, name, ms_now_ms());
-    if (!w) {
-        ms_error("out of memory accepting a worker");
+    if (!w) { /* ENOMEM, or EEXIST: the records above were just removed */
+        ms_error("cannot accept worker %s: %s", name, strerror(errno));
         ms_wire_send_error(m->wsock, peer, "the master is out of memory: try again later");
         return;
     }
@@ -174,7 +174,7 @@ static void on_hold(ms_master_t *m, ms_wrec_t *w, const ms_taskref_t *ref)
     }
     /* An orphan's worker is gone (or was the last master's): w takes it on. */
     if (t->orphan || strcmp(t->worker_id, w->id) != 0)
-        w->running++;
+        ms_fleet_task_adopted(m->fleet, w);
     t->orphan = 0;
     snprintf(t->worker_id, sizeof t->worker_id, "%s", w->id);
     t->host = ms_run_intern(t->run, w->name);
@@ -232,7 +232,7 @@ static void on_heartbeat(ms_master_t *m, ms_wrec_t *w, ms_heartbeat_t *hb)
     ack.u.heartbeat.ack = hb->t;
     ack.u.heartbeat.ttl_ms = (uint32_t)ttl_ms(m);
     if (ms_wire_send(m->wsock, &w->peer, &ack, err, sizeof err) != 0 && errno == EHOSTUNREACH)
-        w->unreachable = 1; /* what it sent before it went may still be queued */
+        ms_fleet_set_unreachable(m->fleet, w); /* what it sent before it went may still be queued */
 }
 
 /* Whether a result counts: the attempt in flight, once. */
@@ -251,14 +251,14 @@ static int64_t backoff_ms(const ms_master_t *m, uint32_t attempts)
 
 /* rsync could not be run at all on w (exit 126/127: missing, not executable,
  * the worker could not set it up): w gets no more tasks; they go elsewhere. */
-static void note_broken(ms_wrec_t *w, const ms_result_t *res)
+static void note_broken(ms_master_t *m, ms_wrec_t *w, const ms_result_t *res)
 {
-    char msg[200];
+    char msg[200], why[sizeof w->broken];
     if (res->term_signal != 0 || (res->exit_code != 126 && res->exit_code != 127) || w->broken[0])
         return;
-    snprintf(w->broken, sizeof w->broken, "its rsync cannot run (exit %d): %s", res->exit_code,
+    snprintf(why, sizeof why, "its rsync cannot run (exit %d): %s", res->exit_code,
              ms_log_safe(res->message ? res->message : "", msg, sizeof msg));
-    w->credit = 0;
+    ms_fleet_set_broken(m->fleet, w, why);
     ms_error("worker %s (%s): %s; it gets no more tasks until it connects again", w->id, w->name,
              w->broken);
 }
@@ -274,11 +274,11 @@ static void on_result(ms_master_t *m, ms_wrec_t *w, ms_result_t *res)
         return;
     }
     ms_wrec_t *holder = ms_fleet_by_id(m->fleet, t->worker_id);
-    if (holder && holder->running > 0)
-        holder->running--;
+    if (holder)
+        ms_fleet_task_ended(m->fleet, holder);
     t->orphan = 0; /* its worker reported it: nothing left to adopt */
     w->done++;
-    note_broken(w, res);
+    note_broken(m, w, res);
     ms_outcome_t out = ms_result_outcome(res);
     ms_run_set_result(t, res);
     if (out == MS_OUTCOME_TRANSIENT && t->attempts < m->attempts && !m->stopping) {
@@ -317,7 +317,7 @@ static void on_worker_msg(ms_master_t *m, const ms_peer_t *peer, ms_msg_t *msg)
     w->last_seen_ms = ms_now_ms();
     switch (msg->cmd) {
     case MS_CMD_READY:
-        ms_fleet_grant(w, msg->u.ready.credit);
+        ms_fleet_grant(m->fleet, w, msg->u.ready.credit);
         break;
     case MS_CMD_HOLD:
         on_hold(m, w, &msg->u.taskref);
@@ -333,8 +333,7 @@ static void on_worker_msg(ms_master_t *m, const ms_peer_t *peer, ms_msg_t *msg)
         break;
     case MS_CMD_DRAIN:
         ms_info("worker %s (%s) is draining: no more tasks for it", w->id, w->name);
-        w->draining = 1;
-        w->credit = 0;
+        ms_fleet_set_draining(m->fleet, w);
         break;
     case MS_CMD_BYE:
         ms_worker_remove(m, w, msg->u.text.message, 1);

@@ -10,6 +10,7 @@
 #include <zmq.h>
 
 #include "ms_err.h"
+#include "ms_hmap.h"
 #include "ms_keys.h"
 #include "ms_zap.h"
 
@@ -34,6 +35,7 @@ typedef struct {
     char *dir;
     zap_key_t *keys;
     size_t n_keys;
+    ms_hmap_t *by_name; /* the names, for a check per message from a fleet; NULL: scan */
 } zap_list_t;
 
 struct ms_zap {
@@ -76,6 +78,7 @@ static void list_free(zap_list_t *l)
         free(l->keys[i].name);
     free(l->keys);
     free(l->dir);
+    ms_hmap_destroy(&l->by_name);
     memset(l, 0, sizeof *l);
 }
 
@@ -121,6 +124,10 @@ static int add_key(zap_list_t *l, const char *name, size_t len, const uint8_t *k
     if (!(keys[l->n_keys].name = strndup(name, len)))
         return -1;
     memcpy(keys[l->n_keys].key, key, CURVE_KEY_BYTES);
+    if (l->n_keys == 0)
+        l->by_name = ms_hmap_new(); /* NULL: names are scanned */
+    if (l->by_name && ms_hmap_put(l->by_name, name, len, l) != 0)
+        ms_hmap_destroy(&l->by_name);
     l->n_keys++;
     return 0;
 }
@@ -267,6 +274,8 @@ int ms_zap_reload(ms_zap_t *z, char *err, size_t errlen)
 int ms_zap_allows_name(const ms_zap_t *z, const char *domain, const char *name)
 {
     const zap_list_t *l = z && domain ? find_list(z, domain, strlen(domain)) : NULL;
+    if (l && name && l->by_name)
+        return ms_hmap_get(l->by_name, name, strlen(name)) != NULL;
     for (size_t i = 0; l && name && i < l->n_keys; i++)
         if (strcmp(l->keys[i].name, name) == 0)
             return 1;

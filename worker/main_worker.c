@@ -19,8 +19,12 @@
 #include "ms_secure.h"
 #include "ms_signal.h"
 
+/* Simulated workers in one process: the bench's 1,000 (ms_agent.h). */
+#define MS_MAX_AGENTS 10000
+
 static int noop_executor;    /* --noop-executor: for the control-plane benchmark */
 static int exit_with_parent; /* --exit-with-parent: the worker of `multisync run` */
+static unsigned agents = 1;  /* --agents N: simulated workers, with --noop-executor */
 
 static void usage(FILE *f)
 {
@@ -44,6 +48,10 @@ static void usage(FILE *f)
                "      --allow-dest DIR   only write backups under DIR (repeatable; may be an\n"
                "                         rsync remote prefix such as backup-host:/srv)\n"
                "      --noop-executor    benchmarks only: report every task done, run nothing\n"
+               "      --agents N         benchmarks only, with --noop-executor: N simulated\n"
+               "                         workers in this process, each its own connection,\n"
+               "                         named NAME-1..NAME-N; with --key K.key agent i uses\n"
+               "                         K-i.key\n"
                "      --exit-with-parent for multisync run: stop at once when the process that\n"
                "                         started this worker exits\n"
                "  -c, --config FILE      read the [worker] section of FILE\n"
@@ -63,7 +71,8 @@ enum {
     OPT_ALLOW_SOURCE,
     OPT_ALLOW_DEST,
     OPT_NOOP,
-    OPT_EXIT_WITH_PARENT
+    OPT_EXIT_WITH_PARENT,
+    OPT_AGENTS
 };
 
 static const char optstring[] = "m:s:n:c:vqh";
@@ -82,6 +91,7 @@ static const struct option longopts[] = {
     {"allow-dest", required_argument, NULL, OPT_ALLOW_DEST},
     {"noop-executor", no_argument, NULL, OPT_NOOP},
     {"exit-with-parent", no_argument, NULL, OPT_EXIT_WITH_PARENT},
+    {"agents", required_argument, NULL, OPT_AGENTS},
     {"config", required_argument, NULL, 'c'},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
@@ -136,6 +146,11 @@ static int text_option(ms_config_t *cfg, int opt, const char *arg)
     case OPT_ALLOW_DEST:
         ms_config_add_str(&cfg->allow_dest, &cfg->n_allow_dest, arg);
         return 1;
+    case OPT_AGENTS:
+        if (ms_parse_uint(arg, 1, MS_MAX_AGENTS, &agents) == 0)
+            return 1;
+        fprintf(stderr, "multisync-worker: --agents takes 1 to %d\n", MS_MAX_AGENTS);
+        return -1;
     }
     return 0;
 }
@@ -217,6 +232,10 @@ static int fill_defaults(ms_config_t *cfg)
         ms_config_set_str(&cfg->rsync, "rsync");
     if (strlen(cfg->name) > MS_MAX_NAME) {
         fprintf(stderr, "multisync-worker: --name is longer than %d bytes\n", MS_MAX_NAME);
+        return -1;
+    }
+    if (agents > 1 && !noop_executor) {
+        fprintf(stderr, "multisync-worker: --agents needs --noop-executor (simulated workers)\n");
         return -1;
     }
     return 0;
@@ -301,7 +320,8 @@ int main(int argc, char **argv)
                          .rsync_version = version[0] ? version : NULL,
                          .unconfined = unconfined_bits(confine),
                          .opts = opts,
-                         .exit_with_parent = exit_with_parent};
+                         .exit_with_parent = exit_with_parent,
+                         .agents = agents};
     rc = ms_agent_run(&o, &ms_stop_signal);
     ms_confine_destroy(&confine);
 out:

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -37,21 +38,37 @@ typedef struct {
     uint64_t sent_at; /* our clock when last sent */
 } outbox_t;
 
+/* What the agents of one process share (many agents: the bench's simulated
+ * workers): the ZeroMQ context, the host's counters, the stop flag. */
+typedef struct {
+    void *ctx;
+    ms_host_t *host;         /* /proc sampler for the heartbeats; NULL if it failed */
+    ms_host_sample_t sample; /* the last one taken */
+    int have_sample;
+    int64_t sampled_ms;
+    int64_t reuse_ms;            /* a sample this young is sent again: one host, many agents */
+    volatile sig_atomic_t *stop; /* the caller's flag: the stop signal's number */
+    pid_t parent;                /* getppid() at start, for exit_with_parent */
+} common_t;
+
+typedef struct proc proc_t;
+
 typedef struct {
     const ms_agent_opts_t *o;
-    void *ctx;
+    proc_t *p;
+    common_t *c;
     void *sock;
-    ms_monitor_t *mon; /* handshake failures of sock (CURVE only) */
-    ms_pool_t *pool;
-    struct pollfd *fds;    /* the pool's descriptors, 1 + 2 x slots; revents after a poll */
-    size_t n_fds;          /* how many fds holds */
-    zmq_pollitem_t *items; /* the socket, then fds */
+    ms_monitor_t *mon;  /* handshake failures of sock (CURVE, one agent only) */
+    ms_pool_t *pool;    /* NULL with the no-op executor */
+    struct pollfd *fds; /* the pool's descriptors, 1 + 2 x slots; revents after a poll */
+    size_t n_fds;       /* how many fds holds */
+    size_t fd_item;     /* where they start in the process's poll items */
     size_t max_fds;
+    size_t item; /* its socket's index in the process's poll items */
     int hb_ms;   /* our heartbeat interval (--heartbeat-ms) */
     int beat_ms; /* the one used: shorter when the master's lease asks */
     int64_t next_hb_ms;
     int64_t next_progress_ms;
-    ms_host_t *host;       /* /proc sampler for the heartbeats; NULL if it failed */
     int64_t last_heard_ms; /* anything from the master */
     int64_t acked_ms;      /* the master heard us at this time of ours */
     int64_t ttl_ms;        /* the master's patience, from its acks */
@@ -64,11 +81,20 @@ typedef struct {
     outbox_t *outbox;
     size_t n_out, cap_out;
     int draining;
-    volatile sig_atomic_t *stop; /* the caller's flag: the stop signal's number */
-    pid_t parent;                /* getppid() at start, for exit_with_parent */
-    int done;                    /* leave the loop */
-    int exit_code;
+    int done;                 /* leave the loop */
+    char *own_name, *own_key; /* many agents: this one's name and key file */
 } agent_t;
+
+/* The agents of this process and what they poll. */
+struct proc {
+    common_t c;
+    agent_t *a;
+    size_t n;
+    ms_agent_opts_t *opts; /* each agent's: its own name and key */
+    zmq_pollitem_t *items;
+    size_t max_items;
+    int exit_code;
+};
 
 static int send_msg(agent_t *a, ms_msg_t *m)
 {
@@ -80,6 +106,17 @@ static int send_msg(agent_t *a, ms_msg_t *m)
     return 0;
 }
 
+/* Tasks running: none without a pool (the no-op executor ends each at once). */
+static unsigned busy(const agent_t *a)
+{
+    return a->pool ? ms_pool_busy(a->pool) : 0;
+}
+
+static unsigned free_slots(const agent_t *a)
+{
+    return a->pool ? ms_pool_slots(a->pool) - ms_pool_busy(a->pool) : a->o->slots;
+}
+
 static void send_ready(agent_t *a, unsigned credit)
 {
     ms_msg_t m = {.cmd = MS_CMD_READY};
@@ -88,30 +125,44 @@ static void send_ready(agent_t *a, unsigned credit)
         send_msg(a, &m);
 }
 
-/* The host's counters, sampled now, into a heartbeat (cores into buf). */
+/* The host's counters, sampled now (or reused while younger than reuse_ms);
+ * NULL when there are none. */
+static const ms_host_sample_t *host_sample(common_t *c)
+{
+    char err[256];
+    int64_t now = ms_now_ms();
+    if (c->have_sample && now - c->sampled_ms < c->reuse_ms)
+        return &c->sample;
+    if (!c->host || ms_host_sample(c->host, &c->sample, err, sizeof err) != 0)
+        return NULL;
+    c->have_sample = 1;
+    c->sampled_ms = now;
+    return &c->sample;
+}
+
+/* The host's counters into a heartbeat (cores into buf). */
 static void add_host_counters(agent_t *a, ms_heartbeat_t *hb, char *buf, size_t buflen)
 {
-    ms_host_sample_t s;
-    char err[256];
-    hb->busy = ms_pool_busy(a->pool);
-    if (!a->host || ms_host_sample(a->host, &s, err, sizeof err) != 0)
+    hb->busy = busy(a);
+    const ms_host_sample_t *s = host_sample(a->c);
+    if (!s)
         return;
-    size_t n = s.n_cpus < buflen - 1 ? s.n_cpus : buflen - 1;
+    size_t n = s->n_cpus < buflen - 1 ? s->n_cpus : buflen - 1;
     for (size_t i = 0; i < n; i++)
-        buf[i] = (char)(s.core_percent[i] + 1); /* never NUL */
+        buf[i] = (char)(s->core_percent[i] + 1); /* never NUL */
     buf[n] = '\0';
     hb->cores = buf;
-    hb->cpu_percent = s.cpu_percent;
-    hb->iowait_percent = s.iowait_percent;
-    hb->n_cpus = s.n_cpus;
-    hb->load1 = s.load1;
-    hb->mem_total = s.mem_total;
-    hb->mem_available = s.mem_available;
-    hb->disk_read_bytes = s.disk_read_bytes;
-    hb->disk_write_bytes = s.disk_write_bytes;
-    hb->disk_busy_percent = s.disk_busy_percent;
-    hb->net_sent_bytes = s.net_sent_bytes;
-    hb->net_recv_bytes = s.net_recv_bytes;
+    hb->cpu_percent = s->cpu_percent;
+    hb->iowait_percent = s->iowait_percent;
+    hb->n_cpus = s->n_cpus;
+    hb->load1 = s->load1;
+    hb->mem_total = s->mem_total;
+    hb->mem_available = s->mem_available;
+    hb->disk_read_bytes = s->disk_read_bytes;
+    hb->disk_write_bytes = s->disk_write_bytes;
+    hb->disk_busy_percent = s->disk_busy_percent;
+    hb->net_sent_bytes = s->net_sent_bytes;
+    hb->net_recv_bytes = s->net_recv_bytes;
 }
 
 static void send_heartbeat(agent_t *a)
@@ -128,7 +179,7 @@ static void send_heartbeat(agent_t *a)
 static void send_progress(agent_t *a)
 {
     ms_progress_t p[64];
-    if (ms_now_ms() < a->next_progress_ms)
+    if (!a->pool || ms_now_ms() < a->next_progress_ms)
         return;
     a->next_progress_ms = ms_now_ms() + PROGRESS_EVERY_MS;
     size_t n = ms_pool_progress(a->pool, p, sizeof p / sizeof p[0]);
@@ -197,7 +248,7 @@ static int open_socket(agent_t *a, char *err, size_t errlen)
     close_socket(a);
     a->version_logged = 0;
     a->bad_logged = 0;
-    a->sock = zmq_socket(a->ctx, ZMQ_DEALER);
+    a->sock = zmq_socket(a->c->ctx, ZMQ_DEALER);
     if (!a->sock || ms_wire_setup(a->sock, 0) != 0 ||
         zmq_setsockopt(a->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl) != 0 ||
         zmq_setsockopt(a->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max) != 0)
@@ -205,7 +256,9 @@ static int open_socket(agent_t *a, char *err, size_t errlen)
     if (ms_secure_client(a->sock, a->o->master, a->o->key, a->o->master_key, a->o->insecure, &curve,
                          err, errlen) != 0)
         return -1;
-    if (curve && !(a->mon = ms_monitor_new(a->ctx, a->sock, err, errlen)))
+    /* Many agents in one process (simulated workers) watch no handshake:
+     * a monitor each would double the sockets polled. */
+    if (curve && a->p->n == 1 && !(a->mon = ms_monitor_new(a->c->ctx, a->sock, err, errlen)))
         return -1;
     if (zmq_connect(a->sock, a->o->master) != 0)
         return ms_errf(err, errlen, "cannot connect to master %s: %s", a->o->master,
@@ -233,7 +286,7 @@ static void announce(agent_t *a)
     m.u.hello.unconfined = a->o->unconfined;
     m.u.hello.opts = (char *)a->o->opts;
     send_msg(a, &m); /* acked_ms moves only on an answer: a HELLO proves nothing */
-    size_t n = ms_pool_running(a->pool, held, sizeof held / sizeof held[0]);
+    size_t n = a->pool ? ms_pool_running(a->pool, held, sizeof held / sizeof held[0]) : 0;
     for (size_t i = 0; i < n; i++) {
         ms_msg_t h = {.cmd = MS_CMD_HOLD};
         h.u.taskref = held[i];
@@ -245,7 +298,7 @@ static void announce(agent_t *a)
         ms_msg_t d = {.cmd = MS_CMD_DRAIN};
         send_msg(a, &d);
     }
-    send_ready(a, ms_pool_slots(a->pool) - ms_pool_busy(a->pool));
+    send_ready(a, free_slots(a));
     send_heartbeat(a);
 }
 
@@ -253,7 +306,7 @@ static void reconnect(agent_t *a)
 {
     char err[512];
     ms_warn("no answer from master %s for %.1f s: reconnecting (%u task(s) still running)",
-            a->o->master, (ms_now_ms() - a->last_heard_ms) / 1000.0, ms_pool_busy(a->pool));
+            a->o->master, (ms_now_ms() - a->last_heard_ms) / 1000.0, busy(a));
     if (open_socket(a, err, sizeof err) != 0) {
         ms_error("%s", err);
     } else {
@@ -279,12 +332,12 @@ static void check_lease(agent_t *a)
     static const char why[] = "stopped: this worker lost contact with the master";
     int64_t margin = a->beat_ms / 2 < a->ttl_ms / 4 ? a->beat_ms / 2 : a->ttl_ms / 4;
     int64_t deadline = a->acked_ms + a->ttl_ms, now = ms_now_ms();
-    if (ms_pool_busy(a->pool) == 0 || now < deadline - margin)
+    if (busy(a) == 0 || now < deadline - margin)
         return;
     if (!a->lease_lost)
         ms_warn("lease lost: the master has not acknowledged us for %.1f s; stopping %u "
                 "task(s) before it gives them to another worker",
-                (now - a->acked_ms) / 1000.0, ms_pool_busy(a->pool));
+                (now - a->acked_ms) / 1000.0, busy(a));
     a->lease_lost = 1;
     ms_pool_kill_all(a->pool, SIGTERM, why);
 }
@@ -411,7 +464,8 @@ static void on_master_msg(agent_t *a, ms_msg_t *m)
         ms_warn("master cancelled run %llu task %llu attempt %u: stopping it",
                 (unsigned long long)m->u.taskref.run_id, (unsigned long long)m->u.taskref.task_id,
                 m->u.taskref.attempt);
-        ms_pool_kill(a->pool, &m->u.taskref, SIGTERM, "cancelled by the master");
+        if (a->pool)
+            ms_pool_kill(a->pool, &m->u.taskref, SIGTERM, "cancelled by the master");
         break;
     case MS_CMD_BYE:
         ms_info("master says goodbye: %s", ms_log_safe(m->u.text.message, text, sizeof text));
@@ -461,6 +515,8 @@ static void collect_results(agent_t *a)
 {
     char err[256], msg[1024];
     ms_result_t r;
+    if (!a->pool)
+        return;
     if (ms_pool_handle(a->pool, a->fds, a->n_fds, err, sizeof err) != 0)
         ms_warn("pool: %s", err);
     while (ms_pool_next_result(a->pool, &r) == 1) {
@@ -479,33 +535,6 @@ static void collect_results(agent_t *a)
     }
 }
 
-/* One turn of the loop: wait for the master, the children or the clock. */
-static int turn(agent_t *a, int timeout_ms)
-{
-    size_t n = a->n_fds = ms_pool_pollfds(a->pool, a->fds, a->max_fds);
-    double next_timeout = ms_pool_expire(a->pool);
-    if (next_timeout >= 0 && next_timeout * 1000 < timeout_ms)
-        timeout_ms = (int)(next_timeout * 1000) + 1;
-    a->items[0] = (zmq_pollitem_t){a->sock, 0, ZMQ_POLLIN, 0};
-    for (size_t i = 0; i < n; i++)
-        a->items[1 + i] = (zmq_pollitem_t){NULL, a->fds[i].fd, ZMQ_POLLIN, 0};
-    size_t total = n + 1;
-    if (a->mon)
-        a->items[total++] = (zmq_pollitem_t){ms_monitor_socket(a->mon), 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(a->items, (int)total, timeout_ms) < 0) {
-        a->n_fds = 0; /* nothing known ready: the pool reads only what is due */
-        return errno == EINTR ? 0 : -1;
-    }
-    for (size_t i = 0; i < n; i++)
-        a->fds[i].revents = a->items[1 + i].revents;
-    if (a->items[0].revents & ZMQ_POLLIN)
-        read_master(a);
-    if (a->mon && (a->items[total - 1].revents & ZMQ_POLLIN))
-        ms_monitor_handle(a->mon, on_handshake_failed, a);
-    collect_results(a);
-    return 0;
-}
-
 /* Housekeeping on the clock: heartbeat, lease, reconnect. */
 static void tick(agent_t *a)
 {
@@ -518,6 +547,53 @@ static void tick(agent_t *a)
         reconnect(a);
 }
 
+/* The process's poll items: each agent's socket, its monitor, its pool's
+ * descriptors (a->item: where its own start). Returns how many; shortens
+ * *timeout_ms to a pool's next task timeout. */
+static size_t fill_items(proc_t *p, int *timeout_ms)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        agent_t *a = &p->a[i];
+        a->item = k;
+        p->items[k++] = (zmq_pollitem_t){a->sock, 0, ZMQ_POLLIN, 0};
+        if (a->mon)
+            p->items[k++] = (zmq_pollitem_t){ms_monitor_socket(a->mon), 0, ZMQ_POLLIN, 0};
+        if (!a->pool)
+            continue;
+        size_t n = a->n_fds = ms_pool_pollfds(a->pool, a->fds, a->max_fds);
+        a->fd_item = k;
+        double next_timeout = ms_pool_expire(a->pool);
+        if (next_timeout >= 0 && next_timeout * 1000 < *timeout_ms)
+            *timeout_ms = (int)(next_timeout * 1000) + 1;
+        for (size_t j = 0; j < n; j++)
+            p->items[k++] = (zmq_pollitem_t){NULL, a->fds[j].fd, ZMQ_POLLIN, 0};
+    }
+    return k;
+}
+
+/* One turn of the loop: wait for the master, the children or the clock. */
+static int turn(proc_t *p, int timeout_ms)
+{
+    size_t total = fill_items(p, &timeout_ms);
+    if (zmq_poll(p->items, (int)total, timeout_ms) < 0) {
+        for (size_t i = 0; i < p->n; i++)
+            p->a[i].n_fds = 0; /* nothing known ready: the pools read only what is due */
+        return errno == EINTR ? 0 : -1;
+    }
+    for (size_t i = 0; i < p->n; i++) {
+        agent_t *a = &p->a[i];
+        for (size_t j = 0; a->pool && j < a->n_fds; j++)
+            a->fds[j].revents = p->items[a->fd_item + j].revents;
+        if (p->items[a->item].revents & ZMQ_POLLIN)
+            read_master(a);
+        if (a->mon && (p->items[a->item + 1].revents & ZMQ_POLLIN))
+            ms_monitor_handle(a->mon, on_handshake_failed, a);
+        collect_results(a);
+    }
+    return 0;
+}
+
 /* --- stopping ------------------------------------------------------------------------------ */
 
 /* exit_with_parent and the process that started us died: its death signal
@@ -526,17 +602,16 @@ static void tick(agent_t *a)
  * be dying. */
 static int orphaned(const agent_t *a)
 {
-    return a->o->exit_with_parent && (*a->stop == SIGTERM || getppid() != a->parent);
+    return a->o->exit_with_parent && (*a->c->stop == SIGTERM || getppid() != a->c->parent);
 }
 
 /* Run the loop until no task runs, the deadline, or (if stop_on_bye) a BYE
  * or the parent's death. */
 static void wait_tasks(agent_t *a, int64_t deadline, int stop_on_bye)
 {
-    while (ms_pool_busy(a->pool) > 0 && ms_now_ms() < deadline &&
-           !(stop_on_bye && (a->done || orphaned(a)))) {
+    while (busy(a) > 0 && ms_now_ms() < deadline && !(stop_on_bye && (a->done || orphaned(a)))) {
         tick(a);
-        if (turn(a, 100) != 0)
+        if (turn(a->p, 100) != 0)
             break;
     }
 }
@@ -545,7 +620,7 @@ static void wait_tasks(agent_t *a, int64_t deadline, int stop_on_bye)
  * is still there after the grace. */
 static void stop_all(agent_t *a, const char *why, int grace_ms)
 {
-    if (ms_pool_busy(a->pool) == 0)
+    if (busy(a) == 0)
         return;
     ms_pool_kill_all(a->pool, SIGTERM, why);
     wait_tasks(a, ms_now_ms() + grace_ms, 0);
@@ -561,12 +636,11 @@ static void drain(agent_t *a)
     ms_msg_t d = {.cmd = MS_CMD_DRAIN};
     a->draining = 1;
     send_msg(a, &d);
-    if (ms_pool_busy(a->pool) > 0)
-        ms_info("draining: waiting up to %u s for %u running task(s)", limit,
-                ms_pool_busy(a->pool));
+    if (busy(a) > 0)
+        ms_info("draining: waiting up to %u s for %u running task(s)", limit, busy(a));
     wait_tasks(a, ms_now_ms() + (int64_t)limit * 1000, 1);
-    if (ms_pool_busy(a->pool) > 0 && !a->done && !orphaned(a)) { /* an orphan: leave_now */
-        ms_warn("drain timeout: interrupting %u task(s)", ms_pool_busy(a->pool));
+    if (busy(a) > 0 && !a->done && !orphaned(a)) { /* an orphan: leave_now */
+        ms_warn("drain timeout: interrupting %u task(s)", busy(a));
         stop_all(a, "interrupted: the worker was stopped", KILL_GRACE_MS);
     }
 }
@@ -587,9 +661,9 @@ static void leave(agent_t *a, const char *why)
 static void leave_now(agent_t *a)
 {
     ms_msg_t bye = {.cmd = MS_CMD_BYE};
-    if (ms_pool_busy(a->pool) > 0)
+    if (busy(a) > 0)
         ms_warn("the process that started this worker exited: stopping %u task(s) at once",
-                ms_pool_busy(a->pool));
+                busy(a));
     stop_all(a, "interrupted: the worker was stopped", EXIT_NOW_GRACE_MS);
     bye.u.text.message = "worker stopped";
     send_msg(a, &bye);
@@ -603,35 +677,95 @@ static void leave_now(agent_t *a)
  */
 static void finish(agent_t *a)
 {
-    if (*a->stop && !a->done && !orphaned(a))
+    if (*a->c->stop && !a->done && !orphaned(a))
         drain(a);
     if (!a->done && orphaned(a))
         leave_now(a);
     else
-        leave(a, *a->stop ? "worker stopped" : "worker leaving");
+        leave(a, *a->c->stop ? "worker stopped" : "worker leaving");
 }
 
 /* --- setup ------------------------------------------------------------------------------------ */
 
-static int setup(agent_t *a, char *err, size_t errlen)
+/* Agent i's (from 1) name and key when a process runs many: NAME-i, and
+ * KEY-i.key for --key KEY.key (KEY-i for a key file named otherwise). */
+static int name_agent(agent_t *a, ms_agent_opts_t *ao, size_t i, char *err, size_t errlen)
 {
-    a->pool =
-        ms_pool_new(a->o->rsync, a->o->rsync_opts, a->o->n_rsync_opts, a->o->slots, err, errlen);
-    if (!a->pool)
-        return -1;
-    a->max_fds = 1 + 2 * (size_t)a->o->slots;
-    a->fds = calloc(a->max_fds, sizeof *a->fds);
-    a->items = calloc(a->max_fds + 2, sizeof *a->items);
-    a->ctx = zmq_ctx_new();
-    char herr[256];
-    if (!(a->host = ms_host_new("/proc", "/sys/block", herr, sizeof herr)))
-        ms_warn("no host counters: %s", herr);
-    if (!a->fds || !a->items || !a->ctx)
+    const char *key = ao->key;
+    size_t len = key ? strlen(key) : 0;
+    size_t base = len >= 4 && strcmp(key + len - 4, ".key") == 0 ? len - 4 : len;
+    if (asprintf(&a->own_name, "%s-%zu", ao->name, i) < 0) {
+        a->own_name = NULL; /* asprintf leaves it undefined */
         return ms_errf(err, errlen, "out of memory");
+    }
+    if (key &&
+        asprintf(&a->own_key, "%.*s-%zu%s", (int)base, key, i, base < len ? ".key" : "") < 0) {
+        a->own_key = NULL;
+        return ms_errf(err, errlen, "out of memory");
+    }
+    if (strlen(a->own_name) > MS_MAX_NAME)
+        return ms_errf(err, errlen, "the agents' names (%s) are longer than %d bytes", a->own_name,
+                       MS_MAX_NAME);
+    ao->name = a->own_name;
+    ao->key = a->own_key;
+    return 0;
+}
+
+/* One agent's pool (none with the no-op executor), clock and socket. */
+static int setup_agent(agent_t *a, char *err, size_t errlen)
+{
+    const ms_agent_opts_t *o = a->o;
+    a->hb_ms = o->heartbeat_ms > 0 ? o->heartbeat_ms : MS_HEARTBEAT_MS;
+    a->beat_ms = a->hb_ms;
+    a->ttl_ms = (int64_t)a->hb_ms * MS_HEARTBEAT_LIVENESS;
+    a->reconnect_ivl_ms = MS_RECONNECT_MIN_MS;
+    if (!o->noop) {
+        a->pool = ms_pool_new(o->rsync, o->rsync_opts, o->n_rsync_opts, o->slots, err, errlen);
+        if (!a->pool)
+            return -1;
+        a->max_fds = 1 + 2 * (size_t)o->slots;
+        if (!(a->fds = calloc(a->max_fds, sizeof *a->fds)))
+            return ms_errf(err, errlen, "out of memory");
+    }
+    a->p->max_items += 2 + a->max_fds;
     return open_socket(a, err, errlen);
 }
 
-static void teardown(agent_t *a)
+/* What the agents share, then each agent. n > 1 only with the no-op
+ * executor: pools of real rsyncs would share the process's SIGCHLD. */
+static int setup(proc_t *p, const ms_agent_opts_t *o, size_t n, char *err, size_t errlen)
+{
+    common_t *c = &p->c;
+    char herr[256];
+    if (n > 1 && !o->noop)
+        return ms_errf(err, errlen, "several agents in one process need the no-op executor");
+    p->a = calloc(n, sizeof *p->a);
+    p->opts = calloc(n, sizeof *p->opts);
+    c->ctx = zmq_ctx_new();
+    if (!p->a || !p->opts || !c->ctx)
+        return ms_errf(err, errlen, "out of memory");
+    p->n = n;
+    for (size_t i = 0; i < n; i++)
+        p->a[i] = (agent_t){.o = &p->opts[i], .p = p, .c = c};
+    /* Each socket counts, and so does libzmq's own (the reaper, monitors). */
+    if (n > 1 && zmq_ctx_set(c->ctx, ZMQ_MAX_SOCKETS, (int)n + 64) != 0)
+        return ms_errf(err, errlen, "cannot allow %zu sockets: %s", n, zmq_strerror(errno));
+    if (!(c->host = ms_host_new("/proc", "/sys/block", herr, sizeof herr)))
+        ms_warn("no host counters: %s", herr);
+    for (size_t i = 0; i < n; i++) {
+        p->opts[i] = *o;
+        if ((n > 1 && name_agent(&p->a[i], &p->opts[i], i + 1, err, errlen) != 0) ||
+            setup_agent(&p->a[i], err, errlen) != 0)
+            return -1;
+    }
+    /* Many agents on one host: one sample serves the beats of a quarter beat. */
+    c->reuse_ms = n > 1 ? p->a[0].hb_ms / 4 : 0;
+    if (!(p->items = calloc(p->max_items, sizeof *p->items)))
+        return ms_errf(err, errlen, "out of memory");
+    return 0;
+}
+
+static void teardown_agent(agent_t *a)
 {
     /* The last results and the BYE may still sit in the socket's queue:
      * give them a moment to leave (a reconnect, by contrast, drops them),
@@ -640,43 +774,103 @@ static void teardown(agent_t *a)
     if (a->sock)
         zmq_setsockopt(a->sock, ZMQ_LINGER, &linger, sizeof linger);
     ms_pool_destroy(&a->pool);
-    ms_host_destroy(&a->host);
     for (size_t i = 0; i < a->n_out; i++)
         free(a->outbox[i].r.message);
     free(a->outbox);
     free(a->fds);
-    free(a->items);
     close_socket(a);
-    if (a->ctx)
-        zmq_ctx_term(a->ctx);
+    free(a->own_name);
+    free(a->own_key);
+}
+
+static void teardown(proc_t *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        teardown_agent(&p->a[i]);
+    ms_host_destroy(&p->c.host);
+    free(p->items);
+    free(p->a);
+    free(p->opts);
+    if (p->c.ctx)
+        zmq_ctx_term(p->c.ctx);
+}
+
+/* --- the loop --------------------------------------------------------------------------------- */
+
+/* Every agent announces itself; the second heartbeats are spread over one
+ * interval, as a fleet's would be. */
+static void start(proc_t *p)
+{
+    const ms_agent_opts_t *o = p->a[0].o;
+    if (p->n == 1)
+        ms_info("worker %s with %u slots, master %s", o->name, o->slots, o->master);
+    else
+        ms_info("%zu simulated workers %s..%s (no-op executor) with %u slots each, master %s", p->n,
+                o->name, p->a[p->n - 1].o->name, o->slots, o->master);
+    for (size_t i = 0; i < p->n; i++) {
+        agent_t *a = &p->a[i];
+        a->last_heard_ms = ms_now_ms();
+        a->acked_ms = ms_now_ms(); /* no task is held before the master answers */
+        announce(a);
+        a->next_hb_ms += (int64_t)a->hb_ms * (int64_t)i / (int64_t)p->n;
+    }
+}
+
+/* Whether an agent still serves: not told BYE, its parent (with
+ * exit_with_parent) still there. */
+static int any_live(const proc_t *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (!p->a[i].done && !orphaned(&p->a[i]))
+            return 1;
+    return 0;
+}
+
+/* How long to wait: until the next heartbeat is due (never less than
+ * MIN_BEAT_MS: many agents' beats go a few at once), at most half a beat. */
+static int wait_ms(const proc_t *p)
+{
+    int64_t now = ms_now_ms(), until = INT_MAX;
+    for (size_t i = 0; i < p->n; i++) {
+        const agent_t *a = &p->a[i];
+        if (a->done)
+            continue;
+        int64_t due = a->next_hb_ms - now;
+        if (due > a->beat_ms / 2)
+            due = a->beat_ms / 2;
+        if (due < until)
+            until = due;
+    }
+    return until < MIN_BEAT_MS ? MIN_BEAT_MS : (int)until;
+}
+
+static void serve(proc_t *p)
+{
+    while (!*p->c.stop && any_live(p)) {
+        for (size_t i = 0; i < p->n; i++)
+            if (!p->a[i].done)
+                tick(&p->a[i]);
+        if (turn(p, wait_ms(p)) != 0) {
+            ms_error("poll failed: %s", zmq_strerror(errno));
+            p->exit_code = 1;
+            break;
+        }
+    }
 }
 
 int ms_agent_run(const ms_agent_opts_t *o, volatile sig_atomic_t *stop)
 {
-    agent_t a = {.o = o, .exit_code = 0, .stop = stop, .parent = getppid()};
+    proc_t p = {.c = {.stop = stop, .parent = getppid()}};
     char err[512];
-    a.hb_ms = o->heartbeat_ms > 0 ? o->heartbeat_ms : MS_HEARTBEAT_MS;
-    a.beat_ms = a.hb_ms;
-    a.ttl_ms = (int64_t)a.hb_ms * MS_HEARTBEAT_LIVENESS;
-    a.reconnect_ivl_ms = MS_RECONNECT_MIN_MS;
-    if (setup(&a, err, sizeof err) != 0) {
+    if (setup(&p, o, o->agents > 1 ? o->agents : 1, err, sizeof err) != 0) {
         ms_error("%s", err);
-        teardown(&a);
+        teardown(&p);
         return 1;
     }
-    ms_info("worker %s with %u slots, master %s", o->name, o->slots, o->master);
-    a.last_heard_ms = ms_now_ms();
-    a.acked_ms = ms_now_ms(); /* no task is held before the master answers */
-    announce(&a);
-    while (!a.done && !*stop && !orphaned(&a)) {
-        tick(&a);
-        if (turn(&a, a.beat_ms / 2) != 0) {
-            ms_error("poll failed: %s", zmq_strerror(errno));
-            a.exit_code = 1;
-            break;
-        }
-    }
-    finish(&a);
-    teardown(&a);
-    return a.exit_code;
+    start(&p);
+    serve(&p);
+    for (size_t i = 0; i < p.n; i++)
+        finish(&p.a[i]);
+    teardown(&p);
+    return p.exit_code;
 }

@@ -52,12 +52,17 @@ typedef struct {
     int exit_with_parent;             /* leave at once, without draining, on SIGTERM (the
                                        * parent's PR_SET_PDEATHSIG) or when getppid() is no
                                        * longer what it was at start */
+    unsigned agents;                  /* 0 or 1: one agent. N > 1 (benchmarks, noop only):
+                                       * N simulated workers in this process, each its own
+                                       * socket, named NAME-1..NAME-N, agent i with the key
+                                       * KEY-i.key for key KEY.key */
 } ms_agent_opts_t;
 
 /*
  * Serve the master until it says BYE, the process is asked to stop (*stop
  * becomes non-zero, from a signal handler: the signal's number) or a fatal
- * error, or with exit_with_parent its parent is gone. Returns the
+ * error, or with exit_with_parent its parent is gone (with many agents:
+ * until all of them are told BYE). Returns the
  * process exit status: 0 after BYE or a stop, 1 on a fatal error. A master
  * that speaks another protocol version is logged (once per connection) and
  * treated as absent: the agent keeps reconnecting. Logs through ms_log.
