@@ -124,14 +124,16 @@ static int spawn_worker(const ms_embedded_opts_t *o, embedded_t *e, unsigned slo
     return 0;
 }
 
-/* Wait for the worker to exit after BYE; kill it if it does not. */
+/* Wait for the worker to exit after BYE; kill it if it does not. It exits
+ * within a few ms: looked at every 2 ms (50 ms steps were a quarter of a
+ * quiet run of a thousand tiny projects). */
 static void reap_worker(embedded_t *e)
 {
     int status;
-    for (int waited = 0; waited < WORKER_EXIT_WAIT_MS; waited += 50) {
+    for (int waited = 0; waited < WORKER_EXIT_WAIT_MS; waited += 2) {
         if (waitpid(e->worker, &status, WNOHANG) == e->worker)
             return;
-        usleep(50 * 1000);
+        usleep(2 * 1000);
     }
     kill(e->worker, SIGKILL);
     waitpid(e->worker, &status, 0);
