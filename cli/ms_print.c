@@ -399,10 +399,13 @@ void ms_print_status(const json_t *st, FILE *out)
     if (json_is_object(run)) {
         print_run_status(run, out);
     } else if (json_is_object(last)) {
-        fprintf(out, "no run going; the last one, run %.0f, %s: %s, %.0f task(s) failed, took %s\n",
+        const json_t *tot = json_object_get(last, "totals");
+        fprintf(out, "no run going; the last one, run %.0f, %s: %s, %.0f task(s) failed",
                 num(last, "run_id"), str(last, "finished"), str(last, "status"),
-                num(json_object_get(last, "totals"), "failed"),
-                hms(num(last, "wall_seconds"), wall, sizeof wall));
+                num(tot, "failed"));
+        if (num(tot, "unchanged") > 0)
+            fprintf(out, ", %.0f unchanged (no rsync)", num(tot, "unchanged"));
+        fprintf(out, ", took %s\n", hms(num(last, "wall_seconds"), wall, sizeof wall));
         print_diagnosis(json_object_get(last, "diagnosis"), out);
     } else {
         fprintf(out, "no run yet\n");

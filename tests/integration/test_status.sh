@@ -75,6 +75,11 @@ jq -S 'del(.wall_seconds)' "$T/rep1.json" >"$T/b.json"
 diff "$T/a.json" "$T/b.json" || fail "report 1 from the catalog differs from the run's own report"
 "$BIN/multisync" report 1 --master "$CTL" | grep -q "run 1: ok" || fail "human report"
 "$BIN/multisync" status --master "$CTL" | grep -q "no run going; the last one, run 2" || fail "status after runs"
+# A third run finds nothing changed since the second (the first went to a
+# destination that did not exist yet: the master could not lock it).
+"$BIN/multisync" run --master "$CTL" "$T/src" "$T/dst" >/dev/null 2>&1 || fail "third run failed"
+"$BIN/multisync" status --master "$CTL" | grep -q "run 3, .* 0 task(s) failed, 5 unchanged (no rsync)" ||
+    fail "status does not say the last run skipped 5 unchanged: $("$BIN/multisync" status --master "$CTL")"
 if "$BIN/multisync" report 99 --master "$CTL" 2>"$T/e99"; then fail "report of a missing run"; fi
 grep -q "no run 99" "$T/e99" || fail "unclear: $(cat "$T/e99")"
 

@@ -59,6 +59,8 @@ jq_check "$T/r.json" '.status == "ok" and .full == false and all(.tasks[]; .stat
     "nothing changed: every task unchanged"
 jq_check "$T/r.json" '.totals.unchanged == (.tasks | length) and .totals.failed == 0' "totals"
 [[ ! -s $T/rsync.log ]] || fail "rsync started on a night where nothing changed: $(cat "$T/rsync.log")"
+"$BIN/multisync" history >"$T/hist"
+grep -q "^[0-9]* *mirror *ok .* 4  " "$T/hist" || fail "history does not show 4 unchanged: $(cat "$T/hist")"
 grep -q "unchanged since their last copy: no rsync" "$T/out" || fail "the report does not say what was skipped"
 jq_check "$T/r.json" '.tasks[] | select(.project == "q") | .files == 2 and .bytes_total == 4000' \
     "an unchanged project's files and bytes come from the walk"
