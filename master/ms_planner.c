@@ -12,6 +12,7 @@
 #include "ms_log.h"
 #include "ms_path.h"
 #include "ms_split.h"
+#include "ms_strv.h"
 #include "ms_walk.h"
 
 /* A project above this many fair shares is split... */
@@ -170,19 +171,6 @@ static char **pattern_exclusions(const ms_plan_t *p)
     return x;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* A list in byte order: the same tree cut the same way gives the same
- * parts (their keys, ms_unchanged_part), whatever the order of costs. */
-static void sort_names(char **v, size_t n)
-{
-    if (n > 1)
-        qsort(v, n, sizeof *v, cmp_str);
-}
-
 /* Scale what the catalog expects of the whole project down to a part. */
 static void expect_part(ms_trec_t *part, const ms_trec_t *whole, double share)
 {
@@ -211,7 +199,7 @@ static int apply_split(ms_planner_t *pl, ms_runrec_t *r, ms_trec_t *t, ms_plan_t
             return -1;
         }
         ms_chunk_t *ch = &p->chunks[i];
-        sort_names(ch->items, ch->n_items);
+        ms_strv_sort(ch->items, ch->n_items); /* same cut, same part keys */
         c->parent = t->id;
         c->sub = ch->sub;
         c->items = ch->items;
@@ -226,8 +214,10 @@ static int apply_split(ms_planner_t *pl, ms_runrec_t *r, ms_trec_t *t, ms_plan_t
         ch->n_items = ch->n_match = 0;
         expect_part(c, t, cost > 0 ? c->cost / cost : 0);
     }
-    sort_names(excl, p->n_items);
-    sort_names(xmatch, p->n_match);
+    /* In byte order: the same tree cut the same way gives the same part
+     * keys (ms_unchanged_part), whatever the order of costs. */
+    ms_strv_sort(excl, p->n_items);
+    ms_strv_sort(xmatch, p->n_match);
     if (p->n_items) {
         t->excl = excl;
         t->n_excl = p->n_items;

@@ -41,6 +41,23 @@ void ms_strv_clear(ms_strv_t *s)
     s->n = s->cap = 0;
 }
 
+static int cmp_strings(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void ms_strv_sort(char **v, size_t n)
+{
+    if (n > 1) /* qsort(NULL, 0) is undefined */
+        qsort(v, n, sizeof *v, cmp_strings);
+}
+
+long ms_strv_find(char *const *v, size_t n, const char *key)
+{
+    char *const *hit = n ? bsearch(&key, v, n, sizeof *v, cmp_strings) : NULL;
+    return hit ? (long)(hit - v) : -1;
+}
+
 void ms_strv_free(char **v, size_t n)
 {
     for (size_t i = 0; v != NULL && i < n; i++)

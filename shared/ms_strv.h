@@ -38,4 +38,9 @@ void ms_strv_clear(ms_strv_t *s);
 /* Free the first n strings of v, then v. Accepts NULL. */
 void ms_strv_free(char **v, size_t n);
 
+/* Sort the n strings of v bytewise (n may be 0, v NULL); and find key in
+ * such a sorted v: its index, or -1. */
+void ms_strv_sort(char **v, size_t n);
+long ms_strv_find(char *const *v, size_t n, const char *key);
+
 #endif

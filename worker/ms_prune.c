@@ -19,11 +19,6 @@
 #include "ms_rsync.h"
 #include "ms_strv.h"
 
-static int cmp_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static int is_folder(int dirfd, const struct dirent *e)
 {
     struct stat st;
@@ -55,8 +50,8 @@ static int list_folders(int fd, ms_strv_t *out)
     if (rc == 0 && errno != 0)
         rc = -1;
     closedir(d);
-    if (rc == 0 && out->n > 1)
-        qsort(out->v, out->n, sizeof *out->v, cmp_names);
+    if (rc == 0)
+        ms_strv_sort(out->v, out->n);
     return rc;
 }
 
@@ -71,8 +66,7 @@ int ms_prune_plan(int src_root, int dst_root, int force, ms_prune_t *p, char *er
         goto out;
     }
     for (size_t i = 0; i < dst.n; i++)
-        if (!bsearch(&dst.v[i], src.v, src.n, sizeof *src.v, cmp_names) &&
-            ms_strv_push(&gone, dst.v[i]) != 0) {
+        if (ms_strv_find(src.v, src.n, dst.v[i]) < 0 && ms_strv_push(&gone, dst.v[i]) != 0) {
             ms_errf(err, errlen, "out of memory");
             goto out;
         }
