@@ -11,11 +11,6 @@
 #include "ms_scan.h"
 #include "ms_strv.h"
 
-static int cmp_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Whether root entry e is a folder (a project), its fingerprint added to
  * out's top_fp: a folder's by its name alone (its own walk has the rest), a
  * loose entry's whole, a link's target too. */
@@ -23,27 +18,19 @@ static int scan_entry(int dirfd, const struct dirent *e, ms_scan_t *out)
 {
     struct stat st;
     memset(&st, 0, sizeof st);
-    if (e->d_type == DT_DIR) {
-        st.st_mode = S_IFDIR;
-        ms_fp_add(&out->top_fp, ms_fp_entry(e->d_name, &st, NULL, 0));
-        return 1;
-    }
-    if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (e->d_type != DT_DIR && fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
         out->top_fp_known = 0; /* gone since readdir, or unreadable: it runs */
         return 0;
     }
-    if (S_ISDIR(st.st_mode)) {
-        memset(&st, 0, sizeof st);
-        st.st_mode = S_IFDIR;
-        ms_fp_add(&out->top_fp, ms_fp_entry(e->d_name, &st, NULL, 0));
+    if (e->d_type == DT_DIR || S_ISDIR(st.st_mode)) {
+        struct stat name_only = {.st_mode = S_IFDIR};
+        ms_fp_add(&out->top_fp, ms_fp_entry(e->d_name, &name_only, NULL, 0));
         return 1;
     }
-    char target[4096];
-    ssize_t len = S_ISLNK(st.st_mode) ? readlinkat(dirfd, e->d_name, target, sizeof target) : 0;
-    if (len < 0)
+    ms_fp_t fp;
+    if (ms_fp_at(dirfd, e->d_name, e->d_name, &st, &fp) != 0)
         out->top_fp_known = 0;
-    ms_fp_add(&out->top_fp, ms_fp_entry(e->d_name, &st, S_ISLNK(st.st_mode) ? target : NULL,
-                                        len > 0 ? (size_t)len : 0));
+    ms_fp_add(&out->top_fp, fp);
     return 0;
 }
 
@@ -76,8 +63,7 @@ int ms_scan_root(const char *root, ms_scan_t *out, char *err, size_t errlen)
         ms_errf(err, errlen, "cannot list source root %s: %s", root, strerror(errno));
         goto out;
     }
-    if (projects.n > 1) /* qsort(NULL, 0) is undefined */
-        qsort(projects.v, projects.n, sizeof *projects.v, cmp_names);
+    ms_strv_sort(projects.v, projects.n);
     out->n_projects = projects.n;
     out->projects = ms_strv_detach(&projects);
     rc = 0;

@@ -258,16 +258,11 @@ static void set_unread(ms_wtree_t *t)
 static ms_fp_t entry_fp(ms_wtree_t *t, char *path, size_t plen, int fd, const char *name,
                         const struct stat *st)
 {
-    char target[PATH_MAX];
-    ssize_t tlen = 0;
-    if (S_ISLNK(st->st_mode) && (tlen = readlinkat(fd, name, target, sizeof target)) < 0) {
-        set_unread(t);
-        tlen = 0;
-    }
+    ms_fp_t fp;
     path[plen] = '/';
     strcpy(path + plen + 1, name);
-    ms_fp_t fp =
-        ms_fp_entry(path + t->root_len + 1, st, S_ISLNK(st->st_mode) ? target : NULL, (size_t)tlen);
+    if (ms_fp_at(fd, name, path + t->root_len + 1, st, &fp) != 0)
+        set_unread(t);
     path[plen] = '\0';
     return fp;
 }

@@ -1,6 +1,9 @@
+#include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ms_fp.h"
 
@@ -41,6 +44,15 @@ ms_fp_t ms_fp_entry(const char *relpath, const struct stat *st, const char *targ
     memcpy(&fp.a, out, 8);
     memcpy(&fp.b, out + 8, 8);
     return fp;
+}
+
+int ms_fp_at(int dirfd, const char *name, const char *relpath, const struct stat *st, ms_fp_t *out)
+{
+    char target[PATH_MAX];
+    ssize_t len = S_ISLNK(st->st_mode) ? readlinkat(dirfd, name, target, sizeof target) : 0;
+    *out = ms_fp_entry(relpath, st, S_ISLNK(st->st_mode) && len >= 0 ? target : NULL,
+                       len > 0 ? (size_t)len : 0);
+    return len < 0 ? -1 : 0;
 }
 
 void ms_fp_hex(ms_fp_t fp, char *out)

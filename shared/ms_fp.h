@@ -32,6 +32,11 @@ typedef struct {
  * otherwise; len bytes). */
 ms_fp_t ms_fp_entry(const char *relpath, const struct stat *st, const char *target, size_t len);
 
+/* The same for the entry name of the folder dirfd (lstat st), a link's
+ * target read there. 0, or -1 when the target could not be read (*out is
+ * then the entry's without it: what it misses might have changed). */
+int ms_fp_at(int dirfd, const char *name, const char *relpath, const struct stat *st, ms_fp_t *out);
+
 static inline void ms_fp_add(ms_fp_t *sum, ms_fp_t x)
 {
     sum->a += x.a;
