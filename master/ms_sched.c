@@ -179,12 +179,13 @@ static int skip_unchanged(ms_master_t *m, const ms_wrec_t *w, ms_trec_t *t)
         return 0;
     const ms_catalog_fp_t *rec = ms_unchanged_find(m->unchanged, t, w->opts);
     if (run->snap) { /* the link snapshot has it as it is: links, not the source */
+        t->flags &= ~(uint32_t)MS_TASK_CARRY; /* a retry, on another worker, decides anew */
         if (rec && rec->snap && run->snap->link && strcmp(rec->snap, run->snap->link) == 0 &&
             !(t->flags & MS_TASK_TOP))
             t->flags |= MS_TASK_CARRY;
         return 0;
     }
-    if (!rec || rec->snap || (run->flags & MS_RUN_SNAPSHOT))
+    if (!rec || rec->snap || (run->flags & MS_RUN_SNAPSHOT)) /* (a snapshot without its record) */
         return 0;
     char msg[96];
     snprintf(msg, sizeof msg, "unchanged since run %llu", (unsigned long long)rec->run_id);
