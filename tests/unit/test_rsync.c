@@ -273,6 +273,40 @@ static void check_task_refuses_unknown_flags(void **state)
     assert_refused(&t, "unknown flags 0x200");
 }
 
+/* A pack's members are names of projects in the source root, as sent by
+ * the master: one that climbs out, goes deeper or is empty is refused, and
+ * so is a pack with a part, or that is the top task. */
+static void check_task_takes_a_pack_of_plain_project_names_only(void **state)
+{
+    static char *good[] = {"beta", "-starts-with-dash", "with space"};
+    static char *up[] = {"beta", ".."}, *deep[] = {"beta/sub"}, *empty[] = {""};
+    char err[256] = "";
+    ms_task_t t = task("alpha", MS_TASK_PACK);
+
+    (void)state;
+    t.items = good;
+    t.n_items = 3;
+    assert_int_equal(ms_rsync_check_task(&t, err, sizeof err), 0);
+    t.items = up;
+    t.n_items = 2;
+    assert_int_equal(ms_rsync_check_task(&t, err, sizeof err), -1);
+    t.items = deep;
+    t.n_items = 1;
+    assert_int_equal(ms_rsync_check_task(&t, err, sizeof err), -1);
+    t.items = empty;
+    assert_int_equal(ms_rsync_check_task(&t, err, sizeof err), -1);
+    t.items = good;
+    t.n_items = 0;
+    assert_refused(&t, "a pack of projects is a project and other projects' names");
+    t.n_items = 3;
+    t.sub = "lib";
+    assert_refused(&t, "a pack of projects is a project and other projects' names");
+    t = task("", MS_TASK_PACK | MS_TASK_TOP);
+    t.items = good;
+    t.n_items = 3;
+    assert_int_equal(ms_rsync_check_task(&t, err, sizeof err), -1);
+}
+
 /* A carried-over task reads the link snapshot's copy: without one, or as
  * a top task, it is refused. */
 static void check_task_refuses_a_carry_without_a_link_snapshot(void **state)
@@ -1332,6 +1366,7 @@ int main(void)
         cmocka_unit_test(check_task_refuses_a_name_longer_than_NAME_MAX),
         cmocka_unit_test(check_task_refuses_unknown_flags),
         cmocka_unit_test(check_task_refuses_a_carry_without_a_link_snapshot),
+        cmocka_unit_test(check_task_takes_a_pack_of_plain_project_names_only),
         cmocka_unit_test(argv_for_a_delete_task_mirrors_deletions_after_the_transfer),
         cmocka_unit_test(argv_keeps_the_slash_after_a_local_root_ending_in_a_colon),
         cmocka_unit_test(progress_is_the_last_progress2_line_even_after_the_stats),
