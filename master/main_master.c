@@ -11,7 +11,9 @@
 #include "ms_config.h"
 #include "ms_log.h"
 #include "ms_master.h"
+#include "ms_rc.h"
 #include "ms_signal.h"
+#include "ms_version.h"
 
 #define DEFAULT_CATALOG "/var/lib/multisync/catalog.db"
 
@@ -40,6 +42,7 @@ static void usage(FILE *f)
                "  -c, --config FILE       read [master] and [set NAME] sections of FILE\n"
                "  -v, --verbose           log debug messages\n"
                "  -h, --help              this text\n"
+               "  -V, --version           the version, and of the libraries\n"
                "\n"
                "SIGTERM: persist, tell the workers the master restarts, exit 0. Started again\n"
                "with the same catalog, it resumes unfinished runs. SIGHUP: re-read the key\n"
@@ -109,7 +112,10 @@ static int option(int c, const char *arg, ms_config_t *cfg, int *verbose)
         return 0;
     case 'h':
         usage(stdout);
-        exit(0);
+        exit(MS_RC_OK);
+    case 'V':
+        ms_version_print("multisync-master", stdout);
+        exit(MS_RC_OK);
     default:
         usage(stderr);
         return -1;
@@ -136,10 +142,11 @@ static int parse_args(int argc, char **argv, ms_config_t *cfg, int *verbose)
         {"config", required_argument, NULL, 'c'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
     char err[512];
     int c;
-    static const char optstring[] = "l:C:c:vh";
+    static const char optstring[] = "l:C:c:vhV";
     if (ms_config_load_from_args(cfg, argc, argv, optstring, longopts, err, sizeof err) != 0) {
         fprintf(stderr, "multisync-master: %s\n", err);
         return -1;
@@ -161,11 +168,12 @@ static int parse_args(int argc, char **argv, ms_config_t *cfg, int *verbose)
 int main(int argc, char **argv)
 {
     ms_config_t cfg = {0};
-    int verbose = 0, rc = 1;
+    int verbose = 0, rc = MS_RC_USAGE;
     char err[1024];
     ms_master_t *m = NULL;
     if (parse_args(argc, argv, &cfg, &verbose) != 0)
         goto out;
+    rc = MS_RC_FAILED;
     ms_log_init("multisync-master", ms_config_log_level(&cfg, verbose));
     if (ms_signal_install() != 0 || ms_signal_install_reload() != 0) {
         perror("multisync-master: sigaction");

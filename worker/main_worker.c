@@ -17,7 +17,9 @@
 #include "ms_proto.h"
 #include "ms_rsync.h"
 #include "ms_secure.h"
+#include "ms_rc.h"
 #include "ms_signal.h"
+#include "ms_version.h"
 
 /* Simulated workers in one process: the bench's 1,000 (ms_agent.h). */
 #define MS_MAX_AGENTS 10000
@@ -57,7 +59,8 @@ static void usage(FILE *f)
                "  -c, --config FILE      read the [worker] section of FILE\n"
                "  -v, --verbose          log debug messages\n"
                "  -q, --quiet            log only errors\n"
-               "  -h, --help             this text\n");
+               "  -h, --help             this text\n"
+               "  -V, --version          the version, and of the libraries\n");
 }
 
 enum {
@@ -75,7 +78,7 @@ enum {
     OPT_AGENTS
 };
 
-static const char optstring[] = "m:s:n:c:vqh";
+static const char optstring[] = "m:s:n:c:vqhV";
 static const struct option longopts[] = {
     {"master", required_argument, NULL, 'm'},
     {"slots", required_argument, NULL, 's'},
@@ -96,6 +99,7 @@ static const struct option longopts[] = {
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0}};
 
 /* Each option handler below returns 1 when it took opt, 0 when opt is not
@@ -192,7 +196,11 @@ static int parse_args(int argc, char **argv, ms_config_t *cfg, int *verbose)
     while ((opt = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
         if (opt == 'h') {
             usage(stdout);
-            exit(0);
+            exit(MS_RC_OK);
+        }
+        if (opt == 'V') {
+            ms_version_print("multisync-worker", stdout);
+            exit(MS_RC_OK);
         }
         int rc = number_option(cfg, opt, optarg);
         if (rc == 0)
@@ -276,12 +284,13 @@ int main(int argc, char **argv)
 {
     ms_config_t cfg = {0};
     char version[MS_MAX_NAME + 1] = "", err[1024];
-    int verbose = 0, rc = 1;
+    int verbose = 0, rc = MS_RC_USAGE;
     /* A child of the pool removing a pruned snapshot's project (ms_pool.h). */
     if (argc == 3 && strcmp(argv[1], MS_REMOVE_TREE_ARG) == 0)
         return ms_pool_remove_tree_main(argv[2]);
     if (parse_args(argc, argv, &cfg, &verbose) != 0 || fill_defaults(&cfg) != 0)
         goto out;
+    rc = MS_RC_FAILED;
     ms_log_init("multisync-worker", ms_config_log_level(&cfg, verbose));
     if (ms_signal_install() != 0) {
         perror("multisync-worker: sigaction");
