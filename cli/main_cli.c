@@ -28,10 +28,12 @@
 #include "ms_path.h"
 #include "ms_print.h"
 #include "ms_proto.h"
+#include "ms_rc.h"
 #include "ms_restore.h"
 #include "ms_signal.h"
 #include "ms_snapshot.h"
 #include "ms_state.h"
+#include "ms_version.h"
 
 #define MASTER_ANSWER_MS 10000
 #define WAIT_AGAIN_MS 2000
@@ -115,6 +117,7 @@ static void usage(FILE *f)
             "       multisync restore [options] DST PROJECT[/PATH] --to DIR\n"
             "       multisync restore --master EP [options] SET|DST PROJECT[/PATH] --to DIR\n"
             "       multisync keygen NAME\n"
+            "       multisync --version\n"
             "\n"
             "run: copy every folder of SRC to DST/<name>/ (and the files lying in SRC\n"
             "itself to DST/), one rsync per folder, in parallel. Without --master, an\n"
@@ -1123,6 +1126,11 @@ int main(int argc, char **argv)
         strcmp(argv[1], "help") == 0) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0 ||
+        strcmp(argv[1], "version") == 0) {
+        ms_version_print("multisync", stdout);
+        return MS_RC_OK;
     }
     const char *cmd = argv[1];
     c.restore = strcmp(cmd, "restore") == 0;
