@@ -19,7 +19,6 @@
 
 #define DIR_PATH (O_PATH | O_DIRECTORY | O_CLOEXEC)
 /* Deeper than any real tree: a walk up to / that does not end is refused. */
-#define MAX_DEPTH 4096
 
 void ms_restore_free(ms_restore_t *rs)
 {
@@ -209,78 +208,20 @@ int ms_restore_add_tasks(ms_runrec_t *r, const ms_restore_t *rs)
 
 /* --- the target folder ----------------------------------------------------- */
 
-/* Whether the folder fd is the folder st names, or below it: up through
- * ".." to / (whose ".." is itself), comparing device and inode. 1, 0, or
- * -1 with errno set. */
-static int within(int fd, const struct stat *top)
-{
-    int cur = fcntl(fd, F_DUPFD_CLOEXEC, 3), found = -1, why = ELOOP;
-    for (int depth = 0; cur >= 0 && depth < MAX_DEPTH && found < 0; depth++) {
-        struct stat st, up;
-        int parent = openat(cur, "..", DIR_PATH);
-        if (parent < 0 || fstat(cur, &st) != 0 || fstat(parent, &up) != 0) {
-            why = errno;
-            if (parent >= 0)
-                close(parent);
-            break;
-        }
-        if (st.st_dev == top->st_dev && st.st_ino == top->st_ino)
-            found = 1;
-        else if (up.st_dev == st.st_dev && up.st_ino == st.st_ino)
-            found = 0; /* the root */
-        close(cur);
-        cur = parent;
-    }
-    if (cur < 0)
-        why = errno;
-    else
-        close(cur);
-    if (found < 0)
-        errno = why;
-    return found;
-}
-
-/* The folder dir names, or when it is missing the nearest folder above it:
- * its descriptor, *exists saying which; -1 with err. */
-static int nearest(const char *dir, int *exists, char *err, size_t errlen)
-{
-    char p[PATH_MAX];
-    if ((size_t)snprintf(p, sizeof p, "%s", dir) >= sizeof p)
-        return ms_errf(err, errlen, "%s: path too long", dir);
-    for (*exists = 1;; *exists = 0) {
-        int fd = open(p, DIR_PATH);
-        if (fd >= 0)
-            return fd;
-        if (errno != ENOENT)
-            return ms_errf(err, errlen, "%s: %s", p,
-                           errno == ENOTDIR ? "not a folder" : strerror(errno));
-        char *slash = strrchr(p, '/');
-        if (!slash || slash == p)
-            return ms_errf(err, errlen, "%s: no folder above it exists", dir);
-        *slash = '\0';
-    }
-}
-
 /* dir (or, missing, the folder it would be made in) is not in the backup,
  * and the backup is not in it. */
 static int check_apart(const char *backup, int bfd, const struct stat *bst, const char *dir,
                        char *err, size_t errlen)
 {
-    int exists, fd = nearest(dir, &exists, err, errlen);
-    struct stat st;
-    if (fd < 0)
+    int where = ms_path_nesting_fd(bfd, bst, dir, err, errlen);
+    if (where < 0)
         return -1;
-    int in = within(fd, bst), holds = exists && fstat(fd, &st) == 0 ? within(bfd, &st) : 0;
-    close(fd);
-    if (in < 0 || holds < 0)
-        return ms_errf(err, errlen, "cannot tell whether %s is inside backup %s: %s", dir, backup,
-                       strerror(errno));
-    if (in)
+    if (where == MS_PATH_INSIDE)
         return ms_errf(err, errlen,
                        "%s is inside the backup %s: a restore never writes into a backup; "
                        "choose a folder outside it",
                        dir, backup);
-    if (holds)
+    if (where == MS_PATH_HOLDS)
         return ms_errf(err, errlen,
                        "the backup %s is inside %s: a restore never writes where a backup is; "
                        "choose another folder",

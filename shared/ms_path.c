@@ -1,8 +1,10 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "ms_err.h"
 #include "ms_path.h"
@@ -59,4 +61,90 @@ int ms_path_check_relpath(const char *what, const char *path, char *err, size_t 
         if (path[n] == '\0')
             return 0;
     }
+}
+
+/* --- where two folders lie ------------------------------------------------ */
+
+#define DIR_PATH (O_PATH | O_DIRECTORY | O_CLOEXEC)
+#define MAX_DEPTH 4096
+
+/* Whether the folder fd is the folder st names, or below it: up through
+ * ".." to / (whose ".." is itself), comparing device and inode. 1, 0, or
+ * -1 with errno set. */
+static int within(int fd, const struct stat *top)
+{
+    int cur = fcntl(fd, F_DUPFD_CLOEXEC, 3), found = -1, why = ELOOP;
+    for (int depth = 0; cur >= 0 && depth < MAX_DEPTH && found < 0; depth++) {
+        struct stat st, up;
+        int parent = openat(cur, "..", DIR_PATH);
+        if (parent < 0 || fstat(cur, &st) != 0 || fstat(parent, &up) != 0) {
+            why = errno;
+            if (parent >= 0)
+                close(parent);
+            break;
+        }
+        if (st.st_dev == top->st_dev && st.st_ino == top->st_ino)
+            found = 1;
+        else if (up.st_dev == st.st_dev && up.st_ino == st.st_ino)
+            found = 0; /* the root */
+        close(cur);
+        cur = parent;
+    }
+    if (cur < 0)
+        why = errno;
+    else
+        close(cur);
+    if (found < 0)
+        errno = why;
+    return found;
+}
+
+/* The folder dir names, or when it is missing the nearest folder above it:
+ * its descriptor, *exists saying which; -1 with err. */
+static int nearest(const char *dir, int *exists, char *err, size_t errlen)
+{
+    char p[PATH_MAX];
+    if ((size_t)snprintf(p, sizeof p, "%s", dir) >= sizeof p)
+        return ms_errf(err, errlen, "%s: path too long", dir);
+    for (*exists = 1;; *exists = 0) {
+        int fd = open(p, DIR_PATH);
+        if (fd >= 0)
+            return fd;
+        if (errno != ENOENT)
+            return ms_errf(err, errlen, "%s: %s", p,
+                           errno == ENOTDIR ? "not a folder" : strerror(errno));
+        char *slash = strrchr(p, '/');
+        if (!slash || slash == p)
+            return ms_errf(err, errlen, "%s: no folder above it exists", dir);
+        *slash = '\0';
+    }
+}
+
+int ms_path_nesting_fd(int afd, const struct stat *ast, const char *b, char *err, size_t errlen)
+{
+    int exists, fd = nearest(b, &exists, err, errlen);
+    struct stat st;
+    if (fd < 0)
+        return -1;
+    int in = within(fd, ast), holds = exists && fstat(fd, &st) == 0 ? within(afd, &st) : 0;
+    int why = errno;
+    close(fd);
+    if (in < 0 || holds < 0)
+        return ms_errf(err, errlen, "cannot tell where %s lies: %s", b, strerror(why));
+    return in ? MS_PATH_INSIDE : holds ? MS_PATH_HOLDS : MS_PATH_APART;
+}
+
+int ms_path_nesting(const char *a, const char *b, char *err, size_t errlen)
+{
+    struct stat st;
+    int afd = open(a, DIR_PATH);
+    if (afd < 0 || fstat(afd, &st) != 0) {
+        ms_errf(err, errlen, "%s: %s", a, strerror(errno));
+        if (afd >= 0)
+            close(afd);
+        return -1;
+    }
+    int rc = ms_path_nesting_fd(afd, &st, b, err, errlen);
+    close(afd);
+    return rc;
 }

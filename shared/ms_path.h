@@ -6,6 +6,7 @@
 #define MS_PATH_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 
 /*
  * rsync's rule: "rsync://..." or a ':' before any '/' names another host
@@ -29,5 +30,17 @@ int ms_path_check_name(const char *what, const char *s, size_t n, char *err, siz
  * Returns 0, or -1 with err set (naming no path: names may hold any byte).
  */
 int ms_path_check_relpath(const char *what, const char *path, char *err, size_t errlen);
+
+/*
+ * Where folder b lies against folder a, by device and inode (another path
+ * to the same folder counts; links are followed: these are paths an
+ * operator named). b may not exist yet: then the nearest folder above it
+ * decides whether it would be inside a. Returns MS_PATH_INSIDE (b is a or
+ * below it), MS_PATH_HOLDS (b exists and a is below it), MS_PATH_APART, or
+ * -1 with err set. The _fd form takes a as an open folder and its stat.
+ */
+enum { MS_PATH_APART = 0, MS_PATH_INSIDE = 1, MS_PATH_HOLDS = 2 };
+int ms_path_nesting(const char *a, const char *b, char *err, size_t errlen);
+int ms_path_nesting_fd(int afd, const struct stat *ast, const char *b, char *err, size_t errlen);
 
 #endif
