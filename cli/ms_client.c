@@ -10,6 +10,7 @@
 #include <zmq.h>
 
 #include "ms_client.h"
+#include "ms_rc.h"
 #include "ms_clock.h"
 #include "ms_err.h"
 #include "ms_monitor.h"
@@ -123,11 +124,15 @@ static int open_socket(ms_client_t *c, const ms_client_opts_t *o, char *err, siz
     return -1;
 }
 
-ms_client_t *ms_client_new(const ms_client_opts_t *o, char *err, size_t errlen)
+ms_client_t *ms_client_new(const ms_client_opts_t *o, int *rc, char *err, size_t errlen)
 {
-    if (check_endpoint(o->endpoint, err, errlen) != 0 ||
-        (strncmp(o->endpoint, "ipc://", 6) == 0 && check_ipc(o->endpoint, err, errlen) != 0))
+    *rc = MS_RC_USAGE;
+    if (check_endpoint(o->endpoint, err, errlen) != 0)
         return NULL;
+    *rc = MS_RC_UNREACHABLE;
+    if (strncmp(o->endpoint, "ipc://", 6) == 0 && check_ipc(o->endpoint, err, errlen) != 0)
+        return NULL;
+    *rc = MS_RC_USAGE; /* keys, or an endpoint libzmq refuses */
     ms_client_t *c = calloc(1, sizeof *c);
     if (!c) {
         ms_errf(err, errlen, "out of memory");

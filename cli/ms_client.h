@@ -26,8 +26,10 @@ typedef struct {
  * closed at once; not for abstract ipc://@name), or a network endpoint
  * without keys (see ms_secure_client). Otherwise connecting is lazy in
  * ZeroMQ: a master that is down shows up as time-outs in ms_client_recv.
+ * *rc says which kind of failure it was: MS_RC_UNREACHABLE for no master
+ * at a good endpoint, MS_RC_USAGE for a bad endpoint or keys.
  */
-ms_client_t *ms_client_new(const ms_client_opts_t *o, char *err, size_t errlen);
+ms_client_t *ms_client_new(const ms_client_opts_t *o, int *rc, char *err, size_t errlen);
 void ms_client_destroy(ms_client_t **c);
 
 int ms_client_send(ms_client_t *c, const ms_msg_t *m, char *err, size_t errlen);

@@ -14,6 +14,7 @@
 #include "ms_embedded.h"
 #include "ms_err.h"
 #include "ms_log.h"
+#include "ms_rc.h"
 #include "ms_master.h"
 #include "ms_print.h"
 #include "ms_proto.h"
@@ -216,7 +217,7 @@ static ms_run_req_t request(const ms_embedded_opts_t *o)
                           .path = o->restore_path};
 }
 
-json_t *ms_embedded_run(const ms_embedded_opts_t *o, char *err, size_t errlen)
+json_t *ms_embedded_run(const ms_embedded_opts_t *o, int *rc, char *err, size_t errlen)
 {
     embedded_t e = {.worker = -1};
     ms_master_t *m = NULL;
@@ -225,6 +226,7 @@ json_t *ms_embedded_run(const ms_embedded_opts_t *o, char *err, size_t errlen)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned slots = o->slots ? o->slots : cores > 0 ? (unsigned)cores : 1;
 
+    *rc = MS_RC_USAGE;
     if (make_private_dir(&e, err, errlen) != 0)
         return NULL;
     ms_master_opts_t mo = {.listen = e.endpoint,
@@ -242,8 +244,9 @@ json_t *ms_embedded_run(const ms_embedded_opts_t *o, char *err, size_t errlen)
     if (!(m = ms_master_new(&mo, err, errlen)))
         goto out;
     ms_run_req_t req = request(o);
-    if (ms_master_start_run(m, &req, &run_id, err, errlen) != 0)
+    if ((*rc = ms_master_start_run(m, &req, &run_id, err, errlen)) != 0)
         goto out;
+    *rc = MS_RC_USAGE;
     if (spawn_worker(o, &e, slots, ms_master_run_lock_fd(m, run_id), err, errlen) != 0)
         goto out;
     report = drive(m, &e, o, run_id, err, errlen);

@@ -55,8 +55,9 @@ typedef struct {
  * may describe a run cut short by SIGINT/SIGTERM (its status is then
  * "interrupted": the worker stopped its rsyncs, finished tasks are listed
  * as done), or NULL with err set when the run could not start or its
- * worker died.
+ * worker died, and *rc the exit status to end with: MS_RC_USAGE, or
+ * MS_RC_REFUSED for a run refused now (ms_master_start_run).
  */
-json_t *ms_embedded_run(const ms_embedded_opts_t *o, char *err, size_t errlen);
+json_t *ms_embedded_run(const ms_embedded_opts_t *o, int *rc, char *err, size_t errlen);
 
 #endif

@@ -10,6 +10,7 @@
 #include "ms_diag.h"
 #include "ms_err.h"
 #include "ms_log.h"
+#include "ms_rc.h"
 #include "ms_master_int.h"
 #include "ms_label.h"
 #include "ms_path.h"
@@ -202,6 +203,7 @@ static void on_run(ms_master_t *m, const ms_peer_t *peer, const ms_msg_t *msg)
     char err[1024] = "", by[512];
     uint64_t id = 0;
     uint32_t flags = 0;
+    int rc = MS_RC_USAGE;
     if (resolve_flags(m, msg, &flags) != 0) {
         ms_wire_send_error(m->csock, peer, "unknown run flags");
         return;
@@ -215,14 +217,15 @@ static void on_run(ms_master_t *m, const ms_peer_t *peer, const ms_msg_t *msg)
                             resolve_keep(m, msg),
                             msg->u.run.snapshot,
                             msg->u.run.path};
-        if (ms_master_start_run(m, &req, &id, err, sizeof err) == 0)
+        rc = ms_master_start_run(m, &req, &id, err, sizeof err);
+        if (rc == 0)
             err[0] = '\0';
         else if (!err[0])
             snprintf(err, sizeof err, "the run could not start");
     }
     if (err[0]) {
         ms_warn("run refused (asked by %s): %s", who(m, peer, by, sizeof by), err);
-        ms_wire_send_error(m->csock, peer, err);
+        ms_wire_send_refusal(m->csock, peer, err, (unsigned)rc);
         return;
     }
     ms_info("run %llu started by %s", (unsigned long long)id, who(m, peer, by, sizeof by));

@@ -23,6 +23,7 @@
 #include "ms_master_int.h"
 #include "ms_label.h"
 #include "ms_path.h"
+#include "ms_rc.h"
 #include "ms_report.h"
 #include "ms_restore.h"
 #include "ms_scan.h"
@@ -227,7 +228,7 @@ static int lock_dest(ms_master_t *m, ms_runrec_t *r, char *err, size_t errlen)
         return 0;
     for (size_t i = 0; i < m->n_runs; i++)
         if (!m->runs[i]->finished && m->runs[i] != r && !(m->runs[i]->flags & MS_RUN_VERIFY) &&
-            same_dest(m->runs[i]->dest, r->dest))
+            same_dest(m->runs[i]->dest, r->dest) && (m->busy = 1))
             return ms_errf(err, errlen, "destination %s is in use by run %llu of this master",
                            r->dest, (unsigned long long)m->runs[i]->id);
     if (ms_path_is_remote(r->dest) || (m->opts.make_dest && ms_path_mkdirs(r->dest, err, errlen)))
@@ -244,9 +245,10 @@ static int lock_dest(ms_master_t *m, ms_runrec_t *r, char *err, size_t errlen)
                  m->cat_ident);
     if ((r->dest_lock = ms_lock_take(path, what, holder, err, errlen)) != NULL) {
         dest_identity(r);
-        return check_dead_holder(m, r, err, errlen);
+        m->busy = check_dead_holder(m, r, err, errlen) != 0;
+        return m->busy ? -1 : 0;
     }
-    if (errno == EWOULDBLOCK)
+    if (errno == EWOULDBLOCK && (m->busy = 1))
         return -1;
     ms_warn("run %llu: %s: only this master's own runs are kept out of %s",
             (unsigned long long)r->id, err, r->dest);
@@ -254,13 +256,35 @@ static int lock_dest(ms_master_t *m, ms_runrec_t *r, char *err, size_t errlen)
     return 0;
 }
 
+/* A backup inside its source would be copied into itself, one level
+ * deeper every night; a source inside its backup would be mirrored over
+ * (and deleted from, with --delete) by its own copy. Both refused. */
+static int check_apart(const char *source, const char *dest, char *err, size_t errlen)
+{
+    int where =
+        ms_path_is_remote(dest) ? MS_PATH_APART : ms_path_nesting(source, dest, err, errlen);
+    if (where == MS_PATH_INSIDE)
+        return ms_errf(err, errlen,
+                       "the destination %s is inside the source %s: every run would copy the "
+                       "backup into itself; choose a destination outside the source",
+                       dest, source);
+    if (where == MS_PATH_HOLDS)
+        return ms_errf(err, errlen,
+                       "the source %s is inside the destination %s: the backup would be "
+                       "written over its own source; choose a destination apart from it",
+                       source, dest);
+    return where < 0 ? -1 : 0;
+}
+
 /* A new run of the source's projects (not yet the master's). */
 static ms_runrec_t *new_backup(ms_master_t *m, const ms_run_req_t *req, char *err, size_t errlen)
 {
     ms_scan_t scan;
-    if (ms_scan_root(req->source, &scan, err, errlen) != 0)
+    if (check_apart(req->source, req->dest, err, errlen) != 0 ||
+        ms_scan_root(req->source, &scan, err, errlen) != 0)
         return NULL;
     if (check_source(req->source, &scan, err, errlen) != 0) {
+        m->busy = 1; /* an unmounted source: try again once it is there */
         ms_scan_free(&scan);
         return NULL;
     }
@@ -426,26 +450,27 @@ int ms_master_start_run(ms_master_t *m, const ms_run_req_t *req, uint64_t *run_i
                         size_t errlen)
 {
     err[0] = '\0';
+    m->busy = 0;
     if (reserve_id(m, err, errlen) != 0)
-        return -1;
+        return MS_RC_REFUSED;
     ms_runrec_t *r = new_run(m, req, err, errlen);
     if (!r) {
         unreserve_id(m);
-        return -1;
+        return m->busy ? MS_RC_REFUSED : MS_RC_USAGE;
     }
     if (prepare_dest(m, r, req, err, errlen) != 0 || add_run(m, r) != 0) {
         if (!err[0])
             snprintf(err, errlen, "out of memory starting a run");
         ms_run_destroy(&r);
         unreserve_id(m);
-        return -1;
+        return m->busy ? MS_RC_REFUSED : MS_RC_USAGE;
     }
     decide_full(m, r);
     if (ms_journal_new_run(m->journal, r, err, errlen) != 0) {
         m->n_runs--;
         ms_run_destroy(&r);
         unreserve_id(m);
-        return -1;
+        return MS_RC_REFUSED;
     }
     m->next_run++;
     ms_catalog_t *cat = ms_journal_catalog(m->journal);

@@ -96,8 +96,12 @@ typedef struct {
 
 /*
  * Start a run: scan source and queue one task per project. Returns 0 and
- * sets *run_id, or -1 with err set (source missing, not a folder, empty —
- * an unmounted filesystem must not look like a source with nothing in it).
+ * sets *run_id, or with err set the exit status the asker should end with:
+ * MS_RC_USAGE for a request that is wrong (source missing or not a folder,
+ * a destination inside the source, an unknown snapshot), MS_RC_REFUSED for
+ * one refused now (the destination in use, the source empty — an unmounted
+ * filesystem must not look like a source with nothing in it — the catalog
+ * not writable).
  * A restore (MS_RUN_RESTORE) queues the one project or path asked for
  * from the backup, once its folder is ready (ms_restore.h).
  */

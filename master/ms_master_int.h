@@ -47,6 +47,7 @@ struct ms_master {
     void *wsock; /* ROUTER for workers */
     void *csock; /* ROUTER for control clients, or NULL */
     ms_master_opts_t opts;
+    int busy; /* the last start was refused for now (a lock, an empty source): MS_RC_REFUSED */
     int heartbeat_ms;
     int64_t next_tick_ms;
     unsigned attempts;  /* failed attempts after which a task fails */

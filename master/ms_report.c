@@ -484,5 +484,7 @@ json_t *ms_report_json_page(ms_report_t *rep, const ms_runrec_t *r, size_t from,
     }
     if (out)
         add_kind(out, r, &tot);
+    if (out && r->no_worker) /* a client exits MS_RC_REFUSED, not "some tasks failed" */
+        json_object_set_new(out, "refused", json_string("no worker could take its tasks"));
     return out;
 }

@@ -147,6 +147,7 @@ struct ms_run {
     char dest_id[64];
     unsigned worker_wait_s;     /* fail when no worker can take its tasks for this long */
     int64_t no_worker_since_ms; /* monotonic: since when no worker could; 0: one can */
+    int no_worker;              /* its tasks failed for want of a worker (worker_wait) */
     ms_run_worker_t *workers;
     size_t n_workers;
     /* The master's ticks while the run goes on are the diagnosis's

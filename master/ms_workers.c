@@ -450,6 +450,7 @@ static void check_worker_wait(ms_master_t *m, int64_t now)
                  "running, connected and able to run rsync?",
                  r->worker_wait_s);
         ms_error("run %llu: %s", (unsigned long long)r->id, why);
+        r->no_worker = 1;
         ms_master_fail_unfinished(m, r, why, 0);
     }
 }

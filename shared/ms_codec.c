@@ -226,6 +226,7 @@ static const field_t result_fields[] = {
 static const field_t text_fields[] = {
     STR("message", text.message, MS_MAX_TEXT, F_REQ),
     OPT_U32("reconnect", text.reconnect, 1),
+    OPT_U32("rc", text.rc, 255),
 };
 static const field_t heartbeat_fields[] = {
     OPT_U64("t", heartbeat.t),

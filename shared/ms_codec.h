@@ -45,7 +45,8 @@
  *   HISTORY      n:uint O (0: all); answered by STATUS_REPLY
  *   HOLD, CANCEL run:uint R, task:uint R, attempt:uint R
  *   DRAIN        (empty map)
- *   BYE, ERROR   message:str R, reconnect:uint O (0 or 1)
+ *   BYE, ERROR   message:str R, reconnect:uint O (0 or 1), rc:uint O (0..255: the exit
+ *                status a client ends with, MS_RC_*; 0: not said)
  *   RUN          source:str O, dest:str O, set:str O  (set, or both paths),
  *                flags:uint O (MS_RUN_* bits), wait:uint O (worker_wait in s; 0: the
  *                set's or the master's)
@@ -139,6 +140,7 @@ typedef struct {
 typedef struct {
     char *message;
     uint32_t reconnect; /* BYE from the master: 1 = it restarts, keep tasks */
+    uint32_t rc;        /* ERROR to a client: its exit status (MS_RC_*); 0: not said */
 } ms_text_t;            /* BYE, ERROR */
 
 /*

@@ -162,11 +162,17 @@ int ms_wire_recv(void *sock, int router, ms_peer_t *peer, ms_msg_t *m, char *err
 
 void ms_wire_send_error(void *sock, const ms_peer_t *peer, const char *message)
 {
+    ms_wire_send_refusal(sock, peer, message, 0);
+}
+
+void ms_wire_send_refusal(void *sock, const ms_peer_t *peer, const char *message, unsigned rc)
+{
     char err[128];
     ms_msg_t m = {.cmd = MS_CMD_ERROR};
     char text[1024];
     snprintf(text, sizeof text, "%s", message);
     m.u.text.message = text;
+    m.u.text.rc = rc;
     (void)ms_wire_send(sock, peer, &m, err, sizeof err);
 }
 

@@ -57,6 +57,9 @@ int ms_wire_recv(void *sock, int router, ms_peer_t *peer, ms_msg_t *m, char *err
 
 /* Send MS_CMD_ERROR {message} to peer (NULL on the DEALER side). Best effort. */
 void ms_wire_send_error(void *sock, const ms_peer_t *peer, const char *message);
+/* The same, saying which exit status (MS_RC_*) the client should end with:
+ * a request refused now (a destination in use) is not a usage error. */
+void ms_wire_send_refusal(void *sock, const ms_peer_t *peer, const char *message, unsigned rc);
 
 /* Printable hex of a routing id, for logs (at most 16 bytes shown). */
 const char *ms_peer_str(const ms_peer_t *peer, char *out, size_t outlen);
