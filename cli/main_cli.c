@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ms_args.h"
 #include "ms_client.h"
 #include "ms_clock.h"
 #include "ms_config.h"
@@ -150,39 +151,11 @@ typedef struct {
     int no_split;
     char **args;
     int n_args;
+    int seen[64]; /* the options given, in order (ms_args_check) */
+    size_t n_seen;
+    const char *master_env; /* $MULTISYNC_MASTER, when it chose c->master */
+    char master_buf[4096];  /* c->master when not given (ms_args_default_master) */
 } cli_t;
-
-enum {
-    OPT_RSYNC = 256,
-    OPT_RSYNC_OPT,
-    OPT_JSON,
-    OPT_DELETE,
-    OPT_ATTEMPTS,
-    OPT_RETRY,
-    OPT_TIMEOUT,
-    OPT_KEY,
-    OPT_MASTER_KEY,
-    OPT_INSECURE,
-    OPT_HEARTBEAT,
-    OPT_SPLIT_MIN,
-    OPT_NO_SPLIT,
-    OPT_WALK_THREADS,
-    OPT_FORCE_DELETE,
-    OPT_WORKER_WAIT,
-    OPT_SNAPSHOT,
-    OPT_FULL,
-    OPT_FULL_EVERY,
-    OPT_CATALOG,
-    OPT_KEEP_LAST,
-    OPT_KEEP_HOURLY,
-    OPT_KEEP_DAILY,
-    OPT_KEEP_WEEKLY,
-    OPT_KEEP_MONTHLY,
-    OPT_KEEP_YEARLY,
-    OPT_TO,
-    OPT_FORCE,
-    OPT_SNAPSHOT_NAME
-};
 
 static const struct option longopts[] = {
     {"master", required_argument, NULL, 'm'},
@@ -342,6 +315,8 @@ static int parse_args(int argc, char **argv, const struct option *opts, cli_t *c
             usage(stdout);
             exit(0);
         }
+        if (c->n_seen < sizeof c->seen / sizeof c->seen[0])
+            c->seen[c->n_seen++] = opt;
         int rc = number_option(c, opt, optarg);
         if (rc == 0)
             rc = text_option(c, opt, optarg);
@@ -370,11 +345,24 @@ static int absolute(const char *path, char *out, size_t outlen)
     return snprintf(out, outlen, "%s/%s", cwd, path) < (int)outlen ? 0 : -1;
 }
 
-static ms_client_t *connect_master(const cli_t *c, char *err, size_t errlen)
+/* A client of the master; NULL with err set and *rc the exit status. */
+static ms_client_t *connect_master(const cli_t *c, int *rc, char *err, size_t errlen)
 {
     ms_client_opts_t o = {
         .endpoint = c->master, .key = c->key, .master_key = c->master_key, .insecure = c->insecure};
-    return ms_client_new(&o, err, errlen);
+    return ms_client_new(&o, rc, err, errlen);
+}
+
+/* The exit status for an answer that did not come (recv_rc <= 0), was
+ * refused (ERROR: the rc the master gave, else a usage error) or was not
+ * what a master says. */
+static int answer_rc(int recv_rc, const ms_msg_t *m)
+{
+    if (recv_rc <= 0)
+        return ms_stop_signal ? MS_RC_INTERRUPTED : MS_RC_UNREACHABLE;
+    if (m->cmd == MS_CMD_ERROR)
+        return m->u.text.rc ? (int)m->u.text.rc : MS_RC_USAGE;
+    return MS_RC_UNREACHABLE;
 }
 
 static int keygen(const cli_t *c)
@@ -492,20 +480,58 @@ static int print_json(const json_t *j)
     return -1;
 }
 
+/*
+ * The exit status a run's report calls for: 0 when it succeeded (or is
+ * still running), 130 when interrupted or cancelled, 4 when it was refused
+ * on the way (no worker could take its tasks, the delete guard stopped a
+ * removal: the operator must act), else 1.
+ */
+static int report_rc(const json_t *rep)
+{
+    const char *status = json_string_value(json_object_get(rep, "status")); /* from the network */
+    size_t i;
+    const json_t *t;
+    if (status && (strcmp(status, "ok") == 0 || strcmp(status, "running") == 0))
+        return MS_RC_OK;
+    if (status && (strcmp(status, "interrupted") == 0 || strcmp(status, "cancelled") == 0))
+        return MS_RC_INTERRUPTED;
+    if (json_object_get(rep, "refused"))
+        return MS_RC_REFUSED;
+    int guard = 0;
+    json_array_foreach(json_object_get(rep, "tasks"), i, t)
+    {
+        const char *st = json_string_value(json_object_get(t, "status"));
+        if (json_integer_value(json_object_get(t, "exit_code")) == MS_EXIT_MAX_DELETE)
+            guard = 1;
+        else if (st && strcmp(st, "ok") != 0 && strcmp(st, "unchanged") != 0 &&
+                 strcmp(st, "vanished") != 0)
+            return MS_RC_FAILED; /* a failed copy first: the guard may only follow from it */
+    }
+    return guard ? MS_RC_REFUSED : MS_RC_FAILED;
+}
+
+/* Print a report (JSON or table); the exit status the run calls for. */
+static int show_report(const cli_t *c, json_t *rep)
+{
+    if (c->json && print_json(rep) != 0)
+        return MS_RC_FAILED;
+    if (!c->json)
+        ms_print_report(rep, stdout, stderr);
+    return report_rc(rep);
+}
+
 /* Print the report, write it to --report, and return the exit status. */
 static int finish(const cli_t *c, json_t *rep)
 {
     fflush(stdout);
-    int failed = ms_print_report(rep, stdout, stderr);
-    const char *status = json_string_value(json_object_get(rep, "status")); /* from the network */
-    int rc = failed == 0 && status && strcmp(status, "ok") == 0 ? 0 : 1;
-    if (c->restore && rc == 0)
+    int rc = show_report(c, rep);
+    if (c->restore && rc == 0 && !c->json)
         printf("restored %s from %s into %s\n", c->args[1],
                json_string_value(json_object_get(rep, "source")), c->to);
-    if (c->report && write_report_file(rep, c->report) != 0)
-        rc = 1;
+    if (c->report && write_report_file(rep, c->report) != 0 && rc == MS_RC_OK)
+        rc = MS_RC_FAILED;
     if (ms_stop_signal)
-        rc = 130;
+        rc = MS_RC_INTERRUPTED;
     return rc;
 }
 
@@ -536,12 +562,6 @@ static int check_run_options(const cli_t *c)
         why = "--keep-* rules go with --snapshot: a mirror keeps no older versions";
     else if (c->to || c->force)
         why = "--to and --force go with restore";
-    else if (c->full_every && c->master)
-        why = "--full-every is the embedded mode's: a master's sets take full_every in its "
-              "configuration";
-    else if (c->walk_threads && c->master)
-        why = "--walk-threads is the embedded mode's: a master takes walk_threads in its "
-              "configuration (or multisync-master --walk-threads)";
     if (why)
         fprintf(stderr, "multisync: %s\n", why);
     return why ? -1 : 0;
@@ -590,12 +610,13 @@ static int embedded(const cli_t *c, const char *src, const char *dst)
                             .no_split = c->no_split,
                             .heartbeat_ms = (int)c->heartbeat_ms,
                             .progress = isatty(STDOUT_FILENO) ? stdout : NULL};
-    json_t *rep = ms_embedded_run(&o, err, sizeof err);
+    int rc;
+    json_t *rep = ms_embedded_run(&o, &rc, err, sizeof err);
     if (!rep) {
         fprintf(stderr, "multisync: %s\n", err);
-        return 2;
+        return ms_stop_signal ? MS_RC_INTERRUPTED : rc;
     }
-    int rc = finish(c, rep);
+    rc = finish(c, rep);
     json_decref(rep);
     return rc;
 }
@@ -622,7 +643,7 @@ static int run_embedded(cli_t *c)
     return embedded(c, src, dst);
 }
 
-/* Wait for the master's answer; an ERROR answer is printed and fails. */
+/* Wait for the master's answer: 0, or (said) the exit status to end with. */
 static int await(ms_client_t *cl, ms_msg_t *m, int want, int timeout_ms, const char *ep)
 {
     char err[512], text[1024];
@@ -638,7 +659,7 @@ static int await(ms_client_t *cl, ms_msg_t *m, int want, int timeout_ms, const c
         fprintf(stderr, "multisync: unexpected %s from the master\n", ms_cmd_name(m->cmd));
     else
         return 0;
-    return -1;
+    return answer_rc(rc, m);
 }
 
 /*
@@ -648,7 +669,8 @@ static int await(ms_client_t *cl, ms_msg_t *m, int want, int timeout_ms, const c
  * not the page asked for (one more answer to an earlier WAIT: it holds
  * the first page; or a page no longer wanted).
  */
-static json_t *next_report(ms_client_t *cl, const char *ep, uint64_t run_id, int64_t from)
+static json_t *next_report(ms_client_t *cl, const char *ep, uint64_t run_id, int64_t from,
+                           int *exit_rc)
 {
     ms_msg_t ans = {0};
     char err[512], text[1024];
@@ -682,6 +704,7 @@ static json_t *next_report(ms_client_t *cl, const char *ep, uint64_t run_id, int
                 ms_log_safe(ans.u.text.message, text, sizeof text));
     else
         fprintf(stderr, "multisync: unexpected %s from the master\n", ms_cmd_name(ans.cmd));
+    *exit_rc = answer_rc(rc, &ans);
     ms_msg_clear(&ans);
     return NULL;
 }
@@ -731,7 +754,8 @@ static int fetch_pages(ms_client_t *cl, json_t *rep, const char *ep)
                 return -1;
             asked[n_asked++] = from;
         }
-        json_t *got = next_report(cl, ep, run_id, (int64_t)have);
+        int rc;
+        json_t *got = next_report(cl, ep, run_id, (int64_t)have, &rc);
         json_t *more = json_object_get(got, "tasks");
         if (!got || json_integer_value(json_object_get(got, "tasks_from")) != (json_int_t)have ||
             json_array_size(more) == 0) {
@@ -883,17 +907,19 @@ static int run_remote(cli_t *c)
 {
     char err[512];
     ms_msg_t req = {0}, ans = {0};
-    int rc = 2;
+    int rc = MS_RC_USAGE;
     if (c->restore)
         fill_restore_request(c, &req);
     else if (fill_run_request(c, &req) != 0)
-        return 2;
-    ms_client_t *cl = connect_master(c, err, sizeof err);
-    if (!cl || ms_client_send(cl, &req, err, sizeof err) != 0) {
+        return MS_RC_USAGE;
+    ms_client_t *cl = connect_master(c, &rc, err, sizeof err);
+    if (cl && ms_client_send(cl, &req, err, sizeof err) != 0)
+        rc = MS_RC_UNREACHABLE;
+    if (!cl || rc == MS_RC_UNREACHABLE) {
         fprintf(stderr, "multisync: %s\n", err);
         goto out;
     }
-    if (await(cl, &ans, MS_CMD_RUN_STARTED, MASTER_ANSWER_MS, c->master) != 0)
+    if ((rc = await(cl, &ans, MS_CMD_RUN_STARTED, MASTER_ANSWER_MS, c->master)) != 0)
         goto out;
     fprintf(stderr,
             "multisync: run %llu started on %s; waiting for it (Ctrl-C leaves it "
@@ -902,19 +928,19 @@ static int run_remote(cli_t *c)
     uint64_t run_id = ans.u.runref.run_id;
     ms_msg_clear(&ans);
     if (wait_for_run(cl, run_id, &ans, c->master) != 0) {
-        rc = ms_stop_signal ? 130 : 1;
+        rc = ms_stop_signal ? MS_RC_INTERRUPTED : MS_RC_UNREACHABLE;
         goto out;
     }
     json_error_t jerr;
     json_t *rep = json_loads(ans.u.runref.report, 0, &jerr);
     if (!rep) {
         fprintf(stderr, "multisync: the master's report is not JSON: %s\n", jerr.text);
-        rc = 1;
+        rc = MS_RC_UNREACHABLE;
         goto out;
     }
     if (fetch_pages(cl, rep, c->master) != 0) {
         json_decref(rep);
-        rc = 1;
+        rc = MS_RC_UNREACHABLE;
         goto out;
     }
     rc = finish(c, rep);
@@ -926,18 +952,22 @@ out:
 }
 
 /* Ask the master one question: its JSON answer (STATUS_REPLY), or NULL
- * (said on stderr). */
-static json_t *ask(const cli_t *c, ms_msg_t *req)
+ * (said on stderr) with *rc the exit status to end with. */
+static json_t *ask(const cli_t *c, ms_msg_t *req, int *rc)
 {
     char err[512];
     ms_msg_t ans = {0};
     json_t *j = NULL;
-    ms_client_t *cl = connect_master(c, err, sizeof err);
-    if (!cl || ms_client_send(cl, req, err, sizeof err) != 0)
+    ms_client_t *cl = connect_master(c, rc, err, sizeof err);
+    if (cl && ms_client_send(cl, req, err, sizeof err) != 0)
+        *rc = MS_RC_UNREACHABLE;
+    if (!cl || *rc == MS_RC_UNREACHABLE)
         fprintf(stderr, "multisync: %s\n", err);
-    else if (await(cl, &ans, MS_CMD_STATUS_REPLY, MASTER_ANSWER_MS, c->master) == 0 &&
-             !(j = json_loads(ans.u.json.json, 0, NULL)))
+    else if ((*rc = await(cl, &ans, MS_CMD_STATUS_REPLY, MASTER_ANSWER_MS, c->master)) == 0 &&
+             !(j = json_loads(ans.u.json.json, 0, NULL))) {
         fprintf(stderr, "multisync: the master's answer is not JSON\n");
+        *rc = MS_RC_UNREACHABLE;
+    }
     ms_msg_clear(&ans);
     ms_client_destroy(&cl);
     return j;
@@ -946,12 +976,8 @@ static json_t *ask(const cli_t *c, ms_msg_t *req)
 /* Ask the master one question and print the JSON answer (STATUS_REPLY). */
 static int query(cli_t *c, ms_msg_t *req, void (*print)(const json_t *, FILE *))
 {
-    if (!c->master) {
-        fprintf(stderr, "multisync: this command needs --master EP\n");
-        return 2;
-    }
-    json_t *j = ask(c, req);
-    int rc = j ? 0 : 1;
+    int rc;
+    json_t *j = ask(c, req, &rc);
     if (j && c->json)
         rc = print_json(j) == 0 ? 0 : 1;
     else if (j)
@@ -981,11 +1007,6 @@ static int print_local(const cli_t *c, json_t *j, const char *err,
     return rc;
 }
 
-static void print_report_table(const json_t *rep, FILE *out)
-{
-    ms_print_report(rep, out, stderr);
-}
-
 static int history(cli_t *c)
 {
     char path[4096], err[512];
@@ -1001,42 +1022,75 @@ static int history(cli_t *c)
 }
 
 /* The report of one run: the same table (or JSON) as at the end of `run`. */
-static int report(cli_t *c)
+/* The newest run's id from a history: 0 (said) when there is none. */
+static unsigned newest_run(json_t *history, const char *where)
+{
+    json_int_t id = json_integer_value(json_object_get(json_array_get(history, 0), "run_id"));
+    if (history && id <= 0)
+        fprintf(stderr, "multisync: no runs yet in %s\n", where);
+    json_decref(history);
+    return id > 0 && id <= UINT32_MAX ? (unsigned)id : 0;
+}
+
+/* report's RUN_ID: a number, or "last" (the newest run); 0 (said) when
+ * there is none such. */
+static unsigned report_id(const cli_t *c, const char *catalog, int *rc)
 {
     char err[512];
-    unsigned id;
-    ms_msg_t req = {.cmd = MS_CMD_REPORT}, ans = {0};
-    int rc = 1;
-    if (c->n_args != 1 || ms_parse_uint(c->args[0], 1, UINT32_MAX, &id) != 0) {
-        fprintf(stderr, "multisync: usage: multisync report RUN_ID [--master EP] [--json]\n");
-        return 2;
+    unsigned id = 0;
+    *rc = MS_RC_USAGE;
+    if (strcmp(c->args[0], "last") != 0) {
+        if (ms_parse_uint(c->args[0], 1, UINT32_MAX, &id) != 0)
+            fprintf(stderr, "multisync: usage: multisync report RUN_ID|last [--master EP] "
+                            "[--json]\n");
+        return id;
     }
-    if (!c->master) { /* an embedded run's, from its own catalog */
-        char path[4096];
-        json_t *rep = ms_state_catalog(c->catalog, 0, path, sizeof path, err, sizeof err) == 0
-                          ? ms_state_report(path, id, err, sizeof err)
-                          : NULL;
-        return print_local(c, rep, err, print_report_table);
+    if (c->master) {
+        ms_msg_t req = {.cmd = MS_CMD_HISTORY};
+        req.u.history.n = 1;
+        return newest_run(ask(c, &req, rc), "this master's catalog");
     }
-    req.u.runref.run_id = id;
-    ms_client_t *cl = connect_master(c, err, sizeof err);
-    if (!cl || ms_client_send(cl, &req, err, sizeof err) != 0) {
+    json_t *h = catalog ? ms_state_history(catalog, 1, err, sizeof err) : NULL;
+    if (catalog && !h)
         fprintf(stderr, "multisync: %s\n", err);
-        goto out;
+    return newest_run(h, catalog ? catalog : "the embedded mode's catalog");
+}
+
+/* The report of a run: from the master, or from the embedded mode's catalog. */
+static int report(cli_t *c)
+{
+    char err[512], path[4096];
+    int rc = MS_RC_USAGE;
+    const char *catalog = NULL;
+    if (c->n_args != 1) {
+        fprintf(stderr, "multisync: usage: multisync report RUN_ID|last [--master EP] [--json]\n");
+        return rc;
     }
-    json_t *rep = next_report(cl, c->master, id, 0);
-    if (rep && fetch_pages(cl, rep, c->master) != 0) {
+    if (!c->master && ms_state_catalog(c->catalog, 0, path, sizeof path, err, sizeof err) == 0)
+        catalog = path;
+    unsigned id = report_id(c, catalog, &rc);
+    if (id == 0)
+        return rc;
+    json_t *rep = NULL;
+    if (!c->master) { /* an embedded run's, from its own catalog */
+        if (!catalog || !(rep = ms_state_report(catalog, id, err, sizeof err)))
+            fprintf(stderr, "multisync: %s\n", err);
+        rc = rep ? show_report(c, rep) : MS_RC_USAGE;
         json_decref(rep);
-        goto out;
+        return rc;
     }
-    if (rep && c->json) {
-        rc = print_json(rep) == 0 ? 0 : 1;
-    } else if (rep) {
-        rc = ms_print_report(rep, stdout, stderr) == 0 ? 0 : 1;
-    }
+    ms_msg_t req = {.cmd = MS_CMD_REPORT};
+    req.u.runref.run_id = id;
+    ms_client_t *cl = connect_master(c, &rc, err, sizeof err);
+    if (cl && ms_client_send(cl, &req, err, sizeof err) != 0)
+        rc = MS_RC_UNREACHABLE;
+    if (!cl || rc == MS_RC_UNREACHABLE)
+        fprintf(stderr, "multisync: %s\n", err);
+    else if ((rep = next_report(cl, c->master, id, 0, &rc)) && fetch_pages(cl, rep, c->master) == 0)
+        rc = show_report(c, rep);
+    else if (rep)
+        rc = MS_RC_UNREACHABLE;
     json_decref(rep);
-out:
-    ms_msg_clear(&ans);
     ms_client_destroy(&cl);
     return rc;
 }
@@ -1055,15 +1109,16 @@ static int snapshots(cli_t *c)
     }
     req.u.setref.set = c->args[0];
     snprintf(where, sizeof where, "%s%s", c->master ? "set " : "", c->args[0]);
+    int rc = MS_RC_USAGE;
     if (c->master)
-        list = ask(c, &req);
+        list = ask(c, &req, &rc);
     else if (!realpath(c->args[0], dst))
         fprintf(stderr, "multisync: %s: %s\n", c->args[0], strerror(errno));
     else if (!(list = ms_snapshot_list(dst, err, sizeof err)))
         fprintf(stderr, "multisync: %s\n", err);
     if (!list)
-        return 2;
-    int rc = 0;
+        return rc;
+    rc = 0;
     if (c->json)
         rc = print_json(list) == 0 ? 0 : 1;
     else if (json_array_size(list) == 0)
@@ -1118,6 +1173,69 @@ static int restore(cli_t *c)
     return embedded(c, backup, dir);
 }
 
+/*
+ * Before a command runs: its master (given, or the default one), its
+ * options checked against the command and the mode, the --report folder.
+ * Returns 0, or (said) the exit status to end with.
+ */
+static int prepare(cli_t *c, unsigned cmd)
+{
+    char err[1024];
+    const unsigned asks = MS_CMD_BIT_STATUS | MS_CMD_BIT_CANCEL | MS_CMD_BIT_HISTORY |
+                          MS_CMD_BIT_REPORT | MS_CMD_BIT_RUN | MS_CMD_BIT_VERIFY |
+                          MS_CMD_BIT_RESTORE | MS_CMD_BIT_SNAPSHOTS;
+    /* The service's socket stands in for --master where a master is
+     * needed: status, cancel, a master's history, a set's run. */
+    int needs =
+        (cmd & (MS_CMD_BIT_STATUS | MS_CMD_BIT_CANCEL | MS_CMD_BIT_HISTORY | MS_CMD_BIT_REPORT)) ||
+        ((cmd & (MS_CMD_BIT_RUN | MS_CMD_BIT_VERIFY)) && c->n_args == 1);
+    if (!c->master && !c->catalog && (cmd & asks) &&
+        ms_args_default_master(needs, c->master_buf, sizeof c->master_buf)) {
+        c->master = c->master_buf;
+        c->master_env = getenv("MULTISYNC_MASTER");
+    }
+    if (ms_args_check(cmd, c->seen, c->n_seen, c->master != NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "multisync: %s%s\n", err,
+                c->master_env && c->master_env[0] ? " (MULTISYNC_MASTER is set)" : "");
+        return MS_RC_USAGE;
+    }
+    if (!c->master && (cmd & (MS_CMD_BIT_STATUS | MS_CMD_BIT_CANCEL))) {
+        fprintf(stderr,
+                "multisync: no master to ask: give --master EP, set MULTISYNC_MASTER, or "
+                "start multisync-master with --control ipc://%s\n",
+                MS_DEFAULT_CONTROL);
+        return MS_RC_UNREACHABLE;
+    }
+    if (c->report && ms_args_check_report(c->report, err, sizeof err) != 0) {
+        fprintf(stderr, "multisync: %s\n", err);
+        return MS_RC_USAGE;
+    }
+    return 0;
+}
+
+static int dispatch(cli_t *c, unsigned cmd)
+{
+    switch (cmd) {
+    case MS_CMD_BIT_RUN:
+    case MS_CMD_BIT_VERIFY:
+        return c->master ? run_remote(c) : run_embedded(c);
+    case MS_CMD_BIT_STATUS:
+        return status(c);
+    case MS_CMD_BIT_KEYGEN:
+        return keygen(c);
+    case MS_CMD_BIT_HISTORY:
+        return history(c);
+    case MS_CMD_BIT_REPORT:
+        return report(c);
+    case MS_CMD_BIT_SNAPSHOTS:
+        return snapshots(c);
+    case MS_CMD_BIT_RESTORE:
+        return restore(c);
+    }
+    fprintf(stderr, "multisync: that command is not built in this version\n");
+    return MS_RC_USAGE;
+}
+
 int main(int argc, char **argv)
 {
     cli_t c = {0};
@@ -1132,35 +1250,26 @@ int main(int argc, char **argv)
         ms_version_print("multisync", stdout);
         return MS_RC_OK;
     }
-    const char *cmd = argv[1];
-    c.restore = strcmp(cmd, "restore") == 0;
-    c.verify = strcmp(cmd, "verify") == 0;
-    if (parse_args(argc - 1, argv + 1, options_of(cmd), &c) != 0) {
+    const char *name = argv[1];
+    unsigned cmd = ms_args_command(name);
+    if (!cmd) {
+        fprintf(stderr,
+                "multisync: unknown command '%s' (run, verify, status, history, report, "
+                "snapshots, restore, keygen, cancel; --help, --version)\n",
+                name);
+        return MS_RC_USAGE;
+    }
+    c.restore = cmd == MS_CMD_BIT_RESTORE;
+    c.verify = cmd == MS_CMD_BIT_VERIFY;
+    if (parse_args(argc - 1, argv + 1, options_of(name), &c) != 0) {
         usage(stderr);
         goto out;
     }
     /* Without -v the report says what failed; the daemons' logs would repeat it. */
     ms_log_init("multisync", c.verbose ? MS_LOG_INFO : MS_LOG_ERROR);
     ms_signal_install();
-    if (strcmp(cmd, "run") == 0 || c.verify)
-        rc = c.master ? run_remote(&c) : run_embedded(&c);
-    else if (strcmp(cmd, "status") == 0)
-        rc = status(&c);
-    else if (strcmp(cmd, "keygen") == 0)
-        rc = keygen(&c);
-    else if (strcmp(cmd, "history") == 0)
-        rc = history(&c);
-    else if (strcmp(cmd, "report") == 0)
-        rc = report(&c);
-    else if (strcmp(cmd, "snapshots") == 0)
-        rc = snapshots(&c);
-    else if (c.restore)
-        rc = restore(&c);
-    else
-        fprintf(stderr,
-                "multisync: unknown command '%s' (run, verify, status, history, report, "
-                "snapshots, restore, keygen)\n",
-                cmd);
+    if ((rc = prepare(&c, cmd)) == 0)
+        rc = dispatch(&c, cmd);
 out:
     ms_config_free(&c.cfg);
     return rc;

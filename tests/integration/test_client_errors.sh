@@ -3,8 +3,8 @@
 # answer from the master" after 10 s: a missing ipc:// socket, a file that
 # is not a socket, a stale socket left by a dead master, a socket it may not
 # reach, a master that refuses its CURVE key, an invalid endpoint. Each
-# failure keeps the exit status it had (status and report 1, run 2). Every
-# case is checked, then the failed ones are listed.
+# failure exits 3 (the master is unreachable or refused us), a bad endpoint
+# or option 2. Every case is checked, then the failed ones are listed.
 source "$(dirname "$0")/lib.sh"
 
 FAILED=()
@@ -58,19 +58,19 @@ expect "status, tcp with an admin key" 0 "" "$MS" status --master "$C" "${ADMIN[
 
 note "ipc://: a missing socket, a file that is not a socket, a stale socket"
 NONE=$T/none/control.sock
-expect "status, missing socket" 1 \
+expect "status, missing socket" 3 \
     "multisync: no master at ipc://$NONE: $NONE does not exist (is multisync-master running, with --control ipc://$NONE?)" \
     "$MS" status --master "ipc://$NONE"
-expect "run, missing socket" 2 "no master at ipc://$NONE: $NONE does not exist" \
+expect "run, missing socket" 3 "no master at ipc://$NONE: $NONE does not exist" \
     "$MS" run --master "ipc://$NONE" nightly
-expect "report, missing socket" 1 "no master at ipc://$NONE: $NONE does not exist" \
+expect "report, missing socket" 3 "no master at ipc://$NONE: $NONE does not exist" \
     "$MS" report 1 --master "ipc://$NONE"
 echo not-a-socket >"$T/a/plain"
-expect "status, not a socket" 1 "no master at ipc://$T/a/plain: $T/a/plain is not a socket" \
+expect "status, not a socket" 3 "no master at ipc://$T/a/plain: $T/a/plain is not a socket" \
     "$MS" status --master "ipc://$T/a/plain"
-expect "status, stale socket" 1 "no master at $B: nothing listens on $T/b/control.sock" \
+expect "status, stale socket" 3 "no master at $B: nothing listens on $T/b/control.sock" \
     "$MS" status --master "$B"
-expect "run, stale socket" 2 "no master at $B: nothing listens on $T/b/control.sock" \
+expect "run, stale socket" 3 "no master at $B: nothing listens on $T/b/control.sock" \
     "$MS" run --master "$B" "$T/src" "$T/dst"
 
 note "ipc://: a socket in a folder the client may not enter"
@@ -87,7 +87,7 @@ else
     note "SKIPPED the permission case: root, and no setpriv or no user 65534 to run the client as"
 fi
 if [[ ${AS_OTHER[0]:-} != skip ]]; then
-    expect "status, no permission" 1 \
+    expect "status, no permission" 3 \
         "permission denied on $T/a/control.sock (the folder of the master's socket decides who may talk to it" \
         "${AS_OTHER[@]}" "$MS" status --master "$A"
     chmod 0700 "$T/a"
@@ -101,29 +101,37 @@ note "tcp:// with CURVE: a key the master does not list, the wrong master key, n
 STRANGER=(--key "$T/keys/stranger.key" --master-key "$T/keys/master.pub")
 WRONG_MASTER=(--key "$T/keys/admin.key" --master-key "$T/keys/stranger.pub")
 REFUSED="multisync: the master at $C refused our key (is our .pub in its --admin-keys folder, and --master-key its public key?)"
-expect "status, key not listed" 1 "$REFUSED" "$MS" status --master "$C" "${STRANGER[@]}"
-expect "run, key not listed" 2 "$REFUSED" "$MS" run --master "$C" "${STRANGER[@]}" nightly
-expect "report, key not listed" 1 "$REFUSED" "$MS" report 7 --master "$C" "${STRANGER[@]}"
-expect "status, wrong master key" 1 "$REFUSED" "$MS" status --master "$C" "${WRONG_MASTER[@]}"
-expect "status, plaintext to a CURVE master" 1 \
+expect "status, key not listed" 3 "$REFUSED" "$MS" status --master "$C" "${STRANGER[@]}"
+expect "run, key not listed" 3 "$REFUSED" "$MS" run --master "$C" "${STRANGER[@]}" nightly
+expect "report, key not listed" 3 "$REFUSED" "$MS" report 7 --master "$C" "${STRANGER[@]}"
+expect "status, wrong master key" 3 "$REFUSED" "$MS" status --master "$C" "${WRONG_MASTER[@]}"
+expect "status, plaintext to a CURVE master" 3 \
     "multisync: the master at $C refused the connection" "$MS" status --master "$C" --insecure
 
 note "invalid endpoints"
 for ep in bogus://x /run/x.sock tcp:// tcp://127.0.0.1 tcp://127.0.0.1:99999 tcp://:5 ipc:// inproc://control; do
-    expect "status, '$ep'" 1 \
+    expect "status, '$ep'" 2 \
         "multisync: invalid master endpoint '$ep': use ipc://PATH or tcp://HOST:PORT" \
         "$MS" status --master "$ep"
-    expect "status --insecure, '$ep'" 1 "multisync: invalid master endpoint '$ep'" \
+    expect "status --insecure, '$ep'" 2 "multisync: invalid master endpoint '$ep'" \
         "$MS" status --master "$ep" --insecure
 done
 expect "run, bogus" 2 "multisync: invalid master endpoint 'bogus://x'" \
     "$MS" run --master bogus://x "${ADMIN[@]}" nightly
-expect "report, bogus" 1 "multisync: invalid master endpoint 'bogus://x'" \
+expect "report, bogus" 2 "multisync: invalid master endpoint 'bogus://x'" \
     "$MS" report 1 --master bogus://x
 
 note "an option of the embedded mode, given with --master"
-expect "run --walk-threads, with a master" 2 "multisync: --walk-threads is the embedded mode's" \
+expect "run --walk-threads, with a master" 2 "multisync: --walk-threads does not go with --master" \
     "$MS" run --master "$A" --walk-threads 2 "$T/a" "$T/b"
+for opt in "--slots 4" "--rsync-opt=-H" "--rsync /bin/rsync" "--attempts 2" "--no-split" "--catalog $T/x.db"; do
+    # shellcheck disable=SC2086
+    expect "run $opt, with a master" 2 "multisync: ${opt%%[ =]*} does not go with --master" \
+        "$MS" run --master "$A" $opt "$T/a" "$T/b"
+done
+expect "status --slots" 2 "multisync: --slots does not go with status" "$MS" status --master "$A" --slots 3
+expect "run --key, embedded" 2 "multisync: --key is for talking to a master" \
+    "$MS" run --key "$T/keys/admin.key" "$T/a" "$T/b"
 
 if ((${#FAILED[@]})); then
     printf 'FAIL: %s\n' "${FAILED[@]}" >&2

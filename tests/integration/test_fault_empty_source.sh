@@ -18,7 +18,7 @@ mkdir "$T/mnt"
 rc=0
 "$BIN/multisync" run --delete --slots 2 "$T/mnt" "$T/dst" >"$T/out1" 2>"$T/err1" || rc=$?
 cat "$T/err1"
-[[ $rc == 2 ]] || fail "exit status $rc for an empty source root, expected 2"
+[[ $rc == 4 ]] || fail "exit status $rc for an empty source root, expected 4 (refused)"
 grep -q "source root $T/mnt is empty: refusing to run" "$T/err1" || fail "unclear message: $(cat "$T/err1")"
 tree_fingerprint "$T/dst" | diff "$T/fp-before" - || fail "the backup changed"
 
@@ -34,7 +34,7 @@ wait_workers "$CTL" 1
 rc=0
 "$BIN/multisync" run --master "$CTL" --delete "$T/mnt" "$T/dst" >"$T/out2" 2>"$T/err2" || rc=$?
 cat "$T/err2"
-[[ $rc != 0 ]] || fail "an empty source root was accepted"
+[[ $rc == 4 ]] || fail "an empty source root: exit status $rc, expected 4 (refused)"
 grep -q "is empty: refusing to run" "$T/err2" || fail "unclear message: $(cat "$T/err2")"
 tree_fingerprint "$T/dst" | diff "$T/fp-before" - || fail "the backup changed"
 "$BIN/multisync" status --master "$CTL" --json | jq -e '.workers | length == 1' >/dev/null ||

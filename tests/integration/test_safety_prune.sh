@@ -51,7 +51,7 @@ echo changed >"$S/p1/new-file"
 tree_fingerprint "$D/p5" >"$T/fp-p5"
 run --delete
 cat "$T/out" "$T/err"
-((RC == 1)) || fail "exit status $RC, expected 1"
+((RC == 4)) || fail "exit status $RC, expected 4 (refused by the guard)"
 for p in p4 p5 p6 p7; do [[ -d $D/$p ]] || fail "$p's backup was removed"; done
 tree_fingerprint "$D/p5" | diff "$T/fp-p5" - >&2 || fail "p5's backup was changed"
 grep -q "^FAILED \. .*(exit 25,.*refusing to remove the backups of 4 of 7 projects.*: p4, p5, p6, p7" \
@@ -66,13 +66,18 @@ same_tree "$S" "$D"
 
 note "a run with a failed copy removes nothing"
 rm -r "$S/p8"
-rm "$D/p2/sub/part2.bin"
-mkdir -p "$D/p2/sub/part2.bin"          # a full folder where a file must go: rsync fails
-touch "$D/p2/sub/part2.bin/x"
-run --delete
+gen_projects "$S" r 3 100 # 1 of 6 projects gone: below the guard's quarter
+cat >"$T/rsync-p2-fails" <<SH
+#!/bin/bash
+[[ \$PWD == */p2 ]] && { echo "p2: made to fail" >&2; exit 23; }
+exec rsync "\$@"
+SH
+chmod +x "$T/rsync-p2-fails"
+echo changed >"$S/p2/changed" # not skipped as unchanged
+run --delete --rsync "$T/rsync-p2-fails"
 ((RC == 1)) || fail "exit status $RC, expected 1 (p2 fails)"
+jq_check "$T/r.json" '.tasks[] | select(.project == "p2") | .status == "failed"' "p2 failed"
 [[ -d $D/p8 ]] || fail "p8's backup was removed although a copy failed"
-rm -r "$D/p2/sub/part2.bin"
 
 note "through a master and a worker, the same"
 gen_projects "$S" q 5 1000 # the backup counts its folders after this run's copies

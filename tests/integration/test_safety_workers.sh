@@ -35,14 +35,14 @@ RC=0
 "$BIN/multisync" run --master "$CTL" --worker-wait 2 --report "$T/r0.json" "$T/src" "$T/dst" \
     >"$T/out0" 2>"$T/err0" || RC=$?
 cat "$T/err0"
-((RC == 1)) || fail "exit status $RC, expected 1"
+((RC == 4)) || fail "exit status $RC, expected 4 (no worker)"
 ((SECONDS - t0 <= 8)) || fail "the run took $((SECONDS - t0)) s to give up"
 grep -q "no worker could take it for 2 s (worker_wait)" "$T/err0" || fail "the failure does not say why"
-jq_check "$T/r0.json" '.status == "failed" and (.tasks | all(.status == "failed"))' "every task failed"
+jq_check "$T/r0.json" '.status == "failed" and (.tasks | all(.status == "failed")) and (.refused | test("no worker"))' "every task failed, the run refused"
 note "the same from a set's worker_wait"
 RC=0
 "$BIN/multisync" run --master "$CTL" waiting >"$T/out1" 2>"$T/err1" || RC=$?
-((RC == 1)) && grep -q "for 2 s (worker_wait)" "$T/err1" || fail "the set's worker_wait: rc $RC $(cat "$T/err1")"
+((RC == 4)) && grep -q "for 2 s (worker_wait)" "$T/err1" || fail "the set's worker_wait: rc $RC $(cat "$T/err1")"
 
 note "a worker whose rsync cannot run does not start"
 RC=0
