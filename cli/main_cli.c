@@ -110,7 +110,7 @@ static void usage(FILE *f)
             "       multisync run --master EP [options] SET\n"
             "       multisync status --master EP [--json]\n"
             "       multisync history --master EP [--json] [-n N]\n"
-            "       multisync report RUN_ID --master EP [--json]\n"
+            "       multisync report RUN_ID|last [--master EP] [--json]\n"
             "       multisync verify [options] SRC DST [--snapshot NAME|latest]\n"
             "       multisync verify --master EP [options] SRC DST|SET [--snapshot NAME|latest]\n"
             "       multisync snapshots DST [--json]\n"
@@ -130,11 +130,15 @@ static void usage(FILE *f)
     fprintf(f, "keygen NAME: write a CURVE key pair, NAME.key (secret, mode 0600) and NAME.pub.\n"
                "  -h, --help             this text\n"
                "\n"
-               "Exit status: 0 when every task succeeded (verify: and nothing differs), 1 when\n"
-               "any failed (verify: or something differs), 2 on a usage or start-up error,\n"
-               "130 when interrupted. restore: 2 also for an unknown snapshot,\n"
-               "project or path, or a DIR refused. snapshots: 0 (also for none), 2 when the\n"
-               "backup or set cannot be listed.\n");
+               "The master: --master EP, else $MULTISYNC_MASTER, else (for status, cancel,\n"
+               "history, report and a set's run) ipc:///run/multisync/control.sock when it\n"
+               "exists. Without one, run, verify, restore, history and report work here.\n"
+               "\n"
+               "Exit status, every command: 0 all done (verify: nothing differs); 1 some\n"
+               "task failed (verify: or something differs); 2 usage or configuration error\n"
+               "(also an unknown run, set, snapshot or path); 3 the master is unreachable\n"
+               "or refused us; 4 the run was refused (destination in use, empty source,\n"
+               "the delete guard, no worker); 130 interrupted or cancelled.\n");
 }
 
 typedef struct {
