@@ -5,7 +5,9 @@
 # MULTISYNC_OPTS: extra options for `multisync run`, e.g. for a tcp://
 # control endpoint "--key /etc/multisync/admin.key --master-key
 # /etc/multisync/master.pub" (no spaces inside paths).
-# Exit status: 0 when every set succeeded, 1 otherwise.
+# Exit status: the worst of the sets' (multisync(1): 1 a task failed, 2
+# usage or configuration, 3 master unreachable, 4 run refused); 130 at once
+# when interrupted.
 set -u
 conf=${1:-/etc/multisync/master.ini}
 control=$(sed -n 's/^[[:space:]]*control[[:space:]]*=[[:space:]]*//p' "$conf" | head -n 1)
@@ -21,10 +23,14 @@ while IFS= read -r set; do
     [ -n "$set" ] || continue
     stamp=$(date -u +%Y%m%dT%H%M%SZ)
     echo "nightly: set $set"
+    rc=0
     # shellcheck disable=SC2086
-    if ! multisync run --master "$control" ${MULTISYNC_OPTS:-} --report "$logdir/$set-$stamp.json" "$set" </dev/null; then
-        status=1
+    multisync run --master "$control" ${MULTISYNC_OPTS:-} --report "$logdir/$set-$stamp.json" "$set" </dev/null || rc=$?
+    if [ "$rc" -eq 130 ]; then # stopped (systemd's timeout, Ctrl-C): no more sets
+        echo "nightly: interrupted during set $set" >&2
+        exit 130
     fi
+    [ "$rc" -le "$status" ] || status=$rc
 done <<EOF_SETS
 $sets
 EOF_SETS
