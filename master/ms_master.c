@@ -280,9 +280,12 @@ static int check_apart(const char *source, const char *dest, char *err, size_t e
 static ms_runrec_t *new_backup(ms_master_t *m, const ms_run_req_t *req, char *err, size_t errlen)
 {
     ms_scan_t scan;
-    if (check_apart(req->source, req->dest, err, errlen) != 0 ||
-        ms_scan_root(req->source, &scan, err, errlen) != 0)
+    if (ms_scan_root(req->source, &scan, err, errlen) != 0)
         return NULL;
+    if (check_apart(req->source, req->dest, err, errlen) != 0) {
+        ms_scan_free(&scan);
+        return NULL;
+    }
     if (check_source(req->source, &scan, err, errlen) != 0) {
         m->busy = 1; /* an unmounted source: try again once it is there */
         ms_scan_free(&scan);
