@@ -7,6 +7,7 @@
 # folder checked before the run; `report last`; the default control
 # endpoint (MULTISYNC_MASTER, else /run/multisync/control.sock).
 source "$(dirname "$0")/lib.sh"
+cd "$T" # keygen and friends write here, never in the checkout
 MS=$BIN/multisync
 FAILED=()
 # expect WHAT RC TEXT CMD... : CMD exits RC and says TEXT (fixed string,
