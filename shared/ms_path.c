@@ -44,6 +44,8 @@ static int make_path(const char *what, const char *root, mode_t parent_mode, mod
     size_t len = strlen(root);
     while (len > 1 && root[len - 1] == '/') /* "a/b/": its last folder is b */
         len--;
+    if (len == 0)
+        return ms_errf(err, errlen, "cannot create a folder at an empty path");
     if (len >= sizeof path)
         return ms_errf(err, errlen, "%s: path too long", what);
     memcpy(path, root, len);

@@ -113,6 +113,8 @@ static void a_file_in_the_way_is_a_clear_error(void **state)
     snprintf(want, sizeof want, "cannot create folder %s: %s exists and is not a folder", path,
              file);
     assert_string_equal(err, want);
+    assert_int_equal(ms_path_make_folder("", 0700, &created, err, sizeof err), -1);
+    assert_string_equal(err, "cannot create a folder at an empty path");
     /* The folder itself a file: the same. */
     assert_int_equal(ms_path_make_folder(file, 0700, &created, err, sizeof err), -1);
     snprintf(want, sizeof want, "cannot create folder %s: %s exists and is not a folder", file,
