@@ -4,13 +4,17 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ms_config.h"
+#include "ms_ipc.h"
 #include "ms_log.h"
 #include "ms_master.h"
+#include "ms_path.h"
 #include "ms_rc.h"
 #include "ms_signal.h"
 #include "ms_version.h"
@@ -165,6 +169,39 @@ static int parse_args(int argc, char **argv, ms_config_t *cfg, int *verbose)
     return cfg->catalog ? 0 : ms_config_set_str(&cfg->catalog, DEFAULT_CATALOG);
 }
 
+/*
+ * A fresh machine has neither the catalog's folder nor the control socket's:
+ * they are made, and said, rather than the start failing on "unable to open
+ * database file". The catalog's is 0700 (the runs' history, and the lock
+ * that keeps a second master away); a socket's is as ms_ipc wants it. An
+ * existing folder is left as it is (ms_ipc_claim still refuses one others
+ * may write to). Logs what it made, or why it could not.
+ */
+static int make_folders(const ms_config_t *cfg)
+{
+    char copy[PATH_MAX], made[PATH_MAX], why[PATH_MAX + 128];
+    const char *eps[] = {cfg->listen, cfg->control};
+    int created;
+    snprintf(copy, sizeof copy, "%s", cfg->catalog);
+    const char *dir = dirname(copy);
+    if (ms_path_make_folder(dir, 0700, &created, why, sizeof why) != 0) {
+        ms_error("catalog %s: %s", cfg->catalog, why);
+        return -1;
+    }
+    if (created)
+        ms_info("created the catalog's folder %s (mode 0700)", dir);
+    for (size_t i = 0; i < sizeof eps / sizeof eps[0]; i++) {
+        if (ms_ipc_make_folder(eps[i], made, sizeof made, why, sizeof why) != 0) {
+            ms_error("%s", why);
+            return -1;
+        }
+        if (made[0])
+            ms_info("created the socket folder %s (mode %04o) for %s", made,
+                    (unsigned)MS_IPC_FOLDER_MODE, eps[i]);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     ms_config_t cfg = {0};
@@ -179,6 +216,8 @@ int main(int argc, char **argv)
         perror("multisync-master: sigaction");
         goto out;
     }
+    if (make_folders(&cfg) != 0)
+        goto out;
     ms_master_opts_t o = {.listen = cfg.listen,
                           .control = cfg.control,
                           .config = &cfg,

@@ -15,6 +15,7 @@
 
 #include "ms_err.h"
 #include "ms_ipc.h"
+#include "ms_path.h"
 
 const char *ms_ipc_file(const char *ep)
 {
@@ -23,17 +24,45 @@ const char *ms_ipc_file(const char *ep)
     return ep + 6;
 }
 
+/* The folder of ep's socket file path, in copy (PATH_MAX); NULL with err
+ * set when the path is too long. */
+static const char *folder_of(const char *ep, const char *path, char *copy, char *err, size_t errlen)
+{
+    if ((size_t)snprintf(copy, PATH_MAX, "%s", path) >= PATH_MAX) {
+        errno = ENAMETOOLONG;
+        ms_errf(err, errlen, "cannot bind %s: path too long", ep);
+        return NULL;
+    }
+    return dirname(copy);
+}
+
+int ms_ipc_make_folder(const char *ep, char *made, size_t madelen, char *err, size_t errlen)
+{
+    const char *path = ms_ipc_file(ep), *dir;
+    char copy[PATH_MAX];
+    int created = 0;
+    made[0] = '\0';
+    if (!path)
+        return 0;
+    if (!(dir = folder_of(ep, path, copy, err, errlen)))
+        return -1;
+    char why[PATH_MAX + 128];
+    if (ms_path_make_folder(dir, MS_IPC_FOLDER_MODE, &created, why, sizeof why) != 0)
+        return ms_errf(err, errlen, "cannot bind %s: %s", ep, why);
+    if (created)
+        snprintf(made, madelen, "%s", dir);
+    return 0;
+}
+
 /* Whoever may write the socket's folder may replace the socket (or its
  * lock file) with their own: clients would then talk to them. */
 static int check_folder(const char *ep, const char *path, char *err, size_t errlen)
 {
     char copy[PATH_MAX];
     struct stat st;
-    if ((size_t)snprintf(copy, sizeof copy, "%s", path) >= sizeof copy) {
-        errno = ENAMETOOLONG;
-        return ms_errf(err, errlen, "cannot bind %s: path too long", ep);
-    }
-    const char *dir = dirname(copy);
+    const char *dir = folder_of(ep, path, copy, err, errlen);
+    if (!dir)
+        return -1;
     if (stat(dir, &st) != 0)
         return ms_errf(err, errlen, "cannot bind %s: folder %s: %s", ep, dir, strerror(errno));
     if (st.st_mode & S_IWOTH) {

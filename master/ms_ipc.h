@@ -33,6 +33,20 @@
  * and for other transports. */
 const char *ms_ipc_file(const char *ep);
 
+/* A socket folder the master makes: its group may reach the control socket
+ * (0660) in it, nobody else may even look, and only the master's user may
+ * put files there (the rule ms_ipc_claim enforces on any folder). */
+#define MS_IPC_FOLDER_MODE 0750
+
+/*
+ * The folder of ep's socket file, made with its missing parents when it is
+ * missing (ms_path_make_folder, MS_IPC_FOLDER_MODE); an existing folder is
+ * left as it is, for ms_ipc_claim to judge. made gets the folder when it
+ * was made now, "" otherwise (and for an ep with no file). Returns 0, or -1
+ * with err set.
+ */
+int ms_ipc_make_folder(const char *ep, char *made, size_t madelen, char *err, size_t errlen);
+
 /*
  * Before binding ep: refuse a socket folder others may write to, and take
  * the lock PATH.lock for holder (ms_lock_take; the caller holds *lock

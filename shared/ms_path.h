@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 
 /*
  * rsync's rule: "rsync://..." or a ':' before any '/' names another host
@@ -18,6 +19,17 @@ int ms_path_is_remote(const char *dest);
 /* mkdir -p path (links in it are followed: a path an operator named).
  * Returns 0, or -1 with err set ("cannot create destination /x: ..."). */
 int ms_path_mkdirs(const char *path, char *err, size_t errlen);
+
+/*
+ * A daemon's own folder (a state or socket folder an operator named), made
+ * when missing: missing parents 0755 (as mkdir -p makes them, never more
+ * open whatever the umask), then path itself with exactly mode, owned by
+ * this process's user. An existing folder is left as it is (its mode is the
+ * operator's). *created says whether path was made now. Returns 0, or -1
+ * with err set, e.g. "cannot create folder /a/b: /a exists and is not a
+ * folder".
+ */
+int ms_path_make_folder(const char *path, mode_t mode, int *created, char *err, size_t errlen);
 
 /* s[0..n) is one path component: not empty, "." or "..", no '/', at most
  * NAME_MAX bytes. what names it in the error. Returns 0, or -1 with err set. */

@@ -37,7 +37,8 @@ static void usage(FILE *f)
                "\n"
                "  -m, --master EP        master's worker endpoint, e.g. tcp://backup1:5555\n"
                "  -s, --slots N          tasks at once (default: number of cores)\n"
-               "  -n, --name NAME        host name shown in reports (default: hostname)\n"
+               "  -n, --name NAME        host name it announces (default: the --key file's\n"
+               "                         name, hostA for hostA.key; else the hostname)\n"
                "      --rsync PATH       rsync program (default: rsync from PATH)\n"
                "      --rsync-opt OPT    extra rsync option, repeatable (e.g. --rsync-opt=-H)\n"
                "      --heartbeat-ms N   heartbeat interval (default 1000)\n"
@@ -219,9 +220,27 @@ static int parse_args(int argc, char **argv, ms_config_t *cfg, int *verbose)
     return 0;
 }
 
-static int fill_defaults(ms_config_t *cfg)
+/* The master knows a worker by its key's name (its .pub in the authorized
+ * folder): announcing that name too makes the worker's log and the
+ * master's agree. Without a key, the hostname. */
+static void default_name(ms_config_t *cfg)
 {
     char host[256];
+    const char *base = cfg->key ? strrchr(cfg->key, '/') : NULL;
+    base = base ? base + 1 : cfg->key;
+    size_t n = base ? strlen(base) : 0;
+    if (n > 4 && strcmp(base + n - 4, ".key") == 0 && n - 4 < sizeof host) {
+        memcpy(host, base, n - 4);
+        host[n - 4] = '\0';
+    } else if (gethostname(host, sizeof host) != 0) {
+        snprintf(host, sizeof host, "localhost");
+    }
+    host[sizeof host - 1] = '\0';
+    ms_config_set_str(&cfg->name, host);
+}
+
+static int fill_defaults(ms_config_t *cfg)
+{
     if (!cfg->master) {
         fprintf(stderr, "multisync-worker: no master: give --master ENDPOINT or -c FILE\n");
         return -1;
@@ -230,12 +249,8 @@ static int fill_defaults(ms_config_t *cfg)
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         cfg->slots = n > 0 && n <= MS_MAX_SLOTS ? (unsigned)n : 1;
     }
-    if (!cfg->name) {
-        if (gethostname(host, sizeof host) != 0)
-            snprintf(host, sizeof host, "localhost");
-        host[sizeof host - 1] = '\0';
-        ms_config_set_str(&cfg->name, host);
-    }
+    if (!cfg->name)
+        default_name(cfg);
     if (!cfg->rsync)
         ms_config_set_str(&cfg->rsync, "rsync");
     if (strlen(cfg->name) > MS_MAX_NAME) {

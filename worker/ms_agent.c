@@ -75,6 +75,8 @@ typedef struct {
     int64_t reconnect_at_ms;
     int reconnect_ivl_ms;
     int lease_lost;      /* tasks were killed for lack of acks */
+    int accepted;        /* the master answered us on this connection */
+    int was_accepted;    /* ... on some connection before */
     int refused_ivl_ms;  /* refused as a twin: next HELLO after this long; 0: not refused */
     int version_logged;  /* said once that the master speaks another version */
     unsigned bad_logged; /* malformed messages logged on this connection */
@@ -246,6 +248,7 @@ static int open_socket(agent_t *a, char *err, size_t errlen)
 {
     int ivl = MS_RECONNECT_MIN_MS, ivl_max = MS_RECONNECT_MAX_MS, curve = 0;
     close_socket(a);
+    a->accepted = 0;
     a->version_logged = 0;
     a->bad_logged = 0;
     a->sock = zmq_socket(a->c->ctx, ZMQ_DEALER);
@@ -428,8 +431,28 @@ static void on_error(agent_t *a, const char *message)
     }
 }
 
+/*
+ * The first ack on a connection: the master took our HELLO (it answers an
+ * unknown peer's beat with an error, and a CURVE handshake it refused
+ * brings nothing at all). Said at info, so that an operator sees that the
+ * worker is in, and when it is back after losing the master.
+ */
+static void on_accepted(agent_t *a)
+{
+    char text[64] = "";
+    a->accepted = 1;
+    if (a->was_accepted)
+        snprintf(text, sizeof text, ", %u task(s) still running", busy(a));
+    ms_log(a->p->n > 1 ? MS_LOG_DEBUG : MS_LOG_INFO, "%s to %s as %s (%u slot%s%s)",
+           a->was_accepted ? "reconnected" : "connected", a->o->master, a->o->name, a->o->slots,
+           a->o->slots == 1 ? "" : "s", text);
+    a->was_accepted = 1;
+}
+
 static void on_heartbeat(agent_t *a, const ms_heartbeat_t *hb)
 {
+    if (hb->ack > 0 && !a->accepted)
+        on_accepted(a);
     if (hb->ack > 0)
         a->refused_ivl_ms = 0; /* it answers our beats: we are its worker */
     if (hb->ack > 0 && (int64_t)hb->ack > a->acked_ms) {

@@ -22,6 +22,9 @@ start_master
 start_worker hA 3 --rsync-opt=--bwlimit=500
 start_worker hB 3 --rsync-opt=--bwlimit=500
 wait_hosts 2
+for h in hA hB; do
+    wait_until 10 "$h logs that it is connected" grep -qF "connected to $WORKER_EP as $h (3 slots)" "$T/$h.log"
+done
 
 note "run; kill -9 the master once a* are done and b* are being copied"
 start_bg "$T/client.log" "$BIN/multisync" run --master "$CTL" "${CLIENT_OPTS[@]}" \
@@ -49,6 +52,11 @@ note "restart the master with the same catalog"
 start_master
 grep -q "run 1 resumed: ${#DONE[@]} of 8 tasks finished" "$T/master.log" ||
     fail "run 1 not resumed as expected: $(grep resumed "$T/master.log")"
+
+for h in hA hB; do
+    wait_until 10 "$h logs that it is back with the new master" \
+        grep -q "reconnected to $WORKER_EP as $h (3 slots, [0-9]* task(s) still running)" "$T/$h.log"
+done
 
 wait_exit 30 "$CLIENT" "the run (client $CLIENT)"
 rc=$RC

@@ -145,6 +145,45 @@ refused "a worker socket in a world-writable sticky folder" \
 check "nothing was bound in the world-writable folders" \
     test -z "$(find "$T/ww" "$T/sticky" -mindepth 1)"
 
+note "missing state and socket folders are made, under umask 000 too, and said in the log"
+start_bg "$T/master-m.log" bash -c 'umask 000 && exec "$@"' umask000 "${MASTER[@]}" \
+    --listen "ipc://$T/m/run/w/w.sock" --control "ipc://$T/m/run/c/c.sock" \
+    --catalog "$T/m/var/lib/ms/catalog.db"
+M_PID=$LAST_PID
+soon 10 answers "ipc://$T/m/run/c/c.sock" || fail "master M did not answer: $(cat "$T/master-m.log")"
+check "the catalog's folder is 0700" mode_is "$T/m/var/lib/ms" 700
+check "the control socket's folder is 0750" mode_is "$T/m/run/c" 750
+check "the worker socket's folder is 0750" mode_is "$T/m/run/w" 750
+check "missing parents are 0755, not 0777" mode_is "$T/m/var/lib" 755
+check "missing parents are 0755, not 0777 (sockets)" mode_is "$T/m/run" 755
+check "the folders are the master's user's" \
+    test "$(stat -c %u "$T/m/var/lib/ms" "$T/m/run/c" | sort -u)" == "$(id -u)"
+check "the master says it made the catalog's folder" \
+    grep -qF "created the catalog's folder $T/m/var/lib/ms (mode 0700)" "$T/master-m.log"
+check "the master says it made the control socket's folder" \
+    grep -qF "created the socket folder $T/m/run/c (mode 0750) for ipc://$T/m/run/c/c.sock" \
+    "$T/master-m.log"
+kill "$M_PID" && wait "$M_PID" || true
+
+note "existing folders keep their mode: a restart makes and says nothing"
+chmod 0710 "$T/m/var/lib/ms"
+chmod 0700 "$T/m/run/c"
+start_bg "$T/master-m2.log" "${MASTER[@]}" --listen "ipc://$T/m/run/w/w.sock" \
+    --control "ipc://$T/m/run/c/c.sock" --catalog "$T/m/var/lib/ms/catalog.db"
+M_PID=$LAST_PID
+soon 10 answers "ipc://$T/m/run/c/c.sock" || fail "master M2 did not answer: $(cat "$T/master-m2.log")"
+check "an existing catalog folder keeps its mode" mode_is "$T/m/var/lib/ms" 710
+check "an existing socket folder keeps its mode" mode_is "$T/m/run/c" 700
+check "nothing is said made on a restart" bash -c "! grep -q created '$T/master-m2.log'"
+kill "$M_PID" && wait "$M_PID" || true
+
+note "a file where a folder should be: a clear error, nothing started"
+touch "$T/plain"
+refused "a catalog below a file" "catalog $T/plain/ms/catalog.db: cannot create folder $T/plain/ms: $T/plain exists and is not a folder" \
+    --listen "ipc://$T/g/w.sock" --control "ipc://$T/g/c.sock" --catalog "$T/plain/ms/catalog.db"
+refused "a control socket below a file" "cannot bind ipc://$T/plain/c.sock: cannot create folder $T/plain: $T/plain exists and is not a folder" \
+    --listen "ipc://$T/g/w.sock" --control "ipc://$T/plain/c.sock" --catalog "$T/g.db"
+
 note "a run started over CURVE is logged with the admin key's name"
 make_keys "$T/keys" master admin
 mkdir -p "$T/admins" "$T/h"

@@ -55,6 +55,11 @@ jq_check "$T/r1.json" '[.tasks[].host] | unique - ["good1", "good2"] == []' "tas
 grep -q "refused a workers connection" "$T/master.log" || fail "the master did not log the refused key"
 grep -q "cannot authenticate with the master" "$T/wrongmaster.log" ||
     fail "the worker with the wrong master key did not say why it cannot work"
+grep -qF "connected to $WEP as good1 (2 slots)" "$T/good1.log" ||
+    fail "the worker with key good1 did not log that it is connected, under its key's name: $(cat "$T/good1.log")"
+for w in intruder plain wrongmaster; do
+    if grep -q "connected to" "$T/$w.log"; then fail "$w, refused, logged that it is connected: $(cat "$T/$w.log")"; fi
+done
 
 note "the control endpoint takes only admin keys"
 if timeout 20 "$BIN/multisync" status --master "$CTL" --key "$T/keys/good1.key" \
@@ -73,6 +78,7 @@ for i in $(seq 1 100); do
 done
 jq_check "$T/st2.json" '[.workers[].host] | sort == ["good1", "intruder"]' "after SIGHUP: good1 and the newly listed key"
 grep -q "its key was revoked" "$T/master.log" || fail "no revocation logged"
+wait_until 10 "the newly listed worker logs that it is connected" grep -qF "connected to $WEP as good1" "$T/intruder.log"
 echo changed >>"$T/src/p1/data"
 "$BIN/multisync" run --master "$CTL" "${ADMIN[@]}" --report "$T/r2.json" "$T/src" "$T/dst" >/dev/null 2>&1 ||
     fail "run after SIGHUP failed"
