@@ -10,15 +10,16 @@ void ms_eta_init(ms_eta_t *e)
 
 /*
  * What running task t still needs, in seconds: what its last run took
- * beyond what it has run, and its bytes left at its own rate; the larger
- * of the two (a wrong guess on the short side is the one that hurts).
+ * beyond what it has run, and its bytes left at its own rate once that
+ * means something; the larger of the two (a wrong guess on the short side
+ * is the one that hurts).
  */
 static double still_needs(const ms_eta_task_t *t)
 {
     double need = 0;
     if (t->expected_s > t->elapsed_s)
         need = t->expected_s - t->elapsed_s;
-    if (t->size_known && t->done > 0 && t->size > t->done && t->elapsed_s > 0) {
+    if (t->size_known && t->done > 0 && t->size > t->done && t->elapsed_s >= MS_ETA_OWN_RATE_S) {
         double own_rate = (double)t->done / t->elapsed_s;
         double by_bytes = (double)(t->size - t->done) / own_rate;
         need = by_bytes > need ? by_bytes : need;

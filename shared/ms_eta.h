@@ -10,8 +10,10 @@
  *
  * The ETA is the work left at the rate seen so far, and never less than
  * what a running task still needs: one that took 60 s last time and has
- * run 10 s needs 50 s more, whatever the rate of the others; one with no
- * past needs its bytes left at its own rate.
+ * run 10 s needs 50 s more, whatever the rate of the others; one that has
+ * run MS_ETA_OWN_RATE_S or more needs its bytes left at its own rate. (A
+ * running task's bytes come in every few seconds: before that, its own
+ * rate is mostly the lag of those reports.)
  *
  * Usage: ms_eta_t e; ms_eta_init(&e); ms_eta_add(&e, &task) for each task;
  * then ms_eta_percent, ms_eta_rate, ms_eta_seconds.
@@ -21,6 +23,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#define MS_ETA_OWN_RATE_S 10.0
 
 typedef enum {
     MS_ETA_PENDING, /* not started: all its bytes are still to do */

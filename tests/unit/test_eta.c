@@ -111,6 +111,20 @@ static void a_long_running_task_holds_the_eta_up(void **state)
     assert_float_equal(ms_eta_seconds(&e, 10), 90.0, 0.001);
 }
 
+/* Two seconds in, a task's bytes are those of its first report: its own
+ * rate would say minutes for what takes seconds. The run's rate decides. */
+static void a_task_just_started_is_not_judged_by_its_own_rate(void **state)
+{
+    (void)state;
+    ms_eta_t e;
+    ms_eta_init(&e);
+    add(&e, finished(6 * MB));
+    add(&e, running(3 * MB, 64 * 1024, 2, 0));
+    assert_float_equal(e.floor_s, 0, 0);
+    double left = 3.0 * MB - 64 * 1024, rate = (6.0 * MB + 64 * 1024) / 2;
+    assert_float_equal(ms_eta_seconds(&e, 2), left / rate, 0.001);
+}
+
 /* Nothing done yet: no rate, so no ETA, and no division by zero. */
 static void no_rate_yet_gives_no_eta(void **state)
 {
@@ -162,6 +176,7 @@ int main(void)
         cmocka_unit_test(an_unsized_task_leaves_the_eta_unknown),
         cmocka_unit_test(unchanged_tasks_are_neither_work_nor_rate),
         cmocka_unit_test(a_long_running_task_holds_the_eta_up),
+        cmocka_unit_test(a_task_just_started_is_not_judged_by_its_own_rate),
         cmocka_unit_test(no_rate_yet_gives_no_eta),
         cmocka_unit_test(a_finished_run_is_at_100_percent_and_eta_0),
         cmocka_unit_test(a_task_bigger_than_expected_grows_the_total),
