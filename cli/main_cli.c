@@ -24,6 +24,7 @@
 #include "ms_clock.h"
 #include "ms_config.h"
 #include "ms_embedded.h"
+#include "ms_jnum.h"
 #include "ms_keys.h"
 #include "ms_log.h"
 #include "ms_path.h"
@@ -438,8 +439,8 @@ static int dump_json_fd(const json_t *j, int fd, size_t flags)
     d->fd = fd;
     d->len = 0;
     d->failed = 0;
-    int rc = json_dump_callback(j, dump_chunk, d, flags) == 0 && dump_chunk("\n", 1, d) == 0 &&
-                     dump_flush(d) == 0
+    int rc = json_dump_callback(j, dump_chunk, d, flags | MS_JNUM_DUMP) == 0 &&
+                     dump_chunk("\n", 1, d) == 0 && dump_flush(d) == 0
                  ? 0
                  : -1;
     free(d);

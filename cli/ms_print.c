@@ -47,6 +47,27 @@ static const char *esc(const char *s)
     return out;
 }
 
+/*
+ * "1 task", "2 tasks", "0 tasks", "3 entries": n and word, in the plural
+ * unless n is 1 (the words counted here are regular: -y makes -ies, else
+ * an s). The text lives in one of a few rotating buffers, enough for a
+ * printf with several of them.
+ */
+static const char *count(double n, const char *word)
+{
+    static _Thread_local char ring[8][64];
+    static _Thread_local unsigned next;
+    char *out = ring[next++ % 8];
+    size_t len = strlen(word);
+    if (n == 1)
+        snprintf(out, sizeof ring[0], "%.0f %s", n, word);
+    else if (len > 1 && word[len - 1] == 'y')
+        snprintf(out, sizeof ring[0], "%.0f %.*sies", n, (int)(len - 1), word);
+    else
+        snprintf(out, sizeof ring[0], "%.0f %ss", n, word);
+    return out;
+}
+
 static const char *raw(const json_t *o, const char *key)
 {
     const char *s = json_string_value(json_object_get(o, key));
@@ -80,6 +101,8 @@ static const char *cell(const char *s, int width, char *out, size_t outlen)
     out[o] = '\0';
     return out;
 }
+
+static void print_diagnosis(const json_t *diag, FILE *out);
 
 static void print_task(const json_t *t, FILE *out)
 {
@@ -129,8 +152,8 @@ static void print_totals(const json_t *rep, const json_t *tot, FILE *out)
     char b1[32], b2[32], b3[32];
     double wall = num(rep, "wall_seconds");
     const json_t *verify = json_object_get(rep, "verify");
-    fprintf(out, "\nrun %.0f: %s  %.0f tasks, %.0f ok, %.0f failed", num(rep, "run_id"),
-            str(rep, "status"), num(tot, "tasks"), num(tot, "ok"), num(tot, "failed"));
+    fprintf(out, "\nrun %.0f: %s  %s, %.0f ok, %.0f failed", num(rep, "run_id"), str(rep, "status"),
+            count(num(tot, "tasks"), "task"), num(tot, "ok"), num(tot, "failed"));
     if (verify)
         fprintf(out, ", %.0f differ", num(verify, "differs"));
     if (num(tot, "vanished") > 0)
@@ -142,16 +165,16 @@ static void print_totals(const json_t *rep, const json_t *tot, FILE *out)
     fputc('\n', out);
     /* A verify transfers nothing: what it costs is what it read. */
     double moved = verify ? num(tot, "bytes_read") : num(tot, "bytes_transferred");
-    fprintf(out, "wall time %.2f s, %.0f files, %s total, %s %s (%s/s)\n", wall, num(tot, "files"),
-            human_bytes(num(tot, "bytes_total"), b1, sizeof b1), human_bytes(moved, b2, sizeof b2),
-            verify ? "read" : "transferred",
+    fprintf(out, "wall time %.2f s, %s, %s total, %s %s (%s/s)\n", wall,
+            count(num(tot, "files"), "file"), human_bytes(num(tot, "bytes_total"), b1, sizeof b1),
+            human_bytes(moved, b2, sizeof b2), verify ? "read" : "transferred",
             human_bytes(!verify    ? num(tot, "throughput_bps")
                         : wall > 0 ? moved / wall
                                    : 0,
                         b3, sizeof b3));
-    fprintf(out, "cpu %.2f s user + %.2f s sys, parallel efficiency %.0f%% of %.0f slots\n",
+    fprintf(out, "cpu %.2f s user + %.2f s sys, parallel efficiency %.0f%% of %s\n",
             num(tot, "cpu_user_s"), num(tot, "cpu_sys_s"), 100.0 * num(tot, "parallel_efficiency"),
-            num(tot, "slots"));
+            count(num(tot, "slots"), "slot"));
     print_snapshot(rep, out);
 }
 
@@ -208,7 +231,7 @@ static void print_differs(const json_t *t, FILE *out)
     const char *msg = raw(t, "message"), *nl = strchr(msg, '\n');
     double paths = num(t, "paths");
     ms_log_safe(raw(t, "project"), name, sizeof name);
-    fprintf(out, "DIFFERS %s: %.0f path%s\n", name, paths, paths == 1 ? "" : "s");
+    fprintf(out, "DIFFERS %s: %s\n", name, count(paths, "path"));
     for (const char *p = nl ? nl + 1 : ""; *p;) {
         size_t n = strcspn(p, "\n");
         snprintf(line, sizeof line, "%.*s", (int)n, p);
@@ -226,8 +249,8 @@ static void print_verify(const json_t *rep, FILE *out)
         return;
     if (json_is_string(json_object_get(v, "snapshot")))
         snprintf(snap, sizeof snap, " of snapshot %s", str(v, "snapshot"));
-    fprintf(out, "verify%s: %.0f of %.0f projects differ (%.0f path%s); %s read\n", snap,
-            num(v, "differs"), num(tot, "tasks"), num(v, "paths"), num(v, "paths") == 1 ? "" : "s",
+    fprintf(out, "verify%s: %.0f of %s differ (%s); %s read\n", snap, num(v, "differs"),
+            count(num(tot, "tasks"), "project"), count(num(v, "paths"), "path"),
             human_bytes(num(tot, "bytes_read"), b1, sizeof b1));
 }
 
@@ -235,9 +258,8 @@ static void print_failure(const json_t *t, FILE *err)
 {
     char name[1024], msg[4096];
     ms_log_safe(raw(t, "project"), name, sizeof name);
-    fprintf(err, "FAILED %s on %s (exit %.0f, %.0f attempt%s): %s\n", name, str(t, "host"),
-            num(t, "exit_code"), num(t, "attempts"), num(t, "attempts") == 1 ? "" : "s",
-            one_line(t, msg, sizeof msg));
+    fprintf(err, "FAILED %s on %s (exit %.0f, %s): %s\n", name, str(t, "host"), num(t, "exit_code"),
+            count(num(t, "attempts"), "attempt"), one_line(t, msg, sizeof msg));
 }
 
 /* A row that did not fail but has something to say: it vanished from the
@@ -266,6 +288,7 @@ int ms_print_report(const json_t *rep, FILE *out, FILE *err)
     json_array_foreach(tasks, i, t) print_task(t, out);
     print_totals(rep, tot, out);
     print_worker_warnings(json_object_get(rep, "workers"), out, "ran");
+    print_diagnosis(json_object_get(rep, "diagnosis"), out);
     json_array_foreach(tasks, i, t)
     {
         const char *status = str(t, "status");
@@ -298,58 +321,135 @@ static const char *hms(double secs, char *out, size_t outlen)
     return out;
 }
 
+/* An ETA as a clock shows a countdown: "0:27", "12:05", "1:02:03";
+ * "unknown" for what is not a number. */
+static const char *eta_text(const json_t *eta, char *out, size_t outlen)
+{
+    if (!json_is_number(eta))
+        return "unknown";
+    double secs = json_number_value(eta);
+    long s = secs > 0 ? (long)(secs + 0.5) : 0;
+    if (s >= 3600)
+        return hms(secs, out, outlen);
+    snprintf(out, outlen, "%ld:%02ld", s / 60, s % 60);
+    return out;
+}
+
+/* "3/12 tasks", with the failed and unchanged ones said when there are
+ * any. A master older than tasks.total: the states added up. */
+static const char *tasks_text(const json_t *t, char *out, size_t outlen)
+{
+    double total = json_is_number(json_object_get(t, "total"))
+                       ? num(t, "total")
+                       : num(t, "queued") + num(t, "running") + num(t, "done") + num(t, "failed");
+    int n =
+        snprintf(out, outlen, "%.0f/%s", num(t, "done") + num(t, "failed"), count(total, "task"));
+    if (num(t, "failed") > 0 && n > 0 && (size_t)n < outlen)
+        n += snprintf(out + n, outlen - (size_t)n, ", %.0f failed", num(t, "failed"));
+    if (num(t, "unchanged") > 0 && n > 0 && (size_t)n < outlen)
+        snprintf(out + n, outlen - (size_t)n, " (%.0f unchanged)", num(t, "unchanged"));
+    return out;
+}
+
+/* "1.2 GiB of 3.4 GiB"; while the walk sizes the source and the total is
+ * not known yet, what it found so far. */
+static const char *bytes_text(const json_t *run, char *out, size_t outlen)
+{
+    char b1[32], b2[32];
+    const json_t *exp = json_object_get(run, "bytes_expected"),
+                 *walk = json_object_get(run, "walk");
+    human_bytes(num(run, "bytes_done"), b1, sizeof b1);
+    if (json_is_number(exp))
+        snprintf(out, outlen, "%s of %s", b1, human_bytes(json_number_value(exp), b2, sizeof b2));
+    else if (json_is_object(walk) && !json_is_true(json_object_get(walk, "done")))
+        snprintf(out, outlen, "%s, walking: %s found", b1,
+                 human_bytes(num(walk, "bytes"), b2, sizeof b2));
+    else
+        snprintf(out, outlen, "%s of unknown", b1);
+    return out;
+}
+
 void ms_print_progress(FILE *out, const json_t *run)
 {
-    char b1[32], b2[32], b3[32], eta[32];
-    const json_t *tasks = json_object_get(run, "tasks");
+    char tasks[128], bytes[128], pct[16] = "", rate[32], eta[32];
     if (!json_is_object(run))
         return;
-    const json_t *exp = json_object_get(run, "bytes_expected");
-    const json_t *e = json_object_get(run, "eta_s");
-    double total =
-        num(tasks, "queued") + num(tasks, "running") + num(tasks, "done") + num(tasks, "failed");
-    fprintf(out, "\r%.0f/%.0f done, %.0f failed, %.0f running | %s%s%s | %s/s | ETA %s\033[K",
-            num(tasks, "done") + num(tasks, "failed"), total, num(tasks, "failed"),
-            num(tasks, "running"), human_bytes(num(run, "bytes_done"), b1, sizeof b1),
-            json_is_number(exp) ? " of " : "",
-            json_is_number(exp) ? human_bytes(json_number_value(exp), b2, sizeof b2) : "",
-            human_bytes(num(run, "rate_bps"), b3, sizeof b3),
-            json_is_number(e) ? hms(json_number_value(e), eta, sizeof eta) : "unknown");
+    const json_t *p = json_object_get(run, "percent");
+    if (json_is_number(p))
+        snprintf(pct, sizeof pct, "  %.1f%%", json_number_value(p));
+    fprintf(out, "\r%s%s  %s  %s/s  ETA %s\033[K",
+            tasks_text(json_object_get(run, "tasks"), tasks, sizeof tasks), pct,
+            bytes_text(run, bytes, sizeof bytes),
+            human_bytes(num(run, "rate_bps"), rate, sizeof rate),
+            eta_text(json_object_get(run, "eta_s"), eta, sizeof eta));
     fflush(out);
 }
 
+/* A host's verdict with the figures behind it: "cpu 97%, disk 12% busy,
+ * ..."; a report stored before the figures were kept shows its evidence. */
+static void print_host_verdict(const char *host, const json_t *h, FILE *out)
+{
+    const json_t *f = json_object_get(h, "figures");
+    char name[256], net[32];
+    ms_log_safe(host, name, sizeof name);
+    fprintf(out, "diagnosis: %s %s (", name, str(h, "verdict"));
+    if (json_is_object(f)) {
+        fprintf(out, "cpu %.0f%%, disk %.0f%% busy, network %s/s, %s %s busy %.0f%% of the time",
+                num(f, "cpu_percent"), num(f, "disk_busy_percent"),
+                human_bytes(num(f, "net_bps"), net, sizeof net),
+                num(f, "slots") == 1 ? "its" : "all", count(num(f, "slots"), "slot"),
+                num(f, "slots_full_percent"));
+        if (json_is_number(json_object_get(f, "rsync_cpu_percent")))
+            fprintf(out, ", each rsync %.0f%% of a core", num(f, "rsync_cpu_percent"));
+    } else {
+        fputs(str(h, "evidence"), out);
+    }
+    fputs(")\n", out);
+    if (strcmp(raw(h, "verdict"), "balanced") != 0 && raw(h, "suggestion")[0])
+        fprintf(out, "  -> %s\n", str(h, "suggestion"));
+}
+
+/* The run's verdict, its evidence and what to do, then one line per host. */
 static void print_diagnosis(const json_t *diag, FILE *out)
 {
     const json_t *run = json_object_get(diag, "run");
     const char *host;
     const json_t *h;
-    if (!run)
+    if (!json_is_object(run))
         return;
-    fprintf(out, "diagnosis: %s: %s\n  -> %s\n", str(run, "verdict"), str(run, "evidence"),
+    fprintf(out, "diagnosis: run %s: %s\n  -> %s\n", str(run, "verdict"), str(run, "evidence"),
             str(run, "suggestion"));
     json_object_foreach((json_t *)json_object_get(diag, "hosts"), host, h)
-        fprintf(out, "  %s: %s: %s\n", host, str(h, "verdict"), str(h, "evidence"));
+        print_host_verdict(host, h, out);
 }
 
 static void print_run_status(const json_t *run, FILE *out)
 {
-    char el[32], b1[32], b2[32], b3[32], eta[32], set[300] = "";
-    const json_t *t = json_object_get(run, "tasks"), *exp = json_object_get(run, "bytes_expected");
-    const json_t *e = json_object_get(run, "eta_s");
+    char el[32], tasks[128], bytes[128], b3[32], eta[32], set[300] = "";
+    const json_t *t = json_object_get(run, "tasks"), *p = json_object_get(run, "percent");
+    const json_t *walk = json_object_get(run, "walk");
     if (json_is_string(json_object_get(run, "set")))
         snprintf(set, sizeof set, " (set %s)", str(run, "set"));
     fprintf(out, "run %.0f%s: %s for %s\n", num(run, "id"), set, str(run, "state"),
             hms(num(run, "elapsed_s"), el, sizeof el));
     fprintf(out, "  tasks: %.0f queued, %.0f running, %.0f done, %.0f failed", num(t, "queued"),
             num(t, "running"), num(t, "done"), num(t, "failed"));
+    if (num(t, "unchanged") > 0)
+        fprintf(out, " (%.0f unchanged)", num(t, "unchanged"));
     if (num(t, "scanning") > 0)
-        fprintf(out, "; %.0f project(s) still being walked", num(t, "scanning"));
+        fprintf(out, "; %s still being walked or split", count(num(t, "scanning"), "project"));
     fputc('\n', out);
-    fprintf(out, "  bytes: %s of %s, %s/s, ETA %s\n",
-            human_bytes(num(run, "bytes_done"), b1, sizeof b1),
-            json_is_number(exp) ? human_bytes(json_number_value(exp), b2, sizeof b2) : "unknown",
+    if (json_is_object(walk))
+        fprintf(out, "  walk: %s%s, %s, %s\n",
+                json_is_true(json_object_get(walk, "done")) ? "" : "going on, ",
+                count(num(walk, "projects"), "project"), count(num(walk, "files"), "entry"),
+                human_bytes(num(walk, "bytes"), b3, sizeof b3));
+    fprintf(out, "  progress: %s", tasks_text(t, tasks, sizeof tasks));
+    if (json_is_number(p))
+        fprintf(out, ", %.1f%%", json_number_value(p));
+    fprintf(out, ", %s, %s/s, ETA %s\n", bytes_text(run, bytes, sizeof bytes),
             human_bytes(num(run, "rate_bps"), b3, sizeof b3),
-            json_is_number(e) ? hms(json_number_value(e), eta, sizeof eta) : "unknown");
+            eta_text(json_object_get(run, "eta_s"), eta, sizeof eta));
     print_diagnosis(json_object_get(run, "diagnosis"), out);
 }
 
@@ -400,9 +500,8 @@ void ms_print_status(const json_t *st, FILE *out)
         print_run_status(run, out);
     } else if (json_is_object(last)) {
         const json_t *tot = json_object_get(last, "totals");
-        fprintf(out, "no run going; the last one, run %.0f, %s: %s, %.0f task(s) failed",
-                num(last, "run_id"), str(last, "finished"), str(last, "status"),
-                num(tot, "failed"));
+        fprintf(out, "no run going; the last one, run %.0f, %s: %s, %s failed", num(last, "run_id"),
+                str(last, "finished"), str(last, "status"), count(num(tot, "failed"), "task"));
         if (num(tot, "unchanged") > 0)
             fprintf(out, ", %.0f unchanged (no rsync)", num(tot, "unchanged"));
         fprintf(out, ", took %s\n", hms(num(last, "wall_seconds"), wall, sizeof wall));

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "ms_err.h"
+#include "ms_jnum.h"
 #include "ms_catalog.h"
 #include "ms_utf8.h"
 #include "ms_split.h"
@@ -1080,8 +1081,8 @@ static json_t *history_row(sqlite3_stmt *s)
                      ms_run_kind((uint32_t)sqlite3_column_int64(s, 12)), "set",
                      json_name(col_str(s, 1)), "source", json_name(col_str(s, 2)), "destination",
                      json_name(col_str(s, 3)), "started", started, "finished",
-                     done ? finished : NULL, "status", status, "wall_seconds", wall, "tasks",
-                     (json_int_t)sqlite3_column_int64(s, 7), "failed", (json_int_t)failed,
+                     done ? finished : NULL, "status", status, "wall_seconds", ms_jnum_ms(wall),
+                     "tasks", (json_int_t)sqlite3_column_int64(s, 7), "failed", (json_int_t)failed,
                      "bytes_total", (json_int_t)sqlite3_column_int64(s, 9), "bytes_transferred",
                      (json_int_t)sqlite3_column_int64(s, 10));
 }
@@ -1130,8 +1131,8 @@ static json_t *attempt_entry(sqlite3_stmt *s)
                      "host", json_name(col_str(s, 2)), "exit_code",
                      has ? json_integer(sqlite3_column_int(s, 4)) : json_null(), "signal",
                      has ? json_integer(sqlite3_column_int(s, 5)) : json_null(), "seconds",
-                     has ? json_real(sqlite3_column_double(s, 6)) : json_null(), "message",
-                     has ? json_name(col_str(s, 7)) : json_null());
+                     has ? json_real(ms_jnum_ms(sqlite3_column_double(s, 6))) : json_null(),
+                     "message", has ? json_name(col_str(s, 7)) : json_null());
 }
 
 /* Step s (bound by the caller) into a JSON array of entry(row). */

@@ -14,6 +14,8 @@
 #include "ms_master_int.h"
 #include "ms_label.h"
 #include "ms_path.h"
+#include "ms_progress.h"
+#include "ms_jnum.h"
 #include "ms_report.h"
 #include "ms_snapshot.h"
 #include "ms_utf8.h"
@@ -29,7 +31,7 @@ static void reply(ms_master_t *m, const ms_peer_t *peer, ms_msg_t *msg)
  * else STATUS_REPLY. */
 static void send_json_as(ms_master_t *m, const ms_peer_t *peer, int cmd, uint64_t run_id, json_t *j)
 {
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    char *text = j ? json_dumps(j, JSON_COMPACT | MS_JNUM_DUMP) : NULL;
     json_decref(j);
     if (!text || strlen(text) > MS_MAX_JSON) {
         ms_wire_send_error(m->csock, peer, "answer too large or out of memory");
@@ -268,15 +270,17 @@ static json_t *cores_json(const ms_heartbeat_t *h)
 
 static json_t *worker_counters(const ms_wrec_t *w, int64_t now, char *name, size_t namelen)
 {
-    return json_pack("{s:s, s:s, s:i, s:i, s:b, s:f, s:o, s:f, s:f, s:f, s:f, s:f, s:f, s:f, "
-                     "s:I, s:f}",
-                     "id", w->id, "host", ms_utf8_clean(w->name, name, namelen), "slots",
-                     (int)w->slots, "busy", (int)w->running, "draining", w->draining, "cpu_percent",
-                     w->host.cpu_percent, "cores", cores_json(&w->host), "load1", w->host.load1,
-                     "mem_used_percent", percent_used(&w->host), "disk_read_bps", w->disk_read_bps,
-                     "disk_write_bps", w->disk_write_bps, "disk_busy_percent", w->disk_busy_percent,
-                     "net_sent_bps", w->net_sent_bps, "net_recv_bps", w->net_recv_bps, "tasks_done",
-                     (json_int_t)w->done, "last_seen_s", (double)(now - w->last_seen_ms) / 1000.0);
+    return json_pack(
+        "{s:s, s:s, s:i, s:i, s:b, s:f, s:o, s:f, s:f, s:I, s:I, s:f, s:I, s:I, "
+        "s:I, s:f}",
+        "id", w->id, "host", ms_utf8_clean(w->name, name, namelen), "slots", (int)w->slots, "busy",
+        (int)w->running, "draining", w->draining, "cpu_percent", ms_jnum_pct(w->host.cpu_percent),
+        "cores", cores_json(&w->host), "load1", ms_jnum_cents(w->host.load1), "mem_used_percent",
+        ms_jnum_pct(percent_used(&w->host)), "disk_read_bps", ms_jnum_whole(w->disk_read_bps),
+        "disk_write_bps", ms_jnum_whole(w->disk_write_bps), "disk_busy_percent",
+        ms_jnum_pct(w->disk_busy_percent), "net_sent_bps", ms_jnum_whole(w->net_sent_bps),
+        "net_recv_bps", ms_jnum_whole(w->net_recv_bps), "tasks_done", (json_int_t)w->done,
+        "last_seen_s", ms_jnum_ms((double)(now - w->last_seen_ms) / 1000.0));
 }
 
 static json_t *worker_status(const ms_wrec_t *w, int64_t now)
@@ -291,67 +295,35 @@ static json_t *worker_status(const ms_wrec_t *w, int64_t now)
     return o;
 }
 
-typedef struct {
-    json_int_t queued, running, done, failed;
-    uint64_t bytes_done, bytes_expected;
-    int expected_known; /* every unfinished task has an expected size */
-} progress_t;
-
-/* Bytes: a finished task counts its size; a running one what it did so
- * far; an unfinished one is expected to be as big as last time. */
-static void count_task(const ms_trec_t *t, progress_t *p)
-{
-    int finished = t->state == MS_TS_OK || t->state == MS_TS_FAILED;
-    p->queued += t->state == MS_TS_QUEUED || t->state == MS_TS_HELD;
-    p->running += t->state == MS_TS_RUNNING;
-    p->done += t->state == MS_TS_OK;
-    p->failed += t->state == MS_TS_FAILED;
-    uint64_t done = finished                    ? t->result.bytes_total
-                    : t->state == MS_TS_RUNNING ? t->bytes_done
-                                                : 0;
-    p->bytes_done += done;
-    if (finished)
-        p->bytes_expected += done;
-    else if (t->expected_known)
-        p->bytes_expected += t->expected_bytes > done ? t->expected_bytes : done;
-    else
-        p->expected_known = 0;
-}
-
 static json_t *run_status(const ms_master_t *m, const ms_runrec_t *r)
 {
-    progress_t p = {.expected_known = 1};
     struct timespec now;
     char set[4 * MS_MAX_NAME + 8];
     clock_gettime(CLOCK_REALTIME, &now);
-    for (size_t i = 0; i < r->n_tasks; i++)
-        count_task(ms_run_at(r, i), &p);
     double elapsed = (double)(now.tv_sec - r->started_rt.tv_sec) +
                      (double)(now.tv_nsec - r->started_rt.tv_nsec) / 1e9;
-    double rate = elapsed > 0 ? (double)p.bytes_done / elapsed : 0.0;
-    json_t *eta = p.expected_known && rate > 0
-                      ? json_real((double)(p.bytes_expected - p.bytes_done) / rate)
-                      : json_null();
-    return json_pack(
-        "{s:I, s:s?, s:s, s:f, s:{s:I, s:I, s:I, s:I, s:I}, s:I, s:o, s:f, s:o, s:o}", "id",
-        (json_int_t)r->id, "set", r->set ? ms_utf8_clean(r->set, set, sizeof set) : NULL, "state",
-        r->finished ? (r->n_failed ? "failed" : "ok") : "running", "elapsed_s", elapsed, "tasks",
-        "queued", p.queued, "running", p.running, "done", p.done, "failed", p.failed, "scanning",
-        (json_int_t)r->n_scanning, "bytes_done", (json_int_t)p.bytes_done, "bytes_expected",
-        p.expected_known ? json_integer((json_int_t)p.bytes_expected) : json_null(), "rate_bps",
-        rate, "eta_s", eta, "diagnosis", ms_diag_json(m->diag, r));
+    json_t *o = json_pack("{s:I, s:s?, s:s, s:f, s:o}", "id", (json_int_t)r->id, "set",
+                          r->set ? ms_utf8_clean(r->set, set, sizeof set) : NULL, "state",
+                          r->finished ? (r->n_failed ? "failed" : "ok") : "running", "elapsed_s",
+                          ms_jnum_ms(elapsed), "diagnosis", ms_diag_json(m->diag, r));
+    json_t *p =
+        ms_progress_json(r, m->unchanged, ms_planner_walking(m->planner, r), ms_now_ms(), elapsed);
+    if (o && p)
+        json_object_update(o, p);
+    json_decref(p);
+    return o;
 }
 
 static json_t *running_json(const ms_trec_t *t, int64_t now)
 {
     char name[4 * MS_MAX_PATH], host[4 * MS_MAX_NAME + 8], part[1024], clean[4 * 1024];
     ms_utf8_clean(ms_label_part(t, part, sizeof part), clean, sizeof clean);
-    return json_pack("{s:I, s:s, s:s, s:s, s:i, s:f, s:I, s:I}", "run_id", (json_int_t)t->run->id,
-                     "project", ms_utf8_clean(ms_label_project(t->project), name, sizeof name),
-                     "part", clean, "host", ms_utf8_clean(t->host, host, sizeof host), "attempt",
-                     (int)t->attempts, "elapsed_s",
-                     t->started_ms ? (double)(now - t->started_ms) / 1000.0 : 0.0, "bytes_done",
-                     (json_int_t)t->bytes_done, "bytes_expected", (json_int_t)t->expected_bytes);
+    return json_pack(
+        "{s:I, s:s, s:s, s:s, s:i, s:f, s:I, s:I}", "run_id", (json_int_t)t->run->id, "project",
+        ms_utf8_clean(ms_label_project(t->project), name, sizeof name), "part", clean, "host",
+        ms_utf8_clean(t->host, host, sizeof host), "attempt", (int)t->attempts, "elapsed_s",
+        ms_jnum_ms(t->started_ms ? (double)(now - t->started_ms) / 1000.0 : 0.0), "bytes_done",
+        (json_int_t)t->bytes_done, "bytes_expected", (json_int_t)t->expected_bytes);
 }
 
 static int started_first(const void *a, const void *b)

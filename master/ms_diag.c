@@ -4,6 +4,7 @@
 
 #include "ms_diag.h"
 #include "ms_hmap.h"
+#include "ms_jnum.h"
 #include "ms_label.h"
 #include "ms_utf8.h"
 
@@ -233,9 +234,10 @@ static json_t *host_json(const ms_run_worker_t *w, const host_sums_t *h)
     double net = h->full_samples ? h->full_net_bps_sum / h->full_samples / 1e6 : 0.0;
     ms_utf8_clean(w->host, host, sizeof host);
     snprintf(ev, sizeof ev,
-             "all %u slots busy in %.0f%% of %u samples; meanwhile CPU %.0f%%, disk busy "
+             "%s %u slot%s busy in %.0f%% of %u sample%s; meanwhile CPU %.0f%%, disk busy "
              "%.0f%%, network %.1f MB/s; each rsync kept a core %.0f%% busy",
-             w->slots, 100 * full, h->samples, cpu_full, disk, net,
+             w->slots == 1 ? "its" : "all", w->slots, w->slots == 1 ? "" : "s", 100 * full,
+             h->samples, h->samples == 1 ? "" : "s", cpu_full, disk, net,
              task_cpu < 0 ? 0.0 : 100 * task_cpu);
     if (strcmp(v, "cpu-bound") == 0)
         snprintf(sug, sizeof sug,
@@ -250,7 +252,17 @@ static json_t *host_json(const ms_run_worker_t *w, const host_sums_t *h)
                               "bandwidth limit");
     else
         snprintf(sug, sizeof sug, "nothing to change on %s", host);
-    return verdict(v, ev, sug);
+    json_t *o = verdict(v, ev, sug);
+    json_t *figs = json_pack("{s:i, s:f, s:f, s:f, s:I, s:o}", "slots", (int)w->slots,
+                             "slots_full_percent", ms_jnum_pct(100 * full), "cpu_percent",
+                             ms_jnum_pct(cpu_full), "disk_busy_percent", ms_jnum_pct(disk),
+                             "net_bps", ms_jnum_whole(net * 1e6), "rsync_cpu_percent",
+                             task_cpu < 0 ? json_null() : json_real(ms_jnum_pct(100 * task_cpu)));
+    if (o && figs)
+        json_object_set_new(o, "figures", figs);
+    else
+        json_decref(figs);
+    return o;
 }
 
 /* The task that took longest, and its duration. */
@@ -326,9 +338,9 @@ static json_t *run_json(const ms_runrec_t *r, const run_figs_t *f)
         return long_task_json(f, t, secs, wall);
     count_hosts(r, f, &cpu, &io);
     snprintf(ev, sizeof ev,
-             "tasks waited for a free slot %.0f%% of the run; %u of %u host(s) cpu-bound, %u "
+             "tasks waited for a free slot %.0f%% of the run; %u of %u host%s cpu-bound, %u "
              "io-bound",
-             100 * waiting, cpu, n, io);
+             100 * waiting, cpu, n, n == 1 ? "" : "s", io);
     if (cpu * 2 > n)
         return verdict("cpu-bound", ev, "the hosts' cores are the limit: add hosts");
     if (io * 2 > n)
@@ -370,7 +382,7 @@ json_t *ms_diag_worker_json(const ms_diag_t *d, const ms_runrec_t *r, const ms_r
 {
     const host_sums_t *h = sums_of(figs_or_none(d, r), w->host);
     return json_pack("{s:f, s:I, s:I, s:I, s:I, s:o}", "cpu_percent_avg",
-                     h->samples ? h->cpu_sum / h->samples : 0.0, "disk_read_bytes",
+                     ms_jnum_pct(h->samples ? h->cpu_sum / h->samples : 0.0), "disk_read_bytes",
                      (json_int_t)h->disk_read_bytes, "disk_write_bytes",
                      (json_int_t)h->disk_write_bytes, "net_sent_bytes",
                      (json_int_t)h->net_sent_bytes, "net_recv_bytes", (json_int_t)h->net_recv_bytes,
@@ -383,7 +395,7 @@ int ms_diag_freeze(const ms_diag_t *d, ms_runrec_t *r)
     for (size_t i = 0; workers && i < r->n_workers; i++)
         json_object_set_new(workers, r->workers[i].id, ms_diag_worker_json(d, r, &r->workers[i]));
     json_t *x = json_pack("{s:o, s:o}", "diagnosis", ms_diag_json(d, r), "workers", workers);
-    char *text = x ? json_dumps(x, JSON_COMPACT) : NULL;
+    char *text = x ? json_dumps(x, JSON_COMPACT | MS_JNUM_DUMP) : NULL;
     json_decref(x);
     if (!text)
         return -1;

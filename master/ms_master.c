@@ -23,6 +23,7 @@
 #include "ms_master_int.h"
 #include "ms_label.h"
 #include "ms_path.h"
+#include "ms_jnum.h"
 #include "ms_rc.h"
 #include "ms_report.h"
 #include "ms_restore.h"
@@ -530,7 +531,7 @@ static char *snapshot_notes(ms_master_t *m, const ms_runrec_t *run)
                         json_object_get(rep, "started"), "finished",
                         json_object_get(rep, "finished"), "totals", json_object_get(rep, "totals"))
             : NULL;
-    char *text = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
+    char *text = o ? json_dumps(o, JSON_INDENT(2) | MS_JNUM_DUMP) : NULL;
     json_decref(o);
     json_decref(rep);
     return text;
@@ -687,8 +688,8 @@ static void run_finished(ms_master_t *m, ms_runrec_t *run)
     if (ms_journal_flush(m->journal, 0) != 0)
         ms_error("run %llu finished but its end could not be recorded yet",
                  (unsigned long long)run->id);
-    ms_info("run %llu finished: %zu tasks, %zu failed", (unsigned long long)run->id, run->n_tasks,
-            run->n_failed);
+    ms_info("run %llu finished: %zu task%s, %zu failed", (unsigned long long)run->id, run->n_tasks,
+            run->n_tasks == 1 ? "" : "s", run->n_failed);
     ms_control_run_done(m, run);
 }
 

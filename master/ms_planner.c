@@ -124,6 +124,12 @@ void ms_planner_forget(ms_planner_t *p, const ms_runrec_t *r)
         }
 }
 
+int ms_planner_walking(const ms_planner_t *p, const ms_runrec_t *r)
+{
+    const plan_run_t *pr = find(p, r);
+    return pr && pr->walker;
+}
+
 int ms_planner_waits(const ms_planner_t *p, const ms_runrec_t *r)
 {
     const plan_run_t *pr = find(p, r);
@@ -350,6 +356,7 @@ static int decide(ms_planner_t *p, plan_run_t *pr, ms_walk_t *w, unsigned slots)
     t->cost = cost;
     t->walk_files = w->files;
     t->walk_bytes = w->bytes;
+    t->walked = 1;
     t->fp = w->fp;
     t->fp_known = !w->unread; /* what could not be read might have changed */
     if (packable(p, r, t, cost)) {

@@ -69,6 +69,9 @@ void ms_planner_resume(ms_planner_t *p, ms_runrec_t *r);
  * workers' usable slots. */
 void ms_planner_update(ms_planner_t *p, ms_runrec_t *r, unsigned slots);
 
+/* Whether r's walk still goes on: projects not sized yet. */
+int ms_planner_walking(const ms_planner_t *p, const ms_runrec_t *r);
+
 /* Whether r has big projects waiting for the total or for slots. */
 int ms_planner_waits(const ms_planner_t *p, const ms_runrec_t *r);
 

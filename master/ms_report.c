@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "ms_diag.h"
+#include "ms_jnum.h"
 #include "ms_label.h"
 #include "ms_report.h"
 #include "ms_utf8.h"
@@ -115,12 +116,13 @@ static json_t *task_row(const ms_trec_t *t, uint64_t paths)
                      "project", ms_utf8_clean(ms_label_project(t->project), name, sizeof name),
                      "worker", t->worker_id, "host", ms_utf8_clean(t->host, host, sizeof host),
                      "status", state_name(t), "exit_code", (int)r->exit_code, "attempts",
-                     (int)t->attempts, "seconds", r->seconds, "files", (json_int_t)r->files,
-                     "bytes_total", (json_int_t)r->bytes_total, "bytes_transferred",
-                     (json_int_t)r->bytes_transferred, "cpu_user_s", r->cpu_user_s, "cpu_sys_s",
-                     r->cpu_sys_s, "max_rss_kb", (json_int_t)r->max_rss_kb, "read_bytes",
-                     (json_int_t)r->read_bytes, "write_bytes", (json_int_t)r->write_bytes,
-                     "message", msg, "paths", paths ? json_integer((json_int_t)paths) : NULL);
+                     (int)t->attempts, "seconds", ms_jnum_ms(r->seconds), "files",
+                     (json_int_t)r->files, "bytes_total", (json_int_t)r->bytes_total,
+                     "bytes_transferred", (json_int_t)r->bytes_transferred, "cpu_user_s",
+                     ms_jnum_ms(r->cpu_user_s), "cpu_sys_s", ms_jnum_ms(r->cpu_sys_s), "max_rss_kb",
+                     (json_int_t)r->max_rss_kb, "read_bytes", (json_int_t)r->read_bytes,
+                     "write_bytes", (json_int_t)r->write_bytes, "message", msg, "paths",
+                     paths ? json_integer((json_int_t)paths) : NULL);
 }
 
 /* A task's row; a removal's (retention) says which snapshot it removed
@@ -166,12 +168,13 @@ static json_t *totals_json(const totals_t *s, double wall, unsigned slots)
 {
     double eff = wall > 0 && slots > 0 ? s->task_secs / (wall * slots) : 0.0;
     double bps = wall > 0 ? (double)s->xfer / wall : 0.0;
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:I, s:f, s:f, s:i}",
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:I, s:I, s:f, s:i}",
                      "tasks", s->tasks, "ok", s->ok, "unchanged", s->unchanged, "failed", s->failed,
                      "vanished", s->vanished, "files", s->files, "bytes_total", s->total,
-                     "bytes_transferred", s->xfer, "cpu_user_s", s->cpu_u, "cpu_sys_s", s->cpu_s,
-                     "read_bytes", s->rd, "write_bytes", s->wr, "throughput_bps", bps,
-                     "parallel_efficiency", eff, "slots", (int)slots);
+                     "bytes_transferred", s->xfer, "cpu_user_s", ms_jnum_ms(s->cpu_u), "cpu_sys_s",
+                     ms_jnum_ms(s->cpu_s), "read_bytes", s->rd, "write_bytes", s->wr,
+                     "throughput_bps", ms_jnum_whole(bps), "parallel_efficiency", ms_jnum_ms(eff),
+                     "slots", (int)slots);
 }
 
 /* A frozen run (finished, or read back from the catalog) carries its
@@ -476,7 +479,7 @@ json_t *ms_report_json_page(ms_report_t *rep, const ms_runrec_t *r, size_t from,
         (json_int_t)r->id, "source", ms_utf8_clean(r->source, src, sizeof src), "destination",
         ms_utf8_clean(r->dest, dst, sizeof dst), "set",
         r->set ? ms_utf8_clean(r->set, set, sizeof set) : NULL, "started", started, "finished",
-        r->finished ? finished : NULL, "wall_seconds", wall, "status", status, "totals",
+        r->finished ? finished : NULL, "wall_seconds", ms_jnum_ms(wall), "status", status, "totals",
         totals_json(&tot, wall, slots), "tasks", tasks, "workers", workers, "diagnosis", diag);
     if (out && (from > 0 || selected > json_array_size(tasks))) {
         json_object_set_new(out, "tasks_from", json_integer((json_int_t)from));

@@ -84,6 +84,7 @@ typedef struct {
     uint8_t orphan;    /* RUNNING as loaded from the catalog: awaits adoption */
     uint8_t expected_known;
     uint8_t fp_known; /* fp is its tree's, from the walk (ms_unchanged.h) */
+    uint8_t walked;   /* walk_files, walk_bytes are this run's walk's (ms_planner) */
     /* A pack of tiny projects (MS_TASK_PACK): this task carries its own
      * project and items[i], the projects of members[i], held (flag
      * MS_TASK_PACKED) until the pack's one rsync ends. */

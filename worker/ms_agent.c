@@ -660,7 +660,8 @@ static void drain(agent_t *a)
     a->draining = 1;
     send_msg(a, &d);
     if (busy(a) > 0)
-        ms_info("draining: waiting up to %u s for %u running task(s)", limit, busy(a));
+        ms_info("draining: waiting up to %u s for %u running task%s", limit, busy(a),
+                busy(a) == 1 ? "" : "s");
     wait_tasks(a, ms_now_ms() + (int64_t)limit * 1000, 1);
     if (busy(a) > 0 && !a->done && !orphaned(a)) { /* an orphan: leave_now */
         ms_warn("drain timeout: interrupting %u task(s)", busy(a));
@@ -826,7 +827,8 @@ static void start(proc_t *p)
 {
     const ms_agent_opts_t *o = p->a[0].o;
     if (p->n == 1)
-        ms_info("worker %s with %u slots, master %s", o->name, o->slots, o->master);
+        ms_info("worker %s with %u slot%s, master %s", o->name, o->slots, o->slots == 1 ? "" : "s",
+                o->master);
     else
         ms_info("%zu simulated workers %s..%s (no-op executor) with %u slots each, master %s", p->n,
                 o->name, p->a[p->n - 1].o->name, o->slots, o->master);

@@ -124,6 +124,29 @@ static void full_slots_and_busy_cores_are_cpu_bound(void **state)
     assert_string_equal(verdict_of(diag, NULL), "cpu-bound");
     assert_non_null(strstr(evidence_of(diag, "alpha"), "in 80% of 10 samples; meanwhile CPU 90%"));
     assert_non_null(strstr(evidence_of(diag, NULL), "waited for a free slot 100% of the run"));
+    /* The same figures as numbers, for the text report's one line a host */
+    json_t *f =
+        json_object_get(json_object_get(json_object_get(diag, "hosts"), "alpha"), "figures");
+    assert_int_equal(json_integer_value(json_object_get(f, "slots")), 2);
+    assert_float_equal(json_real_value(json_object_get(f, "slots_full_percent")), 80.0, 0.01);
+    assert_float_equal(json_real_value(json_object_get(f, "cpu_percent")), 90.0, 0.01);
+    assert_float_equal(json_real_value(json_object_get(f, "disk_busy_percent")), 10.0, 0.01);
+    assert_float_equal(json_real_value(json_object_get(f, "rsync_cpu_percent")), 90.0, 0.01);
+    json_decref(diag);
+}
+
+/* One slot, one sample: said in the singular. */
+static void one_slot_is_not_slots(void **state)
+{
+    fx_t *fx = *state;
+    worker(fx->r, "w1", "alpha", 1, -1);
+    samples(fx, "alpha", 1, 1, 20, 10);
+    json_t *diag = ms_diag_json(fx->d, fx->r);
+    assert_non_null(strstr(evidence_of(diag, "alpha"), "its 1 slot busy in 100% of 1 sample;"));
+    assert_non_null(strstr(evidence_of(diag, NULL), "of 1 host cpu-bound"));
+    json_t *f =
+        json_object_get(json_object_get(json_object_get(diag, "hosts"), "alpha"), "figures");
+    assert_true(json_is_null(json_object_get(f, "rsync_cpu_percent"))); /* none finished */
     json_decref(diag);
 }
 
@@ -269,7 +292,7 @@ static void a_forgotten_run_reads_as_new(void **state)
     json_decref(diag);
     samples(fx, "alpha", 1, 1, 90, 0); /* and its figures start again */
     diag = ms_diag_json(fx->d, fx->r);
-    assert_non_null(strstr(evidence_of(diag, "alpha"), "in 100% of 1 samples"));
+    assert_non_null(strstr(evidence_of(diag, "alpha"), "in 100% of 1 sample;"));
     json_decref(diag);
 }
 
@@ -347,6 +370,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(full_slots_and_busy_cores_are_cpu_bound),
+        T(one_slot_is_not_slots),
         T(full_slots_and_idle_cores_are_io_bound),
         T(one_task_holding_up_the_run_is_named),
         T(tasks_waiting_while_hosts_have_room_is_under_provisioned),

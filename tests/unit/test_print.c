@@ -176,6 +176,130 @@ static void history_says_each_run_s_kind(void **state)
     json_decref(h);
 }
 
+/* What printer(j, f) writes, NUL-terminated (free it). */
+static char *printed(void (*printer)(FILE *, const json_t *), const json_t *j)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    printer(f, j);
+    fclose(f);
+    return text;
+}
+
+static void print_progress(FILE *f, const json_t *j)
+{
+    ms_print_progress(f, j);
+}
+
+static void the_progress_line_shows_tasks_percent_bytes_rate_and_eta(void **state)
+{
+    (void)state;
+    json_t *run = json_loads(
+        "{\"tasks\": {\"total\": 120, \"queued\": 70, \"running\": 8, \"done\": 40, \"failed\": 2,"
+        " \"unchanged\": 30}, \"walk\": {\"done\": true, \"bytes\": 3650722201},"
+        " \"bytes_done\": 1288490189, \"bytes_expected\": 3650722201, \"percent\": 35.2,"
+        " \"rate_bps\": 89128960, \"eta_s\": 27.4}",
+        0, NULL);
+    char *text = printed(print_progress, run);
+    assert_string_equal(text, "\r42/120 tasks, 2 failed (30 unchanged)  35.2%  1.2 GiB of 3.4 GiB"
+                              "  85.0 MiB/s  ETA 0:27\033[K");
+    free(text);
+    /* An hour and more; one task. */
+    json_object_set_new(run, "eta_s", json_real(3723));
+    json_object_set_new(run, "tasks", json_pack("{s:i, s:i}", "total", 1, "done", 0));
+    text = printed(print_progress, run);
+    assert_non_null(strstr(text, "\r0/1 task  35.2%"));
+    assert_non_null(strstr(text, "ETA 1:02:03\033[K"));
+    free(text);
+    json_decref(run);
+}
+
+/* A first run while its walk goes on: what the walk found so far; once
+ * sized, no "unknown". */
+static void the_progress_line_says_the_walk_is_going_on(void **state)
+{
+    (void)state;
+    json_t *run = json_loads("{\"tasks\": {\"total\": 5}, \"walk\": {\"done\": false, \"bytes\": "
+                             "2048}, \"bytes_done\": 0, \"bytes_expected\": null, \"percent\": "
+                             "null, \"rate_bps\": 0, \"eta_s\": null}",
+                             0, NULL);
+    char *text = printed(print_progress, run);
+    assert_string_equal(text, "\r0/5 tasks  0 B, walking: 2.0 KiB found  0 B/s  ETA unknown\033[K");
+    free(text);
+    json_decref(run);
+}
+
+static void print_report_to(FILE *f, const json_t *j)
+{
+    ms_print_report(j, f, f);
+}
+
+/* The text report ends with the diagnosis: the run's verdict, then a line
+ * per host with its verdict and figures; one slot, one task, one file. */
+static void the_report_says_the_diagnosis_and_counts_in_the_singular(void **state)
+{
+    (void)state;
+    json_t *rep = json_loads(
+        "{\"run_id\": 7, \"status\": \"ok\", \"wall_seconds\": 2.5,"
+        " \"totals\": {\"tasks\": 1, \"ok\": 1, \"failed\": 0, \"files\": 1, \"slots\": 1},"
+        " \"tasks\": [{\"project\": \"a\", \"host\": \"hostA\", \"status\": \"ok\"}],"
+        " \"diagnosis\": {\"run\": {\"verdict\": \"io-bound\", \"evidence\": \"ev\","
+        "   \"suggestion\": \"add slots\"},"
+        "  \"hosts\": {\"hostA\": {\"verdict\": \"io-bound\", \"evidence\": \"e\","
+        "   \"suggestion\": \"raise --slots\", \"figures\": {\"slots\": 1,"
+        "   \"slots_full_percent\": 95.0, \"cpu_percent\": 12.0, \"disk_busy_percent\": 98.0,"
+        "   \"net_bps\": 0, \"rsync_cpu_percent\": 3.0}},"
+        "  \"hostB\": {\"verdict\": \"cpu-bound\", \"evidence\": \"older \\u001b report\"}}}}",
+        0, NULL);
+    assert_non_null(rep);
+    char *text = printed(print_report_to, rep);
+    assert_false(has_control(text, strlen(text)));
+    assert_non_null(strstr(text, "run 7: ok  1 task, 1 ok, 0 failed\n"));
+    assert_non_null(strstr(text, "wall time 2.50 s, 1 file, "));
+    assert_non_null(strstr(text, "parallel efficiency 0% of 1 slot\n"));
+    assert_non_null(strstr(text, "diagnosis: run io-bound: ev\n  -> add slots\n"));
+    assert_non_null(strstr(text, "diagnosis: hostA io-bound (cpu 12%, disk 98% busy, network 0 B/s,"
+                                 " its 1 slot busy 95% of the time, each rsync 3% of a core)\n"
+                                 "  -> raise --slots\n"));
+    assert_non_null(strstr(text, "diagnosis: hostB cpu-bound (older \\x1b report)\n"));
+    assert_null(strstr(text, " 1 slots"));
+    assert_null(strstr(text, " 1 tasks"));
+    free(text);
+    json_decref(rep);
+}
+
+static void print_status(FILE *f, const json_t *j)
+{
+    ms_print_status(j, f);
+}
+
+/* status: no "task(s)", "project(s)": the count decides. */
+static void status_counts_in_the_singular_and_the_plural(void **state)
+{
+    (void)state;
+    json_t *st = json_loads("{\"run\": null, \"last_run\": {\"run_id\": 3, \"status\": \"ok\","
+                            " \"totals\": {\"failed\": 1}}, \"workers\": []}",
+                            0, NULL);
+    char *text = printed(print_status, st);
+    assert_non_null(strstr(text, ": ok, 1 task failed, took"));
+    assert_null(strstr(text, "(s)"));
+    free(text);
+    json_decref(st);
+    st = json_loads("{\"run\": {\"id\": 4, \"state\": \"running\", \"tasks\": {\"total\": 3,"
+                    " \"scanning\": 1, \"queued\": 2}, \"walk\": {\"done\": false, \"projects\": 2,"
+                    " \"files\": 1, \"bytes\": 0}}, \"workers\": []}",
+                    0, NULL);
+    text = printed(print_status, st);
+    assert_non_null(strstr(text, "; 1 project still being walked or split\n"));
+    assert_non_null(strstr(text, "  walk: going on, 2 projects, 1 entry, 0 B\n"));
+    assert_non_null(
+        strstr(text, "  progress: 0/3 tasks, 0 B, walking: 0 B found, 0 B/s, ETA unknown\n"));
+    assert_null(strstr(text, "(s)"));
+    free(text);
+    json_decref(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -184,6 +308,10 @@ int main(void)
             the_snapshot_listing_marks_latest_and_dashes_what_a_run_left_no_figure_for),
         cmocka_unit_test(a_verify_report_lists_each_project_s_differences_then_a_summary),
         cmocka_unit_test(history_says_each_run_s_kind),
+        cmocka_unit_test(the_progress_line_shows_tasks_percent_bytes_rate_and_eta),
+        cmocka_unit_test(the_progress_line_says_the_walk_is_going_on),
+        cmocka_unit_test(the_report_says_the_diagnosis_and_counts_in_the_singular),
+        cmocka_unit_test(status_counts_in_the_singular_and_the_plural),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
