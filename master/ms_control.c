@@ -250,6 +250,22 @@ static void on_wait(ms_master_t *m, const ms_peer_t *peer, uint64_t run_id)
     }
 }
 
+/* Cancel a run (`multisync cancel`, Ctrl-C on its client): answered by
+ * what was done to it, or an ERROR saying why not (unknown, or it ended). */
+static void on_cancel(ms_master_t *m, const ms_peer_t *peer, uint64_t run_id)
+{
+    char err[256], by[512];
+    size_t stopped, dropped;
+    if (ms_master_cancel_run(m, run_id, &stopped, &dropped, err, sizeof err) != 0) {
+        ms_wire_send_error(m->csock, peer, err);
+        return;
+    }
+    ms_info("run %llu cancelled by %s", (unsigned long long)run_id, who(m, peer, by, sizeof by));
+    send_json(m, peer,
+              json_pack("{s:I, s:I, s:I}", "run_id", (json_int_t)run_id, "running",
+                        (json_int_t)stopped, "queued", (json_int_t)dropped));
+}
+
 static double percent_used(const ms_heartbeat_t *h)
 {
     return h->mem_total ? 100.0 * (double)(h->mem_total - h->mem_available) / h->mem_total : 0.0;
@@ -332,9 +348,9 @@ static json_t *run_status(const ms_master_t *m, const ms_runrec_t *r)
     return json_pack(
         "{s:I, s:s?, s:s, s:f, s:{s:I, s:I, s:I, s:I, s:I}, s:I, s:o, s:f, s:o, s:o}", "id",
         (json_int_t)r->id, "set", r->set ? ms_utf8_clean(r->set, set, sizeof set) : NULL, "state",
-        r->finished ? (r->n_failed ? "failed" : "ok") : "running", "elapsed_s", elapsed, "tasks",
-        "queued", p.queued, "running", p.running, "done", p.done, "failed", p.failed, "scanning",
-        (json_int_t)r->n_scanning, "bytes_done", (json_int_t)p.bytes_done, "bytes_expected",
+        ms_run_status(r), "elapsed_s", elapsed, "tasks", "queued", p.queued, "running", p.running,
+        "done", p.done, "failed", p.failed, "scanning", (json_int_t)r->n_scanning, "bytes_done",
+        (json_int_t)p.bytes_done, "bytes_expected",
         p.expected_known ? json_integer((json_int_t)p.bytes_expected) : json_null(), "rate_bps",
         rate, "eta_s", eta, "diagnosis", ms_diag_json(m->diag, r));
 }
@@ -514,6 +530,9 @@ static void on_control_msg(ms_master_t *m, const ms_peer_t *peer, const ms_msg_t
         break;
     case MS_CMD_SNAPSHOTS:
         on_snapshots(m, peer, msg->u.setref.set);
+        break;
+    case MS_CMD_CANCEL_RUN:
+        on_cancel(m, peer, msg->u.runref.run_id);
         break;
     case MS_CMD_HEARTBEAT:
         break;
