@@ -53,9 +53,9 @@ typedef struct {
 /*
  * Run the backup (or verify it). Returns the report (new reference), which
  * may describe a run cut short by SIGINT/SIGTERM (its status is then
- * "interrupted": the worker stopped its rsyncs, finished tasks are listed
- * as done), or NULL with err set when the run could not start or its
- * worker died.
+ * "cancelled": the worker stopped its rsyncs, finished tasks are listed as
+ * done; "interrupted" when the worker did not say so in time), or NULL
+ * with err set when the run could not start or its worker died.
  */
 json_t *ms_embedded_run(const ms_embedded_opts_t *o, char *err, size_t errlen);
 
