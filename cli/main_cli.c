@@ -815,7 +815,8 @@ static int wait_for_run(ms_client_t *cl, uint64_t run_id, ms_msg_t *ans, const c
             return -1; /* the caller cancels the run */
         int rc = ms_client_recv(cl, ans, 500, err, sizeof err);
         if (rc < 0) {
-            fprintf(stderr, "multisync: %s\n", ms_stop_signal ? "interrupted" : err);
+            if (!ms_stop_signal)
+                fprintf(stderr, "multisync: %s\n", err);
             return -1;
         }
         if (rc == 0)
