@@ -916,12 +916,12 @@ static json_t *cancel_waited_run(ms_client_t *cl, uint64_t run_id, const char *e
 {
     char err[512], text[1024];
     ms_msg_t ans = {0};
-    signal(SIGINT, SIG_DFL);
+    if (send_ref(cl, MS_CMD_CANCEL_RUN, run_id) != 0 || send_ref(cl, MS_CMD_WAIT, run_id) != 0)
+        return NULL;
+    signal(SIGINT, SIG_DFL); /* asked: a second Ctrl-C need not wait for the answer */
     signal(SIGTERM, SIG_DFL);
     fprintf(stderr, "multisync: interrupted: cancelling run %llu (Ctrl-C again: stop waiting)\n",
             (unsigned long long)run_id);
-    if (send_ref(cl, MS_CMD_CANCEL_RUN, run_id) != 0 || send_ref(cl, MS_CMD_WAIT, run_id) != 0)
-        return NULL;
     for (int64_t end = ms_now_ms() + CANCEL_WAIT_MS; ms_now_ms() < end; ms_msg_clear(&ans)) {
         if (ms_client_recv(cl, &ans, (int)(end - ms_now_ms()), err, sizeof err) <= 0)
             break;
