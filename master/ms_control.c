@@ -1,7 +1,8 @@
 /*
  * ms_control.c - the master's control service: runs requested by clients
  * (`multisync run --master`, `multisync restore --master`), waits for their
- * end, and status queries (status, history, reports, a set's snapshots).
+ * end, cancels, and status queries (status, history, reports, a set's
+ * snapshots).
  */
 #include <stdio.h>
 #include <stdlib.h>

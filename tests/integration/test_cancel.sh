@@ -3,7 +3,8 @@
 # (SIGTERM: none is left running) and drops its queued tasks; the run ends
 # `cancelled` in the report its client prints, in status and in history;
 # its destination is free again at once. Ctrl-C on the `run --master`
-# client that waits for a run cancels it (exit 130). A master killed right
+# client that waits for a run cancels it (exit 130). A cancelled snapshot
+# stays .partial, as a failed one, and latest does not move. A master killed right
 # after a cancel, before the rsyncs were reported stopped, does not resume
 # the run when it comes back. Unknown and ended runs are refused (exit 2).
 source "$(dirname "$0")/lib.sh"
@@ -89,27 +90,42 @@ jq_check "$T/r2.json" '.status == "cancelled"' "run 2's report says cancelled"
 wait_until 10 "the worker's rsyncs to stop" no_rsync
 history_is '.[0].run_id == 2 and .[0].status == "cancelled"' || fail "history: $(cat "$T/h.json")"
 
+note "a cancelled snapshot stays .partial, as a failed one: latest does not move"
+"$BIN/multisync" run --master "$CTL" --snapshot --report "$T/rs.json" "$T/src" "$T/snaps" \
+    >"$T/outs" 2>&1 &
+RUN_PID=$!
+wait_until 20 "the snapshot run with two tasks running" \
+    status_is "$T/s.json" '.run.id == 3 and .run.tasks.running == 2'
+"$BIN/multisync" cancel 3 --master "$CTL" >/dev/null || fail "cancel of the snapshot run"
+wait_exit 20 "$RUN_PID" "the client of the snapshot run"
+jq_check "$T/rs.json" '.status == "cancelled" and .snapshot.complete == false' \
+    "the snapshot is not complete"
+name=$(jq -r .snapshot.name "$T/rs.json")
+[[ -d $T/snaps/$name.partial && ! -e $T/snaps/$name && ! -e $T/snaps/latest ]] ||
+    fail "snapshot folders after the cancel: $(ls -a "$T/snaps")"
+wait_until 10 "the worker's rsyncs to stop" no_rsync
+
 note "a master killed right after a cancel does not resume the run"
-start_run 3
-started=$(grep -c "run 3: started" "$T/worker.log")
+start_run 4
+started=$(grep -c "run 4: started" "$T/worker.log")
 # The worker sleeps through the cancel (its CANCEL waits for it) and the
 # master's death: the run is still being cancelled when the master dies.
 kill -STOP "$WORKER_PID"
 rc=0
-"$BIN/multisync" cancel 3 --master "$CTL" >"$T/c5" 2>&1 || rc=$?
-[[ $rc == 0 ]] || fail "cancel of run 3 exited $rc: $(cat "$T/c5")"
+"$BIN/multisync" cancel 4 --master "$CTL" >"$T/c5" 2>&1 || rc=$?
+[[ $rc == 0 ]] || fail "cancel of run 4 exited $rc: $(cat "$T/c5")"
 kill -KILL "$MASTER_PID"
 wait "$MASTER_PID" 2>/dev/null || true # (no "Killed" line from bash)
 start_master "$T/master2.log"
 kill -CONT "$WORKER_PID"
 wait_until 10 "the new master to start" status_is "$T/s.json" '.workers | length >= 0'
-grep -q "run 3 was cancelled: not resumed" "$T/master2.log" || fail "run 3: $(cat "$T/master2.log")"
-wait_until 20 "run 3 to end cancelled" history_is '.[0].run_id == 3 and .[0].status == "cancelled"'
+grep -q "run 4 was cancelled: not resumed" "$T/master2.log" || fail "run 4: $(cat "$T/master2.log")"
+wait_until 20 "run 4 to end cancelled" history_is '.[0].run_id == 4 and .[0].status == "cancelled"'
 wait_until 10 "the worker's rsyncs to stop" no_rsync
 # Its client kept waiting through the restart, and gets the end.
-wait_exit 20 "$RUN_PID" "the client of run 3"
-[[ $RC == 1 ]] && grep -q "^run 3: cancelled" "$T/out3" || fail "client of run 3: $RC $(cat "$T/out3")"
-(($(grep -c "run 3: started" "$T/worker.log") == started)) || fail "tasks of run 3 started again"
+wait_exit 20 "$RUN_PID" "the client of run 4"
+[[ $RC == 1 ]] && grep -q "^run 4: cancelled" "$T/out4" || fail "client of run 4: $RC $(cat "$T/out4")"
+(($(grep -c "run 4: started" "$T/worker.log") == started)) || fail "tasks of run 4 started again"
 status_is "$T/s.json" '.run == null' || fail "a run goes on after the restart: $(cat "$T/s.json")"
-history_is '[.[] | select(.status == "cancelled")] | length == 3' || fail "history: $(cat "$T/h.json")"
+history_is '[.[] | select(.status == "cancelled")] | length == 4' || fail "history: $(cat "$T/h.json")"
 echo ok
