@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,9 @@
 
 #define MASTER_ANSWER_MS 10000
 #define WAIT_AGAIN_MS 2000
+/* How long Ctrl-C on `run --master` waits for the report of the run it
+ * cancels: its rsyncs stop on SIGTERM within a second or two. */
+#define CANCEL_WAIT_MS 10000
 
 static void usage_verify(FILE *f)
 {
@@ -112,6 +116,7 @@ static void usage(FILE *f)
             "       multisync status --master EP [--json]\n"
             "       multisync history --master EP [--json] [-n N]\n"
             "       multisync report RUN_ID|last [--master EP] [--json]\n"
+            "       multisync cancel RUN_ID [--master EP]\n"
             "       multisync verify [options] SRC DST [--snapshot NAME|latest]\n"
             "       multisync verify --master EP [options] SRC DST|SET [--snapshot NAME|latest]\n"
             "       multisync snapshots DST [--json]\n"
@@ -128,6 +133,10 @@ static void usage(FILE *f)
     usage_options(f);
     usage_verify(f);
     usage_restore(f);
+    fprintf(f, "cancel RUN_ID: stop a run on the master: its queued tasks are dropped, its\n"
+               "running rsyncs get SIGTERM; it ends `cancelled` and is not resumed. Ctrl-C on\n"
+               "`run --master` cancels its run the same way (twice: stop waiting at once).\n"
+               "\n");
     fprintf(f, "keygen NAME: write a CURVE key pair, NAME.key (secret, mode 0600) and NAME.pub.\n"
                "  -h, --help             this text\n"
                "\n"
@@ -831,9 +840,12 @@ static int wait_for_run(ms_client_t *cl, uint64_t run_id, ms_msg_t *ans, const c
             if (send_ref(cl, MS_CMD_WAIT, run_id) != 0)
                 return -1;
         }
+        if (ms_stop_signal)
+            return -1; /* the caller cancels the run */
         int rc = ms_client_recv(cl, ans, 500, err, sizeof err);
         if (rc < 0) {
-            fprintf(stderr, "multisync: %s\n", ms_stop_signal ? "interrupted" : err);
+            if (!ms_stop_signal)
+                fprintf(stderr, "multisync: %s\n", err);
             return -1;
         }
         if (rc == 0)
@@ -908,6 +920,57 @@ static void fill_restore_request(const cli_t *c, ms_msg_t *req)
     req->u.run.path = c->args[1];
 }
 
+/* The report in a RUN_DONE answer, with every page of its rows; NULL
+ * (said on stderr). */
+static json_t *full_report(ms_client_t *cl, const ms_msg_t *ans, const char *ep)
+{
+    json_error_t jerr;
+    json_t *rep = json_loads(ans->u.runref.report, 0, &jerr);
+    if (!rep)
+        fprintf(stderr, "multisync: the master's report is not JSON: %s\n", jerr.text);
+    else if (fetch_pages(cl, rep, ep) != 0)
+        json_decref(rep);
+    else
+        return rep;
+    return NULL;
+}
+
+/*
+ * Ctrl-C (or SIGTERM: a nightly job stopped by its timeout) while waiting
+ * for run_id: ask the master to cancel the run, and wait a few seconds for
+ * its report, which is returned (NULL: none came). A second Ctrl-C ends
+ * this process at once; the run is cancelled anyway.
+ */
+static json_t *cancel_waited_run(ms_client_t *cl, uint64_t run_id, const char *ep)
+{
+    char err[512], text[1024];
+    ms_msg_t ans = {0};
+    if (send_ref(cl, MS_CMD_CANCEL_RUN, run_id) != 0 || send_ref(cl, MS_CMD_WAIT, run_id) != 0)
+        return NULL;
+    signal(SIGINT, SIG_DFL); /* asked: a second Ctrl-C need not wait for the answer */
+    signal(SIGTERM, SIG_DFL);
+    fprintf(stderr, "multisync: interrupted: cancelling run %llu (Ctrl-C again: stop waiting)\n",
+            (unsigned long long)run_id);
+    for (int64_t end = ms_now_ms() + CANCEL_WAIT_MS; ms_now_ms() < end; ms_msg_clear(&ans)) {
+        if (ms_client_recv(cl, &ans, (int)(end - ms_now_ms()), err, sizeof err) <= 0)
+            break;
+        if (ans.cmd == MS_CMD_ERROR) /* it ended meanwhile: its report comes (WAIT) */
+            fprintf(stderr, "multisync: the master says: %s\n",
+                    ms_log_safe(ans.u.text.message, text, sizeof text));
+        if (ans.cmd == MS_CMD_RUN_DONE && ans.u.runref.run_id == run_id) {
+            json_t *rep = full_report(cl, &ans, ep);
+            ms_msg_clear(&ans);
+            return rep;
+        }
+    }
+    ms_msg_clear(&ans);
+    fprintf(stderr,
+            "multisync: no report of run %llu yet: `multisync report %llu` shows it once its "
+            "rsyncs stopped\n",
+            (unsigned long long)run_id, (unsigned long long)run_id);
+    return NULL;
+}
+
 static int run_remote(cli_t *c)
 {
     char err[512];
@@ -926,29 +989,15 @@ static int run_remote(cli_t *c)
     }
     if ((rc = await(cl, &ans, MS_CMD_RUN_STARTED, MASTER_ANSWER_MS, c->master)) != 0)
         goto out;
-    fprintf(stderr,
-            "multisync: run %llu started on %s; waiting for it (Ctrl-C leaves it "
-            "running)\n",
+    fprintf(stderr, "multisync: run %llu started on %s; waiting for it (Ctrl-C cancels it)\n",
             (unsigned long long)ans.u.runref.run_id, c->master);
     uint64_t run_id = ans.u.runref.run_id;
     ms_msg_clear(&ans);
-    if (wait_for_run(cl, run_id, &ans, c->master) != 0) {
-        rc = ms_stop_signal ? MS_RC_INTERRUPTED : MS_RC_UNREACHABLE;
-        goto out;
-    }
-    json_error_t jerr;
-    json_t *rep = json_loads(ans.u.runref.report, 0, &jerr);
-    if (!rep) {
-        fprintf(stderr, "multisync: the master's report is not JSON: %s\n", jerr.text);
-        rc = MS_RC_UNREACHABLE;
-        goto out;
-    }
-    if (fetch_pages(cl, rep, c->master) != 0) {
-        json_decref(rep);
-        rc = MS_RC_UNREACHABLE;
-        goto out;
-    }
-    rc = finish(c, rep);
+    int waited = wait_for_run(cl, run_id, &ans, c->master);
+    json_t *rep = waited == 0      ? full_report(cl, &ans, c->master)
+                  : ms_stop_signal ? cancel_waited_run(cl, run_id, c->master)
+                                   : NULL;
+    rc = rep ? finish(c, rep) : ms_stop_signal ? MS_RC_INTERRUPTED : MS_RC_UNREACHABLE;
     json_decref(rep);
 out:
     ms_msg_clear(&ans);
@@ -1100,6 +1149,38 @@ static int report(cli_t *c)
     return rc;
 }
 
+/* The master's answer to CANCEL_RUN, on stdout: what it stopped. */
+static void print_cancelled(const json_t *j)
+{
+    json_int_t running = json_integer_value(json_object_get(j, "running"));
+    printf("cancelled run %lld (%lld running task%s stopped, %lld queued dropped)\n",
+           (long long)json_integer_value(json_object_get(j, "run_id")), (long long)running,
+           running == 1 ? "" : "s", (long long)json_integer_value(json_object_get(j, "queued")));
+}
+
+/*
+ * Cancel run RUN_ID on the master (its rsyncs stopped, its queued tasks
+ * dropped): 0 once the master did; 2 for a run it does not have or that
+ * already ended (said: "run 7 already ended: ok"); 3 when it cannot be
+ * reached or does not answer.
+ */
+static int cancel(cli_t *c)
+{
+    unsigned id;
+    int rc;
+    ms_msg_t req = {.cmd = MS_CMD_CANCEL_RUN};
+    if (c->n_args != 1 || ms_parse_uint(c->args[0], 1, UINT32_MAX, &id) != 0) {
+        fprintf(stderr, "multisync: usage: multisync cancel RUN_ID [--master EP]\n");
+        return MS_RC_USAGE;
+    }
+    req.u.runref.run_id = id;
+    json_t *j = ask(c, &req, &rc);
+    if (j)
+        print_cancelled(j);
+    json_decref(j);
+    return j ? MS_RC_OK : rc;
+}
+
 /* The snapshots of a backup: DST read here, or a set's destination read
  * by the master. An empty list is said; a DST or set that cannot be listed
  * is exit 2. */
@@ -1236,6 +1317,8 @@ static int dispatch(cli_t *c, unsigned cmd)
         return snapshots(c);
     case MS_CMD_BIT_RESTORE:
         return restore(c);
+    case MS_CMD_BIT_CANCEL:
+        return cancel(c);
     }
     fprintf(stderr, "multisync: that command is not built in this version\n");
     return MS_RC_USAGE;

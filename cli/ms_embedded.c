@@ -154,14 +154,30 @@ static int worker_died(embedded_t *e, char *err, size_t errlen)
     return 1;
 }
 
-/* Stop the rsyncs, collect what they became, and report the run so far. */
+/*
+ * SIGINT or SIGTERM: the run is cancelled (ms_master_cancel_run): the
+ * worker stops the rsyncs, and the run ends `cancelled` in the state
+ * catalog, where the next run does not take it for one to close. A worker
+ * that does not report its rsyncs stopped in time is told to leave, which
+ * stops them too; the report then says "interrupted".
+ */
 static json_t *interrupt(ms_master_t *m, embedded_t *e, uint64_t run_id)
 {
     char err[256];
-    ms_warn("interrupted by signal %d: stopping the rsyncs", (int)ms_stop_signal);
-    ms_master_interrupt(m, "interrupted");
-    for (int waited = 0; waited < WORKER_EXIT_WAIT_MS && !worker_died(e, err, sizeof err);
+    size_t stopped, dropped;
+    int waited = 0;
+    ms_warn("interrupted by signal %d: cancelling the run, stopping the rsyncs",
+            (int)ms_stop_signal);
+    if (ms_master_cancel_run(m, run_id, &stopped, &dropped, err, sizeof err) != 0)
+        ms_warn("%s", err);
+    for (; waited < WORKER_EXIT_WAIT_MS && ms_master_run_finished(m, run_id) == 0 &&
+           !worker_died(e, err, sizeof err);
          waited += 100)
+        ms_master_poll(m, 100);
+    if (ms_master_run_finished(m, run_id) == 1)
+        return ms_master_report(m, run_id);
+    ms_master_interrupt(m, "interrupted");
+    for (; waited < 2 * WORKER_EXIT_WAIT_MS && !worker_died(e, err, sizeof err); waited += 100)
         ms_master_poll(m, 100);
     json_t *rep = ms_master_report(m, run_id);
     json_object_set_new(rep, "status", json_string("interrupted"));

@@ -53,10 +53,11 @@ typedef struct {
 /*
  * Run the backup (or verify it). Returns the report (new reference), which
  * may describe a run cut short by SIGINT/SIGTERM (its status is then
- * "interrupted": the worker stopped its rsyncs, finished tasks are listed
- * as done), or NULL with err set when the run could not start or its
- * worker died, and *rc the exit status to end with: MS_RC_USAGE, or
- * MS_RC_REFUSED for a run refused now (ms_master_start_run).
+ * "cancelled": the worker stopped its rsyncs, finished tasks are listed as
+ * done; "interrupted" when the worker did not say so in time), or NULL
+ * with err set when the run could not start or its worker died, and *rc
+ * the exit status to end with: MS_RC_USAGE, or MS_RC_REFUSED for a run
+ * refused now (ms_master_start_run).
  */
 json_t *ms_embedded_run(const ms_embedded_opts_t *o, int *rc, char *err, size_t errlen);
 

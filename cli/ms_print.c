@@ -156,6 +156,8 @@ static void print_totals(const json_t *rep, const json_t *tot, FILE *out)
             count(num(tot, "tasks"), "task"), num(tot, "ok"), num(tot, "failed"));
     if (verify)
         fprintf(out, ", %.0f differ", num(verify, "differs"));
+    if (num(tot, "cancelled") > 0)
+        fprintf(out, ", %.0f cancelled", num(tot, "cancelled"));
     if (num(tot, "vanished") > 0)
         fprintf(out, ", %.0f vanished from the source", num(tot, "vanished"));
     if (num(tot, "unchanged") > 0)
@@ -274,6 +276,14 @@ static void print_note(const json_t *t, FILE *out)
     fprintf(out, "%s %s: %s\n", vanished ? "VANISHED" : "NOTE", name, one_line(t, msg, sizeof msg));
 }
 
+/* A row of a cancelled run that was not done: never started, or stopped. */
+static void print_cancelled(const json_t *t, FILE *err)
+{
+    char name[1024], msg[4096];
+    ms_log_safe(raw(t, "project"), name, sizeof name);
+    fprintf(err, "CANCELLED %s: %s\n", name, one_line(t, msg, sizeof msg));
+}
+
 int ms_print_report(const json_t *rep, FILE *out, FILE *err)
 {
     const json_t *tasks = json_object_get(rep, "tasks");
@@ -300,6 +310,8 @@ int ms_print_report(const json_t *rep, FILE *out, FILE *err)
             print_note(t, out);
         } else if (strcmp(status, "differs") == 0) {
             print_differs(t, out);
+        } else if (strcmp(status, "cancelled") == 0) {
+            print_cancelled(t, err);
         } else {
             char name[1024];
             ms_log_safe(raw(t, "project"), name, sizeof name);

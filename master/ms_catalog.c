@@ -144,8 +144,9 @@ static const char *const stmt_sql[ST_COUNT] = {
                       " res_task, res_attempt, " RESULT_COLS ") = (?3, ?4, ?5, ?6, ?7, ?8, ?9,"
                       " ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)"
                       " WHERE run_id = ?1 AND task_id = ?2",
-    [ST_RUN_END] = "UPDATE runs SET finished = ?2, finished_ns = ?3, extra = ?4, snap = ?5"
-                   " WHERE id = ?1",
+    /* flags: a run cancelled (MS_RUN_CANCELLED) before it ended. */
+    [ST_RUN_END] = "UPDATE runs SET finished = ?2, finished_ns = ?3, extra = ?4, snap = ?5,"
+                   " flags = ?6 WHERE id = ?1",
     [ST_TASK_PUT] =
         "INSERT OR REPLACE INTO tasks (run_id, task_id, project, flags, state,"
         " attempts, worker_id, host, failed_on, res_run, res_task, res_attempt, " RESULT_COLS
@@ -175,10 +176,12 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_WORKERS_GET] = "SELECT worker_id, host, slots, tasks FROM run_workers WHERE run_id = ?1"
                        " ORDER BY idx",
     /* Tasks and failures count projects, as the report does: a split
-     * project's chunks are one row with it (parent is its rest's id). */
+     * project's chunks are one row with it (parent is its rest's id). A
+     * cancelled task (?4) is no failure. */
     [ST_HISTORY] = "SELECT r.id, r.set_name, r.source, r.dest, r.started_ns, r.finished_ns,"
                    " r.finished, COALESCE(SUM(t.parent < 0), 0), COUNT(DISTINCT CASE WHEN"
-                   " t.state = ?1 THEN (CASE WHEN t.parent >= 0 THEN t.parent ELSE t.task_id END)"
+                   " t.state = ?1 AND t.exit_code IS NOT ?4 THEN (CASE WHEN t.parent >= 0 THEN "
+                   "t.parent ELSE t.task_id END)"
                    " END),"
                    " COALESCE(SUM(t.bytes_total), 0), COALESCE(SUM(t.bytes_transferred), 0),"
                    " r.snap, r.flags, COALESCE(SUM(t.parent < 0 AND t.exit_code = ?3), 0)"
@@ -762,6 +765,7 @@ static int put_run_end(ms_catalog_t *c, const ms_runrec_t *r, char *err, size_t 
         sqlite3_bind_null(s, 4);
     if (bind_snap(s, 5, r) != 0)
         return ms_errf(err, errlen, "catalog: save run end: out of memory");
+    sqlite3_bind_int64(s, 6, r->flags);
     if (step_done(c, ST_RUN_END, "save run end", err, errlen) != 0)
         return -1;
     if (sqlite3_changes(c->db) == 0)
@@ -1072,7 +1076,11 @@ static json_t *history_row(sqlite3_stmt *s)
     sqlite3_int64 start = sqlite3_column_int64(s, 4), end = sqlite3_column_int64(s, 5);
     int done = sqlite3_column_int(s, 6) != 0;
     sqlite3_int64 failed = sqlite3_column_int64(s, 8);
-    const char *status = !done ? "running" : failed ? "failed" : "ok";
+    int cancelled = (sqlite3_column_int64(s, 12) & MS_RUN_CANCELLED) != 0;
+    const char *status = !done       ? (cancelled ? "cancelling" : "running")
+                         : cancelled ? "cancelled"
+                         : failed    ? "failed"
+                                     : "ok";
     rfc3339(start, started, sizeof started);
     rfc3339(end, finished, sizeof finished);
     double wall = (double)((done ? end : now_ns()) - start) / 1e9;
@@ -1162,6 +1170,7 @@ json_t *ms_catalog_history(ms_catalog_t *c, size_t n, char *err, size_t errlen)
     sqlite3_bind_int(s, 1, MS_TS_FAILED);
     sqlite3_bind_int64(s, 2, n == 0 ? -1 : (sqlite3_int64)n);
     sqlite3_bind_int(s, 3, MS_EXIT_UNCHANGED);
+    sqlite3_bind_int(s, 4, MS_EXIT_CANCELLED);
     return rows_json(c, s, history_entry, "history", err, errlen);
 }
 
@@ -1218,7 +1227,8 @@ int ms_catalog_prior_sizes(ms_catalog_t *c, ms_runrec_t *r, char *err, size_t er
     sqlite3_bind_blob(s, 2, r->dest, (int)strlen(r->dest), SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 3, (sqlite3_int64)r->id);
     sqlite3_bind_int(s, 4, MS_TS_OK);
-    sqlite3_bind_int(s, 5, MS_RUN_VERIFY);
+    /* A cancelled run's sizes are those of the tasks it ended in time. */
+    sqlite3_bind_int(s, 5, MS_RUN_VERIFY | MS_RUN_CANCELLED);
     sqlite3_bind_int(s, 6, (int)(r->flags & MS_RUN_VERIFY));
     int rc = apply_prior(r, s, by_name, r->n_tasks) == SQLITE_DONE
                  ? 0

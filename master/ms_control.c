@@ -1,7 +1,8 @@
 /*
  * ms_control.c - the master's control service: runs requested by clients
  * (`multisync run --master`, `multisync restore --master`), waits for their
- * end, and status queries (status, history, reports, a set's snapshots).
+ * end, cancels, and status queries (status, history, reports, a set's
+ * snapshots).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,6 +256,22 @@ static void on_wait(ms_master_t *m, const ms_peer_t *peer, uint64_t run_id)
     }
 }
 
+/* Cancel a run (`multisync cancel`, Ctrl-C on its client): answered by
+ * what was done to it, or an ERROR saying why not (unknown, or it ended). */
+static void on_cancel(ms_master_t *m, const ms_peer_t *peer, uint64_t run_id)
+{
+    char err[256], by[512];
+    size_t stopped, dropped;
+    if (ms_master_cancel_run(m, run_id, &stopped, &dropped, err, sizeof err) != 0) {
+        ms_wire_send_error(m->csock, peer, err);
+        return;
+    }
+    ms_info("run %llu cancelled by %s", (unsigned long long)run_id, who(m, peer, by, sizeof by));
+    send_json(m, peer,
+              json_pack("{s:I, s:I, s:I}", "run_id", (json_int_t)run_id, "running",
+                        (json_int_t)stopped, "queued", (json_int_t)dropped));
+}
+
 static double percent_used(const ms_heartbeat_t *h)
 {
     return h->mem_total ? 100.0 * (double)(h->mem_total - h->mem_available) / h->mem_total : 0.0;
@@ -304,7 +321,7 @@ static json_t *run_status(const ms_master_t *m, const ms_runrec_t *r)
                      (double)(now.tv_nsec - r->started_rt.tv_nsec) / 1e9;
     json_t *o = json_pack("{s:I, s:s?, s:s, s:f, s:o}", "id", (json_int_t)r->id, "set",
                           r->set ? ms_utf8_clean(r->set, set, sizeof set) : NULL, "state",
-                          r->finished ? (r->n_failed ? "failed" : "ok") : "running", "elapsed_s",
+                          ms_run_status(r), "elapsed_s",
                           ms_jnum_ms(elapsed), "diagnosis", ms_diag_json(m->diag, r));
     json_t *p =
         ms_progress_json(r, m->unchanged, ms_planner_walking(m->planner, r), ms_now_ms(), elapsed);
@@ -489,6 +506,9 @@ static void on_control_msg(ms_master_t *m, const ms_peer_t *peer, const ms_msg_t
         break;
     case MS_CMD_SNAPSHOTS:
         on_snapshots(m, peer, msg->u.setref.set);
+        break;
+    case MS_CMD_CANCEL_RUN:
+        on_cancel(m, peer, msg->u.runref.run_id);
         break;
     case MS_CMD_HEARTBEAT:
         break;

@@ -510,6 +510,11 @@ static void log_done(const ms_trec_t *t)
         ms_info("run %llu: %s ok on %s in %.1f s (attempt %u)%s", (unsigned long long)t->run->id,
                 name, t->host, t->result.seconds, t->attempts,
                 t->result.exit_code == 24 ? " (some source files vanished meanwhile)" : "");
+    else if (ms_result_cancelled(&t->result) && t->attempts == 0)
+        return; /* never ran: the run's cancel says how many */
+    else if (ms_result_cancelled(&t->result))
+        ms_info("run %llu: %s cancelled on %s: %s", (unsigned long long)t->run->id, name, t->host,
+                msg);
     else if (ms_result_differs(&t->result))
         ms_warn("run %llu: %s differs from its backup (verified on %s): %s",
                 (unsigned long long)t->run->id, name, t->host, msg);
@@ -667,12 +672,17 @@ static int finish_retention(ms_master_t *m, ms_runrec_t *run)
     return 1;
 }
 
-/* The run's last task is final: its end recorded, its waiters told. */
+/* The run's last task is final: its end recorded, its waiters told. A
+ * cancelled run's snapshot stays .partial, as a failed one's, and no
+ * retention follows. */
 static void run_finished(ms_master_t *m, ms_runrec_t *run)
 {
-    complete_snapshot(m, run);
-    if (start_retention(m, run) || finish_retention(m, run))
-        return;
+    int cancelled = (run->flags & MS_RUN_CANCELLED) != 0;
+    if (!cancelled) {
+        complete_snapshot(m, run);
+        if (start_retention(m, run) || finish_retention(m, run))
+            return;
+    }
     if (run->snap_read_fd >= 0) { /* a restore's hold on its snapshot */
         close(run->snap_read_fd);
         run->snap_read_fd = -1;
@@ -688,8 +698,9 @@ static void run_finished(ms_master_t *m, ms_runrec_t *run)
     if (ms_journal_flush(m->journal, 0) != 0)
         ms_error("run %llu finished but its end could not be recorded yet",
                  (unsigned long long)run->id);
-    ms_info("run %llu finished: %zu task%s, %zu failed", (unsigned long long)run->id, run->n_tasks,
-            run->n_tasks == 1 ? "" : "s", run->n_failed);
+    ms_info("run %llu %s: %zu task%s, %zu %s", (unsigned long long)run->id,
+            cancelled ? "cancelled" : "finished", run->n_tasks, run->n_tasks == 1 ? "" : "s",
+            run->n_failed, cancelled ? "not done" : "failed");
     ms_control_run_done(m, run);
 }
 
@@ -808,13 +819,36 @@ static void note_carried(ms_trec_t *t)
     t->result.exit_code = MS_EXIT_UNCHANGED;
 }
 
+/* A task of a cancelled run whose rsync did not end well (stopped, or
+ * failed meanwhile) ends cancelled, saying how its rsync ended; one that
+ * finished in time keeps its result, and so does a verify's difference. */
+static void note_cancelled(ms_trec_t *t)
+{
+    ms_result_t *res = &t->result;
+    char msg[1024];
+    if (!(t->run->flags & MS_RUN_CANCELLED) || ms_result_ok(res) || ms_result_cancelled(res) ||
+        ms_result_differs(res))
+        return;
+    snprintf(msg, sizeof msg, "cancelled while it ran (rsync %s %d)%s%s",
+             res->term_signal ? "signal" : "exit",
+             res->term_signal ? res->term_signal : res->exit_code,
+             res->message && *res->message ? ": " : "", res->message ? res->message : "");
+    free(res->message);
+    res->message = strdup(msg);
+    res->exit_code = MS_EXIT_CANCELLED;
+    res->term_signal = 0;
+}
+
 void ms_master_task_done(ms_master_t *m, ms_trec_t *t)
 {
     ms_runrec_t *run = t->run;
     ms_trec_t *rel[2];
     note_carried(t);
+    note_cancelled(t);
     int ok = ms_result_ok(&t->result);
-    if ((t->flags & MS_TASK_PACK) && !ok && m->giving_up != run) {
+    /* A run given up or cancelled ends a failed pack with its projects. */
+    if ((t->flags & MS_TASK_PACK) && !ok && m->giving_up != run &&
+        !(run->flags & MS_RUN_CANCELLED)) {
         dissolve_pack(m, t);
         return;
     }
@@ -832,20 +866,35 @@ void ms_master_task_done(ms_master_t *m, ms_trec_t *t)
         run_finished(m, run);
 }
 
-void ms_master_fail_task(ms_master_t *m, ms_trec_t *t, const char *why)
+/* t ends now with exit_code and why as its final result. */
+static void end_task(ms_master_t *m, ms_trec_t *t, int exit_code, const char *why)
 {
     ms_result_t res = {.run_id = t->run->id,
                        .task_id = t->id,
                        .attempt = t->attempts,
-                       .exit_code = MS_EXIT_REFUSED,
+                       .exit_code = exit_code,
                        .message = strdup(why)};
     t->orphan = 0;
     ms_run_set_result(t, &res);
     ms_master_task_done(m, t);
 }
 
-void ms_master_fail_unfinished(ms_master_t *m, ms_runrec_t *r, const char *why, int running_too)
+void ms_master_fail_task(ms_master_t *m, ms_trec_t *t, const char *why)
 {
+    end_task(m, t, MS_EXIT_REFUSED, why);
+}
+
+void ms_master_cancel_task(ms_master_t *m, ms_trec_t *t, const char *why)
+{
+    end_task(m, t, MS_EXIT_CANCELLED, why);
+}
+
+/* End every task of r that waits for a worker (and the running ones when
+ * running_too) with exit_code and why; returns how many ended. */
+static size_t end_unfinished(ms_master_t *m, ms_runrec_t *r, int exit_code, const char *why,
+                             int running_too)
+{
+    size_t before = r->n_finished;
     ms_planner_forget(m->planner, r);
     ms_queue_remove_run(m->queue, r);
     m->giving_up = r; /* a pack failed now ends with its projects, not split up */
@@ -853,10 +902,71 @@ void ms_master_fail_unfinished(ms_master_t *m, ms_runrec_t *r, const char *why, 
         ms_trec_t *t = ms_run_at(r, i);
         if (t->state == MS_TS_QUEUED || t->state == MS_TS_HELD || t->state == MS_TS_SCANNING ||
             (running_too && t->state == MS_TS_RUNNING))
-            ms_master_fail_task(m, t, why);
+            end_task(m, t, exit_code, why);
     }
     m->giving_up = NULL;
     ms_queue_remove_run(m->queue, r); /* what those releases queued */
+    return r->n_finished - before;
+}
+
+void ms_master_fail_unfinished(ms_master_t *m, ms_runrec_t *r, const char *why, int running_too)
+{
+    end_unfinished(m, r, MS_EXIT_REFUSED, why, running_too);
+}
+
+/* Why run_id cannot be cancelled: it is unknown, or it ended (how). */
+static int not_going(ms_master_t *m, uint64_t run_id, char *err, size_t errlen)
+{
+    json_t *rep = ms_master_report_page(m, run_id, 0, 0);
+    const char *status = json_string_value(json_object_get(rep, "status"));
+    if (status)
+        ms_errf(err, errlen, "run %llu already ended: %s", (unsigned long long)run_id, status);
+    else
+        ms_errf(err, errlen, "no run %llu on this master", (unsigned long long)run_id);
+    json_decref(rep);
+    return -1;
+}
+
+/* Tell the workers of r's running tasks to stop them; returns how many. */
+static size_t stop_running(ms_master_t *m, ms_runrec_t *r)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_tasks && !r->finished; i++) {
+        ms_trec_t *t = ms_run_at(r, i);
+        if (t->state == MS_TS_RUNNING) {
+            ms_workers_stop_task(m, t);
+            n++;
+        }
+    }
+    return n;
+}
+
+/* r is cancelled: its mark first, in the catalog with the tasks it ends. */
+static void cancel_run(ms_master_t *m, ms_runrec_t *r, size_t *stopped, size_t *dropped)
+{
+    if (!(r->flags & MS_RUN_CANCELLED)) {
+        r->flags |= MS_RUN_CANCELLED;
+        ms_journal_run_end(m->journal, r);
+    }
+    *stopped = stop_running(m, r);
+    *dropped = end_unfinished(m, r, MS_EXIT_CANCELLED, "cancelled before it ran", 0);
+}
+
+int ms_master_cancel_run(ms_master_t *m, uint64_t run_id, size_t *stopped, size_t *dropped,
+                         char *err, size_t errlen)
+{
+    ms_runrec_t *r = ms_master_find_run(m, run_id);
+    *stopped = *dropped = 0;
+    if (!r || r->finished)
+        return not_going(m, run_id, err, errlen);
+    cancel_run(m, r, stopped, dropped);
+    ms_info("run %llu cancelled: %zu running task(s) being stopped, %zu waiting task(s) dropped",
+            (unsigned long long)run_id, *stopped, *dropped);
+    if (ms_journal_flush(m->journal, 1) != 0)
+        ms_error("run %llu cancelled but the catalog does not say so yet: a restart before it "
+                 "does would resume it",
+                 (unsigned long long)run_id);
+    return 0;
 }
 
 int ms_master_run_lock_fd(const ms_master_t *m, uint64_t run_id)
@@ -991,6 +1101,22 @@ static void unpack(ms_runrec_t *r)
     }
 }
 
+/*
+ * A run cancelled before this master stopped is not resumed: what waited
+ * ends cancelled; a task that was running waits one lease for its worker,
+ * which is told to stop it when it claims it (HOLD), and ends cancelled
+ * when it reports it or when no worker claimed it within the lease.
+ */
+static void finish_cancelled(ms_master_t *m, ms_runrec_t *r)
+{
+    size_t stopped, dropped;
+    adopt_or_requeue_later(m, r);
+    cancel_run(m, r, &stopped, &dropped);
+    ms_info("run %llu was cancelled: not resumed (%zu task(s) dropped, %zu still running until "
+            "their workers stop them)",
+            (unsigned long long)r->id, dropped, stopped);
+}
+
 static int resume(ms_master_t *m, char *err, size_t errlen)
 {
     ms_runrec_t **runs = NULL;
@@ -1014,6 +1140,10 @@ static int resume(ms_master_t *m, char *err, size_t errlen)
         if (resume_lock(m, runs[i]) != 0)
             continue;
         unpack(runs[i]);
+        if (runs[i]->flags & MS_RUN_CANCELLED) {
+            finish_cancelled(m, runs[i]);
+            continue;
+        }
         queue_run(m, runs[i]);
         ms_planner_resume(m->planner, runs[i]); /* after: it queues the projects run whole */
         adopt_or_requeue_later(m, runs[i]);

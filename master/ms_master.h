@@ -115,6 +115,22 @@ int ms_master_start_run(ms_master_t *m, const ms_run_req_t *req, uint64_t *run_i
  */
 int ms_master_poll(ms_master_t *m, int timeout_ms);
 
+/*
+ * Cancel run run_id (CANCEL_RUN from a client; SIGINT in embedded mode): its
+ * tasks that wait end cancelled at once (never started); its workers are
+ * told to stop its running ones (SIGTERM to their rsyncs), which end
+ * cancelled when reported, never retried nor handed to another worker. The
+ * run then ends "cancelled": its waiters get the report, its destination is
+ * released, its snapshot stays .partial (as a failed one's) and no
+ * retention runs. The mark is in the catalog before this returns, so a
+ * restart does not resume the run. A run being cancelled may be cancelled
+ * again. Returns 0 with *stopped (running tasks told to stop) and *dropped
+ * (waiting tasks ended); -1 when no such run is going, err saying "no run N
+ * on this master" or "run N already ended: STATUS".
+ */
+int ms_master_cancel_run(ms_master_t *m, uint64_t run_id, size_t *stopped, size_t *dropped,
+                         char *err, size_t errlen);
+
 /* The descriptor of the run's lock on its destination, or -1 (none, or
  * unknown run): for a child that must hold it as long as it may write there. */
 int ms_master_run_lock_fd(const ms_master_t *m, uint64_t run_id);

@@ -86,6 +86,8 @@ ms_runrec_t *ms_master_find_run(const ms_master_t *m, uint64_t run_id);
 void ms_master_task_done(ms_master_t *m, ms_trec_t *t);
 /* Fail t now with why (it never ran, or cannot go on), as its final result. */
 void ms_master_fail_task(ms_master_t *m, ms_trec_t *t, const char *why);
+/* End t now, cancelled (MS_EXIT_CANCELLED) with why, as its final result. */
+void ms_master_cancel_task(ms_master_t *m, ms_trec_t *t, const char *why);
 /* Fail every task of r that waits for a worker (queued, held, being
  * walked) with why; running_too: the running ones too (for a run resumed
  * before any worker connected: a worker that claims one is told to stop
@@ -118,6 +120,9 @@ void ms_workers_tick(ms_master_t *m);
 void ms_worker_remove(ms_master_t *m, ms_wrec_t *w, const char *why, int requeue);
 /* t's worker is gone: it waits one lease for a worker to claim it (HOLD). */
 void ms_workers_make_orphan(ms_master_t *m, ms_trec_t *t);
+/* Tell t's worker to stop t (CANCEL: it SIGTERMs the rsync and reports it);
+ * nothing when t has no worker now (an orphan: it is told when it claims t). */
+void ms_workers_stop_task(ms_master_t *m, const ms_trec_t *t);
 
 /* ms_control.c */
 void ms_control_handle(ms_master_t *m);

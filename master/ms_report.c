@@ -32,14 +32,16 @@ static const char *state_name(const ms_trec_t *t)
                : ms_result_unchanged(&t->result) ? "unchanged"
                                                  : "ok";
     case MS_TS_FAILED:
-        return ms_result_differs(&t->result) ? "differs" : "failed";
+        return ms_result_differs(&t->result)     ? "differs"
+               : ms_result_cancelled(&t->result) ? "cancelled"
+                                                 : "failed";
     }
     return "unknown";
 }
 
 /* How far along a task is, to fold a split project's tasks into one
- * state: failed if any failed, else differs if any differs (a verify),
- * else running if any runs, ... */
+ * state: failed if any failed, else cancelled if any was, else differs if
+ * any differs (a verify), else running if any runs, ... */
 static int state_rank(const ms_trec_t *t)
 {
     switch (t->state) {
@@ -52,7 +54,7 @@ static int state_rank(const ms_trec_t *t)
     case MS_TS_RUNNING:
         return 2;
     case MS_TS_FAILED:
-        return ms_result_differs(&t->result) ? 3 : 4;
+        return ms_result_differs(&t->result) ? 3 : ms_result_cancelled(&t->result) ? 4 : 5;
     }
     return 0;
 }
@@ -139,6 +141,7 @@ typedef struct {
     json_int_t tasks, ok, failed, vanished, files, total, xfer, rd, wr;
     json_int_t differs, paths; /* a verify's rows that differ, and their paths */
     json_int_t unchanged;      /* rows skipped as unchanged (counted in ok too) */
+    json_int_t cancelled;      /* rows of a cancelled run not done (not counted as failed) */
     double cpu_u, cpu_s, task_secs;
 } totals_t;
 
@@ -148,10 +151,12 @@ static void add_totals(totals_t *s, const ms_trec_t *t, uint64_t paths)
     s->tasks++;
     int vanished = t->state == MS_TS_OK && ms_result_vanished(r);
     int differs = t->state == MS_TS_FAILED && ms_result_differs(r);
+    int cancelled = t->state == MS_TS_FAILED && ms_result_cancelled(r);
     s->ok += t->state == MS_TS_OK && !vanished;
     s->unchanged += t->state == MS_TS_OK && ms_result_unchanged(r);
     s->vanished += vanished;
-    s->failed += t->state == MS_TS_FAILED && !differs;
+    s->failed += t->state == MS_TS_FAILED && !differs && !cancelled;
+    s->cancelled += cancelled;
     s->differs += differs;
     s->paths += (json_int_t)paths;
     s->files += (json_int_t)r->files;
@@ -470,23 +475,23 @@ json_t *ms_report_json_page(ms_report_t *rep, const ms_runrec_t *r, size_t from,
     rfc3339(&r->started_rt, started, sizeof started);
     if (r->finished)
         rfc3339(&r->finished_rt, finished, sizeof finished);
-    /* A snapshot whose tasks all succeeded but that could not be completed
-     * is no backup to rely on: the run failed. */
-    int snap_failed = r->snap && r->snap->error;
-    const char *status = !r->finished ? "running" : r->n_failed || snap_failed ? "failed" : "ok";
     json_t *out = json_pack(
         "{s:I, s:s, s:s, s:s?, s:s, s:s?, s:f, s:s, s:o, s:o, s:o, s:o}", "run_id",
         (json_int_t)r->id, "source", ms_utf8_clean(r->source, src, sizeof src), "destination",
         ms_utf8_clean(r->dest, dst, sizeof dst), "set",
         r->set ? ms_utf8_clean(r->set, set, sizeof set) : NULL, "started", started, "finished",
-        r->finished ? finished : NULL, "wall_seconds", ms_jnum_ms(wall), "status", status, "totals",
+        r->finished ? finished : NULL, "wall_seconds", ms_jnum_ms(wall), "status", ms_run_status(r),
+        "totals",
         totals_json(&tot, wall, slots), "tasks", tasks, "workers", workers, "diagnosis", diag);
     if (out && (from > 0 || selected > json_array_size(tasks))) {
         json_object_set_new(out, "tasks_from", json_integer((json_int_t)from));
         json_object_set_new(out, "tasks_total", json_integer((json_int_t)selected));
     }
-    if (out)
+    if (out) {
+        json_object_set_new(json_object_get(out, "totals"), "cancelled",
+                            json_integer(tot.cancelled));
         add_kind(out, r, &tot);
+    }
     if (out && r->no_worker) /* a client exits MS_RC_REFUSED, not "some tasks failed" */
         json_object_set_new(out, "refused", json_string("no worker could take its tasks"));
     return out;

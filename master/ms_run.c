@@ -438,6 +438,20 @@ int ms_result_differs(const ms_result_t *res)
     return res->term_signal == 0 && res->exit_code == MS_EXIT_DIFFERS;
 }
 
+int ms_result_cancelled(const ms_result_t *res)
+{
+    return res->term_signal == 0 && res->exit_code == MS_EXIT_CANCELLED;
+}
+
+const char *ms_run_status(const ms_runrec_t *r)
+{
+    if (!r->finished)
+        return (r->flags & MS_RUN_CANCELLED) ? "cancelling" : "running";
+    if (r->flags & MS_RUN_CANCELLED)
+        return "cancelled";
+    return r->n_failed || (r->snap && r->snap->error) ? "failed" : "ok";
+}
+
 const char *ms_run_kind(uint32_t flags)
 {
     if (flags & MS_RUN_VERIFY)

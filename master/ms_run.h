@@ -287,6 +287,18 @@ int ms_result_vanished(const ms_result_t *res);
  * failed task, final, whose message lists what differs. */
 int ms_result_differs(const ms_result_t *res);
 
+/* Whether the task ended with its run cancelled (MS_EXIT_CANCELLED): it
+ * never started, or its rsync was stopped. */
+int ms_result_cancelled(const ms_result_t *res);
+
+/*
+ * How r stands, as reports, status and history say it: "running";
+ * "cancelling" (cancelled, its running tasks being stopped); "cancelled";
+ * "failed" (a task failed, or its snapshot could not be completed though
+ * every task succeeded: no backup to rely on); "ok".
+ */
+const char *ms_run_status(const ms_runrec_t *r);
+
 /* What a run with these MS_RUN_* flags does, as history and reports name
  * it: "verify", "restore", "snapshot" or "mirror". */
 const char *ms_run_kind(uint32_t flags);

@@ -47,9 +47,16 @@ void ms_sched_delay(ms_master_t *m, ms_trec_t *t, int64_t until_ms)
     ms_run_set_state(t, MS_TS_QUEUED);
 }
 
+/* Its run cancelled, a task whose worker is gone (its rsync stopped, or
+ * its lease over) is not run again: it ends cancelled. */
 void ms_sched_requeue(ms_master_t *m, ms_trec_t *t, const char *why)
 {
-    char name[512];
+    char name[512], msg[512];
+    if (t->run->flags & MS_RUN_CANCELLED) {
+        snprintf(msg, sizeof msg, "cancelled while it ran (its worker: %s)", why);
+        ms_master_cancel_task(m, t, msg);
+        return;
+    }
     ms_warn("run %llu: %s requeued: %s", (unsigned long long)t->run->id,
             ms_label_task_log(t, name, sizeof name), why);
     t->orphan = 0;

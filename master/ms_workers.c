@@ -158,6 +158,14 @@ static void send_cancel(ms_master_t *m, ms_wrec_t *w, const ms_taskref_t *ref)
         ms_warn("worker %s: %s", w->id, err);
 }
 
+void ms_workers_stop_task(ms_master_t *m, const ms_trec_t *t)
+{
+    ms_wrec_t *w = t->orphan ? NULL : ms_fleet_by_id(m->fleet, t->worker_id);
+    ms_taskref_t ref = {t->run->id, t->id, t->attempts};
+    if (w)
+        send_cancel(m, w, &ref);
+}
+
 static void on_hold(ms_master_t *m, ms_wrec_t *w, const ms_taskref_t *ref)
 {
     ms_trec_t *t = find_task(m, ref->run_id, ref->task_id);
@@ -179,8 +187,12 @@ static void on_hold(ms_master_t *m, ms_wrec_t *w, const ms_taskref_t *ref)
     snprintf(t->worker_id, sizeof t->worker_id, "%s", w->id);
     t->host = ms_run_intern(t->run, w->name);
     ms_journal_task(m->journal, t);
-    ms_info("run %llu: %s adopted from worker %s (%s)", (unsigned long long)t->run->id,
-            ms_label_task_log(t, name, sizeof name), w->id, w->name);
+    ms_info("run %llu: %s adopted from worker %s (%s)%s", (unsigned long long)t->run->id,
+            ms_label_task_log(t, name, sizeof name), w->id, w->name,
+            (t->run->flags & MS_RUN_CANCELLED) ? ", which is told to stop it: its run was cancelled"
+                                               : "");
+    if (t->run->flags & MS_RUN_CANCELLED)
+        send_cancel(m, w, ref);
 }
 
 static void on_progress(ms_master_t *m, const ms_progress_t *p)
@@ -281,7 +293,9 @@ static void on_result(ms_master_t *m, ms_wrec_t *w, ms_result_t *res)
     note_broken(m, w, res);
     ms_outcome_t out = ms_result_outcome(res);
     ms_run_set_result(t, res);
-    if (out == MS_OUTCOME_TRANSIENT && t->attempts < m->attempts && !m->stopping) {
+    /* A task of a cancelled run is never retried: it ends cancelled. */
+    if (out == MS_OUTCOME_TRANSIENT && t->attempts < m->attempts && !m->stopping &&
+        !(t->run->flags & MS_RUN_CANCELLED)) {
         int64_t delay = backoff_ms(m, t->attempts);
         t->failed_on = ms_run_intern(t->run, w->name);
         ms_warn("run %llu: %s failed on %s (attempt %u, %s), retrying in %.1f s",

@@ -283,6 +283,9 @@ static const field_t runref_fields[] = {
     OPT_U64("from", runref.from),
     OPT_U32("count", runref.count, UINT32_MAX),
 };
+static const field_t cancel_run_fields[] = {
+    U64("run", runref.run_id),
+};
 static const field_t run_done_fields[] = {
     U64("run", runref.run_id),
     STR("report", runref.report, MS_MAX_JSON, F_REQ),
@@ -321,6 +324,7 @@ static const cmd_spec_t specs[] = {
     SPEC(MS_CMD_REPORT, runref_fields),
     SPEC(MS_CMD_HISTORY, history_fields),
     SPEC(MS_CMD_SNAPSHOTS, setref_fields),
+    SPEC(MS_CMD_CANCEL_RUN, cancel_run_fields),
 };
 
 static const cmd_spec_t *find_spec(int cmd)
@@ -826,6 +830,7 @@ void ms_msg_clear(ms_msg_t *m)
     case MS_CMD_RUN_DONE:
     case MS_CMD_WAIT:
     case MS_CMD_REPORT:
+    case MS_CMD_CANCEL_RUN:
         free(m->u.runref.report);
         break;
     case MS_CMD_STATUS_REPLY:

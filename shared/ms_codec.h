@@ -55,6 +55,8 @@
  *   STATUS       (empty map)
  *   STATUS_REPLY json:str R
  *   WAIT         run:uint R
+ *   CANCEL_RUN   run:uint R; answered by STATUS_REPLY {"run_id", "running": tasks told to
+ *                stop, "queued": tasks dropped}, or ERROR (no such run, or it ended)
  * Floats are encoded as float64; a decoder also accepts integers there.
  * Integer fields reject negative values where the type is uint.
  */
@@ -212,7 +214,7 @@ typedef struct {
     char *report;   /* RUN_DONE only: JSON text; NULL for RUN_STARTED and WAIT */
     uint64_t from;  /* REPORT: the first task row wanted (0: from the first) */
     uint32_t count; /* REPORT: rows wanted (0: a page of the master's size) */
-} ms_runref_t;      /* RUN_STARTED, RUN_DONE, WAIT, REPORT */
+} ms_runref_t;      /* RUN_STARTED, RUN_DONE, WAIT, REPORT, CANCEL_RUN */
 
 typedef struct {
     char *json;

@@ -34,6 +34,8 @@ const char *ms_cmd_name(int cmd)
         return "HISTORY";
     case MS_CMD_SNAPSHOTS:
         return "SNAPSHOTS";
+    case MS_CMD_CANCEL_RUN:
+        return "CANCEL_RUN";
     case MS_CMD_RUN:
         return "RUN";
     case MS_CMD_RUN_STARTED:

@@ -73,6 +73,7 @@ typedef enum {
     MS_CMD_REPORT = 0x16,       /* client -> master: run_id; answered by RUN_DONE now */
     MS_CMD_HISTORY = 0x17,      /* client -> master: n; answered by STATUS_REPLY */
     MS_CMD_SNAPSHOTS = 0x18,    /* client -> master: set; its snapshots, by STATUS_REPLY */
+    MS_CMD_CANCEL_RUN = 0x19,   /* client -> master: run_id; stop that run, by STATUS_REPLY */
 } ms_cmd_t;
 
 /* Flags of a task. */
@@ -125,6 +126,10 @@ typedef enum {
 #define MS_RUN_FLAGS_KNOWN                                                                         \
     (MS_RUN_DELETE | MS_RUN_FORCE_DELETE | MS_RUN_SNAPSHOT | MS_RUN_VERIFY | MS_RUN_RESTORE |      \
      MS_RUN_FORCE | MS_RUN_FULL)
+/* The master's own mark of a run that was cancelled (CANCEL_RUN, Ctrl-C):
+ * kept with the run in the catalog, so that a restart does not resume it;
+ * never sent (not in MS_RUN_FLAGS_KNOWN: a RUN asking for it is refused). */
+#define MS_RUN_CANCELLED 0x8000u
 
 /* What a worker says of itself in HELLO: which of its roots are unrestricted. */
 #define MS_UNCONFINED_SOURCE 0x1u /* no allow_source: it reads any folder it is sent */
@@ -149,6 +154,9 @@ typedef enum {
 /* A task not run: its fingerprint is the one of its last successful copy
  * with the same options (the master's, no worker's: ms_unchanged.h). */
 #define MS_EXIT_UNCHANGED (-5)
+/* A task of a cancelled run (the master's): it never started, or its rsync
+ * was stopped. Final, not retried. */
+#define MS_EXIT_CANCELLED (-6)
 
 /* In a local destination root: the lock a run holds while it writes there
  * (flock; see ms_lock.h). The top task neither copies nor deletes it. */

@@ -132,6 +132,7 @@ int main(int argc, char **argv)
     m[n++].cmd = MS_CMD_STATUS;
     m[n].cmd = MS_CMD_STATUS_REPLY, m[n++].u.json.json = "{\"workers\": []}";
     m[n].cmd = MS_CMD_WAIT, m[n++].u.runref.run_id = 7;
+    m[n].cmd = MS_CMD_CANCEL_RUN, m[n++].u.runref.run_id = 7;
     m[n].cmd = MS_CMD_REPORT, m[n++].u.runref.run_id = 7;
     m[n].cmd = MS_CMD_REPORT,
     m[n++].u.runref = (ms_runref_t){.run_id = 7, .from = 2000, .count = 500};

@@ -66,6 +66,16 @@ if timeout 20 "$BIN/multisync" status --master "$CTL" --key "$T/keys/good1.key" 
     --master-key "$T/keys/master.pub" >/dev/null 2>&1; then fail "a worker key ran status"; fi
 if "$BIN/multisync" status --master "$CTL" 2>"$T/e.nokeys"; then fail "status without keys on tcp"; fi
 grep -q -- "--key" "$T/e.nokeys" || fail "unclear: $(cat "$T/e.nokeys")"
+# cancel too: a worker's key is refused (3); an admin's reaches the master,
+# which says run 1 ended (2).
+rc=0
+timeout 20 "$BIN/multisync" cancel 1 --master "$CTL" --key "$T/keys/good1.key" \
+    --master-key "$T/keys/master.pub" >/dev/null 2>&1 || rc=$?
+[[ $rc == 3 ]] || fail "a worker key's cancel exited $rc"
+rc=0
+"$BIN/multisync" cancel 1 --master "$CTL" "${ADMIN[@]}" 2>"$T/e.cancel" || rc=$?
+[[ $rc == 2 ]] && grep -q "run 1 already ended: ok" "$T/e.cancel" ||
+    fail "an admin's cancel: $rc $(cat "$T/e.cancel")"
 
 note "SIGHUP: a newly listed key gets in, a removed one is dropped"
 cp "$T/keys/intruder.pub" "$T/authorized/"

@@ -963,6 +963,46 @@ static void test_sizes_come_from_the_last_run_of_the_same_kind(void **state)
     ms_catalog_close(&c);
 }
 
+/*
+ * A run cancelled while a task ran: the mark is stored when the cancel
+ * happens (a master that restarts then must not resume it), history says
+ * cancelled, its cancelled tasks are no failures, and the next run does
+ * not take its sizes (most of its projects were never copied).
+ */
+static void test_a_cancelled_run_is_stored_so_and_shown_cancelled(void **state)
+{
+    fx_t *fx = *state;
+    ms_catalog_t *c = open_ok(fx);
+    ms_runrec_t **runs = NULL;
+    size_t n = 0;
+    int known = 0;
+    save_run_of_kind(c, 1, 0, 2);
+    const char *projects[] = {"a", "b", NULL};
+    ms_runrec_t *r = new_run(2, NULL, projects);
+    assert_int_equal(ms_catalog_save_run(c, r, fx->err, sizeof fx->err), 0);
+    dispatch(c, ms_run_at(r, 0), "w1", "h1");
+    finish(c, ms_run_at(r, 0), 0, ""); /* done before the cancel */
+    dispatch(c, ms_run_at(r, 1), "w1", "h1");
+    r->flags |= MS_RUN_CANCELLED;
+    assert_int_equal(ms_catalog_save_run_end(c, r, fx->err, sizeof fx->err), 0);
+    c = reopen(fx, &c);
+    assert_int_equal(ms_catalog_load_runs(c, 1, 0, &runs, &n, fx->err, sizeof fx->err), 0);
+    assert_int_equal(n, 1);
+    assert_true(runs[0]->flags & MS_RUN_CANCELLED);
+    ms_run_destroy(&runs[0]);
+    free(runs);
+    finish(c, ms_run_at(r, 1), MS_EXIT_CANCELLED, "cancelled while it ran");
+    finish(c, ms_run_at(r, 2), MS_EXIT_CANCELLED, "cancelled before it ran");
+    assert_int_equal(ms_catalog_save_run_end(c, r, fx->err, sizeof fx->err), 0);
+    ms_run_destroy(&r);
+    json_t *h = ms_catalog_history(c, 1, fx->err, sizeof fx->err);
+    assert_string_equal(jstr(json_array_get(h, 0), "status"), "cancelled");
+    assert_int_equal(jint(json_array_get(h, 0), "failed"), 0);
+    json_decref(h);
+    assert_true(expected_a(fx, c, 3, 0, &known) == 1.25 + 2); /* run 1's, not run 2's */
+    ms_catalog_close(&c);
+}
+
 static void test_closing_null_or_twice_is_harmless(void **state)
 {
     fx_t *fx = *state;
@@ -990,6 +1030,8 @@ int main(void)
             test_a_crash_before_commit_loses_only_the_uncommitted_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sizes_come_from_the_last_run_of_the_same_kind, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_a_cancelled_run_is_stored_so_and_shown_cancelled,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_nested_begin_and_commit_without_begin_are_errors,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_saving_the_end_of_an_unknown_run_is_an_error, setup,

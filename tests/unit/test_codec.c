@@ -257,6 +257,7 @@ static const valid_body_t valid_bodies[] = {
     VB(MS_CMD_BYE, text_kvs),           VB(MS_CMD_ERROR, text_kvs),
     VB(MS_CMD_RUN_STARTED, runref_kvs), VB(MS_CMD_RUN_DONE, run_done_kvs),
     VB(MS_CMD_STATUS_REPLY, json_kvs),  VB(MS_CMD_WAIT, runref_kvs),
+    VB(MS_CMD_CANCEL_RUN, runref_kvs),
 };
 
 static const valid_body_t *valid_body(int cmd)
@@ -578,9 +579,9 @@ static void test_run_round_trips_only_the_fields_given(void **state)
     ms_msg_clear(&out);
 }
 
-static void test_run_started_and_wait_round_trip_the_run_id(void **state)
+static void test_run_started_wait_and_cancel_run_round_trip_the_run_id(void **state)
 {
-    static const int cmds[] = {MS_CMD_RUN_STARTED, MS_CMD_WAIT};
+    static const int cmds[] = {MS_CMD_RUN_STARTED, MS_CMD_WAIT, MS_CMD_CANCEL_RUN};
 
     (void)state;
     for (size_t i = 0; i < ARRAY_LEN(cmds); i++) {
@@ -780,6 +781,7 @@ static void test_fields_of_the_wrong_type_or_range_are_rejected(void **state)
         {MS_CMD_RUN_DONE, KU("report", 0), "RUN_DONE: field 'report' must be a string"},
         {MS_CMD_STATUS_REPLY, KD("json", 0), "STATUS_REPLY: field 'json' must be a string"},
         {MS_CMD_WAIT, KS("run", "3"), "WAIT: field 'run' must be an unsigned integer"},
+        {MS_CMD_CANCEL_RUN, KI("run", -7), "CANCEL_RUN: field 'run' must not be negative"},
     };
 
     (void)state;
@@ -1403,7 +1405,8 @@ static void test_every_command_has_a_name(void **state)
     assert_string_equal(ms_cmd_name(-1), "UNKNOWN");
     assert_string_equal(ms_cmd_name(MS_CMD_REPORT), "REPORT");
     assert_string_equal(ms_cmd_name(MS_CMD_SNAPSHOTS), "SNAPSHOTS");
-    assert_string_equal(ms_cmd_name(0x19), "UNKNOWN");
+    assert_string_equal(ms_cmd_name(MS_CMD_CANCEL_RUN), "CANCEL_RUN");
+    assert_string_equal(ms_cmd_name(0x1a), "UNKNOWN");
 }
 
 static void test_heartbeat_carries_host_counters_and_cores_without_nul(void **state)
@@ -1464,7 +1467,7 @@ int main(void)
         cmocka_unit_test(test_optional_numbers_round_trip_and_default_to_zero),
         cmocka_unit_test(test_bye_and_error_round_trip_their_message),
         cmocka_unit_test(test_run_round_trips_only_the_fields_given),
-        cmocka_unit_test(test_run_started_and_wait_round_trip_the_run_id),
+        cmocka_unit_test(test_run_started_wait_and_cancel_run_round_trip_the_run_id),
         cmocka_unit_test(test_run_done_and_status_reply_round_trip_their_json),
         cmocka_unit_test(test_strings_travel_as_bin_and_keys_as_str),
         cmocka_unit_test(test_string_fields_accept_str_as_well_as_bin),

@@ -703,6 +703,146 @@ static void test_a_task_the_queue_cannot_take_fails_and_the_run_still_ends(void 
     json_decref(rep);
 }
 
+/* The CANCELs w received (their refs in out, at most max); *tasks counts
+ * the TASKs among what came. Spins until want came, at most 5 s. */
+static int await_cancels(fx_t *fx, void *w, ms_taskref_t *out, int max, int want, int *tasks)
+{
+    int n = 0;
+    ms_msg_t m;
+    char err[256];
+    for (int k = 0; k < 500 && n < want; k++) {
+        spin(fx, 1);
+        while (ms_wire_recv(w, 0, NULL, &m, err, sizeof err) == MS_WIRE_OK) {
+            if (m.cmd == MS_CMD_CANCEL && n < max)
+                out[n++] = m.u.taskref;
+            else if (m.cmd == MS_CMD_TASK)
+                (*tasks)++;
+            ms_msg_clear(&m);
+        }
+    }
+    return n;
+}
+
+static json_t *row_of(json_t *rep, const char *project)
+{
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(rep, "tasks"), i, t)
+    {
+        if (strcmp(json_string_value(json_object_get(t, "project")), project) == 0)
+            return t;
+    }
+    fail_msg("no row for %s", project);
+    return NULL;
+}
+
+static json_int_t total(json_t *rep, const char *key)
+{
+    return json_integer_value(json_object_get(json_object_get(rep, "totals"), key));
+}
+
+/*
+ * A run cancelled while two of its tasks run: those that wait end at once;
+ * the worker is told to stop the running ones, whose results (an rsync
+ * stopped by SIGTERM exits 20: transient) end them cancelled, never
+ * retried; a task that finished in time keeps its result. The run ends
+ * cancelled, and cannot be cancelled again.
+ */
+static void test_a_cancelled_run_ends_its_tasks_and_never_retries_them(void **state)
+{
+    fx_t *fx = *state;
+    uint64_t run;
+    char err[256];
+    size_t stopped, dropped;
+    ms_taskref_t refs[4];
+    ms_task_t got[4];
+    int tasks = 0;
+    void *w = worker_and_run(fx, 4, "hostA", 2, &run);
+    assert_int_equal(await_tasks(fx, w, got, 4, 2), 2);
+    assert_int_equal(ms_master_cancel_run(fx->m, run, &stopped, &dropped, err, sizeof err), 0);
+    assert_int_equal(stopped, 2);
+    assert_int_equal(dropped, 3);                            /* two projects and the top task */
+    assert_int_equal(ms_master_run_finished(fx->m, run), 0); /* until its rsyncs stopped */
+    assert_int_equal(await_cancels(fx, w, refs, 4, 2, &tasks), 2);
+    for (int i = 0; i < 2; i++) {
+        assert_true(refs[i].task_id == got[0].task_id || refs[i].task_id == got[1].task_id);
+        assert_int_equal(refs[i].attempt, 1);
+    }
+    send_result(w, &got[0], 0);  /* it finished just before */
+    send_result(w, &got[1], 20); /* its rsync stopped */
+    ms_msg_t ready = {.cmd = MS_CMD_READY};
+    ready.u.ready.credit = 2;
+    send_msg(w, &ready);
+    for (int k = 0; k < 500 && ms_master_run_finished(fx->m, run) != 1; k++)
+        spin(fx, 1);
+    assert_int_equal(ms_master_run_finished(fx->m, run), 1);
+    await_cancels(fx, w, refs, 4, 0, &tasks);
+    assert_int_equal(tasks, 0); /* nothing retried, nothing more handed out */
+    json_t *rep = ms_master_report(fx->m, run);
+    assert_string_equal(json_string_value(json_object_get(rep, "status")), "cancelled");
+    assert_int_equal(total(rep, "cancelled"), 4);
+    assert_int_equal(total(rep, "ok"), 1);
+    assert_int_equal(total(rep, "failed"), 0);
+    json_t *stopped_row = row_of(rep, got[1].project);
+    assert_string_equal(json_string_value(json_object_get(stopped_row, "status")), "cancelled");
+    assert_non_null(strstr(json_string_value(json_object_get(stopped_row, "message")),
+                           "cancelled while it ran (rsync exit 20)"));
+    assert_string_equal(json_string_value(json_object_get(row_of(rep, got[0].project), "status")),
+                        "ok");
+    json_decref(rep);
+    assert_int_equal(ms_master_cancel_run(fx->m, run, &stopped, &dropped, err, sizeof err), -1);
+    assert_string_equal(err, "run 1 already ended: cancelled");
+    assert_int_equal(ms_master_cancel_run(fx->m, 99, &stopped, &dropped, err, sizeof err), -1);
+    assert_string_equal(err, "no run 99 on this master");
+    free_tasks(got, 2);
+}
+
+/*
+ * A master that stops while a cancelled run's rsync still runs does not
+ * resume the run when it starts again: nothing is queued, and the worker
+ * that claims the task (HOLD) is told to stop it; its result ends the run,
+ * cancelled.
+ */
+static void test_a_cancelled_run_is_not_resumed_by_a_restarted_master(void **state)
+{
+    fx_t *fx = *state;
+    char err[256], cat[128];
+    size_t stopped, dropped;
+    ms_task_t got[2];
+    ms_taskref_t refs[2];
+    int tasks = 0;
+    ms_master_destroy(&fx->m);
+    snprintf(cat, sizeof cat, "%s/cat.db", fx->dir);
+    ms_master_opts_t o = {.listen = fx->ep, .heartbeat_ms = 100, .catalog = cat};
+    assert_non_null(fx->m = ms_master_new(&o, err, sizeof err));
+    uint64_t run;
+    void *w = worker_and_run(fx, 3, "hostA", 1, &run);
+    assert_int_equal(await_tasks(fx, w, got, 2, 1), 1);
+    assert_int_equal(ms_master_cancel_run(fx->m, run, &stopped, &dropped, err, sizeof err), 0);
+    assert_int_equal(stopped, 1);
+    ms_master_destroy(&fx->m); /* before the worker reports it */
+    assert_non_null(fx->m = ms_master_new(&o, err, sizeof err));
+    assert_int_equal(queued(fx), 0);
+    assert_int_equal(ms_master_run_finished(fx->m, run), 0);
+    void *again = fake_worker(fx);
+    hello(again, "hostA", 1);
+    ms_msg_t h = {.cmd = MS_CMD_HOLD};
+    h.u.taskref = (ms_taskref_t){got[0].run_id, got[0].task_id, got[0].attempt};
+    send_msg(again, &h);
+    assert_int_equal(await_cancels(fx, again, refs, 2, 1, &tasks), 1);
+    assert_true(refs[0].task_id == got[0].task_id);
+    send_result(again, &got[0], 20);
+    for (int k = 0; k < 500 && ms_master_run_finished(fx->m, run) != 1; k++)
+        spin(fx, 1);
+    assert_int_equal(ms_master_run_finished(fx->m, run), 1);
+    assert_int_equal(tasks, 0);
+    json_t *rep = ms_master_report(fx->m, run);
+    assert_string_equal(json_string_value(json_object_get(rep, "status")), "cancelled");
+    assert_int_equal(total(rep, "cancelled"), 4); /* 3 projects and the top task */
+    json_decref(rep);
+    free_tasks(got, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -728,6 +868,10 @@ int main(void)
             test_a_second_master_on_the_same_catalog_or_socket_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_an_ipc_peer_is_known_by_its_uid_and_pid, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_a_cancelled_run_ends_its_tasks_and_never_retries_them,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_cancelled_run_is_not_resumed_by_a_restarted_master,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
