@@ -99,9 +99,14 @@ typedef enum {
 #define MS_TASK_CARRY 0x80u
 /* The master's own mark of a project held in a pack (never sent). */
 #define MS_TASK_PACKED 0x100u
+/* With MS_TASK_VERIFY: a dry run of the copy (`multisync run -n`): rsync
+ * -n -i as the copy would run it (no -c; --delete-delay only with
+ * MS_TASK_DELETE), writing nothing; a folder the backup lacks is compared
+ * with nothing, so that every entry of the source is listed. */
+#define MS_TASK_DRY_RUN 0x200u
 #define MS_TASK_FLAGS_KNOWN                                                                        \
     (MS_TASK_TOP | MS_TASK_DELETE | MS_TASK_PRUNE | MS_TASK_FORCE | MS_TASK_REMOVE |               \
-     MS_TASK_VERIFY | MS_TASK_PACK | MS_TASK_CARRY)
+     MS_TASK_VERIFY | MS_TASK_PACK | MS_TASK_CARRY | MS_TASK_DRY_RUN)
 
 /* Flags of a run (RUN from a client; kept in the catalog). */
 #define MS_RUN_DELETE                                                                              \
@@ -122,9 +127,14 @@ typedef enum {
 /* A full pass: every project copied by rsync, none skipped as unchanged
  * (--full, or every full_every-th run). */
 #define MS_RUN_FULL 0x40u
+/* With MS_RUN_VERIFY: a dry run of the backup the other flags describe
+ * (`multisync run -n`): what it would copy and delete, per project,
+ * writing nothing; projects it would skip as unchanged are skipped. Being
+ * a verify, it is no backup: no lock, no snapshot, no fingerprint. */
+#define MS_RUN_DRY_RUN 0x80u
 #define MS_RUN_FLAGS_KNOWN                                                                         \
     (MS_RUN_DELETE | MS_RUN_FORCE_DELETE | MS_RUN_SNAPSHOT | MS_RUN_VERIFY | MS_RUN_RESTORE |      \
-     MS_RUN_FORCE | MS_RUN_FULL)
+     MS_RUN_FORCE | MS_RUN_FULL | MS_RUN_DRY_RUN)
 
 /* What a worker says of itself in HELLO: which of its roots are unrestricted. */
 #define MS_UNCONFINED_SOURCE 0x1u /* no allow_source: it reads any folder it is sent */
@@ -149,6 +159,9 @@ typedef enum {
 /* A task not run: its fingerprint is the one of its last successful copy
  * with the same options (the master's, no worker's: ms_unchanged.h). */
 #define MS_EXIT_UNCHANGED (-5)
+/* A dry-run task found what the copy would change (its message lists
+ * them): a success, final. */
+#define MS_EXIT_WOULD_CHANGE (-6)
 
 /* In a local destination root: the lock a run holds while it writes there
  * (flock; see ms_lock.h). The top task neither copies nor deletes it. */
