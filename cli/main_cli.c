@@ -3,6 +3,7 @@
  *
  *   multisync run [options] SRC DST        back up every project of SRC into DST
  *   multisync run --master EP SRC DST|SET  ask a running master for a run
+ *   multisync run -n ...                   a dry run: what it would copy and delete
  *   multisync verify [--master EP] SRC DST|SET  compare the backup with SRC by content
  *   multisync status --master EP [--json]  what the master is doing
  *   multisync snapshots DST|--master EP SET the snapshots of a backup
@@ -74,6 +75,8 @@ static void usage_options(FILE *f)
     fprintf(f, "  -m, --master EP        control endpoint of a running multisync-master\n"
                "  -s, --slots N          parallel rsyncs (embedded; default: number of cores)\n"
                "  -r, --report FILE      also write the report as JSON to FILE\n"
+               "  -n, --dry-run          run: list per project what would be copied and\n"
+               "                         deleted (rsync -n -i), writing nothing in DST\n"
                "      --delete           mirror deletions (rsync --delete-delay); refused for a\n"
                "                         project whose source is empty while its backup is not;\n"
                "                         once every project is copied, remove the backups of\n"
@@ -110,7 +113,7 @@ static void usage_options(FILE *f)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: multisync run [options] SRC DST\n"
+            "usage: multisync run [-n] [options] SRC DST\n"
             "       multisync run --master EP [options] SRC DST\n"
             "       multisync run --master EP [options] SET\n"
             "       multisync status --master EP [--json]\n"
@@ -157,6 +160,7 @@ typedef struct {
     int insecure;
     ms_config_t cfg; /* rsync_opts, slots */
     int verbose, json, delete, force_delete, snapshot, full;
+    int dry_run;                    /* run -n, --dry-run */
     int restore, force, verify;     /* the restore or verify command; --force */
     const char *to, *snapshot_name; /* restore: --to DIR; restore, verify: --snapshot NAME */
     ms_keep_t keep;                 /* --keep-* */
@@ -204,6 +208,7 @@ static const struct option longopts[] = {
     {"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT},
     {"to", required_argument, NULL, OPT_TO},
     {"force", no_argument, NULL, OPT_FORCE},
+    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -299,6 +304,7 @@ static int switch_option(cli_t *c, int opt)
                 : opt == OPT_SNAPSHOT     ? &c->snapshot
                 : opt == OPT_FULL         ? &c->full
                 : opt == OPT_FORCE        ? &c->force
+                : opt == OPT_DRY_RUN      ? &c->dry_run
                                           : NULL;
     if (!flag)
         return 0;
@@ -320,11 +326,14 @@ static const struct option *options_of(const char *cmd)
     return named;
 }
 
-/* The options after the command, then its arguments (c->args). */
+/* The options after the command (argv[0]), then its arguments (c->args).
+ * run's -n is rsync's: a dry run; history's takes a number. */
 static int parse_args(int argc, char **argv, const struct option *opts, cli_t *c)
 {
-    int opt;
-    while ((opt = getopt_long(argc, argv, "m:s:r:n:vh", opts, NULL)) != -1) {
+    int opt, run = strcmp(argv[0], "run") == 0;
+    while ((opt = getopt_long(argc, argv, run ? "m:s:r:nvh" : "m:s:r:n:vh", opts, NULL)) != -1) {
+        if (run && opt == 'n')
+            opt = OPT_DRY_RUN;
         if (opt == 'h') {
             usage(stdout);
             exit(0);
@@ -555,6 +564,8 @@ static int check_verify_options(const cli_t *c)
     const char *why = NULL;
     if (c->delete || c->force_delete)
         why = "verify writes nothing: --delete and --force-delete are for runs";
+    else if (c->dry_run)
+        why = "verify writes nothing anyway: --dry-run is for runs";
     else if (ms_keep_any(&c->keep))
         why = "verify removes nothing: --keep-* rules are for runs with --snapshot";
     if (why)
@@ -614,6 +625,7 @@ static int embedded(const cli_t *c, const char *src, const char *dst)
                             .keep = c->keep,
                             .verify = c->verify,
                             .verify_snapshot = c->snapshot_name,
+                            .dry_run = c->dry_run,
                             .worker_wait_s = c->worker_wait_s,
                             .attempts = c->attempts,
                             .retry_delay_ms = (int)c->retry_delay_ms,
@@ -870,8 +882,9 @@ static uint32_t run_flags(const cli_t *c)
 {
     if (c->verify)
         return MS_RUN_VERIFY;
-    return (c->delete ? MS_RUN_DELETE : 0) | (c->force_delete ? MS_RUN_FORCE_DELETE : 0) |
-           (c->snapshot ? MS_RUN_SNAPSHOT : 0) | (c->full ? MS_RUN_FULL : 0);
+    return (c->dry_run ? MS_RUN_VERIFY | MS_RUN_DRY_RUN : 0) | (c->delete ? MS_RUN_DELETE : 0) |
+           (c->force_delete ? MS_RUN_FORCE_DELETE : 0) | (c->snapshot ? MS_RUN_SNAPSHOT : 0) |
+           (c->full ? MS_RUN_FULL : 0);
 }
 
 static int fill_run_request(const cli_t *c, ms_msg_t *req)

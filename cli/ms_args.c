@@ -46,6 +46,7 @@ static const rule_t rules[] = {
     {OPT_SNAPSHOT, "--snapshot", MS_CMD_BIT_RUN, BOTH, NULL},
     {OPT_SNAPSHOT_NAME, "--snapshot", MS_CMD_BIT_VERIFY | MS_CMD_BIT_RESTORE, BOTH, NULL},
     {OPT_FULL, "--full", MS_CMD_BIT_RUN, BOTH, NULL},
+    {OPT_DRY_RUN, "--dry-run", MS_CMD_BIT_RUN | MS_CMD_BIT_VERIFY, BOTH, NULL},
     {OPT_FULL_EVERY, "--full-every", MS_CMD_BIT_RUN, HERE, MASTERS},
     {OPT_CATALOG, "--catalog", RUNS | MS_CMD_BIT_HISTORY | MS_CMD_BIT_REPORT, HERE,
      "the embedded mode's (a master keeps its catalog= in master.ini)"},

@@ -41,7 +41,8 @@ enum {
     OPT_KEEP_YEARLY,
     OPT_TO,
     OPT_FORCE,
-    OPT_SNAPSHOT_NAME
+    OPT_SNAPSHOT_NAME,
+    OPT_DRY_RUN /* -n after run; history's -n is a count */
 };
 
 /* The commands, as bits: which of them an option goes with. */

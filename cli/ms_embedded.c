@@ -221,7 +221,8 @@ static ms_run_req_t request(const ms_embedded_opts_t *o)
     uint32_t flags = o->restore_path ? MS_RUN_RESTORE | (o->force ? MS_RUN_FORCE : 0)
                      : o->verify
                          ? MS_RUN_VERIFY
-                         : (o->delete ? MS_RUN_DELETE : 0) |
+                         : (o->dry_run ? MS_RUN_VERIFY | MS_RUN_DRY_RUN : 0) |
+                               (o->delete ? MS_RUN_DELETE : 0) |
                                (o->force_delete ? MS_RUN_FORCE_DELETE : 0) |
                                (o->snapshot ? MS_RUN_SNAPSHOT : 0) | (o->full ? MS_RUN_FULL : 0);
     return (ms_run_req_t){.source = o->source,

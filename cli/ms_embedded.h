@@ -48,6 +48,9 @@ typedef struct {
      * or "latest"; NULL: latest). */
     int verify;
     const char *verify_snapshot;
+    /* A dry run of the backup the options above describe: what it would
+     * copy and delete, nothing written in DST (MS_RUN_DRY_RUN). */
+    int dry_run;
 } ms_embedded_opts_t;
 
 /*

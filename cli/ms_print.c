@@ -226,14 +226,15 @@ static const char *one_line(const json_t *t, char *msg, size_t size)
     return esc(msg);
 }
 
-/* A verify's row that differs: the paths it lists, one a line. */
-static void print_differs(const json_t *t, FILE *out)
+/* A verify's row that differs (a dry run's that would change: label
+ * "WOULD CHANGE"): the paths it lists, one a line. */
+static void print_differs(const json_t *t, const char *label, FILE *out)
 {
     char name[1024], line[4096];
     const char *msg = raw(t, "message"), *nl = strchr(msg, '\n');
     double paths = num(t, "paths");
     ms_log_safe(raw(t, "project"), name, sizeof name);
-    fprintf(out, "DIFFERS %s: %s\n", name, count(paths, "path"));
+    fprintf(out, "%s %s: %s\n", label, name, count(paths, "path"));
     for (const char *p = nl ? nl + 1 : ""; *p;) {
         size_t n = strcspn(p, "\n");
         snprintf(line, sizeof line, "%.*s", (int)n, p);
@@ -254,6 +255,24 @@ static void print_verify(const json_t *rep, FILE *out)
     fprintf(out, "verify%s: %.0f of %s differ (%s); %s read\n", snap, num(v, "differs"),
             count(num(tot, "tasks"), "project"), count(num(v, "paths"), "path"),
             human_bytes(num(tot, "bytes_read"), b1, sizeof b1));
+}
+
+/* A dry run's last word: how many projects would change, how many paths,
+ * how much the copy would transfer; and that nothing was written. */
+static void print_dry_run(const json_t *rep, FILE *out)
+{
+    const json_t *d = json_object_get(rep, "dry_run"), *tot = json_object_get(rep, "totals");
+    char b1[32], snap[128] = "";
+    if (!json_is_object(d))
+        return;
+    if (json_is_string(json_object_get(d, "snapshot")))
+        snprintf(snap, sizeof snap, " against snapshot %s", str(d, "snapshot"));
+    fprintf(out,
+            "dry run%s: %.0f of %.0f projects would change (%.0f path%s, %s to transfer); "
+            "nothing written\n",
+            snap, num(d, "changes"), num(tot, "tasks"), num(d, "paths"),
+            num(d, "paths") == 1 ? "" : "s",
+            human_bytes(num(tot, "bytes_transferred"), b1, sizeof b1));
 }
 
 static void print_failure(const json_t *t, FILE *err)
@@ -309,7 +328,9 @@ int ms_print_report(const json_t *rep, FILE *out, FILE *err)
                    strcmp(status, "removed") == 0 || strcmp(status, "unchanged") == 0) {
             print_note(t, out);
         } else if (strcmp(status, "differs") == 0) {
-            print_differs(t, out);
+            print_differs(t, "DIFFERS", out);
+        } else if (strcmp(status, "would-change") == 0) {
+            print_differs(t, "WOULD CHANGE", out);
         } else if (strcmp(status, "cancelled") == 0) {
             print_cancelled(t, err);
         } else {
@@ -321,6 +342,7 @@ int ms_print_report(const json_t *rep, FILE *out, FILE *err)
         }
     }
     print_verify(rep, out);
+    print_dry_run(rep, out);
     return failed;
 }
 
@@ -551,7 +573,9 @@ void ms_print_history(const json_t *history, FILE *out)
     json_array_foreach(history, i, r)
     {
         fprintf(out, "%-6.0f %-8s %-8s %-20s %9s %6.0f %6.0f %9.0f %10s  %s\n", num(r, "run_id"),
-                json_is_true(json_object_get(r, "full")) ? "full" : str(r, "kind"),
+                json_is_true(json_object_get(r, "full")) && strcmp(str(r, "kind"), "dry-run") != 0
+                    ? "full"
+                    : str(r, "kind"),
                 str(r, "status"), str(r, "started"), hms(num(r, "wall_seconds"), wall, sizeof wall),
                 num(r, "tasks"), num(r, "failed"), num(r, "unchanged"),
                 human_bytes(num(r, "bytes_total"), b1, sizeof b1),

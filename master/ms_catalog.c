@@ -115,17 +115,19 @@ static const char *const stmt_sql[ST_COUNT] = {
         " run_id, files, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_FP_GET] = "SELECT project, part, fp, opts, snap, run_id, files, bytes FROM fingerprints"
                   " WHERE source = ?1 AND dest = ?2",
-    /* Backups (not verify, not restore) of source to dest finished since
-     * the last full one (?3: the kinds that are not backups). */
+    /* Backups (not verify, not restore, not a dry run) of source to dest
+     * finished since the last full one (?3: the kinds that are not backups;
+     * a dry run of a full pass is a verify: it repaired nothing). */
     [ST_SINCE_FULL] = "SELECT COUNT(*) FROM runs WHERE source = ?1 AND dest = ?2 AND finished = 1"
                       " AND (flags & ?3) = 0 AND id > COALESCE((SELECT MAX(id) FROM runs"
-                      " WHERE source = ?1 AND dest = ?2 AND (flags & ?4) != 0), 0)",
+                      " WHERE source = ?1 AND dest = ?2 AND (flags & ?4) != 0"
+                      " AND (flags & ?3) = 0), 0)",
     /* Every result of a run, summed per host that produced it. */
     [ST_HOST_CPU] = "SELECT host, SUM(cpu_user_s + cpu_sys_s), SUM(seconds) FROM attempts"
                     " WHERE run_id = ?1 AND has_result = 1 AND seconds > 0 GROUP BY host",
     /* A split project's chunks add up: its bytes, and the work it took.
      * From the last run of the same kind: a verify reads every byte, a
-     * copy only what changed. */
+     * copy only what changed, a dry run nothing but the metadata. */
     [ST_PRIOR] = "SELECT project, SUM(bytes_total), SUM(seconds), SUM(files) FROM tasks"
                  " WHERE state = ?4"
                  " AND run_id = (SELECT MAX(id) FROM runs WHERE source = ?1 AND dest = ?2"
@@ -1123,8 +1125,8 @@ static json_t *history_entry(sqlite3_stmt *s)
         json_object_set_new(entry, "unchanged", json_integer(sqlite3_column_int64(s, 13)));
     if (entry) /* a full pass of a backup (never of a verify or restore) */
         json_object_set_new(entry, "full", json_boolean(flags & MS_RUN_FULL));
-    if ((uint64_t)sqlite3_column_int64(s, 12) &
-        MS_RUN_SNAPSHOT) /* a verify's is the compared one */
+    /* (a verify's is the compared one; a dry run's wrote nothing) */
+    if ((flags & MS_RUN_SNAPSHOT) && !(flags & MS_RUN_DRY_RUN))
         add_snapshot(entry, s, 11);
     return entry;
 }
@@ -1228,8 +1230,8 @@ int ms_catalog_prior_sizes(ms_catalog_t *c, ms_runrec_t *r, char *err, size_t er
     sqlite3_bind_int64(s, 3, (sqlite3_int64)r->id);
     sqlite3_bind_int(s, 4, MS_TS_OK);
     /* A cancelled run's sizes are those of the tasks it ended in time. */
-    sqlite3_bind_int(s, 5, MS_RUN_VERIFY | MS_RUN_CANCELLED);
-    sqlite3_bind_int(s, 6, (int)(r->flags & MS_RUN_VERIFY));
+    sqlite3_bind_int(s, 5, (int)(MS_RUN_VERIFY | MS_RUN_DRY_RUN | MS_RUN_CANCELLED));
+    sqlite3_bind_int(s, 6, (int)(r->flags & (MS_RUN_VERIFY | MS_RUN_DRY_RUN)));
     int rc = apply_prior(r, s, by_name, r->n_tasks) == SQLITE_DONE
                  ? 0
                  : db_err(c, err, errlen, "sizes of the previous run");

@@ -207,11 +207,12 @@ static int check_dead_holder(const ms_master_t *m, ms_runrec_t *r, char *err, si
  * destination: a read-only view, another user) says so, and only its own
  * runs are kept apart.
  */
-static void dest_identity(ms_runrec_t *r)
+static void dest_identity(ms_runrec_t *r, int fd, const char *path)
 {
     struct statx sx;
     r->dest_id[0] = '\0';
-    if (statx(ms_lock_fd(r->dest_lock), "", AT_EMPTY_PATH, STATX_INO | STATX_BTIME, &sx) != 0)
+    if (statx(fd, path, path[0] ? AT_SYMLINK_NOFOLLOW : AT_EMPTY_PATH, STATX_INO | STATX_BTIME,
+              &sx) != 0)
         return;
     if (sx.stx_mask & STATX_BTIME)
         snprintf(r->dest_id, sizeof r->dest_id, "%llx.%llx.%x", (unsigned long long)sx.stx_ino,
@@ -245,7 +246,7 @@ static int lock_dest(ms_master_t *m, ms_runrec_t *r, char *err, size_t errlen)
                  m->heartbeat_ms * MS_HEARTBEAT_LIVENESS, m->cat_ident[0] ? ", " : "",
                  m->cat_ident);
     if ((r->dest_lock = ms_lock_take(path, what, holder, err, errlen)) != NULL) {
-        dest_identity(r);
+        dest_identity(r, ms_lock_fd(r->dest_lock), "");
         m->busy = check_dead_holder(m, r, err, errlen) != 0;
         return m->busy ? -1 : 0;
     }
@@ -332,13 +333,22 @@ static ms_runrec_t *new_restore(ms_master_t *m, const ms_run_req_t *req, char *e
     return r;
 }
 
+/* A verify writes nothing: whatever else a set says (delete, snapshots).
+ * A dry run (a verify too) keeps what the backup it shows would do. */
+static uint32_t flags_of(const ms_run_req_t *req)
+{
+    const uint32_t backup = MS_RUN_DELETE | MS_RUN_FORCE_DELETE | MS_RUN_SNAPSHOT | MS_RUN_FULL;
+    if (req->flags & MS_RUN_DRY_RUN)
+        return MS_RUN_VERIFY | MS_RUN_DRY_RUN | (req->flags & backup);
+    return (req->flags & MS_RUN_VERIFY) ? MS_RUN_VERIFY : req->flags;
+}
+
 static ms_runrec_t *new_run(ms_master_t *m, const ms_run_req_t *req, char *err, size_t errlen)
 {
     ms_runrec_t *r = (req->flags & MS_RUN_RESTORE) ? new_restore(m, req, err, errlen)
                                                    : new_backup(m, req, err, errlen);
     if (r) {
-        /* A verify writes nothing: whatever else a set says (delete, snapshots). */
-        r->flags = (req->flags & MS_RUN_VERIFY) ? MS_RUN_VERIFY : req->flags;
+        r->flags = flags_of(req);
         r->worker_wait_s = worker_wait_of(m, req->set, req->worker_wait_s);
     }
     return r;
@@ -357,6 +367,33 @@ static int prepare_restore(ms_master_t *m, ms_runrec_t *r, const ms_run_req_t *r
 }
 
 /*
+ * A dry run's destination is only looked at, as its backup would find it:
+ * refused where that backup would be (a mirror's holding snapshots, a
+ * snapshot's holding a mirror), compared in its latest complete snapshot
+ * (ms_snapshot_dry_run), and known by its lock file when there is one (the
+ * fast path's record names it) — never made nor locked.
+ */
+static int prepare_dry_run(ms_runrec_t *r, const ms_run_req_t *req, char *err, size_t errlen)
+{
+    char lock[PATH_MAX + 32];
+    if (req->snapshot)
+        return ms_errf(err, errlen,
+                       "a dry run compares with the latest complete snapshot: "
+                       "--snapshot NAME is for verify and restore");
+    if (!(r->flags & MS_RUN_SNAPSHOT) && ms_keep_any(&req->keep))
+        return ms_errf(err, errlen,
+                       "retention (keep_*) goes with snapshots: a mirror keeps no "
+                       "older versions to remove");
+    if (ms_snapshot_dry_run(r, time(NULL), err, errlen) != 0)
+        return -1;
+    if (!ms_path_is_remote(r->dest)) {
+        snprintf(lock, sizeof lock, "%s/%s", r->dest, MS_DEST_LOCK);
+        dest_identity(r, AT_FDCWD, lock);
+    }
+    return 0;
+}
+
+/*
  * The destination, ready for the run: a snapshot's made when missing (the
  * master makes its folder there), locked, and its folder begun; a mirror's
  * locked, and refused when it holds snapshots. A verify's is only looked
@@ -366,6 +403,8 @@ static int prepare_dest(ms_master_t *m, ms_runrec_t *r, const ms_run_req_t *req,
                         size_t errlen)
 {
     int snapshot = (r->flags & MS_RUN_SNAPSHOT) != 0;
+    if (r->flags & MS_RUN_DRY_RUN)
+        return prepare_dry_run(r, req, err, errlen);
     if (r->flags & MS_RUN_VERIFY)
         return ms_snapshot_verify(r, req->snapshot, err, errlen);
     if (r->flags & MS_RUN_RESTORE)
@@ -404,7 +443,7 @@ static void decide_full(ms_master_t *m, ms_runrec_t *r)
     uint64_t since = 0;
     unsigned every = full_every_of(m, r->set);
     ms_catalog_t *cat = ms_journal_catalog(m->journal);
-    if (!cat || (r->flags & (MS_RUN_FULL | MS_RUN_VERIFY | MS_RUN_RESTORE)))
+    if (!cat || (r->flags & MS_RUN_FULL) || !ms_run_backs_up(r->flags))
         return;
     if (ms_catalog_since_full(cat, r->source, r->dest, &since, err, sizeof err) != 0)
         ms_warn("run %llu: %s", (unsigned long long)r->id, err);
@@ -421,7 +460,7 @@ static void load_unchanged(ms_master_t *m, ms_runrec_t *r)
 {
     char err[512];
     ms_catalog_t *cat = ms_journal_catalog(m->journal);
-    if (cat && !(r->flags & (MS_RUN_FULL | MS_RUN_VERIFY | MS_RUN_RESTORE)) &&
+    if (cat && !(r->flags & MS_RUN_FULL) && ms_run_backs_up(r->flags) &&
         ms_unchanged_load(m->unchanged, r, cat, err, sizeof err) != 0)
         ms_warn("run %llu: every project is copied: %s", (unsigned long long)r->id, err);
 }
@@ -489,8 +528,10 @@ int ms_master_start_run(ms_master_t *m, const ms_run_req_t *req, uint64_t *run_i
     *run_id = r->id;
     ms_info("run %llu started: %s%s %s %s%s%s, %zu tasks%s%s%s%s", (unsigned long long)r->id,
             (r->flags & MS_RUN_RESTORE) ? "restore from " : "", r->source,
-            (r->flags & MS_RUN_VERIFY) ? "verified against" : "->", r->dest, r->snap ? "/" : "",
-            r->snap ? r->snap->name : "", r->n_tasks,
+            (r->flags & MS_RUN_DRY_RUN)  ? "dry run against"
+            : (r->flags & MS_RUN_VERIFY) ? "verified against"
+                                         : "->",
+            r->dest, r->snap ? "/" : "", r->snap ? r->snap->name : "", r->n_tasks,
             (r->flags & MS_RUN_DELETE) ? ", mirroring deletions" : "",
             (r->flags & MS_RUN_FORCE_DELETE) ? " (forced)" : "",
             r->snap && r->snap->link ? ", linking to " : "",
@@ -543,11 +584,12 @@ static char *snapshot_notes(ms_master_t *m, const ms_runrec_t *run)
 }
 
 /* A snapshot run whose every task succeeded: its snapshot completed (a
- * verify's snapshot is only read). */
+ * verify's or a dry run's snapshot is only read). */
 static void complete_snapshot(ms_master_t *m, ms_runrec_t *run)
 {
     char err[1024];
-    if (!(run->flags & MS_RUN_SNAPSHOT) || !run->snap || run->snap->complete || run->n_failed > 0)
+    if (!(run->flags & MS_RUN_SNAPSHOT) || (run->flags & MS_RUN_VERIFY) || !run->snap ||
+        run->snap->complete || run->n_failed > 0)
         return;
     char *notes = snapshot_notes(m, run);
     if (ms_snapshot_complete(run, notes, err, sizeof err) != 0)
@@ -574,9 +616,9 @@ static int start_retention(ms_master_t *m, ms_runrec_t *run)
 {
     char err[1024];
     size_t before = run->n_tasks;
-    if (!(run->flags & MS_RUN_SNAPSHOT) || !run->snap || !run->snap->complete ||
-        run->snap->retained)
-        return 0;
+    if (!(run->flags & MS_RUN_SNAPSHOT) || (run->flags & MS_RUN_VERIFY) || !run->snap ||
+        !run->snap->complete || run->snap->retained)
+        return 0; /* (a dry run's snapshot is the last one, compared with: no retention) */
     run->snap->retained = 1;
     int n = ms_snapshot_retain(run, add_removal, run, err, sizeof err);
     if (n < 0) {

@@ -28,9 +28,10 @@ static const char *state_name(const ms_trec_t *t)
     case MS_TS_RUNNING:
         return "running";
     case MS_TS_OK:
-        return ms_result_vanished(&t->result)    ? "vanished"
-               : ms_result_unchanged(&t->result) ? "unchanged"
-                                                 : "ok";
+        return ms_result_vanished(&t->result)       ? "vanished"
+               : ms_result_unchanged(&t->result)    ? "unchanged"
+               : ms_result_would_change(&t->result) ? "would-change"
+                                                    : "ok";
     case MS_TS_FAILED:
         return ms_result_differs(&t->result)     ? "differs"
                : ms_result_cancelled(&t->result) ? "cancelled"
@@ -59,13 +60,22 @@ static int state_rank(const ms_trec_t *t)
     return 0;
 }
 
-/* How many paths a verify task found different: its message says so
- * first ("12 paths differ:", ms_rsync_itemize_text); 0 when it did not. */
+/* Whether t lists paths: a verify's that differ, a dry run's that would
+ * change. */
+static int lists_paths(const ms_trec_t *t)
+{
+    return t->state == MS_TS_FAILED ? ms_result_differs(&t->result)
+                                    : t->state == MS_TS_OK && ms_result_would_change(&t->result);
+}
+
+/* How many paths a verify task found different (a dry-run task, that
+ * would change): its message says so first ("12 paths differ:", "3 paths
+ * would change:", ms_rsync_itemize_text); 0 when it did not. */
 static uint64_t differ_paths(const ms_trec_t *t)
 {
     const char *msg = t->result.message;
     char *end = NULL;
-    if (t->state != MS_TS_FAILED || !ms_result_differs(&t->result))
+    if (!lists_paths(t))
         return 0;
     uint64_t n = msg ? strtoull(msg, &end, 10) : 0;
     return end && end != msg && strncmp(end, " path", 5) == 0 ? n : 1;
@@ -95,6 +105,10 @@ static void fold_chunk(ms_trec_t *row, const ms_trec_t *c)
         a->exit_code = b->exit_code;
         a->message = b->message; /* borrowed */
     }
+    /* a dry run's project would change when any part would (fold_differs
+     * gathers what each lists) */
+    if (c->state == MS_TS_OK && row->state == MS_TS_OK && ms_result_would_change(b))
+        a->exit_code = b->exit_code;
     if (state_rank(c) > state_rank(row)) {
         row->state = c->state;
         row->host = c->host;
@@ -140,6 +154,7 @@ static json_t *task_json(const ms_trec_t *t, uint64_t paths)
 typedef struct {
     json_int_t tasks, ok, failed, vanished, files, total, xfer, rd, wr;
     json_int_t differs, paths; /* a verify's rows that differ, and their paths */
+    json_int_t changes;        /* a dry run's rows that would change (paths: theirs) */
     json_int_t unchanged;      /* rows skipped as unchanged (counted in ok too) */
     json_int_t cancelled;      /* rows of a cancelled run not done (not counted as failed) */
     double cpu_u, cpu_s, task_secs;
@@ -158,6 +173,7 @@ static void add_totals(totals_t *s, const ms_trec_t *t, uint64_t paths)
     s->failed += t->state == MS_TS_FAILED && !differs && !cancelled;
     s->cancelled += cancelled;
     s->differs += differs;
+    s->changes += t->state == MS_TS_OK && ms_result_would_change(r);
     s->paths += (json_int_t)paths;
     s->files += (json_int_t)r->files;
     s->total += (json_int_t)r->bytes_total;
@@ -274,13 +290,17 @@ static int append_lines(char **buf, const char *msg)
     return 0;
 }
 
-/* The message of folded row k: its parts' differences under one count. */
-static int join_text(fold_t *f, size_t k)
+/* The message of folded row k: its parts' differences (a dry run's:
+ * changes) under one count. */
+static int join_text(fold_t *f, size_t k, int dry_run)
 {
     char *text = NULL;
     ms_trec_t *row = f->folded[k];
     uint64_t n = f->paths[k];
-    if (asprintf(&text, "%" PRIu64 " path%s:\n%s", n, n == 1 ? " differs" : "s differ",
+    if (asprintf(&text, "%" PRIu64 " path%s:\n%s", n,
+                 dry_run  ? (n == 1 ? " would change" : "s would change")
+                 : n == 1 ? " differs"
+                          : "s differ",
                  f->texts[k]) < 0)
         return -1;
     free(f->texts[k]);
@@ -289,8 +309,8 @@ static int join_text(fold_t *f, size_t k)
     return 0;
 }
 
-/* A verify's split projects: what each part of one found different, in
- * its row. 0, or -1 (memory). */
+/* A verify's split projects: what each part of one found different (a
+ * dry run's: would change), in its row. 0, or -1 (memory). */
 static int fold_differs(fold_t *f, const ms_runrec_t *r)
 {
     size_t n = r->n_tasks ? r->n_tasks : 1;
@@ -306,8 +326,9 @@ static int fold_differs(fold_t *f, const ms_runrec_t *r)
         if (append_lines(&f->texts[k], t->result.message) != 0)
             return -1;
     }
+    int dry_run = (r->flags & MS_RUN_DRY_RUN) != 0;
     for (size_t k = 0; k < r->n_tasks; k++)
-        if (f->texts[k] && ms_result_differs(&f->folded[k]->result) && join_text(f, k) != 0)
+        if (f->texts[k] && lists_paths(f->folded[k]) && join_text(f, k, dry_run) != 0)
             return -1;
     return 0;
 }
@@ -430,12 +451,20 @@ static json_t *snapshot_json(const ms_run_snap_t *s)
 /* What the run is ("kind"); a snapshot run's snapshot; a verify's
  * differences {"snapshot": the one compared or null, "differs": rows,
  * "paths"} and the bytes its rsyncs read (totals "bytes_read": the verify
- * tasks' read_bytes, ms_pool.h). */
+ * tasks' read_bytes, ms_pool.h); a dry run's changes {"snapshot": the one
+ * compared or null, "changes": rows, "paths"}. */
 static void add_kind(json_t *out, const ms_runrec_t *r, const totals_t *tot)
 {
     json_object_set_new(out, "kind", json_string(ms_run_kind(r->flags)));
-    if (!(r->flags & (MS_RUN_VERIFY | MS_RUN_RESTORE)))
+    if (ms_run_backs_up(r->flags))
         json_object_set_new(out, "full", json_boolean(r->flags & MS_RUN_FULL));
+    if (r->flags & MS_RUN_DRY_RUN) {
+        const char *compared = r->snap && r->snap->complete ? r->snap->name : NULL;
+        json_object_set_new(out, "dry_run",
+                            json_pack("{s:s?, s:I, s:I}", "snapshot", compared, "changes",
+                                      tot->changes, "paths", tot->paths));
+        return;
+    }
     if (!(r->flags & MS_RUN_VERIFY)) {
         if (r->snap)
             json_object_set_new(out, "snapshot", snapshot_json(r->snap));

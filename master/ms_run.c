@@ -420,7 +420,7 @@ int ms_result_ok(const ms_result_t *res)
 {
     return res->term_signal == 0 &&
            (res->exit_code == 0 || res->exit_code == 24 || res->exit_code == MS_EXIT_VANISHED ||
-            res->exit_code == MS_EXIT_UNCHANGED);
+            res->exit_code == MS_EXIT_UNCHANGED || res->exit_code == MS_EXIT_WOULD_CHANGE);
 }
 
 int ms_result_unchanged(const ms_result_t *res)
@@ -452,8 +452,22 @@ const char *ms_run_status(const ms_runrec_t *r)
     return r->n_failed || (r->snap && r->snap->error) ? "failed" : "ok";
 }
 
+int ms_result_would_change(const ms_result_t *res)
+{
+    return res->term_signal == 0 && res->exit_code == MS_EXIT_WOULD_CHANGE;
+}
+
+int ms_run_backs_up(uint32_t flags)
+{
+    if (flags & MS_RUN_RESTORE)
+        return 0;
+    return !(flags & MS_RUN_VERIFY) || (flags & MS_RUN_DRY_RUN);
+}
+
 const char *ms_run_kind(uint32_t flags)
 {
+    if (flags & MS_RUN_DRY_RUN)
+        return "dry-run";
     if (flags & MS_RUN_VERIFY)
         return "verify";
     if (flags & MS_RUN_RESTORE)

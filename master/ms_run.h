@@ -273,7 +273,8 @@ typedef enum {
 ms_outcome_t ms_result_outcome(const ms_result_t *res);
 
 /* Whether an rsync outcome counts as success (a project that vanished from
- * the source since the walk does: nothing to copy). */
+ * the source since the walk does: nothing to copy; so do a dry run's
+ * changes, MS_EXIT_WOULD_CHANGE). */
 int ms_result_ok(const ms_result_t *res);
 
 /* Whether the master found the task unchanged since its last copy
@@ -299,8 +300,18 @@ int ms_result_cancelled(const ms_result_t *res);
  */
 const char *ms_run_status(const ms_runrec_t *r);
 
+/* Whether a run with these MS_RUN_* flags is a backup, or a dry run of
+ * one: its projects are (or would be) copied, so the fast path decides
+ * which are unchanged and a full pass comes every full_every-th run. Not a
+ * verify, not a restore. */
+int ms_run_backs_up(uint32_t flags);
+
+/* Whether a dry-run task found what the copy would change
+ * (MS_EXIT_WOULD_CHANGE): a task that succeeded, whose message lists it. */
+int ms_result_would_change(const ms_result_t *res);
+
 /* What a run with these MS_RUN_* flags does, as history and reports name
- * it: "verify", "restore", "snapshot" or "mirror". */
+ * it: "dry-run", "verify", "restore", "snapshot" or "mirror". */
 const char *ms_run_kind(uint32_t flags);
 
 #endif

@@ -103,11 +103,23 @@ static void unassign(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
     ms_journal_task(m->journal, t);
 }
 
+/* A dry run's task: rsync -n as its copy would run, with the copy's
+ * --delete (a snapshot is exact) and, on the top task, its guard's
+ * --force-delete, to list what the copy would delete. */
+static uint32_t dry_run_flags(const ms_runrec_t *run, const ms_trec_t *t)
+{
+    if (!(run->flags & MS_RUN_DRY_RUN))
+        return 0;
+    int exact = (run->flags & (MS_RUN_DELETE | MS_RUN_SNAPSHOT)) != 0;
+    int force = exact && (t->flags & MS_TASK_TOP) && (run->flags & MS_RUN_FORCE_DELETE);
+    return MS_TASK_DRY_RUN | (exact ? MS_TASK_DELETE : 0) | (force ? MS_TASK_FORCE : 0);
+}
+
 /*
  * What t does in its run: its flags, the snapshot folder it works in (snap,
  * "" for a mirror) and the one it links to (*link, "" for none). A verify
- * compares with the complete snapshot itself and writes, deletes and
- * links nothing.
+ * (a dry run too) compares with the complete snapshot itself and writes,
+ * deletes and links nothing.
  */
 static uint32_t task_place(const ms_runrec_t *run, const ms_trec_t *t, char *snap, size_t snaplen,
                            char **link)
@@ -117,7 +129,7 @@ static uint32_t task_place(const ms_runrec_t *run, const ms_trec_t *t, char *sna
     if (run->flags & MS_RUN_VERIFY) {
         snprintf(snap, snaplen, "%s", run->snap ? run->snap->name : "");
         *link = "";
-        return t->flags | MS_TASK_VERIFY;
+        return t->flags | MS_TASK_VERIFY | dry_run_flags(run, t);
     }
     /* A snapshot is exact: what a taken-over partial one holds that the
      * source does not goes too. */
@@ -173,29 +185,54 @@ static int send_task(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
     return 0;
 }
 
+/* Whether a snapshot's task t, with its record rec, is carried over from
+ * snapshot link (by hard links, not from the source): its tree is as that
+ * snapshot took it. */
+static int carries(const ms_trec_t *t, const ms_catalog_fp_t *rec, const char *link)
+{
+    return rec && rec->snap && link && strcmp(rec->snap, link) == 0 && !(t->flags & MS_TASK_TOP);
+}
+
+/* A dry run skips what its backup would: into a mirror, what the fast
+ * path finds unchanged; into snapshots, what the new one would carry over
+ * from the latest (the one compared with). */
+static int dry_run_skips(const ms_runrec_t *run, const ms_trec_t *t, const ms_catalog_fp_t *rec)
+{
+    if (run->snap)
+        return run->snap->complete && carries(t, rec, run->snap->name);
+    return rec && !rec->snap && !(run->flags & MS_RUN_SNAPSHOT);
+}
+
 /*
  * t, about to go to w, needs no rsync: its tree is as it was at its last
  * copy to this mirror with w's rsync and options (ms_unchanged.h). It ends
  * `unchanged` here, without a worker. Not in a full pass, a snapshot (its
- * new folder needs the files), a verify or a restore.
+ * new folder needs the files: it is carried over), a verify or a restore;
+ * in a dry run, what its backup would skip or carry over.
  */
 static int skip_unchanged(ms_master_t *m, const ms_wrec_t *w, ms_trec_t *t)
 {
     const ms_runrec_t *run = t->run;
-    if ((t->flags & MS_TASK_PACK) || (run->flags & (MS_RUN_FULL | MS_RUN_VERIFY | MS_RUN_RESTORE)))
+    if ((t->flags & MS_TASK_PACK) || (run->flags & MS_RUN_FULL) || !ms_run_backs_up(run->flags))
         return 0;
     const ms_catalog_fp_t *rec = ms_unchanged_find(m->unchanged, t, w->opts);
-    if (run->snap) { /* the link snapshot has it as it is: links, not the source */
+    if (run->flags & MS_RUN_DRY_RUN) {
+        if (!dry_run_skips(run, t, rec))
+            return 0;
+    } else if (run->snap) { /* the link snapshot has it as it is: links, not the source */
         t->flags &= ~(uint32_t)MS_TASK_CARRY; /* a retry, on another worker, decides anew */
-        if (rec && rec->snap && run->snap->link && strcmp(rec->snap, run->snap->link) == 0 &&
-            !(t->flags & MS_TASK_TOP))
+        if (carries(t, rec, run->snap->link))
             t->flags |= MS_TASK_CARRY;
         return 0;
+    } else if (!rec || rec->snap || (run->flags & MS_RUN_SNAPSHOT)) {
+        return 0; /* (a snapshot without its record) */
     }
-    if (!rec || rec->snap || (run->flags & MS_RUN_SNAPSHOT)) /* (a snapshot without its record) */
-        return 0;
-    char msg[96];
-    snprintf(msg, sizeof msg, "unchanged since run %llu", (unsigned long long)rec->run_id);
+    char msg[160];
+    if (run->snap)
+        snprintf(msg, sizeof msg, "unchanged since run %llu: carried over from snapshot %s",
+                 (unsigned long long)rec->run_id, run->snap->name);
+    else
+        snprintf(msg, sizeof msg, "unchanged since run %llu", (unsigned long long)rec->run_id);
     /* A whole project's figures are this walk's; a part's, its last copy's */
     int whole = t->parent == MS_NO_TASK && !t->n_chunks && t->walk_files;
     ms_result_t res = {.run_id = run->id,

@@ -67,7 +67,7 @@ static int free_name(const ms_snap_t *s, size_t n, time_t now, char *out, size_t
 static int make_folder(int dir, const ms_snap_t *partial, const char *name, char *err,
                        size_t errlen)
 {
-    char folder[MS_SNAP_NAME_MAX];
+    char folder[MS_SNAP_NAME_MAX + sizeof MS_SNAP_PARTIAL]; /* (name is shorter: for gcc) */
     snprintf(folder, sizeof folder, "%s%s", name, MS_SNAP_PARTIAL);
     if (partial)
         return ms_snap_rename(dir, partial->name, folder, err, errlen);
@@ -77,10 +77,10 @@ static int make_folder(int dir, const ms_snap_t *partial, const char *name, char
     return 0;
 }
 
-static int begin_in(int dir, ms_runrec_t *r, time_t now, const ms_keep_t *keep, char *err,
-                    size_t errlen)
+/* A snapshot destination holds only snapshots: 0, or -1 with err. */
+static int check_foreign(int dir, const ms_runrec_t *r, char *err, size_t errlen)
 {
-    char foreign[256], name[MS_SNAP_NAME_MAX];
+    char foreign[256];
     int f = ms_snap_foreign(dir, foreign, sizeof foreign, err, errlen);
     if (f != 0)
         return f < 0 ? -1
@@ -89,6 +89,15 @@ static int begin_in(int dir, ms_runrec_t *r, time_t now, const ms_keep_t *keep, 
                                "destination holds only snapshots (a mirror's run would delete "
                                "them); choose an empty folder",
                                r->dest, foreign);
+    return 0;
+}
+
+static int begin_in(int dir, ms_runrec_t *r, time_t now, const ms_keep_t *keep, char *err,
+                    size_t errlen)
+{
+    char name[MS_SNAP_NAME_MAX];
+    if (check_foreign(dir, r, err, errlen) != 0)
+        return -1;
     ms_snap_t *s = NULL;
     size_t n = 0;
     if (ms_snap_list(dir, &s, &n, err, errlen) != 0)
@@ -158,6 +167,51 @@ int ms_snapshot_verify(ms_runrec_t *r, const char *want, char *err, size_t errle
         r->snap_read_fd = ms_snap_hold(dir, r->snap->name);
     close(dir);
     return rc;
+}
+
+/* A dry run of a snapshot in the destination dir: compared with its
+ * latest complete snapshot, else with the one it would begin (none yet). */
+static int dry_run_in(int dir, ms_runrec_t *r, time_t now, char *err, size_t errlen)
+{
+    char name[MS_SNAP_NAME_MAX];
+    ms_snap_t *s = NULL;
+    size_t n = 0;
+    if (check_foreign(dir, r, err, errlen) != 0 || ms_snap_list(dir, &s, &n, err, errlen) != 0)
+        return -1;
+    const ms_snap_t *last = ms_snap_newest(s, n, MS_SNAP_COMPLETE);
+    int rc = 0;
+    if (last)
+        snprintf(name, sizeof name, "%s", last->name);
+    else if (free_name(s, n, now, name, sizeof name) != 0)
+        rc = ms_errf(err, errlen, "no free snapshot name in %s", r->dest);
+    if (rc == 0 && ms_run_set_snap(r, name, NULL, NULL) != 0)
+        rc = ms_errf(err, errlen, "out of memory starting a dry run");
+    if (rc == 0)
+        r->snap->complete = last != NULL;
+    free(s);
+    return rc;
+}
+
+int ms_snapshot_dry_run(ms_runrec_t *r, time_t now, char *err, size_t errlen)
+{
+    char name[MS_SNAP_NAME_MAX];
+    int snapshot = (r->flags & MS_RUN_SNAPSHOT) != 0;
+    if (snapshot && ms_path_is_remote(r->dest))
+        return ms_snapshot_begin(r, now, NULL, err, errlen); /* says why not */
+    if (!snapshot)
+        return ms_snapshot_check_mirror(r->dest, err, errlen);
+    int dir = open(r->dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0 && errno != ENOENT)
+        return ms_errf(err, errlen, "destination %s: %s", r->dest, strerror(errno));
+    if (dir >= 0) {
+        int rc = dry_run_in(dir, r, now, err, errlen);
+        close(dir);
+        return rc;
+    }
+    ms_snap_format(now, name, sizeof name); /* not there yet: its first snapshot */
+    return ms_run_set_snap(r, name, NULL, NULL) == 0
+               ? 0
+               : ms_errf(err, errlen, "out of memory starting a dry run");
 }
 
 static int complete_in(int dir, ms_runrec_t *r, const char *notes, char *err, size_t errlen)

@@ -49,6 +49,19 @@ int ms_snapshot_check_mirror(const char *dest, char *err, size_t errlen);
  */
 int ms_snapshot_verify(ms_runrec_t *r, const char *want, char *err, size_t errlen);
 
+/*
+ * A dry run r (`multisync run -n`): what its backup would compare with,
+ * writing nothing. A snapshot run's (MS_RUN_SNAPSHOT) is the newest
+ * complete snapshot (r->snap, complete: the folder its new one would link
+ * to), or, in a destination with none (or no destination yet), the name
+ * the new one would take (r->snap, not complete: a folder that is not
+ * there, so everything would be copied). A destination holding anything but
+ * snapshots, or an rsync remote, is refused as the run would refuse it. A
+ * mirror's (no r->snap) is refused when it holds snapshots; a missing one
+ * is fine. 0, or -1 with err.
+ */
+int ms_snapshot_dry_run(ms_runrec_t *r, time_t now, char *err, size_t errlen);
+
 /* Complete r's snapshot; notes: what DST/.multisync/NAME.json keeps (JSON
  * text). Sets r->snap->complete, or r->snap->error and returns -1. */
 int ms_snapshot_complete(ms_runrec_t *r, const char *notes, char *err, size_t errlen);

@@ -100,9 +100,14 @@ typedef enum {
 #define MS_TASK_CARRY 0x80u
 /* The master's own mark of a project held in a pack (never sent). */
 #define MS_TASK_PACKED 0x100u
+/* With MS_TASK_VERIFY: a dry run of the copy (`multisync run -n`): rsync
+ * -n -i as the copy would run it (no -c; --delete-delay only with
+ * MS_TASK_DELETE), writing nothing; a folder the backup lacks is compared
+ * with nothing, so that every entry of the source is listed. */
+#define MS_TASK_DRY_RUN 0x200u
 #define MS_TASK_FLAGS_KNOWN                                                                        \
     (MS_TASK_TOP | MS_TASK_DELETE | MS_TASK_PRUNE | MS_TASK_FORCE | MS_TASK_REMOVE |               \
-     MS_TASK_VERIFY | MS_TASK_PACK | MS_TASK_CARRY)
+     MS_TASK_VERIFY | MS_TASK_PACK | MS_TASK_CARRY | MS_TASK_DRY_RUN)
 
 /* Flags of a run (RUN from a client; kept in the catalog). */
 #define MS_RUN_DELETE                                                                              \
@@ -123,9 +128,14 @@ typedef enum {
 /* A full pass: every project copied by rsync, none skipped as unchanged
  * (--full, or every full_every-th run). */
 #define MS_RUN_FULL 0x40u
+/* With MS_RUN_VERIFY: a dry run of the backup the other flags describe
+ * (`multisync run -n`): what it would copy and delete, per project,
+ * writing nothing; projects it would skip as unchanged are skipped. Being
+ * a verify, it is no backup: no lock, no snapshot, no fingerprint. */
+#define MS_RUN_DRY_RUN 0x80u
 #define MS_RUN_FLAGS_KNOWN                                                                         \
     (MS_RUN_DELETE | MS_RUN_FORCE_DELETE | MS_RUN_SNAPSHOT | MS_RUN_VERIFY | MS_RUN_RESTORE |      \
-     MS_RUN_FORCE | MS_RUN_FULL)
+     MS_RUN_FORCE | MS_RUN_FULL | MS_RUN_DRY_RUN)
 /* The master's own mark of a run that was cancelled (CANCEL_RUN, Ctrl-C):
  * kept with the run in the catalog, so that a restart does not resume it;
  * never sent (not in MS_RUN_FLAGS_KNOWN: a RUN asking for it is refused). */
@@ -157,6 +167,9 @@ typedef enum {
 /* A task of a cancelled run (the master's): it never started, or its rsync
  * was stopped. Final, not retried. */
 #define MS_EXIT_CANCELLED (-6)
+/* A dry-run task found what the copy would change (its message lists
+ * them): a success, final. */
+#define MS_EXIT_WOULD_CHANGE (-7)
 
 /* In a local destination root: the lock a run holds while it writes there
  * (flock; see ms_lock.h). The top task neither copies nor deletes it. */

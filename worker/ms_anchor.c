@@ -147,10 +147,13 @@ static void open_link(int root, const ms_task_t *t, const char *rel, ms_anchor_t
  * A verify's folder comp in dirfd: opened, never made nor replaced. One
  * that is missing, a link or not a folder is a difference, not an error:
  * -1 with *missing set and err naming it (shown, the path rel from the
- * backup's root, "alpha/sub/"). Returns its descriptor, or -1 with err.
+ * backup's root, "alpha/sub/"). A dry run's is no difference: its copy
+ * would make the folder (or replace what is there, which a->note says),
+ * and its rsync compares with nothing (a->absent), so that every entry is
+ * listed. Returns its descriptor, or -1 with err.
  */
 static int open_backup(int dirfd, const char *comp, char *rel, size_t relsize, int *missing,
-                       char *err, size_t errlen)
+                       ms_anchor_t *a, int dry_run, char *err, size_t errlen)
 {
     size_t len = strlen(rel);
     int fd = openat(dirfd, comp, DIR_FLAGS | O_NOFOLLOW);
@@ -159,15 +162,23 @@ static int open_backup(int dirfd, const char *comp, char *rel, size_t relsize, i
     if (fd >= 0 || (errno != ENOENT && errno != ENOTDIR))
         return fd >= 0 ? fd : ms_errf(err, errlen, "backup %s: %s", rel, strerror(errno));
     const char *kind = kind_of(dirfd, comp);
+    int gone = strcmp(kind, "gone") == 0;
     *missing = 1;
-    if (strcmp(kind, "gone") == 0)
+    a->absent = dry_run;
+    if (dry_run && !gone)
+        snprintf(a->note, sizeof a->note,
+                 "%s is %s in the backup: the copy would replace it by a "
+                 "folder",
+                 rel, kind);
+    if (gone)
         return ms_errf(err, errlen, "%s: missing from the backup", rel);
     return ms_errf(err, errlen, "%s: %s in the backup, not a folder", rel, kind);
 }
 
 /* The destination root, made when missing (but for a verify); in a
  * snapshot, the snapshot's folder in it, which the master made: never made
- * nor followed here. */
+ * nor followed here. A dry run's that is not there yet is absent
+ * (a->absent, -1 with err ""): its backup would begin there. */
 static int open_dest_root(const ms_task_t *t, const char *rel, ms_anchor_t *a, char *path,
                           size_t size, char *err, size_t errlen)
 {
@@ -176,6 +187,10 @@ static int open_dest_root(const ms_task_t *t, const char *rel, ms_anchor_t *a, c
     if (fd < 0 && errno == ENOENT && !(t->flags & MS_TASK_VERIFY) &&
         ms_path_mkdirs(t->dest, err, errlen) == 0)
         fd = open(t->dest, DIR_FLAGS);
+    if (fd < 0 && errno == ENOENT && (t->flags & MS_TASK_DRY_RUN)) {
+        a->absent = 1;
+        return -1;
+    }
     if (fd < 0)
         return err[0] ? -1 : ms_errf(err, errlen, "destination %s: %s", t->dest, strerror(errno));
     snprintf(path, size, "%s", t->dest);
@@ -184,7 +199,9 @@ static int open_dest_root(const ms_task_t *t, const char *rel, ms_anchor_t *a, c
     open_link(fd, t, rel, a);
     path_add(path, size, t->snap);
     int snap = openat(fd, t->snap, DIR_FLAGS | O_NOFOLLOW);
-    if (snap < 0)
+    if (snap < 0 && errno == ENOENT && (t->flags & MS_TASK_DRY_RUN))
+        a->absent = 1; /* the snapshot it would begin */
+    else if (snap < 0)
         ms_errf(err, errlen, "snapshot folder %s: %s", path,
                 errno == ENOENT || errno == ENOTDIR ? kind_of(fd, t->snap) : strerror(errno));
     close(fd);
@@ -195,17 +212,21 @@ static int open_dest(const ms_task_t *t, const char *rel, ms_anchor_t *a, char *
 {
     char path[PATH_MAX], comp[NAME_MAX + 1], backup[PATH_MAX] = "";
     int fd = open_dest_root(t, rel, a, path, sizeof path, err, errlen), missing = 0;
+    int dry_run = (t->flags & MS_TASK_DRY_RUN) != 0;
 
     if (fd < 0)
-        return -1;
+        return a->absent ? 0 : -1;
     while (next_comp(&rel, comp)) {
         path_add(path, sizeof path, comp);
-        int next = (t->flags & MS_TASK_VERIFY)
-                       ? open_backup(fd, comp, backup, sizeof backup, &missing, err, errlen)
-                       : make_folder(fd, comp, path, a->note, sizeof a->note, err, errlen);
+        int next =
+            (t->flags & MS_TASK_VERIFY)
+                ? open_backup(fd, comp, backup, sizeof backup, &missing, a, dry_run, err, errlen)
+                : make_folder(fd, comp, path, a->note, sizeof a->note, err, errlen);
         close(fd);
+        if (next < 0 && a->absent)
+            err[0] = '\0';
         if (next < 0)
-            return missing ? MS_ANCHOR_MISSING : -1;
+            return a->absent ? 0 : missing ? MS_ANCHOR_MISSING : -1;
         fd = next;
     }
     a->dst = fd;

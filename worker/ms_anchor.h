@@ -32,6 +32,13 @@
  * difference, not an error: MS_ANCHOR_MISSING, err naming it from the
  * backup's root ("alpha/: missing from the backup").
  *
+ * Dry run (MS_TASK_VERIFY | MS_TASK_DRY_RUN): opened like a verify's, but
+ * a folder the backup does not have yet — the root, the snapshot's folder,
+ * or a component that is missing, a link or not a folder — is what its
+ * copy would make: a->absent, with a->dst -1 (rsync then compares with a
+ * path where nothing is, and lists every entry); a link or a file that
+ * the copy would replace is said in a->note. Nothing is followed.
+ *
  * Snapshot (t->snap set): the task's folders are below DST/SNAP, which
  * must be a real folder (the master made it; a link there is refused,
  * never followed). The same folders in the link snapshot DST/LINK are
@@ -64,6 +71,7 @@ typedef struct {
     int dst;        /* the task's destination folder (O_PATH), or -1: remote */
     int link_root;  /* a snapshot: the link snapshot's folder DST/LINK (O_PATH), or -1 */
     int link;       /* a snapshot: the task's folder in it (O_PATH), or -1: none there */
+    int absent;     /* a dry run's folder the backup has not (dst -1, not remote) */
     char note[512]; /* what was replaced in the backup; "" when nothing */
 } ms_anchor_t;
 

@@ -71,6 +71,11 @@
 /* And in a snapshot, the same folder in the last snapshot (--link-dest). */
 #define LINK_FD 4
 #define LINK_FD_PATH "/proc/self/fd/4"
+/* A dry run's destination where the backup has no folder yet: a path where
+ * nothing is and nothing can be made (procfs has no such entry, and makes
+ * none), so that its rsync -n lists every entry as new, writes nothing and
+ * follows nothing (a link planted in the backup is never given to it). */
+#define DRY_RUN_NOWHERE "/proc/multisync-dry-run-nothing-here"
 
 extern char **environ;
 
@@ -492,28 +497,47 @@ static int missing_in_backup(char *err, size_t errlen)
     return MS_POOL_DIFFERS;
 }
 
+/* Whether the task's destination is an rsync remote (not a dry run's
+ * folder that is not there yet). */
+static int is_remote(const launch_t *l)
+{
+    return l->a.dst < 0 && !l->a.absent;
+}
+
 /*
  * A verify: its itemize lines named from the backup's root (a project
  * sent relative to a remote names itself); the top task also lists the
  * backup's folders that have no folder in the source, as a run with
- * --delete would remove them (ms_prune.h): they differ too.
+ * --delete would remove them (ms_prune.h): they differ too. A dry run's
+ * top task lists them only when its copy deletes, and not when its
+ * guard would refuse (the note says so, as the copy's would).
  */
 static int plan_verify(launch_t *l, struct ms_child *c, char *err, size_t errlen)
 {
     const ms_task_t *t = &l->t;
-    char prefix[MS_MAX_PATH];
+    char prefix[MS_MAX_PATH], text[sizeof c->note];
     const char *sub = t->sub ? t->sub : "";
-    int relative = l->a.dst < 0 && !(t->flags & MS_TASK_TOP);
+    int relative = is_remote(l) && !(t->flags & MS_TASK_TOP);
+    int dry_run = (t->flags & MS_TASK_DRY_RUN) != 0;
 
     snprintf(prefix, sizeof prefix, "%s%s%s%s", relative ? "" : t->project,
              t->project[0] && !relative ? "/" : "", sub, sub[0] ? "/" : "");
     ms_rsync_itemize_init(&c->items, prefix);
-    if (!(t->flags & MS_TASK_TOP) || l->a.dst < 0)
+    c->items.dry_run = dry_run;
+    if (!(t->flags & MS_TASK_TOP) || l->a.dst < 0 || (dry_run && !(t->flags & MS_TASK_DELETE)))
         return 0;
-    if (ms_prune_plan(l->a.src_root, l->a.dst, 1, &l->prune, err, errlen) != 0)
+    int force = !dry_run || (t->flags & MS_TASK_FORCE);
+    if (ms_prune_plan(l->a.src_root, l->a.dst, force, &l->prune, err, errlen) != 0)
         return -1;
-    if (l->prune.n_gone > 0 && (l->list_fd = ms_prune_patterns(&l->prune, err, errlen)) < 0)
+    if (l->prune.refused) {
+        l->prune.snapshot = t->snap && t->snap[0];
+        ms_prune_describe(&l->prune, text, sizeof text);
+        add_note(c, "the copy would fail");
+        add_note(c, text);
+    } else if (l->prune.n_gone > 0 &&
+               (l->list_fd = ms_prune_patterns(&l->prune, err, errlen)) < 0) {
         return -1;
+    }
     return 0;
 }
 
@@ -533,8 +557,9 @@ static int prepare(launch_t *l, struct ms_child *c, const ms_task_t *t, char *er
     add_note(c, l->a.note);
     if ((rc = keep_present_items(l, c, err, errlen)) != 0)
         return rc;
-    if (ms_rsync_check_delete_safe(t, l->a.src, l->a.link >= 0 ? l->a.link : l->a.dst, err,
-                                   errlen) != 0)
+    /* (a dry run's folder that is not there yet: its copy would lose nothing) */
+    if (!l->a.absent && ms_rsync_check_delete_safe(
+                            t, l->a.src, l->a.link >= 0 ? l->a.link : l->a.dst, err, errlen) != 0)
         return -1;
     snprintf(c->dst_path, sizeof c->dst_path, "%s%s%s%s%s%s%s", t->dest,
              t->snap && t->snap[0] ? "/" : "", t->snap ? t->snap : "", t->project[0] ? "/" : "",
@@ -709,11 +734,15 @@ int ms_pool_start(ms_pool_t *p, const ms_task_t *t, char *err, size_t errlen)
     rc = -1;
     /* Local: rsync runs in the source folder, writes into DST_FD. Remote:
      * in the source root, the project sent relative (ms_rsync_where_t). */
-    ms_rsync_where_t w = {".", l.a.dst >= 0 ? DST_FD_PATH : t->dest, l.a.dst < 0,
-                          l.list_fd >= 0 ? "-" : NULL, l.a.link >= 0 ? LINK_FD_PATH : NULL};
+    ms_rsync_where_t w = {".",
+                          l.a.absent     ? DRY_RUN_NOWHERE
+                          : l.a.dst >= 0 ? DST_FD_PATH
+                                         : t->dest,
+                          is_remote(&l), l.list_fd >= 0 ? "-" : NULL,
+                          l.a.link >= 0 ? LINK_FD_PATH : NULL};
     if ((argv = ms_rsync_argv(p->rsync, p->extra.v, p->extra.n, &l.t, &w, err, errlen)) == NULL)
         goto out;
-    setup = (struct child_setup){.cwd_fd = l.a.dst >= 0 ? l.a.src : l.a.src_root,
+    setup = (struct child_setup){.cwd_fd = is_remote(&l) ? l.a.src_root : l.a.src,
                                  .dst_fd = l.a.dst,
                                  .link_fd = l.a.link,
                                  .list_fd = l.list_fd,
@@ -1024,7 +1053,9 @@ static void build_message(struct ms_child *c)
 /*
  * A verify whose rsync succeeded (24: source files vanished meanwhile)
  * with itemize lines: the task ends MS_EXIT_DIFFERS and its message is
- * what differs (then the worker's note). Returns whether it did.
+ * what differs (then the worker's note); a dry run's ends
+ * MS_EXIT_WOULD_CHANGE, a success, its message what would change.
+ * Returns whether it did.
  */
 static bool verify_differs(struct ms_child *c)
 {
@@ -1032,7 +1063,7 @@ static bool verify_differs(struct ms_child *c)
     if (c->items.n == 0 || c->res.term_signal != 0 ||
         (c->res.exit_code != 0 && c->res.exit_code != 24))
         return false;
-    c->res.exit_code = MS_EXIT_DIFFERS;
+    c->res.exit_code = c->items.dry_run ? MS_EXIT_WOULD_CHANGE : MS_EXIT_DIFFERS;
     ms_rsync_itemize_text(&c->items, c->msg, sizeof c->msg);
     size_t len = strlen(c->msg);
     if (c->note[0] != '\0')

@@ -87,6 +87,13 @@ unsigned ms_pool_slots(const ms_pool_t *p);
  * checksums cost, where a copy's are those that reached the storage.
  * A verify's top task also lists the backup's folders that have no folder
  * in the source.
+ *
+ * A dry run (MS_TASK_VERIFY | MS_TASK_DRY_RUN) runs the copy's rsync with
+ * -n -i (ms_rsync_argv) and ends MS_EXIT_WOULD_CHANGE, a success, listing
+ * what the copy would change; a folder the backup does not have yet is
+ * compared with a path where nothing is (every entry listed new), never
+ * made. Its top task lists the backups of projects gone from the source
+ * only with MS_TASK_DELETE, as the copy would remove them.
  */
 #define MS_POOL_VANISHED 1
 #define MS_POOL_DIFFERS 2

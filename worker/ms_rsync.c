@@ -23,8 +23,11 @@
 
 #define MS_RSYNC_FIXED_ARGS                                                                        \
     7 /* rsync and the options every task has: a copy's 4 or 5, a verify's 6 */
-/* What a verify task never does: delete, remove backups, remove a snapshot. */
+/* What a verify task never does: delete, remove backups, remove a snapshot.
+ * A dry run writes nothing either, but lists what its copy would delete
+ * (-n --delete-delay), and what its guard would let go (FORCE). */
 #define VERIFY_NEVER (MS_TASK_DELETE | MS_TASK_PRUNE | MS_TASK_FORCE | MS_TASK_REMOVE)
+#define DRY_RUN_NEVER (MS_TASK_PRUNE | MS_TASK_REMOVE)
 
 /* ---- --stats ------------------------------------------------------------ */
 
@@ -345,7 +348,10 @@ int ms_rsync_check_task(const ms_task_t *t, char *err, size_t errlen)
         return ms_errf(err, errlen, "task has no project");
     if (t->flags & ~MS_TASK_FLAGS_KNOWN)
         return ms_errf(err, errlen, "task has unknown flags 0x%x", (unsigned)t->flags);
-    if ((t->flags & MS_TASK_VERIFY) && (t->flags & VERIFY_NEVER))
+    uint32_t never = (t->flags & MS_TASK_DRY_RUN) ? DRY_RUN_NEVER : VERIFY_NEVER;
+    if ((t->flags & MS_TASK_DRY_RUN) && !(t->flags & MS_TASK_VERIFY))
+        return ms_errf(err, errlen, "a dry-run task is a verify: flags 0x%x", (unsigned)t->flags);
+    if ((t->flags & MS_TASK_VERIFY) && (t->flags & never))
         return ms_errf(err, errlen, "a verify task writes nothing: flags 0x%x ask it to",
                        (unsigned)t->flags);
     if (check_root("source", t->source, err, errlen) < 0 ||
@@ -511,7 +517,12 @@ static int push_options(char **argv, size_t *n, const char *rsync, char *const *
     /* -n: nothing is written, so --delete only lists what the backup has
      * that the source has not; -c: by content, every file read whole. */
     static const char *const verify[] = {"-a", "-c", "-n", "-i", "--delete", "--stats", NULL};
-    const char *const *fixed = (t->flags & MS_TASK_VERIFY) ? verify : copy;
+    /* A dry run: the copy's comparison (rsync's quick check, the worker's
+     * options), its --delete-delay when it has one, -n -i to list it. */
+    static const char *const dry_run[] = {"-a", "-n", "-i", "--stats", NULL};
+    const char *const *fixed = (t->flags & MS_TASK_DRY_RUN)  ? dry_run
+                               : (t->flags & MS_TASK_VERIFY) ? verify
+                                                             : copy;
 
     if (push(argv, n, rsync) < 0)
         return -1;
@@ -899,7 +910,9 @@ uint64_t ms_rsync_itemize_text(const ms_rsync_itemize_t *it, char *out, size_t o
     if (outlen == 0)
         return it->n;
     len = (size_t)snprintf(out, outlen, "%" PRIu64 " path%s:\n", it->n,
-                           it->n == 1 ? " differs" : "s differ");
+                           it->dry_run  ? (it->n == 1 ? " would change" : "s would change")
+                           : it->n == 1 ? " differs"
+                                        : "s differ");
     if (len >= outlen)
         return it->n;
     size_t n = it->head_len < outlen - len - 1 ? it->head_len : outlen - len - 1;

@@ -9,6 +9,7 @@
 #ifndef MS_RSYNC_H
 #define MS_RSYNC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,7 +40,8 @@ int ms_rsync_parse_progress(const char *text, size_t len, uint64_t *bytes);
  * Check that a task names what a worker may copy: a project is one path
  * component (non-empty, no '/', not "." or "..", at most NAME_MAX bytes) or
  * "" with MS_TASK_TOP; source and dest are non-empty; flags are known, and
- * a verify task (MS_TASK_VERIFY) has none of DELETE, PRUNE, FORCE, REMOVE.
+ * a verify task (MS_TASK_VERIFY) has none of DELETE, PRUNE, FORCE, REMOVE
+ * (a dry run, MS_TASK_VERIFY | MS_TASK_DRY_RUN: none of PRUNE, REMOVE).
  * A snapshot task's snap is a snapshot being written ("NAME.partial") and
  * its link a complete one or ""; a verify task's snap is a complete
  * snapshot (or "": a mirror) and its link "".
@@ -118,7 +120,9 @@ typedef struct {
  * Build the argv for a task:
  *   rsync -a --stats --info=progress2 --mkpath [--delete-delay] [extra...]
  *   (a verify task, MS_TASK_VERIFY: rsync -a -c -n -i --delete --stats [extra...],
- *   the same filters and paths: it compares by checksum and writes nothing)
+ *   the same filters and paths: it compares by checksum and writes nothing;
+ *   a dry run, MS_TASK_DRY_RUN: rsync -a -n -i --stats [--delete-delay]
+ *   [extra...]: the copy's comparison, writing nothing)
  *         [--relative] [top task: --exclude=/LOCK [--from0 --include-from=F] --exclude=/STAR/]
  *         [--exclude=/EXCL...] [--exclude=/XMATCH...]
  *         [--include=/MATCH... --exclude=/STAR] -- SRC... DST
@@ -182,7 +186,8 @@ int ms_rsync_version(const char *rsync, char *out, size_t outlen, char *err, siz
 void ms_rsync_error_tail(const char *text, size_t len, char *out, size_t outlen);
 
 /*
- * What a verify task's rsync (-c -n -i) found different, read from its
+ * What a verify task's rsync (-c -n -i) found different (a dry run's, -n
+ * -i: what its copy would change), read from its
  * stdout as it streams (the pool keeps only a tail of it): every itemize
  * line ("YXcstpoguax PATH", e.g. ">fc........ dir/file", or "*deleting
  * PATH") is counted, and the first MS_ITEMIZE_LINES of them, at most
@@ -205,6 +210,7 @@ typedef struct {
     uint64_t n;                     /* itemize lines seen */
     char line[MS_ITEMIZE_LINE_MAX]; /* the line being read, cut to fit */
     size_t line_len;                /* its length so far, cut or not */
+    bool dry_run;                   /* the paths would change (a dry run), not differ */
 } ms_rsync_itemize_t;
 
 /* Start reading; prefix as above (cut to fit). */
@@ -217,8 +223,8 @@ void ms_rsync_itemize_feed(ms_rsync_itemize_t *it, const char *buf, size_t len);
 void ms_rsync_itemize_end(ms_rsync_itemize_t *it);
 
 /* The message of a verify task that found differences: "N paths differ:"
- * ("1 path differs:"), the kept lines, and "... and M more" when not all
- * were kept; NUL-terminated in out, cut to outlen. Returns it->n. */
+ * ("1 path differs:"; with dry_run "N paths would change:"), the kept lines, and "... and M more"
+ * when not all were kept; NUL-terminated in out, cut to outlen. Returns it->n. */
 uint64_t ms_rsync_itemize_text(const ms_rsync_itemize_t *it, char *out, size_t outlen);
 
 #endif

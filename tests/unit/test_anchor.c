@@ -289,13 +289,15 @@ static void a_source_root_that_cannot_be_opened_is_an_error_not_a_vanished_proje
 }
 
 /* ms_anchor_open of a verify task (flags MS_TASK_VERIFY, snap "" or a
- * complete snapshot's folder). */
+ * complete snapshot's folder), or of a dry run's (g_dry_run). */
+static int g_dry_run;
 static int open_verify(const char *dst, const char *snap, const char *project, const char *sub,
                        ms_anchor_t *a, char *err, size_t errlen)
 {
     char s[PATH_MAX], d[PATH_MAX];
     ms_task_t t = {.attempt = 1,
-                   .flags = MS_TASK_VERIFY | (project[0] ? 0 : MS_TASK_TOP),
+                   .flags = MS_TASK_VERIFY | (project[0] ? 0 : MS_TASK_TOP) |
+                            (g_dry_run ? MS_TASK_DRY_RUN | MS_TASK_DELETE : 0),
                    .project = (char *)project,
                    .source = (char *)at(s, "src"),
                    .dest = (char *)at(d, "%s", dst),
@@ -366,6 +368,59 @@ static void a_verify_of_a_snapshot_opens_its_folder_never_through_a_link(void **
     assert_contains(err, "a symbolic link");
 }
 
+/* A dry run's copy would make what the backup lacks: its rsync compares
+ * with nothing (absent), and nothing is made. */
+static void a_dry_run_finds_what_its_copy_would_make_and_makes_nothing(void **state)
+{
+    ms_anchor_t a;
+    char err[512];
+    (void)state;
+    g_dry_run = 1;
+    make_dir("dst/alpha");
+    assert_int_equal(open_verify("dst", "", "alpha", "lib", &a, err, sizeof err), 0);
+    assert_true(a.absent && a.dst == -1 && a.src >= 0);
+    assert_string_equal(a.note, ""); /* missing: nothing replaced */
+    assert_int_equal(kind("dst/alpha/lib"), '-');
+    ms_anchor_close(&a);
+    /* a backup root not there yet: every task compares with nothing */
+    assert_int_equal(open_verify("nodst", "", "alpha", "", &a, err, sizeof err), 0);
+    assert_true(a.absent && a.dst == -1 && a.src >= 0);
+    ms_anchor_close(&a);
+    assert_int_equal(open_verify("nodst", "", "", "", &a, err, sizeof err), 0);
+    assert_true(a.absent);
+    ms_anchor_close(&a);
+    assert_int_equal(kind("nodst"), '-');
+    /* and a snapshot not begun yet */
+    assert_int_equal(open_verify("dst", "2026-12-07T021500Z", "alpha", "", &a, err, sizeof err), 0);
+    assert_true(a.absent);
+    ms_anchor_close(&a);
+    assert_int_equal(kind("dst/2026-12-07T021500Z"), '-');
+    /* an existing folder is opened, as a verify's */
+    assert_int_equal(open_verify("dst", "", "alpha", "", &a, err, sizeof err), 0);
+    assert_false(a.absent);
+    assert_true(is_folder_at(a.dst, "dst/alpha"));
+    ms_anchor_close(&a);
+    g_dry_run = 0;
+}
+
+static void a_dry_run_notes_a_link_in_the_backup_and_never_follows_it(void **state)
+{
+    ms_anchor_t a;
+    char err[512], p[PATH_MAX];
+    (void)state;
+    g_dry_run = 1;
+    make_link(at(p, "outside"), "dst/alpha");
+    assert_int_equal(open_verify("dst", "", "alpha", "lib", &a, err, sizeof err), 0);
+    assert_true(a.absent && a.dst == -1);
+    assert_string_equal(a.note, "alpha/ is a symbolic link in the backup: the copy would "
+                                "replace it by a folder");
+    assert_int_equal(kind("dst/alpha"), 'l');
+    assert_int_equal(kind("outside/secret"), 'f');
+    assert_int_equal(kind("outside/lib"), '-');
+    ms_anchor_close(&a);
+    g_dry_run = 0;
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -374,6 +429,8 @@ int main(void)
         T(a_verify_opens_the_backup_and_makes_nothing),
         T(a_verify_finds_a_link_or_a_file_in_the_backup_and_leaves_it),
         T(a_verify_of_a_snapshot_opens_its_folder_never_through_a_link),
+        T(a_dry_run_finds_what_its_copy_would_make_and_makes_nothing),
+        T(a_dry_run_notes_a_link_in_the_backup_and_never_follows_it),
         T(a_chunk_is_opened_through_real_folders_and_its_path_made),
         T(the_top_task_opens_the_roots_which_may_be_links),
         T(a_project_that_is_a_link_now_vanished_and_nothing_is_made),

@@ -754,10 +754,16 @@ static void test_fingerprints_are_kept_per_project_and_full_runs_are_counted(voi
         ms_catalog_fp_each(c, "/data/src", "/backup/dst", count_fp, &n, fx->err, sizeof fx->err),
         0);
     assert_int_equal(n, 2);
-    /* Backups since the last full one: a verify does not count. */
+    /* Backups since the last full one: a verify does not count, nor does a
+     * dry run, not even of a full pass (it repaired nothing). */
     const char *projects[] = {"alpha", NULL};
-    uint32_t flags[] = {MS_RUN_FULL, 0, MS_RUN_VERIFY, 0};
-    for (int i = 0; i < 4; i++) {
+    uint32_t flags[] = {MS_RUN_FULL,
+                        0,
+                        MS_RUN_VERIFY,
+                        0,
+                        MS_RUN_VERIFY | MS_RUN_DRY_RUN | MS_RUN_FULL,
+                        MS_RUN_VERIFY | MS_RUN_DRY_RUN};
+    for (int i = 0; i < 6; i++) {
         ms_runrec_t *r = new_run(20 + i, NULL, projects);
         r->flags = flags[i];
         r->finished = 1;

@@ -531,7 +531,7 @@ static void test_optional_numbers_round_trip_and_default_to_zero(void **state)
     round_trip(&list, &out);
     assert_string_equal(out.u.setref.set, "nightly");
     ms_msg_clear(&out);
-    run.u.run.flags = 0x80; /* unknown run flags are refused */
+    run.u.run.flags = 0x100; /* unknown run flags are refused */
     expect_encode_fails(&run, "flags");
     run.u.run.flags = 1;
     run.u.run.wait_s = MS_WORKER_WAIT_MAX_S + 1;

@@ -153,6 +153,40 @@ static void a_verify_report_lists_each_project_s_differences_then_a_summary(void
     json_decref(rep);
 }
 
+static void a_dry_run_report_lists_what_would_change_then_that_nothing_was_written(void **state)
+{
+    (void)state;
+    json_t *rep = json_loads(
+        "{\"run_id\": 5, \"status\": \"ok\", \"kind\": \"dry-run\", \"wall_seconds\": 1.0,"
+        " \"totals\": {\"tasks\": 14, \"ok\": 14, \"failed\": 0, \"unchanged\": 11,"
+        "  \"bytes_transferred\": 2048},"
+        " \"dry_run\": {\"snapshot\": null, \"changes\": 2, \"paths\": 5},"
+        " \"tasks\": ["
+        "  {\"project\": \"alpha\", \"host\": \"h\", \"status\": \"would-change\", \"paths\": 3,"
+        "   \"message\": \"3 paths would change:\\n>f+++++++++ alpha/new.txt\\n"
+        ">f.st...... alpha/a\\n*deleting   alpha/old.txt\\n\"},"
+        "  {\"project\": \"beta\", \"host\": \"h\", \"status\": \"would-change\", \"paths\": 2,"
+        "   \"message\": \"2 paths would change:\\n.d...p..... beta/\\ncd+++++++++ beta/e/\\n\"},"
+        "  {\"project\": \"gamma\", \"host\": \"\", \"status\": \"unchanged\","
+        "   \"message\": \"unchanged since run 4\"}]}",
+        0, NULL);
+    assert_non_null(rep);
+    char *out = NULL, *err = NULL;
+    assert_int_equal(print_report(rep, &out, &err), 0); /* changes are no failure */
+    assert_non_null(strstr(out, "WOULD CHANGE alpha: 3 paths\n"
+                                "  >f+++++++++ alpha/new.txt\n"
+                                "  >f.st...... alpha/a\n"
+                                "  *deleting   alpha/old.txt\n"
+                                "WOULD CHANGE beta: 2 paths\n"));
+    assert_non_null(strstr(out, "dry run: 2 of 14 projects would change (5 paths, 2.0 KiB to "
+                                "transfer); nothing written\n"));
+    assert_null(strstr(out, "gamma:"));
+    assert_string_equal(err, "");
+    free(out);
+    free(err);
+    json_decref(rep);
+}
+
 static void history_says_each_run_s_kind(void **state)
 {
     (void)state;
@@ -161,6 +195,8 @@ static void history_says_each_run_s_kind(void **state)
                            " {\"run_id\": 3, \"kind\": \"mirror\", \"full\": true,"
                            " \"status\": \"ok\", \"source\": \"/src\"},"
                            " {\"run_id\": 4, \"kind\": \"mirror\", \"full\": false,"
+                           " \"status\": \"ok\", \"source\": \"/src\"},"
+                           " {\"run_id\": 5, \"kind\": \"dry-run\", \"full\": true,"
                            " \"status\": \"ok\", \"source\": \"/src\"}]",
                            0, NULL);
     char *text = NULL;
@@ -172,6 +208,7 @@ static void history_says_each_run_s_kind(void **state)
     assert_non_null(strstr(text, "2      verify   ok "));
     assert_non_null(strstr(text, "3      full     ok ")); /* a mirror's full pass */
     assert_non_null(strstr(text, "4      mirror   ok "));
+    assert_non_null(strstr(text, "5      dry-run  ok ")); /* a dry run, even of a full pass */
     free(text);
     json_decref(h);
 }
@@ -307,6 +344,7 @@ int main(void)
         cmocka_unit_test(
             the_snapshot_listing_marks_latest_and_dashes_what_a_run_left_no_figure_for),
         cmocka_unit_test(a_verify_report_lists_each_project_s_differences_then_a_summary),
+        cmocka_unit_test(a_dry_run_report_lists_what_would_change_then_that_nothing_was_written),
         cmocka_unit_test(history_says_each_run_s_kind),
         cmocka_unit_test(the_progress_line_shows_tasks_percent_bytes_rate_and_eta),
         cmocka_unit_test(the_progress_line_says_the_walk_is_going_on),

@@ -325,6 +325,68 @@ static void a_verify_of_a_mirror_that_matches_is_ok(void **state)
     ms_run_destroy(&r);
 }
 
+/* A dry run: alpha split in a rest and two chunks (one would change),
+ * beta would change whole, gamma unchanged (the fast path), delta failed.
+ * Changes are no failure: only delta is. */
+static void a_dry_run_says_what_would_change_and_changes_are_no_failure(void **state)
+{
+    (void)state;
+    ms_runrec_t *r = ms_run_new(11, "/src", "/dst", NULL);
+    assert_non_null(r);
+    r->flags = MS_RUN_VERIFY | MS_RUN_DRY_RUN | MS_RUN_DELETE;
+    ms_trec_t *rest = ms_run_add_task(r, "alpha", 0);
+    ms_trec_t *c1 = ms_run_add_task(r, "alpha", 0);
+    ms_trec_t *c2 = ms_run_add_task(r, "alpha", 0);
+    ms_trec_t *beta = ms_run_add_task(r, "beta", 0);
+    ms_trec_t *gamma = ms_run_add_task(r, "gamma", 0);
+    ms_trec_t *top = ms_run_add_task(r, "", MS_TASK_TOP);
+    rest->n_chunks = 2;
+    c1->parent = c2->parent = rest->id;
+    finish(r, c1, 0, 3, "");
+    finish(r, c2, MS_EXIT_WOULD_CHANGE, 3,
+           "2 paths would change:\n>f.st...... alpha/b/y\n*deleting   alpha/b/old\n");
+    finish(r, rest, 0, 1, "");
+    finish(r, beta, MS_EXIT_WOULD_CHANGE, 2, "1 path would change:\n>f+++++++++ beta/new\n");
+    finish(r, gamma, MS_EXIT_UNCHANGED, 2, "unchanged since run 3");
+    finish(r, top, 0, 1, "");
+    assert_true(r->finished);
+    assert_int_equal(r->n_failed, 0);
+
+    json_t *rep = ms_report_json_page(NULL, r, 0, SIZE_MAX, 0);
+    assert_non_null(rep);
+    const json_t *alpha = row(rep, 0);
+    assert_string_equal(str_at(alpha, "status"), "would-change");
+    assert_int_equal(int_at(alpha, "paths"), 2);
+    assert_string_equal(str_at(alpha, "message"),
+                        "2 paths would change:\n>f.st...... alpha/b/y\n*deleting   alpha/b/old\n");
+    assert_string_equal(str_at(row(rep, 1), "status"), "would-change");
+    assert_int_equal(int_at(row(rep, 1), "paths"), 1);
+    assert_string_equal(str_at(row(rep, 2), "status"), "unchanged");
+    assert_string_equal(str_at(row(rep, 3), "status"), "ok");
+    assert_null(json_object_get(row(rep, 3), "paths"));
+
+    assert_string_equal(str_at(rep, "status"), "ok");
+    assert_string_equal(str_at(rep, "kind"), "dry-run");
+    assert_true(json_is_false(json_object_get(rep, "full")));
+    assert_null(json_object_get(rep, "verify"));
+    const json_t *d = json_object_get(rep, "dry_run"), *tot = json_object_get(rep, "totals");
+    assert_true(json_is_null(json_object_get(d, "snapshot")));
+    assert_int_equal(int_at(d, "changes"), 2);
+    assert_int_equal(int_at(d, "paths"), 3);
+    assert_int_equal(int_at(tot, "failed"), 0);
+    assert_int_equal(int_at(tot, "ok"), 4);
+    assert_int_equal(int_at(tot, "unchanged"), 1);
+    json_decref(rep);
+    /* a failed task fails the dry run */
+    ms_trec_t *delta = ms_run_add_task(r, "delta", 0);
+    r->finished = 0;
+    finish(r, delta, 23, 0, "permission denied");
+    rep = ms_report_json_page(NULL, r, 0, SIZE_MAX, 0);
+    assert_string_equal(str_at(rep, "status"), "failed");
+    json_decref(rep);
+    ms_run_destroy(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -335,6 +397,7 @@ int main(void)
         cmocka_unit_test(a_forgotten_run_leaves_nothing_behind_for_the_next),
         cmocka_unit_test(a_verify_says_what_differs_per_project_and_in_all),
         cmocka_unit_test(a_verify_of_a_mirror_that_matches_is_ok),
+        cmocka_unit_test(a_dry_run_says_what_would_change_and_changes_are_no_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -267,10 +267,10 @@ static void check_task_refuses_a_name_longer_than_NAME_MAX(void **state)
 
 static void check_task_refuses_unknown_flags(void **state)
 {
-    ms_task_t t = task("alpha", 0x200);
+    ms_task_t t = task("alpha", 0x400);
 
     (void)state;
-    assert_refused(&t, "unknown flags 0x200");
+    assert_refused(&t, "unknown flags 0x400");
 }
 
 /* A pack's members are names of projects in the source root, as sent by
@@ -1244,6 +1244,95 @@ static void check_task_wants_a_complete_snapshot_for_a_verify(void **state)
     assert_refused(&t, "being written");
 }
 
+/* ---- dry run ------------------------------------------------------------- */
+
+/* Whether argv (NULL-terminated) holds arg. */
+static int has_arg(char **argv, const char *arg)
+{
+    for (size_t i = 0; argv[i] != NULL; i++)
+        if (strcmp(argv[i], arg) == 0)
+            return 1;
+    return 0;
+}
+
+static void argv_for_a_dry_run_is_the_copys_with_n_and_i_and_no_checksum(void **state)
+{
+    ms_task_t t = task("alpha", MS_TASK_VERIFY | MS_TASK_DRY_RUN);
+    char *extra[] = {"-H", "--bwlimit=50m"};
+    const char *const want[] = {"rsync",
+                                "-a",
+                                "-n",
+                                "-i",
+                                "--stats",
+                                "-H",
+                                "--bwlimit=50m",
+                                "--",
+                                "/data/prod/alpha/",
+                                "/backup/prod/alpha/",
+                                NULL};
+
+    (void)state;
+    assert_task_argv(&t, extra, 2, want);
+}
+
+static void argv_for_a_dry_run_deletes_only_when_its_run_does(void **state)
+{
+    char err[256];
+    ms_task_t t = task("alpha", MS_TASK_VERIFY | MS_TASK_DRY_RUN);
+    char **argv = ms_rsync_argv("rsync", NULL, 0, &t, NULL, err, sizeof(err));
+
+    (void)state;
+    assert_non_null(argv);
+    assert_true(has_arg(argv, "-n") && has_arg(argv, "-i"));
+    assert_false(has_arg(argv, "-c") || has_arg(argv, "--delete") ||
+                 has_arg(argv, "--delete-delay") || has_arg(argv, "--mkpath"));
+    ms_rsync_argv_free(argv);
+    t.flags |= MS_TASK_DELETE; /* the copy's --delete, as the copy would run it */
+    argv = ms_rsync_argv("rsync", NULL, 0, &t, NULL, err, sizeof(err));
+    assert_non_null(argv);
+    assert_true(has_arg(argv, "-n") && has_arg(argv, "--delete-delay"));
+    assert_false(has_arg(argv, "-c"));
+    ms_rsync_argv_free(argv);
+}
+
+static void argv_for_a_dry_run_top_task_keeps_the_copys_filters(void **state)
+{
+    ms_task_t t = task("", MS_TASK_TOP | MS_TASK_VERIFY | MS_TASK_DRY_RUN | MS_TASK_DELETE);
+    const char *const want[] = {"rsync",
+                                "-a",
+                                "-n",
+                                "-i",
+                                "--stats",
+                                "--delete-delay",
+                                "--exclude=/.multisync.lock",
+                                "--exclude=/*/",
+                                "--",
+                                "/data/prod/",
+                                "/backup/prod/",
+                                NULL};
+
+    (void)state;
+    assert_task_argv(&t, NULL, 0, want);
+}
+
+static void check_task_lets_a_dry_run_list_deletions_but_never_remove(void **state)
+{
+    char err[256];
+    ms_task_t t = task("alpha", MS_TASK_VERIFY | MS_TASK_DRY_RUN | MS_TASK_DELETE);
+
+    (void)state;
+    assert_int_equal(ms_rsync_check_task(&t, err, sizeof(err)), 0);
+    t = task("", MS_TASK_TOP | MS_TASK_VERIFY | MS_TASK_DRY_RUN | MS_TASK_DELETE | MS_TASK_FORCE);
+    assert_int_equal(ms_rsync_check_task(&t, err, sizeof(err)), 0);
+    t.flags |= MS_TASK_PRUNE;
+    assert_refused(&t, "writes nothing");
+    t = task("alpha", MS_TASK_VERIFY | MS_TASK_DRY_RUN | MS_TASK_REMOVE);
+    assert_refused(&t, "writes nothing");
+    /* a dry run is a verify: without the flag it would be a copy */
+    t = task("alpha", MS_TASK_DRY_RUN);
+    assert_refused(&t, "is a verify");
+}
+
 /* The itemize lines of text fed in pieces of at most step bytes. */
 static ms_rsync_itemize_t *itemize(const char *text, size_t len, size_t step, const char *prefix)
 {
@@ -1285,6 +1374,25 @@ static void itemize_counts_every_difference_and_not_the_stats(void **state)
     assert_int_equal(ms_rsync_itemize_text(itemize(text, len, 7, ""), out, sizeof(out)), 1);
     assert_string_equal(out, "1 path differs:\n>fc........ d/f\n");
     free(text);
+}
+
+static void itemize_says_what_a_dry_run_would_change(void **state)
+{
+    const char *text = "created directory /proc/multisync-dry-run-nothing-here\n"
+                       "cd+++++++++ ./\n>f+++++++++ new.txt\n";
+    char out[256];
+    ms_rsync_itemize_t *it = itemize(text, strlen(text), 3, "alpha/");
+
+    (void)state;
+    it->dry_run = true;
+    assert_int_equal(ms_rsync_itemize_text(it, out, sizeof(out)), 2);
+    assert_string_equal(out, "2 paths would change:\n"
+                             "cd+++++++++ alpha/\n"
+                             ">f+++++++++ alpha/new.txt\n");
+    it = itemize(">f.st...... a\n", 14, 14, "");
+    it->dry_run = true;
+    ms_rsync_itemize_text(it, out, sizeof(out));
+    assert_string_equal(out, "1 path would change:\n>f.st...... a\n");
 }
 
 static void itemize_names_paths_from_the_backup_root(void **state)
@@ -1410,6 +1518,11 @@ int main(void)
         cmocka_unit_test(argv_for_a_verify_chunk_keeps_its_items),
         cmocka_unit_test(check_task_refuses_a_verify_that_would_write),
         cmocka_unit_test(check_task_wants_a_complete_snapshot_for_a_verify),
+        cmocka_unit_test(argv_for_a_dry_run_is_the_copys_with_n_and_i_and_no_checksum),
+        cmocka_unit_test(argv_for_a_dry_run_deletes_only_when_its_run_does),
+        cmocka_unit_test(argv_for_a_dry_run_top_task_keeps_the_copys_filters),
+        cmocka_unit_test(check_task_lets_a_dry_run_list_deletions_but_never_remove),
+        cmocka_unit_test(itemize_says_what_a_dry_run_would_change),
         cmocka_unit_test(itemize_counts_every_difference_and_not_the_stats),
         cmocka_unit_test(itemize_names_paths_from_the_backup_root),
         cmocka_unit_test(itemize_ends_lines_at_carriage_returns_and_at_eof),
