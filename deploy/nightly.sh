@@ -5,7 +5,9 @@
 # MULTISYNC_OPTS: extra options for `multisync run`, e.g. for a tcp://
 # control endpoint "--key /etc/multisync/admin.key --master-key
 # /etc/multisync/master.pub" (no spaces inside paths).
-# Exit status: 0 when every set succeeded, 1 otherwise.
+# Exit status: 0 when every set succeeded, 1 otherwise, 130 when stopped.
+# SIGINT or SIGTERM (the service's timeout, systemctl stop) reach the
+# running `multisync run` too, which cancels its run; no further set starts.
 set -u
 conf=${1:-/etc/multisync/master.ini}
 control=$(sed -n 's/^[[:space:]]*control[[:space:]]*=[[:space:]]*//p' "$conf" | head -n 1)
@@ -15,10 +17,13 @@ if [ -z "$control" ]; then
     exit 2
 fi
 status=0
+stop=0
+trap 'stop=1' INT TERM
 # One set name per line, read as is: a name with spaces or '*' stays one name.
 sets=$(sed -n 's/^[[:space:]]*\[set[[:space:]]\{1,\}\([^]]*\)\].*/\1/p' "$conf")
 while IFS= read -r set; do
     [ -n "$set" ] || continue
+    [ "$stop" -eq 0 ] || break
     stamp=$(date -u +%Y%m%dT%H%M%SZ)
     echo "nightly: set $set"
     # shellcheck disable=SC2086
@@ -28,4 +33,5 @@ while IFS= read -r set; do
 done <<EOF_SETS
 $sets
 EOF_SETS
+[ "$stop" -eq 0 ] || exit 130
 exit $status
