@@ -5,6 +5,7 @@
 #   make test SANITIZE=1   the same under AddressSanitizer + UBSan
 #   make demo       install missing deps, build, back up a sample tree
 #   make install    programs, man pages, units, completion (PREFIX, DESTDIR)
+#   make deb        build/deb/multisync_<version>_<arch>.deb (dpkg-buildpackage)
 #   CC=clang make   build with clang (warnings are errors with both)
 
 CC      ?= cc
@@ -65,7 +66,7 @@ CONFDIR ?= /etc/multisync
 UNITS   := $(patsubst deploy/systemd/%.in,%,$(wildcard deploy/systemd/*.in)) \
            $(notdir $(wildcard deploy/systemd/*.timer deploy/systemd/*@.service))
 
-.PHONY: all test unit integration demo bench bench-scale bench-fleet fuzz clean deps format format-check install
+.PHONY: all test unit integration demo bench bench-scale bench-fleet fuzz clean deps format format-check install deb
 all: $(PROGS) $(MANS)
 
 $(BUILD)/%.o: %.c
@@ -186,6 +187,25 @@ install: all
 	    systemd-tmpfiles --create $(TMPFILESDIR)/multisync.conf && \
 	    if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; \
 	fi
+
+# The Debian package, built by dpkg-buildpackage in a copy of the sources
+# ($(DEB_WORK)/multisync-VERSION: it writes its .deb next to the source
+# folder, and its clean step must not touch this tree's build), then moved
+# to $(DEB_OUT). Nothing is written outside $(DEB_WORK) and $(DEB_OUT).
+DEB_OUT  ?= build/deb
+DEB_WORK ?= build/deb-work
+MS_VERSION_STR = $(shell sed -n 's/^\#define MS_VERSION "\(.*\)"/\1/p' shared/ms_version.h)
+deb:
+	rm -rf $(DEB_WORK)
+	mkdir -p $(DEB_WORK)/multisync-$(MS_VERSION_STR) $(DEB_OUT)
+	rsync -a --exclude=/.git --exclude=/build/ --exclude=/build-san/ --exclude=/build-fuzz/ \
+	    --exclude=/bin/ --exclude=/bin-san/ ./ $(DEB_WORK)/multisync-$(MS_VERSION_STR)/
+	cd $(DEB_WORK)/multisync-$(MS_VERSION_STR) && \
+	    DEB_BUILD_OPTIONS="nocheck noautodbgsym parallel=$$(nproc) $$DEB_BUILD_OPTIONS" \
+	    dpkg-buildpackage -b -us -uc
+	mv $(DEB_WORK)/*.deb $(DEB_OUT)/
+	rm -rf $(DEB_WORK)
+	@ls $(DEB_OUT)/*.deb
 
 clean:
 	rm -rf build build-san build-fuzz bin bin-san

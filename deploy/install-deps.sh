@@ -8,7 +8,8 @@
 #                  attr and acl (setfattr, setfacl: the change table test),
 #                  clang + its sanitizer/libFuzzer runtime (the fuzz step),
 #                  man-db (man -l renders the pages), systemd
-#                  (systemd-analyze verify/security, sysusers, tmpfiles)
+#                  (systemd-analyze verify/security, sysusers, tmpfiles),
+#                  debhelper, dpkg-dev and lintian (make deb, the package test)
 #   --dev adds:    valgrind, cppcheck, clang-format
 #   --bench adds:  fpart (fpsync, a method make bench compares), GNU time
 #                  (CPU and peak memory of each method), openssl and bc
@@ -17,7 +18,7 @@ set -eu
 PKGS="build-essential pkg-config libzmq3-dev libsodium-dev libmsgpack-dev \
 libjansson-dev libinih-dev libsqlite3-dev rsync scdoc \
 libcmocka-dev jq iproute2 procps clang libclang-rt-14-dev attr acl \
-man-db systemd"
+man-db systemd debhelper dpkg-dev lintian"
 for arg in "$@"; do
     case $arg in
         --dev) PKGS="$PKGS valgrind cppcheck clang-format" ;;
