@@ -84,6 +84,31 @@ grep -qE '^TimeoutStartSec=[1-9]' "$T/opt/etc/systemd/system/multisync-nightly.s
 grep -qx 'OnFailure=multisync-failure@%n.service' "$T/opt/etc/systemd/system/multisync-nightly.service" ||
     fail "the nightly run has no OnFailure="
 
+note "the nightly script stops on the service's SIGINT: the run is cancelled, no further set starts"
+# A stand-in for `multisync run --master` that waits until interrupted, as
+# the real client does while its run goes (Ctrl-C cancels the run).
+mkdir -p "$T/fake" "$T/logs"
+cat >"$T/fake/multisync" <<'EOF_FAKE'
+#!/bin/sh
+echo "run ${*##* }" >>"$LOGS_DIRECTORY/calls"
+trap 'echo interrupted >>"$LOGS_DIRECTORY/calls"; kill $! 2>/dev/null; exit 130' INT
+sleep 60 &
+wait
+EOF_FAKE
+chmod +x "$T/fake/multisync"
+printf '[master]\ncontrol = ipc:///nowhere\n[set one]\nsource = /a\n[set two]\nsource = /b\n' >"$T/nightly.ini"
+# env --default-signal: a background job of a script starts with SIGINT ignored.
+start_bg "$T/nightly.out" env --default-signal=INT PATH="$T/fake:$PATH" LOGS_DIRECTORY="$T/logs" \
+    deploy/nightly.sh "$T/nightly.ini"
+nightly=$LAST_PID
+wait_until 20 "the first set's run" grep -qs '^run one$' "$T/logs/calls"
+# systemd signals every process of the unit.
+kill -INT "$nightly" $(pgrep -P "$nightly")
+wait_exit 20 "$nightly" "nightly.sh"
+((RC == 130)) || fail "nightly.sh exited $RC after SIGINT, not 130: $(cat "$T/nightly.out")"
+grep -q '^interrupted$' "$T/logs/calls" || fail "the run of set one was not interrupted"
+! grep -q '^run two$' "$T/logs/calls" || fail "nightly.sh started set two after SIGINT"
+
 note "sysusers.d and tmpfiles.d: the multisync user and its folders"
 if command -v systemd-sysusers >/dev/null && command -v systemd-tmpfiles >/dev/null; then
     S=$T/sys
