@@ -4,6 +4,8 @@
 #   make test       build and run every test (unit, then integration)
 #   make test SANITIZE=1   the same under AddressSanitizer + UBSan
 #   make demo       install missing deps, build, back up a sample tree
+#   make install    programs, man pages, units, completion (PREFIX, DESTDIR)
+#   make deb        build/deb/multisync_<version>_<arch>.deb (dpkg-buildpackage)
 #   CC=clang make   build with clang (warnings are errors with both)
 
 CC      ?= cc
@@ -37,6 +39,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 PROGS   := $(BIN)/multisync $(BIN)/multisync-master $(BIN)/multisync-worker
+MANS    := $(patsubst man/%.scd,$(BUILD)/man/%,$(wildcard man/*.scd))
 TOOLS   := $(BUILD)/tools/hostile
 
 # libFuzzer harnesses: clang, ASan + UBSan, every library source compiled in.
@@ -48,13 +51,32 @@ FUZZ_LIBSRCS := $(filter shared/% worker/ms_rsync.c,$(SRCS))
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
+BINDIR  ?= $(PREFIX)/bin
+LIBDIR  ?= $(PREFIX)/lib
+MANDIR  ?= $(PREFIX)/share/man
+DOCDIR  ?= $(PREFIX)/share/doc/multisync
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+# systemd reads units, sysusers.d and tmpfiles.d from /etc and /usr/lib,
+# never from /usr/local: a local install puts them in /etc (the package,
+# in /lib/systemd/system and /usr/lib).
+UNITDIR ?= /etc/systemd/system
+SYSUSERSDIR ?= /etc/sysusers.d
+TMPFILESDIR ?= /etc/tmpfiles.d
+CONFDIR ?= /etc/multisync
+UNITS   := $(patsubst deploy/systemd/%.in,%,$(wildcard deploy/systemd/*.in)) \
+           $(notdir $(wildcard deploy/systemd/*.timer deploy/systemd/*@.service))
 
-.PHONY: all test unit integration demo bench bench-scale bench-fleet fuzz clean deps format format-check install
-all: $(PROGS)
+.PHONY: all test unit integration demo bench bench-scale bench-fleet fuzz clean deps format format-check install deb
+all: $(PROGS) $(MANS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(MS_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(MS_CFLAGS) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# Man pages: scdoc sources in man/, roff in $(BUILD)/man.
+$(BUILD)/man/%: man/%.scd
+	@mkdir -p $(dir $@)
+	scdoc <$< >$@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
 
 $(LIB): $(OBJS)
 	@rm -f $@
@@ -134,17 +156,56 @@ bench-fleet: all
 bench-scale: all
 	MS_BIN=$(CURDIR)/$(BIN) bench/scale.sh $(SCALE_ARGS)
 
-# Binaries to $(PREFIX)/bin, the nightly script to $(PREFIX)/lib/multisync,
-# systemd units to /etc/systemd/system, example configs to /etc/multisync.
+# Programs to $(BINDIR), the nightly script to $(LIBDIR)/multisync, man
+# pages, bash completion, the README; systemd units (their paths set to
+# these), the multisync user (sysusers.d) and its folders (tmpfiles.d);
+# example configs to $(CONFDIR). Installed on this system (no DESTDIR), the
+# user and folders are made at once.
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/multisync \
-	    $(DESTDIR)/etc/systemd/system $(DESTDIR)/etc/multisync \
-	    $(DESTDIR)$(PREFIX)/share/doc/multisync
-	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0755 deploy/nightly.sh $(DESTDIR)$(PREFIX)/lib/multisync/
-	install -m 0644 deploy/systemd/*.service deploy/systemd/*.timer $(DESTDIR)/etc/systemd/system/
-	install -m 0644 deploy/master.ini.example deploy/worker.ini.example $(DESTDIR)/etc/multisync/
-	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/multisync/
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/multisync $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(CONFDIR) \
+	    $(DESTDIR)$(DOCDIR) $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(PROGS) $(DESTDIR)$(BINDIR)/
+	install -m 0755 deploy/nightly.sh $(DESTDIR)$(LIBDIR)/multisync/
+	for u in $(UNITS); do \
+	    if [ -f deploy/systemd/$$u.in ]; then \
+	        sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' deploy/systemd/$$u.in \
+	            >$(DESTDIR)$(UNITDIR)/$$u && chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	    else install -m 0644 deploy/systemd/$$u $(DESTDIR)$(UNITDIR)/ || exit 1; fi; \
+	done
+	install -m 0644 deploy/systemd/sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/multisync.conf
+	install -m 0644 deploy/systemd/tmpfiles.conf $(DESTDIR)$(TMPFILESDIR)/multisync.conf
+	install -m 0644 deploy/bash-completion/multisync $(DESTDIR)$(BASHCOMPDIR)/multisync
+	install -m 0644 $(filter %.1,$(MANS)) $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(filter %.5,$(MANS)) $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(filter %.8,$(MANS)) $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 deploy/master.ini.example deploy/worker.ini.example $(DESTDIR)$(CONFDIR)/
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/
+	@if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then \
+	    systemd-sysusers $(SYSUSERSDIR)/multisync.conf && \
+	    systemd-tmpfiles --create $(TMPFILESDIR)/multisync.conf && \
+	    if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; \
+	fi
+
+# The Debian package, built by dpkg-buildpackage in a copy of the sources
+# ($(DEB_WORK)/multisync-VERSION: it writes its .deb next to the source
+# folder, and its clean step must not touch this tree's build), then moved
+# to $(DEB_OUT). Nothing is written outside $(DEB_WORK) and $(DEB_OUT).
+DEB_OUT  ?= build/deb
+DEB_WORK ?= build/deb-work
+MS_VERSION_STR = $(shell sed -n 's/^\#define MS_VERSION "\(.*\)"/\1/p' shared/ms_version.h)
+deb:
+	rm -rf $(DEB_WORK)
+	mkdir -p $(DEB_WORK)/multisync-$(MS_VERSION_STR) $(DEB_OUT)
+	rsync -a --exclude=/.git --exclude=/build/ --exclude=/build-san/ --exclude=/build-fuzz/ \
+	    --exclude=/bin/ --exclude=/bin-san/ ./ $(DEB_WORK)/multisync-$(MS_VERSION_STR)/
+	cd $(DEB_WORK)/multisync-$(MS_VERSION_STR) && \
+	    DEB_BUILD_OPTIONS="nocheck noautodbgsym parallel=$$(nproc) $$DEB_BUILD_OPTIONS" \
+	    dpkg-buildpackage -b -us -uc
+	mv $(DEB_WORK)/*.deb $(DEB_OUT)/
+	rm -rf $(DEB_WORK)
+	@ls $(DEB_OUT)/*.deb
 
 clean:
 	rm -rf build build-san build-fuzz bin bin-san

@@ -2,18 +2,23 @@
 # Install every build, test and run dependency of multisync on Debian 12.
 # Does nothing (and needs no network) when everything is already present.
 # Usage: deploy/install-deps.sh [--dev] [--bench]
-#   build and run: compiler, pkg-config, the libraries, rsync
+#   build and run: compiler, pkg-config, the libraries, rsync, scdoc (make
+#                  builds the man pages)
 #   make test:     cmocka, jq, iproute2 (network namespaces), procps,
 #                  attr and acl (setfattr, setfacl: the change table test),
-#                  clang + its sanitizer/libFuzzer runtime (the fuzz step)
+#                  clang + its sanitizer/libFuzzer runtime (the fuzz step),
+#                  man-db (man -l renders the pages), systemd
+#                  (systemd-analyze verify/security, sysusers, tmpfiles),
+#                  debhelper, dpkg-dev and lintian (make deb, the package test)
 #   --dev adds:    valgrind, cppcheck, clang-format
 #   --bench adds:  fpart (fpsync, a method make bench compares), GNU time
 #                  (CPU and peak memory of each method), openssl and bc
 set -eu
 
 PKGS="build-essential pkg-config libzmq3-dev libsodium-dev libmsgpack-dev \
-libjansson-dev libinih-dev libsqlite3-dev rsync \
-libcmocka-dev jq iproute2 procps clang libclang-rt-14-dev attr acl"
+libjansson-dev libinih-dev libsqlite3-dev rsync scdoc \
+libcmocka-dev jq iproute2 procps clang libclang-rt-14-dev attr acl \
+man-db systemd debhelper dpkg-dev lintian"
 for arg in "$@"; do
     case $arg in
         --dev) PKGS="$PKGS valgrind cppcheck clang-format" ;;

@@ -8,6 +8,8 @@
 # Exit status: the worst of the sets' (multisync(1): 1 a task failed, 2
 # usage or configuration, 3 master unreachable, 4 run refused); 130 at once
 # when interrupted.
+# SIGINT or SIGTERM (the service's timeout, systemctl stop) reach the
+# running `multisync run` too, which cancels its run; no further set starts.
 set -u
 conf=${1:-/etc/multisync/master.ini}
 control=$(sed -n 's/^[[:space:]]*control[[:space:]]*=[[:space:]]*//p' "$conf" | head -n 1)
@@ -17,10 +19,13 @@ if [ -z "$control" ]; then
     exit 2
 fi
 status=0
+stop=0
+trap 'stop=1' INT TERM
 # One set name per line, read as is: a name with spaces or '*' stays one name.
 sets=$(sed -n 's/^[[:space:]]*\[set[[:space:]]\{1,\}\([^]]*\)\].*/\1/p' "$conf")
 while IFS= read -r set; do
     [ -n "$set" ] || continue
+    [ "$stop" -eq 0 ] || break
     stamp=$(date -u +%Y%m%dT%H%M%SZ)
     echo "nightly: set $set"
     rc=0
@@ -34,4 +39,5 @@ while IFS= read -r set; do
 done <<EOF_SETS
 $sets
 EOF_SETS
+[ "$stop" -eq 0 ] || exit 130
 exit $status
