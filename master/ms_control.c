@@ -319,10 +319,10 @@ static json_t *run_status(const ms_master_t *m, const ms_runrec_t *r)
     clock_gettime(CLOCK_REALTIME, &now);
     double elapsed = (double)(now.tv_sec - r->started_rt.tv_sec) +
                      (double)(now.tv_nsec - r->started_rt.tv_nsec) / 1e9;
-    json_t *o = json_pack("{s:I, s:s?, s:s, s:f, s:o}", "id", (json_int_t)r->id, "set",
-                          r->set ? ms_utf8_clean(r->set, set, sizeof set) : NULL, "state",
-                          ms_run_status(r), "elapsed_s",
-                          ms_jnum_ms(elapsed), "diagnosis", ms_diag_json(m->diag, r));
+    json_t *o =
+        json_pack("{s:I, s:s?, s:s, s:f, s:o}", "id", (json_int_t)r->id, "set",
+                  r->set ? ms_utf8_clean(r->set, set, sizeof set) : NULL, "state", ms_run_status(r),
+                  "elapsed_s", ms_jnum_ms(elapsed), "diagnosis", ms_diag_json(m->diag, r));
     json_t *p =
         ms_progress_json(r, m->unchanged, ms_planner_walking(m->planner, r), ms_now_ms(), elapsed);
     if (o && p)

@@ -504,14 +504,14 @@ json_t *ms_report_json_page(ms_report_t *rep, const ms_runrec_t *r, size_t from,
     rfc3339(&r->started_rt, started, sizeof started);
     if (r->finished)
         rfc3339(&r->finished_rt, finished, sizeof finished);
-    json_t *out = json_pack(
-        "{s:I, s:s, s:s, s:s?, s:s, s:s?, s:f, s:s, s:o, s:o, s:o, s:o}", "run_id",
-        (json_int_t)r->id, "source", ms_utf8_clean(r->source, src, sizeof src), "destination",
-        ms_utf8_clean(r->dest, dst, sizeof dst), "set",
-        r->set ? ms_utf8_clean(r->set, set, sizeof set) : NULL, "started", started, "finished",
-        r->finished ? finished : NULL, "wall_seconds", ms_jnum_ms(wall), "status", ms_run_status(r),
-        "totals",
-        totals_json(&tot, wall, slots), "tasks", tasks, "workers", workers, "diagnosis", diag);
+    json_t *out =
+        json_pack("{s:I, s:s, s:s, s:s?, s:s, s:s?, s:f, s:s, s:o, s:o, s:o, s:o}", "run_id",
+                  (json_int_t)r->id, "source", ms_utf8_clean(r->source, src, sizeof src),
+                  "destination", ms_utf8_clean(r->dest, dst, sizeof dst), "set",
+                  r->set ? ms_utf8_clean(r->set, set, sizeof set) : NULL, "started", started,
+                  "finished", r->finished ? finished : NULL, "wall_seconds", ms_jnum_ms(wall),
+                  "status", ms_run_status(r), "totals", totals_json(&tot, wall, slots), "tasks",
+                  tasks, "workers", workers, "diagnosis", diag);
     if (out && (from > 0 || selected > json_array_size(tasks))) {
         json_object_set_new(out, "tasks_from", json_integer((json_int_t)from));
         json_object_set_new(out, "tasks_total", json_integer((json_int_t)selected));

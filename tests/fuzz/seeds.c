@@ -112,8 +112,9 @@ int main(int argc, char **argv)
     m[n].cmd = MS_CMD_HOLD, m[n++].u.taskref = (ms_taskref_t){1, 2, 3};
     m[n].cmd = MS_CMD_CANCEL, m[n++].u.taskref = (ms_taskref_t){1, 2, 3};
     m[n++].cmd = MS_CMD_DRAIN;
-    m[n].cmd = MS_CMD_BYE, m[n++].u.text = (ms_text_t){"restarting", 1};
+    m[n].cmd = MS_CMD_BYE, m[n++].u.text = (ms_text_t){.message = "restarting", .reconnect = 1};
     m[n].cmd = MS_CMD_ERROR, m[n++].u.text.message = "bad";
+    m[n].cmd = MS_CMD_ERROR, m[n++].u.text = (ms_text_t){.message = "in use", .rc = 4};
     m[n].cmd = MS_CMD_RUN,
     m[n++].u.run =
         (ms_run_t){.source = "/src", .dest = "/dst", .set = "nightly", .flags = 3, .wait_s = 600};
