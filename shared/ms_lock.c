@@ -221,8 +221,11 @@ void ms_lock_release(ms_lock_t **lp)
 {
     if (!lp || !*lp)
         return;
-    /* Emptied: the next taker knows it was released, not left by a crash. */
-    (void)ftruncate((*lp)->fd, 0);
+    /* Emptied: the next taker knows it was released, not left by a crash.
+     * Not emptied (a full or read-only disk): the next taker sees our line
+     * and waits out a lease for workers that are not there: slower, safe. */
+    int emptied = ftruncate((*lp)->fd, 0) == 0;
+    (void)emptied;
     close((*lp)->fd); /* the kernel drops the lock with the last descriptor */
     free(*lp);
     *lp = NULL;
