@@ -30,6 +30,9 @@
 #include "ms_scan.h"
 #include "ms_snapshot.h"
 
+/* ZMQ_ZERO_COPY_RECV, a context option libzmq 4.3 keeps among its drafts. */
+#define MS_ZMQ_ZERO_COPY_RECV 10
+
 /* --- the planner's decisions ------------------------------------------------------ */
 
 static void on_whole(void *arg, ms_trec_t *t)
@@ -1298,6 +1301,14 @@ ms_master_t *ms_master_new(const ms_master_opts_t *o, char *err, size_t errlen)
         free(m);
         return NULL;
     }
+    /* libzmq hands each received message a share of the 8 KiB buffer it was
+     * read into, which lives as long as any of its messages: with a fleet's
+     * thousand connections each read is one small message, so every message
+     * queued for this loop pinned 8 KiB (heaptrack: 8,200-byte blocks were
+     * 364 MB of the master's 456 MB peak with 1,000 workers). Copying each
+     * message out costs a memcpy of a few hundred bytes. Draft in 4.3. */
+    if (zmq_ctx_set(m->ctx, MS_ZMQ_ZERO_COPY_RECV, 0) != 0)
+        ms_debug("libzmq keeps zero-copy receive: %s", zmq_strerror(errno));
     set_defaults(m, o);
     if (make_owners(m, o, err, errlen) != 0 || lock_all(m, o, err, errlen) != 0 ||
         open_journal(m, o->catalog, err, errlen) != 0 || bind_all(m, o, err, errlen) != 0)
