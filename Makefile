@@ -202,7 +202,7 @@ deb:
 	    --exclude=/bin/ --exclude=/bin-san/ ./ $(DEB_WORK)/multisync-$(MS_VERSION_STR)/
 	cd $(DEB_WORK)/multisync-$(MS_VERSION_STR) && \
 	    DEB_BUILD_OPTIONS="nocheck noautodbgsym parallel=$$(nproc) $$DEB_BUILD_OPTIONS" \
-	    dpkg-buildpackage -b -us -uc
+	    env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -b -us -uc
 	mv $(DEB_WORK)/*.deb $(DEB_OUT)/
 	rm -rf $(DEB_WORK)
 	@ls $(DEB_OUT)/*.deb

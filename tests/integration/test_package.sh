@@ -20,10 +20,12 @@ for tool in dpkg-buildpackage dh lintian dpkg-deb; do
 done
 [[ $(id -u) == 0 ]] || { echo "SKIP: installing into a scratch root with dpkg needs root"; exit 77; }
 
-# What the tree and its parent hold, to see that the build leaves nothing.
+# What the tree holds, and what dpkg-buildpackage would leave beside it, to
+# see that the build leaves nothing. (Only its own kinds of files: the
+# parent folder may be /tmp, which other programs write to meanwhile.)
 snapshot() {
-    git status --porcelain --ignored --untracked-files=all 2>/dev/null | grep -v '^!! \(build\|bin\)/' || true
-    ls -A ..
+    git status --porcelain --ignored --untracked-files=all 2>/dev/null | grep -v '^!! \(build\|bin\)' || true
+    ls -A .. | grep -E '^multisync[-_]|\.(deb|ddeb|buildinfo|changes|dsc)$' || true
 }
 snapshot >"$T/before"
 
