@@ -126,6 +126,15 @@ mkdir -p "$T/prom"
     fail "--metrics-file with --master was accepted"
 grep -q "serves the same metrics itself, at /metrics" "$T/out" || fail "the error does not say why: $(cat "$T/out")"
 [[ ! -e $T/prom/ms.prom ]] || fail "a refused run wrote metrics"
+rc=0
+"$BIN/multisync" run --metrics-file "$T/no-such-dir/ms.prom" "$T/src" "$T/dst-x" >"$T/out" 2>&1 || rc=$?
+[[ $rc == 2 ]] && grep -q "its folder $T/no-such-dir: No such file or directory" "$T/out" ||
+    fail "a missing folder: exit $rc: $(cat "$T/out")"
+[[ ! -e $T/dst-x ]] || fail "the run started although its metrics folder is missing"
+rc=0
+"$BIN/multisync" verify --metrics-file "$T/prom/ms.prom" "$T/src" "$T/dst" >"$T/out" 2>&1 || rc=$?
+[[ $rc == 2 ]] && grep -q -- "--metrics-file does not go with verify" "$T/out" ||
+    fail "verify --metrics-file: exit $rc: $(cat "$T/out")"
 umask 077 # the file is 0644 all the same: node_exporter runs as another user
 "$BIN/multisync" run --rsync-opt=--bwlimit=1000 --slots 2 --metrics-file "$T/prom/ms.prom" \
     "$T/src" "$T/dst-embedded" >"$T/emb.out" 2>&1 &
