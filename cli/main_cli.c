@@ -75,6 +75,10 @@ static void usage_options(FILE *f)
     fprintf(f, "  -m, --master EP        control endpoint of a running multisync-master\n"
                "  -s, --slots N          parallel rsyncs (embedded; default: number of cores)\n"
                "  -r, --report FILE      also write the report as JSON to FILE\n"
+               "      --metrics-file FILE.prom\n"
+               "                         run (embedded): Prometheus metrics into FILE.prom for\n"
+               "                         node_exporter's textfile collector, rewritten every\n"
+               "                         5 s and when the run ends\n"
                "  -n, --dry-run          run: list per project what would be copied and\n"
                "                         deleted (rsync -n -i), writing nothing in DST\n"
                "      --delete           mirror deletions (rsync --delete-delay); refused for a\n"
@@ -156,7 +160,8 @@ static void usage(FILE *f)
 
 typedef struct {
     const char *master, *report, *rsync, *key, *master_key;
-    const char *catalog; /* --catalog: the embedded mode's state (ms_state.h) */
+    const char *metrics_file; /* --metrics-file (ms_promfile.h) */
+    const char *catalog;      /* --catalog: the embedded mode's state (ms_state.h) */
     int insecure;
     ms_config_t cfg; /* rsync_opts, slots */
     int verbose, json, delete, force_delete, snapshot, full;
@@ -209,6 +214,7 @@ static const struct option longopts[] = {
     {"to", required_argument, NULL, OPT_TO},
     {"force", no_argument, NULL, OPT_FORCE},
     {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+    {"metrics-file", required_argument, NULL, OPT_METRICS_FILE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -287,6 +293,9 @@ static int text_option(cli_t *c, int opt, const char *arg)
         return 1;
     case OPT_SNAPSHOT_NAME:
         c->snapshot_name = arg;
+        return 1;
+    case OPT_METRICS_FILE:
+        c->metrics_file = arg;
         return 1;
     }
     return 0;
@@ -635,7 +644,8 @@ static int embedded(const cli_t *c, const char *src, const char *dst)
                             .walk_threads = c->walk_threads,
                             .no_split = c->no_split,
                             .heartbeat_ms = (int)c->heartbeat_ms,
-                            .progress = isatty(STDOUT_FILENO) ? stdout : NULL};
+                            .progress = isatty(STDOUT_FILENO) ? stdout : NULL,
+                            .metrics_file = c->metrics_file};
     int rc;
     json_t *rep = ms_embedded_run(&o, &rc, err, sizeof err);
     if (!rep) {
@@ -1305,7 +1315,10 @@ static int prepare(cli_t *c, unsigned cmd)
                 MS_DEFAULT_CONTROL);
         return MS_RC_UNREACHABLE;
     }
-    if (c->report && ms_args_check_report(c->report, err, sizeof err) != 0) {
+    if ((c->report && ms_args_check_report(c->report, err, sizeof err) != 0) ||
+        (c->metrics_file &&
+         ms_args_check_output("--metrics-file", "the metrics are written while the run goes",
+                              c->metrics_file, err, sizeof err) != 0)) {
         fprintf(stderr, "multisync: %s\n", err);
         return MS_RC_USAGE;
     }

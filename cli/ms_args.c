@@ -68,6 +68,9 @@ static const rule_t rules[] = {
     {OPT_INSECURE, "--insecure", ASKS, REMOTE, CLIENTS},
     {OPT_TO, "--to", MS_CMD_BIT_RESTORE, BOTH, NULL},
     {OPT_FORCE, "--force", MS_CMD_BIT_RESTORE, BOTH, NULL},
+    {OPT_METRICS_FILE, "--metrics-file", MS_CMD_BIT_RUN, HERE,
+     "for embedded runs: a master serves the same metrics itself, at /metrics (--http-listen, "
+     "http_listen in [master])"},
 };
 
 static const char *const names[] = {"run",    "verify",    "restore", "status", "history",
@@ -127,24 +130,29 @@ int ms_args_default_master(int may_default, char *out, size_t outlen)
     return snprintf(out, outlen, "ipc://%s", MS_DEFAULT_CONTROL) < (int)outlen;
 }
 
-int ms_args_check_report(const char *path, char *err, size_t errlen)
+int ms_args_check_output(const char *opt, const char *when, const char *path, char *err,
+                         size_t errlen)
 {
     char copy[PATH_MAX];
     struct stat st;
     if (!path[0] || snprintf(copy, sizeof copy, "%s", path) >= (int)sizeof copy)
-        return ms_errf(err, errlen, "--report: give a file name");
+        return ms_errf(err, errlen, "%s: give a file name", opt);
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        return ms_errf(err, errlen, "--report %s is a folder: name the file to write", path);
+        return ms_errf(err, errlen, "%s %s is a folder: name the file to write", opt, path);
     const char *dir = dirname(copy);
     if (stat(dir, &st) != 0)
-        return ms_errf(err, errlen,
-                       "--report %s: its folder %s: %s (make it first: the report is written "
-                       "when the run ends)",
-                       path, dir, strerror(errno));
+        return ms_errf(err, errlen, "%s %s: its folder %s: %s (make it first: %s)", opt, path, dir,
+                       strerror(errno), when);
     if (!S_ISDIR(st.st_mode))
-        return ms_errf(err, errlen, "--report %s: %s is not a folder", path, dir);
+        return ms_errf(err, errlen, "%s %s: %s is not a folder", opt, path, dir);
     if (access(dir, W_OK | X_OK) != 0)
-        return ms_errf(err, errlen, "--report %s: cannot write in %s: %s", path, dir,
+        return ms_errf(err, errlen, "%s %s: cannot write in %s: %s", opt, path, dir,
                        strerror(errno));
     return 0;
+}
+
+int ms_args_check_report(const char *path, char *err, size_t errlen)
+{
+    return ms_args_check_output("--report", "the report is written when the run ends", path, err,
+                                errlen);
 }

@@ -42,7 +42,8 @@ enum {
     OPT_TO,
     OPT_FORCE,
     OPT_SNAPSHOT_NAME,
-    OPT_DRY_RUN /* -n after run; history's -n is a count */
+    OPT_DRY_RUN, /* -n after run; history's -n is a count */
+    OPT_METRICS_FILE
 };
 
 /* The commands, as bits: which of them an option goes with. */
@@ -85,5 +86,11 @@ int ms_args_default_master(int may_default, char *out, size_t outlen);
  * written, and FILE is not a folder. Returns 0, or -1 with err set.
  */
 int ms_args_check_report(const char *path, char *err, size_t errlen);
+
+/* The same for any option naming a file the run writes (opt: "--report",
+ * "--metrics-file"); when: when it is written, said if its folder is
+ * missing ("the report is written when the run ends"). */
+int ms_args_check_output(const char *opt, const char *when, const char *path, char *err,
+                         size_t errlen);
 
 #endif

@@ -17,20 +17,36 @@
 #include "ms_rc.h"
 #include "ms_master.h"
 #include "ms_print.h"
+#include "ms_promfile.h"
 #include "ms_proto.h"
 #include "ms_rundir.h"
 #include "ms_signal.h"
+#include "ms_state.h"
 
 #define WORKER_EXIT_WAIT_MS 10000
 /* How long a run waits for the worker of a killed run to stop its rsyncs
  * (about 0.5 s, 2 s at most: --exit-with-parent) before it copies into
  * what may be the same backup. */
 #define DEAD_WORKER_WAIT_MS 3000
+/* --metrics-file: rewritten this often while the run goes (a scrape every
+ * 15 s, Prometheus' default, sees figures at most this old). */
+#define METRICS_EVERY_MS 5000
+
+/* --metrics-file's state: the history is the catalog's as the run
+ * started (its counters move only when a run ends: read again then). */
+typedef struct {
+    const char *path;
+    const char *catalog;
+    json_t *history;
+    int64_t next_ms;
+    int said; /* a failed write was said: not again every 5 s */
+} metrics_t;
 
 typedef struct {
     ms_rundir_t dir;
     char endpoint[PATH_MAX];
     pid_t worker;
+    metrics_t metrics;
 } embedded_t;
 
 /* Our runtime folder, after removing those of runs killed before they
@@ -195,12 +211,58 @@ static void progress(ms_master_t *m, FILE *out, int64_t *next)
     json_decref(st);
 }
 
+/* The metrics file from this status (taken); a failure said once. */
+static void write_metrics(metrics_t *mt, json_t *status)
+{
+    char err[PATH_MAX + 256];
+    if (ms_promfile_write(mt->path, status, mt->history, err, sizeof err) != 0 && !mt->said) {
+        ms_error("%s", err);
+        mt->said = 1;
+    }
+    json_decref(status);
+}
+
+static void metrics_tick(metrics_t *mt, const ms_master_t *m)
+{
+    if (!mt->path || ms_now_ms() < mt->next_ms)
+        return;
+    mt->next_ms = ms_now_ms() + METRICS_EVERY_MS;
+    write_metrics(mt, ms_master_status(m));
+}
+
+/* The catalog's whole history (the counters sum it), or NULL (said). */
+static json_t *read_history(const metrics_t *mt)
+{
+    char err[1024];
+    json_t *h = mt->catalog ? ms_state_history(mt->catalog, 0, err, sizeof err) : NULL;
+    if (mt->catalog && !h)
+        ms_error("metrics file %s: no history: %s", mt->path, err);
+    return h;
+}
+
+/*
+ * The last write, once the master is gone (status: what it said last,
+ * taken): the history read again, the finished run in it, now that the
+ * master closed the catalog and its last commit is in.
+ */
+static void final_metrics(metrics_t *mt, json_t *status)
+{
+    if (!mt->path || !status) {
+        json_decref(status);
+        return;
+    }
+    json_decref(mt->history);
+    mt->history = read_history(mt);
+    write_metrics(mt, status);
+}
+
 static json_t *drive(ms_master_t *m, embedded_t *e, const ms_embedded_opts_t *o, uint64_t run_id,
                      char *err, size_t errlen)
 {
     int64_t next_progress = 0;
     while (ms_master_run_finished(m, run_id) == 0) {
         progress(m, o->progress, &next_progress);
+        metrics_tick(&e->metrics, m);
         if (ms_stop_signal)
             return interrupt(m, e, run_id);
         if (worker_died(e, err, errlen)) {
@@ -236,9 +298,9 @@ static ms_run_req_t request(const ms_embedded_opts_t *o)
 
 json_t *ms_embedded_run(const ms_embedded_opts_t *o, int *rc, char *err, size_t errlen)
 {
-    embedded_t e = {.worker = -1};
+    embedded_t e = {.worker = -1, .metrics = {.path = o->metrics_file, .catalog = o->catalog}};
     ms_master_t *m = NULL;
-    json_t *report = NULL;
+    json_t *report = NULL, *last_status = NULL;
     uint64_t run_id = 0;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned slots = o->slots ? o->slots : cores > 0 ? (unsigned)cores : 1;
@@ -264,6 +326,8 @@ json_t *ms_embedded_run(const ms_embedded_opts_t *o, int *rc, char *err, size_t 
     if ((*rc = ms_master_start_run(m, &req, &run_id, err, errlen)) != 0)
         goto out;
     *rc = MS_RC_USAGE;
+    if (e.metrics.path)
+        e.metrics.history = read_history(&e.metrics);
     if (spawn_worker(o, &e, slots, ms_master_run_lock_fd(m, run_id), err, errlen) != 0)
         goto out;
     report = drive(m, &e, o, run_id, err, errlen);
@@ -272,9 +336,13 @@ json_t *ms_embedded_run(const ms_embedded_opts_t *o, int *rc, char *err, size_t 
 out:
     if (m)
         ms_master_dismiss_workers(m, ms_stop_signal ? "interrupted" : "run finished");
+    if (m && run_id && e.metrics.path) /* its worker gone: up 0, as it is */
+        last_status = ms_master_status(m);
     if (e.worker > 0)
         reap_worker(&e);
     ms_master_destroy(&m);
+    final_metrics(&e.metrics, last_status);
+    json_decref(e.metrics.history);
     ms_rundir_remove(&e.dir);
     return report;
 }

@@ -36,6 +36,9 @@ typedef struct {
     int no_split;
     int heartbeat_ms; /* 0: MS_HEARTBEAT_MS */
     FILE *progress;   /* a terminal for the live progress line, or NULL */
+    /* Prometheus metrics (ms_promfile.h) written every few seconds while
+     * the run goes and once at the end; NULL: none. */
+    const char *metrics_file;
     /* A restore (ms_restore.h) instead of a backup: source is the backup,
      * dest the folder restored into; what ("PROJECT" or "PROJECT/PATH"),
      * from which snapshot ("NAME", "latest"; NULL: latest, or a mirror), and

@@ -300,10 +300,22 @@ static json_t *worker_counters(const ms_wrec_t *w, int64_t now, char *name, size
         "last_seen_s", ms_jnum_ms((double)(now - w->last_seen_ms) / 1000.0));
 }
 
+/* The host's own counters since it booted, as its last sample read them:
+ * what a Prometheus counter wants (ms_metrics.h), where the rates above
+ * are for a person. */
+static void host_totals(json_t *o, const ms_wrec_t *w)
+{
+    json_object_set_new(o, "disk_read_bytes", json_integer((json_int_t)w->host.disk_read_bytes));
+    json_object_set_new(o, "disk_write_bytes", json_integer((json_int_t)w->host.disk_write_bytes));
+    json_object_set_new(o, "net_sent_bytes", json_integer((json_int_t)w->host.net_sent_bytes));
+    json_object_set_new(o, "net_recv_bytes", json_integer((json_int_t)w->host.net_recv_bytes));
+}
+
 static json_t *worker_status(const ms_wrec_t *w, int64_t now)
 {
     char name[4 * MS_MAX_NAME + 8], rsync[4 * MS_MAX_NAME + 8], broken[4 * sizeof w->broken];
     json_t *o = worker_counters(w, now, name, sizeof name);
+    host_totals(o, w);
     json_object_set_new(o, "rsync", json_string(ms_utf8_clean(w->rsync, rsync, sizeof rsync)));
     json_object_set_new(o, "unconfined", ms_diag_unconfined_json(w->unconfined));
     json_object_set_new(o, "broken",

@@ -9,7 +9,7 @@ shift 2
 cd "$(dirname "$0")/../.."
 work=$(mktemp -d /tmp/multisync-fuzz.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/fuzz_codec" "$work/fuzz_text" "$work/fuzz_host"
+mkdir -p "$work/fuzz_codec" "$work/fuzz_text" "$work/fuzz_host" "$work/fuzz_metrics"
 "$seeds" "$work/fuzz_codec" || exit 1
 cp tests/fixtures/rsync-stats-*.txt "$work/fuzz_text/" 2>/dev/null
 for f in tests/fixtures/rsync-stats-*.txt; do { printf '\0'; cat "$f"; } >"$work/fuzz_text/s-$(basename "$f")"; done
@@ -21,6 +21,20 @@ for f in stat diskstats net/dev meminfo loadavg; do
     { printf "\\$(printf %03o $i)"; cat "tests/fixtures/host/a/proc/$f"; } >"$work/fuzz_host/seed$i"
     i=$((i + 1))
 done
+# A real master's status (no run, running, after) with its history.
+for f in tests/fixtures/metrics/status-*.json; do
+    jq -c --slurpfile h tests/fixtures/metrics/history.json '{status: ., history: $h[0]}' "$f" \
+        >"$work/fuzz_metrics/$(basename "$f")" || exit 1
+done
+# Names that need escaping, where each kind of name goes.
+cat >"$work/fuzz_metrics/hostile" <<'JSON'
+{"status": {"workers": [{"host": "a\"b\\c\nd\u00ff", "slots": 2, "busy": 1, "broken": "x"}],
+ "run": {"tasks": {"total": 1}, "diagnosis": {"hosts": {"h\n\"": {"verdict": "io-bound"}},
+ "run": {"verdict": "balanced"}}}, "last_run": {"run_id": 9, "status": "ok",
+ "finished": "2024-01-01T00:00:00.5+01:00", "workers": [{"host": "gone\\"}]}},
+ "history": [{"set": "s\n\"\\", "kind": "snapshot", "status": "failed",
+ "finished": "2024-02-29T23:59:60Z", "bytes_transferred": 5, "tasks": 3, "failed": 1}]}
+JSON
 status=0
 for fz in "$@"; do
     name=$(basename "$fz")
