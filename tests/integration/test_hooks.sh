@@ -7,7 +7,8 @@
 # fails fails the run with nothing copied, and post_run and on_failure still
 # run; one that hangs is killed at hook_timeout while the master keeps
 # answering status (which shows the hook); a run cancelled during its
-# pre_run stops it. Hook output lines are in the master's log.
+# pre_run stops it; one whose master stops during its pre_run fails when
+# the master is back. Hook output lines are in the master's log.
 source "$(dirname "$0")/lib.sh"
 
 H=$T/h
@@ -186,5 +187,23 @@ kill -0 "$(cat "$H/pre_run-5.pid")" 2>/dev/null && fail "the cancelled run's pre
 env_of post_run-5 MULTISYNC_STATUS=cancelled
 env_of on_failure-5 MULTISYNC_STATUS=cancelled
 jq_check "$T/r5.json" '.status == "cancelled"' "run 5 ended cancelled"
+
+note "a master stopped during a pre_run: the hook stopped with it, the run failed when it is back"
+: >"$H/order"
+"$BIN/multisync" run --master "$CTL" --report "$T/r6.json" slowpre >"$T/out6" 2>&1 &
+RUN_PID=$!
+wait_until 20 "run 6's pre_run to start" test -e "$H/pre_run-6.pid"
+kill "$MASTER_PID"
+wait_until 20 "the master to stop" bash -c "! kill -0 $MASTER_PID 2>/dev/null"
+kill -0 "$(cat "$H/pre_run-6.pid")" 2>/dev/null && fail "the master left its pre_run running"
+start_bg "$T/master2.log" "$BIN/multisync-master" -c "$T/master.ini"
+MASTER_PID=$LAST_PID
+wait_exit 60 "$RUN_PID" "the client of the run whose master restarted"
+[[ $RC == 1 ]] || fail "run 6's client exited $RC: $(cat "$T/out6")"
+jq_check "$T/r6.json" '.status == "failed" and
+    all(.tasks[]; .message | test("the master stopped while its pre_run hook ran"))' \
+    "run 6 failed, saying its pre_run was cut short"
+[[ -z $(grep rsync "$H/order") ]] || fail "run 6 copied without its pre_run"
+env_of post_run-6 MULTISYNC_STATUS=failed
 kill -0 "$MASTER_PID" || fail "the master died"
 echo "test_hooks: ok"
