@@ -67,12 +67,14 @@ static void the_shipped_master_example_loads_with_its_documented_values(void **s
     assert_int_equal(cfg.no_split, 0);
     assert_int_equal(cfg.split_min_mb, 32);
     assert_int_equal(cfg.worker_wait_s, 600);
+    assert_int_equal(cfg.hook_timeout_s, 600);
     const ms_set_t *s = ms_config_find_set(&cfg, "nightly");
     assert_non_null(s);
     assert_string_equal(s->source, "/data/prod");
     assert_string_equal(s->dest, "/backup/prod");
     assert_int_equal(s->delete, 0);
     assert_int_equal(s->worker_wait_s, 0); /* commented out: [master]'s */
+    assert_int_equal(s->pre_run.n, 0);     /* commented out: the examples only */
     ms_config_free(&cfg);
 }
 
