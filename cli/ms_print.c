@@ -464,8 +464,12 @@ static void print_run_status(const json_t *run, FILE *out)
     const json_t *walk = json_object_get(run, "walk");
     if (json_is_string(json_object_get(run, "set")))
         snprintf(set, sizeof set, " (set %s)", str(run, "set"));
+    const json_t *hook = json_object_get(run, "hook");
     fprintf(out, "run %.0f%s: %s for %s\n", num(run, "id"), set, str(run, "state"),
             hms(num(run, "elapsed_s"), el, sizeof el));
+    if (json_is_object(hook)) /* README "Hooks" */
+        fprintf(out, "  waiting on its %s hook, running for %s\n", str(hook, "name"),
+                hms(num(hook, "elapsed_s"), b3, sizeof b3));
     fprintf(out, "  tasks: %.0f queued, %.0f running, %.0f done, %.0f failed", num(t, "queued"),
             num(t, "running"), num(t, "done"), num(t, "failed"));
     if (num(t, "unchanged") > 0)

@@ -249,7 +249,7 @@ static void on_wait(ms_master_t *m, const ms_peer_t *peer, uint64_t run_id)
         ms_wire_send_error(m->csock, peer, text);
     } else if (rep) {
         send_report(m, peer, run_id, rep);
-    } else if (r->finished) {
+    } else if (r->finished && !ms_hookrun_waits(m, r)) {
         send_run_done(m, peer, r);
     } else if (add_waiter(m, peer, run_id) != 0) {
         ms_wire_send_error(m->csock, peer, "out of memory");
@@ -324,6 +324,21 @@ static json_t *worker_status(const ms_wrec_t *w, int64_t now)
     return o;
 }
 
+/* The hook r waits on now ({"name": "pre_run", "elapsed_s": 3.2}), or null. */
+static json_t *hook_status(const ms_master_t *m, const ms_runrec_t *r)
+{
+    double elapsed = 0;
+    const char *name = ms_hooks_running(m->hooks, r->id, &elapsed);
+    return name ? json_pack("{s:s, s:f}", "name", name, "elapsed_s", ms_jnum_ms(elapsed))
+                : json_null();
+}
+
+/* Whether r is still going: its tasks, or the hooks after its end. */
+static int going(const ms_master_t *m, const ms_runrec_t *r)
+{
+    return !r->finished || ms_hookrun_waits(m, r);
+}
+
 static json_t *run_status(const ms_master_t *m, const ms_runrec_t *r)
 {
     struct timespec now;
@@ -340,6 +355,7 @@ static json_t *run_status(const ms_master_t *m, const ms_runrec_t *r)
     if (o && p)
         json_object_update(o, p);
     json_decref(p);
+    json_object_set_new(o, "hook", hook_status(m, r));
     return o;
 }
 
@@ -405,13 +421,13 @@ static json_t *last_run_summary(const ms_master_t *m, const ms_runrec_t *r)
 }
 
 /* The newest run that is still going, else the newest one. */
-static const ms_runrec_t *current_run(const ms_master_t *m, int *going)
+static const ms_runrec_t *current_run(const ms_master_t *m, int *is_going)
 {
     const ms_runrec_t *last = NULL;
-    *going = 0;
+    *is_going = 0;
     for (size_t i = 0; i < m->n_runs; i++) {
-        if (!m->runs[i]->finished) {
-            *going = 1;
+        if (going(m, m->runs[i])) {
+            *is_going = 1;
             return m->runs[i];
         }
         last = m->runs[i];
@@ -423,18 +439,18 @@ json_t *ms_master_status(const ms_master_t *m)
 {
     json_t *workers = json_array(), *active = json_array();
     int64_t now = ms_now_ms();
-    int going;
+    int is_going;
     size_t n_running;
     for (size_t i = 0; i < ms_fleet_count(m->fleet); i++)
         json_array_append_new(workers, worker_status(ms_fleet_at(m->fleet, i), now));
     for (size_t i = 0; i < m->n_runs; i++)
-        if (!m->runs[i]->finished)
+        if (going(m, m->runs[i]))
             json_array_append_new(active, run_status(m, m->runs[i]));
     json_t *running = running_list(m, now, &n_running);
-    const ms_runrec_t *cur = current_run(m, &going);
-    json_t *last = !going && cur ? last_run_summary(m, cur) : json_null();
+    const ms_runrec_t *cur = current_run(m, &is_going);
+    json_t *last = !is_going && cur ? last_run_summary(m, cur) : json_null();
     /* The current run is the first going one: runs[0], already built. */
-    json_t *run = going ? json_incref(json_array_get(active, 0)) : json_null();
+    json_t *run = is_going ? json_incref(json_array_get(active, 0)) : json_null();
     return json_pack("{s:o, s:o, s:o, s:o, s:I, s:o, s:I}", "run", run, "runs", active, "workers",
                      workers, "running", running, "running_total", (json_int_t)n_running,
                      "last_run", last, "queued",

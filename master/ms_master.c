@@ -104,7 +104,7 @@ static void trim_runs(ms_master_t *m)
     for (size_t i = 0; i < m->n_runs; i++)
         finished += m->runs[i]->finished;
     for (size_t i = 0; i < m->n_runs && finished > MS_KEEP_FINISHED_RUNS;) {
-        if (!m->runs[i]->finished) {
+        if (!m->runs[i]->finished || ms_hookrun_waits(m, m->runs[i])) {
             i++;
             continue;
         }
@@ -232,8 +232,9 @@ static int lock_dest(ms_master_t *m, ms_runrec_t *r, char *err, size_t errlen)
     if (r->flags & MS_RUN_VERIFY)
         return 0;
     for (size_t i = 0; i < m->n_runs; i++)
-        if (!m->runs[i]->finished && m->runs[i] != r && !(m->runs[i]->flags & MS_RUN_VERIFY) &&
-            same_dest(m->runs[i]->dest, r->dest) && (m->busy = 1))
+        if ((!m->runs[i]->finished || ms_hookrun_waits(m, m->runs[i])) && m->runs[i] != r &&
+            !(m->runs[i]->flags & MS_RUN_VERIFY) && same_dest(m->runs[i]->dest, r->dest) &&
+            (m->busy = 1))
             return ms_errf(err, errlen, "destination %s is in use by run %llu of this master",
                            r->dest, (unsigned long long)m->runs[i]->id);
     if (ms_path_is_remote(r->dest) || (m->opts.make_dest && ms_path_mkdirs(r->dest, err, errlen)))
@@ -512,6 +513,7 @@ int ms_master_start_run(ms_master_t *m, const ms_run_req_t *req, uint64_t *run_i
         return m->busy ? MS_RC_REFUSED : MS_RC_USAGE;
     }
     decide_full(m, r);
+    ms_hookrun_mark(m, r);
     if (ms_journal_new_run(m->journal, r, err, errlen) != 0) {
         m->n_runs--;
         ms_run_destroy(&r);
@@ -523,10 +525,6 @@ int ms_master_start_run(ms_master_t *m, const ms_run_req_t *req, uint64_t *run_i
     if (cat && ms_catalog_prior_sizes(cat, r, err, errlen) != 0)
         ms_warn("run %llu: no sizes from earlier runs: %s", (unsigned long long)r->id, err);
     load_unchanged(m, r);
-    /* Queue first: a project the walk's start already runs whole (no
-     * walker) is queued by the planner itself, and must be queued once. */
-    queue_run(m, r);
-    ms_planner_start(m->planner, r);
     trim_runs(m);
     *run_id = r->id;
     ms_info("run %llu started: %s%s %s %s%s%s, %zu tasks%s%s%s%s", (unsigned long long)r->id,
@@ -539,8 +537,19 @@ int ms_master_start_run(ms_master_t *m, const ms_run_req_t *req, uint64_t *run_i
             (r->flags & MS_RUN_FORCE_DELETE) ? " (forced)" : "",
             r->snap && r->snap->link ? ", linking to " : "",
             r->snap && r->snap->link ? r->snap->link : "");
-    ms_sched_dispatch(m);
+    /* Held while its pre_run runs: nothing walked, nothing copied. */
+    if (!ms_hookrun_pre(m, r))
+        ms_master_release_run(m, r);
     return 0;
+}
+
+void ms_master_release_run(ms_master_t *m, ms_runrec_t *r)
+{
+    /* Queue first: a project the walk's start already runs whole (no
+     * walker) is queued by the planner itself, and must be queued once. */
+    queue_run(m, r);
+    ms_planner_start(m->planner, r);
+    ms_sched_dispatch(m);
 }
 
 static void log_done(const ms_trec_t *t)
@@ -732,7 +741,6 @@ static void run_finished(ms_master_t *m, ms_runrec_t *run)
         close(run->snap_read_fd);
         run->snap_read_fd = -1;
     }
-    ms_lock_release(&run->dest_lock);
     /* Frozen, the diagnosis is the run's: reports read it there, and the
      * figures behind it are let go. */
     if (ms_diag_freeze(m->diag, run) != 0)
@@ -746,7 +754,14 @@ static void run_finished(ms_master_t *m, ms_runrec_t *run)
     ms_info("run %llu %s: %zu task%s, %zu %s", (unsigned long long)run->id,
             cancelled ? "cancelled" : "finished", run->n_tasks, run->n_tasks == 1 ? "" : "s",
             run->n_failed, cancelled ? "not done" : "failed");
-    ms_control_run_done(m, run);
+    if (!ms_hookrun_post(m, run))
+        ms_master_run_closed(m, run);
+}
+
+void ms_master_run_closed(ms_master_t *m, ms_runrec_t *r)
+{
+    ms_lock_release(&r->dest_lock);
+    ms_control_run_done(m, r);
 }
 
 /* A backup's task copied all of its tree (rsync exit 0): what the tree
@@ -986,15 +1001,29 @@ static size_t stop_running(ms_master_t *m, ms_runrec_t *r)
     return n;
 }
 
-/* r is cancelled: its mark first, in the catalog with the tasks it ends. */
+/* r is cancelled: its mark first, in the catalog with the tasks it ends.
+ * A run waiting for its pre_run has that hook stopped; its tasks end
+ * cancelled once the hook is gone (ms_master_end_cancelled), so that
+ * post_run never runs beside it. */
 static void cancel_run(ms_master_t *m, ms_runrec_t *r, size_t *stopped, size_t *dropped)
 {
     if (!(r->flags & MS_RUN_CANCELLED)) {
         r->flags |= MS_RUN_CANCELLED;
         ms_journal_run_end(m->journal, r);
     }
+    if ((r->flags & MS_RUN_PRE_RUN) && ms_hooks_stop(m->hooks, r->id)) {
+        *stopped = 0;
+        *dropped = r->n_tasks - r->n_finished;
+        return;
+    }
     *stopped = stop_running(m, r);
     *dropped = end_unfinished(m, r, MS_EXIT_CANCELLED, "cancelled before it ran", 0);
+}
+
+void ms_master_end_cancelled(ms_master_t *m, ms_runrec_t *r)
+{
+    size_t stopped, dropped;
+    cancel_run(m, r, &stopped, &dropped);
 }
 
 int ms_master_cancel_run(ms_master_t *m, uint64_t run_id, size_t *stopped, size_t *dropped,
@@ -1162,6 +1191,22 @@ static void finish_cancelled(ms_master_t *m, ms_runrec_t *r)
             (unsigned long long)r->id, dropped, stopped);
 }
 
+/* A run whose pre_run hook was running when the master stopped (the hook
+ * was stopped with it): not run without it. Its tasks fail, or end
+ * cancelled if it was cancelled; post_run and on_failure follow. */
+static void fail_pre_run(ms_master_t *m, ms_runrec_t *r)
+{
+    r->flags &= ~(uint32_t)MS_RUN_PRE_RUN;
+    ms_journal_run_end(m->journal, r);
+    ms_warn("run %llu was waiting for its pre_run hook when the master stopped: not resumed",
+            (unsigned long long)r->id);
+    if (r->flags & MS_RUN_CANCELLED)
+        ms_master_end_cancelled(m, r);
+    else
+        ms_master_fail_unfinished(m, r, "not copied: the master stopped while its pre_run hook ran",
+                                  1);
+}
+
 static int resume(ms_master_t *m, char *err, size_t errlen)
 {
     ms_runrec_t **runs = NULL;
@@ -1185,6 +1230,10 @@ static int resume(ms_master_t *m, char *err, size_t errlen)
         if (resume_lock(m, runs[i]) != 0)
             continue;
         unpack(runs[i]);
+        if (runs[i]->flags & MS_RUN_PRE_RUN) {
+            fail_pre_run(m, runs[i]);
+            continue;
+        }
         if (runs[i]->flags & MS_RUN_CANCELLED) {
             finish_cancelled(m, runs[i]);
             continue;
@@ -1258,7 +1307,9 @@ static int make_owners(ms_master_t *m, const ms_master_opts_t *o, char *err, siz
     m->diag = ms_diag_new();
     m->report = ms_report_new(m->diag);
     m->unchanged = ms_unchanged_new();
-    if (!m->queue || !m->fleet || !m->planner || !m->diag || !m->report || !m->unchanged)
+    m->hooks = ms_hooks_new(ms_hookrun_done, m);
+    if (!m->queue || !m->fleet || !m->planner || !m->diag || !m->report || !m->unchanged ||
+        !m->hooks)
         return ms_errf(err, errlen, "out of memory");
     ms_queue_set_limit(m->queue, o->queue_limit);
     return 0;
@@ -1363,6 +1414,7 @@ void ms_master_destroy(ms_master_t **mp)
     if (!mp || !*mp)
         return;
     ms_master_t *m = *mp;
+    ms_hooks_destroy(&m->hooks);     /* stops those still running */
     ms_journal_destroy(&m->journal); /* commits what is open, closes the catalog */
     if (m->wsock)
         zmq_close(m->wsock);
@@ -1419,8 +1471,11 @@ static int poll_timeout(const ms_master_t *m, int timeout_ms)
 {
     int64_t now = ms_now_ms(), until = m->next_tick_ms - now;
     int64_t retry = ms_queue_next_due(m->queue), commit = ms_journal_commit_due(m->journal);
+    int64_t hook = ms_hooks_next_due(m->hooks);
     if (retry - now < until)
         until = retry - now;
+    if (hook - now < until)
+        until = hook - now;
     /* Only a commit still ahead: one that failed is retried next turn, not
      * in a busy loop. */
     if (commit > now && commit - now < until)
@@ -1435,10 +1490,11 @@ static int poll_timeout(const ms_master_t *m, int timeout_ms)
  * at once are looked at every tick). */
 #define MAX_WALKS 8
 #define MAX_GUARD 4
+#define MAX_HOOKS 8 /* more hooks at once are read every tick */
 
 typedef struct {
-    zmq_pollitem_t items[2 + MAX_GUARD + MAX_WALKS];
-    size_t n_guard, n_walks;
+    zmq_pollitem_t items[2 + MAX_GUARD + MAX_WALKS + MAX_HOOKS];
+    size_t n_guard, n_walks, n_hooks;
     ms_runrec_t *walking[MAX_WALKS];
 } polled_t;
 
@@ -1451,7 +1507,8 @@ static size_t poll_items(ms_master_t *m, polled_t *p)
     p->n_guard = ms_guard_poll_items(m->guard, p->items + 2, MAX_GUARD);
     p->n_walks =
         ms_planner_poll_items(m->planner, p->items + 2 + p->n_guard, p->walking, MAX_WALKS);
-    return 2 + p->n_guard + p->n_walks;
+    p->n_hooks = ms_hooks_poll_items(m->hooks, p->items + 2 + p->n_guard + p->n_walks, MAX_HOOKS);
+    return 2 + p->n_guard + p->n_walks + p->n_hooks;
 }
 
 /* Housekeeping every half heartbeat: workers' leases, walks, locks,
@@ -1461,6 +1518,7 @@ static void tick(ms_master_t *m)
     int busy = 0;
     m->next_tick_ms = ms_now_ms() + m->heartbeat_ms / 2;
     ms_workers_tick(m);
+    ms_hooks_tick(m->hooks); /* the hooks whose output did not wake the loop */
     for (size_t i = 0; i < m->n_runs; i++) {
         ms_runrec_t *r = m->runs[i];
         plan(m, r);
@@ -1487,6 +1545,7 @@ int ms_master_poll(ms_master_t *m, int timeout_ms)
     if (p.items[1].revents & ZMQ_POLLIN)
         ms_control_handle(m);
     ms_guard_handle(m->guard, p.items + 2, p.n_guard);
+    ms_hooks_handle(m->hooks, p.items + 2 + p.n_guard + p.n_walks, p.n_hooks);
     if (ms_now_ms() >= m->next_tick_ms)
         tick(m);
     /* Big projects wait for the total and for slots: a worker that just

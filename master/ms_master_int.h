@@ -17,7 +17,8 @@
  *                 liveness, leases, orphans
  *   ms_sched.c    tasks into the queue (never lost), dispatch against credit
  *   ms_control.c  the control service (runs, waits, status, reports)
- * Not for use outside these four.
+ *   ms_hookrun.c  a set's hooks around its runs (the processes: ms_hooks)
+ * Not for use outside these five.
  */
 #ifndef MS_MASTER_INT_H
 #define MS_MASTER_INT_H
@@ -25,6 +26,7 @@
 #include "ms_diag.h"
 #include "ms_fleet.h"
 #include "ms_guard.h"
+#include "ms_hooks.h"
 #include "ms_journal.h"
 #include "ms_lock.h"
 #include "ms_master.h"
@@ -36,6 +38,7 @@
 #include "ms_wire.h"
 
 #define MS_KEEP_FINISHED_RUNS 32
+#define MS_HOOK_REPORTS_KEPT 100 /* reports/run-ID.json written for hooks: the newest kept */
 
 typedef struct {
     ms_peer_t peer;
@@ -71,6 +74,7 @@ struct ms_master {
     ms_diag_t *diag;           /* the live runs' samples and ticks */
     ms_report_t *report;       /* the rows of the last finished run reported; reads diag */
     ms_unchanged_t *unchanged; /* each run's records of its last copies */
+    ms_hooks_t *hooks;         /* the sets' hooks running now */
     ms_runrec_t *giving_up;    /* the run ms_master_fail_unfinished is ending, or NULL */
     /* Held for the master's life: one master per catalog and per ipc://
      * socket file (NULL: none, or not an ipc:// file). */
@@ -93,6 +97,29 @@ void ms_master_cancel_task(ms_master_t *m, ms_trec_t *t, const char *why);
  * before any worker connected: a worker that claims one is told to stop
  * it); else they go on. */
 void ms_master_fail_unfinished(ms_master_t *m, ms_runrec_t *r, const char *why, int running_too);
+
+/* pre_run succeeded: r's tasks are queued and its walk begins. */
+void ms_master_release_run(ms_master_t *m, ms_runrec_t *r);
+/* r, cancelled while its pre_run ran, ends now: every task cancelled. */
+void ms_master_end_cancelled(ms_master_t *m, ms_runrec_t *r);
+/* r ended and so did its hooks: its destination is free, its waiters told. */
+void ms_master_run_closed(ms_master_t *m, ms_runrec_t *r);
+
+/* ms_hookrun.c */
+/* A new run of a set with a pre_run: marked MS_RUN_PRE_RUN (before it is
+ * recorded). */
+void ms_hookrun_mark(const ms_master_t *m, ms_runrec_t *r);
+/* r was recorded: its pre_run starts if it is marked. Returns 1 when r
+ * must not be queued nor walked now (its pre_run runs, or could not start
+ * and r failed), else 0. */
+int ms_hookrun_pre(ms_master_t *m, ms_runrec_t *r);
+/* r ended: its report written for its hooks, its post_run (or on_failure)
+ * started. Returns 1 when one runs: ms_master_run_closed follows its end. */
+int ms_hookrun_post(ms_master_t *m, ms_runrec_t *r);
+/* Whether a hook of r runs now. */
+int ms_hookrun_waits(const ms_master_t *m, const ms_runrec_t *r);
+/* ms_hooks' done callback (arg: the master). */
+void ms_hookrun_done(void *arg, uint64_t run_id, ms_hook_kind_t kind, const ms_hook_result_t *res);
 
 /* ms_sched.c */
 /* Put t in the queue (front: a retry or a requeue); a task the queue cannot

@@ -451,7 +451,8 @@ static void check_worker_wait(ms_master_t *m, int64_t now)
     for (size_t i = 0; i < m->n_runs; i++) {
         ms_runrec_t *r = m->runs[i];
         char why[256];
-        if (r->finished || usable || !has_waiting(r)) {
+        /* (a run waiting for its pre_run hook needs no worker yet) */
+        if (r->finished || usable || !has_waiting(r) || (r->flags & MS_RUN_PRE_RUN)) {
             r->no_worker_since_ms = 0;
             continue;
         }

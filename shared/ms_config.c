@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ms_argv.h"
 #include "ms_config.h"
 #include "ms_err.h"
 #include "ms_log.h"
@@ -227,6 +228,8 @@ static int master_key(load_ctx_t *c, const char *key, const char *value)
         return uint_key(c, key, value, 1, MS_WORKER_WAIT_MAX_S, &cfg->worker_wait_s);
     if (strcmp(key, "full_every") == 0)
         return uint_key(c, key, value, 1, 100000, &cfg->full_every);
+    if (strcmp(key, "hook_timeout") == 0)
+        return uint_key(c, key, value, 1, MS_HOOK_TIMEOUT_MAX_S, &cfg->hook_timeout_s);
     if (strcmp(key, "split") == 0) {
         int split = 1;
         if (!bool_key(c, key, value, &split))
@@ -282,6 +285,45 @@ static int set_path_key(load_ctx_t *c, const char *name, const char *key, const 
     return ms_config_set_str(dst, value) == 0;
 }
 
+/*
+ * A hook: its words (ms_argv.h), the first an absolute path. No shell
+ * finds the program on a PATH, and the daemon's own PATH is not the
+ * operator's: a bare name would run whatever it finds, or nothing.
+ */
+static int hook_key(load_ctx_t *c, const char *name, const char *key, const char *value,
+                    ms_strv_t *dst)
+{
+    char why[256];
+    ms_strv_t v = MS_STRV_INIT;
+    if (ms_argv_split(value, &v, why, sizeof why) != 0)
+        return fail(c, "[set %s] %s: %s", name, key, why);
+    if (v.n == 0)
+        return fail(c, "[set %s] %s needs a program to run", name, key);
+    if (v.v[0][0] != '/') {
+        fail(c, "[set %s] %s: the program must be an absolute path (no shell runs it), not '%s'",
+             name, key, v.v[0]);
+        ms_strv_clear(&v);
+        return 0;
+    }
+    ms_strv_clear(dst);
+    *dst = v;
+    return 1;
+}
+
+/* The hooks' keys of a set; -1 when key is none of them. */
+static int set_hook_key(load_ctx_t *c, ms_set_t *s, const char *key, const char *value)
+{
+    if (strcmp(key, "pre_run") == 0)
+        return hook_key(c, s->name, key, value, &s->pre_run);
+    if (strcmp(key, "post_run") == 0)
+        return hook_key(c, s->name, key, value, &s->post_run);
+    if (strcmp(key, "on_failure") == 0)
+        return hook_key(c, s->name, key, value, &s->on_failure);
+    if (strcmp(key, "hook_timeout") == 0)
+        return uint_key(c, key, value, 1, MS_HOOK_TIMEOUT_MAX_S, &s->hook_timeout_s);
+    return -1;
+}
+
 static int set_key(load_ctx_t *c, const char *name, const char *key, const char *value)
 {
     if (*name == '\0')
@@ -310,7 +352,8 @@ static int set_key(load_ctx_t *c, const char *name, const char *key, const char 
     unsigned *keep = ms_keep_field(&s->keep, key);
     if (keep)
         return uint_key(c, key, value, 1, MS_KEEP_MAX, keep);
-    return fail(c, "unknown key '%s' in [set %s]", key, name);
+    int rc = set_hook_key(c, s, key, value);
+    return rc >= 0 ? rc : fail(c, "unknown key '%s' in [set %s]", key, name);
 }
 
 /* The NAME of a [set NAME] section (spaces after "set" skipped), or NULL. */
@@ -571,6 +614,9 @@ void ms_config_free(ms_config_t *cfg)
         free(cfg->sets[i].name);
         free(cfg->sets[i].source);
         free(cfg->sets[i].dest);
+        ms_strv_clear(&cfg->sets[i].pre_run);
+        ms_strv_clear(&cfg->sets[i].post_run);
+        ms_strv_clear(&cfg->sets[i].on_failure);
     }
     free(cfg->sets);
     free(cfg->master);

@@ -28,6 +28,9 @@
  *   worker_wait = 3600                 ; this set's, instead of [master]'s
  *   full_every = 7                     ; this set's, instead of [master]'s
  *   snapshots = yes  keep_daily = 7    ; point-in-time snapshots, retention
+ *   pre_run  = /usr/local/bin/dump-db --out '/data/prod/db/dump.sql'
+ *   post_run = /usr/local/bin/notify   ; on_failure too: an argv (ms_argv.h)
+ *   hook_timeout = 600                 ; 1..86400 s; also in [master]
  *
  *   [worker]
  *   master    = tcp://backup-master:5555
@@ -39,6 +42,11 @@
  *
  * worker_wait: when no worker can take a run's tasks for that many seconds,
  * the run fails. A set's own value wins over [master]'s; with neither, 600.
+ *
+ * pre_run, post_run, on_failure: programs the master runs around each
+ * backup of the set (README "Hooks"), split into words by ms_argv_split;
+ * the first word must be an absolute path. hook_timeout: how long each may
+ * run, the set's, else [master]'s, else MS_HOOK_TIMEOUT_DEFAULT_S.
  */
 #ifndef MS_CONFIG_H
 #define MS_CONFIG_H
@@ -47,8 +55,11 @@
 #include <stddef.h>
 
 #include "ms_log.h"
+#include "ms_strv.h"
 
 #define MS_WALK_THREADS_MAX 256 /* walk_threads, --walk-threads: at most */
+#define MS_HOOK_TIMEOUT_DEFAULT_S 600
+#define MS_HOOK_TIMEOUT_MAX_S 86400
 
 typedef struct {
     char *name;
@@ -59,6 +70,9 @@ typedef struct {
     int snapshots;          /* snapshots = yes: point-in-time snapshots, not a mirror */
     ms_keep_t keep;         /* keep_last, keep_hourly, ... keep_yearly (snapshots only) */
     unsigned full_every;    /* every Nth run is a full pass; 0: the master's */
+    /* Hooks: argv (NULL-terminated; n == 0: none), run by the master. */
+    ms_strv_t pre_run, post_run, on_failure;
+    unsigned hook_timeout_s; /* 0: the master's */
 } ms_set_t;
 
 typedef struct {
@@ -76,6 +90,7 @@ typedef struct {
     int no_split;            /* split = no: every project runs whole */
     unsigned worker_wait_s;  /* every run's worker_wait; 0: not set */
     unsigned full_every;     /* every Nth backup is a full pass; 0: not set */
+    unsigned hook_timeout_s; /* every set's hook_timeout; 0: not set */
     ms_set_t *sets;
     size_t n_sets;
     /* [worker] */

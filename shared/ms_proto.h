@@ -140,6 +140,10 @@ typedef enum {
  * kept with the run in the catalog, so that a restart does not resume it;
  * never sent (not in MS_RUN_FLAGS_KNOWN: a RUN asking for it is refused). */
 #define MS_RUN_CANCELLED 0x8000u
+/* The master's own mark of a run waiting for its set's pre_run hook (its
+ * walk and tasks held): kept in the catalog, so that a restart fails the
+ * run rather than run it without its pre_run; never sent. */
+#define MS_RUN_PRE_RUN 0x4000u
 
 /* What a worker says of itself in HELLO: which of its roots are unrestricted. */
 #define MS_UNCONFINED_SOURCE 0x1u /* no allow_source: it reads any folder it is sent */

@@ -67,12 +67,14 @@ static void the_shipped_master_example_loads_with_its_documented_values(void **s
     assert_int_equal(cfg.no_split, 0);
     assert_int_equal(cfg.split_min_mb, 32);
     assert_int_equal(cfg.worker_wait_s, 600);
+    assert_int_equal(cfg.hook_timeout_s, 600);
     const ms_set_t *s = ms_config_find_set(&cfg, "nightly");
     assert_non_null(s);
     assert_string_equal(s->source, "/data/prod");
     assert_string_equal(s->dest, "/backup/prod");
     assert_int_equal(s->delete, 0);
     assert_int_equal(s->worker_wait_s, 0); /* commented out: [master]'s */
+    assert_int_equal(s->pre_run.n, 0);     /* commented out: the examples only */
     ms_config_free(&cfg);
 }
 
@@ -349,6 +351,61 @@ static void worker_wait_is_read_for_every_run_and_for_one_set(void **state)
     ms_config_free(&cfg);
 }
 
+static void hooks_are_read_as_argv_words_with_their_timeout(void **state)
+{
+    ms_config_t cfg;
+    (void)state;
+    assert_loads("[master]\nhook_timeout = 120\n"
+                 "[set a]\nsource = /s\ndestination = /d\n"
+                 "pre_run = /usr/local/bin/dump-db --out '/data/db/dump 1.sql' \"it's\"\n"
+                 "post_run = /bin/sh -c 'echo done > /tmp/x'\n"
+                 "on_failure = /usr/bin/logger  multisync\\ failed\n"
+                 "hook_timeout = 30\n"
+                 "[set b]\nsource = /s\ndestination = /d\n",
+                 &cfg);
+    const ms_set_t *a = ms_config_find_set(&cfg, "a"), *b = ms_config_find_set(&cfg, "b");
+    assert_int_equal(cfg.hook_timeout_s, 120);
+    assert_int_equal(a->hook_timeout_s, 30);
+    assert_int_equal(a->pre_run.n, 4);
+    assert_string_equal(a->pre_run.v[0], "/usr/local/bin/dump-db");
+    assert_string_equal(a->pre_run.v[2], "/data/db/dump 1.sql");
+    assert_string_equal(a->pre_run.v[3], "it's");
+    assert_null(a->pre_run.v[4]);
+    assert_int_equal(a->post_run.n, 3);
+    assert_string_equal(a->post_run.v[2], "echo done > /tmp/x");
+    assert_int_equal(a->on_failure.n, 2);
+    assert_string_equal(a->on_failure.v[1], "multisync failed");
+    assert_int_equal(b->pre_run.n, 0); /* none */
+    assert_null(b->pre_run.v);
+    assert_int_equal(b->hook_timeout_s, 0); /* [master]'s */
+    ms_config_free(&cfg);
+}
+
+static void a_hook_that_is_no_absolute_program_or_leaves_a_quote_open_is_refused(void **state)
+{
+    (void)state;
+    assert_refused("[set a]\nsource = /s\ndestination = /d\npre_run = pg_dump db\n",
+                   ":4: [set a] pre_run: the program must be an absolute path (no shell runs "
+                   "it), not 'pg_dump'");
+    assert_refused("[set a]\nsource = /s\ndestination = /d\n\npost_run = ./notify\n",
+                   ":5: [set a] post_run: the program must be an absolute path");
+    assert_refused("[set a]\nsource = /s\ndestination = /d\non_failure = '/bin/x\n",
+                   ":4: [set a] on_failure: unbalanced single quote (opened at column 1)");
+    assert_refused("[set a]\nsource = /s\ndestination = /d\npre_run = /bin/x \"a\n",
+                   ":4: [set a] pre_run: unbalanced double quote");
+    assert_refused("[set a]\nsource = /s\ndestination = /d\npre_run = ''\n",
+                   ":4: [set a] pre_run: the program must be an absolute path");
+    assert_refused("[set a]\nsource = /s\ndestination = /d\npre_run =\n",
+                   ":4: [set a] pre_run needs a program to run");
+    assert_refused("[set a]\nsource = /s\ndestination = /d\npre_run = /bin/a\npre_run = /bin/b\n",
+                   ":5: duplicate key 'pre_run' in [set a] (first set on line 4)");
+    assert_refused("[set a]\nsource = /s\ndestination = /d\nhook_timeout = 0\n",
+                   ":4: hook_timeout must be a number from 1 to 86400, not '0'");
+    assert_refused("[master]\nhook_timeout = 86401\n",
+                   ":2: hook_timeout must be a number from 1 to 86400");
+    assert_refused("[worker]\npre_run = /bin/x\n", ":2: unknown key 'pre_run' in [worker]");
+}
+
 static void worker_wait_out_of_range_is_refused_with_its_line(void **state)
 {
     (void)state;
@@ -430,6 +487,8 @@ int main(void)
         cmocka_unit_test(a_set_destination_may_be_an_rsync_remote),
         cmocka_unit_test(worker_wait_is_read_for_every_run_and_for_one_set),
         cmocka_unit_test(worker_wait_out_of_range_is_refused_with_its_line),
+        cmocka_unit_test(hooks_are_read_as_argv_words_with_their_timeout),
+        cmocka_unit_test(a_hook_that_is_no_absolute_program_or_leaves_a_quote_open_is_refused),
         cmocka_unit_test(a_syntax_error_before_a_bad_key_is_reported_at_its_own_line),
         cmocka_unit_test(a_folder_given_as_the_config_is_refused),
         cmocka_unit_test(a_number_option_goes_to_its_field_or_is_refused_with_its_bounds),
