@@ -9,7 +9,7 @@
 #   CC=clang make   build with clang (warnings are errors with both)
 
 CC      ?= cc
-PKGS    := libzmq libsodium msgpack jansson inih sqlite3
+PKGS    := libzmq libsodium msgpack jansson inih sqlite3 libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

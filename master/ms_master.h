@@ -158,6 +158,30 @@ int ms_master_reload(ms_master_t *m, char *err, size_t errlen);
  */
 json_t *ms_master_status(const ms_master_t *m);
 
+/*
+ * The last n runs, newest first: what `multisync history --json` prints
+ * (new reference); NULL with err set (a master without a catalog, a
+ * catalog that cannot be read).
+ */
+json_t *ms_master_history(const ms_master_t *m, unsigned n, char *err, size_t errlen);
+
+/*
+ * Another source of work for the master's loop, served in its turns (the
+ * HTTP listener, ms_http.h): fd is polled for input with the sockets, and
+ * run(arg) is called when it is readable or when the wait timeout_ms(arg)
+ * asked for before the poll (-1: none) has passed. One at most: a later
+ * call replaces it; run NULL removes it. The loop never blocks in run: it
+ * must do a bounded piece of work and return.
+ */
+typedef struct {
+    int fd;
+    long (*timeout_ms)(void *arg);
+    void (*run)(void *arg);
+    void *arg;
+} ms_master_extra_t;
+
+void ms_master_set_extra(ms_master_t *m, const ms_master_extra_t *x);
+
 /* How many workers are connected now. */
 unsigned ms_master_workers(const ms_master_t *m);
 
