@@ -40,7 +40,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 PROGS   := $(BIN)/multisync $(BIN)/multisync-master $(BIN)/multisync-worker
 MANS    := $(patsubst man/%.scd,$(BUILD)/man/%,$(wildcard man/*.scd))
-TOOLS   := $(BUILD)/tools/hostile
+TOOLS   := $(BUILD)/tools/hostile $(BUILD)/tools/hostile_http
 
 # libFuzzer harnesses: clang, ASan + UBSan, every library source compiled in.
 FUZZ_CC   ?= clang

@@ -479,6 +479,8 @@ static int load_config(ms_http_t *h, const ms_http_opts_t *o, const ms_webgate_a
     if (ms_webgate_allowed(a, o->listen, o->cert != NULL, o->key != NULL, o->password_file != NULL,
                            err, errlen) != 0)
         return -1;
+    if (sodium_init() < 0)
+        return ms_errf(err, errlen, "cannot initialise libsodium");
     if (o->cert && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
         return ms_errf(err, errlen, "HTTP: this libmicrohttpd was built without TLS");
     if (o->cert && (!(h->cert = read_pem(o->cert, 0, err, errlen)) ||

@@ -1490,7 +1490,6 @@ int ms_master_poll(ms_master_t *m, int timeout_ms)
     polled_t p;
     size_t n = poll_items(m, &p);
     int more = 0;
-    int64_t extra_due = p.extra_ms >= 0 ? ms_now_ms() + p.extra_ms : INT64_MAX;
     if (zmq_poll(p.items, (int)n, poll_timeout(m, timeout_ms, p.extra_ms)) < 0)
         return -1;
     for (size_t i = 0; i < p.n_walks; i++)
@@ -1500,7 +1499,7 @@ int ms_master_poll(ms_master_t *m, int timeout_ms)
         more = ms_workers_read(m);
     if (p.items[1].revents & ZMQ_POLLIN)
         ms_control_handle(m);
-    if (m->extra.run && ((p.items[2].revents & ZMQ_POLLIN) || ms_now_ms() >= extra_due))
+    if (m->extra.run)
         m->extra.run(m->extra.arg);
     ms_guard_handle(m->guard, p.items + FIRST_GUARD, p.n_guard);
     if (ms_now_ms() >= m->next_tick_ms)

@@ -167,11 +167,13 @@ json_t *ms_master_history(const ms_master_t *m, unsigned n, char *err, size_t er
 
 /*
  * Another source of work for the master's loop, served in its turns (the
- * HTTP listener, ms_http.h): fd is polled for input with the sockets, and
- * run(arg) is called when it is readable or when the wait timeout_ms(arg)
- * asked for before the poll (-1: none) has passed. One at most: a later
- * call replaces it; run NULL removes it. The loop never blocks in run: it
- * must do a bounded piece of work and return.
+ * HTTP listener, ms_http.h): fd is polled for input with the sockets, the
+ * loop sleeps no longer than timeout_ms(arg) (-1: no limit), and run(arg)
+ * is called on every turn, ready or not (libmicrohttpd must also see the
+ * turns where nothing is ready: it puts its listening socket back in its
+ * epoll set only then, once a full connection table has room again). One
+ * at most: a later call replaces it; run NULL removes it. run must do a
+ * bounded piece of work and return, cheaply when nothing is ready.
  */
 typedef struct {
     int fd;
