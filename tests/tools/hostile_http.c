@@ -94,6 +94,9 @@ static void big(const char *name, const char *head, size_t n, char c, const char
     free(buf);
 }
 
+/* A request given as a string literal, its length counted by the compiler. */
+#define SEND(name, literal) request(name, literal, sizeof literal - 1)
+
 static int bad(void)
 {
     static const char nul[] = "GET /api/status HTTP/1.1\r\nHost: x\0y\r\n\r\n";
@@ -105,16 +108,15 @@ static int bad(void)
     big("huge-header", "GET /api/status HTTP/1.1\r\nHost: x\r\nX-Big: ", 1 << 20, 'a', "\r\n\r\n");
     big("many-headers", "GET /api/status HTTP/1.1\r\n", 200000, '\n', "\r\n");
     big("long-url", "GET /", 100000, 'a', " HTTP/1.1\r\nHost: x\r\n\r\n");
-    request("no-version", "GET /api/status\r\n\r\n", 19);
-    request("http-0.9", "GET /api/status\n", 16);
-    request("post", "POST /api/status HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", 62);
-    request("dotdot", "GET /api/../../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n", 52);
-    request("nul-escape", "GET /api/status%00.json HTTP/1.1\r\nHost: x\r\n\r\n", 48);
+    SEND("no-version", "GET /api/status\r\n\r\n");
+    SEND("http-0.9", "GET /api/status\n");
+    SEND("post", "POST /api/status HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
+    SEND("dotdot", "GET /api/../../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n");
+    SEND("nul-escape", "GET /api/status%00.json HTTP/1.1\r\nHost: x\r\n\r\n");
     request("nul-byte", nul, sizeof nul - 1);
-    request("bad-length", "GET /api/status HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 57);
-    request("chunked-lie", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-            60);
-    request("good", "GET /api/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 57);
+    SEND("bad-length", "GET /api/status HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n");
+    SEND("chunked-lie", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n");
+    SEND("good", "GET /api/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     return 0;
 }
 
