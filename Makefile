@@ -9,7 +9,7 @@
 #   CC=clang make   build with clang (warnings are errors with both)
 
 CC      ?= cc
-PKGS    := libzmq libsodium msgpack jansson inih sqlite3
+PKGS    := libzmq libsodium msgpack jansson inih sqlite3 libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -40,7 +40,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 PROGS   := $(BIN)/multisync $(BIN)/multisync-master $(BIN)/multisync-worker
 MANS    := $(patsubst man/%.scd,$(BUILD)/man/%,$(wildcard man/*.scd))
-TOOLS   := $(BUILD)/tools/hostile $(BUILD)/tools/metrics
+TOOLS   := $(BUILD)/tools/hostile $(BUILD)/tools/metrics $(BUILD)/tools/hostile_http
 
 # libFuzzer harnesses: clang, ASan + UBSan, every library source compiled in.
 FUZZ_CC   ?= clang

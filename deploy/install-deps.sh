@@ -4,7 +4,8 @@
 # Usage: deploy/install-deps.sh [--dev] [--bench]
 #   build and run: compiler, pkg-config, the libraries, rsync, scdoc (make
 #                  builds the man pages)
-#   make test:     cmocka, jq, iproute2 (network namespaces), procps,
+#   make test:     cmocka, jq, curl and openssl (the HTTP API test),
+#                  iproute2 (network namespaces), procps,
 #                  attr and acl (setfattr, setfacl: the change table test),
 #                  clang + its sanitizer/libFuzzer runtime (the fuzz step),
 #                  man-db (man -l renders the pages), systemd
@@ -18,8 +19,8 @@
 set -eu
 
 PKGS="build-essential pkg-config libzmq3-dev libsodium-dev libmsgpack-dev \
-libjansson-dev libinih-dev libsqlite3-dev rsync scdoc \
-libcmocka-dev jq iproute2 procps clang libclang-rt-14-dev attr acl \
+libjansson-dev libinih-dev libsqlite3-dev libmicrohttpd-dev rsync scdoc \
+libcmocka-dev jq curl openssl iproute2 procps clang libclang-rt-14-dev attr acl \
 man-db systemd debhelper dpkg-dev lintian prometheus"
 for arg in "$@"; do
     case $arg in

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ms_config.h"
+#include "ms_http.h"
 #include "ms_ipc.h"
 #include "ms_log.h"
 #include "ms_master.h"
@@ -43,6 +44,13 @@ static void usage(FILE *f)
                "      --authorized DIR    the workers' .pub files: only they may connect\n"
                "      --admin-keys DIR    the admins' .pub files, for a tcp:// control endpoint\n"
                "      --insecure          allow plaintext tcp:// endpoints (no --key)\n"
+               "      --http-listen ADDR:PORT  serve the HTTP API there, e.g. 127.0.0.1:9469\n"
+               "                          (off by default; another address than loopback\n"
+               "                          needs TLS and the password)\n"
+               "      --http-cert FILE    TLS certificate (PEM) for the HTTP API\n"
+               "      --http-key FILE     its private key (PEM, mode 0600)\n"
+               "      --http-password-file FILE  the password of the user admin (HTTP Basic),\n"
+               "                          its first line (mode 0600)\n"
                "  -c, --config FILE       read [master] and [set NAME] sections of FILE\n"
                "  -v, --verbose           log debug messages\n"
                "  -h, --help              this text\n"
@@ -65,7 +73,11 @@ enum {
     OPT_INSECURE,
     OPT_SPLIT_MIN,
     OPT_NO_SPLIT,
-    OPT_WALK_THREADS
+    OPT_WALK_THREADS,
+    OPT_HTTP_LISTEN,
+    OPT_HTTP_CERT,
+    OPT_HTTP_KEY,
+    OPT_HTTP_PASSWORD
 };
 
 static int number(const char *name, const char *arg, unsigned min, unsigned max, unsigned *out)
@@ -109,6 +121,14 @@ static int option(int c, const char *arg, ms_config_t *cfg, int *verbose)
         return 0;
     case OPT_WALK_THREADS:
         return number("--walk-threads", arg, 1, MS_WALK_THREADS_MAX, &cfg->walk_threads);
+    case OPT_HTTP_LISTEN:
+        return ms_config_set_str(&cfg->http_listen, arg);
+    case OPT_HTTP_CERT:
+        return ms_config_set_str(&cfg->http_cert, arg);
+    case OPT_HTTP_KEY:
+        return ms_config_set_str(&cfg->http_key, arg);
+    case OPT_HTTP_PASSWORD:
+        return ms_config_set_str(&cfg->http_password_file, arg);
     case 'c':
         return 0;
     case 'v':
@@ -143,6 +163,10 @@ static int parse_args(int argc, char **argv, ms_config_t *cfg, int *verbose)
         {"split-min-mb", required_argument, NULL, OPT_SPLIT_MIN},
         {"walk-threads", required_argument, NULL, OPT_WALK_THREADS},
         {"no-split", no_argument, NULL, OPT_NO_SPLIT},
+        {"http-listen", required_argument, NULL, OPT_HTTP_LISTEN},
+        {"http-cert", required_argument, NULL, OPT_HTTP_CERT},
+        {"http-key", required_argument, NULL, OPT_HTTP_KEY},
+        {"http-password-file", required_argument, NULL, OPT_HTTP_PASSWORD},
         {"config", required_argument, NULL, 'c'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -202,12 +226,65 @@ static int make_folders(const ms_config_t *cfg)
     return 0;
 }
 
+/* The HTTP listener when --http-listen asks for one: bound before the
+ * master opens its catalog, so that a configuration the rules refuse
+ * stops the start (exit 2) before any run resumes. 0, or -1 (logged) with
+ * *rc the exit status. */
+static int start_http(const ms_config_t *cfg, ms_http_t **h, int *rc)
+{
+    char err[1024];
+    ms_http_opts_t o = {cfg->http_listen, cfg->http_cert, cfg->http_key, cfg->http_password_file};
+    *h = NULL;
+    if (!cfg->http_listen) {
+        if (cfg->http_cert || cfg->http_key || cfg->http_password_file) {
+            ms_error("--http-cert, --http-key and --http-password-file need --http-listen");
+            *rc = MS_RC_USAGE;
+            return -1;
+        }
+        return 0;
+    }
+    if (!(*h = ms_http_new(&o, rc, err, sizeof err))) {
+        ms_error("%s", err);
+        return -1;
+    }
+    ms_info("HTTP API on %s://%s%s", cfg->http_cert ? "https" : "http", cfg->http_listen,
+            cfg->http_password_file ? " (the admin's password needed)" : "");
+    return 0;
+}
+
+static ms_master_t *start_master(const ms_config_t *cfg)
+{
+    char err[1024];
+    ms_master_opts_t o = {.listen = cfg->listen,
+                          .control = cfg->control,
+                          .config = cfg,
+                          .heartbeat_ms = (int)cfg->heartbeat_ms,
+                          .attempts = cfg->attempts,
+                          .retry_delay_ms = (int)cfg->retry_delay_ms,
+                          .task_timeout_s = cfg->task_timeout_s,
+                          .catalog = cfg->catalog,
+                          .split_min_mb = cfg->split_min_mb,
+                          .walk_threads = cfg->walk_threads,
+                          .no_split = cfg->no_split,
+                          .worker_wait_s = cfg->worker_wait_s,
+                          .full_every = cfg->full_every,
+                          .key = cfg->key,
+                          .authorized = cfg->authorized,
+                          .admin_keys = cfg->admin_keys,
+                          .insecure = cfg->insecure};
+    ms_master_t *m = ms_master_new(&o, err, sizeof err);
+    if (!m)
+        ms_error("%s", err);
+    return m;
+}
+
 int main(int argc, char **argv)
 {
     ms_config_t cfg = {0};
     int verbose = 0, rc = MS_RC_USAGE;
     char err[1024];
     ms_master_t *m = NULL;
+    ms_http_t *http = NULL;
     if (parse_args(argc, argv, &cfg, &verbose) != 0)
         goto out;
     rc = MS_RC_FAILED;
@@ -216,29 +293,10 @@ int main(int argc, char **argv)
         perror("multisync-master: sigaction");
         goto out;
     }
-    if (make_folders(&cfg) != 0)
+    if (start_http(&cfg, &http, &rc) != 0 || make_folders(&cfg) != 0 || !(m = start_master(&cfg)))
         goto out;
-    ms_master_opts_t o = {.listen = cfg.listen,
-                          .control = cfg.control,
-                          .config = &cfg,
-                          .heartbeat_ms = (int)cfg.heartbeat_ms,
-                          .attempts = cfg.attempts,
-                          .retry_delay_ms = (int)cfg.retry_delay_ms,
-                          .task_timeout_s = cfg.task_timeout_s,
-                          .catalog = cfg.catalog,
-                          .split_min_mb = cfg.split_min_mb,
-                          .walk_threads = cfg.walk_threads,
-                          .no_split = cfg.no_split,
-                          .worker_wait_s = cfg.worker_wait_s,
-                          .full_every = cfg.full_every,
-                          .key = cfg.key,
-                          .authorized = cfg.authorized,
-                          .admin_keys = cfg.admin_keys,
-                          .insecure = cfg.insecure};
-    if (!(m = ms_master_new(&o, err, sizeof err))) {
-        ms_error("%s", err);
-        goto out;
-    }
+    if (http)
+        ms_http_serve(http, m);
     ms_info("listening for workers on %s, control on %s, catalog %s, %zu backup set(s)", cfg.listen,
             cfg.control, cfg.catalog, cfg.n_sets);
     while (!ms_stop_signal) {
@@ -257,6 +315,7 @@ int main(int argc, char **argv)
     ms_master_shutdown(m);
     rc = 0;
 out:
+    ms_http_destroy(&http);
     ms_master_destroy(&m);
     ms_config_free(&cfg);
     return rc;

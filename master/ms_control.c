@@ -476,15 +476,20 @@ static void on_report(ms_master_t *m, const ms_peer_t *peer, const ms_runref_t *
     send_report(m, peer, run_id, rep);
 }
 
+json_t *ms_master_history(const ms_master_t *m, unsigned n, char *err, size_t errlen)
+{
+    ms_catalog_t *cat = ms_journal_catalog(m->journal);
+    if (!cat) {
+        ms_errf(err, errlen, "this master keeps no catalog (no history)");
+        return NULL;
+    }
+    return ms_catalog_history(cat, n, err, errlen);
+}
+
 static void on_history(ms_master_t *m, const ms_peer_t *peer, uint32_t n)
 {
     char err[512];
-    ms_catalog_t *cat = ms_journal_catalog(m->journal);
-    if (!cat) {
-        ms_wire_send_error(m->csock, peer, "this master keeps no catalog (no history)");
-        return;
-    }
-    json_t *h = ms_catalog_history(cat, n, err, sizeof err);
+    json_t *h = ms_master_history(m, n, err, sizeof err);
     if (!h) {
         ms_wire_send_error(m->csock, peer, err);
         return;

@@ -1467,7 +1467,7 @@ int ms_master_reload(ms_master_t *m, char *err, size_t errlen)
 
 /* How long the loop may sleep: until the next tick, the next retry, or
  * the open transaction's commit. */
-static int poll_timeout(const ms_master_t *m, int timeout_ms)
+static int poll_timeout(const ms_master_t *m, int timeout_ms, long extra_ms)
 {
     int64_t now = ms_now_ms(), until = m->next_tick_ms - now;
     int64_t retry = ms_queue_next_due(m->queue), commit = ms_journal_commit_due(m->journal);
@@ -1476,6 +1476,8 @@ static int poll_timeout(const ms_master_t *m, int timeout_ms)
         until = retry - now;
     if (hook - now < until)
         until = hook - now;
+    if (extra_ms >= 0 && extra_ms < until)
+        until = extra_ms;
     /* Only a commit still ahead: one that failed is retried next turn, not
      * in a busy loop. */
     if (commit > now && commit - now < until)
@@ -1485,30 +1487,42 @@ static int poll_timeout(const ms_master_t *m, int timeout_ms)
     return timeout_ms < 0 || timeout_ms > until ? (int)until : timeout_ms;
 }
 
-/* What is polled: the workers' and control sockets, the guard's (ZAP,
- * monitors), then the walks going on (at most MAX_WALKS of them: more runs
- * at once are looked at every tick). */
+/* What is polled: the workers' and control sockets, the extra source (the
+ * HTTP listener; fd -1 when none), the guard's (ZAP, monitors), then the
+ * walks going on (at most MAX_WALKS of them: more runs at once are looked
+ * at every tick). */
 #define MAX_WALKS 8
 #define MAX_GUARD 4
 #define MAX_HOOKS 8 /* more hooks at once are read every tick */
+#define FIRST_GUARD 3
 
 typedef struct {
-    zmq_pollitem_t items[2 + MAX_GUARD + MAX_WALKS + MAX_HOOKS];
+    zmq_pollitem_t items[FIRST_GUARD + MAX_GUARD + MAX_WALKS + MAX_HOOKS];
     size_t n_guard, n_walks, n_hooks;
     ms_runrec_t *walking[MAX_WALKS];
+    long extra_ms; /* the extra source's wait before the poll; -1: none */
 } polled_t;
 
 static size_t poll_items(ms_master_t *m, polled_t *p)
 {
+    const ms_master_extra_t *x = &m->extra;
     p->items[0] = (zmq_pollitem_t){m->wsock, 0, ZMQ_POLLIN, 0};
     /* No control socket (embedded): a slot poll(2) skips (fd -1). */
     p->items[1] =
         m->csock ? (zmq_pollitem_t){m->csock, 0, ZMQ_POLLIN, 0} : (zmq_pollitem_t){NULL, -1, 0, 0};
-    p->n_guard = ms_guard_poll_items(m->guard, p->items + 2, MAX_GUARD);
-    p->n_walks =
-        ms_planner_poll_items(m->planner, p->items + 2 + p->n_guard, p->walking, MAX_WALKS);
-    p->n_hooks = ms_hooks_poll_items(m->hooks, p->items + 2 + p->n_guard + p->n_walks, MAX_HOOKS);
-    return 2 + p->n_guard + p->n_walks + p->n_hooks;
+    p->items[2] = (zmq_pollitem_t){NULL, x->run ? x->fd : -1, ZMQ_POLLIN, 0};
+    p->extra_ms = x->run && x->timeout_ms ? x->timeout_ms(x->arg) : -1;
+    p->n_guard = ms_guard_poll_items(m->guard, p->items + FIRST_GUARD, MAX_GUARD);
+    p->n_walks = ms_planner_poll_items(m->planner, p->items + FIRST_GUARD + p->n_guard, p->walking,
+                                       MAX_WALKS);
+    p->n_hooks = ms_hooks_poll_items(
+        m->hooks, p->items + FIRST_GUARD + p->n_guard + p->n_walks, MAX_HOOKS);
+    return FIRST_GUARD + p->n_guard + p->n_walks + p->n_hooks;
+}
+
+void ms_master_set_extra(ms_master_t *m, const ms_master_extra_t *x)
+{
+    m->extra = x ? *x : (ms_master_extra_t){.fd = -1};
 }
 
 /* Housekeeping every half heartbeat: workers' leases, walks, locks,
@@ -1535,17 +1549,19 @@ int ms_master_poll(ms_master_t *m, int timeout_ms)
     polled_t p;
     size_t n = poll_items(m, &p);
     int more = 0;
-    if (zmq_poll(p.items, (int)n, poll_timeout(m, timeout_ms)) < 0)
+    if (zmq_poll(p.items, (int)n, poll_timeout(m, timeout_ms, p.extra_ms)) < 0)
         return -1;
     for (size_t i = 0; i < p.n_walks; i++)
-        if (p.items[2 + p.n_guard + i].revents & ZMQ_POLLIN)
+        if (p.items[FIRST_GUARD + p.n_guard + i].revents & ZMQ_POLLIN)
             plan(m, p.walking[i]);
     if (p.items[0].revents & ZMQ_POLLIN)
         more = ms_workers_read(m);
     if (p.items[1].revents & ZMQ_POLLIN)
         ms_control_handle(m);
-    ms_guard_handle(m->guard, p.items + 2, p.n_guard);
-    ms_hooks_handle(m->hooks, p.items + 2 + p.n_guard + p.n_walks, p.n_hooks);
+    if (m->extra.run)
+        m->extra.run(m->extra.arg);
+    ms_guard_handle(m->guard, p.items + FIRST_GUARD, p.n_guard);
+    ms_hooks_handle(m->hooks, p.items + FIRST_GUARD + p.n_guard + p.n_walks, p.n_hooks);
     if (ms_now_ms() >= m->next_tick_ms)
         tick(m);
     /* Big projects wait for the total and for slots: a worker that just

@@ -158,6 +158,32 @@ int ms_master_reload(ms_master_t *m, char *err, size_t errlen);
  */
 json_t *ms_master_status(const ms_master_t *m);
 
+/*
+ * The last n runs, newest first: what `multisync history --json` prints
+ * (new reference); NULL with err set (a master without a catalog, a
+ * catalog that cannot be read).
+ */
+json_t *ms_master_history(const ms_master_t *m, unsigned n, char *err, size_t errlen);
+
+/*
+ * Another source of work for the master's loop, served in its turns (the
+ * HTTP listener, ms_http.h): fd is polled for input with the sockets, the
+ * loop sleeps no longer than timeout_ms(arg) (-1: no limit), and run(arg)
+ * is called on every turn, ready or not (libmicrohttpd must also see the
+ * turns where nothing is ready: it puts its listening socket back in its
+ * epoll set only then, once a full connection table has room again). One
+ * at most: a later call replaces it; run NULL removes it. run must do a
+ * bounded piece of work and return, cheaply when nothing is ready.
+ */
+typedef struct {
+    int fd;
+    long (*timeout_ms)(void *arg);
+    void (*run)(void *arg);
+    void *arg;
+} ms_master_extra_t;
+
+void ms_master_set_extra(ms_master_t *m, const ms_master_extra_t *x);
+
 /* How many workers are connected now. */
 unsigned ms_master_workers(const ms_master_t *m);
 

@@ -82,6 +82,7 @@ struct ms_master {
     /* "catalog DEV:INO": written in the destination locks of its runs, so
      * that a restart of this master knows its own runs' locks; "": none. */
     char cat_ident[64];
+    ms_master_extra_t extra; /* polled with the sockets (the HTTP listener); run NULL: none */
 };
 
 /* ms_master.c */

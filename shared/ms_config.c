@@ -202,10 +202,27 @@ static int common_key(load_ctx_t *c, const char *key, const char *value)
     return -1;
 }
 
+/* The HTTP listener's keys. Returns -1 when key is not one of them. */
+static int http_key(load_ctx_t *c, const char *key, const char *value)
+{
+    ms_config_t *cfg = c->cfg;
+    if (strcmp(key, "http_listen") == 0)
+        return ms_config_set_str(&cfg->http_listen, value) == 0;
+    if (strcmp(key, "http_cert") == 0)
+        return ms_config_set_str(&cfg->http_cert, value) == 0;
+    if (strcmp(key, "http_key") == 0)
+        return ms_config_set_str(&cfg->http_key, value) == 0;
+    if (strcmp(key, "http_password_file") == 0)
+        return ms_config_set_str(&cfg->http_password_file, value) == 0;
+    return -1;
+}
+
 static int master_key(load_ctx_t *c, const char *key, const char *value)
 {
     ms_config_t *cfg = c->cfg;
     int rc = common_key(c, key, value);
+    if (rc < 0)
+        rc = http_key(c, key, value);
     if (rc >= 0)
         return rc;
     if (strcmp(key, "authorized") == 0)
@@ -606,6 +623,10 @@ void ms_config_free(ms_config_t *cfg)
     free(cfg->catalog);
     free(cfg->authorized);
     free(cfg->admin_keys);
+    free(cfg->http_listen);
+    free(cfg->http_cert);
+    free(cfg->http_key);
+    free(cfg->http_password_file);
     free(cfg->key);
     free(cfg->master_key);
     ms_strv_free(cfg->allow_source, cfg->n_allow_source);

@@ -21,6 +21,8 @@
  *   worker_wait = 600                  ; 1..604800 s, see below
  *   full_every = 7                     ; every 7th backup skips nothing (1: always)
  *   walk_threads = 4                   ; threads walking a source (default: cores, <= 8)
+ *   http_listen = 127.0.0.1:9469       ; the HTTP API (off by default; README "HTTP API")
+ *   http_cert = FILE  http_key = FILE  http_password_file = FILE
  *
  *   [set nightly]
  *   source      = /data/prod           ; absolute
@@ -80,17 +82,21 @@ typedef struct {
     char *listen;
     char *control;
     char *catalog;
-    char *authorized;        /* folder of workers' .pub files */
-    char *admin_keys;        /* folder of admins' .pub files (TCP control) */
-    unsigned attempts;       /* 0: not set */
-    unsigned retry_delay_ms; /* 0: not set */
-    unsigned task_timeout_s; /* 0: not set */
-    unsigned split_min_mb;   /* smallest chunk of a split project; 0: not set */
-    unsigned walk_threads;   /* threads walking a source; 0: not set (one per core) */
-    int no_split;            /* split = no: every project runs whole */
-    unsigned worker_wait_s;  /* every run's worker_wait; 0: not set */
-    unsigned full_every;     /* every Nth backup is a full pass; 0: not set */
-    unsigned hook_timeout_s; /* every set's hook_timeout; 0: not set */
+    char *authorized;         /* folder of workers' .pub files */
+    char *admin_keys;         /* folder of admins' .pub files (TCP control) */
+    unsigned attempts;        /* 0: not set */
+    unsigned retry_delay_ms;  /* 0: not set */
+    unsigned task_timeout_s;  /* 0: not set */
+    unsigned split_min_mb;    /* smallest chunk of a split project; 0: not set */
+    unsigned walk_threads;    /* threads walking a source; 0: not set (one per core) */
+    int no_split;             /* split = no: every project runs whole */
+    unsigned worker_wait_s;   /* every run's worker_wait; 0: not set */
+    unsigned full_every;      /* every Nth backup is a full pass; 0: not set */
+    unsigned hook_timeout_s;  /* every set's hook_timeout; 0: not set */
+    char *http_listen;        /* the HTTP listener's ADDR:PORT; NULL: none */
+    char *http_cert;          /* its TLS certificate (PEM) */
+    char *http_key;           /* its TLS key (PEM, a secret file) */
+    char *http_password_file; /* the admin's password (a secret file) */
     ms_set_t *sets;
     size_t n_sets;
     /* [worker] */

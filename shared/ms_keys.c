@@ -52,7 +52,7 @@ static int read_small(int fd, const char *path, char *buf, size_t size, char *er
             break;
         len += (size_t)n;
         if (len == size)
-            return ms_errf(err, errlen, "%s is too large to be a key file", path);
+            return ms_errf(err, errlen, "%s is too large: more than %zu bytes", path, size - 1);
     }
     buf[len] = '\0';
     return 0;
@@ -108,7 +108,7 @@ static int check_secret_mode(const struct stat *st, const char *path, char *err,
                        path, (unsigned)st->st_uid, (unsigned)me);
     if (st->st_mode & 077)
         return ms_errf(err, errlen,
-                       "permissions %04o for %s are too open: a secret key must not be accessible "
+                       "permissions %04o for %s are too open: a secret must not be accessible "
                        "by group or others (chmod 600 %s)",
                        (unsigned)(st->st_mode & 07777), path, path);
     return 0;
@@ -140,32 +140,38 @@ fail:
     return NULL;
 }
 
+int ms_secret_file_read(const char *path, char *buf, size_t size, char *err, size_t errlen)
+{
+    struct stat st;
+    int fd = open_regular(path, &st, err, errlen);
+    if (fd < 0)
+        return -1;
+    int rc = check_secret_mode(&st, path, err, errlen) == 0 &&
+                     read_small(fd, path, buf, size, err, errlen) == 0
+                 ? 0
+                 : -1;
+    close(fd);
+    return rc;
+}
+
 ms_keypair_t *ms_keypair_load(const char *secret_path, char *err, size_t errlen)
 {
     ms_keypair_t *kp = NULL;
     char *buf = NULL;
-    struct stat st;
-    int fd = -1;
 
     if (sodium_init() < 0) {
         ms_errf(err, errlen, "cannot initialise libsodium");
         goto out;
     }
-    if ((fd = open_regular(secret_path, &st, err, errlen)) < 0)
-        goto out;
-    if (check_secret_mode(&st, secret_path, err, errlen) != 0)
-        goto out;
     if (!(buf = sodium_malloc(KEY_FILE_MAX + 1))) {
         ms_errf(err, errlen, "out of memory loading %s", secret_path);
         goto out;
     }
-    if (read_small(fd, secret_path, buf, KEY_FILE_MAX + 1, err, errlen) != 0 ||
+    if (ms_secret_file_read(secret_path, buf, KEY_FILE_MAX + 1, err, errlen) != 0 ||
         parse_key_text(buf, secret_path, "secret", err, errlen) != 0)
         goto out;
     kp = keypair_from_secret(buf, secret_path, err, errlen);
 out:
-    if (fd >= 0)
-        close(fd);
     sodium_free(buf); /* wipes; accepts NULL */
     return kp;
 }

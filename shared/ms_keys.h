@@ -62,6 +62,14 @@ int ms_keys_generate(const char *base, char *err, size_t errlen);
  */
 ms_keypair_t *ms_keypair_load(const char *secret_path, char *err, size_t errlen);
 
+/*
+ * Read a small secret file (a key, a password) into buf, NUL-terminated:
+ * it must pass the checks of ms_keypair_load (a regular file owned by this
+ * user or root, closed to group and others) and hold fewer than size bytes.
+ * Returns 0, or -1 with err set; err never quotes the file's content.
+ */
+int ms_secret_file_read(const char *path, char *buf, size_t size, char *err, size_t errlen);
+
 /* The public key, Z85, NUL-terminated; valid as long as kp. */
 const char *ms_keypair_public(const ms_keypair_t *kp);
 

@@ -9,7 +9,7 @@ shift 2
 cd "$(dirname "$0")/../.."
 work=$(mktemp -d /tmp/multisync-fuzz.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/fuzz_codec" "$work/fuzz_text" "$work/fuzz_host" "$work/fuzz_metrics" "$work/fuzz_argv"
+mkdir -p "$work/fuzz_codec" "$work/fuzz_text" "$work/fuzz_host" "$work/fuzz_metrics" "$work/fuzz_argv" "$work/fuzz_route"
 "$seeds" "$work/fuzz_codec" || exit 1
 cp tests/fixtures/rsync-stats-*.txt "$work/fuzz_text/" 2>/dev/null
 for f in tests/fixtures/rsync-stats-*.txt; do { printf '\0'; cat "$f"; } >"$work/fuzz_text/s-$(basename "$f")"; done
@@ -39,6 +39,15 @@ cat >"$work/fuzz_metrics/hostile" <<'JSON'
  "history": [{"set": "s\n\"\\", "kind": "snapshot", "status": "failed",
  "finished": "2024-02-29T23:59:60Z", "bytes_transferred": 5, "tasks": 3, "failed": 1}]}
 JSON
+# fuzz_route: \0 METHOD \0 URI (the router), \1 HEADER (the password check).
+i=0
+for req in 'GET /api/status' 'HEAD /api/history?n=30' 'GET /api/report/42' 'GET /api/report/last' \
+    'POST /api/status' 'GET /api/../api/status%00?x=1&n=5#f'; do
+    printf '\0%s\0%s' "${req%% *}" "${req#* }" >"$work/fuzz_route/route$i"
+    i=$((i + 1))
+done
+printf '\1Basic YWRtaW46cHc=' >"$work/fuzz_route/auth0"
+printf '\1basic   YWRtaW46eA==' >"$work/fuzz_route/auth1"
 status=0
 for fz in "$@"; do
     name=$(basename "$fz")
