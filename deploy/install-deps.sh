@@ -9,7 +9,9 @@
 #                  clang + its sanitizer/libFuzzer runtime (the fuzz step),
 #                  man-db (man -l renders the pages), systemd
 #                  (systemd-analyze verify/security, sysusers, tmpfiles),
-#                  debhelper, dpkg-dev and lintian (make deb, the package test)
+#                  debhelper, dpkg-dev and lintian (make deb, the package test),
+#                  chromium and python3 (the status page in a headless
+#                  browser, served by a minimal HTTP server)
 #   --dev adds:    valgrind, cppcheck, clang-format
 #   --bench adds:  fpart (fpsync, a method make bench compares), GNU time
 #                  (CPU and peak memory of each method), openssl and bc
@@ -18,7 +20,7 @@ set -eu
 PKGS="build-essential pkg-config libzmq3-dev libsodium-dev libmsgpack-dev \
 libjansson-dev libinih-dev libsqlite3-dev rsync scdoc \
 libcmocka-dev jq iproute2 procps clang libclang-rt-14-dev attr acl \
-man-db systemd debhelper dpkg-dev lintian"
+man-db systemd debhelper dpkg-dev lintian chromium python3"
 for arg in "$@"; do
     case $arg in
         --dev) PKGS="$PKGS valgrind cppcheck clang-format" ;;
