@@ -77,10 +77,12 @@ $(BUILD)/%.o: %.c
 
 # The status page as a C array: od (coreutils) writes its bytes in hex,
 # sed makes them C; a NUL ends it (not counted in ms_page_size).
-$(BUILD)/gen/ms_page_data.c: master/page/index.html
+$(BUILD)/gen/ms_page_data.c: master/page/index.html Makefile
 	@mkdir -p $(dir $@)
 	{ echo '/* Made by make from $<: do not edit. */'; \
 	  echo '#include <stddef.h>'; \
+	  echo 'extern const unsigned char ms_page_data[];'; \
+	  echo 'extern const size_t ms_page_size;'; \
 	  echo 'const unsigned char ms_page_data[] = {'; \
 	  od -An -v -tx1 $< | sed -e 's/ \([0-9a-f][0-9a-f]\)/0x\1, /g'; \
 	  echo '0x00};'; \

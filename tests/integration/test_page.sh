@@ -8,19 +8,20 @@
 # like markup shown as text. Keeps a screenshot: build/artifacts/status-page.png.
 source "$(dirname "$0")/lib.sh"
 
-# PAGE_URL is where the browser finds the page, with api/status,
-# api/history and api/report/ID beside it. Empty: this test serves the page
-# and the JSON it captures from the real master below (`status --json`,
-# `history --json`, `report last --json`, which is what the master's
-# api/ returns) with a minimal HTTP server. Once the master serves the
-# page: give the master --http-listen 127.0.0.1:$HTTP_PORT (M below) and
-# set PAGE_URL=http://127.0.0.1:$HTTP_PORT; capture then does nothing and
-# every look is at the live master.
+# Where the browser finds the page, with api/status, api/history and
+# api/report/ID beside it: PAGE_URL. LIVE=0: this test serves the page and
+# the JSON it captures from the real masters below (`status --json`,
+# `history --json`, `report last --json`: what the master's api/ returns)
+# with a minimal HTTP server. LIVE=1 (once the master serves the page):
+# each master gets --http-listen 127.0.0.1:PORT (http_opt), PAGE_URL is
+# that listener, capture does nothing, and every look is at a live master.
+LIVE=${PAGE_LIVE:-0}
 HTTP_PORT=$(free_port)
+FLEET_HTTP_PORT=$(free_port)
+PAGE_URL=http://127.0.0.1:$HTTP_PORT
 HOSTILE="<img src=x onerror=alert(1)> \"quoted\" 'single'"
-PAGE_URL=${PAGE_URL:-}
-LIVE=1
-[[ -n $PAGE_URL ]] || LIVE=0
+# http_opt PORT : a master's options for its HTTP listener (LIVE=1 only).
+http_opt() { ((LIVE)) && echo "--http-listen=127.0.0.1:$1" || true; }
 
 command -v chromium >/dev/null || fail "chromium is not installed (deploy/install-deps.sh installs it)"
 WWW=$T/www
@@ -39,7 +40,6 @@ chrome() {
 if ((!LIVE)); then
     cp "$ROOT/master/page/index.html" "$WWW/index.html"
     start_bg "$T/http.log" python3 -m http.server "$HTTP_PORT" --bind 127.0.0.1 --directory "$WWW"
-    PAGE_URL=http://127.0.0.1:$HTTP_PORT
     wait_until 20 "the test's HTTP server" bash -c "exec 2>/dev/null 3<>/dev/tcp/127.0.0.1/$HTTP_PORT"
 fi
 
@@ -61,10 +61,11 @@ capture() {
 
 # look NAME [chromium options...] : the page as Chromium leaves it once its
 # script ran (a few refreshes of virtual time), into $T/NAME.html; its
-# facts (dom_facts) into $T/NAME.json.
+# facts (dom_facts) into $T/NAME.json; the JSON it read, into $T/api-NAME.
 look() {
     local name=$1
     shift
+    ((LIVE)) || cp -r "$WWW/api" "$T/api-$name" # what it was shown, for KEEP_TMP=1
     chrome "$@" --dump-dom "$PAGE_URL/" >"$T/$name.html" 2>"$T/chromium-$name.log" ||
         fail "chromium could not render the page ($name): $(tail -5 "$T/chromium-$name.log")"
     dom_facts <"$T/$name.html" >"$T/$name.json" || fail "the DOM of $name does not parse"
@@ -80,12 +81,13 @@ import html.parser, json, sys
 class P(html.parser.HTMLParser):
     def __init__(s):
         super().__init__(); s.stack = []; s.f = {"ids": {}, "workers": [], "running": [], "history": [],
-            "lanes": [], "idle": [], "tasks": 0, "task_classes": [], "texts": [], "img": 0, "error_on": False}
+            "lanes": [], "idle": [], "tasks": 0, "history_status": [], "task_classes": [], "texts": [], "img": 0, "error_on": False}
     def handle_starttag(s, tag, attrs):
         a = dict(attrs); c = (a.get("class") or "").split()
         if tag == "img": s.f["img"] += 1
         if a.get("id") == "error": s.f["error_on"] = "on" in c
         if tag == "g" and "hist-run" in c: s.f["history"].append(int(a["data-run-id"]))
+        if tag == "rect" and "dur" in c: s.f["history_status"] += [x for x in c if x.startswith("s-")]
         if tag == "g" and "lane-host" in c:
             s.f["lanes"].append(a["data-host"])
             if "idle" in c: s.f["idle"].append(a["data-host"])
@@ -121,7 +123,8 @@ fi
 mkdir -p "$T/src"
 for p in alpha beta gamma delta epsilon zeta "$HOSTILE"; do make_file "$T/src/$p/data.bin" 2500000; done
 make_file "$T/src/tiny/a" 100
-M=(--listen "ipc://$T/w.sock" --control "ipc://$T/c.sock" --catalog "$T/cat.db" --heartbeat-ms 200 --attempts 1)
+M=(--listen "ipc://$T/w.sock" --control "ipc://$T/c.sock" --catalog "$T/cat.db" --heartbeat-ms 200 --attempts 1
+    $(http_opt "$HTTP_PORT"))
 CTL=ipc://$T/c.sock
 start_bg "$T/master.log" "$BIN/multisync-master" "${M[@]}"
 MASTER_PID=$LAST_PID
@@ -215,10 +218,24 @@ facts failed '.task_classes == ["s-failed"] and (.ids["timeline-note"] | test("1
 facts failed '(.lanes | sort) == ["page-a", "page-b"] and (.idle == ["page-a"] or .idle == ["page-b"])' \
     "a group of lanes per host, the one that took no task idle"
 
+note "a cancelled run"
+"$BIN/multisync" run --master "$CTL" "$T/src" "$T/dst3" >"$T/run5.out" 2>&1 &
+RUN=$!
+wait_until 30 "run 5 going with two tasks running" status_is "$T/s5.json" '.run.id == 5 and .run.tasks.running >= 2'
+"$BIN/multisync" cancel 5 --master "$CTL" >/dev/null || fail "cancel 5"
+wait_exit 60 "$RUN" "the cancelled run's client"
+capture "$CTL"
+look cancelled
+facts cancelled '(.ids["run-title"] | test("the last one, run 5, cancelled")) and .history == [1, 2, 3, 4, 5]' "run 5 cancelled"
+facts cancelled '.history_status == ["s-ok", "s-failed", "s-ok", "s-failed", "s-cancelled"]' "each mark in its run's colour"
+facts cancelled '.task_classes | index("s-cancelled")' "the cancelled tasks on the timeline"
+
 note "a fleet: hundreds of workers"
 # (the two real workers and their master are done: less load meanwhile)
 kill "${WORKER_PIDS[@]}" "$MASTER_PID"
-FM=(--listen "ipc://$T/fw.sock" --control "ipc://$T/fc.sock" --catalog "$T/fcat.db" --no-split)
+FM=(--listen "ipc://$T/fw.sock" --control "ipc://$T/fc.sock" --catalog "$T/fcat.db" --no-split
+    $(http_opt "$FLEET_HTTP_PORT"))
+if ((LIVE)); then PAGE_URL=http://127.0.0.1:$FLEET_HTTP_PORT; fi
 start_bg "$T/fleet-master.log" "$BIN/multisync-master" "${FM[@]}"
 MASTER_PID=$LAST_PID
 start_bg "$T/fleet-workers.log" "$BIN/multisync-worker" --master "ipc://$T/fw.sock" --noop-executor \
