@@ -32,7 +32,9 @@ endif
 
 MAINS   := cli/main_cli.c master/main_master.c worker/main_worker.c
 SRCS    := $(filter-out $(MAINS),$(wildcard shared/*.c master/*.c worker/*.c cli/*.c))
-OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
+# The status page (master/ms_page.h), its bytes compiled in.
+PAGE_OBJ := $(BUILD)/gen/ms_page_data.o
+OBJS    := $(SRCS:%.c=$(BUILD)/%.o) $(PAGE_OBJ)
 LIB     := $(BUILD)/libmultisync.a
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -72,6 +74,22 @@ all: $(PROGS) $(MANS)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(MS_CFLAGS) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# The status page as a C array: od (coreutils) writes its bytes in hex,
+# sed makes them C; a NUL ends it (not counted in ms_page_size).
+$(BUILD)/gen/ms_page_data.c: master/page/index.html Makefile
+	@mkdir -p $(dir $@)
+	{ echo '/* Made by make from $<: do not edit. */'; \
+	  echo '#include <stddef.h>'; \
+	  echo 'extern const unsigned char ms_page_data[];'; \
+	  echo 'extern const size_t ms_page_size;'; \
+	  echo 'const unsigned char ms_page_data[] = {'; \
+	  od -An -v -tx1 $< | sed -e 's/ \([0-9a-f][0-9a-f]\)/0x\1, /g'; \
+	  echo '0x00};'; \
+	  echo 'const size_t ms_page_size = sizeof ms_page_data - 1;'; } >$@.tmp && mv $@.tmp $@
+
+$(PAGE_OBJ): $(BUILD)/gen/ms_page_data.c
+	$(CC) $(MS_CFLAGS) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 # Man pages: scdoc sources in man/, roff in $(BUILD)/man.
 $(BUILD)/man/%: man/%.scd

@@ -13,6 +13,8 @@
 #                  debhelper, dpkg-dev and lintian (make deb, the package test),
 #                  prometheus (promtool check metrics: the metrics test; on a
 #                  host with systemd the package also starts its server)
+#                  chromium and python3 (the status page in a headless
+#                  browser, served by a minimal HTTP server)
 #   --dev adds:    valgrind, cppcheck, clang-format
 #   --bench adds:  fpart (fpsync, a method make bench compares), GNU time
 #                  (CPU and peak memory of each method), openssl and bc
@@ -21,7 +23,7 @@ set -eu
 PKGS="build-essential pkg-config libzmq3-dev libsodium-dev libmsgpack-dev \
 libjansson-dev libinih-dev libsqlite3-dev libmicrohttpd-dev rsync scdoc \
 libcmocka-dev jq curl openssl iproute2 procps clang libclang-rt-14-dev attr acl \
-man-db systemd debhelper dpkg-dev lintian prometheus"
+man-db systemd debhelper dpkg-dev lintian prometheus chromium python3"
 for arg in "$@"; do
     case $arg in
         --dev) PKGS="$PKGS valgrind cppcheck clang-format" ;;

@@ -154,13 +154,15 @@ static const char *const stmt_sql[ST_COUNT] = {
         " attempts, worker_id, host, failed_on, res_run, res_task, res_attempt, " RESULT_COLS
         ", parent, spec) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
         " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    /* handed_ns is when the attempt was first stored, i.e. handed out; a
-     * requeue that cleared the worker must not erase who ran it. */
+    /* handed_ns is when the attempt was handed out (?6, the task's own
+     * handed_ns), else when it was first stored (?7: now); a requeue that
+     * cleared the worker must not erase who ran it. */
     [ST_ATTEMPT_PUT] = "INSERT INTO attempts (run_id, task_id, attempt, worker_id, host, handed_ns)"
-                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, COALESCE(?6, ?7))"
                        " ON CONFLICT (run_id, task_id, attempt) DO UPDATE SET"
                        " worker_id = COALESCE(NULLIF(excluded.worker_id, x''), worker_id),"
-                       " host = COALESCE(NULLIF(excluded.host, x''), host)",
+                       " host = COALESCE(NULLIF(excluded.host, x''), host),"
+                       " handed_ns = COALESCE(?6, handed_ns)",
     [ST_ATTEMPT_RESULT] = "UPDATE attempts SET has_result = 1, (" RESULT_COLS ")"
                           " = (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
                           " WHERE run_id = ?13 AND task_id = ?14 AND attempt = ?15",
@@ -172,9 +174,12 @@ static const char *const stmt_sql[ST_COUNT] = {
                    " ORDER BY id DESC LIMIT ?2",
     [ST_RUN_GET] = "SELECT id, source, dest, set_name, flags, started_ns, finished_ns, finished,"
                    " n_tasks, extra, snap FROM runs WHERE id = ?1",
+    /* With when its last attempt was handed out (the report's start_s). */
     [ST_TASKS_GET] = "SELECT task_id, project, flags, state, attempts, worker_id, host, failed_on,"
-                     " res_run, res_task, res_attempt, " RESULT_COLS ", parent, spec"
-                     " FROM tasks WHERE run_id = ?1 ORDER BY task_id",
+                     " res_run, res_task, res_attempt, " RESULT_COLS ", parent, spec,"
+                     " (SELECT handed_ns FROM attempts a WHERE a.run_id = t.run_id"
+                     " AND a.task_id = t.task_id AND a.attempt = t.attempts)"
+                     " FROM tasks t WHERE run_id = ?1 ORDER BY task_id",
     [ST_WORKERS_GET] = "SELECT worker_id, host, slots, tasks FROM run_workers WHERE run_id = ?1"
                        " ORDER BY idx",
     /* Tasks and failures count projects, as the report does: a split
@@ -233,9 +238,7 @@ static struct timespec ns_to_ts(sqlite3_int64 ns)
 
 static sqlite3_int64 now_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return ts_to_ns(&ts);
+    return ms_wall_ns();
 }
 
 /* A name as a BLOB (bytes, not text); NULL as SQL NULL. The string outlives
@@ -545,7 +548,11 @@ static int put_attempt_row(ms_catalog_t *c, uint64_t run_id, const ms_trec_t *t,
     sqlite3_bind_int64(s, 3, t->attempts);
     bind_bytes(s, 4, t->worker_id);
     bind_bytes(s, 5, t->host);
-    sqlite3_bind_int64(s, 6, now_ns());
+    if (t->handed_ns)
+        sqlite3_bind_int64(s, 6, t->handed_ns);
+    else
+        sqlite3_bind_null(s, 6);
+    sqlite3_bind_int64(s, 7, now_ns());
     return step_done(c, ST_ATTEMPT_PUT, "save attempt", err, errlen);
 }
 
@@ -837,6 +844,7 @@ static int fill_task(ms_trec_t *t, sqlite3_stmt *s, char *err, size_t errlen)
     if (spec && ms_run_spec_decode(t, spec, (size_t)spec_len) != 0)
         return ms_errf(err, errlen, "catalog: run %" PRIu64 " task %" PRIu64 ": bad chunk paths",
                        t->run->id, t->id);
+    t->handed_ns = sqlite3_column_int64(s, 25); /* NULL (never handed out): 0 */
     return 0;
 }
 

@@ -813,6 +813,7 @@ static void dissolve_pack(ms_master_t *m, ms_trec_t *lead)
     lead->n_items = 0;
     lead->flags &= ~(uint32_t)MS_TASK_PACK;
     lead->attempts = 0;
+    lead->handed_ns = 0;
     ms_run_set_state(lead, MS_TS_QUEUED);
     ms_journal_task_whole(m->journal, lead);
     ms_sched_enqueue(m, lead, 0);
@@ -841,6 +842,7 @@ static void finish_pack(ms_master_t *m, ms_trec_t *lead, int ok)
                            .bytes_total = t->walk_bytes,
                            .message = ok ? NULL : strdup(msg)};
         t->attempts = 1;
+        t->handed_ns = lead->handed_ns; /* its copy started with the pack's */
         t->host = lead->host;
         t->opts = lead->opts;
         snprintf(t->worker_id, sizeof t->worker_id, "%s", lead->worker_id);

@@ -99,6 +99,8 @@ static void fold_chunk(ms_trec_t *row, const ms_trec_t *c)
         a->max_rss_kb = b->max_rss_kb;
     if (c->attempts > row->attempts)
         row->attempts = c->attempts;
+    if (c->handed_ns && (!row->handed_ns || c->handed_ns < row->handed_ns))
+        row->handed_ns = c->handed_ns; /* the row starts with its first part */
     /* unchanged only when every part was: one copied makes the project ok */
     if (c->state == MS_TS_OK && row->state == MS_TS_OK && ms_result_unchanged(a) &&
         !ms_result_unchanged(b) && !ms_result_vanished(b)) {
@@ -121,24 +123,34 @@ static void fold_chunk(ms_trec_t *row, const ms_trec_t *c)
     }
 }
 
-/* A row's JSON; paths: a verify's differences in it (0: none). */
+/* Wall clock ns (ms_wall_ns) as seconds after r started, to the ms; null
+ * for 0 (a task never handed out: unchanged, queued, cancelled first). */
+static json_t *run_offset(const ms_runrec_t *r, int64_t ns)
+{
+    int64_t start = (int64_t)r->started_rt.tv_sec * 1000000000 + r->started_rt.tv_nsec;
+    return ns ? json_real(ms_jnum_ms((double)(ns - start) / 1e9)) : json_null();
+}
+
+/* A row's JSON; paths: a verify's differences in it (0: none). start_s:
+ * when its last attempt was handed out (a split project's: its first
+ * part), for a timeline of the run. */
 static json_t *task_row(const ms_trec_t *t, uint64_t paths)
 {
     char name[4 * MS_MAX_PATH], host[4 * MS_MAX_NAME + 8], msg[4 * 4096];
     const ms_result_t *r = &t->result;
     ms_utf8_clean(r->message ? r->message : "", msg, sizeof msg);
-    return json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:f, s:I, s:I, s:I, s:f, s:f, s:I, s:I, "
-                     "s:I, s:s, s:o*}",
-                     "project", ms_utf8_clean(ms_label_project(t->project), name, sizeof name),
-                     "worker", t->worker_id, "host", ms_utf8_clean(t->host, host, sizeof host),
-                     "status", state_name(t), "exit_code", (int)r->exit_code, "attempts",
-                     (int)t->attempts, "seconds", ms_jnum_ms(r->seconds), "files",
-                     (json_int_t)r->files, "bytes_total", (json_int_t)r->bytes_total,
-                     "bytes_transferred", (json_int_t)r->bytes_transferred, "cpu_user_s",
-                     ms_jnum_ms(r->cpu_user_s), "cpu_sys_s", ms_jnum_ms(r->cpu_sys_s), "max_rss_kb",
-                     (json_int_t)r->max_rss_kb, "read_bytes", (json_int_t)r->read_bytes,
-                     "write_bytes", (json_int_t)r->write_bytes, "message", msg, "paths",
-                     paths ? json_integer((json_int_t)paths) : NULL);
+    return json_pack(
+        "{s:s, s:s, s:s, s:s, s:i, s:i, s:o, s:f, s:I, s:I, s:I, s:f, s:f, s:I, s:I, "
+        "s:I, s:s, s:o*}",
+        "project", ms_utf8_clean(ms_label_project(t->project), name, sizeof name), "worker",
+        t->worker_id, "host", ms_utf8_clean(t->host, host, sizeof host), "status", state_name(t),
+        "exit_code", (int)r->exit_code, "attempts", (int)t->attempts, "start_s",
+        run_offset(t->run, t->handed_ns), "seconds", ms_jnum_ms(r->seconds), "files",
+        (json_int_t)r->files, "bytes_total", (json_int_t)r->bytes_total, "bytes_transferred",
+        (json_int_t)r->bytes_transferred, "cpu_user_s", ms_jnum_ms(r->cpu_user_s), "cpu_sys_s",
+        ms_jnum_ms(r->cpu_sys_s), "max_rss_kb", (json_int_t)r->max_rss_kb, "read_bytes",
+        (json_int_t)r->read_bytes, "write_bytes", (json_int_t)r->write_bytes, "message", msg,
+        "paths", paths ? json_integer((json_int_t)paths) : NULL);
 }
 
 /* A task's row; a removal's (retention) says which snapshot it removed
@@ -234,6 +246,9 @@ typedef struct {
      * row differs). NULL for other runs. */
     uint64_t *paths;
     char **texts;
+    /* By task index, for a folded row: when the last of its parts that
+     * ended ended (wall clock ns; 0: none did), its end_s. */
+    int64_t *ends;
     size_t n_rows, n_tasks;
     totals_t tot;
 } fold_t;
@@ -247,10 +262,26 @@ static void fold_free(fold_t *f)
     for (size_t i = 0; f->texts && i < f->n_tasks; i++)
         free(f->texts[i]);
     free(f->folded);
+    free(f->ends);
     free(f->paths);
     free(f->texts);
     free(f->rows);
     free(f);
+}
+
+/* When part t ended (wall clock ns), if it ran and ended; else 0. */
+static int64_t part_end(const ms_trec_t *t)
+{
+    if (!t->handed_ns || (t->state != MS_TS_OK && t->state != MS_TS_FAILED))
+        return 0;
+    return t->handed_ns + (int64_t)(t->result.seconds * 1e9);
+}
+
+static void note_end(int64_t *end, const ms_trec_t *t)
+{
+    int64_t e = part_end(t);
+    if (e > *end)
+        *end = e;
 }
 
 /* Fold every chunk into its project's row. 0, or -1 (memory). */
@@ -265,8 +296,10 @@ static int fold_chunks(fold_t *f, const ms_runrec_t *r)
             if (!(*row = malloc(sizeof **row)))
                 return -1;
             **row = *ms_run_at(r, c->parent);
+            note_end(&f->ends[c->parent], *row);
         }
         fold_chunk(*row, c);
+        note_end(&f->ends[c->parent], c);
     }
     return 0;
 }
@@ -344,7 +377,7 @@ static fold_t *fold_new(const ms_runrec_t *r)
     fold_t *f = calloc(1, sizeof *f);
     size_t n = r->n_tasks ? r->n_tasks : 1;
     if (!f || !(f->folded = calloc(n, sizeof *f->folded)) ||
-        !(f->rows = calloc(n, sizeof *f->rows))) {
+        !(f->rows = calloc(n, sizeof *f->rows)) || !(f->ends = calloc(n, sizeof *f->ends))) {
         fold_free(f);
         return NULL;
     }
@@ -378,8 +411,10 @@ static json_t *page_rows(const fold_t *f, size_t from, size_t max, int failed_on
         if (k++ < from || k - from > max)
             continue;
         json_t *o = task_json(row, row_paths(f, (size_t)row->id, row));
-        if (row->n_chunks) /* a folded row is a copy of its rest */
+        if (row->n_chunks) { /* a folded row is a copy of its rest */
             json_object_set_new(o, "chunks", json_integer(row->n_chunks));
+            json_object_set_new(o, "end_s", run_offset(row->run, f->ends[row->id]));
+        }
         json_array_append_new(tasks, o);
     }
     *selected = k;

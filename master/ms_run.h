@@ -61,6 +61,8 @@ typedef struct {
     double cost;             /* from the walk (bytes + files * MS_FILE_COST); 0: not walked */
     uint64_t qseq;           /* queue order among equals (ms_sched.c) */
     int64_t started_ms;      /* monotonic, when last handed out */
+    int64_t handed_ns;       /* wall clock (ns), when last handed out: the report's
+                              * start_s, kept in the catalog (attempts.handed_ns); 0: never */
     int64_t not_before_ms;   /* monotonic: a retry waits until then (backoff); an
                               * orphan is requeued then unless its host claims it */
     uint64_t bytes_done;     /* while running: from the worker's progress reports */

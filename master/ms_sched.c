@@ -78,6 +78,7 @@ static void assign(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
     t->attempts++;
     ms_run_set_state(t, MS_TS_RUNNING);
     t->started_ms = ms_now_ms();
+    t->handed_ns = ms_wall_ns();
     snprintf(t->worker_id, sizeof t->worker_id, "%s", w->id);
     t->host = ms_run_intern(t->run, w->name);
     t->opts = ms_run_intern(t->run, w->opts);
@@ -91,6 +92,7 @@ static void assign(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
 static void unassign(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
 {
     t->attempts--;
+    t->handed_ns = 0; /* the attempt before (if any) started earlier: not known here */
     if (w)
         ms_fleet_untake(m->fleet, w);
     /* Nor did the host get it: its count in the run's report goes back. */

@@ -1,6 +1,7 @@
 /*
- * ms_clock.c - the monotonic clock (see ms_clock.h). clock_gettime with
- * CLOCK_MONOTONIC fails only for a bad clock id or address: never here.
+ * ms_clock.c - the monotonic clock, and the wall clock's ns (see
+ * ms_clock.h). clock_gettime fails only for a bad clock id or address:
+ * never here.
  */
 #include "ms_clock.h"
 
@@ -27,4 +28,11 @@ double ms_mono_seconds(void)
 {
     struct timespec now = ms_mono_now();
     return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+int64_t ms_wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }

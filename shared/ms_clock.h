@@ -24,4 +24,8 @@ double ms_seconds_since(const struct timespec *t0);
  * two readings. */
 double ms_mono_seconds(void);
 
+/* The wall clock (CLOCK_REALTIME) now, in ns since the epoch: when a task
+ * started, as a report says it and the catalog keeps it. */
+int64_t ms_wall_ns(void);
+
 #endif

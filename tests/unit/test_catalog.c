@@ -95,11 +95,14 @@ static void save_task(ms_catalog_t *c, ms_trec_t *t)
         fail_msg("save_task: %s", err);
 }
 
-/* Hand attempt t->attempts + 1 to worker w on host h, as the master does. */
+/* Hand attempt t->attempts + 1 to worker w on host h, as the master does,
+ * at a wall-clock time of its own (ns that rounding would lose). */
 static void dispatch(ms_catalog_t *c, ms_trec_t *t, const char *w, const char *h)
 {
     t->attempts++;
     t->state = MS_TS_RUNNING;
+    t->handed_ns = (int64_t)t->run->started_rt.tv_sec * 1000000000 + 987654321 +
+                   (int64_t)(t->id * 10 + t->attempts) * 1500000001;
     snprintf(t->worker_id, sizeof t->worker_id, "%s", w);
     t->host = ms_run_intern(t->run, h);
     assert_int_equal(ms_run_note_worker(t->run, w, h, 4, 0), 0);
@@ -174,6 +177,7 @@ static void assert_tasks_equal(const ms_trec_t *a, const ms_trec_t *b)
     assert_int_equal(a->flags, b->flags);
     assert_int_equal(a->state, b->state);
     assert_int_equal(a->attempts, b->attempts);
+    assert_int_equal(a->handed_ns, b->handed_ns); /* the report's start_s */
     assert_string_equal(a->worker_id, b->worker_id);
     assert_string_equal(a->host, b->host);
     assert_string_equal(a->failed_on, b->failed_on);

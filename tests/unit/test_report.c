@@ -387,6 +387,64 @@ static void a_dry_run_says_what_would_change_and_changes_are_no_failure(void **s
     ms_run_destroy(&r);
 }
 
+static double real_at(const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+    assert_true(json_is_number(v));
+    return json_number_value(v);
+}
+
+/* t handed out at `at` seconds after its run started, ending after secs
+ * with exit code (as the master stamps a hand-out: ms_wall_ns). */
+static void ran(ms_runrec_t *r, ms_trec_t *t, double at, double secs, int exit_code)
+{
+    ms_trec_t *released[2];
+    int64_t start = (int64_t)r->started_rt.tv_sec * 1000000000 + r->started_rt.tv_nsec;
+    t->attempts = 1;
+    t->handed_ns = start + (int64_t)(at * 1e9);
+    ms_result_t res = {.exit_code = exit_code, .seconds = secs, .message = strdup("")};
+    assert_non_null(res.message);
+    ms_run_set_result(t, &res);
+    ms_run_task_final(r, t, released);
+}
+
+static void each_row_says_when_it_started_and_a_split_one_when_its_last_part_ended(void **state)
+{
+    (void)state;
+    ms_runrec_t *r = ms_run_new(9, "/src", "/dst", NULL);
+    assert_non_null(r);
+    r->started_rt = (struct timespec){.tv_sec = 1700000000, .tv_nsec = 900000000};
+    ms_trec_t *rest = ms_run_add_task(r, "alpha", 0);
+    ms_trec_t *c1 = ms_run_add_task(r, "alpha", 0);
+    ms_trec_t *c2 = ms_run_add_task(r, "alpha", 0);
+    ms_trec_t *beta = ms_run_add_task(r, "beta", 0);
+    ms_trec_t *gamma = ms_run_add_task(r, "gamma", 0);
+    assert_true(rest && c1 && c2 && beta && gamma);
+    rest->n_chunks = 2;
+    c1->parent = c2->parent = rest->id;
+    ran(r, c1, 1.5, 2.0, 0);  /* ends at 3.5 */
+    ran(r, c2, 0.25, 5.0, 0); /* the first part to start; ends at 5.25 */
+    ran(r, beta, 0.125, 1.0, 23);
+    ran(r, rest, 6.0, 0.5, 0); /* the last part: ends at 6.5 */
+    ms_trec_t *released[2];    /* gamma: cancelled before it was handed out */
+    ms_result_t res = {.exit_code = MS_EXIT_CANCELLED, .message = strdup("")};
+    ms_run_set_result(gamma, &res);
+    ms_run_task_final(r, gamma, released);
+
+    json_t *rep = ms_report_json_page(NULL, r, 0, SIZE_MAX, 0);
+    assert_non_null(rep);
+    const json_t *alpha = row(rep, 0), *b = row(rep, 1), *g = row(rep, 2);
+    assert_true(real_at(alpha, "start_s") == 0.25);
+    assert_true(real_at(alpha, "end_s") == 6.5);
+    assert_true(real_at(alpha, "seconds") == 7.5); /* the work of its parts, added */
+    assert_true(real_at(b, "start_s") == 0.125);
+    assert_null(json_object_get(b, "end_s")); /* start_s + seconds */
+    assert_string_equal(str_at(g, "status"), "cancelled");
+    assert_true(json_is_null(json_object_get(g, "start_s")));
+    json_decref(rep);
+    ms_run_destroy(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -398,6 +456,7 @@ int main(void)
         cmocka_unit_test(a_verify_says_what_differs_per_project_and_in_all),
         cmocka_unit_test(a_verify_of_a_mirror_that_matches_is_ok),
         cmocka_unit_test(a_dry_run_says_what_would_change_and_changes_are_no_failure),
+        cmocka_unit_test(each_row_says_when_it_started_and_a_split_one_when_its_last_part_ended),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
