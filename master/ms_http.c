@@ -20,6 +20,8 @@
 #include "ms_jnum.h"
 #include "ms_keys.h"
 #include "ms_log.h"
+#include "ms_metrics.h"
+#include "ms_page.h"
 #include "ms_rc.h"
 #include "ms_route.h"
 #include "ms_webgate.h"
@@ -41,7 +43,13 @@ struct ms_http {
     char *cert, *key;    /* PEM; key in guarded memory (sodium_malloc) */
     size_t auth_failed;  /* failed logins not logged yet */
     int64_t auth_logged; /* when the last were, ms */
+    json_t *history;     /* the whole history, for /metrics' counters */
+    int64_t history_ms;  /* when it was read; re-read after HISTORY_TTL_MS */
 };
+
+/* /metrics sums the catalog's whole history (its counters): read at most
+ * this often, not on every scrape. */
+#define HISTORY_TTL_MS 10000
 
 /* A request, from its raw URI (before libmicrohttpd decodes it) to its end. */
 typedef struct {
@@ -52,9 +60,10 @@ typedef struct {
 
 /* --- answers ------------------------------------------------------------------------ */
 
-/* Queue text (len bytes, malloc'd, consumed) as the answer with status. */
-static enum MHD_Result queue_text(struct MHD_Connection *c, unsigned status, char *text, size_t len,
-                                  const char *type)
+/* Queue text (len bytes, malloc'd, consumed) as the answer with status;
+ * csp: its Content-Security-Policy, or NULL. */
+static enum MHD_Result queue_body(struct MHD_Connection *c, unsigned status, char *text, size_t len,
+                                  const char *type, const char *csp)
 {
     struct MHD_Response *r =
         text ? MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE) : NULL;
@@ -65,11 +74,19 @@ static enum MHD_Result queue_text(struct MHD_Connection *c, unsigned status, cha
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    if (csp)
+        MHD_add_response_header(r, "Content-Security-Policy", csp);
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
     enum MHD_Result rc = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
     return rc;
+}
+
+static enum MHD_Result queue_text(struct MHD_Connection *c, unsigned status, char *text, size_t len,
+                                  const char *type)
+{
+    return queue_body(c, status, text, len, type, NULL);
 }
 
 /* j (consumed) as the answer: compact JSON and a newline. */
@@ -308,6 +325,46 @@ static enum MHD_Result on_report_last(ms_http_t *h, struct MHD_Connection *c)
     return queue_report(h, c, (uint64_t)id);
 }
 
+/* The whole history, read again when older than HISTORY_TTL_MS (borrowed;
+ * NULL with err when the catalog cannot be read). */
+static const json_t *whole_history(ms_http_t *h, char *err, size_t errlen)
+{
+    int64_t now = ms_now_ms();
+    if (h->history && now - h->history_ms < HISTORY_TTL_MS)
+        return h->history;
+    json_t *hist = ms_master_history(h->m, 0, err, errlen);
+    if (hist) {
+        json_decref(h->history);
+        h->history = hist;
+        h->history_ms = now;
+    }
+    return hist ? hist : h->history;
+}
+
+static enum MHD_Result on_metrics(ms_http_t *h, struct MHD_Connection *c)
+{
+    char err[512] = "";
+    size_t len = 0;
+    json_t *status = ms_master_status(h->m);
+    const json_t *hist = whole_history(h, err, sizeof err);
+    char *text = status ? ms_metrics_text(status, hist, &len, err, sizeof err) : NULL;
+    json_decref(status);
+    if (!text)
+        return queue_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, err[0] ? err : "out of memory");
+    return queue_text(c, MHD_HTTP_OK, text, len, "text/plain; version=0.0.4; charset=utf-8");
+}
+
+static enum MHD_Result on_page(struct MHD_Connection *c)
+{
+    size_t len;
+    const char *page = ms_page_html(&len);
+    char *copy = malloc(len);
+    if (copy)
+        memcpy(copy, page, len);
+    /* The page's own policy: its one inline script, by hash, and nothing else. */
+    return queue_body(c, MHD_HTTP_OK, copy, len, "text/html; charset=utf-8", ms_page_csp());
+}
+
 static enum MHD_Result dispatch(ms_http_t *h, struct MHD_Connection *c, const ms_route_t *rt)
 {
     switch (rt->route) {
@@ -319,6 +376,10 @@ static enum MHD_Result dispatch(ms_http_t *h, struct MHD_Connection *c, const ms
         return queue_report(h, c, rt->run_id);
     case MS_ROUTE_REPORT_LAST:
         return on_report_last(h, c);
+    case MS_ROUTE_METRICS:
+        return on_metrics(h, c);
+    case MS_ROUTE_PAGE:
+        return on_page(c);
     default:
         return queue_error(c, rt->status ? (unsigned)rt->status : MHD_HTTP_NOT_FOUND,
                            rt->error ? rt->error : "no such path");
@@ -567,6 +628,7 @@ void ms_http_destroy(ms_http_t **hp)
     if (h->d)
         MHD_stop_daemon(h->d);
     ms_webgate_destroy(&h->gate);
+    json_decref(h->history);
     free(h->cert);
     sodium_free(h->key); /* wipes */
     free(h);

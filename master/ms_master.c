@@ -1517,8 +1517,8 @@ static size_t poll_items(ms_master_t *m, polled_t *p)
     p->n_guard = ms_guard_poll_items(m->guard, p->items + FIRST_GUARD, MAX_GUARD);
     p->n_walks = ms_planner_poll_items(m->planner, p->items + FIRST_GUARD + p->n_guard, p->walking,
                                        MAX_WALKS);
-    p->n_hooks = ms_hooks_poll_items(
-        m->hooks, p->items + FIRST_GUARD + p->n_guard + p->n_walks, MAX_HOOKS);
+    p->n_hooks =
+        ms_hooks_poll_items(m->hooks, p->items + FIRST_GUARD + p->n_guard + p->n_walks, MAX_HOOKS);
     return FIRST_GUARD + p->n_guard + p->n_walks + p->n_hooks;
 }
 

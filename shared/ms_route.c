@@ -28,6 +28,8 @@ static const route_row_t routes[] = {
     {"/api/history", MS_ROUTE_HISTORY, ARG_COUNT},
     {"/api/report/last", MS_ROUTE_REPORT_LAST, ARG_NONE},
     {"/api/report/", MS_ROUTE_REPORT, ARG_ID},
+    {"/metrics", MS_ROUTE_METRICS, ARG_NONE},
+    {"/", MS_ROUTE_PAGE, ARG_NONE},
 };
 
 static int refuse(ms_route_t *out, int status, const char *error)

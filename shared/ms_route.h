@@ -26,6 +26,8 @@ typedef enum {
     MS_ROUTE_HISTORY,     /* /api/history[?n=N]: `multisync history -n N --json` */
     MS_ROUTE_REPORT,      /* /api/report/ID: `multisync report ID --json` */
     MS_ROUTE_REPORT_LAST, /* /api/report/last: `multisync report last --json` */
+    MS_ROUTE_METRICS,     /* /metrics: Prometheus text (ms_metrics.h) */
+    MS_ROUTE_PAGE,        /* /: the status page (ms_page.h) */
     MS_ROUTE_COUNT
 } ms_route_id_t;
 

@@ -57,6 +57,11 @@ same "$T/h1.json" "$T/c1.json" '{id: .run.id, state: .run.state, set: .run.set, 
 "$BIN/multisync" report 1 --master "$CTL" --json >"$T/cr1.json" || true
 same "$T/hr1.json" "$T/cr1.json" '{run_id, source, destination, keys: keys, projects: ([.tasks[].project] | sort)}' \
     "the report of the running run"
+note "/metrics during the run: Prometheus text that promtool accepts, the run's tasks in it"
+[[ $(get /metrics "$T/m1.prom") == 200 ]] || fail "/metrics during the run"
+promtool check metrics <"$T/m1.prom" || fail "promtool refuses /metrics during the run"
+grep -q '^multisync_run_tasks{state="running"} 2$' "$T/m1.prom" || fail "no 2 running tasks in /metrics: $(grep run_tasks "$T/m1.prom")"
+grep -q '^multisync_worker_up{worker="httphost"} 1$' "$T/m1.prom" || fail "httphost is not up in /metrics"
 "$HOSTILE_HTTP" bad 127.0.0.1 "$HPORT" 127.0.0.2 >"$T/bad.out" || fail "hostile_http failed"
 cat "$T/bad.out"
 for want in "post: 405" "dotdot: 404" "nul-escape: 404" "long-url: 414" "no-version: 400" "good: 200"; do
@@ -84,6 +89,19 @@ get /api/status "$T/hs.json" >/dev/null
 "$BIN/multisync" status --master "$CTL" --json >"$T/cs.json"
 same "$T/hs.json" "$T/cs.json" '{run, runs, last_run, running, queued}' "status after the run"
 
+note "/metrics after the run: the success is there for an alert on its age; / is the page"
+sleep 11 # /metrics re-reads the whole history at most every 10 s
+curl -s -D "$T/mh" -o "$T/m2.prom" "$URL/metrics"
+promtool check metrics <"$T/m2.prom" || fail "promtool refuses /metrics after the run"
+grep -qi '^content-type: text/plain; version=0.0.4' "$T/mh" || fail "/metrics content type: $(cat "$T/mh")"
+grep -q '^multisync_last_success_timestamp_seconds{set=".*"} [0-9]' "$T/m2.prom" ||
+    fail "no last success in /metrics: $(grep last_success "$T/m2.prom")"
+grep -q '^multisync_runs_total{status="ok"} 1$' "$T/m2.prom" || fail "the run is not counted: $(grep runs_total "$T/m2.prom")"
+curl -s -D "$T/ph" -o "$T/page.html" "$URL/"
+grep -qi '^content-type: text/html' "$T/ph" || fail "/ is not HTML: $(cat "$T/ph")"
+grep -qi "^content-security-policy: .*script-src 'sha256-" "$T/ph" || fail "/ has no script policy: $(cat "$T/ph")"
+cmp -s "$T/page.html" "$ROOT/master/page/index.html" || fail "/ is not master/page/index.html"
+
 note "errors are small JSON, with the right codes"
 check_code() { # PATH CODE [CURL ARGS]
     local code
@@ -92,7 +110,6 @@ check_code() { # PATH CODE [CURL ARGS]
     jq -e '.error | type == "string"' "$T/err.json" >/dev/null || fail "$1: no JSON error"
 }
 check_code /nowhere 404
-check_code /metrics 404
 check_code /api/report/99 404
 check_code /api/report/abc 400
 check_code "/api/history?n=0" 400

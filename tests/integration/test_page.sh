@@ -9,14 +9,15 @@
 source "$(dirname "$0")/lib.sh"
 
 # Where the browser finds the page, with api/status, api/history and
-# api/report/ID beside it: PAGE_URL. LIVE=0: this test serves the page and
-# the JSON it captures from the real masters below (`status --json`,
-# `history --json`, `report last --json`: what the master's api/ returns)
-# with a minimal HTTP server. LIVE=1 (once the master serves the page):
-# each master gets --http-listen 127.0.0.1:PORT (http_opt), PAGE_URL is
-# that listener, capture does nothing, and every look is at a live master.
-LIVE=${PAGE_LIVE:-0}
+# api/report/ID beside it: PAGE_URL, the master's own listener (each master
+# gets --http-listen 127.0.0.1:PORT, http_opt): every look is at a live
+# master. PAGE_LIVE=0 instead serves the page and the JSON captured from
+# the real masters below (`status --json`, `history --json`, `report last
+# --json`) with a minimal HTTP server: how the page was first developed.
+# That server also shows the page a master it cannot read (no api/ there).
+LIVE=${PAGE_LIVE:-1}
 HTTP_PORT=$(free_port)
+STATIC_PORT=$(free_port)
 FLEET_HTTP_PORT=$(free_port)
 PAGE_URL=http://127.0.0.1:$HTTP_PORT
 HOSTILE="<img src=x onerror=alert(1)> \"quoted\" 'single'"
@@ -37,11 +38,10 @@ chrome() {
         --disable-component-update --disable-default-apps --disable-breakpad --hide-scrollbars \
         --window-size=1280,900 --virtual-time-budget=9000 "$@"
 }
-if ((!LIVE)); then
-    cp "$ROOT/master/page/index.html" "$WWW/index.html"
-    start_bg "$T/http.log" python3 -m http.server "$HTTP_PORT" --bind 127.0.0.1 --directory "$WWW"
-    wait_until 20 "the test's HTTP server" bash -c "exec 2>/dev/null 3<>/dev/tcp/127.0.0.1/$HTTP_PORT"
-fi
+cp "$ROOT/master/page/index.html" "$WWW/index.html"
+start_bg "$T/http.log" python3 -m http.server "$STATIC_PORT" --bind 127.0.0.1 --directory "$WWW"
+wait_until 20 "the test's HTTP server" bash -c "exec 2>/dev/null 3<>/dev/tcp/127.0.0.1/$STATIC_PORT"
+((LIVE)) || PAGE_URL=http://127.0.0.1:$STATIC_PORT
 
 # capture CTL : what the master at control endpoint CTL says now, as the
 # page's api/ would answer (static mode only). No run yet: no report.
@@ -113,12 +113,13 @@ p = P(); p.feed(sys.stdin.read()); print(json.dumps(p.f))'
 # in JQ is the hostile project's name).
 facts() { jq -e --arg hostile "$HOSTILE" "$2" "$T/$1.json" >/dev/null || fail "page ($1): $3 (jq: $2)"; }
 
-if ((!LIVE)); then
-    note "the master cannot be read: the page says so, and keeps trying"
-    look unreachable
-    facts unreachable '.error_on and (.ids.error | test("Cannot read the master: api/status: HTTP 404")) and (.ids.error | test("Retrying"))' \
-        "an error banner naming what failed"
-fi
+note "the master cannot be read: the page says so, and keeps trying"
+PAGE_URL_LIVE=$PAGE_URL
+PAGE_URL=http://127.0.0.1:$STATIC_PORT # the page, and no api/ beside it
+look unreachable
+PAGE_URL=$PAGE_URL_LIVE
+facts unreachable '.error_on and (.ids.error | test("Cannot read the master: api/status: HTTP 404")) and (.ids.error | test("Retrying"))' \
+    "an error banner naming what failed"
 
 mkdir -p "$T/src"
 for p in alpha beta gamma delta epsilon zeta "$HOSTILE"; do make_file "$T/src/$p/data.bin" 2500000; done

@@ -89,7 +89,8 @@ static void only_exact_paths_match(void **state)
 {
     (void)state;
     const char *unknown[] = {"",
-                             "/",
+                             "//",
+                             "/index.html",
                              "/api",
                              "/api/",
                              "/api/status/",
@@ -101,12 +102,23 @@ static void only_exact_paths_match(void **state)
                              "/api/../api/status",
                              "/./api/status",
                              "../../etc/passwd",
-                             "/metrics",
+                             "/metrics/",
+                             "/metricsx",
                              "/api/statusx",
                              "api/status",
                              "http://host/api/status"};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++)
         assert_int_equal(route("GET", unknown[i]).status, 404);
+}
+
+static void the_page_and_the_metrics_have_their_routes(void **state)
+{
+    (void)state;
+    assert_int_equal(route("GET", "/").route, MS_ROUTE_PAGE);
+    assert_int_equal(route("HEAD", "/").route, MS_ROUTE_PAGE);
+    assert_int_equal(route("GET", "/?refresh=1").route, MS_ROUTE_PAGE);
+    assert_int_equal(route("GET", "/metrics").route, MS_ROUTE_METRICS);
+    assert_int_equal(route("POST", "/metrics").status, 405);
 }
 
 static void a_query_or_fragment_does_not_change_the_path(void **state)
@@ -142,6 +154,7 @@ int main(void)
         cmocka_unit_test(history_takes_n_within_its_bounds),
         cmocka_unit_test(a_bad_run_id_is_400),
         cmocka_unit_test(only_exact_paths_match),
+        cmocka_unit_test(the_page_and_the_metrics_have_their_routes),
         cmocka_unit_test(a_query_or_fragment_does_not_change_the_path),
         cmocka_unit_test(a_long_uri_is_414_and_null_is_400),
     };
