@@ -312,10 +312,14 @@ static int hook_key(load_ctx_t *c, const char *name, const char *key, const char
 {
     char why[256];
     ms_strv_t v = MS_STRV_INIT;
-    if (ms_argv_split(value, &v, why, sizeof why) != 0)
+    if (ms_argv_split(value, &v, why, sizeof why) != 0) {
+        ms_strv_clear(&v); /* the words' array, even when the words went */
         return fail(c, "[set %s] %s: %s", name, key, why);
-    if (v.n == 0)
+    }
+    if (v.n == 0) {
+        ms_strv_clear(&v);
         return fail(c, "[set %s] %s needs a program to run", name, key);
+    }
     if (v.v[0][0] != '/') {
         fail(c, "[set %s] %s: the program must be an absolute path (no shell runs it), not '%s'",
              name, key, v.v[0]);
