@@ -97,7 +97,8 @@ static void prune_reports(const char *dir)
     }
     if (d)
         closedir(d);
-    qsort(ids, n, sizeof *ids, newer_first);
+    if (n > 1) /* ids is NULL when the folder holds no report */
+        qsort(ids, n, sizeof *ids, newer_first);
     for (size_t i = MS_HOOK_REPORTS_KEPT; i < n; i++) {
         snprintf(name, sizeof name, "run-%llu.json", ids[i]);
         snprintf(path, sizeof path, "%s/%s", dir, name);

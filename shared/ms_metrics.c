@@ -308,7 +308,8 @@ static run_t *collect_runs(out_t *o, const json_t *status, const json_t *history
     }
     if (last && take_run(last, runs, n) != 0)
         o->failed = 1;
-    qsort(runs, *n, sizeof *runs, by_set_newest);
+    if (*n > 1)
+        qsort(runs, *n, sizeof *runs, by_set_newest);
     return runs;
 }
 
@@ -591,7 +592,8 @@ static void collect_workers(out_t *o, const json_t *status, workers_t *ws)
         add_worker(o, ws, host, NULL);
     json_array_foreach(json_object_get(json_object_get(status, "last_run"), "workers"), i, w)
         add_worker(o, ws, str(w, "host"), NULL);
-    qsort(ws->w, ws->n, sizeof *ws->w, by_name_connected);
+    if (ws->n > 1) /* qsort's array may not be NULL, even for no element */
+        qsort(ws->w, ws->n, sizeof *ws->w, by_name_connected);
     for (i = k = 0; i < ws->n; i++) {
         if (k > 0 && strcmp(ws->w[k - 1].name, ws->w[i].name) == 0)
             free(ws->w[i].name);
