@@ -90,8 +90,9 @@ get /api/status "$T/hs.json" >/dev/null
 same "$T/hs.json" "$T/cs.json" '{run, runs, last_run, running, queued}' "status after the run"
 
 note "/metrics after the run: the success is there for an alert on its age; / is the page"
-sleep 11 # /metrics re-reads the whole history at most every 10 s
-curl -s -D "$T/mh" -o "$T/m2.prom" "$URL/metrics"
+# /metrics re-reads the whole history at most every 10 s: the run shows within that.
+counted() { curl -s -D "$T/mh" -o "$T/m2.prom" "$URL/metrics" && grep -q '^multisync_runs_total{status="ok"} 1$' "$T/m2.prom"; }
+wait_until 30 "the run counted in /metrics" counted
 promtool check metrics <"$T/m2.prom" || fail "promtool refuses /metrics after the run"
 grep -qi '^content-type: text/plain; version=0.0.4' "$T/mh" || fail "/metrics content type: $(cat "$T/mh")"
 grep -q '^multisync_last_success_timestamp_seconds{set=".*"} [0-9]' "$T/m2.prom" ||
