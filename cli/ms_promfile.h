@@ -14,9 +14,8 @@
 
 /*
  * Write the metrics of status and history (ms_metrics_text) to path as
- * above. Returns 0, or -1 with err naming the file (the temporary file is
- * removed). Not synced: a crash may lose the last write, never leave a
- * half-written one under path (the rename happens after the write).
+ * above (ms_file_replace). Returns 0, or -1 with err naming the file (the
+ * temporary file is removed).
  */
 int ms_promfile_write(const char *path, const json_t *status, const json_t *history, char *err,
                       size_t errlen);

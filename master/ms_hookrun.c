@@ -28,6 +28,7 @@
 
 #include "ms_argv.h"
 #include "ms_err.h"
+#include "ms_file.h"
 #include "ms_jnum.h"
 #include "ms_log.h"
 #include "ms_master_int.h"
@@ -108,31 +109,23 @@ static void prune_reports(const char *dir)
 }
 
 /* r's report as `multisync report --json` gives it, into path (0600),
- * through a temporary file renamed: a hook reads it whole. */
+ * replaced at once (ms_file_replace): a hook reads it whole. */
 static int write_report(ms_master_t *m, ms_runrec_t *r, const char *path, char *err, size_t errlen)
 {
-    char tmp[PATH_MAX + 16];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
     json_t *rep = ms_report_json_page(m->report, r, 0, SIZE_MAX, 0);
-    int fd = rep ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600) : -1;
-    int rc = fd >= 0 && json_dumpfd(rep, fd, JSON_INDENT(2) | MS_JNUM_DUMP) == 0 &&
-                     write(fd, "\n", 1) == 1 && fsync(fd) == 0
-                 ? 0
-                 : -1;
-    int saved = rep ? errno : ENOMEM;
-    if (fd >= 0 && close(fd) != 0)
-        rc = -1;
-    if (rc == 0 && rename(tmp, path) != 0)
-        rc = -1;
-    else
-        errno = saved;
+    char *text = rep ? json_dumps(rep, JSON_INDENT(2) | MS_JNUM_DUMP) : NULL;
     json_decref(rep);
-    if (rc != 0) {
-        if (fd >= 0)
-            unlink(tmp);
-        return ms_errf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+    if (!text)
+        return ms_errf(err, errlen, "cannot write %s: out of memory", path);
+    size_t len = strlen(text);
+    char *line = realloc(text, len + 2); /* and a newline, as the CLI prints it */
+    if (line) {
+        memcpy(line + len++, "\n", 2);
+        text = line;
     }
-    return 0;
+    int rc = ms_file_replace(path, text, len, 0600, err, errlen);
+    free(text);
+    return rc;
 }
 
 /* r's report for its hooks: its path in out, "" when none could be

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "ms_err.h"
+#include "ms_file.h"
 #include "ms_snap.h"
 
 #define STAMP_LEN 18 /* "2026-12-07T021500Z" */
@@ -251,20 +252,6 @@ int ms_snap_rename(int dir, const char *from, const char *to, char *err, size_t 
     return sync_dir(dir, err, errlen);
 }
 
-static int write_all(int fd, const char *text, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, text, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        text += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
 int ms_snap_write_meta(int dir, const char *name, const char *text, char *err, size_t errlen)
 {
     char file[MS_SNAP_NAME_MAX + 8], tmp[MS_SNAP_NAME_MAX + 16];
@@ -275,7 +262,7 @@ int ms_snap_write_meta(int dir, const char *name, const char *text, char *err, s
         return -1;
     int fd = openat(meta, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
     int rc = 0;
-    if (fd < 0 || write_all(fd, text, strlen(text)) != 0 || fsync(fd) != 0)
+    if (fd < 0 || ms_write_all(fd, text, strlen(text)) != 0 || fsync(fd) != 0)
         rc = ms_errf(err, errlen, "cannot write %s/%s: %s", MS_SNAP_META, file, strerror(errno));
     if (fd >= 0)
         close(fd);
