@@ -60,15 +60,17 @@ typedef struct {
 
 /* --- answers ------------------------------------------------------------------------ */
 
-/* Queue text (len bytes, malloc'd, consumed) as the answer with status;
- * csp: its Content-Security-Policy, or NULL. */
+/* Queue text (len bytes) as the answer with status: malloc'd and consumed
+ * (MHD_RESPMEM_MUST_FREE), or lasting as long as the program
+ * (MHD_RESPMEM_PERSISTENT); csp: its Content-Security-Policy, or NULL. */
 static enum MHD_Result queue_body(struct MHD_Connection *c, unsigned status, char *text, size_t len,
-                                  const char *type, const char *csp)
+                                  enum MHD_ResponseMemoryMode mem, const char *type,
+                                  const char *csp)
 {
-    struct MHD_Response *r =
-        text ? MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE) : NULL;
+    struct MHD_Response *r = text ? MHD_create_response_from_buffer(len, text, mem) : NULL;
     if (!r) {
-        free(text);
+        if (mem == MHD_RESPMEM_MUST_FREE)
+            free(text);
         return MHD_NO;
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
@@ -86,7 +88,7 @@ static enum MHD_Result queue_body(struct MHD_Connection *c, unsigned status, cha
 static enum MHD_Result queue_text(struct MHD_Connection *c, unsigned status, char *text, size_t len,
                                   const char *type)
 {
-    return queue_body(c, status, text, len, type, NULL);
+    return queue_body(c, status, text, len, MHD_RESPMEM_MUST_FREE, type, NULL);
 }
 
 /* j (consumed) as the answer: compact JSON and a newline. */
@@ -357,12 +359,10 @@ static enum MHD_Result on_metrics(ms_http_t *h, struct MHD_Connection *c)
 static enum MHD_Result on_page(struct MHD_Connection *c)
 {
     size_t len;
-    const char *page = ms_page_html(&len);
-    char *copy = malloc(len);
-    if (copy)
-        memcpy(copy, page, len);
+    char *page = (char *)ms_page_html(&len); /* static: libmicrohttpd only reads it */
     /* The page's own policy: its one inline script, by hash, and nothing else. */
-    return queue_body(c, MHD_HTTP_OK, copy, len, "text/html; charset=utf-8", ms_page_csp());
+    return queue_body(c, MHD_HTTP_OK, page, len, MHD_RESPMEM_PERSISTENT, "text/html; charset=utf-8",
+                      ms_page_csp());
 }
 
 static enum MHD_Result dispatch(ms_http_t *h, struct MHD_Connection *c, const ms_route_t *rt)
