@@ -426,6 +426,14 @@ static void on_error(agent_t *a, const char *message)
     if (!unknown || !a->refused_ivl_ms) /* while refused, every beat is answered so */
         ms_warn("master refused a message: %s", ms_log_safe(message, text, sizeof text));
     if (unknown && ms_now_ms() >= a->reconnect_at_ms) {
+        /* The master dropped us (we were silent past our lease: stopped,
+         * cut off) and is up: HELLO again on this connection. Its first
+         * ack then says "reconnected", as after a new connection. */
+        if (a->accepted)
+            ms_warn("master %s no longer knows this worker: announcing it again (%u task(s) "
+                    "still running)",
+                    a->o->master, busy(a));
+        a->accepted = 0;
         a->reconnect_at_ms = ms_now_ms() + a->hb_ms;
         announce(a);
     }
