@@ -71,7 +71,9 @@ static ms_eta_task_t eta_task(const ms_runrec_t *r, const ms_trec_t *t, const ms
         break;
     case MS_TS_RUNNING:
         e.state = MS_ETA_RUNNING;
-        e.done = t->bytes_done;
+        /* The worker's figure is what rsync read: the source's bytes and a
+         * little of rsync's protocol. Never more than the task's size. */
+        e.done = e.size_known && t->bytes_done > e.size ? e.size : t->bytes_done;
         e.elapsed_s = t->started_ms ? (double)(now_ms - t->started_ms) / 1000.0 : 0;
         break;
     case MS_TS_QUEUED:

@@ -176,7 +176,7 @@ typedef struct {
     uint64_t run_id;
     uint64_t task_id;
     uint32_t attempt;
-    uint64_t bytes_done; /* rsync --info=progress2: bytes so far */
+    uint64_t bytes_done; /* what its rsync has read so far (/proc/PID/io) */
 } ms_progress_t;
 
 typedef struct {

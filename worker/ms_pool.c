@@ -6,15 +6,17 @@
  * rusage and /proc io recorded) -> finished (both pipes at EOF, result
  * built) -> collected (slot freed).
  *
- * rsync --info=progress2 writes a line per file to stdout. Polling that pipe
- * would wake the worker for each one (a poll, a read, a waitid per child:
- * more system calls than rsync makes for a small file), so a running
- * child's stdout is not polled: it gets a big pipe, read on the pool's clock
- * (every capacity / OUT_RATE_MAX seconds) often enough that no rsync fills
- * it meanwhile, and to its end once the child exited. stderr, quiet unless
- * something goes wrong, and the SIGCHLD signalfd are polled; a child is
- * waited for only after a SIGCHLD. (Were a pipe ever full, rsync would wait
- * for the next read: slower, nothing lost.)
+ * A copy's stdout is quiet until rsync's --stats at its end: how far a running
+ * copy got is read from /proc/PID/io when asked (the sending rsync's rchar),
+ * not from a progress line per file, which cost rsync a write and the worker
+ * a wake-up for every file. A verify or a dry run writes a line per
+ * difference (-i), and an operator's --rsync-opt may add more, so a running
+ * child's stdout is not polled either: it gets a big pipe, read on the
+ * pool's clock (every capacity / OUT_RATE_MAX seconds) often enough that no
+ * rsync fills it meanwhile, and to its end once the child exited. stderr,
+ * quiet unless something goes wrong, and the SIGCHLD signalfd are polled; a
+ * child is waited for only after a SIGCHLD. (Were a pipe ever full, rsync
+ * would wait for the next read: slower, nothing lost.)
  */
 #include "ms_pool.h"
 
@@ -90,7 +92,6 @@ struct ms_child {
     double timeout_s;         /* kill it when it has run this long; 0: never */
     char why[128];            /* why the pool killed it, for the message */
     struct timespec term_at;  /* when it got SIGTERM from the pool; 0: not yet */
-    uint64_t bytes_done;      /* from rsync's --info=progress2 lines */
     ms_result_t res;          /* res.message stays NULL: msg is copied on collection */
     char msg[MSG_MAX];        /* note + why + tail, or a verify's differences */
     bool verify;              /* MS_TASK_VERIFY: items reads its differences */
@@ -1089,15 +1090,6 @@ static void finish(ms_pool_t *p, struct ms_child *c)
     c->seq = ++p->seq;
 }
 
-/* Progress lines are short: the last few hundred bytes hold the newest. */
-static void update_progress(struct ms_child *c)
-{
-    size_t tail = c->out_len < 512 ? c->out_len : 512;
-    uint64_t bytes;
-    if (ms_rsync_parse_progress(c->out + c->out_len - tail, tail, &bytes) == 0)
-        c->bytes_done = bytes;
-}
-
 /* What one call of ms_pool_handle was woken for. */
 struct wake {
     const struct pollfd *fds; /* as ms_pool_pollfds wrote them, revents set; NULL: anything */
@@ -1121,13 +1113,9 @@ static bool ready(struct wake *w, int fd)
 
 static void read_out(struct ms_child *c, struct wake *w)
 {
-    size_t before = c->out_len;
-
     if (drain_pipe(&c->out_fd, c->out, OUT_KEEP, &c->out_len, c->verify ? &c->items : NULL) &&
         c->out_clocked && !c->reaped)
         w->more = true;
-    if (c->out_len != before)
-        update_progress(c);
 }
 
 static int handle_child(ms_pool_t *p, struct ms_child *c, struct wake *w, char *err, size_t errlen)
@@ -1301,6 +1289,17 @@ size_t ms_pool_running(const ms_pool_t *p, ms_taskref_t *out, size_t max)
     return n;
 }
 
+/* What the rsync the pool started has read so far. For a copy that process
+ * is the sender (it forks the receiver), so its rchar is the source's bytes
+ * it went through, as rsync's own progress counts them, plus a little of the
+ * protocol; the master caps it at the task's size. 0 when /proc says nothing
+ * (the child just exited). */
+static uint64_t bytes_read(const struct ms_child *c)
+{
+    ms_proc_io_t io;
+    return ms_proc_read_io(c->pid, &io) == 0 ? io.rchar : 0;
+}
+
 size_t ms_pool_progress(const ms_pool_t *p, ms_progress_t *out, size_t max)
 {
     size_t n = 0;
@@ -1308,7 +1307,7 @@ size_t ms_pool_progress(const ms_pool_t *p, ms_progress_t *out, size_t max)
         const struct ms_child *c = p->child[i];
         if (c != NULL && !c->finished && !c->reaped)
             out[n++] =
-                (ms_progress_t){c->res.run_id, c->res.task_id, c->res.attempt, c->bytes_done};
+                (ms_progress_t){c->res.run_id, c->res.task_id, c->res.attempt, bytes_read(c)};
     }
     return n;
 }

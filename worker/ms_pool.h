@@ -156,9 +156,8 @@ void ms_pool_kill_all(ms_pool_t *p, int sig, const char *why);
  */
 double ms_pool_expire(ms_pool_t *p);
 
-/* The bytes done by each running task so far, from rsync's progress
- * lines as last read (an eighth of a second ago at most; at most max).
- * Returns how many. */
+/* The bytes done by each running task so far (at most max): what its rsync
+ * has read, from /proc/PID/io. Returns how many. */
 size_t ms_pool_progress(const ms_pool_t *p, ms_progress_t *out, size_t max);
 
 /* List the tasks still running (at most max). Returns how many. */

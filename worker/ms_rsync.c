@@ -513,7 +513,7 @@ static int push_filters(char **argv, size_t *n, const ms_task_t *t, const ms_rsy
 static int push_options(char **argv, size_t *n, const char *rsync, char *const *extra,
                         size_t n_extra, const ms_task_t *t, const ms_rsync_where_t *w)
 {
-    static const char *const copy[] = {"-a", "--stats", "--info=progress2", "--mkpath", NULL};
+    static const char *const copy[] = {"-a", "--stats", "--mkpath", NULL};
     /* -n: nothing is written, so --delete only lists what the backup has
      * that the source has not; -c: by content, every file read whole. */
     static const char *const verify[] = {"-a", "-c", "-n", "-i", "--delete", "--stats", NULL};
@@ -625,45 +625,6 @@ void ms_rsync_argv_free(char **argv)
     for (size_t i = 0; argv[i] != NULL; i++)
         free(argv[i]);
     free(argv);
-}
-
-/* ---- progress ------------------------------------------------------------ */
-
-/* The number at the start of s[0..len) (separators skipped); -1 if none. */
-static int leading_number(const char *s, size_t len, uint64_t *out)
-{
-    size_t i = 0;
-    uint64_t v = 0;
-    int digits = 0;
-    while (i < len && s[i] == ' ')
-        i++;
-    for (; i < len && (is_digit(s[i]) || s[i] == ','); i++) {
-        if (s[i] == ',')
-            continue;
-        if (v > (UINT64_MAX - 9) / 10)
-            return -1;
-        v = v * 10 + (uint64_t)(s[i] - '0');
-        digits++;
-    }
-    if (!digits)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-int ms_rsync_parse_progress(const char *text, size_t len, uint64_t *bytes)
-{
-    size_t end = len;
-    while (end > 0) {
-        size_t start = end;
-        while (start > 0 && text[start - 1] != '\r' && text[start - 1] != '\n')
-            start--;
-        if (memchr(text + start, '%', end - start) &&
-            leading_number(text + start, end - start, bytes) == 0)
-            return 0;
-        end = start > 0 ? start - 1 : 0;
-    }
-    return -1;
 }
 
 /* ---- deletion safety ------------------------------------------------------ */

@@ -29,14 +29,6 @@ typedef struct {
 int ms_rsync_parse_stats(const char *text, size_t len, ms_rsync_stats_t *out);
 
 /*
- * The bytes done so far, from the last "--info=progress2" line in text
- * (lines are separated by '\r' or '\n'; a progress line starts with the
- * byte count, with thousands separators, and holds a '%'). Returns 0 and
- * sets *bytes, or -1 when text has no progress line.
- */
-int ms_rsync_parse_progress(const char *text, size_t len, uint64_t *bytes);
-
-/*
  * Check that a task names what a worker may copy: a project is one path
  * component (non-empty, no '/', not "." or "..", at most NAME_MAX bytes) or
  * "" with MS_TASK_TOP; source and dest are non-empty; flags are known, and
@@ -118,7 +110,7 @@ typedef struct {
 
 /*
  * Build the argv for a task:
- *   rsync -a --stats --info=progress2 --mkpath [--delete-delay] [extra...]
+ *   rsync -a --stats --mkpath [--delete-delay] [extra...]
  *   (a verify task, MS_TASK_VERIFY: rsync -a -c -n -i --delete --stats [extra...],
  *   the same filters and paths: it compares by checksum and writes nothing;
  *   a dry run, MS_TASK_DRY_RUN: rsync -a -n -i --stats [--delete-delay]

@@ -553,7 +553,7 @@ static void the_child_runs_with_LC_ALL_C_an_empty_mask_and_no_stdin(void **state
     snprintf(want, sizeof want, "fd3=%s/proj\n", dst);
     assert_contains(r.message, want);
     assert_null(strstr(r.message, "fd4-open")); /* nothing else of the worker's */
-    assert_contains(r.message, "args=-a --stats --info=progress2 --mkpath --one --two -- ");
+    assert_contains(r.message, "args=-a --stats --mkpath --one --two -- ");
     /* "./ /proc/self/fd/3/", the second named by the folder it stands for */
     snprintf(want, sizeof want, "-- ./ %s/proj/", dst);
     assert_contains(r.message, want);
