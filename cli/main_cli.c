@@ -1028,36 +1028,68 @@ out:
     return rc;
 }
 
-/* Ask the master one question: its JSON answer (STATUS_REPLY), or NULL
- * (said on stderr) with *rc the exit status to end with. */
-static json_t *ask(const cli_t *c, ms_msg_t *req, int *rc)
+/* Ask the master one question: the text of its JSON answer (STATUS_REPLY,
+ * to free), or NULL (said on stderr) with *rc the exit status to end with. */
+static char *ask_text(const cli_t *c, ms_msg_t *req, int *rc)
 {
     char err[512];
     ms_msg_t ans = {0};
-    json_t *j = NULL;
+    char *text = NULL;
     ms_client_t *cl = connect_master(c, rc, err, sizeof err);
     if (cl && ms_client_send(cl, req, err, sizeof err) != 0)
         *rc = MS_RC_UNREACHABLE;
     if (!cl || *rc == MS_RC_UNREACHABLE)
         fprintf(stderr, "multisync: %s\n", err);
-    else if ((*rc = await(cl, &ans, MS_CMD_STATUS_REPLY, MASTER_ANSWER_MS, c->master)) == 0 &&
-             !(j = json_loads(ans.u.json.json, 0, NULL))) {
-        fprintf(stderr, "multisync: the master's answer is not JSON\n");
-        *rc = MS_RC_UNREACHABLE;
+    else if ((*rc = await(cl, &ans, MS_CMD_STATUS_REPLY, MASTER_ANSWER_MS, c->master)) == 0) {
+        text = ans.u.json.json; /* taken from the message */
+        ans.u.json.json = NULL;
     }
     ms_msg_clear(&ans);
     ms_client_destroy(&cl);
+    return text;
+}
+
+/* The same answer, parsed. */
+static json_t *ask(const cli_t *c, ms_msg_t *req, int *rc)
+{
+    char *text = ask_text(c, req, rc);
+    json_t *j = text ? json_loads(text, 0, NULL) : NULL;
+    if (text && !j) {
+        fprintf(stderr, "multisync: the master's answer is not JSON\n");
+        *rc = MS_RC_UNREACHABLE;
+    }
+    free(text);
     return j;
+}
+
+/* A JSON object or array as the master sent it, on stdout: for --json, the same
+ * bytes /api/status gives. Not parsed and printed again: a fleet's status
+ * is a few MB, and that took longer than the master took to answer. Only
+ * its first byte is checked: the master built it with jansson. */
+static int pass_json(char *text, int *rc)
+{
+    const char *p = text + strspn(text, " \t\r\n");
+    if (*p != '{' && *p != '[') {
+        fprintf(stderr, "multisync: the master's answer is not JSON\n");
+        *rc = MS_RC_UNREACHABLE;
+    } else if (fputs(p, stdout) == EOF || putchar('\n') == EOF || fflush(stdout) == EOF) {
+        fprintf(stderr, "multisync: cannot write to stdout: %s\n", strerror(errno));
+        *rc = 1;
+    }
+    free(text);
+    return *rc;
 }
 
 /* Ask the master one question and print the JSON answer (STATUS_REPLY). */
 static int query(cli_t *c, ms_msg_t *req, void (*print)(const json_t *, FILE *))
 {
     int rc;
+    if (c->json) {
+        char *text = ask_text(c, req, &rc);
+        return text ? pass_json(text, &rc) : rc;
+    }
     json_t *j = ask(c, req, &rc);
-    if (j && c->json)
-        rc = print_json(j) == 0 ? 0 : 1;
-    else if (j)
+    if (j)
         print(j, stdout);
     json_decref(j);
     return rc;

@@ -339,17 +339,20 @@ static int going(const ms_master_t *m, const ms_runrec_t *r)
     return !r->finished || ms_hookrun_waits(m, r);
 }
 
-static json_t *run_status(const ms_master_t *m, const ms_runrec_t *r)
+/* A run going on; with its diagnosis (a verdict and figures per host: for
+ * 1,000 workers a third of a MB of JSON) when diag. */
+static json_t *run_status(const ms_master_t *m, const ms_runrec_t *r, int diag)
 {
     struct timespec now;
     char set[4 * MS_MAX_NAME + 8];
     clock_gettime(CLOCK_REALTIME, &now);
     double elapsed = (double)(now.tv_sec - r->started_rt.tv_sec) +
                      (double)(now.tv_nsec - r->started_rt.tv_nsec) / 1e9;
-    json_t *o =
-        json_pack("{s:I, s:s?, s:s, s:f, s:o}", "id", (json_int_t)r->id, "set",
-                  r->set ? ms_utf8_clean(r->set, set, sizeof set) : NULL, "state", ms_run_status(r),
-                  "elapsed_s", ms_jnum_ms(elapsed), "diagnosis", ms_diag_json(m->diag, r));
+    json_t *o = json_pack("{s:I, s:s?, s:s, s:f}", "id", (json_int_t)r->id, "set",
+                          r->set ? ms_utf8_clean(r->set, set, sizeof set) : NULL, "state",
+                          ms_run_status(r), "elapsed_s", ms_jnum_ms(elapsed));
+    if (o && diag)
+        json_object_set_new(o, "diagnosis", ms_diag_json(m->diag, r));
     json_t *p =
         ms_progress_json(r, m->unchanged, ms_planner_walking(m->planner, r), ms_now_ms(), elapsed);
     if (o && p)
@@ -443,14 +446,21 @@ json_t *ms_master_status(const ms_master_t *m)
     size_t n_running;
     for (size_t i = 0; i < ms_fleet_count(m->fleet); i++)
         json_array_append_new(workers, worker_status(ms_fleet_at(m->fleet, i), now));
-    for (size_t i = 0; i < m->n_runs; i++)
-        if (going(m, m->runs[i]))
-            json_array_append_new(active, run_status(m, m->runs[i]));
-    json_t *running = running_list(m, now, &n_running);
     const ms_runrec_t *cur = current_run(m, &is_going);
+    json_t *run = is_going ? run_status(m, cur, 1) : json_null();
+    /* Each run going, without its diagnosis: the current one (the first
+     * going) has it in "run", any other in its report. */
+    for (size_t i = 0; i < m->n_runs; i++) {
+        json_t *r = NULL;
+        if (is_going && m->runs[i] == cur && (r = json_copy(run)) != NULL)
+            json_object_del(r, "diagnosis");
+        else if (going(m, m->runs[i]))
+            r = run_status(m, m->runs[i], 0);
+        if (r)
+            json_array_append_new(active, r);
+    }
+    json_t *running = running_list(m, now, &n_running);
     json_t *last = !is_going && cur ? last_run_summary(m, cur) : json_null();
-    /* The current run is the first going one: runs[0], already built. */
-    json_t *run = is_going ? json_incref(json_array_get(active, 0)) : json_null();
     return json_pack("{s:o, s:o, s:o, s:o, s:I, s:o, s:I}", "run", run, "runs", active, "workers",
                      workers, "running", running, "running_total", (json_int_t)n_running,
                      "last_run", last, "queued",

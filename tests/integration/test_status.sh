@@ -37,6 +37,8 @@ jq_check "$T/s1.json" '.run | has("id") and has("bytes_done") and has("bytes_exp
     "run has the documented keys"
 jq_check "$T/s1.json" '.running | length == 2 and all(.[]; has("project") and has("host") and has("elapsed_s") and has("bytes_done"))' \
     "running tasks listed"
+jq_check "$T/s1.json" '(.run.diagnosis | has("hosts")) and (.runs | length == 1) and .runs[0].id == .run.id and (.runs[0] | has("tasks") and (has("diagnosis") | not))' \
+    "the current run's diagnosis once, in run (not again in runs)"
 jq_check "$T/s1.json" '.workers[0] | .host == "statushost" and .slots == 2 and .busy == 2 and has("cpu_percent") and has("disk_read_bps") and has("disk_write_bps") and has("net_sent_bps") and has("net_recv_bps") and .last_seen_s < 2' \
     "worker row with host counters"
 jq_check "$T/s1.json" '.workers[0].cores | length >= 1' "per-core CPU"
