@@ -12,13 +12,15 @@
  *   ms_unchanged  each run's records of its last copies: what needs no rsync
  *   ms_run      a run's tasks and their state (ms_run_set_state)
  * The files that include this header (the loop and its handlers):
- *   ms_master.c   lifecycle, the poll loop and its tick, runs and resume
+ *   ms_master.c   lifecycle, the poll loop and its tick, a run's tasks' ends,
+ *                 giving a run up or cancelling it, resume
+ *   ms_start.c    starting a run: checks, destination lock, catalog row, queueing
  *   ms_workers.c  worker messages: HELLO/HOLD/READY/RESULT/HEARTBEAT/DRAIN/BYE,
  *                 liveness, leases, orphans
  *   ms_sched.c    tasks into the queue (never lost), dispatch against credit
  *   ms_control.c  the control service (runs, waits, status, reports)
  *   ms_hookrun.c  a set's hooks around its runs (the processes: ms_hooks)
- * Not for use outside these five.
+ * Not for use outside these six.
  */
 #ifndef MS_MASTER_INT_H
 #define MS_MASTER_INT_H
@@ -99,12 +101,22 @@ void ms_master_cancel_task(ms_master_t *m, ms_trec_t *t, const char *why);
  * it); else they go on. */
 void ms_master_fail_unfinished(ms_master_t *m, ms_runrec_t *r, const char *why, int running_too);
 
-/* pre_run succeeded: r's tasks are queued and its walk begins. */
-void ms_master_release_run(ms_master_t *m, ms_runrec_t *r);
 /* r, cancelled while its pre_run ran, ends now: every task cancelled. */
 void ms_master_end_cancelled(ms_master_t *m, ms_runrec_t *r);
 /* r ended and so did its hooks: its destination is free, its waiters told. */
 void ms_master_run_closed(ms_master_t *m, ms_runrec_t *r);
+
+/* ms_start.c */
+/* Keep r among m's runs; -1: out of memory (r stays the caller's). */
+int ms_master_add_run(ms_master_t *m, ms_runrec_t *r);
+/* Queue r's tasks that are ready, and those whose awaited tasks are all final. */
+void ms_master_queue_run(ms_master_t *m, ms_runrec_t *r);
+/* The worker_wait of a run: asked for, else its set's, else the master's. */
+unsigned ms_master_worker_wait_of(const ms_master_t *m, const char *set, unsigned asked);
+/* Keep r's destination for r alone (a lock file where it can); -1 with err (m->busy: in use). */
+int ms_master_lock_dest(ms_master_t *m, ms_runrec_t *r, char *err, size_t errlen);
+/* pre_run succeeded: r's tasks are queued and its walk begins. */
+void ms_master_release_run(ms_master_t *m, ms_runrec_t *r);
 
 /* ms_hookrun.c */
 /* A new run of a set with a pre_run: marked MS_RUN_PRE_RUN (before it is
