@@ -1,8 +1,8 @@
 /*
  * ms_master.c - the master's lifecycle, its poll loop and tick, and its
- * runs once started (ms_start.c starts them): a task's end, a run's end
- * (its snapshot completed, retention), giving a run up, cancelling it,
- * resuming runs from the catalog.
+ * runs once started (ms_start.c starts them, ms_resume.c takes them up
+ * after a restart): a task's end, a run's end (its snapshot completed,
+ * retention), giving a run up, cancelling it.
  * What it reaches through owners: the queue and dispatch (ms_sched.c), the
  * workers (ms_workers.c, ms_fleet), the catalog (ms_journal), security
  * (ms_guard), planning (ms_planner).
@@ -22,7 +22,6 @@
 #include "ms_log.h"
 #include "ms_master_int.h"
 #include "ms_label.h"
-#include "ms_path.h"
 #include "ms_jnum.h"
 #include "ms_report.h"
 #include "ms_snapshot.h"
@@ -536,7 +535,7 @@ static size_t stop_running(ms_master_t *m, ms_runrec_t *r)
  * A run waiting for its pre_run has that hook stopped; its tasks end
  * cancelled once the hook is gone (ms_master_end_cancelled), so that
  * post_run never runs beside it. */
-static void cancel_run(ms_master_t *m, ms_runrec_t *r, size_t *stopped, size_t *dropped)
+void ms_master_cancel(ms_master_t *m, ms_runrec_t *r, size_t *stopped, size_t *dropped)
 {
     if (!(r->flags & MS_RUN_CANCELLED)) {
         r->flags |= MS_RUN_CANCELLED;
@@ -554,7 +553,7 @@ static void cancel_run(ms_master_t *m, ms_runrec_t *r, size_t *stopped, size_t *
 void ms_master_end_cancelled(ms_master_t *m, ms_runrec_t *r)
 {
     size_t stopped, dropped;
-    cancel_run(m, r, &stopped, &dropped);
+    ms_master_cancel(m, r, &stopped, &dropped);
 }
 
 int ms_master_cancel_run(ms_master_t *m, uint64_t run_id, size_t *stopped, size_t *dropped,
@@ -564,7 +563,7 @@ int ms_master_cancel_run(ms_master_t *m, uint64_t run_id, size_t *stopped, size_
     *stopped = *dropped = 0;
     if (!r || r->finished)
         return not_going(m, run_id, err, errlen);
-    cancel_run(m, r, stopped, dropped);
+    ms_master_cancel(m, r, stopped, dropped);
     ms_info("run %llu cancelled: %zu running task(s) being stopped, %zu waiting task(s) dropped",
             (unsigned long long)run_id, *stopped, *dropped);
     if (ms_journal_flush(m->journal, 1) != 0)
@@ -608,176 +607,6 @@ json_t *ms_master_report_page(ms_master_t *m, uint64_t run_id, size_t from, size
         m->old_run = ms_catalog_load_run(cat, run_id, err, sizeof err);
     }
     return m->old_run ? ms_report_json_page(m->report, m->old_run, from, count, 0) : NULL;
-}
-
-/* --- resume ------------------------------------------------------------------------ */
-
-/* Tasks stored RUNNING: their workers may still run them and claim them
- * with HOLD within a lease; after that they run again. The worker ids they
- * name were the last master's: this one numbers its workers afresh. */
-static void adopt_or_requeue_later(ms_master_t *m, ms_runrec_t *r)
-{
-    for (size_t i = 0; i < r->n_tasks; i++) {
-        ms_trec_t *t = ms_run_at(r, i);
-        if (t->state != MS_TS_RUNNING)
-            continue;
-        t->worker_id[0] = '\0';
-        ms_workers_make_orphan(m, t);
-    }
-}
-
-/* The newest finished run, so that status can tell about it after a restart. */
-static void load_last_finished(ms_master_t *m)
-{
-    ms_runrec_t **runs = NULL;
-    size_t n = 0;
-    char err[256];
-    if (ms_catalog_load_runs(ms_journal_catalog(m->journal), 0, 1, &runs, &n, err, sizeof err) != 0)
-        return;
-    for (size_t i = 0; i < n; i++) {
-        if (!runs[i]->finished || ms_master_find_run(m, runs[i]->id) ||
-            ms_master_add_run(m, runs[i]) != 0)
-            ms_run_destroy(&runs[i]);
-    }
-    free(runs);
-}
-
-/* A resumed run takes its destination's lock again; another run holds it
- * now (started while this master was down): this one gives up, whole. */
-static int resume_lock(ms_master_t *m, ms_runrec_t *r)
-{
-    char err[PATH_MAX + 512], why[sizeof err + 64];
-    if (ms_master_lock_dest(m, r, err, sizeof err) == 0)
-        return 0;
-    snprintf(why, sizeof why, "not resumed: %s", err);
-    ms_error("run %llu %s", (unsigned long long)r->id, why);
-    ms_master_fail_unfinished(m, r, why, 1);
-    return -1;
-}
-
-/*
- * A shared catalog's runs left unfinished by a process that is gone (a
- * killed `multisync run`): one whose destination's lock is free again is
- * closed, its unfinished tasks failed. One still locked is another live
- * process's, and left alone; so is one whose destination cannot be locked
- * here (a remote one: it stays "running" in history). The lock is only
- * looked at: its file is put back as it was, so that the run about to
- * start still sees who left it (a master whose workers may still write).
- */
-static int close_dead_runs(ms_master_t *m)
-{
-    char err[PATH_MAX + 256], path[PATH_MAX + 32];
-    ms_runrec_t **runs = NULL;
-    size_t n = 0;
-    if (ms_catalog_load_runs(ms_journal_catalog(m->journal), 1, 0, &runs, &n, err, sizeof err) != 0)
-        return 0; /* history only: the run goes on */
-    for (size_t i = 0; i < n; i++) {
-        ms_runrec_t *r = runs[i];
-        ms_lock_t *look = NULL;
-        snprintf(path, sizeof path, "%s/%s", r->dest, MS_DEST_LOCK);
-        if (ms_path_is_remote(r->dest) ||
-            !(look = ms_lock_take(path, "destination", "closing a killed run", err, sizeof err)) ||
-            ms_master_add_run(m, r) != 0) {
-            ms_lock_put_back(&look);
-            ms_run_destroy(&runs[i]);
-            continue;
-        }
-        ms_master_fail_unfinished(m, r, "interrupted: the multisync run that ran it was killed", 1);
-        ms_lock_put_back(&look);
-    }
-    free(runs);
-    return 0;
-}
-
-/* A resumed run's packs are undone (which projects each held is not
- * stored): their projects not done yet run one by one. */
-static void unpack(ms_runrec_t *r)
-{
-    for (size_t i = 0; i < r->n_tasks; i++) {
-        ms_trec_t *t = ms_run_at(r, i);
-        if ((t->flags & MS_TASK_PACK) && t->state != MS_TS_OK && t->state != MS_TS_FAILED) {
-            ms_strv_free(t->items, t->n_items);
-            t->items = NULL;
-            t->n_items = 0;
-        }
-        if ((t->flags & MS_TASK_PACKED) && t->state == MS_TS_HELD)
-            ms_run_set_state(t, MS_TS_QUEUED);
-        if (t->state != MS_TS_OK && t->state != MS_TS_FAILED)
-            t->flags &= ~(uint32_t)(MS_TASK_PACK | MS_TASK_PACKED);
-    }
-}
-
-/*
- * A run cancelled before this master stopped is not resumed: what waited
- * ends cancelled; a task that was running waits one lease for its worker,
- * which is told to stop it when it claims it (HOLD), and ends cancelled
- * when it reports it or when no worker claimed it within the lease.
- */
-static void finish_cancelled(ms_master_t *m, ms_runrec_t *r)
-{
-    size_t stopped, dropped;
-    adopt_or_requeue_later(m, r);
-    cancel_run(m, r, &stopped, &dropped);
-    ms_info("run %llu was cancelled: not resumed (%zu task(s) dropped, %zu still running until "
-            "their workers stop them)",
-            (unsigned long long)r->id, dropped, stopped);
-}
-
-/* A run whose pre_run hook was running when the master stopped (the hook
- * was stopped with it): not run without it. Its tasks fail, or end
- * cancelled if it was cancelled; post_run and on_failure follow. */
-static void fail_pre_run(ms_master_t *m, ms_runrec_t *r)
-{
-    r->flags &= ~(uint32_t)MS_RUN_PRE_RUN;
-    ms_journal_run_end(m->journal, r);
-    ms_warn("run %llu was waiting for its pre_run hook when the master stopped: not resumed",
-            (unsigned long long)r->id);
-    if (r->flags & MS_RUN_CANCELLED)
-        ms_master_end_cancelled(m, r);
-    else
-        ms_master_fail_unfinished(m, r, "not copied: the master stopped while its pre_run hook ran",
-                                  1);
-}
-
-static int resume(ms_master_t *m, char *err, size_t errlen)
-{
-    ms_runrec_t **runs = NULL;
-    size_t n = 0;
-    ms_catalog_t *cat = ms_journal_catalog(m->journal);
-    load_last_finished(m);
-    if (ms_catalog_last_run_id(cat, &m->next_run, err, errlen) != 0 ||
-        ms_catalog_load_runs(cat, 1, 0, &runs, &n, err, errlen) != 0)
-        return -1;
-    for (size_t i = n; i-- > 0;) { /* oldest first */
-        if (ms_master_add_run(m, runs[i]) != 0) {
-            snprintf(err, errlen, "out of memory resuming runs");
-            for (size_t j = 0; j <= i; j++)
-                ms_run_destroy(&runs[j]);
-            free(runs);
-            return -1;
-        }
-        if (ms_catalog_prior_sizes(cat, runs[i], err, errlen) != 0)
-            err[0] = '\0'; /* sizes are only for the order and the ETA */
-        runs[i]->worker_wait_s = ms_master_worker_wait_of(m, runs[i]->set, 0);
-        if (resume_lock(m, runs[i]) != 0)
-            continue;
-        unpack(runs[i]);
-        if (runs[i]->flags & MS_RUN_PRE_RUN) {
-            fail_pre_run(m, runs[i]);
-            continue;
-        }
-        if (runs[i]->flags & MS_RUN_CANCELLED) {
-            finish_cancelled(m, runs[i]);
-            continue;
-        }
-        ms_master_queue_run(m, runs[i]);
-        ms_planner_resume(m->planner, runs[i]); /* after: it queues the projects run whole */
-        adopt_or_requeue_later(m, runs[i]);
-        ms_info("run %llu resumed: %zu of %zu tasks finished", (unsigned long long)runs[i]->id,
-                runs[i]->n_finished, runs[i]->n_tasks);
-    }
-    free(runs);
-    return 0;
 }
 
 /* --- lifecycle --------------------------------------------------------------------- */
@@ -860,8 +689,8 @@ static int open_journal(ms_master_t *m, const char *catalog, char *err, size_t e
     if (!(m->journal = ms_journal_new(cat, catalog)))
         return ms_errf(err, errlen, "out of memory");
     if (cat && m->opts.shared_catalog)
-        return ms_catalog_set_sync(cat, 0, err, errlen) == 0 ? close_dead_runs(m) : -1;
-    return cat ? resume(m, err, errlen) : 0;
+        return ms_catalog_set_sync(cat, 0, err, errlen) == 0 ? ms_master_close_dead_runs(m) : -1;
+    return cat ? ms_master_resume(m, err, errlen) : 0;
 }
 
 static int bind_all(ms_master_t *m, const ms_master_opts_t *o, char *err, size_t errlen)

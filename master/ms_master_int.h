@@ -13,14 +13,15 @@
  *   ms_run      a run's tasks and their state (ms_run_set_state)
  * The files that include this header (the loop and its handlers):
  *   ms_master.c   lifecycle, the poll loop and its tick, a run's tasks' ends,
- *                 giving a run up or cancelling it, resume
+ *                 giving a run up or cancelling it
  *   ms_start.c    starting a run: checks, destination lock, catalog row, queueing
+ *   ms_resume.c   a restarted master picks its runs up from the catalog
  *   ms_workers.c  worker messages: HELLO/HOLD/READY/RESULT/HEARTBEAT/DRAIN/BYE,
  *                 liveness, leases, orphans
  *   ms_sched.c    tasks into the queue (never lost), dispatch against credit
  *   ms_control.c  the control service (runs, waits, status, reports)
  *   ms_hookrun.c  a set's hooks around its runs (the processes: ms_hooks)
- * Not for use outside these six.
+ * Not for use outside these seven.
  */
 #ifndef MS_MASTER_INT_H
 #define MS_MASTER_INT_H
@@ -100,6 +101,8 @@ void ms_master_cancel_task(ms_master_t *m, ms_trec_t *t, const char *why);
  * before any worker connected: a worker that claims one is told to stop
  * it); else they go on. */
 void ms_master_fail_unfinished(ms_master_t *m, ms_runrec_t *r, const char *why, int running_too);
+/* Cancel r: marked; its pre_run stopped, else its running tasks told to stop, the rest ended. */
+void ms_master_cancel(ms_master_t *m, ms_runrec_t *r, size_t *stopped, size_t *dropped);
 
 /* r, cancelled while its pre_run ran, ends now: every task cancelled. */
 void ms_master_end_cancelled(ms_master_t *m, ms_runrec_t *r);
@@ -117,6 +120,12 @@ unsigned ms_master_worker_wait_of(const ms_master_t *m, const char *set, unsigne
 int ms_master_lock_dest(ms_master_t *m, ms_runrec_t *r, char *err, size_t errlen);
 /* pre_run succeeded: r's tasks are queued and its walk begins. */
 void ms_master_release_run(ms_master_t *m, ms_runrec_t *r);
+
+/* ms_resume.c */
+/* Take up the catalog's unfinished runs (a restart) and its last finished one; -1 with err. */
+int ms_master_resume(ms_master_t *m, char *err, size_t errlen);
+/* Close the runs that killed processes left unfinished in a shared catalog; returns 0. */
+int ms_master_close_dead_runs(ms_master_t *m);
 
 /* ms_hookrun.c */
 /* A new run of a set with a pre_run: marked MS_RUN_PRE_RUN (before it is
