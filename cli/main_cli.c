@@ -1062,14 +1062,26 @@ static json_t *ask(const cli_t *c, ms_msg_t *req, int *rc)
     return j;
 }
 
+/* Whether text holds a raw control byte other than JSON's whitespace: JSON
+ * escapes them in strings, so the master never sends one, and an escape
+ * sequence from the network must not reach the operator's terminal. */
+static int has_control(const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+        if (*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r')
+            return 1;
+    return 0;
+}
+
 /* A JSON object or array as the master sent it, on stdout: for --json, the same
  * bytes /api/status gives. Not parsed and printed again: a fleet's status
  * is a few MB, and that took longer than the master took to answer. Only
- * its first byte is checked: the master built it with jansson. */
+ * its first byte and its control bytes are checked: the master built it
+ * with jansson. */
 static int pass_json(char *text, int *rc)
 {
     const char *p = text + strspn(text, " \t\r\n");
-    if (*p != '{' && *p != '[') {
+    if ((*p != '{' && *p != '[') || has_control(p)) {
         fprintf(stderr, "multisync: the master's answer is not JSON\n");
         *rc = MS_RC_UNREACHABLE;
     } else if (fputs(p, stdout) == EOF || putchar('\n') == EOF || fflush(stdout) == EOF) {

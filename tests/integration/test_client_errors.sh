@@ -133,6 +133,17 @@ expect "status --slots" 2 "multisync: --slots does not go with status" "$MS" sta
 expect "run --key, embedded" 2 "multisync: --key is for talking to a master" \
     "$MS" run --key "$T/keys/admin.key" "$T/a" "$T/b"
 
+# status --json prints the master's bytes as they came: a raw control byte
+# (here a terminal escape) is refused, not printed.
+HOSTILE=${MS_TOOLS:-$ROOT/build/tools}/hostile
+"$HOSTILE" control "ipc://$T/hostile.sock" &
+HPID=$!
+wait_until 5 "the hostile control socket" test -S "$T/hostile.sock"
+expect "an answer holding an escape sequence" 3 "the master's answer is not JSON" \
+    "$MS" status --master "ipc://$T/hostile.sock" --json
+grep -q $'\x1b' "$T/out" && FAILED+=("an escape sequence from the network reached stdout")
+wait "$HPID" || true
+
 if ((${#FAILED[@]})); then
     printf 'FAIL: %s\n' "${FAILED[@]}" >&2
     fail "${#FAILED[@]} assertion(s) failed"

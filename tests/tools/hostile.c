@@ -6,6 +6,10 @@
  *   hostile master EP                        a ROUTER a worker connects to: it
  *                                            waits for the worker's HELLO, then
  *                                            sends the same garbage back
+ *   hostile control EP                       a master's control socket that
+ *                                            answers one request with a
+ *                                            STATUS_REPLY carrying a terminal
+ *                                            escape sequence
  *
  * Exits 0 once everything was sent (the test then checks that the target is
  * still up, within its memory bound, and still works).
@@ -16,8 +20,10 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "ms_codec.h"
 #include "ms_proto.h"
 #include "ms_secure.h"
+#include "ms_wire.h"
 
 #define MILLION 1000000
 
@@ -166,16 +172,41 @@ static int as_master(void *ctx, const char *ep)
     return 0;
 }
 
+static int as_control(void *ctx, const char *ep)
+{
+    int timeout = 20000;
+    char err[256];
+    ms_peer_t peer;
+    ms_msg_t req = {0};
+    void *s = zmq_socket(ctx, ZMQ_ROUTER);
+    zmq_pollitem_t item = {.socket = s, .events = ZMQ_POLLIN};
+    if (zmq_bind(s, ep) != 0 || zmq_poll(&item, 1, timeout) != 1 ||
+        ms_wire_recv(s, 1, &peer, &req, err, sizeof err) != MS_WIRE_OK) {
+        fprintf(stderr, "hostile: no request on %s\n", ep);
+        zmq_close(s);
+        return 1;
+    }
+    ms_msg_clear(&req);
+    /* Starts like JSON; ESC [2J would clear the terminal it is printed on. */
+    ms_msg_t ans = {.cmd = MS_CMD_STATUS_REPLY};
+    ans.u.json.json = "{\"run\": \"\x1b[2Jcleared\"}";
+    int rc = ms_wire_send(s, &peer, &ans, err, sizeof err) == 0 ? 0 : 1;
+    zmq_close(s);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: hostile client EP [KEY PUB] | hostile master EP\n");
+        fprintf(stderr,
+                "usage: hostile client EP [KEY PUB] | hostile master EP | hostile control EP\n");
         return 2;
     }
     void *ctx = zmq_ctx_new();
     zmq_ctx_set(ctx, ZMQ_BLOCKY, 0); /* sockets close with linger 0 */
-    int rc = strcmp(argv[1], "master") == 0
-                 ? as_master(ctx, argv[2])
+    int rc = strcmp(argv[1], "master") == 0 ? as_master(ctx, argv[2])
+             : strcmp(argv[1], "control") == 0
+                 ? as_control(ctx, argv[2])
                  : as_client(ctx, argv[2], argc > 4 ? argv[3] : NULL, argc > 4 ? argv[4] : NULL);
     zmq_ctx_term(ctx);
     return rc;
