@@ -78,6 +78,15 @@ make_file() {
     head -c "$2" /dev/urandom >"$1"
 }
 
+# flip_byte FILE OFFSET : change the byte at OFFSET in place (its lowest bit
+# flipped: a random file's byte is never left as it was), size kept.
+flip_byte() {
+    local b
+    b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+    # shellcheck disable=SC2059
+    printf "$(printf '\\%03o' $((b ^ 1)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
 # gen_tree DIR : a source hierarchy with projects of different sizes, names
 # that need care (space, leading dash, UTF-8), nested folders, loose files
 # and a symlink at the top.

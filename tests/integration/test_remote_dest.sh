@@ -40,7 +40,7 @@ note "verify of a remote backup: clean, then a changed byte named from the backu
 "$BIN/multisync" verify --report "$T/v1.json" "$T/src" "$DST" >"$T/vout1" 2>&1 ||
     fail "verify of the remote backup exited $?: $(tail -5 "$T/vout1")"
 jq_check "$T/v1.json" '.kind == "verify" and .verify.differs == 0' "the remote verify found differences"
-printf X | dd of="$T/module/prod/alpha/f2.bin" bs=1 seek=10 conv=notrunc status=none
+flip_byte "$T/module/prod/alpha/f2.bin" 10
 touch -r "$T/src/alpha/f2.bin" "$T/module/prod/alpha/f2.bin"
 rc=0
 "$BIN/multisync" verify --report "$T/v2.json" "$T/src" "$DST" >"$T/vout2" 2>&1 || rc=$?

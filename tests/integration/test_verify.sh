@@ -75,7 +75,7 @@ note "the backup changed: a byte (size and time kept), a file gone, a file added
 # Each change puts back its folder's time: only the paths changed differ.
 tamper() { # tamper ROOT: the changes, in the backup at ROOT
     local r=$1
-    printf X | dd of="$r/big/d2/data.bin" bs=1 seek=10 conv=notrunc status=none
+    flip_byte "$r/big/d2/data.bin" 10
     touch -r "$s/big/d2/data.bin" "$r/big/d2/data.bin"
     rm "$r/alpha/sub/f2"
     touch -r "$s/alpha/sub" "$r/alpha/sub"
