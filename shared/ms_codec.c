@@ -621,6 +621,62 @@ static int decode_map(const cmd_spec_t *cs, const msgpack_object *obj, ms_msg_t 
     return finish_fields(cs, seen, m, err, errlen);
 }
 
+int ms_batchable(int cmd)
+{
+    switch (cmd) {
+    case MS_CMD_READY:
+    case MS_CMD_TASK:
+    case MS_CMD_RESULT:
+    case MS_CMD_PROGRESS:
+    case MS_CMD_HOLD:
+    case MS_CMD_CANCEL:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* The command of a BATCH element [cmd, body]; 0 when it is not one a batch
+ * may carry. */
+static int element_cmd(const msgpack_object *e)
+{
+    if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 2 ||
+        e->via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+        e->via.array.ptr[0].via.u64 > 0xff || !ms_batchable((int)e->via.array.ptr[0].via.u64))
+        return 0;
+    return (int)e->via.array.ptr[0].via.u64;
+}
+
+/* A BATCH: each element decoded as its command alone would be. On failure
+ * the caller clears m, and with it the elements decoded so far. */
+static int decode_batch(const msgpack_object *obj, ms_msg_t *m, char *err, size_t errlen)
+{
+    char why[512];
+    if (obj->type != MSGPACK_OBJECT_ARRAY)
+        return ms_errf(err, errlen, "BATCH: body must be an array");
+    uint32_t n = obj->via.array.size;
+    if (n < 1 || n > MS_MAX_BATCH)
+        return ms_errf(err, errlen, "BATCH: %" PRIu32 " messages (1..%d)", n, MS_MAX_BATCH);
+    m->u.batch.msgs = calloc(n, sizeof *m->u.batch.msgs);
+    if (m->u.batch.msgs == NULL)
+        return ms_errf(err, errlen, "BATCH: out of memory");
+    for (uint32_t i = 0; i < n; i++) {
+        const msgpack_object *e = &obj->via.array.ptr[i];
+        int cmd = element_cmd(e);
+        if (cmd == 0)
+            return ms_errf(err, errlen,
+                           "BATCH: message %" PRIu32 " is not [command, body] of a command "
+                           "a batch may carry",
+                           i);
+        m->u.batch.n = i + 1;
+        m->u.batch.msgs[i].cmd = cmd;
+        if (decode_map(find_spec(cmd), &e->via.array.ptr[1], &m->u.batch.msgs[i], why, sizeof why) <
+            0)
+            return ms_errf(err, errlen, "BATCH: message %" PRIu32 ": %s", i, why);
+    }
+    return 0;
+}
+
 int ms_msg_decode(int cmd, const void *body, size_t len, ms_msg_t *m, char *err, size_t errlen)
 {
     const cmd_spec_t *cs = find_spec(cmd);
@@ -633,7 +689,7 @@ int ms_msg_decode(int cmd, const void *body, size_t len, ms_msg_t *m, char *err,
     if (m == NULL)
         return ms_errf(err, errlen, "%s: no message to fill", ms_cmd_name(cmd));
     memset(m, 0, sizeof(*m));
-    if (cs == NULL)
+    if (cs == NULL && cmd != MS_CMD_BATCH)
         return ms_errf(err, errlen, "unknown command %d", cmd);
     if (ms_mp_check(body, len, MS_MP_MAX_DEPTH, why, sizeof(why)) < 0)
         return ms_errf(err, errlen, "%s: %s", ms_cmd_name(cmd), why);
@@ -642,6 +698,8 @@ int ms_msg_decode(int cmd, const void *body, size_t len, ms_msg_t *m, char *err,
     ur = msgpack_unpack_next(&up, body, len, &off);
     if (ur != MSGPACK_UNPACK_SUCCESS || off != len)
         ms_errf(err, errlen, "%s: body does not unpack (msgpack error %d)", ms_cmd_name(cmd), ur);
+    else if (cmd == MS_CMD_BATCH)
+        rc = decode_batch(&up.data, m, err, errlen);
     else
         rc = decode_map(cs, &up.data, m, err, errlen);
     msgpack_unpacked_destroy(&up);
@@ -759,6 +817,42 @@ static int pack_fields(const cmd_spec_t *cs, const ms_msg_t *m, msgpack_packer *
     return 0;
 }
 
+/* Check m's fields against its command's table. */
+static int validate_msg(const cmd_spec_t *cs, const ms_msg_t *m, char *err, size_t errlen)
+{
+    const char *cmd = ms_cmd_name(cs->cmd);
+    for (size_t i = 0; i < cs->n; i++) {
+        if (!omitted(&cs->fields[i], m) && validate_field(cmd, &cs->fields[i], m, err, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* A BATCH's array: each element [cmd, body]. */
+static int pack_batch(const ms_msg_t *m, msgpack_packer *pk, char *err, size_t errlen)
+{
+    const ms_batch_t *b = &m->u.batch;
+    if (b->n < 1 || b->n > MS_MAX_BATCH)
+        return ms_errf(err, errlen, "BATCH: %" PRIu32 " messages (1..%d)", b->n, MS_MAX_BATCH);
+    for (uint32_t i = 0; i < b->n; i++) {
+        const cmd_spec_t *cs = find_spec(b->msgs[i].cmd);
+        if (!ms_batchable(b->msgs[i].cmd))
+            return ms_errf(err, errlen, "BATCH: %s cannot travel in a batch",
+                           ms_cmd_name(b->msgs[i].cmd));
+        if (validate_msg(cs, &b->msgs[i], err, errlen) < 0)
+            return -1;
+    }
+    if (msgpack_pack_array(pk, b->n) < 0)
+        return ms_errf(err, errlen, "BATCH: out of memory");
+    for (uint32_t i = 0; i < b->n; i++) {
+        if (msgpack_pack_array(pk, 2) < 0 ||
+            msgpack_pack_uint32(pk, (uint32_t)b->msgs[i].cmd) < 0 ||
+            pack_fields(find_spec(b->msgs[i].cmd), &b->msgs[i], pk) < 0)
+            return ms_errf(err, errlen, "BATCH: out of memory");
+    }
+    return 0;
+}
+
 int ms_msg_encode(const ms_msg_t *m, char **out, size_t *outlen, char *err, size_t errlen)
 {
     const cmd_spec_t *cs = m != NULL ? find_spec(m->cmd) : NULL;
@@ -768,17 +862,17 @@ int ms_msg_encode(const ms_msg_t *m, char **out, size_t *outlen, char *err, size
 
     *out = NULL;
     *outlen = 0;
-    if (cs == NULL)
+    if (cs == NULL && (m == NULL || m->cmd != MS_CMD_BATCH))
         return ms_errf(err, errlen, "unknown command %d", m != NULL ? m->cmd : -1);
-    for (size_t i = 0; i < cs->n; i++) {
-        if (!omitted(&cs->fields[i], m) && validate_field(cmd, &cs->fields[i], m, err, errlen) < 0)
-            return -1;
-    }
+    if (cs != NULL && validate_msg(cs, m, err, errlen) < 0)
+        return -1;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    if (pack_fields(cs, m, &pk) < 0) {
+    if (cs == NULL ? pack_batch(m, &pk, err, errlen) < 0 : pack_fields(cs, m, &pk) < 0) {
         msgpack_sbuffer_destroy(&sb);
-        return ms_errf(err, errlen, "%s: out of memory", cmd);
+        if (cs != NULL)
+            ms_errf(err, errlen, "%s: out of memory", cmd);
+        return -1;
     }
     *outlen = sb.size;
     *out = msgpack_sbuffer_release(&sb);
@@ -786,6 +880,118 @@ int ms_msg_encode(const ms_msg_t *m, char **out, size_t *outlen, char *err, size
 }
 
 /* ---------------------------------------------------------------------- */
+/* A BATCH built message by message.                                      */
+
+static int batch_write(void *data, const char *buf, size_t len)
+{
+    ms_batch_buf_t *b = data;
+    if (b->cap - b->len < len) {
+        size_t ncap = b->cap ? b->cap : 4096;
+        while (ncap - b->len < len)
+            ncap *= 2;
+        char *nb = realloc(b->buf, ncap);
+        if (nb == NULL)
+            return -1;
+        b->buf = nb;
+        b->cap = ncap;
+    }
+    memcpy(b->buf + b->len, buf, len);
+    b->len += len;
+    return 0;
+}
+
+int ms_batch_add(ms_batch_buf_t *b, const ms_msg_t *m, char *err, size_t errlen)
+{
+    const cmd_spec_t *cs = find_spec(m->cmd);
+    msgpack_packer pk;
+    if (!ms_batchable(m->cmd))
+        return ms_errf(err, errlen, "%s cannot travel in a batch", ms_cmd_name(m->cmd));
+    if (b->n >= MS_MAX_BATCH)
+        return 1;
+    if (validate_msg(cs, m, err, errlen) < 0)
+        return -1;
+    static const char room[MS_BATCH_HEAD]; /* for the header */
+    if (b->n == 0) {
+        b->len = 0;
+        if (batch_write(b, room, sizeof room) < 0)
+            return ms_errf(err, errlen, "%s: out of memory", ms_cmd_name(m->cmd));
+    }
+    size_t before = b->len;
+    msgpack_packer_init(&pk, b, batch_write);
+    if (msgpack_pack_array(&pk, 2) < 0 || msgpack_pack_uint32(&pk, (uint32_t)m->cmd) < 0) {
+        b->len = b->n ? before : 0;
+        return ms_errf(err, errlen, "%s: out of memory", ms_cmd_name(m->cmd));
+    }
+    size_t body = b->len;
+    if (pack_fields(cs, m, &pk) < 0) {
+        b->len = b->n ? before : 0;
+        return ms_errf(err, errlen, "%s: out of memory", ms_cmd_name(m->cmd));
+    }
+    /* The whole body: the elements and at most 3 bytes of header. */
+    if (b->n > 0 && b->len - MS_BATCH_HEAD + 3 > MS_MAX_FRAME_BYTES) {
+        b->len = before;
+        return 1;
+    }
+    if (b->n == 0) {
+        b->cmd0 = m->cmd;
+        b->body0 = body;
+    }
+    b->n++;
+    return 0;
+}
+
+const char *ms_batch_body(ms_batch_buf_t *b, int *cmd, size_t *len)
+{
+    if (b->n == 1) {
+        *cmd = b->cmd0;
+        *len = b->len - b->body0;
+        return b->buf + b->body0;
+    }
+    /* MS_MAX_BATCH < 65536: a fixarray (1 byte) or an array 16 (3 bytes). */
+    unsigned char head[3];
+    size_t hlen = 1;
+    if (b->n < 16) {
+        head[0] = (unsigned char)(0x90 | b->n);
+    } else {
+        head[0] = 0xdc;
+        head[1] = (unsigned char)(b->n >> 8);
+        head[2] = (unsigned char)(b->n & 0xff);
+        hlen = 3;
+    }
+    char *start = b->buf + MS_BATCH_HEAD - hlen;
+    memcpy(start, head, hlen);
+    *cmd = MS_CMD_BATCH;
+    *len = b->len - (MS_BATCH_HEAD - hlen);
+    return start;
+}
+
+void ms_batch_reset(ms_batch_buf_t *b)
+{
+    b->len = 0;
+    b->n = 0;
+}
+
+void ms_batch_free(ms_batch_buf_t *b)
+{
+    free(b->buf);
+    memset(b, 0, sizeof *b);
+}
+
+/* ---------------------------------------------------------------------- */
+
+static void clear_task(ms_task_t *t)
+{
+    free(t->project);
+    free(t->source);
+    free(t->dest);
+    free(t->sub);
+    free(t->snap);
+    free(t->link);
+    ms_strv_free(t->items, t->n_items);
+    ms_strv_free(t->excl, t->n_excl);
+    ms_strv_free(t->match, t->n_match);
+    ms_strv_free(t->xmatch, t->n_xmatch);
+}
 
 void ms_msg_clear(ms_msg_t *m)
 {
@@ -798,16 +1004,7 @@ void ms_msg_clear(ms_msg_t *m)
         free(m->u.hello.opts);
         break;
     case MS_CMD_TASK:
-        free(m->u.task.project);
-        free(m->u.task.source);
-        free(m->u.task.dest);
-        free(m->u.task.sub);
-        free(m->u.task.snap);
-        free(m->u.task.link);
-        ms_strv_free(m->u.task.items, m->u.task.n_items);
-        ms_strv_free(m->u.task.excl, m->u.task.n_excl);
-        ms_strv_free(m->u.task.match, m->u.task.n_match);
-        ms_strv_free(m->u.task.xmatch, m->u.task.n_xmatch);
+        clear_task(&m->u.task);
         break;
     case MS_CMD_RESULT:
         free(m->u.result.message);
@@ -838,6 +1035,11 @@ void ms_msg_clear(ms_msg_t *m)
         break;
     case MS_CMD_HEARTBEAT:
         free(m->u.heartbeat.cores);
+        break;
+    case MS_CMD_BATCH:
+        for (uint32_t i = 0; m->u.batch.msgs && i < m->u.batch.n; i++)
+            ms_msg_clear(&m->u.batch.msgs[i]);
+        free(m->u.batch.msgs);
         break;
     default:
         break;

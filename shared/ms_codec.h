@@ -57,6 +57,13 @@
  *   WAIT         run:uint R
  *   CANCEL_RUN   run:uint R; answered by STATUS_REPLY {"run_id", "running": tasks told to
  *                stop, "queued": tasks dropped}, or ERROR (no such run, or it ended)
+ *   BATCH        not a map: an array of 2..MS_MAX_BATCH messages, each [cmd:uint, body],
+ *                body as that command's alone; cmd one of READY, TASK, RESULT, PROGRESS,
+ *                HOLD, CANCEL (ms_batchable). The receiver handles them in order, as
+ *                if each had come alone. One frame, one CURVE box, one wake-up of the
+ *                peer's I/O thread for what would have been many: the master hands a
+ *                worker its tasks of a dispatch in one, a worker its results, credit
+ *                and progress of a turn.
  * Floats are encoded as float64; a decoder also accepts integers there.
  * Integer fields reject negative values where the type is uint.
  */
@@ -220,7 +227,14 @@ typedef struct {
     char *json;
 } ms_json_t; /* STATUS_REPLY */
 
+typedef struct ms_msg ms_msg_t;
+
 typedef struct {
+    ms_msg_t *msgs; /* decoded: each owns its strings; never a BATCH */
+    uint32_t n;
+} ms_batch_t;
+
+struct ms_msg {
     int cmd; /* ms_cmd_t */
     union {
         ms_hello_t hello;
@@ -236,8 +250,9 @@ typedef struct {
         ms_setref_t setref;
         ms_runref_t runref;
         ms_json_t json;
+        ms_batch_t batch;
     } u;
-} ms_msg_t;
+};
 
 /*
  * Walk one msgpack object in buf[0..len) without allocating. Returns 0 when
@@ -264,6 +279,45 @@ int ms_msg_decode(int cmd, const void *body, size_t len, ms_msg_t *m, char *err,
 
 /* Free the strings m owns and zero it. Accepts a zeroed or NULL m. */
 void ms_msg_clear(ms_msg_t *m);
+
+/* Whether a command may travel inside a BATCH. */
+int ms_batchable(int cmd);
+
+/*
+ * A BATCH being built: messages encoded one by one as they are added,
+ * sent with ms_wire_send_batch (a single message goes as itself).
+ * Zero-initialise; ms_batch_free releases it.
+ */
+typedef struct {
+    char *buf; /* the elements, each [cmd, body], after room for the array header */
+    size_t len, cap;
+    uint32_t n;
+    int cmd0;     /* the first element's command */
+    size_t body0; /* where its body starts in buf */
+} ms_batch_buf_t;
+
+/* Room kept in front of the elements for the array header. */
+#define MS_BATCH_HEAD 5
+
+/*
+ * Add m (a batchable command) to b. Returns 0 when added; 1 when b is full
+ * (MS_MAX_BATCH messages, or the frame would pass MS_MAX_FRAME_BYTES):
+ * send b and add again; -1 with err filled when m does not encode (see
+ * ms_msg_encode). One message larger than a frame alone is added: it goes
+ * alone, and the peer refuses it as it would have.
+ */
+int ms_batch_add(ms_batch_buf_t *b, const ms_msg_t *m, char *err, size_t errlen);
+
+/*
+ * The body to send for b (n > 0): with n == 1 the first message's own
+ * (*cmd its command), else the BATCH (*cmd MS_CMD_BATCH), whose array header
+ * is written into the room in front. Points into b until b changes.
+ */
+const char *ms_batch_body(ms_batch_buf_t *b, int *cmd, size_t *len);
+
+/* Empty b, keeping its buffer. */
+void ms_batch_reset(ms_batch_buf_t *b);
+void ms_batch_free(ms_batch_buf_t *b);
 
 /*
  * Check a protocol frame. Returns 0 when it is MS_PROTO_ID at

@@ -28,6 +28,8 @@ const char *ms_cmd_name(int cmd)
         return "DRAIN";
     case MS_CMD_PROGRESS:
         return "PROGRESS";
+    case MS_CMD_BATCH:
+        return "BATCH";
     case MS_CMD_REPORT:
         return "REPORT";
     case MS_CMD_HISTORY:

@@ -21,13 +21,14 @@
 
 #define MS_PROTO_ID "MSYNC"
 #define MS_PROTO_ID_LEN 5
-#define MS_PROTO_VERSION 1
+#define MS_PROTO_VERSION 2 /* 2: BATCH */
 #define MS_PROTO_FRAME_LEN (MS_PROTO_ID_LEN + 1)
 
 /* Bounds on what a peer may send. ZMQ_MAXMSGSIZE is per frame, so the frame
  * count is bounded separately by the receiver. */
 #define MS_MAX_FRAME_BYTES (4 * 1024 * 1024)
-#define MS_MAX_FRAMES 4 /* routing id + protocol + command + body */
+#define MS_MAX_FRAMES 4  /* routing id + protocol + command + body */
+#define MS_MAX_BATCH 256 /* messages in one BATCH */
 
 /* Field bounds enforced by the codec. */
 #define MS_MAX_NAME 255   /* worker name / host name */
@@ -63,6 +64,7 @@ typedef enum {
     MS_CMD_CANCEL = 0x09,    /* master -> worker: stop that task, it is not yours */
     MS_CMD_DRAIN = 0x0a,     /* worker -> master: send me no more tasks */
     MS_CMD_PROGRESS = 0x0b,  /* worker -> master: bytes done of a running task */
+    MS_CMD_BATCH = 0x0c,     /* either way: several of the above in one (ms_codec.h) */
     /* client <-> master (control endpoint) */
     MS_CMD_RUN = 0x10,          /* client -> master: source, dest, set */
     MS_CMD_RUN_STARTED = 0x11,  /* master -> client: run_id */

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,21 @@ static int send_frame(void *sock, const void *data, size_t len, int more)
     return zmq_send(sock, data, len, flags) < 0 ? -1 : 0;
 }
 
+/* [routing id] protocol, command, body. */
+static int send_body(void *sock, const ms_peer_t *peer, int cmd, const void *body, size_t blen)
+{
+    unsigned char proto[MS_PROTO_FRAME_LEN];
+    memcpy(proto, MS_PROTO_ID, MS_PROTO_ID_LEN);
+    proto[MS_PROTO_ID_LEN] = MS_PROTO_VERSION;
+    unsigned char c = (unsigned char)cmd;
+    if (peer && send_frame(sock, peer->id, peer->len, 1) != 0)
+        return -1;
+    if (send_frame(sock, proto, sizeof proto, 1) != 0 || send_frame(sock, &c, 1, 1) != 0 ||
+        send_frame(sock, body, blen, 0) != 0)
+        return -1;
+    return 0;
+}
+
 int ms_wire_send(void *sock, const ms_peer_t *peer, const ms_msg_t *m, char *err, size_t errlen)
 {
     char *body = NULL;
@@ -38,22 +54,26 @@ int ms_wire_send(void *sock, const ms_peer_t *peer, const ms_msg_t *m, char *err
         errno = EINVAL;
         return -1;
     }
-    unsigned char proto[MS_PROTO_FRAME_LEN];
-    memcpy(proto, MS_PROTO_ID, MS_PROTO_ID_LEN);
-    proto[MS_PROTO_ID_LEN] = MS_PROTO_VERSION;
-    unsigned char cmd = (unsigned char)m->cmd;
-
-    int rc = -1;
-    if (peer && send_frame(sock, peer->id, peer->len, 1) != 0)
-        goto out;
-    if (send_frame(sock, proto, sizeof proto, 1) != 0 || send_frame(sock, &cmd, 1, 1) != 0 ||
-        send_frame(sock, body, blen, 0) != 0)
-        goto out;
-    rc = 0;
-out:
+    int rc = send_body(sock, peer, m->cmd, body, blen);
     if (rc != 0)
         ms_errf(err, errlen, "send %s: %s", ms_cmd_name(m->cmd), zmq_strerror(errno));
     free(body);
+    return rc;
+}
+
+int ms_wire_send_batch(void *sock, const ms_peer_t *peer, ms_batch_buf_t *b, char *err,
+                       size_t errlen)
+{
+    if (b->n == 0)
+        return 0;
+    int cmd;
+    size_t blen;
+    const char *body = ms_batch_body(b, &cmd, &blen);
+    int rc = send_body(sock, peer, cmd, body, blen);
+    if (rc != 0)
+        ms_errf(err, errlen, "send %s of %" PRIu32 ": %s", ms_cmd_name(cmd), b->n,
+                zmq_strerror(errno));
+    ms_batch_reset(b);
     return rc;
 }
 

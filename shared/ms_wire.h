@@ -48,6 +48,14 @@ int ms_wire_setup(void *sock, int linger_ms);
 int ms_wire_send(void *sock, const ms_peer_t *peer, const ms_msg_t *m, char *err, size_t errlen);
 
 /*
+ * Send what b holds (nothing when it is empty) as one message: a BATCH, or
+ * its one message as itself; b is emptied either way. Returns 0, or -1 with
+ * err filled when the socket refused it.
+ */
+int ms_wire_send_batch(void *sock, const ms_peer_t *peer, ms_batch_buf_t *b, char *err,
+                       size_t errlen);
+
+/*
  * Receive one message without blocking. router: the socket is a ROUTER and
  * the first frame is a routing id, stored in *peer. On MS_WIRE_OK *m owns
  * its strings (ms_msg_clear). On MS_WIRE_BAD and MS_WIRE_VERSION the whole

@@ -7,8 +7,8 @@
  *   - ms_mp_check accepts bytes that msgpack-c then fails to unpack whole;
  *   - a body decodes but its message does not encode, or the encoding does
  *     not decode again, or re-encodes to different bytes;
- *   - a TASK passes ms_rsync_check_task, as a worker checks it, but no
- *     rsync argv can be built from it.
+ *   - a TASK (alone or in a BATCH) passes ms_rsync_check_task, as a worker
+ *     checks it, but no rsync argv can be built from it.
  *
  *   make build-fuzz/fuzz_codec   (clang, libFuzzer + ASan + UBSan, with the shared
  *                                sources and worker/ms_rsync.c compiled in)
@@ -78,6 +78,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     check_task(&m);
+    for (uint32_t i = 0; m.cmd == MS_CMD_BATCH && i < m.u.batch.n; i++)
+        check_task(&m.u.batch.msgs[i]);
     reencode(&m, &enc1, &len1, &again);
     reencode(&again, &enc2, &len2, &third);
     if (len1 != len2 || memcmp(enc1, enc2, len1) != 0)

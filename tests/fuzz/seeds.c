@@ -145,6 +145,12 @@ int main(int argc, char **argv)
                                                                        .n_cpus = 2,
                                                                        .cores = "\x33\x65",
                                                                        .disk_read_bytes = 4096};
+    /* A worker's turn: a result, its progress, the credit given back; and
+     * a master's dispatch: two tasks (copies of ones above). */
+    ms_msg_t turn[3] = {m[7], m[n - 2], {.cmd = MS_CMD_READY, .u.ready.credit = 1}};
+    ms_msg_t handout[2] = {m[2], m[3]};
+    m[n].cmd = MS_CMD_BATCH, m[n++].u.batch = (ms_batch_t){turn, 3};
+    m[n].cmd = MS_CMD_BATCH, m[n++].u.batch = (ms_batch_t){handout, 2};
     for (size_t i = 0; i < n; i++)
         if (write_seed(argv[1], &m[i], i) != 0)
             return 1;

@@ -1349,6 +1349,226 @@ static void test_clear_accepts_null_and_zeroed_messages(void **state)
 }
 
 /* ---------------------------------------------------------------------- */
+/* BATCH: several messages in one                                         */
+
+/* The body b holds, decoded as the command it goes as. */
+static int decode_batch_body(ms_batch_buf_t *b, ms_msg_t *out, int *cmd)
+{
+    size_t len;
+    char err[256] = "";
+    const char *body = ms_batch_body(b, cmd, &len);
+    assert_true(len <= MS_MAX_FRAME_BYTES);
+    if (decode_copy(*cmd, body, len, out, err, sizeof(err)) != 0)
+        fail_msg("decode of the batch failed: %s", err);
+    return 0;
+}
+
+static void test_batch_carries_its_messages_in_order(void **state)
+{
+    ms_batch_buf_t b = {0};
+    ms_msg_t task = sample_task("alpha"), result = sample_result(), ready = {.cmd = MS_CMD_READY};
+    ms_msg_t out;
+    char err[256];
+    int cmd;
+
+    (void)state;
+    ready.u.ready.credit = 5;
+    assert_int_equal(ms_batch_add(&b, &task, err, sizeof err), 0);
+    assert_int_equal(ms_batch_add(&b, &result, err, sizeof err), 0);
+    assert_int_equal(ms_batch_add(&b, &ready, err, sizeof err), 0);
+    decode_batch_body(&b, &out, &cmd);
+    assert_int_equal(cmd, MS_CMD_BATCH);
+    assert_int_equal(out.u.batch.n, 3);
+    assert_int_equal(out.u.batch.msgs[0].cmd, MS_CMD_TASK);
+    assert_string_equal(out.u.batch.msgs[0].u.task.project, "alpha");
+    assert_true(out.u.batch.msgs[0].u.task.task_id == UINT64_MAX);
+    assert_int_equal(out.u.batch.msgs[1].cmd, MS_CMD_RESULT);
+    assert_int_equal(out.u.batch.msgs[1].u.result.term_signal, 9);
+    assert_string_equal(out.u.batch.msgs[1].u.result.message, result.u.result.message);
+    assert_int_equal(out.u.batch.msgs[2].cmd, MS_CMD_READY);
+    assert_int_equal(out.u.batch.msgs[2].u.ready.credit, 5);
+    /* What the decoder made encodes to the same bytes. */
+    size_t len;
+    const char *body = ms_batch_body(&b, &cmd, &len);
+    char *again;
+    size_t alen;
+    encode_ok(&out, &again, &alen);
+    assert_int_equal(alen, len);
+    assert_memory_equal(again, body, len);
+    free(again);
+    ms_msg_clear(&out);
+    /* Emptied, it starts anew: one message goes as itself. */
+    ms_batch_reset(&b);
+    assert_int_equal(ms_batch_add(&b, &ready, err, sizeof err), 0);
+    decode_batch_body(&b, &out, &cmd);
+    assert_int_equal(cmd, MS_CMD_READY);
+    assert_int_equal(out.u.ready.credit, 5);
+    ms_msg_clear(&out);
+    ms_batch_free(&b);
+}
+
+static void test_batch_is_full_at_its_count_and_at_a_frame(void **state)
+{
+    ms_batch_buf_t b = {0};
+    ms_msg_t ready = {.cmd = MS_CMD_READY}, out;
+    char err[256];
+    int cmd;
+
+    (void)state;
+    ready.u.ready.credit = 1;
+    for (int i = 0; i < MS_MAX_BATCH; i++)
+        assert_int_equal(ms_batch_add(&b, &ready, err, sizeof err), 0);
+    assert_int_equal(ms_batch_add(&b, &ready, err, sizeof err), 1);
+    decode_batch_body(&b, &out, &cmd);
+    assert_int_equal(out.u.batch.n, MS_MAX_BATCH);
+    ms_msg_clear(&out);
+    ms_batch_reset(&b);
+
+    /* Tasks of long lists: the frame fills before the count. */
+    enum { N_ITEMS = 1000 };
+    static char name[200];
+    char *items[N_ITEMS];
+    memset(name, 'x', sizeof name - 1);
+    for (int i = 0; i < N_ITEMS; i++)
+        items[i] = name;
+    ms_msg_t task = sample_task("big");
+    task.u.task.items = items;
+    task.u.task.n_items = N_ITEMS;
+    uint32_t n = 0;
+    while (ms_batch_add(&b, &task, err, sizeof err) == 0)
+        n++;
+    assert_true(n > 1 && n < MS_MAX_BATCH);
+    size_t len;
+    ms_batch_body(&b, &cmd, &len); /* one more of the same would not fit */
+    assert_true(len <= MS_MAX_FRAME_BYTES && len + len / n > MS_MAX_FRAME_BYTES);
+    decode_batch_body(&b, &out, &cmd);
+    assert_int_equal(out.u.batch.n, n);
+    assert_int_equal(out.u.batch.msgs[n - 1].u.task.n_items, N_ITEMS);
+    ms_msg_clear(&out);
+    ms_batch_free(&b);
+}
+
+static void test_batch_refuses_what_it_cannot_carry(void **state)
+{
+    ms_batch_buf_t b = {0};
+    ms_msg_t hello = {.cmd = MS_CMD_HELLO}, bad = sample_task(NULL);
+    char err[256] = "";
+
+    (void)state;
+    hello.u.hello.name = "w";
+    hello.u.hello.slots = 1;
+    assert_int_equal(ms_batch_add(&b, &hello, err, sizeof err), -1);
+    assert_non_null(strstr(err, "cannot travel in a batch"));
+    assert_int_equal(ms_batch_add(&b, &bad, err, sizeof err), -1); /* project missing */
+    assert_int_equal(b.n, 0);
+    ms_batch_free(&b);
+}
+
+/* A BATCH body packed by hand: count elements, the first nvalid of them a
+ * valid TASK each, then what tail packs. */
+typedef void (*tail_fn)(msgpack_packer *pk);
+
+static void pack_batch_body(msgpack_sbuffer *sb, uint32_t count, uint32_t nvalid, tail_fn tail)
+{
+    msgpack_packer pk;
+    msgpack_sbuffer task;
+    const valid_body_t *vb = valid_body(MS_CMD_TASK);
+
+    pack_map(&task, vb->kvs, vb->n, NULL, NULL);
+    msgpack_sbuffer_init(sb);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, count);
+    for (uint32_t i = 0; i < nvalid; i++) {
+        msgpack_pack_array(&pk, 2);
+        msgpack_pack_uint32(&pk, MS_CMD_TASK);
+        msgpack_sbuffer_write(sb, task.data, task.size);
+    }
+    if (tail)
+        tail(&pk);
+    msgpack_sbuffer_destroy(&task);
+}
+
+static void tail_hello(msgpack_packer *pk)
+{
+    msgpack_pack_array(pk, 2);
+    msgpack_pack_uint32(pk, MS_CMD_HELLO);
+    msgpack_pack_map(pk, 0);
+}
+
+static void tail_nested(msgpack_packer *pk)
+{
+    msgpack_pack_array(pk, 2);
+    msgpack_pack_uint32(pk, MS_CMD_BATCH);
+    msgpack_pack_array(pk, 0);
+}
+
+static void tail_lone_command(msgpack_packer *pk)
+{
+    msgpack_pack_array(pk, 1);
+    msgpack_pack_uint32(pk, MS_CMD_READY);
+}
+
+static void tail_bad_ready(msgpack_packer *pk)
+{
+    msgpack_pack_array(pk, 2);
+    msgpack_pack_uint32(pk, MS_CMD_READY);
+    msgpack_pack_map(pk, 0); /* credit missing */
+}
+
+static void tail_ready(msgpack_packer *pk)
+{
+    msgpack_pack_array(pk, 2);
+    msgpack_pack_uint32(pk, MS_CMD_READY);
+    msgpack_pack_map(pk, 1);
+    msgpack_pack_str(pk, 6);
+    msgpack_pack_str_body(pk, "credit", 6);
+    msgpack_pack_uint32(pk, 1);
+}
+
+static void test_batch_decoder_refuses_bad_bodies(void **state)
+{
+    msgpack_sbuffer sb;
+    ms_msg_t m;
+    static const struct {
+        uint32_t count, nvalid;
+        tail_fn tail;
+        const char *why;
+    } cases[] = {
+        {0, 0, NULL, "0 messages"},
+        {2, 1, tail_hello, "message 1 is not [command, body]"},
+        {2, 1, tail_nested, "message 1 is not [command, body]"},
+        {1, 0, tail_lone_command, "message 0 is not [command, body]"},
+        /* strings of the first task decoded, then the second fails: no leak */
+        {3, 2, tail_bad_ready, "message 2: READY: field 'credit' missing"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        pack_batch_body(&sb, cases[i].count, cases[i].nvalid, cases[i].tail);
+        expect_reject(MS_CMD_BATCH, sb.data, sb.size, cases[i].why);
+        msgpack_sbuffer_destroy(&sb);
+    }
+    /* A map is not a batch; more than MS_MAX_BATCH is refused. */
+    pack_map(&sb, valid_body(MS_CMD_READY)->kvs, valid_body(MS_CMD_READY)->n, NULL, NULL);
+    expect_reject(MS_CMD_BATCH, sb.data, sb.size, "body must be an array");
+    msgpack_sbuffer_destroy(&sb);
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, MS_MAX_BATCH + 1);
+    for (int i = 0; i < MS_MAX_BATCH + 1; i++)
+        tail_ready(&pk);
+    expect_reject(MS_CMD_BATCH, sb.data, sb.size, "257 messages");
+    msgpack_sbuffer_destroy(&sb);
+    /* And the valid ones are taken. */
+    pack_batch_body(&sb, 2, 1, tail_ready);
+    expect_accept(MS_CMD_BATCH, sb.data, sb.size, &m);
+    assert_int_equal(m.u.batch.n, 2);
+    ms_msg_clear(&m);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* ---------------------------------------------------------------------- */
 /* Protocol frame and names                                               */
 
 static void test_proto_check_accepts_this_version(void **state)
@@ -1406,6 +1626,7 @@ static void test_every_command_has_a_name(void **state)
     assert_string_equal(ms_cmd_name(MS_CMD_REPORT), "REPORT");
     assert_string_equal(ms_cmd_name(MS_CMD_SNAPSHOTS), "SNAPSHOTS");
     assert_string_equal(ms_cmd_name(MS_CMD_CANCEL_RUN), "CANCEL_RUN");
+    assert_string_equal(ms_cmd_name(MS_CMD_BATCH), "BATCH");
     assert_string_equal(ms_cmd_name(0x1a), "UNKNOWN");
 }
 
@@ -1501,6 +1722,10 @@ int main(void)
         cmocka_unit_test(test_encoder_refuses_what_the_decoder_would_refuse),
         cmocka_unit_test(test_encoder_refuses_a_path_over_the_limit),
         cmocka_unit_test(test_clear_accepts_null_and_zeroed_messages),
+        cmocka_unit_test(test_batch_carries_its_messages_in_order),
+        cmocka_unit_test(test_batch_is_full_at_its_count_and_at_a_frame),
+        cmocka_unit_test(test_batch_refuses_what_it_cannot_carry),
+        cmocka_unit_test(test_batch_decoder_refuses_bad_bodies),
         cmocka_unit_test(test_proto_check_accepts_this_version),
         cmocka_unit_test(test_proto_check_rejects_another_protocol),
         cmocka_unit_test(test_proto_check_reports_another_version),
