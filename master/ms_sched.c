@@ -153,9 +153,9 @@ static uint32_t task_place(const ms_runrec_t *run, const ms_trec_t *t, char *sna
     return flags;
 }
 
-static int send_task(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
+/* t's TASK into b: 0, 1 when b is full (send it first), -1 (err). */
+static int add_task(ms_master_t *m, ms_batch_buf_t *b, ms_trec_t *t, char *err, size_t errlen)
 {
-    char err[256];
     ms_runrec_t *run = t->run;
     ms_msg_t msg = {.cmd = MS_CMD_TASK};
     char snap[2 * MS_SNAP_NAME_MAX];
@@ -180,11 +180,86 @@ static int send_task(ms_master_t *m, ms_wrec_t *w, ms_trec_t *t)
                              .n_xmatch = t->n_xmatch,
                              .snap = snap,
                              .link = link};
-    if (ms_wire_send(m->wsock, &w->peer, &msg, err, sizeof err) != 0) {
+    return ms_batch_add(b, &msg, err, errlen);
+}
+
+/* A task of a dispatch and the worker it went to. */
+typedef struct {
+    ms_wrec_t *w;
+    size_t i; /* its place in the dispatch */
+} handout_t;
+
+static int by_worker(const void *a, const void *b)
+{
+    const handout_t *x = a, *y = b;
+    if (x->w != y->w)
+        return (uintptr_t)x->w < (uintptr_t)y->w ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* Send b to w; on failure w is unreachable (dropped with its tasks once
+ * read) and the tasks of b are not sent: sent[] of them stays 0. */
+static int flush_to(ms_master_t *m, ms_wrec_t *w, ms_batch_buf_t *b, const handout_t *h,
+                    size_t from, size_t to, unsigned char *sent)
+{
+    char err[256];
+    if (ms_wire_send_batch(m->wsock, &w->peer, b, err, sizeof err) != 0) {
         ms_warn("worker %s (%s): %s", w->id, w->name, err);
+        ms_fleet_set_unreachable(m->fleet, w);
         return -1;
     }
+    for (size_t k = from; k < to; k++)
+        sent[h[k].i] = 1;
     return 0;
+}
+
+/* One worker's tasks h[from..to) of a dispatch, in as few messages as fit. */
+static void send_to(ms_master_t *m, ms_batch_buf_t *b, const handout_t *h, size_t from, size_t to,
+                    ms_trec_t **batch, unsigned char *sent)
+{
+    char err[256];
+    ms_wrec_t *w = h[from].w;
+    size_t first = from; /* the first task of what b holds */
+    for (size_t k = from; k < to && !w->unreachable; k++) {
+        int rc = add_task(m, b, batch[h[k].i], err, sizeof err);
+        if (rc == 1) { /* full: send what it holds, then this one anew */
+            if (flush_to(m, w, b, h, first, k, sent) != 0)
+                break;
+            first = k;
+            rc = add_task(m, b, batch[h[k].i], err, sizeof err);
+        }
+        if (rc != 0) {
+            ms_warn("worker %s (%s): %s", w->id, w->name, err);
+            ms_fleet_set_unreachable(m->fleet, w);
+        }
+    }
+    if (!w->unreachable)
+        flush_to(m, w, b, h, first, to, sent);
+    ms_batch_reset(b);
+}
+
+/* Hand batch[0..n) to their workers, each worker's in one message (or a
+ * few, for very many or very long tasks); sent[i] says which went. */
+static void send_tasks(ms_master_t *m, ms_trec_t **batch, size_t n, unsigned char *sent)
+{
+    handout_t *h = malloc(n * sizeof *h);
+    ms_batch_buf_t b = {0};
+    size_t k = 0;
+    if (!h)
+        return; /* nothing sent: every task goes back to the queue */
+    for (size_t i = 0; i < n; i++) {
+        ms_wrec_t *w = ms_fleet_by_id(m->fleet, batch[i]->worker_id);
+        if (w && !w->unreachable)
+            h[k++] = (handout_t){w, i};
+    }
+    qsort(h, k, sizeof *h, by_worker);
+    for (size_t from = 0, to; from < k; from = to) {
+        for (to = from + 1; to < k && h[to].w == h[from].w; to++)
+            ;
+        send_to(m, &b, h, from, to, batch, sent);
+    }
+    ms_batch_free(&b);
+    free(h);
 }
 
 /* Whether a snapshot's task t, with its record rec, is carried over from
@@ -277,20 +352,20 @@ void ms_sched_dispatch(ms_master_t *m)
     if (cap == 0)
         return; /* the common turn: nothing to hand out, nothing to allocate */
     ms_trec_t **batch = malloc(cap * sizeof *batch);
-    if (!batch)
+    unsigned char *sent = calloc(cap, 1);
+    if (!batch || !sent) {
+        free(batch);
+        free(sent);
         return;
+    }
     size_t n = assign_batch(m, batch, cap);
     /* Durable before sent: if the catalog cannot take it, send nothing. */
-    int durable = ms_journal_flush(m->journal, 0) == 0;
-    for (size_t i = n; i-- > 0;) {
-        ms_trec_t *t = batch[i];
-        ms_wrec_t *w = ms_fleet_by_id(m->fleet, t->worker_id);
-        if (!durable || !w || w->unreachable) {
-            unassign(m, w, t);
-        } else if (send_task(m, w, t) != 0) {
-            unassign(m, w, t);
-            ms_fleet_set_unreachable(m->fleet, w); /* dropped with its tasks once read */
-        }
-    }
+    if (ms_journal_flush(m->journal, 0) == 0)
+        send_tasks(m, batch, n, sent);
+    /* What did not go returns to the front of the queue, in its order. */
+    for (size_t i = n; i-- > 0;)
+        if (!sent[i])
+            unassign(m, ms_fleet_by_id(m->fleet, batch[i]->worker_id), batch[i]);
+    free(sent);
     free(batch);
 }

@@ -308,6 +308,8 @@ static void on_result(ms_master_t *m, ms_wrec_t *w, ms_result_t *res)
     ms_master_task_done(m, t);
 }
 
+static void on_worker_cmd(ms_master_t *m, ms_wrec_t *w, ms_msg_t *msg);
+
 static void on_worker_msg(ms_master_t *m, const ms_peer_t *peer, ms_msg_t *msg)
 {
     char pid[40];
@@ -329,6 +331,20 @@ static void on_worker_msg(ms_master_t *m, const ms_peer_t *peer, ms_msg_t *msg)
         return;
     }
     w->last_seen_ms = ms_now_ms();
+    if (msg->cmd != MS_CMD_BATCH) {
+        on_worker_cmd(m, w, msg);
+        return;
+    }
+    /* In order, as if each had come alone; a handler may drop w. */
+    for (uint32_t i = 0; i < msg->u.batch.n && w; i++) {
+        on_worker_cmd(m, w, &msg->u.batch.msgs[i]);
+        w = ms_fleet_by_peer(m->fleet, peer);
+    }
+}
+
+/* One message of a known worker w (alone, or in a BATCH). */
+static void on_worker_cmd(ms_master_t *m, ms_wrec_t *w, ms_msg_t *msg)
+{
     switch (msg->cmd) {
     case MS_CMD_READY:
         ms_fleet_grant(m->fleet, w, msg->u.ready.credit);
@@ -353,10 +369,10 @@ static void on_worker_msg(ms_master_t *m, const ms_peer_t *peer, ms_msg_t *msg)
         ms_worker_remove(m, w, msg->u.text.message, 1);
         break;
     default:
-        if (ms_guard_log_once(m->guard, peer, "cmd"))
+        if (ms_guard_log_once(m->guard, &w->peer, "cmd"))
             ms_warn("worker %s (%s) sent %s, which a worker may not send", w->id, w->name,
                     ms_cmd_name(msg->cmd));
-        ms_wire_send_error(m->wsock, peer, "command not allowed from a worker");
+        ms_wire_send_error(m->wsock, &w->peer, "command not allowed from a worker");
     }
 }
 
@@ -369,13 +385,14 @@ static void drop_unreachable(ms_master_t *m)
         ms_worker_remove(m, w, "disconnected", 0); /* its rsyncs may still run */
 }
 
-/* At most this many worker messages per loop turn: a flood of results from
- * a big run must not keep the control socket (status) waiting. */
+/* At most this many worker messages per loop turn (each of a BATCH counts):
+ * a flood of results from a big run must not keep the control socket
+ * (status) waiting. */
 #define READ_BATCH 256
 
 int ms_workers_read(ms_master_t *m)
 {
-    for (int n = 0; n < READ_BATCH; n++) {
+    for (int n = 0; n < READ_BATCH;) {
         ms_peer_t peer;
         ms_msg_t msg;
         char err[512], pid[40];
@@ -384,6 +401,7 @@ int ms_workers_read(ms_master_t *m)
             drop_unreachable(m);
             return 0;
         }
+        n += rc == MS_WIRE_OK && msg.cmd == MS_CMD_BATCH ? (int)msg.u.batch.n : 1;
         if (rc == MS_WIRE_OK) {
             on_worker_msg(m, &peer, &msg);
         } else {

@@ -82,6 +82,10 @@ typedef struct {
     unsigned bad_logged; /* malformed messages logged on this connection */
     outbox_t *outbox;
     size_t n_out, cap_out;
+    /* What goes to the master at the end of this turn, in one message:
+     * results, progress, and the credit they give back (credit_due). */
+    ms_batch_buf_t out;
+    unsigned credit_due;
     int draining;
     int done;                 /* leave the loop */
     char *own_name, *own_key; /* many agents: this one's name and key file */
@@ -98,9 +102,42 @@ struct proc {
     int exit_code;
 };
 
+/* Send what this turn gathered: its results and progress, then the credit
+ * they give back, as one READY. */
+static void flush_out(agent_t *a)
+{
+    char err[256];
+    if (a->credit_due > 0 && !a->draining) {
+        ms_msg_t r = {.cmd = MS_CMD_READY};
+        r.u.ready.credit = a->credit_due;
+        if (ms_batch_add(&a->out, &r, err, sizeof err) == 1) {
+            if (ms_wire_send_batch(a->sock, NULL, &a->out, err, sizeof err) != 0)
+                ms_debug("%s", err);
+            ms_batch_add(&a->out, &r, err, sizeof err);
+        }
+    }
+    a->credit_due = 0;
+    if (ms_wire_send_batch(a->sock, NULL, &a->out, err, sizeof err) != 0)
+        ms_debug("%s", err);
+}
+
+/* Results, credit, progress and holds wait for the end of the turn (or the
+ * next other message: order is kept); the rest goes at once. */
 static int send_msg(agent_t *a, ms_msg_t *m)
 {
     char err[256];
+    if (ms_batchable(m->cmd)) {
+        int rc = ms_batch_add(&a->out, m, err, sizeof err);
+        if (rc == 1) {
+            if (ms_wire_send_batch(a->sock, NULL, &a->out, err, sizeof err) != 0)
+                ms_debug("%s", err);
+            rc = ms_batch_add(&a->out, m, err, sizeof err);
+        }
+        if (rc != 0)
+            ms_debug("%s", err);
+        return rc == 0 ? 0 : -1;
+    }
+    flush_out(a);
     if (ms_wire_send(a->sock, NULL, m, err, sizeof err) != 0) {
         ms_debug("%s", err);
         return -1;
@@ -119,12 +156,11 @@ static unsigned free_slots(const agent_t *a)
     return a->pool ? ms_pool_slots(a->pool) - ms_pool_busy(a->pool) : a->o->slots;
 }
 
+/* Credit is given back once a turn, all of it in one READY (flush_out). */
 static void send_ready(agent_t *a, unsigned credit)
 {
-    ms_msg_t m = {.cmd = MS_CMD_READY};
-    m.u.ready.credit = credit;
-    if (credit > 0 && !a->draining)
-        send_msg(a, &m);
+    if (!a->draining)
+        a->credit_due += credit;
 }
 
 /* The host's counters, sampled now (or reused while younger than reuse_ms);
@@ -238,6 +274,10 @@ static void outbox_acked(agent_t *a, uint64_t ack)
 
 static void close_socket(agent_t *a)
 {
+    /* Unsent: the results stay in the outbox, the credit is in the next
+     * HELLO, progress is sent anew. */
+    ms_batch_reset(&a->out);
+    a->credit_due = 0;
     ms_monitor_destroy(&a->mon);
     if (a->sock)
         zmq_close(a->sock);
@@ -481,7 +521,8 @@ static void on_heartbeat(agent_t *a, const ms_heartbeat_t *hb)
     a->lease_lost = 0;
 }
 
-static void on_master_msg(agent_t *a, ms_msg_t *m)
+/* One message from the master (alone, or in a BATCH). */
+static void on_master_cmd(agent_t *a, ms_msg_t *m)
 {
     char text[1024];
     switch (m->cmd) {
@@ -511,6 +552,16 @@ static void on_master_msg(agent_t *a, ms_msg_t *m)
     default:
         ms_warn("master sent %s, which a worker does not take", ms_cmd_name(m->cmd));
     }
+}
+
+static void on_master_msg(agent_t *a, ms_msg_t *m)
+{
+    if (m->cmd != MS_CMD_BATCH) {
+        on_master_cmd(a, m);
+        return;
+    }
+    for (uint32_t i = 0; i < m->u.batch.n; i++) /* in order, as if each came alone */
+        on_master_cmd(a, &m->u.batch.msgs[i]);
 }
 
 static void read_master(agent_t *a)
@@ -621,6 +672,7 @@ static int turn(proc_t *p, int timeout_ms)
         if (a->mon && (p->items[a->item + 1].revents & ZMQ_POLLIN))
             ms_monitor_handle(a->mon, on_handshake_failed, a);
         collect_results(a);
+        flush_out(a);
     }
     return 0;
 }
@@ -811,6 +863,7 @@ static void teardown_agent(agent_t *a)
     free(a->outbox);
     free(a->fds);
     close_socket(a);
+    ms_batch_free(&a->out);
     free(a->own_name);
     free(a->own_key);
 }

@@ -26,6 +26,7 @@
 #include "ms_log.h"
 #include "ms_wire.h"
 #include "ms_test.h"
+#include "ms_test_wire.h"
 
 typedef struct {
     char dir[64];
@@ -35,6 +36,7 @@ typedef struct {
     pid_t orphan; /* setup_orphan: the agent, a grandchild */
     int release;  /* setup_orphan: a byte here ends its parent, fx->agent */
     ms_peer_t peer;
+    ms_test_inbox_t in; /* a BATCH from the agent, handed out a message at a time */
 } fx_t;
 
 static volatile sig_atomic_t never_stop = 0;
@@ -70,6 +72,7 @@ static int teardown(void **state)
         kill(fx->agent, SIGKILL);
         waitpid(fx->agent, NULL, 0);
     }
+    ms_test_inbox_clear(&fx->in);
     zmq_close(fx->router);
     zmq_ctx_term(fx->ctx);
     assert_int_equal(ms_test_rmtree(fx->dir), 0);
@@ -88,8 +91,8 @@ static void ack(fx_t *fx, const ms_heartbeat_t *hb)
     assert_int_equal(ms_wire_send(fx->router, &fx->peer, &a, err, sizeof err), 0);
 }
 
-/* Next message of the given command from the agent (others skipped,
- * heartbeats answered). */
+/* Next message of the given command from the agent, alone or in a BATCH
+ * (others skipped, heartbeats answered). */
 static void expect(fx_t *fx, int cmd, ms_msg_t *m)
 {
     char err[256];
@@ -97,7 +100,8 @@ static void expect(fx_t *fx, int cmd, ms_msg_t *m)
         zmq_pollitem_t it = {fx->router, 0, ZMQ_POLLIN, 0};
         zmq_poll(&it, 1, 10);
         int rc;
-        while ((rc = ms_wire_recv(fx->router, 1, &fx->peer, m, err, sizeof err)) != MS_WIRE_NONE) {
+        while ((rc = ms_test_recv(fx->router, 1, &fx->peer, &fx->in, m, err, sizeof err)) !=
+               MS_WIRE_NONE) {
             assert_int_equal(rc, MS_WIRE_OK);
             if (m->cmd == cmd)
                 return;
@@ -117,7 +121,7 @@ static void pump(fx_t *fx, int ms)
     ms_msg_t m;
     zmq_pollitem_t it = {fx->router, 0, ZMQ_POLLIN, 0};
     zmq_poll(&it, 1, ms);
-    while (ms_wire_recv(fx->router, 1, &fx->peer, &m, err, sizeof err) == MS_WIRE_OK) {
+    while (ms_test_recv(fx->router, 1, &fx->peer, &fx->in, &m, err, sizeof err) == MS_WIRE_OK) {
         if (m.cmd == MS_CMD_HEARTBEAT)
             ack(fx, &m.u.heartbeat);
         ms_msg_clear(&m);
@@ -288,7 +292,7 @@ static void test_agent_beats_as_often_as_the_master_lease_needs(void **state)
         zmq_pollitem_t it = {fx->router, 0, ZMQ_POLLIN, 0};
         zmq_poll(&it, 1, 5);
         while (n < 16 &&
-               ms_wire_recv(fx->router, 1, &fx->peer, &m, err, sizeof err) == MS_WIRE_OK) {
+               ms_test_recv(fx->router, 1, &fx->peer, &fx->in, &m, err, sizeof err) == MS_WIRE_OK) {
             if (m.cmd == MS_CMD_HEARTBEAT) {
                 t[n++] = (int64_t)m.u.heartbeat.t; /* the agent's own clock */
                 ms_msg_t a = {.cmd = MS_CMD_HEARTBEAT};

@@ -19,6 +19,7 @@
 #include "ms_run.h"
 #include "ms_wire.h"
 #include "ms_test.h"
+#include "ms_test_wire.h"
 
 typedef struct {
     char dir[64];
@@ -120,7 +121,8 @@ static int drain_tasks(void *s, ms_task_t *out, int max, int *errors)
     int n = 0;
     ms_msg_t m;
     char err[256];
-    while (ms_wire_recv(s, 0, NULL, &m, err, sizeof err) == MS_WIRE_OK) {
+    ms_test_inbox_t in = {0};
+    while (ms_test_recv(s, 0, NULL, &in, &m, err, sizeof err) == MS_WIRE_OK) {
         if (m.cmd == MS_CMD_TASK && n < max) {
             out[n] = m.u.task;
             out[n].project = strdup(m.u.task.project);
@@ -231,6 +233,80 @@ static void test_tasks_go_out_only_against_credit(void **state)
     assert_int_equal(ms_master_run_finished(fx->m, run), 0);
     free_tasks(got, n);
     free_tasks(more, 1);
+}
+
+/* The next message w receives, as it came (a BATCH whole); spins up to 5 s. */
+static void await_raw(fx_t *fx, void *w, ms_msg_t *m)
+{
+    char err[256];
+    int rc = MS_WIRE_NONE;
+    for (int k = 0; k < 500 && rc == MS_WIRE_NONE; k++) {
+        spin(fx, 1);
+        rc = ms_wire_recv(w, 0, NULL, m, err, sizeof err);
+    }
+    assert_int_equal(rc, MS_WIRE_OK);
+}
+
+/* Report every TASK of the BATCH m done, and give the slots back, in one
+ * BATCH as a worker's turn does. */
+static void report_batch(void *w, const ms_msg_t *m)
+{
+    ms_batch_buf_t b = {0};
+    char err[256];
+    for (uint32_t i = 0; i < m->u.batch.n; i++) {
+        const ms_task_t *t = &m->u.batch.msgs[i].u.task;
+        ms_msg_t r = {.cmd = MS_CMD_RESULT};
+        r.u.result = (ms_result_t){
+            .run_id = t->run_id, .task_id = t->task_id, .attempt = t->attempt, .message = ""};
+        assert_int_equal(ms_batch_add(&b, &r, err, sizeof err), 0);
+    }
+    ms_msg_t ready = {.cmd = MS_CMD_READY};
+    ready.u.ready.credit = m->u.batch.n;
+    assert_int_equal(ms_batch_add(&b, &ready, err, sizeof err), 0);
+    assert_int_equal(ms_wire_send_batch(w, NULL, &b, err, sizeof err), 0);
+    ms_batch_free(&b);
+}
+
+/* The tasks of one dispatch go to a worker in one BATCH; a worker's results
+ * and credit in one BATCH are each taken as if they had come alone: the
+ * run ends with every task once. */
+static void test_tasks_and_results_travel_in_batches(void **state)
+{
+    fx_t *fx = *state;
+    uint64_t run;
+    void *w = worker_and_run(fx, 6, "hostA", 4, &run);
+    ms_msg_t m;
+    uint64_t seen[8];
+    int n_seen = 0;
+    await_raw(fx, w, &m);
+    assert_int_equal(m.cmd, MS_CMD_BATCH);
+    assert_int_equal(m.u.batch.n, 4); /* 7 tasks queued, 4 slots: all 4 at once */
+    for (int round = 0; round < 7 && ms_master_run_finished(fx->m, run) != 1; round++) {
+        if (round > 0)
+            await_raw(fx, w, &m);
+        ms_msg_t *tasks = m.cmd == MS_CMD_BATCH ? m.u.batch.msgs : &m;
+        uint32_t n = m.cmd == MS_CMD_BATCH ? m.u.batch.n : 1;
+        for (uint32_t i = 0; i < n; i++) {
+            assert_int_equal(tasks[i].cmd, MS_CMD_TASK);
+            for (int j = 0; j < n_seen; j++)
+                assert_true(seen[j] != tasks[i].u.task.task_id); /* each task once */
+            assert_true(n_seen < 8);
+            seen[n_seen++] = tasks[i].u.task.task_id;
+        }
+        if (m.cmd == MS_CMD_BATCH) {
+            report_batch(w, &m);
+        } else { /* the last one, alone */
+            send_result(w, &m.u.task, 0);
+            ms_msg_t ready = {.cmd = MS_CMD_READY};
+            ready.u.ready.credit = 1;
+            send_msg(w, &ready);
+        }
+        ms_msg_clear(&m);
+        if (n_seen == 7)
+            spin(fx, 5);
+    }
+    assert_int_equal(n_seen, 7);
+    assert_int_equal(ms_master_run_finished(fx->m, run), 1);
 }
 
 static void test_a_run_finishes_with_every_task_once_and_duplicates_ignored(void **state)
@@ -512,9 +588,10 @@ static int count_errors(fx_t *fx, void *s, char *last, size_t lastlen)
     int errors = 0;
     ms_msg_t m;
     char err[256];
+    ms_test_inbox_t in = {0};
     spin(fx, 3);
     int rc;
-    while ((rc = ms_wire_recv(s, 0, NULL, &m, err, sizeof err)) != MS_WIRE_NONE) {
+    while ((rc = ms_test_recv(s, 0, NULL, &in, &m, err, sizeof err)) != MS_WIRE_NONE) {
         if (rc == MS_WIRE_OK && m.cmd == MS_CMD_ERROR) {
             errors++;
             snprintf(last, lastlen, "%s", m.u.text.message);
@@ -530,18 +607,31 @@ static void test_bad_messages_get_an_error_and_the_master_keeps_serving(void **s
     void *s = fake_worker(fx);
     char last[512] = "";
     unsigned char v99[] = {'M', 'S', 'Y', 'N', 'C', 99};
-    unsigned char v1[] = {'M', 'S', 'Y', 'N', 'C', 1};
+    unsigned char cur[] = {'M', 'S', 'Y', 'N', 'C', MS_PROTO_VERSION};
+    unsigned char v1[] = {'M', 'S', 'Y', 'N', 'C', 1}; /* before BATCH */
     unsigned char huge_array[] = {0xdd, 0xff, 0xff, 0xff, 0xff};
 
     send_raw(s, v99, sizeof v99, MS_CMD_HELLO, "\x80", 1);
     assert_int_equal(count_errors(fx, s, last, sizeof last), 1);
     assert_non_null(strstr(last, "version 99"));
 
-    send_raw(s, v1, sizeof v1, MS_CMD_HELLO, huge_array, sizeof huge_array);
+    send_raw(s, v1, sizeof v1, MS_CMD_HELLO, "\x80", 1);
     assert_int_equal(count_errors(fx, s, last, sizeof last), 1);
+    assert_non_null(strstr(last, "version 1, this program speaks 2"));
 
-    send_raw(s, v1, sizeof v1, 0x7f, "\x80", 1); /* unknown command */
+    send_raw(s, cur, sizeof cur, MS_CMD_HELLO, huge_array, sizeof huge_array);
     assert_int_equal(count_errors(fx, s, last, sizeof last), 1);
+    assert_non_null(strstr(last, "HELLO"));
+
+    send_raw(s, cur, sizeof cur, 0x7f, "\x80", 1); /* unknown command */
+    assert_int_equal(count_errors(fx, s, last, sizeof last), 1);
+    assert_non_null(strstr(last, "unknown command"));
+
+    /* A BATCH may not carry a HELLO (nor another BATCH). */
+    unsigned char batch_hello[] = {0x91, 0x92, MS_CMD_HELLO, 0x80};
+    send_raw(s, cur, sizeof cur, MS_CMD_BATCH, batch_hello, sizeof batch_hello);
+    assert_int_equal(count_errors(fx, s, last, sizeof last), 1);
+    assert_non_null(strstr(last, "BATCH: message 0 is not"));
 
     zmq_send(s, "just one frame", 14, 0);
     assert_int_equal(count_errors(fx, s, last, sizeof last), 1);
@@ -710,9 +800,10 @@ static int await_cancels(fx_t *fx, void *w, ms_taskref_t *out, int max, int want
     int n = 0;
     ms_msg_t m;
     char err[256];
+    ms_test_inbox_t in = {0};
     for (int k = 0; k < 500 && n < want; k++) {
         spin(fx, 1);
-        while (ms_wire_recv(w, 0, NULL, &m, err, sizeof err) == MS_WIRE_OK) {
+        while (ms_test_recv(w, 0, NULL, &in, &m, err, sizeof err) == MS_WIRE_OK) {
             if (m.cmd == MS_CMD_CANCEL && n < max)
                 out[n++] = m.u.taskref;
             else if (m.cmd == MS_CMD_TASK)
@@ -847,6 +938,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_tasks_go_out_only_against_credit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tasks_and_results_travel_in_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_run_resumed_after_its_walk_queues_each_project_once,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
