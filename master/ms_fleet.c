@@ -371,6 +371,14 @@ ms_wrec_t *ms_fleet_silent(const ms_fleet_t *f, int64_t now_ms, int64_t ttl_ms)
     return NULL;
 }
 
+void ms_fleet_excuse(ms_fleet_t *f, int64_t ms, int64_t now_ms)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        ms_wrec_t *w = &f->w[i]->w;
+        w->last_seen_ms = now_ms - w->last_seen_ms > ms ? w->last_seen_ms + ms : now_ms;
+    }
+}
+
 ms_wrec_t *ms_fleet_unreachable(const ms_fleet_t *f)
 {
     for (size_t i = 0; i < f->n; i++)

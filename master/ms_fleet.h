@@ -128,4 +128,9 @@ int ms_fleet_any_usable(const ms_fleet_t *f);
 ms_wrec_t *ms_fleet_silent(const ms_fleet_t *f, int64_t now_ms, int64_t ttl_ms);
 ms_wrec_t *ms_fleet_unreachable(const ms_fleet_t *f);
 
+/* The master was away ms (its loop busy elsewhere): what each worker sent
+ * meanwhile waits unread, so add ms to every worker's last_seen_ms (never
+ * past now_ms). */
+void ms_fleet_excuse(ms_fleet_t *f, int64_t ms, int64_t now_ms);
+
 #endif

@@ -56,9 +56,10 @@ struct ms_master {
     int busy; /* the last start was refused for now (a lock, an empty source): MS_RC_REFUSED */
     int heartbeat_ms;
     int64_t next_tick_ms;
-    unsigned attempts;  /* failed attempts after which a task fails */
-    int retry_delay_ms; /* first backoff; doubles per failure */
-    int stopping;       /* no new dispatch; every result is final */
+    int64_t last_tick_ms; /* when the workers' silence was last checked (ms_workers_tick) */
+    unsigned attempts;    /* failed attempts after which a task fails */
+    int retry_delay_ms;   /* first backoff; doubles per failure */
+    int stopping;         /* no new dispatch; every result is final */
 
     ms_runrec_t **runs;
     size_t n_runs;

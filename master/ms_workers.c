@@ -488,9 +488,32 @@ static void check_worker_wait(ms_master_t *m, int64_t now)
     }
 }
 
+/*
+ * The loop's own absence is not its workers' silence: while it was busy
+ * elsewhere (a big report folded, a slow disk) their heartbeats waited
+ * unread in the socket, and its first turn back reads only READ_BATCH of
+ * them. Time between two checks beyond a heartbeat (they come every half
+ * one) is added to every worker's last word before the silent are found:
+ * a worker that really died meanwhile goes that much later, which only
+ * delays the requeue of its tasks (its lease has run out on its side).
+ */
+static void excuse_stall(ms_master_t *m, int64_t now)
+{
+    int64_t away = m->last_tick_ms ? now - m->last_tick_ms - (int64_t)m->heartbeat_ms : 0;
+    m->last_tick_ms = now;
+    if (away <= 0)
+        return;
+    ms_fleet_excuse(m->fleet, away, now);
+    if (away >= (int64_t)m->heartbeat_ms)
+        ms_warn("the master did not read its workers for %.1f s (its loop was busy): that time "
+                "is not counted as their silence",
+                (double)(away + (int64_t)m->heartbeat_ms) / 1000.0);
+}
+
 void ms_workers_tick(ms_master_t *m)
 {
     int64_t now = ms_now_ms();
+    excuse_stall(m, now);
     drop_unreachable(m);
     ms_wrec_t *w;
     while ((w = ms_fleet_silent(m->fleet, now, ttl_ms(m))) != NULL) {

@@ -141,6 +141,27 @@ static void a_worker_silent_past_its_lease_or_unreachable_is_found(void **state)
     ms_fleet_destroy(&f);
 }
 
+/* The master away 4 s: each worker's last word moves 4 s on, never past
+ * now; one silent before the stall stays silent. */
+static void a_stall_of_the_master_is_not_counted_as_silence(void **state)
+{
+    (void)state;
+    ms_fleet_t *f = ms_fleet_new();
+    ms_wrec_t *a = add(f, 1, "hostA", 1, 0), *b = add(f, 2, "hostB", 1, 0),
+              *c = add(f, 3, "hostC", 1, 0);
+    a->last_seen_ms = 10000; /* heard just before the stall */
+    b->last_seen_ms = 13500; /* heard during it (a turn read it) */
+    c->last_seen_ms = 5000;  /* silent long before */
+    ms_fleet_excuse(f, 4000, 14500);
+    assert_int_equal(a->last_seen_ms, 14000);
+    assert_int_equal(b->last_seen_ms, 14500);
+    assert_int_equal(c->last_seen_ms, 9000);
+    assert_ptr_equal(ms_fleet_silent(f, 14500, 3000), c);
+    c->last_seen_ms = 14500;
+    assert_null(ms_fleet_silent(f, 14500, 3000));
+    ms_fleet_destroy(&f);
+}
+
 static void an_add_that_cannot_be_made_says_so_and_adds_nothing(void **state)
 {
     (void)state;
@@ -279,6 +300,7 @@ int main(void)
         cmocka_unit_test(the_freest_is_the_usable_one_with_most_credit_elsewhere_if_asked),
         cmocka_unit_test(credit_and_slots_add_up_over_usable_workers),
         cmocka_unit_test(a_worker_silent_past_its_lease_or_unreachable_is_found),
+        cmocka_unit_test(a_stall_of_the_master_is_not_counted_as_silence),
         cmocka_unit_test(an_add_that_cannot_be_made_says_so_and_adds_nothing),
         cmocka_unit_test(a_second_record_of_a_name_or_connection_is_refused),
         cmocka_unit_test(the_freest_stays_the_one_a_scan_would_choose_through_thousands_of_changes),

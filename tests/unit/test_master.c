@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <zmq.h>
 
 #include "ms_master.h"
@@ -26,7 +27,7 @@ typedef struct {
     char ep[128];
     ms_master_t *m;
     void *ctx;
-    void *socks[4]; /* fake workers: closed by teardown, also after a failed assert */
+    void *socks[320]; /* fake workers: closed by teardown, also after a failed assert */
     int n_socks;
 } fx_t;
 
@@ -86,7 +87,7 @@ static void *fake_worker(fx_t *fx)
     int linger = 0;
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
     assert_int_equal(zmq_connect(s, fx->ep), 0);
-    assert_true(fx->n_socks < 4);
+    assert_true(fx->n_socks < (int)(sizeof fx->socks / sizeof fx->socks[0]));
     fx->socks[fx->n_socks++] = s;
     return s;
 }
@@ -307,6 +308,49 @@ static void test_tasks_and_results_travel_in_batches(void **state)
     }
     assert_int_equal(n_seen, 7);
     assert_int_equal(ms_master_run_finished(fx->m, run), 1);
+}
+
+/* A master whose loop was away longer than a worker's lease (a big report,
+ * a slow disk) must not count that time as its workers' silence: their
+ * heartbeats wait unread in its socket meanwhile. With more workers than
+ * one turn reads messages (256), the first turn after the stall used to
+ * expire every worker it had not read yet. */
+static void test_a_stalled_master_keeps_the_workers_that_kept_beating(void **state)
+{
+    fx_t *fx = *state;
+    enum { N = 300 };
+    void *w[N];
+    char err[256];
+    /* Two descriptors a worker here, one in the master. */
+    struct rlimit rl;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (rl.rlim_cur < 4 * N && rl.rlim_max >= 4 * N) {
+        rl.rlim_cur = 4 * N;
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        char name[16];
+        w[i] = fake_worker(fx);
+        snprintf(name, sizeof name, "host%d", i);
+        hello(w[i], name, 1);
+    }
+    for (int k = 0; k < 500 && ms_master_workers(fx->m) < N; k++)
+        spin(fx, 1);
+    assert_int_equal(ms_master_workers(fx->m), N);
+    /* The loop away for 6 heartbeats (twice the lease); every worker beats
+     * every 50 ms meanwhile. */
+    for (int beat = 0; beat < 12; beat++) {
+        for (int i = 0; i < N; i++) {
+            ms_msg_t hb = {.cmd = MS_CMD_HEARTBEAT};
+            hb.u.heartbeat.t = (uint64_t)beat + 1;
+            assert_int_equal(ms_wire_send(w[i], NULL, &hb, err, sizeof err), 0);
+        }
+        usleep(50 * 1000);
+    }
+    spin(fx, 1);
+    assert_int_equal(ms_master_workers(fx->m), N);
+    spin(fx, 20);
+    assert_int_equal(ms_master_workers(fx->m), N);
 }
 
 static void test_a_run_finishes_with_every_task_once_and_duplicates_ignored(void **state)
@@ -939,6 +983,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_tasks_go_out_only_against_credit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tasks_and_results_travel_in_batches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_stalled_master_keeps_the_workers_that_kept_beating,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_run_resumed_after_its_walk_queues_each_project_once,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
