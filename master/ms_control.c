@@ -563,9 +563,17 @@ static void on_control_msg(ms_master_t *m, const ms_peer_t *peer, const ms_msg_t
     }
 }
 
+/* A turn of the loop answers control messages for at most this long (and
+ * at least one): a client that keeps requests in flight (`multisync
+ * report` asks 4 pages ahead) must not keep the loop from its workers. A
+ * report of 200,000 rows took 4 s in pages of about 40 ms each, and 1,000
+ * workers went unread that long, past their lease. */
+#define CONTROL_SLICE_MS 20
+
 void ms_control_handle(ms_master_t *m)
 {
-    for (;;) {
+    int64_t until = ms_now_ms() + CONTROL_SLICE_MS;
+    for (int n = 0; n == 0 || ms_now_ms() < until; n++) {
         ms_peer_t peer;
         ms_msg_t msg;
         char err[512], pid[40];

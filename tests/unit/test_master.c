@@ -353,6 +353,60 @@ static void test_a_stalled_master_keeps_the_workers_that_kept_beating(void **sta
     assert_int_equal(ms_master_workers(fx->m), N);
 }
 
+/* Reports waiting on s now (after up to 50 ms), read and counted. */
+static int count_replies(void *s)
+{
+    int n = 0;
+    char err[256];
+    ms_msg_t m;
+    zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
+    while (zmq_poll(&it, 1, 50) > 0 &&
+           ms_wire_recv(s, 0, NULL, &m, err, sizeof err) == MS_WIRE_OK) {
+        n += m.cmd == MS_CMD_RUN_DONE;
+        ms_msg_clear(&m);
+    }
+    return n;
+}
+
+/* A client that keeps the control socket busy (a report fetched in pages,
+ * several asked ahead) must not keep the loop from its workers: a turn
+ * answers a bounded number of requests, the next turns the rest. Once,
+ * the 100 pages of a 200,000-row report kept the loop 4 s from its
+ * 1,000 workers, past their lease. */
+static void test_a_busy_control_client_does_not_hold_the_loop(void **state)
+{
+    fx_t *fx = *state;
+    char err[256], cep[128];
+    enum { N = 10 }; /* pages of 2,000 rows: a few ms each, more than the 20 ms slice together */
+    ms_master_destroy(&fx->m);
+    snprintf(cep, sizeof cep, "ipc://%s/c.sock", fx->dir);
+    ms_master_opts_t o = {.listen = fx->ep, .control = cep, .heartbeat_ms = 100};
+    assert_non_null(fx->m = ms_master_new(&o, err, sizeof err));
+    void *c = zmq_socket(fx->ctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(c, ZMQ_LINGER, &linger, sizeof linger);
+    fx->socks[fx->n_socks++] = c;
+    assert_int_equal(zmq_connect(c, cep), 0);
+    make_source(fx, 2000);
+    uint64_t run = start_run(fx);
+    for (int i = 0; i < N; i++) {
+        ms_msg_t rq = {.cmd = MS_CMD_REPORT};
+        rq.u.runref = (ms_runref_t){.run_id = run, .count = 2000};
+        assert_int_equal(ms_wire_send(c, NULL, &rq, err, sizeof err), 0);
+    }
+    usleep(200 * 1000); /* all of them in the master's socket */
+    assert_int_equal(ms_master_poll(fx->m, 10), 0);
+    int first = count_replies(c);
+    assert_true(first > 0);
+    assert_true(first < N);
+    int total = first;
+    for (int k = 0; k < 1000 && total < N; k++) {
+        spin(fx, 1);
+        total += count_replies(c);
+    }
+    assert_int_equal(total, N); /* none lost */
+}
+
 static void test_a_run_finishes_with_every_task_once_and_duplicates_ignored(void **state)
 {
     fx_t *fx = *state;
@@ -985,6 +1039,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tasks_and_results_travel_in_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_stalled_master_keeps_the_workers_that_kept_beating,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_busy_control_client_does_not_hold_the_loop, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_a_run_resumed_after_its_walk_queues_each_project_once,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
