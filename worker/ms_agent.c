@@ -102,6 +102,21 @@ struct proc {
     int exit_code;
 };
 
+/* m into this turn's batch; a full batch goes first. */
+static int queue_msg(agent_t *a, const ms_msg_t *m)
+{
+    char err[256];
+    int rc = ms_batch_add(&a->out, m, err, sizeof err);
+    if (rc == 1) {
+        if (ms_wire_send_batch(a->sock, NULL, &a->out, err, sizeof err) != 0)
+            ms_debug("%s", err);
+        rc = ms_batch_add(&a->out, m, err, sizeof err);
+    }
+    if (rc != 0)
+        ms_debug("%s", err);
+    return rc == 0 ? 0 : -1;
+}
+
 /* Send what this turn gathered: its results and progress, then the credit
  * they give back, as one READY. */
 static void flush_out(agent_t *a)
@@ -110,11 +125,7 @@ static void flush_out(agent_t *a)
     if (a->credit_due > 0 && !a->draining) {
         ms_msg_t r = {.cmd = MS_CMD_READY};
         r.u.ready.credit = a->credit_due;
-        if (ms_batch_add(&a->out, &r, err, sizeof err) == 1) {
-            if (ms_wire_send_batch(a->sock, NULL, &a->out, err, sizeof err) != 0)
-                ms_debug("%s", err);
-            ms_batch_add(&a->out, &r, err, sizeof err);
-        }
+        queue_msg(a, &r);
     }
     a->credit_due = 0;
     if (ms_wire_send_batch(a->sock, NULL, &a->out, err, sizeof err) != 0)
@@ -126,17 +137,8 @@ static void flush_out(agent_t *a)
 static int send_msg(agent_t *a, ms_msg_t *m)
 {
     char err[256];
-    if (ms_batchable(m->cmd)) {
-        int rc = ms_batch_add(&a->out, m, err, sizeof err);
-        if (rc == 1) {
-            if (ms_wire_send_batch(a->sock, NULL, &a->out, err, sizeof err) != 0)
-                ms_debug("%s", err);
-            rc = ms_batch_add(&a->out, m, err, sizeof err);
-        }
-        if (rc != 0)
-            ms_debug("%s", err);
-        return rc == 0 ? 0 : -1;
-    }
+    if (ms_batchable(m->cmd))
+        return queue_msg(a, m);
     flush_out(a);
     if (ms_wire_send(a->sock, NULL, m, err, sizeof err) != 0) {
         ms_debug("%s", err);
